@@ -1,0 +1,430 @@
+/**
+ * The one definition of the recorder's wire protocol and on-card record formats.
+ *
+ * Everything else is derived from this file: the TypeScript codec reads it at run time, and
+ * `npm run gen` writes the C header the firmware includes and the shared test vectors.
+ * Change a layout here, run `npm run gen`, and commit the regenerated files with it.
+ *
+ * All integers are little-endian and fixed width. Text fields are UTF-8, padded with NUL bytes.
+ */
+
+export type FieldType = 'u8' | 'u16' | 'u32' | 'u64' | 'i64' | 'bytes' | 'text';
+
+export interface FieldDef {
+  readonly name: string;
+  readonly type: FieldType;
+  /** Byte length, only for `bytes` and `text`. */
+  readonly size?: number;
+  readonly doc?: string;
+}
+
+export interface StructDef {
+  readonly fields: readonly FieldDef[];
+  /**
+   * What follows the fixed fields, if anything: raw bytes up to the end of the payload, or a run
+   * of fixed-size records of another struct whose count is given by a field of this struct.
+   */
+  readonly tail?: { readonly kind: 'bytes'; readonly name: string } | { readonly kind: 'records'; readonly name: string; readonly struct: string; readonly countField: string };
+  readonly doc: string;
+}
+
+const u8 = (name: string, doc?: string): FieldDef => ({ name, type: 'u8', doc });
+const u16 = (name: string, doc?: string): FieldDef => ({ name, type: 'u16', doc });
+const u32 = (name: string, doc?: string): FieldDef => ({ name, type: 'u32', doc });
+const u64 = (name: string, doc?: string): FieldDef => ({ name, type: 'u64', doc });
+const i64 = (name: string, doc?: string): FieldDef => ({ name, type: 'i64', doc });
+const bytes = (name: string, size: number, doc?: string): FieldDef => ({ name, type: 'bytes', size, doc });
+const text = (name: string, size: number, doc?: string): FieldDef => ({ name, type: 'text', size, doc });
+
+/** Framing, limits and checksum parameters. */
+export const PROTOCOL = {
+  /** Protocol version carried in every frame header. */
+  version: 1,
+  /** Frames are COBS-encoded and each is followed by this delimiter byte. */
+  delimiter: 0x00,
+  /** Bytes of frame header before the payload. */
+  headerSize: 8,
+  /** Bytes of CRC-32 after the payload. */
+  crcSize: 4,
+  /** Every implementation accepts payloads of at least this size; HELLO may agree on more. */
+  minMaxPayload: 4096,
+  /** No implementation may send a payload larger than this, whatever HELLO said. */
+  absoluteMaxPayload: 8192,
+  /** Sequence number 0 is reserved for frames that answer no request (events, frame errors). */
+  unsolicitedSeq: 0,
+  /** Magic value the FORMAT request must carry, beside the device id, to be obeyed. */
+  formatMagic: 0x54414d46, // "FMAT" little-endian
+  /** USB identity of the recorder's CDC-ACM interface (pid.codes test range until registered). */
+  usbVendorId: 0x1209,
+  usbProductId: 0x7ec0,
+  usbProduct: 'Evidence Recorder',
+} as const;
+
+/** CRC-32/ISO-HDLC (the zlib/Ethernet CRC), computed over header and payload. */
+export const CRC32 = {
+  poly: 0x04c11db7,
+  polyReflected: 0xedb88320,
+  init: 0xffffffff,
+  xorOut: 0xffffffff,
+  reflected: true,
+  check: 0xcbf43926, // CRC of ASCII "123456789"
+} as const;
+
+/** Frame kinds (header byte 1). */
+export const KIND = {
+  REQUEST: 0,
+  RESPONSE: 1,
+  ERROR: 2,
+  EVENT: 3,
+} as const;
+
+/** Frame header layout: offsets into the decoded (un-COBSed) frame. */
+export const FRAME_HEADER: StructDef = {
+  doc: 'Header at the start of every frame; the payload follows, then CRC-32 of header and payload.',
+  fields: [
+    u8('version', 'Protocol version (PROTOCOL.version).'),
+    u8('kind', 'KIND: request, response, error or event.'),
+    u16('seq', 'Chosen by the requester, echoed in the response; 0 for unsolicited frames.'),
+    u16('command', 'COMMAND id (or EVENT id for events).'),
+    u16('length', 'Payload length in bytes; must equal the frame length minus header and CRC.'),
+  ],
+};
+
+/** Recorder states. */
+export const REC_STATE = {
+  IDLE: 0,
+  RECORDING: 1,
+  FINALISING: 2,
+  ERROR: 3,
+} as const;
+
+/** Card states. */
+export const CARD_STATE = {
+  OK: 0,
+  NONE: 1,
+  ERROR: 2,
+  UNFORMATTED: 3,
+  FULL: 4,
+} as const;
+
+/** Why a recording stopped. Stored in journal records and LIST entries. */
+export const STOP_REASON = {
+  NONE: 0, // still recording
+  BUTTON: 1,
+  HOST: 2,
+  CARD_FULL: 3,
+  LOW_BATTERY: 4,
+  POWER_LOSS: 5,
+  CARD_ERROR: 6,
+  CARD_REMOVED: 7,
+  MAX_LENGTH: 8,
+} as const;
+
+/** State of a recording in a LIST entry. */
+export const RECORDING_STATE = {
+  RECORDING: 1,
+  FINISHED: 2,
+} as const;
+
+/** Bits of INFO.flags. */
+export const INFO_FLAGS = {
+  SIMULATED: 0x01,
+  DISCREET: 0x02,
+  CLOCK_SET: 0x04,
+  LOW_BATTERY: 0x08,
+} as const;
+
+/** Bits of journal record flags and LIST entry flags. */
+export const RECORD_FLAGS = {
+  CLOCK_SET: 0x01,
+  RECOVERED: 0x02,
+} as const;
+
+/** Bits of SETTINGS.setMask. */
+export const SETTINGS_MASK = {
+  SAMPLE_RATE: 0x01,
+  DISCREET: 0x02,
+} as const;
+
+/** Hash algorithms for HASH. */
+export const HASH_ALGORITHM = {
+  SHA256: 1,
+} as const;
+
+/** RECORD actions. */
+export const RECORD_ACTION = {
+  START: 1,
+  STOP: 2,
+} as const;
+
+/** Sample rates the device accepts. */
+export const SAMPLE_RATES = [8000, 16000, 32000, 48000] as const;
+
+/** Typed error codes carried by ERROR frames. */
+export const ERROR_CODE = {
+  UNKNOWN_COMMAND: 1,
+  BAD_FRAME: 2,
+  BAD_ARGUMENT: 3,
+  NOT_FOUND: 4,
+  BUSY: 5,
+  CARD_ERROR: 6,
+  HASH_MISMATCH: 7,
+  NO_CARD: 8,
+  CARD_FULL: 9,
+  NOT_FINISHED: 10,
+  BAD_VERSION: 11,
+  TOO_LARGE: 12,
+  CONFIRMATION_REQUIRED: 13,
+  OUT_OF_RANGE: 14,
+  BAD_STATE: 15,
+  INTERNAL: 16,
+} as const;
+
+export const ERROR_TEXT: Record<keyof typeof ERROR_CODE, string> = {
+  UNKNOWN_COMMAND: 'the device does not know this command',
+  BAD_FRAME: 'the device received a damaged or malformed frame',
+  BAD_ARGUMENT: 'a request field has an invalid value',
+  NOT_FOUND: 'no such recording on the device',
+  BUSY: 'the device is busy (recording or finishing a recording)',
+  CARD_ERROR: 'the memory card reported an error',
+  HASH_MISMATCH: 'the hash does not match the device\'s record',
+  NO_CARD: 'no memory card in the device',
+  CARD_FULL: 'the memory card is full',
+  NOT_FINISHED: 'the recording is still in progress',
+  BAD_VERSION: 'the device speaks another protocol version',
+  TOO_LARGE: 'the request is larger than the device accepts',
+  CONFIRMATION_REQUIRED: 'the confirmation token is missing or wrong',
+  OUT_OF_RANGE: 'offset or length lies outside the recording',
+  BAD_STATE: 'the device cannot do this in its current state',
+  INTERNAL: 'internal device error',
+};
+
+/** Structs: message payloads and on-card records. */
+export const STRUCTS = {
+  ERROR: {
+    doc: 'Payload of every ERROR frame.',
+    fields: [u16('code', 'ERROR_CODE.'), u16('reserved'), u32('detail', 'Code-specific detail, e.g. the supported version or limit.')],
+  },
+  HELLO_REQ: {
+    doc: 'Opens a session and agrees on the payload limit. The device answers with INFO.',
+    fields: [u16('maxPayload', 'Largest payload the host accepts.'), u16('reserved')],
+  },
+  INFO_REQ: { doc: 'Asks for INFO again (no fields).', fields: [] },
+  INFO: {
+    doc: 'Device identity and state: the response to HELLO and INFO.',
+    fields: [
+      u8('protocolVersion'),
+      u8('fwMajor'),
+      u8('fwMinor'),
+      u8('fwPatch'),
+      u16('maxPayload', 'Agreed payload limit: min(host, device).'),
+      u16('maxInFlight', 'Requests the host may keep in flight.'),
+      u64('deviceId'),
+      text('model', 16),
+      text('label', 32),
+      i64('clockUnixMs', 'Device wall clock in ms since 1970 (meaningful when CLOCK_SET).'),
+      u64('uptimeMs'),
+      u8('flags', 'INFO_FLAGS.'),
+      u8('recState', 'REC_STATE.'),
+      u8('cardState', 'CARD_STATE.'),
+      u8('reserved0'),
+      u16('batteryMv'),
+      u16('reserved1'),
+      u32('sampleRate'),
+      u64('cardCapacity', 'Bytes.'),
+      u64('cardFree', 'Bytes.'),
+      u32('currentNumber', 'Recording in progress, 0 when idle.'),
+      u32('currentSamples'),
+      u32('nextNumber', 'Number the next recording will get.'),
+      u32('recordingCount', 'Recordings on the card.'),
+      u32('journalCount', 'Records in the journal.'),
+      u32('overrunsTotal', 'Samples lost to buffer overruns since the card was formatted.'),
+    ],
+  },
+  SET_TIME_REQ: { doc: 'Sets the device wall clock.', fields: [i64('unixMs')] },
+  SET_TIME: {
+    doc: 'The clock as it was just before it was set, so the host can record the offset.',
+    fields: [i64('previousUnixMs'), u8('previousSet', '1 when the clock had been set before.'), bytes('reserved', 7)],
+  },
+  LIST_REQ: {
+    doc: 'One page of recordings with numbers greater than afterNumber, in ascending order.',
+    fields: [u32('afterNumber'), u16('maxEntries'), u16('reserved')],
+  },
+  LIST: {
+    doc: 'A page of recordings; ask again with the last number while `more` is 1.',
+    fields: [u32('total', 'Recordings on the card.'), u16('count'), u8('more'), u8('reserved')],
+    tail: { kind: 'records', name: 'entries', struct: 'LIST_ENTRY', countField: 'count' },
+  },
+  LIST_ENTRY: {
+    doc: 'One recording.',
+    fields: [
+      u32('number'),
+      u8('state', 'RECORDING_STATE.'),
+      u8('flags', 'RECORD_FLAGS.'),
+      u8('stopReason', 'STOP_REASON.'),
+      u8('reserved'),
+      text('name', 12, '8.3 file name, e.g. REC00042.WAV.'),
+      u32('size', 'File size in bytes.'),
+      u32('dataOffset', 'Offset of the audio samples in the file.'),
+      u32('sampleRate'),
+      u32('sampleCount'),
+      i64('startUnixMs'),
+      bytes('sha256', 32, 'SHA-256 of the audio data; zero while recording.'),
+    ],
+  },
+  READ_REQ: {
+    doc: 'Reads bytes of a recording file. Several may be in flight; each is answered on its own.',
+    fields: [u32('number'), u32('offset'), u32('length')],
+  },
+  READ: {
+    doc: 'The bytes read; fewer than asked only at the end of the file.',
+    fields: [u32('number'), u32('offset')],
+    tail: { kind: 'bytes', name: 'data' },
+  },
+  HASH_REQ: {
+    doc: 'Hashes a byte range of a recording file on the device.',
+    fields: [u32('number'), u8('algorithm', 'HASH_ALGORITHM.'), bytes('reserved', 3), u32('offset'), u32('length')],
+  },
+  HASH: {
+    doc: 'The digest of the range.',
+    fields: [u32('number'), u8('algorithm'), bytes('reserved', 3), u32('offset'), u32('length'), bytes('digest', 32)],
+  },
+  DELETE_REQ: {
+    doc: 'Deletes a finished recording; refused unless sha256 equals the device\'s own record.',
+    fields: [u32('number'), bytes('sha256', 32)],
+  },
+  DELETE: { doc: 'The recording was deleted.', fields: [u32('number')] },
+  JOURNAL_REQ: { doc: 'Reads journal records from index fromIndex on.', fields: [u32('fromIndex'), u16('maxRecords'), u16('reserved')] },
+  JOURNAL: {
+    doc: 'Journal records, each JOURNAL_RECORD as stored on the card.',
+    fields: [u32('total'), u32('fromIndex'), u16('count'), u16('reserved')],
+    tail: { kind: 'records', name: 'records', struct: 'JOURNAL_RECORD', countField: 'count' },
+  },
+  SET_LABEL_REQ: { doc: 'Sets the device label (shown to people; UTF-8).', fields: [text('label', 32)] },
+  SET_LABEL: { doc: 'The label was stored.', fields: [] },
+  SETTINGS_REQ: {
+    doc: 'Reads settings, and changes those named in setMask.',
+    fields: [u8('setMask', 'SETTINGS_MASK.'), u8('discreet'), u16('reserved'), u32('sampleRate')],
+  },
+  SETTINGS: { doc: 'Settings now in force.', fields: [u8('discreet'), bytes('reserved', 3), u32('sampleRate')] },
+  RECORD_REQ: { doc: 'Starts or stops a recording, as the button does.', fields: [u8('action', 'RECORD_ACTION.'), bytes('reserved', 3)] },
+  RECORD: { doc: 'State after the action.', fields: [u8('recState'), bytes('reserved', 3), u32('number')] },
+  FORMAT_REQ: {
+    doc: 'Erases the card. Obeyed only when magic is PROTOCOL.formatMagic and deviceId is this device\'s.',
+    fields: [u32('magic'), u32('reserved'), u64('deviceId')],
+  },
+  FORMAT: { doc: 'The card was formatted.', fields: [] },
+  STATE_EVENT: {
+    doc: 'Sent unsolicited when the recorder state changes.',
+    fields: [u8('recState'), u8('cardState'), u16('reserved'), u32('number'), u32('samples')],
+  },
+  JOURNAL_RECORD: {
+    doc: 'One record of the append-only journal on the card; one per recording. Chained by prevHash.',
+    fields: [
+      bytes('magic', 4, 'ASCII "RJNL".'),
+      u16('version', 'Record format version (1).'),
+      u16('size', 'Record size in bytes (128).'),
+      u32('index', 'Position in the journal, from 0.'),
+      u32('number', 'Recording number; never reused.'),
+      i64('startUnixMs'),
+      i64('stopUnixMs'),
+      u64('startUptimeMs'),
+      u64('stopUptimeMs'),
+      u32('sampleRate'),
+      u32('sampleCount'),
+      u8('stopReason', 'STOP_REASON.'),
+      u8('flags', 'RECORD_FLAGS.'),
+      u16('reserved'),
+      u32('overruns', 'Samples lost to buffer overruns in this recording.'),
+      bytes('sha256', 32, 'SHA-256 of the audio data.'),
+      bytes('prevHash', 32, 'SHA-256 of the previous record (all zero for the first).'),
+    ],
+  },
+  EVIDENCE_CHUNK: {
+    doc: 'Payload of the trailing "evid" RIFF chunk written after the audio data at stop.',
+    fields: [
+      u16('version', 'Chunk format version (1).'),
+      u16('size', 'Bytes of this fixed part (versions may append fields after it).'),
+      u32('number'),
+      u64('deviceId'),
+      u32('sampleRate'),
+      u32('sampleCount'),
+      i64('startUnixMs'),
+      u8('stopReason'),
+      u8('flags'),
+      u16('reserved'),
+      u32('overruns'),
+      bytes('sha256', 32, 'SHA-256 of the data chunk payload.'),
+    ],
+  },
+} as const satisfies Record<string, StructDef>;
+
+export type StructName = keyof typeof STRUCTS;
+
+/** Commands: id, request and response payloads. */
+export const COMMANDS = {
+  HELLO: { id: 0x01, request: 'HELLO_REQ', response: 'INFO' },
+  INFO: { id: 0x02, request: 'INFO_REQ', response: 'INFO' },
+  SET_TIME: { id: 0x03, request: 'SET_TIME_REQ', response: 'SET_TIME' },
+  LIST: { id: 0x04, request: 'LIST_REQ', response: 'LIST' },
+  READ: { id: 0x05, request: 'READ_REQ', response: 'READ' },
+  HASH: { id: 0x06, request: 'HASH_REQ', response: 'HASH' },
+  DELETE: { id: 0x07, request: 'DELETE_REQ', response: 'DELETE' },
+  JOURNAL: { id: 0x08, request: 'JOURNAL_REQ', response: 'JOURNAL' },
+  SET_LABEL: { id: 0x09, request: 'SET_LABEL_REQ', response: 'SET_LABEL' },
+  SETTINGS: { id: 0x0a, request: 'SETTINGS_REQ', response: 'SETTINGS' },
+  RECORD: { id: 0x0b, request: 'RECORD_REQ', response: 'RECORD' },
+  FORMAT: { id: 0x0c, request: 'FORMAT_REQ', response: 'FORMAT' },
+} as const satisfies Record<string, { id: number; request: StructName; response: StructName }>;
+
+export type CommandName = keyof typeof COMMANDS;
+
+/** Events: unsolicited frames from the device (kind EVENT, seq 0). */
+export const EVENTS = {
+  STATE: { id: 0x40, payload: 'STATE_EVENT' },
+} as const satisfies Record<string, { id: number; payload: StructName }>;
+
+/** On-card layout facts shared by firmware and app. */
+export const CARD_LAYOUT = {
+  recordingsDir: 'RECORDS',
+  systemDir: 'SYSTEM',
+  journalFile: 'JOURNAL.BIN',
+  /** Recording file names: prefix + 5-digit number + extension. */
+  recordingPrefix: 'REC',
+  recordingDigits: 5,
+  recordingExt: 'WAV',
+  /** WAV header area: audio samples start at this offset so card writes are block aligned. */
+  wavDataOffset: 1024,
+  /** RIFF id of the trailing evidence chunk. */
+  evidenceChunkId: 'evid',
+  journalMagic: 'RJNL',
+  journalRecordVersion: 1,
+  evidenceChunkVersion: 1,
+  model: 'ER-1',
+} as const;
+
+const FIXED_SIZES: Record<Exclude<FieldType, 'bytes' | 'text'>, number> = { u8: 1, u16: 2, u32: 4, u64: 8, i64: 8 };
+
+export function fieldSize(f: FieldDef): number {
+  if (f.type === 'bytes' || f.type === 'text') {
+    if (f.size === undefined) throw new Error(`field ${f.name} needs a size`);
+    return f.size;
+  }
+  return FIXED_SIZES[f.type];
+}
+
+/** Size of the fixed part of a struct. */
+export function structSize(def: StructDef): number {
+  return def.fields.reduce((n, f) => n + fieldSize(f), 0);
+}
+
+/** Offset of every field of a struct. */
+export function fieldOffsets(def: StructDef): Map<string, number> {
+  const m = new Map<string, number>();
+  let off = 0;
+  for (const f of def.fields) {
+    m.set(f.name, off);
+    off += fieldSize(f);
+  }
+  return m;
+}
