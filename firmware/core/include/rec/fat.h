@@ -1,0 +1,110 @@
+/* FAT32 on a block device, written for a recorder: no heap, one sector cache, 8.3 names,
+ * contiguous preallocation so that recording does no FAT I/O.
+ *
+ * Paths are '/'-separated 8.3 names relative to the root ("RECORDS/REC00042.WAV"); matching is
+ * case-insensitive, names are stored upper case. Long file names written by other systems are
+ * skipped (their short alias is used). Files are limited to 4 GiB - 1 by FAT32. */
+#ifndef REC_FAT_H
+#define REC_FAT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rec/bd.h"
+
+typedef struct {
+    const rec_bd_t *bd;
+    uint32_t part_lba;        /* first block of the volume (0 for an unpartitioned card) */
+    uint32_t fat_lba;         /* first block of FAT #1 */
+    uint32_t fat_blocks;      /* blocks per FAT */
+    uint8_t num_fats;
+    uint8_t blocks_per_cluster;
+    uint32_t data_lba;        /* first block of cluster 2 */
+    uint32_t cluster_count;   /* data clusters; valid cluster numbers are 2..cluster_count+1 */
+    uint32_t root_cluster;
+    uint32_t fsinfo_lba;      /* 0 when the volume has no FSInfo */
+    uint32_t free_count;      /* free clusters, counted at mount and kept up to date */
+    uint32_t next_free;       /* allocation hint */
+    uint32_t volume_id;
+    /* one-block cache, written back before another block is loaded and on sync */
+    uint8_t cache[REC_BD_BLOCK_SIZE];
+    uint32_t cache_lba;       /* UINT32_MAX when empty */
+    bool cache_dirty;
+    bool mounted;
+} rec_fat_t;
+
+typedef struct {
+    char name[13];            /* "NAME.EXT", NUL terminated */
+    uint8_t attr;             /* FAT attribute bits (0x10 directory) */
+    uint32_t size;
+    uint32_t first_cluster;
+    uint16_t wdate, wtime;    /* FAT date and time of last write */
+} rec_fat_dirent_t;
+
+typedef struct {
+    uint32_t cluster;         /* current cluster of the directory */
+    uint32_t index;           /* entry index within the directory */
+} rec_fat_dir_t;
+
+typedef struct {
+    uint32_t first_cluster;   /* 0 for an empty file */
+    uint32_t size;            /* file size as the directory entry will say on the next sync */
+    uint32_t pos;             /* current position for read/write */
+    uint32_t dirent_lba;      /* block and byte offset of the directory entry */
+    uint16_t dirent_off;
+    uint32_t clusters;        /* clusters in the chain */
+    bool contiguous;          /* chain is first_cluster .. first_cluster+clusters-1 */
+    bool writable;
+    bool size_dirty;
+    /* cursor cache so sequential I/O does not walk the chain from the start */
+    uint32_t cur_cluster;
+    uint32_t cur_index;
+} rec_fat_file_t;
+
+#define REC_FAT_READ   0x01u
+#define REC_FAT_WRITE  0x02u
+#define REC_FAT_CREATE 0x04u  /* create if missing */
+#define REC_FAT_EXCL   0x08u  /* with CREATE: fail with REC_E_EXIST if it exists */
+
+/* FAT date/time of "now" for new and written entries; set by the core from its wall clock. */
+void rec_fat_set_time(rec_fat_t *fs, uint16_t fat_date, uint16_t fat_time);
+
+/* Mounts a FAT32 volume at block 0 or in the first MBR partition. REC_E_BADFS when it is not
+ * FAT32 or its boot sector is implausible; nothing is written while mounting. */
+int rec_fat_mount(rec_fat_t *fs, const rec_bd_t *bd);
+/* Writes back the cache and FSInfo, then syncs the block device. */
+int rec_fat_sync(rec_fat_t *fs);
+/* Creates a fresh FAT32 volume on the whole device (no partition table), `label` up to 11
+ * characters. Blocks [0, reserved_tail) at the end may be kept out of the volume (0: none). */
+int rec_fat_format(const rec_bd_t *bd, const char *label, uint32_t volume_id, uint32_t reserved_tail_blocks);
+/* Total and free bytes of the volume. */
+int rec_fat_statfs(rec_fat_t *fs, uint64_t *total_bytes, uint64_t *free_bytes);
+
+int rec_fat_mkdir(rec_fat_t *fs, const char *path);         /* REC_E_EXIST if present */
+int rec_fat_stat(rec_fat_t *fs, const char *path, rec_fat_dirent_t *out);
+int rec_fat_opendir(rec_fat_t *fs, rec_fat_dir_t *dir, const char *path);
+/* 1 and *out filled for each entry (skips ".", "..", volume labels, deleted and LFN entries),
+ * 0 at the end, negative on error. */
+int rec_fat_readdir(rec_fat_t *fs, rec_fat_dir_t *dir, rec_fat_dirent_t *out);
+int rec_fat_remove(rec_fat_t *fs, const char *path);        /* files only; frees the chain */
+
+int rec_fat_open(rec_fat_t *fs, rec_fat_file_t *f, const char *path, unsigned flags);
+/* Creates a new file (REC_E_EXIST if present) and allocates `bytes` (rounded up to clusters) as
+ * one contiguous run; REC_E_NOSPC when no run is long enough. The size stays 0. */
+int rec_fat_create_contiguous(rec_fat_t *fs, rec_fat_file_t *f, const char *path, uint32_t bytes);
+/* Returns bytes transferred (>= 0) or a negative error. Writes grow the chain as needed. */
+int32_t rec_fat_read(rec_fat_t *fs, rec_fat_file_t *f, void *buf, uint32_t len);
+int32_t rec_fat_write(rec_fat_t *fs, rec_fat_file_t *f, const void *buf, uint32_t len);
+int rec_fat_seek(rec_fat_t *fs, rec_fat_file_t *f, uint32_t pos);
+/* Block address of byte `offset` of the file (within its allocated chain), for streaming whole
+ * blocks straight to the device. */
+int rec_fat_file_lba(rec_fat_t *fs, rec_fat_file_t *f, uint32_t offset, uint32_t *lba);
+/* Sets the size the directory entry will record (within the allocated chain), without I/O. */
+int rec_fat_set_size(rec_fat_t *fs, rec_fat_file_t *f, uint32_t size);
+/* Frees clusters beyond those the size needs. */
+int rec_fat_trim(rec_fat_t *fs, rec_fat_file_t *f);
+/* Writes the directory entry (size, first cluster, time), the cache, and syncs the device. */
+int rec_fat_file_sync(rec_fat_t *fs, rec_fat_file_t *f);
+int rec_fat_close(rec_fat_t *fs, rec_fat_file_t *f);
+
+#endif

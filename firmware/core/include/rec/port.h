@@ -1,0 +1,89 @@
+/* The port boundary: the only place the core meets hardware or an operating system.
+ *
+ * Every port (the Linux simulator, the QEMU Cortex-M3 build, the RP2040 board) implements these
+ * functions; the core includes no other hardware or OS header. Functions marked "ISR" may be
+ * called from, or must be safe against, interrupt context.
+ *
+ * Timekeeping is monotonic uptime from the port; the core keeps the wall clock (set by the host
+ * over the protocol) as an offset from uptime, unless the port has a battery-backed RTC. */
+#ifndef REC_PORT_H
+#define REC_PORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rec/bd.h"
+
+/* ---- Time ---------------------------------------------------------------------------------- */
+uint64_t port_uptime_ms(void);
+void port_delay_ms(uint32_t ms);
+/* Battery-backed clock, if the port has one: REC_OK, or REC_E_UNSUPPORTED when there is none or
+ * it has never been set. */
+int port_rtc_read(int64_t *unix_ms);
+int port_rtc_write(int64_t unix_ms);
+
+/* ---- Critical sections: exclude the microphone interrupt from shared state ------------------ */
+uint32_t port_irq_save(void);
+void port_irq_restore(uint32_t state);
+
+/* ---- The card ------------------------------------------------------------------------------ */
+/* Opens the card and returns its block device, or NULL with *err set (REC_E_NOCARD, REC_E_IO,
+ * REC_E_TIMEOUT). Ports with an SD socket build this from the core's SD driver (sd_spi.h) over
+ * the SPI functions below; the simulator returns a file-backed device. */
+const rec_bd_t *port_card_open(int *err);
+/* Releases the card (before it is removed or re-initialised). */
+void port_card_close(void);
+/* Card-detect switch (or the simulator's insert/eject); true when a card is present. */
+bool port_card_present(void);
+
+/* SPI bus of the SD socket, used by the core's SD driver. Ports without one never call them. */
+void port_spi_set_clock(uint32_t hz);
+void port_spi_select(bool selected);
+/* Full-duplex transfer of n bytes; tx NULL sends 0xFF, rx NULL discards. */
+void port_spi_transfer(const uint8_t *tx, uint8_t *rx, size_t n);
+
+/* ---- Microphone ---------------------------------------------------------------------------- */
+/* Called by the port (ISR) with each block of 16-bit mono PCM samples as they are captured. */
+typedef void (*port_mic_block_fn)(const int16_t *samples, size_t count);
+int port_mic_start(uint32_t sample_rate, port_mic_block_fn on_block);
+void port_mic_stop(void);
+
+/* ---- Serial link to the host (USB CDC, or a UART under emulation) -------------------------- */
+/* Non-blocking: returns the bytes read (0 when none are waiting). */
+size_t port_serial_read(uint8_t *buf, size_t max);
+/* Non-blocking: returns the bytes accepted (possibly fewer than len when the link is busy). */
+size_t port_serial_write(const uint8_t *buf, size_t len);
+/* True while a host is attached (USB configured and DTR set, or always on a UART). */
+bool port_serial_connected(void);
+
+/* ---- Button, LED, battery, power ----------------------------------------------------------- */
+/* True once for every completed (debounced) press since the last call. */
+bool port_button_take_press(void);
+void port_led_set(bool on);
+/* Battery voltage in millivolts (0 if the port cannot measure it). */
+uint16_t port_battery_mv(void);
+/* Sleeps until an interrupt or event, or at most max_ms. */
+void port_sleep_until_event(uint32_t max_ms);
+
+/* ---- Persistent settings and identity ------------------------------------------------------ */
+/* Load or store the settings blob (see settings.h). Load returns REC_E_NOENT when none is stored,
+ * REC_E_CORRUPT when every copy fails its check. */
+int port_settings_load(void *buf, size_t len);
+int port_settings_save(const void *buf, size_t len);
+/* A hardware-unique id (flash unique id, chip id), or REC_E_UNSUPPORTED. */
+int port_unique_id(uint64_t *id);
+
+/* ---- Diagnostics --------------------------------------------------------------------------- */
+/* A line of diagnostic text; ports may drop it. Never on the protocol link. */
+void port_log(const char *msg);
+
+/* Static facts about the port, read once at start. */
+typedef struct {
+    const char *model;          /* e.g. "ER-1 sim" */
+    bool simulated;             /* reported in INFO so the app can say so */
+    uint32_t audio_ring_bytes;  /* informational: the size the port built the core with */
+} port_info_t;
+const port_info_t *port_info(void);
+
+#endif
