@@ -1,0 +1,234 @@
+/**
+ * The events the engine emits while it works, for the command line (plain or --json) and the
+ * interactive UI. This file is the contract between the engine and every view.
+ *
+ * Rules: every event is a plain JSON-serialisable object (no class instances, no Buffers, no
+ * bigint: 64-bit values are decimal strings, hashes are lowercase hex). Every event has a `type`
+ * and `at` (ISO-8601 host time when it was emitted). Messages meant for people are plain
+ * English that say what happened; `action` says what to do about it.
+ */
+
+/** Bumped when an event changes incompatibly; printed in the final --json result. */
+export const EVENTS_VERSION = 1;
+
+/** Stable machine-readable codes for problems. Views may map them to their own wording. */
+export type ProblemCode =
+  | 'PORT_NOT_FOUND' // the serial port path does not exist
+  | 'PORT_IN_USE' // another program has the port open
+  | 'PERMISSION_DENIED' // the user may not open the port or write the destination
+  | 'NO_DEVICE' // discovery found no recorder
+  | 'SEVERAL_DEVICES' // more than one recorder and no --port in a non-interactive run
+  | 'DISCOVERY_LIMITED' // udevadm missing: fell back to /dev/ttyACM*
+  | 'NOT_A_RECORDER' // the port answers with something that is not our protocol
+  | 'PROTOCOL_VERSION' // a recorder speaking another protocol version
+  | 'TIMEOUT' // the device stopped answering
+  | 'DEVICE_ERROR' // the device answered with an ERROR frame (see deviceError)
+  | 'LINK_NOISE' // damaged frames were seen on the link (retried)
+  | 'DISCONNECTED' // the device went away
+  | 'CANCELLED' // the user stopped the run (Ctrl-C)
+  | 'DISK_FULL' // no space left on the destination
+  | 'DEST_UNWRITABLE' // destination folder cannot be created or written
+  | 'UNSAFE_PATH' // a destination file is a symlink or otherwise unsafe to write
+  | 'FILE_CONFLICT' // a different file with the same name already exists
+  | 'HASH_MISMATCH' // received bytes do not hash to the device's SHA-256
+  | 'WAV_INVALID' // the WAV structure is wrong (chunks, format, sizes)
+  | 'EVIDENCE_MISMATCH' // the evid chunk disagrees with the device's records
+  | 'JOURNAL_GAP' // journal records are missing since the last sync
+  | 'JOURNAL_BROKEN' // the journal's hash chain does not link up
+  | 'JOURNAL_MISSING' // no journal record for a recording
+  | 'CLOCK_NOT_SET' // the device clock had not been set (recording times are uptime-based)
+  | 'CLOCK_DRIFT' // device clock differed noticeably from the host
+  | 'RECORDING_IN_PROGRESS' // a recording is still running; it is not copied now
+  | 'LOW_BATTERY'
+  | 'CARD_PROBLEM' // no card, card error, unformatted
+  | 'MANIFEST_INVALID' // sidecar missing, unreadable or inconsistent (offline verify)
+  | 'DELETE_REFUSED' // the device refused a delete
+  | 'INTERNAL';
+
+/** A device ERROR frame, decoded. */
+export interface DeviceErrorInfo {
+  /** Name from ERROR_CODE, e.g. "NOT_FOUND", or "UNKNOWN(99)". */
+  code: string;
+  /** Numeric code as sent. */
+  value: number;
+  detail: number;
+  /** ERROR_TEXT for the code. */
+  text: string;
+}
+
+export type RecStateName = 'idle' | 'recording' | 'finalising' | 'error' | 'unknown';
+export type CardStateName = 'ok' | 'none' | 'error' | 'unformatted' | 'full' | 'unknown';
+export type StopReasonName =
+  | 'none'
+  | 'button'
+  | 'host'
+  | 'card-full'
+  | 'low-battery'
+  | 'power-loss'
+  | 'card-error'
+  | 'card-removed'
+  | 'max-length'
+  | 'unknown';
+
+/** INFO, made serialisable. */
+export interface DeviceSummary {
+  /** 16 lowercase hex digits. */
+  deviceId: string;
+  label: string;
+  model: string;
+  /** "major.minor.patch". */
+  firmware: string;
+  protocolVersion: number;
+  simulated: boolean;
+  discreet: boolean;
+  clockSet: boolean;
+  lowBattery: boolean;
+  batteryMv: number;
+  recState: RecStateName;
+  cardState: CardStateName;
+  sampleRate: number;
+  /** Bytes, decimal string. */
+  cardCapacity: string;
+  cardFree: string;
+  /** Device wall clock (ms since 1970, decimal string) when INFO was produced. */
+  clockUnixMs: string;
+  uptimeMs: string;
+  currentNumber: number;
+  currentSamples: number;
+  nextNumber: number;
+  recordingCount: number;
+  journalCount: number;
+  overrunsTotal: number;
+  maxPayload: number;
+  maxInFlight: number;
+}
+
+/** A LIST entry, made serialisable. */
+export interface RecordingSummary {
+  number: number;
+  state: 'recording' | 'finished' | 'unknown';
+  /** The device's own 8.3 name; informational only, never used as a host path. */
+  deviceName: string;
+  size: number;
+  dataOffset: number;
+  sampleRate: number;
+  sampleCount: number;
+  durationMs: number;
+  startUnixMs: string;
+  stopReason: StopReasonName;
+  clockSet: boolean;
+  recovered: boolean;
+  /** Lowercase hex; all zeros while recording. */
+  sha256: string;
+}
+
+export interface JournalProblem {
+  kind: 'gap' | 'broken-chain' | 'bad-record' | 'index' | 'number-order' | 'shrunk' | 'missing-record' | 'hash-differs';
+  /** Journal index concerned, when there is one. */
+  index?: number;
+  message: string;
+}
+
+/** Fields every event carries. */
+interface Base {
+  /** ISO-8601 host time the event was emitted. */
+  at: string;
+}
+
+export type EngineEvent =
+  // ---- discovery and connection
+  | (Base & { type: 'device.found'; port: string; source: 'usb' | 'fallback' | 'explicit'; description: string })
+  | (Base & { type: 'device.choose'; candidates: { port: string; description: string }[] })
+  | (Base & { type: 'device.connected'; port: string })
+  | (Base & { type: 'device.info'; port: string; device: DeviceSummary })
+  /** Unsolicited STATE event from the device (recording started/stopped, card changes). */
+  | (Base & { type: 'device.state'; recState: RecStateName; cardState: CardStateName; number: number; samples: number })
+  // ---- clock
+  | (Base & {
+      type: 'clock.offset';
+      /** Device minus host, in ms (positive: the device clock is ahead). */
+      offsetMs: number;
+      /** Round trip of the measuring request, ms: the uncertainty of offsetMs is about half this. */
+      roundTripMs: number;
+      deviceUnixMs: string;
+      hostUnixMs: string;
+      deviceClockWasSet: boolean;
+    })
+  | (Base & { type: 'clock.set'; previousUnixMs: string; previousSet: boolean; newUnixMs: string; offsetMs: number })
+  // ---- listing
+  | (Base & { type: 'list.received'; total: number; recordings: RecordingSummary[]; toCopy: number[]; alreadyInLibrary: number[]; inProgress: number[] })
+  // ---- files
+  | (Base & { type: 'file.started'; number: number; fileName: string; path: string; size: number; fromOffset: number })
+  | (Base & { type: 'file.resumed'; number: number; fromOffset: number; message: string })
+  | (Base & { type: 'file.restarted'; number: number; message: string })
+  | (Base & {
+      type: 'file.progress';
+      number: number;
+      bytes: number;
+      total: number;
+      /** Bytes per second over the last few seconds. */
+      rate: number;
+      /** Seconds remaining at the current rate, or null when unknown. */
+      etaSeconds: number | null;
+    })
+  | (Base & { type: 'file.retry'; number: number; offset: number; attempt: number; message: string })
+  | (Base & {
+      type: 'file.verified';
+      number: number;
+      path: string;
+      manifestPath: string;
+      sha256: string;
+      durationMs: number;
+      /** true when an identical verified copy was already in the library. */
+      alreadyPresent: boolean;
+    })
+  | (Base & { type: 'file.failed'; number: number; code: ProblemCode; message: string; action: string; partKept: string | null })
+  | (Base & { type: 'file.skipped'; number: number; reason: 'already-verified' | 'in-progress' | 'not-finished'; message: string })
+  | (Base & { type: 'file.deleted'; number: number; message: string })
+  // ---- journal
+  | (Base & {
+      type: 'journal.checked';
+      total: number;
+      /** Index the check started from (the last verified record from the previous sync, or 0). */
+      fromIndex: number;
+      /** Index of the last record now verified, or null when the journal is empty. */
+      lastIndex: number | null;
+      chain: 'ok' | 'broken' | 'empty';
+      gaps: JournalProblem[];
+      problems: JournalProblem[];
+    })
+  // ---- link
+  | (Base & { type: 'link.disconnected'; port: string; message: string })
+  | (Base & { type: 'link.waiting'; port: string; waitedMs: number; message: string })
+  | (Base & { type: 'link.reconnected'; port: string; message: string })
+  | (Base & { type: 'link.noise'; count: number; message: string })
+  // ---- general
+  | (Base & { type: 'note'; message: string })
+  | (Base & { type: 'warning'; code: ProblemCode; message: string; action: string })
+  | (Base & { type: 'error'; code: ProblemCode; message: string; action: string; deviceError?: DeviceErrorInfo })
+  | (Base & {
+      type: 'sync.summary';
+      ok: boolean;
+      deviceId: string;
+      label: string;
+      destination: string;
+      copied: number[];
+      alreadyHad: number[];
+      failed: { number: number; code: ProblemCode; message: string }[];
+      deleted: number[];
+      inProgress: number[];
+      journal: 'ok' | 'broken' | 'gap' | 'empty' | 'not-checked';
+      bytes: number;
+      elapsedMs: number;
+      message: string;
+    });
+
+export type EngineEventType = EngineEvent['type'];
+
+/** The event of a given type. */
+export type EventOf<T extends EngineEventType> = Extract<EngineEvent, { type: T }>;
+
+/** An event before the engine stamps `at` on it. */
+export type EventInput = EngineEvent extends infer E ? (E extends EngineEvent ? Omit<E, 'at'> : never) : never;
+
+export type EventListener = (e: EngineEvent) => void;
