@@ -4,6 +4,7 @@
  *   protocol/generated/rec_vectors.h    the test vectors as C data, for the firmware's tests
  *   protocol/generated/vectors.json     the test vectors, for the TypeScript tests
  *   protocol/generated/types.ts         TypeScript interfaces of every struct
+ *   protocol/generated/messages.md      field tables of every struct, for client writers
  *
  * Usage: `npm run gen` writes them; `node dist/protocol/gen/generate.js --check` exits 1 when a
  * committed file differs from a fresh generation.
@@ -11,7 +12,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderCHeader, renderCVectors, renderTsTypes } from './render.js';
+import { renderCHeader, renderCVectors, renderMarkdown, renderTsTypes } from './render.js';
 import { buildVectors } from './vectors.js';
 
 export function generateAll(): Map<string, string> {
@@ -21,6 +22,7 @@ export function generateAll(): Map<string, string> {
   files.set('rec_vectors.h', renderCVectors(vectors));
   files.set('vectors.json', JSON.stringify(vectors, null, 1) + '\n');
   files.set('types.ts', renderTsTypes());
+  files.set('messages.md', renderMarkdown());
   return files;
 }
 

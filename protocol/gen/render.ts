@@ -290,3 +290,52 @@ export function renderTsTypes(): string {
   out.push('}');
   return out.join('\n') + '\n';
 }
+
+/** Markdown tables of every struct's layout, for people writing a second client. */
+export function renderMarkdown(): string {
+  const out: string[] = [];
+  out.push(`<!-- ${BANNER}. -->`);
+  out.push('# Message layouts');
+  out.push('');
+  out.push('All integers little-endian. `text` fields are UTF-8 padded with NUL bytes. See protocol/README.md for the semantics.');
+  out.push('');
+  out.push('## Commands');
+  out.push('');
+  out.push('| command | id | request | response |');
+  out.push('|---|---|---|---|');
+  for (const [name, c] of Object.entries(COMMANDS)) out.push(`| ${name} | ${cHex(c.id)} | ${c.request} | ${c.response} |`);
+  out.push('');
+  out.push('| event | id | payload |');
+  out.push('|---|---|---|');
+  for (const [name, e] of Object.entries(EVENTS)) out.push(`| ${name} | ${cHex(e.id)} | ${e.payload} |`);
+  out.push('');
+  out.push('## Error codes');
+  out.push('');
+  out.push('| code | name |');
+  out.push('|---|---|');
+  for (const [name, code] of Object.entries(ERROR_CODE)) out.push(`| ${code} | ${name} |`);
+  out.push('');
+  const all: [string, StructDef][] = [['FRAME_HEADER', FRAME_HEADER], ...(Object.entries(STRUCTS) as [string, StructDef][])];
+  for (const [name, def] of all) {
+    out.push(`## ${name} (${structSize(def)} bytes${def.tail ? ' + tail' : ''})`);
+    out.push('');
+    out.push(def.doc);
+    out.push('');
+    if (def.fields.length) {
+      out.push('| offset | field | type | notes |');
+      out.push('|---|---|---|---|');
+      let off = 0;
+      for (const f of def.fields) {
+        const t = f.type === 'bytes' || f.type === 'text' ? `${f.type}[${fieldSize(f)}]` : f.type;
+        out.push(`| ${off} | ${f.name} | ${t} | ${f.doc ?? ''} |`);
+        off += fieldSize(f);
+      }
+    }
+    if (def.tail) {
+      out.push('');
+      out.push(def.tail.kind === 'bytes' ? `Then \`${def.tail.name}\`: raw bytes to the end of the payload.` : `Then \`${def.tail.name}\`: \`${def.tail.countField}\` records of ${def.tail.struct}.`);
+    }
+    out.push('');
+  }
+  return out.join('\n') + '\n';
+}

@@ -350,8 +350,8 @@ export function decodeStruct(name: StructName, payload: Uint8Array): StructValue
   const def: StructDef = STRUCTS[name];
   const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.length);
   const size = structSize(def);
-  if (buf.length < size) throw new PayloadError(`${name}: ${buf.length} bytes, at least ${size} expected`);
   if (!def.tail && buf.length !== size) throw new PayloadError(`${name}: ${buf.length} bytes, exactly ${size} expected`);
+  if (buf.length < size) throw new PayloadError(`${name}: ${buf.length} bytes, at least ${size} expected`);
   const out: StructValue = {};
   let off = 0;
   for (const f of def.fields) {

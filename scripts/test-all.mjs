@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// Runs every test of the project, in order: tool check, typecheck, lint, firmware build and
+// C tests (CTest), app build, then vitest (unit, view and end-to-end tests).
+// A missing system tool fails at once with one line naming the Debian packages to install.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const jobs = Math.max(1, Math.min(2, Number(process.env.REC_TEST_JOBS ?? 2)));
+
+// tool -> Debian package that provides it
+const TOOLS = [
+  ['cmake', 'cmake'],
+  ['cc', 'gcc'],
+  ['pkg-config', 'pkg-config'],
+  ['mkfs.fat', 'dosfstools'],
+  ['fsck.fat', 'dosfstools'],
+  ['mcopy', 'mtools'],
+  ['mdir', 'mtools'],
+  ['ffprobe', 'ffmpeg'],
+  ['sox', 'sox'],
+  ['mediainfo', 'mediainfo'],
+];
+
+function have(tool) {
+  return spawnSync('sh', ['-c', `command -v ${tool} || test -x /sbin/${tool} || test -x /usr/sbin/${tool}`], { stdio: 'ignore' }).status === 0;
+}
+
+function step(name, cmd, args, opts = {}) {
+  console.log(`\n=== ${name}: ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
+  if (r.status !== 0) {
+    console.error(`\n${name} failed (exit ${r.status ?? r.signal}).`);
+    process.exit(r.status || 1);
+  }
+}
+
+const missing = TOOLS.filter(([t]) => !have(t));
+if (!have('pkg-config') || spawnSync('pkg-config', ['--exists', 'cmocka']).status !== 0) missing.push(['cmocka', 'libcmocka-dev']);
+if (missing.length) {
+  const pkgs = [...new Set(missing.map(([, p]) => p))];
+  console.error(`missing tools (${missing.map(([t]) => t).join(', ')}): install the Debian packages: apt-get install ${pkgs.join(' ')}`);
+  process.exit(1);
+}
+if (!existsSync(join(root, 'node_modules'))) {
+  console.error('node_modules is missing: run npm ci first');
+  process.exit(1);
+}
+
+process.env.PATH = `${process.env.PATH}:/usr/sbin:/sbin`;
+step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
+step('lint', 'npx', ['eslint', '.']);
+step('firmware configure', 'cmake', ['-S', 'firmware', '-B', 'firmware/build', '-DCMAKE_BUILD_TYPE=Debug']);
+step('firmware build', 'cmake', ['--build', 'firmware/build', '-j', String(jobs)]);
+step('firmware tests', 'ctest', ['--test-dir', 'firmware/build', '--output-on-failure', '-j', String(jobs)]);
+step('app build', 'npx', ['tsc', '-p', 'tsconfig.build.json']);
+step('app and end-to-end tests', 'npx', ['vitest', 'run']);
