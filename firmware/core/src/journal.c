@@ -1,0 +1,275 @@
+/* Append-only, hash-chained journal of recordings: see journal.h for what open decides. */
+#include "rec/journal.h"
+
+#include <string.h>
+
+#include "rec/bytes.h"
+#include "rec/err.h"
+#include "rec/sha256.h"
+
+#define REC_SIZE REC_JOURNAL_RECORD_SIZE
+
+static const uint8_t k_zero_hash[32];
+
+void rec_journal_encode(const rec_journal_record_t *r, uint8_t out[REC_SIZE])
+{
+    memset(out, 0, REC_SIZE);
+    memcpy(out + RP_JOURNAL_RECORD_OFF_MAGIC, RP_CARD_JOURNAL_MAGIC, 4);
+    rec_put_u16(out + RP_JOURNAL_RECORD_OFF_VERSION, RP_CARD_JOURNAL_RECORD_VERSION);
+    rec_put_u16(out + RP_JOURNAL_RECORD_OFF_SIZE, RP_JOURNAL_RECORD_SIZE);
+    rec_put_u32(out + RP_JOURNAL_RECORD_OFF_INDEX, r->index);
+    rec_put_u32(out + RP_JOURNAL_RECORD_OFF_NUMBER, r->number);
+    rec_put_i64(out + RP_JOURNAL_RECORD_OFF_START_UNIX_MS, r->start_unix_ms);
+    rec_put_i64(out + RP_JOURNAL_RECORD_OFF_STOP_UNIX_MS, r->stop_unix_ms);
+    rec_put_u64(out + RP_JOURNAL_RECORD_OFF_START_UPTIME_MS, r->start_uptime_ms);
+    rec_put_u64(out + RP_JOURNAL_RECORD_OFF_STOP_UPTIME_MS, r->stop_uptime_ms);
+    rec_put_u32(out + RP_JOURNAL_RECORD_OFF_SAMPLE_RATE, r->sample_rate);
+    rec_put_u32(out + RP_JOURNAL_RECORD_OFF_SAMPLE_COUNT, r->sample_count);
+    out[RP_JOURNAL_RECORD_OFF_STOP_REASON] = r->stop_reason;
+    out[RP_JOURNAL_RECORD_OFF_FLAGS] = r->flags;
+    rec_put_u16(out + RP_JOURNAL_RECORD_OFF_RESERVED, 0);
+    rec_put_u32(out + RP_JOURNAL_RECORD_OFF_OVERRUNS, r->overruns);
+    memcpy(out + RP_JOURNAL_RECORD_OFF_SHA256, r->sha256, 32);
+    memcpy(out + RP_JOURNAL_RECORD_OFF_PREV_HASH, r->prev_hash, 32);
+}
+
+int rec_journal_decode(const uint8_t in[REC_SIZE], rec_journal_record_t *out)
+{
+    if (memcmp(in + RP_JOURNAL_RECORD_OFF_MAGIC, RP_CARD_JOURNAL_MAGIC, 4) != 0 ||
+        rec_get_u16(in + RP_JOURNAL_RECORD_OFF_VERSION) != RP_CARD_JOURNAL_RECORD_VERSION ||
+        rec_get_u16(in + RP_JOURNAL_RECORD_OFF_SIZE) != RP_JOURNAL_RECORD_SIZE) {
+        return REC_E_CORRUPT;
+    }
+    rec_journal_record_t r;
+    r.index = rec_get_u32(in + RP_JOURNAL_RECORD_OFF_INDEX);
+    r.number = rec_get_u32(in + RP_JOURNAL_RECORD_OFF_NUMBER);
+    r.start_unix_ms = rec_get_i64(in + RP_JOURNAL_RECORD_OFF_START_UNIX_MS);
+    r.stop_unix_ms = rec_get_i64(in + RP_JOURNAL_RECORD_OFF_STOP_UNIX_MS);
+    r.start_uptime_ms = rec_get_u64(in + RP_JOURNAL_RECORD_OFF_START_UPTIME_MS);
+    r.stop_uptime_ms = rec_get_u64(in + RP_JOURNAL_RECORD_OFF_STOP_UPTIME_MS);
+    r.sample_rate = rec_get_u32(in + RP_JOURNAL_RECORD_OFF_SAMPLE_RATE);
+    r.sample_count = rec_get_u32(in + RP_JOURNAL_RECORD_OFF_SAMPLE_COUNT);
+    r.stop_reason = in[RP_JOURNAL_RECORD_OFF_STOP_REASON];
+    r.flags = in[RP_JOURNAL_RECORD_OFF_FLAGS];
+    r.overruns = rec_get_u32(in + RP_JOURNAL_RECORD_OFF_OVERRUNS);
+    memcpy(r.sha256, in + RP_JOURNAL_RECORD_OFF_SHA256, 32);
+    memcpy(r.prev_hash, in + RP_JOURNAL_RECORD_OFF_PREV_HASH, 32);
+    *out = r;
+    return REC_OK;
+}
+
+void rec_journal_hash(const uint8_t rec[REC_SIZE], uint8_t out[32])
+{
+    rec_sha256(rec, REC_SIZE, out);
+}
+
+int rec_journal_check_link(const uint8_t rec[REC_SIZE], uint32_t index, const uint8_t prev_hash[32])
+{
+    rec_journal_record_t r;
+    if (rec_journal_decode(rec, &r) != REC_OK || r.index != index) {
+        return REC_E_CORRUPT;
+    }
+    if (memcmp(r.prev_hash, prev_hash, 32) != 0) {
+        return REC_E_MISMATCH;
+    }
+    return REC_OK;
+}
+
+/* ---- File ------------------------------------------------------------------------------------- */
+
+static int read_slot(rec_journal_t *j, uint32_t index, uint8_t buf[REC_SIZE])
+{
+    int err = rec_fat_seek(j->fs, &j->file, index * REC_SIZE);
+    if (err) {
+        return err;
+    }
+    const int32_t n = rec_fat_read(j->fs, &j->file, buf, REC_SIZE);
+    if (n < 0) {
+        return (int)n;
+    }
+    return n == (int32_t)REC_SIZE ? REC_OK : REC_E_CORRUPT;
+}
+
+/* The file holds at most this many whole records (offsets stay within uint32_t). */
+#define MAX_SLOTS (UINT32_MAX / REC_SIZE)
+
+static int scan(rec_journal_t *j)
+{
+    uint8_t buf[REC_SIZE];
+    const uint32_t size = j->file.size;
+    const uint32_t whole = size / REC_SIZE;
+
+    j->count = 0;
+    j->highest_number = 0;
+    memset(j->last_hash, 0, sizeof j->last_hash);
+    j->intact = true;
+    j->break_index = REC_JOURNAL_NO_INDEX;
+    j->torn_index = REC_JOURNAL_NO_INDEX;
+
+    for (uint32_t i = 0; i < whole; i++) {
+        int err = read_slot(j, i, buf);
+        if (err) {
+            return err;
+        }
+        if (rec_journal_check_link(buf, i, j->last_hash) != REC_OK) {
+            if (j->intact && i == whole - 1u) {
+                j->torn_index = i; /* power cut during the last append: ignored, overwritten next */
+                break;
+            }
+            if (j->intact) {
+                j->intact = false;
+                j->break_index = i;
+            }
+        }
+        rec_journal_record_t r;
+        if (rec_journal_decode(buf, &r) == REC_OK && r.number > j->highest_number) {
+            j->highest_number = r.number;
+        }
+        rec_journal_hash(buf, j->last_hash);
+        j->count = i + 1u;
+    }
+    j->torn_bytes = size - j->count * REC_SIZE;
+    return REC_OK;
+}
+
+int rec_journal_open(rec_journal_t *j, rec_fat_t *fs)
+{
+    if (!j || !fs) {
+        return REC_E_INVAL;
+    }
+    memset(j, 0, sizeof *j);
+    j->fs = fs;
+    int err = rec_fat_mkdir(fs, RP_CARD_SYSTEM_DIR);
+    if (err && err != REC_E_EXIST) {
+        return err;
+    }
+    err = rec_fat_open(fs, &j->file, REC_JOURNAL_PATH, REC_FAT_READ | REC_FAT_WRITE | REC_FAT_CREATE);
+    if (err) {
+        return err;
+    }
+    err = scan(j);
+    if (err) {
+        (void)rec_fat_close(fs, &j->file);
+        return err;
+    }
+    j->open = true;
+    return REC_OK;
+}
+
+int rec_journal_close(rec_journal_t *j)
+{
+    if (!j || !j->open) {
+        return REC_E_INVAL;
+    }
+    j->open = false;
+    return rec_fat_close(j->fs, &j->file);
+}
+
+int rec_journal_append(rec_journal_t *j, rec_journal_record_t *rec)
+{
+    if (!j || !j->open || !rec || rec->number == 0 || rec->number <= j->highest_number) {
+        return REC_E_INVAL;
+    }
+    if (j->count >= MAX_SLOTS) {
+        return REC_E_TOOBIG;
+    }
+    uint8_t buf[REC_SIZE];
+    rec->index = j->count;
+    memcpy(rec->prev_hash, j->last_hash, 32);
+    rec_journal_encode(rec, buf);
+
+    int err = rec_fat_seek(j->fs, &j->file, j->count * REC_SIZE);
+    if (err) {
+        return err;
+    }
+    const int32_t n = rec_fat_write(j->fs, &j->file, buf, REC_SIZE);
+    if (n < 0) {
+        return (int)n;
+    }
+    if (n != (int32_t)REC_SIZE) {
+        return REC_E_IO;
+    }
+    /* Drop a torn tail beyond the new record. */
+    err = rec_fat_set_size(j->fs, &j->file, (j->count + 1u) * REC_SIZE);
+    if (err) {
+        return err;
+    }
+    err = rec_fat_file_sync(j->fs, &j->file);
+    if (err) {
+        return err;
+    }
+    rec_journal_hash(buf, j->last_hash);
+    j->count++;
+    j->highest_number = rec->number;
+    j->torn_index = REC_JOURNAL_NO_INDEX;
+    j->torn_bytes = 0;
+    return REC_OK;
+}
+
+int rec_journal_read_raw(rec_journal_t *j, uint32_t index, uint8_t out[REC_SIZE])
+{
+    if (!j || !j->open || !out) {
+        return REC_E_INVAL;
+    }
+    if (index >= j->count) {
+        return REC_E_RANGE;
+    }
+    return read_slot(j, index, out);
+}
+
+int rec_journal_read(rec_journal_t *j, uint32_t index, rec_journal_record_t *out)
+{
+    uint8_t buf[REC_SIZE];
+    int err = rec_journal_read_raw(j, index, buf);
+    if (err) {
+        return err;
+    }
+    return rec_journal_decode(buf, out);
+}
+
+int rec_journal_find_number(rec_journal_t *j, uint32_t number, rec_journal_record_t *out)
+{
+    if (!j || !j->open || !out) {
+        return REC_E_INVAL;
+    }
+    uint8_t buf[REC_SIZE];
+    for (uint32_t i = j->count; i-- > 0;) {
+        int err = read_slot(j, i, buf);
+        if (err) {
+            return err;
+        }
+        rec_journal_record_t r;
+        if (rec_journal_decode(buf, &r) == REC_OK && r.number == number) {
+            *out = r;
+            return REC_OK;
+        }
+    }
+    return REC_E_NOENT;
+}
+
+int rec_journal_verify(rec_journal_t *j, uint32_t *bad_index)
+{
+    if (!j || !j->open) {
+        return REC_E_INVAL;
+    }
+    uint8_t buf[REC_SIZE];
+    uint8_t hash[32];
+    memcpy(hash, k_zero_hash, 32);
+    for (uint32_t i = 0; i < j->count; i++) {
+        int err = read_slot(j, i, buf);
+        if (err) {
+            return err;
+        }
+        if (rec_journal_check_link(buf, i, hash) != REC_OK) {
+            if (bad_index) {
+                *bad_index = i;
+            }
+            return REC_E_CORRUPT;
+        }
+        rec_journal_hash(buf, hash);
+    }
+    if (bad_index) {
+        *bad_index = REC_JOURNAL_NO_INDEX;
+    }
+    return memcmp(hash, j->last_hash, 32) == 0 ? REC_OK : REC_E_MISMATCH;
+}

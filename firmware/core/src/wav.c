@@ -1,0 +1,553 @@
+/* Broadcast Wave header, size patching, evid chunk, and a strict parser: see wav.h. */
+#include "rec/wav.h"
+
+#include <string.h>
+
+#include "rec/bytes.h"
+#include "rec/err.h"
+
+/* Offsets in our header (see the layout in wav.h). */
+#define OFF_FMT 12u
+#define OFF_BEXT 36u
+#define OFF_BEXT_DATA (OFF_BEXT + 8u)
+#define BEXT_DESCRIPTION 0u
+#define BEXT_ORIGINATOR 256u
+#define BEXT_ORIGINATOR_REF 288u
+#define BEXT_DATE 320u
+#define BEXT_TIME 330u
+#define BEXT_TIMEREF 338u
+#define BEXT_VERSION 346u
+#define BEXT_UMID 348u
+#define BEXT_CODING_HISTORY REC_WAV_BEXT_FIXED_SIZE
+#define OFF_DATA_HDR (REC_WAV_HEADER_SIZE - 8u) /* 1016 */
+
+#define MS_PER_DAY 86400000LL
+#define MAX_UNIX_MS 253402300799999LL /* 9999-12-31T23:59:59.999Z */
+
+static const uint32_t k_rates[] = RP_SAMPLE_RATES;
+
+static bool rate_supported(uint32_t rate)
+{
+    for (size_t i = 0; i < REC_COUNT_OF(k_rates); i++) {
+        if (k_rates[i] == rate) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- Small text helpers (no stdio in the core) ------------------------------------------------ */
+
+typedef struct {
+    char *p;
+    size_t cap;
+    size_t len;
+} text_t;
+
+static void t_str(text_t *t, const char *s)
+{
+    while (*s && t->len < t->cap) {
+        t->p[t->len++] = *s++;
+    }
+}
+
+static void t_char(text_t *t, char c)
+{
+    if (t->len < t->cap) {
+        t->p[t->len++] = c;
+    }
+}
+
+/* Decimal with at least `width` digits. */
+static void t_dec(text_t *t, uint64_t v, unsigned width)
+{
+    char tmp[21];
+    unsigned n = 0;
+    do {
+        tmp[n++] = (char)('0' + (v % 10u));
+        v /= 10u;
+    } while (v != 0 && n < sizeof tmp);
+    while (n < width && n < sizeof tmp) {
+        tmp[n++] = '0';
+    }
+    while (n > 0) {
+        t_char(t, tmp[--n]);
+    }
+}
+
+static void t_hex64(text_t *t, uint64_t v)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    for (int shift = 60; shift >= 0; shift -= 4) {
+        t_char(t, digits[(v >> shift) & 0xFu]);
+    }
+}
+
+/* ---- Calendar (proleptic Gregorian, UTC) ------------------------------------------------------ */
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153u * (m > 2 ? m - 3 : m + 9) + 2u) / 5u + d - 1u;
+    const unsigned doe = yoe * 365u + yoe / 4u - yoe / 100u + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = (unsigned)(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460u + doe / 36524u - doe / 146096u) / 365u;
+    const unsigned doy = doe - (365u * yoe + yoe / 4u - yoe / 100u);
+    const unsigned mp = (5u * doy + 2u) / 153u;
+    *d = doy - (153u * mp + 2u) / 5u + 1u;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static unsigned days_in_month(int64_t y, unsigned m)
+{
+    static const uint8_t dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) {
+        return 29;
+    }
+    return dim[m - 1];
+}
+
+/* ---- Header ----------------------------------------------------------------------------------- */
+
+static void put_id(uint8_t *p, const char id[4])
+{
+    memcpy(p, id, 4);
+}
+
+static bool id_is(const uint8_t *p, const char id[4])
+{
+    return memcmp(p, id, 4) == 0;
+}
+
+int rec_wav_build_header(uint8_t out[REC_WAV_HEADER_SIZE], const rec_wav_info_t *info)
+{
+    if (!out || !info || !rate_supported(info->sample_rate)) {
+        return REC_E_INVAL;
+    }
+    if (info->clock_set && (info->start_unix_ms < 0 || info->start_unix_ms > MAX_UNIX_MS)) {
+        return REC_E_INVAL;
+    }
+    const char *model = info->model ? info->model : RP_CARD_MODEL;
+    memset(out, 0, REC_WAV_HEADER_SIZE);
+
+    put_id(out, "RIFF");
+    rec_put_u32(out + 4, REC_WAV_HEADER_SIZE - 8u); /* no data, no evid yet */
+    put_id(out + 8, "WAVE");
+
+    put_id(out + OFF_FMT, "fmt ");
+    rec_put_u32(out + OFF_FMT + 4, 16);
+    rec_put_u16(out + OFF_FMT + 8, 1);                       /* WAVE_FORMAT_PCM */
+    rec_put_u16(out + OFF_FMT + 10, 1);                      /* mono */
+    rec_put_u32(out + OFF_FMT + 12, info->sample_rate);
+    rec_put_u32(out + OFF_FMT + 16, info->sample_rate * 2u); /* byte rate */
+    rec_put_u16(out + OFF_FMT + 20, 2);                      /* block align */
+    rec_put_u16(out + OFF_FMT + 22, 16);                     /* bits per sample */
+
+    uint8_t *bext = out + OFF_BEXT_DATA;
+    int64_t year = 0;
+    unsigned month = 0, day = 0, hh = 0, mm = 0, ss = 0, msec = 0;
+    uint64_t timeref = 0;
+    if (info->clock_set) {
+        const int64_t days = info->start_unix_ms / MS_PER_DAY;
+        const uint64_t ms_of_day = (uint64_t)(info->start_unix_ms % MS_PER_DAY);
+        civil_from_days(days, &year, &month, &day);
+        hh = (unsigned)(ms_of_day / 3600000u);
+        mm = (unsigned)(ms_of_day / 60000u % 60u);
+        ss = (unsigned)(ms_of_day / 1000u % 60u);
+        msec = (unsigned)(ms_of_day % 1000u);
+        timeref = ms_of_day * info->sample_rate / 1000u;
+    }
+
+    /* Description */
+    text_t t = {(char *)bext + BEXT_DESCRIPTION, 256, 0};
+    t_str(&t, "Evidence recording " RP_CARD_RECORDING_PREFIX);
+    t_dec(&t, info->number, RP_CARD_RECORDING_DIGITS);
+    t_str(&t, " by ");
+    t_str(&t, model);
+    t_str(&t, " device ");
+    t_hex64(&t, info->device_id);
+    if (info->clock_set) {
+        t_str(&t, "; start ");
+        t_dec(&t, (uint64_t)year, 4);
+        t_char(&t, '-');
+        t_dec(&t, month, 2);
+        t_char(&t, '-');
+        t_dec(&t, day, 2);
+        t_char(&t, 'T');
+        t_dec(&t, hh, 2);
+        t_char(&t, ':');
+        t_dec(&t, mm, 2);
+        t_char(&t, ':');
+        t_dec(&t, ss, 2);
+        t_char(&t, '.');
+        t_dec(&t, msec, 3);
+        t_str(&t, "Z (device clock, UTC)");
+    } else {
+        t_str(&t, "; DEVICE CLOCK NOT SET: date and time unknown");
+    }
+
+    /* Originator: "<model> <id>"; the model is cut so that the id always fits. */
+    t = (text_t){(char *)bext + BEXT_ORIGINATOR, 32 - 17, 0};
+    t_str(&t, model);
+    t.cap = 32;
+    t_char(&t, ' ');
+    t_hex64(&t, info->device_id);
+
+    /* OriginatorReference: "<id>-<number>" */
+    t = (text_t){(char *)bext + BEXT_ORIGINATOR_REF, 32, 0};
+    t_hex64(&t, info->device_id);
+    t_char(&t, '-');
+    t_dec(&t, info->number, RP_CARD_RECORDING_DIGITS);
+
+    t = (text_t){(char *)bext + BEXT_DATE, 10, 0};
+    t_dec(&t, (uint64_t)year, 4);
+    t_char(&t, '-');
+    t_dec(&t, month, 2);
+    t_char(&t, '-');
+    t_dec(&t, day, 2);
+    t = (text_t){(char *)bext + BEXT_TIME, 8, 0};
+    t_dec(&t, hh, 2);
+    t_char(&t, ':');
+    t_dec(&t, mm, 2);
+    t_char(&t, ':');
+    t_dec(&t, ss, 2);
+
+    rec_put_u64(bext + BEXT_TIMEREF, timeref);
+    rec_put_u16(bext + BEXT_VERSION, 1);
+    /* UMID, loudness and reserved stay zero. */
+
+    /* CodingHistory, NUL padded to an even length. */
+    t = (text_t){(char *)bext + BEXT_CODING_HISTORY, REC_WAV_MAX_CODING_HISTORY, 0};
+    t_str(&t, "A=PCM,F=");
+    t_dec(&t, info->sample_rate, 1);
+    t_str(&t, ",W=16,M=mono,T=");
+    t_str(&t, model);
+    t_str(&t, "\r\n");
+    const uint32_t history = (uint32_t)(t.len + (t.len & 1u));
+    REC_ASSERT(history <= REC_WAV_MAX_CODING_HISTORY);
+
+    put_id(out + OFF_BEXT, "bext");
+    rec_put_u32(out + OFF_BEXT + 4, REC_WAV_BEXT_FIXED_SIZE + history);
+
+    const uint32_t junk = OFF_BEXT_DATA + REC_WAV_BEXT_FIXED_SIZE + history;
+    REC_ASSERT(junk + 8u <= OFF_DATA_HDR);
+    put_id(out + junk, "JUNK");
+    rec_put_u32(out + junk + 4, OFF_DATA_HDR - junk - 8u);
+
+    put_id(out + OFF_DATA_HDR, "data");
+    rec_put_u32(out + OFF_DATA_HDR + 4, 0);
+    return REC_OK;
+}
+
+/* ---- Sizes ------------------------------------------------------------------------------------ */
+
+int rec_wav_sizes(uint32_t data_bytes, bool with_evid, rec_wav_sizes_t *out)
+{
+    if (data_bytes > REC_WAV_MAX_DATA_BYTES) {
+        return REC_E_TOOBIG;
+    }
+    const uint32_t padded = data_bytes + (data_bytes & 1u);
+    out->data_size = data_bytes;
+    out->evid_offset = REC_WAV_HEADER_SIZE + padded;
+    out->file_size = out->evid_offset + (with_evid ? REC_WAV_EVID_CHUNK_BYTES : 0u);
+    out->riff_size = out->file_size - 8u;
+    return REC_OK;
+}
+
+static int patch_field(uint8_t *buf, uint32_t file_offset, uint32_t len, uint32_t field, uint32_t value)
+{
+    const uint64_t start = file_offset, end = (uint64_t)file_offset + len;
+    if (field + 4u <= start || field >= end) {
+        return 0;
+    }
+    if (field < start || field + 4u > end) {
+        return REC_E_INVAL;
+    }
+    rec_put_u32(buf + (field - file_offset), value);
+    return 1;
+}
+
+int rec_wav_patch(uint8_t *buf, uint32_t file_offset, uint32_t len, uint32_t data_bytes, bool with_evid)
+{
+    rec_wav_sizes_t s;
+    int err = rec_wav_sizes(data_bytes, with_evid, &s);
+    if (err) {
+        return err;
+    }
+    const int a = patch_field(buf, file_offset, len, REC_WAV_RIFF_SIZE_OFFSET, s.riff_size);
+    if (a < 0) {
+        return a;
+    }
+    const int b = patch_field(buf, file_offset, len, REC_WAV_DATA_SIZE_OFFSET, s.data_size);
+    if (b < 0) {
+        return b;
+    }
+    return a + b;
+}
+
+/* ---- evid chunk ------------------------------------------------------------------------------- */
+
+uint32_t rec_wav_build_evid(uint8_t out[REC_WAV_EVID_CHUNK_BYTES], const rec_wav_evid_t *e)
+{
+    const uint32_t size = RP_EVIDENCE_CHUNK_SIZE;
+    memset(out, 0, REC_WAV_EVID_CHUNK_BYTES);
+    put_id(out, RP_CARD_EVIDENCE_CHUNK_ID);
+    rec_put_u32(out + 4, size);
+    uint8_t *p = out + 8;
+    rec_put_u16(p + RP_EVIDENCE_CHUNK_OFF_VERSION, RP_CARD_EVIDENCE_CHUNK_VERSION);
+    rec_put_u16(p + RP_EVIDENCE_CHUNK_OFF_SIZE, RP_EVIDENCE_CHUNK_SIZE);
+    rec_put_u32(p + RP_EVIDENCE_CHUNK_OFF_NUMBER, e->number);
+    rec_put_u64(p + RP_EVIDENCE_CHUNK_OFF_DEVICE_ID, e->device_id);
+    rec_put_u32(p + RP_EVIDENCE_CHUNK_OFF_SAMPLE_RATE, e->sample_rate);
+    rec_put_u32(p + RP_EVIDENCE_CHUNK_OFF_SAMPLE_COUNT, e->sample_count);
+    rec_put_i64(p + RP_EVIDENCE_CHUNK_OFF_START_UNIX_MS, e->start_unix_ms);
+    p[RP_EVIDENCE_CHUNK_OFF_STOP_REASON] = e->stop_reason;
+    p[RP_EVIDENCE_CHUNK_OFF_FLAGS] = e->flags;
+    rec_put_u16(p + RP_EVIDENCE_CHUNK_OFF_RESERVED, 0);
+    rec_put_u32(p + RP_EVIDENCE_CHUNK_OFF_OVERRUNS, e->overruns);
+    memcpy(p + RP_EVIDENCE_CHUNK_OFF_SHA256, e->sha256, 32);
+    /* RIFF rule: a chunk of odd size is followed by one pad byte (zero), not counted in its size.
+     * The version-1 payload is even, so there is none; the rule is kept for later versions. */
+    return 8u + size + (size & 1u);
+}
+
+int rec_wav_parse_evid(const uint8_t *buf, size_t len, rec_wav_evid_t *out)
+{
+    if (!buf || !out || len < 8u || !id_is(buf, RP_CARD_EVIDENCE_CHUNK_ID)) {
+        return REC_E_CORRUPT;
+    }
+    const uint32_t size = rec_get_u32(buf + 4);
+    if (size < RP_EVIDENCE_CHUNK_SIZE || size > len - 8u) {
+        return REC_E_CORRUPT;
+    }
+    const uint8_t *p = buf + 8;
+    const uint16_t version = rec_get_u16(p + RP_EVIDENCE_CHUNK_OFF_VERSION);
+    const uint16_t fixed = rec_get_u16(p + RP_EVIDENCE_CHUNK_OFF_SIZE);
+    if (version != RP_CARD_EVIDENCE_CHUNK_VERSION || fixed < RP_EVIDENCE_CHUNK_SIZE || fixed > size) {
+        return REC_E_CORRUPT;
+    }
+    rec_wav_evid_t e;
+    memset(&e, 0, sizeof e);
+    e.version = version;
+    e.number = rec_get_u32(p + RP_EVIDENCE_CHUNK_OFF_NUMBER);
+    e.device_id = rec_get_u64(p + RP_EVIDENCE_CHUNK_OFF_DEVICE_ID);
+    e.sample_rate = rec_get_u32(p + RP_EVIDENCE_CHUNK_OFF_SAMPLE_RATE);
+    e.sample_count = rec_get_u32(p + RP_EVIDENCE_CHUNK_OFF_SAMPLE_COUNT);
+    e.start_unix_ms = rec_get_i64(p + RP_EVIDENCE_CHUNK_OFF_START_UNIX_MS);
+    e.stop_reason = p[RP_EVIDENCE_CHUNK_OFF_STOP_REASON];
+    e.flags = p[RP_EVIDENCE_CHUNK_OFF_FLAGS];
+    e.overruns = rec_get_u32(p + RP_EVIDENCE_CHUNK_OFF_OVERRUNS);
+    memcpy(e.sha256, p + RP_EVIDENCE_CHUNK_OFF_SHA256, 32);
+    if (!rate_supported(e.sample_rate)) {
+        return REC_E_CORRUPT;
+    }
+    *out = e;
+    return REC_OK;
+}
+
+/* ---- Header parser ---------------------------------------------------------------------------- */
+
+static bool parse_digits(const uint8_t *p, unsigned n, uint32_t *out)
+{
+    uint32_t v = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return false;
+        }
+        v = v * 10u + (uint32_t)(p[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static bool parse_hex64(const uint8_t *p, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < 16; i++) {
+        unsigned d;
+        if (p[i] >= '0' && p[i] <= '9') {
+            d = (unsigned)(p[i] - '0');
+        } else if (p[i] >= 'A' && p[i] <= 'F') {
+            d = (unsigned)(p[i] - 'A' + 10);
+        } else {
+            return false;
+        }
+        v = (v << 4) | d;
+    }
+    *out = v;
+    return true;
+}
+
+/* Length of a NUL-padded text field: no byte after the first NUL may be non-NUL. -1 if so. */
+static int field_len(const uint8_t *p, unsigned cap)
+{
+    unsigned n = 0;
+    while (n < cap && p[n] != 0) {
+        n++;
+    }
+    for (unsigned i = n; i < cap; i++) {
+        if (p[i] != 0) {
+            return -1;
+        }
+    }
+    return (int)n;
+}
+
+static int parse_fmt(const uint8_t *c, uint32_t size, rec_wav_header_t *h)
+{
+    if (size != 16u) {
+        return REC_E_CORRUPT;
+    }
+    const uint32_t rate = rec_get_u32(c + 4);
+    if (rec_get_u16(c) != 1u || rec_get_u16(c + 2) != 1u || !rate_supported(rate) || rec_get_u32(c + 8) != rate * 2u ||
+        rec_get_u16(c + 12) != 2u || rec_get_u16(c + 14) != 16u) {
+        return REC_E_CORRUPT;
+    }
+    h->sample_rate = rate;
+    return REC_OK;
+}
+
+/* Needs sample_rate (fmt comes first). */
+static int parse_bext(const uint8_t *b, uint32_t size, rec_wav_header_t *h)
+{
+    if (size < REC_WAV_BEXT_FIXED_SIZE || rec_get_u16(b + BEXT_VERSION) != 1u) {
+        return REC_E_CORRUPT;
+    }
+    /* Originator "<model> <16 hex>" */
+    const int olen = field_len(b + BEXT_ORIGINATOR, 32);
+    if (olen < 18 || b[BEXT_ORIGINATOR + (unsigned)olen - 17u] != ' ') {
+        return REC_E_CORRUPT;
+    }
+    uint64_t id;
+    if (!parse_hex64(b + BEXT_ORIGINATOR + (unsigned)olen - 16u, &id)) {
+        return REC_E_CORRUPT;
+    }
+    /* OriginatorReference "<16 hex>-<5..10 digits>" naming the same device */
+    const int rlen = field_len(b + BEXT_ORIGINATOR_REF, 32);
+    uint64_t ref_id;
+    uint32_t number;
+    if (rlen < 17 + (int)RP_CARD_RECORDING_DIGITS || rlen > 17 + 10 || !parse_hex64(b + BEXT_ORIGINATOR_REF, &ref_id) ||
+        ref_id != id || b[BEXT_ORIGINATOR_REF + 16] != '-') {
+        return REC_E_CORRUPT;
+    }
+    const unsigned ndig = (unsigned)rlen - 17u;
+    uint64_t nv = 0;
+    for (unsigned i = 0; i < ndig; i++) {
+        const uint8_t ch = b[BEXT_ORIGINATOR_REF + 17u + i];
+        if (ch < '0' || ch > '9') {
+            return REC_E_CORRUPT;
+        }
+        nv = nv * 10u + (uint64_t)(ch - '0');
+    }
+    if (nv > UINT32_MAX) {
+        return REC_E_CORRUPT;
+    }
+    number = (uint32_t)nv;
+
+    /* Date, time and TimeReference */
+    const uint8_t *d = b + BEXT_DATE, *t = b + BEXT_TIME;
+    uint32_t y, mo, da, hh, mi, ss;
+    if (d[4] != '-' || d[7] != '-' || t[2] != ':' || t[5] != ':' || !parse_digits(d, 4, &y) || !parse_digits(d + 5, 2, &mo) ||
+        !parse_digits(d + 8, 2, &da) || !parse_digits(t, 2, &hh) || !parse_digits(t + 3, 2, &mi) || !parse_digits(t + 6, 2, &ss)) {
+        return REC_E_CORRUPT;
+    }
+    const uint64_t timeref = rec_get_u64(b + BEXT_TIMEREF);
+    if (y == 0 && mo == 0 && da == 0) {
+        if (hh != 0 || mi != 0 || ss != 0 || timeref != 0) {
+            return REC_E_CORRUPT;
+        }
+        h->clock_set = false;
+        h->start_unix_ms = 0;
+    } else {
+        if (y < 1970 || mo < 1 || mo > 12 || da < 1 || da > days_in_month(y, mo) || hh > 23 || mi > 59 || ss > 59) {
+            return REC_E_CORRUPT;
+        }
+        /* TimeReference must fall within the second the text names. */
+        if (timeref >= (uint64_t)h->sample_rate * 86400u || timeref / h->sample_rate != hh * 3600u + mi * 60u + ss) {
+            return REC_E_CORRUPT;
+        }
+        /* Exact for rates that are multiples of 1000 (all supported rates). */
+        const int64_t ms_of_day = (int64_t)((timeref * 1000u + h->sample_rate - 1u) / h->sample_rate);
+        h->clock_set = true;
+        h->start_unix_ms = days_from_civil(y, mo, da) * MS_PER_DAY + ms_of_day;
+    }
+    h->device_id = id;
+    h->number = number;
+    return REC_OK;
+}
+
+int rec_wav_parse_header(const uint8_t *buf, size_t len, rec_wav_header_t *out)
+{
+    if (!buf || !out || len < REC_WAV_HEADER_SIZE) {
+        return REC_E_CORRUPT;
+    }
+    if (!id_is(buf, "RIFF") || !id_is(buf + 8, "WAVE")) {
+        return REC_E_CORRUPT;
+    }
+    rec_wav_header_t h;
+    memset(&h, 0, sizeof h);
+    h.riff_size = rec_get_u32(buf + 4);
+
+    bool have_fmt = false, have_bext = false;
+    uint32_t off = 12;
+    /* Every chunk before the data chunk must end at or before 1016, where "data" must start. */
+    while (off < OFF_DATA_HDR) {
+        if (off + 8u > OFF_DATA_HDR) {
+            return REC_E_CORRUPT;
+        }
+        const uint8_t *c = buf + off;
+        const uint32_t size = rec_get_u32(c + 4);
+        if (size > OFF_DATA_HDR - off - 8u) {
+            return REC_E_CORRUPT;
+        }
+        const uint32_t padded = size + (size & 1u);
+        if (padded > OFF_DATA_HDR - off - 8u) {
+            return REC_E_CORRUPT;
+        }
+        int err = REC_OK;
+        if (id_is(c, "fmt ")) {
+            if (have_fmt || off != OFF_FMT) {
+                return REC_E_CORRUPT;
+            }
+            err = parse_fmt(c + 8, size, &h);
+            have_fmt = true;
+        } else if (id_is(c, "bext")) {
+            if (have_bext || !have_fmt) {
+                return REC_E_CORRUPT;
+            }
+            err = parse_bext(c + 8, size, &h);
+            have_bext = true;
+        } else if (id_is(c, "data") || id_is(c, RP_CARD_EVIDENCE_CHUNK_ID)) {
+            return REC_E_CORRUPT; /* data is only at 1016; evid only after the data */
+        }
+        if (err) {
+            return err;
+        }
+        off += 8u + padded;
+    }
+    if (off != OFF_DATA_HDR || !have_fmt || !have_bext || !id_is(buf + OFF_DATA_HDR, "data")) {
+        return REC_E_CORRUPT;
+    }
+    h.data_offset = REC_WAV_HEADER_SIZE;
+    h.data_size = rec_get_u32(buf + OFF_DATA_HDR + 4);
+    if (h.data_size > REC_WAV_MAX_DATA_BYTES) {
+        return REC_E_CORRUPT;
+    }
+    rec_wav_sizes_t without, with;
+    (void)rec_wav_sizes(h.data_size, false, &without);
+    (void)rec_wav_sizes(h.data_size, true, &with);
+    h.riff_has_evid = h.riff_size == with.riff_size;
+    h.sizes_consistent = h.riff_has_evid || h.riff_size == without.riff_size;
+    *out = h;
+    return REC_OK;
+}
