@@ -1,0 +1,60 @@
+/**
+ * What the interactive UI needs from the engine, and nothing more.
+ *
+ * The engine knows nothing of Ink. It emits the events of host/engine/events.ts to listeners and
+ * offers a few long-running operations; the UI subscribes, folds the events into its state
+ * (host/ui/state.ts) and calls the operations when the person presses a key. Any object with
+ * this shape will do: the real engine, or a fake in tests.
+ *
+ * Operations resolve when they have finished (successfully or not: failures are reported as
+ * events, e.g. `file.failed`, `error`). A rejected promise means the operation could not run at
+ * all; the UI shows the error's message in plain words.
+ */
+
+import type { EventListener } from '../engine/events.js';
+
+export interface SyncRequest {
+  /** Library folder the verified copies go to. */
+  destination: string;
+  /** Serial port to use; the engine discovers the recorder when absent. */
+  port?: string;
+}
+
+export interface VerifyRequest {
+  /** Library folder whose copies are checked again against their manifests. */
+  destination: string;
+}
+
+export interface DeleteRequest {
+  destination: string;
+  port?: string;
+  /**
+   * Recordings the person agreed to delete from the recorder. The engine must still check each
+   * against its verified copy (and the device refuses unless the SHA-256 matches).
+   */
+  numbers: number[];
+}
+
+export interface StatusRequest {
+  destination: string;
+  port?: string;
+}
+
+export interface EnginePort {
+  /** Subscribes to engine events; returns a function that unsubscribes. */
+  on(listener: EventListener): () => void;
+  /**
+   * Optional: connect, read INFO, clock and the list of recordings (emitting `device.info`,
+   * `clock.offset`, `list.received`, `journal.checked`) without copying anything, so the screen
+   * can show the recorder as soon as the app starts.
+   */
+  status?(request: StatusRequest): Promise<unknown>;
+  /** Copies every recording not yet in the library, verifying each. */
+  sync(request: SyncRequest): Promise<unknown>;
+  /** Checks every copy in the library again (offline: no recorder needed). */
+  verify(request: VerifyRequest): Promise<unknown>;
+  /** Deletes the given recordings from the recorder, each only if its verified copy is present. */
+  deleteSynced(request: DeleteRequest): Promise<unknown>;
+  /** Stops whatever is running and closes the port. Safe to call more than once. */
+  stop(): Promise<void> | void;
+}

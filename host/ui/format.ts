@@ -1,0 +1,115 @@
+/**
+ * Plain-language wording shared by the views. Pure functions, no Ink.
+ *
+ * The people reading these words are parents and advocates: say what happened in everyday
+ * language, with units a non-engineer recognises (GB, minutes), and never a bare error code.
+ */
+
+/** Bytes as "1.4 GB", "820 MB", "12 KB" (decimal units, as on the card's packaging). */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return '?';
+  if (bytes < 1000) return `${Math.round(bytes)} bytes`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = bytes;
+  let u = -1;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  const digits = v >= 100 ? 0 : 1;
+  return `${v.toFixed(digits)} ${units[u]}`;
+}
+
+/** A length of audio as "0:42", "12:05" or "1:02:33". */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return h > 0 ? `${h}:${pad(m)}:${pad(sec)}` : `${m}:${pad(sec)}`;
+}
+
+/** Time still to wait, in words: "less than a minute", "about 3 minutes", "about 1 h 20 min". */
+export function formatTimeLeft(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return 'working it out';
+  if (seconds < 10) return 'a few seconds';
+  if (seconds < 60) return 'less than a minute';
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `about ${minutes} minute${minutes === 1 ? '' : 's'}`;
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  return m === 0 ? `about ${h} h` : `about ${h} h ${m} min`;
+}
+
+/** Transfer rate as "1.2 MB/s". */
+export function formatRate(bytesPerSecond: number): string {
+  if (!Number.isFinite(bytesPerSecond) || bytesPerSecond <= 0) return '— MB/s';
+  return `${(bytesPerSecond / 1e6).toFixed(bytesPerSecond >= 10e6 ? 0 : 1)} MB/s`;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * A date and time as "12 Mar 2025 14:03", in local time unless `utc` is set (tests use UTC so
+ * they do not depend on the machine's time zone). Unknown dates (0 or missing) are
+ * "date not known", which is what a recorder whose clock was never set reports.
+ */
+export function formatDateTime(unixMs: number | null | undefined, utc = false): string {
+  if (unixMs === null || unixMs === undefined || !Number.isFinite(unixMs) || unixMs <= 0) return 'date not known';
+  const d = new Date(unixMs);
+  const day = utc ? d.getUTCDate() : d.getDate();
+  const month = utc ? d.getUTCMonth() : d.getMonth();
+  const year = utc ? d.getUTCFullYear() : d.getFullYear();
+  const hh = utc ? d.getUTCHours() : d.getHours();
+  const mm = utc ? d.getUTCMinutes() : d.getMinutes();
+  return `${day} ${MONTHS[month]} ${year} ${String(hh).padStart(2, '0')}:${String(mm).padStart(2, '0')}`;
+}
+
+/** Amount of time in words, for the clock offset: "3 s", "4 min", "2 h", "5 days". */
+function amountOfTime(ms: number): string {
+  const s = Math.abs(ms) / 1000;
+  if (s < 90) return `${Math.max(1, Math.round(s))} s`;
+  const min = s / 60;
+  if (min < 90) return `${Math.round(min)} min`;
+  const h = min / 60;
+  if (h < 48) return `${Math.round(h)} h`;
+  const days = Math.round(h / 24);
+  return `${days} days`;
+}
+
+/**
+ * The recorder's clock compared with this computer's, in words.
+ * `offsetMs` is device time minus computer time: negative means the recorder was slow.
+ * `corrected` says whether the app set the recorder's clock afterwards.
+ */
+export function describeClock(offsetMs: number | null | undefined, corrected: boolean, neverSet = false): string {
+  if (neverSet) return corrected ? 'clock had not been set; set it now' : 'clock has not been set';
+  if (offsetMs === null || offsetMs === undefined || !Number.isFinite(offsetMs)) return 'clock not checked yet';
+  if (Math.abs(offsetMs) < 1000) return 'clock is right';
+  const dir = offsetMs < 0 ? 'slow' : 'fast';
+  return `clock was ${amountOfTime(offsetMs)} ${dir}${corrected ? ', corrected' : ''}`;
+}
+
+/** Battery in words. `percent` if the engine knows it, else millivolts (single Li-ion cell). */
+export function describeBattery(batteryMv: number | null | undefined, low: boolean): string {
+  if (batteryMv === null || batteryMv === undefined || batteryMv <= 0) return low ? 'low' : 'not known';
+  // A rough single-cell estimate: 3.3 V empty, 4.2 V full. Good enough to say "about".
+  const pct = Math.round(Math.min(1, Math.max(0, (batteryMv - 3300) / 900)) * 100);
+  const rounded = Math.round(pct / 10) * 10;
+  return low || pct < 15 ? `low (about ${rounded}%), charge it soon` : `about ${rounded}%`;
+}
+
+/** Clips text to at most `width` characters, ending in "…" when clipped. */
+export function clip(text: string, width: number): string {
+  if (width <= 0) return '';
+  const chars = Array.from(text);
+  if (chars.length <= width) return text;
+  return chars.slice(0, Math.max(0, width - 1)).join('') + '…';
+}
+
+/** "1 recording" / "3 recordings". */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

@@ -1,0 +1,177 @@
+/**
+ * Plain-language wording for problems: what happened, and what to do next.
+ *
+ * The engine's events already carry a plain `message` and `action`; for the problems a family is
+ * most likely to meet the UI uses its own calmer wording (below) and falls back to the engine's
+ * words for everything else. Pure data and functions, no Ink.
+ */
+
+import type { ProblemCode, StopReasonName } from '../engine/events.js';
+
+export type Tone = 'info' | 'warning' | 'error';
+
+export interface Notice {
+  tone: Tone;
+  /** What happened, one sentence. */
+  title: string;
+  /** What to do next, one sentence. May be empty when there is nothing to do. */
+  action: string;
+  /** Problem code, for tests and for deciding what a later event clears. */
+  code?: ProblemCode | 'UNPLUGGED' | 'NOTHING_TO_DELETE' | 'BUSY' | 'ENGINE';
+}
+
+/** Our own wording for the problems people meet most. */
+const WORDING: Partial<Record<ProblemCode, { tone: Tone; title: string; action: string }>> = {
+  DISCONNECTED: {
+    tone: 'warning',
+    title: 'The recorder was unplugged.',
+    action: 'Plug it back in to continue — nothing has been lost.',
+  },
+  NO_DEVICE: {
+    tone: 'warning',
+    title: 'No recorder found.',
+    action: 'Plug the recorder into this computer with its USB cable, then press s.',
+  },
+  PORT_NOT_FOUND: {
+    tone: 'warning',
+    title: 'The recorder is not at the port that was given.',
+    action: 'Check the cable, or start the app without --port to find it automatically.',
+  },
+  PORT_IN_USE: {
+    tone: 'warning',
+    title: 'Another program is using the recorder.',
+    action: 'Close other recorder windows or programs, then press s to try again.',
+  },
+  PERMISSION_DENIED: {
+    tone: 'error',
+    title: 'This computer did not allow the app to use the recorder or the folder.',
+    action: 'Ask whoever looks after this computer to give you access, then try again.',
+  },
+  DISK_FULL: {
+    tone: 'error',
+    title: "This computer's disk is full, so the copy was stopped.",
+    action: 'Free up space (or choose another folder), then press s. The recorder still has everything.',
+  },
+  DEST_UNWRITABLE: {
+    tone: 'error',
+    title: 'The app cannot save into the recordings folder.',
+    action: 'Choose another folder, or ask for help with this one. The recorder still has everything.',
+  },
+  TIMEOUT: {
+    tone: 'warning',
+    title: 'The recorder stopped answering.',
+    action: 'Unplug it, plug it back in, then press s. Nothing has been lost.',
+  },
+  NOT_A_RECORDER: {
+    tone: 'error',
+    title: 'The device on that port is not an evidence recorder.',
+    action: 'Plug in the recorder itself, then press s.',
+  },
+  PROTOCOL_VERSION: {
+    tone: 'error',
+    title: 'This recorder needs a newer (or older) version of this app.',
+    action: 'Keep the recorder as it is and contact your advocate for the right version.',
+  },
+  HASH_MISMATCH: {
+    tone: 'error',
+    title: "A copy did not match the recorder's fingerprint, so it was not kept as verified.",
+    action: 'Press s to copy it again. The recording is still safe on the recorder.',
+  },
+  CANCELLED: {
+    tone: 'info',
+    title: 'Stopped. Anything already copied and verified is safe.',
+    action: 'Press s to continue copying whenever you are ready.',
+  },
+  LOW_BATTERY: {
+    tone: 'warning',
+    title: "The recorder's battery is low.",
+    action: 'Charge it soon; copying still works while it is plugged in.',
+  },
+  CARD_PROBLEM: {
+    tone: 'error',
+    title: "There is a problem with the recorder's memory card.",
+    action: 'Do not format or remove the card. Keep the recorder and contact your advocate.',
+  },
+};
+
+const UNPLUGGED: Notice = {
+  tone: 'warning',
+  title: 'The recorder was unplugged.',
+  action: 'Plug it back in to continue — nothing has been lost.',
+  code: 'UNPLUGGED',
+};
+
+/** The notice for an unplugged recorder (also used for the `link.disconnected` event). */
+export function unpluggedNotice(): Notice {
+  return { ...UNPLUGGED };
+}
+
+/**
+ * A notice for a problem code. Our wording when we have it, otherwise the engine's message and
+ * action (which are already plain English), otherwise a generic sentence.
+ */
+export function noticeFor(code: ProblemCode, message?: string, action?: string, tone?: Tone): Notice {
+  const own = WORDING[code];
+  if (own) return { ...own, tone: tone ?? own.tone, code };
+  return {
+    tone: tone ?? 'error',
+    title: message && message.trim() !== '' ? message : 'Something went wrong.',
+    action: action && action.trim() !== '' ? action : 'Try again with s. The recordings are still on the recorder.',
+    code,
+  };
+}
+
+/** Our wording for a failed file, shown under the recording in the list. */
+export function failureReason(code: ProblemCode, message: string): string {
+  switch (code) {
+    case 'HASH_MISMATCH':
+      return "the copy did not match the recorder's fingerprint";
+    case 'DISCONNECTED':
+      return 'the recorder was unplugged while copying';
+    case 'DISK_FULL':
+      return "this computer's disk is full";
+    case 'TIMEOUT':
+      return 'the recorder stopped answering';
+    case 'WAV_INVALID':
+      return 'the file from the recorder is damaged';
+    case 'EVIDENCE_MISMATCH':
+      return "the file's record does not match the recorder's";
+    case 'FILE_CONFLICT':
+      return 'a different file with the same name is in the folder';
+    case 'CANCELLED':
+      return 'stopped before it finished';
+    default:
+      return message;
+  }
+}
+
+/** Why a recording stopped, in words; empty when there is nothing worth saying. */
+export function stopReasonText(reason: StopReasonName): string {
+  switch (reason) {
+    case 'card-full':
+      return 'stopped: card full';
+    case 'low-battery':
+      return 'stopped: battery ran low';
+    case 'power-loss':
+      return 'stopped: power was lost';
+    case 'card-error':
+      return 'stopped: card problem';
+    case 'card-removed':
+      return 'stopped: card removed';
+    case 'max-length':
+      return 'stopped: longest allowed';
+    default:
+      return '';
+  }
+}
+
+/** Said after every journal problem: the calm, safe next step. */
+export const JOURNAL_ADVICE = 'Keep the recorder and contact your advocate.';
+
+/** The loud sentence for a recording the journal knows nothing about, or that has vanished. */
+export function journalMissingSentence(number: number): string {
+  return (
+    `Recording ${number} is missing from the recorder's journal — it may have been deleted on ` +
+    `another computer. ${JOURNAL_ADVICE}`
+  );
+}
