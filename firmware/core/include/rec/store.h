@@ -1,0 +1,87 @@
+/* The card as the recorder sees it: a FAT32 volume with RECORDS/RECnnnnn.WAV files and the
+ * journal SYSTEM/JOURNAL.BIN. Mounting, finding and listing recordings, recovering a recording
+ * left open by a power cut or a card removal, verified delete, and format.
+ *
+ * A recording is "finished" when its file ends in a valid evid chunk (written at stop). A
+ * recording file with a number above the journal's highest number is one the recorder never
+ * journalled: it was cut short, and rec_store_recover closes it. */
+#ifndef REC_STORE_H
+#define REC_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rec/bd.h"
+#include "rec/fat.h"
+#include "rec/journal.h"
+#include "rec/wav.h"
+
+#define REC_STORE_MAX_NUMBER 99999u       /* five digits in an 8.3 name */
+#define REC_STORE_PATH_MAX 24u            /* "RECORDS/REC00042.WAV" + NUL */
+#define REC_STORE_VOLUME_LABEL "RECORDER"
+
+typedef struct {
+    uint32_t number;
+    char name[13];              /* "REC00042.WAV" */
+    uint32_t size;              /* file size in bytes (directory entry) */
+    bool header_valid;          /* the first 1024 bytes are our header */
+    rec_wav_header_t header;
+    bool finished;              /* a valid evid chunk follows the data */
+    rec_wav_evid_t evid;
+} rec_recording_t;
+
+typedef struct {
+    const rec_bd_t *bd;
+    rec_fat_t fs;
+    rec_journal_t journal;
+    bool mounted;
+    uint8_t card_state;         /* RP_CARD_STATE_* */
+    uint32_t recording_count;   /* files in RECORDS/ that parse as recording names */
+    uint32_t highest_number;    /* largest number in the journal or among the files */
+    uint8_t block[REC_BD_BLOCK_SIZE]; /* scratch */
+    uint8_t header[REC_WAV_HEADER_SIZE]; /* scratch for parsing and patching headers */
+} rec_store_t;
+
+/* Mounts the volume, creates RECORDS/ and SYSTEM/ when missing, opens the journal, counts the
+ * recordings. On failure card_state says why (NONE, UNFORMATTED, ERROR) and nothing is written. */
+int rec_store_mount(rec_store_t *st, const rec_bd_t *bd);
+void rec_store_unmount(rec_store_t *st);
+
+/* "RECORDS/REC00042.WAV". REC_E_RANGE for numbers outside 1..REC_STORE_MAX_NUMBER. */
+int rec_store_path(uint32_t number, char out[REC_STORE_PATH_MAX]);
+/* Parses "REC00042.WAV" (case-insensitive); false for any other name. */
+bool rec_store_parse_name(const char *name, uint32_t *number);
+
+/* Looks a recording up and reads its header and evid chunk. REC_E_NOENT when absent. */
+int rec_store_find(rec_store_t *st, uint32_t number, rec_recording_t *out);
+
+/* Numbers of up to `max` recordings with number > after, ascending; *total counts all
+ * recordings and *more says whether numbers beyond the last returned exist. */
+int rec_store_list(rec_store_t *st, uint32_t after, uint32_t *numbers, uint32_t max, uint32_t *count,
+                   uint32_t *total, bool *more);
+
+/* Closes every recording the journal does not know (numbers above its highest): sizes set to
+ * the last patched size, SHA-256 computed from the card, evid chunk written, chain trimmed, and
+ * a journal record appended with `stop_reason` and the RECOVERED flag. A recording whose file
+ * already ends in an evid chunk (cut between stop and journalling) is only journalled.
+ * *recovered counts the recordings closed. */
+int rec_store_recover(rec_store_t *st, uint64_t device_id, uint8_t stop_reason, uint32_t *recovered);
+
+/* Deletes a finished recording if sha256 equals the device's own record of its audio (journal,
+ * else the evid chunk): REC_E_MISMATCH otherwise, REC_E_BUSY when not finished. */
+int rec_store_delete(rec_store_t *st, uint32_t number, const uint8_t sha256[32]);
+
+/* Erases the volume and mounts the fresh one. */
+int rec_store_format(rec_store_t *st, const rec_bd_t *bd, uint32_t volume_id);
+
+/* Free and total bytes (0 when not mounted). */
+void rec_store_space(rec_store_t *st, uint64_t *total, uint64_t *free_bytes);
+
+/* SHA-256 of `len` bytes of an open file from `offset`, in one call (recovery); the server
+ * hashes incrementally instead. */
+int rec_store_hash_file(rec_store_t *st, rec_fat_file_t *f, uint32_t offset, uint32_t len, uint8_t out[32]);
+
+/* Maps a rec_err_t from the card to the card state it implies. */
+uint8_t rec_store_card_state_for(int err);
+
+#endif

@@ -1,0 +1,283 @@
+/* The recording path: microphone ring buffer to card, periodic size patches, stop and
+ * finalisation. One recording at a time; single-threaded except for the microphone callback,
+ * which only touches the ring (lock-free, see audio_ring.h). */
+#include <string.h>
+
+#include "rec/device.h"
+#include "rec/err.h"
+#include "rec/journal.h"
+#include "rec/port.h"
+#include "rec_protocol.h"
+
+/* The ring the microphone callback feeds; set while recording. */
+static rec_ring_t *volatile g_mic_ring;
+
+void rec_recorder_on_mic_block(const int16_t *samples, size_t count)
+{
+    rec_ring_t *ring = g_mic_ring;
+    if (ring) rec_ring_push(ring, samples, count);
+}
+
+static int write_header(rec_device_t *d)
+{
+    rec_recording_state_t *c = &d->cur;
+    return rec_bd_write(d->bd, c->base_lba, c->header, REC_WAV_HEADER_SIZE / REC_BD_BLOCK_SIZE);
+}
+
+/* Rewrites the size fields and the directory entry, so a power cut from now on loses nothing
+ * written so far. Order: audio blocks (already written), header, directory entry. */
+static int patch_sizes(rec_device_t *d, bool with_evid, uint32_t evid_bytes)
+{
+    rec_recording_state_t *c = &d->cur;
+    if (rec_wav_patch(c->header, 0, REC_WAV_HEADER_SIZE, c->data_bytes, with_evid) < 0) return REC_E_TOOBIG;
+    int err = write_header(d);
+    if (!err) err = rec_fat_set_size(&d->store.fs, &c->file, REC_WAV_HEADER_SIZE + c->data_bytes + evid_bytes);
+    if (!err) err = rec_fat_file_sync(&d->store.fs, &c->file);
+    c->last_patch_ms = port_uptime_ms();
+    return err;
+}
+
+static uint32_t round_down(uint32_t v, uint32_t unit)
+{
+    return v - v % unit;
+}
+
+int rec_recorder_start(rec_device_t *d)
+{
+    if (d->rec_state == RP_REC_STATE_RECORDING || d->rec_state == RP_REC_STATE_FINALISING) return REC_E_BUSY;
+    if (!d->store.mounted) return d->bd ? REC_E_BADFS : REC_E_NOCARD;
+    if (d->low_battery) return REC_E_BUSY;
+    rec_store_t *st = &d->store;
+    rec_recording_state_t *c = &d->cur;
+
+    uint32_t number = st->highest_number + 1;
+    if (d->settings.next_number > number) number = d->settings.next_number;
+    if (number > REC_STORE_MAX_NUMBER) return REC_E_FULL;
+
+    uint64_t total, free_bytes;
+    rec_store_space(st, &total, &free_bytes);
+    uint32_t cluster = (uint32_t)st->fs.blocks_per_cluster * REC_BD_BLOCK_SIZE;
+    uint64_t want = free_bytes > REC_PREALLOC_RESERVE_BYTES ? free_bytes - REC_PREALLOC_RESERVE_BYTES : 0;
+    uint64_t file_max = (uint64_t)REC_WAV_HEADER_SIZE + REC_WAV_MAX_DATA_BYTES + REC_BD_BLOCK_SIZE;
+    if (want > file_max) want = file_max;
+    uint32_t prealloc = round_down((uint32_t)want, cluster);
+    if (prealloc < REC_PREALLOC_MIN_BYTES) {
+        d->last_error = REC_E_NOSPC;
+        return REC_E_NOSPC;
+    }
+
+    /* The number is spent from here on, whatever happens next. */
+    d->settings.next_number = number + 1;
+    int err = rec_device_save_settings(d);
+    if (err) return err;
+
+    char path[REC_STORE_PATH_MAX];
+    (void)rec_store_path(number, path);
+    memset(c, 0, sizeof *c);
+    /* A fragmented card may have no single run as long as the free space: take the longest
+     * power-of-two fraction that fits. */
+    for (;;) {
+        err = rec_fat_create_contiguous(&st->fs, &c->file, path, prealloc);
+        if (err != REC_E_NOSPC || prealloc / 2 < REC_PREALLOC_MIN_BYTES) break;
+        prealloc = round_down(prealloc / 2, cluster);
+    }
+    if (err) {
+        d->last_error = err;
+        return err;
+    }
+    err = rec_fat_file_lba(&st->fs, &c->file, 0, &c->base_lba);
+    if (err) goto fail;
+    REC_ASSERT(c->file.contiguous);
+    uint64_t alloc = (uint64_t)c->file.clusters * cluster;
+    uint64_t cap = alloc - REC_WAV_HEADER_SIZE - REC_BD_BLOCK_SIZE; /* one block kept for evid */
+    if (cap > REC_WAV_MAX_DATA_BYTES) cap = REC_WAV_MAX_DATA_BYTES;
+    c->capacity = round_down((uint32_t)cap, REC_BD_BLOCK_SIZE);
+
+    c->number = number;
+    c->sample_rate = d->settings.sample_rate;
+    c->clock_set = rec_device_clock_now(d, &c->start_unix_ms);
+    c->start_uptime_ms = port_uptime_ms();
+    rec_wav_info_t info = {
+        .sample_rate = c->sample_rate,
+        .device_id = d->settings.device_id,
+        .number = number,
+        .model = d->model,
+        .clock_set = c->clock_set,
+        .start_unix_ms = c->start_unix_ms,
+    };
+    err = rec_wav_build_header(c->header, &info);
+    if (!err) err = patch_sizes(d, false, 0);
+    if (err) goto fail;
+
+    st->highest_number = number;
+    st->recording_count++;
+    rec_sha256_init(&c->sha);
+    rec_ring_reset(&d->ring);
+    g_mic_ring = &d->ring;
+    err = port_mic_start(c->sample_rate, rec_recorder_on_mic_block);
+    if (err) {
+        g_mic_ring = NULL;
+        /* Nothing recorded: close it as an empty recording so the card stays consistent. */
+        d->rec_state = RP_REC_STATE_RECORDING;
+        (void)rec_recorder_stop(d, RP_STOP_CARD_ERROR);
+        return err;
+    }
+    d->rec_state = RP_REC_STATE_RECORDING;
+    d->state_changed = true;
+    port_log("recording started");
+    return REC_OK;
+fail:
+    (void)rec_fat_close(&st->fs, &c->file);
+    d->last_error = err;
+    return err;
+}
+
+/* Writes whole blocks from the ring; returns blocks written or a negative error. */
+static int32_t write_blocks(rec_device_t *d, uint32_t max_blocks)
+{
+    rec_recording_state_t *c = &d->cur;
+    const uint8_t *data;
+    uint32_t room = (c->capacity - c->data_bytes) / REC_BD_BLOCK_SIZE;
+    if (max_blocks > room) max_blocks = room;
+    if (max_blocks > REC_WRITE_BURST_BLOCKS) max_blocks = REC_WRITE_BURST_BLOCKS;
+    uint32_t n = rec_ring_peek_blocks(&d->ring, &data, max_blocks);
+    if (n == 0) return 0;
+    uint32_t lba = c->base_lba + (REC_WAV_HEADER_SIZE + c->data_bytes) / REC_BD_BLOCK_SIZE;
+    int err = rec_bd_write(d->bd, lba, data, n);
+    if (err) return err;
+    rec_sha256_update(&c->sha, data, (size_t)n * REC_BD_BLOCK_SIZE);
+    rec_ring_release_blocks(&d->ring, n);
+    c->data_bytes += n * REC_BD_BLOCK_SIZE;
+    return (int32_t)n;
+}
+
+/* Stops the microphone and forgets the recording after an unrecoverable card error; the file
+ * is closed by recovery when a card is back. */
+static void abort_recording(rec_device_t *d, int err)
+{
+    port_mic_stop();
+    g_mic_ring = NULL;
+    d->last_error = err;
+    d->interrupted_reason = err == REC_E_NOCARD ? RP_STOP_CARD_REMOVED : RP_STOP_CARD_ERROR;
+    d->last_stop_reason = d->interrupted_reason;
+    d->rec_state = RP_REC_STATE_ERROR;
+    d->state_changed = true;
+    port_log(err == REC_E_NOCARD ? "card removed while recording" : "card error while recording");
+    rec_device_detach_card(d);
+}
+
+int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason)
+{
+    if (d->rec_state != RP_REC_STATE_RECORDING) return REC_E_BUSY;
+    rec_recording_state_t *c = &d->cur;
+    rec_store_t *st = &d->store;
+    d->rec_state = RP_REC_STATE_FINALISING;
+    port_mic_stop();
+    g_mic_ring = NULL;
+
+    int err = REC_OK;
+    int32_t n;
+    while ((n = write_blocks(d, REC_WRITE_BURST_BLOCKS)) > 0) {
+    }
+    if (n < 0) err = (int)n;
+
+    /* The last partial block, then the evid chunk, assembled in one buffer. */
+    static uint8_t tail[2 * REC_BD_BLOCK_SIZE];
+    uint32_t t = 0;
+    if (!err) {
+        memset(tail, 0, sizeof tail);
+        uint32_t room = c->capacity - c->data_bytes; /* 0 or at least a block */
+        while (t < REC_BD_BLOCK_SIZE && t < room) {
+            const uint8_t *data;
+            uint32_t got = rec_ring_peek_bytes(&d->ring, &data, REC_BD_BLOCK_SIZE - t);
+            if (got == 0) break;
+            memcpy(tail + t, data, got);
+            rec_ring_release_bytes(&d->ring, got);
+            t += got;
+        }
+        rec_sha256_update(&c->sha, tail, t);
+        c->overruns = rec_ring_overruns(&d->ring);
+        /* Audio still in the ring now (capacity reached) could not be stored: count it lost. */
+        c->overruns += rec_ring_used(&d->ring) / 2u;
+    }
+    rec_wav_evid_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.number = c->number;
+    ev.device_id = d->settings.device_id;
+    ev.sample_rate = c->sample_rate;
+    ev.sample_count = (c->data_bytes + t) / 2u;
+    ev.start_unix_ms = c->start_unix_ms;
+    ev.stop_reason = stop_reason;
+    ev.flags = c->clock_set ? RP_RECORD_FLAG_CLOCK_SET : 0;
+    ev.overruns = c->overruns;
+    rec_sha256_final(&c->sha, ev.sha256);
+    uint32_t evid_len = 0;
+    if (!err) {
+        evid_len = rec_wav_build_evid(tail + t, &ev);
+        uint32_t blocks = (t + evid_len + REC_BD_BLOCK_SIZE - 1) / REC_BD_BLOCK_SIZE;
+        uint32_t lba = c->base_lba + (REC_WAV_HEADER_SIZE + c->data_bytes) / REC_BD_BLOCK_SIZE;
+        err = rec_bd_write(d->bd, lba, tail, blocks);
+        c->data_bytes += t;
+    }
+    if (!err) err = patch_sizes(d, true, evid_len);
+    if (!err) err = rec_fat_trim(&st->fs, &c->file);
+    if (!err) err = rec_fat_file_sync(&st->fs, &c->file);
+    (void)rec_fat_close(&st->fs, &c->file);
+    if (!err) {
+        rec_journal_record_t jr;
+        memset(&jr, 0, sizeof jr);
+        jr.number = c->number;
+        jr.start_unix_ms = c->start_unix_ms;
+        jr.start_uptime_ms = c->start_uptime_ms;
+        jr.stop_uptime_ms = port_uptime_ms();
+        int64_t now;
+        jr.stop_unix_ms = rec_device_clock_now(d, &now) ? now : 0;
+        jr.sample_rate = c->sample_rate;
+        jr.sample_count = ev.sample_count;
+        jr.stop_reason = stop_reason;
+        jr.flags = ev.flags;
+        jr.overruns = ev.overruns;
+        memcpy(jr.sha256, ev.sha256, 32);
+        err = rec_journal_append(&st->journal, &jr);
+    }
+    if (err) {
+        /* The card failed during finalisation: recovery closes the file when a card is back. */
+        d->rec_state = RP_REC_STATE_RECORDING; /* so abort's bookkeeping applies */
+        abort_recording(d, err);
+        return err;
+    }
+    d->overruns_total += ev.overruns;
+    d->last_stop_reason = stop_reason;
+    d->rec_state = RP_REC_STATE_IDLE;
+    d->state_changed = true;
+    port_log("recording stopped");
+    return REC_OK;
+}
+
+bool rec_recorder_poll(rec_device_t *d)
+{
+    if (d->rec_state != RP_REC_STATE_RECORDING) return false;
+    rec_recording_state_t *c = &d->cur;
+    bool worked = false;
+    /* Bounded work per poll so the protocol server stays responsive. */
+    for (int i = 0; i < 8; i++) {
+        int32_t n = write_blocks(d, REC_WRITE_BURST_BLOCKS);
+        if (n < 0) {
+            abort_recording(d, (int)n);
+            return true;
+        }
+        if (n == 0) break;
+        worked = true;
+    }
+    if (c->data_bytes >= c->capacity) {
+        uint8_t reason = c->capacity >= round_down(REC_WAV_MAX_DATA_BYTES, REC_BD_BLOCK_SIZE) ? RP_STOP_MAX_LENGTH : RP_STOP_CARD_FULL;
+        (void)rec_recorder_stop(d, reason);
+        return true;
+    }
+    if (port_uptime_ms() - c->last_patch_ms >= REC_PATCH_INTERVAL_MS) {
+        int err = patch_sizes(d, false, 0);
+        if (err) abort_recording(d, err);
+        worked = true;
+    }
+    return worked;
+}

@@ -1,0 +1,549 @@
+#include "rec/server.h"
+
+#include <string.h>
+
+#include "rec/bytes.h"
+#include "rec/text.h"
+#include "rec/err.h"
+#include "rec/journal.h"
+#include "rec/port.h"
+#include "rec/store.h"
+#include "rec_protocol.h"
+
+void rec_server_init(rec_server_t *s)
+{
+    memset(s, 0, sizeof *s);
+    rec_deframer_init(&s->deframer, s->rx_frame, sizeof s->rx_frame, REC_SERVER_MAX_PAYLOAD);
+    s->max_payload = RP_MIN_MAX_PAYLOAD < REC_SERVER_MAX_PAYLOAD ? RP_MIN_MAX_PAYLOAD : REC_SERVER_MAX_PAYLOAD;
+}
+
+void rec_server_forget_files(rec_server_t *s)
+{
+    /* Read-only handles hold no state on the card: dropping them needs no I/O. */
+    s->rf_open = false;
+    s->hash_busy = false;
+}
+
+static uint16_t err_code(int err)
+{
+    switch (err) {
+    case REC_E_NOENT: return RP_ERR_NOT_FOUND;
+    case REC_E_NOCARD: return RP_ERR_NO_CARD;
+    case REC_E_BUSY: return RP_ERR_BUSY;
+    case REC_E_MISMATCH: return RP_ERR_HASH_MISMATCH;
+    case REC_E_NOSPC: return RP_ERR_CARD_FULL;
+    case REC_E_FULL: return RP_ERR_CARD_FULL;
+    case REC_E_RANGE: return RP_ERR_OUT_OF_RANGE;
+    case REC_E_INVAL: return RP_ERR_BAD_ARGUMENT;
+    case REC_E_IO:
+    case REC_E_TIMEOUT:
+    case REC_E_BADFS:
+    case REC_E_CORRUPT: return RP_ERR_CARD_ERROR;
+    default: return RP_ERR_INTERNAL;
+    }
+}
+
+/* Encodes a frame from s->payload into the transmit buffer (which must be empty). */
+static void send_frame(rec_server_t *s, uint8_t kind, uint16_t seq, uint16_t command, uint32_t len)
+{
+    REC_ASSERT(s->tx_len == 0 && len <= REC_SERVER_MAX_PAYLOAD);
+    rec_frame_t f = { .version = RP_VERSION, .kind = kind, .seq = seq, .command = command, .length = (uint16_t)len, .payload = s->payload };
+    size_t out;
+    int err = rec_frame_encode(&f, s->tx, sizeof s->tx, &out);
+    REC_ASSERT(err == REC_OK);
+    (void)err;
+    s->tx_len = (uint32_t)out;
+    s->tx_pos = 0;
+}
+
+static void send_error(rec_server_t *s, uint16_t seq, uint16_t command, uint16_t code, uint32_t detail)
+{
+    memset(s->payload, 0, RP_ERROR_SIZE);
+    rec_put_u16(s->payload + RP_ERROR_OFF_CODE, code);
+    rec_put_u32(s->payload + RP_ERROR_OFF_DETAIL, detail);
+    send_frame(s, RP_KIND_ERROR, seq, command, RP_ERROR_SIZE);
+}
+
+static void put_text(uint8_t *dst, size_t size, const char *src)
+{
+    memset(dst, 0, size);
+    size_t n = src ? rec_strnlen(src, size) : 0;
+    memcpy(dst, src, n);
+}
+
+static uint32_t build_info(rec_server_t *s, rec_device_t *d)
+{
+    uint8_t *p = s->payload;
+    memset(p, 0, RP_INFO_SIZE);
+    p[RP_INFO_OFF_PROTOCOL_VERSION] = RP_VERSION;
+    p[RP_INFO_OFF_FW_MAJOR] = REC_FW_MAJOR;
+    p[RP_INFO_OFF_FW_MINOR] = REC_FW_MINOR;
+    p[RP_INFO_OFF_FW_PATCH] = REC_FW_PATCH;
+    rec_put_u16(p + RP_INFO_OFF_MAX_PAYLOAD, s->max_payload);
+    rec_put_u16(p + RP_INFO_OFF_MAX_IN_FLIGHT, REC_SERVER_MAX_IN_FLIGHT);
+    rec_put_u64(p + RP_INFO_OFF_DEVICE_ID, d->settings.device_id);
+    put_text(p + RP_INFO_OFF_MODEL, 16, d->model);
+    put_text(p + RP_INFO_OFF_LABEL, 32, d->settings.label);
+    int64_t now;
+    bool set = rec_device_clock_now(d, &now);
+    rec_put_i64(p + RP_INFO_OFF_CLOCK_UNIX_MS, now);
+    rec_put_u64(p + RP_INFO_OFF_UPTIME_MS, port_uptime_ms());
+    uint8_t flags = 0;
+    if (d->simulated) flags |= RP_INFO_FLAG_SIMULATED;
+    if (d->settings.discreet) flags |= RP_INFO_FLAG_DISCREET;
+    if (set) flags |= RP_INFO_FLAG_CLOCK_SET;
+    if (d->low_battery) flags |= RP_INFO_FLAG_LOW_BATTERY;
+    p[RP_INFO_OFF_FLAGS] = flags;
+    p[RP_INFO_OFF_REC_STATE] = d->rec_state;
+    p[RP_INFO_OFF_CARD_STATE] = d->store.card_state;
+    rec_put_u16(p + RP_INFO_OFF_BATTERY_MV, d->battery_mv);
+    rec_put_u32(p + RP_INFO_OFF_SAMPLE_RATE, d->settings.sample_rate);
+    uint64_t total, free_bytes;
+    rec_store_space(&d->store, &total, &free_bytes);
+    rec_put_u64(p + RP_INFO_OFF_CARD_CAPACITY, total);
+    rec_put_u64(p + RP_INFO_OFF_CARD_FREE, free_bytes);
+    bool recording = d->rec_state == RP_REC_STATE_RECORDING;
+    rec_put_u32(p + RP_INFO_OFF_CURRENT_NUMBER, recording ? d->cur.number : 0);
+    rec_put_u32(p + RP_INFO_OFF_CURRENT_SAMPLES, recording ? d->cur.data_bytes / 2u : 0);
+    uint32_t next = d->store.highest_number + 1;
+    if (d->settings.next_number > next) next = d->settings.next_number;
+    rec_put_u32(p + RP_INFO_OFF_NEXT_NUMBER, next);
+    rec_put_u32(p + RP_INFO_OFF_RECORDING_COUNT, d->store.mounted ? d->store.recording_count : 0);
+    rec_put_u32(p + RP_INFO_OFF_JOURNAL_COUNT, d->store.mounted ? d->store.journal.count : 0);
+    rec_put_u32(p + RP_INFO_OFF_OVERRUNS_TOTAL, d->overruns_total + (recording ? rec_ring_overruns(&d->ring) : 0));
+    return RP_INFO_SIZE;
+}
+
+static void fill_entry(uint8_t *e, rec_device_t *d, const rec_recording_t *r)
+{
+    memset(e, 0, RP_LIST_ENTRY_SIZE);
+    bool current = d->rec_state == RP_REC_STATE_RECORDING && d->cur.number == r->number;
+    rec_put_u32(e + RP_LIST_ENTRY_OFF_NUMBER, r->number);
+    put_text(e + RP_LIST_ENTRY_OFF_NAME, 12, r->name);
+    rec_put_u32(e + RP_LIST_ENTRY_OFF_SIZE, r->size);
+    rec_put_u32(e + RP_LIST_ENTRY_OFF_DATA_OFFSET, REC_WAV_HEADER_SIZE);
+    if (r->finished && !current) {
+        e[RP_LIST_ENTRY_OFF_STATE] = RP_RECORDING_FINISHED;
+        e[RP_LIST_ENTRY_OFF_FLAGS] = r->evid.flags;
+        e[RP_LIST_ENTRY_OFF_STOP_REASON] = r->evid.stop_reason;
+        rec_put_u32(e + RP_LIST_ENTRY_OFF_SAMPLE_RATE, r->evid.sample_rate);
+        rec_put_u32(e + RP_LIST_ENTRY_OFF_SAMPLE_COUNT, r->evid.sample_count);
+        rec_put_i64(e + RP_LIST_ENTRY_OFF_START_UNIX_MS, r->evid.start_unix_ms);
+        memcpy(e + RP_LIST_ENTRY_OFF_SHA256, r->evid.sha256, 32);
+    } else {
+        e[RP_LIST_ENTRY_OFF_STATE] = RP_RECORDING_RECORDING;
+        e[RP_LIST_ENTRY_OFF_FLAGS] = r->header_valid && r->header.clock_set ? RP_RECORD_FLAG_CLOCK_SET : 0;
+        rec_put_u32(e + RP_LIST_ENTRY_OFF_SAMPLE_RATE, r->header_valid ? r->header.sample_rate : 0);
+        uint32_t data = current ? d->cur.data_bytes : (r->size > REC_WAV_HEADER_SIZE ? r->size - REC_WAV_HEADER_SIZE : 0);
+        rec_put_u32(e + RP_LIST_ENTRY_OFF_SAMPLE_COUNT, data / 2u);
+        rec_put_i64(e + RP_LIST_ENTRY_OFF_START_UNIX_MS, r->header_valid ? r->header.start_unix_ms : 0);
+    }
+}
+
+/* Opens (or reuses) the file of a recording for READ and HASH. */
+static int open_recording(rec_server_t *s, rec_device_t *d, uint32_t number)
+{
+    if (!d->store.mounted) return REC_E_NOCARD;
+    bool current = d->rec_state != RP_REC_STATE_IDLE && d->rec_state != RP_REC_STATE_ERROR && d->cur.number == number;
+    /* The recording being written grows: reopen it each time for its current size. */
+    if (s->rf_open && s->rf_number == number && s->rf_generation == d->generation && !current) return REC_OK;
+    s->rf_open = false;
+    char path[REC_STORE_PATH_MAX];
+    if (rec_store_path(number, path) != REC_OK) return REC_E_NOENT;
+    int err = rec_fat_open(&d->store.fs, &s->rf, path, REC_FAT_READ);
+    if (err) return err;
+    s->rf_open = true;
+    s->rf_number = number;
+    s->rf_generation = d->generation;
+    return REC_OK;
+}
+
+static bool payload_len_ok(rec_server_t *s, uint16_t seq, uint16_t cmd, uint32_t got, uint32_t want)
+{
+    if (got == want) return true;
+    send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, want);
+    return false;
+}
+
+static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *f)
+{
+    const uint8_t *q = f->payload;
+    uint16_t seq = f->seq, cmd = f->command;
+    uint8_t *p = s->payload;
+    int err;
+
+    switch (cmd) {
+    case RP_CMD_HELLO: {
+        if (!payload_len_ok(s, seq, cmd, f->length, RP_HELLO_REQ_SIZE)) return;
+        uint16_t host_max = rec_get_u16(q + RP_HELLO_REQ_OFF_MAX_PAYLOAD);
+        if (host_max < RP_MIN_MAX_PAYLOAD) {
+            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_MIN_MAX_PAYLOAD);
+            return;
+        }
+        s->max_payload = host_max < REC_SERVER_MAX_PAYLOAD ? host_max : REC_SERVER_MAX_PAYLOAD;
+        send_frame(s, RP_KIND_RESPONSE, seq, cmd, build_info(s, d));
+        return;
+    }
+    case RP_CMD_INFO:
+        if (!payload_len_ok(s, seq, cmd, f->length, 0)) return;
+        send_frame(s, RP_KIND_RESPONSE, seq, cmd, build_info(s, d));
+        return;
+    case RP_CMD_SET_TIME: {
+        if (!payload_len_ok(s, seq, cmd, f->length, RP_SET_TIME_REQ_SIZE)) return;
+        int64_t t = rec_get_i64(q + RP_SET_TIME_REQ_OFF_UNIX_MS);
+        /* 2000-01-01 .. 2200-01-01: anything else is a host bug, not a time. */
+        if (t < 946684800000LL || t > 7258118400000LL) {
+            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, 0);
+            return;
+        }
+        int64_t prev;
+        bool was = rec_device_clock_now(d, &prev);
+        rec_device_set_clock(d, t);
+        memset(p, 0, RP_SET_TIME_SIZE);
+        rec_put_i64(p + RP_SET_TIME_OFF_PREVIOUS_UNIX_MS, prev);
+        p[RP_SET_TIME_OFF_PREVIOUS_SET] = was ? 1 : 0;
+        send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_SET_TIME_SIZE);
+        return;
+    }
+    case RP_CMD_LIST: {
+        if (!payload_len_ok(s, seq, cmd, f->length, RP_LIST_REQ_SIZE)) return;
+        uint32_t after = rec_get_u32(q + RP_LIST_REQ_OFF_AFTER_NUMBER);
+        uint32_t max = rec_get_u16(q + RP_LIST_REQ_OFF_MAX_ENTRIES);
+        uint32_t fit = (s->max_payload - RP_LIST_SIZE) / RP_LIST_ENTRY_SIZE;
+        if (max > fit) max = fit;
+        if (max > 64) max = 64;
+        uint32_t nums[64], count, total;
+        bool more;
+        err = rec_store_list(&d->store, after, nums, max, &count, &total, &more);
+        if (err) break;
+        for (uint32_t i = 0; i < count; i++) {
+            rec_recording_t r;
+            err = rec_store_find(&d->store, nums[i], &r);
+            if (err) break;
+            fill_entry(p + RP_LIST_SIZE + i * RP_LIST_ENTRY_SIZE, d, &r);
+        }
+        if (err) break;
+        memset(p, 0, RP_LIST_SIZE);
+        rec_put_u32(p + RP_LIST_OFF_TOTAL, total);
+        rec_put_u16(p + RP_LIST_OFF_COUNT, (uint16_t)count);
+        p[RP_LIST_OFF_MORE] = more ? 1 : 0;
+        send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_LIST_SIZE + count * RP_LIST_ENTRY_SIZE);
+        return;
+    }
+    case RP_CMD_READ: {
+        if (!payload_len_ok(s, seq, cmd, f->length, RP_READ_REQ_SIZE)) return;
+        uint32_t number = rec_get_u32(q + RP_READ_REQ_OFF_NUMBER);
+        uint32_t offset = rec_get_u32(q + RP_READ_REQ_OFF_OFFSET);
+        uint32_t length = rec_get_u32(q + RP_READ_REQ_OFF_LENGTH);
+        uint32_t max = s->max_payload - RP_READ_SIZE;
+        if (length > max) {
+            send_error(s, seq, cmd, RP_ERR_TOO_LARGE, max);
+            return;
+        }
+        err = open_recording(s, d, number);
+        if (err) break;
+        if (offset > s->rf.size) {
+            send_error(s, seq, cmd, RP_ERR_OUT_OF_RANGE, s->rf.size);
+            return;
+        }
+        if (length > s->rf.size - offset) length = s->rf.size - offset;
+        err = rec_fat_seek(&d->store.fs, &s->rf, offset);
+        if (err) break;
+        int32_t got = rec_fat_read(&d->store.fs, &s->rf, p + RP_READ_SIZE, length);
+        if (got < 0) {
+            err = (int)got;
+            s->rf_open = false;
+            break;
+        }
+        rec_put_u32(p + RP_READ_OFF_NUMBER, number);
+        rec_put_u32(p + RP_READ_OFF_OFFSET, offset);
+        send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_READ_SIZE + (uint32_t)got);
+        return;
+    }
+    case RP_CMD_HASH: {
+        if (!payload_len_ok(s, seq, cmd, f->length, RP_HASH_REQ_SIZE)) return;
+        uint32_t number = rec_get_u32(q + RP_HASH_REQ_OFF_NUMBER);
+        uint8_t algo = q[RP_HASH_REQ_OFF_ALGORITHM];
+        uint32_t offset = rec_get_u32(q + RP_HASH_REQ_OFF_OFFSET);
+        uint32_t length = rec_get_u32(q + RP_HASH_REQ_OFF_LENGTH);
+        if (algo != RP_HASH_SHA256) {
+            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_HASH_SHA256);
+            return;
+        }
+        err = open_recording(s, d, number);
+        if (err) break;
+        if (offset > s->rf.size || length > s->rf.size - offset) {
+            send_error(s, seq, cmd, RP_ERR_OUT_OF_RANGE, s->rf.size);
+            return;
+        }
+        err = rec_fat_seek(&d->store.fs, &s->rf, offset);
+        if (err) break;
+        s->hash_busy = true;
+        s->hash_seq = seq;
+        s->hash_number = number;
+        s->hash_offset = offset;
+        s->hash_length = length;
+        s->hash_done = 0;
+        rec_sha256_init(&s->hash);
+        return; /* answered by continue_hash() */
+    }
+    case RP_CMD_DELETE: {
+        if (!payload_len_ok(s, seq, cmd, f->length, RP_DELETE_REQ_SIZE)) return;
+        uint32_t number = rec_get_u32(q + RP_DELETE_REQ_OFF_NUMBER);
+        if (d->rec_state != RP_REC_STATE_IDLE && d->rec_state != RP_REC_STATE_ERROR && d->cur.number == number) {
+            send_error(s, seq, cmd, RP_ERR_NOT_FINISHED, 0);
+            return;
+        }
+        rec_server_forget_files(s);
+        err = d->store.mounted ? rec_store_delete(&d->store, number, q + RP_DELETE_REQ_OFF_SHA256) : REC_E_NOCARD;
+        if (err == REC_E_BUSY) {
+            send_error(s, seq, cmd, RP_ERR_NOT_FINISHED, 0);
+            return;
+        }
+        d->generation++;
+        if (err) break;
+        rec_put_u32(p + RP_DELETE_OFF_NUMBER, number);
+        send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_DELETE_SIZE);
+        return;
+    }
+    case RP_CMD_JOURNAL: {
+        if (!payload_len_ok(s, seq, cmd, f->length, RP_JOURNAL_REQ_SIZE)) return;
+        if (!d->store.mounted) {
+            err = REC_E_NOCARD;
+            break;
+        }
+        uint32_t from = rec_get_u32(q + RP_JOURNAL_REQ_OFF_FROM_INDEX);
+        uint32_t max = rec_get_u16(q + RP_JOURNAL_REQ_OFF_MAX_RECORDS);
+        uint32_t fit = (s->max_payload - RP_JOURNAL_SIZE) / RP_JOURNAL_RECORD_SIZE;
+        if (max > fit) max = fit;
+        uint32_t total = d->store.journal.count, count = 0;
+        for (uint32_t i = from; i < total && count < max; i++, count++) {
+            err = rec_journal_read_raw(&d->store.journal, i, p + RP_JOURNAL_SIZE + count * RP_JOURNAL_RECORD_SIZE);
+            if (err) break;
+        }
+        if (err) break;
+        memset(p, 0, RP_JOURNAL_SIZE);
+        rec_put_u32(p + RP_JOURNAL_OFF_TOTAL, total);
+        rec_put_u32(p + RP_JOURNAL_OFF_FROM_INDEX, from);
+        rec_put_u16(p + RP_JOURNAL_OFF_COUNT, (uint16_t)count);
+        send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_JOURNAL_SIZE + count * RP_JOURNAL_RECORD_SIZE);
+        return;
+    }
+    case RP_CMD_SET_LABEL: {
+        if (!payload_len_ok(s, seq, cmd, f->length, RP_SET_LABEL_REQ_SIZE)) return;
+        char label[REC_LABEL_MAX + 1];
+        memcpy(label, q + RP_SET_LABEL_REQ_OFF_LABEL, REC_LABEL_MAX);
+        label[REC_LABEL_MAX] = '\0';
+        for (size_t i = 0; label[i]; i++) {
+            if ((uint8_t)label[i] < 0x20 || label[i] == 0x7f) {
+                send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, (uint32_t)i);
+                return;
+            }
+        }
+        memcpy(d->settings.label, label, sizeof label);
+        err = rec_device_save_settings(d);
+        if (err) break;
+        send_frame(s, RP_KIND_RESPONSE, seq, cmd, 0);
+        return;
+    }
+    case RP_CMD_SETTINGS: {
+        if (!payload_len_ok(s, seq, cmd, f->length, RP_SETTINGS_REQ_SIZE)) return;
+        uint8_t mask = q[RP_SETTINGS_REQ_OFF_SET_MASK];
+        uint32_t rate = rec_get_u32(q + RP_SETTINGS_REQ_OFF_SAMPLE_RATE);
+        if (mask & ~(RP_SETTINGS_MASK_SAMPLE_RATE | RP_SETTINGS_MASK_DISCREET)) {
+            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, 0);
+            return;
+        }
+        if ((mask & RP_SETTINGS_MASK_SAMPLE_RATE) && !rec_settings_rate_valid(rate)) {
+            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, rate);
+            return;
+        }
+        if ((mask & RP_SETTINGS_MASK_SAMPLE_RATE) && rate != d->settings.sample_rate && d->rec_state == RP_REC_STATE_RECORDING) {
+            send_error(s, seq, cmd, RP_ERR_BUSY, 0);
+            return;
+        }
+        if (mask) {
+            if (mask & RP_SETTINGS_MASK_SAMPLE_RATE) d->settings.sample_rate = rate;
+            if (mask & RP_SETTINGS_MASK_DISCREET) d->settings.discreet = q[RP_SETTINGS_REQ_OFF_DISCREET] != 0;
+            err = rec_device_save_settings(d);
+            if (err) break;
+        }
+        memset(p, 0, RP_SETTINGS_SIZE);
+        p[RP_SETTINGS_OFF_DISCREET] = d->settings.discreet ? 1 : 0;
+        rec_put_u32(p + RP_SETTINGS_OFF_SAMPLE_RATE, d->settings.sample_rate);
+        send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_SETTINGS_SIZE);
+        return;
+    }
+    case RP_CMD_RECORD: {
+        if (!payload_len_ok(s, seq, cmd, f->length, RP_RECORD_REQ_SIZE)) return;
+        uint8_t action = q[RP_RECORD_REQ_OFF_ACTION];
+        if (action == RP_RECORD_ACTION_START) {
+            err = d->rec_state == RP_REC_STATE_RECORDING ? REC_OK : rec_recorder_start(d);
+        } else if (action == RP_RECORD_ACTION_STOP) {
+            err = d->rec_state == RP_REC_STATE_RECORDING ? rec_recorder_stop(d, RP_STOP_HOST) : REC_OK;
+        } else {
+            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, action);
+            return;
+        }
+        if (err) break;
+        memset(p, 0, RP_RECORD_SIZE);
+        p[RP_RECORD_OFF_REC_STATE] = d->rec_state;
+        rec_put_u32(p + RP_RECORD_OFF_NUMBER, d->rec_state == RP_REC_STATE_RECORDING ? d->cur.number : 0);
+        send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_RECORD_SIZE);
+        return;
+    }
+    case RP_CMD_FORMAT: {
+        if (!payload_len_ok(s, seq, cmd, f->length, RP_FORMAT_REQ_SIZE)) return;
+        if (rec_get_u32(q + RP_FORMAT_REQ_OFF_MAGIC) != RP_FORMAT_MAGIC ||
+            rec_get_u64(q + RP_FORMAT_REQ_OFF_DEVICE_ID) != d->settings.device_id) {
+            send_error(s, seq, cmd, RP_ERR_CONFIRMATION_REQUIRED, 0);
+            return;
+        }
+        if (d->rec_state == RP_REC_STATE_RECORDING || d->rec_state == RP_REC_STATE_FINALISING) {
+            send_error(s, seq, cmd, RP_ERR_BUSY, 0);
+            return;
+        }
+        rec_server_forget_files(s);
+        err = rec_device_format(d);
+        if (err) break;
+        send_frame(s, RP_KIND_RESPONSE, seq, cmd, 0);
+        return;
+    }
+    default:
+        send_error(s, seq, cmd, RP_ERR_UNKNOWN_COMMAND, 0);
+        return;
+    }
+    /* Commands that break out of the switch failed with err. */
+    send_error(s, seq, cmd, err_code(err), (uint32_t)-err);
+}
+
+static void continue_hash(rec_server_t *s, rec_device_t *d)
+{
+    if (!s->rf_open || s->rf_number != s->hash_number || s->rf_generation != d->generation) {
+        /* The file went away underneath (delete, card change). */
+        s->hash_busy = false;
+        send_error(s, s->hash_seq, RP_CMD_HASH, RP_ERR_NOT_FOUND, 0);
+        return;
+    }
+    uint32_t budget = REC_SERVER_HASH_SLICE;
+    while (s->hash_done < s->hash_length && budget > 0) {
+        uint32_t n = s->hash_length - s->hash_done;
+        if (n > sizeof s->payload) n = sizeof s->payload;
+        if (n > budget) n = budget;
+        int32_t got = rec_fat_read(&d->store.fs, &s->rf, s->payload, n);
+        if (got <= 0) {
+            s->hash_busy = false;
+            s->rf_open = false;
+            send_error(s, s->hash_seq, RP_CMD_HASH, got < 0 ? err_code((int)got) : RP_ERR_OUT_OF_RANGE, 0);
+            return;
+        }
+        rec_sha256_update(&s->hash, s->payload, (size_t)got);
+        s->hash_done += (uint32_t)got;
+        budget -= (uint32_t)got;
+    }
+    if (s->hash_done < s->hash_length) return;
+    s->hash_busy = false;
+    uint8_t *p = s->payload;
+    memset(p, 0, RP_HASH_SIZE);
+    rec_put_u32(p + RP_HASH_OFF_NUMBER, s->hash_number);
+    p[RP_HASH_OFF_ALGORITHM] = RP_HASH_SHA256;
+    rec_put_u32(p + RP_HASH_OFF_OFFSET, s->hash_offset);
+    rec_put_u32(p + RP_HASH_OFF_LENGTH, s->hash_length);
+    rec_sha256_final(&s->hash, p + RP_HASH_OFF_DIGEST);
+    send_frame(s, RP_KIND_RESPONSE, s->hash_seq, RP_CMD_HASH, RP_HASH_SIZE);
+}
+
+static void handle_item(rec_server_t *s, rec_device_t *d, const rec_deframer_item_t *item)
+{
+    if (item->status == REC_FRAME_OK) {
+        s->frames_ok++;
+        /* Only requests are answered: an echo of our own frames must not start a ping-pong. */
+        if (item->frame.kind == RP_KIND_REQUEST) handle_request(s, d, &item->frame);
+        return;
+    }
+    s->frames_bad++;
+    if (item->status == REC_FRAME_VERSION) {
+        if (item->frame.kind == RP_KIND_REQUEST)
+            send_error(s, item->frame.seq, item->frame.command, RP_ERR_BAD_VERSION, RP_VERSION);
+        return;
+    }
+    send_error(s, RP_UNSOLICITED_SEQ, 0, item->status == REC_FRAME_OVERSIZE ? RP_ERR_TOO_LARGE : RP_ERR_BAD_FRAME, (uint32_t)item->status);
+}
+
+static bool flush(rec_server_t *s)
+{
+    bool worked = false;
+    while (s->tx_pos < s->tx_len) {
+        size_t n = port_serial_write(s->tx + s->tx_pos, s->tx_len - s->tx_pos);
+        if (n == 0) break;
+        s->tx_pos += (uint32_t)n;
+        worked = true;
+    }
+    if (s->tx_pos == s->tx_len) s->tx_len = s->tx_pos = 0;
+    return worked;
+}
+
+static void send_state_event(rec_server_t *s, rec_device_t *d)
+{
+    uint8_t *p = s->payload;
+    memset(p, 0, RP_STATE_EVENT_SIZE);
+    p[RP_STATE_EVENT_OFF_REC_STATE] = d->rec_state;
+    p[RP_STATE_EVENT_OFF_CARD_STATE] = d->store.card_state;
+    bool recording = d->rec_state == RP_REC_STATE_RECORDING;
+    rec_put_u32(p + RP_STATE_EVENT_OFF_NUMBER, recording ? d->cur.number : 0);
+    rec_put_u32(p + RP_STATE_EVENT_OFF_SAMPLES, recording ? d->cur.data_bytes / 2u : 0);
+    send_frame(s, RP_KIND_EVENT, RP_UNSOLICITED_SEQ, RP_EVT_STATE, RP_STATE_EVENT_SIZE);
+}
+
+bool rec_server_poll(rec_server_t *s, rec_device_t *d)
+{
+    bool connected = port_serial_connected();
+    if (!connected) {
+        if (s->connected) {
+            /* Cable gone: drop half-sent output and half-read input. */
+            s->tx_len = s->tx_pos = 0;
+            s->in_len = s->in_pos = 0;
+            s->hash_busy = false;
+            rec_deframer_reset(&s->deframer);
+            s->max_payload = RP_MIN_MAX_PAYLOAD < REC_SERVER_MAX_PAYLOAD ? RP_MIN_MAX_PAYLOAD : REC_SERVER_MAX_PAYLOAD;
+        }
+        s->connected = false;
+        return false;
+    }
+    s->connected = true;
+    bool worked = flush(s);
+    for (int i = 0; i < 4 && s->tx_len == 0; i++) {
+        if (s->hash_busy) {
+            continue_hash(s, d);
+            worked = true;
+            flush(s);
+            if (s->hash_busy) break;
+            continue;
+        }
+        if (d->state_changed) {
+            d->state_changed = false;
+            send_state_event(s, d);
+            flush(s);
+            worked = true;
+            continue;
+        }
+        if (s->in_pos == s->in_len) {
+            s->in_len = (uint32_t)port_serial_read(s->in, sizeof s->in);
+            s->in_pos = 0;
+            if (s->in_len == 0) break;
+            worked = true;
+        }
+        /* Feed until one frame completes (then answer it) or the input runs out. */
+        while (s->in_pos < s->in_len && s->tx_len == 0 && !s->hash_busy) {
+            size_t used;
+            rec_deframer_item_t item;
+            bool done = rec_deframer_push(&s->deframer, s->in + s->in_pos, s->in_len - s->in_pos, &used, &item);
+            s->in_pos += (uint32_t)used;
+            if (done) {
+                handle_item(s, d, &item);
+                flush(s);
+            }
+        }
+    }
+    return worked;
+}

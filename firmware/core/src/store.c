@@ -1,0 +1,379 @@
+#include "rec/store.h"
+
+#include <string.h>
+
+#include "rec/bytes.h"
+#include "rec/err.h"
+#include "rec/sha256.h"
+#include "rec_protocol.h"
+
+#define RECORDS_DIR RP_CARD_RECORDINGS_DIR
+
+uint8_t rec_store_card_state_for(int err)
+{
+    switch (err) {
+    case REC_OK: return RP_CARD_STATE_OK;
+    case REC_E_NOCARD: return RP_CARD_STATE_NONE;
+    case REC_E_BADFS: return RP_CARD_STATE_UNFORMATTED;
+    case REC_E_NOSPC: return RP_CARD_STATE_FULL;
+    default: return RP_CARD_STATE_ERROR;
+    }
+}
+
+int rec_store_path(uint32_t number, char out[REC_STORE_PATH_MAX])
+{
+    if (number == 0 || number > REC_STORE_MAX_NUMBER) return REC_E_RANGE;
+    static const char prefix[] = RECORDS_DIR "/" RP_CARD_RECORDING_PREFIX;
+    size_t n = sizeof prefix - 1;
+    memcpy(out, prefix, n);
+    uint32_t div = 10000;
+    for (int i = 0; i < 5; i++) {
+        out[n++] = (char)('0' + (number / div) % 10);
+        div /= 10;
+    }
+    out[n++] = '.';
+    memcpy(out + n, RP_CARD_RECORDING_EXT, sizeof RP_CARD_RECORDING_EXT);
+    return REC_OK;
+}
+
+static char upper(char c)
+{
+    return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+}
+
+bool rec_store_parse_name(const char *name, uint32_t *number)
+{
+    static const char prefix[] = RP_CARD_RECORDING_PREFIX;
+    static const char ext[] = "." RP_CARD_RECORDING_EXT;
+    size_t p = sizeof prefix - 1;
+    if (strlen(name) != p + 5 + sizeof ext - 1) return false;
+    for (size_t i = 0; i < p; i++)
+        if (upper(name[i]) != prefix[i]) return false;
+    uint32_t n = 0;
+    for (size_t i = 0; i < 5; i++) {
+        char c = name[p + i];
+        if (c < '0' || c > '9') return false;
+        n = n * 10 + (uint32_t)(c - '0');
+    }
+    for (size_t i = 0; i < sizeof ext - 1; i++)
+        if (upper(name[p + 5 + i]) != ext[i]) return false;
+    if (n == 0) return false;
+    *number = n;
+    return true;
+}
+
+static int ensure_dir(rec_fat_t *fs, const char *path)
+{
+    int err = rec_fat_mkdir(fs, path);
+    return err == REC_E_EXIST ? REC_OK : err;
+}
+
+/* Counts recordings and finds the highest number among the files. */
+static int scan_records(rec_store_t *st)
+{
+    rec_fat_dir_t dir;
+    rec_fat_dirent_t de;
+    int err = rec_fat_opendir(&st->fs, &dir, RECORDS_DIR);
+    if (err) return err;
+    st->recording_count = 0;
+    uint32_t highest = st->journal.highest_number;
+    while ((err = rec_fat_readdir(&st->fs, &dir, &de)) == 1) {
+        uint32_t n;
+        if ((de.attr & 0x10u) || !rec_store_parse_name(de.name, &n)) continue;
+        st->recording_count++;
+        if (n > highest) highest = n;
+    }
+    st->highest_number = highest;
+    return err < 0 ? err : REC_OK;
+}
+
+int rec_store_mount(rec_store_t *st, const rec_bd_t *bd)
+{
+    memset(st, 0, sizeof *st);
+    st->bd = bd;
+    int err = rec_fat_mount(&st->fs, bd);
+    if (err == REC_OK) err = ensure_dir(&st->fs, RECORDS_DIR);
+    if (err == REC_OK) err = ensure_dir(&st->fs, RP_CARD_SYSTEM_DIR);
+    if (err == REC_OK) err = rec_journal_open(&st->journal, &st->fs);
+    if (err == REC_OK) err = scan_records(st);
+    if (err == REC_OK) err = rec_fat_sync(&st->fs);
+    st->card_state = rec_store_card_state_for(err);
+    st->mounted = err == REC_OK;
+    return err;
+}
+
+void rec_store_unmount(rec_store_t *st)
+{
+    if (st->mounted) {
+        /* Best effort: the card may already be gone. */
+        (void)rec_journal_close(&st->journal);
+        (void)rec_fat_sync(&st->fs);
+    }
+    st->mounted = false;
+}
+
+void rec_store_space(rec_store_t *st, uint64_t *total, uint64_t *free_bytes)
+{
+    *total = 0;
+    *free_bytes = 0;
+    if (st->mounted) (void)rec_fat_statfs(&st->fs, total, free_bytes);
+}
+
+/* Reads `len` bytes at `offset` of an open file. */
+static int read_at(rec_store_t *st, rec_fat_file_t *f, uint32_t offset, void *buf, uint32_t len)
+{
+    int err = rec_fat_seek(&st->fs, f, offset);
+    if (err) return err;
+    int32_t got = rec_fat_read(&st->fs, f, buf, len);
+    if (got < 0) return (int)got;
+    return (uint32_t)got == len ? REC_OK : REC_E_CORRUPT;
+}
+
+static int write_at(rec_store_t *st, rec_fat_file_t *f, uint32_t offset, const void *buf, uint32_t len)
+{
+    int err = rec_fat_seek(&st->fs, f, offset);
+    if (err) return err;
+    int32_t put = rec_fat_write(&st->fs, f, buf, len);
+    if (put < 0) return (int)put;
+    return (uint32_t)put == len ? REC_OK : REC_E_IO;
+}
+
+/* Reads header and evid of an open recording file into out (size and name already set). */
+static int inspect(rec_store_t *st, rec_fat_file_t *f, rec_recording_t *out)
+{
+    out->header_valid = false;
+    out->finished = false;
+    if (out->size < REC_WAV_HEADER_SIZE) return REC_OK;
+    uint8_t *hdr = st->header;
+    int err = read_at(st, f, 0, hdr, REC_WAV_HEADER_SIZE);
+    if (err) return err == REC_E_CORRUPT ? REC_OK : err;
+    if (rec_wav_parse_header(hdr, REC_WAV_HEADER_SIZE, &out->header) != REC_OK) return REC_OK;
+    out->header_valid = true;
+    if (!out->header.riff_has_evid) return REC_OK;
+    uint32_t evid_at = REC_WAV_HEADER_SIZE + out->header.data_size;
+    if (evid_at > out->size || out->size - evid_at < REC_WAV_EVID_CHUNK_BYTES) return REC_OK;
+    uint8_t ev[REC_WAV_EVID_CHUNK_BYTES];
+    err = read_at(st, f, evid_at, ev, sizeof ev);
+    if (err) return err == REC_E_CORRUPT ? REC_OK : err;
+    if (rec_wav_parse_evid(ev, sizeof ev, &out->evid) == REC_OK && out->evid.number == out->number &&
+        (uint64_t)out->evid.sample_count * 2u == out->header.data_size)
+        out->finished = true;
+    return REC_OK;
+}
+
+int rec_store_find(rec_store_t *st, uint32_t number, rec_recording_t *out)
+{
+    if (!st->mounted) return REC_E_NOCARD;
+    char path[REC_STORE_PATH_MAX];
+    int err = rec_store_path(number, path);
+    if (err) return REC_E_NOENT;
+    memset(out, 0, sizeof *out);
+    rec_fat_file_t f;
+    err = rec_fat_open(&st->fs, &f, path, REC_FAT_READ);
+    if (err) return err;
+    out->number = number;
+    memcpy(out->name, path + sizeof RECORDS_DIR, 13);
+    out->size = f.size;
+    err = inspect(st, &f, out);
+    (void)rec_fat_close(&st->fs, &f);
+    return err;
+}
+
+int rec_store_list(rec_store_t *st, uint32_t after, uint32_t *numbers, uint32_t max, uint32_t *count,
+                   uint32_t *total, bool *more)
+{
+    *count = 0;
+    *total = 0;
+    *more = false;
+    if (!st->mounted) return REC_E_NOCARD;
+    rec_fat_dir_t dir;
+    rec_fat_dirent_t de;
+    int err = rec_fat_opendir(&st->fs, &dir, RECORDS_DIR);
+    if (err) return err;
+    /* One pass, keeping the `max` smallest numbers above `after` in a sorted array. */
+    uint32_t n = 0;
+    while ((err = rec_fat_readdir(&st->fs, &dir, &de)) == 1) {
+        uint32_t num;
+        if ((de.attr & 0x10u) || !rec_store_parse_name(de.name, &num)) continue;
+        (*total)++;
+        if (num <= after) continue;
+        if (n == max && (max == 0 || num > numbers[n - 1])) {
+            *more = true;
+            continue;
+        }
+        if (n == max) *more = true; /* the largest kept is pushed out */
+        uint32_t i = n < max ? n++ : n - 1;
+        while (i > 0 && numbers[i - 1] > num) {
+            numbers[i] = numbers[i - 1];
+            i--;
+        }
+        numbers[i] = num;
+    }
+    *count = n;
+    return err < 0 ? err : REC_OK;
+}
+
+int rec_store_hash_file(rec_store_t *st, rec_fat_file_t *f, uint32_t offset, uint32_t len, uint8_t out[32])
+{
+    rec_sha256_t h;
+    rec_sha256_init(&h);
+    int err = rec_fat_seek(&st->fs, f, offset);
+    if (err) return err;
+    while (len > 0) {
+        uint32_t n = len < sizeof st->block ? len : (uint32_t)sizeof st->block;
+        int32_t got = rec_fat_read(&st->fs, f, st->block, n);
+        if (got < 0) return (int)got;
+        if ((uint32_t)got != n) return REC_E_RANGE;
+        rec_sha256_update(&h, st->block, n);
+        len -= n;
+    }
+    rec_sha256_final(&h, out);
+    return REC_OK;
+}
+
+/* Journals a recording that ends in a valid evid chunk. */
+static int journal_from_evid(rec_store_t *st, const rec_recording_t *r, uint8_t stop_reason, bool recovered)
+{
+    rec_journal_record_t rec;
+    memset(&rec, 0, sizeof rec);
+    rec.number = r->number;
+    rec.start_unix_ms = r->evid.start_unix_ms;
+    rec.sample_rate = r->evid.sample_rate;
+    rec.sample_count = r->evid.sample_count;
+    rec.stop_unix_ms = r->evid.start_unix_ms +
+                       (int64_t)((uint64_t)r->evid.sample_count * 1000u / (r->evid.sample_rate ? r->evid.sample_rate : 1));
+    rec.stop_reason = stop_reason ? stop_reason : r->evid.stop_reason;
+    rec.flags = (uint8_t)(r->evid.flags | (recovered ? RP_RECORD_FLAG_RECOVERED : 0));
+    rec.overruns = r->evid.overruns;
+    memcpy(rec.sha256, r->evid.sha256, 32);
+    return rec_journal_append(&st->journal, &rec);
+}
+
+/* Closes one unjournalled recording file. */
+static int recover_one(rec_store_t *st, uint32_t number, uint64_t device_id, uint8_t stop_reason, bool *closed)
+{
+    char path[REC_STORE_PATH_MAX];
+    *closed = false;
+    int err = rec_store_path(number, path);
+    if (err) return err;
+    rec_fat_file_t f;
+    err = rec_fat_open(&st->fs, &f, path, REC_FAT_READ | REC_FAT_WRITE);
+    if (err) return err;
+    rec_recording_t r;
+    memset(&r, 0, sizeof r);
+    r.number = number;
+    r.size = f.size;
+    err = inspect(st, &f, &r);
+    if (err) goto out;
+    if (r.finished) {
+        /* Cut between writing the evid chunk and journalling: trim and journal only. */
+        err = rec_fat_trim(&st->fs, &f);
+        if (!err) err = rec_fat_file_sync(&st->fs, &f);
+        if (!err) err = journal_from_evid(st, &r, 0, true);
+        *closed = err == REC_OK;
+        goto out;
+    }
+    if (!r.header_valid) {
+        /* Cut before the header reached the card: no audio was ever written after it, so
+         * there is nothing to keep; the file stays (as evidence that a recording started) but
+         * is not journalled. */
+        err = REC_E_CORRUPT;
+        goto out;
+    }
+    /* Audio reached the card up to the last size patch: the larger of what the header and
+     * the directory entry say, within the allocated clusters and leaving room for evid. */
+    uint32_t cluster_bytes = (uint32_t)st->fs.blocks_per_cluster * REC_BD_BLOCK_SIZE;
+    uint64_t alloc = (uint64_t)f.clusters * cluster_bytes;
+    uint64_t data = r.header.data_size;
+    if (f.size > REC_WAV_HEADER_SIZE && (uint64_t)f.size - REC_WAV_HEADER_SIZE > data) data = f.size - REC_WAV_HEADER_SIZE;
+    uint64_t room = alloc > REC_WAV_HEADER_SIZE + REC_WAV_EVID_CHUNK_BYTES ? alloc - REC_WAV_HEADER_SIZE - REC_WAV_EVID_CHUNK_BYTES : 0;
+    if (data > room) data = room;
+    if (data > REC_WAV_MAX_DATA_BYTES) data = REC_WAV_MAX_DATA_BYTES;
+    data &= ~(uint64_t)1u; /* whole samples */
+    uint32_t data_bytes = (uint32_t)data;
+
+    rec_wav_evid_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.number = number;
+    ev.device_id = r.header.device_id ? r.header.device_id : device_id;
+    ev.sample_rate = r.header.sample_rate;
+    ev.sample_count = data_bytes / 2u;
+    ev.start_unix_ms = r.header.start_unix_ms;
+    ev.stop_reason = stop_reason;
+    ev.flags = (uint8_t)((r.header.clock_set ? RP_RECORD_FLAG_CLOCK_SET : 0) | RP_RECORD_FLAG_RECOVERED);
+    ev.overruns = 0; /* the count lived in RAM and was lost with the power */
+    err = rec_store_hash_file(st, &f, REC_WAV_HEADER_SIZE, data_bytes, ev.sha256);
+    if (err) goto out;
+    uint8_t chunk[REC_WAV_EVID_CHUNK_BYTES];
+    uint32_t chunk_len = rec_wav_build_evid(chunk, &ev);
+    /* Order: evid chunk, then the header sizes that point at it, then the directory entry. A
+     * cut anywhere in between is recovered again on the next boot. */
+    err = rec_fat_set_size(&st->fs, &f, REC_WAV_HEADER_SIZE + data_bytes + chunk_len);
+    if (!err) err = write_at(st, &f, REC_WAV_HEADER_SIZE + data_bytes, chunk, chunk_len);
+    uint8_t *hdr = st->header;
+    if (!err) err = read_at(st, &f, 0, hdr, REC_WAV_HEADER_SIZE);
+    if (!err && rec_wav_patch(hdr, 0, REC_WAV_HEADER_SIZE, data_bytes, true) < 0) err = REC_E_TOOBIG;
+    if (!err) err = write_at(st, &f, 0, hdr, REC_WAV_HEADER_SIZE);
+    if (!err) err = rec_fat_trim(&st->fs, &f);
+    if (!err) err = rec_fat_file_sync(&st->fs, &f);
+    if (err) goto out;
+    r.evid = ev;
+    err = journal_from_evid(st, &r, stop_reason, true);
+    *closed = err == REC_OK;
+out:
+    (void)rec_fat_close(&st->fs, &f);
+    return err;
+}
+
+int rec_store_recover(rec_store_t *st, uint64_t device_id, uint8_t stop_reason, uint32_t *recovered)
+{
+    *recovered = 0;
+    if (!st->mounted) return REC_E_NOCARD;
+    /* Oldest first, so the journal stays in number order. Each pass lists the next batch. */
+    uint32_t after = st->journal.highest_number;
+    for (;;) {
+        uint32_t nums[8], count, total;
+        bool more;
+        int err = rec_store_list(st, after, nums, REC_COUNT_OF(nums), &count, &total, &more);
+        if (err) return err;
+        for (uint32_t i = 0; i < count; i++) {
+            bool closed;
+            err = recover_one(st, nums[i], device_id, stop_reason, &closed);
+            if (err == REC_E_CORRUPT) continue; /* left as it is, see recover_one */
+            if (err) return err;
+            if (closed) (*recovered)++;
+        }
+        if (count == 0 || !more) break;
+        after = nums[count - 1];
+    }
+    return rec_fat_sync(&st->fs);
+}
+
+int rec_store_delete(rec_store_t *st, uint32_t number, const uint8_t sha256[32])
+{
+    rec_recording_t r;
+    int err = rec_store_find(st, number, &r);
+    if (err) return err;
+    if (!r.finished) return REC_E_BUSY;
+    rec_journal_record_t jr;
+    const uint8_t *own = r.evid.sha256;
+    if (rec_journal_find_number(&st->journal, number, &jr) == REC_OK) own = jr.sha256;
+    if (memcmp(own, sha256, 32) != 0) return REC_E_MISMATCH;
+    char path[REC_STORE_PATH_MAX];
+    (void)rec_store_path(number, path);
+    err = rec_fat_remove(&st->fs, path);
+    if (!err) err = rec_fat_sync(&st->fs);
+    if (!err && st->recording_count) st->recording_count--;
+    return err;
+}
+
+int rec_store_format(rec_store_t *st, const rec_bd_t *bd, uint32_t volume_id)
+{
+    rec_store_unmount(st);
+    int err = rec_fat_format(bd, REC_STORE_VOLUME_LABEL, volume_id, 0);
+    if (err) {
+        st->card_state = rec_store_card_state_for(err);
+        return err;
+    }
+    return rec_store_mount(st, bd);
+}
