@@ -129,6 +129,17 @@ static bool id_is(const uint8_t *p, const char id[4])
     return memcmp(p, id, 4) == 0;
 }
 
+/* RIFF chunk ids are four printable ASCII characters. */
+static bool id_valid(const uint8_t *p)
+{
+    for (unsigned i = 0; i < 4; i++) {
+        if (p[i] < 0x20 || p[i] > 0x7E) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int rec_wav_build_header(uint8_t out[REC_WAV_HEADER_SIZE], const rec_wav_info_t *info)
 {
     if (!out || !info || !rate_supported(info->sample_rate)) {
@@ -227,13 +238,14 @@ int rec_wav_build_header(uint8_t out[REC_WAV_HEADER_SIZE], const rec_wav_info_t 
     /* UMID, loudness and reserved stay zero. */
 
     /* CodingHistory, NUL padded to an even length. */
-    t = (text_t){(char *)bext + BEXT_CODING_HISTORY, REC_WAV_MAX_CODING_HISTORY, 0};
+    t = (text_t){(char *)bext + BEXT_CODING_HISTORY, REC_WAV_MAX_CODING_HISTORY - 2u, 0};
     t_str(&t, "A=PCM,F=");
     t_dec(&t, info->sample_rate, 1);
     t_str(&t, ",W=16,M=mono,T=");
     t_str(&t, model);
     t_str(&t, "\r\n");
-    const uint32_t history = (uint32_t)(t.len + (t.len & 1u));
+    /* at least one NUL terminator, then padded to an even length */
+    const uint32_t history = (uint32_t)((t.len + 2u) & ~(size_t)1u);
     REC_ASSERT(history <= REC_WAV_MAX_CODING_HISTORY);
 
     put_id(out + OFF_BEXT, "bext");
@@ -507,7 +519,7 @@ int rec_wav_parse_header(const uint8_t *buf, size_t len, rec_wav_header_t *out)
         }
         const uint8_t *c = buf + off;
         const uint32_t size = rec_get_u32(c + 4);
-        if (size > OFF_DATA_HDR - off - 8u) {
+        if (!id_valid(c) || size > OFF_DATA_HDR - off - 8u) {
             return REC_E_CORRUPT;
         }
         const uint32_t padded = size + (size & 1u);
