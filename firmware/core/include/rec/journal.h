@@ -15,6 +15,15 @@
  *     (and any trailing partial bytes) and sets the file size to end after the new record.
  *     The bytes of a torn record are lost then; that is the price of staying usable, and the
  *     event is visible to the host through torn_index until then (the recorder may log it).
+ *     Limitation: an alteration of the second-to-last record makes the last record fail its
+ *     prevHash check, which is indistinguishable from a torn last record; so is any edit of the
+ *     last record. The chain cannot protect its own end (SHA-256 is unkeyed; anyone with the
+ *     card can also rewrite every record consistently): the host's copy of earlier records
+ *     and hashes (JOURNAL command) is the reference for that.
+ *   Power-loss model: an append writes the record's block, then file_sync makes data and FAT
+ *     durable before the directory entry with the new size. 128 divides 512, so a record never
+ *     spans two blocks; block writes are assumed atomic (a torn sector could damage the up to
+ *     three earlier records sharing it, which would show as a broken chain).
  *   - Any other record that fails (an altered, inserted or missing record in the middle) is a
  *     broken chain: `intact` becomes false and break_index names the first record that failed
  *     (the first whose decode, index or prevHash check failed: for an altered record k that is
