@@ -247,7 +247,10 @@ static void exec_command(sd_card_model_t *m)
 
     if (!m->spi_mode) {
         /* Only CMD0 with CS low (and after the power-up clocks) enters SPI mode. */
-        if (idx != 0 || !crc_ok || m->power_clocks < 74) return;
+        if (idx != 0 || !crc_ok || m->power_clocks < 74) {
+            m->ignored_commands++;
+            return;
+        }
     }
     if (acmd) m->acmd_count[idx]++;
     else m->cmd_count[idx]++;

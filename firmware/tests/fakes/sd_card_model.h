@@ -63,6 +63,7 @@ typedef struct {
     uint32_t blocks_read, blocks_written;
     uint32_t crc_errors;       /* commands or blocks the model rejected for a bad CRC */
     uint32_t protocol_errors;  /* unexpected bytes (e.g. a bad token) */
+    uint32_t ignored_commands; /* commands ignored before SPI mode (e.g. too few power-up clocks) */
 
     /* ---- internal state ---- */
     int state;

@@ -48,6 +48,7 @@ typedef struct {
     rec_sd_type_t type;
     bool ready;            /* initialised and not known to be removed */
     bool crc_on;           /* CMD59 accepted */
+    bool stop_pending;     /* a multi-block write was left open (busy timeout): close it first */
     uint32_t block_count;  /* capacity in 512-byte blocks (clamped to UINT32_MAX) */
     uint32_t ocr;
     uint8_t csd[16];
