@@ -158,11 +158,14 @@ static void abort_recording(rec_device_t *d, int err)
     port_mic_stop();
     g_mic_ring = NULL;
     d->last_error = err;
-    d->interrupted_reason = err == REC_E_NOCARD ? RP_STOP_CARD_REMOVED : RP_STOP_CARD_ERROR;
+    /* A card pulled out mid-write often shows as a plain I/O error or timeout: the card-detect
+     * switch tells removal from failure. */
+    bool removed = err == REC_E_NOCARD || !port_card_present();
+    d->interrupted_reason = removed ? RP_STOP_CARD_REMOVED : RP_STOP_CARD_ERROR;
     d->last_stop_reason = d->interrupted_reason;
     d->rec_state = RP_REC_STATE_ERROR;
     d->state_changed = true;
-    port_log(err == REC_E_NOCARD ? "card removed while recording" : "card error while recording");
+    port_log(removed ? "card removed while recording" : "card error while recording");
     rec_device_detach_card(d);
 }
 

@@ -1,0 +1,674 @@
+/* The whole core through the fake port: protocol sessions, recordings from the fake microphone,
+ * the rules for delete and format, recovery after a power cut, and a power-cut campaign that
+ * cuts at every block write of a recording's life. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fakes/bd_ram.h"
+#include "fakes/port_fake.h"
+#include "rec/app.h"
+#include "rec/bytes.h"
+#include "rec/device.h"
+#include "rec/err.h"
+#include "rec/fat.h"
+#include "rec/frame.h"
+#include "rec/journal.h"
+#include "rec/sha256.h"
+#include "rec_protocol.h"
+#include "support/tools.h"
+
+#define CARD_MIB 64u
+#define MAXP RP_MIN_MAX_PAYLOAD
+
+static rec_bd_ram_t g_ram;
+static uint16_t g_seq = 1;
+static uint32_t g_ramp; /* next ramp sample value the fake microphone produces */
+
+/* ---- host side of the link ------------------------------------------------------------------ */
+
+static uint8_t g_host_buf[REC_DEFRAMER_BUF_SIZE(RP_ABSOLUTE_MAX_PAYLOAD)];
+static rec_deframer_t g_host;
+static uint8_t g_resp[RP_ABSOLUTE_MAX_PAYLOAD];
+
+typedef struct {
+    uint8_t kind;
+    uint16_t seq, command, length;
+    uint8_t *payload; /* g_resp */
+} resp_t;
+
+static void host_reset(void)
+{
+    rec_deframer_init(&g_host, g_host_buf, sizeof g_host_buf, RP_ABSOLUTE_MAX_PAYLOAD);
+}
+
+static void send_raw(const uint8_t *bytes, size_t len)
+{
+    assert_int_equal(port_fake_serial_feed(bytes, len), len);
+}
+
+static void send_frame(uint8_t version_kind_override, uint16_t seq, uint16_t cmd, const void *payload, size_t len)
+{
+    (void)version_kind_override;
+    static uint8_t wire[REC_FRAME_WIRE_MAX(RP_ABSOLUTE_MAX_PAYLOAD)];
+    rec_frame_t f = { .version = RP_VERSION, .kind = RP_KIND_REQUEST, .seq = seq, .command = cmd, .length = (uint16_t)len, .payload = payload };
+    size_t n;
+    assert_int_equal(rec_frame_encode(&f, wire, sizeof wire, &n), REC_OK);
+    send_raw(wire, n);
+}
+
+/* Polls the device until a frame with `seq` (or any error when seq is 0) arrives. Events are
+ * skipped. Fails the test after a bounded number of polls. */
+static resp_t await(uint16_t seq)
+{
+    for (int i = 0; i < 20000; i++) {
+        rec_app_poll();
+        uint8_t chunk[1024];
+        size_t n;
+        while ((n = port_fake_serial_drain(chunk, sizeof chunk)) > 0) {
+            size_t off = 0;
+            while (off < n) {
+                size_t used;
+                rec_deframer_item_t item;
+                bool done = rec_deframer_push(&g_host, chunk + off, n - off, &used, &item);
+                off += used;
+                if (!done || item.status != REC_FRAME_OK) continue;
+                if (item.frame.kind == RP_KIND_EVENT) continue;
+                if (item.frame.seq != seq) continue;
+                resp_t r = { item.frame.kind, item.frame.seq, item.frame.command, item.frame.length, g_resp };
+                memcpy(g_resp, item.frame.payload, item.frame.length);
+                /* Keep the rest of the chunk for the next call: there is none in these tests,
+                 * because each request is answered before the next is sent. */
+                return r;
+            }
+        }
+    }
+    fail_msg("no response with seq %u", seq);
+    resp_t none = { 0 };
+    return none;
+}
+
+static resp_t request(uint16_t cmd, const void *payload, size_t len)
+{
+    uint16_t seq = g_seq++;
+    if (g_seq == 0) g_seq = 1;
+    send_frame(0, seq, cmd, payload, len);
+    return await(seq);
+}
+
+static void expect_ok(resp_t r)
+{
+    if (r.kind == RP_KIND_ERROR)
+        fail_msg("error response to command 0x%02x: code %u detail %u", r.command, rec_get_u16(r.payload), rec_get_u32(r.payload + 4));
+    assert_int_equal(r.kind, RP_KIND_RESPONSE);
+}
+
+static void expect_error(resp_t r, uint16_t code)
+{
+    assert_int_equal(r.kind, RP_KIND_ERROR);
+    assert_int_equal(rec_get_u16(r.payload + RP_ERROR_OFF_CODE), code);
+}
+
+static resp_t hello(void)
+{
+    uint8_t q[RP_HELLO_REQ_SIZE] = { 0 };
+    rec_put_u16(q + RP_HELLO_REQ_OFF_MAX_PAYLOAD, MAXP);
+    resp_t r = request(RP_CMD_HELLO, q, sizeof q);
+    expect_ok(r);
+    assert_int_equal(r.length, RP_INFO_SIZE);
+    return r;
+}
+
+/* ---- device side ---------------------------------------------------------------------------- */
+
+static void card_new(uint32_t mib)
+{
+    assert_int_equal(rec_bd_ram_init(&g_ram, mib * 2048u), 0);
+    assert_int_equal(rec_fat_format(&g_ram.bd, "TEST", 0x1234, 0), REC_OK);
+}
+
+static void boot(void)
+{
+    port_fake_set_card(&g_ram.bd, 0);
+    host_reset();
+    (void)rec_app_init();
+    for (int i = 0; i < 10; i++) rec_app_poll();
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    port_fake_reset();
+    card_new(CARD_MIB);
+    boot();
+    g_ramp = 0;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    port_fake_mic_push(NULL, 0); /* no-op when stopped */
+    rec_bd_ram_free(&g_ram);
+    return 0;
+}
+
+/* Feeds `ms` of ramp audio at `rate`, advancing the fake clock and polling as an ISR would. */
+static void record_ms(uint32_t rate, uint32_t ms)
+{
+    int16_t block[256];
+    uint64_t samples = (uint64_t)rate * ms / 1000u;
+    uint64_t done = 0;
+    while (done < samples) {
+        uint32_t n = (uint32_t)(samples - done < 256 ? samples - done : 256);
+        for (uint32_t i = 0; i < n; i++) block[i] = (int16_t)(uint16_t)(g_ramp++ & 0xffffu);
+        if (!port_fake_mic_push(block, n)) return; /* stopped (card full, battery) */
+        port_fake_advance_ns((uint64_t)n * 1000000000ull / rate);
+        rec_app_poll();
+        done += n;
+    }
+}
+
+static void press(void)
+{
+    port_fake_button_press();
+    rec_app_poll();
+}
+
+/* ---- helpers over the protocol -------------------------------------------------------------- */
+
+typedef struct {
+    uint32_t number, size, rate, samples;
+    uint8_t state, flags, stop_reason;
+    uint8_t sha[32];
+} entry_t;
+
+static uint32_t list_all(entry_t *out, uint32_t max)
+{
+    uint32_t after = 0, n = 0;
+    for (;;) {
+        uint8_t q[RP_LIST_REQ_SIZE] = { 0 };
+        rec_put_u32(q + RP_LIST_REQ_OFF_AFTER_NUMBER, after);
+        rec_put_u16(q + RP_LIST_REQ_OFF_MAX_ENTRIES, 3); /* small pages exercise paging */
+        resp_t r = request(RP_CMD_LIST, q, sizeof q);
+        expect_ok(r);
+        uint16_t count = rec_get_u16(r.payload + RP_LIST_OFF_COUNT);
+        assert_int_equal(r.length, RP_LIST_SIZE + count * RP_LIST_ENTRY_SIZE);
+        for (uint16_t i = 0; i < count && n < max; i++, n++) {
+            const uint8_t *e = r.payload + RP_LIST_SIZE + i * RP_LIST_ENTRY_SIZE;
+            out[n].number = rec_get_u32(e + RP_LIST_ENTRY_OFF_NUMBER);
+            out[n].size = rec_get_u32(e + RP_LIST_ENTRY_OFF_SIZE);
+            out[n].rate = rec_get_u32(e + RP_LIST_ENTRY_OFF_SAMPLE_RATE);
+            out[n].samples = rec_get_u32(e + RP_LIST_ENTRY_OFF_SAMPLE_COUNT);
+            out[n].state = e[RP_LIST_ENTRY_OFF_STATE];
+            out[n].flags = e[RP_LIST_ENTRY_OFF_FLAGS];
+            out[n].stop_reason = e[RP_LIST_ENTRY_OFF_STOP_REASON];
+            memcpy(out[n].sha, e + RP_LIST_ENTRY_OFF_SHA256, 32);
+            after = out[n].number;
+        }
+        if (!r.payload[RP_LIST_OFF_MORE]) return n;
+    }
+}
+
+/* Reads a whole recording with READ; returns a malloc'ed buffer. */
+static uint8_t *read_file(uint32_t number, uint32_t size)
+{
+    uint8_t *buf = malloc(size + 1);
+    assert_non_null(buf);
+    uint32_t off = 0;
+    while (off < size) {
+        uint8_t q[RP_READ_REQ_SIZE];
+        rec_put_u32(q + RP_READ_REQ_OFF_NUMBER, number);
+        rec_put_u32(q + RP_READ_REQ_OFF_OFFSET, off);
+        rec_put_u32(q + RP_READ_REQ_OFF_LENGTH, MAXP - RP_READ_SIZE);
+        resp_t r = request(RP_CMD_READ, q, sizeof q);
+        expect_ok(r);
+        assert_int_equal(rec_get_u32(r.payload + RP_READ_OFF_OFFSET), off);
+        uint32_t n = r.length - RP_READ_SIZE;
+        assert_true(n > 0);
+        assert_true(off + n <= size);
+        memcpy(buf + off, r.payload + RP_READ_SIZE, n);
+        off += n;
+    }
+    return buf;
+}
+
+/* Checks a finished recording end to end: data is the ramp from `first`, SHA-256 in LIST, in
+ * the evid chunk and in the journal agree with the data. */
+static void check_recording(const entry_t *e, uint32_t first_sample)
+{
+    assert_int_equal(e->state, RP_RECORDING_FINISHED);
+    uint8_t *f = read_file(e->number, e->size);
+    uint32_t data = rec_get_u32(f + 1020);
+    assert_int_equal(data, e->samples * 2u);
+    assert_int_equal(e->size, 1024u + data + 8u + RP_EVIDENCE_CHUNK_SIZE);
+    assert_int_equal(rec_get_u32(f + 4), e->size - 8u);
+    for (uint32_t i = 0; i < e->samples; i++) {
+        uint16_t want = (uint16_t)((first_sample + i) & 0xffffu);
+        if (rec_get_u16(f + 1024 + 2 * i) != want) fail_msg("sample %u of recording %u is %u, want %u", i, e->number, rec_get_u16(f + 1024 + 2 * i), want);
+    }
+    uint8_t sha[32];
+    rec_sha256(f + 1024, data, sha);
+    assert_memory_equal(sha, e->sha, 32);
+    assert_memory_equal(f + 1024 + data, "evid", 4);
+    assert_memory_equal(f + 1024 + data + 8 + RP_EVIDENCE_CHUNK_OFF_SHA256, sha, 32);
+    free(f);
+}
+
+static uint32_t journal_records(uint8_t *out, uint32_t max)
+{
+    uint8_t q[RP_JOURNAL_REQ_SIZE] = { 0 };
+    rec_put_u16(q + RP_JOURNAL_REQ_OFF_MAX_RECORDS, (uint16_t)max);
+    resp_t r = request(RP_CMD_JOURNAL, q, sizeof q);
+    expect_ok(r);
+    uint16_t count = rec_get_u16(r.payload + RP_JOURNAL_OFF_COUNT);
+    memcpy(out, r.payload + RP_JOURNAL_SIZE, (size_t)count * RP_JOURNAL_RECORD_SIZE);
+    return count;
+}
+
+/* ---- tests ---------------------------------------------------------------------------------- */
+
+static void test_hello_info(void **state)
+{
+    (void)state;
+    resp_t r = hello();
+    const uint8_t *p = r.payload;
+    assert_int_equal(p[RP_INFO_OFF_PROTOCOL_VERSION], RP_VERSION);
+    assert_int_equal(rec_get_u16(p + RP_INFO_OFF_MAX_PAYLOAD), MAXP);
+    assert_int_equal(rec_get_u64(p + RP_INFO_OFF_DEVICE_ID), 0x0123456789ABCDEFull);
+    assert_int_equal(p[RP_INFO_OFF_REC_STATE], RP_REC_STATE_IDLE);
+    assert_int_equal(p[RP_INFO_OFF_CARD_STATE], RP_CARD_STATE_OK);
+    assert_int_equal(p[RP_INFO_OFF_FLAGS] & RP_INFO_FLAG_CLOCK_SET, 0);
+    assert_true(rec_get_u64(p + RP_INFO_OFF_CARD_CAPACITY) > 60ull * 1024 * 1024);
+    assert_true(rec_get_u64(p + RP_INFO_OFF_CARD_FREE) > 60ull * 1024 * 1024);
+    assert_int_equal(rec_get_u32(p + RP_INFO_OFF_NEXT_NUMBER), 1);
+    assert_int_equal(rec_get_u32(p + RP_INFO_OFF_SAMPLE_RATE), 16000);
+}
+
+static void test_set_time_and_settings(void **state)
+{
+    (void)state;
+    uint8_t q[RP_SET_TIME_REQ_SIZE];
+    rec_put_i64(q, 1790000000000LL);
+    resp_t r = request(RP_CMD_SET_TIME, q, sizeof q);
+    expect_ok(r);
+    assert_int_equal(r.payload[RP_SET_TIME_OFF_PREVIOUS_SET], 0);
+    port_fake_advance_ms(2500);
+    rec_put_i64(q, 1790000010000LL);
+    r = request(RP_CMD_SET_TIME, q, sizeof q);
+    expect_ok(r);
+    assert_int_equal(r.payload[RP_SET_TIME_OFF_PREVIOUS_SET], 1);
+    assert_int_equal(rec_get_i64(r.payload + RP_SET_TIME_OFF_PREVIOUS_UNIX_MS), 1790000002500LL);
+    rec_put_i64(q, 12345); /* 1970: a host bug, refused */
+    expect_error(request(RP_CMD_SET_TIME, q, sizeof q), RP_ERR_BAD_ARGUMENT);
+
+    uint8_t s[RP_SETTINGS_REQ_SIZE] = { 0 };
+    s[RP_SETTINGS_REQ_OFF_SET_MASK] = RP_SETTINGS_MASK_SAMPLE_RATE | RP_SETTINGS_MASK_DISCREET;
+    s[RP_SETTINGS_REQ_OFF_DISCREET] = 1;
+    rec_put_u32(s + RP_SETTINGS_REQ_OFF_SAMPLE_RATE, 48000);
+    r = request(RP_CMD_SETTINGS, s, sizeof s);
+    expect_ok(r);
+    assert_int_equal(rec_get_u32(r.payload + RP_SETTINGS_OFF_SAMPLE_RATE), 48000);
+    rec_put_u32(s + RP_SETTINGS_REQ_OFF_SAMPLE_RATE, 44100);
+    expect_error(request(RP_CMD_SETTINGS, s, sizeof s), RP_ERR_BAD_ARGUMENT);
+
+    uint8_t l[RP_SET_LABEL_REQ_SIZE] = { 0 };
+    memcpy(l, "Family room 3", 13);
+    expect_ok(request(RP_CMD_SET_LABEL, l, sizeof l));
+    l[3] = '\n';
+    expect_error(request(RP_CMD_SET_LABEL, l, sizeof l), RP_ERR_BAD_ARGUMENT);
+
+    /* Settings survive a reboot (the fake port keeps the blob). */
+    boot();
+    resp_t info = hello();
+    assert_int_equal(rec_get_u32(info.payload + RP_INFO_OFF_SAMPLE_RATE), 48000);
+    assert_string_equal((const char *)info.payload + RP_INFO_OFF_LABEL, "Family room 3");
+    assert_true(info.payload[RP_INFO_OFF_FLAGS] & RP_INFO_FLAG_DISCREET);
+}
+
+static void test_record_list_read_verify(void **state)
+{
+    (void)state;
+    hello();
+    press();
+    assert_true(port_fake_mic_running());
+    assert_int_equal(port_fake_mic_rate(), 16000);
+    assert_true(port_fake_led());
+    record_ms(16000, 5300);
+    /* While recording: LIST shows it in progress, and recording continues during requests. */
+    entry_t e[8];
+    uint32_t n = list_all(e, 8);
+    assert_int_equal(n, 1);
+    assert_int_equal(e[0].state, RP_RECORDING_RECORDING);
+    press();
+    assert_false(port_fake_mic_running());
+    n = list_all(e, 8);
+    assert_int_equal(n, 1);
+    assert_int_equal(e[0].number, 1);
+    assert_int_equal(e[0].stop_reason, RP_STOP_BUTTON);
+    assert_int_equal(e[0].samples, 16000u * 53u / 10u);
+    check_recording(&e[0], 0);
+
+    uint8_t j[RP_JOURNAL_RECORD_SIZE * 4];
+    assert_int_equal(journal_records(j, 4), 1);
+    assert_memory_equal(j, "RJNL", 4);
+    assert_int_equal(rec_get_u32(j + RP_JOURNAL_RECORD_OFF_NUMBER), 1);
+    assert_int_equal(rec_get_u32(j + RP_JOURNAL_RECORD_OFF_SAMPLE_COUNT), e[0].samples);
+    assert_memory_equal(j + RP_JOURNAL_RECORD_OFF_SHA256, e[0].sha, 32);
+
+    /* HASH of a range equals the SHA-256 of the bytes READ returned. */
+    uint8_t *f = read_file(1, e[0].size);
+    uint8_t q[RP_HASH_REQ_SIZE] = { 0 };
+    rec_put_u32(q + RP_HASH_REQ_OFF_NUMBER, 1);
+    q[RP_HASH_REQ_OFF_ALGORITHM] = RP_HASH_SHA256;
+    rec_put_u32(q + RP_HASH_REQ_OFF_OFFSET, 0);
+    rec_put_u32(q + RP_HASH_REQ_OFF_LENGTH, 100000);
+    resp_t r = request(RP_CMD_HASH, q, sizeof q);
+    expect_ok(r);
+    uint8_t sha[32];
+    rec_sha256(f, 100000, sha);
+    assert_memory_equal(r.payload + RP_HASH_OFF_DIGEST, sha, 32);
+    rec_put_u32(q + RP_HASH_REQ_OFF_LENGTH, e[0].size); /* past the end */
+    rec_put_u32(q + RP_HASH_REQ_OFF_OFFSET, 1);
+    expect_error(request(RP_CMD_HASH, q, sizeof q), RP_ERR_OUT_OF_RANGE);
+    free(f);
+
+    /* READ past the end, of a missing recording, and too long. */
+    uint8_t rq[RP_READ_REQ_SIZE];
+    rec_put_u32(rq, 1);
+    rec_put_u32(rq + 4, e[0].size + 1);
+    rec_put_u32(rq + 8, 16);
+    expect_error(request(RP_CMD_READ, rq, sizeof rq), RP_ERR_OUT_OF_RANGE);
+    rec_put_u32(rq, 7);
+    rec_put_u32(rq + 4, 0);
+    expect_error(request(RP_CMD_READ, rq, sizeof rq), RP_ERR_NOT_FOUND);
+    rec_put_u32(rq, 1);
+    rec_put_u32(rq + 8, MAXP);
+    expect_error(request(RP_CMD_READ, rq, sizeof rq), RP_ERR_TOO_LARGE);
+}
+
+static void test_delete_needs_matching_hash_and_numbers_are_never_reused(void **state)
+{
+    (void)state;
+    hello();
+    for (int i = 0; i < 3; i++) {
+        press();
+        record_ms(16000, 1200);
+        press();
+    }
+    entry_t e[8];
+    assert_int_equal(list_all(e, 8), 3);
+    uint8_t q[RP_DELETE_REQ_SIZE];
+    rec_put_u32(q, 3);
+    memcpy(q + 4, e[2].sha, 32);
+    q[4] ^= 1;
+    expect_error(request(RP_CMD_DELETE, q, sizeof q), RP_ERR_HASH_MISMATCH);
+    assert_int_equal(list_all(e, 8), 3);
+    q[4] ^= 1;
+    resp_t r = request(RP_CMD_DELETE, q, sizeof q);
+    expect_ok(r);
+    expect_error(request(RP_CMD_DELETE, q, sizeof q), RP_ERR_NOT_FOUND);
+    assert_int_equal(list_all(e, 8), 2);
+    /* The next recording is number 4, not 3 again, also after a reboot. */
+    boot();
+    press();
+    record_ms(16000, 500);
+    press();
+    assert_int_equal(list_all(e, 8), 3);
+    assert_int_equal(e[2].number, 4);
+    check_recording(&e[2], g_ramp - e[2].samples);
+}
+
+static void test_format_needs_confirmation_and_keeps_numbering(void **state)
+{
+    (void)state;
+    resp_t info = hello();
+    uint64_t id = rec_get_u64(info.payload + RP_INFO_OFF_DEVICE_ID);
+    press();
+    record_ms(16000, 700);
+    uint8_t q[RP_FORMAT_REQ_SIZE] = { 0 };
+    rec_put_u32(q + RP_FORMAT_REQ_OFF_MAGIC, RP_FORMAT_MAGIC);
+    rec_put_u64(q + RP_FORMAT_REQ_OFF_DEVICE_ID, id);
+    expect_error(request(RP_CMD_FORMAT, q, sizeof q), RP_ERR_BUSY);
+    press();
+    rec_put_u64(q + RP_FORMAT_REQ_OFF_DEVICE_ID, id + 1);
+    expect_error(request(RP_CMD_FORMAT, q, sizeof q), RP_ERR_CONFIRMATION_REQUIRED);
+    entry_t e[4];
+    assert_int_equal(list_all(e, 4), 1);
+    rec_put_u64(q + RP_FORMAT_REQ_OFF_DEVICE_ID, id);
+    expect_ok(request(RP_CMD_FORMAT, q, sizeof q));
+    assert_int_equal(list_all(e, 4), 0);
+    press();
+    record_ms(16000, 300);
+    press();
+    assert_int_equal(list_all(e, 4), 1);
+    assert_int_equal(e[0].number, 2);
+}
+
+static void test_bad_input_gets_errors_not_crashes(void **state)
+{
+    (void)state;
+    /* Garbage then a delimiter: an unsolicited BAD_FRAME, then normal service. */
+    static const uint8_t garbage[] = { 0x13, 0x37, 0xff, 0xfe, 0x42, 0x00 };
+    send_raw(garbage, sizeof garbage);
+    resp_t r = await(0);
+    expect_error(r, RP_ERR_BAD_FRAME);
+    hello();
+    /* Unknown command, wrong payload size, another protocol version. */
+    expect_error(request(0x77, NULL, 0), RP_ERR_UNKNOWN_COMMAND);
+    uint8_t small[3] = { 0 };
+    expect_error(request(RP_CMD_READ, small, sizeof small), RP_ERR_BAD_ARGUMENT);
+    uint8_t raw[RP_HEADER_SIZE + RP_CRC_SIZE] = { 2, RP_KIND_REQUEST, 0x34, 0x12, RP_CMD_INFO, 0, 0, 0 };
+    rec_put_u32(raw + RP_HEADER_SIZE, rec_crc32(0, raw, RP_HEADER_SIZE));
+    uint8_t wire[32];
+    size_t n;
+    assert_int_equal(rec_cobs_encode(raw, sizeof raw, wire, sizeof wire, &n), REC_OK);
+    wire[n++] = 0;
+    send_raw(wire, n);
+    r = await(0x1234);
+    expect_error(r, RP_ERR_BAD_VERSION);
+    assert_int_equal(rec_get_u32(r.payload + RP_ERROR_OFF_DETAIL), RP_VERSION);
+    /* A flood larger than any frame: one TOO_LARGE, memory bounded, then normal service. */
+    static uint8_t flood[20000];
+    memset(flood, 0x41, sizeof flood);
+    for (size_t off = 0; off < sizeof flood; off += 4000) {
+        send_raw(flood + off, 4000);
+        for (int i = 0; i < 20; i++) rec_app_poll();
+    }
+    send_raw((const uint8_t *)"", 1);
+    expect_error(await(0), RP_ERR_TOO_LARGE);
+    hello();
+}
+
+static void test_power_cut_recovers_recording(void **state)
+{
+    (void)state;
+    hello();
+    press();
+    record_ms(16000, 3700);
+    /* Power cut: the RAM card keeps what was written; the device boots again. */
+    port_fake_mic_start_result(0);
+    boot();
+    entry_t e[4];
+    assert_int_equal(list_all(e, 4), 1);
+    assert_int_equal(e[0].stop_reason, RP_STOP_POWER_LOSS);
+    assert_true(e[0].flags & RP_RECORD_FLAG_RECOVERED);
+    /* At most one second (plus a partial block) of audio lost. */
+    assert_true(e[0].samples >= 16000u * 27u / 10u);
+    assert_true(e[0].samples <= 16000u * 37u / 10u);
+    check_recording(&e[0], 0);
+    uint8_t j[RP_JOURNAL_RECORD_SIZE * 2];
+    assert_int_equal(journal_records(j, 2), 1);
+    assert_int_equal(j[RP_JOURNAL_RECORD_OFF_STOP_REASON], RP_STOP_POWER_LOSS);
+    /* The next recording continues the numbering. */
+    press();
+    record_ms(16000, 200);
+    press();
+    assert_int_equal(list_all(e, 4), 2);
+    assert_int_equal(e[1].number, 2);
+}
+
+static void test_card_full_stops_and_finalises(void **state)
+{
+    (void)state;
+    rec_bd_ram_free(&g_ram);
+    card_new(34); /* smallest FAT32 volume: about 33 MB */
+    boot();
+    hello();
+    uint8_t s[RP_SETTINGS_REQ_SIZE] = { 0 };
+    s[RP_SETTINGS_REQ_OFF_SET_MASK] = RP_SETTINGS_MASK_SAMPLE_RATE;
+    rec_put_u32(s + RP_SETTINGS_REQ_OFF_SAMPLE_RATE, 48000);
+    expect_ok(request(RP_CMD_SETTINGS, s, sizeof s));
+    press();
+    record_ms(48000, 400000); /* more than the card holds */
+    assert_false(port_fake_mic_running());
+    entry_t e[2];
+    assert_int_equal(list_all(e, 2), 1);
+    assert_int_equal(e[0].stop_reason, RP_STOP_CARD_FULL);
+    check_recording(&e[0], 0);
+    resp_t info = hello();
+    assert_int_equal(info.payload[RP_INFO_OFF_REC_STATE], RP_REC_STATE_IDLE);
+}
+
+static void test_low_battery_stops_and_finalises(void **state)
+{
+    (void)state;
+    hello();
+    press();
+    record_ms(16000, 2000);
+    port_fake_set_battery_mv(3200);
+    record_ms(16000, 1500);
+    assert_false(port_fake_mic_running());
+    entry_t e[2];
+    assert_int_equal(list_all(e, 2), 1);
+    assert_int_equal(e[0].stop_reason, RP_STOP_LOW_BATTERY);
+    check_recording(&e[0], 0);
+    press(); /* refused while the battery is low */
+    assert_false(port_fake_mic_running());
+    resp_t info = hello();
+    assert_true(info.payload[RP_INFO_OFF_FLAGS] & RP_INFO_FLAG_LOW_BATTERY);
+}
+
+static void test_card_removed_while_recording_is_recovered_on_insert(void **state)
+{
+    (void)state;
+    hello();
+    press();
+    record_ms(16000, 2500);
+    port_fake_set_card_present(0);
+    g_ram.fail_reads = true; /* a card that is gone answers nothing */
+    g_ram.cut_armed = true;
+    g_ram.cut_budget = 0;
+    record_ms(16000, 500);
+    assert_false(port_fake_mic_running());
+    resp_t info = hello();
+    assert_int_equal(info.payload[RP_INFO_OFF_CARD_STATE], RP_CARD_STATE_NONE);
+    assert_int_equal(info.payload[RP_INFO_OFF_REC_STATE], RP_REC_STATE_ERROR);
+    /* Reinserted: the recording is closed with the reason it stopped. */
+    g_ram.fail_reads = false;
+    rec_bd_ram_power_on(&g_ram);
+    g_ram.cut_armed = false;
+    port_fake_set_card_present(1);
+    rec_app_card_changed();
+    for (int i = 0; i < 5; i++) rec_app_poll();
+    entry_t e[2];
+    assert_int_equal(list_all(e, 2), 1);
+    assert_int_equal(e[0].stop_reason, RP_STOP_CARD_REMOVED);
+    assert_true(e[0].samples >= 16000u * 15u / 10u);
+    check_recording(&e[0], 0);
+}
+
+/* Cut the power after N written blocks for every N over a recording's life (start, audio,
+ * patches, stop, journal), then boot again: the volume mounts, passes fsck.fat -n, the
+ * recording is finished (or recovered) and its data is the unbroken ramp that was recorded. */
+static void test_power_cut_campaign(void **state)
+{
+    (void)state;
+    rec_tool_require("fsck.fat", "dosfstools");
+    rec_bd_ram_free(&g_ram);
+    card_new(34);
+    boot();
+    hello();
+    size_t size = rec_bd_ram_size(&g_ram);
+    uint8_t *baseline = malloc(size);
+    assert_non_null(baseline);
+    memcpy(baseline, g_ram.data, size);
+
+    /* Measure how many blocks a whole recording writes. */
+    g_ram.blocks_written = 0;
+    press();
+    record_ms(16000, 2300);
+    press();
+    uint64_t total = g_ram.blocks_written;
+    assert_true(total > 100);
+
+    char img[256];
+    rec_tool_tmp(img, sizeof img, "campaign.img");
+    char out[4096];
+    unsigned cuts = 0, fsck_runs = 0;
+    /* Every N for small N (start and first writes), then a stride that still hits every
+     * phase, and every N near the end (stop, trim, journal). */
+    for (uint64_t cut = 0; cut <= total; cut++) {
+        if (cut > 40 && cut + 40 < total && cut % 7 != 0) continue;
+        rec_bd_ram_restore(&g_ram, baseline);
+        rec_bd_ram_power_on(&g_ram);
+        port_fake_reset();
+        port_fake_set_unique_id(true, 0x0123456789ABCDEFull);
+        rec_bd_ram_cut_after(&g_ram, cut, cut % 2 == 1);
+        boot();
+        g_ramp = 0;
+        press();
+        record_ms(16000, 2300);
+        press();
+        /* Power back: boot on what survived. */
+        rec_bd_ram_power_on(&g_ram);
+        g_ram.cut_armed = false;
+        boot();
+        resp_t info = hello();
+        assert_int_equal(info.payload[RP_INFO_OFF_CARD_STATE], RP_CARD_STATE_OK);
+        entry_t e[2];
+        uint32_t n = list_all(e, 2);
+        assert_true(n <= 1);
+        if (n == 1) {
+            assert_int_equal(e[0].number, 1);
+            check_recording(&e[0], 0);
+            uint8_t j[RP_JOURNAL_RECORD_SIZE];
+            assert_int_equal(journal_records(j, 1), 1);
+            assert_memory_equal(j + RP_JOURNAL_RECORD_OFF_SHA256, e[0].sha, 32);
+            if (e[0].stop_reason == RP_STOP_POWER_LOSS) assert_true(e[0].samples + 16000u + 256u >= 16000u * 23u / 10u || cut < total);
+        }
+        if (cut % 5 == 0 || cut + 40 >= total) {
+            assert_int_equal(rec_bd_ram_save_file(&g_ram, img), 0);
+            int st = rec_tool_fsck(img, false, out, sizeof out);
+            if (st != 0) fail_msg("fsck.fat after a cut at block %llu:\n%s", (unsigned long long)cut, out);
+            fsck_runs++;
+        }
+        cuts++;
+    }
+    print_message("power cuts: %u, fsck runs: %u, blocks per recording: %llu\n", cuts, fsck_runs, (unsigned long long)total);
+    free(baseline);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_hello_info, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_time_and_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_list_read_verify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_needs_matching_hash_and_numbers_are_never_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_format_needs_confirmation_and_keeps_numbering, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input_gets_errors_not_crashes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_power_cut_recovers_recording, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_card_full_stops_and_finalises, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_low_battery_stops_and_finalises, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_card_removed_while_recording_is_recovered_on_insert, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_power_cut_campaign, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
