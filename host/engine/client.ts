@@ -1,0 +1,279 @@
+/**
+ * Protocol client: typed request/response over a Transport with sequence numbers, per-request
+ * timeouts and retries, ERROR frames turned into DeviceError, and STATE events surfaced.
+ */
+import { Deframer, FrameError, PayloadError, decodeStruct, encodeFrame, encodeStruct, type Frame, type StructValue } from '../../protocol/src/codec.js';
+import { COMMANDS, EVENTS, KIND, PROTOCOL, type CommandName } from '../../protocol/src/schema.js';
+import type { Info, StateEvent, StructTypes } from '../../protocol/generated/types.js';
+import { DeviceError, EngineError, deviceErrorInfo } from './errors.js';
+import type { Transport } from './transport.js';
+
+export type RequestOf<C extends CommandName> = StructTypes[(typeof COMMANDS)[C]['request']];
+export type ResponseOf<C extends CommandName> = StructTypes[(typeof COMMANDS)[C]['response']];
+
+export interface ClientOptions {
+  /** Time to wait for each answer before resending, ms. */
+  timeoutMs?: number;
+  /** Resends after a timeout (for requests that are safe to repeat). */
+  retries?: number;
+  /** Payload limit the host offers in HELLO. */
+  maxPayload?: number;
+  onState?: (e: StateEvent) => void;
+  /** A damaged or unexpected frame arrived (already counted in `noise`). */
+  onNoise?: (reason: string) => void;
+  /** A request is being sent again after a timeout. */
+  onRetry?: (command: CommandName, attempt: number, req: unknown) => void;
+}
+
+export interface RequestOptions {
+  retries?: number;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+interface Pending {
+  command: number;
+  name: CommandName;
+  resolve: (f: Frame) => void;
+  reject: (e: Error) => void;
+}
+
+const COMMAND_BY_ID = new Map<number, CommandName>(Object.entries(COMMANDS).map(([k, v]) => [v.id, k as CommandName]));
+
+export class ProtocolClient {
+  readonly timeoutMs: number;
+  readonly retries: number;
+  readonly offeredMaxPayload: number;
+  /** Payload limit agreed in HELLO (the protocol minimum until then). */
+  maxPayload: number = PROTOCOL.minMaxPayload;
+  /** Damaged or unintelligible frames seen so far. */
+  noise = 0;
+  /** Valid frames received so far. */
+  goodFrames = 0;
+  /** Protocol version of frames from a device speaking another version, if any were seen. */
+  foreignVersion: number | null = null;
+  private readonly deframer = new Deframer(PROTOCOL.absoluteMaxPayload);
+  private readonly pending = new Map<number, Pending>();
+  private nextSeq = 1;
+  private closed: Error | null = null;
+  private flushed = false;
+  private readonly unsubs: (() => void)[] = [];
+
+  constructor(
+    readonly transport: Transport,
+    private readonly opts: ClientOptions = {},
+  ) {
+    this.timeoutMs = opts.timeoutMs ?? 2000;
+    this.retries = opts.retries ?? 3;
+    this.offeredMaxPayload = Math.min(opts.maxPayload ?? PROTOCOL.absoluteMaxPayload, PROTOCOL.absoluteMaxPayload);
+    this.unsubs.push(transport.onData((b) => this.onData(b)));
+    this.unsubs.push(
+      transport.onClose((err) =>
+        this.fail(new EngineError('DISCONNECTED', `The recorder was disconnected${err ? ` (${err.message})` : ''}.`, 'Plug the recorder back in.')),
+      ),
+    );
+  }
+
+  get isOpen(): boolean {
+    return this.closed === null && this.transport.isOpen;
+  }
+
+  /** Opens the session: agrees the payload limit and returns the device's INFO. */
+  async hello(opts: RequestOptions = {}): Promise<Info> {
+    let info: Info;
+    try {
+      info = await this.request('HELLO', { maxPayload: this.offeredMaxPayload, reserved: 0 }, opts);
+    } catch (e) {
+      throw this.explainHelloFailure(e);
+    }
+    if (info.protocolVersion !== PROTOCOL.version) {
+      throw new EngineError('PROTOCOL_VERSION', `The recorder speaks protocol version ${info.protocolVersion}; this app speaks version ${PROTOCOL.version}.`, 'Update the companion app or the recorder so they match.');
+    }
+    const agreed = info.maxPayload;
+    this.maxPayload = agreed >= PROTOCOL.minMaxPayload && agreed <= this.offeredMaxPayload ? agreed : PROTOCOL.minMaxPayload;
+    return info;
+  }
+
+  private explainHelloFailure(e: unknown): unknown {
+    if (this.foreignVersion !== null) {
+      return new EngineError('PROTOCOL_VERSION', `The device on ${this.transport.path} speaks protocol version ${this.foreignVersion}; this app speaks version ${PROTOCOL.version}.`, 'Update the companion app or the recorder so they match.');
+    }
+    if (e instanceof EngineError && e.code === 'TIMEOUT') {
+      if (this.noise > 0 && this.goodFrames === 0) {
+        return new EngineError('NOT_A_RECORDER', `Something on ${this.transport.path} is sending data, but it is not an evidence recorder (or its messages are damaged).`, 'Check you chose the right port, unplug and re-plug the recorder, and try again.');
+      }
+      return new EngineError('TIMEOUT', `Nothing answered on ${this.transport.path}.`, 'Check the recorder is switched on and plugged in with a data cable, and that this is its port.');
+    }
+    return e;
+  }
+
+  /** Sends a request and waits for its answer, resending after timeouts. */
+  async request<C extends CommandName>(name: C, req: RequestOf<C>, opts: RequestOptions = {}): Promise<ResponseOf<C>> {
+    return (await this.requestRaw(name, req, opts)).value;
+  }
+
+  /** Like request(), also returning the raw response payload. */
+  async requestRaw<C extends CommandName>(name: C, req: RequestOf<C>, opts: RequestOptions = {}): Promise<{ value: ResponseOf<C>; payload: Buffer }> {
+    const cmd = COMMANDS[name];
+    const payload = encodeStruct(cmd.request, req as unknown as StructValue);
+    const retries = opts.retries ?? this.retries;
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed) throw this.closed;
+      if (opts.signal?.aborted) throw new EngineError('CANCELLED', 'Stopped.', '');
+      if (attempt > 0) this.opts.onRetry?.(name, attempt, req);
+      const seq = this.allocSeq();
+      const frame = await new Promise<Frame | null>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.pending.delete(seq);
+          signal?.removeEventListener('abort', onAbort);
+          resolve(null);
+        }, timeoutMs);
+        const signal = opts.signal;
+        const onAbort = () => {
+          clearTimeout(timer);
+          this.pending.delete(seq);
+          reject(new EngineError('CANCELLED', 'Stopped.', ''));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.pending.set(seq, {
+          command: cmd.id,
+          name,
+          resolve: (f) => {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', onAbort);
+            resolve(f);
+          },
+          reject: (e) => {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', onAbort);
+            reject(e);
+          },
+        });
+        let wire = encodeFrame({ kind: KIND.REQUEST, seq, command: cmd.id, payload });
+        if (!this.flushed) {
+          // A leading delimiter ends any line noise the device may have buffered.
+          wire = Buffer.concat([Buffer.from([PROTOCOL.delimiter]), wire]);
+          this.flushed = true;
+        }
+        this.transport.write(wire).catch((e: unknown) => {
+          const p = this.pending.get(seq);
+          if (p) {
+            this.pending.delete(seq);
+            p.reject(e instanceof EngineError ? e : new EngineError('DISCONNECTED', `Sending to the recorder failed: ${(e as Error).message}.`, 'Plug the recorder back in.'));
+          }
+        });
+      });
+      if (frame) return { value: this.decodeResponse(name, frame), payload: frame.payload };
+      if (attempt >= retries) {
+        throw new EngineError('TIMEOUT', `The recorder stopped answering (${name} got no reply after ${attempt + 1} tries).`, 'Check the cable; unplug and re-plug the recorder and run the command again.');
+      }
+    }
+  }
+
+  private decodeResponse<C extends CommandName>(name: C, frame: Frame): ResponseOf<C> {
+    if (frame.kind === KIND.ERROR) {
+      const err = this.decodeError(frame.payload);
+      throw new DeviceError(deviceErrorInfo(err.code, err.detail), name);
+    }
+    try {
+      return decodeStruct(COMMANDS[name].response, frame.payload) as unknown as ResponseOf<C>;
+    } catch (e) {
+      if (e instanceof PayloadError) {
+        throw new EngineError('NOT_A_RECORDER', `The recorder sent an answer to ${name} that this app cannot understand (${e.message}).`, 'Update the companion app or the recorder so they match.');
+      }
+      throw e;
+    }
+  }
+
+  private decodeError(payload: Buffer): { code: number; detail: number } {
+    try {
+      const v = decodeStruct('ERROR', payload);
+      return { code: Number(v.code), detail: Number(v.detail) };
+    } catch {
+      return { code: 0, detail: 0 };
+    }
+  }
+
+  private allocSeq(): number {
+    for (let i = 0; i < 0x10000; i++) {
+      const s = this.nextSeq;
+      this.nextSeq = this.nextSeq >= 0xffff ? 1 : this.nextSeq + 1; // 0 is reserved for unsolicited frames
+      if (s !== PROTOCOL.unsolicitedSeq && !this.pending.has(s)) return s;
+    }
+    throw new EngineError('INTERNAL', 'Too many requests in flight.', '');
+  }
+
+  private onData(chunk: Buffer): void {
+    for (const item of this.deframer.push(chunk)) {
+      if (item.ok) {
+        this.onFrame(item.frame);
+        continue;
+      }
+      const err = item.error;
+      if (err instanceof FrameError && err.reason === 'version') {
+        const f = (err as FrameError & { frame?: Frame }).frame;
+        if (f) this.foreignVersion = f.version;
+      }
+      this.noiseSeen(`damaged frame (${item.error.message})`);
+    }
+  }
+
+  private noiseSeen(reason: string): void {
+    this.noise++;
+    this.opts.onNoise?.(reason);
+  }
+
+  private onFrame(f: Frame): void {
+    if (f.kind === KIND.EVENT) {
+      this.goodFrames++;
+      if (f.command === EVENTS.STATE.id) {
+        try {
+          this.opts.onState?.(decodeStruct('STATE_EVENT', f.payload) as unknown as StateEvent);
+        } catch {
+          this.noiseSeen('malformed STATE event');
+        }
+      }
+      return;
+    }
+    if (f.kind !== KIND.RESPONSE && f.kind !== KIND.ERROR) {
+      this.noiseSeen(`unexpected frame kind ${f.kind}`);
+      return;
+    }
+    if (f.seq === PROTOCOL.unsolicitedSeq) {
+      // The device could not read one of our frames; the request's timeout resends it.
+      this.goodFrames++;
+      this.noiseSeen('the recorder reported a damaged frame from us');
+      return;
+    }
+    const p = this.pending.get(f.seq);
+    if (!p) return; // a late answer to a request already resent: ignore it
+    if (f.command !== p.command) {
+      this.noiseSeen(`answer for ${COMMAND_BY_ID.get(f.command) ?? f.command} where ${p.name} was expected`);
+      return;
+    }
+    this.goodFrames++;
+    this.pending.delete(f.seq);
+    p.resolve(f);
+  }
+
+  private fail(e: Error): void {
+    if (this.closed) return;
+    this.closed = e;
+    for (const [seq, p] of [...this.pending]) {
+      this.pending.delete(seq);
+      p.reject(e);
+    }
+  }
+
+  /** Detaches from the transport and fails any request still waiting. Does not close it. */
+  detach(): void {
+    this.fail(new EngineError('DISCONNECTED', 'The connection to the recorder was closed.', ''));
+    for (const u of this.unsubs) u();
+  }
+
+  async close(): Promise<void> {
+    this.detach();
+    await this.transport.close();
+  }
+}

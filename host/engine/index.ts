@@ -1,0 +1,10 @@
+/** Public surface of the engine (no Ink, no React). */
+export { createEngine, appVersion, type Engine, type EngineOptions } from './engine.js';
+export type { SyncOptions, SyncResult } from './sync.js';
+export * from './events.js';
+export { EngineError, DeviceError } from './errors.js';
+export { discover, choosePort, isRecorder, type Candidate, type PortInfoLike } from './discovery.js';
+export { openSerial, type Transport, type TransportOpener } from './transport.js';
+export { verifyLibraryFile, verifyPaths, type FileVerification } from './verify.js';
+export { describeEvent } from './describe.js';
+export { MANIFEST_VERSION, sanitiseLabel, recordingBaseName, type Manifest } from './library.js';

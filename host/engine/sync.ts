@@ -1,0 +1,679 @@
+/**
+ * Sync: copy every finished recording not yet in the library, verify it, record a manifest,
+ * check the journal, and (only when asked, and only after verification) delete from the device.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
+import { CARD_LAYOUT, HASH_ALGORITHM, RECORDING_STATE, STRUCTS, structSize } from '../../protocol/src/schema.js';
+import type { ListEntry } from '../../protocol/generated/types.js';
+import { durationMs, firmwareVersion, hex, jsonable, stopReasonName, summariseEntry } from './convert.js';
+import { EngineError, fsError, toEngineError } from './errors.js';
+import type { JournalProblem, ProblemCode } from './events.js';
+import { checkJournal, journalEntriesFromPayload, JOURNAL_RECORD_SIZE, type JournalCheck, type JournalEntry } from './journal.js';
+import {
+  assertRegularOrAbsent,
+  defaultDestination,
+  durationText,
+  ensureDir,
+  exists,
+  indexLibrary,
+  loadMemory,
+  openNoFollow,
+  publishNoClobber,
+  realFs,
+  recordingBaseName,
+  safeJoin,
+  saveMemory,
+  serialiseManifest,
+  writeFileAtomic,
+  type Fs,
+  type Manifest,
+} from './library.js';
+import type { Emit, Session } from './session.js';
+import { inspectFile, readerFor, verifyLibraryFile } from './verify.js';
+import { compareWav, hashRange } from './wav.js';
+
+export interface SyncOptions {
+  /** Library folder; default ~/Recordings/<label or device id>. */
+  dest?: string;
+  deleteAfterVerify?: boolean;
+  /** READ requests kept in flight (capped by the device's maxInFlight). Default 8. */
+  window?: number;
+  /** Bytes per READ; default maxPayload - 8. */
+  chunkSize?: number;
+  /** Set the device clock after measuring its offset. Default true. */
+  setTime?: boolean;
+  progressIntervalMs?: number;
+  signal?: AbortSignal;
+  fs?: Fs;
+  home?: string;
+  appVersion?: string;
+  now?: () => number;
+  /** Reconnects allowed per recording without any progress in between. Default 5. */
+  maxReconnects?: number;
+}
+
+export interface SyncResult {
+  ok: boolean;
+  deviceId: string;
+  label: string;
+  destination: string;
+  copied: number[];
+  alreadyHad: number[];
+  failed: { number: number; code: ProblemCode; message: string }[];
+  deleted: number[];
+  inProgress: number[];
+  journal: 'ok' | 'broken' | 'gap' | 'empty' | 'not-checked';
+  bytes: number;
+  elapsedMs: number;
+  cancelled: boolean;
+}
+
+const READ_HEADER = structSize(STRUCTS.READ);
+const LIST_ENTRY_SIZE = structSize(STRUCTS.LIST_ENTRY);
+const ZERO_SHA = '0'.repeat(64);
+
+interface ClockInfo {
+  offsetMs: number | null;
+  roundTripMs: number | null;
+  deviceClockWasSet: boolean;
+  measuredAtIso: string | null;
+  deviceClockSetTo: string | null;
+}
+
+export async function listAll(session: Session, signal?: AbortSignal): Promise<{ total: number; entries: ListEntry[] }> {
+  const entries: ListEntry[] = [];
+  let after = 0;
+  let total = 0;
+  const maxEntries = Math.max(1, Math.floor((session.client.maxPayload - structSize(STRUCTS.LIST)) / LIST_ENTRY_SIZE));
+  for (let page = 0; page < 100000; page++) {
+    const r = await session.client.request('LIST', { afterNumber: after, maxEntries, reserved: 0 }, { signal });
+    total = r.total;
+    for (const e of r.entries) {
+      if (e.number <= after) throw new EngineError('NOT_A_RECORDER', 'The recorder listed its recordings out of order.', 'Unplug the recorder, plug it back in, and try again.');
+      entries.push(e);
+      after = e.number;
+    }
+    if (!r.more || r.entries.length === 0) break;
+  }
+  return { total, entries };
+}
+
+export async function readJournal(session: Session, signal?: AbortSignal): Promise<{ total: number; entries: JournalEntry[] }> {
+  const entries: JournalEntry[] = [];
+  const maxRecords = Math.max(1, Math.floor((session.client.maxPayload - structSize(STRUCTS.JOURNAL)) / JOURNAL_RECORD_SIZE));
+  let total = 0;
+  for (let guard = 0; guard < 1_000_000; guard++) {
+    const { payload } = await session.client.requestRaw('JOURNAL', { fromIndex: entries.length, maxRecords, reserved: 0 }, { signal });
+    const page = journalEntriesFromPayload(payload);
+    total = page.total;
+    if (page.fromIndex !== entries.length) throw new EngineError('NOT_A_RECORDER', 'The recorder sent journal records from the wrong place.', 'Unplug the recorder, plug it back in, and try again.');
+    entries.push(...page.entries);
+    if (page.entries.length === 0 || entries.length >= total) break;
+  }
+  return { total, entries };
+}
+
+/** Measures device minus host time with INFO, then (optionally) sets the device clock. */
+export async function measureAndSetClock(session: Session, emit: Emit, now: () => number, set: boolean, signal?: AbortSignal): Promise<ClockInfo> {
+  const t0 = now();
+  const info = await session.client.request('INFO', {}, { signal });
+  const t1 = now();
+  session.info = info;
+  const hostMid = Math.round((t0 + t1) / 2);
+  const deviceMs = Number(info.clockUnixMs);
+  const clockSet = (info.flags & 0x04) !== 0;
+  const offsetMs = deviceMs - hostMid;
+  emit({ type: 'clock.offset', offsetMs, roundTripMs: t1 - t0, deviceUnixMs: info.clockUnixMs.toString(), hostUnixMs: String(hostMid), deviceClockWasSet: clockSet });
+  if (!clockSet) {
+    emit({ type: 'warning', code: 'CLOCK_NOT_SET', message: "The recorder's clock had not been set, so recordings made since it was last powered up carry no trustworthy date.", action: set ? 'The clock is being set now; the offset is written into each copy\'s manifest.' : 'Run `recorder set-time`.' });
+  } else if (Math.abs(offsetMs) > 2000) {
+    emit({ type: 'warning', code: 'CLOCK_DRIFT', message: `The recorder's clock was ${(offsetMs / 1000).toFixed(1)} seconds ${offsetMs > 0 ? 'ahead of' : 'behind'} this computer.`, action: 'The difference is written into each copy\'s manifest; the clock is being corrected.' });
+  }
+  const clock: ClockInfo = { offsetMs, roundTripMs: t1 - t0, deviceClockWasSet: clockSet, measuredAtIso: new Date(hostMid).toISOString(), deviceClockSetTo: null };
+  if (set) {
+    const to = now();
+    const r = await session.client.request('SET_TIME', { unixMs: BigInt(to) }, { signal });
+    clock.deviceClockSetTo = new Date(to).toISOString();
+    emit({ type: 'clock.set', previousUnixMs: r.previousUnixMs.toString(), previousSet: r.previousSet === 1, newUnixMs: String(to), offsetMs: Number(r.previousUnixMs) - to });
+  }
+  return clock;
+}
+
+function isLinkLoss(e: unknown): boolean {
+  return e instanceof EngineError && (e.code === 'DISCONNECTED' || e.code === 'TIMEOUT');
+}
+
+class Progress {
+  private samples: { t: number; b: number }[] = [];
+  private last = -Infinity;
+  constructor(
+    private readonly emit: Emit,
+    private readonly number: number,
+    private readonly total: number,
+    private readonly interval: number,
+    private readonly now: () => number,
+  ) {}
+  update(bytes: number, force = false): void {
+    const t = this.now();
+    this.samples.push({ t, b: bytes });
+    while (this.samples.length > 2 && t - this.samples[0]!.t > 3000) this.samples.shift();
+    if (!force && t - this.last < this.interval) return;
+    this.last = t;
+    const first = this.samples[0]!;
+    const dt = (t - first.t) / 1000;
+    const rate = dt > 0 ? Math.round((bytes - first.b) / dt) : 0;
+    this.emit({ type: 'file.progress', number: this.number, bytes, total: this.total, rate, etaSeconds: rate > 0 ? Math.ceil((this.total - bytes) / rate) : null });
+  }
+}
+
+async function writeAll(fh: FileHandle, buf: Buffer, position: number, where: string): Promise<void> {
+  let o = 0;
+  try {
+    while (o < buf.length) o += (await fh.write(buf, o, buf.length - o, position + o)).bytesWritten;
+  } catch (e) {
+    throw fsError(e, 'save the copy', where);
+  }
+}
+
+/** Feeds the part of [pos, pos+len) that overlaps the audio data into the hash. */
+function hashData(h: Hash, buf: Buffer, pos: number, dataStart: number, dataEnd: number): void {
+  const a = Math.max(pos, dataStart);
+  const b = Math.min(pos + buf.length, dataEnd);
+  if (b > a) h.update(buf.subarray(a - pos, b - pos));
+}
+
+interface CopyTarget {
+  final: string;
+  part: string;
+  manifest: string;
+}
+
+export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): Promise<SyncResult> {
+  const fs = o.fs ?? realFs;
+  const now = o.now ?? Date.now;
+  const signal = o.signal;
+  const started = now();
+  const info = session.info;
+  const deviceId = session.deviceId;
+  const label = info.label;
+  const dest = path.resolve(o.dest ?? defaultDestination(label, deviceId, o.home));
+  const result: SyncResult = { ok: false, deviceId, label, destination: dest, copied: [], alreadyHad: [], failed: [], deleted: [], inProgress: [], journal: 'not-checked', bytes: 0, elapsedMs: 0, cancelled: false };
+  const finish = (message?: string): SyncResult => {
+    result.elapsedMs = now() - started;
+    result.ok = !result.cancelled && result.failed.length === 0 && (result.journal === 'ok' || result.journal === 'empty');
+    emit({
+      type: 'sync.summary',
+      ok: result.ok,
+      deviceId,
+      label,
+      destination: dest,
+      copied: result.copied,
+      alreadyHad: result.alreadyHad,
+      failed: result.failed,
+      deleted: result.deleted,
+      inProgress: result.inProgress,
+      journal: result.journal,
+      bytes: result.bytes,
+      elapsedMs: result.elapsedMs,
+      message: message ?? summaryText(result),
+    });
+    return result;
+  };
+
+  // Device state warnings
+  const card = info.cardState;
+  if (card === 1) emit({ type: 'warning', code: 'CARD_PROBLEM', message: 'The recorder has no memory card in it.', action: 'Put the card back in and run sync again.' });
+  else if (card === 2 || card === 3) emit({ type: 'warning', code: 'CARD_PROBLEM', message: 'The recorder reports a problem with its memory card.', action: 'Do not format it. Ask for help before doing anything else with the card.' });
+  if (info.flags & 0x08) emit({ type: 'warning', code: 'LOW_BATTERY', message: 'The recorder\'s battery is low.', action: 'Keep it plugged in while copying.' });
+
+  await ensureDir(fs, dest);
+
+  const withLink = async <T>(what: () => Promise<T>): Promise<T> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await what();
+      } catch (e) {
+        if (!isLinkLoss(e) || attempt >= (o.maxReconnects ?? 5)) throw e;
+        await session.waitForReturn((e as Error).message, signal);
+      }
+    }
+  };
+
+  try {
+    const clock = await withLink(() => measureAndSetClock(session, emit, now, o.setTime ?? true, signal));
+
+    // Listing
+    const { total, entries } = await withLink(() => listAll(session, signal));
+    const library = await indexLibrary(fs, dest);
+    const toCopy: number[] = [];
+    const already: number[] = [];
+    const inProgress: number[] = [];
+    for (const e of entries) {
+      if (e.state !== RECORDING_STATE.FINISHED) inProgress.push(e.number);
+      else if (library.get(`${deviceId}:${e.number}`)?.manifest.recording.sha256 === hex(e.sha256)) already.push(e.number);
+      else toCopy.push(e.number);
+    }
+    result.inProgress = inProgress;
+    emit({ type: 'list.received', total, recordings: entries.map(summariseEntry), toCopy, alreadyInLibrary: already, inProgress });
+
+    // Journal
+    const journal = await withLink(() => readJournal(session, signal));
+    const memory = await loadMemory(fs, dest, deviceId);
+    const check = checkJournal(journal.entries, journal.total, memory);
+    const byNumber = new Map(journal.entries.map((j) => [j.record.number, j]));
+    const onDevice = new Set(entries.map((e) => e.number));
+    for (const j of journal.entries) {
+      if (!onDevice.has(j.record.number) && !library.has(`${deviceId}:${j.record.number}`)) {
+        check.gaps.push({ kind: 'missing-record', index: j.index, message: `recording ${j.record.number} is in the journal but is neither on the recorder nor in ${dest}` });
+      }
+    }
+    for (const e of entries) {
+      if (e.state === RECORDING_STATE.FINISHED && !byNumber.has(e.number)) {
+        check.problems.push({ kind: 'missing-record', message: `recording ${e.number} has no journal record` });
+      }
+      const j = byNumber.get(e.number);
+      if (j && e.state === RECORDING_STATE.FINISHED && !j.record.sha256.equals(e.sha256)) {
+        check.problems.push({ kind: 'hash-differs', index: j.index, message: `recording ${e.number}: the journal's SHA-256 differs from the recording list` });
+      }
+    }
+    if (check.problems.length && check.chain === 'ok') check.chain = 'broken';
+    reportJournal(emit, check);
+    result.journal = check.chain === 'broken' ? 'broken' : check.gaps.length ? 'gap' : check.chain;
+    if (check.chain === 'ok' && !check.gaps.some((g) => g.kind === 'shrunk') && check.lastIndex !== null) {
+      const last = journal.entries[check.lastIndex]!;
+      await saveMemory(fs, dest, deviceId, { index: last.index, recordSha256: last.hash.toString('hex'), number: last.record.number });
+    }
+    const journalTrusted = check.chain === 'ok';
+
+    for (const n of inProgress) emit({ type: 'file.skipped', number: n, reason: 'in-progress', message: `Recording ${n} is still being recorded; it will be copied next time.` });
+
+    // Copies
+    const ctx: CopyContext = { session, emit, fs, dest, now, signal, o, clock, check, byNumber, library, deviceId };
+    for (const e of entries) {
+      if (e.state !== RECORDING_STATE.FINISHED) continue;
+      if (signal?.aborted) throw new EngineError('CANCELLED', 'Stopped.', '');
+      let outcome: { path: string } | null;
+      if (already.includes(e.number)) {
+        const existing = library.get(`${deviceId}:${e.number}`)!;
+        const v = await verifyLibraryFile(existing.wav, fs);
+        if (v.ok) {
+          emit({ type: 'file.skipped', number: e.number, reason: 'already-verified', message: `Recording ${e.number} is already safely in the library (${path.basename(existing.wav)}).` });
+          result.alreadyHad.push(e.number);
+          outcome = { path: existing.wav };
+        } else {
+          emit({ type: 'warning', code: 'HASH_MISMATCH', message: `The library copy of recording ${e.number} (${path.basename(existing.wav)}) no longer verifies: ${v.problems[0]}. A fresh copy will be made beside it.`, action: 'Keep the damaged file for inspection; the new copy is the one to use.' });
+          library.delete(`${deviceId}:${e.number}`);
+          outcome = await copyOne(ctx, e, result);
+        }
+      } else {
+        outcome = await copyOne(ctx, e, result);
+      }
+      if (outcome && o.deleteAfterVerify) {
+        await deleteIfSafe(ctx, e, outcome.path, journalTrusted, result);
+      }
+    }
+  } catch (e) {
+    const err = toEngineError(e);
+    if (err.code === 'CANCELLED') {
+      result.cancelled = true;
+      emit({ type: 'error', code: 'CANCELLED', message: 'Sync stopped. Any partial copy is kept; run sync again to continue where it stopped.', action: 'Run `recorder sync` again when ready.' });
+      return finish('Sync was stopped before it finished.');
+    }
+    emit({ type: 'error', code: err.code, message: err.message, action: err.action, ...(err.deviceError ? { deviceError: err.deviceError } : {}) });
+    result.failed.push({ number: 0, code: err.code, message: err.message });
+    return finish();
+  }
+  return finish();
+}
+
+function summaryText(r: SyncResult): string {
+  const parts: string[] = [];
+  parts.push(r.copied.length ? `Copied and verified ${r.copied.length} recording(s)` : 'No new recordings to copy');
+  if (r.alreadyHad.length) parts.push(`${r.alreadyHad.length} already in the library`);
+  if (r.deleted.length) parts.push(`${r.deleted.length} deleted from the recorder after verification`);
+  if (r.inProgress.length) parts.push(`${r.inProgress.length} still recording (not copied)`);
+  if (r.failed.length) parts.push(`${r.failed.length} problem(s): see the messages above`);
+  if (r.journal === 'broken') parts.push('THE JOURNAL CHECK FAILED: keep the recorder as it is and ask for advice');
+  if (r.journal === 'gap') parts.push('THE JOURNAL HAS GAPS: see the warnings above');
+  return `${parts.join('; ')}. Library: ${r.destination}`;
+}
+
+function reportJournal(emit: Emit, c: JournalCheck): void {
+  emit({ type: 'journal.checked', total: c.total, fromIndex: c.fromIndex, lastIndex: c.lastIndex, chain: c.chain, gaps: c.gaps, problems: c.problems });
+  const list = (ps: JournalProblem[]) => ps.map((p) => p.message).join('; ');
+  if (c.problems.length) {
+    emit({ type: 'error', code: 'JOURNAL_BROKEN', message: `The recorder's journal check FAILED: ${list(c.problems)}.`, action: 'Nothing will be deleted from the recorder. Keep it as it is, keep the copies, and ask a solicitor or the project for advice.' });
+  }
+  if (c.gaps.length) {
+    emit({ type: 'warning', code: 'JOURNAL_GAP', message: `The recorder's journal has gaps: ${list(c.gaps)}.`, action: 'Write down what you know about these recordings; ask for advice if they matter.' });
+  }
+}
+
+interface CopyContext {
+  session: Session;
+  emit: Emit;
+  fs: Fs;
+  dest: string;
+  now: () => number;
+  signal: AbortSignal | undefined;
+  o: SyncOptions;
+  clock: ClockInfo;
+  check: JournalCheck;
+  byNumber: Map<number, JournalEntry>;
+  library: Map<string, { wav: string; manifest: Manifest }>;
+  deviceId: string;
+}
+
+/** Picks the final name: the friendly name, or a numbered variant if a different file has it. */
+async function chooseTarget(ctx: CopyContext, e: ListEntry): Promise<CopyTarget> {
+  const info = ctx.session.info;
+  for (let suffix = 1; suffix < 1000; suffix++) {
+    const base = recordingBaseName({ startUnixMs: e.startUnixMs, clockSet: (e.flags & 0x01) !== 0, label: info.label, deviceId: ctx.deviceId, number: e.number, suffix });
+    const final = safeJoin(ctx.dest, `${base}.wav`);
+    const t: CopyTarget = { final, part: safeJoin(ctx.dest, `${base}.wav.part`), manifest: safeJoin(ctx.dest, `${base}.json`) };
+    const partThere = await exists(ctx.fs, t.part);
+    const finalThere = await exists(ctx.fs, t.final);
+    const manifestThere = await exists(ctx.fs, t.manifest);
+    if (!finalThere && !manifestThere) return t;
+    if (suffix === 1 && !partThere) {
+      const existing = finalThere || manifestThere ? path.basename(finalThere ? final : t.manifest) : '';
+      if (existing) {
+        ctx.emit({ type: 'warning', code: 'FILE_CONFLICT', message: `A different file named ${existing} is already in the library; it will not be touched.`, action: 'The new copy gets a numbered name instead.' });
+      }
+    }
+  }
+  throw new EngineError('FILE_CONFLICT', `Too many files named like recording ${e.number} in ${ctx.dest}.`, 'Tidy the recordings folder and run sync again.');
+}
+
+async function copyOne(ctx: CopyContext, e: ListEntry, result: SyncResult): Promise<{ path: string } | null> {
+  const { emit } = ctx;
+  let target: CopyTarget | null = null;
+  try {
+    target = await chooseTarget(ctx, e);
+    let reconnects = 0;
+    let lastOffset = -1;
+    for (let fresh = 0; ; ) {
+      try {
+        const r = await transferAndVerify(ctx, e, target, result);
+        if (r === 'mismatch') {
+          if (fresh++ >= 1) throw new EngineError('HASH_MISMATCH', `The copy of recording ${e.number} did not match the recorder's SHA-256, twice.`, 'Keep the recorder as it is and ask for help. Nothing was deleted.');
+          emit({ type: 'file.restarted', number: e.number, message: `The copy of recording ${e.number} did not match the recorder's fingerprint; copying it again from the start.` });
+          await ctx.fs.unlink(target.part).catch(() => undefined);
+          continue;
+        }
+        return { path: target.final };
+      } catch (err) {
+        if (!isLinkLoss(err)) throw err;
+        const partSize = await ctx.fs.lstat(target.part).then((s) => s.size).catch(() => 0);
+        if (partSize > lastOffset) reconnects = 0;
+        lastOffset = partSize;
+        if (reconnects++ >= (ctx.o.maxReconnects ?? 5)) throw err;
+        await ctx.session.waitForReturn((err as Error).message, ctx.signal);
+      }
+    }
+  } catch (err) {
+    const x = toEngineError(err);
+    if (x.code === 'CANCELLED') throw x;
+    const partKept = target && (await exists(ctx.fs, target.part)) ? target.part : null;
+    emit({ type: 'file.failed', number: e.number, code: x.code, message: x.message, action: x.action, partKept });
+    result.failed.push({ number: e.number, code: x.code, message: x.message });
+    if (x.code === 'DISK_FULL' || x.code === 'DEST_UNWRITABLE' || x.code === 'DISCONNECTED' || x.code === 'TIMEOUT') throw new EngineError(x.code, `Sync stopped: ${x.message}`, x.action);
+    return null;
+  }
+}
+
+/** Copies (or resumes) one recording into its .part, verifies it, and publishes it. */
+async function transferAndVerify(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: SyncResult): Promise<'ok' | 'mismatch'> {
+  const { session, emit, fs, signal } = ctx;
+  const client = session.client;
+  const size = e.size;
+  const dataStart = e.dataOffset;
+  const dataEnd = e.dataOffset + e.sampleCount * 2;
+  if (e.dataOffset !== CARD_LAYOUT.wavDataOffset || dataEnd > size) {
+    throw new EngineError('WAV_INVALID', `The recorder describes recording ${e.number} with an impossible layout (audio at ${e.dataOffset}, ${e.sampleCount} samples in ${size} bytes).`, 'Keep the recorder as it is and ask for help.');
+  }
+  const hadPart = await assertRegularOrAbsent(fs, t.part);
+  const fh = await openNoFollow(fs, t.part, !hadPart);
+  const dataHash = createHash('sha256');
+  const fileHash = createHash('sha256');
+  let offset = 0;
+  let closed = false;
+  const closeFh = async (sync: boolean) => {
+    if (closed) return;
+    closed = true;
+    try {
+      if (sync) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  };
+  try {
+    if (hadPart) {
+      const have = (await fh.stat()).size;
+      if (have > size) {
+        emit({ type: 'file.restarted', number: e.number, message: `The partial copy of recording ${e.number} is longer than the recording; starting again.` });
+        await fh.truncate(0);
+      } else if (have > 0) {
+        const read = readerFor(fh);
+        const local = await hashRange(read, 0, have);
+        const remote = await client.request('HASH', { number: e.number, algorithm: HASH_ALGORITHM.SHA256, reserved: Buffer.alloc(3), offset: 0, length: have }, { signal });
+        if (remote.digest.equals(local) && remote.offset === 0 && remote.length === have) {
+          for (let o = 0; o < have; o += 1 << 20) {
+            const b = await read(o, Math.min(1 << 20, have - o));
+            fileHash.update(b);
+            hashData(dataHash, b, o, dataStart, dataEnd);
+          }
+          offset = have;
+          emit({ type: 'file.resumed', number: e.number, fromOffset: have, message: `Continuing recording ${e.number} from ${have} of ${size} bytes (the partial copy matches the recorder).` });
+        } else {
+          emit({ type: 'file.restarted', number: e.number, message: `The partial copy of recording ${e.number} does not match the recorder; starting again from the beginning.` });
+          await fh.truncate(0);
+        }
+      }
+    }
+    emit({ type: 'file.started', number: e.number, fileName: path.basename(t.final), path: t.final, size, fromOffset: offset });
+
+    // Windowed reads
+    const chunk = Math.max(1, Math.min(ctx.o.chunkSize ?? Infinity, client.maxPayload - READ_HEADER));
+    const window = Math.max(1, Math.min(ctx.o.window ?? 8, session.info.maxInFlight || 1));
+    const progress = new Progress(emit, e.number, size, ctx.o.progressIntervalMs ?? 250, ctx.now);
+    progress.update(offset, true);
+    const got = new Map<number, Buffer>();
+    const todo: { o: number; len: number }[] = [];
+    let next = offset;
+    let written = offset;
+    let failure: unknown = null;
+    const inflight = new Set<Promise<void>>();
+    const flush = async () => {
+      for (let b = got.get(written); b; b = got.get(written)) {
+        got.delete(written);
+        await writeAll(fh, b, written, t.part);
+        fileHash.update(b);
+        hashData(dataHash, b, written, dataStart, dataEnd);
+        written += b.length;
+        result.bytes += b.length;
+        progress.update(written, written === size);
+      }
+    };
+    for (;;) {
+      while (!failure && !signal?.aborted && inflight.size < window && (todo.length || next < size)) {
+        let req = todo.shift();
+        if (!req) {
+          req = { o: next, len: Math.min(chunk, size - next) };
+          next += req.len;
+        }
+        const { o, len } = req;
+        const p: Promise<void> = client
+          .request('READ', { number: e.number, offset: o, length: len }, { signal })
+          .then((r) => {
+            if (r.number !== e.number || r.offset !== o || r.data.length > len) {
+              throw new EngineError('NOT_A_RECORDER', 'The recorder answered a read with the wrong data.', 'Unplug the recorder, plug it back in, and run sync again.');
+            }
+            if (r.data.length === 0) throw new EngineError('DEVICE_ERROR', `The recorder returned no data for recording ${e.number} at byte ${o}.`, 'Run sync again; if it keeps happening, ask for help.');
+            if (r.data.length < len) todo.unshift({ o: o + r.data.length, len: len - r.data.length });
+            got.set(o, r.data);
+          })
+          .catch((err: unknown) => {
+            failure ??= err;
+          })
+          .finally(() => inflight.delete(p));
+        inflight.add(p);
+      }
+      if (inflight.size === 0) break;
+      await Promise.race(inflight);
+      try {
+        await flush();
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    if (!failure) await flush().catch((err: unknown) => (failure ??= err));
+    if (failure || signal?.aborted) {
+      await closeFh(true).catch(() => undefined);
+      throw failure ?? new EngineError('CANCELLED', 'Stopped.', '');
+    }
+    if (written !== size) throw new EngineError('INTERNAL', `Copy of recording ${e.number} ended at ${written} of ${size} bytes.`, 'Run sync again.');
+    try {
+      await closeFh(true);
+    } catch (err) {
+      throw fsError(err, 'save the copy', t.part);
+    }
+  } catch (err) {
+    await closeFh(false).catch(() => undefined);
+    throw err;
+  }
+
+  // Verification: what we hashed while receiving, then the file as it is on disk.
+  const deviceSha = hex(e.sha256);
+  const receivedSha = dataHash.digest('hex');
+  fileHash.digest();
+  if (receivedSha !== deviceSha) return 'mismatch';
+  const ins = await inspectFile(fs, t.part);
+  if (ins.dataSha256 !== deviceSha || ins.size !== size) return 'mismatch';
+  const journalEntry = ctx.byNumber.get(e.number) ?? null;
+  const wavProblems = [...ins.wavProblems];
+  const evidProblems = compareWav(ins.layout, { number: e.number, deviceId: session.info.deviceId, sampleRate: e.sampleRate, sampleCount: e.sampleCount, sha256: deviceSha, startUnixMs: e.startUnixMs });
+  const journalProblems: string[] = [];
+  if (!journalEntry) journalProblems.push('no journal record for this recording');
+  else {
+    const j = journalEntry.record;
+    if (!j.sha256.equals(e.sha256)) journalProblems.push('the journal SHA-256 differs');
+    if (j.sampleCount !== e.sampleCount) journalProblems.push(`the journal says ${j.sampleCount} samples, the file holds ${e.sampleCount}`);
+    if (j.sampleRate !== e.sampleRate) journalProblems.push('the journal sample rate differs');
+    if (j.startUnixMs !== e.startUnixMs) journalProblems.push('the journal start time differs');
+  }
+  const sampleCountMatches = ins.layout.dataLength === e.sampleCount * 2 && (!journalEntry || journalEntry.record.sampleCount === e.sampleCount);
+  if (wavProblems.length || evidProblems.length) {
+    throw new EngineError(
+      wavProblems.length ? 'WAV_INVALID' : 'EVIDENCE_MISMATCH',
+      `Recording ${e.number} was copied exactly, but the file is not a valid recorder file: ${[...wavProblems, ...evidProblems].join('; ')}.`,
+      'The copy is kept as a .part file. Keep the recorder as it is and ask for help; nothing was deleted.',
+    );
+  }
+
+  // Manifest, then publish
+  const manifest = buildManifest(ctx, e, path.basename(t.final), ins.size, ins.fileSha256, journalEntry, { sampleCountMatches, journalProblems });
+  if (await exists(fs, t.manifest)) throw new EngineError('FILE_CONFLICT', `${path.basename(t.manifest)} appeared in the library while copying; it was not touched.`, 'Run sync again.');
+  await publishNoClobber(fs, t.part, t.final);
+  await writeFileAtomic(fs, t.manifest, serialiseManifest(manifest));
+  ctx.library.set(`${ctx.deviceId}:${e.number}`, { wav: t.final, manifest });
+  if (journalProblems.length) {
+    emit({ type: 'warning', code: 'JOURNAL_MISSING', message: `Recording ${e.number} was copied and its fingerprint matches, but the journal does not vouch for it: ${journalProblems.join('; ')}.`, action: 'It will not be deleted from the recorder. Ask for advice.' });
+  }
+  emit({ type: 'file.verified', number: e.number, path: t.final, manifestPath: t.manifest, sha256: deviceSha, durationMs: durationMs(e.sampleCount, e.sampleRate), alreadyPresent: false });
+  result.copied.push(e.number);
+  return 'ok';
+}
+
+function buildManifest(
+  ctx: CopyContext,
+  e: ListEntry,
+  fileName: string,
+  size: number,
+  fileSha256: string,
+  j: JournalEntry | null,
+  v: { sampleCountMatches: boolean; journalProblems: string[] },
+): Manifest {
+  const info = ctx.session.info;
+  const clockSet = (e.flags & 0x01) !== 0;
+  const startMs = Number(e.startUnixMs);
+  const stopMs = j ? Number(j.record.stopUnixMs) : null;
+  const iso = (ms: number | null) => (ms !== null && clockSet && ms > 0 ? new Date(ms).toISOString() : null);
+  const dms = durationMs(e.sampleCount, e.sampleRate);
+  const hostStart = ctx.clock.offsetMs !== null && ctx.clock.deviceClockWasSet && clockSet ? new Date(startMs - ctx.clock.offsetMs).toISOString() : null;
+  return {
+    manifestVersion: 1,
+    app: { name: 'evidence-recorder', version: ctx.o.appVersion ?? '0.0.0' },
+    file: { name: fileName, size, sha256: fileSha256 },
+    device: { id: ctx.deviceId, label: info.label, model: info.model, firmware: firmwareVersion(info), simulated: (info.flags & 0x01) !== 0 },
+    recording: {
+      number: e.number,
+      deviceFileName: e.name,
+      sampleRate: e.sampleRate,
+      sampleCount: e.sampleCount,
+      durationMs: dms,
+      durationText: durationText(dms),
+      sha256: hex(e.sha256),
+      dataOffset: e.dataOffset,
+      stopReason: stopReasonName(e.stopReason),
+      overruns: j ? j.record.overruns : 0,
+      clockSet,
+      recovered: (e.flags & 0x02) !== 0,
+    },
+    times: {
+      deviceStartUnixMs: e.startUnixMs.toString(),
+      deviceStopUnixMs: j ? j.record.stopUnixMs.toString() : null,
+      deviceStartIso: iso(startMs),
+      deviceStopIso: iso(stopMs),
+      hostEstimatedStartIso: hostStart,
+      copiedAtIso: new Date(ctx.now()).toISOString(),
+    },
+    clock: { ...ctx.clock },
+    journal: j
+      ? {
+          index: j.index,
+          hex: j.raw.toString('hex'),
+          recordSha256: j.hash.toString('hex'),
+          decoded: jsonable(j.record) as Record<string, unknown>,
+          chain: ctx.check.chain,
+          problems: [...ctx.check.problems, ...ctx.check.gaps].map((p) => p.message),
+        }
+      : null,
+    verification: {
+      ok: true,
+      verifiedAtIso: new Date(ctx.now()).toISOString(),
+      sha256MatchesDevice: true,
+      wavStructureOk: true,
+      evidenceChunkOk: true,
+      journalMatches: v.journalProblems.length === 0,
+      sampleCountMatches: v.sampleCountMatches,
+      problems: v.journalProblems,
+    },
+  };
+}
+
+/** DELETE only a recording whose library copy verifies now, with the device's own SHA-256. */
+async function deleteIfSafe(ctx: CopyContext, e: ListEntry, wav: string, journalTrusted: boolean, result: SyncResult): Promise<void> {
+  const { emit } = ctx;
+  const sha = hex(e.sha256);
+  const j = ctx.byNumber.get(e.number);
+  const refuse = (why: string) => emit({ type: 'warning', code: 'DELETE_REFUSED', message: `Recording ${e.number} was NOT deleted from the recorder: ${why}.`, action: 'It stays on the recorder. Ask for advice if this persists.' });
+  if (!journalTrusted) return refuse('the journal check did not pass');
+  if (!j || !j.record.sha256.equals(e.sha256)) return refuse('its journal record is missing or differs');
+  if (sha === ZERO_SHA) return refuse('it has no fingerprint');
+  const v = await verifyLibraryFile(wav, ctx.fs);
+  if (!v.ok || v.sha256 !== sha || v.number !== e.number) return refuse(`the library copy did not verify (${v.problems[0] ?? 'different recording'})`);
+  try {
+    const r = await ctx.session.client.request('DELETE', { number: e.number, sha256: e.sha256 }, { retries: 0, signal: ctx.signal });
+    if (r.number !== e.number) return refuse('the recorder answered for another recording');
+    result.deleted.push(e.number);
+    emit({ type: 'file.deleted', number: e.number, message: `Recording ${e.number} was deleted from the recorder; the verified copy is ${path.basename(wav)}.` });
+  } catch (err) {
+    const x = toEngineError(err);
+    if (x.code === 'CANCELLED') throw x;
+    refuse(x.message);
+  }
+}
+

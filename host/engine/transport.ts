@@ -1,0 +1,117 @@
+/**
+ * The byte link to a recorder. The engine talks to a Transport; the real one wraps serialport,
+ * tests use an in-memory one (testing/fake-device.ts).
+ */
+import { EngineError } from './errors.js';
+
+export interface Transport {
+  readonly path: string;
+  /** Writes all bytes, waiting for the OS buffer to drain when it is full. Rejects once closed. */
+  write(data: Uint8Array): Promise<void>;
+  /** Subscribes to incoming bytes; returns an unsubscribe function. */
+  onData(cb: (chunk: Buffer) => void): () => void;
+  /** Called once when the link closes for any reason (unplug: error set; close(): no error). */
+  onClose(cb: (err?: Error) => void): () => void;
+  readonly isOpen: boolean;
+  close(): Promise<void>;
+}
+
+export type TransportOpener = (path: string) => Promise<Transport>;
+
+/** Turns an open() failure into a plain error. */
+export function openError(path: string, e: unknown): EngineError {
+  const msg = (e as Error | undefined)?.message ?? String(e);
+  if (/Cannot lock port|Resource temporarily unavailable|EBUSY|busy/i.test(msg)) {
+    return new EngineError('PORT_IN_USE', `The recorder's port ${path} is already in use by another program.`, 'Close the other program (or another copy of this app) using the recorder, then try again.');
+  }
+  if (/ENOENT|No such file|not found/i.test(msg)) {
+    return new EngineError('PORT_NOT_FOUND', `There is no port at ${path}.`, 'Check the recorder is plugged in and switched on, or run without --port to search for it.');
+  }
+  if (/EACCES|Permission denied|EPERM/i.test(msg)) {
+    return new EngineError('PERMISSION_DENIED', `This computer did not allow the app to open ${path} (permission denied).`, 'On Linux, add yourself to the "dialout" group (then log out and in), or ask whoever manages this computer.');
+  }
+  return new EngineError('PORT_NOT_FOUND', `Could not open ${path}: ${msg}.`, 'Unplug the recorder, plug it back in, and try again.');
+}
+
+/** Opens a serial port with serialport. Loaded lazily so tests never need the native module. */
+export async function openSerial(path: string, baudRate = 115200): Promise<Transport> {
+  const { SerialPort } = await import('serialport');
+  const port = new SerialPort({ path, baudRate, autoOpen: false, lock: true });
+  await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(openError(path, err)) : resolve())));
+  // USB CDC devices want DTR to know a host is attached; pseudo-terminals refuse the ioctl.
+  await new Promise<void>((resolve) => port.set({ dtr: true }, () => resolve()));
+
+  let open = true;
+  const dataCbs = new Set<(b: Buffer) => void>();
+  const closeCbs = new Set<(e?: Error) => void>();
+  const finish = (err?: Error) => {
+    if (!open) return;
+    open = false;
+    for (const cb of [...closeCbs]) cb(err);
+  };
+  port.on('data', (b: Buffer) => {
+    for (const cb of [...dataCbs]) cb(b);
+  });
+  port.on('close', (err?: Error) => finish(err ?? undefined));
+  port.on('error', (err: Error) => {
+    finish(err);
+    if (port.isOpen) port.close(() => undefined);
+  });
+
+  return {
+    path,
+    get isOpen() {
+      return open;
+    },
+    write(data: Uint8Array) {
+      if (!open) return Promise.reject(new EngineError('DISCONNECTED', 'The recorder is disconnected.', 'Plug the recorder back in.'));
+      return new Promise<void>((resolve, reject) => {
+        let settled = false;
+        const onClose = () => {
+          if (!settled) {
+            settled = true;
+            reject(new EngineError('DISCONNECTED', 'The recorder was disconnected while sending.', 'Plug the recorder back in.'));
+          }
+        };
+        closeCbs.add(onClose);
+        const ok = port.write(Buffer.from(data), (err) => {
+          if (err && !settled) {
+            settled = true;
+            closeCbs.delete(onClose);
+            reject(new EngineError('DISCONNECTED', `Sending to the recorder failed: ${err.message}.`, 'Plug the recorder back in.'));
+          }
+        });
+        const done = () => {
+          if (!settled) {
+            settled = true;
+            closeCbs.delete(onClose);
+            resolve();
+          }
+        };
+        if (ok) done();
+        else port.once('drain', done);
+      });
+    },
+    onData(cb) {
+      dataCbs.add(cb);
+      return () => dataCbs.delete(cb);
+    },
+    onClose(cb) {
+      closeCbs.add(cb);
+      return () => closeCbs.delete(cb);
+    },
+    close() {
+      return new Promise<void>((resolve) => {
+        if (!port.isOpen) {
+          finish();
+          resolve();
+          return;
+        }
+        port.close(() => {
+          finish();
+          resolve();
+        });
+      });
+    },
+  };
+}
