@@ -1,0 +1,171 @@
+/* Simulator port: the card is an image file (a block device over a file, bd_file.h).
+ *
+ * port_card_open wraps the file device with
+ *   - eject/insert: while ejected every I/O returns REC_E_NOCARD and port_card_present() is
+ *     false. Ejecting also closes the image file, so it may be inspected or altered while "out of
+ *     the device", and inserting opens it afresh at the next port_card_open;
+ *   - a write-stall injector: every Nth write call first sleeps M device milliseconds (M/speed
+ *     real ms), as a card busy with wear levelling would; the microphone thread keeps producing
+ *     meanwhile.
+ * A missing image is created (sparse, --size-mb) and formatted FAT32 with the core's own
+ * rec_fat_format, so a fresh simulator is immediately usable. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bd_file.h"
+#include "rec/err.h"
+#include "rec/fat.h"
+#include "rec/port.h"
+#include "sim_internal.h"
+
+static rec_bd_file_t file;
+static const rec_bd_t *inner; /* non-NULL while the image file is open */
+static rec_bd_t card_bd;
+static atomic_bool present = true;
+static uint32_t write_calls;
+
+static int file_open(bool create, uint64_t size_bytes)
+{
+    int rc = rec_bd_file_open(&file, sim_cfg.image, create, size_bytes);
+    if (rc != REC_OK)
+        return rc;
+    inner = &file.bd;
+    return REC_OK;
+}
+
+static void file_close(void)
+{
+    if (!inner)
+        return;
+    rec_bd_sync(inner); /* what was written survives a host crash after a clean eject/exit */
+    rec_bd_file_close(&file);
+    inner = NULL;
+}
+
+static int card_read(void *ctx, uint32_t lba, void *buf, uint32_t count)
+{
+    (void)ctx;
+    if (!atomic_load(&present) || !inner)
+        return REC_E_NOCARD;
+    return rec_bd_read(inner, lba, buf, count);
+}
+
+static void stall(void)
+{
+    uint64_t ns = (uint64_t)((double)sim_cfg.stall_ms * 1e6 / sim_cfg.speed);
+    struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u) };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static int card_write(void *ctx, uint32_t lba, const void *buf, uint32_t count)
+{
+    (void)ctx;
+    if (!atomic_load(&present) || !inner)
+        return REC_E_NOCARD;
+    if (sim_cfg.stall_every && ++write_calls % sim_cfg.stall_every == 0)
+        stall();
+    return rec_bd_write(inner, lba, buf, count);
+}
+
+static int card_sync(void *ctx)
+{
+    (void)ctx;
+    if (!atomic_load(&present) || !inner)
+        return REC_E_NOCARD;
+    return rec_bd_sync(inner);
+}
+
+const rec_bd_t *port_card_open(int *err)
+{
+    int dummy;
+    if (!err)
+        err = &dummy;
+    if (!atomic_load(&present)) {
+        *err = REC_E_NOCARD;
+        return NULL;
+    }
+    if (!inner) {
+        int rc = file_open(false, 0);
+        if (rc != REC_OK) {
+            sim_err("cannot open card image %s: %s", sim_cfg.image, rec_err_name(rc));
+            *err = REC_E_IO;
+            return NULL;
+        }
+    }
+    card_bd = (rec_bd_t){
+        .ctx = NULL,
+        .read = card_read,
+        .write = card_write,
+        .sync = card_sync,
+        .block_count = inner->block_count,
+    };
+    *err = REC_OK;
+    return &card_bd;
+}
+
+void port_card_close(void)
+{
+    file_close();
+}
+
+bool port_card_present(void)
+{
+    return atomic_load(&present);
+}
+
+bool sim_card_eject(void)
+{
+    if (!atomic_load(&present))
+        return false;
+    atomic_store(&present, false);
+    file_close();
+    return true;
+}
+
+bool sim_card_insert(void)
+{
+    if (atomic_load(&present))
+        return false;
+    atomic_store(&present, true);
+    return true;
+}
+
+void sim_card_shutdown(void)
+{
+    file_close();
+}
+
+int sim_card_prepare(void)
+{
+    struct stat st;
+    if (stat(sim_cfg.image, &st) == 0)
+        return 0; /* an existing image is used as it is, whatever its size */
+    if (errno != ENOENT) {
+        sim_err("cannot use image %s: %s", sim_cfg.image, strerror(errno));
+        return -1;
+    }
+    uint64_t bytes = (uint64_t)sim_cfg.size_mb << 20;
+    int rc = file_open(true, bytes);
+    if (rc != REC_OK) {
+        sim_err("cannot create image %s: %s", sim_cfg.image, rec_err_name(rc));
+        return -1;
+    }
+    uint32_t volume_id = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16);
+    rc = rec_fat_format(inner, "RECORDER", volume_id, 0);
+    if (rc == REC_OK)
+        rc = rec_bd_sync(inner);
+    file_close();
+    if (rc != REC_OK) {
+        sim_err("cannot format image %s: %s", sim_cfg.image, rec_err_name(rc));
+        unlink(sim_cfg.image); /* do not leave a half-made card behind to be mistaken for one */
+        return -1;
+    }
+    sim_err("created %s (%u MiB) and formatted it FAT32", sim_cfg.image, (unsigned)sim_cfg.size_mb);
+    return 0;
+}
