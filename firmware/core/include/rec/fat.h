@@ -31,6 +31,8 @@ typedef struct {
     uint32_t cache_lba;       /* UINT32_MAX when empty */
     bool cache_dirty;
     bool mounted;
+    bool fsinfo_dirty;        /* free_count/next_free changed since FSInfo was last written */
+    uint16_t now_date, now_time; /* set by rec_fat_set_time (mount resets them to 1980-01-01) */
 } rec_fat_t;
 
 typedef struct {
