@@ -37,7 +37,7 @@ function recordingText(d: DeviceSummary): { text: string; color?: string } {
   switch (d.recState) {
     case 'recording':
       return {
-        text: `recording now${d.currentNumber ? ` (recording ${d.currentNumber})` : ''} — recording continues while you copy`,
+        text: 'recording now — recording continues while you copy',
         color: 'red',
       };
     case 'finalising':
@@ -92,8 +92,10 @@ export function DevicePanel({ device, clock, connection, port, width = 80 }: Dev
           {' SIMULATED RECORDER (demo) — not a real device '}
         </Text>
       ) : null}
-      <Text bold>{name}</Text>
-      <Line label="Recorder">{`${device.model}, id ${groupedId(device.deviceId)}, firmware ${device.firmware}`}</Line>
+      <Text>
+        <Text bold>{name}</Text>
+        <Text dimColor>{`  ${device.model} · id ${groupedId(device.deviceId)} · firmware ${device.firmware}`}</Text>
+      </Text>
       <Line label="Battery" color={device.lowBattery ? 'yellow' : undefined}>
         {describeBattery(device.batteryMv, device.lowBattery)}
       </Line>

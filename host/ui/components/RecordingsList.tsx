@@ -22,7 +22,7 @@ export interface RecordingsListProps {
 /** Characters of the loudness sparkline. */
 export const SPARK_WIDTH = 16;
 
-const COL_NUMBER = 7;
+const COL_NUMBER = 8;
 const COL_DATE = 19;
 const COL_LENGTH = 9;
 const COL_SPARK = SPARK_WIDTH + 2;
@@ -91,14 +91,15 @@ function Row({ r, width, utc }: { r: RecordingRow; width: number; utc: boolean }
   if (r.missingFromJournal) extra.push({ text: "! Not in the recorder's journal — see the warning below.", color: 'red' });
   if (r.status === 'failed' && r.failure) {
     const action = r.failure.action.trim();
-    extra.push({ text: `${r.failure.reason}.${action ? ` ${action}` : ''}`, color: 'red' });
+    const reason = r.failure.reason.charAt(0).toUpperCase() + r.failure.reason.slice(1);
+    extra.push({ text: `${reason.replace(/\.?$/, '.')}${action ? ` ${action}` : ''}`, color: 'red' });
   }
   const why = stopReasonText(r.stopReason);
   if (why) extra.push({ text: why, color: 'yellow' });
   return (
     <Box flexDirection="column">
       <Box>
-        <Text>{`#${r.number}`.padEnd(COL_NUMBER)}</Text>
+        <Text>{`#${r.number} `.padEnd(COL_NUMBER)}</Text>
         <Text>{clip(formatDateTime(r.startUnixMs, utc), COL_DATE - 2).padEnd(COL_DATE)}</Text>
         <Text>{formatDuration(r.durationMs / 1000).padStart(COL_LENGTH - 2).padEnd(COL_LENGTH)}</Text>
         <Text color="cyan" dimColor={!r.levels}>

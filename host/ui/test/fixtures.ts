@@ -83,5 +83,6 @@ export function text(frame: string | undefined): string {
   return lines(frame)
     .map((l) => l.replace(/[│╭╮╰╯─║╔╗╚╝═]/g, ' ').trim())
     .join(' ')
-    .replace(/\s+/g, ' ');
+    .replace(/\s+/g, ' ')
+    .trim();
 }

@@ -1,0 +1,297 @@
+import { describe, expect, it } from 'vitest';
+import type { EngineEvent } from '../../engine/events.js';
+import { deletableNumbers, initialState, isBusy, reduce, type UiAction, type UiState } from '../state.js';
+import { device, ev, recording } from './fixtures.js';
+
+const DEST = '/home/sam/Recordings';
+
+function run(actions: (UiAction | EngineEvent)[], from: UiState = initialState(DEST)): UiState {
+  return actions.reduce<UiState>((s, a) => reduce(s, 'kind' in a ? a : { kind: 'event', event: a }), from);
+}
+
+const started = (task: 'status' | 'sync' | 'verify' | 'delete'): UiAction => ({ kind: 'task-started', task });
+const finished = (task: 'status' | 'sync' | 'verify' | 'delete', error?: string): UiAction => ({ kind: 'task-finished', task, error });
+
+/** A recorder with recordings 5 (already in library), 6 and 7 (to copy) and 8 (recording now). */
+function listed(): EngineEvent[] {
+  return [
+    ev({ type: 'device.connected', port: '/dev/ttyACM0' }),
+    ev({ type: 'device.info', port: '/dev/ttyACM0', device: device() }),
+    ev({
+      type: 'list.received',
+      total: 4,
+      recordings: [recording(5), recording(6), recording(7), recording(8, { state: 'recording', sha256: '00'.repeat(32) })],
+      toCopy: [6, 7],
+      alreadyInLibrary: [5],
+      inProgress: [8],
+    }),
+  ];
+}
+
+describe('state reducer', () => {
+  it('starts with nothing connected and nothing to show', () => {
+    const s = initialState(DEST);
+    expect(s).toMatchObject({ connection: 'not-connected', device: null, recordings: [], task: null, summary: null, notice: null });
+    expect(s.overlay).toEqual({ kind: 'none' });
+  });
+
+  it('shows the device and its recordings after INFO and LIST', () => {
+    const s = run([started('status'), ...listed(), finished('status')]);
+    expect(s.connection).toBe('connected');
+    expect(s.port).toBe('/dev/ttyACM0');
+    expect(s.device?.label).toBe('Kitchen table recorder');
+    expect(s.recordings.map((r) => [r.number, r.status])).toEqual([
+      [5, 'in-library'],
+      [6, 'on-device'],
+      [7, 'on-device'],
+      [8, 'recording'],
+    ]);
+    expect(s.recordings[0]?.startUnixMs).toBe(Date.UTC(2025, 2, 12, 14, 30));
+    expect(s.task).toBeNull();
+    // A status look is not a copy: no transfer.
+    expect(s.transfer).toBeNull();
+  });
+
+  it('has no start time for a recording made before the clock was set', () => {
+    const s = run([
+      ev({ type: 'list.received', total: 1, recordings: [recording(1, { clockSet: false })], toCopy: [1], alreadyInLibrary: [], inProgress: [] }),
+    ]);
+    expect(s.recordings[0]?.startUnixMs).toBeNull();
+  });
+
+  it('folds a whole copy into rows, progress and a summary', () => {
+    let s = run([started('sync'), ...listed()]);
+    expect(isBusy(s)).toBe(true);
+    expect(s.transfer).toMatchObject({ numbers: [6, 7], totalBytes: 13_000_000, doneBytes: 0, doneFiles: 0, current: null });
+
+    s = run(
+      [
+        ev({ type: 'file.started', number: 6, fileName: 'REC00006.WAV', path: `${DEST}/x/REC00006.WAV`, size: 6_000_000, fromOffset: 0 }),
+        ev({ type: 'file.progress', number: 6, bytes: 3_000_000, total: 6_000_000, rate: 1_500_000, etaSeconds: 2 }),
+      ],
+      s,
+    );
+    expect(s.recordings.find((r) => r.number === 6)).toMatchObject({ status: 'copying', copied: 3_000_000 });
+    expect(s.transfer).toMatchObject({ current: { number: 6, bytes: 3_000_000, total: 6_000_000 }, rate: 1_500_000, fileEtaSeconds: 2 });
+
+    s = run(
+      [
+        ev({ type: 'file.verified', number: 6, path: `${DEST}/x/REC00006.WAV`, manifestPath: `${DEST}/x/REC00006.json`, sha256: 'ab'.repeat(32), durationMs: 62_000, alreadyPresent: false }),
+        ev({ type: 'file.started', number: 7, fileName: 'REC00007.WAV', path: `${DEST}/x/REC00007.WAV`, size: 7_000_000, fromOffset: 0 }),
+        ev({ type: 'file.failed', number: 7, code: 'DISCONNECTED', message: 'The device went away', action: 'Plug it in', partKept: null }),
+      ],
+      s,
+    );
+    expect(s.transfer).toMatchObject({ doneBytes: 13_000_000, doneFiles: 2, current: null });
+    const r6 = s.recordings.find((r) => r.number === 6);
+    const r7 = s.recordings.find((r) => r.number === 7);
+    expect(r6).toMatchObject({ status: 'verified', path: `${DEST}/x/REC00006.WAV` });
+    expect(r7).toMatchObject({ status: 'failed', failure: { code: 'DISCONNECTED', reason: 'the recorder was unplugged while copying', action: 'Plug it in' } });
+
+    s = run(
+      [
+        ev({
+          type: 'sync.summary',
+          ok: false,
+          deviceId: '0123456789abcdef',
+          label: 'Kitchen table recorder',
+          destination: DEST,
+          copied: [6],
+          alreadyHad: [5],
+          failed: [{ number: 7, code: 'DISCONNECTED', message: 'The device went away' }],
+          deleted: [],
+          inProgress: [8],
+          journal: 'ok',
+          bytes: 6_000_000,
+          elapsedMs: 4000,
+          message: '1 copied, 1 failed',
+        }),
+        finished('sync'),
+      ],
+      s,
+    );
+    expect(s.task).toBeNull();
+    expect(s.transfer).toBeNull();
+    expect(s.summary).toEqual({
+      kind: 'sync',
+      ok: false,
+      destination: DEST,
+      copied: [6],
+      alreadyHad: [5],
+      failed: [{ number: 7, reason: 'the recorder was unplugged while copying' }],
+      deleted: [],
+      inProgress: [8],
+      journal: 'ok',
+      bytes: 6_000_000,
+      elapsedMs: 4000,
+    });
+    expect(deletableNumbers(s)).toEqual([5, 6]);
+  });
+
+  it('marks a copy that was already in the library as such', () => {
+    const s = run([
+      started('sync'),
+      ...listed(),
+      ev({ type: 'file.verified', number: 6, path: '/p/6.wav', manifestPath: '/p/6.json', sha256: 'ab'.repeat(32), durationMs: 1, alreadyPresent: true }),
+      ev({ type: 'file.skipped', number: 8, reason: 'in-progress', message: 'still recording' }),
+    ]);
+    expect(s.recordings.find((r) => r.number === 6)?.status).toBe('in-library');
+    expect(s.recordings.find((r) => r.number === 8)?.status).toBe('recording');
+  });
+
+  it('resumes progress from where a file left off', () => {
+    const s = run([
+      started('sync'),
+      ...listed(),
+      ev({ type: 'file.started', number: 7, fileName: 'REC00007.WAV', path: '/p', size: 7_000_000, fromOffset: 4_000_000 }),
+    ]);
+    expect(s.transfer?.current).toEqual({ number: 7, bytes: 4_000_000, total: 7_000_000 });
+    const r = run([ev({ type: 'file.restarted', number: 7, message: 'starting again' })], s);
+    expect(r.transfer?.current?.bytes).toBe(0);
+  });
+
+  it('says the recorder was unplugged, and clears that once it is back', () => {
+    let s = run([started('sync'), ...listed(), ev({ type: 'link.disconnected', port: '/dev/ttyACM0', message: 'gone' })]);
+    expect(s.connection).toBe('unplugged');
+    expect(s.notice).toMatchObject({ tone: 'warning', title: 'The recorder was unplugged.', action: 'Plug it back in to continue — nothing has been lost.' });
+    s = run([ev({ type: 'link.reconnected', port: '/dev/ttyACM0', message: 'back' })], s);
+    expect(s.connection).toBe('connected');
+    expect(s.notice?.title).toBe('The recorder is back.');
+  });
+
+  it('puts its own plain words on common problems, and the engine’s on the rest', () => {
+    const noDevice = run([ev({ type: 'error', code: 'NO_DEVICE', message: 'discovery found nothing', action: 'x' })]);
+    expect(noDevice.notice?.title).toBe('No recorder found.');
+    expect(noDevice.notice?.action).toMatch(/Plug the recorder into this computer/);
+    const inUse = run([ev({ type: 'error', code: 'PORT_IN_USE', message: 'EBUSY', action: 'x' })]);
+    expect(inUse.notice?.title).toBe('Another program is using the recorder.');
+    const full = run([ev({ type: 'error', code: 'DISK_FULL', message: 'ENOSPC', action: 'x' })]);
+    expect(full.notice).toMatchObject({ tone: 'error', title: "This computer's disk is full, so the copy was stopped." });
+    const other = run([ev({ type: 'error', code: 'UNSAFE_PATH', message: 'The folder contains a link.', action: 'Pick another folder.' })]);
+    expect(other.notice).toMatchObject({ title: 'The folder contains a link.', action: 'Pick another folder.' });
+    // A state change replaces nothing it should not: a later INFO clears the no-device notice.
+    expect(run([ev({ type: 'device.info', port: 'p', device: device() })], noDevice).notice).toBeNull();
+  });
+
+  it('keeps clock warnings in the device panel, not in a notice', () => {
+    const s = run([
+      ev({ type: 'clock.offset', offsetMs: -3200, roundTripMs: 8, deviceUnixMs: '1', hostUnixMs: '2', deviceClockWasSet: true }),
+      ev({ type: 'warning', code: 'CLOCK_DRIFT', message: 'clock drift', action: '' }),
+      ev({ type: 'clock.set', previousUnixMs: '1', previousSet: true, newUnixMs: '2', offsetMs: -3200 }),
+    ]);
+    expect(s.notice).toBeNull();
+    expect(s.clock).toEqual({ offsetMs: -3200, corrected: true, neverSet: false });
+  });
+
+  it('states journal problems loudly and marks the recording when the engine names it', () => {
+    const s = run([
+      ...listed(),
+      ev({
+        type: 'journal.checked',
+        total: 8,
+        fromIndex: 0,
+        lastIndex: 7,
+        chain: 'ok',
+        gaps: [],
+        problems: [
+          // `number` is not (yet) in the JournalProblem contract; the UI uses it when present.
+          { kind: 'missing-record', message: 'no journal record for recording 7', number: 7 } as never,
+          { kind: 'broken-chain', index: 3, message: 'Journal record 3 does not link to record 2' },
+        ],
+      }),
+      ev({ type: 'warning', code: 'JOURNAL_GAP', message: 'Journal records 4 to 5 are missing', action: '' }),
+    ]);
+    expect(s.recordings.find((r) => r.number === 7)?.missingFromJournal).toBe(true);
+    expect(s.recordings.find((r) => r.number === 6)?.missingFromJournal).toBe(false);
+    expect(s.journalProblems).toEqual([
+      "Recording 7 is missing from the recorder's journal — it may have been deleted on another computer. Keep the recorder and contact your advocate.",
+      'Journal record 3 does not link to record 2. Keep the recorder and contact your advocate.',
+      'Journal records 4 to 5 are missing. Keep the recorder and contact your advocate.',
+    ]);
+    expect(s.notice).toBeNull();
+  });
+
+  it('asks before deleting, and only about recordings with a verified copy', () => {
+    const nothingCopied = run([
+      ev({ type: 'list.received', total: 2, recordings: [recording(5), recording(6)], toCopy: [5, 6], alreadyInLibrary: [], inProgress: [] }),
+    ]);
+    const refused = reduce(nothingCopied, { kind: 'ask-delete' });
+    expect(refused.overlay).toEqual({ kind: 'none' });
+    expect(refused.notice?.code).toBe('NOTHING_TO_DELETE');
+
+    let s = run(listed());
+    s = run([ev({ type: 'file.verified', number: 6, path: '/p', manifestPath: '/m', sha256: 'ab'.repeat(32), durationMs: 1, alreadyPresent: false })], s);
+    s = reduce(s, { kind: 'ask-delete' });
+    expect(s.overlay).toEqual({ kind: 'confirm-delete', numbers: [5, 6] });
+    expect(reduce(s, { kind: 'answer-delete', yes: false }).overlay).toEqual({ kind: 'none' });
+
+    s = run([started('delete'), ev({ type: 'file.deleted', number: 5, message: 'ok' }), ev({ type: 'file.failed', number: 6, code: 'DELETE_REFUSED', message: 'the recorder refused', action: '', partKept: null }), finished('delete')], s);
+    expect(s.summary).toEqual({ kind: 'delete', deleted: [5], failed: [{ number: 6, reason: 'the recorder refused' }] });
+    expect(s.recordings.find((r) => r.number === 5)?.status).toBe('deleted');
+    // A fresh list without 5 keeps it visible as deleted.
+    s = run([ev({ type: 'list.received', total: 1, recordings: [recording(6)], toCopy: [], alreadyInLibrary: [6], inProgress: [] })], s);
+    expect(s.recordings.map((r) => [r.number, r.status])).toEqual([
+      [5, 'deleted'],
+      [6, 'in-library'],
+    ]);
+  });
+
+  it('refuses to start a delete while copying', () => {
+    const s = reduce(run([started('sync'), ...listed()]), { kind: 'ask-delete' });
+    expect(s.overlay.kind).toBe('none');
+    expect(s.notice).toMatchObject({ code: 'BUSY', title: 'Still copying.' });
+  });
+
+  it('sums up a library check', () => {
+    const s = run([
+      started('verify'),
+      ev({ type: 'file.verified', number: 1, path: '/l/1.wav', manifestPath: '/l/1.json', sha256: 'ab'.repeat(32), durationMs: 5000, alreadyPresent: true }),
+      ev({ type: 'file.verified', number: 2, path: '/l/2.wav', manifestPath: '/l/2.json', sha256: 'cd'.repeat(32), durationMs: 5000, alreadyPresent: true }),
+      ev({ type: 'file.failed', number: 3, code: 'HASH_MISMATCH', message: 'hash differs', action: '', partKept: null }),
+      finished('verify'),
+    ]);
+    expect(s.summary).toEqual({
+      kind: 'verify',
+      destination: DEST,
+      checked: [1, 2],
+      failed: [{ number: 3, reason: "the copy did not match the recorder's fingerprint" }],
+    });
+    expect(s.recordings.map((r) => [r.number, r.status, r.durationMs])).toEqual([
+      [1, 'verified', 5000],
+      [2, 'verified', 5000],
+      [3, 'failed', 0],
+    ]);
+  });
+
+  it('says when an operation could not run, and resets rows left half-copied', () => {
+    const s = run([
+      started('sync'),
+      ...listed(),
+      ev({ type: 'file.started', number: 6, fileName: 'f', path: '/p', size: 6_000_000, fromOffset: 0 }),
+      finished('sync', 'That did not work: port closed.'),
+    ]);
+    expect(s.notice).toMatchObject({ tone: 'error', title: 'That did not work: port closed.' });
+    expect(s.recordings.find((r) => r.number === 6)?.status).toBe('on-device');
+    expect(s.task).toBeNull();
+  });
+
+  it('ignores the end of an operation that is not the one running', () => {
+    const s = run([started('sync')]);
+    expect(reduce(s, finished('verify'))).toBe(s);
+  });
+
+  it('stores loudness levels, opens and closes help, and never mutates the old state', () => {
+    const before = run(listed());
+    const snapshot = JSON.stringify(before);
+    const after = run([{ kind: 'levels', number: 6, levels: [0, 0.5, 1] }, { kind: 'help', open: true }], before);
+    expect(after.recordings.find((r) => r.number === 6)?.levels).toEqual([0, 0.5, 1]);
+    expect(after.overlay).toEqual({ kind: 'help' });
+    expect(reduce(after, { kind: 'help', open: false }).overlay).toEqual({ kind: 'none' });
+    expect(JSON.stringify(before)).toBe(snapshot);
+  });
+
+  it('follows the recorder starting to record while connected', () => {
+    const s = run([...listed(), ev({ type: 'device.state', recState: 'recording', cardState: 'ok', number: 9, samples: 100 })]);
+    expect(s.device).toMatchObject({ recState: 'recording', currentNumber: 9 });
+  });
+});
