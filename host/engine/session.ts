@@ -74,6 +74,10 @@ export class Session {
       maxPayload: this.opts.maxPayload,
       onState: (s) => this.emit({ type: 'device.state', recState: recStateName(s.recState), cardState: cardStateName(s.cardState), number: s.number, samples: s.samples }),
       onNoise: () => this.scheduleNoiseReport(),
+      onRetry: (command, attempt, req) => {
+        const r = req as { number?: number; offset?: number };
+        if (command === 'READ') this.emit({ type: 'file.retry', number: r.number ?? 0, offset: r.offset ?? 0, attempt, message: `no answer for the block at byte ${r.offset ?? 0}; asking again (try ${attempt + 1}).` });
+      },
     });
     try {
       this.info = await client.hello({ signal });

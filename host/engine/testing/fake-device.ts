@@ -1,0 +1,428 @@
+/**
+ * A scripted recorder for tests: speaks the real protocol (the real codec) over an in-memory
+ * Transport, holds WAV files and a hash-chained journal, and can misbehave on request (drop or
+ * damage frames, send garbage, speak another version, vanish mid-transfer, stay silent).
+ */
+import { createHash } from 'node:crypto';
+import { Deframer, encodeFrame, encodeStruct, decodeStruct, type Frame, type StructValue } from '../../../protocol/src/codec.js';
+import { CARD_LAYOUT, COMMANDS, ERROR_CODE, EVENTS, KIND, PROTOCOL, RECORDING_STATE, RECORD_FLAGS, STOP_REASON, STRUCTS, structSize, type CommandName } from '../../../protocol/src/schema.js';
+import type { Transport, TransportOpener } from '../transport.js';
+
+const COMMAND_BY_ID = new Map<number, CommandName>(Object.entries(COMMANDS).map(([k, v]) => [v.id, k as CommandName]));
+
+export interface FakeRecording {
+  number: number;
+  file: Buffer;
+  sampleRate: number;
+  sampleCount: number;
+  startUnixMs: bigint;
+  stopReason: number;
+  flags: number;
+  sha256: Buffer;
+  finished: boolean;
+  name: string;
+}
+
+export interface WavOptions {
+  number: number;
+  deviceId: bigint;
+  sampleRate: number;
+  samples: Int16Array | number;
+  startUnixMs: bigint;
+  stopReason?: number;
+  flags?: number;
+  overruns?: number;
+}
+
+/** Builds a recorder WAV file: RIFF, fmt, bext (padding to 1024), data, evid. */
+export function buildRecorderWav(o: WavOptions): { file: Buffer; sha256: Buffer; sampleCount: number } {
+  const samples = typeof o.samples === 'number' ? Int16Array.from({ length: o.samples }, (_, i) => ((i * 37 + o.number * 101) % 20000) - 10000) : o.samples;
+  const data = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
+  const sha256 = createHash('sha256').update(data).digest();
+  const fmt = Buffer.alloc(16);
+  fmt.writeUInt16LE(1, 0);
+  fmt.writeUInt16LE(1, 2);
+  fmt.writeUInt32LE(o.sampleRate, 4);
+  fmt.writeUInt32LE(o.sampleRate * 2, 8);
+  fmt.writeUInt16LE(2, 12);
+  fmt.writeUInt16LE(16, 14);
+  const bextSize = CARD_LAYOUT.wavDataOffset - 12 - 8 - 16 - 8 - 8;
+  const evid = encodeStruct('EVIDENCE_CHUNK', {
+    version: CARD_LAYOUT.evidenceChunkVersion,
+    size: structSize(STRUCTS.EVIDENCE_CHUNK),
+    number: o.number,
+    deviceId: o.deviceId,
+    sampleRate: o.sampleRate,
+    sampleCount: samples.length,
+    startUnixMs: o.startUnixMs,
+    stopReason: o.stopReason ?? STOP_REASON.BUTTON,
+    flags: o.flags ?? RECORD_FLAGS.CLOCK_SET,
+    reserved: 0,
+    overruns: o.overruns ?? 0,
+    sha256,
+  });
+  const chunk = (id: string, body: Buffer) => {
+    const h = Buffer.alloc(8);
+    h.write(id, 0, 'latin1');
+    h.writeUInt32LE(body.length, 4);
+    return Buffer.concat([h, body, body.length & 1 ? Buffer.alloc(1) : Buffer.alloc(0)]);
+  };
+  const body = Buffer.concat([Buffer.from('WAVE'), chunk('fmt ', fmt), chunk('bext', Buffer.alloc(bextSize)), chunk('data', data), chunk('evid', evid)]);
+  const head = Buffer.alloc(8);
+  head.write('RIFF', 0, 'latin1');
+  head.writeUInt32LE(body.length, 4);
+  const file = Buffer.concat([head, body]);
+  if (file.indexOf('data', 0, 'latin1') + 8 !== CARD_LAYOUT.wavDataOffset) throw new Error('fake WAV layout is wrong');
+  return { file, sha256, sampleCount: samples.length };
+}
+
+export interface Faults {
+  /** Return true to drop this outgoing response (n counts READ responses from 1). */
+  dropResponse?: (f: { command: CommandName; seq: number; n: number }) => boolean;
+  /** Return true to flip a byte in this outgoing frame (CRC fails on the host). */
+  corruptResponse?: (f: { command: CommandName; n: number }) => boolean;
+  /** Bytes of garbage sent before every response. */
+  garbage?: Buffer;
+  /** Send responses with this protocol version. */
+  version?: number;
+  /** Never answer. */
+  silent?: boolean;
+  /** Unplug after sending this many READ responses (counted over the device's life). */
+  unplugAfterReads?: number;
+  /** Plug back in this many ms after an unplug (never, if undefined). */
+  replugAfterMs?: number;
+  /** Device answers with this maxInFlight. */
+  maxInFlight?: number;
+  /** Corrupt the bytes served by READ (not the CRC: the frame is valid but the data is wrong). */
+  corruptReadData?: (offset: number) => boolean;
+}
+
+export class FakeDevice {
+  deviceId = 0x1234_5678_9abc_def0n;
+  label = 'Kitchen';
+  model = 'ER-1 sim';
+  fw = [1, 2, 3] as const;
+  maxPayload = 4096;
+  clockSet = true;
+  /** Device clock minus real time, ms. */
+  clockOffsetMs = 1500;
+  sampleRate = 16000;
+  discreet = false;
+  recState = 0;
+  cardState = 0;
+  batteryMv = 4000;
+  nextNumber = 1;
+  recordings = new Map<number, FakeRecording>();
+  journal: Buffer[] = [];
+  faults: Faults = {};
+  plugged = true;
+  /** Requests seen, by command name, in order. */
+  log: { command: CommandName; req: StructValue; seq: number }[] = [];
+  readResponses = 0;
+  private transport: FakeTransport | null = null;
+  path = '/dev/fake-recorder';
+
+  /** Adds a finished recording with a journal record chained to the previous one. */
+  addRecording(o: { samples?: number | Int16Array; sampleRate?: number; startUnixMs?: bigint; clockSet?: boolean; finished?: boolean; overruns?: number; journal?: boolean; number?: number } = {}): FakeRecording {
+    const number = o.number ?? this.nextNumber;
+    this.nextNumber = number + 1;
+    const sampleRate = o.sampleRate ?? this.sampleRate;
+    const startUnixMs = o.startUnixMs ?? BigInt(Date.UTC(2025, 2, 14, 9, 30, 0) + number * 3_600_000);
+    const flags = o.clockSet === false ? 0 : RECORD_FLAGS.CLOCK_SET;
+    const { file, sha256, sampleCount } = buildRecorderWav({ number, deviceId: this.deviceId, sampleRate, samples: o.samples ?? 5000, startUnixMs, flags, overruns: o.overruns });
+    const finished = o.finished ?? true;
+    const rec: FakeRecording = {
+      number,
+      file,
+      sampleRate,
+      sampleCount,
+      startUnixMs,
+      stopReason: finished ? STOP_REASON.BUTTON : STOP_REASON.NONE,
+      flags,
+      sha256: finished ? sha256 : Buffer.alloc(32),
+      finished,
+      name: `REC${String(number).padStart(5, '0')}.WAV`,
+    };
+    this.recordings.set(number, rec);
+    if (finished && o.journal !== false) this.appendJournal(rec, o.overruns ?? 0);
+    return rec;
+  }
+
+  appendJournal(rec: FakeRecording, overruns = 0): Buffer {
+    const prev = this.journal[this.journal.length - 1];
+    const raw = encodeStruct('JOURNAL_RECORD', {
+      magic: Buffer.from(CARD_LAYOUT.journalMagic, 'latin1'),
+      version: CARD_LAYOUT.journalRecordVersion,
+      size: 128,
+      index: this.journal.length,
+      number: rec.number,
+      startUnixMs: rec.startUnixMs,
+      stopUnixMs: rec.startUnixMs + BigInt(Math.round((rec.sampleCount * 1000) / rec.sampleRate)),
+      startUptimeMs: 1000n,
+      stopUptimeMs: 2000n,
+      sampleRate: rec.sampleRate,
+      sampleCount: rec.sampleCount,
+      stopReason: rec.stopReason,
+      flags: rec.flags,
+      reserved: 0,
+      overruns,
+      sha256: rec.sha256,
+      prevHash: prev ? createHash('sha256').update(prev).digest() : Buffer.alloc(32),
+    });
+    this.journal.push(raw);
+    return raw;
+  }
+
+  /** Re-chains the journal from index i (after a test edits a record). */
+  rechain(from = 0): void {
+    for (let i = Math.max(1, from); i < this.journal.length; i++) {
+      const prevHash = createHash('sha256').update(this.journal[i - 1]!).digest();
+      prevHash.copy(this.journal[i]!, 128 - 32);
+    }
+  }
+
+  opener: TransportOpener = async (path: string) => {
+    if (path !== this.path || !this.plugged) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
+    if (this.transport?.isOpen) throw new Error('Error: Cannot lock port');
+    this.transport = new FakeTransport(path, this);
+    return this.transport;
+  };
+
+  unplug(): void {
+    this.plugged = false;
+    this.transport?.drop(new Error('device disconnected'));
+    this.transport = null;
+    if (this.faults.replugAfterMs !== undefined) setTimeout(() => (this.plugged = true), this.faults.replugAfterMs);
+  }
+
+  sendEvent(recState: number, number: number): void {
+    this.transport?.deliver(encodeFrame({ kind: KIND.EVENT, seq: 0, command: EVENTS.STATE.id, payload: encodeStruct('STATE_EVENT', { recState, cardState: this.cardState, reserved: 0, number, samples: 0 }) }));
+  }
+
+  /** Handles one request frame; returns the frames to send back. */
+  handle(f: Frame): Buffer[] {
+    const name = COMMAND_BY_ID.get(f.command);
+    const err = (code: number, detail = 0, seq = f.seq) => [encodeFrame({ kind: KIND.ERROR, seq, command: f.command, payload: encodeStruct('ERROR', { code, reserved: 0, detail }) })];
+    if (!name) return err(ERROR_CODE.UNKNOWN_COMMAND);
+    let req: StructValue;
+    try {
+      req = decodeStruct(COMMANDS[name].request, f.payload);
+    } catch {
+      return err(ERROR_CODE.BAD_FRAME);
+    }
+    this.log.push({ command: name, req, seq: f.seq });
+    const ok = (value: StructValue) => [encodeFrame({ version: this.faults.version, kind: KIND.RESPONSE, seq: f.seq, command: f.command, payload: encodeStruct(COMMANDS[name].response, value) })];
+    switch (name) {
+      case 'HELLO':
+        this.maxPayload = Math.max(PROTOCOL.minMaxPayload, Math.min(Number(req.maxPayload), this.maxPayload));
+        return ok(this.infoValue());
+      case 'INFO':
+        return ok(this.infoValue());
+      case 'SET_TIME': {
+        const prev = BigInt(Date.now() + this.clockOffsetMs);
+        const was = this.clockSet;
+        this.clockOffsetMs = Number(req.unixMs) - Date.now();
+        this.clockSet = true;
+        return ok({ previousUnixMs: prev, previousSet: was ? 1 : 0, reserved: Buffer.alloc(7) });
+      }
+      case 'LIST': {
+        const all = [...this.recordings.values()].filter((r) => r.number > Number(req.afterNumber)).sort((a, b) => a.number - b.number);
+        const page = all.slice(0, Number(req.maxEntries));
+        return ok({
+          total: this.recordings.size,
+          count: page.length,
+          more: all.length > page.length ? 1 : 0,
+          reserved: 0,
+          entries: page.map((r) => ({
+            number: r.number,
+            state: r.finished ? RECORDING_STATE.FINISHED : RECORDING_STATE.RECORDING,
+            flags: r.flags,
+            stopReason: r.stopReason,
+            reserved: 0,
+            name: r.name,
+            size: r.file.length,
+            dataOffset: CARD_LAYOUT.wavDataOffset,
+            sampleRate: r.sampleRate,
+            sampleCount: r.sampleCount,
+            startUnixMs: r.startUnixMs,
+            sha256: r.sha256,
+          })),
+        });
+      }
+      case 'READ': {
+        const r = this.recordings.get(Number(req.number));
+        if (!r) return err(ERROR_CODE.NOT_FOUND);
+        const off = Number(req.offset);
+        const len = Number(req.length);
+        if (off > r.file.length) return err(ERROR_CODE.OUT_OF_RANGE);
+        if (len > this.maxPayload - 8) return err(ERROR_CODE.TOO_LARGE, this.maxPayload - 8);
+        let data = Buffer.from(r.file.subarray(off, off + len));
+        if (this.faults.corruptReadData?.(off) && data.length) {
+          data = Buffer.from(data);
+          data[0] = data[0]! ^ 0xff;
+        }
+        return ok({ number: r.number, offset: off, data });
+      }
+      case 'HASH': {
+        const r = this.recordings.get(Number(req.number));
+        if (!r) return err(ERROR_CODE.NOT_FOUND);
+        const off = Number(req.offset);
+        const len = Number(req.length);
+        if (off + len > r.file.length) return err(ERROR_CODE.OUT_OF_RANGE);
+        const digest = createHash('sha256').update(r.file.subarray(off, off + len)).digest();
+        return ok({ number: r.number, algorithm: 1, reserved: Buffer.alloc(3), offset: off, length: len, digest });
+      }
+      case 'DELETE': {
+        const r = this.recordings.get(Number(req.number));
+        if (!r) return err(ERROR_CODE.NOT_FOUND);
+        if (!r.finished) return err(ERROR_CODE.NOT_FINISHED);
+        if (!(req.sha256 as Buffer).equals(r.sha256)) return err(ERROR_CODE.HASH_MISMATCH);
+        this.recordings.delete(r.number);
+        return ok({ number: r.number });
+      }
+      case 'JOURNAL': {
+        const from = Number(req.fromIndex);
+        const max = Math.min(Number(req.maxRecords), Math.floor((this.maxPayload - 12) / 128));
+        const recs = this.journal.slice(from, from + max);
+        const head = Buffer.alloc(12);
+        head.writeUInt32LE(this.journal.length, 0);
+        head.writeUInt32LE(from, 4);
+        head.writeUInt16LE(recs.length, 8);
+        return [encodeFrame({ version: this.faults.version, kind: KIND.RESPONSE, seq: f.seq, command: f.command, payload: Buffer.concat([head, ...recs]) })];
+      }
+      case 'SET_LABEL':
+        this.label = String(req.label);
+        return ok({});
+      case 'SETTINGS':
+        if (Number(req.setMask) & 1) this.sampleRate = Number(req.sampleRate);
+        if (Number(req.setMask) & 2) this.discreet = Number(req.discreet) !== 0;
+        return ok({ discreet: this.discreet ? 1 : 0, reserved: Buffer.alloc(3), sampleRate: this.sampleRate });
+      case 'RECORD':
+        if (Number(req.action) === 1) {
+          if (this.recState === 1) return err(ERROR_CODE.BAD_STATE);
+          this.recState = 1;
+          return ok({ recState: 1, reserved: Buffer.alloc(3), number: this.nextNumber });
+        }
+        this.recState = 0;
+        return ok({ recState: 0, reserved: Buffer.alloc(3), number: 0 });
+      case 'FORMAT':
+        if (Number(req.magic) !== PROTOCOL.formatMagic || req.deviceId !== this.deviceId) return err(ERROR_CODE.CONFIRMATION_REQUIRED);
+        this.recordings.clear();
+        this.journal = [];
+        return ok({});
+    }
+  }
+
+  infoValue(): StructValue {
+    return {
+      protocolVersion: PROTOCOL.version,
+      fwMajor: this.fw[0],
+      fwMinor: this.fw[1],
+      fwPatch: this.fw[2],
+      maxPayload: this.maxPayload,
+      maxInFlight: this.faults.maxInFlight ?? 8,
+      deviceId: this.deviceId,
+      model: this.model,
+      label: this.label,
+      clockUnixMs: BigInt(Date.now() + this.clockOffsetMs),
+      uptimeMs: 123456n,
+      flags: 0x01 | (this.discreet ? 0x02 : 0) | (this.clockSet ? 0x04 : 0),
+      recState: this.recState,
+      cardState: this.cardState,
+      reserved0: 0,
+      batteryMv: this.batteryMv,
+      reserved1: 0,
+      sampleRate: this.sampleRate,
+      cardCapacity: 1n << 30n,
+      cardFree: 1n << 29n,
+      currentNumber: 0,
+      currentSamples: 0,
+      nextNumber: this.nextNumber,
+      recordingCount: this.recordings.size,
+      journalCount: this.journal.length,
+      overrunsTotal: 0,
+    };
+  }
+}
+
+/** The host end of the in-memory link. */
+export class FakeTransport implements Transport {
+  private open = true;
+  private readonly dataCbs = new Set<(b: Buffer) => void>();
+  private readonly closeCbs = new Set<(e?: Error) => void>();
+  private readonly deframer = new Deframer();
+  private counts = new Map<CommandName, number>();
+  /** Bytes written by the host. */
+  written: Buffer[] = [];
+
+  constructor(
+    readonly path: string,
+    private readonly device: FakeDevice,
+  ) {}
+
+  get isOpen() {
+    return this.open;
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    if (!this.open) throw new Error('port is not open');
+    this.written.push(Buffer.from(data));
+    const items = this.deframer.push(data);
+    for (const it of items) {
+      if (!it.ok) continue;
+      if (this.device.faults.silent) continue;
+      const name = COMMAND_BY_ID.get(it.frame.command);
+      const frames = this.device.handle(it.frame);
+      for (let out of frames) {
+        if (!name) {
+          this.deliver(out);
+          continue;
+        }
+        const n = (this.counts.get(name) ?? 0) + 1;
+        this.counts.set(name, n);
+        if (this.device.faults.dropResponse?.({ command: name, seq: it.frame.seq, n })) continue;
+        if (this.device.faults.corruptResponse?.({ command: name, n })) {
+          out = Buffer.from(out);
+          out[Math.floor(out.length / 2)] = (out[Math.floor(out.length / 2)]! % 250) + 1;
+        }
+        if (this.device.faults.garbage) this.deliver(this.device.faults.garbage);
+        this.deliver(out);
+        if (name === 'READ') {
+          this.device.readResponses++;
+          const lim = this.device.faults.unplugAfterReads;
+          if (lim !== undefined && this.device.readResponses === lim) {
+            setImmediate(() => this.device.unplug());
+          }
+        }
+      }
+    }
+  }
+
+  /** Sends bytes to the host (asynchronously, as a real port would). */
+  deliver(b: Buffer): void {
+    setImmediate(() => {
+      if (!this.open) return;
+      for (const cb of [...this.dataCbs]) cb(b);
+    });
+  }
+
+  onData(cb: (b: Buffer) => void) {
+    this.dataCbs.add(cb);
+    return () => this.dataCbs.delete(cb);
+  }
+
+  onClose(cb: (e?: Error) => void) {
+    this.closeCbs.add(cb);
+    return () => this.closeCbs.delete(cb);
+  }
+
+  drop(err?: Error): void {
+    if (!this.open) return;
+    this.open = false;
+    for (const cb of [...this.closeCbs]) cb(err);
+  }
+
+  async close(): Promise<void> {
+    this.drop();
+  }
+}
