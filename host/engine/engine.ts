@@ -10,7 +10,8 @@ import { EngineError, toEngineError } from './errors.js';
 import type { DeviceSummary, EngineEvent, EventListener, RecordingSummary } from './events.js';
 import type { Fs } from './library.js';
 import { Session, stamp, type ConnectOptions, type Emit } from './session.js';
-import { listAll, measureAndSetClock, sync as runSync, type SyncOptions, type SyncResult } from './sync.js';
+import { deleteVerified, listAll, measureAndSetClock, sync as runSync, type SyncOptions, type SyncResult } from './sync.js';
+import { defaultDestination } from './library.js';
 import type { TransportOpener } from './transport.js';
 import { verifyPaths } from './verify.js';
 
@@ -44,8 +45,18 @@ export interface Engine {
   /** Formats the card after `confirm(device)` resolves true. */
   format(confirm: (device: DeviceSummary) => Promise<boolean>): Promise<boolean>;
   record(action: 'start' | 'stop'): Promise<{ recState: string; number: number }>;
-  sync(options?: Omit<SyncOptions, 'fs' | 'home' | 'now' | 'appVersion'>): Promise<SyncResult>;
-  verify(paths: string[]): ReturnType<typeof verifyPaths>;
+  /** Copies and verifies; `destination` is accepted as a synonym of `dest` (UI EnginePort). */
+  sync(options?: Omit<SyncOptions, 'fs' | 'home' | 'now' | 'appVersion'> & { destination?: string; port?: string }): Promise<SyncResult>;
+  /** Verifies library files or folders offline; emits file.verified / file.failed per file. */
+  verify(paths: string[] | { destination: string }): ReturnType<typeof verifyPaths>;
+  /** Connects and reports device, clock, list and journal without copying or changing anything. */
+  status(o?: { destination?: string; port?: string }): Promise<DeviceSummary>;
+  /** Deletes recordings from the device, each only if its library copy verifies now. */
+  deleteSynced(o: { destination: string; port?: string; numbers: number[] }): Promise<number[]>;
+  /** Default library folder for a device. */
+  defaultDestination(label: string, deviceId: string): string;
+  /** Stops whatever is running (keeps partial copies) and closes the port. */
+  stop(): void;
 }
 
 export function appVersion(): string {
@@ -75,11 +86,18 @@ export function createEngine(options: EngineOptions = {}): Engine {
   };
   const version = options.appVersion ?? appVersion();
 
-  async function withSession<T>(work: (s: Session) => Promise<T>): Promise<T> {
-    const s = new Session(options as ConnectOptions, emit);
+  let current = new AbortController();
+  const signalFor = () => {
+    if (current.signal.aborted) current = new AbortController();
+    return options.signal ? AbortSignal.any([options.signal, current.signal]) : current.signal;
+  };
+
+  async function withSession<T>(work: (s: Session, signal: AbortSignal) => Promise<T>, port?: string): Promise<T> {
+    const s = new Session({ ...(options as ConnectOptions), ...(port ? { port } : {}) }, emit);
+    const signal = signalFor();
     try {
-      await s.connect(options.signal);
-      return await work(s);
+      await s.connect(signal);
+      return await work(s, signal);
     } catch (e) {
       const err = toEngineError(e);
       emit({ type: 'error', code: err.code, message: err.message, action: err.action, ...(err.deviceError ? { deviceError: err.deviceError } : {}) });
@@ -150,7 +168,38 @@ export function createEngine(options: EngineOptions = {}): Engine {
         return out;
       }),
     sync: (o = {}) =>
-      withSession((s) => runSync(s, emit, { ...o, signal: o.signal ?? options.signal, fs: options.fs, home: options.home, now, appVersion: version })),
-    verify: (paths) => verifyPaths(paths, options.fs),
+      withSession((s, signal) => runSync(s, emit, { ...o, dest: o.dest ?? o.destination, signal: o.signal ?? signal, fs: options.fs, home: options.home, now, appVersion: version }), o.port),
+    verify: async (arg) => {
+      const paths = Array.isArray(arg) ? arg : [arg.destination];
+      const r = await verifyPaths(paths, options.fs);
+      for (const f of r.results) {
+        if (f.ok) emit({ type: 'file.verified', number: f.number ?? 0, path: f.path, manifestPath: f.manifestPath, sha256: f.sha256 ?? '', durationMs: 0, alreadyPresent: true });
+        else emit({ type: 'file.failed', number: f.number ?? 0, code: f.problems.some((p) => p.includes('sidecar')) ? 'MANIFEST_INVALID' : 'HASH_MISMATCH', message: `${f.path} does not verify: ${f.problems.join('; ')}.`, action: 'Do not use this copy as evidence; use another verified copy.', partKept: null });
+      }
+      for (const p of r.problems) emit({ type: 'error', code: 'MANIFEST_INVALID', message: `${p.path}: ${p.problem}.`, action: 'Check the path.' });
+      return r;
+    },
+    status: (o = {}) =>
+      withSession(async (s, signal) => {
+        await measureAndSetClock(s, emit, now, false, signal);
+        const { total, entries } = await listAll(s, signal);
+        const recordings = entries.map(summariseEntry);
+        const dest = o.destination ?? defaultDestination(s.info.label, s.deviceId, options.home);
+        const { indexLibrary } = await import('./library.js');
+        const lib = await indexLibrary(options.fs ?? (await import('./library.js')).realFs, dest);
+        const have = recordings.filter((r) => r.state === 'finished' && lib.get(`${s.deviceId}:${r.number}`)?.manifest.recording.sha256 === r.sha256).map((r) => r.number);
+        const inProgress = recordings.filter((r) => r.state !== 'finished').map((r) => r.number);
+        emit({ type: 'list.received', total, recordings, toCopy: recordings.filter((r) => r.state === 'finished' && !have.includes(r.number)).map((r) => r.number), alreadyInLibrary: have, inProgress });
+        const { readJournal } = await import('./sync.js');
+        const { checkJournal } = await import('./journal.js');
+        const { loadMemory, realFs } = await import('./library.js');
+        const j = await readJournal(s, signal);
+        const c = checkJournal(j.entries, j.total, await loadMemory(options.fs ?? realFs, dest, s.deviceId));
+        emit({ type: 'journal.checked', total: c.total, fromIndex: c.fromIndex, lastIndex: c.lastIndex, chain: c.chain, gaps: c.gaps, problems: c.problems });
+        return summariseInfo(s.info);
+      }, o.port),
+    deleteSynced: (o) => withSession((s, signal) => deleteVerified(s, emit, { dest: o.destination, numbers: o.numbers, fs: options.fs, signal, now }), o.port),
+    defaultDestination: (label, deviceId) => defaultDestination(label, deviceId, options.home),
+    stop: () => current.abort(),
   };
 }

@@ -66,7 +66,7 @@ export class Session {
     this.emit({ type: 'device.info', port: candidate.port, device: summariseInfo(this.info) });
   }
 
-  private async open(path: string, signal?: AbortSignal): Promise<void> {
+  private async open(path: string, signal?: AbortSignal, helloRetries?: number): Promise<void> {
     const transport: Transport = await (this.opts.open ?? openSerial)(path);
     const client = new ProtocolClient(transport, {
       timeoutMs: this.opts.timeoutMs,
@@ -80,7 +80,7 @@ export class Session {
       },
     });
     try {
-      this.info = await client.hello({ signal });
+      this.info = await client.hello({ signal, retries: helloRetries });
     } catch (e) {
       await client.close().catch(() => undefined);
       throw e;
@@ -133,7 +133,7 @@ export class Session {
       }
       for (const p of paths) {
         try {
-          await this.open(p, signal);
+          await this.open(p, signal, 1);
         } catch (e) {
           if (e instanceof EngineError && e.code === 'CANCELLED') throw e;
           continue;

@@ -677,3 +677,32 @@ async function deleteIfSafe(ctx: CopyContext, e: ListEntry, wav: string, journal
   }
 }
 
+
+/** Deletes the given recordings from the device, each only if its library copy verifies now. */
+export async function deleteVerified(session: Session, emit: Emit, o: { dest: string; numbers: number[]; fs?: Fs; signal?: AbortSignal; now?: () => number }): Promise<number[]> {
+  const fs = o.fs ?? realFs;
+  const deviceId = session.deviceId;
+  const dest = path.resolve(o.dest);
+  const { entries } = await listAll(session, o.signal);
+  const journal = await readJournal(session, o.signal);
+  const memory = await loadMemory(fs, dest, deviceId);
+  const check = checkJournal(journal.entries, journal.total, memory);
+  const byNumber = new Map(journal.entries.map((j) => [j.record.number, j]));
+  const library = await indexLibrary(fs, dest);
+  const result = { deleted: [] as number[] } as SyncResult;
+  const ctx = { session, emit, fs, dest, now: o.now ?? Date.now, signal: o.signal, o: {}, clock: null as unknown as ClockInfo, check, byNumber, library, deviceId } as CopyContext;
+  for (const n of o.numbers) {
+    const e = entries.find((x) => x.number === n);
+    const copy = library.get(`${deviceId}:${n}`);
+    if (!e) {
+      emit({ type: 'warning', code: 'DELETE_REFUSED', message: `Recording ${n} is not on the recorder.`, action: '' });
+      continue;
+    }
+    if (!copy) {
+      emit({ type: 'warning', code: 'DELETE_REFUSED', message: `Recording ${n} was NOT deleted from the recorder: there is no verified copy of it in ${dest}.`, action: 'Run sync first.' });
+      continue;
+    }
+    await deleteIfSafe(ctx, e, copy.wav, check.chain === 'ok' && check.problems.length === 0, result);
+  }
+  return result.deleted;
+}
