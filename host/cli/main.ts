@@ -1,0 +1,312 @@
+#!/usr/bin/env node
+/**
+ * `recorder`: the command line of the companion app. With no arguments on a terminal it starts
+ * the interactive UI (host/ui/app.tsx); otherwise it runs one command and prints one line per
+ * event, or one JSON object per line with --json (chosen automatically off a terminal or in CI
+ * only in the sense that the interactive UI is never started there).
+ */
+import { createInterface } from 'node:readline/promises';
+import { pathToFileURL } from 'node:url';
+import { realpathSync } from 'node:fs';
+import { createEngine, appVersion, type EngineOptions } from '../engine/engine.js';
+import { EngineError } from '../engine/errors.js';
+import type { Candidate } from '../engine/discovery.js';
+import { SAMPLE_RATES } from '../../protocol/src/schema.js';
+import { checkFlags, parseArgs, str, UsageError, type Parsed } from './args.js';
+import { makeOutput, type Out } from './output.js';
+
+const HELP: Record<string, string> = {
+  '': `Usage: recorder <command> [options]
+
+Commands:
+  sync          copy new recordings from the recorder to this computer and verify them
+  list          list the recordings on the recorder
+  info          show the recorder's identity, battery, card and clock
+  verify PATH   check copies on this computer against their manifests (no recorder needed)
+  set-time      set the recorder's clock from this computer
+  label NAME    give the recorder a name (shown in file names)
+  settings      show or change sample rate and discreet mode
+  format        erase the recorder's memory card (asks first)
+  record        start or stop a recording
+  sim           run the recorder simulator
+
+Common options: --port PATH (the recorder's serial port), --json (one JSON object per line),
+--help. Run "recorder" alone on a terminal for the interactive app.`,
+  sync: `Usage: recorder sync [--port PATH] [--dest DIR] [--delete-after-verify] [--window N] [--json]
+
+Copies every finished recording not yet in the library, checks each copy against the SHA-256 the
+recorder computed while recording, checks the recorder's journal, and writes a manifest (.json)
+beside each recording. Interrupted copies continue where they stopped next time.
+  --dest DIR               library folder (default ~/Recordings/<recorder label>)
+  --delete-after-verify    delete each recording from the recorder once its copy is verified
+  --window N               read requests in flight (default 8)`,
+  list: 'Usage: recorder list [--port PATH] [--json]\n\nLists the recordings on the recorder.',
+  info: 'Usage: recorder info [--port PATH] [--json]\n\nShows the recorder\'s identity, battery, card and clock.',
+  verify: `Usage: recorder verify PATH... [--json]
+
+Checks recordings (files or folders) against their manifests: SHA-256 of the file and of the
+audio, WAV structure, evidence chunk and journal record. Exit status 0 only if all verify.`,
+  'set-time': 'Usage: recorder set-time [--port PATH] [--json]\n\nMeasures how far the recorder\'s clock is off, then sets it from this computer.',
+  label: 'Usage: recorder label NAME [--port PATH] [--json]\n\nGives the recorder a name of up to 32 bytes.',
+  settings: `Usage: recorder settings [--rate 8000|16000|32000|48000] [--discreet on|off] [--port PATH] [--json]
+
+Shows the settings, or changes those given.`,
+  format: `Usage: recorder format [--yes] [--port PATH] [--json]
+
+Erases the recorder's memory card. Shows which recorder it is and asks you to type its name to
+confirm, unless --yes is given. Copy your recordings first.`,
+  record: 'Usage: recorder record start|stop [--port PATH] [--json]\n\nStarts or stops a recording, like pressing the button.',
+};
+
+export interface Io {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  stdin: NodeJS.ReadStream;
+  env: NodeJS.ProcessEnv;
+  /** Extra engine options (tests inject a fake transport). */
+  engine?: Partial<EngineOptions>;
+}
+
+const defaultIo = (): Io => ({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });
+
+function isInteractive(io: Io): boolean {
+  return !!io.stdout.isTTY && !!io.stdin.isTTY && !io.env.CI;
+}
+
+async function ask(io: Io, question: string): Promise<string> {
+  const rl = createInterface({ input: io.stdin, output: io.stderr });
+  try {
+    return await rl.question(question);
+  } finally {
+    rl.close();
+  }
+}
+
+export async function run(argv: string[], io: Io = defaultIo()): Promise<number> {
+  let p: Parsed;
+  try {
+    p = parseArgs(argv);
+  } catch (e) {
+    io.stderr.write(`${(e as Error).message}\n${HELP['']}\n`);
+    return 2;
+  }
+  if (p.flags.has('version')) {
+    io.stdout.write(appVersion() + '\n');
+    return 0;
+  }
+  if (p.command === 'sim') {
+    const { runSim } = await import('./sim.js');
+    return runSim(argv.slice(argv.indexOf('sim') + 1));
+  }
+  if (p.command === 'help') {
+    io.stdout.write((HELP[p.positional[0] ?? ''] ?? HELP['']!) + '\n');
+    return 0;
+  }
+  if (p.command === null) {
+    if (p.flags.has('help') || !isInteractive(io)) {
+      io.stdout.write(HELP['']! + '\n');
+      return p.flags.has('help') ? 0 : 2;
+    }
+    return runUi(p, io);
+  }
+  if (!(p.command in HELP)) {
+    io.stderr.write(`Unknown command "${p.command}".\n${HELP['']}\n`);
+    return 2;
+  }
+  if (p.flags.has('help')) {
+    io.stdout.write(HELP[p.command]! + '\n');
+    return 0;
+  }
+  const json = p.flags.has('json');
+  const out = makeOutput(json, io.stdout, io.stderr);
+  const ac = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    if (++interrupts > 1) process.exit(130);
+    out.line('Stopping safely (press Ctrl-C again to quit at once)...');
+    ac.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    return await runCommand(p, io, out, ac.signal);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`${e.message}\n${HELP[p.command] ?? ''}\n`);
+      return 2;
+    }
+    if (e instanceof EngineError) {
+      // Already reported as an `error` event by the engine.
+      out.result(p.command, false, { code: e.code, message: e.message, action: e.action });
+      return e.code === 'CANCELLED' ? 130 : 1;
+    }
+    out.error(`Unexpected problem: ${(e as Error).stack ?? String(e)}`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Promise<number> {
+  const command = p.command!;
+  const interactive = isInteractive(io) && !p.flags.has('json');
+  const timeout = str(p, 'timeout');
+  const options: EngineOptions = {
+    port: str(p, 'port'),
+    signal,
+    timeoutMs: timeout ? Number(timeout) : undefined,
+    choose: interactive
+      ? async (c: Candidate[]) => {
+          c.forEach((x, i) => io.stderr.write(`  ${i + 1}. ${x.port} (${x.description})\n`));
+          const a = Number(await ask(io, `Several recorders are connected. Which one (1-${c.length})? `));
+          return c[a - 1]?.port ?? null;
+        }
+      : undefined,
+    ...io.engine,
+  };
+  const engine = createEngine(options);
+  engine.on((e) => out.event(e));
+
+  switch (command) {
+    case 'sync': {
+      checkFlags(p, ['dest', 'delete-after-verify', 'window']);
+      const w = str(p, 'window');
+      if (w !== undefined && !(Number(w) >= 1 && Number(w) <= 64)) throw new UsageError('--window must be between 1 and 64');
+      const r = await engine.sync({ dest: str(p, 'dest'), deleteAfterVerify: p.flags.has('delete-after-verify'), window: w ? Number(w) : undefined });
+      out.result('sync', r.ok, { result: r });
+      return r.ok ? 0 : r.cancelled ? 130 : 1;
+    }
+    case 'list': {
+      checkFlags(p, []);
+      const recs = await engine.list();
+      const lines = recs.map(
+        (r) =>
+          `  ${String(r.number).padStart(5)}  ${r.state === 'finished' ? '        ' : 'RECORDING'} ${r.clockSet ? new Date(Number(r.startUnixMs)).toLocaleString() : '(clock not set)'}  ${Math.round(r.durationMs / 1000)} s  ${r.sha256.slice(0, 16)}…`,
+      );
+      out.result('list', true, { recordings: recs }, lines.join('\n') || '  (no recordings)');
+      return 0;
+    }
+    case 'info': {
+      checkFlags(p, []);
+      const d = await engine.info();
+      out.result(
+        'info',
+        true,
+        { device: d },
+        [
+          `  Label:      ${d.label || '(none)'}`,
+          `  Device id:  ${d.deviceId}${d.simulated ? '  (SIMULATOR)' : ''}`,
+          `  Model:      ${d.model}, firmware ${d.firmware}`,
+          `  Clock:      ${d.clockSet ? new Date(Number(d.clockUnixMs)).toISOString() : 'not set (run "recorder set-time")'}`,
+          `  Battery:    ${d.batteryMv} mV${d.lowBattery ? ' (LOW)' : ''}`,
+          `  Card:       ${d.cardState}, ${(Number(d.cardFree) / 1e6).toFixed(0)} of ${(Number(d.cardCapacity) / 1e6).toFixed(0)} MB free`,
+          `  Recording:  ${d.recState}, ${d.recordingCount} recording(s) on the card, sample rate ${d.sampleRate} Hz${d.discreet ? ', discreet mode' : ''}`,
+        ].join('\n'),
+      );
+      return 0;
+    }
+    case 'verify': {
+      checkFlags(p, []);
+      if (p.positional.length === 0) throw new UsageError('verify needs at least one file or folder');
+      const r = await engine.verify(p.positional);
+      const good = r.results.filter((x) => x.ok).length;
+      out.result('verify', r.ok, { results: r.results, problems: r.problems }, r.ok ? `All ${good} recording(s) verified.` : `${r.results.length - good + r.problems.length} problem(s); ${good} recording(s) verified.`);
+      return r.ok ? 0 : 1;
+    }
+    case 'set-time': {
+      checkFlags(p, []);
+      const r = await engine.setTime();
+      out.result('set-time', true, r);
+      return 0;
+    }
+    case 'label': {
+      checkFlags(p, []);
+      const name = p.positional.join(' ').trim();
+      if (!name) throw new UsageError('label needs a name');
+      const d = await engine.setLabel(name);
+      out.result('label', true, { device: d }, `The recorder is now called "${d.label}".`);
+      return 0;
+    }
+    case 'settings': {
+      checkFlags(p, ['rate', 'discreet']);
+      const rate = str(p, 'rate');
+      const discreet = str(p, 'discreet');
+      if (rate !== undefined && !(SAMPLE_RATES as readonly number[]).includes(Number(rate))) throw new UsageError(`--rate must be one of ${SAMPLE_RATES.join(', ')}`);
+      if (discreet !== undefined && discreet !== 'on' && discreet !== 'off') throw new UsageError('--discreet must be on or off');
+      const r = await engine.settings({ sampleRate: rate ? Number(rate) : undefined, discreet: discreet === undefined ? undefined : discreet === 'on' });
+      out.result('settings', true, r);
+      return 0;
+    }
+    case 'format': {
+      checkFlags(p, ['yes']);
+      const yes = p.flags.has('yes');
+      if (!yes && !interactive) {
+        throw new UsageError('format erases the card: run it on a terminal to confirm, or add --yes');
+      }
+      const done = await engine.format(async (d) => {
+        const name = d.label || d.deviceId;
+        io.stderr.write(`This will ERASE every recording on the card of recorder "${d.label || '(no label)'}" (id ${d.deviceId}${d.simulated ? ', simulator' : ''}): ${d.recordingCount} recording(s).\n`);
+        if (yes) return true;
+        const a = await ask(io, `Type ${JSON.stringify(name)} to erase it, or press Enter to cancel: `);
+        return a.trim() === name;
+      });
+      out.result('format', done, { formatted: done });
+      return done ? 0 : 1;
+    }
+    case 'record': {
+      checkFlags(p, []);
+      const action = p.positional[0];
+      if (action !== 'start' && action !== 'stop') throw new UsageError('record needs "start" or "stop"');
+      const r = await engine.record(action);
+      out.result('record', true, r);
+      return 0;
+    }
+  }
+  throw new UsageError(`Unknown command "${command}"`);
+}
+
+async function runUi(p: Parsed, io: Io): Promise<number> {
+  // Loaded dynamically: the UI is built separately and the CLI must work without it.
+  const spec = '../ui/app.js';
+  let mod: { runInteractive?: (o: Record<string, unknown>) => Promise<number> };
+  try {
+    mod = (await import(spec)) as typeof mod;
+  } catch (e) {
+    io.stderr.write(`The interactive app is not available (${(e as Error).message}).\n${HELP['']}\n`);
+    return 2;
+  }
+  if (typeof mod.runInteractive !== 'function') {
+    io.stderr.write(`The interactive app is not available.\n${HELP['']}\n`);
+    return 2;
+  }
+  const port = str(p, 'port');
+  const engine = createEngine({ port, ...io.engine });
+  let destination = str(p, 'dest');
+  if (!destination) {
+    // The library folder depends on the recorder's label; ask the recorder once if we can.
+    try {
+      const d = await createEngine({ port, ...io.engine }).info();
+      destination = engine.defaultDestination(d.label, d.deviceId);
+    } catch {
+      destination = engine.defaultDestination('', 'recorder');
+    }
+  }
+  return mod.runInteractive({ createEngine: () => engine, destination, port, startWith: 'status' });
+}
+
+function isMain(): boolean {
+  try {
+    return !!process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  run(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`Unexpected problem: ${(e as Error).stack ?? String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

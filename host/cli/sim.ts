@@ -1,0 +1,58 @@
+/**
+ * `recorder sim ...`: a thin launcher for the firmware simulator binary. Options are passed on
+ * unchanged; stdin/stdout are inherited so `press`, `disconnect`, ... can be typed.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as path from 'node:path';
+
+export const SIM_HELP = `Usage: recorder sim --image PATH --link PATH [--size-mb N] [--mic ramp|sine|demo|wav:FILE]
+                    [--speed N] [--stall-every N --stall-ms M] [--quiet] [--verbose]
+
+Runs the recorder simulator (firmware/build/ports/host/recorder-sim). It prints "ready link=PATH"
+when the app can connect with "recorder sync --port PATH", and reads commands on stdin:
+press, connect, disconnect, battery MV, eject, insert, quit.
+Set RECORDER_SIM to use another simulator binary.`;
+
+export function findSimulator(): string | null {
+  if (process.env.RECORDER_SIM) return process.env.RECORDER_SIM;
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // From host/cli (tsx/vitest) or dist/host/cli (built).
+  for (const up of ['../..', '../../..']) {
+    for (const build of ['firmware/build/ports/host/recorder-sim', 'firmware/build-sim/ports/host/recorder-sim']) {
+      const p = path.resolve(here, up, build);
+      if (existsSync(p)) return p;
+    }
+  }
+  return null;
+}
+
+export async function runSim(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(SIM_HELP + '\n');
+    return 0;
+  }
+  const bin = findSimulator();
+  if (!bin) {
+    process.stderr.write('The simulator is not built. Build it with: cmake -S firmware -B firmware/build && cmake --build firmware/build\n');
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    const child = spawn(bin, args, { stdio: 'inherit' });
+    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+    const onInt = forward('SIGINT');
+    const onTerm = forward('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    child.on('error', (e) => {
+      process.stderr.write(`Could not start the simulator: ${e.message}\n`);
+      resolve(1);
+    });
+    child.on('exit', (code, signal) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve(code ?? (signal ? 128 : 1));
+    });
+  });
+}
