@@ -10,7 +10,9 @@
 import { useCallback, useEffect, useReducer, useRef } from 'react';
 import { Box, Text, render, useApp, useInput, useStdout } from 'ink';
 import type { EngineEvent } from '../engine/events.js';
+import { createEngine as createRealEngine, type EngineOptions } from '../engine/index.js';
 import type { EnginePort } from './engine-port.js';
+import { fromEngine } from './engine-adapter.js';
 import { busyNotice, initialState, isBusy, reduce, type Task, type UiState } from './state.js';
 import { loudnessOfWavFile } from './loudness-file.js';
 import { DevicePanel } from './components/DevicePanel.js';
@@ -30,8 +32,8 @@ export type LevelsLoader = (path: string, count: number) => Promise<number[]>;
 
 export interface AppProps {
   engine: EnginePort;
-  /** Library folder for copies. */
-  destination: string;
+  /** Library folder for copies; the engine's default (per recorder) when absent. */
+  destination?: string;
   /** Serial port, when the person gave one; the engine discovers the recorder otherwise. */
   port?: string;
   /** What to do as soon as the app starts: show the recorder (default), copy at once, or wait. */
@@ -91,7 +93,7 @@ export function Screen({ state, width, utc = false, maxRows = 8 }: { state: UiSt
 }
 
 export function App({ engine, destination, port, startWith = 'status', loadLevels = loudnessOfWavFile, onQuit, utc = false, maxRows = 8 }: AppProps) {
-  const [state, dispatch] = useReducer(reduce, destination, initialState);
+  const [state, dispatch] = useReducer(reduce, destination ?? null, initialState);
   const { exit } = useApp();
   const { stdout } = useStdout();
   const width = Math.max(40, Math.min(MAX_WIDTH, stdout?.columns || MAX_WIDTH));
@@ -131,19 +133,33 @@ export function App({ engine, destination, port, startWith = 'status', loadLevel
         dispatch({ kind: 'notice', notice: busyNotice(runningRef.current) });
         return;
       }
+      // The folder given at start, else the one the last copy used (the engine picks a default
+      // per recorder when there is neither).
+      const dest = destination ?? stateRef.current.destination ?? undefined;
+      if (task === 'verify' && dest === undefined) {
+        dispatch({
+          kind: 'notice',
+          notice: {
+            tone: 'info',
+            title: 'The app does not know where your library is yet.',
+            action: 'Press s to copy from the recorder first; then v checks that library.',
+          },
+        });
+        return;
+      }
       runningRef.current = task;
       dispatch({ kind: 'task-started', task });
       let op: Promise<unknown>;
       try {
         op =
           task === 'sync'
-            ? engine.sync({ destination, port })
+            ? engine.sync({ destination: dest, port })
             : task === 'verify'
-              ? engine.verify({ destination })
+              ? engine.verify({ destination: dest as string })
               : task === 'delete'
-                ? engine.deleteSynced({ destination, port, numbers })
+                ? engine.deleteSynced({ destination: dest, port, numbers })
                 : engine.status
-                  ? engine.status({ destination, port })
+                  ? engine.status({ destination: dest, port })
                   : Promise.resolve();
       } catch (err) {
         op = Promise.reject(err);
@@ -229,9 +245,16 @@ export function App({ engine, destination, port, startWith = 'status', loadLevel
 }
 
 export interface InteractiveOptions {
-  /** Creates the engine. Called once; its `stop()` is called when the person quits. */
-  createEngine: () => EnginePort | Promise<EnginePort>;
-  destination: string;
+  /**
+   * Creates the engine. Called once; its `stop()` is called when the person quits. Default: the
+   * real engine (host/engine createEngine with `engineOptions`, `port` and an abort signal),
+   * fitted to the UI by fromEngine.
+   */
+  createEngine?: () => EnginePort | Promise<EnginePort>;
+  /** Options for the real engine when createEngine is not given (port is taken from `port`). */
+  engineOptions?: Omit<EngineOptions, 'port' | 'signal'>;
+  /** Library folder; default: the engine's per-recorder folder under ~/Recordings. */
+  destination?: string;
   port?: string;
   startWith?: 'status' | 'sync' | 'none';
   loadLevels?: LevelsLoader;
@@ -250,7 +273,7 @@ export async function runInteractive(options: InteractiveOptions): Promise<numbe
   const stderr = options.stderr ?? process.stderr;
   let engine: EnginePort;
   try {
-    engine = await options.createEngine();
+    engine = await (options.createEngine ?? (() => defaultEngine(options)))();
   } catch (err) {
     stderr.write(`The recorder app could not start. ${errorText(err)}\n`);
     return 1;
@@ -275,6 +298,13 @@ export async function runInteractive(options: InteractiveOptions): Promise<numbe
     await Promise.resolve(engine.stop()).catch(() => undefined);
   }
   return endedWithProblems(finalState) ? 1 : 0;
+}
+
+/** The real engine, stoppable through an AbortController, fitted to the UI's port. */
+function defaultEngine(options: InteractiveOptions): EnginePort {
+  const abort = new AbortController();
+  const engine = createRealEngine({ ...options.engineOptions, port: options.port, signal: abort.signal });
+  return fromEngine(engine, { abort });
 }
 
 /** Whether the session ended with a problem still standing. */

@@ -14,8 +14,8 @@
 import type { EventListener } from '../engine/events.js';
 
 export interface SyncRequest {
-  /** Library folder the verified copies go to. */
-  destination: string;
+  /** Library folder the verified copies go to; the engine's default when absent. */
+  destination?: string;
   /** Serial port to use; the engine discovers the recorder when absent. */
   port?: string;
 }
@@ -26,7 +26,7 @@ export interface VerifyRequest {
 }
 
 export interface DeleteRequest {
-  destination: string;
+  destination?: string;
   port?: string;
   /**
    * Recordings the person agreed to delete from the recorder. The engine must still check each
@@ -36,7 +36,7 @@ export interface DeleteRequest {
 }
 
 export interface StatusRequest {
-  destination: string;
+  destination?: string;
   port?: string;
 }
 

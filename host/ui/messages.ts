@@ -175,3 +175,8 @@ export function journalMissingSentence(number: number): string {
     `another computer. ${JOURNAL_ADVICE}`
   );
 }
+
+/** The loud sentence for a recording on the recorder that its journal does not vouch for. */
+export function journalUnvouchedSentence(number: number): string {
+  return `Recording ${number} is on the recorder but missing from its journal, so the recorder cannot vouch for it. ${JOURNAL_ADVICE}`;
+}

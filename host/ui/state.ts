@@ -18,6 +18,7 @@ import {
   JOURNAL_ADVICE,
   failureReason,
   journalMissingSentence,
+  journalUnvouchedSentence,
   noticeFor,
   unpluggedNotice,
   type Notice,
@@ -88,6 +89,8 @@ export type Summary =
       kind: 'sync';
       ok: boolean;
       destination: string;
+      /** Why the copy stopped before the end (the engine reports it as failure number 0), or null. */
+      stopped: string | null;
       copied: number[];
       alreadyHad: number[];
       failed: FailedItem[];
@@ -105,7 +108,8 @@ export type Overlay = { kind: 'none' } | { kind: 'help' } | { kind: 'confirm-del
 export type Connection = 'not-connected' | 'looking' | 'connected' | 'unplugged';
 
 export interface UiState {
-  destination: string;
+  /** Library folder: as given, else the one the last sync used; null until known. */
+  destination: string | null;
   connection: Connection;
   port: string | null;
   device: DeviceSummary | null;
@@ -116,6 +120,8 @@ export interface UiState {
   summary: Summary | null;
   /** Loud sentences about the recorder's journal, each ending with what to do. */
   journalProblems: string[];
+  /** journal.checked arrived during the running task (its summary errors then add nothing). */
+  journalChecked: boolean;
   notice: Notice | null;
   overlay: Overlay;
   /** Results gathered while a verify or delete runs, for its summary. */
@@ -136,7 +142,7 @@ export type UiAction =
   | { kind: 'notice'; notice: Notice | null }
   | { kind: 'quitting' };
 
-export function initialState(destination: string): UiState {
+export function initialState(destination: string | null = null): UiState {
   return {
     destination,
     connection: 'not-connected',
@@ -148,6 +154,7 @@ export function initialState(destination: string): UiState {
     transfer: null,
     summary: null,
     journalProblems: [],
+    journalChecked: false,
     notice: null,
     overlay: { kind: 'none' },
     run: { checked: [], deleted: [], failed: [] },
@@ -209,17 +216,34 @@ function finishInTransfer(t: TransferView | null, number: number, size: number):
   };
 }
 
-/** The recording number a journal problem concerns, if the engine says (a forward-compatible field). */
-function problemNumber(p: JournalProblem): number | null {
+/**
+ * The recording number a journal problem concerns: a `number` field if the engine adds one
+ * (JournalProblem has none yet), else the "recording N ..." the engine's messages start with.
+ */
+export function problemNumber(p: JournalProblem): number | null {
   const n = (p as JournalProblem & { number?: unknown }).number;
-  return typeof n === 'number' && Number.isInteger(n) ? n : null;
+  if (typeof n === 'number' && Number.isInteger(n)) return n;
+  const m = /^recording (\d+)\b/i.exec(p.message.trim());
+  return m ? Number(m[1]) : null;
 }
 
-function journalSentence(p: JournalProblem): string {
+function sentence(message: string): string {
+  const t = message.trim();
+  return (t.charAt(0).toUpperCase() + t.slice(1)).replace(/\.?$/, '.');
+}
+
+/** A gap: the journal knows a recording that is neither on the recorder nor in the library. */
+function gapSentence(p: JournalProblem): string {
   const n = problemNumber(p);
   if (n !== null && (p.kind === 'missing-record' || p.kind === 'gap')) return journalMissingSentence(n);
-  const msg = p.message.trim().replace(/\.?$/, '.');
-  return `${msg} ${JOURNAL_ADVICE}`;
+  return `${sentence(p.message)} ${JOURNAL_ADVICE}`;
+}
+
+/** A problem: e.g. a recording on the card with no journal record, or a broken chain. */
+function problemSentence(p: JournalProblem): string {
+  const n = problemNumber(p);
+  if (n !== null && p.kind === 'missing-record') return journalUnvouchedSentence(n);
+  return `${sentence(p.message)} ${JOURNAL_ADVICE}`;
 }
 
 function addUnique(list: string[], items: string[]): string[] {
@@ -394,13 +418,15 @@ function onEvent(state: UiState, e: EngineEvent): UiState {
         run: { ...state.run, deleted: [...state.run.deleted, e.number] },
       };
     case 'journal.checked': {
-      const all = [...e.gaps, ...e.problems];
       let recordings = state.recordings;
-      for (const p of all) {
+      for (const p of e.problems) {
         const n = problemNumber(p);
-        if (n !== null && p.kind === 'missing-record') recordings = updateRow(recordings, n, (r) => ({ ...r, missingFromJournal: true }));
+        if (n !== null && p.kind === 'missing-record' && recordings.some((r) => r.number === n)) {
+          recordings = updateRow(recordings, n, (r) => ({ ...r, missingFromJournal: true }));
+        }
       }
-      return { ...state, recordings, journalProblems: addUnique(state.journalProblems, all.map(journalSentence)) };
+      const sentences = [...e.gaps.map(gapSentence), ...e.problems.map(problemSentence)];
+      return { ...state, recordings, journalChecked: true, journalProblems: addUnique(state.journalProblems, sentences) };
     }
     case 'link.disconnected':
       return { ...state, connection: 'unplugged', notice: unpluggedNotice() };
@@ -418,7 +444,9 @@ function onEvent(state: UiState, e: EngineEvent): UiState {
     case 'warning':
     case 'error': {
       if (JOURNAL_CODES.has(e.code)) {
-        return { ...state, journalProblems: addUnique(state.journalProblems, [`${e.message.trim().replace(/\.?$/, '.')} ${JOURNAL_ADVICE}`]) };
+        // After journal.checked these only restate its problems, which are already listed.
+        if (state.journalChecked) return state;
+        return { ...state, journalProblems: addUnique(state.journalProblems, [`${sentence(e.message)} ${JOURNAL_ADVICE}`]) };
       }
       if (e.type === 'warning' && QUIET_WARNINGS.has(e.code)) return state;
       const notice = noticeFor(e.code, e.message, e.action, e.type === 'warning' ? 'warning' : undefined);
@@ -426,13 +454,20 @@ function onEvent(state: UiState, e: EngineEvent): UiState {
       return { ...state, notice, connection };
     }
     case 'sync.summary': {
-      const failed = e.failed.map((f) => ({ number: f.number, reason: failureReason(f.code, f.message) }));
+      // The engine reports a copy that stopped early as a failure of "recording 0".
+      const failed = e.failed.filter((f) => f.number > 0).map((f) => ({ number: f.number, reason: failureReason(f.code, f.message) }));
+      const early = e.failed.find((f) => f.number <= 0);
+      const cancelled = state.notice?.code === 'CANCELLED';
+      const stopped = early ? failureReason(early.code, early.message) : cancelled ? 'you stopped it' : null;
+      const destination = e.destination || state.destination || '';
       return {
         ...state,
+        destination: destination || state.destination,
         summary: {
           kind: 'sync',
           ok: e.ok,
-          destination: e.destination || state.destination,
+          stopped,
+          destination,
           copied: e.copied.slice(),
           alreadyHad: e.alreadyHad.slice(),
           failed,
@@ -465,16 +500,25 @@ export function reduce(state: UiState, action: UiAction): UiState {
         summary: action.task === 'status' ? state.summary : null,
         transfer: action.task === 'sync' ? null : state.transfer,
         notice: action.task === 'status' ? state.notice : null,
+        // A sync (and a delete, which syncs) checks the journal again and reports afresh.
+        journalProblems: action.task === 'sync' || action.task === 'delete' ? [] : state.journalProblems,
+        journalChecked: false,
         run: { checked: [], deleted: [], failed: [] },
         overlay: { kind: 'none' },
       };
     case 'task-finished': {
       if (state.task !== action.task) return state;
       let summary = state.summary;
-      if (action.task === 'verify') summary = { kind: 'verify', destination: state.destination, checked: state.run.checked, failed: state.run.failed };
-      if (action.task === 'delete' && summary?.kind !== 'sync') summary = { kind: 'delete', deleted: state.run.deleted, failed: state.run.failed };
+      if (action.task === 'verify' && action.error === undefined) {
+        summary = { kind: 'verify', destination: state.destination ?? '', checked: state.run.checked, failed: state.run.failed };
+      }
+      if (action.task === 'delete' && summary?.kind !== 'sync' && action.error === undefined) {
+        summary = { kind: 'delete', deleted: state.run.deleted, failed: state.run.failed };
+      }
+      // The engine reports most problems as events before its promise rejects; their wording
+      // (set during this task: starting a task clears the notice) is better than the bare error.
       const notice: Notice | null =
-        action.error !== undefined
+        action.error !== undefined && state.notice === null
           ? { tone: 'error', title: action.error, action: 'Press s to try again. The recordings are still on the recorder.', code: 'ENGINE' }
           : state.notice;
       // Recordings still marked as copying were interrupted.
@@ -489,6 +533,20 @@ export function reduce(state: UiState, action: UiAction): UiState {
     case 'ask-delete': {
       if (isBusy(state)) return { ...state, notice: busyNotice(state.task) };
       const numbers = deletableNumbers(state);
+      const notCopied = state.recordings.filter((r) => r.status === 'on-device' || r.status === 'failed').map((r) => r.number);
+      if (notCopied.length > 0) {
+        // Deleting goes through a sync that would also copy (and then delete) these: ask the
+        // person to copy first, so the confirmation names exactly what will be deleted.
+        return {
+          ...state,
+          notice: {
+            tone: 'info',
+            title: `${notCopied.length === 1 ? 'One recording is' : `${notCopied.length} recordings are`} not copied and verified yet.`,
+            action: 'Press s to copy first; then d deletes the copied ones from the recorder.',
+            code: 'NOTHING_TO_DELETE',
+          },
+        };
+      }
       if (numbers.length === 0) {
         return {
           ...state,

@@ -8,7 +8,7 @@ import { plural } from '../format.js';
 
 export interface ConfirmDeleteProps {
   numbers: number[];
-  destination: string;
+  destination: string | null;
   width?: number;
 }
 
@@ -22,9 +22,10 @@ export function ConfirmDelete({ numbers, destination, width = 80 }: ConfirmDelet
       <Text>{`Recordings: ${shown}.`}</Text>
       <Text>
         {n === 1 ? 'It has' : 'Each one has'} a copy in your library that was checked against the recorder&apos;s own
-        fingerprint (SHA-256). The recorder checks again before it deletes anything.
+        fingerprint (SHA-256). Each copy is checked again, and the recorder checks its fingerprint, before
+        anything is deleted.
       </Text>
-      <Text dimColor>{`Library: ${destination}`}</Text>
+      {destination ? <Text dimColor>{`Library: ${destination}`}</Text> : null}
       <Text>This cannot be undone on the recorder.</Text>
       <Text>
         <Text bold>y</Text> yes, delete them{'    '}

@@ -30,7 +30,7 @@ const COL_SPARK = SPARK_WIDTH + 2;
 export function statusText(r: RecordingRow): string {
   switch (r.status) {
     case 'on-device':
-      return 'on recorder, not copied';
+      return 'on the recorder';
     case 'recording':
       return 'recording now';
     case 'copying': {

@@ -37,7 +37,7 @@ function Failures({ failed, width, what }: { failed: FailedItem[]; width: number
 }
 
 function SyncSummary({ s, width }: { s: Extract<Summary, { kind: 'sync' }>; width: number }) {
-  const nothingNew = s.copied.length === 0 && s.failed.length === 0;
+  const nothingNew = s.copied.length === 0 && s.failed.length === 0 && !s.stopped;
   return (
     <>
       {s.copied.length > 0 ? (
@@ -54,9 +54,10 @@ function SyncSummary({ s, width }: { s: Extract<Summary, { kind: 'sync' }>; widt
       {s.inProgress.length > 0 ? (
         <Text color="yellow">{`• Recording ${list(s.inProgress)} is still being recorded; it will be copied next time.`}</Text>
       ) : null}
+      {s.stopped ? <Text color="yellow" bold>{`✗ The copy stopped before the end: ${s.stopped}.`}</Text> : null}
       <Failures failed={s.failed} width={width - 4} what="could not be copied" />
-      {s.failed.length > 0 ? (
-        <Text>Press s to try the failed ones again. They are still safe on the recorder.</Text>
+      {s.failed.length > 0 || s.stopped ? (
+        <Text>Press s to try again. Anything not copied is still safe on the recorder.</Text>
       ) : null}
       <Text>Your recordings are in:</Text>
       <Box paddingLeft={2}>
@@ -68,12 +69,14 @@ function SyncSummary({ s, width }: { s: Extract<Summary, { kind: 'sync' }>; widt
 
 export function SummaryView({ summary: s, journalProblems = [], width = 80 }: SummaryViewProps) {
   const hasFailures = s.failed.length > 0;
-  const trouble = hasFailures || journalProblems.length > 0 || (s.kind === 'sync' && !s.ok);
+  const trouble = hasFailures || journalProblems.length > 0 || (s.kind === 'sync' && (!s.ok || s.stopped !== null));
   const title =
     s.kind === 'sync'
-      ? trouble
-        ? 'Copy finished, with problems'
-        : 'Copy finished'
+      ? s.stopped
+        ? 'Copy stopped before the end'
+        : trouble
+          ? 'Copy finished, with problems'
+          : 'Copy finished'
       : s.kind === 'verify'
         ? trouble
           ? 'Library check finished, with problems'

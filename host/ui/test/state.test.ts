@@ -10,6 +10,7 @@ function run(actions: (UiAction | EngineEvent)[], from: UiState = initialState(D
 }
 
 const started = (task: 'status' | 'sync' | 'verify' | 'delete'): UiAction => ({ kind: 'task-started', task });
+const finishedSync = (s: UiState): UiState => reduce(s, { kind: 'task-finished', task: 'sync' });
 const finished = (task: 'status' | 'sync' | 'verify' | 'delete', error?: string): UiAction => ({ kind: 'task-finished', task, error });
 
 /** A recorder with recordings 5 (already in library), 6 and 7 (to copy) and 8 (recording now). */
@@ -116,6 +117,7 @@ describe('state reducer', () => {
       kind: 'sync',
       ok: false,
       destination: DEST,
+      stopped: null,
       copied: [6],
       alreadyHad: [5],
       failed: [{ number: 7, reason: 'the recorder was unplugged while copying' }],
@@ -183,49 +185,108 @@ describe('state reducer', () => {
     expect(s.clock).toEqual({ offsetMs: -3200, corrected: true, neverSet: false });
   });
 
-  it('states journal problems loudly and marks the recording when the engine names it', () => {
+  it('states journal problems loudly, in the engine’s message forms, and marks the recording', () => {
     const s = run([
+      started('sync'),
       ...listed(),
       ev({
         type: 'journal.checked',
         total: 8,
         fromIndex: 0,
         lastIndex: 7,
-        chain: 'ok',
-        gaps: [],
+        chain: 'broken',
+        gaps: [{ kind: 'missing-record', index: 2, message: `recording 4 is in the journal but is neither on the recorder nor in ${DEST}` }],
         problems: [
-          // `number` is not (yet) in the JournalProblem contract; the UI uses it when present.
-          { kind: 'missing-record', message: 'no journal record for recording 7', number: 7 } as never,
-          { kind: 'broken-chain', index: 3, message: 'Journal record 3 does not link to record 2' },
+          { kind: 'missing-record', message: 'recording 7 has no journal record' },
+          { kind: 'broken-chain', index: 3, message: 'journal record 3 does not link to record 2' },
         ],
       }),
-      ev({ type: 'warning', code: 'JOURNAL_GAP', message: 'Journal records 4 to 5 are missing', action: '' }),
+      // The engine restates the check as an error and a warning; they add nothing new.
+      ev({ type: 'error', code: 'JOURNAL_BROKEN', message: "The recorder's journal check FAILED: ...", action: 'Keep it.' }),
+      ev({ type: 'warning', code: 'JOURNAL_GAP', message: "The recorder's journal has gaps: ...", action: '' }),
     ]);
     expect(s.recordings.find((r) => r.number === 7)?.missingFromJournal).toBe(true);
     expect(s.recordings.find((r) => r.number === 6)?.missingFromJournal).toBe(false);
+    // Recording 4 is not on the recorder: no row is invented for it.
+    expect(s.recordings.some((r) => r.number === 4)).toBe(false);
     expect(s.journalProblems).toEqual([
-      "Recording 7 is missing from the recorder's journal — it may have been deleted on another computer. Keep the recorder and contact your advocate.",
+      "Recording 4 is missing from the recorder's journal — it may have been deleted on another computer. Keep the recorder and contact your advocate.",
+      'Recording 7 is on the recorder but missing from its journal, so the recorder cannot vouch for it. Keep the recorder and contact your advocate.',
       'Journal record 3 does not link to record 2. Keep the recorder and contact your advocate.',
-      'Journal records 4 to 5 are missing. Keep the recorder and contact your advocate.',
     ]);
     expect(s.notice).toBeNull();
+    // The next copy checks the journal afresh.
+    expect(reduce(finishedSync(s), started('sync')).journalProblems).toEqual([]);
   });
 
-  it('asks before deleting, and only about recordings with a verified copy', () => {
-    const nothingCopied = run([
-      ev({ type: 'list.received', total: 2, recordings: [recording(5), recording(6)], toCopy: [5, 6], alreadyInLibrary: [], inProgress: [] }),
+  it('uses a number field on a journal problem when the engine gives one', () => {
+    const s = run([
+      ev({ type: 'journal.checked', total: 1, fromIndex: 0, lastIndex: 0, chain: 'ok', gaps: [{ kind: 'gap', message: 'a record is missing', number: 12 } as never], problems: [] }),
     ]);
-    const refused = reduce(nothingCopied, { kind: 'ask-delete' });
-    expect(refused.overlay).toEqual({ kind: 'none' });
-    expect(refused.notice?.code).toBe('NOTHING_TO_DELETE');
+    expect(s.journalProblems[0]).toMatch(/^Recording 12 is missing from the recorder's journal/);
+  });
 
-    let s = run(listed());
-    s = run([ev({ type: 'file.verified', number: 6, path: '/p', manifestPath: '/m', sha256: 'ab'.repeat(32), durationMs: 1, alreadyPresent: false })], s);
+  it('lists a journal warning that comes without a check', () => {
+    const s = run([ev({ type: 'warning', code: 'JOURNAL_MISSING', message: 'recording 3 was copied but the journal does not vouch for it', action: '' })]);
+    expect(s.journalProblems).toEqual(['Recording 3 was copied but the journal does not vouch for it. Keep the recorder and contact your advocate.']);
+  });
+
+  it('says when a copy stopped early rather than blaming "recording 0"', () => {
+    const s = run([
+      started('sync'),
+      ...listed(),
+      ev({ type: 'error', code: 'TIMEOUT', message: 'The recorder stopped answering.', action: 'Unplug it.' }),
+      ev({
+        type: 'sync.summary',
+        ok: false,
+        deviceId: 'x',
+        label: 'x',
+        destination: DEST,
+        copied: [],
+        alreadyHad: [],
+        failed: [{ number: 0, code: 'TIMEOUT', message: 'The recorder stopped answering.' }],
+        deleted: [],
+        inProgress: [],
+        journal: 'not-checked',
+        bytes: 0,
+        elapsedMs: 1,
+        message: 'x',
+      }),
+      finished('sync', 'That did not work: timeout.'),
+    ]);
+    expect(s.summary).toMatchObject({ kind: 'sync', stopped: 'the recorder stopped answering', failed: [] });
+    // The engine's event wording is kept over the bare rejection message.
+    expect(s.notice?.title).toBe('The recorder stopped answering.');
+    expect(s.destination).toBe(DEST);
+  });
+
+  it('asks before deleting, only when everything is copied, and only about verified copies', () => {
+    const recs = [recording(5), recording(6), recording(7, { state: 'recording' })];
+    const base = run([ev({ type: 'list.received', total: 3, recordings: recs, toCopy: [6], alreadyInLibrary: [5], inProgress: [7] })]);
+
+    // 6 is not copied yet: copy first.
+    const notYet = reduce(base, { kind: 'ask-delete' });
+    expect(notYet.overlay).toEqual({ kind: 'none' });
+    expect(notYet.notice).toMatchObject({ title: 'One recording is not copied and verified yet.', action: 'Press s to copy first; then d deletes the copied ones from the recorder.' });
+
+    // Nothing at all in the library.
+    const none = run([ev({ type: 'list.received', total: 1, recordings: [recording(7, { state: 'recording' })], toCopy: [], alreadyInLibrary: [], inProgress: [7] })]);
+    expect(reduce(none, { kind: 'ask-delete' }).notice?.title).toBe('Nothing to delete: no recording on the recorder has a verified copy yet.');
+
+    let s = run([ev({ type: 'file.verified', number: 6, path: '/p', manifestPath: '/m', sha256: 'ab'.repeat(32), durationMs: 1, alreadyPresent: false })], base);
     s = reduce(s, { kind: 'ask-delete' });
     expect(s.overlay).toEqual({ kind: 'confirm-delete', numbers: [5, 6] });
     expect(reduce(s, { kind: 'answer-delete', yes: false }).overlay).toEqual({ kind: 'none' });
 
-    s = run([started('delete'), ev({ type: 'file.deleted', number: 5, message: 'ok' }), ev({ type: 'file.failed', number: 6, code: 'DELETE_REFUSED', message: 'the recorder refused', action: '', partKept: null }), finished('delete')], s);
+    s = run(
+      [
+        started('delete'),
+        ev({ type: 'file.deleted', number: 5, message: 'ok' }),
+        ev({ type: 'file.failed', number: 6, code: 'DELETE_REFUSED', message: 'the recorder refused', action: '', partKept: null }),
+        finished('delete'),
+      ],
+      s,
+    );
     expect(s.summary).toEqual({ kind: 'delete', deleted: [5], failed: [{ number: 6, reason: 'the recorder refused' }] });
     expect(s.recordings.find((r) => r.number === 5)?.status).toBe('deleted');
     // A fresh list without 5 keeps it visible as deleted.

@@ -107,7 +107,7 @@ describe('RecordingsList', () => {
     expect(line(4)).toMatch(/already in library$/);
     expect(line(5)).toMatch(/copying… 45%$/);
     expect(line(6)).toMatch(/FAILED — see below$/);
-    expect(line(7)).toMatch(/on recorder, not copied$/);
+    expect(line(7)).toMatch(/on the recorder$/);
     expect(line(8)).toMatch(/^#8 +date not known .*recording now$/);
     expect(line(9)).toMatch(/copied, then deleted$/);
     // No loudness yet: a quiet placeholder of the same width, not a fake sparkline.
@@ -184,6 +184,7 @@ describe('SummaryView', () => {
     kind: 'sync',
     ok: false,
     destination: LONG_PATH,
+    stopped: null,
     copied: [6, 7, 9],
     alreadyHad: [1, 2, 3, 4, 5],
     failed: [{ number: 8, reason: 'the recorder was unplugged while copying' }],
@@ -202,7 +203,7 @@ describe('SummaryView', () => {
     expect(t).toContain('• 5 already in your library (checked, not copied again).');
     expect(t).toContain('• Recording 10 is still being recorded; it will be copied next time.');
     expect(t).toContain('✗ 1 recording could not be copied: Recording 8: the recorder was unplugged while copying.');
-    expect(t).toContain('Press s to try the failed ones again.');
+    expect(t).toContain('Press s to try again. Anything not copied is still safe on the recorder.');
     expect(t).toContain('Your recordings are in:');
     // The long path wraps, but every part of it is there.
     expect(t.replace(/ /g, '')).toContain(LONG_PATH.replace(/ /g, ''));
