@@ -228,8 +228,6 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
   else if (card === 2 || card === 3) emit({ type: 'warning', code: 'CARD_PROBLEM', message: 'The recorder reports a problem with its memory card.', action: 'Do not format it. Ask for help before doing anything else with the card.' });
   if (info.flags & 0x08) emit({ type: 'warning', code: 'LOW_BATTERY', message: 'The recorder\'s battery is low.', action: 'Keep it plugged in while copying.' });
 
-  await ensureDir(fs, dest);
-
   const withLink = async <T>(what: () => Promise<T>): Promise<T> => {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -242,6 +240,7 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
   };
 
   try {
+    await ensureDir(fs, dest);
     const clock = await withLink(() => measureAndSetClock(session, emit, now, o.setTime ?? true, signal));
 
     // Listing
@@ -278,7 +277,7 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
         check.problems.push({ kind: 'hash-differs', index: j.index, message: `recording ${e.number}: the journal's SHA-256 differs from the recording list` });
       }
     }
-    if (check.problems.length && check.chain === 'ok') check.chain = 'broken';
+    if (check.problems.length) check.chain = 'broken';
     reportJournal(emit, check);
     result.journal = check.chain === 'broken' ? 'broken' : check.gaps.length ? 'gap' : check.chain;
     if (check.chain === 'ok' && !check.gaps.some((g) => g.kind === 'shrunk') && check.lastIndex !== null) {

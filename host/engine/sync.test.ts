@@ -1,0 +1,451 @@
+import { createHash } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import { readdirSync, readFileSync, statSync, writeFileSync, symlinkSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import type { Fs } from './library.js';
+import { verifyLibraryFile } from './verify.js';
+import { setup } from './testing/harness.js';
+
+const wavs = (dir: string) => readdirSync(dir).filter((n) => n.endsWith('.wav')).sort();
+
+describe('sync', () => {
+  test('copies, verifies and describes every finished recording, in order of events', async () => {
+    const h = setup();
+    h.device.addRecording({ samples: 20000 });
+    h.device.addRecording({ samples: 3001 });
+    h.device.addRecording({ samples: 100, finished: false });
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(true);
+    expect(r.copied).toEqual([1, 2]);
+    expect(r.inProgress).toEqual([3]);
+    const t = h.types().filter((x) => x !== 'file.progress');
+    expect(t.slice(0, 6)).toEqual(['device.found', 'device.connected', 'device.info', 'clock.offset', 'clock.set', 'list.received']);
+    expect(t).toContain('journal.checked');
+    expect(t.indexOf('journal.checked')).toBeLessThan(t.indexOf('file.started'));
+    expect(t.at(-1)).toBe('sync.summary');
+    expect(h.of('file.verified').map((e) => e.number)).toEqual([1, 2]);
+    expect(h.of('file.skipped')).toEqual([expect.objectContaining({ number: 3, reason: 'in-progress' })]);
+    expect(h.of('journal.checked')[0]).toMatchObject({ chain: 'ok', total: 2, gaps: [], problems: [] });
+    const last = h.of('file.progress').filter((e) => e.number === 1).at(-1)!;
+    expect(last.bytes).toBe(last.total);
+    // files: friendly names, contents identical to the device's, modes
+    expect(wavs(h.dest)).toHaveLength(2);
+    for (const n of [1, 2]) {
+      const name = wavs(h.dest).find((x) => x.endsWith(`_Kitchen_${n}.wav`))!;
+      expect(name).toMatch(/^\d{4}-\d{2}-\d{2}_\d{4}_Kitchen_\d+\.wav$/);
+      expect(readFileSync(join(h.dest, name)).equals(h.device.recordings.get(n)!.file)).toBe(true);
+      expect(statSync(join(h.dest, name)).mode & 0o777).toBe(0o600);
+      expect(statSync(join(h.dest, name.replace('.wav', '.json'))).mode & 0o777).toBe(0o600);
+      expect((await verifyLibraryFile(join(h.dest, name))).ok).toBe(true);
+    }
+    expect(readdirSync(h.dest).some((n) => n.endsWith('.part'))).toBe(false);
+    // the clock was set from the host
+    expect(h.device.log.filter((l) => l.command === 'SET_TIME')).toHaveLength(1);
+    expect(Math.abs(h.of('clock.offset')[0]!.offsetMs - 1500)).toBeLessThan(200);
+  });
+
+  test('a second sync copies nothing and reports the copies as already there', async () => {
+    const h = setup();
+    h.device.addRecording();
+    h.device.addRecording();
+    await h.engine.sync({ dest: h.dest });
+    const reads = h.device.log.filter((l) => l.command === 'READ').length;
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(true);
+    expect(r.copied).toEqual([]);
+    expect(r.alreadyHad).toEqual([1, 2]);
+    expect(h.device.log.filter((l) => l.command === 'READ').length).toBe(reads);
+  });
+
+  test('default library folder is ~/Recordings/<label>, 0700', async () => {
+    const h0 = setup();
+    const h = setup({ home: h0.dest });
+    h.device.addRecording();
+    const r = await h.engine.sync();
+    expect(r.destination).toBe(join(h0.dest, 'Recordings', 'Kitchen'));
+    expect(statSync(r.destination).mode & 0o777).toBe(0o700);
+    expect(wavs(r.destination)).toHaveLength(1);
+  });
+
+  test('the manifest records device, times, clock offset, journal and verification', async () => {
+    const h = setup();
+    const rec = h.device.addRecording({ samples: 16000, overruns: 3 });
+    await h.engine.sync({ dest: h.dest });
+    const name = wavs(h.dest)[0]!;
+    const m = JSON.parse(readFileSync(join(h.dest, name.replace('.wav', '.json')), 'utf8'));
+    expect(m.manifestVersion).toBe(1);
+    expect(m.app.version).toBe('9.9.9-test');
+    expect(m.device).toEqual({ id: '123456789abcdef0', label: 'Kitchen', model: 'ER-1 sim', firmware: '1.2.3', simulated: true });
+    expect(m.file.name).toBe(name);
+    expect(m.file.sha256).toBe(createHash('sha256').update(rec.file).digest('hex'));
+    expect(m.recording).toMatchObject({ number: 1, sampleRate: 16000, sampleCount: 16000, durationMs: 1000, sha256: rec.sha256.toString('hex'), stopReason: 'button', overruns: 3, dataOffset: 1024 });
+    expect(m.times.deviceStartUnixMs).toBe(rec.startUnixMs.toString());
+    expect(m.times.deviceStartIso).toBe(new Date(Number(rec.startUnixMs)).toISOString());
+    expect(typeof m.times.hostEstimatedStartIso).toBe('string');
+    expect(Math.abs(m.clock.offsetMs - 1500)).toBeLessThan(200);
+    expect(m.clock.deviceClockWasSet).toBe(true);
+    expect(m.journal.hex).toBe(h.device.journal[0]!.toString('hex'));
+    expect(m.journal.recordSha256).toBe(createHash('sha256').update(h.device.journal[0]!).digest('hex'));
+    expect(m.journal.decoded).toMatchObject({ number: 1, sampleCount: 16000, overruns: 3, index: 0 });
+    expect(m.journal.chain).toBe('ok');
+    expect(m.verification).toMatchObject({ ok: true, sha256MatchesDevice: true, wavStructureOk: true, evidenceChunkOk: true, journalMatches: true, sampleCountMatches: true });
+    expect(typeof m.integrity).toBe('string');
+  });
+
+  test('reads are windowed: several requests in flight, never more than the window', async () => {
+    const h = setup();
+    h.device.addRecording({ samples: 40000 });
+    let outstanding = 0;
+    let most = 0;
+    const handle = h.device.handle.bind(h.device);
+    h.device.handle = (f) => {
+      if (f.command === 0x05) {
+        outstanding++;
+        most = Math.max(most, outstanding);
+        setImmediate(() => outstanding--);
+      }
+      return handle(f);
+    };
+    const r = await h.engine.sync({ dest: h.dest, window: 4 });
+    expect(r.ok).toBe(true);
+    expect(most).toBe(4);
+    const reads = h.device.log.filter((l) => l.command === 'READ');
+    expect(Math.max(...reads.map((l) => Number(l.req.length)))).toBe(4096 - 8);
+    const seqs = h.device.log.map((l) => l.seq);
+    expect(seqs).not.toContain(0);
+  });
+
+  test('dropped and damaged frames are retried and the copy still verifies', async () => {
+    const h = setup();
+    h.device.addRecording({ samples: 30000 });
+    h.device.faults.dropResponse = ({ command, n }) => command === 'READ' && (n === 2 || n === 5);
+    h.device.faults.corruptResponse = ({ command, n }) => command === 'READ' && n === 7;
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(true);
+    expect(h.of('file.retry').length).toBeGreaterThanOrEqual(3);
+    expect(readFileSync(join(h.dest, wavs(h.dest)[0]!)).equals(h.device.recordings.get(1)!.file)).toBe(true);
+  });
+
+  test('garbage between frames does not disturb the copy', async () => {
+    const h = setup();
+    h.device.addRecording({ samples: 10000 });
+    h.device.faults.garbage = Buffer.from([0x00, 0x41, 0x42, 0x00, 0xff, 0x13, 0x37, 0x00, 0x05, 0x01, 0x00]);
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(true);
+    expect(r.copied).toEqual([1]);
+  });
+
+  test('unplugged mid-copy: says so, waits, resumes from the .part after checking it with HASH', async () => {
+    const h = setup();
+    h.device.addRecording({ samples: 60000 });
+    h.device.faults.unplugAfterReads = 10;
+    h.device.faults.replugAfterMs = 100;
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(true);
+    const t = h.types();
+    expect(t).toContain('link.disconnected');
+    expect(t).toContain('link.waiting');
+    expect(t).toContain('link.reconnected');
+    expect(h.of('link.disconnected')[0]!.message).toMatch(/disconnected/);
+    const resumed = h.of('file.resumed');
+    expect(resumed).toHaveLength(1);
+    expect(resumed[0]!.fromOffset).toBeGreaterThan(0);
+    const hash = h.device.log.find((l) => l.command === 'HASH')!;
+    expect(Number(hash.req.offset)).toBe(0);
+    expect(Number(hash.req.length)).toBe(resumed[0]!.fromOffset);
+    // only the rest was read after the replug
+    const reads = h.device.log.filter((l) => l.command === 'READ');
+    const afterHash = reads.slice(h.device.log.filter((l) => l.command === 'READ' && h.device.log.indexOf(l) < h.device.log.indexOf(hash)).length);
+    expect(Math.min(...afterHash.map((l) => Number(l.req.offset)))).toBe(resumed[0]!.fromOffset);
+    expect(readFileSync(join(h.dest, wavs(h.dest)[0]!)).equals(h.device.recordings.get(1)!.file)).toBe(true);
+  });
+
+  test('device that never comes back: plain error, .part kept, nothing verified', async () => {
+    const h = setup({ reconnectTimeoutMs: 150 });
+    h.device.addRecording({ samples: 60000 });
+    h.device.faults.unplugAfterReads = 5;
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(false);
+    expect(h.of('file.verified')).toHaveLength(0);
+    const failed = h.of('file.failed')[0]!;
+    expect(failed.code).toBe('DISCONNECTED');
+    expect(failed.partKept).toMatch(/\.wav\.part$/);
+    expect(existsSync(failed.partKept!)).toBe(true);
+    expect(wavs(h.dest)).toHaveLength(0);
+  });
+
+  test('Ctrl-C stops cleanly, keeps the .part, and the next sync resumes it', async () => {
+    const h = setup();
+    h.device.addRecording({ samples: 80000 });
+    const ac = new AbortController();
+    h.engine.on((e) => {
+      if (e.type === 'file.progress' && e.bytes > 40000) ac.abort();
+    });
+    const r1 = await h.engine.sync({ dest: h.dest, signal: ac.signal, progressIntervalMs: 0 });
+    expect(r1.cancelled).toBe(true);
+    expect(r1.ok).toBe(false);
+    const part = readdirSync(h.dest).find((n) => n.endsWith('.part'))!;
+    expect(statSync(join(h.dest, part)).size).toBeGreaterThan(40000);
+    const r2 = await h.engine.sync({ dest: h.dest });
+    expect(r2.ok).toBe(true);
+    expect(h.of('file.resumed')).toHaveLength(1);
+    expect(readFileSync(join(h.dest, wavs(h.dest)[0]!)).equals(h.device.recordings.get(1)!.file)).toBe(true);
+  });
+
+  test('a .part that does not match the device is started over', async () => {
+    const h = setup();
+    const rec = h.device.addRecording({ samples: 20000 });
+    await h.engine.sync({ dest: h.dest });
+    const name = wavs(h.dest)[0]!;
+    // set up a bad partial copy for a second device library
+    const h2 = setup();
+    h2.device.recordings = h.device.recordings;
+    h2.device.journal = h.device.journal;
+    h2.device.nextNumber = 2;
+    const bad = Buffer.from(rec.file.subarray(0, 5000));
+    bad[4000] ^= 1;
+    writeFileSync(join(h2.dest, name + '.part'), bad);
+    const r = await h2.engine.sync({ dest: h2.dest });
+    expect(r.ok).toBe(true);
+    expect(h2.of('file.restarted')).toHaveLength(1);
+    expect(h2.of('file.resumed')).toHaveLength(0);
+    expect(readFileSync(join(h2.dest, name)).equals(rec.file)).toBe(true);
+  });
+
+  test('a device that sends wrong audio: hash mismatch, nothing published or deleted', async () => {
+    const h = setup();
+    h.device.addRecording({ samples: 20000 });
+    h.device.faults.corruptReadData = (off) => off > 1024 && off < 8000;
+    const r = await h.engine.sync({ dest: h.dest, deleteAfterVerify: true });
+    expect(r.ok).toBe(false);
+    expect(h.of('file.failed')[0]!.code).toBe('HASH_MISMATCH');
+    expect(h.of('file.restarted')).toHaveLength(1);
+    expect(wavs(h.dest)).toHaveLength(0);
+    expect(h.device.log.some((l) => l.command === 'DELETE')).toBe(false);
+    expect(h.device.recordings.size).toBe(1);
+  });
+
+  test('full disk: clear error, .part kept, nothing marked verified, nothing deleted', async () => {
+    let written = 0;
+    const fs: Fs = {
+      ...fsp,
+      open: (async (p: string, flags: number, mode?: number) => {
+        const fh = await fsp.open(p, flags, mode);
+        if (!String(p).endsWith('.part')) return fh;
+        const write = fh.write.bind(fh) as (...a: unknown[]) => Promise<{ bytesWritten: number }>;
+        (fh as unknown as { write: unknown }).write = async (...a: unknown[]) => {
+          const len = a[2] as number;
+          if (written + len > 12000) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+          written += len;
+          return write(...a);
+        };
+        return fh;
+      }) as Fs['open'],
+    };
+    const h = setup({ fs });
+    h.device.addRecording({ samples: 20000 });
+    h.device.addRecording({ samples: 20000 });
+    const r = await h.engine.sync({ dest: h.dest, deleteAfterVerify: true });
+    expect(r.ok).toBe(false);
+    const f = h.of('file.failed');
+    expect(f).toHaveLength(1);
+    expect(f[0]!.code).toBe('DISK_FULL');
+    expect(f[0]!.message).toMatch(/disk is full/i);
+    expect(f[0]!.partKept).toBeTruthy();
+    expect(h.of('error').some((e) => e.code === 'DISK_FULL')).toBe(true);
+    expect(h.of('file.verified')).toHaveLength(0);
+    expect(h.of('file.started')).toHaveLength(1); // stopped: no point trying the next file
+    expect(readdirSync(h.dest).filter((n) => n.endsWith('.json') && !n.startsWith('.'))).toHaveLength(0);
+    expect(h.device.log.some((l) => l.command === 'DELETE')).toBe(false);
+  });
+
+  test('unwritable destination: plain error', async () => {
+    const h = setup();
+    h.device.addRecording();
+    writeFileSync(join(h.dest, 'blocker'), 'x');
+    const r = await h.engine.sync({ dest: join(h.dest, 'blocker', 'sub') });
+    expect(r.ok).toBe(false);
+    expect(h.of('error')[0]!.code).toBe('DEST_UNWRITABLE');
+  });
+
+  test('hostile labels cannot choose a path; everything stays inside the library', async () => {
+    for (const label of ['../../etc', '..', 'a/b\\c', '\u0007bell\u0000', '/abs', 'C:\\x']) {
+      const h = setup();
+      h.device.label = label;
+      const rec = h.device.addRecording();
+      rec.name = '../evil.wav';
+      const r = await h.engine.sync({ dest: h.dest });
+      expect(r.ok, `${label}: ${JSON.stringify(h.events.filter((e) => e.type === 'error' || e.type === 'warning' || e.type === 'file.failed'))}`).toBe(true);
+      const files = readdirSync(h.dest).filter((n) => !n.startsWith('.'));
+      expect(files).toHaveLength(2);
+      for (const f of files) {
+        // eslint-disable-next-line no-control-regex
+        expect(f).not.toMatch(/[/\\\u0000-\u001f]|\.\./);
+        expect(f).toMatch(/^\d{4}-\d{2}-\d{2}_\d{4}_[\p{L}\p{N}_-]+_1\.(wav|json)$/u);
+      }
+      expect(existsSync(join(h.dest, '..', 'evil.wav'))).toBe(false);
+    }
+  });
+
+  test('an existing different file with the same name is never overwritten', async () => {
+    const h = setup();
+    h.device.addRecording();
+    const probe = setup();
+    probe.device.addRecording();
+    await probe.engine.sync({ dest: probe.dest });
+    const name = wavs(probe.dest)[0]!;
+    writeFileSync(join(h.dest, name), 'my own file');
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(true);
+    expect(readFileSync(join(h.dest, name), 'utf8')).toBe('my own file');
+    expect(h.of('warning').some((w) => w.code === 'FILE_CONFLICT')).toBe(true);
+    const copy = h.of('file.verified')[0]!.path;
+    expect(copy).toMatch(/_1-2\.wav$/);
+    expect((await verifyLibraryFile(copy)).ok).toBe(true);
+  });
+
+  test('a symlinked .part is not followed', async () => {
+    const h = setup();
+    h.device.addRecording();
+    const probe = setup();
+    probe.device.addRecording();
+    await probe.engine.sync({ dest: probe.dest });
+    const name = wavs(probe.dest)[0]!;
+    const victim = join(probe.dest, 'victim.txt');
+    writeFileSync(victim, 'precious');
+    symlinkSync(victim, join(h.dest, name + '.part'));
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(false);
+    expect(h.of('file.failed')[0]!.code).toBe('UNSAFE_PATH');
+    expect(readFileSync(victim, 'utf8')).toBe('precious');
+  });
+});
+
+describe('journal', () => {
+  test('a broken chain is reported loudly and blocks deletion', async () => {
+    const h = setup();
+    h.device.addRecording();
+    h.device.addRecording();
+    h.device.addRecording();
+    h.device.journal[1]![60] ^= 0xff; // alter record 1 (its sampleRate field) without re-chaining
+    const r = await h.engine.sync({ dest: h.dest, deleteAfterVerify: true });
+    expect(r.ok).toBe(false);
+    expect(r.journal).toBe('broken');
+    const j = h.of('journal.checked')[0]!;
+    expect(j.chain).toBe('broken');
+    expect(j.problems.some((p) => p.kind === 'broken-chain' && p.index === 2)).toBe(true);
+    expect(h.of('error').some((e) => e.code === 'JOURNAL_BROKEN')).toBe(true);
+    expect(h.device.log.some((l) => l.command === 'DELETE')).toBe(false);
+    expect(h.of('warning').filter((w) => w.code === 'DELETE_REFUSED').length).toBeGreaterThan(0);
+    // the copies are still made: evidence is never left behind
+    expect(r.copied).toEqual([1, 2, 3]);
+  });
+
+  test('a rewritten history (re-chained) is caught against the record remembered from the last sync', async () => {
+    const h = setup();
+    h.device.addRecording();
+    h.device.addRecording();
+    expect((await h.engine.sync({ dest: h.dest })).journal).toBe('ok');
+    h.device.journal[0]![60] ^= 0x01;
+    h.device.rechain(1);
+    h.device.addRecording();
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.journal).toBe('broken');
+    expect(h.of('journal.checked').at(-1)!.problems.some((p) => /rewritten/.test(p.message))).toBe(true);
+  });
+
+  test('records disappearing since the last sync (shrunk journal) are a gap', async () => {
+    const h = setup();
+    h.device.addRecording();
+    h.device.addRecording();
+    await h.engine.sync({ dest: h.dest });
+    h.device.journal = h.device.journal.slice(0, 1);
+    h.device.recordings.delete(2);
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(false);
+    expect(r.journal).toBe('gap');
+    expect(h.of('journal.checked').at(-1)!.gaps.some((g) => g.kind === 'shrunk')).toBe(true);
+    expect(h.of('warning').some((w) => w.code === 'JOURNAL_GAP')).toBe(true);
+  });
+
+  test('a skipped recording number is a gap', async () => {
+    const h = setup();
+    h.device.addRecording({ number: 1 });
+    h.device.addRecording({ number: 3 });
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.journal).toBe('gap');
+    expect(h.of('journal.checked')[0]!.gaps[0]!.message).toMatch(/recording 2 is missing/);
+  });
+
+  test('a recording without a journal record is copied but not trusted for deletion', async () => {
+    const h = setup();
+    h.device.addRecording({ journal: false });
+    const r = await h.engine.sync({ dest: h.dest, deleteAfterVerify: true });
+    expect(r.copied).toEqual([1]);
+    expect(r.ok).toBe(false);
+    expect(h.device.recordings.size).toBe(1);
+    expect(h.device.log.some((l) => l.command === 'DELETE')).toBe(false);
+  });
+});
+
+describe('delete after verify', () => {
+  test('deletes only with the flag, only verified copies, with the device SHA-256, after the copy is on disk', async () => {
+    const h = setup();
+    h.device.addRecording();
+    h.device.addRecording();
+    h.device.addRecording({ finished: false });
+    const noFlag = await h.engine.sync({ dest: h.dest });
+    expect(noFlag.deleted).toEqual([]);
+    expect(h.device.log.some((l) => l.command === 'DELETE')).toBe(false);
+
+    const shas = [1, 2].map((n) => h.device.recordings.get(n)!.sha256);
+    const onDisk: boolean[] = [];
+    const handle = h.device.handle.bind(h.device);
+    h.device.handle = (f) => {
+      if (f.command === 0x07) onDisk.push(wavs(h.dest).length === 2);
+      return handle(f);
+    };
+    const r = await h.engine.sync({ dest: h.dest, deleteAfterVerify: true });
+    expect(r.deleted).toEqual([1, 2]);
+    expect(onDisk).toEqual([true, true]);
+    const dels = h.device.log.filter((l) => l.command === 'DELETE');
+    expect(dels.map((d) => Number(d.req.number))).toEqual([1, 2]);
+    expect((dels[0]!.req.sha256 as Buffer).equals(shas[0]!)).toBe(true);
+    expect((dels[1]!.req.sha256 as Buffer).equals(shas[1]!)).toBe(true);
+    expect([...h.device.recordings.keys()]).toEqual([3]);
+    expect(h.of('file.deleted').map((e) => e.number)).toEqual([1, 2]);
+  });
+
+  test('a library copy damaged since the last sync is not a reason to delete', async () => {
+    const h = setup();
+    h.device.addRecording();
+    await h.engine.sync({ dest: h.dest });
+    const file = join(h.dest, wavs(h.dest)[0]!);
+    const b = readFileSync(file);
+    b[2000] ^= 1;
+    await fsp.chmod(file, 0o600);
+    writeFileSync(file, b);
+    const r = await h.engine.sync({ dest: h.dest, deleteAfterVerify: true });
+    // a fresh copy is made beside the damaged one, verified, and only then deleted
+    expect(h.of('warning').some((w) => w.code === 'HASH_MISMATCH')).toBe(true);
+    expect(r.copied).toEqual([1]);
+    expect(r.deleted).toEqual([1]);
+    const fresh = h.of('file.verified').at(-1)!.path;
+    expect((await verifyLibraryFile(fresh)).ok).toBe(true);
+    expect((await verifyLibraryFile(file)).ok).toBe(false);
+  });
+
+  test('deleteSynced refuses numbers without a verified copy', async () => {
+    const h = setup();
+    h.device.addRecording();
+    h.device.addRecording();
+    await h.engine.sync({ dest: h.dest });
+    h.device.addRecording();
+    const deleted = await h.engine.deleteSynced({ destination: h.dest, numbers: [1, 3] });
+    expect(deleted).toEqual([1]);
+    expect([...h.device.recordings.keys()]).toEqual([2, 3]);
+    expect(h.of('warning').some((w) => w.code === 'DELETE_REFUSED' && /3/.test(w.message))).toBe(true);
+  });
+});
+
