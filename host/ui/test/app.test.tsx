@@ -1,0 +1,268 @@
+import { EventEmitter } from 'node:events';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { cleanup, render } from 'ink-testing-library';
+import type { EngineEvent, EventInput, EventListener } from '../../engine/events.js';
+import { App, endedWithProblems, runInteractive } from '../app.js';
+import type { EnginePort } from '../engine-port.js';
+import { initialState } from '../state.js';
+import { assertFits, device, ev, recording, text } from './fixtures.js';
+
+afterEach(() => cleanup());
+
+const DEST = '/home/sam/Recordings';
+
+/** An engine whose operations stay pending until the test settles them. */
+class FakeEngine implements EnginePort {
+  private listeners = new Set<EventListener>();
+  calls: { op: string; arg?: unknown }[] = [];
+  pending: { op: string; resolve: () => void; reject: (e: Error) => void }[] = [];
+  stopped = 0;
+
+  on(l: EventListener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+  emit(e: EventInput): void {
+    const stamped: EngineEvent = ev(e);
+    for (const l of [...this.listeners]) l(stamped);
+  }
+  private op(op: string, arg: unknown): Promise<unknown> {
+    this.calls.push({ op, arg });
+    return new Promise<void>((resolve, reject) => this.pending.push({ op, resolve, reject }));
+  }
+  status(arg: unknown) {
+    return this.op('status', arg);
+  }
+  sync(arg: unknown) {
+    return this.op('sync', arg);
+  }
+  verify(arg: unknown) {
+    return this.op('verify', arg);
+  }
+  deleteSynced(arg: unknown) {
+    return this.op('delete', arg);
+  }
+  stop() {
+    this.stopped++;
+  }
+  settle(op: string, error?: Error): void {
+    const i = this.pending.findIndex((p) => p.op === op);
+    const p = this.pending.splice(i, 1)[0];
+    if (!p) throw new Error(`no pending ${op}`);
+    if (error) p.reject(error);
+    else p.resolve();
+  }
+  ops(): string[] {
+    return this.calls.map((c) => c.op);
+  }
+}
+
+function connected(engine: FakeEngine, opts: { inLibrary?: number[]; toCopy?: number[] } = {}): void {
+  engine.emit({ type: 'device.info', port: '/dev/ttyACM0', device: device({ simulated: true }) });
+  engine.emit({
+    type: 'list.received',
+    total: 3,
+    recordings: [recording(1), recording(2), recording(3)],
+    toCopy: opts.toCopy ?? [],
+    alreadyInLibrary: opts.inLibrary ?? [1, 2, 3],
+    inProgress: [],
+  });
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 20));
+
+function setup(props: Partial<Parameters<typeof App>[0]> = {}) {
+  const engine = new FakeEngine();
+  const onQuit = vi.fn();
+  const loadLevels = vi.fn(async () => [0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const ui = render(<App engine={engine} destination={DEST} onQuit={onQuit} loadLevels={loadLevels} utc {...props} />);
+  return { engine, onQuit, loadLevels, ui };
+}
+
+describe('App', () => {
+  it('looks at the recorder when it starts and shows it', async () => {
+    const { engine, ui } = setup();
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['status']));
+    expect(engine.calls[0]?.arg).toEqual({ destination: DEST, port: undefined });
+    connected(engine);
+    engine.settle('status');
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('SIMULATED RECORDER (demo)'));
+    expect(text(ui.lastFrame())).toContain('s copy v check library d delete copied h help q quit');
+    assertFits(ui.lastFrame());
+  });
+
+  it('copies on s, shows the summary, and ignores a second s while copying', async () => {
+    const { engine, ui, loadLevels } = setup({ startWith: 'none' });
+    await tick();
+    ui.stdin.write('s');
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['sync']));
+    ui.stdin.write('s');
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Still copying.'));
+    expect(engine.ops()).toEqual(['sync']);
+
+    connected(engine, { inLibrary: [1, 2], toCopy: [3] });
+    engine.emit({ type: 'file.started', number: 3, fileName: 'x', path: `${DEST}/3.wav`, size: 3_000_000, fromOffset: 0 });
+    engine.emit({ type: 'file.verified', number: 3, path: `${DEST}/3.wav`, manifestPath: `${DEST}/3.json`, sha256: 'ab'.repeat(32), durationMs: 62_000, alreadyPresent: false });
+    engine.emit({ type: 'sync.summary', ok: true, deviceId: 'x', label: 'x', destination: DEST, copied: [3], alreadyHad: [1, 2], failed: [], deleted: [], inProgress: [], journal: 'ok', bytes: 3_000_000, elapsedMs: 2000, message: 'x' });
+    engine.settle('sync');
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Copy finished'));
+    const t = text(ui.lastFrame());
+    expect(t).toContain('✓ 1 recording copied and verified (3.0 MB).');
+    expect(t).toContain('• 2 already in your library');
+    expect(t).toContain(`Your recordings are in: ${DEST}`);
+    // Loudness was computed from the verified copy and drawn in its row.
+    expect(loadLevels).toHaveBeenCalledWith(`${DEST}/3.wav`, 16);
+    await vi.waitFor(() => expect(ui.lastFrame()).toContain('▁▁██▁▁▁▁▁▁▁▁▁▁▁▁'));
+    assertFits(ui.lastFrame());
+  });
+
+  it('says so in plain words when an operation cannot run', async () => {
+    const { engine, ui } = setup({ startWith: 'none' });
+    await tick();
+    ui.stdin.write('s');
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['sync']));
+    engine.settle('sync', new Error('serial port closed'));
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('That did not work: serial port closed.'));
+    expect(text(ui.lastFrame())).toContain('Press s to try again.');
+  });
+
+  it('shows the unplugged message when the recorder goes away', async () => {
+    const { engine, ui } = setup({ startWith: 'sync' });
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['sync']));
+    connected(engine);
+    engine.emit({ type: 'link.disconnected', port: '/dev/ttyACM0', message: 'gone' });
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('The recorder was unplugged. Plug it back in to continue — nothing has been lost.'));
+  });
+
+  it('asks before deleting, and deletes only after y', async () => {
+    const { engine, ui } = setup();
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['status']));
+    connected(engine);
+    engine.settle('status');
+    await tick();
+    ui.stdin.write('d');
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Delete 3 recordings from the recorder?'));
+    expect(text(ui.lastFrame())).toContain('y yes, delete n no, keep them');
+    ui.stdin.write('x'); // not an answer: nothing happens
+    ui.stdin.write('n');
+    await vi.waitFor(() => expect(text(ui.lastFrame())).not.toContain('Delete 3 recordings'));
+    expect(engine.ops()).toEqual(['status']);
+
+    ui.stdin.write('d');
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Delete 3 recordings from the recorder?'));
+    ui.stdin.write('y');
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['status', 'delete']));
+    expect(engine.calls[1]?.arg).toEqual({ destination: DEST, port: undefined, numbers: [1, 2, 3] });
+    for (const n of [1, 2, 3]) engine.emit({ type: 'file.deleted', number: n, message: 'ok' });
+    engine.settle('delete');
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('✓ 3 recordings deleted from the recorder.'));
+  });
+
+  it('checks the library on v', async () => {
+    const { engine, ui } = setup({ startWith: 'none' });
+    await tick();
+    ui.stdin.write('v');
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['verify']));
+    expect(engine.calls[0]?.arg).toEqual({ destination: DEST });
+    engine.emit({ type: 'file.verified', number: 1, path: `${DEST}/1.wav`, manifestPath: `${DEST}/1.json`, sha256: 'ab'.repeat(32), durationMs: 1, alreadyPresent: true });
+    engine.settle('verify');
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('✓ 1 recording in your library match their fingerprints.'));
+  });
+
+  it('asks for a copy first when it does not know where the library is', async () => {
+    const { engine, ui } = setup({ startWith: 'none', destination: undefined });
+    await tick();
+    ui.stdin.write('v');
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('The app does not know where your library is yet.'));
+    expect(engine.ops()).toEqual([]);
+  });
+
+  it('opens and closes help with h and ?', async () => {
+    const { ui } = setup({ startWith: 'none' });
+    await tick();
+    ui.stdin.write('h');
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Show or hide this help.'));
+    assertFits(ui.lastFrame());
+    ui.stdin.write('?');
+    await vi.waitFor(() => expect(text(ui.lastFrame())).not.toContain('Show or hide this help.'));
+    ui.stdin.write('?');
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Show or hide this help.'));
+  });
+
+  it('quits on q, stopping the engine first', async () => {
+    const { engine, ui, onQuit } = setup({ startWith: 'none' });
+    await tick();
+    ui.stdin.write('q');
+    await vi.waitFor(() => expect(onQuit).toHaveBeenCalledTimes(1));
+    expect(engine.stopped).toBe(1);
+    ui.stdin.write('s');
+    await tick();
+    expect(engine.ops()).toEqual([]);
+  });
+
+  it('quits cleanly on Ctrl-C, even in the middle of a copy', async () => {
+    const { engine, ui, onQuit } = setup({ startWith: 'sync' });
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['sync']));
+    ui.stdin.write('\u0003');
+    await vi.waitFor(() => expect(onQuit).toHaveBeenCalledTimes(1));
+    expect(engine.stopped).toBe(1);
+  });
+});
+
+/** Just enough of a TTY for Ink. */
+function fakeTty() {
+  const stdout = Object.assign(new EventEmitter(), { columns: 80, rows: 40, isTTY: true, frames: [] as string[], write(s: string) { stdout.frames.push(s); return true; } });
+  const stdin = Object.assign(new EventEmitter(), {
+    isTTY: true,
+    data: null as string | null,
+    setEncoding() {},
+    setRawMode() {},
+    resume() {},
+    pause() {},
+    ref() {},
+    unref() {},
+    read() {
+      const d = stdin.data;
+      stdin.data = null;
+      return d;
+    },
+    press(s: string) {
+      stdin.data = s;
+      stdin.emit('readable');
+      stdin.emit('data', s);
+    },
+  });
+  return { stdout, stdin };
+}
+
+describe('runInteractive', () => {
+  it('runs until q, stops the engine and resolves 0', async () => {
+    const engine = new FakeEngine();
+    const { stdout, stdin } = fakeTty();
+    const done = runInteractive({ createEngine: () => engine, destination: DEST, startWith: 'none', stdin: stdin as never, stdout: stdout as never, stderr: stdout as never });
+    await vi.waitFor(() => expect(stdout.frames.join('')).toContain('Evidence Recorder'));
+    stdin.press('q');
+    await expect(done).resolves.toBe(0);
+    expect(engine.stopped).toBeGreaterThanOrEqual(1);
+  });
+
+  it('resolves 1 and says why when the engine cannot be created', async () => {
+    const written: string[] = [];
+    const stderr = { write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream;
+    const code = await runInteractive({
+      createEngine: () => {
+        throw new Error('serialport is not installed');
+      },
+      stderr,
+    });
+    expect(code).toBe(1);
+    expect(written.join('')).toBe('The recorder app could not start. That did not work: serialport is not installed.\n');
+  });
+
+  it('counts a session ending with a failure or a journal problem as not well', () => {
+    const s = initialState(DEST);
+    expect(endedWithProblems(s)).toBe(false);
+    expect(endedWithProblems({ ...s, journalProblems: ['x'] })).toBe(true);
+    expect(endedWithProblems({ ...s, summary: { kind: 'delete', deleted: [], failed: [{ number: 1, reason: 'x' }] } })).toBe(true);
+  });
+});
