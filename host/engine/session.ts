@@ -8,7 +8,7 @@ import { cardStateName, deviceIdHex, recStateName, summariseInfo } from './conve
 import { choosePort, type Candidate, type DiscoveryOptions } from './discovery.js';
 import { EngineError } from './errors.js';
 import type { EngineEvent, EventInput } from './events.js';
-import { openSerial, type Transport, type TransportOpener } from './transport.js';
+import { openError, openSerial, type Transport, type TransportOpener } from './transport.js';
 
 export interface ConnectOptions extends DiscoveryOptions {
   port?: string;
@@ -67,7 +67,12 @@ export class Session {
   }
 
   private async open(path: string, signal?: AbortSignal, helloRetries?: number): Promise<void> {
-    const transport: Transport = await (this.opts.open ?? openSerial)(path);
+    let transport: Transport;
+    try {
+      transport = await (this.opts.open ?? openSerial)(path);
+    } catch (e) {
+      throw e instanceof EngineError ? e : openError(path, e);
+    }
     const client = new ProtocolClient(transport, {
       timeoutMs: this.opts.timeoutMs,
       retries: this.opts.retries,

@@ -204,7 +204,7 @@ describe('sync', () => {
     h2.device.journal = h.device.journal;
     h2.device.nextNumber = 2;
     const bad = Buffer.from(rec.file.subarray(0, 5000));
-    bad[4000] ^= 1;
+    bad[4000] = bad[4000]! ^ 1;
     writeFileSync(join(h2.dest, name + '.part'), bad);
     const r = await h2.engine.sync({ dest: h2.dest });
     expect(r.ok).toBe(true);
@@ -328,7 +328,7 @@ describe('journal', () => {
     h.device.addRecording();
     h.device.addRecording();
     h.device.addRecording();
-    h.device.journal[1]![60] ^= 0xff; // alter record 1 (its sampleRate field) without re-chaining
+    h.device.journal[1]![60] = h.device.journal[1]![60]! ^ 0xff; // alter record 1 (its sampleRate field) without re-chaining
     const r = await h.engine.sync({ dest: h.dest, deleteAfterVerify: true });
     expect(r.ok).toBe(false);
     expect(r.journal).toBe('broken');
@@ -347,7 +347,7 @@ describe('journal', () => {
     h.device.addRecording();
     h.device.addRecording();
     expect((await h.engine.sync({ dest: h.dest })).journal).toBe('ok');
-    h.device.journal[0]![60] ^= 0x01;
+    h.device.journal[0]![60] = h.device.journal[0]![60]! ^ 0x01;
     h.device.rechain(1);
     h.device.addRecording();
     const r = await h.engine.sync({ dest: h.dest });
@@ -423,7 +423,7 @@ describe('delete after verify', () => {
     await h.engine.sync({ dest: h.dest });
     const file = join(h.dest, wavs(h.dest)[0]!);
     const b = readFileSync(file);
-    b[2000] ^= 1;
+    b[2000] = b[2000]! ^ 1;
     await fsp.chmod(file, 0o600);
     writeFileSync(file, b);
     const r = await h.engine.sync({ dest: h.dest, deleteAfterVerify: true });

@@ -1,0 +1,149 @@
+import { describe, expect, test } from 'vitest';
+import { ProtocolClient } from './client.js';
+import { DeviceError, EngineError } from './errors.js';
+import { FakeDevice } from './testing/fake-device.js';
+import { setup } from './testing/harness.js';
+
+async function client(dev: FakeDevice, opts = {}) {
+  const t = await dev.opener(dev.path);
+  return new ProtocolClient(t, { timeoutMs: 40, retries: 2, ...opts });
+}
+
+describe('protocol client', () => {
+  test('HELLO agrees the payload limit and returns INFO', async () => {
+    const dev = new FakeDevice();
+    dev.maxPayload = 6000;
+    const c = await client(dev, { maxPayload: 5000 });
+    const info = await c.hello();
+    expect(info.deviceId).toBe(dev.deviceId);
+    expect(c.maxPayload).toBe(5000);
+    expect(Number(dev.log[0]!.req.maxPayload)).toBe(5000);
+    await c.close();
+  });
+
+  test('sequence numbers skip 0 when they wrap', async () => {
+    const dev = new FakeDevice();
+    const c = await client(dev);
+    (c as unknown as { nextSeq: number }).nextSeq = 0xfffe;
+    for (let i = 0; i < 3; i++) await c.request('INFO', {});
+    expect(dev.log.map((l) => l.seq)).toEqual([0xfffe, 0xffff, 1]);
+    await c.close();
+  });
+
+  test('ERROR frames become typed errors with the schema text', async () => {
+    const dev = new FakeDevice();
+    const c = await client(dev);
+    const e = await c.request('READ', { number: 99, offset: 0, length: 10 }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(DeviceError);
+    expect((e as DeviceError).info.code).toBe('NOT_FOUND');
+    expect((e as DeviceError).message).toBe('The recorder refused READ: no such recording on the device.');
+    await c.close();
+  });
+
+  test('timeouts resend with a new sequence number and the late answer is ignored', async () => {
+    const dev = new FakeDevice();
+    dev.faults.dropResponse = ({ command, n }) => command === 'INFO' && n === 1;
+    const retries: number[] = [];
+    const c = await client(dev, { onRetry: (_c: string, a: number) => retries.push(a) });
+    await c.request('INFO', {});
+    expect(retries).toEqual([1]);
+    expect(new Set(dev.log.map((l) => l.seq)).size).toBe(2);
+    await c.close();
+  });
+
+  test('gives up after the retries with a plain TIMEOUT', async () => {
+    const dev = new FakeDevice();
+    const c = await client(dev);
+    dev.faults.silent = true;
+    const e = (await c.request('INFO', {}).catch((x: unknown) => x)) as EngineError;
+    expect(e.code).toBe('TIMEOUT');
+    expect(e.message).toMatch(/stopped answering/);
+    await c.close();
+  });
+
+  test('STATE events are surfaced', async () => {
+    const dev = new FakeDevice();
+    const states: number[] = [];
+    const c = await client(dev, { onState: (s: { recState: number }) => states.push(s.recState) });
+    await c.hello();
+    dev.sendEvent(1, 7);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(states).toEqual([1]);
+    await c.close();
+  });
+
+  test('a disconnect fails pending requests with DISCONNECTED', async () => {
+    const dev = new FakeDevice();
+    const c = await client(dev, { timeoutMs: 1000 });
+    dev.faults.silent = true;
+    const p = c.request('INFO', {}).catch((x: unknown) => x);
+    dev.unplug();
+    expect(((await p) as EngineError).code).toBe('DISCONNECTED');
+  });
+});
+
+describe('connecting to things that are not (our) recorders', () => {
+  test('another protocol version is reported as such', async () => {
+    const h = setup();
+    h.device.faults.version = 2;
+    const e = (await h.engine.info().catch((x: unknown) => x)) as EngineError;
+    expect(e.code).toBe('PROTOCOL_VERSION');
+    expect(e.message).toMatch(/speaks protocol version 2; this app speaks version 1/);
+    expect(h.of('error')[0]!.code).toBe('PROTOCOL_VERSION');
+  });
+
+  test('only garbage: not a recorder', async () => {
+    const h = setup();
+    h.device.faults.corruptResponse = () => true;
+    const e = (await h.engine.info().catch((x: unknown) => x)) as EngineError;
+    expect(e.code).toBe('NOT_A_RECORDER');
+    expect(e.action).toMatch(/right port/);
+  });
+
+  test('silence: nothing answered', async () => {
+    const h = setup();
+    h.device.faults.silent = true;
+    const e = (await h.engine.info().catch((x: unknown) => x)) as EngineError;
+    expect(e.code).toBe('TIMEOUT');
+    expect(e.message).toMatch(/Nothing answered/);
+  });
+
+  test('a port that does not exist, and one already in use', async () => {
+    const h = setup({ port: '/dev/nope' });
+    expect(((await h.engine.info().catch((x: unknown) => x)) as EngineError).code).toBe('PORT_NOT_FOUND');
+    const h2 = setup();
+    const held = await h2.device.opener(h2.device.path);
+    const e = (await h2.engine.info().catch((x: unknown) => x)) as EngineError;
+    expect(e.code).toBe('PORT_IN_USE');
+    expect(e.message).toMatch(/already in use/);
+    await held.close();
+  });
+});
+
+describe('other commands', () => {
+  test('label, settings, record, set-time, list', async () => {
+    const h = setup();
+    h.device.addRecording();
+    expect((await h.engine.setLabel('Sitting room')).label).toBe('Sitting room');
+    expect(await h.engine.settings({ sampleRate: 48000, discreet: true })).toEqual({ sampleRate: 48000, discreet: true });
+    await expect(h.engine.settings({ sampleRate: 44100 })).rejects.toThrow(/not a rate/);
+    expect((await h.engine.record('start')).recState).toBe('recording');
+    expect((await h.engine.list()).map((r) => r.number)).toEqual([1]);
+    const t = await h.engine.setTime();
+    expect(Math.abs(t.offsetMs! - 1500)).toBeLessThan(200);
+    expect(h.device.clockOffsetMs).toBeLessThan(200);
+  });
+
+  test('format only after confirmation, with the device id', async () => {
+    const h = setup();
+    h.device.addRecording();
+    let shown = '';
+    expect(await h.engine.format(async (d) => ((shown = d.label), false))).toBe(false);
+    expect(shown).toBe('Kitchen');
+    expect(h.device.recordings.size).toBe(1);
+    expect(h.device.log.some((l) => l.command === 'FORMAT')).toBe(false);
+    expect(await h.engine.format(async () => true)).toBe(true);
+    expect(h.device.recordings.size).toBe(0);
+    expect(h.device.log.find((l) => l.command === 'FORMAT')!.req.deviceId).toBe(h.device.deviceId);
+  });
+});
