@@ -92,21 +92,29 @@ int rec_fat_remove(rec_fat_t *fs, const char *path);        /* files only; frees
 
 int rec_fat_open(rec_fat_t *fs, rec_fat_file_t *f, const char *path, unsigned flags);
 /* Creates a new file (REC_E_EXIST if present) and allocates `bytes` (rounded up to clusters) as
- * one contiguous run; REC_E_NOSPC when no run is long enough. The size stays 0. */
+ * one contiguous run; REC_E_NOSPC when no run is long enough. The size stays 0. The chain is
+ * durable before the directory entry (which records the first cluster at once), so after a power
+ * cut the preallocation is found again; until trimmed, fsck.fat reports such a file as having
+ * more clusters than its size (and would truncate it to its size). */
 int rec_fat_create_contiguous(rec_fat_t *fs, rec_fat_file_t *f, const char *path, uint32_t bytes);
 /* Returns bytes transferred (>= 0) or a negative error. Writes grow the chain as needed. */
 int32_t rec_fat_read(rec_fat_t *fs, rec_fat_file_t *f, void *buf, uint32_t len);
 int32_t rec_fat_write(rec_fat_t *fs, rec_fat_file_t *f, const void *buf, uint32_t len);
 int rec_fat_seek(rec_fat_t *fs, rec_fat_file_t *f, uint32_t pos);
 /* Block address of byte `offset` of the file (within its allocated chain), for streaming whole
- * blocks straight to the device. */
+ * blocks straight to the device. It writes back and drops a cached data block, so direct writes
+ * after it are not shadowed by the cache; do not mix direct writes with rec_fat_write to the
+ * same block without calling it again. */
 int rec_fat_file_lba(rec_fat_t *fs, rec_fat_file_t *f, uint32_t offset, uint32_t *lba);
 /* Sets the size the directory entry will record (within the allocated chain), without I/O. */
 int rec_fat_set_size(rec_fat_t *fs, rec_fat_file_t *f, uint32_t size);
 /* Frees clusters beyond those the size needs. */
 int rec_fat_trim(rec_fat_t *fs, rec_fat_file_t *f);
-/* Writes the directory entry (size, first cluster, time), the cache, and syncs the device. */
+/* Writes the directory entry (size, first cluster, time), the cache, and syncs the device.
+ * This is the commit point: data and FAT are made durable first, then the entry. After a power
+ * cut the file holds at least what the last completed file_sync recorded. */
 int rec_fat_file_sync(rec_fat_t *fs, rec_fat_file_t *f);
+/* file_sync if anything changed. A file must not be open twice, nor removed while open. */
 int rec_fat_close(rec_fat_t *fs, rec_fat_file_t *f);
 
 #endif
