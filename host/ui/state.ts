@@ -541,8 +541,8 @@ export function reduce(state: UiState, action: UiAction): UiState {
           ...state,
           notice: {
             tone: 'info',
-            title: `${notCopied.length === 1 ? 'One recording is' : `${notCopied.length} recordings are`} not copied and verified yet.`,
-            action: 'Press s to copy first; then d deletes the copied ones from the recorder.',
+            title: `${notCopied.length === 1 ? 'One recording on the recorder has' : `${notCopied.length} recordings on the recorder have`} no verified copy that the app knows of yet.`,
+            action: 'Press s first (it copies anything new and checks your library); then d deletes the copied ones.',
             code: 'NOTHING_TO_DELETE',
           },
         };

@@ -267,7 +267,10 @@ describe('state reducer', () => {
     // 6 is not copied yet: copy first.
     const notYet = reduce(base, { kind: 'ask-delete' });
     expect(notYet.overlay).toEqual({ kind: 'none' });
-    expect(notYet.notice).toMatchObject({ title: 'One recording is not copied and verified yet.', action: 'Press s to copy first; then d deletes the copied ones from the recorder.' });
+    expect(notYet.notice).toMatchObject({
+      title: 'One recording on the recorder has no verified copy that the app knows of yet.',
+      action: 'Press s first (it copies anything new and checks your library); then d deletes the copied ones.',
+    });
 
     // Nothing at all in the library.
     const none = run([ev({ type: 'list.received', total: 1, recordings: [recording(7, { state: 'recording' })], toCopy: [], alreadyInLibrary: [], inProgress: [7] })]);
