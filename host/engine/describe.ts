@@ -41,7 +41,7 @@ export function describeEvent(e: EngineEvent): string {
     case 'file.retry':
       return `Recording ${e.number}: ${e.message}`;
     case 'file.verified':
-      return `Recording ${e.number} copied and verified (${dur(e.durationMs)}): ${e.path}`;
+      return e.alreadyPresent ? `Recording ${e.number} verified: ${e.path}` : `Recording ${e.number} copied and verified (${dur(e.durationMs)}): ${e.path}`;
     case 'file.failed':
       return `Recording ${e.number} NOT copied: ${e.message} ${e.action}`.trim();
     case 'journal.checked':

@@ -44,6 +44,7 @@ export class Session {
   info!: Info;
   port!: Candidate;
   private noiseReported = 0;
+  private lastRetryNotice = -Infinity;
   private noiseTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -81,7 +82,10 @@ export class Session {
       onNoise: () => this.scheduleNoiseReport(),
       onRetry: (command, attempt, req) => {
         const r = req as { number?: number; offset?: number };
-        if (command === 'READ') this.emit({ type: 'file.retry', number: r.number ?? 0, offset: r.offset ?? 0, attempt, message: `no answer for the block at byte ${r.offset ?? 0}; asking again (try ${attempt + 1}).` });
+        const t = (this.opts.now ?? Date.now)();
+        if (command !== 'READ' || t - this.lastRetryNotice < 500) return; // one line per burst of timeouts
+        this.lastRetryNotice = t;
+        this.emit({ type: 'file.retry', number: r.number ?? 0, offset: r.offset ?? 0, attempt, message: `no answer for the block at byte ${r.offset ?? 0}; asking again (try ${attempt + 1}).` });
       },
     });
     try {
@@ -112,7 +116,8 @@ export class Session {
     const path = this.port.port;
     const wantId = this.info.deviceId;
     await this.client?.close().catch(() => undefined);
-    this.emit({ type: 'link.disconnected', port: path, message: `The recorder was disconnected (${reason}). Nothing copied so far is lost.` });
+    const why = /stopped answering/.test(reason) ? 'stopped answering' : 'was disconnected';
+    this.emit({ type: 'link.disconnected', port: path, message: `The recorder ${why}. Nothing copied so far is lost.` });
     const start = now();
     const limit = this.opts.reconnectTimeoutMs ?? 10 * 60_000;
     const poll = this.opts.reconnectPollMs ?? 1000;

@@ -1,0 +1,91 @@
+import { PassThrough } from 'node:stream';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { FakeDevice } from '../engine/testing/fake-device.js';
+import { run, type Io } from './main.js';
+import { parseArgs } from './args.js';
+
+function io(device?: FakeDevice) {
+  const stdout = new PassThrough() as unknown as NodeJS.WriteStream & PassThrough;
+  const stderr = new PassThrough() as unknown as NodeJS.WriteStream & PassThrough;
+  let out = '';
+  let err = '';
+  stdout.on('data', (b: Buffer) => (out += b));
+  stderr.on('data', (b: Buffer) => (err += b));
+  const i: Io = {
+    stdout,
+    stderr,
+    stdin: new PassThrough() as unknown as NodeJS.ReadStream,
+    env: {},
+    engine: device ? { open: device.opener, timeoutMs: 60, appVersion: 't' } : {},
+  };
+  return { io: i, out: () => out, err: () => err };
+}
+
+describe('recorder CLI', () => {
+  test('parses commands, flags and values', () => {
+    const p = parseArgs(['sync', '--port', '/dev/x', '--dest=/d', '--delete-after-verify', '--json']);
+    expect(p.command).toBe('sync');
+    expect(p.flags.get('port')).toBe('/dev/x');
+    expect(p.flags.get('dest')).toBe('/d');
+    expect(p.flags.get('delete-after-verify')).toBe(true);
+  });
+
+  test('sync --json prints one JSON object per line ending with the result', async () => {
+    const d = new FakeDevice();
+    d.addRecording();
+    const dest = mkdtempSync(join(tmpdir(), 'cli-'));
+    const t = io(d);
+    const code = await run(['sync', '--port', d.path, '--dest', dest, '--json'], t.io);
+    expect(code).toBe(0);
+    const lines = t.out().trim().split('\n').map((l) => JSON.parse(l) as { type: string; ok?: boolean });
+    expect(lines[0]!.type).toBe('device.found');
+    expect(lines.at(-2)!.type).toBe('sync.summary');
+    expect(lines.at(-1)).toMatchObject({ type: 'result', command: 'sync', ok: true });
+    expect(readdirSync(dest).filter((n) => n.endsWith('.wav'))).toHaveLength(1);
+  });
+
+  test('plain output is one line per event; verify exits 1 on a missing file', async () => {
+    const d = new FakeDevice();
+    d.addRecording();
+    const dest = mkdtempSync(join(tmpdir(), 'cli-'));
+    const t = io(d);
+    expect(await run(['sync', '--port', d.path, '--dest', dest], t.io)).toBe(0);
+    expect(t.out()).toMatch(/copied and verified/);
+    expect(t.out()).not.toMatch(/^\{/m);
+    const v = io();
+    expect(await run(['verify', dest], v.io)).toBe(0);
+    const bad = io();
+    expect(await run(['verify', join(dest, 'missing.wav')], bad.io)).toBe(1);
+  });
+
+  test('format refuses without a terminal or --yes; with --yes it shows the device first', async () => {
+    const d = new FakeDevice();
+    d.addRecording();
+    const t = io(d);
+    expect(await run(['format', '--port', d.path], t.io)).toBe(2);
+    expect(d.recordings.size).toBe(1);
+    const y = io(d);
+    expect(await run(['format', '--port', d.path, '--yes'], y.io)).toBe(0);
+    expect(y.err()).toMatch(/ERASE every recording on the card of recorder "Kitchen" \(id 123456789abcdef0/);
+    expect(d.recordings.size).toBe(0);
+  });
+
+  test('usage errors exit 2 and --help exits 0', async () => {
+    expect(await run(['settings', '--rate', '44100'], io().io)).toBe(2);
+    expect(await run(['record', 'pause'], io().io)).toBe(2);
+    expect(await run(['frobnicate'], io().io)).toBe(2);
+    const h = io();
+    expect(await run(['sync', '--help'], h.io)).toBe(0);
+    expect(h.out()).toMatch(/--delete-after-verify/);
+  });
+
+  test('device errors exit 1 with the plain message', async () => {
+    const t = io();
+    t.io.engine = { open: async () => Promise.reject(Object.assign(new Error('Error: Cannot lock port'), {})) };
+    expect(await run(['info', '--port', '/dev/x'], t.io)).toBe(1);
+    expect(t.err()).toMatch(/already in use/);
+  });
+});
