@@ -89,3 +89,8 @@ describe('recorder CLI', () => {
     expect(t.err()).toMatch(/already in use/);
   });
 });
+
+// Compile-time check: the engine is what the interactive UI expects (host/ui/engine-port.ts).
+import type { EnginePort } from '../ui/engine-port.js';
+import { createEngine } from '../engine/engine.js';
+export const _engineFitsUi: (e: ReturnType<typeof createEngine>) => EnginePort = (e) => e;
