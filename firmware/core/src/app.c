@@ -38,6 +38,7 @@ void rec_device_set_clock(rec_device_t *d, int64_t unix_ms)
     d->clock_base_uptime_ms = port_uptime_ms();
     d->clock_set = true;
     (void)port_rtc_write(unix_ms); /* ports without an RTC keep it in RAM only */
+    rec_store_set_time(&d->store, true, unix_ms);
 }
 
 int rec_device_save_settings(rec_device_t *d)
@@ -106,15 +107,20 @@ int rec_device_attach_card(rec_device_t *d)
         d->last_error = err;
         return err ? err : REC_E_NOCARD;
     }
-    err = rec_store_mount(&d->store, d->bd);
+    /* The ring is idle while a card is mounted (never during a recording): lend it to the repair. */
+    err = rec_store_mount(&d->store, d->bd, g_ring_storage, sizeof g_ring_storage);
     if (err) {
         d->last_error = err;
         port_log("card not usable: not FAT32, or unreadable");
         return err;
     }
+    if (d->store.repaired) port_log("card repaired after an interrupted update");
+    int64_t now;
+    bool set = rec_device_clock_now(d, &now);
+    rec_store_set_time(&d->store, set, now);
     uint32_t recovered = 0;
     uint8_t reason = d->interrupted_reason ? d->interrupted_reason : RP_STOP_POWER_LOSS;
-    err = rec_store_recover(&d->store, d->settings.device_id, reason, &recovered);
+    err = rec_store_recover(&d->store, d->settings.device_id, d->settings.sample_rate, reason, &recovered);
     if (err) {
         d->store.card_state = rec_store_card_state_for(err);
         d->last_error = err;
@@ -145,7 +151,8 @@ int rec_device_format(rec_device_t *d)
         int err = REC_OK;
         if (!port_card_present() || !(d->bd = port_card_open(&err))) return err ? err : REC_E_NOCARD;
     }
-    int err = rec_store_format(&d->store, d->bd, (uint32_t)(d->settings.device_id ^ port_uptime_ms()));
+    int err = rec_store_format(&d->store, d->bd, (uint32_t)(d->settings.device_id ^ port_uptime_ms()), g_ring_storage,
+                               sizeof g_ring_storage);
     if (err) {
         d->last_error = err;
         return err;

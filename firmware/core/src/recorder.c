@@ -74,6 +74,13 @@ int rec_recorder_start(rec_device_t *d)
     char path[REC_STORE_PATH_MAX];
     (void)rec_store_path(number, path);
     memset(c, 0, sizeof *c);
+    c->clock_set = rec_device_clock_now(d, &c->start_unix_ms);
+    rec_store_set_time(st, c->clock_set, c->start_unix_ms);
+    err = rec_store_begin_update(st);
+    if (err) {
+        d->last_error = err;
+        return err;
+    }
     /* A fragmented card may have no single run as long as the free space: take the longest
      * power-of-two fraction that fits. */
     for (;;) {
@@ -82,6 +89,7 @@ int rec_recorder_start(rec_device_t *d)
         prealloc = round_down(prealloc / 2, cluster);
     }
     if (err) {
+        (void)rec_store_end_update(st);
         d->last_error = err;
         return err;
     }
@@ -95,7 +103,6 @@ int rec_recorder_start(rec_device_t *d)
 
     c->number = number;
     c->sample_rate = d->settings.sample_rate;
-    c->clock_set = rec_device_clock_now(d, &c->start_unix_ms);
     c->start_uptime_ms = port_uptime_ms();
     rec_wav_info_t info = {
         .sample_rate = c->sample_rate,
@@ -107,6 +114,7 @@ int rec_recorder_start(rec_device_t *d)
     };
     err = rec_wav_build_header(c->header, &info);
     if (!err) err = patch_sizes(d, false, 0);
+    if (!err) err = rec_store_end_update(st);
     if (err) goto fail;
 
     st->highest_number = number;
@@ -127,6 +135,8 @@ int rec_recorder_start(rec_device_t *d)
     port_log("recording started");
     return REC_OK;
 fail:
+    /* The file stays (recovery closes or ignores it); the marker stays dirty so the next mount
+     * checks the FAT. */
     (void)rec_fat_close(&st->fs, &c->file);
     d->last_error = err;
     return err;
@@ -222,7 +232,10 @@ int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason)
         err = rec_bd_write(d->bd, lba, tail, blocks);
         c->data_bytes += t;
     }
+    int64_t now_ms;
+    rec_store_set_time(st, rec_device_clock_now(d, &now_ms), now_ms);
     if (!err) err = patch_sizes(d, true, evid_len);
+    if (!err) err = rec_store_begin_update(st);
     if (!err) err = rec_fat_trim(&st->fs, &c->file);
     if (!err) err = rec_fat_file_sync(&st->fs, &c->file);
     (void)rec_fat_close(&st->fs, &c->file);
@@ -242,6 +255,7 @@ int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason)
         jr.overruns = ev.overruns;
         memcpy(jr.sha256, ev.sha256, 32);
         err = rec_journal_append(&st->journal, &jr);
+        if (!err) err = rec_store_end_update(st);
     }
     if (err) {
         /* The card failed during finalisation: recovery closes the file when a card is back. */

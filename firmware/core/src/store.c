@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "rec/bytes.h"
+#include "rec/frame.h"
 #include "rec/err.h"
 #include "rec/sha256.h"
 #include "rec_protocol.h"
@@ -87,16 +88,124 @@ static int scan_records(rec_store_t *st)
     return err < 0 ? err : REC_OK;
 }
 
-int rec_store_mount(rec_store_t *st, const rec_bd_t *bd)
+/* ---- the update marker ----
+ * One block: magic "RSTA", version u16, size u16, sequence u32, flags u8 (bit 0 dirty),
+ * reserved, CRC-32 of bytes 0..59 at 60. Written in place (no FAT change). */
+#define STATE_MAGIC 0x41545352u
+#define STATE_VERSION 1u
+#define STATE_SIZE 64u
+
+static int state_locate(rec_store_t *st)
+{
+    rec_fat_file_t f;
+    st->state_lba = 0;
+    int err = rec_fat_open(&st->fs, &f, REC_STORE_STATE_PATH, REC_FAT_READ);
+    if (err) return err;
+    if (f.first_cluster != 0 && f.size >= REC_BD_BLOCK_SIZE) err = rec_fat_file_lba(&st->fs, &f, 0, &st->state_lba);
+    (void)rec_fat_close(&st->fs, &f);
+    return err;
+}
+
+/* True when the marker exists, is intact and says clean. Reads only. */
+static bool state_clean(rec_store_t *st)
+{
+    if (state_locate(st) != REC_OK || st->state_lba == 0) return false;
+    if (rec_bd_read(st->bd, st->state_lba, st->block, 1) != REC_OK) return false;
+    const uint8_t *b = st->block;
+    if (rec_get_u32(b) != STATE_MAGIC || rec_get_u16(b + 4) != STATE_VERSION || rec_get_u16(b + 6) != STATE_SIZE ||
+        rec_get_u32(b + 60) != rec_crc32(0, b, 60))
+        return false;
+    st->state_seq = rec_get_u32(b + 8);
+    return (b[12] & 1u) == 0;
+}
+
+static int state_write(rec_store_t *st, bool dirty)
+{
+    if (st->state_lba == 0) return REC_OK; /* no marker yet: the next mount repairs anyway */
+    uint8_t *b = st->block;
+    memset(b, 0, REC_BD_BLOCK_SIZE);
+    rec_put_u32(b, STATE_MAGIC);
+    rec_put_u16(b + 4, STATE_VERSION);
+    rec_put_u16(b + 6, STATE_SIZE);
+    rec_put_u32(b + 8, ++st->state_seq);
+    b[12] = dirty ? 1u : 0u;
+    rec_put_u32(b + 60, rec_crc32(0, b, 60));
+    int err = rec_bd_write(st->bd, st->state_lba, b, 1);
+    return err ? err : rec_bd_sync(st->bd);
+}
+
+static int state_ensure(rec_store_t *st)
+{
+    if (state_locate(st) == REC_OK && st->state_lba != 0) return REC_OK;
+    rec_fat_file_t f;
+    int err = rec_fat_open(&st->fs, &f, REC_STORE_STATE_PATH, REC_FAT_READ | REC_FAT_WRITE | REC_FAT_CREATE);
+    if (err) return err;
+    memset(st->block, 0, sizeof st->block);
+    int32_t put = rec_fat_write(&st->fs, &f, st->block, REC_BD_BLOCK_SIZE);
+    err = put < 0 ? (int)put : rec_fat_file_sync(&st->fs, &f);
+    (void)rec_fat_close(&st->fs, &f);
+    return err ? err : state_locate(st);
+}
+
+int rec_store_begin_update(rec_store_t *st)
+{
+    return st->mounted ? state_write(st, true) : REC_E_NOCARD;
+}
+
+int rec_store_end_update(rec_store_t *st)
+{
+    if (!st->mounted) return REC_E_NOCARD;
+    int err = rec_fat_sync(&st->fs);
+    return err ? err : state_write(st, false);
+}
+
+void rec_store_set_time(rec_store_t *st, bool clock_set, int64_t unix_ms)
+{
+    if (!clock_set || unix_ms < 315532800000LL) return; /* before 1980: FAT cannot say it */
+    int64_t secs = unix_ms / 1000;
+    int64_t days = secs / 86400;
+    uint32_t sod = (uint32_t)(secs % 86400);
+    /* Civil date from days since 1970-01-01 (Howard Hinnant's algorithm). */
+    int64_t z = days + 719468;
+    int64_t era = z / 146097;
+    uint32_t doe = (uint32_t)(z - era * 146097);
+    uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = (int64_t)yoe + era * 400;
+    uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    uint32_t mp = (5 * doy + 2) / 153;
+    uint32_t d = doy - (153 * mp + 2) / 5 + 1;
+    uint32_t m = mp < 10 ? mp + 3 : mp - 9;
+    if (m <= 2) y++;
+    if (y > 2107) return;
+    uint16_t date = (uint16_t)(((uint32_t)(y - 1980) << 9) | (m << 5) | d);
+    uint16_t time = (uint16_t)(((sod / 3600) << 11) | (((sod / 60) % 60) << 5) | ((sod % 60) / 2));
+    rec_fat_set_time(&st->fs, date, time);
+}
+
+int rec_store_mount(rec_store_t *st, const rec_bd_t *bd, uint8_t *scratch, uint32_t scratch_bytes)
 {
     memset(st, 0, sizeof *st);
     st->bd = bd;
+    st->scratch = scratch;
+    st->scratch_bytes = scratch_bytes;
     int err = rec_fat_mount(&st->fs, bd);
+    bool clean = err == REC_OK && state_clean(st);
+    if (err == REC_OK && !clean) {
+        /* An update was cut (or this card never had a marker): mend the FAT before writing. */
+        err = rec_fat_repair(&st->fs, scratch, scratch_bytes, &st->repair);
+        st->repaired = err == REC_OK;
+    }
     if (err == REC_OK) err = ensure_dir(&st->fs, RECORDS_DIR);
     if (err == REC_OK) err = ensure_dir(&st->fs, RP_CARD_SYSTEM_DIR);
     if (err == REC_OK) err = rec_journal_open(&st->journal, &st->fs);
+    /* A cut while the journal grew can leave it a cluster longer than its size. */
+    if (err == REC_OK && !clean) err = rec_fat_trim(&st->fs, &st->journal.file);
+    if (err == REC_OK && !clean) err = rec_fat_file_sync(&st->fs, &st->journal.file);
+    if (err == REC_OK) err = state_ensure(st);
     if (err == REC_OK) err = scan_records(st);
     if (err == REC_OK) err = rec_fat_sync(&st->fs);
+    st->mounted = err == REC_OK;
+    if (err == REC_OK && !clean) err = state_write(st, false);
     st->card_state = rec_store_card_state_for(err);
     st->mounted = err == REC_OK;
     return err;
@@ -250,7 +359,8 @@ static int journal_from_evid(rec_store_t *st, const rec_recording_t *r, uint8_t 
 }
 
 /* Closes one unjournalled recording file. */
-static int recover_one(rec_store_t *st, uint32_t number, uint64_t device_id, uint8_t stop_reason, bool *closed)
+static int recover_one(rec_store_t *st, uint32_t number, uint64_t device_id, uint32_t sample_rate, uint8_t stop_reason,
+                       bool *closed)
 {
     char path[REC_STORE_PATH_MAX];
     *closed = false;
@@ -274,11 +384,20 @@ static int recover_one(rec_store_t *st, uint32_t number, uint64_t device_id, uin
         goto out;
     }
     if (!r.header_valid) {
-        /* Cut before the header reached the card: no audio was ever written after it, so
-         * there is nothing to keep; the file stays (as evidence that a recording started) but
-         * is not journalled. */
-        err = REC_E_CORRUPT;
-        goto out;
+        if (f.size > REC_WAV_HEADER_SIZE) {
+            /* Not ours, or damaged beyond what a power cut does: leave it exactly as it is. */
+            err = REC_E_CORRUPT;
+            goto out;
+        }
+        /* Cut between creating the file and writing its header: no audio was stored. Close it
+         * as an empty recording, so its number is accounted for in the journal instead of
+         * leaving a gap that would look like a deleted recording. */
+        rec_wav_info_t info = { .sample_rate = sample_rate, .device_id = device_id, .number = number };
+        err = rec_wav_build_header(st->header, &info);
+        if (!err) err = write_at(st, &f, 0, st->header, REC_WAV_HEADER_SIZE);
+        if (!err) err = rec_wav_parse_header(st->header, REC_WAV_HEADER_SIZE, &r.header);
+        if (err) goto out;
+        r.header_valid = true;
     }
     /* Audio reached the card up to the last size patch: the larger of what the header and
      * the directory entry say, within the allocated clusters and leaving room for evid. */
@@ -325,12 +444,13 @@ out:
     return err;
 }
 
-int rec_store_recover(rec_store_t *st, uint64_t device_id, uint8_t stop_reason, uint32_t *recovered)
+int rec_store_recover(rec_store_t *st, uint64_t device_id, uint32_t sample_rate, uint8_t stop_reason, uint32_t *recovered)
 {
     *recovered = 0;
     if (!st->mounted) return REC_E_NOCARD;
     /* Oldest first, so the journal stays in number order. Each pass lists the next batch. */
     uint32_t after = st->journal.highest_number;
+    bool bracketed = false;
     for (;;) {
         uint32_t nums[8], count, total;
         bool more;
@@ -338,7 +458,12 @@ int rec_store_recover(rec_store_t *st, uint64_t device_id, uint8_t stop_reason, 
         if (err) return err;
         for (uint32_t i = 0; i < count; i++) {
             bool closed;
-            err = recover_one(st, nums[i], device_id, stop_reason, &closed);
+            if (!bracketed) {
+                err = rec_store_begin_update(st);
+                if (err) return err;
+                bracketed = true;
+            }
+            err = recover_one(st, nums[i], device_id, sample_rate, stop_reason, &closed);
             if (err == REC_E_CORRUPT) continue; /* left as it is, see recover_one */
             if (err) return err;
             if (closed) (*recovered)++;
@@ -346,7 +471,7 @@ int rec_store_recover(rec_store_t *st, uint64_t device_id, uint8_t stop_reason, 
         if (count == 0 || !more) break;
         after = nums[count - 1];
     }
-    return rec_fat_sync(&st->fs);
+    return bracketed ? rec_store_end_update(st) : rec_fat_sync(&st->fs);
 }
 
 int rec_store_delete(rec_store_t *st, uint32_t number, const uint8_t sha256[32])
@@ -361,13 +486,14 @@ int rec_store_delete(rec_store_t *st, uint32_t number, const uint8_t sha256[32])
     if (memcmp(own, sha256, 32) != 0) return REC_E_MISMATCH;
     char path[REC_STORE_PATH_MAX];
     (void)rec_store_path(number, path);
-    err = rec_fat_remove(&st->fs, path);
-    if (!err) err = rec_fat_sync(&st->fs);
+    err = rec_store_begin_update(st);
+    if (!err) err = rec_fat_remove(&st->fs, path);
+    if (!err) err = rec_store_end_update(st);
     if (!err && st->recording_count) st->recording_count--;
     return err;
 }
 
-int rec_store_format(rec_store_t *st, const rec_bd_t *bd, uint32_t volume_id)
+int rec_store_format(rec_store_t *st, const rec_bd_t *bd, uint32_t volume_id, uint8_t *scratch, uint32_t scratch_bytes)
 {
     rec_store_unmount(st);
     int err = rec_fat_format(bd, REC_STORE_VOLUME_LABEL, volume_id, 0);
@@ -375,5 +501,5 @@ int rec_store_format(rec_store_t *st, const rec_bd_t *bd, uint32_t volume_id)
         st->card_state = rec_store_card_state_for(err);
         return err;
     }
-    return rec_store_mount(st, bd);
+    return rec_store_mount(st, bd, scratch, scratch_bytes);
 }

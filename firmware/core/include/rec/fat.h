@@ -117,4 +117,16 @@ int rec_fat_file_sync(rec_fat_t *fs, rec_fat_file_t *f);
 /* file_sync if anything changed. A file must not be open twice, nor removed while open. */
 int rec_fat_close(rec_fat_t *fs, rec_fat_file_t *f);
 
+/* Mends what an interrupted update can leave, like fsck.fat -a: copies FAT #1 over the other
+ * copies where they differ, frees clusters no directory entry reaches (only when the whole tree
+ * could be walked), and rewrites the free count. Chains longer than their file's size are left
+ * to their owners. `scratch` (at least 1 KiB; more is faster on big cards) is used as a bitmap.
+ * Run it after mount, before anything else is written, when an update may have been cut. */
+typedef struct {
+    uint32_t fat_blocks_mirrored;
+    uint32_t lost_clusters_freed;
+    bool tree_complete;       /* false: the tree could not be walked and nothing was freed */
+} rec_fat_repair_report_t;
+int rec_fat_repair(rec_fat_t *fs, uint8_t *scratch, uint32_t scratch_bytes, rec_fat_repair_report_t *report);
+
 #endif

@@ -15,10 +15,12 @@
 #include "rec/fat.h"
 #include "rec/journal.h"
 #include "rec/wav.h"
+#include "rec_protocol.h"
 
 #define REC_STORE_MAX_NUMBER 99999u       /* five digits in an 8.3 name */
 #define REC_STORE_PATH_MAX 24u            /* "RECORDS/REC00042.WAV" + NUL */
 #define REC_STORE_VOLUME_LABEL "RECORDER"
+#define REC_STORE_STATE_PATH RP_CARD_SYSTEM_DIR "/STATE.BIN"
 
 typedef struct {
     uint32_t number;
@@ -38,13 +40,30 @@ typedef struct {
     uint8_t card_state;         /* RP_CARD_STATE_* */
     uint32_t recording_count;   /* files in RECORDS/ that parse as recording names */
     uint32_t highest_number;    /* largest number in the journal or among the files */
+    /* the update marker SYSTEM/STATE.BIN: dirty while a FAT update is in progress */
+    uint32_t state_lba;         /* its block, 0 when it does not exist */
+    uint32_t state_seq;
+    bool repaired;              /* the last mount found the marker dirty and ran the repair */
+    rec_fat_repair_report_t repair;
+    uint8_t *scratch;           /* lent for the repair (the idle audio ring) */
+    uint32_t scratch_bytes;
     uint8_t block[REC_BD_BLOCK_SIZE]; /* scratch */
     uint8_t header[REC_WAV_HEADER_SIZE]; /* scratch for parsing and patching headers */
 } rec_store_t;
 
-/* Mounts the volume, creates RECORDS/ and SYSTEM/ when missing, opens the journal, counts the
- * recordings. On failure card_state says why (NONE, UNFORMATTED, ERROR) and nothing is written. */
-int rec_store_mount(rec_store_t *st, const rec_bd_t *bd);
+/* Mounts the volume. When the update marker is missing, unreadable or dirty (an update was
+ * cut by a power loss), repairs the FAT first (rec_fat_repair, with `scratch` as its bitmap).
+ * Then creates RECORDS/ and SYSTEM/ when missing, opens the journal, counts the recordings.
+ * On failure card_state says why (NONE, UNFORMATTED, ERROR) and nothing is written. */
+int rec_store_mount(rec_store_t *st, const rec_bd_t *bd, uint8_t *scratch, uint32_t scratch_bytes);
+
+/* Brackets every update that changes the FAT (create, trim, delete, journal growth): the marker
+ * is written dirty before and clean after, so the next mount knows whether to repair. */
+int rec_store_begin_update(rec_store_t *st);
+int rec_store_end_update(rec_store_t *st);
+
+/* Date and time stamped on directory entries from now on. */
+void rec_store_set_time(rec_store_t *st, bool clock_set, int64_t unix_ms);
 void rec_store_unmount(rec_store_t *st);
 
 /* "RECORDS/REC00042.WAV". REC_E_RANGE for numbers outside 1..REC_STORE_MAX_NUMBER. */
@@ -63,16 +82,17 @@ int rec_store_list(rec_store_t *st, uint32_t after, uint32_t *numbers, uint32_t 
 /* Closes every recording the journal does not know (numbers above its highest): sizes set to
  * the last patched size, SHA-256 computed from the card, evid chunk written, chain trimmed, and
  * a journal record appended with `stop_reason` and the RECOVERED flag. A recording whose file
- * already ends in an evid chunk (cut between stop and journalling) is only journalled.
- * *recovered counts the recordings closed. */
-int rec_store_recover(rec_store_t *st, uint64_t device_id, uint8_t stop_reason, uint32_t *recovered);
+ * already ends in an evid chunk (cut between stop and journalling) is only journalled; one cut
+ * before its header was written is closed as an empty recording at `sample_rate`. Files that
+ * are not recordings of ours are left untouched. *recovered counts the recordings closed. */
+int rec_store_recover(rec_store_t *st, uint64_t device_id, uint32_t sample_rate, uint8_t stop_reason, uint32_t *recovered);
 
 /* Deletes a finished recording if sha256 equals the device's own record of its audio (journal,
  * else the evid chunk): REC_E_MISMATCH otherwise, REC_E_BUSY when not finished. */
 int rec_store_delete(rec_store_t *st, uint32_t number, const uint8_t sha256[32]);
 
 /* Erases the volume and mounts the fresh one. */
-int rec_store_format(rec_store_t *st, const rec_bd_t *bd, uint32_t volume_id);
+int rec_store_format(rec_store_t *st, const rec_bd_t *bd, uint32_t volume_id, uint8_t *scratch, uint32_t scratch_bytes);
 
 /* Free and total bytes (0 when not mounted). */
 void rec_store_space(rec_store_t *st, uint64_t *total, uint64_t *free_bytes);
