@@ -278,19 +278,10 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
     io.stderr.write(`The interactive app is not available.\n${HELP['']}\n`);
     return 2;
   }
-  const port = str(p, 'port');
-  const engine = createEngine({ port, ...io.engine });
-  let destination = str(p, 'dest');
-  if (!destination) {
-    // The library folder depends on the recorder's label; ask the recorder once if we can.
-    try {
-      const d = await createEngine({ port, ...io.engine }).info();
-      destination = engine.defaultDestination(d.label, d.deviceId);
-    } catch {
-      destination = engine.defaultDestination('', 'recorder');
-    }
-  }
-  return mod.runInteractive({ createEngine: () => engine, destination, port, startWith: 'status' });
+  // The UI creates the engine itself (host/ui/app.tsx) and picks the library folder from the
+  // recorder's label unless --dest is given.
+  const destination = str(p, 'dest');
+  return mod.runInteractive({ port: str(p, 'port'), ...(destination ? { destination } : {}), engineOptions: io.engine ?? {}, startWith: 'status' });
 }
 
 function isMain(): boolean {
