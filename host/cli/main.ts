@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { realpathSync } from 'node:fs';
 import { createEngine, appVersion, type EngineOptions } from '../engine/engine.js';
 import { EngineError } from '../engine/errors.js';
-import type { Candidate } from '../engine/discovery.js';
+import { discover, type Candidate } from '../engine/discovery.js';
 import { SAMPLE_RATES } from '../../protocol/src/schema.js';
 import { checkFlags, parseArgs, str, UsageError, type Parsed } from './args.js';
 import { makeOutput, type Out } from './output.js';
@@ -281,7 +281,28 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
   // The UI creates the engine itself (host/ui/app.tsx) and picks the library folder from the
   // recorder's label unless --dest is given.
   const destination = str(p, 'dest');
-  return mod.runInteractive({ port: str(p, 'port'), ...(destination ? { destination } : {}), engineOptions: io.engine ?? {}, startWith: 'status' });
+  const port = str(p, 'port');
+  // No recorder attached and none named: run the demo on the built-in simulated recorder.
+  if (!port && !io.engine?.open) {
+    const { candidates } = await discover();
+    if (candidates.length === 0) {
+      const { startDemo } = await import('./demo.js');
+      let demo;
+      try {
+        demo = await startDemo((line) => io.stderr.write(line + '\n'));
+      } catch (e) {
+        io.stderr.write(`No recorder was found, and the simulated recorder could not be started: ${(e as Error).message}\n`);
+        return 1;
+      }
+      try {
+        return await mod.runInteractive({ port: demo.link, destination: destination ?? demo.library, engineOptions: io.engine ?? {}, startWith: 'status' });
+      } finally {
+        await demo.stop();
+        io.stderr.write(`The demo card and copies are in ${demo.folder} (removed at the next demo).\n`);
+      }
+    }
+  }
+  return mod.runInteractive({ port, ...(destination ? { destination } : {}), engineOptions: io.engine ?? {}, startWith: 'status' });
 }
 
 function isMain(): boolean {
