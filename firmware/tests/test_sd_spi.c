@@ -112,6 +112,29 @@ static void test_init_sdhc(void **state)
     assert_int_equal(rec_bd_sync(&bd), REC_OK);
 }
 
+/* QEMU's SPI-mode card answers CMD58 with R1 = 0x01 (idle) even after ACMD41 finished; the OCR's
+ * power-up bit says it is ready. The driver accepts the idle bit there (and only there). */
+static void test_cmd58_idle_bit_tolerated(void **state)
+{
+    (void)state;
+    sdm_kind_t kinds[] = { SDM_SDHC, SDM_SDSC_V2 };
+    for (size_t i = 0; i < REC_COUNT_OF(kinds); i++) {
+        setup_card(kinds[i], 8192);
+        model.cmd58_r1_idle = true;
+        assert_int_equal(rec_sd_init(&sd, &bd), REC_OK);
+        assert_int_equal(model.cmd_count[58], 1);
+        assert_int_equal(sd.type, kinds[i] == SDM_SDHC ? REC_SD_TYPE_SDHC : REC_SD_TYPE_SDSC_V2);
+        assert_int_equal(bd.block_count, 8192);
+        uint8_t w[512], r[512];
+        fill(w, sizeof w, 58u + (uint32_t)i);
+        assert_int_equal(rec_bd_write(&bd, 8191, w, 1), REC_OK);
+        assert_memory_equal(sdm_block(&model, 8191), w, 512);
+        assert_int_equal(rec_bd_read(&bd, 8191, r, 1), REC_OK);
+        assert_memory_equal(r, w, 512);
+        teardown(NULL);
+    }
+}
+
 static void test_init_sdsc_v2(void **state)
 {
     (void)state;
@@ -516,6 +539,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_crc_helpers, NULL),
         cmocka_unit_test_teardown(test_init_sdhc, teardown),
+        cmocka_unit_test_teardown(test_cmd58_idle_bit_tolerated, teardown),
         cmocka_unit_test_teardown(test_init_sdsc_v2, teardown),
         cmocka_unit_test_teardown(test_init_sdsc_v1, teardown),
         cmocka_unit_test_teardown(test_capacities, teardown),

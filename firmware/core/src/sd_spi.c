@@ -317,7 +317,10 @@ int rec_sd_init(rec_sd_t *sd, rec_bd_t *bd_out)
     if (v2) {
         err = command(sd, 58, 0, &r1, r, 4);
         if (err) return err;
-        if (r1 != 0) return REC_E_IO;
+        /* The card has left idle (ACMD41 said so), but tolerate the idle bit in this R1: QEMU's
+         * SD card in SPI mode (hw/sd/ssi-sd.c) answers CMD58 with R1 = 0x01 always. The OCR's
+         * power-up bit below is what tells whether the card is ready. */
+        if ((r1 & (uint8_t)~R1_IDLE) != 0) return REC_E_IO;
         sd->ocr = rec_get_be32(r);
         if (!(sd->ocr & OCR_POWER_UP_DONE)) return REC_E_IO;
         sd->type = (sd->ocr & OCR_CCS) ? REC_SD_TYPE_SDHC : REC_SD_TYPE_SDSC_V2;

@@ -379,7 +379,7 @@ static void exec_command(sd_card_model_t *m)
     case 58: {
         uint32_t ocr = OCR_VOLTAGES;
         if (!m->idle) ocr |= OCR_BUSY_DONE | (m->cfg.kind == SDM_SDHC ? OCR_CCS : 0u);
-        uint8_t r[5] = { base, (uint8_t)(ocr >> 24), (uint8_t)(ocr >> 16), (uint8_t)(ocr >> 8), (uint8_t)ocr };
+        uint8_t r[5] = { m->cmd58_r1_idle ? 0x01u : base, (uint8_t)(ocr >> 24), (uint8_t)(ocr >> 16), (uint8_t)(ocr >> 8), (uint8_t)ocr };
         respond(m, r, 5);
         return;
     }

@@ -43,6 +43,8 @@ typedef struct {
     uint32_t crc_reject_writes;/* the next N written blocks get data response 0x0B (CRC error) */
     uint32_t corrupt_reads;    /* the next N read blocks are sent with a wrong CRC16 */
     bool stuck_busy;           /* busy never ends after a written block */
+    bool cmd58_r1_idle;        /* CMD58 answered with R1 = 0x01 (idle) even after initialisation,
+                                  as QEMU's SPI-mode card (hw/sd/ssi-sd.c) does */
     uint64_t remove_after_bytes; /* when nonzero: card removed after this many more bytes */
     uint32_t read_error_tokens;/* the next N read blocks get an error token (0x08 out of range) */
 
