@@ -1,0 +1,177 @@
+/* The console: UART1, a second serial line beside the protocol link (UART0). It carries
+ *   out: diagnostics (`log: ...`), `ready`, `state rec=... card=... battery=...`, `mic on rate=N`,
+ *        `mic off`, `stack used=N reserved=M`, faults;
+ *   in:  one command per line: `press` (the button), `stack`, `uptime`, `quit`, `help`.
+ * Under QEMU it is the second -serial (e.g. stdio), so a script drives the button and watches
+ * the state without touching the protocol link, where any byte may be part of a frame. */
+#include "lm3s6965.h"
+#include "qemu_internal.h"
+#include "rec/device.h"
+#include "rec/port.h"
+#include "rec_protocol.h"
+
+static bool g_press, g_quit;
+static char g_line[32];
+static uint32_t g_line_len;
+static bool g_line_overflow;
+
+void console_init(void)
+{
+    hw_uart_init(UART1_BASE);
+}
+
+/* Straight into the FIFO; what does not fit is dropped (port.h allows a port to drop log
+ * lines). QEMU's UART never reports a full FIFO, so under QEMU nothing is dropped. */
+void console_write(const char *s)
+{
+    for (; *s; s++) {
+        if (UART_FR(UART1_BASE) & UART_FR_TXFF) return;
+        UART_DR(UART1_BASE) = (uint8_t)*s;
+    }
+}
+
+void console_write_u32(uint32_t v)
+{
+    char buf[11];
+    char *p = buf + sizeof buf - 1;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v);
+    console_write(p);
+}
+
+void console_line(const char *s)
+{
+    console_write(s);
+    console_write("\n");
+}
+
+void port_log(const char *msg)
+{
+    console_write("log: ");
+    console_line(msg);
+}
+
+static bool streq(const char *a, const char *b)
+{
+    while (*a && *a == *b) a++, b++;
+    return *a == *b;
+}
+
+static void report_stack(void)
+{
+    uint32_t reserved = stack_reserved_bytes();
+    console_write("stack used=");
+    console_write_u32(reserved - stack_unused_bytes());
+    console_write(" reserved=");
+    console_write_u32(reserved);
+    console_write("\n");
+}
+
+static void run_command(const char *cmd)
+{
+    if (streq(cmd, "press")) {
+        g_press = true;
+    } else if (streq(cmd, "quit")) {
+        g_quit = true;
+    } else if (streq(cmd, "stack")) {
+        report_stack();
+    } else if (streq(cmd, "uptime")) {
+        console_write("uptime ms=");
+        console_write_u32((uint32_t)port_uptime_ms());
+        console_write("\n");
+    } else if (streq(cmd, "help")) {
+        console_line("commands: press, stack, uptime, quit, help");
+        return;
+    } else if (cmd[0]) {
+        console_write("unknown command: ");
+        console_line(cmd);
+        return;
+    } else {
+        return;
+    }
+    console_write("ok ");
+    console_line(cmd);
+}
+
+bool console_poll(void)
+{
+    bool any = false;
+    while (!(UART_FR(UART1_BASE) & UART_FR_RXFE)) {
+        char c = (char)UART_DR(UART1_BASE);
+        any = true;
+        if (c == '\n' || c == '\r') {
+            g_line[g_line_len] = '\0';
+            if (g_line_overflow) console_line("command too long");
+            else run_command(g_line);
+            g_line_len = 0;
+            g_line_overflow = false;
+        } else if (g_line_len + 1u < sizeof g_line) {
+            g_line[g_line_len++] = c;
+        } else {
+            g_line_overflow = true;
+        }
+    }
+    return any;
+}
+
+bool console_take_press(void)
+{
+    bool p = g_press;
+    g_press = false;
+    return p;
+}
+
+bool console_quit_requested(void)
+{
+    return g_quit;
+}
+
+bool port_button_take_press(void)
+{
+    console_poll();
+    return console_take_press();
+}
+
+static const char *rec_state_name(uint8_t st)
+{
+    switch (st) {
+    case RP_REC_STATE_IDLE: return "idle";
+    case RP_REC_STATE_RECORDING: return "recording";
+    case RP_REC_STATE_FINALISING: return "finalising";
+    case RP_REC_STATE_ERROR: return "error";
+    default: return "unknown";
+    }
+}
+
+static const char *card_state_name(uint8_t st)
+{
+    switch (st) {
+    case RP_CARD_STATE_OK: return "ok";
+    case RP_CARD_STATE_NONE: return "none";
+    case RP_CARD_STATE_ERROR: return "error";
+    case RP_CARD_STATE_UNFORMATTED: return "unformatted";
+    case RP_CARD_STATE_FULL: return "full";
+    default: return "unknown";
+    }
+}
+
+void console_report_state(bool force)
+{
+    static uint8_t last_rec = 0xFF, last_card = 0xFF;
+    static bool last_low;
+    const rec_device_t *d = rec_device();
+    if (!force && d->rec_state == last_rec && d->store.card_state == last_card && d->low_battery == last_low)
+        return;
+    last_rec = d->rec_state;
+    last_card = d->store.card_state;
+    last_low = d->low_battery;
+    console_write("state rec=");
+    console_write(rec_state_name(last_rec));
+    console_write(" card=");
+    console_write(card_state_name(last_card));
+    console_write(" battery=");
+    console_line(last_low ? "low" : "ok");
+}
