@@ -117,6 +117,7 @@ export async function startDemo(log: (s: string) => void, folder = join(tmpdir()
     await fast.waitFor(/^ready/, 30_000);
     const engine = createEngine({ port: link });
     await engine.setLabel(DEMO_LABEL);
+    await engine.setTime(); // so the demo recordings carry a date, as after provisioning
     for (const seconds of [45, 90, 30]) {
       fast.send('press');
       await fast.waitFor(new RegExp(`^mic on`), 10_000);

@@ -131,7 +131,8 @@ export async function measureAndSetClock(session: Session, emit: Emit, now: () =
   } else if (Math.abs(offsetMs) > 2000) {
     emit({ type: 'warning', code: 'CLOCK_DRIFT', message: `The recorder's clock was ${(offsetMs / 1000).toFixed(1)} seconds ${offsetMs > 0 ? 'ahead of' : 'behind'} this computer.`, action: 'The difference is written into each copy\'s manifest; the clock is being corrected.' });
   }
-  const clock: ClockInfo = { offsetMs, roundTripMs: t1 - t0, deviceClockWasSet: clockSet, measuredAtIso: new Date(hostMid).toISOString(), deviceClockSetTo: null };
+  // An unset clock counts from zero at power-up: its "offset" would be meaningless in a manifest.
+  const clock: ClockInfo = { offsetMs: clockSet ? offsetMs : null, roundTripMs: t1 - t0, deviceClockWasSet: clockSet, measuredAtIso: new Date(hostMid).toISOString(), deviceClockSetTo: null };
   if (set) {
     const to = now();
     const r = await session.client.request('SET_TIME', { unixMs: BigInt(to) }, { signal });

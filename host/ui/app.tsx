@@ -290,7 +290,14 @@ export async function runInteractive(options: InteractiveOptions): Promise<numbe
         finalState = s;
       }}
     />,
-    { stdin: options.stdin, stdout: options.stdout, stderr: options.stderr, exitOnCtrlC: false, patchConsole: false },
+    {
+      // Undefined would override Ink's defaults (process.stdin/stdout/stderr): pass only what is set.
+      ...(options.stdin ? { stdin: options.stdin } : {}),
+      ...(options.stdout ? { stdout: options.stdout } : {}),
+      ...(options.stderr ? { stderr: options.stderr } : {}),
+      exitOnCtrlC: false,
+      patchConsole: false,
+    },
   );
   try {
     await instance.waitUntilExit();
