@@ -185,3 +185,79 @@ export function fsckCheck(image: string): { status: number | null; output: strin
   const r = spawnSync('fsck.fat', ['-n', image], { encoding: 'utf8', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
   return { status: r.status, output: (r.stdout ?? '') + (r.stderr ?? '') };
 }
+
+export interface CliRun {
+  /** Parsed JSON lines so far (non-JSON lines are kept in `text`). */
+  events: Record<string, unknown>[];
+  text: string[];
+  stderr: string[];
+  /** Resolves with the first event matching pred (already seen or future). */
+  waitFor(pred: (e: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  signal(sig: NodeJS.Signals): void;
+  done: Promise<number | null>;
+}
+
+/** Starts the CLI with --json-style output and streams its events; bounded by timeoutMs. */
+export function startCli(args: string[], timeoutMs = 180_000): CliRun {
+  const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(p);
+  const events: Record<string, unknown>[] = [];
+  const text: string[] = [];
+  const stderr: string[] = [];
+  const waiters: { pred: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }[] = [];
+  let buf = '';
+  p.stdout.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      let e: Record<string, unknown>;
+      try {
+        e = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        text.push(line);
+        continue;
+      }
+      events.push(e);
+      for (const w of [...waiters]) {
+        if (w.pred(e)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(e);
+        }
+      }
+    }
+  });
+  p.stderr.setEncoding('utf8').on('data', (d: string) => stderr.push(d));
+  const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+  const done = new Promise<number | null>((resolve) =>
+    p.once('exit', (code) => {
+      clearTimeout(t);
+      running.delete(p);
+      resolve(code);
+    }),
+  );
+  return {
+    events,
+    text,
+    stderr,
+    waitFor(pred, ms = 60_000) {
+      const seen = events.find(pred);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`CLI event not seen within ${ms} ms; stderr: ${stderr.join('').slice(-1500)}`)), ms);
+        waiters.push({ pred, resolve: (e) => (clearTimeout(timer), resolve(e)) });
+        void done.then(() => {
+          clearTimeout(timer);
+          const late = events.find(pred);
+          if (late) resolve(late);
+          else reject(new Error(`CLI exited before the event; stderr: ${stderr.join('').slice(-1500)}`));
+        });
+      });
+    },
+    signal(sig) {
+      p.kill(sig);
+    },
+    done,
+  };
+}

@@ -1,0 +1,225 @@
+/**
+ * The real app (the built `recorder` CLI) against the real C firmware in the simulator, over a
+ * real pseudo-terminal with the real `serialport`: sync, manifests, resume after a disconnect,
+ * delete-after-verify, offline verify. Copies are compared with the card image read by mtools.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CARD_LAYOUT } from '../protocol/src/schema.js';
+import { RawClient } from './support/raw-client.js';
+import { CLI, fsckCheck, mcopyOut, requireSimulator, requireTool, runCli, startCli, startSim, stopAll, tempDir, type Sim } from './support/sim.js';
+
+beforeAll(() => {
+  requireSimulator();
+  requireTool('mcopy', 'mtools');
+  requireTool('fsck.fat', 'dosfstools');
+  if (!existsSync(CLI)) throw new Error(`the app is not built at ${CLI}: run npm run build (npm test does)`);
+});
+afterEach(stopAll);
+
+/** Makes a recording of about `seconds` device seconds with the button. */
+async function record(sim: Sim, seconds: number, speed: number): Promise<void> {
+  const before = sim.stdout.length;
+  sim.send('press');
+  await waitLine(sim, /^mic on/, before);
+  await new Promise((r) => setTimeout(r, (seconds * 1000) / speed));
+  const mid = sim.stdout.length;
+  sim.send('press');
+  await waitLine(sim, /^mic off/, mid);
+}
+
+async function waitLine(sim: Sim, re: RegExp, from: number, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!sim.stdout.slice(from).some((l) => re.test(l))) {
+    if (Date.now() > end) throw new Error(`simulator did not print ${re}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function jsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+interface Manifest {
+  manifestVersion: number;
+  file: { name: string; size: number; sha256: string };
+  device: { id: string; label: string; simulated: boolean };
+  recording: { number: number; sampleRate: number; sampleCount: number; sha256: string; stopReason: string; deviceFileName: string };
+  journal: { chain: string; decoded: { number: number; sha256: string } };
+  verification: { ok: boolean };
+}
+
+/** The library's recordings: number -> wav path and manifest. */
+function library(dir: string): Map<number, { wav: string; manifest: Manifest }> {
+  const out = new Map<number, { wav: string; manifest: Manifest }>();
+  const walk = (d: string) => {
+    for (const ent of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, ent.name);
+      if (ent.isDirectory()) walk(p);
+      else if (ent.name.endsWith('.json') && !ent.name.startsWith('.')) {
+        // Manifests only: the library also keeps hidden per-device journal state.
+        const m = JSON.parse(readFileSync(p, 'utf8')) as Manifest;
+        out.set(m.recording.number, { wav: join(d, m.file.name), manifest: m });
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+function expectRamp(wav: Buffer): void {
+  const dataSize = wav.readUInt32LE(CARD_LAYOUT.wavDataOffset - 4);
+  for (let i = 0; i < dataSize / 2; i++) {
+    const v = wav.readUInt16LE(CARD_LAYOUT.wavDataOffset + 2 * i);
+    if (v !== (i & 0xffff)) throw new Error(`sample ${i} is ${v}: the copy is not the recorded ramp`);
+  }
+}
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('recorder sync against the simulator', () => {
+  it('copies finished recordings byte-identical to the card, with manifests, while a recording continues', async () => {
+    const dir = tempDir();
+    const lib = join(dir, 'library');
+    const sim = await startSim({ dir, sizeMb: 64, speed: 20 });
+    await record(sim, 12, 20);
+    await record(sim, 20, 20);
+    sim.send('press'); // a third recording stays in progress during the sync
+    await sim.waitFor(/^mic on/);
+
+    const r = await runCli(['sync', '--port', sim.link, '--dest', lib, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const events = jsonLines(r.stdout); // every line parses as JSON
+    const result = events.at(-1)!;
+    expect(result).toMatchObject({ type: 'result', command: 'sync', ok: true, result: { copied: [1, 2], inProgress: [3] } });
+    expect(events.filter((e) => e.type === 'file.verified').map((e) => e.number)).toEqual([1, 2]);
+    const info = events.find((e) => e.type === 'device.info') as { device: { deviceId: string; simulated: boolean } };
+    expect(info.device.simulated).toBe(true);
+
+    const before = sim.stdout.length;
+    sim.send('press');
+    await waitLine(sim, /^mic off/, before);
+    expect(await sim.quit()).toBe(0);
+    const fsck = fsckCheck(sim.image);
+    expect(fsck.status, fsck.output).toBe(0);
+
+    const books = library(lib);
+    expect([...books.keys()].sort()).toEqual([1, 2]);
+    for (const [n, { wav, manifest }] of books) {
+      const card = join(dir, `card-${n}.wav`);
+      mcopyOut(sim.image, `/RECORDS/REC0000${n}.WAV`, card);
+      const copy = readFileSync(wav);
+      expect(copy.equals(readFileSync(card)), `recording ${n} differs from the card`).toBe(true);
+      expectRamp(copy);
+      const data = copy.subarray(CARD_LAYOUT.wavDataOffset, CARD_LAYOUT.wavDataOffset + copy.readUInt32LE(CARD_LAYOUT.wavDataOffset - 4));
+      expect(manifest.manifestVersion).toBe(1);
+      expect(manifest.file.sha256).toBe(sha256(copy));
+      expect(manifest.file.size).toBe(copy.length);
+      expect(manifest.recording.sha256).toBe(sha256(data));
+      expect(manifest.recording.sampleCount).toBe(data.length / 2);
+      expect(manifest.recording.sampleRate).toBe(16000);
+      expect(manifest.recording.deviceFileName).toBe(`REC0000${n}.WAV`);
+      expect(manifest.recording.stopReason).toBe('button');
+      expect(manifest.device.id).toBe(info.device.deviceId);
+      expect(manifest.device.simulated).toBe(true);
+      expect(manifest.journal.chain).toBe('ok');
+      expect(manifest.journal.decoded.number).toBe(n);
+      expect(manifest.journal.decoded.sha256).toBe(manifest.recording.sha256);
+      expect(manifest.verification.ok).toBe(true);
+    }
+  }, 120_000);
+
+  it('resumes after the cable is pulled mid-file, without re-reading what was verified', async () => {
+    const dir = tempDir();
+    const lib = join(dir, 'library');
+    const sim = await startSim({ dir, sizeMb: 128, speed: 40 });
+    await record(sim, 10, 40);
+    const c = await RawClient.open(sim.link);
+    await c.ok('SETTINGS', { setMask: 1, sampleRate: 48000 });
+    await c.close();
+    await record(sim, 300, 40); // about 29 MB
+
+    const run = startCli(['sync', '--port', sim.link, '--dest', lib, '--json']);
+    await run.waitFor((e) => e.type === 'file.verified' && e.number === 1);
+    await run.waitFor((e) => e.type === 'file.progress' && e.number === 2 && (e.bytes as number) > 4_000_000);
+    sim.send('disconnect');
+    await run.waitFor((e) => e.type === 'link.disconnected', 60_000);
+    sim.send('connect');
+    const resumed = await run.waitFor((e) => e.type === 'file.resumed' && e.number === 2, 60_000);
+    expect(resumed.fromOffset as number).toBeGreaterThan(4_000_000);
+    expect(await run.done).toBe(0);
+    const result = run.events.at(-1)!;
+    expect(result).toMatchObject({ type: 'result', ok: true, result: { copied: [1, 2] } });
+    // Recording 1 was read once; recording 2 started from 0 once, and again only from where the
+    // verified prefix ended.
+    expect(run.events.filter((e) => e.type === 'file.started' && e.number === 1)).toHaveLength(1);
+    const starts = run.events.filter((e) => e.type === 'file.started' && e.number === 2).map((e) => e.fromOffset as number);
+    expect(starts[0]).toBe(0);
+    expect(starts.slice(1).every((o) => o >= (resumed.fromOffset as number))).toBe(true);
+    expect(run.events.some((e) => e.type === 'file.restarted')).toBe(false);
+    expect(await sim.quit()).toBe(0);
+    const card = join(dir, 'card-2.wav');
+    mcopyOut(sim.image, '/RECORDS/REC00002.WAV', card);
+    expect(readFileSync(library(lib).get(2)!.wav).equals(readFileSync(card))).toBe(true);
+  }, 240_000);
+
+  it('deletes from the recorder only what was copied and verified', async () => {
+    const dir = tempDir();
+    const lib = join(dir, 'library');
+    const sim = await startSim({ dir, sizeMb: 64, speed: 20 });
+    await record(sim, 8, 20);
+    await record(sim, 8, 20);
+    sim.send('press'); // in progress: must survive
+    await sim.waitFor(/^mic on/);
+    const r = await runCli(['sync', '--port', sim.link, '--dest', lib, '--delete-after-verify', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const events = jsonLines(r.stdout);
+    expect(events.filter((e) => e.type === 'file.deleted').map((e) => e.number)).toEqual([1, 2]);
+    const list = await runCli(['list', '--port', sim.link, '--json']);
+    const listed = jsonLines(list.stdout).at(-1) as { recordings: { number: number }[] };
+    expect(listed.recordings.map((x) => x.number)).toEqual([3]);
+    expect([...library(lib).keys()].sort()).toEqual([1, 2]);
+    // A second sync finds nothing new and deletes nothing.
+    const again = await runCli(['sync', '--port', sim.link, '--dest', lib, '--delete-after-verify', '--json']);
+    expect(jsonLines(again.stdout).filter((e) => e.type === 'file.deleted')).toHaveLength(0);
+  }, 120_000);
+
+  it('verify passes on a true copy and fails on a flipped byte, a truncated file and a missing manifest', async () => {
+    const dir = tempDir();
+    const lib = join(dir, 'library');
+    const sim = await startSim({ dir, sizeMb: 64, speed: 20 });
+    await record(sim, 6, 20);
+    const r = await runCli(['sync', '--port', sim.link, '--dest', lib, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const { wav } = library(lib).get(1)!;
+    const manifestPath = wav.replace(/\.wav$/, '.json');
+    const good = readFileSync(wav);
+    const goodManifest = readFileSync(manifestPath);
+
+    expect((await runCli(['verify', lib, '--json'])).code).toBe(0);
+
+    const flipped = Buffer.from(good);
+    flipped[CARD_LAYOUT.wavDataOffset + 1000]! ^= 0x01;
+    writeFileSync(wav, flipped);
+    const v1 = await runCli(['verify', wav, '--json']);
+    expect(v1.code).not.toBe(0);
+    expect(jsonLines(v1.stdout).at(-1)).toMatchObject({ type: 'result', ok: false });
+
+    writeFileSync(wav, good);
+    truncateSync(wav, good.length - 4096);
+    expect((await runCli(['verify', wav, '--json'])).code).not.toBe(0);
+
+    writeFileSync(wav, good);
+    rmSync(manifestPath);
+    expect((await runCli(['verify', wav, '--json'])).code).not.toBe(0);
+
+    // Restored, the copy verifies again: the failures above were the damage, nothing else.
+    writeFileSync(manifestPath, goodManifest);
+    expect((await runCli(['verify', wav, '--json'])).code).toBe(0);
+  }, 120_000);
+});
