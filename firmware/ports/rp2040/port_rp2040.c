@@ -1,0 +1,381 @@
+/* port.h for the Adafruit Feather RP2040 Adalogger. */
+#include <string.h>
+
+#include "board_pins.h"
+#include "rec/err.h"
+#include "rec/port.h"
+#include "rec/sd_spi.h"
+#include "regs.h"
+#include "rp2040.h"
+#include "settings_area.h"
+
+#define CLK_PERI_HZ 48000000u
+
+/* ---- Time ---------------------------------------------------------------------------------- */
+
+/* Milliseconds from the microsecond timer with 32-bit divisions only (64-bit division is a slow
+ * library call on the M0+): whole milliseconds are moved into a base every 2^31 us. Main loop
+ * only (not reentrant). */
+static uint64_t g_ms_base, g_us_base;
+
+uint64_t port_uptime_ms(void)
+{
+    uint64_t us = rp_time_us();
+    uint64_t d = us - g_us_base;
+    if (d >= (1ull << 31)) {
+        uint32_t whole = (uint32_t)(d >> 10) / 1000u * 1024u; /* ms, a multiple of 1024 */
+        g_ms_base += whole;
+        g_us_base += (uint64_t)whole * 1000u;
+        d = us - g_us_base;
+    }
+    return g_ms_base + (uint32_t)d / 1000u;
+}
+
+void port_delay_ms(uint32_t ms)
+{
+    rp_watchdog_feed();
+    rp_delay_us(ms * 1000u);
+}
+
+/* The RP2040 RTC is not battery backed: the core keeps the wall clock from the host. */
+int port_rtc_read(int64_t *unix_ms)
+{
+    (void)unix_ms;
+    return REC_E_UNSUPPORTED;
+}
+
+int port_rtc_write(int64_t unix_ms)
+{
+    (void)unix_ms;
+    return REC_E_UNSUPPORTED;
+}
+
+uint32_t port_irq_save(void)
+{
+    return rp_irq_disable();
+}
+
+void port_irq_restore(uint32_t state)
+{
+    rp_irq_restore(state);
+}
+
+/* ---- SPI0 for the card --------------------------------------------------------------------- */
+
+void port_spi_set_clock(uint32_t hz)
+{
+    /* bit rate = clk_peri / (CPSDVSR x (1 + SCR)), CPSDVSR even in 2..254 [4.4.3.4] */
+    uint32_t best_cpsr = 254, best_scr = 255;
+    for (uint32_t cpsr = 2; cpsr <= 254; cpsr += 2) {
+        uint32_t scr1 = (CLK_PERI_HZ + cpsr * hz - 1u) / (cpsr * hz); /* 1 + SCR, rounded up */
+        if (scr1 == 0) scr1 = 1;
+        if (scr1 <= 256) {
+            best_cpsr = cpsr;
+            best_scr = scr1 - 1u;
+            break;
+        }
+    }
+    REG32(SPI_CR1) = 0;
+    REG32(SPI_CPSR) = best_cpsr;
+    REG32(SPI_CR0) = (best_scr << 8) | 7u; /* Motorola frame, mode 0, 8-bit */
+    REG32(SPI_CR1) = SPI_CR1_SSE;
+}
+
+void port_spi_select(bool selected)
+{
+    if (selected)
+        REG32(SIO_GPIO_OUT_CLR) = 1u << PIN_SD_CS;
+    else
+        REG32(SIO_GPIO_OUT_SET) = 1u << PIN_SD_CS;
+}
+
+void port_spi_transfer(const uint8_t *tx, uint8_t *rx, size_t n)
+{
+    /* Bursts of up to 8 bytes: fill the TX FIFO (8 deep), then collect as many from RX. The RX
+     * FIFO is also 8 deep and empty at the start of each burst, so it cannot overflow. */
+    while (n > 0) {
+        size_t k = n < 8u ? n : 8u;
+        if (tx) {
+            for (size_t i = 0; i < k; i++) REG32(SPI_DR) = tx[i];
+            tx += k;
+        } else {
+            for (size_t i = 0; i < k; i++) REG32(SPI_DR) = 0xffu;
+        }
+        for (size_t i = 0; i < k; i++) {
+            while (!(REG32(SPI_SR) & SPI_SR_RNE)) {
+            }
+            uint8_t b = (uint8_t)REG32(SPI_DR);
+            if (rx) *rx++ = b;
+        }
+        n -= k;
+    }
+    rp_watchdog_feed(); /* card traffic is progress: long recoveries do not trip the watchdog */
+}
+
+/* ---- The card and the settings area -------------------------------------------------------- */
+
+static rec_sd_t g_sd;
+static rec_bd_t g_raw;   /* the whole card */
+static rec_bd_t g_shown; /* what the core sees: the card less the settings tail, when hidden */
+static bool g_open;
+static rp_settings_area_t g_area;
+static bool g_area_ok;
+static volatile bool g_block0_written;
+static uint8_t g_block[512] __attribute__((aligned(4)));
+
+bool port_card_present(void)
+{
+    return ((REG32(SIO_GPIO_IN) >> PIN_SD_DETECT) & 1u) == SD_DETECT_PRESENT_LEVEL;
+}
+
+static int shown_write(void *ctx, uint32_t lba, const void *buf, uint32_t count)
+{
+    if (lba == 0) g_block0_written = true; /* a format: the settings may have to move */
+    return g_raw.write(ctx, lba, buf, count);
+}
+
+static void locate_area(bool allow_hide)
+{
+    g_area_ok = rec_bd_read(&g_raw, 0, g_block, 1) == REC_OK &&
+                rp_settings_area(g_block, g_raw.block_count, allow_hide, &g_area) == 0;
+}
+
+const rec_bd_t *port_card_open(int *err)
+{
+    if (g_open) return &g_shown;
+    if (!port_card_present()) {
+        *err = REC_E_NOCARD;
+        return NULL;
+    }
+    int e = rec_sd_init(&g_sd, &g_raw);
+    if (e != REC_OK) {
+        *err = e;
+        return NULL;
+    }
+    locate_area(true);
+    g_shown = g_raw;
+    g_shown.write = shown_write;
+    if (g_area_ok && g_area.hide_tail) g_shown.block_count = g_raw.block_count - RP_SETTINGS_TAIL_BLOCKS;
+    g_open = true;
+    g_block0_written = false;
+    *err = REC_OK;
+    return &g_shown;
+}
+
+void port_card_close(void)
+{
+    g_open = false;
+    g_area_ok = false;
+}
+
+static uint32_t g_seq;           /* sequence number of the newest copy on the card */
+static int g_newest = -1;        /* which copy that is */
+static uint8_t g_cache[RP_SETTINGS_MAX_BLOB];
+static size_t g_cache_len;
+
+int port_settings_load(void *buf, size_t len)
+{
+    int err;
+    if (!port_card_open(&err)) return err == REC_E_NOCARD ? REC_E_NOENT : err;
+    if (!g_area_ok) return REC_E_NOENT;
+    int found = 0, corrupt = 0;
+    uint8_t blob[RP_SETTINGS_MAX_BLOB];
+    for (int i = 0; i < 2; i++) {
+        uint32_t seq;
+        if (rec_bd_read(&g_raw, g_area.lba[i], g_block, 1) != REC_OK) {
+            corrupt++;
+            continue;
+        }
+        int r = rp_settings_decode(g_block, &seq, blob, sizeof blob);
+        if (r < 0) corrupt++;
+        if (r == 1 && (!found || (int32_t)(seq - g_seq) > 0)) {
+            found = 1;
+            g_seq = seq;
+            g_newest = i;
+            size_t n = len < sizeof blob ? len : sizeof blob;
+            memcpy(buf, blob, n);
+            if (len > n) memset((uint8_t *)buf + n, 0, len - n);
+            memcpy(g_cache, blob, n);
+            g_cache_len = n;
+        }
+    }
+    if (found) return REC_OK;
+    return corrupt ? REC_E_CORRUPT : REC_E_NOENT;
+}
+
+int port_settings_save(const void *buf, size_t len)
+{
+    if (len > RP_SETTINGS_MAX_BLOB) return REC_E_INVAL;
+    memcpy(g_cache, buf, len);
+    g_cache_len = len;
+    int err;
+    if (!port_card_open(&err)) return err;
+    if (g_block0_written) {
+        g_block0_written = false;
+        locate_area(false);
+        g_newest = -1;
+    }
+    if (!g_area_ok) return REC_E_UNSUPPORTED;
+    int slot = g_newest < 0 ? 0 : 1 - g_newest; /* overwrite the older copy */
+    rp_settings_encode(g_block, g_seq + 1u, buf, len);
+    err = rec_bd_write(&g_raw, g_area.lba[slot], g_block, 1);
+    if (err == REC_OK) err = rec_bd_sync(&g_raw);
+    if (err != REC_OK) return err;
+    g_seq++;
+    g_newest = slot;
+    return REC_OK;
+}
+
+/* Called from the main loop: after a format (block 0 rewritten) put the settings back. */
+void rp_settings_after_format(void);
+void rp_settings_after_format(void)
+{
+    if (!g_block0_written || !g_open || g_cache_len == 0) return;
+    (void)port_settings_save(g_cache, g_cache_len);
+}
+
+/* ---- Identity ------------------------------------------------------------------------------ */
+
+/* The boot ROM starts with 'M' 'u' 0x01 at 0x10 [2.8.3]. The rp2040js emulator has no ROM. */
+static bool rom_present(void)
+{
+    return (REG32(0x10u) & 0xffffffu) == 0x01754du;
+}
+
+int port_unique_id(uint64_t *id)
+{
+    /* The flash unique id (command 4Bh) needs the ROM's flash functions run from SRAM with XIP
+     * off; not done yet: the core derives an id once and keeps it in the settings. */
+    (void)id;
+    return REC_E_UNSUPPORTED;
+}
+
+/* ---- Button, LED, battery ------------------------------------------------------------------ */
+
+static volatile uint32_t g_presses;
+static volatile bool g_down;
+static volatile uint64_t g_down_us;
+static uint32_t g_presses_taken;
+#define PRESS_MIN_US 20000u /* shorter lows are contact bounce */
+
+void rp_isr_io_bank0(void)
+{
+    uint32_t st = REG32(IO_PROC0_INTS(PIN_BUTTON)) & (IO_INT_EDGE_LOW(PIN_BUTTON) | IO_INT_EDGE_HIGH(PIN_BUTTON));
+    REG32(IO_INTR(PIN_BUTTON)) = st; /* edge bits are write-one-to-clear */
+    uint64_t now = rp_time_us();
+    bool pressed = ((REG32(SIO_GPIO_IN) >> PIN_BUTTON) & 1u) == 0;
+    if (pressed && !g_down) {
+        g_down = true;
+        g_down_us = now;
+    } else if (!pressed && g_down) {
+        g_down = false;
+        if (now - g_down_us >= PRESS_MIN_US) g_presses++;
+    }
+    rp_event = true;
+}
+
+static void button_init(void)
+{
+    REG32(IO_INTR(PIN_BUTTON)) = IO_INT_EDGE_LOW(PIN_BUTTON) | IO_INT_EDGE_HIGH(PIN_BUTTON);
+    REG_SET(IO_PROC0_INTE(PIN_BUTTON)) = IO_INT_EDGE_LOW(PIN_BUTTON) | IO_INT_EDGE_HIGH(PIN_BUTTON);
+    rp_nvic_enable(IRQ_IO_BANK0);
+}
+
+bool port_button_take_press(void)
+{
+    if (g_presses == g_presses_taken) return false;
+    g_presses_taken++;
+    return true;
+}
+
+void port_led_set(bool on)
+{
+    REG32(on ? SIO_GPIO_OUT_SET : SIO_GPIO_OUT_CLR) = 1u << PIN_LED;
+}
+
+static uint16_t g_battery_mv;
+
+uint16_t port_battery_mv(void)
+{
+    /* One conversion of ADC3 (3.3 V full scale, 12 bits, 1:2 divider). While the microphone
+     * owns the ADC, the last reading stands (round-robin sampling is the hardware way to
+     * interleave it; not done in v1). */
+    if (!rp_mic_running()) g_battery_mv = (uint16_t)((uint32_t)rp_adc_read_once(VBAT_ADC_CHANNEL) * 3300u * VBAT_DIVIDER_RATIO / 4095u);
+    return g_battery_mv;
+}
+
+/* ---- Microphone, serial link --------------------------------------------------------------- */
+
+int port_mic_start(uint32_t sample_rate, port_mic_block_fn on_block)
+{
+    return rp_mic_start(sample_rate, on_block);
+}
+
+void port_mic_stop(void)
+{
+    rp_mic_stop();
+}
+
+size_t port_serial_read(uint8_t *buf, size_t max)
+{
+    return rp_usb_read(buf, max);
+}
+
+size_t port_serial_write(const uint8_t *buf, size_t len)
+{
+    return rp_usb_write(buf, len);
+}
+
+bool port_serial_connected(void)
+{
+    return rp_usb_connected();
+}
+
+/* ---- Sleep --------------------------------------------------------------------------------- */
+
+void rp_isr_timer0(void)
+{
+    REG32(TIMER_INTR) = 1u;
+    rp_event = true;
+}
+
+void port_sleep_until_event(uint32_t max_ms)
+{
+    if (max_ms == 0) return;
+    REG32(TIMER_INTR) = 1u;
+    REG32(TIMER_ALARM0) = REG32(TIMER_TIMERAWL) + max_ms * 1000u;
+    /* Interrupts off between the check and WFI: an interrupt that arrives in between still
+     * ends the WFI (it is pending), and is taken once they are back on. */
+    uint32_t s = rp_irq_disable();
+    if (!rp_event) __asm volatile("wfi");
+    rp_event = false;
+    rp_irq_restore(s);
+}
+
+/* ---- Diagnostics --------------------------------------------------------------------------- */
+
+void port_log(const char *msg)
+{
+    rp_uart_puts(msg);
+    rp_uart_puts("\r\n");
+}
+
+const port_info_t *port_info(void)
+{
+    static port_info_t info = {
+        .model = "ER-1 RP2040",
+        .simulated = false,
+        .audio_ring_bytes = REC_AUDIO_RING_BYTES,
+    };
+    /* No boot ROM means an emulator (rp2040js): say so, as the simulator does. */
+    info.simulated = !rom_present();
+    return &info;
+}
+
+void rp_port_init(void);
+void rp_port_init(void)
+{
+    REG32(TIMER_INTE) = 1u;
+    rp_nvic_enable(IRQ_TIMER0);
+    button_init();
+}

@@ -1,0 +1,229 @@
+/**
+ * The RP2040 firmware image (firmware/build-rp2040/recorder-rp2040.bin, the same bytes as the
+ * UF2) on the rp2040js emulator: boot through its own boot2, USB CDC-ACM enumeration, the
+ * protocol over the bulk endpoints, a 60-second recording from the ADC through DMA to an SD card
+ * in SPI mode, sync over USB, and recovery after a power cut. Card images are made by mkfs.fat
+ * and checked afterwards with fsck.fat and mtools.
+ */
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { decodeStruct } from '../protocol/src/codec.js';
+import { CARD_LAYOUT, RECORDING_STATE, RECORD_ACTION, REC_STATE, STOP_REASON } from '../protocol/src/schema.js';
+import { Board, requireRp2040Image } from './support/rp2040.js';
+import { SdCardSpi } from './support/sd-card-spi.js';
+import { fsckCheck, mcopyOut, requireTool, stopAll, tempDir } from './support/sim.js';
+
+let firmware: Uint8Array;
+beforeAll(() => {
+  firmware = requireRp2040Image();
+  requireTool('mkfs.fat', 'dosfstools');
+  requireTool('fsck.fat', 'dosfstools');
+  requireTool('mcopy', 'mtools');
+});
+
+const boards: Board[] = [];
+afterEach(async () => {
+  for (const b of boards.splice(0)) await b.stop();
+  await stopAll();
+});
+
+/** A 64 MiB FAT32 card image made by mkfs.fat. */
+function makeCard(dir: string): { path: string; card: SdCardSpi } {
+  const path = join(dir, 'card.img');
+  const r = spawnSync('mkfs.fat', ['-F', '32', '-n', 'RECORDER', '-C', path, String(64 * 1024)], { encoding: 'utf8', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
+  if (r.status !== 0) throw new Error(`mkfs.fat failed: ${r.stderr}`);
+  return { path, card: new SdCardSpi(new Uint8Array(readFileSync(path))) };
+}
+
+/** The microphone: a pseudo-random 12-bit sequence (no period to hide lost or repeated blocks). */
+class Signal {
+  readonly fed: number[] = [];
+  next = (n: number): number => {
+    const v = (Math.imul(n + 1, 0x9e3779b1) >>> 20) & 0xfff;
+    this.fed.push(v);
+    return v;
+  };
+  /** Checks that pcm (16-bit LE) is a contiguous run of the fed values; returns where it starts. */
+  expectContiguous(pcm: Buffer): number {
+    const n = pcm.length / 2;
+    const raw = (i: number) => (pcm.readInt16LE(2 * i) >> 4) + 2048;
+    let start = -1;
+    for (let k = 0; k + 8 <= this.fed.length && start < 0; k++) {
+      let ok = true;
+      for (let i = 0; i < 8 && ok; i++) ok = this.fed[k + i] === raw(i);
+      if (ok) start = k;
+    }
+    if (start < 0) throw new Error('the recording does not start with any run of the fed signal');
+    for (let i = 0; i < n; i++) {
+      const want = this.fed[start + i];
+      if (want === undefined || raw(i) !== want || (pcm.readInt16LE(2 * i) & 0xf) !== 0) throw new Error(`sample ${i} is ${raw(i)}, fed ${want}: lost or repeated samples`);
+    }
+    return start;
+  }
+}
+
+function boot(card: SdCardSpi, signal?: Signal): Board {
+  const b = new Board({ firmware, card, mic: signal?.next, echo: process.env.REC_RP2040_ECHO === '1' });
+  boards.push(b);
+  return b;
+}
+
+function parseWav(file: Buffer) {
+  expect(file.subarray(0, 4).toString('latin1')).toBe('RIFF');
+  expect(file.readUInt32LE(4)).toBe(file.length - 8);
+  const dataSize = file.readUInt32LE(CARD_LAYOUT.wavDataOffset - 4);
+  const data = file.subarray(CARD_LAYOUT.wavDataOffset, CARD_LAYOUT.wavDataOffset + dataSize);
+  const evidAt = CARD_LAYOUT.wavDataOffset + dataSize;
+  expect(file.subarray(evidAt, evidAt + 4).toString('latin1')).toBe('evid');
+  const evid = decodeStruct('EVIDENCE_CHUNK', file.subarray(evidAt + 8, evidAt + 8 + file.readUInt32LE(evidAt + 4)));
+  return { data, evid };
+}
+
+/** Copies a recording over USB with READ requests, four in flight. */
+async function syncFile(b: Board, number: number, size: number): Promise<Buffer> {
+  const out = Buffer.alloc(size);
+  const chunk = 4000;
+  let next = 0;
+  const worker = async () => {
+    while (next < size) {
+      const offset = next;
+      next += chunk;
+      const r = await b.ok('READ', { number, offset, length: Math.min(chunk, size - offset) }, 30_000);
+      const data = r.data as Buffer;
+      expect(Number(r.offset)).toBe(offset);
+      data.copy(out, offset);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  return out;
+}
+
+describe('RP2040 firmware on rp2040js', () => {
+  it('boots through its boot2, enumerates as a CDC-ACM device and answers HELLO and INFO', async () => {
+    const dir = tempDir('rec-rp2040-');
+    const { card } = makeCard(dir);
+    const b = boot(card);
+    await b.until('USB enumeration', () => b.connected, 10_000);
+    // What the emulator's host read: the whole configuration descriptor, with its data interface.
+    const cdc = b.cdc as unknown as { descriptors: number[]; inEndpoint: number; outEndpoint: number };
+    expect(cdc.descriptors.length).toBe(75);
+    expect(cdc.inEndpoint).toBe(2);
+    expect(cdc.outEndpoint).toBe(2);
+    const info = await b.ok('HELLO', { maxPayload: 4096 });
+    expect(info.model).toBe('ER-1 RP2040');
+    expect(Number(info.flags) & 1).toBe(1); // no boot ROM: the firmware reports itself simulated
+    expect(info.recState).toBe(REC_STATE.IDLE);
+    expect(info.sampleRate).toBe(16000);
+    expect(Number(info.batteryMv)).toBeGreaterThan(3800);
+    expect(Number(info.cardCapacity)).toBeGreaterThan(60e6);
+    const again = await b.ok('INFO');
+    expect(again.deviceId).toBe(info.deviceId);
+    expect(b.uart).toContain('ready');
+  }, 60_000);
+});
+
+describe('RP2040 firmware recording on rp2040js', () => {
+  it('records 60 emulated seconds, stops, syncs over USB; the audio is the fed signal and the card checks clean', async () => {
+    const dir = tempDir('rec-rp2040-');
+    const { path, card } = makeCard(dir);
+    const signal = new Signal();
+    const b = boot(card, signal);
+    await b.until('USB enumeration', () => b.connected, 10_000);
+    await b.ok('HELLO', { maxPayload: 4096 });
+    await b.ok('SET_TIME', { unixMs: BigInt(Date.UTC(2025, 0, 2, 3, 4, 5)) });
+    const wall0 = Date.now();
+    const emu0 = b.nowMs;
+    const started = await b.ok('RECORD', { action: RECORD_ACTION.START });
+    expect(Number(started.number)).toBe(1);
+    expect(b.ledOn).toBe(true); // steady on while recording
+    const target = 60 * 16000;
+    let info = await b.ok('INFO');
+    while (Number(info.currentSamples) < target) {
+      await b.sleep(2000);
+      info = await b.ok('INFO');
+    }
+    const stopped = await b.ok('RECORD', { action: RECORD_ACTION.STOP }, 30_000);
+    expect(stopped.recState).toBe(REC_STATE.IDLE);
+    const recordWall = Date.now() - wall0;
+    const recordEmu = b.nowMs - emu0;
+    console.log(`rp2040js: ${(recordEmu / 1000).toFixed(1)} s emulated in ${(recordWall / 1000).toFixed(1)} s wall (${(recordEmu / recordWall).toFixed(1)}x), ${(b.instructions / 1e6).toFixed(0)} M instructions, CPU asleep ${((100 * b.sleptNs) / (b.nowMs * 1e6)).toFixed(0)}% of the time`);
+
+    info = await b.ok('INFO');
+    expect(Number(info.overrunsTotal)).toBe(0);
+    const list = await b.ok('LIST', { afterNumber: 0, maxEntries: 10 });
+    const entries = list.entries as Record<string, unknown>[];
+    expect(entries).toHaveLength(1);
+    const e = entries[0]!;
+    expect(e.state).toBe(RECORDING_STATE.FINISHED);
+    expect(e.stopReason).toBe(STOP_REASON.HOST);
+    expect(Number(e.sampleCount)).toBeGreaterThanOrEqual(target);
+
+    // Sync: the file over USB, checked against its own evidence chunk and the device's hash.
+    const file = await syncFile(b, 1, Number(e.size));
+    const { data, evid } = parseWav(file);
+    const sha = createHash('sha256').update(data).digest();
+    expect((evid.sha256 as Buffer).equals(sha)).toBe(true);
+    expect((e.sha256 as Buffer).equals(sha)).toBe(true);
+    expect(Number(evid.sampleCount)).toBe(data.length / 2);
+    const hash = await b.ok('HASH', { number: 1, algorithm: 1, offset: CARD_LAYOUT.wavDataOffset, length: data.length }, 60_000);
+    expect((hash.digest as Buffer).equals(sha)).toBe(true);
+    signal.expectContiguous(data);
+    await b.stop();
+
+    // The card as a computer sees it: fsck.fat clean, and the same file through mtools.
+    writeFileSync(path, card.image);
+    const fsck = fsckCheck(path);
+    expect(fsck.status, fsck.output).toBe(0);
+    const copy = join(dir, 'rec.wav');
+    mcopyOut(path, '/RECORDS/REC00001.WAV', copy);
+    expect(readFileSync(copy).equals(file)).toBe(true);
+  }, 150_000);
+
+  it('recovers a recording cut by a power cut: the emulator stops mid-recording and boots again on the same card', async () => {
+    const dir = tempDir('rec-rp2040-');
+    const { path, card } = makeCard(dir);
+    const signal = new Signal();
+    const b = boot(card, signal);
+    await b.until('USB enumeration', () => b.connected, 10_000);
+    await b.ok('HELLO', { maxPayload: 4096 });
+    await b.press(60); // the button starts a recording
+    // Starting preallocates the free space (FAT writes): seconds of emulated time on this card.
+    await b.until('the LED steady on (recording)', () => b.ledOn, 10_000);
+    expect((await b.ok('INFO')).recState).toBe(REC_STATE.RECORDING);
+    let reached = 0;
+    while (reached < 12 * 16000) {
+      await b.sleep(1000);
+      reached = Number((await b.ok('INFO')).currentSamples);
+    }
+    await b.stop(); // power cut: the CPU stops where it is; the card keeps what it was sent
+    boards.splice(boards.indexOf(b), 1);
+    card.powerCycle();
+
+    const b2 = boot(card, signal);
+    await b2.until('USB enumeration', () => b2.connected, 30_000);
+    const info = await b2.ok('HELLO', { maxPayload: 4096 });
+    expect(info.recState).toBe(REC_STATE.IDLE);
+    const list = await b2.ok('LIST', { afterNumber: 0, maxEntries: 10 });
+    const entries = list.entries as Record<string, unknown>[];
+    expect(entries).toHaveLength(1);
+    const e = entries[0]!;
+    expect(e.state).toBe(RECORDING_STATE.FINISHED);
+    expect(e.stopReason).toBe(STOP_REASON.POWER_LOSS);
+    // At most one second (plus a partial block) lost against what INFO last reported.
+    expect(Number(e.sampleCount)).toBeGreaterThanOrEqual(reached - 16000 - 256);
+    const file = await syncFile(b2, 1, Number(e.size));
+    const { data, evid } = parseWav(file);
+    expect(data.length / 2).toBe(Number(e.sampleCount));
+    expect((evid.sha256 as Buffer).equals(createHash('sha256').update(data).digest())).toBe(true);
+    signal.expectContiguous(data);
+    // Numbers are never reused: the next recording is 2 (the settings survived on the card).
+    expect(Number((await b2.ok('INFO')).nextNumber)).toBe(2);
+    await b2.stop();
+    writeFileSync(path, card.image);
+    const fsck = fsckCheck(path);
+    expect(fsck.status, fsck.output).toBe(0);
+  }, 150_000);
+});

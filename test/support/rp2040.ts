@@ -1,0 +1,286 @@
+/**
+ * The RP2040 firmware (firmware/build-rp2040/recorder-rp2040.bin) on the rp2040js emulator, for
+ * end-to-end tests: the real image, started through its own boot2, on the emulated clock, with
+ * - an SD card in SPI mode on spi0 (support/sd-card-spi.ts) backed by a card image in memory,
+ *   chip select on GP23 and card detect on GP16;
+ * - the microphone: every ADC0 conversion returns the next value of a signal (a ramp by default);
+ * - the battery on ADC3, the button on GP7 (pressed = low);
+ * - the emulator's USB CDC host: it enumerates the device, and bytes go both ways through the
+ *   bulk endpoints. An armed OUT endpoint is held (NAK) until the host has bytes to send, as on a
+ *   real bus (the emulator would complete it at once with nothing, 100 000 times a second);
+ * - UART0 (GP0) collected as log lines.
+ *
+ * Emulated time runs in slices from a background pump (`start()`), so a test can await protocol
+ * answers while the device runs; when the CPU sleeps (WFI) the clock jumps to the next event.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConsoleLogger, LogLevel, RP2040, USBCDC } from 'rp2040js';
+import { boot2Valid } from '../../firmware/ports/rp2040/tools/boot2.mjs';
+import { Deframer, decodeStruct, encodeFrame, encodeStruct, type Frame, type StructValue } from '../../protocol/src/codec.js';
+import { COMMANDS, KIND, type CommandName } from '../../protocol/src/schema.js';
+import { SdCardSpi } from './sd-card-spi.js';
+import { ROOT } from './sim.js';
+
+export const RP2040_BUILD = process.env.REC_RP2040_BUILD ?? join(ROOT, 'firmware', 'build-rp2040');
+export const RP2040_BIN = join(RP2040_BUILD, 'recorder-rp2040.bin');
+
+export function requireRp2040Image(): Uint8Array {
+  if (!existsSync(RP2040_BIN)) throw new Error(`RP2040 image not built at ${RP2040_BIN}: run npm test (it builds firmware/build-rp2040)`);
+  return readFileSync(RP2040_BIN);
+}
+
+const PIN = { button: 7, led: 13, sdDetect: 16, sdCs: 23 };
+
+/** The emulator's SimulationClock (the package exports only its IClock interface). */
+interface SimClock {
+  readonly nanos: number;
+  readonly nanosToNextAlarm: number;
+  tick(deltaNanos: number): void;
+}
+const BOOT2_RUN_ADDR = 0x20041f00;
+
+export interface BoardOptions {
+  firmware: Uint8Array;
+  card: SdCardSpi;
+  /** Raw 12-bit ADC0 value for conversion number n (default: a ramp n mod 4096). */
+  mic?: (n: number) => number;
+  /** Battery millivolts (default 3900). */
+  batteryMv?: number;
+  /** Print UART lines as they come. */
+  echo?: boolean;
+}
+
+export class Board {
+  readonly mcu: RP2040;
+  readonly cdc: USBCDC;
+  readonly card: SdCardSpi;
+  readonly uart: string[] = [];
+  /** Bytes the device sent on the bulk IN endpoint. */
+  readonly deframer = new Deframer();
+  connected = false;
+  /** Set when the watchdog reset the chip (a fatal error or a hang). */
+  watchdogFired = false;
+  micSamples = 0;
+  ledOn = false;
+  instructions = 0;
+  sleptNs = 0;
+
+  private uartLine = '';
+  private hostTx: number[] = [];
+  private hostTxPos = 0;
+  private outPending: number | null = null;
+  private cycleNanos: number;
+  private running = false;
+  private pump: Promise<void> | null = null;
+  private frameWaiters = new Map<number, (f: Frame) => void>();
+  readonly events: Frame[] = [];
+  readonly errors: Frame[] = [];
+
+  constructor(private o: BoardOptions) {
+    const mcu = new RP2040();
+    this.mcu = mcu;
+    mcu.logger = new ConsoleLogger(LogLevel.Error);
+    this.card = o.card;
+    this.card.now = () => mcu.clock.nanos;
+
+    // Flash: the image at 0 (RP2040() already filled flash with 0xff). The boot ROM's job, done
+    // here as it would: check boot2's CRC, copy it to SRAM and run it with LR = 0.
+    mcu.flash.set(o.firmware);
+    const boot2 = o.firmware.subarray(0, 256);
+    if (!boot2Valid(boot2)) throw new Error('boot2 CRC check failed: the boot ROM would not start this image');
+    mcu.sram.set(boot2, BOOT2_RUN_ADDR - 0x20000000);
+    mcu.core.SP = 0x20042000;
+    mcu.core.LR = 0;
+    mcu.core.PC = BOOT2_RUN_ADDR;
+    this.cycleNanos = 1e9 / mcu.clkSys;
+    mcu.addClockListener((hz) => (this.cycleNanos = 1e9 / hz));
+
+    // GPIO inputs: button released (pull-up), card present.
+    mcu.gpio[PIN.button]!.setInputValue(true);
+    mcu.gpio[PIN.sdDetect]!.setInputValue(true);
+    mcu.gpio[PIN.led]!.addListener(() => (this.ledOn = mcu.gpio[PIN.led]!.outputValue));
+
+    // SD card on spi0; chip select is a plain GPIO.
+    const spi = mcu.spi[0]!;
+    spi.onTransmit = (b: number) => spi.completeTransmit(this.card.exchange(b));
+    mcu.gpio[PIN.sdCs]!.addListener(() => {
+      const pin = mcu.gpio[PIN.sdCs]!;
+      this.card.selected = pin.outputEnable && !pin.outputValue;
+    });
+
+    // ADC: channel 0 the microphone signal, channel 3 the battery through its 1:2 divider.
+    const adc = mcu.adc;
+    const mic = o.mic ?? ((n: number) => n & 0xfff);
+    adc.channelValues[3] = Math.round((((o.batteryMv ?? 3900) / 2) * 4095) / 3300);
+    const defaultRead = adc.onADCRead;
+    adc.onADCRead = (ch: number) => {
+      if (ch === 0) adc.channelValues[0] = mic(this.micSamples++) & 0xfff;
+      defaultRead(ch);
+    };
+
+    // UART0 log lines.
+    mcu.uart[0]!.onByte = (b: number) => {
+      if (b === 10) {
+        const line = this.uartLine.replace(/\r$/, '');
+        this.uart.push(line);
+        if (o.echo) console.log(`[rp2040 ${(mcu.clock.nanos / 1e9).toFixed(3)}s] ${line}`);
+        this.uartLine = '';
+      } else this.uartLine += String.fromCharCode(b);
+    };
+
+    // Watchdog: the chip would reset; the test sees it and stops.
+    const wd = (mcu as unknown as { peripherals: Record<number, { onWatchdogTrigger?: () => void }> }).peripherals[0x40058]!;
+    wd.onWatchdogTrigger = () => {
+      this.watchdogFired = true;
+      this.running = false;
+    };
+
+    // USB: the emulator's CDC host, with the OUT endpoint held until there is data.
+    this.cdc = new USBCDC(mcu.usbCtrl);
+    this.cdc.onDeviceConnected = () => (this.connected = true);
+    this.cdc.onSerialData = (data: Uint8Array) => this.fromDevice(data);
+    mcu.usbCtrl.onEndpointRead = (ep: number, size: number) => {
+      if (ep === this.outEndpoint()) {
+        this.outPending = size;
+        this.feedOut();
+      }
+    };
+  }
+
+  private outEndpoint(): number {
+    return (this.cdc as unknown as { outEndpoint: number }).outEndpoint;
+  }
+
+  private feedOut() {
+    if (this.outPending === null || this.hostTxPos >= this.hostTx.length) return;
+    const n = Math.min(this.outPending, this.hostTx.length - this.hostTxPos);
+    const chunk = Uint8Array.from(this.hostTx.slice(this.hostTxPos, this.hostTxPos + n));
+    this.hostTxPos += n;
+    if (this.hostTxPos === this.hostTx.length) {
+      this.hostTx = [];
+      this.hostTxPos = 0;
+    }
+    this.outPending = null;
+    this.mcu.usbCtrl.endpointReadDone(this.outEndpoint(), chunk);
+  }
+
+  /** Host to device bytes (queued until the device arms its OUT endpoint). */
+  send(bytes: Uint8Array): void {
+    for (const b of bytes) this.hostTx.push(b);
+    this.feedOut();
+  }
+
+  private fromDevice(data: Uint8Array) {
+    for (const item of this.deframer.push(Buffer.from(data))) {
+      if (!item.ok) continue;
+      const f = item.frame;
+      if (f.kind === KIND.EVENT) this.events.push(f);
+      else if (f.seq === 0) this.errors.push(f);
+      const w = this.frameWaiters.get(f.seq);
+      if (w && f.seq !== 0) {
+        this.frameWaiters.delete(f.seq);
+        w(f);
+      }
+    }
+  }
+
+  get nowMs(): number {
+    return this.mcu.clock.nanos / 1e6;
+  }
+
+  /** Runs the CPU for `ns` of emulated time (synchronously). */
+  runNs(ns: number): void {
+    const core = this.mcu.core;
+    const clock = this.mcu.clock as unknown as SimClock;
+    const end = clock.nanos + ns;
+    let n = 0;
+    while (clock.nanos < end && !this.watchdogFired) {
+      if (core.waiting) {
+        const dt = clock.nanosToNextAlarm;
+        const step = dt > 0 ? Math.min(dt, end - clock.nanos) : end - clock.nanos;
+        this.sleptNs += step;
+        clock.tick(step);
+      } else {
+        const cycles = core.executeInstruction();
+        clock.tick(cycles * this.cycleNanos);
+        n++;
+      }
+    }
+    this.instructions += n;
+  }
+
+  /** Runs in the background, `sliceMs` of emulated time per event-loop turn, until stop(). */
+  start(sliceMs = 5): void {
+    if (this.running) return;
+    this.running = true;
+    this.pump = (async () => {
+      while (this.running && !this.watchdogFired) {
+        this.runNs(sliceMs * 1e6);
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+  }
+
+  /** Stops the CPU where it is (a power cut when the test throws the board away). */
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.pump;
+    this.pump = null;
+  }
+
+  /** Waits (running the emulator in the background) until pred() holds; limits in emulated and wall time. */
+  async until(what: string, pred: () => boolean, emulatedMs = 10_000, wallMs = 120_000): Promise<void> {
+    this.start();
+    const endEmu = this.nowMs + emulatedMs;
+    const endWall = Date.now() + wallMs;
+    while (!pred()) {
+      if (this.watchdogFired) throw new Error(`watchdog reset while waiting for ${what}; log:\n${this.uart.slice(-20).join('\n')}`);
+      if (this.nowMs > endEmu || Date.now() > endWall) throw new Error(`timed out waiting for ${what} (${this.nowMs.toFixed(0)} ms emulated); log:\n${this.uart.slice(-20).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+
+  /** Emulated time passes (the pump keeps running). */
+  async sleep(emulatedMs: number): Promise<void> {
+    const end = this.nowMs + emulatedMs;
+    await this.until(`${emulatedMs} ms`, () => this.nowMs >= end, emulatedMs + 1000, 600_000);
+  }
+
+  /** Holds the button down for `ms` of emulated time. */
+  async press(ms = 50): Promise<void> {
+    this.start();
+    this.mcu.gpio[PIN.button]!.setInputValue(false);
+    await this.sleep(ms);
+    this.mcu.gpio[PIN.button]!.setInputValue(true);
+  }
+
+  setCardPresent(present: boolean): void {
+    this.card.removed = !present;
+    this.mcu.gpio[PIN.sdDetect]!.setInputValue(present);
+  }
+
+  private seq = 1;
+
+  /** Sends a request, resolves with the response or error frame. */
+  async call(command: CommandName, value: StructValue = {}, emulatedMs = 10_000): Promise<Frame> {
+    const c = COMMANDS[command];
+    const seq = this.seq++;
+    if (this.seq > 0xffff) this.seq = 1;
+    let reply: Frame | undefined;
+    this.frameWaiters.set(seq, (f) => (reply = f));
+    this.send(encodeFrame({ kind: KIND.REQUEST, seq, command: c.id, payload: encodeStruct(c.request, value) }));
+    await this.until(`the answer to ${command}`, () => reply !== undefined, emulatedMs);
+    return reply!;
+  }
+
+  /** Sends a request and decodes the response; throws on an error frame. */
+  async ok(command: CommandName, value: StructValue = {}, emulatedMs?: number): Promise<StructValue> {
+    const f = await this.call(command, value, emulatedMs);
+    if (f.kind === KIND.ERROR) {
+      const e = decodeStruct('ERROR', f.payload);
+      throw new Error(`${command} failed with error code ${String(e.code)}`);
+    }
+    return decodeStruct(COMMANDS[command].response, f.payload);
+  }
+}
