@@ -22,6 +22,7 @@ const TOOLS = [
   ['ffprobe', 'ffmpeg'],
   ['sox', 'sox'],
   ['mediainfo', 'mediainfo'],
+  ['arm-none-eabi-gcc', 'gcc-arm-none-eabi'],
 ];
 
 function have(tool) {
@@ -55,5 +56,8 @@ step('lint', 'npx', ['eslint', '.']);
 step('firmware configure', 'cmake', ['-S', 'firmware', '-B', 'firmware/build', '-DCMAKE_BUILD_TYPE=Debug']);
 step('firmware build', 'cmake', ['--build', 'firmware/build', '-j', String(jobs)]);
 step('firmware tests', 'ctest', ['--test-dir', 'firmware/build', '--output-on-failure', '-j', String(jobs)]);
+// The RP2040 board firmware (ELF, BIN, UF2), a cross build of its own; its tests run under vitest.
+step('rp2040 firmware configure', 'cmake', ['-S', 'firmware/ports/rp2040', '-B', 'firmware/build-rp2040', `-DCMAKE_TOOLCHAIN_FILE=${join(root, 'firmware', 'cmake', 'arm-none-eabi-m0plus.cmake')}`]);
+step('rp2040 firmware build', 'cmake', ['--build', 'firmware/build-rp2040', '-j', String(jobs)]);
 step('app build', 'npx', ['tsc', '-p', 'tsconfig.build.json']);
 step('app and end-to-end tests', 'npx', ['vitest', 'run']);
