@@ -1,0 +1,291 @@
+/**
+ * The firmware as real Cortex-M3 machine code in QEMU (lm3s6965evb): the core's SPI-mode SD
+ * driver against QEMU's SD card model, the protocol over the emulated UART on a pseudo-terminal
+ * with the real `serialport`, the button on the console UART. Recordings are read over the
+ * protocol and compared byte for byte with what mtools reads from the image; the samples must be
+ * the unbroken ramp, and the SHA-256 must match the device's LIST entry and evid chunk. The
+ * image is checked with fsck.fat after QEMU has exited. Emulation is slow: short recordings at
+ * 16 kHz. See docs/qemu.md.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { decodeStruct } from '../protocol/src/codec.js';
+import { CARD_LAYOUT, CARD_STATE, ERROR_CODE, INFO_FLAGS, KIND, REC_STATE, RECORD_ACTION, RECORD_FLAGS, RECORDING_STATE, STOP_REASON } from '../protocol/src/schema.js';
+import { makeCard, requireQemu, startQemu, stopAllQemu, type Qemu } from './support/qemu.js';
+import { RawClient } from './support/raw-client.js';
+import { CLI, fsckCheck, mcopyOut, requireTool, runCli, stopAll, tempDir } from './support/sim.js';
+
+const MiB = 1024 * 1024;
+const RATE = 16000;
+
+beforeAll(() => {
+  requireQemu();
+  requireTool('mkfs.fat', 'dosfstools');
+  requireTool('fsck.fat', 'dosfstools');
+  requireTool('mcopy', 'mtools');
+});
+
+const clients: RawClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close();
+  await stopAllQemu();
+  await stopAll();
+});
+
+async function connect(pty: string): Promise<RawClient> {
+  const c = await RawClient.open(pty);
+  clients.push(c);
+  return c;
+}
+
+async function close(c: RawClient): Promise<void> {
+  clients.splice(clients.indexOf(c), 1);
+  await c.close();
+}
+
+async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Waits until the recording in progress holds at least `samples` samples. */
+function samplesReached(c: RawClient, samples: number, timeoutMs = 30_000): Promise<number> {
+  return until(`${samples} samples`, timeoutMs, async () => {
+    const n = Number((await c.ok('INFO')).currentSamples);
+    return n >= samples ? n : undefined;
+  });
+}
+
+/** Presses the button on the console and waits for the state it leads to. */
+async function press(q: Qemu, state: RegExp): Promise<void> {
+  const mark = q.lines.length;
+  q.send('press');
+  await q.waitFor(state, 30_000, mark);
+}
+
+function expectRamp(data: Buffer): number {
+  expect(data.length % 2).toBe(0);
+  const n = data.length / 2;
+  for (let i = 0; i < n; i++) {
+    const v = data.readUInt16LE(2 * i);
+    if (v !== (i & 0xffff)) throw new Error(`sample ${i} is ${v}, expected ${i & 0xffff}: lost or repeated samples`);
+  }
+  return n;
+}
+
+function parseWav(file: Buffer) {
+  expect(file.subarray(0, 4).toString('latin1')).toBe('RIFF');
+  expect(file.readUInt32LE(4)).toBe(file.length - 8);
+  const dataSize = file.readUInt32LE(CARD_LAYOUT.wavDataOffset - 4);
+  const data = file.subarray(CARD_LAYOUT.wavDataOffset, CARD_LAYOUT.wavDataOffset + dataSize);
+  const evidAt = CARD_LAYOUT.wavDataOffset + dataSize;
+  expect(file.subarray(evidAt, evidAt + 4).toString('latin1')).toBe('evid');
+  const evid = decodeStruct('EVIDENCE_CHUNK', file.subarray(evidAt + 8, evidAt + 8 + file.readUInt32LE(evidAt + 4)));
+  return { data, evid };
+}
+
+type Entry = Record<string, unknown>;
+
+async function list(c: RawClient): Promise<Entry[]> {
+  const l = await c.ok('LIST', { afterNumber: 0, maxEntries: 20 });
+  return l.entries as Entry[];
+}
+
+/** Copies a recording over the protocol (READ), several requests in flight. */
+async function readRecording(c: RawClient, e: Entry, maxPayload: number): Promise<Buffer> {
+  const size = Number(e.size);
+  const chunk = maxPayload - 8;
+  const offsets: number[] = [];
+  for (let o = 0; o < size; o += chunk) offsets.push(o);
+  const parts: Buffer[] = new Array(offsets.length);
+  for (let i = 0; i < offsets.length; i += 4) {
+    await Promise.all(
+      offsets.slice(i, i + 4).map(async (offset, k) => {
+        const r = await c.ok('READ', { number: Number(e.number), offset, length: Math.min(chunk, size - offset) }, 20_000);
+        expect(r.offset).toBe(offset);
+        parts[i + k] = r.data as Buffer;
+      }),
+    );
+  }
+  const file = Buffer.concat(parts);
+  expect(file.length).toBe(size);
+  return file;
+}
+
+/** The checks every finished recording must pass: the copy over the protocol equals the file on
+ * the card, the audio is the ramp, and the hashes agree (LIST entry, evid chunk, our own). */
+function checkRecording(image: string, dir: string, e: Entry, copy: Buffer): number {
+  const path = join(dir, `card-${String(e.name)}`);
+  mcopyOut(image, `/RECORDS/${String(e.name)}`, path);
+  const onCard = readFileSync(path);
+  expect(copy.equals(onCard), `${String(e.name)}: the protocol copy differs from the file on the card`).toBe(true);
+  const { data, evid } = parseWav(onCard);
+  const samples = expectRamp(data);
+  expect(Number(e.sampleCount)).toBe(samples);
+  expect(Number(evid.sampleCount)).toBe(samples);
+  const sha = createHash('sha256').update(data).digest();
+  expect((evid.sha256 as Buffer).equals(sha)).toBe(true);
+  expect((e.sha256 as Buffer).equals(sha)).toBe(true);
+  return samples;
+}
+
+function expectFsckClean(image: string): void {
+  const fsck = fsckCheck(image);
+  expect(fsck.status, fsck.output).toBe(0);
+}
+
+describe('firmware under QEMU (Cortex-M3, SD card over SPI)', () => {
+  it('records by command and by button on a 64 MiB SDSC card; copies match the card, the ramp is unbroken, hashes agree', async () => {
+    const dir = tempDir('rec-qemu-');
+    const image = join(dir, 'card.img');
+    makeCard(image, 64 * MiB);
+    const q = await startQemu({ image });
+    const c = await connect(q.pty);
+    const info = await c.ok('HELLO', { maxPayload: 4096 });
+    expect(info.model).toBe('ER-1 qemu');
+    expect(Number(info.flags) & INFO_FLAGS.SIMULATED).toBe(INFO_FLAGS.SIMULATED);
+    expect(info.cardState).toBe(CARD_STATE.OK);
+    expect(info.recState).toBe(REC_STATE.IDLE);
+    expect(Number(info.sampleRate)).toBe(RATE);
+    const maxPayload = Number(info.maxPayload);
+
+    // By command (starting preallocates the card: allow for slow emulation).
+    const started = await c.ok('RECORD', { action: RECORD_ACTION.START }, 30_000);
+    expect(Number(started.number)).toBe(1);
+    await samplesReached(c, 2 * RATE);
+    await c.ok('RECORD', { action: RECORD_ACTION.STOP }, 30_000);
+
+    // By the button (the console's `press`).
+    await press(q, /^state rec=recording/);
+    await samplesReached(c, RATE);
+    await press(q, /^state rec=idle/);
+
+    const entries = await list(c);
+    expect(entries.map((e) => e.number)).toEqual([1, 2]);
+    expect(entries.map((e) => e.state)).toEqual([RECORDING_STATE.FINISHED, RECORDING_STATE.FINISHED]);
+    expect(entries.map((e) => e.stopReason)).toEqual([STOP_REASON.HOST, STOP_REASON.BUTTON]);
+    const copies: Buffer[] = [];
+    for (const e of entries) copies.push(await readRecording(c, e, maxPayload));
+    expect(Number((await c.ok('INFO')).overrunsTotal)).toBe(0);
+    await close(c);
+
+    // The app's own sync over the same link, when the CLI is built.
+    let synced: string[] = [];
+    if (statSync(CLI, { throwIfNoEntry: false })) {
+      const dest = join(dir, 'library');
+      const r = await runCli(['sync', '--port', q.pty, '--dest', dest, '--json'], 90_000);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((f) => (f.isDirectory() ? walk(join(d, f.name)) : [join(d, f.name)]));
+      synced = walk(dest).filter((f) => /\.wav$/i.test(f));
+      expect(synced).toHaveLength(2);
+    }
+
+    const stackLine = q.waitFor(/^stack used=/, 20_000, q.lines.length);
+    expect(await q.quit()).toBe(0);
+    const m = /^stack used=(\d+) reserved=(\d+)/.exec(await stackLine)!;
+    expect(Number(m[1])).toBeLessThan(Number(m[2]));
+
+    expectFsckClean(image);
+    const samples = entries.map((e, i) => checkRecording(image, dir, e, copies[i]!));
+    expect(samples[0]).toBeGreaterThanOrEqual(2 * RATE);
+    expect(samples[1]).toBeGreaterThanOrEqual(RATE);
+    for (const f of synced) {
+      const sha = createHash('sha256').update(readFileSync(f)).digest('hex');
+      expect(copies.some((c2) => createHash('sha256').update(c2).digest('hex') === sha), `${f} matches a copy`).toBe(true);
+    }
+  }, 150_000);
+
+  it('works with a 4 GiB SDHC card (block addressing)', async () => {
+    const dir = tempDir('rec-qemu-');
+    const image = join(dir, 'card.img');
+    makeCard(image, 4096 * MiB, { clusterSectors: 64 }); // sparse; 32 KiB clusters keep the FAT short
+    const q = await startQemu({ image });
+    await q.waitFor(/^log: card: SDHC$/);
+    const c = await connect(q.pty);
+    const info = await c.ok('HELLO', { maxPayload: 4096 });
+    expect(info.cardState).toBe(CARD_STATE.OK);
+    expect(Number(info.cardCapacity)).toBeGreaterThan(4000 * MiB);
+    await press(q, /^state rec=recording/);
+    await samplesReached(c, RATE);
+    await press(q, /^state rec=idle/);
+    const [e] = await list(c);
+    expect(e!.stopReason).toBe(STOP_REASON.BUTTON);
+    const copy = await readRecording(c, e!, Number(info.maxPayload));
+    await close(c);
+    expect(await q.quit()).toBe(0);
+    expectFsckClean(image);
+    expect(checkRecording(image, dir, e!, copy)).toBeGreaterThanOrEqual(RATE);
+  }, 120_000);
+
+  it('recovers the recording after a power cut (QEMU killed while recording)', async () => {
+    const dir = tempDir('rec-qemu-');
+    const image = join(dir, 'card.img');
+    makeCard(image, 64 * MiB);
+    const q = await startQemu({ image });
+    const c = await connect(q.pty);
+    await c.ok('HELLO', { maxPayload: 4096 });
+    await press(q, /^state rec=recording/);
+    const reached = await samplesReached(c, 3 * RATE);
+    await close(c);
+    await q.kill(); // power cut
+
+    const again = await startQemu({ image });
+    await again.waitFor(/^log: recovered a recording/);
+    const c2 = await connect(again.pty);
+    const info = await c2.ok('HELLO', { maxPayload: 4096 });
+    expect(info.cardState).toBe(CARD_STATE.OK);
+    const entries = await list(c2);
+    expect(entries).toHaveLength(1);
+    const e = entries[0]!;
+    expect(e.state).toBe(RECORDING_STATE.FINISHED);
+    expect(e.stopReason).toBe(STOP_REASON.POWER_LOSS);
+    expect(Number(e.flags) & RECORD_FLAGS.RECOVERED).toBe(RECORD_FLAGS.RECOVERED);
+    // Sizes are patched once a second of device time: at most that is lost.
+    expect(Number(e.sampleCount)).toBeGreaterThanOrEqual(reached - RATE - 512);
+    const copy = await readRecording(c2, e, Number(info.maxPayload));
+    await close(c2);
+    expect(await again.quit()).toBe(0);
+    expectFsckClean(image);
+    checkRecording(image, dir, e, copy);
+  }, 120_000);
+
+  it('reports a missing card and an unformatted one, and never hangs', async () => {
+    const q = await startQemu({ image: null });
+    await q.waitFor(/^state rec=error card=none/);
+    const c = await connect(q.pty);
+    const info = await c.ok('HELLO', { maxPayload: 4096 });
+    expect(info.cardState).toBe(CARD_STATE.NONE);
+    expect(info.recState).toBe(REC_STATE.ERROR);
+    const refused = await c.call('RECORD', { action: RECORD_ACTION.START });
+    expect(refused.kind).toBe(KIND.ERROR);
+    expect(Object.values(ERROR_CODE)).toContain(decodeStruct('ERROR', refused.payload).code);
+    await close(c);
+    expect(await q.quit()).toBe(0);
+
+    const dir = tempDir('rec-qemu-');
+    const garbage = join(dir, 'garbage.img');
+    const noise = Buffer.alloc(MiB);
+    for (let i = 0; i < noise.length; i++) noise[i] = (i * 2654435761) >>> 24;
+    writeFileSync(garbage, noise);
+    truncateSync(garbage, 64 * MiB); // noise in the first MiB, zeros (sparse) after it
+    const g = await startQemu({ image: garbage });
+    await g.waitFor(/^state rec=error card=unformatted/);
+    const c2 = await connect(g.pty);
+    const info2 = await c2.ok('HELLO', { maxPayload: 4096 });
+    expect(info2.cardState).toBe(CARD_STATE.UNFORMATTED);
+    await close(c2);
+    expect(await g.quit()).toBe(0);
+
+    // A card image QEMU cannot use is QEMU's own clear error, not a hang.
+    const odd = join(dir, 'odd.img');
+    writeFileSync(odd, Buffer.alloc(3 * MiB));
+    await expect(startQemu({ image: odd })).rejects.toThrow(/power of 2/);
+  }, 90_000);
+});
