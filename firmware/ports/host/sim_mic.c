@@ -140,6 +140,10 @@ static void demo_next_segment(demo_t *d, double fs)
         if (d->phrases_left-- == 0) {
             d->voice = (d->voice + 1 + rng_next(&d->rng) % 2) % (uint32_t)REC_COUNT_OF(demo_voices);
             d->phrases_left = rng_next(&d->rng) % 3;
+            /* Now and then a long quiet spell, as when people read or think: long enough to
+             * show in a loudness overview of a whole recording. */
+            if (rng_next(&d->rng) % 3 == 0)
+                d->len = (uint32_t)(fs * rng_range(&d->rng, 4.0, 12.0));
         }
         return;
     }
