@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every test of the project, in order: tool check, typecheck, lint, firmware build and
-// C tests (CTest), app build, then vitest (unit, view and end-to-end tests).
+// C tests (CTest), the Cortex-M cross builds (RP2040, QEMU), app build, then vitest (unit, view
+// and end-to-end tests, the QEMU ones included).
 // A missing system tool fails at once with one line naming the Debian packages to install.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -23,6 +24,7 @@ const TOOLS = [
   ['sox', 'sox'],
   ['mediainfo', 'mediainfo'],
   ['arm-none-eabi-gcc', 'gcc-arm-none-eabi'],
+  ['qemu-system-arm', 'qemu-system-arm'],
 ];
 
 function have(tool) {
@@ -40,6 +42,11 @@ function step(name, cmd, args, opts = {}) {
 
 const missing = TOOLS.filter(([t]) => !have(t));
 if (!have('pkg-config') || spawnSync('pkg-config', ['--exists', 'cmocka']).status !== 0) missing.push(['cmocka', 'libcmocka-dev']);
+// newlib for the Cortex-M builds: without it the compiler prints a bare "libc.a".
+if (have('arm-none-eabi-gcc')) {
+  const libc = spawnSync('arm-none-eabi-gcc', ['-mcpu=cortex-m3', '-mthumb', '-print-file-name=libc.a'], { encoding: 'utf8' }).stdout?.trim() ?? '';
+  if (!libc.includes('/')) missing.push(['newlib', 'libnewlib-arm-none-eabi']);
+}
 if (missing.length) {
   const pkgs = [...new Set(missing.map(([, p]) => p))];
   console.error(`missing tools (${missing.map(([t]) => t).join(', ')}): install the Debian packages: apt-get install ${pkgs.join(' ')}`);
@@ -59,5 +66,10 @@ step('firmware tests', 'ctest', ['--test-dir', 'firmware/build', '--output-on-fa
 // The RP2040 board firmware (ELF, BIN, UF2), a cross build of its own; its tests run under vitest.
 step('rp2040 firmware configure', 'cmake', ['-S', 'firmware/ports/rp2040', '-B', 'firmware/build-rp2040', `-DCMAKE_TOOLCHAIN_FILE=${join(root, 'firmware', 'cmake', 'arm-none-eabi-m0plus.cmake')}`]);
 step('rp2040 firmware build', 'cmake', ['--build', 'firmware/build-rp2040', '-j', String(jobs)]);
+// The QEMU port (docs/qemu.md): the core cross-compiled for the Cortex-M3 of QEMU's lm3s6965evb;
+// the build prints flash/RAM sizes and the worst-case stack, and fails over its budget or when
+// malloc is linked. test/qemu.test.ts runs it under qemu-system-arm.
+step('qemu firmware configure', 'cmake', ['-S', 'firmware', '-B', 'firmware/build-qemu', `-DCMAKE_TOOLCHAIN_FILE=${join(root, 'firmware', 'cmake', 'arm-none-eabi.cmake')}`, '-DREC_PORT=qemu']);
+step('qemu firmware build', 'cmake', ['--build', 'firmware/build-qemu', '-j', String(jobs)]);
 step('app build', 'npx', ['tsc', '-p', 'tsconfig.build.json']);
 step('app and end-to-end tests', 'npx', ['vitest', 'run']);
