@@ -8,6 +8,7 @@
  * endpoint; a zero-length packet ends a transfer that filled its last packet. */
 #include <string.h>
 
+#include "rec_protocol.h" /* RP_USB_VENDOR_ID, RP_USB_PRODUCT_ID: PROTOCOL in protocol/src/schema.ts */
 #include "regs.h"
 #include "rp2040.h"
 #include "usb/usb_cdc_proto.h"
@@ -18,12 +19,6 @@
 #define BUF_OUT 0x1c0u
 #define BUF_IN 0x200u
 
-#ifndef REC_USB_VID
-#define REC_USB_VID 0x1209u /* PROTOCOL.usbVendorId (protocol/src/schema.ts) */
-#endif
-#ifndef REC_USB_PID
-#define REC_USB_PID 0x7ec0u /* PROTOCOL.usbProductId */
-#endif
 
 typedef enum { EP0_IDLE, EP0_IN_DATA, EP0_IN_STATUS, EP0_OUT_DATA, EP0_OUT_STATUS } ep0_state_t;
 
@@ -282,7 +277,7 @@ void rp_isr_usbctrl(void)
 
 void rp_usb_init(uint64_t serial_id)
 {
-    usb_cdc_init(&g_cdc, REC_USB_VID, REC_USB_PID, serial_id);
+    usb_cdc_init(&g_cdc, RP_USB_VENDOR_ID, RP_USB_PRODUCT_ID, serial_id);
     REG_SET(RESETS_RESET) = RESET_USBCTRL;
     REG_CLR(RESETS_RESET) = RESET_USBCTRL;
     while (!(REG32(RESETS_RESET_DONE) & RESET_USBCTRL)) {

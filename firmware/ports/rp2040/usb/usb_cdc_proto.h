@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rec_protocol.h"
+
 #define USB_EP0_SIZE 64u
 #define USB_CDC_EP_NOTIFY 0x81u
 #define USB_CDC_EP_OUT 0x02u
@@ -105,8 +107,6 @@ size_t usb_cdc_config_descriptor(uint8_t out[USB_CDC_CONFIG_LEN]);
 size_t usb_cdc_string_descriptor(const usb_cdc_t *u, uint8_t index, uint8_t *out, size_t cap);
 
 #define USB_CDC_MANUFACTURER "Evidence Recorder project"
-#ifndef USB_CDC_PRODUCT
-#define USB_CDC_PRODUCT "Evidence Recorder" /* PROTOCOL.usbProduct in protocol/src/schema.ts */
-#endif
+#define USB_CDC_PRODUCT RP_USB_PRODUCT /* PROTOCOL.usbProduct in protocol/src/schema.ts */
 
 #endif
