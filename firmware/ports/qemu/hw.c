@@ -41,8 +41,8 @@ void port_irq_restore(uint32_t state)
 /* Uptime is SysTick's count of processor clocks: the 24-bit counter runs through its whole range
  * (335 ms at 50 MHz) and the interrupt counts the wraps. Time is read from the counter, not
  * from how many interrupts arrived: under QEMU, when the host is busy, two expiries of a timer
- * can be delivered as one interrupt, so counting interrupts would lose time (measured: a quarter
- * of it on a loaded machine). A wrap is only lost if its interrupt waits over 335 ms. */
+ * can be delivered as one interrupt, so counting interrupts loses time (a 1 ms tick counted by
+ * its interrupt lost 5% here). A wrap is only lost if its interrupt waits over 335 ms. */
 
 #define SYSTICK_RANGE (1u << 24)
 #define ICSR REG32(0xE000ED04u)
