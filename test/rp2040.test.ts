@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeStruct } from '../protocol/src/codec.js';
-import { CARD_LAYOUT, RECORDING_STATE, RECORD_ACTION, REC_STATE, STOP_REASON } from '../protocol/src/schema.js';
+import { CARD_LAYOUT, PROTOCOL, RECORDING_STATE, RECORD_ACTION, REC_STATE, STOP_REASON } from '../protocol/src/schema.js';
 import { Board, requireRp2040Image } from './support/rp2040.js';
 import { SdCardSpi } from './support/sd-card-spi.js';
 import { fsckCheck, mcopyOut, requireTool, stopAll, tempDir } from './support/sim.js';
@@ -182,7 +182,7 @@ describe('RP2040 firmware recording on rp2040js', () => {
     expect(readFileSync(copy).equals(file)).toBe(true);
   }, 150_000);
 
-  it('recovers a recording cut by a power cut: the emulator stops mid-recording and boots again on the same card', async () => {
+  it('recovers a recording cut by a power cut (the emulator stops mid-recording, boots again on the same card); settings survive a FORMAT', async () => {
     const dir = tempDir('rec-rp2040-');
     const { path, card } = makeCard(dir);
     const signal = new Signal();
@@ -225,5 +225,29 @@ describe('RP2040 firmware recording on rp2040js', () => {
     writeFileSync(path, card.image);
     const fsck = fsckCheck(path);
     expect(fsck.status, fsck.output).toBe(0);
-  }, 150_000);
+
+    // FORMAT rewrites the reserved sectors that hold the settings on this card: the port puts them
+    // back, so identity and the number floor survive the format and the next power cycle.
+    boards.splice(boards.indexOf(b2), 1);
+    card.powerCycle();
+    const b3 = boot(card);
+    await b3.until('USB enumeration', () => b3.connected, 30_000);
+    const before = await b3.ok('HELLO', { maxPayload: 4096 });
+    await b3.ok('FORMAT', { magic: PROTOCOL.formatMagic, deviceId: before.deviceId }, 60_000);
+    expect(Number((await b3.ok('INFO')).recordingCount)).toBe(0);
+    await b3.sleep(200);
+    await b3.stop();
+    boards.splice(boards.indexOf(b3), 1);
+    card.powerCycle();
+    const b4 = boot(card);
+    await b4.until('USB enumeration', () => b4.connected, 30_000);
+    const after = await b4.ok('HELLO', { maxPayload: 4096 });
+    expect(after.deviceId).toBe(before.deviceId);
+    expect(Number(after.nextNumber)).toBe(2);
+    expect(Number(after.recordingCount)).toBe(0);
+    await b4.stop();
+    writeFileSync(path, card.image);
+    const fsck2 = fsckCheck(path);
+    expect(fsck2.status, fsck2.output).toBe(0);
+  }, 170_000);
 });
