@@ -233,7 +233,7 @@ describe('RP2040 firmware recording on rp2040js', () => {
     const b3 = boot(card);
     await b3.until('USB enumeration', () => b3.connected, 30_000);
     const before = await b3.ok('HELLO', { maxPayload: 4096 });
-    await b3.ok('FORMAT', { magic: PROTOCOL.formatMagic, deviceId: before.deviceId }, 60_000);
+    await b3.ok('FORMAT', { magic: PROTOCOL.formatMagic, deviceId: before.deviceId! }, 60_000);
     expect(Number((await b3.ok('INFO')).recordingCount)).toBe(0);
     await b3.sleep(200);
     await b3.stop();
