@@ -83,6 +83,17 @@ static void load_settings(rec_device_t *d)
     (void)rec_device_save_settings(d);
 }
 
+/* port_log with an error name appended (no printf in the core). */
+static void log_error(const char *what, int err)
+{
+    char line[96];
+    size_t n = 0;
+    for (const char *p = what; *p && n < sizeof line - 24; p++) line[n++] = *p;
+    for (const char *p = rec_err_name(err); *p && n < sizeof line - 1; p++) line[n++] = *p;
+    line[n] = '\0';
+    port_log(line);
+}
+
 static uint32_t journal_overruns(rec_store_t *st)
 {
     uint32_t sum = 0;
@@ -111,7 +122,7 @@ int rec_device_attach_card(rec_device_t *d)
     err = rec_store_mount(&d->store, d->bd, g_ring_storage, sizeof g_ring_storage);
     if (err) {
         d->last_error = err;
-        port_log("card not usable: not FAT32, or unreadable");
+        log_error("card not usable (not FAT32, or unreadable): ", err);
         return err;
     }
     if (d->store.repaired) port_log("card repaired after an interrupted update");
@@ -124,6 +135,7 @@ int rec_device_attach_card(rec_device_t *d)
     if (err) {
         d->store.card_state = rec_store_card_state_for(err);
         d->last_error = err;
+        log_error("closing a recording that was cut short failed: ", err);
         return err;
     }
     if (recovered) port_log("recovered a recording that was cut short");

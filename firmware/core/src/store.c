@@ -421,14 +421,17 @@ static int recover_one(rec_store_t *st, uint32_t number, uint64_t device_id, uin
     ev.stop_reason = stop_reason;
     ev.flags = (uint8_t)((r.header.clock_set ? RP_RECORD_FLAG_CLOCK_SET : 0) | RP_RECORD_FLAG_RECOVERED);
     ev.overruns = 0; /* the count lived in RAM and was lost with the power */
-    err = rec_store_hash_file(st, &f, REC_WAV_HEADER_SIZE, data_bytes, ev.sha256);
+    /* The header may claim more than the directory entry (a cut between the two patches):
+     * the size takes in all audio and the evid chunk before anything is read. It reaches the
+     * card only with the file_sync below, after the chunk and the header. */
+    err = rec_fat_set_size(&st->fs, &f, REC_WAV_HEADER_SIZE + data_bytes + REC_WAV_EVID_CHUNK_BYTES);
+    if (!err) err = rec_store_hash_file(st, &f, REC_WAV_HEADER_SIZE, data_bytes, ev.sha256);
     if (err) goto out;
     uint8_t chunk[REC_WAV_EVID_CHUNK_BYTES];
     uint32_t chunk_len = rec_wav_build_evid(chunk, &ev);
     /* Order: evid chunk, then the header sizes that point at it, then the directory entry. A
      * cut anywhere in between is recovered again on the next boot. */
-    err = rec_fat_set_size(&st->fs, &f, REC_WAV_HEADER_SIZE + data_bytes + chunk_len);
-    if (!err) err = write_at(st, &f, REC_WAV_HEADER_SIZE + data_bytes, chunk, chunk_len);
+    err = write_at(st, &f, REC_WAV_HEADER_SIZE + data_bytes, chunk, chunk_len);
     uint8_t *hdr = st->header;
     if (!err) err = read_at(st, &f, 0, hdr, REC_WAV_HEADER_SIZE);
     if (!err && rec_wav_patch(hdr, 0, REC_WAV_HEADER_SIZE, data_bytes, true) < 0) err = REC_E_TOOBIG;
