@@ -69,6 +69,13 @@ export interface Io {
 
 const defaultIo = (): Io => ({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });
 
+/** Lists several connected recorders and asks which one to use. */
+async function chooseRecorder(io: Io, c: Candidate[]): Promise<string | null> {
+  c.forEach((x, i) => io.stderr.write(`  ${i + 1}. ${x.port} (${x.description})\n`));
+  const a = Number(await ask(io, `Several recorders are connected. Which one (1-${c.length})? `));
+  return c[a - 1]?.port ?? null;
+}
+
 function isInteractive(io: Io): boolean {
   return !!io.stdout.isTTY && !!io.stdin.isTTY && !io.env.CI;
 }
@@ -154,13 +161,7 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
     port: str(p, 'port'),
     signal,
     timeoutMs: timeout ? Number(timeout) : undefined,
-    choose: interactive
-      ? async (c: Candidate[]) => {
-          c.forEach((x, i) => io.stderr.write(`  ${i + 1}. ${x.port} (${x.description})\n`));
-          const a = Number(await ask(io, `Several recorders are connected. Which one (1-${c.length})? `));
-          return c[a - 1]?.port ?? null;
-        }
-      : undefined,
+    choose: interactive ? (c: Candidate[]) => chooseRecorder(io, c) : undefined,
     ...io.engine,
   };
   const engine = createEngine(options);
@@ -281,10 +282,17 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
   // The UI creates the engine itself (host/ui/app.tsx) and picks the library folder from the
   // recorder's label unless --dest is given.
   const destination = str(p, 'dest');
-  const port = str(p, 'port');
+  let port = str(p, 'port');
   // No recorder attached and none named: run the demo on the built-in simulated recorder.
   if (!port && !io.engine?.open) {
-    const { candidates } = await discover();
+    const { candidates } = await discover({ ...(io.engine?.listPorts ? { listPorts: io.engine.listPorts } : {}), ...(io.engine?.listFallback ? { listFallback: io.engine.listFallback } : {}) });
+    if (candidates.length > 1) {
+      port = (await chooseRecorder(io, candidates)) ?? undefined;
+      if (!port) {
+        io.stderr.write('No recorder was chosen.\n');
+        return 1;
+      }
+    }
     if (candidates.length === 0) {
       const { startDemo } = await import('./demo.js');
       let demo;
