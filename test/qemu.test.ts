@@ -12,7 +12,7 @@ import { readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeStruct } from '../protocol/src/codec.js';
-import { CARD_LAYOUT, CARD_STATE, ERROR_CODE, INFO_FLAGS, KIND, REC_STATE, RECORD_ACTION, RECORD_FLAGS, RECORDING_STATE, STOP_REASON } from '../protocol/src/schema.js';
+import { CARD_LAYOUT, CARD_STATE, ERROR_CODE, INFO_FLAGS, KIND, PROTOCOL, REC_STATE, RECORD_ACTION, RECORD_FLAGS, RECORDING_STATE, STOP_REASON } from '../protocol/src/schema.js';
 import { makeCard, requireQemu, startQemu, stopAllQemu, type Qemu } from './support/qemu.js';
 import { RawClient } from './support/raw-client.js';
 import { CLI, fsckCheck, mcopyOut, requireTool, runCli, stopAll, tempDir } from './support/sim.js';
@@ -256,7 +256,7 @@ describe('firmware under QEMU (Cortex-M3, SD card over SPI)', () => {
     checkRecording(image, dir, e, copy);
   }, 120_000);
 
-  it('reports a missing card and an unformatted one, and never hangs', async () => {
+  it('reports a missing card and an unformatted one (which it formats, keeping its settings), and never hangs', async () => {
     const q = await startQemu({ image: null });
     await q.waitFor(/^state rec=error card=none/);
     const c = await connect(q.pty);
@@ -280,12 +280,28 @@ describe('firmware under QEMU (Cortex-M3, SD card over SPI)', () => {
     const c2 = await connect(g.pty);
     const info2 = await c2.ok('HELLO', { maxPayload: 4096 });
     expect(info2.cardState).toBe(CARD_STATE.UNFORMATTED);
+    // The device formats it; the volume it makes leaves the port's settings blocks alone, so the
+    // device id and the number floor survive the next boot.
+    await c2.ok('FORMAT', { magic: PROTOCOL.formatMagic, deviceId: info2.deviceId as bigint }, 60_000);
+    await c2.ok('RECORD', { action: RECORD_ACTION.START }, 30_000);
+    await samplesReached(c2, RATE / 2);
+    await c2.ok('RECORD', { action: RECORD_ACTION.STOP }, 30_000);
     await close(c2);
     expect(await g.quit()).toBe(0);
+    expectFsckClean(garbage);
+    const g2 = await startQemu({ image: garbage });
+    const c3 = await connect(g2.pty);
+    const info3 = await c3.ok('HELLO', { maxPayload: 4096 });
+    expect(info3.cardState).toBe(CARD_STATE.OK);
+    expect(info3.deviceId).toBe(info2.deviceId);
+    expect(Number(info3.nextNumber)).toBe(2);
+    expect(g2.lines.some((l) => /settings kept in RAM only/.test(l))).toBe(false);
+    await close(c3);
+    expect(await g2.quit()).toBe(0);
 
     // A card image QEMU cannot use is QEMU's own clear error, not a hang.
     const odd = join(dir, 'odd.img');
     writeFileSync(odd, Buffer.alloc(3 * MiB));
     await expect(startQemu({ image: odd })).rejects.toThrow(/power of 2/);
-  }, 90_000);
+  }, 120_000);
 });

@@ -12,9 +12,10 @@
  * its last two blocks (two copies with a sequence number: a write cut by a power loss leaves the
  * other copy valid), and only when those blocks lie outside the FAT volume: the volume's extent
  * is read from block 0 (a FAT boot sector, or an MBR's partitions) before every write and load.
- * A card whose volume covers its end (made without a tail, or formatted by the device, whose
- * FORMAT uses the whole card) keeps the settings in RAM only, until the next boot (logged).
- * docs/qemu.md tells how to make a card with room for them (mkfs.fat with a block count). */
+ * When the tail is free, the core is shown a block device that ends before it, so the core's
+ * own FORMAT leaves it alone too. A card whose volume covers its end (mkfs.fat without a block
+ * count) keeps the settings in RAM only, until the next boot (logged). docs/qemu.md tells how to
+ * make a card with room for them. */
 #include <string.h>
 
 #include "qemu_internal.h"
@@ -25,12 +26,16 @@
 #include "rec/sd_spi.h"
 
 static rec_sd_t g_sd;
-static rec_bd_t g_bd;
+static rec_bd_t g_bd;          /* the whole card */
+static rec_bd_t g_core_bd;     /* what the core sees: without the settings tail when it is free */
 static bool g_open;
 static bool g_present = true;
 static int g_fail_err;         /* the last failed initialisation of a present card ... */
 static uint64_t g_fail_ms;     /* ... and when: retried at most once a second */
 #define RETRY_MS 1000u
+
+#define SET_TAIL_BLOCKS 8u    /* the volume must end at least this far before the card's end */
+static bool tail_is_free(const rec_bd_t *bd, uint8_t *blk);
 
 /* A bare CMD0 (GO_IDLE_STATE, CRC 0x95) after power-up clocks: the R1 byte, 0xFF for none. */
 static uint8_t probe_cmd0(void)
@@ -54,7 +59,7 @@ const rec_bd_t *port_card_open(int *err)
     if (!err) err = &dummy;
     if (g_open) {
         *err = REC_OK;
-        return &g_bd;
+        return &g_core_bd;
     }
     if (!g_present) {
         *err = REC_E_NOCARD;
@@ -72,7 +77,10 @@ const rec_bd_t *port_card_open(int *err)
         g_open = true;
         *err = REC_OK;
         port_log(g_sd.type == REC_SD_TYPE_SDHC ? "card: SDHC" : "card: SDSC");
-        return &g_bd;
+        g_core_bd = g_bd;
+        uint8_t blk[REC_BD_BLOCK_SIZE];
+        if (tail_is_free(&g_bd, blk)) g_core_bd.block_count -= SET_TAIL_BLOCKS;
+        return &g_core_bd;
     }
     uint8_t r1 = probe_cmd0();
     if (r1 == 0xFF || r1 == 0x04) {
@@ -108,7 +116,6 @@ void card_shutdown(void)
 
 #define SET_MAGIC 0x54534D51u /* "QMST" */
 #define SET_SLOTS 2u
-#define SET_TAIL_BLOCKS 8u    /* the volume must end at least this far before the card's end */
 #define SET_HDR 16u           /* magic, sequence, length, CRC-32 of (sequence, length, blob) */
 #define SET_MAX (REC_BD_BLOCK_SIZE - SET_HDR)
 
@@ -139,18 +146,24 @@ static uint64_t volume_end(const rec_bd_t *bd, uint8_t *blk)
     return end;
 }
 
-/* The card's block device when its tail is free for the settings, else NULL. */
+static bool tail_is_free(const rec_bd_t *bd, uint8_t *blk)
+{
+    return bd->block_count > 2u * SET_TAIL_BLOCKS &&
+           volume_end(bd, blk) <= (uint64_t)bd->block_count - SET_TAIL_BLOCKS;
+}
+
+/* The whole card's block device when its tail is free for the settings, else NULL. Checked at
+ * every use: the volume on the card may have changed (a FORMAT, another card). */
 static const rec_bd_t *tail_device(uint8_t *blk)
 {
     int err;
-    const rec_bd_t *bd = port_card_present() ? port_card_open(&err) : NULL;
-    if (!bd || bd->block_count < SET_TAIL_BLOCKS + 1u) return NULL;
-    if (volume_end(bd, blk) > (uint64_t)bd->block_count - SET_TAIL_BLOCKS) {
+    if (!port_card_present() || !port_card_open(&err)) return NULL;
+    if (!tail_is_free(&g_bd, blk)) {
         if (!g_warned) port_log("settings: the FAT volume fills the card; settings kept in RAM only");
         g_warned = true;
         return NULL;
     }
-    return bd;
+    return &g_bd;
 }
 
 static uint32_t slot_crc(const uint8_t *blk, uint32_t len)

@@ -18,11 +18,6 @@ void UART1_Handler(void);
 
 static volatile bool g_event;
 
-void hw_signal_event(void)
-{
-    g_event = true;
-}
-
 /* ---- Critical sections: PRIMASK ------------------------------------------------------------ */
 
 uint32_t port_irq_save(void)

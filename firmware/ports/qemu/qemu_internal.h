@@ -19,15 +19,14 @@
 #define QEMU_MIC_BLOCK 192u
 
 void hw_init(void);
-/* Something happened that the main loop should look at (an interrupt delivered data). */
-void hw_signal_event(void);
 /* 8N1 at 115200 (QEMU ignores the rate), FIFOs on, no interrupts. */
 void hw_uart_init(uint32_t base);
 /* Reboots the machine (SYSRESETREQ). */
 void hw_reset(void) __attribute__((noreturn));
 
 /* Semihosting SYS_EXIT_EXTENDED: ends QEMU with this status when it runs with
- * -semihosting-config enable=on; otherwise resets (QEMU with -no-reboot then exits too). */
+ * -semihosting-config enable=on; otherwise the BKPT faults and the fault handler resets (QEMU
+ * with -no-reboot then exits too). */
 void hw_exit(uint32_t status) __attribute__((noreturn));
 
 /* Stack: bytes never touched since reset (painted at reset), and the size reserved. */
