@@ -125,6 +125,7 @@ class Direction {
   private nextCorrupt: number;
   private nextDup: number;
   private nextStall: number;
+  private readonly stallEvery: number;
   private readonly r: () => number;
   private tokens: number;
   private lastRefill = performance.now();
@@ -142,7 +143,8 @@ class Direction {
     this.nextDrop = gap(this.r, f.dropRate);
     this.nextCorrupt = gap(this.r, f.corruptRate);
     this.nextDup = gap(this.r, f.dupRate);
-    this.nextStall = f.stallEveryBytes && f.stallMs ? f.stallEveryBytes : Infinity;
+    this.stallEvery = f.stallEveryBytes && f.stallMs ? Math.max(1, Math.floor(f.stallEveryBytes)) : Infinity;
+    this.nextStall = this.stallEvery;
     this.burst = f.burstBytes ?? Math.max(256, Math.round((f.bytesPerSecond ?? 0) / 50));
     this.tokens = this.burst;
   }
@@ -273,7 +275,7 @@ class Direction {
   /** True (and the boundary moved on) if the stream has reached a stall boundary. */
   stallDue(): boolean {
     if (this.pos < this.nextStall) return false;
-    this.nextStall += this.f.stallEveryBytes!;
+    this.nextStall += this.stallEvery;
     this.stats.stalls++;
     return true;
   }
@@ -300,6 +302,7 @@ export class Relay {
   private disconnects = 0;
   private relayedSinceStart = 0;
   private nextDisconnect: number;
+  private readonly disconnectEvery: number;
   private hard: NodeJS.Timeout | null = null;
   private pumps: Promise<void>[] = [];
   private unplugging: Promise<void> | null = null;
@@ -326,7 +329,8 @@ export class Relay {
     });
     this.toApp = new Direction('toApp', pick(o.toApp), seed * 2 + 1, (high) => (high ? this.device?.pause() : this.device?.resume()));
     this.toDevice = new Direction('toDevice', pick(o.toDevice), seed * 2 + 2, (high) => (high ? this.socat?.stdout?.pause() : this.socat?.stdout?.resume()));
-    this.nextDisconnect = o.disconnectEveryBytes ?? Infinity;
+    this.disconnectEvery = o.disconnectEveryBytes ? Math.max(1, Math.floor(o.disconnectEveryBytes)) : Infinity;
+    this.nextDisconnect = this.disconnectEvery;
   }
 
   /** Opens the device, creates the app-side terminal and starts forwarding. */
@@ -438,7 +442,7 @@ export class Relay {
       await this.write(d, out);
       if (d.stallDue()) await sleep(d.stallMs);
       if (this.relayedSinceStart >= this.nextDisconnect && !this.unplugging) {
-        this.nextDisconnect += this.o.disconnectEveryBytes!;
+        this.nextDisconnect += this.disconnectEvery;
         if (this.o.maxDisconnects === undefined || this.disconnects < this.o.maxDisconnects) void this.unplug();
       }
     }
