@@ -604,10 +604,12 @@ static void test_power_cut_campaign(void **state)
 
     /* Measure how many blocks a whole recording writes. */
     g_ram.blocks_written = 0;
+    g_ram.writes = 0;
     press();
     record_ms(16000, 2300);
     press();
     uint64_t total = g_ram.blocks_written;
+    uint64_t calls = g_ram.writes;
     assert_true(total > 100);
 
     char img[256];
@@ -654,7 +656,8 @@ static void test_power_cut_campaign(void **state)
         }
         cuts++;
     }
-    print_message("power cuts: %u, fsck runs: %u, blocks per recording: %llu\n", cuts, fsck_runs, (unsigned long long)total);
+    print_message("power cuts: %u, fsck runs: %u, blocks per recording: %llu in %llu write calls\n", cuts, fsck_runs,
+                  (unsigned long long)total, (unsigned long long)calls);
     free(baseline);
     baseline = NULL;
 }

@@ -308,6 +308,8 @@ static int chain_measure(rec_fat_t *fs, uint32_t first, uint32_t *count, bool *c
     return REC_E_CORRUPT;
 }
 
+static int set_run(rec_fat_t *fs, uint32_t start, uint32_t n, bool chain);
+
 /* ---- FSInfo ---- */
 
 static int write_fsinfo(rec_fat_t *fs)
@@ -1445,10 +1447,21 @@ int rec_fat_trim(rec_fat_t *fs, rec_fat_file_t *f)
         if (rc != REC_OK)
             return rc;
     }
+    uint32_t dropped = f->clusters - keep;
+    bool was_contiguous = f->contiguous;
     f->clusters = keep;
     if (keep == 0)
         f->contiguous = true;
-    rc = free_chain(fs, cut);
+    if (was_contiguous) {
+        /* The tail is the run cut..cut+dropped-1: free it in bulk. */
+        rc = set_run(fs, cut, dropped, false);
+        if (rc == REC_OK) {
+            fs->free_count += dropped;
+            fs->fsinfo_dirty = true;
+        }
+    } else {
+        rc = free_chain(fs, cut);
+    }
     int rc2 = barrier(fs);
     return rc != REC_OK ? rc : rc2;
 }
@@ -1465,6 +1478,60 @@ int rec_fat_close(rec_fat_t *fs, rec_fat_file_t *f)
 }
 
 /* Finds the first run of n free clusters (first fit from the start of the volume). */
+/* Sets the FAT entries of clusters start..start+n-1 to a chain (each linked to the next, the
+ * last end-of-chain) or to free. Entries in partly covered FAT blocks go through the cache; runs
+ * of whole blocks are read, rewritten in the lent scratch buffer and written many blocks at a
+ * time to every FAT copy (FAT #1 first), so preallocating or trimming gigabytes costs tens of
+ * multi-block writes instead of thousands of single ones. The caller keeps the free count. */
+static int set_run(rec_fat_t *fs, uint32_t start, uint32_t n, bool chain)
+{
+    const uint32_t epb = BS / 4u;
+    uint32_t end = start + n;
+    uint32_t c = start;
+    while (c < end) {
+        uint32_t room_blocks = fs->scratch_bytes / BS;
+        if (c % epb == 0 && end - c >= epb && room_blocks > 0) {
+            uint32_t blk = c / epb;
+            uint32_t k = (end - c) / epb;
+            if (k > room_blocks)
+                k = room_blocks;
+            /* The cache must not hold (or later write back) an older copy of these blocks. */
+            int rc = cache_flush(fs);
+            if (rc != REC_OK)
+                return rc;
+            if (fs->cache_lba != NO_LBA && fs->cache_lba >= fs->fat_lba + blk && fs->cache_lba < fs->fat_lba + blk + k)
+                fs->cache_lba = NO_LBA;
+            rc = rec_bd_read(fs->bd, fs->fat_lba + blk, fs->scratch, k);
+            if (rc != REC_OK)
+                return rc;
+            for (uint32_t i = 0; i < k * epb; i++) {
+                uint32_t x = c + i;
+                uint32_t v = !chain ? 0u : (x + 1 < end ? x + 1 : FAT_EOC);
+                uint8_t *e = &fs->scratch[i * 4u];
+                st32(e, (ld32(e) & ~FAT_MASK) | v);
+            }
+            for (uint32_t i = 0; i < fs->num_fats; i++) {
+                rc = rec_bd_write(fs->bd, fs->fat_lba + i * fs->fat_blocks + blk, fs->scratch, k);
+                if (rc != REC_OK)
+                    return rc;
+            }
+            c += k * epb;
+            continue;
+        }
+        int rc = fat_set(fs, c, !chain ? 0u : (c + 1 < end ? c + 1 : FAT_EOC));
+        if (rc != REC_OK)
+            return rc;
+        c++;
+    }
+    return REC_OK;
+}
+
+void rec_fat_lend_scratch(rec_fat_t *fs, uint8_t *buf, uint32_t bytes)
+{
+    fs->scratch = buf;
+    fs->scratch_bytes = buf ? bytes - bytes % BS : 0;
+}
+
 static int find_run(rec_fat_t *fs, uint32_t n, uint32_t *start)
 {
     if (n > fs->free_count)
@@ -1513,12 +1580,12 @@ int rec_fat_create_contiguous(rec_fat_t *fs, rec_fat_file_t *f, const char *path
             return rc;
         }
         /* The chain, in ascending order, then durable before the entry points at it. */
-        for (uint32_t i = 0; i < n; i++) {
-            rc = fat_set(fs, start + i, i + 1 < n ? start + i + 1 : FAT_EOC);
-            if (rc != REC_OK)
-                return rc;
-            note_alloc(fs, start + i);
-        }
+        rc = set_run(fs, start, n, true);
+        if (rc != REC_OK)
+            return rc;
+        fs->free_count -= n; /* find_run checked n <= free_count */
+        fs->next_free = cluster_valid(fs, start + n) ? start + n : 2;
+        fs->fsinfo_dirty = true;
     }
     rc = barrier(fs);
     if (rc != REC_OK)

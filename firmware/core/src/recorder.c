@@ -83,11 +83,14 @@ int rec_recorder_start(rec_device_t *d)
     }
     /* A fragmented card may have no single run as long as the free space: take the longest
      * power-of-two fraction that fits. */
+    /* The ring is idle until the microphone starts: lend it for the bulk FAT writes. */
+    rec_fat_lend_scratch(&st->fs, d->ring.buf, rec_ring_capacity(&d->ring));
     for (;;) {
         err = rec_fat_create_contiguous(&st->fs, &c->file, path, prealloc);
         if (err != REC_E_NOSPC || prealloc / 2 < REC_PREALLOC_MIN_BYTES) break;
         prealloc = round_down(prealloc / 2, cluster);
     }
+    rec_fat_lend_scratch(&st->fs, NULL, 0);
     if (err) {
         (void)rec_store_end_update(st);
         d->last_error = err;
@@ -236,7 +239,10 @@ int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason)
     rec_store_set_time(st, rec_device_clock_now(d, &now_ms), now_ms);
     if (!err) err = patch_sizes(d, true, evid_len);
     if (!err) err = rec_store_begin_update(st);
+    /* The microphone is stopped and the ring drained: lend it for the bulk FAT writes. */
+    rec_fat_lend_scratch(&st->fs, d->ring.buf, rec_ring_capacity(&d->ring));
     if (!err) err = rec_fat_trim(&st->fs, &c->file);
+    rec_fat_lend_scratch(&st->fs, NULL, 0);
     if (!err) err = rec_fat_file_sync(&st->fs, &c->file);
     (void)rec_fat_close(&st->fs, &c->file);
     if (!err) {

@@ -32,6 +32,9 @@ typedef struct {
     bool cache_dirty;
     bool mounted;
     bool fsinfo_dirty;        /* free_count/next_free changed since FSInfo was last written */
+    /* memory lent for bulk FAT updates (rec_fat_lend_scratch), NULL when none */
+    uint8_t *scratch;
+    uint32_t scratch_bytes;
     uint16_t now_date, now_time; /* set by rec_fat_set_time (mount resets them to 1980-01-01) */
 } rec_fat_t;
 
@@ -116,6 +119,12 @@ int rec_fat_trim(rec_fat_t *fs, rec_fat_file_t *f);
 int rec_fat_file_sync(rec_fat_t *fs, rec_fat_file_t *f);
 /* file_sync if anything changed. A file must not be open twice, nor removed while open. */
 int rec_fat_close(rec_fat_t *fs, rec_fat_file_t *f);
+
+/* Lends memory (whole 512-byte blocks are used) for bulk FAT updates: preallocating and trimming
+ * long contiguous runs then write many FAT blocks per device call. NULL takes it back. The FAT
+ * layer uses it only inside create_contiguous and trim, so a caller may lend memory that is free
+ * just around those calls. */
+void rec_fat_lend_scratch(rec_fat_t *fs, uint8_t *buf, uint32_t bytes);
 
 /* Mends what an interrupted update can leave, like fsck.fat -a: copies FAT #1 over the other
  * copies where they differ, frees clusters no directory entry reaches (only when the whole tree
