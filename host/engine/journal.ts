@@ -49,6 +49,8 @@ export interface JournalCheck {
   chain: 'ok' | 'broken' | 'empty';
   gaps: JournalProblem[];
   problems: JournalProblem[];
+  /** The journal is a new one (it starts after the remembered recording): see checkJournal. */
+  restarted?: boolean;
 }
 
 /** Checks records 0..n-1 (all of them, in order) and compares them with the remembered record. */
@@ -81,7 +83,20 @@ export function checkJournal(entries: JournalEntry[], total: number, memory: Jou
     }
     prev = e;
   });
-  if (memory) {
+  // Recording numbers are never reused, so a journal whose first record comes after the recording
+  // remembered from the last sync is a new journal (the card was formatted or replaced), not a
+  // rewritten one. Reported as records that disappeared, not as a broken chain: before this, such
+  // a journal was a "shrunk" gap until it grew past the remembered index and then "rewritten"
+  // (JOURNAL_BROKEN) at every later sync, refusing every delete (found by the power-cut campaign,
+  // scripts/power-campaign.mjs, after a FORMAT).
+  const restarted = !!memory && entries.length > 0 && entries[0]!.record.index === 0 && entries[0]!.record.number > memory.number;
+  if (memory && restarted) {
+    gaps.push({
+      kind: 'shrunk',
+      index: memory.index,
+      message: `the journal starts again at recording ${entries[0]!.record.number}: the ${memory.index + 1} record(s) verified at the last sync (up to recording ${memory.number}) are no longer on the card (card formatted or replaced?)`,
+    });
+  } else if (memory) {
     if (total <= memory.index) {
       gaps.push({ kind: 'shrunk', index: memory.index, message: `the journal now has ${total} records, but record ${memory.index} was verified at the last sync: records have disappeared (card formatted or replaced?)` });
     } else {
@@ -99,5 +114,6 @@ export function checkJournal(entries: JournalEntry[], total: number, memory: Jou
     chain: entries.length === 0 && !broken ? 'empty' : broken ? 'broken' : 'ok',
     gaps,
     problems,
+    restarted,
   };
 }

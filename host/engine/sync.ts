@@ -281,7 +281,9 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
     if (check.problems.length) check.chain = 'broken';
     reportJournal(emit, check);
     result.journal = check.chain === 'broken' ? 'broken' : check.gaps.length ? 'gap' : check.chain;
-    if (check.chain === 'ok' && !check.gaps.some((g) => g.kind === 'shrunk') && check.lastIndex !== null) {
+    // A restarted journal (card formatted since the last sync) is remembered once it verifies, so
+    // its gap is reported once rather than at every sync.
+    if (check.chain === 'ok' && (check.restarted || !check.gaps.some((g) => g.kind === 'shrunk')) && check.lastIndex !== null) {
       const last = journal.entries[check.lastIndex]!;
       await saveMemory(fs, dest, deviceId, { index: last.index, recordSha256: last.hash.toString('hex'), number: last.record.number });
     }
