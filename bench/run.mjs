@@ -1,0 +1,363 @@
+#!/usr/bin/env node
+// `npm run bench`: every benchmark of issue #7, each repeated (median of --reps, default 3), results
+// printed and written to bench/results/<date>.json and bench/results/latest.md (the table that
+// docs/benchmarks.md quotes). Not part of `npm test`.
+//
+//   node bench/run.mjs [--only paced,zmodem,unpaced,resume,stall,verify,sweep] [--reps N]
+//
+// Needs `npm run build` first (npm run bench does it). Builds a release simulator in
+// firmware/build-bench (and one with 8 KiB frames in firmware/build-bench-8k), compiles the
+// shared test relay (test/support/relay.ts) next to it, and builds bench/ptyblast.c.
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import * as L from './lib.mjs';
+
+const argv = process.argv.slice(2);
+const arg = (n, d) => {
+  const i = argv.indexOf(`--${n}`);
+  return i >= 0 ? argv[i + 1] : d;
+};
+const ONLY = arg('only', 'paced,unpaced,resume,stall,verify,sweep').split(',');
+const REPS = Number(arg('reps', '3'));
+const on = (name) => ONLY.includes(name);
+
+const USB = 1_000_000; // USB full speed, about what CDC reaches in practice (bytes/s)
+const UART = 92_160; // 921600 baud, 8N1
+const LINKS = [
+  { name: 'USB FS', key: 'usb', rate: USB, seconds: 250 }, // 16 kHz: 8.0 MB
+  { name: 'UART 921600', key: 'uart', rate: UART, seconds: 32 }, // 16 kHz: 1.0 MB
+];
+
+const results = { date: new Date().toISOString(), machine: L.machine(), reps: REPS, rows: [], notes: [] };
+const row = (r) => {
+  results.rows.push(r);
+  console.log(`  -> ${r.goal} | ${r.what} | ${r.value} | ${r.noise ?? ''}`);
+};
+const fmt = (x, d = 3) => (x === null || x === undefined ? 'n/a' : Number(x).toFixed(d));
+const pct = (s) => (s.spread === null ? '' : `n=${s.n}, spread ${(100 * s.spread).toFixed(1)}% (min ${fmt(s.min)}, max ${fmt(s.max)})`);
+
+// ---- setup --------------------------------------------------------------------------------------
+console.log('building the release simulator (firmware/build-bench) ...');
+const SIM = L.buildSim('build-bench');
+const SIM8K = on('sweep') ? (console.log('building the 8 KiB-frame simulator (firmware/build-bench-8k) ...'), L.buildSim('build-bench-8k', '-DREC_SERVER_MAX_PAYLOAD=8192')) : null;
+const relayJs = join(L.ROOT, 'firmware', 'build-bench', 'relay', 'relay.js');
+if (!existsSync(relayJs) || statSync(relayJs).mtimeMs < statSync(join(L.ROOT, 'test', 'support', 'relay.ts')).mtimeMs) {
+  console.log('compiling test/support/relay.ts for the benchmarks ...');
+  L.run('npx', ['tsc', 'test/support/relay.ts', '--outDir', 'firmware/build-bench/relay', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', '--skipLibCheck', '--types', 'node']);
+}
+const { Relay } = await import(relayJs);
+if (!existsSync(L.CLI)) throw new Error('the app is not built: run npm run build (npm run bench does)');
+
+/** A card image with one recording of `seconds` at `rate` Hz (mic `mic`); returns its path. */
+async function makeImage(name, { seconds, rate = 16000, mic = 'demo', sizeMb = 256, speed = 50 }) {
+  const dir = L.tempDir(`rec-bench-${name}-`);
+  const sim = await L.startSim(SIM, dir, { mic, speed, sizeMb });
+  if (rate !== 16000) {
+    const r = await L.runApp(['settings', '--rate', String(rate), '--port', sim.link], { timeoutMs: 30_000 });
+    if (r.code !== 0) throw new Error(`settings failed: ${r.stderr}`);
+  }
+  await L.record(sim, seconds, speed);
+  await sim.quit();
+  return { dir, image: sim.image };
+}
+
+async function withSim(img, o, fn) {
+  const sim = await L.startSim(o.bin ?? SIM, img.dir, { image: img.image, mic: 'demo', speed: o.speed ?? 1 });
+  try {
+    return await fn(sim);
+  } finally {
+    await sim.quit();
+  }
+}
+
+async function withRelay(devicePath, o, fn) {
+  const appLink = join(L.tempDir('rec-bench-link-'), 'app');
+  const relay = await Relay.start({ devicePath, appLink, bytesPerSecond: o.rate, corruptRate: o.corrupt || undefined, seed: o.seed ?? 1, timeoutMs: 1_800_000, ...(o.extra ?? {}) });
+  try {
+    return await fn(appLink, relay);
+  } finally {
+    await relay.stop();
+  }
+}
+
+/** Our sync through the real CLI; returns wall s, transfer s, bytes, CPU s. */
+async function syncCli(port, dest, extra = [], o = {}) {
+  const r = await L.runApp(['sync', '--port', port, '--dest', dest, ...extra], { timeoutMs: o.timeoutMs ?? 900_000, onEvent: o.onEvent });
+  const res = r.events.at(-1)?.result;
+  if (r.code !== 0 || !res?.ok) throw new Error(`sync failed (${r.code}): ${r.stderr.slice(-1500)} ${JSON.stringify(r.events.at(-1)).slice(0, 500)}`);
+  const tp = L.transferPhase(r.events);
+  return { wallS: r.wallMs / 1000, transferS: tp ? tp.ms / 1000 : null, bytes: res.bytes, cpuS: r.cpu ? (r.cpu.userUs + r.cpu.systemUs) / 1e6 : null, events: r.events, retries: r.events.filter((e) => e.type === 'file.retry').length };
+}
+
+/** Sync through the engine with window/chunk options (bench/sync-engine.mjs), in its own process. */
+async function syncEngine(port, dest, { window, chunk } = {}) {
+  const args = [join(L.BENCH, 'sync-engine.mjs'), '--port', port, '--dest', dest];
+  if (window) args.push('--window', String(window));
+  if (chunk) args.push('--chunk', String(chunk));
+  const p = L.start(process.execPath, args, { timeoutMs: 600_000 });
+  const d = await p.done;
+  const line = p.lines.at(-1);
+  if (d.code !== 0 || !line) throw new Error(`engine sync failed: ${p.stderr.join('').slice(-1500)}`);
+  return JSON.parse(line);
+}
+
+function libraryWav(dest) {
+  const walk = (d) => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.wav') ? [join(d, e.name)] : []));
+  return walk(dest);
+}
+
+/** ZMODEM over the same relay: sz on a socat pty (the "device"), rz on the relay's app side. */
+async function zmodem(file, { rate, corrupt, seed, szArgs }) {
+  const dir = L.tempDir('rec-bench-zm-');
+  const szLink = join(dir, 'sz');
+  const rzDir = join(dir, 'rx');
+  mkdirSync(rzDir);
+  // b921600: lrzsz sizes its blocks and timing from the terminal's speed; at the pty default
+  // (38400) sz stops and waits and gets a fifth of the link.
+  const sz = L.start('socat', [`PTY,raw,echo=0,link=${szLink}`, `EXEC:sz ${szArgs} ${file},pty,raw,echo=0,stderr,b921600`], { timeoutMs: 900_000 });
+  try {
+    await L.waitPath(szLink);
+    return await withRelay(szLink, { rate, corrupt, seed }, async (appLink, relay) => {
+      const t0 = performance.now();
+      const rz = L.start('sh', ['-c', `exec rz -b -y -q < "${appLink}" > "${appLink}"`], { cwd: rzDir, timeoutMs: 900_000 });
+      const r = await rz.done;
+      const s = (performance.now() - t0) / 1000;
+      await sz.done;
+      const got = join(rzDir, file.split('/').pop());
+      const ok = r.code === 0 && existsSync(got) && statSync(got).size === statSync(file).size;
+      const st = relay.stats();
+      return { ok, s, wire: st.toApp.bytesOut, corrupted: st.toApp.corrupted + st.toDevice.corrupted };
+    });
+  } finally {
+    await sz.stop();
+  }
+}
+
+// ---- 1 + 2: paced links, ours and ZMODEM ------------------------------------------------------
+// lrzsz sz options tried, the best per condition is the comparison: streaming with 1 KiB
+// subpackets (the default), 8 KiB subpackets, and (with errors) a 16 KiB window so that a
+// retransmission request does not have to wait behind a deep buffer.
+const ZM_CONFIGS_CLEAN = ['-b -q', '-b -q -8'];
+const ZM_CONFIGS_ERR = ['-b -q', '-b -q -8 -w 16384'];
+if (on('paced')) {
+  for (const link of LINKS) {
+    console.log(`\n[paced] ${link.name}: making a ${link.seconds} s recording ...`);
+    const img = await makeImage(link.key, { seconds: link.seconds });
+    let file = null;
+    for (const corrupt of [0, 1e-5]) {
+      const ZM_CONFIGS = corrupt ? ZM_CONFIGS_ERR : ZM_CONFIGS_CLEAN;
+      const ours = [];
+      const zm = Object.fromEntries(ZM_CONFIGS.map((c) => [c, []]));
+      for (let rep = 0; rep < REPS; rep++) {
+        const seed = 11 + rep;
+        const r = await withSim(img, {}, (sim) =>
+          withRelay(sim.link, { rate: link.rate, corrupt, seed }, async (appLink, relay) => {
+            const dest = L.tempDir('rec-bench-lib-');
+            const x = await syncCli(appLink, dest);
+            file ??= libraryWav(dest)[0];
+            const st = relay.stats();
+            return { ...x, wire: st.toApp.bytesOut, corrupted: st.toApp.corrupted + st.toDevice.corrupted };
+          }),
+        );
+        ours.push(r);
+        console.log(`  ours ${link.key} corrupt=${corrupt} rep ${rep}: wall ${fmt(r.wallS)} s, transfer ${fmt(r.transferS)} s, goodput ${fmt(r.bytes / r.transferS / link.rate)}, retries ${r.retries}, corrupted ${r.corrupted}`);
+        for (const c of ZM_CONFIGS) {
+          const z = await zmodem(file, { rate: link.rate, corrupt, seed, szArgs: c });
+          zm[c].push(z);
+          console.log(`  zmodem "${c}" rep ${rep}: ${fmt(z.s)} s ok=${z.ok} corrupted ${z.corrupted}`);
+        }
+      }
+      const size = ours[0].bytes;
+      const gp = L.stats(ours.map((r) => r.bytes / r.transferS / link.rate));
+      const gpWall = L.stats(ours.map((r) => r.bytes / r.wallS / link.rate));
+      const wall = L.stats(ours.map((r) => r.wallS));
+      const tag = corrupt ? `corruption ${corrupt}/byte` : 'clean';
+      if (!corrupt) {
+        row({ goal: '1', what: `sync goodput, ${link.name} (${link.rate} B/s), ${(size / 1e6).toFixed(1)} MB, transfer phase`, value: fmt(gp.median), goal_value: '>= 0.97', noise: pct(gp), cmd: 'npm run bench -- --only paced' });
+        row({ goal: '1', what: `sync goodput, ${link.name}, whole \`recorder sync\` (process start to exit, incl. verify)`, value: fmt(gpWall.median), noise: pct(gpWall), cmd: 'npm run bench -- --only paced' });
+        row({ goal: '1', what: `wire bytes per recording byte, ${link.name}`, value: fmt(ours[0].wire / size, 4), cmd: 'npm run bench -- --only paced' });
+      }
+      const zmBest = ZM_CONFIGS.map((c) => ({ c, s: L.stats(zm[c].filter((z) => z.ok).map((z) => z.s)) })).sort((a, b) => (a.s.median ?? Infinity) - (b.s.median ?? Infinity));
+      for (const z of zmBest) row({ goal: '2', what: `ZMODEM \`sz ${z.c}\`, ${link.name}, ${tag}: seconds (${zm[z.c].filter((x) => x.ok).length}/${REPS} ok)`, value: fmt(z.s.median, 2), noise: pct(z.s), cmd: 'npm run bench -- --only paced' });
+      row({ goal: '2', what: `ours: whole \`recorder sync\`, ${link.name}, ${tag}: seconds (retries ${ours.map((r) => r.retries).join('/')})`, value: fmt(wall.median, 2), noise: pct(wall), cmd: 'npm run bench -- --only paced' });
+      const best = zmBest[0];
+      row({ goal: '2', what: `ours / ZMODEM (best: sz ${best.c}), ${link.name}, ${tag}`, value: fmt(wall.median / best.s.median), goal_value: '< 1', cmd: 'npm run bench -- --only paced' });
+      const tr = L.stats(ours.map((r) => r.transferS));
+      row({ goal: '2', what: `ours (transfer phase only) / ZMODEM best, ${link.name}, ${tag}`, value: fmt(tr.median / best.s.median), cmd: 'npm run bench -- --only paced' });
+    }
+  }
+}
+
+// ---- 3: unpaced pty, app vs raw --------------------------------------------------------------
+let bigLibrary = null;
+if (on('unpaced') || on('verify')) {
+  console.log('\n[unpaced] making a ~100 MB recording (48 kHz, ramp) ...');
+  const img = await makeImage('big', { seconds: 1045, rate: 48000, mic: 'ramp', sizeMb: 512, speed: 100 });
+  const blaster = L.buildBlaster();
+  const app = [];
+  const raw = [];
+  for (let rep = 0; rep < REPS; rep++) {
+    const dest = L.tempDir('rec-bench-biglib-');
+    const r = await withSim(img, { speed: 1 }, (sim) => syncCli(sim.link, dest));
+    bigLibrary = dest;
+    app.push(r);
+    console.log(`  app rep ${rep}: ${(r.bytes / 1e6).toFixed(1)} MB, transfer ${fmt(r.transferS)} s = ${fmt(r.bytes / r.transferS / 1e6, 1)} MB/s, wall ${fmt(r.wallS)} s, CPU ${fmt(r.cpuS)} s`);
+    const dir = L.tempDir('rec-bench-raw-');
+    const link = join(dir, 'raw');
+    const b = L.start(blaster, [link, String(r.bytes)], { timeoutMs: 120_000 });
+    await b.waitLine(/^ready/);
+    const rd = L.start(process.execPath, [join(L.BENCH, 'pty-read.mjs'), link, String(r.bytes)], { timeoutMs: 120_000 });
+    await rd.done;
+    await b.done;
+    const x = JSON.parse(rd.lines.at(-1));
+    raw.push(x);
+    console.log(`  raw pty rep ${rep}: ${fmt(x.bytes / x.ms / 1e3, 1)} MB/s`);
+  }
+  const appMBs = L.stats(app.map((r) => r.bytes / r.transferS / 1e6));
+  const appWallMBs = L.stats(app.map((r) => r.bytes / r.wallS / 1e6));
+  const rawMBs = L.stats(raw.map((x) => x.bytes / x.ms / 1e3));
+  const cpu = L.stats(app.map((r) => (r.cpuS * 100e6) / r.bytes));
+  row({ goal: '3', what: `unpaced pty: app throughput, transfer phase (MB/s), ${(app[0].bytes / 1e6).toFixed(0)} MB`, value: fmt(appMBs.median, 1), noise: pct(appMBs), cmd: 'npm run bench -- --only unpaced' });
+  row({ goal: '3', what: 'unpaced pty: whole `recorder sync` incl. verification (MB/s)', value: fmt(appWallMBs.median, 1), noise: pct(appWallMBs), cmd: 'npm run bench -- --only unpaced' });
+  row({ goal: '3', what: 'raw pty throughput, same run (C writer -> serialport reader, MB/s)', value: fmt(rawMBs.median, 1), noise: pct(rawMBs), cmd: 'npm run bench -- --only unpaced' });
+  row({ goal: '3', what: 'app / raw', value: fmt(appMBs.median / rawMBs.median), goal_value: '>= 0.75', cmd: 'npm run bench -- --only unpaced' });
+  row({ goal: '3', what: 'app CPU seconds per 100 MB (user+system, whole sync incl. verify)', value: fmt(cpu.median, 2), noise: pct(cpu), cmd: 'npm run bench -- --only unpaced' });
+}
+
+// ---- 4: resume after a disconnect ------------------------------------------------------------
+if (on('resume')) {
+  console.log('\n[resume] USB-paced sync of 8 MB, cable pulled half way (relay unplug) ...');
+  const img = await makeImage('resume', { seconds: 250 });
+  const clean = [];
+  const cut = [];
+  for (let rep = 0; rep < REPS; rep++) {
+    const c = await withSim(img, {}, (sim) => withRelay(sim.link, { rate: USB }, async (appLink, relay) => ({ ...(await syncCli(appLink, L.tempDir('rec-bench-lib-'))), toApp: relay.stats().toApp })));
+    clean.push(c);
+    const half = Math.round(c.toApp.bytesIn / 2) + rep * 40_000;
+    const x = await withSim(img, {}, (sim) =>
+      withRelay(sim.link, { rate: USB, extra: { disconnectEveryBytes: half, disconnectMs: 1000, maxDisconnects: 1 } }, async (appLink, relay) => {
+        const r = await syncCli(appLink, L.tempDir('rec-bench-lib-'));
+        return { ...r, toApp: relay.stats().toApp, disconnects: relay.stats().disconnects };
+      }),
+    );
+    const resumed = x.events.find((e) => e.type === 'file.resumed');
+    const disc = x.events.find((e) => e.type === 'link.disconnected');
+    const rec = x.events.find((e) => e.type === 'link.reconnected');
+    const extra = x.toApp.bytesIn - c.toApp.bytesIn;
+    cut.push({ extra, fromOffset: resumed?.fromOffset ?? null, lostS: x.wallS - c.wallS, detectS: disc && rec ? (rec.t - disc.t) / 1000 : null, disconnects: x.disconnects, discarded: x.toApp.discarded });
+    console.log(`  rep ${rep}: disconnects ${x.disconnects}, extra device bytes ${extra}, resumed from ${resumed?.fromOffset}, wall +${fmt(x.wallS - c.wallS)} s`);
+  }
+  const ex = L.stats(cut.map((c) => c.extra));
+  row({ goal: '4', what: 'resume after unplug (USB FS, 8 MB): extra bytes the device sent (read twice + one re-handshake)', value: `${Math.round(ex.median)} B`, goal_value: '<= 1 window (8 x 4088 = 32704 B)', noise: `n=${ex.n}, min ${ex.min}, max ${ex.max}`, cmd: 'npm run bench -- --only resume' });
+  const lost = L.stats(cut.map((c) => c.lostS));
+  row({ goal: '4', what: 'resume: time lost vs an uninterrupted sync (incl. the 1 s the cable is out)', value: `${fmt(lost.median, 2)} s`, noise: pct(lost), cmd: 'npm run bench -- --only resume' });
+}
+
+// ---- 5: card write stalls survived ----------------------------------------------------------
+if (on('stall')) {
+  const SPEED = 2;
+  for (const rate of [16000, 48000]) {
+    console.log(`\n[stall] ${rate} Hz at --speed ${SPEED}: binary search on --stall-ms ...`);
+    const theory = (65536 / (rate * 2)) * 1000;
+    const every = rate === 16000 ? 100 : 300;
+    const img = await makeImage(`stall${rate}`, { seconds: 1, rate, sizeMb: 64, mic: 'ramp' });
+    const trial = async (ms) => {
+      const sim = await L.startSim(SIM, img.dir, { image: img.image, mic: 'ramp', speed: SPEED, stallEvery: every, stallMs: ms });
+      try {
+        const gapS = (every / (rate / 256 + 3)) + ms / 1000;
+        await L.record(sim, Math.max(8, 4 * gapS), SPEED);
+        const r = await L.runApp(['info', '--port', sim.link], { timeoutMs: 60_000 });
+        const dev = r.events.find((e) => e.device)?.device;
+        if (!dev) throw new Error(`info failed: ${r.stderr}`);
+        return dev.overrunsTotal;
+      } finally {
+        await sim.quit();
+      }
+    };
+    const found = [];
+    for (let rep = 0; rep < REPS; rep++) {
+      let lo = Math.round(theory * 0.5);
+      let hi = Math.round(theory * 1.25);
+      while (hi - lo > 10) {
+        const mid = Math.round((lo + hi) / 2);
+        const ov = await trial(mid);
+        console.log(`  rep ${rep}: stall ${mid} ms -> ${ov} samples lost`);
+        if (ov === 0) lo = mid;
+        else hi = mid;
+      }
+      found.push(lo);
+    }
+    const s = L.stats(found);
+    row({ goal: '5', what: `longest card stall with 0 lost samples, ${rate / 1000} kHz, 64 KiB ring (theory ${Math.round(theory)} ms)`, value: `${s.median} ms`, noise: `n=${s.n}, ${s.min}-${s.max} ms; --speed ${SPEED}, 10 ms steps`, cmd: 'npm run bench -- --only stall' });
+  }
+  row({ goal: '5', what: 'RAM per 100 ms of stall tolerance (16-bit mono): 16 kHz / 48 kHz', value: '3.2 KB / 9.6 KB', cmd: '(arithmetic)' });
+}
+
+// ---- 6: verify vs sha256sum ------------------------------------------------------------------
+if (on('verify')) {
+  console.log('\n[verify] recorder verify vs sha256sum on the 100 MB library ...');
+  const wav = libraryWav(bigLibrary)[0];
+  const size = statSync(wav).size;
+  L.run('cat', [wav], { timeoutMs: 60_000 }); // page cache warm for both
+  const ver = [];
+  const sha = [];
+  for (let rep = 0; rep < REPS; rep++) {
+    const r = await L.runApp(['verify', bigLibrary], { timeoutMs: 300_000 });
+    if (r.code !== 0) throw new Error(`verify failed: ${r.stderr}`);
+    ver.push({ s: r.wallMs / 1000, cpu: (r.cpu.userUs + r.cpu.systemUs) / 1e6 });
+    const t0 = performance.now();
+    L.run('sha256sum', [wav], { timeoutMs: 120_000 });
+    sha.push((performance.now() - t0) / 1000);
+  }
+  const v = L.stats(ver.map((x) => size / x.s / 1e6));
+  const h = L.stats(sha.map((s) => size / s / 1e6));
+  row({ goal: '6', what: `\`recorder verify\` throughput, ${(size / 1e6).toFixed(0)} MB file, warm cache (MB/s, whole process)`, value: fmt(v.median, 0), noise: pct(v), cmd: 'npm run bench -- --only verify' });
+  row({ goal: '6', what: '`sha256sum` on the same file (MB/s)', value: fmt(h.median, 0), noise: pct(h), cmd: 'npm run bench -- --only verify' });
+  row({ goal: '6', what: 'verify / sha256sum', value: fmt(v.median / h.median), cmd: 'npm run bench -- --only verify' });
+}
+
+// ---- 7: window x chunk sweep ----------------------------------------------------------------
+if (on('sweep')) {
+  const sweeps = [
+    { link: LINKS[0], seconds: 125, windows: [1, 2, 4, 8], chunks: [1024, 2048, 4088, 8184] }, // 4 MB
+    { link: LINKS[1], seconds: 16, windows: [1, 2, 4, 8], chunks: [1024, 4088, 8184] }, // 0.5 MB
+  ];
+  for (const sw of sweeps) {
+    console.log(`\n[sweep] ${sw.link.name}: window x chunk ...`);
+    const img = await makeImage(`sweep-${sw.link.key}`, { seconds: sw.seconds });
+    for (const chunk of sw.chunks) {
+      const bin = chunk > 4088 ? SIM8K : SIM;
+      for (const window of sw.windows) {
+        const g = [];
+        for (let rep = 0; rep < REPS; rep++) {
+          const r = await withSim(img, { bin }, (sim) => withRelay(sim.link, { rate: sw.link.rate }, (appLink) => syncEngine(appLink, L.tempDir('rec-bench-lib-'), { window, chunk })));
+          g.push(r.bytes / (r.transferMs / 1000) / sw.link.rate);
+        }
+        const s = L.stats(g);
+        console.log(`  window ${window} chunk ${chunk}: ${fmt(s.median)} (${pct(s)})`);
+        row({ goal: '7', what: `goodput, ${sw.link.name}, window ${window}, chunk ${chunk}${chunk > 4088 ? ' (device built with 8 KiB frames)' : ''}`, value: fmt(s.median), noise: pct(s), cmd: `npm run bench -- --only sweep` });
+      }
+    }
+  }
+}
+
+// ---- output -----------------------------------------------------------------------------------
+const outDir = join(L.BENCH, 'results');
+mkdirSync(outDir, { recursive: true });
+const stamp = results.date.replace(/[:.]/g, '-');
+writeFileSync(join(outDir, `${stamp}.json`), JSON.stringify(results, null, 2) + '\n');
+const m = results.machine;
+const md = [
+  `Run ${results.date} on ${m.nproc} x ${m.cpu}, Node ${m.node}, load average at start ${m.loadavg}; median of ${REPS}.`,
+  '',
+  '| goal | measurement | result | target | noise (repeats) | reproduce |',
+  '|---|---|---|---|---|---|',
+  ...results.rows.map((r) => `| ${r.goal} | ${r.what} | ${r.value} | ${r.goal_value ?? ''} | ${r.noise ?? ''} | \`${r.cmd}\` |`),
+  '',
+].join('\n');
+writeFileSync(join(outDir, 'latest.md'), md);
+console.log('\n' + md);
+console.log(`written: bench/results/${stamp}.json, bench/results/latest.md`);
+L.killAll();
+process.exit(0);
