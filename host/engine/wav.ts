@@ -34,6 +34,12 @@ export interface WavResult {
 }
 
 const EVID_SIZE = structSize(STRUCTS.EVIDENCE_CHUNK);
+/**
+ * A recording has five chunks (fmt, bext, JUNK, data, evid); other software may add a few. A
+ * file of millions of empty chunks would otherwise build a list as long as the file (found by
+ * the property tests, wav.property.test.ts): stop after this many.
+ */
+const MAX_CHUNKS = 1024;
 const isFourCC = (b: Buffer) => b.length === 4 && [...b].every((c) => c >= 0x20 && c <= 0x7e);
 
 /** Parses and checks the structure of a recording file (read through `read`). */
@@ -56,6 +62,10 @@ export async function parseWav(read: ReadAt, fileSize: number): Promise<WavResul
   let off = 12;
   let sawData = false;
   while (off + 8 <= end) {
+    if (layout.chunks.length >= MAX_CHUNKS) {
+      problems.push(`more than ${MAX_CHUNKS} chunks: not a recording from the recorder`);
+      return done();
+    }
     const h = await read(off, 8);
     const idBuf = h.subarray(0, 4);
     const id = idBuf.toString('latin1');
