@@ -11,6 +11,7 @@
 //            (with the harness built) a real header, evid chunk and journal record taken from
 //            the image the harness itself records (REC_FUZZ_WRITE_SEEDS).
 // Run after `npm run gen` changes the vectors; commit the result. Deterministic.
+import { Buffer } from 'node:buffer';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
