@@ -25,6 +25,7 @@ const TOOLS = [
   ['mediainfo', 'mediainfo'],
   ['arm-none-eabi-gcc', 'gcc-arm-none-eabi'],
   ['qemu-system-arm', 'qemu-system-arm'],
+  ['clang', 'clang'],
 ];
 
 function have(tool) {
@@ -47,6 +48,15 @@ if (have('arm-none-eabi-gcc')) {
   const libc = spawnSync('arm-none-eabi-gcc', ['-mcpu=cortex-m3', '-mthumb', '-print-file-name=libc.a'], { encoding: 'utf8' }).stdout?.trim() ?? '';
   if (!libc.includes('/')) missing.push(['newlib', 'libnewlib-arm-none-eabi']);
 }
+// libFuzzer for the fuzz harnesses (firmware/fuzz): without its runtime clang cannot link them.
+if (!have('clang')) missing.push(['libFuzzer', 'libclang-rt-14-dev']);
+else {
+  const probe = spawnSync('clang', ['-fsanitize=fuzzer', '-x', 'c', '-', '-o', '/dev/null'], {
+    input: 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n',
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  if (probe.status !== 0) missing.push(['libFuzzer', 'libclang-rt-14-dev']);
+}
 if (missing.length) {
   const pkgs = [...new Set(missing.map(([, p]) => p))];
   console.error(`missing tools (${missing.map(([t]) => t).join(', ')}): install the Debian packages: apt-get install ${pkgs.join(' ')}`);
@@ -63,6 +73,10 @@ step('lint', 'npx', ['eslint', '.']);
 step('firmware configure', 'cmake', ['-S', 'firmware', '-B', 'firmware/build', '-DCMAKE_BUILD_TYPE=Debug']);
 step('firmware build', 'cmake', ['--build', 'firmware/build', '-j', String(jobs)]);
 step('firmware tests', 'ctest', ['--test-dir', 'firmware/build', '--output-on-failure', '-j', String(jobs)]);
+// libFuzzer harnesses of the core (firmware/fuzz, docs/reliability.md "Fuzzing"): build with clang,
+// replay the committed corpora and crash regressions, then fuzz each harness for 50 s, two at a
+// time (about 2 minutes); any crash, failed invariant, timeout or memory blow-up fails.
+step('firmware fuzzing', 'node', ['scripts/fuzz.mjs', '--time', process.env.REC_FUZZ_SECONDS ?? '50', '--jobs', String(jobs)]);
 // The RP2040 board firmware (ELF, BIN, UF2), a cross build of its own; its tests run under vitest.
 step('rp2040 firmware configure', 'cmake', ['-S', 'firmware/ports/rp2040', '-B', 'firmware/build-rp2040', `-DCMAKE_TOOLCHAIN_FILE=${join(root, 'firmware', 'cmake', 'arm-none-eabi-m0plus.cmake')}`]);
 step('rp2040 firmware build', 'cmake', ['--build', 'firmware/build-rp2040', '-j', String(jobs)]);
