@@ -17,6 +17,9 @@ import { clearTimeout, setTimeout } from 'node:timers';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const HARNESSES = ['frame', 'server', 'fat', 'recover'];
+// Longest input per harness: frames a little over the largest legal encoding; operation
+// programs and patch lists of a few KiB.
+const MAX_LEN = { frame: 9000, server: 4096, fat: 2048, recover: 2048 };
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
   const i = args.indexOf(name);
@@ -60,6 +63,7 @@ function fuzzOne(h) {
       join(root, 'firmware', 'fuzz', 'corpus', h),
       join(root, 'firmware', 'fuzz', 'regressions', h),
       `-max_total_time=${seconds}`,
+      `-max_len=${MAX_LEN[h]}`,
       '-timeout=10',
       '-rss_limit_mb=2048',
       '-print_final_stats=1',
