@@ -1,0 +1,994 @@
+#!/usr/bin/env node
+// Power-cut campaign against the recorder simulator (docs/reliability.md).
+//
+// The simulator is SIGKILLed (a power cut: nothing is flushed, the card image keeps what had been
+// written) at random moments while recording, at stop, while the app syncs, while the app deletes
+// verified recordings, while formatting (FORMAT), while writing settings (SET_LABEL / SETTINGS)
+// and while a rebooted recorder recovers (a second cut). After every cut the recorder boots again
+// on the same image, is checked over the protocol, quits cleanly, and the image is checked with
+// fsck.fat -n, mtools and our own WAV and journal checks:
+//
+//  - every recording that existed is present and byte-identical (SHA-256 of the file), unless the
+//    interrupted operation was a delete of a copy verified in the library or a format;
+//  - the interrupted recording is recovered (finished, valid WAV, evid chunk equal to the audio,
+//    an unbroken ramp) with at most 1 s of audio (+ one 256-sample block) missing against the
+//    last INFO currentSamples received before the cut; `ffprobe` reads it;
+//  - the journal chain verifies, the old journal is a prefix of the new one (append-only; a
+//    format starts a new one), one record per recording, every recording has its record;
+//  - recording numbers are never reused; settings are the old or the new ones, never others;
+//  - fsck.fat -n is clean after the rebooted simulator's clean quit;
+//  - the library the app wrote holds only byte-exact copies (.part files are prefixes).
+//
+// Usage: node scripts/power-campaign.mjs [--cuts 2000] [--seed 1] [--speed 20] [--size-mb 64]
+//          [--per-sequence 25] [--mix recording=4,stop=2,sync=1,delete=1,format=1,settings=1]
+//          [--recovery-cuts 0.25] [--out DIR] [--sim PATH] [--ffprobe all|some|none]
+//          [--stall-every N --stall-ms M] [--max-minutes M] [--quiet]
+// Needs the simulator (firmware/build) and the app (npm run build). Exit status 0 when every cut
+// passed every check; the report is DIR/power-campaign.json and DIR/power-campaign.md.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const argv = process.argv.slice(2);
+function opt(name, dflt) {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return dflt;
+  const v = argv[i + 1];
+  if (v === undefined || v.startsWith('--')) return true;
+  return v;
+}
+if (argv.includes('--help') || argv.includes('-h')) {
+  const text = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+  console.log(text.slice(1, text.findIndex((l) => l.startsWith('import'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  process.exit(0);
+}
+const O = {
+  cuts: Number(opt('cuts', 2000)),
+  seed: Number(opt('seed', 1)),
+  speed: Number(opt('speed', 20)),
+  sizeMb: Number(opt('size-mb', 64)),
+  perSequence: Number(opt('per-sequence', 25)),
+  mix: String(opt('mix', 'recording=4,stop=2,sync=1,delete=1,format=1,settings=1')),
+  recoveryCuts: Number(opt('recovery-cuts', 0.25)),
+  out: resolve(String(opt('out', 'power-campaign'))),
+  sim: resolve(String(opt('sim', process.env.REC_SIM_BIN ?? join(root, 'firmware', 'build', 'ports', 'host', 'recorder-sim')))),
+  ffprobe: String(opt('ffprobe', 'some')),
+  maxMinutes: Number(opt('max-minutes', 0)),
+  quiet: argv.includes('--quiet'),
+  stallEvery: Number(opt('stall-every', 0)),
+  stallMs: Number(opt('stall-ms', 0)),
+};
+const CLI = join(root, 'dist', 'host', 'cli', 'main.js');
+const distProto = join(root, 'dist', 'protocol', 'src');
+for (const [what, p] of [['the simulator', O.sim], ['the app (npm run build)', CLI], ['the protocol build (npm run build)', join(distProto, 'codec.js')]]) {
+  if (!existsSync(p)) {
+    console.error(`power-campaign: ${what} is missing at ${p}`);
+    process.exit(2);
+  }
+}
+const { Deframer, decodeStruct, encodeFrame, encodeStruct } = await import(pathToFileURL(join(distProto, 'codec.js')).href);
+const { CARD_LAYOUT, CARD_STATE, COMMANDS, KIND, PROTOCOL, RECORD_FLAGS, RECORDING_STATE, REC_STATE, SETTINGS_MASK, STOP_REASON, STRUCTS, structSize } = await import(pathToFileURL(join(distProto, 'schema.js')).href);
+const { SerialPort } = await import('serialport');
+
+const JOURNAL_RECORD_SIZE = structSize(STRUCTS.JOURNAL_RECORD);
+const PHASES = ['recording', 'stop', 'sync', 'delete', 'format', 'settings'];
+const mix = Object.fromEntries(O.mix.split(',').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
+for (const k of Object.keys(mix)) if (!PHASES.includes(k)) throw new Error(`unknown phase ${k} in --mix`);
+const ENV = { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', MTOOLS_SKIP_CHECK: '1', PATH: `${process.env.PATH}:/usr/sbin:/sbin` };
+
+// ---------------------------------------------------------------------------------------------
+// Processes: every one is tracked, bounded and killed on the way out.
+
+const children = new Set();
+function track(p, timeoutMs) {
+  children.add(p);
+  const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+  p.once('exit', () => {
+    clearTimeout(t);
+    children.delete(p);
+  });
+  return p;
+}
+function killAll() {
+  for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+}
+process.on('exit', killAll);
+for (const s of ['SIGINT', 'SIGTERM']) {
+  process.on(s, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const sha256 = (b) => createHash('sha256').update(b).digest('hex');
+
+/** mulberry32 */
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function exited(p, timeoutMs) {
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve(p.exitCode);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.once('exit', (code) => {
+      clearTimeout(t);
+      resolve(code);
+    });
+  });
+}
+
+function isLink(p) {
+  try {
+    return lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+class Sim {
+  constructor(proc, link, image) {
+    this.proc = proc;
+    this.link = link;
+    this.image = image;
+    this.lines = [];
+    this.stderr = '';
+    let buf = '';
+    proc.stdout.setEncoding('utf8').on('data', (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        this.lines.push(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+    });
+    proc.stderr.setEncoding('utf8').on('data', (d) => (this.stderr = (this.stderr + d).slice(-4000)));
+  }
+
+  static async start(image, link, { waitReady = true, timeoutMs = 120_000 } = {}) {
+    const args = ['--image', image, '--link', link, '--size-mb', String(O.sizeMb), '--mic', 'ramp', '--speed', String(O.speed), '--quiet'];
+    if (O.stallEvery) args.push('--stall-every', String(O.stallEvery), '--stall-ms', String(O.stallMs || 500));
+    const proc = track(spawn(O.sim, args, { stdio: ['pipe', 'pipe', 'pipe'], env: ENV }), timeoutMs);
+    proc.stdin.on('error', () => undefined);
+    const sim = new Sim(proc, link, image);
+    if (waitReady) await sim.waitLine(/^ready/, 0, 20_000);
+    return sim;
+  }
+
+  get alive() {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  async waitLine(re, from = 0, timeoutMs = 20_000) {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const l = this.lines.slice(from).find((x) => re.test(x));
+      if (l) return l;
+      if (!this.alive) throw new Error(`simulator exited (${this.proc.exitCode ?? this.proc.signalCode}) before printing ${re}: ${this.stderr.slice(-800)}`);
+      if (Date.now() > end) throw new Error(`simulator did not print ${re} within ${timeoutMs} ms`);
+      await sleep(2);
+    }
+  }
+
+  send(line) {
+    this.proc.stdin.write(line + '\n');
+  }
+
+  async command(line) {
+    const from = this.lines.length;
+    this.send(line);
+    await this.waitLine(new RegExp(`^ok ${line.split(' ')[0]}`), from);
+  }
+
+  /** Power cut. The simulator leaves its link behind; it is removed so nothing opens a stale one. */
+  async cut() {
+    this.proc.kill('SIGKILL');
+    await exited(this.proc, 5000);
+    if (isLink(this.link)) unlinkSync(this.link);
+  }
+
+  async quit() {
+    if (!this.alive) return this.proc.exitCode;
+    this.send('quit');
+    return exited(this.proc, 20_000);
+  }
+}
+
+/** A minimal protocol client over serialport (like test/support/raw-client.ts). */
+class Client {
+  constructor(port) {
+    this.port = port;
+    this.deframer = new Deframer();
+    this.seq = 1;
+    this.waiting = new Map();
+    this.closed = false;
+    port.on('data', (chunk) => {
+      for (const item of this.deframer.push(chunk)) {
+        if (!item.ok || item.frame.kind === KIND.EVENT || item.frame.seq === 0) continue;
+        const w = this.waiting.get(item.frame.seq);
+        if (w) {
+          this.waiting.delete(item.frame.seq);
+          w.resolve(item.frame);
+        }
+      }
+    });
+    const gone = () => this.fail(new Error('port closed'));
+    port.on('close', gone);
+    port.on('error', gone);
+  }
+
+  static open(path) {
+    return new Promise((resolve, reject) => {
+      const port = new SerialPort({ path, baudRate: 115200, autoOpen: false, lock: false });
+      port.open((err) => (err ? reject(err) : resolve(new Client(port))));
+    });
+  }
+
+  fail(e) {
+    this.closed = true;
+    for (const [, w] of this.waiting) w.reject(e);
+    this.waiting.clear();
+  }
+
+  call(command, value = {}, timeoutMs = 10_000) {
+    if (this.closed) return Promise.reject(new Error('client closed'));
+    const c = COMMANDS[command];
+    const seq = this.seq++;
+    if (this.seq > 0xffff) this.seq = 1;
+    const frame = encodeFrame({ kind: KIND.REQUEST, seq, command: c.id, payload: encodeStruct(c.request, value) });
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.waiting.delete(seq);
+        reject(new Error(`no answer to ${command} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiting.set(seq, {
+        resolve: (f) => (clearTimeout(t), resolve(f)),
+        reject: (e) => (clearTimeout(t), reject(e)),
+      });
+      this.port.write(frame, (err) => {
+        if (err) this.fail(err);
+      });
+    });
+  }
+
+  async ok(command, value = {}, timeoutMs) {
+    const f = await this.call(command, value, timeoutMs);
+    if (f.kind === KIND.ERROR) {
+      const e = decodeStruct('ERROR', f.payload);
+      throw Object.assign(new Error(`${command} failed with error code ${e.code}`), { deviceCode: Number(e.code) });
+    }
+    return decodeStruct(COMMANDS[command].response, f.payload);
+  }
+
+  async list() {
+    const out = [];
+    let after = 0;
+    for (;;) {
+      const r = await this.ok('LIST', { afterNumber: after, maxEntries: 40 });
+      for (const e of r.entries) {
+        out.push(e);
+        after = e.number;
+      }
+      if (!r.more || r.entries.length === 0) break;
+    }
+    return out;
+  }
+
+  close() {
+    this.fail(new Error('client closed'));
+    return new Promise((r) => (this.port.isOpen ? this.port.close(() => r()) : r()));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Card checks (after a clean quit)
+
+function mtool(tool, args) {
+  return spawnSync(tool, args, { env: ENV, encoding: 'buffer', maxBuffer: 1 << 30 });
+}
+
+function mdir(image, dir) {
+  const r = mtool('mdir', ['-b', '-i', image, `::${dir}`]);
+  if (r.status !== 0) return [];
+  return r.stdout
+    .toString('utf8')
+    .split('\n')
+    .map((l) => l.trim().replace(/^.*\//, ''))
+    .filter(Boolean);
+}
+
+/** Recordings (number -> bytes) and the journal of a card image. */
+function readCard(image, tmp) {
+  const dir = join(tmp, 'card');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const names = mdir(image, '/RECORDS').filter((n) => /^REC\d{5}\.WAV$/i.test(n));
+  const files = new Map();
+  if (names.length) {
+    const r = mtool('mcopy', ['-n', '-o', '-i', image, ...names.map((n) => `::/RECORDS/${n}`), dir + '/']);
+    if (r.status !== 0) throw new Error(`mcopy failed: ${r.stderr.toString()}`);
+    for (const n of names) files.set(Number(/\d{5}/.exec(n)[0]), readFileSync(join(dir, n)));
+  }
+  const others = mdir(image, '/RECORDS').filter((n) => !/^REC\d{5}\.WAV$/i.test(n));
+  let journal = Buffer.alloc(0);
+  if (mdir(image, '/SYSTEM').some((n) => /^JOURNAL\.BIN$/i.test(n))) {
+    const r = mtool('mcopy', ['-n', '-o', '-i', image, '::/SYSTEM/JOURNAL.BIN', join(dir, 'journal.bin')]);
+    if (r.status !== 0) throw new Error(`mcopy journal failed: ${r.stderr.toString()}`);
+    journal = readFileSync(join(dir, 'journal.bin'));
+  }
+  return { files, journal, others, dir };
+}
+
+function checkWav(file) {
+  const off = CARD_LAYOUT.wavDataOffset;
+  if (file.length < off + 8) return { ok: false, problem: `only ${file.length} bytes` };
+  if (file.subarray(0, 4).toString('latin1') !== 'RIFF' || file.subarray(8, 12).toString('latin1') !== 'WAVE') return { ok: false, problem: 'not RIFF/WAVE' };
+  if (file.readUInt32LE(4) !== file.length - 8) return { ok: false, problem: `RIFF size ${file.readUInt32LE(4)} in a file of ${file.length} bytes` };
+  if (file.subarray(off - 8, off - 4).toString('latin1') !== 'data') return { ok: false, problem: 'no data chunk at 1016' };
+  const dataSize = file.readUInt32LE(off - 4);
+  if (off + dataSize > file.length) return { ok: false, problem: 'data chunk runs past the end' };
+  const data = file.subarray(off, off + dataSize);
+  const evidAt = off + dataSize + (dataSize & 1);
+  if (file.subarray(evidAt, evidAt + 4).toString('latin1') !== 'evid') return { ok: false, problem: 'no evid chunk after the audio' };
+  const evid = decodeStruct('EVIDENCE_CHUNK', file.subarray(evidAt + 8, evidAt + 8 + file.readUInt32LE(evidAt + 4)));
+  const dataSha = sha256(data);
+  if (evid.sha256.toString('hex') !== dataSha) return { ok: false, problem: 'evid SHA-256 differs from the audio' };
+  if (Number(evid.sampleCount) !== dataSize / 2) return { ok: false, problem: 'evid sample count differs from the data size' };
+  for (let i = 0; i < dataSize / 2; i++) {
+    if (data.readUInt16LE(2 * i) !== (i & 0xffff)) return { ok: false, problem: `the ramp breaks at sample ${i}` };
+  }
+  return { ok: true, samples: dataSize / 2, sampleRate: file.readUInt32LE(24), dataSha, evid };
+}
+
+function checkJournal(journal) {
+  if (journal.length % JOURNAL_RECORD_SIZE !== 0) throw new Error(`journal is ${journal.length} bytes, not whole records`);
+  const recs = [];
+  let prev = Buffer.alloc(32);
+  for (let o = 0; o < journal.length; o += JOURNAL_RECORD_SIZE) {
+    const raw = journal.subarray(o, o + JOURNAL_RECORD_SIZE);
+    const r = decodeStruct('JOURNAL_RECORD', raw);
+    if (!r.prevHash.equals(prev)) throw new Error(`journal record ${o / JOURNAL_RECORD_SIZE} does not chain to the one before`);
+    if (r.index !== o / JOURNAL_RECORD_SIZE) throw new Error(`journal record ${o / JOURNAL_RECORD_SIZE} says index ${r.index}`);
+    prev = createHash('sha256').update(raw).digest();
+    recs.push(r);
+  }
+  const numbers = recs.map((r) => r.number);
+  if (new Set(numbers).size !== numbers.length) throw new Error(`journal has a recording twice: ${numbers.join(',')}`);
+  return recs;
+}
+
+function fsck(image) {
+  const r = spawnSync('fsck.fat', ['-n', image], { env: ENV, encoding: 'utf8' });
+  return { ok: r.status === 0, output: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
+}
+
+function ffprobeOk(path) {
+  const r = spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,sample_rate', '-of', 'json', path], { encoding: 'utf8', timeout: 20_000 });
+  if (r.status !== 0) return `ffprobe failed: ${r.stderr}`;
+  const j = JSON.parse(r.stdout);
+  return j.streams?.[0]?.codec_name === 'pcm_s16le' ? null : `ffprobe: ${r.stdout}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The app
+
+function startCli(args, timeoutMs) {
+  const p = track(spawn(process.execPath, [CLI, ...args], { env: { ...ENV, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] }), timeoutMs);
+  const events = [];
+  let stderr = '';
+  let buf = '';
+  p.stdout.setEncoding('utf8').on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      try {
+        events.push(JSON.parse(line));
+      } catch {
+        // not JSON
+      }
+    }
+  });
+  p.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+  const done = exited(p, timeoutMs + 1000);
+  return { p, events, get stderr() { return stderr; }, done };
+}
+
+async function waitEvent(cli, pred, timeoutMs) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const e = cli.events.find(pred);
+    if (e) return e;
+    if (cli.p.exitCode !== null || cli.p.signalCode !== null || Date.now() > end) return null;
+    await sleep(1);
+  }
+}
+
+/** Library: every .wav equals the card's file as first seen; .part files are prefixes. */
+function checkLibrary(lib, everSeen) {
+  const problems = [];
+  let names = [];
+  try {
+    names = readdirSync(lib);
+  } catch {
+    return { problems, numbers: new Set() };
+  }
+  const numbers = new Set();
+  for (const n of names) {
+    if (n.endsWith('.json') && !n.startsWith('.')) {
+      const m = JSON.parse(readFileSync(join(lib, n), 'utf8'));
+      const wav = readFileSync(join(lib, m.file.name));
+      const want = everSeen.get(m.recording.number);
+      if (!want) problems.push(`library has recording ${m.recording.number}, never seen on the card`);
+      else if (sha256(wav) !== want.sha) problems.push(`library copy of recording ${m.recording.number} differs from the card`);
+      numbers.add(m.recording.number);
+    } else if (n.endsWith('.wav.part')) {
+      const num = Number(/_(\d+)(?:-\d+)?\.wav\.part$/.exec(n)?.[1]);
+      const want = everSeen.get(num);
+      const part = readFileSync(join(lib, n));
+      if (!want) problems.push(`${n}: partial copy of a recording never seen`);
+      else if (part.length > want.bytes.length || !part.equals(want.bytes.subarray(0, part.length))) problems.push(`${n} is not a prefix of the card's file`);
+    }
+  }
+  return { problems, numbers };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The campaign
+
+const report = {
+  config: { ...O, sim: O.sim.replace(root + '/', ''), out: undefined },
+  startedAt: new Date().toISOString(),
+  elapsedMs: 0,
+  cuts: 0,
+  sequences: 0,
+  byPhase: Object.fromEntries([...PHASES, 'recovery'].map((p) => [p, { cuts: 0, failed: 0, ms: 0 }])),
+  recovered: 0,
+  finishedAtStop: 0,
+  worstLossSeconds: null,
+  worstLoss: null,
+  lossHistogram: { '<0 (more than INFO said)': 0, '0-0.25 s': 0, '0.25-0.5 s': 0, '0.5-0.75 s': 0, '0.75-1 s': 0, '>1 s': 0 },
+  fsckRuns: 0,
+  filesChecked: 0,
+  ffprobeRuns: 0,
+  formatsCutUnformatted: 0,
+  appSyncRuns: 0,
+  appSyncIncomplete: 0,
+  appIncomplete: [],
+  journalGaps: { spentNumbers: 0, afterFormat: 0, missingAfterFormat: 0, unexplained: [] },
+  deletesVerifiedThenCut: 0,
+  failures: [],
+};
+
+const tmpRoot = mkdtempSync(join(tmpdir(), 'rec-power-'));
+mkdirSync(O.out, { recursive: true });
+const log = (s) => {
+  if (!O.quiet) console.log(s);
+};
+
+function pickPhase(r) {
+  const total = Object.values(mix).reduce((a, b) => a + b, 0);
+  let x = r() * total;
+  for (const [k, w] of Object.entries(mix)) {
+    if ((x -= w) < 0) return k;
+  }
+  return 'recording';
+}
+
+function lossBucket(s) {
+  if (s < 0) return '<0 (more than INFO said)';
+  if (s <= 0.25) return '0-0.25 s';
+  if (s <= 0.5) return '0.25-0.5 s';
+  if (s <= 0.75) return '0.5-0.75 s';
+  if (s <= 1) return '0.75-1 s';
+  return '>1 s';
+}
+
+/** Starts a recording and polls INFO until `ms` real ms have passed; returns the last INFO. */
+async function recordFor(sim, c, ms, cutAtEnd) {
+  const from = sim.lines.length;
+  sim.send('press');
+  const t0 = Date.now();
+  let last = null;
+  let cut = false;
+  const timer = cutAtEnd
+    ? setTimeout(() => {
+        cut = true;
+        sim.proc.kill('SIGKILL');
+        c.fail(new Error('power cut'));
+      }, ms)
+    : null;
+  while (!cut && Date.now() - t0 < ms) {
+    try {
+      const info = await c.ok('INFO', {}, 2000);
+      if (!cut) last = info;
+    } catch {
+      break;
+    }
+  }
+  if (timer) {
+    await exited(sim.proc, 5000);
+    clearTimeout(timer);
+    if (isLink(sim.link)) unlinkSync(sim.link);
+  }
+  const micOn = sim.lines.slice(from).some((l) => /^mic on/.test(l));
+  return { last, micOn };
+}
+
+async function runSequence(seqNo, r, budget) {
+  const dir = join(tmpRoot, `seq-${seqNo}`);
+  mkdirSync(dir, { recursive: true });
+  const image = join(dir, 'card.img');
+  const link = join(dir, 'link');
+  const lib = join(dir, 'library');
+  const state = {
+    files: new Map(), // number -> { sha, bytes }
+    everSeen: new Map(), // number -> { sha, bytes } as first finished on the card
+    journal: Buffer.alloc(0),
+    maxNumber: 0,
+    label: '',
+    sampleRate: 16000,
+    deviceId: 0n,
+  };
+  // A first boot creates and formats the card.
+  {
+    const sim = await Sim.start(image, link);
+    const c = await Client.open(link);
+    const info = await c.ok('HELLO', { maxPayload: 4096 });
+    state.deviceId = info.deviceId;
+    state.sampleRate = info.sampleRate;
+    state.label = info.label;
+    await c.close();
+    if ((await sim.quit()) !== 0) throw new Error('first quit failed');
+  }
+
+  for (let k = 0; k < O.perSequence && budget.left() > 0; k++) {
+    const phase = pickPhase(r);
+    const cutNo = report.cuts + 1;
+    const ctx = { phase, cut: cutNo, seq: seqNo, details: {} };
+    const started = Date.now();
+    try {
+      await oneCut(ctx, state, { image, link, lib, dir }, r);
+      report.byPhase[phase].ms += Date.now() - started;
+      report.byPhase[phase].cuts++;
+    } catch (e) {
+      report.byPhase[phase].cuts++;
+      report.byPhase[phase].failed++;
+      const keep = join(O.out, 'failures', `cut-${cutNo}`);
+      if (report.failures.length < 10) {
+        mkdirSync(keep, { recursive: true });
+        spawnSync('cp', ['--sparse=always', image, `${image}.settings`, keep]);
+      }
+      report.failures.push({ cut: cutNo, sequence: seqNo, phase, message: String(e?.message ?? e), details: ctx.details, image: report.failures.length < 10 ? keep : null });
+      log(`cut ${cutNo} (${phase}) FAILED: ${e?.message ?? e}`);
+      killAll();
+      return; // the card is in an unknown state: next sequence
+    } finally {
+      report.cuts++;
+      budget.used();
+    }
+    if (report.cuts % 25 === 0) log(`${report.cuts} cuts, ${report.failures.length} failures, worst loss ${report.worstLossSeconds?.toFixed(3) ?? '-'} s`);
+  }
+  // End of the sequence: a sync with no cut copies everything, and the library verifies.
+  const sim = await Sim.start(image, link);
+  const cli = startCli(['sync', '--port', link, '--dest', lib, '--json'], 120_000);
+  const code = await cli.done;
+  report.appSyncRuns++;
+  await sim.quit();
+  const lc = checkLibrary(lib, state.everSeen);
+  const v = spawnSync(process.execPath, [CLI, 'verify', lib, '--json'], { env: { ...ENV, CI: '1' }, encoding: 'utf8', timeout: 120_000 });
+  const problems = [...lc.problems];
+  const res = cli.events.findLast((e) => e.type === 'result');
+  const gapsExplained = noteJournalGaps(cli.events, state, { cut: null, phase: 'final sync' });
+  // A sync is "not ok" when the journal shows gaps; a gap is harmless when no recording the card
+  // ever held is missing (a number spent by a cut at the start of a recording, or a format).
+  const onlyExplainedGaps = code === 1 && res?.result?.failed?.length === 0 && res.result.journal === 'gap' && gapsExplained;
+  if (code !== 0 && !onlyExplainedGaps) problems.push(`final sync failed (${code}): ${cli.events.filter((e) => e.type === 'error' || e.type === 'file.failed' || e.type === 'warning').map((e) => `${e.code}: ${e.message}`).join(' | ') || cli.stderr.slice(-300)}`);
+  for (const n of state.files.keys()) if (!lc.numbers.has(n)) problems.push(`recording ${n} is on the card but not in the library after the final sync`);
+  if (lc.numbers.size && v.status !== 0) problems.push(`recorder verify failed: ${v.stdout.slice(-500)}`);
+  if (problems.length) {
+    report.failures.push({ cut: null, sequence: seqNo, phase: 'final sync', message: problems.join('; ') });
+    log(`sequence ${seqNo} final sync FAILED: ${problems.join('; ')}`);
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function oneCut(ctx, state, paths, r) {
+  const { image, link, lib, dir } = paths;
+  const { phase } = ctx;
+  const d = ctx.details;
+  let sim = await Sim.start(image, link);
+  let c = await Client.open(link);
+  let info = await c.ok('HELLO', { maxPayload: 4096 });
+  const rate = info.sampleRate;
+  let interrupted = null; // { number|null, lastSamples, micOn }
+  let allowedGone = () => false;
+  let settingsBefore = { label: state.label, sampleRate: state.sampleRate };
+  let settingsNew = null;
+  let formatCut = false;
+  let cliRun = null;
+
+  const quickRecording = async (seconds) => {
+    let from = sim.lines.length;
+    sim.send('press');
+    await sim.waitLine(/^mic on/, from);
+    await sleep((seconds * 1000) / O.speed);
+    from = sim.lines.length;
+    sim.send('press');
+    await sim.waitLine(/^mic off/, from);
+  };
+
+  if (phase === 'recording') {
+    // Up to 6 s of device time; a quarter of the cuts land in the first half second.
+    const deviceMs = r() < 0.25 ? r() * 500 : 500 + r() * 5500;
+    const { last, micOn } = await recordFor(sim, c, deviceMs / O.speed, true);
+    d.deviceMs = Math.round(deviceMs);
+    interrupted = { last, micOn };
+  } else if (phase === 'stop') {
+    const deviceMs = 300 + r() * 3000;
+    const { last } = await recordFor(sim, c, deviceMs / O.speed, false);
+    const from = sim.lines.length;
+    sim.send('press');
+    // The stop: finalising writes the rest of the ring, the evid chunk, the header sizes, the FAT
+    // trim and the journal record. Cut within a few real milliseconds of it.
+    const delay = r() < 0.5 ? r() * 3 : r() * 25;
+    d.delayMs = Number(delay.toFixed(2));
+    await waitUntil(() => sim.lines.slice(from).some((l) => /^ok press/.test(l)), 5000);
+    await sleep(delay);
+    await sim.cut();
+    interrupted = { last, micOn: true, atStop: true };
+  } else if (phase === 'sync' || phase === 'delete') {
+    // Make sure there is something new to copy (and so to delete).
+    await quickRecording(0.5 + r() * 2);
+    if (phase === 'delete' && r() < 0.5) await quickRecording(0.5 + r());
+    // Remember the new recordings exactly as the card holds them before the app touches them
+    // (they may be copied and deleted before the next look at the card).
+    await c.close();
+    c = null;
+    if ((await sim.quit()) !== 0) throw new Error('clean quit before the sync failed');
+    const before = readCard(image, dir);
+    for (const [n, b] of before.files) if (!state.everSeen.has(n)) state.everSeen.set(n, { sha: sha256(b), bytes: b });
+    d.onCard = [...before.files.keys()];
+    sim = await Sim.start(image, link);
+    const args = ['sync', '--port', link, '--dest', lib, '--json', '--timeout', '500'];
+    if (phase === 'delete') args.push('--delete-after-verify');
+    cliRun = startCli(args, 60_000);
+    report.appSyncRuns++;
+    let delay;
+    if (phase === 'sync') {
+      await waitEvent(cliRun, (e) => e.type === 'list.received', 15_000);
+      delay = r() * 60;
+    } else {
+      await waitEvent(cliRun, (e) => e.type === 'file.verified' || (e.type === 'file.skipped' && e.reason === 'already-verified'), 15_000);
+      delay = r() * 12;
+    }
+    d.delayMs = Number(delay.toFixed(2));
+    await sleep(delay);
+    await sim.cut();
+    // What the app had verified before the cut may legitimately be gone from the card.
+    allowedGone = (n, libNumbers) => phase === 'delete' && libNumbers.has(n);
+  } else if (phase === 'format') {
+    const t0 = Date.now();
+    const delay = r() * (budgetFormatMs + 5);
+    d.delayMs = Number(delay.toFixed(2));
+    const pending = c.ok('FORMAT', { magic: PROTOCOL.formatMagic, deviceId: state.deviceId }, 30_000).then(
+      () => Date.now() - t0,
+      () => null,
+    );
+    await sleep(delay);
+    await sim.cut();
+    await c.close();
+    const took = await pending;
+    if (took !== null) d.formatCompletedBeforeCut = true;
+    formatCut = true;
+    state.formats = (state.formats ?? 0) + 1;
+    allowedGone = () => true;
+  } else if (phase === 'settings') {
+    const which = r() < 0.5 ? 'label' : 'rate';
+    if (which === 'label') {
+      settingsNew = { label: `cut-${ctx.cut}-${Math.floor(r() * 1e6)}`, sampleRate: state.sampleRate };
+      void c.call('SET_LABEL', { label: settingsNew.label }, 5000).catch(() => undefined);
+    } else {
+      const rates = [8000, 16000, 32000, 48000].filter((x) => x !== state.sampleRate);
+      settingsNew = { label: state.label, sampleRate: rates[Math.floor(r() * rates.length)] };
+      void c.call('SETTINGS', { setMask: SETTINGS_MASK.SAMPLE_RATE, sampleRate: settingsNew.sampleRate }, 5000).catch(() => undefined);
+    }
+    const delay = r() * 4;
+    d.delayMs = Number(delay.toFixed(2));
+    await sleep(delay);
+    await sim.cut();
+  }
+  if (c) await c.close();
+  d.rate = rate;
+
+  // A second cut while the recorder boots and recovers the interrupted recording.
+  if ((phase === 'recording' || phase === 'stop') && r() < O.recoveryCuts) {
+    const s2 = await Sim.start(image, link, { waitReady: false });
+    const delay = r() * 15;
+    await sleep(delay);
+    await s2.cut();
+    report.byPhase.recovery.cuts++;
+    report.cuts++;
+    d.recoveryCutMs = Number(delay.toFixed(2));
+  }
+
+  // Boot again on the same image and look.
+  sim = await Sim.start(image, link);
+  if (cliRun) {
+    // The app waits for the recorder to come back, reconnects and carries on.
+    const code = await cliRun.done;
+    const res = cliRun.events.findLast((e) => e.type === 'result');
+    const failed = res?.result?.failed ?? null;
+    if (code !== 0 && (!failed || failed.length || res.result.cancelled)) {
+      report.appSyncIncomplete++;
+      const why = cliRun.events.filter((e) => e.type === 'error' || e.type === 'file.failed').map((e) => `${e.code}: ${e.message}`);
+      const tail = cliRun.events.slice(-4).map((e) => `${e.type}${e.code ? ` ${e.code}` : ''}${e.message ? `: ${e.message}` : ''}`);
+      report.appIncomplete.push({ cut: ctx.cut, phase, exit: code, why: why.length ? why : tail.length ? tail : [cliRun.stderr.slice(-300)] });
+    }
+    noteJournalGaps(cliRun.events, state, ctx);
+    if (phase === 'delete' && cliRun.events.some((e) => e.type === 'file.deleted')) report.deletesVerifiedThenCut++;
+  }
+  c = await Client.open(link);
+  info = await c.ok('HELLO', { maxPayload: 4096 });
+  if (formatCut && info.cardState === CARD_STATE.UNFORMATTED) {
+    // Cut before the new file system was complete: the recorder says so and formats on request.
+    report.formatsCutUnformatted++;
+    d.unformatted = true;
+    await c.ok('FORMAT', { magic: PROTOCOL.formatMagic, deviceId: state.deviceId }, 30_000);
+    info = await c.ok('INFO');
+  }
+  if (info.cardState !== CARD_STATE.OK) throw new Error(`card state ${info.cardState} after the reboot`);
+  if (info.recState !== REC_STATE.IDLE) throw new Error(`recorder state ${info.recState} after the reboot`);
+  const list = await c.list();
+  await c.close();
+  const code = await sim.quit();
+  if (code !== 0) throw new Error(`clean quit after the reboot exited ${code}`);
+
+  // The image, as the reference tools see it.
+  const f = fsck(image);
+  report.fsckRuns++;
+  if (!f.ok) throw new Error(`fsck.fat -n: ${f.output.slice(0, 800)}`);
+  const card = readCard(image, dir);
+  if (card.others.length) throw new Error(`unexpected files in RECORDS: ${card.others.join(', ')}`);
+  const journal = checkJournal(card.journal);
+  const byNumber = new Map(journal.map((j) => [j.number, j]));
+  const listed = new Map(list.map((e) => [e.number, e]));
+  if (listed.size !== card.files.size) throw new Error(`LIST has ${listed.size} recordings, the card ${card.files.size}`);
+  // Recordings finished on the card are immutable: remember each as first seen.
+  for (const [n, b] of card.files) if (!state.everSeen.has(n)) state.everSeen.set(n, { sha: sha256(b), bytes: b });
+  const libCheck = checkLibrary(lib, state.everSeen);
+  if (libCheck.problems.length) throw new Error(libCheck.problems.join('; '));
+
+  // Settings are the old or the new ones.
+  if (settingsNew) {
+    const label = info.label;
+    const okLabel = label === settingsBefore.label || label === settingsNew.label;
+    const okRate = info.sampleRate === settingsBefore.sampleRate || info.sampleRate === settingsNew.sampleRate;
+    if (!okLabel || !okRate) throw new Error(`settings after the cut: label ${JSON.stringify(label)}, rate ${info.sampleRate}; before ${JSON.stringify(settingsBefore)}, new ${JSON.stringify(settingsNew)}`);
+  }
+  state.label = info.label;
+  state.sampleRate = info.sampleRate;
+
+  // The journal is append-only (a format starts a new one).
+  const formattedNow = formatCut && (card.journal.length < state.journal.length || !card.journal.subarray(0, state.journal.length).equals(state.journal));
+  if (!formatCut && !card.journal.subarray(0, state.journal.length).equals(state.journal)) throw new Error('the journal is not an extension of the one before the cut');
+
+  // Recordings that existed are unchanged (or legitimately gone).
+  for (const [n, want] of state.files) {
+    const got = card.files.get(n);
+    if (!got) {
+      if (!allowedGone(n, libCheck.numbers)) throw new Error(`recording ${n} disappeared`);
+      continue;
+    }
+    if (sha256(got) !== want.sha) throw new Error(`recording ${n} changed`);
+  }
+  if (formatCut && card.files.size > 0 && card.files.size < state.files.size) d.formatPartial = true;
+
+  // Every recording on the card: valid, listed, journaled.
+  const newOnes = [];
+  for (const [n, bytes] of card.files) {
+    const w = checkWav(bytes);
+    report.filesChecked++;
+    if (!w.ok) throw new Error(`recording ${n}: ${w.problem}`);
+    const e = listed.get(n);
+    if (!e || e.state !== RECORDING_STATE.FINISHED) throw new Error(`recording ${n} is not listed as finished`);
+    if (e.sha256.toString('hex') !== w.dataSha) throw new Error(`recording ${n}: LIST SHA-256 differs from the file`);
+    const j = byNumber.get(n);
+    if (!j) throw new Error(`recording ${n} has no journal record`);
+    if (j.sha256.toString('hex') !== w.dataSha || j.sampleCount !== w.samples) throw new Error(`recording ${n}: journal record differs from the file`);
+    if (!state.files.has(n)) newOnes.push(n);
+  }
+  for (const n of newOnes) {
+    if (n <= state.maxNumber) throw new Error(`recording number ${n} was used before (highest seen ${state.maxNumber})`);
+  }
+  const quick = phase === 'sync' || phase === 'delete';
+  if (!interrupted && !quick && newOnes.length) throw new Error(`new recordings appeared: ${newOnes.join(', ')}`);
+
+  if (interrupted) {
+    const { last, micOn } = interrupted;
+    const expectNumber = last && last.currentNumber ? last.currentNumber : null;
+    if (newOnes.length > 1) throw new Error(`more than one new recording: ${newOnes.join(', ')}`);
+    if (expectNumber !== null && newOnes[0] !== expectNumber) throw new Error(`recording ${expectNumber} was being recorded, but the card has ${newOnes.join(', ') || 'no new recording'}`);
+    if (micOn && newOnes.length === 0) throw new Error('the microphone had started, but no recording is on the card');
+    if (newOnes.length === 1) {
+      const n = newOnes[0];
+      const e = listed.get(n);
+      const j = byNumber.get(n);
+      const samples = e.sampleCount;
+      const recovered = (e.flags & RECORD_FLAGS.RECOVERED) !== 0;
+      if (recovered) {
+        report.recovered++;
+        if (e.stopReason !== STOP_REASON.POWER_LOSS || j.stopReason !== STOP_REASON.POWER_LOSS) throw new Error(`recovered recording ${n} has stop reason ${e.stopReason}/${j.stopReason}`);
+      } else {
+        if (!interrupted.atStop) throw new Error(`recording ${n} was cut while recording but is not marked recovered`);
+        if (e.stopReason !== STOP_REASON.BUTTON) throw new Error(`recording ${n} finished with stop reason ${e.stopReason}`);
+        report.finishedAtStop++;
+      }
+      if (last && last.currentNumber === n) {
+        const lastSamples = last.currentSamples;
+        const loss = (lastSamples - samples) / rate;
+        d.lastInfoSamples = lastSamples;
+        d.samples = samples;
+        d.lossSeconds = Number(loss.toFixed(4));
+        report.lossHistogram[lossBucket(loss)]++;
+        if (report.worstLossSeconds === null || loss > report.worstLossSeconds) {
+          report.worstLossSeconds = loss;
+          report.worstLoss = { cut: ctx.cut, phase, lastInfoSamples: lastSamples, recoveredSamples: samples, sampleRate: rate, seconds: Number(loss.toFixed(4)) };
+        }
+        if (lastSamples - samples > rate + 256) throw new Error(`recording ${n} lost ${loss.toFixed(3)} s against the last INFO (${lastSamples} samples, ${samples} kept)`);
+      }
+      if (O.ffprobe === 'all' || (O.ffprobe === 'some' && ctx.cut % 5 === 0)) {
+        report.ffprobeRuns++;
+        const problem = ffprobeOk(join(card.dir, `REC${String(n).padStart(5, '0')}.WAV`));
+        if (problem) throw new Error(`recording ${n}: ${problem}`);
+      }
+    }
+  }
+
+  // What the library holds that the card lost must be exactly what the app verified.
+  for (const n of state.files.keys()) {
+    if (!card.files.has(n) && !formatCut && !libCheck.numbers.has(n)) throw new Error(`recording ${n} was deleted without a verified copy`);
+  }
+
+  // New state.
+  state.files = new Map([...card.files].map(([n, b]) => [n, { sha: sha256(b), bytes: b }]));
+  for (const [n, v] of state.files) if (!state.everSeen.has(n)) state.everSeen.set(n, v);
+  state.journal = card.journal;
+  state.maxNumber = Math.max(state.maxNumber, ...card.files.keys(), ...journal.map((j) => j.number));
+  if (formattedNow) d.formatted = true;
+}
+
+async function waitUntil(f, timeoutMs) {
+  const end = Date.now() + timeoutMs;
+  while (!f()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await sleep(1);
+  }
+}
+
+/**
+ * Counts the journal gaps the app reported and says whether every one is explained: the numbers
+ * missing from the journal were never on the card (spent by a cut before the file existed), and
+ * records "disappeared" only after a format.
+ */
+function noteJournalGaps(events, state, ctx) {
+  const checked = events.find((e) => e.type === 'journal.checked');
+  if (!checked || !checked.gaps?.length) return true;
+  let explained = true;
+  for (const g of checked.gaps) {
+    if (g.kind === 'gap') {
+      const m = /recordings? (\d+)(?: to (\d+))?/.exec(g.message);
+      const a = Number(m?.[1]);
+      const b = Number(m?.[2] ?? m?.[1]);
+      const lost = [];
+      for (let n = a; n <= b; n++) if (state.everSeen.has(n)) lost.push(n);
+      report.journalGaps.spentNumbers += b - a + 1;
+      if (lost.length || !m) explained = false;
+    } else if (g.kind === 'shrunk') {
+      report.journalGaps.afterFormat++;
+      if (!state.formats) explained = false;
+    } else if (g.kind === 'missing-record') {
+      // Journaled, but neither on the card nor in the library: must be a formatted-away recording.
+      report.journalGaps.missingAfterFormat++;
+      if (!state.formats) explained = false;
+    } else explained = false;
+  }
+  if (!explained) report.journalGaps.unexplained.push({ cut: ctx.cut, phase: ctx.phase, gaps: checked.gaps.map((g) => g.message) });
+  return explained;
+}
+
+/** How long a FORMAT of the card size takes here, to spread the format cuts over it. */
+let budgetFormatMs = 50;
+async function calibrateFormat() {
+  const dir = join(tmpRoot, 'calibrate');
+  mkdirSync(dir, { recursive: true });
+  const image = join(dir, 'card.img');
+  const link = join(dir, 'link');
+  const sim = await Sim.start(image, link);
+  const c = await Client.open(link);
+  const info = await c.ok('HELLO', { maxPayload: 4096 });
+  const t0 = Date.now();
+  await c.ok('FORMAT', { magic: PROTOCOL.formatMagic, deviceId: info.deviceId }, 30_000);
+  budgetFormatMs = Math.max(5, Date.now() - t0);
+  await c.close();
+  await sim.quit();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const t0 = Date.now();
+let exitCode = 0;
+try {
+  await calibrateFormat();
+  report.formatMs = budgetFormatMs;
+  const r = rng(O.seed);
+  const deadline = O.maxMinutes > 0 ? t0 + O.maxMinutes * 60_000 : Infinity;
+  const budget = { left: () => (Date.now() > deadline ? 0 : O.cuts - report.cuts), used: () => undefined };
+  for (let s = 1; budget.left() > 0; s++) {
+    report.sequences = s;
+    await runSequence(s, r, budget);
+  }
+} catch (e) {
+  report.failures.push({ cut: null, phase: 'campaign', message: String(e?.stack ?? e) });
+  exitCode = 1;
+} finally {
+  killAll();
+  rmSync(tmpRoot, { recursive: true, force: true });
+}
+report.elapsedMs = Date.now() - t0;
+if (report.failures.length) exitCode = 1;
+
+writeFileSync(join(O.out, 'power-campaign.json'), JSON.stringify(report, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
+const md = [
+  '# Power-cut campaign',
+  '',
+  `${report.startedAt}, seed ${O.seed}, ${O.sizeMb} MiB images, simulator speed ${O.speed}, ${report.sequences} sequence(s) of up to ${O.perSequence} cuts, ${(report.elapsedMs / 1000).toFixed(0)} s.`,
+  '',
+  `**${report.cuts} power cuts, ${report.failures.length} failure(s).** Worst audio loss against the last INFO before the cut: ${report.worstLossSeconds === null ? 'n/a' : `${report.worstLossSeconds.toFixed(3)} s`} (limit 1 s + 256 samples).`,
+  '',
+  '| phase | cuts | failed |',
+  '|---|---:|---:|',
+  ...Object.entries(report.byPhase).map(([p, v]) => `| ${p} | ${v.cuts} | ${v.failed} |`),
+  '',
+  '| figure | value |',
+  '|---|---:|',
+  `| recordings recovered after a cut | ${report.recovered} |`,
+  `| recordings that finished normally although cut at stop | ${report.finishedAtStop} |`,
+  `| fsck.fat -n runs (all clean unless failures say otherwise) | ${report.fsckRuns} |`,
+  `| recordings checked (WAV, evid, ramp, LIST, journal) | ${report.filesChecked} |`,
+  `| ffprobe runs | ${report.ffprobeRuns} |`,
+  `| format cuts that left the card unformatted (formatted again on request) | ${report.formatsCutUnformatted} |`,
+  `| app sync runs | ${report.appSyncRuns} |`,
+  `| app runs that did not finish after the recorder came back | ${report.appSyncIncomplete} |`,
+  `| delete runs cut after at least one verified delete | ${report.deletesVerifiedThenCut} |`,
+  '',
+  'Audio lost against the last INFO:',
+  '',
+  '| loss | cuts |',
+  '|---|---:|',
+  ...Object.entries(report.lossHistogram).map(([k, v]) => `| ${k} | ${v} |`),
+  '',
+  ...(report.failures.length ? ['Failures:', '', ...report.failures.map((f) => `- cut ${f.cut ?? '-'} (${f.phase}, sequence ${f.sequence ?? '-'}): ${f.message}`)] : []),
+  '',
+  `Reproduce: \`node scripts/power-campaign.mjs --cuts ${O.cuts} --seed ${O.seed} --speed ${O.speed} --size-mb ${O.sizeMb} --per-sequence ${O.perSequence} --mix ${O.mix}\``,
+  '',
+].join('\n');
+writeFileSync(join(O.out, 'power-campaign.md'), md);
+log(md);
+process.exit(exitCode);
