@@ -5,7 +5,7 @@
 //   server:  the request vectors as raw serial input, and small sessions in the harness's
 //            operation format (every command with a well-formed payload, a recording started
 //            and stopped over the link and by the button, FORMAT with the right confirmation,
-//            card and cable pulled);
+//            verified deletes, card and cable pulled);
 //   fat:     patches of the boot sector, FSInfo, FAT and directory fields;
 //   recover: patches of the cut recording's size fields, header and directory entry, and
 //            (with the harness built) a real header, evid chunk and journal record taken from
@@ -42,7 +42,7 @@ const put = (d, name, bytes) => writeFileSync(join(d, name.replace(/[^A-Za-z0-9_
 }
 
 // ---- server: operations, see firmware/fuzz/fuzz_server.c ----
-const OP = { RAW: 0, REQ: 1, FRAME: 2, POLL: 3, TIME: 4, BUTTON: 5, MIC: 6, CARD: 7, LINK: 8, LIMIT: 9, BATTERY: 10 };
+const OP = { RAW: 0, REQ: 1, FRAME: 2, POLL: 3, TIME: 4, BUTTON: 5, MIC: 6, CARD: 7, LINK: 8, LIMIT: 9, BATTERY: 10, DELETE_OK: 11 };
 const u16 = (v) => [v & 0xff, (v >> 8) & 0xff];
 const u32 = (v) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 const u64 = (v) => {
@@ -107,6 +107,16 @@ const DEVICE_ID = 0x0123456789abcdefn; // the fake port's unique id
     OP.CARD, ...poll(), ...req(CMD.LIST, [...u32(0), ...u16(16), 0, 0]), ...poll(),
     OP.CARD, ...poll(), OP.LIMIT, 7, ...req(CMD.INFO), ...poll(3), OP.LINK, ...poll(), OP.LINK, OP.LIMIT, 0, ...poll(),
     OP.BATTERY, ...u16(3100), OP.TIME, ...u16(2000), ...poll(), OP.BATTERY, ...u16(3900), OP.TIME, ...u16(2000), ...poll(),
+  ]);
+  put(d, 'session-verified-delete', [
+    ...hello, ...poll(),
+    OP.DELETE_OK, 1, ...u16(seq++), ...poll(),
+    ...req(CMD.LIST, [...u32(0), ...u16(16), 0, 0]), ...poll(),
+    ...req(CMD.READ, [...u32(1), ...u32(0), ...u32(100)]), ...poll(),
+    OP.DELETE_OK, 2, ...u16(seq++), ...poll(),
+    OP.BUTTON, ...poll(), OP.MIC, 255, OP.TIME, ...u16(1100), ...poll(), OP.BUTTON, ...poll(),
+    OP.DELETE_OK, 3, ...u16(seq++), ...poll(),
+    ...req(CMD.JOURNAL, [...u32(0), ...u16(8), 0, 0]), ...poll(),
   ]);
   put(d, 'frame-other-version', [OP.FRAME, 2, 0, ...u16(9), ...u16(CMD.INFO), ...u16(0), ...poll()]);
   put(d, 'frame-oversize', [OP.FRAME, 1, 0, ...u16(9), ...u16(CMD.READ), ...u16(8300), ...poll()]);

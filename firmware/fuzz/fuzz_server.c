@@ -7,6 +7,8 @@
  *   2 FRAME: any version/kind/command/length, CRC made right   3 POLL n times
  *   4 TIME: advance the clock    5 BUTTON press    6 MIC: n samples of audio
  *   7 CARD: remove/insert        8 LINK: cable off/on   9 write limit of the link   10 BATTERY
+ *   11 DELETE with the right SHA-256 of a recording (looked up on the card: a fuzzer cannot
+ *      guess a hash, and a verified delete is the most dangerous command there is)
  * Well-formed frames get past the CRC check, so the fuzzer reaches every command handler with
  * arbitrary payloads; raw bytes exercise the deframer and the error paths.
  *
@@ -25,6 +27,8 @@
 #include "fuzz_common.h"
 #include "rec/app.h"
 #include "rec/bytes.h"
+#include "rec/device.h"
+#include "rec/store.h"
 #include "rec/err.h"
 #include "rec/frame.h"
 #include "rec_protocol.h"
@@ -150,7 +154,7 @@ static uint32_t g_ramp;
 static void run_op(fz_in_t *in, bool *card_in, bool *linked)
 {
     static uint8_t payload[9000];
-    uint8_t op = fz_u8(in) % 11u;
+    uint8_t op = fz_u8(in) % 12u;
     switch (op) {
     case 0: {
         const uint8_t *p;
@@ -207,6 +211,19 @@ static void run_op(fz_in_t *in, bool *card_in, bool *linked)
         break;
     }
     case 10: port_fake_set_battery_mv(fz_u16(in)); break;
+    case 11: {
+        uint32_t number = fz_u8(in) % 5u;
+        uint16_t seq = fz_u16(in);
+        rec_recording_t r;
+        uint8_t q[RP_DELETE_REQ_SIZE];
+        memset(q, 0, sizeof q);
+        rec_put_u32(q + RP_DELETE_REQ_OFF_NUMBER, number);
+        rec_device_t *d = rec_device();
+        if (d->store.mounted && rec_store_find(&d->store, number, &r) == REC_OK && r.finished)
+            memcpy(q + RP_DELETE_REQ_OFF_SHA256, r.evid.sha256, 32);
+        feed_frame(RP_VERSION, RP_KIND_REQUEST, seq, RP_CMD_DELETE, q, sizeof q, false);
+        break;
+    }
     }
     poll(1);
 }
