@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CARD_LAYOUT } from '../protocol/src/schema.js';
 import { RawClient } from './support/raw-client.js';
+import { expectRamp, parseRecording } from './support/recording.js';
 import { CLI, fsckCheck, mcopyOut, requireSimulator, requireTool, runCli, startCli, startSim, stopAll, tempDir, type Sim } from './support/sim.js';
 
 beforeAll(() => {
@@ -72,14 +73,6 @@ function library(dir: string): Map<number, { wav: string; manifest: Manifest }> 
   return out;
 }
 
-function expectRamp(wav: Buffer): void {
-  const dataSize = wav.readUInt32LE(CARD_LAYOUT.wavDataOffset - 4);
-  for (let i = 0; i < dataSize / 2; i++) {
-    const v = wav.readUInt16LE(CARD_LAYOUT.wavDataOffset + 2 * i);
-    if (v !== (i & 0xffff)) throw new Error(`sample ${i} is ${v}: the copy is not the recorded ramp`);
-  }
-}
-
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('recorder sync against the simulator', () => {
@@ -115,8 +108,8 @@ describe('recorder sync against the simulator', () => {
       mcopyOut(sim.image, `/RECORDS/REC0000${n}.WAV`, card);
       const copy = readFileSync(wav);
       expect(copy.equals(readFileSync(card)), `recording ${n} differs from the card`).toBe(true);
-      expectRamp(copy);
-      const data = copy.subarray(CARD_LAYOUT.wavDataOffset, CARD_LAYOUT.wavDataOffset + copy.readUInt32LE(CARD_LAYOUT.wavDataOffset - 4));
+      const { data } = parseRecording(copy);
+      expectRamp(data);
       expect(manifest.manifestVersion).toBe(1);
       expect(manifest.file.sha256).toBe(sha256(copy));
       expect(manifest.file.size).toBe(copy.length);

@@ -9,9 +9,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeStruct } from '../protocol/src/codec.js';
-import { CARD_LAYOUT, KIND, REC_STATE, RECORDING_STATE, RECORD_ACTION, SETTINGS_MASK, STOP_REASON, STRUCTS, structSize } from '../protocol/src/schema.js';
+import { KIND, REC_STATE, RECORDING_STATE, RECORD_ACTION, SETTINGS_MASK, STOP_REASON, STRUCTS, structSize } from '../protocol/src/schema.js';
 import { RawClient } from './support/raw-client.js';
 import { fsckCheck, mcopyOut, requireSimulator, requireTool, startSim, stopAll, tempDir } from './support/sim.js';
+import { expectRamp, parseRecording, until } from './support/recording.js';
 
 const JOURNAL_SIZE = structSize(STRUCTS.JOURNAL_RECORD);
 
@@ -34,37 +35,7 @@ async function connect(link: string): Promise<RawClient> {
   return c;
 }
 
-async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** Checks that the samples are the ramp n mod 65536 from `first`; returns the sample count. */
-function expectRamp(data: Buffer, first = 0): number {
-  expect(data.length % 2).toBe(0);
-  const n = data.length / 2;
-  for (let i = 0; i < n; i++) {
-    const v = data.readUInt16LE(2 * i);
-    if (v !== ((first + i) & 0xffff)) throw new Error(`sample ${i} is ${v}, expected ${(first + i) & 0xffff}: lost or repeated samples`);
-  }
-  return n;
-}
-
-function parseWav(file: Buffer) {
-  expect(file.subarray(0, 4).toString('latin1')).toBe('RIFF');
-  expect(file.readUInt32LE(4)).toBe(file.length - 8);
-  const dataSize = file.readUInt32LE(CARD_LAYOUT.wavDataOffset - 4);
-  const data = file.subarray(CARD_LAYOUT.wavDataOffset, CARD_LAYOUT.wavDataOffset + dataSize);
-  const evidAt = CARD_LAYOUT.wavDataOffset + dataSize;
-  expect(file.subarray(evidAt, evidAt + 4).toString('latin1')).toBe('evid');
-  const evid = decodeStruct('EVIDENCE_CHUNK', file.subarray(evidAt + 8, evidAt + 8 + file.readUInt32LE(evidAt + 4)));
-  return { data, evid };
-}
 
 describe('simulator over a real pseudo-terminal', () => {
   it('answers HELLO as a simulated recorder and survives garbage on the line', async () => {
@@ -109,7 +80,7 @@ describe('simulator over a real pseudo-terminal', () => {
     const wavPath = join(dir, 'rec.wav');
     mcopyOut(sim.image, `/RECORDS/REC00001.WAV`, wavPath);
     const file = readFileSync(wavPath);
-    const { data, evid } = parseWav(file);
+    const { data, evid } = parseRecording(file);
     const samples = expectRamp(data);
     expect(samples).toBeGreaterThanOrEqual(target);
     expect(Number(evid.sampleCount)).toBe(samples);
@@ -165,7 +136,7 @@ describe('simulator over a real pseudo-terminal', () => {
     expect(fsck.status, fsck.output).toBe(0);
     const wavPath = join(dir, 'rec.wav');
     mcopyOut(again.image, '/RECORDS/REC00001.WAV', wavPath);
-    const { data, evid } = parseWav(readFileSync(wavPath));
+    const { data, evid } = parseRecording(readFileSync(wavPath));
     expect(expectRamp(data)).toBe(Number(e.sampleCount));
     expect((evid.sha256 as Buffer).equals(createHash('sha256').update(data).digest())).toBe(true);
     expect((e.sha256 as Buffer).equals(evid.sha256 as Buffer)).toBe(true);

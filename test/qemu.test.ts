@@ -12,10 +12,11 @@ import { readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeStruct } from '../protocol/src/codec.js';
-import { CARD_LAYOUT, CARD_STATE, ERROR_CODE, INFO_FLAGS, KIND, PROTOCOL, REC_STATE, RECORD_ACTION, RECORD_FLAGS, RECORDING_STATE, STOP_REASON } from '../protocol/src/schema.js';
+import { CARD_STATE, ERROR_CODE, INFO_FLAGS, KIND, PROTOCOL, REC_STATE, RECORD_ACTION, RECORD_FLAGS, RECORDING_STATE, STOP_REASON } from '../protocol/src/schema.js';
 import { makeCard, requireQemu, startQemu, stopAllQemu, type Qemu } from './support/qemu.js';
 import { RawClient } from './support/raw-client.js';
 import { CLI, fsckCheck, mcopyOut, requireTool, runCli, stopAll, tempDir } from './support/sim.js';
+import { expectRamp, parseRecording, until } from './support/recording.js';
 
 const MiB = 1024 * 1024;
 const RATE = 16000;
@@ -45,16 +46,6 @@ async function close(c: RawClient): Promise<void> {
   await c.close();
 }
 
-async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /** Waits until the recording in progress holds at least `samples` samples. */
 function samplesReached(c: RawClient, samples: number, timeoutMs = 30_000): Promise<number> {
   return until(`${samples} samples`, timeoutMs, async () => {
@@ -68,27 +59,6 @@ async function press(q: Qemu, state: RegExp): Promise<void> {
   const mark = q.lines.length;
   q.send('press');
   await q.waitFor(state, 30_000, mark);
-}
-
-function expectRamp(data: Buffer): number {
-  expect(data.length % 2).toBe(0);
-  const n = data.length / 2;
-  for (let i = 0; i < n; i++) {
-    const v = data.readUInt16LE(2 * i);
-    if (v !== (i & 0xffff)) throw new Error(`sample ${i} is ${v}, expected ${i & 0xffff}: lost or repeated samples`);
-  }
-  return n;
-}
-
-function parseWav(file: Buffer) {
-  expect(file.subarray(0, 4).toString('latin1')).toBe('RIFF');
-  expect(file.readUInt32LE(4)).toBe(file.length - 8);
-  const dataSize = file.readUInt32LE(CARD_LAYOUT.wavDataOffset - 4);
-  const data = file.subarray(CARD_LAYOUT.wavDataOffset, CARD_LAYOUT.wavDataOffset + dataSize);
-  const evidAt = CARD_LAYOUT.wavDataOffset + dataSize;
-  expect(file.subarray(evidAt, evidAt + 4).toString('latin1')).toBe('evid');
-  const evid = decodeStruct('EVIDENCE_CHUNK', file.subarray(evidAt + 8, evidAt + 8 + file.readUInt32LE(evidAt + 4)));
-  return { data, evid };
 }
 
 type Entry = Record<string, unknown>;
@@ -126,7 +96,7 @@ function checkRecording(image: string, dir: string, e: Entry, copy: Buffer): num
   mcopyOut(image, `/RECORDS/${String(e.name)}`, path);
   const onCard = readFileSync(path);
   expect(copy.equals(onCard), `${String(e.name)}: the protocol copy differs from the file on the card`).toBe(true);
-  const { data, evid } = parseWav(onCard);
+  const { data, evid } = parseRecording(onCard);
   const samples = expectRamp(data);
   expect(Number(e.sampleCount)).toBe(samples);
   expect(Number(evid.sampleCount)).toBe(samples);

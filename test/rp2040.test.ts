@@ -10,11 +10,11 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { decodeStruct } from '../protocol/src/codec.js';
 import { CARD_LAYOUT, PROTOCOL, RECORDING_STATE, RECORD_ACTION, REC_STATE, STOP_REASON } from '../protocol/src/schema.js';
 import { Board, requireRp2040Image } from './support/rp2040.js';
 import { SdCardSpi } from './support/sd-card-spi.js';
 import { fsckCheck, mcopyOut, requireTool, stopAll, tempDir } from './support/sim.js';
+import { parseRecording } from './support/recording.js';
 
 let firmware: Uint8Array;
 beforeAll(() => {
@@ -69,17 +69,6 @@ function boot(card: SdCardSpi, signal?: Signal): Board {
   const b = new Board({ firmware, card, mic: signal?.next, echo: process.env.REC_RP2040_ECHO === '1' });
   boards.push(b);
   return b;
-}
-
-function parseWav(file: Buffer) {
-  expect(file.subarray(0, 4).toString('latin1')).toBe('RIFF');
-  expect(file.readUInt32LE(4)).toBe(file.length - 8);
-  const dataSize = file.readUInt32LE(CARD_LAYOUT.wavDataOffset - 4);
-  const data = file.subarray(CARD_LAYOUT.wavDataOffset, CARD_LAYOUT.wavDataOffset + dataSize);
-  const evidAt = CARD_LAYOUT.wavDataOffset + dataSize;
-  expect(file.subarray(evidAt, evidAt + 4).toString('latin1')).toBe('evid');
-  const evid = decodeStruct('EVIDENCE_CHUNK', file.subarray(evidAt + 8, evidAt + 8 + file.readUInt32LE(evidAt + 4)));
-  return { data, evid };
 }
 
 /** Copies a recording over USB with READ requests, four in flight. */
@@ -163,7 +152,7 @@ describe('RP2040 firmware recording on rp2040js', () => {
 
     // Sync: the file over USB, checked against its own evidence chunk and the device's hash.
     const file = await syncFile(b, 1, Number(e.size));
-    const { data, evid } = parseWav(file);
+    const { data, evid } = parseRecording(file);
     const sha = createHash('sha256').update(data).digest();
     expect((evid.sha256 as Buffer).equals(sha)).toBe(true);
     expect((e.sha256 as Buffer).equals(sha)).toBe(true);
@@ -215,7 +204,7 @@ describe('RP2040 firmware recording on rp2040js', () => {
     // At most one second (plus a partial block) lost against what INFO last reported.
     expect(Number(e.sampleCount)).toBeGreaterThanOrEqual(reached - 16000 - 256);
     const file = await syncFile(b2, 1, Number(e.size));
-    const { data, evid } = parseWav(file);
+    const { data, evid } = parseRecording(file);
     expect(data.length / 2).toBe(Number(e.sampleCount));
     expect((evid.sha256 as Buffer).equals(createHash('sha256').update(data).digest())).toBe(true);
     signal.expectContiguous(data);

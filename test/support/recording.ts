@@ -1,0 +1,40 @@
+/** Checks shared by the end-to-end tests: our WAV layout, the ramp signal, polling. */
+import { decodeStruct, type StructValue } from '../../protocol/src/codec.js';
+import { CARD_LAYOUT } from '../../protocol/src/schema.js';
+
+/**
+ * Splits a recording file as the firmware writes it: checks the RIFF size, finds the data chunk
+ * (samples at CARD_LAYOUT.wavDataOffset) and decodes the trailing evid chunk.
+ */
+export function parseRecording(file: Buffer): { data: Buffer; evid: StructValue } {
+  if (file.subarray(0, 4).toString('latin1') !== 'RIFF') throw new Error('not a RIFF file');
+  if (file.readUInt32LE(4) !== file.length - 8) throw new Error(`RIFF size ${file.readUInt32LE(4)} does not match the file (${file.length} bytes)`);
+  const dataSize = file.readUInt32LE(CARD_LAYOUT.wavDataOffset - 4);
+  const data = file.subarray(CARD_LAYOUT.wavDataOffset, CARD_LAYOUT.wavDataOffset + dataSize);
+  const evidAt = CARD_LAYOUT.wavDataOffset + dataSize;
+  if (file.subarray(evidAt, evidAt + 4).toString('latin1') !== CARD_LAYOUT.evidenceChunkId) throw new Error(`no evid chunk after the data (offset ${evidAt})`);
+  const evid = decodeStruct('EVIDENCE_CHUNK', file.subarray(evidAt + 8, evidAt + 8 + file.readUInt32LE(evidAt + 4)));
+  return { data, evid };
+}
+
+/** Checks that 16-bit samples are the ramp n mod 65536 from `first`; returns the sample count. */
+export function expectRamp(data: Buffer, first = 0): number {
+  if (data.length % 2 !== 0) throw new Error(`odd data length ${data.length}`);
+  const n = data.length / 2;
+  for (let i = 0; i < n; i++) {
+    const v = data.readUInt16LE(2 * i);
+    if (v !== ((first + i) & 0xffff)) throw new Error(`sample ${i} is ${v}, expected ${(first + i) & 0xffff}: lost or repeated samples`);
+  }
+  return n;
+}
+
+/** Polls fn every 100 ms until it returns a value, failing after timeoutMs. */
+export async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
