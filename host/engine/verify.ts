@@ -74,6 +74,19 @@ export async function verifyLibraryFile(file: string, fs: Fs = realFs): Promise<
   if (m.integrity !== manifestIntegrity(m)) p.push('the sidecar has been edited since it was written (its integrity hash does not match)');
   res.number = m.recording?.number ?? null;
   res.sha256 = m.recording?.sha256 ?? null;
+  // A file whose size differs from the copy's cannot match its hashes: say so without reading it.
+  // Before, a huge file in the library (say 40 GB where a recording was) was hashed to the end
+  // before verify (and sync's check of copies already in the library) reported anything.
+  try {
+    const size = (await fs.stat(file)).size;
+    if (typeof m.file?.size === 'number' && size !== m.file.size) {
+      if (m.file?.name !== path.basename(file)) p.push(`the sidecar describes ${m.file?.name}, not ${path.basename(file)}`);
+      p.push(`the file is ${size} bytes but was ${m.file.size} when copied (truncated or changed)`);
+      return res;
+    }
+  } catch {
+    // unreadable: inspectFile below says how
+  }
   let ins: Inspection;
   try {
     ins = await inspectFile(fs, file);

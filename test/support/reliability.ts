@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeStruct } from '../../protocol/src/codec.js';
 import { CARD_LAYOUT, STRUCTS, structSize } from '../../protocol/src/schema.js';
@@ -159,6 +159,10 @@ export function scanLibrary(dir: string): { items: Map<number, LibraryItem>; oth
   }
   for (const n of names) {
     const p = join(dir, n);
+    if (lstatSync(p).isSymbolicLink()) {
+      others.push(n);
+      continue;
+    }
     if (n.endsWith('.json') && !n.startsWith('.')) {
       const m = JSON.parse(readFileSync(p, 'utf8')) as LibraryItem['manifest'];
       items.set(m.recording.number, { wav: join(dir, m.file.name), manifestPath: p, manifest: m });

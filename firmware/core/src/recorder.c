@@ -63,6 +63,12 @@ int rec_recorder_start(rec_device_t *d)
     uint32_t prealloc = round_down((uint32_t)want, cluster);
     if (prealloc < REC_PREALLOC_MIN_BYTES) {
         d->last_error = REC_E_NOSPC;
+        /* Say so (INFO, STATE event, fast-blinking LED): before, the card stayed "ok" and a press
+         * on a full card did nothing visible (found by test/reliability-hostile.test.ts). */
+        if (st->card_state != RP_CARD_STATE_FULL) {
+            st->card_state = RP_CARD_STATE_FULL;
+            d->state_changed = true;
+        }
         return REC_E_NOSPC;
     }
 
@@ -271,6 +277,8 @@ int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason)
     }
     d->overruns_total += ev.overruns;
     d->last_stop_reason = stop_reason;
+    /* A recording stopped by a full card leaves the card full: report it (see start). */
+    if (stop_reason == RP_STOP_CARD_FULL) st->card_state = RP_CARD_STATE_FULL;
     d->rec_state = RP_REC_STATE_IDLE;
     d->state_changed = true;
     port_log("recording stopped");

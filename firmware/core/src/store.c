@@ -493,6 +493,8 @@ int rec_store_delete(rec_store_t *st, uint32_t number, const uint8_t sha256[32])
     if (!err) err = rec_fat_remove(&st->fs, path);
     if (!err) err = rec_store_end_update(st);
     if (!err && st->recording_count) st->recording_count--;
+    /* Space was freed: a card reported full (recorder.c) may take a recording again. */
+    if (!err && st->card_state == RP_CARD_STATE_FULL) st->card_state = RP_CARD_STATE_OK;
     return err;
 }
 
