@@ -27,7 +27,7 @@
 // passed every check; the report is DIR/power-campaign.json and DIR/power-campaign.md.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -164,7 +164,10 @@ class Sim {
   static async start(image, link, { waitReady = true, timeoutMs = 120_000 } = {}) {
     const args = ['--image', image, '--link', link, '--size-mb', String(O.sizeMb), '--mic', 'ramp', '--speed', String(O.speed), '--quiet'];
     if (O.stallEvery) args.push('--stall-every', String(O.stallEvery), '--stall-ms', String(O.stallMs || 500));
-    const proc = track(spawn(O.sim, args, { stdio: ['pipe', 'pipe', 'pipe'], env: ENV }), timeoutMs);
+    const proc = track(spawn(simBin, args, { stdio: ['pipe', 'pipe', 'pipe'], env: ENV }), timeoutMs);
+    proc.on('error', (e) => {
+      sim.stderr += `\nspawn failed: ${e.message}`;
+    });
     proc.stdin.on('error', () => undefined);
     const sim = new Sim(proc, link, image);
     if (waitReady) await sim.waitLine(/^ready/, 0, 20_000);
@@ -390,6 +393,7 @@ function ffprobeOk(path) {
 
 function startCli(args, timeoutMs) {
   const p = track(spawn(process.execPath, [CLI, ...args], { env: { ...ENV, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] }), timeoutMs);
+  p.on('error', () => undefined); // shows as a failed run
   const events = [];
   let stderr = '';
   let buf = '';
@@ -478,6 +482,11 @@ const report = {
 };
 
 const tmpRoot = mkdtempSync(join(tmpdir(), 'rec-power-'));
+// A private copy of the simulator: a rebuild of firmware/build during a long campaign must not
+// pull the binary from under it.
+const simBin = join(tmpRoot, 'recorder-sim');
+copyFileSync(O.sim, simBin);
+chmodSync(simBin, 0o755);
 mkdirSync(O.out, { recursive: true });
 const log = (s) => {
   if (!O.quiet) console.log(s);
@@ -943,6 +952,8 @@ try {
   for (let s = 1; budget.left() > 0; s++) {
     report.sequences = s;
     await runSequence(s, r, budget);
+    report.elapsedMs = Date.now() - t0;
+    writeReport(); // progress, in case the campaign is stopped
   }
 } catch (e) {
   report.failures.push({ cut: null, phase: 'campaign', message: String(e?.stack ?? e) });
@@ -954,6 +965,7 @@ try {
 report.elapsedMs = Date.now() - t0;
 if (report.failures.length) exitCode = 1;
 
+function writeReport() {
 writeFileSync(join(O.out, 'power-campaign.json'), JSON.stringify(report, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
 const md = [
   '# Power-cut campaign',
@@ -990,5 +1002,7 @@ const md = [
   '',
 ].join('\n');
 writeFileSync(join(O.out, 'power-campaign.md'), md);
-log(md);
+return md;
+}
+log(writeReport());
 process.exit(exitCode);
