@@ -25,6 +25,7 @@ const TOOLS = [
   ['mediainfo', 'mediainfo'],
   ['arm-none-eabi-gcc', 'gcc-arm-none-eabi'],
   ['qemu-system-arm', 'qemu-system-arm'],
+  ['socat', 'socat'],
   ['clang', 'clang'],
 ];
 
