@@ -309,6 +309,7 @@ static int chain_measure(rec_fat_t *fs, uint32_t first, uint32_t *count, bool *c
 }
 
 static int set_run(rec_fat_t *fs, uint32_t start, uint32_t n, bool chain);
+static int mount(rec_fat_t *fs, const rec_bd_t *bd);
 
 /* ---- FSInfo ---- */
 
@@ -398,9 +399,22 @@ static int parse_bpb(rec_fat_t *fs, const uint8_t *b, uint32_t part_lba, uint32_
 
 int rec_fat_mount(rec_fat_t *fs, const rec_bd_t *bd)
 {
+    return rec_fat_mount_lent(fs, bd, NULL, 0);
+}
+
+int rec_fat_mount_lent(rec_fat_t *fs, const rec_bd_t *bd, uint8_t *scratch, uint32_t scratch_bytes)
+{
     if (fs == NULL || bd == NULL)
         return REC_E_INVAL;
     memset(fs, 0, sizeof *fs);
+    rec_fat_lend_scratch(fs, scratch, scratch_bytes); /* taken back before returning */
+    int rc = mount(fs, bd);
+    rec_fat_lend_scratch(fs, NULL, 0);
+    return rc;
+}
+
+static int mount(rec_fat_t *fs, const rec_bd_t *bd)
+{
     fs->bd = bd;
     fs->cache_lba = NO_LBA;
     fs->now_date = DEFAULT_DATE;
@@ -445,20 +459,25 @@ int rec_fat_mount(rec_fat_t *fs, const rec_bd_t *bd)
         }
     }
 
-    /* Count free clusters from FAT #1. */
+    /* Count free clusters from FAT #1, many blocks per read when memory was lent (a 32 GB
+     * card has a 4 MiB FAT: thousands of single-block reads otherwise). */
     uint32_t free_count = 0;
     uint32_t last = fs->cluster_count + 1;
-    for (uint32_t blk = 0; blk <= last / (BS / 4); blk++) {
-        rc = rec_bd_read(bd, fs->fat_lba + blk, fs->cache, 1);
+    uint32_t fat_used = last / (BS / 4) + 1;
+    uint8_t *buf = fs->scratch_bytes >= BS ? fs->scratch : fs->cache;
+    uint32_t per_read = fs->scratch_bytes >= BS ? fs->scratch_bytes / BS : 1;
+    for (uint32_t blk = 0; blk < fat_used; blk += per_read) {
+        uint32_t k = fat_used - blk < per_read ? fat_used - blk : per_read;
+        rc = rec_bd_read(bd, fs->fat_lba + blk, buf, k);
         if (rc != REC_OK)
             return rc;
-        for (uint32_t i = 0; i < BS / 4; i++) {
+        for (uint32_t i = 0; i < k * (BS / 4); i++) {
             uint32_t c = blk * (BS / 4) + i;
             if (c < 2)
                 continue;
             if (c > last)
                 break;
-            if ((ld32(&fs->cache[i * 4]) & FAT_MASK) == 0)
+            if ((ld32(&buf[i * 4]) & FAT_MASK) == 0)
                 free_count++;
         }
     }

@@ -188,7 +188,8 @@ int rec_store_mount(rec_store_t *st, const rec_bd_t *bd, uint8_t *scratch, uint3
     st->bd = bd;
     st->scratch = scratch;
     st->scratch_bytes = scratch_bytes;
-    int err = rec_fat_mount(&st->fs, bd);
+    /* Mounting and repair run while no recording is in progress: the scratch is free. */
+    int err = rec_fat_mount_lent(&st->fs, bd, scratch, scratch_bytes);
     bool clean = err == REC_OK && state_clean(st);
     if (err == REC_OK && !clean) {
         /* An update was cut (or this card never had a marker): mend the FAT before writing. */

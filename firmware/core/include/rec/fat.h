@@ -77,6 +77,9 @@ void rec_fat_set_time(rec_fat_t *fs, uint16_t fat_date, uint16_t fat_time);
 /* Mounts a FAT32 volume at block 0 or in the first MBR partition. REC_E_BADFS when it is not
  * FAT32 or its boot sector is implausible; nothing is written while mounting. */
 int rec_fat_mount(rec_fat_t *fs, const rec_bd_t *bd);
+/* The same, with memory lent for the duration of the call: the free-cluster count then reads
+ * many FAT blocks at a time (a 32 GB card has a 4 MiB FAT). */
+int rec_fat_mount_lent(rec_fat_t *fs, const rec_bd_t *bd, uint8_t *scratch, uint32_t scratch_bytes);
 /* Writes back the cache and FSInfo, then syncs the block device. */
 int rec_fat_sync(rec_fat_t *fs);
 /* Creates a fresh FAT32 volume on the whole device (no partition table), `label` up to 11
