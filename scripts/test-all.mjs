@@ -27,6 +27,7 @@ const TOOLS = [
   ['qemu-system-arm', 'qemu-system-arm'],
   ['socat', 'socat'],
   ['clang', 'clang'],
+  ['openscad', 'openscad'],
 ];
 
 function have(tool) {
