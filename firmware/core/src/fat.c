@@ -213,6 +213,7 @@ static int fat_set(rec_fat_t *fs, uint32_t c, uint32_t val)
 /* 1 and *next for a link, 0 at end of chain, REC_E_CORRUPT for free/bad/out-of-range links. */
 static int fat_next(rec_fat_t *fs, uint32_t c, uint32_t *next)
 {
+    *next = 0; /* defined on every path, so optimised builds can prove it */
     uint32_t v;
     int rc = fat_get(fs, c, &v);
     if (rc != REC_OK)

@@ -136,6 +136,7 @@ void rec_deframer_init(rec_deframer_t *d, uint8_t *buf, size_t buf_size, size_t 
 {
     REC_ASSERT(max_payload <= RP_ABSOLUTE_MAX_PAYLOAD);
     REC_ASSERT(buf != NULL && buf_size >= REC_DEFRAMER_BUF_SIZE(max_payload));
+    (void)buf_size; /* only checked by the assertion */
     d->buf = buf;
     d->cap = REC_DEFRAMER_BUF_SIZE(max_payload);
     d->max_payload = max_payload;
