@@ -25,8 +25,12 @@
 #define REC_PREALLOC_RESERVE_BYTES (256u * 1024u)
 /* Smallest preallocation worth starting a recording with. */
 #define REC_PREALLOC_MIN_BYTES (64u * 1024u)
-/* Sizes are patched at least this often while recording (device uptime). */
-#define REC_PATCH_INTERVAL_MS 1000u
+/* Sizes are patched at least this often while recording (device uptime). Under a second, so
+ * that a power cut loses at most a second although the patch comes a poll (and a write burst)
+ * after the interval ends: at 1000 ms the power-cut campaign (scripts/power-campaign.mjs)
+ * measured losses of up to 0.98 s against the samples INFO had reported written, a few
+ * milliseconds of scheduling from breaking the promise. */
+#define REC_PATCH_INTERVAL_MS 750u
 /* Whole blocks written to the card per write call, at most. */
 #define REC_WRITE_BURST_BLOCKS 16u
 
