@@ -221,7 +221,8 @@ export async function ptyPair(dir, name) {
 export async function runApp(args, o = {}) {
   const cpuFile = join(o.dir ?? tempDir(), `cpu-${Math.random().toString(36).slice(2, 8)}.json`);
   const events = [];
-  const p = start(process.execPath, ['--import', new URL('./cpu-hook.mjs', import.meta.url).href, CLI, ...args, '--json'], {
+  const preload = ['./cpu-hook.mjs', ...(o.preload ?? [])].flatMap((m) => ['--import', new URL(m, import.meta.url).href]);
+  const p = start(process.execPath, [...preload, CLI, ...args, '--json'], {
     timeoutMs: o.timeoutMs ?? 900_000,
     env: { CI: '1', BENCH_CPU_FILE: cpuFile },
     onLine: (l) => {
