@@ -51,6 +51,22 @@ describe('protocol client', () => {
     await c.close();
   });
 
+  test('a lost READ answer is asked again as soon as a later answer arrives, not after the timeout', async () => {
+    const dev = new FakeDevice();
+    dev.addRecording({ samples: 8000 });
+    dev.faults.dropResponse = ({ command, n }) => command === 'READ' && n === 1;
+    const retries: string[] = [];
+    // A timeout far longer than the test may run: only fast retransmit can finish in time.
+    const c = await client(dev, { timeoutMs: 600_000, onRetry: (name: string) => retries.push(name) });
+    const reads = [0, 1000, 2000].map((offset) => c.request('READ', { number: 1, offset, length: 1000 }));
+    const guard = new Promise((_r, reject) => setTimeout(() => reject(new Error('the lost READ waited for its timeout')), 10_000));
+    const got = (await Promise.race([Promise.all(reads), guard])) as { offset: number }[];
+    expect(got.map((r) => r.offset)).toEqual([0, 1000, 2000]);
+    expect(c.lostReads).toBe(1);
+    expect(retries).toEqual(['READ']);
+    await c.close();
+  });
+
   test('gives up after the retries with a plain TIMEOUT', async () => {
     const dev = new FakeDevice();
     const c = await client(dev);

@@ -34,7 +34,8 @@ export interface RequestOptions {
 interface Pending {
   command: number;
   name: CommandName;
-  resolve: (f: Frame) => void;
+  /** The answer, or null when the request counts as lost (it is then sent again). */
+  resolve: (f: Frame | null) => void;
   reject: (e: Error) => void;
 }
 
@@ -54,6 +55,8 @@ export class ProtocolClient {
   foreignVersion: number | null = null;
   private readonly deframer = new Deframer(PROTOCOL.absoluteMaxPayload);
   private readonly pending = new Map<number, Pending>();
+  /** READs found lost because a later answer arrived first, and sent again at once. */
+  lostReads = 0;
   private nextSeq = 1;
   private closed: Error | null = null;
   private flushed = false;
@@ -253,8 +256,27 @@ export class ProtocolClient {
       return;
     }
     this.goodFrames++;
+    this.resendLostReads(f.seq); /* before removing f.seq: the scan stops there */
     this.pending.delete(f.seq);
     p.resolve(f);
+  }
+
+  /**
+   * Fast retransmit. The device answers requests strictly in order (protocol/README.md), so
+   * when the answer to `answered` arrives, every READ sent before it that is still unanswered
+   * was lost on the wire (its request or its answer was damaged). Waiting for its timeout would
+   * stall the window for seconds on a noisy link: it is sent again at once instead, through the
+   * same path a timeout takes. Only READs: they are safe to repeat and carry the throughput.
+   */
+  private resendLostReads(answered: number): void {
+    // A Map iterates in insertion order, which is sending order (a resend is a new entry).
+    for (const [seq, q] of this.pending) {
+      if (seq === answered) break;
+      if (q.name !== 'READ') continue;
+      this.pending.delete(seq);
+      this.lostReads++;
+      q.resolve(null);
+    }
   }
 
   private fail(e: Error): void {
