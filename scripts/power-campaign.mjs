@@ -21,7 +21,7 @@
 //
 // Usage: node scripts/power-campaign.mjs [--cuts 2000] [--seed 1] [--speed 20] [--size-mb 64]
 //          [--per-sequence 25] [--mix recording=4,stop=2,sync=1,delete=1,format=1,settings=1]
-//          [--recovery-cuts 0.25] [--out DIR] [--sim PATH] [--ffprobe all|some|none]
+//          [--recovery-cuts 0.25] [--out DIR (default .tmp/power-campaign)] [--sim PATH] [--ffprobe all|some|none]
 //          [--stall-every N --stall-ms M] [--max-minutes M] [--quiet]
 // Needs the simulator (firmware/build) and the app (npm run build). Exit status 0 when every cut
 // passed every check; the report is DIR/power-campaign.json and DIR/power-campaign.md.
@@ -58,7 +58,7 @@ const O = {
   perSequence: Number(opt('per-sequence', 25)),
   mix: String(opt('mix', 'recording=4,stop=2,sync=1,delete=1,format=1,settings=1')),
   recoveryCuts: Number(opt('recovery-cuts', 0.25)),
-  out: resolve(String(opt('out', 'power-campaign'))),
+  out: resolve(String(opt('out', join(root, '.tmp', 'power-campaign')))),
   sim: resolve(String(opt('sim', process.env.REC_SIM_BIN ?? join(root, 'firmware', 'build', 'ports', 'host', 'recorder-sim')))),
   ffprobe: String(opt('ffprobe', 'some')),
   maxMinutes: Number(opt('max-minutes', 0)),
@@ -1027,7 +1027,7 @@ const md = [
   `| app runs that did not finish after the recorder came back | ${report.appSyncIncomplete} |`,
   `| delete runs cut after at least one verified delete | ${report.deletesVerifiedThenCut} |`,
   `| recordings with samples dropped by a starved simulator (all counted as overruns) | ${report.overrunRecordings.length} |`,
-  `| numbers spent by a cut before the file existed (journal gaps the app reports) | ${report.journalGaps.spentNumbers} |`,
+  `| journal-gap reports for numbers no recording had (spent by a cut at a start; every later sync reports them again) | ${report.journalGaps.spentNumbers} |`,
   '',
   'Audio lost against the last INFO:',
   '',
