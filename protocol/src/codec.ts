@@ -75,21 +75,23 @@ export class CobsError extends Error {}
 
 /** Decodes one COBS block (without delimiter). Throws CobsError on malformed input. */
 export function cobsDecode(enc: Uint8Array): Buffer {
-  const out = Buffer.alloc(enc.length);
+  const src = Buffer.isBuffer(enc) ? enc : Buffer.from(enc.buffer, enc.byteOffset, enc.length);
+  const out = Buffer.allocUnsafe(enc.length);
   let o = 0;
   let i = 0;
-  while (i < enc.length) {
-    const code = enc[i]!;
+  while (i < src.length) {
+    const code = src[i]!;
     if (code === 0) throw new CobsError('zero byte inside COBS data');
     i++;
     const end = i + code - 1;
-    if (end > enc.length) throw new CobsError('COBS block runs past the end');
-    for (; i < end; i++) {
-      const b = enc[i]!;
-      if (b === 0) throw new CobsError('zero byte inside COBS data');
-      out[o++] = b;
-    }
-    if (code !== 0xff && i < enc.length) out[o++] = 0;
+    if (end > src.length) throw new CobsError('COBS block runs past the end');
+    // A block is a run of non-zero bytes: check it with indexOf and copy it whole.
+    const z = src.indexOf(0, i);
+    if (z >= 0 && z < end) throw new CobsError('zero byte inside COBS data');
+    src.copy(out, o, i, end);
+    o += end - i;
+    i = end;
+    if (code !== 0xff && i < src.length) out[o++] = 0;
   }
   return out.subarray(0, o);
 }
@@ -213,32 +215,44 @@ export class Deframer {
 
   push(chunk: Uint8Array): DeframerItem[] {
     const out: DeframerItem[] = [];
-    for (let i = 0; i < chunk.length; i++) {
-      const b = chunk[i]!;
-      if (b === PROTOCOL.delimiter) {
-        if (this.discarding) {
-          out.push({ ok: false, error: new FrameError('oversize', `frame longer than ${this.maxEncoded} encoded bytes dropped`), bytes: this.discarded });
-          this.discarding = false;
-          this.discarded = 0;
-        } else if (this.len > 0) {
-          out.push(this.finish());
-        }
-        this.len = 0;
-        continue;
-      }
+    const data = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    // Whole runs between delimiters are handled at once (indexOf and one copy), not byte by byte.
+    let i = 0;
+    while (i < data.length) {
+      const d = data.indexOf(PROTOCOL.delimiter, i);
+      const end = d < 0 ? data.length : d;
+      this.take(data, i, end);
+      if (d < 0) break;
       if (this.discarding) {
-        this.discarded++;
-        continue;
+        out.push({ ok: false, error: new FrameError('oversize', `frame longer than ${this.maxEncoded} encoded bytes dropped`), bytes: this.discarded });
+        this.discarding = false;
+        this.discarded = 0;
+      } else if (this.len > 0) {
+        out.push(this.finish());
       }
-      if (this.len >= this.maxEncoded) {
-        this.discarding = true;
-        this.discarded = this.len + 1;
-        this.len = 0;
-        continue;
-      }
-      this.buf[this.len++] = b;
+      this.len = 0;
+      i = d + 1;
     }
     return out;
+  }
+
+  /** Gathers data[from, to) (no delimiter inside) into the current frame, or discards it. */
+  private take(data: Buffer, from: number, to: number): void {
+    const n = to - from;
+    if (n === 0) return;
+    if (this.discarding) {
+      this.discarded += n;
+      return;
+    }
+    if (this.len + n > this.maxEncoded) {
+      // Longer than any legal frame: drop what was gathered and discard up to the delimiter.
+      this.discarding = true;
+      this.discarded = this.len + n;
+      this.len = 0;
+      return;
+    }
+    data.copy(this.buf, this.len, from, to);
+    this.len += n;
   }
 
   /** Bytes held for an incomplete frame. */
