@@ -9,7 +9,7 @@ import { CARD_LAYOUT, HASH_ALGORITHM, RECORDING_STATE, STRUCTS, structSize } fro
 import type { ListEntry } from '../../protocol/generated/types.js';
 import { durationMs, firmwareVersion, hex, jsonable, stopReasonName, summariseEntry } from './convert.js';
 import { EngineError, fsError, toEngineError } from './errors.js';
-import type { JournalProblem, ProblemCode } from './events.js';
+import type { EventOf, JournalProblem } from './events.js';
 import { checkJournal, journalEntriesFromPayload, JOURNAL_RECORD_SIZE, type JournalCheck, type JournalEntry } from './journal.js';
 import {
   assertRegularOrAbsent,
@@ -54,19 +54,8 @@ export interface SyncOptions {
   maxReconnects?: number;
 }
 
-export interface SyncResult {
-  ok: boolean;
-  deviceId: string;
-  label: string;
-  destination: string;
-  copied: number[];
-  alreadyHad: number[];
-  failed: { number: number; code: ProblemCode; message: string }[];
-  deleted: number[];
-  inProgress: number[];
-  journal: 'ok' | 'broken' | 'gap' | 'empty' | 'not-checked';
-  bytes: number;
-  elapsedMs: number;
+/** What sync returns: the fields of its `sync.summary` event, and whether it was stopped. */
+export interface SyncResult extends Omit<EventOf<'sync.summary'>, 'type' | 'at' | 'message'> {
   cancelled: boolean;
 }
 
