@@ -240,10 +240,16 @@ describe('runInteractive', () => {
     const engine = new FakeEngine();
     const { stdout, stdin } = fakeTty();
     const done = runInteractive({ createEngine: () => engine, destination: DEST, startWith: 'none', stdin: stdin as never, stdout: stdout as never, stderr: stdout as never });
-    await vi.waitFor(() => expect(stdout.frames.join('')).toContain('Evidence Recorder'));
+    // Ready once the app listens to the engine and to keys. (Output cannot tell: where CI is set,
+    // Ink writes only the last frame, at exit.)
+    await vi.waitFor(() => {
+      expect((engine as unknown as { listeners: Set<unknown> }).listeners.size).toBeGreaterThan(0);
+      expect(stdin.listenerCount('readable') + stdin.listenerCount('data')).toBeGreaterThan(0);
+    });
     stdin.press('q');
     await expect(done).resolves.toBe(0);
     expect(engine.stopped).toBeGreaterThanOrEqual(1);
+    expect(stdout.frames.join('')).toContain('Evidence Recorder');
   });
 
   it('resolves 1 and says why when the engine cannot be created', async () => {
