@@ -86,29 +86,6 @@ static void on_signal(int sig)
 
 /* ---- State lines --------------------------------------------------------------------------- */
 
-static const char *rec_state_name(uint8_t st)
-{
-    switch (st) {
-    case RP_REC_STATE_IDLE: return "idle";
-    case RP_REC_STATE_RECORDING: return "recording";
-    case RP_REC_STATE_FINALISING: return "finalising";
-    case RP_REC_STATE_ERROR: return "error";
-    default: return "unknown";
-    }
-}
-
-static const char *card_state_name(uint8_t st)
-{
-    switch (st) {
-    case RP_CARD_STATE_OK: return "ok";
-    case RP_CARD_STATE_NONE: return "none";
-    case RP_CARD_STATE_ERROR: return "error";
-    case RP_CARD_STATE_UNFORMATTED: return "unformatted";
-    case RP_CARD_STATE_FULL: return "full";
-    default: return "unknown";
-    }
-}
-
 /* Prints `state rec=... card=... battery=...` whenever the device's state changes, so whoever
  * drives the simulator can wait for "recording" or "card none" without speaking the protocol. */
 static void report_state(bool force)
@@ -122,7 +99,7 @@ static void report_state(bool force)
     last_rec = d->rec_state;
     last_card = d->store.card_state;
     last_low = d->low_battery;
-    sim_out("state rec=%s card=%s battery=%s", rec_state_name(last_rec), card_state_name(last_card),
+    sim_out("state rec=%s card=%s battery=%s", rec_rec_state_name(last_rec), rec_card_state_name(last_card),
             last_low ? "low" : "ok");
 }
 

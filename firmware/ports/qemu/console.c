@@ -135,29 +135,6 @@ bool port_button_take_press(void)
     return console_take_press();
 }
 
-static const char *rec_state_name(uint8_t st)
-{
-    switch (st) {
-    case RP_REC_STATE_IDLE: return "idle";
-    case RP_REC_STATE_RECORDING: return "recording";
-    case RP_REC_STATE_FINALISING: return "finalising";
-    case RP_REC_STATE_ERROR: return "error";
-    default: return "unknown";
-    }
-}
-
-static const char *card_state_name(uint8_t st)
-{
-    switch (st) {
-    case RP_CARD_STATE_OK: return "ok";
-    case RP_CARD_STATE_NONE: return "none";
-    case RP_CARD_STATE_ERROR: return "error";
-    case RP_CARD_STATE_UNFORMATTED: return "unformatted";
-    case RP_CARD_STATE_FULL: return "full";
-    default: return "unknown";
-    }
-}
-
 void console_report_state(bool force)
 {
     static uint8_t last_rec = 0xFF, last_card = 0xFF;
@@ -169,9 +146,9 @@ void console_report_state(bool force)
     last_card = d->store.card_state;
     last_low = d->low_battery;
     console_write("state rec=");
-    console_write(rec_state_name(last_rec));
+    console_write(rec_rec_state_name(last_rec));
     console_write(" card=");
-    console_write(card_state_name(last_card));
+    console_write(rec_card_state_name(last_card));
     console_write(" battery=");
     console_line(last_low ? "low" : "ok");
 }
