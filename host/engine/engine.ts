@@ -55,9 +55,15 @@ export interface Engine {
   deleteSynced(o: { destination: string; port?: string; numbers: number[] }): Promise<number[]>;
   /** Default library folder for a device. */
   defaultDestination(label: string, deviceId: string): string;
-  /** Stops whatever is running (keeps partial copies) and closes the port. */
-  stop(): void;
+  /**
+   * Stops whatever is running (keeps partial copies) and resolves once it has wound down and
+   * closed the port, or after STOP_WAIT_MS for an operation that does not stop.
+   */
+  stop(): Promise<void>;
 }
+
+/** Longest stop() waits for running operations to finish. */
+export const STOP_WAIT_MS = 5000;
 
 export function appVersion(): string {
   try {
@@ -92,7 +98,20 @@ export function createEngine(options: EngineOptions = {}): Engine {
     return options.signal ? AbortSignal.any([options.signal, current.signal]) : current.signal;
   };
 
-  async function withSession<T>(work: (s: Session, signal: AbortSignal) => Promise<T>, port?: string): Promise<T> {
+  // Operations under way, so that stop() can wait for them to close the port.
+  const running = new Set<Promise<unknown>>();
+  function track<T>(op: Promise<T>): Promise<T> {
+    running.add(op);
+    const done = () => running.delete(op);
+    op.then(done, done);
+    return op;
+  }
+
+  function withSession<T>(work: (s: Session, signal: AbortSignal) => Promise<T>, port?: string): Promise<T> {
+    return track(runSession(work, port));
+  }
+
+  async function runSession<T>(work: (s: Session, signal: AbortSignal) => Promise<T>, port?: string): Promise<T> {
     const s = new Session({ ...(options as ConnectOptions), ...(port ? { port } : {}) }, emit);
     const signal = signalFor();
     try {
@@ -200,6 +219,13 @@ export function createEngine(options: EngineOptions = {}): Engine {
       }, o.port),
     deleteSynced: (o) => withSession((s, signal) => deleteVerified(s, emit, { dest: o.destination, numbers: o.numbers, fs: options.fs, signal, now }), o.port),
     defaultDestination: (label, deviceId) => defaultDestination(label, deviceId, options.home),
-    stop: () => current.abort(),
+    stop: async () => {
+      current.abort();
+      if (running.size === 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      const settled = Promise.allSettled([...running]).then(() => undefined);
+      await Promise.race([settled, new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)))]);
+      clearTimeout(timer);
+    },
   };
 }

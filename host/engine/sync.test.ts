@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { readdirSync, readFileSync, statSync, writeFileSync, symlinkSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import type { Fs } from './library.js';
 import { verifyLibraryFile } from './verify.js';
 import { setup } from './testing/harness.js';
@@ -192,6 +192,28 @@ describe('sync', () => {
     expect(r2.ok).toBe(true);
     expect(h.of('file.resumed')).toHaveLength(1);
     expect(readFileSync(join(h.dest, wavs(h.dest)[0]!)).equals(h.device.recordings.get(1)!.file)).toBe(true);
+  });
+
+  test('stop() aborts a running copy and resolves once the port is closed', async () => {
+    const h = setup();
+    h.device.addRecording({ samples: 80000 });
+    let stopped: Promise<void> | null = null;
+    let openWhenStopped = false;
+    h.engine.on((e) => {
+      if (e.type === 'file.progress' && e.bytes > 40000 && !stopped) {
+        openWhenStopped = h.device.portOpen;
+        stopped = h.engine.stop();
+      }
+    });
+    let settled = false;
+    const op = h.engine.sync({ dest: h.dest, progressIntervalMs: 0 }).finally(() => (settled = true));
+    await vi.waitFor(() => expect(stopped).not.toBeNull());
+    expect(openWhenStopped).toBe(true);
+    await stopped;
+    expect(settled).toBe(true);
+    expect(h.device.portOpen).toBe(false);
+    expect((await op).cancelled).toBe(true);
+    await h.engine.stop(); // nothing running: resolves at once
   });
 
   test('a .part that does not match the device is started over', async () => {

@@ -102,6 +102,22 @@ describe('offline verify', () => {
     expect((await verifyLibraryFile(wav)).problems.join()).toMatch(/sidecar .* is missing/);
     expect((await h.engine.verify([wav])).ok).toBe(false);
   });
+  test('emits exactly one event per file checked: verified, or failed naming the file', async () => {
+    const before = h.events.length;
+    const b = readFileSync(wav);
+    b[3000] = b[3000]! ^ 0x01;
+    writeFileSync(wav, b);
+    await h.engine.verify({ destination: h.dest });
+    const seen = h.events.slice(before);
+    expect(seen.map((e) => e.type)).toEqual(['file.failed']);
+    expect(seen[0]).toMatchObject({ number: 1, code: 'HASH_MISMATCH' });
+    unlinkSync(wav.replace('.wav', '.json'));
+    await h.engine.verify({ destination: h.dest });
+    const orphan = h.events.slice(before + 1);
+    expect(orphan.map((e) => e.type)).toEqual(['file.failed']);
+    expect(orphan[0]).toMatchObject({ number: 0, code: 'MANIFEST_INVALID' });
+    expect((orphan[0] as { message: string }).message).toContain(wav);
+  });
   test('an edited manifest fails', async () => {
     const p = wav.replace('.wav', '.json');
     const m = JSON.parse(readFileSync(p, 'utf8'));

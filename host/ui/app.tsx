@@ -12,7 +12,6 @@ import { Box, Text, render, useApp, useInput, useStdout } from 'ink';
 import type { EngineEvent } from '../engine/events.js';
 import { createEngine as createRealEngine, type EngineOptions } from '../engine/index.js';
 import type { EnginePort } from './engine-port.js';
-import { fromEngine } from './engine-adapter.js';
 import { busyNotice, initialState, isBusy, reduce, type Task, type UiState } from './state.js';
 import { loudnessOfWavFile } from './loudness-file.js';
 import { DevicePanel } from './components/DevicePanel.js';
@@ -247,8 +246,8 @@ export function App({ engine, destination, port, startWith = 'status', loadLevel
 export interface InteractiveOptions {
   /**
    * Creates the engine. Called once; its `stop()` is called when the person quits. Default: the
-   * real engine (host/engine createEngine with `engineOptions`, `port` and an abort signal),
-   * fitted to the UI by fromEngine.
+   * real engine (host/engine createEngine with `engineOptions` and `port`), which is an
+   * EnginePort as it is: the UI consumes the engine's own events.
    */
   createEngine?: () => EnginePort | Promise<EnginePort>;
   /** Options for the real engine when createEngine is not given (port is taken from `port`). */
@@ -307,11 +306,9 @@ export async function runInteractive(options: InteractiveOptions): Promise<numbe
   return endedWithProblems(finalState) ? 1 : 0;
 }
 
-/** The real engine, stoppable through an AbortController, fitted to the UI's port. */
-function defaultEngine(options: InteractiveOptions): EnginePort {
-  const abort = new AbortController();
-  const engine = createRealEngine({ ...options.engineOptions, port: options.port, signal: abort.signal });
-  return fromEngine(engine, { abort });
+/** The real engine: its own events and operations are what the UI uses (no adapter). */
+export function defaultEngine(options: Pick<InteractiveOptions, 'engineOptions' | 'port'>): EnginePort {
+  return createRealEngine({ ...options.engineOptions, port: options.port });
 }
 
 /** Whether the session ended with a problem still standing. */

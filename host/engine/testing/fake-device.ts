@@ -181,6 +181,11 @@ export class FakeDevice {
     }
   }
 
+  /** Whether the host has the port open now. */
+  get portOpen(): boolean {
+    return this.transport?.isOpen ?? false;
+  }
+
   opener: TransportOpener = async (path: string) => {
     if (path !== this.path || !this.plugged) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
     if (this.transport?.isOpen) throw new Error('Error: Cannot lock port');

@@ -27,9 +27,10 @@ function Failures({ failed, width, what }: { failed: FailedItem[]; width: number
       <Text color="red" bold>
         {`✗ ${failed.length === 1 ? `1 recording ${what}:` : `${failed.length} recordings ${what}:`}`}
       </Text>
-      {failed.map((f) => (
-        <Box key={f.number} paddingLeft={4}>
-          <Text>{`Recording ${f.number}: ${f.reason}.`}</Text>
+      {failed.map((f, i) => (
+        // A file without its record has no number (0): its reason names the file.
+        <Box key={`${i}:${f.number}`} paddingLeft={4}>
+          <Text>{f.number > 0 ? `Recording ${f.number}: ${f.reason}.` : f.reason.replace(/\.?$/, '.')}</Text>
         </Box>
       ))}
     </Box>
