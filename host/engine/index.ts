@@ -7,4 +7,5 @@ export { discover, choosePort, isRecorder, type Candidate, type PortInfoLike } f
 export { openSerial, type Transport, type TransportOpener } from './transport.js';
 export { verifyLibraryFile, verifyPaths, type FileVerification } from './verify.js';
 export { describeEvent } from './describe.js';
+export { loudnessOfWavFile, loudnessLevels } from './loudness.js';
 export { MANIFEST_VERSION, sanitiseLabel, recordingBaseName, type Manifest } from './library.js';

@@ -10,10 +10,9 @@
 import { useCallback, useEffect, useReducer, useRef } from 'react';
 import { Box, Text, render, useApp, useInput, useStdout } from 'ink';
 import type { EngineEvent } from '../engine/events.js';
-import { createEngine as createRealEngine, type EngineOptions } from '../engine/index.js';
+import { createEngine as createRealEngine, loudnessOfWavFile, type EngineOptions } from '../engine/index.js';
 import type { EnginePort } from './engine-port.js';
 import { busyNotice, initialState, isBusy, reduce, type Task, type UiState } from './state.js';
-import { loudnessOfWavFile } from './loudness-file.js';
 import { DevicePanel } from './components/DevicePanel.js';
 import { RecordingsList, SPARK_WIDTH } from './components/RecordingsList.js';
 import { Progress } from './components/Progress.js';

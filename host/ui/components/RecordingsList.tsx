@@ -7,7 +7,7 @@
 import { Box, Text } from 'ink';
 import type { RecordingRow } from '../state.js';
 import { clip, formatDateTime, formatDuration, plural } from '../format.js';
-import { sparkline } from '../loudness.js';
+import { sparkline } from '../sparkline.js';
 import { stopReasonText } from '../messages.js';
 
 export interface RecordingsListProps {

@@ -3,8 +3,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LoudnessAccumulator, SPARK_CHARS, levelFromRms, loudnessFromWav, loudnessLevels, sparkline } from '../loudness.js';
-import { loudnessOfWavFile, parseWavLayout } from '../loudness-file.js';
+import { LoudnessAccumulator, levelFromRms, loudnessFromWav, loudnessLevels, loudnessOfWavFile } from './loudness.js';
+import { parseWav } from './wav.js';
 
 /** `seconds` of 16 kHz audio: quiet noise, with a loud tone from `burstFrom` to `burstTo` seconds. */
 function meeting(seconds: number, burstFrom: number, burstTo: number, rate = 16000): Int16Array {
@@ -29,7 +29,6 @@ describe('loudnessLevels', () => {
     const levels = loudnessLevels(new Int16Array(16000), 16);
     expect(levels).toHaveLength(16);
     expect(levels.every((v) => v === 0)).toBe(true);
-    expect(sparkline(levels)).toBe('▁'.repeat(16));
   });
 
   it('keeps a quiet room low', () => {
@@ -45,11 +44,11 @@ describe('loudnessLevels', () => {
     expect(levels[10]).toBeGreaterThan(0.8);
     expect(levels[11]).toBeGreaterThan(0.8);
     for (const i of [0, 5, 9, 12, 15]) expect(levels[i]).toBeLessThan(0.1);
-    const line = sparkline(levels);
-    // A 440 Hz tone at 20000/32768 peak is about -7 dBFS: the second-highest block.
-    expect(line[10]).toBe('▇');
-    expect(line[11]).toBe('▇');
-    expect(line.replace(/▁/g, '')).toBe('▇▇');
+    // A 440 Hz tone at 20000/32768 peak is about -7 dBFS: the second-highest of eight steps
+    // (the sparkline's blocks); everything else is on the lowest.
+    const steps = levels.map((v) => Math.round(v * 7));
+    expect(steps.filter((x, i) => i !== 10 && i !== 11 && x !== 0)).toEqual([]);
+    expect([steps[10], steps[11]]).toEqual([6, 6]);
   });
 
   it('treats Int16 and float samples alike (full scale is 1)', () => {
@@ -75,13 +74,6 @@ describe('loudnessLevels', () => {
     expect(loudnessLevels([], 3)).toEqual([0, 0, 0]);
     expect(() => loudnessLevels([1], 0)).toThrow(RangeError);
     expect(() => loudnessLevels([1], 2.5)).toThrow(RangeError);
-  });
-});
-
-describe('sparkline', () => {
-  it('maps 0..1 onto the eight block characters and clamps the rest', () => {
-    expect(sparkline([0, 1 / 7, 2 / 7, 3 / 7, 4 / 7, 5 / 7, 6 / 7, 1])).toBe(SPARK_CHARS.join(''));
-    expect(sparkline([-1, 2, Number.NaN])).toBe('▁█▁');
   });
 });
 
@@ -132,14 +124,20 @@ function recorderWav(samples: Int16Array, rate = 16000): Buffer {
 }
 
 describe('loudness of WAV files', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ui-loudness-'));
+  const dir = mkdtempSync(join(tmpdir(), 'engine-loudness-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('finds the audio at offset 1024 in a recorder-style file', () => {
+  it('finds the audio at offset 1024 in a recorder-style file (with the app\'s WAV parser)', async () => {
     const wav = recorderWav(meeting(1, 0, 0));
-    const layout = parseWavLayout(wav.subarray(0, 4096), wav.length);
-    expect(layout).toMatchObject({ format: 1, channels: 1, bitsPerSample: 16, dataOffset: 1024, dataSize: 32000 });
-    expect(parseWavLayout(Buffer.from('not a wav file at all'), 21)).toBeNull();
+    const { layout } = await parseWav(async (o, n) => wav.subarray(o, o + n), wav.length);
+    expect(layout.format).toMatchObject({ audioFormat: 1, channels: 1, bitsPerSample: 16 });
+    expect(layout).toMatchObject({ dataOffset: 1024, dataLength: 32000 });
+  });
+
+  it('refuses a file that is not a WAV, as node-wav does', async () => {
+    const path = join(dir, 'notes.txt');
+    writeFileSync(path, 'not a wav file at all');
+    await expect(loudnessOfWavFile(path, 4)).rejects.toThrow();
   });
 
   it('reads a file from disk piece by piece and finds the burst (and agrees with node-wav)', async () => {

@@ -1,14 +1,17 @@
 /**
- * Loudness over time, for the small sparkline beside each recording: a parent can see at a
- * glance where people spoke and where the room was quiet.
+ * Loudness over time, for the small sparkline beside each recording (drawn by host/ui): a parent
+ * can see at a glance where people spoke and where the room was quiet.
  *
- * Pure functions only. `loudnessLevels` takes the decoded samples (16-bit PCM as an Int16Array,
+ * `loudnessLevels` takes the decoded samples (16-bit PCM as an Int16Array,
  * or floats in -1..1 as node-wav returns them) and splits them into `count` equal stretches of
  * time; each stretch gets its RMS level in decibels below full scale, mapped onto 0..1 so that
  * `floorDb` (default -60 dBFS, a quiet room) and below is 0 and full scale is 1.
  */
 
 import { createRequire } from 'node:module';
+import { open } from 'node:fs/promises';
+import { readerFor } from './verify.js';
+import { parseWav } from './wav.js';
 
 export type Samples = Int16Array | Float32Array | Float64Array | readonly number[];
 
@@ -63,28 +66,15 @@ export function levelFromRms(rms: number, floorDb: number = DEFAULT_FLOOR_DB): n
   return 1 - db / floorDb;
 }
 
-/** Block characters from lowest to highest. */
-export const SPARK_CHARS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'] as const;
-
-/** One block character per level (0..1; out-of-range and NaN are clamped). */
-export function sparkline(levels: readonly number[]): string {
-  const top = SPARK_CHARS.length - 1;
-  return levels
-    .map((v) => {
-      const x = Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0;
-      return SPARK_CHARS[Math.round(x * top)];
-    })
-    .join('');
-}
-
 /** Shape of node-wav's decode, which ships no type declarations. */
 interface NodeWav {
   decode(data: Uint8Array | ArrayBuffer): { sampleRate: number; channelData: Float32Array[] };
 }
 
 /**
- * Decodes a WAV file (as read from the library) and returns its loudness levels, from the first
- * channel. Throws node-wav's error if the file is not a WAV it understands.
+ * Decodes a whole WAV file with node-wav and returns its loudness levels, from the first channel:
+ * for formats other than the recorder's 16-bit PCM. Throws node-wav's error if the file is not a
+ * WAV it understands.
  */
 export function loudnessFromWav(wavFile: Uint8Array, count: number, options: LoudnessOptions = {}): number[] {
   const require = createRequire(import.meta.url);
@@ -138,5 +128,43 @@ export class LoudnessAccumulator {
       out.push(c > 0 ? levelFromRms(Math.sqrt((this.sums[b] ?? 0) / c), floorDb) : 0);
     }
     return out;
+  }
+}
+
+const PIECE_BYTES = 1 << 20;
+
+/**
+ * Loudness levels (0..1 each) of the first channel of a WAV file in the library. Recordings can be
+ * hours long (hundreds of MB), so 16-bit PCM is found with the app's one WAV parser (wav.ts) and
+ * read a piece at a time, never held in memory whole; other formats go to node-wav.
+ */
+export async function loudnessOfWavFile(path: string, count: number): Promise<number[]> {
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    const { layout } = await parseWav(readerFor(fh), size);
+    const fmt = layout.format;
+    if (!fmt || fmt.audioFormat !== 1 || fmt.bitsPerSample !== 16 || fmt.channels < 1 || layout.dataOffset < 0) {
+      return loudnessFromWav(await fh.readFile(), count);
+    }
+    const frameBytes = 2 * fmt.channels;
+    const dataBytes = Math.min(layout.dataLength, Math.max(0, size - layout.dataOffset));
+    const frames = Math.floor(dataBytes / frameBytes);
+    const acc = new LoudnessAccumulator(frames, count);
+    const piece = Buffer.alloc(PIECE_BYTES - (PIECE_BYTES % frameBytes));
+    let done = 0;
+    while (done < frames) {
+      const want = Math.min(piece.length, (frames - done) * frameBytes);
+      const { bytesRead } = await fh.read(piece, 0, want, layout.dataOffset + done * frameBytes);
+      const got = Math.floor(bytesRead / frameBytes);
+      if (got === 0) break;
+      const firstChannel = new Int16Array(got);
+      for (let k = 0; k < got; k++) firstChannel[k] = piece.readInt16LE(k * frameBytes);
+      acc.push(firstChannel);
+      done += got;
+    }
+    return acc.levels();
+  } finally {
+    await fh.close().catch(() => undefined);
   }
 }
