@@ -7,14 +7,13 @@ import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { CARD_LAYOUT, HASH_ALGORITHM, RECORDING_STATE, STRUCTS, structSize } from '../../protocol/src/schema.js';
 import type { ListEntry } from '../../protocol/generated/types.js';
-import { durationMs, firmwareVersion, hex, jsonable, stopReasonName, summariseEntry } from './convert.js';
+import { durationMs, hex, summariseEntry, summariseInfo } from './convert.js';
 import { EngineError, fsError, toEngineError } from './errors.js';
 import type { EventOf, JournalProblem } from './events.js';
 import { checkJournal, journalEntriesFromPayload, JOURNAL_RECORD_SIZE, type JournalCheck, type JournalEntry } from './journal.js';
 import {
   assertRegularOrAbsent,
   defaultDestination,
-  durationText,
   ensureDir,
   exists,
   indexLibrary,
@@ -30,6 +29,7 @@ import {
   type Fs,
   type Manifest,
 } from './library.js';
+import { buildManifest, type ClockInfo } from './manifest.js';
 import type { Emit, Session } from './session.js';
 import { inspectFile, readerFor, verifyLibraryFile } from './verify.js';
 import { compareWav, hashRange } from './wav.js';
@@ -68,14 +68,6 @@ const READ_HEADER = structSize(STRUCTS.READ);
 const WRITE_BATCH_BYTES = 64 * 1024;
 const LIST_ENTRY_SIZE = structSize(STRUCTS.LIST_ENTRY);
 const ZERO_SHA = '0'.repeat(64);
-
-interface ClockInfo {
-  offsetMs: number | null;
-  roundTripMs: number | null;
-  deviceClockWasSet: boolean;
-  measuredAtIso: string | null;
-  deviceClockSetTo: string | null;
-}
 
 export async function listAll(session: Session, signal?: AbortSignal): Promise<{ total: number; entries: ListEntry[] }> {
   const entries: ListEntry[] = [];
@@ -118,7 +110,7 @@ export async function measureAndSetClock(session: Session, emit: Emit, now: () =
   session.info = info;
   const hostMid = Math.round((t0 + t1) / 2);
   const deviceMs = Number(info.clockUnixMs);
-  const clockSet = (info.flags & 0x04) !== 0;
+  const clockSet = summariseInfo(info).clockSet;
   const offsetMs = deviceMs - hostMid;
   emit({ type: 'clock.offset', offsetMs, roundTripMs: t1 - t0, deviceUnixMs: info.clockUnixMs.toString(), hostUnixMs: String(hostMid), deviceClockWasSet: clockSet });
   if (!clockSet) {
@@ -219,10 +211,10 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
   };
 
   // Device state warnings
-  const card = info.cardState;
-  if (card === 1) emit({ type: 'warning', code: 'CARD_PROBLEM', message: 'The recorder has no memory card in it.', action: 'Put the card back in and run sync again.' });
-  else if (card === 2 || card === 3) emit({ type: 'warning', code: 'CARD_PROBLEM', message: 'The recorder reports a problem with its memory card.', action: 'Do not format it. Ask for help before doing anything else with the card.' });
-  if (info.flags & 0x08) emit({ type: 'warning', code: 'LOW_BATTERY', message: 'The recorder\'s battery is low.', action: 'Keep it plugged in while copying.' });
+  const device = summariseInfo(info);
+  if (device.cardState === 'none') emit({ type: 'warning', code: 'CARD_PROBLEM', message: 'The recorder has no memory card in it.', action: 'Put the card back in and run sync again.' });
+  else if (device.cardState === 'error' || device.cardState === 'unformatted') emit({ type: 'warning', code: 'CARD_PROBLEM', message: 'The recorder reports a problem with its memory card.', action: 'Do not format it. Ask for help before doing anything else with the card.' });
+  if (device.lowBattery) emit({ type: 'warning', code: 'LOW_BATTERY', message: 'The recorder\'s battery is low.', action: 'Keep it plugged in while copying.' });
 
   const withLink = async <T>(what: () => Promise<T>): Promise<T> => {
     for (let attempt = 0; ; attempt++) {
@@ -367,7 +359,7 @@ interface CopyContext {
 async function chooseTarget(ctx: CopyContext, e: ListEntry): Promise<CopyTarget> {
   const info = ctx.session.info;
   for (let suffix = 1; suffix < 1000; suffix++) {
-    const base = recordingBaseName({ startUnixMs: e.startUnixMs, clockSet: (e.flags & 0x01) !== 0, label: info.label, deviceId: ctx.deviceId, number: e.number, suffix });
+    const base = recordingBaseName({ startUnixMs: e.startUnixMs, clockSet: summariseEntry(e).clockSet, label: info.label, deviceId: ctx.deviceId, number: e.number, suffix });
     const final = safeJoin(ctx.dest, `${base}.wav`);
     const t: CopyTarget = { final, part: safeJoin(ctx.dest, `${base}.wav.part`), manifest: safeJoin(ctx.dest, `${base}.json`) };
     const partThere = await exists(ctx.fs, t.part);
@@ -393,7 +385,8 @@ async function copyOne(ctx: CopyContext, e: ListEntry, result: SyncResult): Prom
     let lastOffset = -1;
     for (let fresh = 0; ; ) {
       try {
-        const r = await transferAndVerify(ctx, e, target, result);
+        const copied = await transfer(ctx, e, target, result);
+        const r = copied === 'ok' ? await verifyAndPublish(ctx, e, target, result) : copied;
         if (r === 'mismatch') {
           if (fresh++ >= 1) throw new EngineError('HASH_MISMATCH', `The copy of recording ${e.number} did not match the recorder's SHA-256, twice.`, 'Keep the recorder as it is and ask for help. Nothing was deleted.');
           emit({ type: 'file.restarted', number: e.number, message: `The copy of recording ${e.number} did not match the recorder's fingerprint; copying it again from the start.` });
@@ -421,8 +414,11 @@ async function copyOne(ctx: CopyContext, e: ListEntry, result: SyncResult): Prom
   }
 }
 
-/** Copies (or resumes) one recording into its .part, verifies it, and publishes it. */
-async function transferAndVerify(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: SyncResult): Promise<'ok' | 'mismatch'> {
+/**
+ * Copies (or resumes) one recording into its .part; 'mismatch' when the audio received does not
+ * hash to the recorder's SHA-256.
+ */
+async function transfer(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: SyncResult): Promise<'ok' | 'mismatch'> {
   const { session, emit, fs, signal } = ctx;
   const client = session.client;
   const size = e.size;
@@ -434,7 +430,6 @@ async function transferAndVerify(ctx: CopyContext, e: ListEntry, t: CopyTarget, 
   const hadPart = await assertRegularOrAbsent(fs, t.part);
   const fh = await openNoFollow(fs, t.part, !hadPart);
   const dataHash = createHash('sha256');
-  const fileHash = createHash('sha256');
   let offset = 0;
   let closed = false;
   const closeFh = async (sync: boolean) => {
@@ -459,7 +454,6 @@ async function transferAndVerify(ctx: CopyContext, e: ListEntry, t: CopyTarget, 
         if (remote.digest.equals(local) && remote.offset === 0 && remote.length === have) {
           for (let o = 0; o < have; o += 1 << 20) {
             const b = await read(o, Math.min(1 << 20, have - o));
-            fileHash.update(b);
             hashData(dataHash, b, o, dataStart, dataEnd);
           }
           offset = have;
@@ -509,7 +503,6 @@ async function transferAndVerify(ctx: CopyContext, e: ListEntry, t: CopyTarget, 
         got.delete(written);
         batch.push(b);
         batchBytes += b.length;
-        fileHash.update(b);
         hashData(dataHash, b, written, dataStart, dataEnd);
         written += b.length;
         result.bytes += b.length;
@@ -566,11 +559,18 @@ async function transferAndVerify(ctx: CopyContext, e: ListEntry, t: CopyTarget, 
     throw err;
   }
 
-  // Verification: what we hashed while receiving, then the file as it is on disk.
+  // What we hashed while receiving.
+  return dataHash.digest('hex') === hex(e.sha256) ? 'ok' : 'mismatch';
+}
+
+/**
+ * Checks a complete .part as it is on disk (audio hash, WAV structure, evidence chunk, journal
+ * record), then writes its manifest and publishes it under its final name.
+ */
+async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: SyncResult): Promise<'ok' | 'mismatch'> {
+  const { session, emit, fs } = ctx;
+  const size = e.size;
   const deviceSha = hex(e.sha256);
-  const receivedSha = dataHash.digest('hex');
-  fileHash.digest();
-  if (receivedSha !== deviceSha) return 'mismatch';
   const ins = await inspectFile(fs, t.part);
   if (ins.dataSha256 !== deviceSha || ins.size !== size) return 'mismatch';
   const journalEntry = ctx.byNumber.get(e.number) ?? null;
@@ -595,7 +595,18 @@ async function transferAndVerify(ctx: CopyContext, e: ListEntry, t: CopyTarget, 
   }
 
   // Manifest, then publish
-  const manifest = buildManifest(ctx, e, path.basename(t.final), ins.size, ins.fileSha256, journalEntry, { sampleCountMatches, journalProblems });
+  const manifest = buildManifest({
+    info: session.info,
+    deviceId: ctx.deviceId,
+    entry: e,
+    file: { name: path.basename(t.final), size: ins.size, sha256: ins.fileSha256 },
+    journalEntry,
+    journalCheck: ctx.check,
+    clock: ctx.clock,
+    appVersion: ctx.o.appVersion ?? '0.0.0',
+    now: ctx.now,
+    verification: { sampleCountMatches, journalProblems },
+  });
   if (await exists(fs, t.manifest)) throw new EngineError('FILE_CONFLICT', `${path.basename(t.manifest)} appeared in the library while copying; it was not touched.`, 'Run sync again.');
   await publishNoClobber(fs, t.part, t.final);
   await writeFileAtomic(fs, t.manifest, serialiseManifest(manifest));
@@ -606,73 +617,6 @@ async function transferAndVerify(ctx: CopyContext, e: ListEntry, t: CopyTarget, 
   emit({ type: 'file.verified', number: e.number, path: t.final, manifestPath: t.manifest, sha256: deviceSha, durationMs: durationMs(e.sampleCount, e.sampleRate), alreadyPresent: false });
   result.copied.push(e.number);
   return 'ok';
-}
-
-function buildManifest(
-  ctx: CopyContext,
-  e: ListEntry,
-  fileName: string,
-  size: number,
-  fileSha256: string,
-  j: JournalEntry | null,
-  v: { sampleCountMatches: boolean; journalProblems: string[] },
-): Manifest {
-  const info = ctx.session.info;
-  const clockSet = (e.flags & 0x01) !== 0;
-  const startMs = Number(e.startUnixMs);
-  const stopMs = j ? Number(j.record.stopUnixMs) : null;
-  const iso = (ms: number | null) => (ms !== null && clockSet && ms > 0 ? new Date(ms).toISOString() : null);
-  const dms = durationMs(e.sampleCount, e.sampleRate);
-  const hostStart = ctx.clock.offsetMs !== null && ctx.clock.deviceClockWasSet && clockSet ? new Date(startMs - ctx.clock.offsetMs).toISOString() : null;
-  return {
-    manifestVersion: 1,
-    app: { name: 'evidence-recorder', version: ctx.o.appVersion ?? '0.0.0' },
-    file: { name: fileName, size, sha256: fileSha256 },
-    device: { id: ctx.deviceId, label: info.label, model: info.model, firmware: firmwareVersion(info), simulated: (info.flags & 0x01) !== 0 },
-    recording: {
-      number: e.number,
-      deviceFileName: e.name,
-      sampleRate: e.sampleRate,
-      sampleCount: e.sampleCount,
-      durationMs: dms,
-      durationText: durationText(dms),
-      sha256: hex(e.sha256),
-      dataOffset: e.dataOffset,
-      stopReason: stopReasonName(e.stopReason),
-      overruns: j ? j.record.overruns : 0,
-      clockSet,
-      recovered: (e.flags & 0x02) !== 0,
-    },
-    times: {
-      deviceStartUnixMs: e.startUnixMs.toString(),
-      deviceStopUnixMs: j ? j.record.stopUnixMs.toString() : null,
-      deviceStartIso: iso(startMs),
-      deviceStopIso: iso(stopMs),
-      hostEstimatedStartIso: hostStart,
-      copiedAtIso: new Date(ctx.now()).toISOString(),
-    },
-    clock: { ...ctx.clock },
-    journal: j
-      ? {
-          index: j.index,
-          hex: j.raw.toString('hex'),
-          recordSha256: j.hash.toString('hex'),
-          decoded: jsonable(j.record) as Record<string, unknown>,
-          chain: ctx.check.chain,
-          problems: [...ctx.check.problems, ...ctx.check.gaps].map((p) => p.message),
-        }
-      : null,
-    verification: {
-      ok: true,
-      verifiedAtIso: new Date(ctx.now()).toISOString(),
-      sha256MatchesDevice: true,
-      wavStructureOk: true,
-      evidenceChunkOk: true,
-      journalMatches: v.journalProblems.length === 0,
-      sampleCountMatches: v.sampleCountMatches,
-      problems: v.journalProblems,
-    },
-  };
 }
 
 /** DELETE only a recording whose library copy verifies now, with the device's own SHA-256. */

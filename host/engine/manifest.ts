@@ -1,0 +1,92 @@
+/**
+ * The manifest (.json sidecar) of a verified copy: what the recorder, its journal and this
+ * computer said about the recording when it was copied. Built from decoded structs, with the
+ * flags read through the summaries of convert.ts.
+ */
+import type { Info, ListEntry } from '../../protocol/generated/types.js';
+import { jsonable, summariseEntry, summariseInfo } from './convert.js';
+import type { JournalCheck, JournalEntry } from './journal.js';
+import { durationText, MANIFEST_VERSION, type Manifest } from './library.js';
+
+/** The device clock as measured at the start of a sync (manifest `clock`). */
+export interface ClockInfo {
+  offsetMs: number | null;
+  roundTripMs: number | null;
+  deviceClockWasSet: boolean;
+  measuredAtIso: string | null;
+  deviceClockSetTo: string | null;
+}
+
+export interface ManifestInput {
+  info: Info;
+  deviceId: string;
+  entry: ListEntry;
+  /** The copy as published. */
+  file: { name: string; size: number; sha256: string };
+  journalEntry: JournalEntry | null;
+  journalCheck: JournalCheck;
+  clock: ClockInfo;
+  appVersion: string;
+  now: () => number;
+  verification: { sampleCountMatches: boolean; journalProblems: string[] };
+}
+
+export function buildManifest(m: ManifestInput): Manifest {
+  const { info, entry: e, journalEntry: j, clock } = m;
+  const device = summariseInfo(info);
+  const rec = summariseEntry(e);
+  const clockSet = rec.clockSet;
+  const startMs = Number(e.startUnixMs);
+  const stopMs = j ? Number(j.record.stopUnixMs) : null;
+  const iso = (ms: number | null) => (ms !== null && clockSet && ms > 0 ? new Date(ms).toISOString() : null);
+  const hostStart = clock.offsetMs !== null && clock.deviceClockWasSet && clockSet ? new Date(startMs - clock.offsetMs).toISOString() : null;
+  return {
+    manifestVersion: MANIFEST_VERSION,
+    app: { name: 'evidence-recorder', version: m.appVersion },
+    file: { ...m.file },
+    device: { id: m.deviceId, label: device.label, model: device.model, firmware: device.firmware, simulated: device.simulated },
+    recording: {
+      number: rec.number,
+      deviceFileName: rec.deviceName,
+      sampleRate: rec.sampleRate,
+      sampleCount: rec.sampleCount,
+      durationMs: rec.durationMs,
+      durationText: durationText(rec.durationMs),
+      sha256: rec.sha256,
+      dataOffset: rec.dataOffset,
+      stopReason: rec.stopReason,
+      overruns: j ? j.record.overruns : 0,
+      clockSet,
+      recovered: rec.recovered,
+    },
+    times: {
+      deviceStartUnixMs: e.startUnixMs.toString(),
+      deviceStopUnixMs: j ? j.record.stopUnixMs.toString() : null,
+      deviceStartIso: iso(startMs),
+      deviceStopIso: iso(stopMs),
+      hostEstimatedStartIso: hostStart,
+      copiedAtIso: new Date(m.now()).toISOString(),
+    },
+    clock: { ...clock },
+    journal: j
+      ? {
+          index: j.index,
+          hex: j.raw.toString('hex'),
+          recordSha256: j.hash.toString('hex'),
+          decoded: jsonable(j.record) as Record<string, unknown>,
+          chain: m.journalCheck.chain,
+          problems: [...m.journalCheck.problems, ...m.journalCheck.gaps].map((p) => p.message),
+        }
+      : null,
+    verification: {
+      ok: true,
+      verifiedAtIso: new Date(m.now()).toISOString(),
+      sha256MatchesDevice: true,
+      wavStructureOk: true,
+      evidenceChunkOk: true,
+      journalMatches: m.verification.journalProblems.length === 0,
+      sampleCountMatches: m.verification.sampleCountMatches,
+      problems: m.verification.journalProblems,
+    },
+  };
+}
