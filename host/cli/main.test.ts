@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -59,6 +59,34 @@ describe('recorder CLI', () => {
     expect(await run(['verify', dest], v.io)).toBe(0);
     const bad = io();
     expect(await run(['verify', join(dest, 'missing.wav')], bad.io)).toBe(1);
+  });
+
+  test('list says which recordings are in the library and how many are still to copy', async () => {
+    const d = new FakeDevice();
+    d.addRecording();
+    d.addRecording();
+    const dest = mkdtempSync(join(tmpdir(), 'cli-'));
+    const before = io(d);
+    expect(await run(['list', '--port', d.path, '--dest', dest], before.io)).toBe(0);
+    expect(before.out()).toContain('2 recording(s) on the recorder: 2 to copy, 0 already in the library.');
+    expect(before.out()).toContain(`2 to copy, 0 verified in the library. Library: ${dest}`);
+    expect(await run(['sync', '--port', d.path, '--dest', dest], io(d).io)).toBe(0);
+    d.addRecording();
+    const after = io(d);
+    expect(await run(['list', '--port', d.path, '--dest', dest], after.io)).toBe(0);
+    const rows = after.out().split('\n').filter((l) => /^ +\d+ /.test(l));
+    expect(rows.map((l) => l.trim().split(/\s{2,}/).at(-1))).toEqual(['in library', 'in library', 'TO COPY']);
+    expect(after.out()).toContain(`1 to copy, 2 verified in the library. Library: ${dest}`);
+    // A copy that no longer verifies is not counted as safe: it is to copy again.
+    const wav = join(dest, readdirSync(dest).filter((n) => n.endsWith('.wav')).sort()[0]!);
+    const b = readFileSync(wav);
+    b[b.length - 200]! ^= 0xff;
+    writeFileSync(wav, b);
+    const json = io(d);
+    expect(await run(['list', '--port', d.path, '--dest', dest, '--json'], json.io)).toBe(0);
+    const lines = json.out().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.find((l) => l.type === 'warning')).toMatchObject({ code: 'HASH_MISMATCH' });
+    expect(lines.at(-1)).toMatchObject({ type: 'result', command: 'list', ok: true, destination: dest, toCopy: [1, 3], alreadyInLibrary: [2], inProgress: [] });
   });
 
   test('format refuses without a terminal or --yes; with --yes it shows the device first', async () => {

@@ -40,7 +40,11 @@ beside each recording. Interrupted copies continue where they stopped next time.
   --dest DIR               library folder (default ~/Recordings/<recorder label>)
   --delete-after-verify    delete each recording from the recorder once its copy is verified
   --window N               read requests in flight (default 8)`,
-  list: 'Usage: recorder list [--port PATH] [--json]\n\nLists the recordings on the recorder.',
+  list: `Usage: recorder list [--port PATH] [--dest DIR] [--json]
+
+Lists the recordings on the recorder, and for each whether a copy that verifies now is in the
+library ("in library") or not ("TO COPY"), with the count of those still to copy.
+  --dest DIR               library folder (default ~/Recordings/<recorder label>)`,
   info: 'Usage: recorder info [--port PATH] [--json]\n\nShows the recorder\'s identity, battery, card and clock.',
   verify: `Usage: recorder verify PATH... [--json]
 
@@ -177,13 +181,15 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       return r.ok ? 0 : r.cancelled ? 130 : 1;
     }
     case 'list': {
-      checkFlags(p, []);
-      const recs = await engine.list();
-      const lines = recs.map(
+      checkFlags(p, ['dest']);
+      const l = await engine.list({ destination: str(p, 'dest') });
+      const standing = (n: number) => (l.alreadyInLibrary.includes(n) ? 'in library' : l.toCopy.includes(n) ? 'TO COPY' : 'not finished');
+      const lines = l.recordings.map(
         (r) =>
-          `  ${String(r.number).padStart(5)}  ${r.state === 'finished' ? '        ' : 'RECORDING'} ${r.clockSet ? new Date(Number(r.startUnixMs)).toLocaleString() : '(clock not set)'}  ${Math.round(r.durationMs / 1000)} s  ${r.sha256.slice(0, 16)}…`,
+          `  ${String(r.number).padStart(5)}  ${r.state === 'finished' ? '        ' : 'RECORDING'} ${r.clockSet ? new Date(Number(r.startUnixMs)).toLocaleString() : '(clock not set)'}  ${Math.round(r.durationMs / 1000)} s  ${r.sha256.slice(0, 16)}…  ${standing(r.number)}`,
       );
-      out.result('list', true, { recordings: recs }, lines.join('\n') || '  (no recordings)');
+      const tally = `${l.toCopy.length} to copy, ${l.alreadyInLibrary.length} verified in the library${l.inProgress.length ? `, ${l.inProgress.length} not finished` : ''}. Library: ${l.destination}`;
+      out.result('list', true, { recordings: l.recordings, destination: l.destination, toCopy: l.toCopy, alreadyInLibrary: l.alreadyInLibrary, inProgress: l.inProgress }, `${lines.join('\n') || '  (no recordings)'}\n${tally}`);
       return 0;
     }
     case 'info': {

@@ -144,7 +144,7 @@ describe('other commands', () => {
     expect(await h.engine.settings({ sampleRate: 48000, discreet: true })).toEqual({ sampleRate: 48000, discreet: true });
     await expect(h.engine.settings({ sampleRate: 44100 })).rejects.toThrow(/not a rate/);
     expect((await h.engine.record('start')).recState).toBe('recording');
-    expect((await h.engine.list()).map((r) => r.number)).toEqual([1]);
+    expect((await h.engine.list({ destination: h.dest })).recordings.map((r) => r.number)).toEqual([1]);
     const t = await h.engine.setTime();
     expect(Math.abs(t.offsetMs! - 1500)).toBeLessThan(200);
     expect(h.device.clockOffsetMs).toBeLessThan(200);

@@ -3,17 +3,18 @@
  * Each operation connects, does its work, emits events, and disconnects.
  */
 import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { PROTOCOL, RECORD_ACTION, SAMPLE_RATES, SETTINGS_MASK } from '../../protocol/src/schema.js';
 import { summariseEntry, summariseInfo } from './convert.js';
 import type { Candidate, DiscoveryOptions } from './discovery.js';
 import { EngineError, toEngineError } from './errors.js';
 import type { DeviceSummary, EngineEvent, EventListener, RecordingSummary } from './events.js';
-import type { Fs } from './library.js';
+import { checkJournal } from './journal.js';
+import { defaultDestination, indexLibrary, loadMemory, realFs, type Fs } from './library.js';
 import { Session, stamp, type ConnectOptions, type Emit } from './session.js';
-import { deleteVerified, listAll, measureAndSetClock, sync as runSync, type SyncOptions, type SyncResult } from './sync.js';
-import { defaultDestination } from './library.js';
+import { deleteVerified, listAll, measureAndSetClock, readJournal, standing, sync as runSync, type Standing, type SyncOptions, type SyncResult } from './sync.js';
 import type { TransportOpener } from './transport.js';
-import { verifyPaths } from './verify.js';
+import { verifyLibraryFile, verifyPaths } from './verify.js';
 
 export interface EngineOptions extends DiscoveryOptions {
   /** Serial port path; skips discovery. */
@@ -34,11 +35,22 @@ export interface EngineOptions extends DiscoveryOptions {
   signal?: AbortSignal;
 }
 
+/** What `list` found: the recordings, and which are (not) safely in the library. */
+export interface RecorderListing extends Standing {
+  /** Library folder the recordings were compared with. */
+  destination: string;
+  recordings: RecordingSummary[];
+}
+
 export interface Engine {
   /** Subscribes to events; returns an unsubscribe function. */
   on(listener: EventListener): () => void;
   info(): Promise<DeviceSummary>;
-  list(): Promise<RecordingSummary[]>;
+  /**
+   * Lists the recordings on the recorder and where each stands against the library: a copy
+   * counts as in the library only if it verifies now (as sync checks before skipping one).
+   */
+  list(o?: { destination?: string; port?: string }): Promise<RecorderListing>;
   setTime(): Promise<{ offsetMs: number | null }>;
   setLabel(label: string): Promise<DeviceSummary>;
   settings(change?: { sampleRate?: number; discreet?: boolean }): Promise<{ sampleRate: number; discreet: boolean }>;
@@ -132,13 +144,25 @@ export function createEngine(options: EngineOptions = {}): Engine {
       return () => listeners.delete(l);
     },
     info: () => withSession(async (s) => summariseInfo(s.info)),
-    list: () =>
-      withSession(async (s) => {
-        const { total, entries } = await listAll(s, options.signal);
+    list: (o = {}) =>
+      withSession(async (s, signal) => {
+        const { total, entries } = await listAll(s, signal);
         const recordings = entries.map(summariseEntry);
-        emit({ type: 'list.received', total, recordings, toCopy: [], alreadyInLibrary: [], inProgress: recordings.filter((r) => r.state !== 'finished').map((r) => r.number) });
-        return recordings;
-      }),
+        const fs = options.fs ?? realFs;
+        const destination = path.resolve(o.destination ?? defaultDestination(s.info.label, s.deviceId, options.home));
+        const library = await indexLibrary(fs, destination);
+        const st = standing(entries, library, s.deviceId);
+        for (const n of [...st.alreadyInLibrary]) {
+          const wav = library.get(`${s.deviceId}:${n}`)!.wav;
+          const v = await verifyLibraryFile(wav, fs);
+          if (v.ok) continue;
+          st.alreadyInLibrary = st.alreadyInLibrary.filter((x) => x !== n);
+          st.toCopy = [...st.toCopy, n].sort((a, b) => a - b);
+          emit({ type: 'warning', code: 'HASH_MISMATCH', message: `The library copy of recording ${n} (${path.basename(wav)}) no longer verifies: ${v.problems[0]}.`, action: 'Run `recorder sync`: it makes a fresh copy beside it. Do not format the recorder before that.' });
+        }
+        emit({ type: 'list.received', total, recordings, ...st });
+        return { destination, recordings, ...st };
+      }, o.port),
     setTime: () => withSession(async (s) => ({ offsetMs: (await measureAndSetClock(s, emit, now, true, options.signal)).offsetMs })),
     setLabel: (label) =>
       withSession(async (s) => {
@@ -203,17 +227,11 @@ export function createEngine(options: EngineOptions = {}): Engine {
         await measureAndSetClock(s, emit, now, false, signal);
         const { total, entries } = await listAll(s, signal);
         const recordings = entries.map(summariseEntry);
+        const fs = options.fs ?? realFs;
         const dest = o.destination ?? defaultDestination(s.info.label, s.deviceId, options.home);
-        const { indexLibrary } = await import('./library.js');
-        const lib = await indexLibrary(options.fs ?? (await import('./library.js')).realFs, dest);
-        const have = recordings.filter((r) => r.state === 'finished' && lib.get(`${s.deviceId}:${r.number}`)?.manifest.recording.sha256 === r.sha256).map((r) => r.number);
-        const inProgress = recordings.filter((r) => r.state !== 'finished').map((r) => r.number);
-        emit({ type: 'list.received', total, recordings, toCopy: recordings.filter((r) => r.state === 'finished' && !have.includes(r.number)).map((r) => r.number), alreadyInLibrary: have, inProgress });
-        const { readJournal } = await import('./sync.js');
-        const { checkJournal } = await import('./journal.js');
-        const { loadMemory, realFs } = await import('./library.js');
+        emit({ type: 'list.received', total, recordings, ...standing(entries, await indexLibrary(fs, dest), s.deviceId) });
         const j = await readJournal(s, signal);
-        const c = checkJournal(j.entries, j.total, await loadMemory(options.fs ?? realFs, dest, s.deviceId));
+        const c = checkJournal(j.entries, j.total, await loadMemory(fs, dest, s.deviceId));
         emit({ type: 'journal.checked', total: c.total, fromIndex: c.fromIndex, lastIndex: c.lastIndex, chain: c.chain, gaps: c.gaps, problems: c.problems });
         return summariseInfo(s.info);
       }, o.port),

@@ -253,8 +253,11 @@ export function durationText(ms: number): string {
 }
 
 /** Verified copies already in a folder, found through their manifests: "deviceId:number" → paths. */
-export async function indexLibrary(fs: Fs, dir: string): Promise<Map<string, { wav: string; manifest: Manifest }>> {
-  const out = new Map<string, { wav: string; manifest: Manifest }>();
+/** The copies in a library folder by `deviceId:number`: the WAV's path and its manifest. */
+export type LibraryIndex = Map<string, { wav: string; manifest: Manifest }>;
+
+export async function indexLibrary(fs: Fs, dir: string): Promise<LibraryIndex> {
+  const out: LibraryIndex = new Map();
   let names: string[];
   try {
     names = await fs.readdir(dir);

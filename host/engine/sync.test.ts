@@ -194,6 +194,18 @@ describe('sync', () => {
     expect(readFileSync(join(h.dest, wavs(h.dest)[0]!)).equals(h.device.recordings.get(1)!.file)).toBe(true);
   });
 
+  test('list reports what is and is not safely in the library', async () => {
+    const h = setup();
+    h.device.addRecording();
+    h.device.addRecording({ finished: false });
+    expect(await h.engine.list({ destination: h.dest })).toMatchObject({ destination: h.dest, toCopy: [1], alreadyInLibrary: [], inProgress: [2] });
+    await h.engine.sync({ dest: h.dest });
+    h.device.addRecording({ number: 3 });
+    const l = await h.engine.list({ destination: h.dest });
+    expect(l).toMatchObject({ toCopy: [3], alreadyInLibrary: [1], inProgress: [2] });
+    expect(h.of('list.received').at(-1)).toMatchObject({ total: 3, toCopy: [3], alreadyInLibrary: [1], inProgress: [2] });
+  });
+
   test('stop() aborts a running copy and resolves once the port is closed', async () => {
     const h = setup();
     h.device.addRecording({ samples: 80000 });

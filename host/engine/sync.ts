@@ -27,7 +27,7 @@ import {
   serialiseManifest,
   writeFileAtomic,
   type Fs,
-  type Manifest,
+  type LibraryIndex,
 } from './library.js';
 import { buildManifest, type ClockInfo } from './manifest.js';
 import type { Emit, Session } from './session.js';
@@ -68,6 +68,27 @@ const READ_HEADER = structSize(STRUCTS.READ);
 const WRITE_BATCH_BYTES = 64 * 1024;
 const LIST_ENTRY_SIZE = structSize(STRUCTS.LIST_ENTRY);
 const ZERO_SHA = '0'.repeat(64);
+
+/** Where each recording on the recorder stands against the library (the list.received fields). */
+export interface Standing {
+  toCopy: number[];
+  alreadyInLibrary: number[];
+  inProgress: number[];
+}
+
+/**
+ * Sorts the recorder's recordings: still recording, already in the library (a manifest of this
+ * recorder and number with the recorder's SHA-256), or to copy.
+ */
+export function standing(entries: ListEntry[], library: LibraryIndex, deviceId: string): Standing {
+  const out: Standing = { toCopy: [], alreadyInLibrary: [], inProgress: [] };
+  for (const e of entries) {
+    if (e.state !== RECORDING_STATE.FINISHED) out.inProgress.push(e.number);
+    else if (library.get(`${deviceId}:${e.number}`)?.manifest.recording.sha256 === hex(e.sha256)) out.alreadyInLibrary.push(e.number);
+    else out.toCopy.push(e.number);
+  }
+  return out;
+}
 
 export async function listAll(session: Session, signal?: AbortSignal): Promise<{ total: number; entries: ListEntry[] }> {
   const entries: ListEntry[] = [];
@@ -234,14 +255,7 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
     // Listing
     const { total, entries } = await withLink(() => listAll(session, signal));
     const library = await indexLibrary(fs, dest);
-    const toCopy: number[] = [];
-    const already: number[] = [];
-    const inProgress: number[] = [];
-    for (const e of entries) {
-      if (e.state !== RECORDING_STATE.FINISHED) inProgress.push(e.number);
-      else if (library.get(`${deviceId}:${e.number}`)?.manifest.recording.sha256 === hex(e.sha256)) already.push(e.number);
-      else toCopy.push(e.number);
-    }
+    const { toCopy, alreadyInLibrary: already, inProgress } = standing(entries, library, deviceId);
     result.inProgress = inProgress;
     emit({ type: 'list.received', total, recordings: entries.map(summariseEntry), toCopy, alreadyInLibrary: already, inProgress });
 
@@ -351,7 +365,7 @@ interface CopyContext {
   clock: ClockInfo;
   check: JournalCheck;
   byNumber: Map<number, JournalEntry>;
-  library: Map<string, { wav: string; manifest: Manifest }>;
+  library: LibraryIndex;
   deviceId: string;
 }
 
