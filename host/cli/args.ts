@@ -1,4 +1,8 @@
-/** Minimal argument parsing: a command word, positional arguments, --flags and --key value. */
+/**
+ * Argument parsing on node:util parseArgs: a command word, positional arguments, and the
+ * options below. Which options a command accepts is checked by the command (checkFlags).
+ */
+import { parseArgs as parseNodeArgs, type ParseArgsConfig } from 'node:util';
 
 export interface Parsed {
   command: string | null;
@@ -6,39 +10,61 @@ export interface Parsed {
   flags: Map<string, string | true>;
 }
 
-/** Options that take a value. Everything else starting with -- is a boolean flag. */
-const WITH_VALUE = new Set(['port', 'dest', 'rate', 'discreet', 'window', 'timeout', 'image', 'link', 'size-mb', 'mic', 'speed', 'stall-every', 'stall-ms', 'settings', 'sim']);
+/** Every option of every command (except `sim`, whose options are the simulator's). */
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+  json: { type: 'boolean' },
+  port: { type: 'string' },
+  timeout: { type: 'string' },
+  dest: { type: 'string' },
+  'delete-after-verify': { type: 'boolean' },
+  window: { type: 'string' },
+  rate: { type: 'string' },
+  discreet: { type: 'string' },
+  yes: { type: 'boolean' },
+} as const satisfies ParseArgsConfig['options'];
+
+/** Options every command accepts. */
+const COMMON = ['help', 'json', 'port', 'timeout'];
 
 export class UsageError extends Error {}
 
-export function parseArgs(argv: string[]): Parsed {
-  const flags = new Map<string, string | true>();
-  const positional: string[] = [];
-  let command: string | null = null;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      positional.push(...argv.slice(i + 1));
-      break;
-    }
-    if (a === '-h') {
-      flags.set('help', true);
-      continue;
-    }
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      const key = eq > 0 ? a.slice(2, eq) : a.slice(2);
-      if (eq > 0) flags.set(key, a.slice(eq + 1));
-      else if (WITH_VALUE.has(key)) {
-        const v = argv[++i];
-        if (v === undefined) throw new UsageError(`--${key} needs a value`);
-        flags.set(key, v);
-      } else flags.set(key, true);
-      continue;
-    }
-    if (command === null) command = a;
-    else positional.push(a);
+/** Node's parse errors in our words: "unknown option --x", "--port needs a value". */
+function usageError(e: unknown): UsageError {
+  const code = (e as { code?: string }).code;
+  const message = (e as Error).message;
+  const option = /'(-[^' ]+)/.exec(message)?.[1] ?? '';
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return new UsageError(`unknown option ${option}`);
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    return new UsageError(/does not take an argument/.test(message) ? `${option} takes no value` : `${option} needs a value`);
   }
+  return new UsageError(message);
+}
+
+/**
+ * The command word (the first positional argument) and where it is in argv, found without
+ * judging the options: `sim` hands everything after it to the simulator unparsed, and a usage
+ * error shows the help of the command it was meant for.
+ */
+export function commandWord(argv: string[]): { command: string | null; index: number } {
+  const { tokens } = parseNodeArgs({ args: argv, options: OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  const first = tokens.find((t) => t.kind === 'positional');
+  return first && first.kind === 'positional' ? { command: first.value, index: first.index } : { command: null, index: -1 };
+}
+
+export function parseArgs(argv: string[]): Parsed {
+  let parsed;
+  try {
+    parsed = parseNodeArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: true });
+  } catch (e) {
+    throw usageError(e);
+  }
+  const flags = new Map<string, string | true>();
+  for (const [key, value] of Object.entries(parsed.values)) {
+    if (value !== undefined && value !== false) flags.set(key, value);
+  }
+  const [command = null, ...positional] = parsed.positionals;
   return { command, positional, flags };
 }
 
@@ -50,6 +76,6 @@ export function str(p: Parsed, key: string): string | undefined {
 
 export function checkFlags(p: Parsed, allowed: string[]): void {
   for (const k of p.flags.keys()) {
-    if (!allowed.includes(k) && !['help', 'json', 'port', 'timeout'].includes(k)) throw new UsageError(`unknown option --${k}`);
+    if (!allowed.includes(k) && !COMMON.includes(k)) throw new UsageError(`unknown option --${k}`);
   }
 }

@@ -110,6 +110,38 @@ describe('recorder CLI', () => {
     expect(h.out()).toMatch(/--delete-after-verify/);
   });
 
+  test('unknown options and missing values are usage errors: a clear message and exit 2', async () => {
+    const cases: [string[], RegExp][] = [
+      [['sync', '--frobnicate'], /^unknown option --frobnicate\nUsage: recorder sync /],
+      [['list', '--window', '3'], /^unknown option --window\nUsage: recorder list /],
+      [['info', '-x'], /^unknown option -x\nUsage: recorder info /],
+      [['sync', '--port'], /^--port needs a value\nUsage: recorder sync /],
+      [['info', '--port', '--json'], /^--port needs a value\n/],
+      [['sync', '--json=yes'], /^--json takes no value\n/],
+      [['--dest'], /^--dest needs a value\nUsage: recorder <command>/],
+    ];
+    for (const [argv, message] of cases) {
+      const t = io();
+      expect(await run(argv, t.io), argv.join(' ')).toBe(2);
+      expect(t.err(), argv.join(' ')).toMatch(message);
+      expect(t.out()).toBe('');
+    }
+  });
+
+  test('-h, help COMMAND, --version and "--" before positional arguments', async () => {
+    const h = io();
+    expect(await run(['label', '-h'], h.io)).toBe(0);
+    expect(h.out()).toMatch(/^Usage: recorder label NAME/);
+    const help = io();
+    expect(await run(['help', 'verify'], help.io)).toBe(0);
+    expect(help.out()).toMatch(/^Usage: recorder verify PATH/);
+    const v = io();
+    expect(await run(['--version'], v.io)).toBe(0);
+    expect(v.out()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(parseArgs(['verify', '--json', '--', '--odd-name.wav']).positional).toEqual(['--odd-name.wav']);
+    expect(parseArgs(['-h']).flags.get('help')).toBe(true);
+  });
+
   test('device errors exit 1 with the plain message', async () => {
     const t = io();
     t.io.engine = { open: async () => Promise.reject(Object.assign(new Error('Error: Cannot lock port'), {})) };

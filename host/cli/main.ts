@@ -12,7 +12,7 @@ import { createEngine, appVersion, type EngineOptions } from '../engine/engine.j
 import { EngineError } from '../engine/errors.js';
 import { discover, type Candidate } from '../engine/discovery.js';
 import { SAMPLE_RATES } from '../../protocol/src/schema.js';
-import { checkFlags, parseArgs, str, UsageError, type Parsed } from './args.js';
+import { checkFlags, commandWord, parseArgs, str, UsageError, type Parsed } from './args.js';
 import { makeOutput, type Out } from './output.js';
 
 const HELP: Record<string, string> = {
@@ -94,20 +94,22 @@ async function ask(io: Io, question: string): Promise<string> {
 }
 
 export async function run(argv: string[], io: Io = defaultIo()): Promise<number> {
+  const word = commandWord(argv);
+  if (word.command === 'sim') {
+    // The simulator's options are its own: passed on unparsed.
+    const { runSim } = await import('./sim.js');
+    return runSim(argv.slice(word.index + 1));
+  }
   let p: Parsed;
   try {
     p = parseArgs(argv);
   } catch (e) {
-    io.stderr.write(`${(e as Error).message}\n${HELP['']}\n`);
+    io.stderr.write(`${(e as Error).message}\n${HELP[word.command ?? ''] ?? HELP['']}\n`);
     return 2;
   }
   if (p.flags.has('version')) {
     io.stdout.write(appVersion() + '\n');
     return 0;
-  }
-  if (p.command === 'sim') {
-    const { runSim } = await import('./sim.js');
-    return runSim(argv.slice(argv.indexOf('sim') + 1));
   }
   if (p.command === 'help') {
     io.stdout.write((HELP[p.positional[0] ?? ''] ?? HELP['']!) + '\n');
