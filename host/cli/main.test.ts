@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { FakeDevice } from '../engine/testing/fake-device.js';
 import { run, type Io } from './main.js';
 import { parseArgs } from './args.js';
@@ -139,6 +139,14 @@ describe('recorder CLI', () => {
     expect(await run(['--version'], v.io)).toBe(0);
     expect(v.out()).toMatch(/^\d+\.\d+\.\d+/);
     expect(parseArgs(['verify', '--json', '--', '--odd-name.wav']).positional).toEqual(['--odd-name.wav']);
+    // sim's options are the simulator's: not judged by the app's parser.
+    const written = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      expect(await run(['sim', '--quiet', '--help'], io().io)).toBe(0);
+      expect(String(written.mock.calls[0]?.[0])).toMatch(/^Usage: recorder sim /);
+    } finally {
+      written.mockRestore();
+    }
     expect(parseArgs(['-h']).flags.get('help')).toBe(true);
   });
 
