@@ -5,32 +5,19 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PROTOCOL, RECORD_ACTION, SAMPLE_RATES, SETTINGS_MASK } from '../../protocol/src/schema.js';
-import { summariseEntry, summariseInfo } from './convert.js';
-import type { Candidate, DiscoveryOptions } from './discovery.js';
+import { recStateName, summariseEntry, summariseInfo } from './convert.js';
 import { EngineError, toEngineError } from './errors.js';
 import type { DeviceSummary, EngineEvent, EventListener, RecordingSummary } from './events.js';
-import { checkJournal } from './journal.js';
+import { checkJournal, journalCheckedEvent } from './journal.js';
 import { defaultDestination, indexLibrary, loadMemory, realFs, type Fs } from './library.js';
 import { Session, stamp, type ConnectOptions, type Emit } from './session.js';
 import { deleteVerified, listAll, measureAndSetClock, readJournal, standing, sync as runSync, type Standing, type SyncOptions, type SyncResult } from './sync.js';
-import type { TransportOpener } from './transport.js';
 import { verifyLibraryFile, verifyPaths } from './verify.js';
 
-export interface EngineOptions extends DiscoveryOptions {
-  /** Serial port path; skips discovery. */
-  port?: string;
-  /** Called when several recorders are found (interactive runs); without it --port is required. */
-  choose?: (c: Candidate[]) => Promise<string | null>;
-  /** Opens a transport (default: serialport). Tests pass a fake. */
-  open?: TransportOpener;
-  timeoutMs?: number;
-  retries?: number;
-  maxPayload?: number;
-  reconnectTimeoutMs?: number;
-  reconnectPollMs?: number;
+/** How to reach the recorder (session.ts ConnectOptions), and where the library lives. */
+export interface EngineOptions extends ConnectOptions {
   fs?: Fs;
   home?: string;
-  now?: () => number;
   appVersion?: string;
   signal?: AbortSignal;
 }
@@ -124,7 +111,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   }
 
   async function runSession<T>(work: (s: Session, signal: AbortSignal) => Promise<T>, port?: string): Promise<T> {
-    const s = new Session({ ...(options as ConnectOptions), ...(port ? { port } : {}) }, emit);
+    const s = new Session({ ...options, ...(port ? { port } : {}) }, emit);
     const signal = signalFor();
     try {
       await s.connect(signal);
@@ -205,8 +192,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     record: (action) =>
       withSession(async (s) => {
         const r = await s.client.request('RECORD', { action: action === 'start' ? RECORD_ACTION.START : RECORD_ACTION.STOP, reserved: Buffer.alloc(3) }, { retries: 0 });
-        const names = ['idle', 'recording', 'finalising', 'error'];
-        const out = { recState: names[r.recState] ?? 'unknown', number: r.number };
+        const out = { recState: recStateName(r.recState), number: r.number };
         emit({ type: 'note', message: action === 'start' ? `Recording ${r.number} started.` : `Recording stopped (state: ${out.recState}).` });
         return out;
       }),
@@ -232,7 +218,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         emit({ type: 'list.received', total, recordings, ...standing(entries, await indexLibrary(fs, dest), s.deviceId) });
         const j = await readJournal(s, signal);
         const c = checkJournal(j.entries, j.total, await loadMemory(fs, dest, s.deviceId));
-        emit({ type: 'journal.checked', total: c.total, fromIndex: c.fromIndex, lastIndex: c.lastIndex, chain: c.chain, gaps: c.gaps, problems: c.problems });
+        emit(journalCheckedEvent(c));
         return summariseInfo(s.info);
       }, o.port),
     deleteSynced: (o) => withSession((s, signal) => deleteVerified(s, emit, { dest: o.destination, numbers: o.numbers, fs: options.fs, signal, now }), o.port),

@@ -122,6 +122,18 @@ export interface RecordingSummary {
   sha256: string;
 }
 
+/** What a journal check found (host/engine/journal.ts checkJournal; the journal.checked event). */
+export interface JournalFindings {
+  total: number;
+  /** Index the check started from (the last verified record from the previous sync, or 0). */
+  fromIndex: number;
+  /** Index of the last record now verified, or null when the journal is empty. */
+  lastIndex: number | null;
+  chain: 'ok' | 'broken' | 'empty';
+  gaps: JournalProblem[];
+  problems: JournalProblem[];
+}
+
 export interface JournalProblem {
   kind: 'gap' | 'broken-chain' | 'bad-record' | 'index' | 'number-order' | 'shrunk' | 'missing-record' | 'hash-differs';
   /** Journal index concerned, when there is one. */
@@ -186,17 +198,7 @@ export type EngineEvent =
   | (Base & { type: 'file.skipped'; number: number; reason: 'already-verified' | 'in-progress' | 'not-finished'; message: string })
   | (Base & { type: 'file.deleted'; number: number; message: string })
   // ---- journal
-  | (Base & {
-      type: 'journal.checked';
-      total: number;
-      /** Index the check started from (the last verified record from the previous sync, or 0). */
-      fromIndex: number;
-      /** Index of the last record now verified, or null when the journal is empty. */
-      lastIndex: number | null;
-      chain: 'ok' | 'broken' | 'empty';
-      gaps: JournalProblem[];
-      problems: JournalProblem[];
-    })
+  | (Base & { type: 'journal.checked' } & JournalFindings)
   // ---- link
   | (Base & { type: 'link.disconnected'; port: string; message: string })
   | (Base & { type: 'link.waiting'; port: string; waitedMs: number; message: string })

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { decodeStruct } from '../../protocol/src/codec.js';
 import { CARD_LAYOUT, STRUCTS, structSize } from '../../protocol/src/schema.js';
 import type { JournalRecord } from '../../protocol/generated/types.js';
-import type { JournalProblem } from './events.js';
+import type { EventInput, JournalFindings, JournalProblem } from './events.js';
 
 export const JOURNAL_RECORD_SIZE = structSize(STRUCTS.JOURNAL_RECORD);
 const JOURNAL_HEADER_SIZE = structSize(STRUCTS.JOURNAL);
@@ -42,13 +42,7 @@ export interface JournalMemory {
   number: number;
 }
 
-export interface JournalCheck {
-  total: number;
-  fromIndex: number;
-  lastIndex: number | null;
-  chain: 'ok' | 'broken' | 'empty';
-  gaps: JournalProblem[];
-  problems: JournalProblem[];
+export interface JournalCheck extends JournalFindings {
   /** The journal is a new one (it starts after the remembered recording): see checkJournal. */
   restarted?: boolean;
 }
@@ -116,4 +110,9 @@ export function checkJournal(entries: JournalEntry[], total: number, memory: Jou
     problems,
     restarted,
   };
+}
+
+/** The journal.checked event of a check (its findings, without what only sync needs). */
+export function journalCheckedEvent(c: JournalCheck): EventInput {
+  return { type: 'journal.checked', total: c.total, fromIndex: c.fromIndex, lastIndex: c.lastIndex, chain: c.chain, gaps: c.gaps, problems: c.problems };
 }

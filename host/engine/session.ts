@@ -11,8 +11,11 @@ import type { EngineEvent, EventInput } from './events.js';
 import { openError, openSerial, type Transport, type TransportOpener } from './transport.js';
 
 export interface ConnectOptions extends DiscoveryOptions {
+  /** Serial port path; skips discovery. */
   port?: string;
+  /** Called when several recorders are found (interactive runs); without it --port is required. */
   choose?: (c: Candidate[]) => Promise<string | null>;
+  /** Opens a transport (default: serialport). Tests pass a fake. */
   open?: TransportOpener;
   timeoutMs?: number;
   retries?: number;

@@ -323,13 +323,18 @@ describe('sync', () => {
     }
   });
 
-  test('an existing different file with the same name is never overwritten', async () => {
+  /** A library and device with one recording, and the file name its copy will want. */
+  async function withNameOfCopy() {
     const h = setup();
     h.device.addRecording();
     const probe = setup();
     probe.device.addRecording();
     await probe.engine.sync({ dest: probe.dest });
-    const name = wavs(probe.dest)[0]!;
+    return { h, name: wavs(probe.dest)[0]!, elsewhere: probe.dest };
+  }
+
+  test('an existing different file with the same name is never overwritten', async () => {
+    const { h, name } = await withNameOfCopy();
     writeFileSync(join(h.dest, name), 'my own file');
     const r = await h.engine.sync({ dest: h.dest });
     expect(r.ok).toBe(true);
@@ -341,13 +346,8 @@ describe('sync', () => {
   });
 
   test('a symlinked .part is not followed', async () => {
-    const h = setup();
-    h.device.addRecording();
-    const probe = setup();
-    probe.device.addRecording();
-    await probe.engine.sync({ dest: probe.dest });
-    const name = wavs(probe.dest)[0]!;
-    const victim = join(probe.dest, 'victim.txt');
+    const { h, name, elsewhere } = await withNameOfCopy();
+    const victim = join(elsewhere, 'victim.txt');
     writeFileSync(victim, 'precious');
     symlinkSync(victim, join(h.dest, name + '.part'));
     const r = await h.engine.sync({ dest: h.dest });

@@ -10,7 +10,7 @@ import type { ListEntry } from '../../protocol/generated/types.js';
 import { durationMs, hex, summariseEntry, summariseInfo } from './convert.js';
 import { EngineError, fsError, toEngineError } from './errors.js';
 import type { EventOf, JournalProblem } from './events.js';
-import { checkJournal, journalEntriesFromPayload, JOURNAL_RECORD_SIZE, type JournalCheck, type JournalEntry } from './journal.js';
+import { checkJournal, journalCheckedEvent, journalEntriesFromPayload, JOURNAL_RECORD_SIZE, type JournalCheck, type JournalEntry } from './journal.js';
 import {
   assertRegularOrAbsent,
   defaultDestination,
@@ -344,7 +344,7 @@ function summaryText(r: SyncResult): string {
 }
 
 function reportJournal(emit: Emit, c: JournalCheck): void {
-  emit({ type: 'journal.checked', total: c.total, fromIndex: c.fromIndex, lastIndex: c.lastIndex, chain: c.chain, gaps: c.gaps, problems: c.problems });
+  emit(journalCheckedEvent(c));
   const list = (ps: JournalProblem[]) => ps.map((p) => p.message).join('; ');
   if (c.problems.length) {
     emit({ type: 'error', code: 'JOURNAL_BROKEN', message: `The recorder's journal check FAILED: ${list(c.problems)}.`, action: 'Nothing will be deleted from the recorder. Keep it as it is, keep the copies, and ask a solicitor or the project for advice.' });
