@@ -169,13 +169,17 @@ describe('recorder sync against the simulator', () => {
     await record(sim, 8, 20);
     sim.send('press'); // in progress: must survive
     await sim.waitFor(/^mic on/);
+    // Before copying, list says what is not in the library yet (the wipe procedure relies on it).
+    const before = jsonLines((await runCli(['list', '--port', sim.link, '--dest', lib, '--json'])).stdout).at(-1);
+    expect(before).toMatchObject({ type: 'result', ok: true, toCopy: [1, 2], alreadyInLibrary: [], inProgress: [3] });
     const r = await runCli(['sync', '--port', sim.link, '--dest', lib, '--delete-after-verify', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const events = jsonLines(r.stdout);
     expect(events.filter((e) => e.type === 'file.deleted').map((e) => e.number)).toEqual([1, 2]);
-    const list = await runCli(['list', '--port', sim.link, '--json']);
+    const list = await runCli(['list', '--port', sim.link, '--dest', lib, '--json']);
     const listed = jsonLines(list.stdout).at(-1) as { recordings: { number: number }[] };
     expect(listed.recordings.map((x) => x.number)).toEqual([3]);
+    expect(listed).toMatchObject({ toCopy: [], alreadyInLibrary: [], inProgress: [3] });
     expect([...library(lib).keys()].sort()).toEqual([1, 2]);
     // A second sync finds nothing new and deletes nothing.
     const again = await runCli(['sync', '--port', sim.link, '--dest', lib, '--delete-after-verify', '--json']);
