@@ -35,6 +35,7 @@ out.push('};', '');
 
 let count = 0;
 out.push(
+  '#ifndef ED25519_VECTORS_NO_WYCHEPROOF',
   'typedef struct { int tc_id; const char *public_key, *message, *signature; int valid; const char *comment, *flags; } wycheproof_vector_t;',
   'static const wycheproof_vector_t WYCHEPROOF_VECTORS[] = {',
 );
@@ -48,5 +49,5 @@ for (const g of wp.testGroups) {
 }
 out.push('};');
 if (count !== wp.numberOfTests) throw new Error(`${wycheproofPath}: ${count} tests, header says ${wp.numberOfTests}`);
-out.push(`#define WYCHEPROOF_NUMBER_OF_TESTS ${wp.numberOfTests}`, '');
+out.push(`#define WYCHEPROOF_NUMBER_OF_TESTS ${wp.numberOfTests}`, '#endif', '');
 writeFileSync(outPath, out.join('\n'));
