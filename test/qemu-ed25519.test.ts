@@ -18,7 +18,6 @@ it('runs the RFC 8032 vectors on the Cortex-M3 under QEMU', () => {
   const r = spawnSync(QEMU_BIN, ['-M', 'lm3s6965evb', '-kernel', SELFTEST, '-display', 'none', '-monitor', 'none', '-serial', 'none',
     '-semihosting-config', 'enable=on,target=native', '-no-reboot'], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
   // Semihosting writes go to QEMU's stderr.
-  // Semihosting writes go to QEMU's stderr.
   const output = `${r.stdout}${r.stderr}`;
   expect(r.error, output).toBeUndefined();
   for (const name of ['TEST 1', 'TEST 2', 'TEST 3', 'TEST 1024', 'TEST SHA(abc)']) expect(output).toContain(`${name}: ok\n`);
