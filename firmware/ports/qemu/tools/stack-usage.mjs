@@ -3,6 +3,10 @@
 // per object, with each function's frame size and its calls).
 //
 //   node stack-usage.mjs [--stack BYTES] [--elf FILE --nm NM] BUILD_DIR
+//   node stack-usage.mjs --entry FUNCTION [--entry FUNCTION ...] BUILD_DIR
+//
+// With --entry only the deepest path from each named function is reported (e.g. the stack of
+// rec_ed25519_sign for a library not linked into an image yet); the worst case is the largest.
 //
 // worst case = deepest path from Reset_Handler
 //            + for each interrupt priority level that can preempt: the deepest handler at that
@@ -40,14 +44,16 @@ let reserved = 0;
 let elf = '';
 let nm = 'arm-none-eabi-nm';
 let dir = '';
+const entries = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--stack') reserved = Number(args[++i]);
+  else if (args[i] === '--entry') entries.push(args[++i]);
   else if (args[i] === '--elf') elf = args[++i];
   else if (args[i] === '--nm') nm = args[++i];
   else dir = args[i];
 }
 if (!dir) {
-  console.error('usage: stack-usage.mjs [--stack BYTES] [--elf FILE --nm NM] BUILD_DIR');
+  console.error('usage: stack-usage.mjs [--stack BYTES] [--elf FILE --nm NM] [--entry FUNCTION ...] BUILD_DIR');
   process.exit(2);
 }
 
@@ -130,6 +136,18 @@ function root(name) {
     process.exit(1);
   }
   return deepest(name);
+}
+
+if (entries.length) {
+  const worst = entries.map((e) => {
+    const d = root(e);
+    console.log(`  ${e}: ${d.bytes} bytes: ${d.path.join(' > ')}`);
+    return d.bytes;
+  });
+  const recursive = cycles.map((c) => c.map(short).join(' > '));
+  if (recursive.length) console.log(`  recursion (not bounded by the analysis): ${recursive.join(', ')}`);
+  console.log(`worst-case stack of ${entries.join(', ')}: ${Math.max(...worst)} bytes (externals counted as ${EXTERNAL_BYTES} bytes each: ${[...externals].sort().join(', ')})`);
+  process.exit(recursive.length || dynamic.length ? 1 : 0);
 }
 
 const main = root('Reset_Handler');

@@ -1,0 +1,93 @@
+# The crypto component: Ed25519 (keypair from seed, sign, verify) and SHA-512 from orlp/ed25519,
+# a ref10 derivative, compiled straight from the npm package ed25519-supercop that ships its C
+# sources (README.md in this folder says why this implementation and what our wrapper adds).
+# Nothing of it is copied into the project: the package is a pinned devDependency of the
+# repository's package.json, installed by `npm ci`.
+#
+# Included from a firmware CMake project (the host and QEMU builds, the RP2040 port); defines the
+# static library rec_crypto (public header rec/ed25519.h). Uses REC_WARNINGS when the project
+# defines it.
+set(REC_CRYPTO_DIR ${CMAKE_CURRENT_LIST_DIR})
+get_filename_component(REC_REPO_ROOT ${CMAKE_CURRENT_LIST_DIR}/../../.. ABSOLUTE)
+set(REC_ED25519_PACKAGE ed25519-supercop)
+set(REC_ED25519_PACKAGE_DIR ${REC_REPO_ROOT}/node_modules/${REC_ED25519_PACKAGE}
+  CACHE PATH "The installed npm package ed25519-supercop (orlp/ed25519's C sources)")
+
+# The pinned version is the one in the repository's package.json; the installed package must be it.
+file(READ ${REC_REPO_ROOT}/package.json REC_ROOT_PACKAGE_JSON)
+string(JSON REC_ED25519_PINNED ERROR_VARIABLE REC_ED25519_PIN_ERROR
+  GET ${REC_ROOT_PACKAGE_JSON} devDependencies ${REC_ED25519_PACKAGE})
+if(REC_ED25519_PIN_ERROR OR NOT REC_ED25519_PINNED MATCHES "^[0-9]+\\.[0-9]+\\.[0-9]+$")
+  message(FATAL_ERROR "package.json must pin ${REC_ED25519_PACKAGE} to one exact version in devDependencies (found '${REC_ED25519_PINNED}')")
+endif()
+if(NOT EXISTS ${REC_ED25519_PACKAGE_DIR}/package.json)
+  message(FATAL_ERROR "${REC_ED25519_PACKAGE} is not installed (${REC_ED25519_PACKAGE_DIR}): run npm ci in the repository root; the firmware compiles its Ed25519 C sources from that package")
+endif()
+file(READ ${REC_ED25519_PACKAGE_DIR}/package.json REC_ED25519_PACKAGE_JSON)
+string(JSON REC_ED25519_INSTALLED GET ${REC_ED25519_PACKAGE_JSON} version)
+if(NOT REC_ED25519_INSTALLED STREQUAL REC_ED25519_PINNED)
+  message(FATAL_ERROR "${REC_ED25519_PACKAGE} ${REC_ED25519_INSTALLED} is installed but package.json pins ${REC_ED25519_PINNED}: run npm ci in the repository root")
+endif()
+# Re-run the checks when either package.json changes.
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+  ${REC_REPO_ROOT}/package.json ${REC_ED25519_PACKAGE_DIR}/package.json)
+
+# Only what keypair-from-seed, sign and verify need: not seed.c (the OS random generator),
+# add_scalar.c or key_exchange.c.
+set(REC_ED25519_SRC ${REC_ED25519_PACKAGE_DIR}/vendor/ed25519/src)
+set(REC_ED25519_SOURCES keypair.c sign.c verify.c sha512.c fe.c ge.c sc.c)
+list(TRANSFORM REC_ED25519_SOURCES PREPEND ${REC_ED25519_SRC}/)
+
+add_library(rec_crypto STATIC ${REC_CRYPTO_DIR}/ed25519.c ${REC_ED25519_SOURCES})
+target_include_directories(rec_crypto PUBLIC ${REC_CRYPTO_DIR}/include)
+# rec/err.h from the core's headers; the third-party headers are the wrapper's business only.
+target_include_directories(rec_crypto PRIVATE ${REC_CRYPTO_DIR}/../include ${REC_ED25519_SRC})
+target_compile_definitions(rec_crypto PRIVATE ED25519_NO_SEED)
+target_compile_options(rec_crypto PRIVATE ${REC_WARNINGS})
+# orlp's files pass the project's warnings as they are. The one relaxation, for them only: ref10
+# shifts negative numbers left (carry << 26), which C11 leaves undefined and UBSan reports; GCC
+# defines it as the two's-complement multiplication the code means (GCC manual, "Integers").
+if(REC_SANITIZE AND NOT CMAKE_CROSSCOMPILING)
+  set_source_files_properties(${REC_ED25519_SOURCES} PROPERTIES COMPILE_OPTIONS -fno-sanitize=shift-base)
+endif()
+if(CMAKE_CROSSCOMPILING)
+  # Small code, and per-function stack figures (.su) and call graph (.ci) for the stack analysis.
+  target_compile_options(rec_crypto PRIVATE -Os -ffunction-sections -fdata-sections -fstack-usage -fcallgraph-info=su)
+endif()
+
+# Cross builds print the component's flash size and the worst-case stack of its entry points
+# (from the call graph, by the QEMU port's stack tool). It is not linked into the device images
+# yet: see README.md for the figures and what linking it needs.
+find_program(REC_CRYPTO_NODE node)
+if(CMAKE_CROSSCOMPILING AND REC_CRYPTO_NODE)
+  add_custom_command(TARGET rec_crypto POST_BUILD
+    COMMAND ${CMAKE_SIZE} -t $<TARGET_FILE:rec_crypto>
+    COMMAND ${REC_CRYPTO_NODE} ${REC_CRYPTO_DIR}/../../ports/qemu/tools/stack-usage.mjs
+      --entry rec_ed25519_keypair_from_seed --entry rec_ed25519_sign --entry rec_ed25519_verify
+      ${CMAKE_CURRENT_BINARY_DIR}/CMakeFiles/rec_crypto.dir
+    VERBATIM)
+endif()
+
+# QEMU build: a bare-metal self-test that runs the RFC 8032 vectors on the Cortex-M3
+# (selftest/ed25519_selftest_qemu.c; test/qemu-ed25519.test.ts runs it), in the port's memory budget.
+if(CMAKE_CROSSCOMPILING AND REC_PORT STREQUAL "qemu" AND REC_CRYPTO_NODE)
+  set(REC_VECTORS ${REC_CRYPTO_DIR}/../../tests/vectors)
+  add_custom_command(
+    OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/generated/ed25519_vectors.h
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_CURRENT_BINARY_DIR}/generated
+    COMMAND ${REC_CRYPTO_NODE} ${REC_VECTORS}/ed25519-vectors-to-c.mjs ${REC_VECTORS}/rfc8032_ed25519.json
+      ${REC_VECTORS}/wycheproof_ed25519_test.json ${CMAKE_CURRENT_BINARY_DIR}/generated/ed25519_vectors.h
+    DEPENDS ${REC_VECTORS}/ed25519-vectors-to-c.mjs ${REC_VECTORS}/rfc8032_ed25519.json ${REC_VECTORS}/wycheproof_ed25519_test.json
+    COMMENT "Ed25519 test vectors")
+  set(REC_SELFTEST_LD ${REC_CRYPTO_DIR}/../../ports/qemu/lm3s6965.ld)
+  add_executable(ed25519-selftest-qemu.elf ${REC_CRYPTO_DIR}/selftest/ed25519_selftest_qemu.c
+    ${CMAKE_CURRENT_BINARY_DIR}/generated/ed25519_vectors.h)
+  target_include_directories(ed25519-selftest-qemu.elf PRIVATE ${CMAKE_CURRENT_BINARY_DIR}/generated)
+  target_link_libraries(ed25519-selftest-qemu.elf PRIVATE rec_crypto)
+  target_compile_options(ed25519-selftest-qemu.elf PRIVATE ${REC_WARNINGS} -Os -ffunction-sections -fdata-sections)
+  target_link_options(ed25519-selftest-qemu.elf PRIVATE -nostartfiles -Wl,--gc-sections -Wl,--no-warn-rwx-segments
+    -T${REC_SELFTEST_LD} -Wl,--defsym=__stack_size=8192)
+  set_target_properties(ed25519-selftest-qemu.elf PROPERTIES LINK_DEPENDS ${REC_SELFTEST_LD})
+  add_custom_command(TARGET ed25519-selftest-qemu.elf POST_BUILD
+    COMMAND ${CMAKE_SIZE} $<TARGET_FILE:ed25519-selftest-qemu.elf> VERBATIM)
+endif()

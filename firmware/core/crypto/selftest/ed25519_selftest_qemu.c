@@ -1,0 +1,132 @@
+/* Ed25519 on the Cortex-M3 of QEMU's lm3s6965evb: the RFC 8032 section 7.1 vectors run as real
+ * Arm code (keypair from seed, sign, verify, and a tampered signature rejected), then the
+ * measured stack high-water mark. Output and exit status through semihosting, so it needs
+ * `-semihosting-config enable=on,target=native`; test/qemu-ed25519.test.ts runs it.
+ * Standalone: no port, no interrupts, only the crypto component and this file. */
+#include <stdint.h>
+#include <string.h>
+
+#include "rec/ed25519.h"
+
+#define ED25519_VECTORS_NO_WYCHEPROOF /* they do not fit the 96 KiB flash budget beside the code */
+#include "ed25519_vectors.h"
+
+#define STACK_PAINT 0x5afec0deu
+
+extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _sstack, _estack;
+void Reset_Handler(void);
+int main(void);
+
+static void semihost(uint32_t op, const volatile void *arg)
+{
+    register uint32_t r0 __asm__("r0") = op;
+    register const volatile void *r1 __asm__("r1") = arg;
+    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+}
+
+static void put(const char *s)
+{
+    semihost(0x04u, s); /* SYS_WRITE0 */
+}
+
+static void put_uint(uint32_t v)
+{
+    char buf[11];
+    char *p = buf + sizeof buf - 1;
+    *p = 0;
+    do {
+        *--p = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0);
+    put(p);
+}
+
+static void exit_with(uint32_t status)
+{
+    /* SYS_EXIT_EXTENDED (0x20) with ADP_Stopped_ApplicationExit and the status. */
+    static volatile uint32_t block[2];
+    block[0] = 0x20026u;
+    block[1] = status;
+    semihost(0x20u, block);
+    for (;;) {
+    }
+}
+
+static void fault_handler(void)
+{
+    put("ed25519 selftest: fault\n");
+    exit_with(3);
+}
+
+typedef void (*vector_t)(void);
+__attribute__((section(".isr_vector"), used)) static const vector_t vectors[16] = {
+    [0] = (vector_t)(uintptr_t)&_estack,
+    [1] = Reset_Handler,
+    [2 ... 15] = fault_handler,
+};
+
+void Reset_Handler(void)
+{
+    uint32_t *src = &_sidata;
+    for (uint32_t *dst = &_sdata; dst < &_edata;) *dst++ = *src++;
+    for (uint32_t *dst = &_sbss; dst < &_ebss;) *dst++ = 0;
+    uint32_t sp;
+    __asm__ volatile("mov %0, sp" : "=r"(sp));
+    for (uint32_t *p = &_sstack; (uint32_t)(uintptr_t)p < sp - 64u; p++) *p = STACK_PAINT;
+    exit_with((uint32_t)main());
+}
+
+static size_t from_hex(const char *hex, uint8_t *out, size_t max)
+{
+    size_t n = strlen(hex) / 2;
+    if (n > max) return SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t byte = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = hex[2 * i + (size_t)k];
+            byte = (uint8_t)(byte << 4 | (c <= '9' ? c - '0' : c - 'a' + 10));
+        }
+        out[i] = byte;
+    }
+    return n;
+}
+
+static int run_vector(const rfc8032_vector_t *t)
+{
+    static uint8_t msg[1024];
+    uint8_t seed[32], pub[32], want_sig[64], sig[64];
+    rec_ed25519_keypair_t key;
+    size_t len = from_hex(t->message, msg, sizeof msg);
+    if (len == SIZE_MAX || from_hex(t->seed, seed, 32) != 32 || from_hex(t->public_key, pub, 32) != 32 ||
+        from_hex(t->signature, want_sig, 64) != 64) {
+        return 0;
+    }
+    if (rec_ed25519_keypair_from_seed(&key, seed) != 0 || memcmp(key.public_key, pub, 32) != 0) return 0;
+    if (rec_ed25519_sign(sig, msg, len, &key) != 0 || memcmp(sig, want_sig, 64) != 0) return 0;
+    if (rec_ed25519_verify(sig, msg, len, pub) != 1) return 0;
+    sig[33] ^= 0x04;
+    if (rec_ed25519_verify(sig, msg, len, pub) != 0) return 0;
+    rec_ed25519_wipe(&key);
+    return 1;
+}
+
+int main(void)
+{
+    uint32_t passed = 0;
+    for (size_t i = 0; i < sizeof RFC8032_VECTORS / sizeof RFC8032_VECTORS[0]; i++) {
+        int ok = run_vector(&RFC8032_VECTORS[i]);
+        put(RFC8032_VECTORS[i].name);
+        put(ok ? ": ok\n" : ": FAILED\n");
+        passed += (uint32_t)ok;
+    }
+    const uint32_t *p = &_sstack;
+    while (p < &_estack && *p == STACK_PAINT) p++;
+    put("ed25519 selftest: ");
+    put_uint(passed);
+    put(" of ");
+    put_uint(sizeof RFC8032_VECTORS / sizeof RFC8032_VECTORS[0]);
+    put(" RFC 8032 vectors passed; stack used ");
+    put_uint((uint32_t)((uintptr_t)&_estack - (uintptr_t)p));
+    put(" bytes\n");
+    return passed == sizeof RFC8032_VECTORS / sizeof RFC8032_VECTORS[0] ? 0 : 1;
+}
