@@ -340,6 +340,14 @@ static const rp_codec_field_t FIELDS_RP2040_SETTINGS_COPY[] = {
 };
 const rp_codec_struct_t RP_CODEC_RP2040_SETTINGS_COPY = { FIELDS_RP2040_SETTINGS_COPY, 5u, 16u };
 
+static const rp_codec_field_t FIELDS_QEMU_SETTINGS_COPY[] = {
+    { offsetof(rp_qemu_settings_copy_t, magic), RP_CODEC_RAW | 4u },
+    { offsetof(rp_qemu_settings_copy_t, sequence), 4u },
+    { offsetof(rp_qemu_settings_copy_t, length), 4u },
+    { offsetof(rp_qemu_settings_copy_t, crc32), 4u },
+};
+const rp_codec_struct_t RP_CODEC_QEMU_SETTINGS_COPY = { FIELDS_QEMU_SETTINGS_COPY, 4u, 16u };
+
 static const rp_codec_field_t FIELDS_RIFF_CHUNK_HEADER[] = {
     { offsetof(rp_riff_chunk_header_t, id), RP_CODEC_RAW | 4u },
     { offsetof(rp_riff_chunk_header_t, size), 4u },
@@ -399,6 +407,7 @@ const rp_codec_entry_t rp_codec_structs[] = {
     { "SETTINGS_BLOB", &RP_CODEC_SETTINGS_BLOB, sizeof(rp_settings_blob_t) },
     { "STATE_MARKER", &RP_CODEC_STATE_MARKER, sizeof(rp_state_marker_t) },
     { "RP2040_SETTINGS_COPY", &RP_CODEC_RP2040_SETTINGS_COPY, sizeof(rp_rp2040_settings_copy_t) },
+    { "QEMU_SETTINGS_COPY", &RP_CODEC_QEMU_SETTINGS_COPY, sizeof(rp_qemu_settings_copy_t) },
     { "RIFF_CHUNK_HEADER", &RP_CODEC_RIFF_CHUNK_HEADER, sizeof(rp_riff_chunk_header_t) },
     { "WAV_FMT", &RP_CODEC_WAV_FMT, sizeof(rp_wav_fmt_t) },
     { "BEXT", &RP_CODEC_BEXT, sizeof(rp_bext_t) },

@@ -37,7 +37,7 @@ typedef struct {
     size_t c_size;
 } rp_codec_entry_t;
 extern const rp_codec_entry_t rp_codec_structs[];
-#define RP_CODEC_STRUCT_COUNT 31u
+#define RP_CODEC_STRUCT_COUNT 32u
 
 /* Names of enum values as printed ("recording", "card full"); "unknown" outside the enum. */
 const char *rp_rec_state_name(uint8_t value);
@@ -558,6 +558,23 @@ static inline void rp_rp2040_settings_copy_pack(const rp_rp2040_settings_copy_t 
 static inline void rp_rp2040_settings_copy_unpack(const uint8_t in[RP_RP2040_SETTINGS_COPY_SIZE], rp_rp2040_settings_copy_t *v)
 {
     rp_codec_unpack(&RP_CODEC_RP2040_SETTINGS_COPY, in, v);
+}
+
+/* QEMU_SETTINGS_COPY: On-card record of the QEMU port: the header of one settings copy in the card's last blocks; the blob follows. */
+typedef struct rp_qemu_settings_copy {
+    uint8_t magic[4]; /* ASCII "QMST". */
+    uint32_t sequence; /* The copy with the higher sequence is the newer. */
+    uint32_t length; /* Bytes of blob (at most a block less this header). */
+    uint32_t crc32; /* CRC-32 of sequence, length and blob. */
+} rp_qemu_settings_copy_t;
+extern const rp_codec_struct_t RP_CODEC_QEMU_SETTINGS_COPY;
+static inline void rp_qemu_settings_copy_pack(const rp_qemu_settings_copy_t *v, uint8_t out[RP_QEMU_SETTINGS_COPY_SIZE])
+{
+    rp_codec_pack(&RP_CODEC_QEMU_SETTINGS_COPY, v, out);
+}
+static inline void rp_qemu_settings_copy_unpack(const uint8_t in[RP_QEMU_SETTINGS_COPY_SIZE], rp_qemu_settings_copy_t *v)
+{
+    rp_codec_unpack(&RP_CODEC_QEMU_SETTINGS_COPY, in, v);
 }
 
 /* RIFF_CHUNK_HEADER: On-card record: the header of every RIFF chunk of a recording file (RIFF, fmt, bext, JUNK, data, evid). */

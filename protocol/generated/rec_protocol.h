@@ -143,6 +143,7 @@
 #define RP_CARD_RP2040_SETTINGS_MAGIC "RPS1"
 #define RP_CARD_RP2040_SETTINGS_MAX_BLOB 480u
 #define RP_CARD_RP2040_SETTINGS_CRC_OFFSET 508u
+#define RP_CARD_QEMU_SETTINGS_MAGIC "QMST"
 
 /* FRAME_HEADER: Header at the start of every frame; the payload follows, then CRC-32 of header and payload. */
 #define RP_FRAME_HEADER_SIZE 8u
@@ -428,6 +429,15 @@
 #define RP_RP2040_SETTINGS_COPY_OFF_LENGTH 8u
 #define RP_RP2040_SETTINGS_COPY_OFF_RESERVED0 10u
 #define RP_RP2040_SETTINGS_COPY_OFF_RESERVED1 12u
+/* Followed by raw bytes (blob) up to the end of the payload. */
+
+/* QEMU_SETTINGS_COPY: On-card record of the QEMU port: the header of one settings copy in the card's last blocks; the blob follows. */
+#define RP_QEMU_SETTINGS_COPY_SIZE 16u
+/* C form rp_qemu_settings_copy_t with pack/unpack: rec_codec.h */
+#define RP_QEMU_SETTINGS_COPY_OFF_MAGIC 0u
+#define RP_QEMU_SETTINGS_COPY_OFF_SEQUENCE 4u
+#define RP_QEMU_SETTINGS_COPY_OFF_LENGTH 8u
+#define RP_QEMU_SETTINGS_COPY_OFF_CRC32 12u
 /* Followed by raw bytes (blob) up to the end of the payload. */
 
 /* RIFF_CHUNK_HEADER: On-card record: the header of every RIFF chunk of a recording file (RIFF, fmt, bext, JUNK, data, evid). */

@@ -281,6 +281,15 @@ export interface Rp2040SettingsCopy {
   blob: Buffer;
 }
 
+/** On-card record of the QEMU port: the header of one settings copy in the card's last blocks; the blob follows. */
+export interface QemuSettingsCopy {
+  magic: Buffer; // ASCII "QMST".
+  sequence: number; // The copy with the higher sequence is the newer.
+  length: number; // Bytes of blob (at most a block less this header).
+  crc32: number; // CRC-32 of sequence, length and blob.
+  blob: Buffer;
+}
+
 /** On-card record: the header of every RIFF chunk of a recording file (RIFF, fmt, bext, JUNK, data, evid). */
 export interface RiffChunkHeader {
   id: Buffer; // Four ASCII characters.
@@ -345,6 +354,7 @@ export interface StructTypes {
   SETTINGS_BLOB: SettingsBlob;
   STATE_MARKER: StateMarker;
   RP2040_SETTINGS_COPY: Rp2040SettingsCopy;
+  QEMU_SETTINGS_COPY: QemuSettingsCopy;
   RIFF_CHUNK_HEADER: RiffChunkHeader;
   WAV_FMT: WavFmt;
   BEXT: Bext;

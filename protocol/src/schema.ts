@@ -395,6 +395,16 @@ export const STRUCTS = {
     ],
     tail: { kind: 'bytes', name: 'blob' },
   },
+  QEMU_SETTINGS_COPY: {
+    doc: 'On-card record of the QEMU port: the header of one settings copy in the card\'s last blocks; the blob follows.',
+    fields: [
+      bytes('magic', 4, 'ASCII "QMST".'),
+      u32('sequence', 'The copy with the higher sequence is the newer.'),
+      u32('length', 'Bytes of blob (at most a block less this header).'),
+      u32('crc32', 'CRC-32 of sequence, length and blob.'),
+    ],
+    tail: { kind: 'bytes', name: 'blob' },
+  },
   RIFF_CHUNK_HEADER: {
     doc: 'On-card record: the header of every RIFF chunk of a recording file (RIFF, fmt, bext, JUNK, data, evid).',
     fields: [bytes('id', 4, 'Four ASCII characters.'), u32('size', 'Bytes of chunk payload, without a pad byte.')],
@@ -494,6 +504,8 @@ export const CARD_LAYOUT = {
   rp2040SettingsMagic: 'RPS1',
   rp2040SettingsMaxBlob: 480,
   rp2040SettingsCrcOffset: 508,
+  /** QEMU port: one settings copy per block in the card's last two blocks (QEMU_SETTINGS_COPY). */
+  qemuSettingsMagic: 'QMST',
 } as const;
 
 /** Enumerations whose value names the firmware and the app print (lower case, spaces for _). */

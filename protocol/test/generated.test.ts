@@ -54,6 +54,7 @@ describe('generated artifacts', () => {
     expect(structSize(STRUCTS.SETTINGS_BLOB)).toBe(64);
     expect(structSize(STRUCTS.STATE_MARKER)).toBe(64);
     expect(structSize(STRUCTS.RP2040_SETTINGS_COPY)).toBe(16);
+    expect(structSize(STRUCTS.QEMU_SETTINGS_COPY)).toBe(16);
     expect(structSize(STRUCTS.WAV_FMT)).toBe(16);
     expect(structSize(STRUCTS.BEXT)).toBe(602);
   });
