@@ -3,7 +3,9 @@
  *   protocol/generated/rec_protocol.h   C header the firmware includes
  *   protocol/generated/rec_vectors.h    the test vectors as C data, for the firmware's tests
  *   protocol/generated/vectors.json     the test vectors, for the TypeScript tests
- *   protocol/generated/types.ts         TypeScript interfaces of every struct
+ *   protocol/generated/rec_codec.h      C structs with pack/unpack functions, enum value names
+ *   protocol/generated/rec_codec.c      the table-driven codec behind them, compiled into the core
+ *   protocol/generated/types.ts         TypeScript interfaces of every struct, enum value names
  *   protocol/generated/messages.md      field tables of every struct, for client writers
  *
  * Usage: `npm run gen` writes them; `node dist/protocol/gen/generate.js --check` exits 1 when a
@@ -13,15 +15,18 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderCHeader, renderCVectors, renderMarkdown, renderTsTypes } from './render.js';
+import { renderCCodecHeader, renderCCodecSource, renderTsNames } from './render-codec.js';
 import { buildVectors } from './vectors.js';
 
 export function generateAll(): Map<string, string> {
   const vectors = buildVectors();
   const files = new Map<string, string>();
   files.set('rec_protocol.h', renderCHeader());
+  files.set('rec_codec.h', renderCCodecHeader());
+  files.set('rec_codec.c', renderCCodecSource());
   files.set('rec_vectors.h', renderCVectors(vectors));
   files.set('vectors.json', JSON.stringify(vectors, null, 1) + '\n');
-  files.set('types.ts', renderTsTypes());
+  files.set('types.ts', renderTsTypes() + renderTsNames());
   files.set('messages.md', renderMarkdown());
   return files;
 }

@@ -43,45 +43,16 @@ function enumBlock(prefix: string, obj: Record<string, number>, width = 2): stri
     .join('\n');
 }
 
-function cFieldDecl(f: FieldDef): string {
-  const n = snake(f.name).toLowerCase();
-  switch (f.type) {
-    case 'u8':
-      return `uint8_t ${n};`;
-    case 'u16':
-      return `uint16_t ${n};`;
-    case 'u32':
-      return `uint32_t ${n};`;
-    case 'u64':
-      return `uint64_t ${n};`;
-    case 'i64':
-      return `int64_t ${n};`;
-    case 'bytes':
-      return `uint8_t ${n}[${fieldSize(f)}];`;
-    case 'text':
-      return `char ${n}[${fieldSize(f)}]; /* UTF-8, NUL padded, not always NUL terminated */`;
-  }
-}
-
 function cStruct(name: string, def: StructDef): string {
   const S = snake(name);
-  const s = S.toLowerCase();
   const lines: string[] = [];
   lines.push(`/* ${name}: ${def.doc} */`);
   lines.push(`#define RP_${S}_SIZE ${structSize(def)}u`);
+  if (def.fields.length > 0) lines.push(`/* C form rp_${S.toLowerCase()}_t with pack/unpack: rec_codec.h */`);
   let off = 0;
   for (const f of def.fields) {
     lines.push(`#define RP_${S}_OFF_${snake(f.name)} ${off}u`);
     off += fieldSize(f);
-  }
-  if (def.fields.length > 0) {
-    lines.push(`typedef struct RP_PACKED rp_${s} {`);
-    for (const f of def.fields) lines.push(`    ${cFieldDecl(f)}${f.doc ? ` /* ${f.doc.replace(/\*\//g, '')} */` : ''}`);
-    lines.push(`} rp_${s}_t;`);
-    lines.push(`_Static_assert(sizeof(rp_${s}_t) == RP_${S}_SIZE, "rp_${s}_t size");`);
-    for (const f of def.fields) {
-      lines.push(`_Static_assert(offsetof(rp_${s}_t, ${snake(f.name).toLowerCase()}) == RP_${S}_OFF_${snake(f.name)}, "rp_${s}_t.${f.name}");`);
-    }
   }
   if (def.tail) {
     lines.push(`/* Followed by ${def.tail.kind === 'bytes' ? `raw bytes (${def.tail.name}) up to the end of the payload` : `${def.tail.countField} records of ${def.tail.struct} (${def.tail.name})`}. */`);
@@ -97,12 +68,6 @@ export function renderCHeader(): string {
   out.push('');
   out.push('#include <stddef.h>');
   out.push('#include <stdint.h>');
-  out.push('');
-  out.push('#if defined(__GNUC__) || defined(__clang__)');
-  out.push('#define RP_PACKED __attribute__((packed))');
-  out.push('#else');
-  out.push('#error "rec_protocol.h needs a compiler with packed structs"');
-  out.push('#endif');
   out.push('');
   out.push('/* Framing and limits */');
   out.push(`#define RP_VERSION ${PROTOCOL.version}u`);
@@ -159,7 +124,7 @@ export function renderCHeader(): string {
   out.push('');
   out.push('/* On-card layout */');
   for (const [k, v] of Object.entries(CARD_LAYOUT)) {
-    out.push(typeof v === 'number' ? `#define RP_CARD_${snake(k)} ${v}u` : `#define RP_CARD_${snake(k)} "${v}"`);
+    out.push(typeof v === 'number' ? `#define RP_CARD_${snake(k)} ${v}u` : `#define RP_CARD_${snake(k)} ${cStr(v)}`);
   }
   out.push('');
   out.push(cStruct('FRAME_HEADER', FRAME_HEADER));

@@ -5,12 +5,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(__GNUC__) || defined(__clang__)
-#define RP_PACKED __attribute__((packed))
-#else
-#error "rec_protocol.h needs a compiler with packed structs"
-#endif
-
 /* Framing and limits */
 #define RP_VERSION 1u
 #define RP_DELIMITER 0x00
@@ -131,60 +125,54 @@
 #define RP_CARD_JOURNAL_RECORD_VERSION 1u
 #define RP_CARD_EVIDENCE_CHUNK_VERSION 1u
 #define RP_CARD_MODEL "ER-1"
+#define RP_CARD_RIFF_ID "RIFF"
+#define RP_CARD_WAVE_ID "WAVE"
+#define RP_CARD_FMT_CHUNK_ID "fmt "
+#define RP_CARD_BEXT_CHUNK_ID "bext"
+#define RP_CARD_JUNK_CHUNK_ID "JUNK"
+#define RP_CARD_DATA_CHUNK_ID "data"
+#define RP_CARD_FMT_CHUNK_OFFSET 12u
+#define RP_CARD_BEXT_CHUNK_OFFSET 36u
+#define RP_CARD_BEXT_VERSION 1u
+#define RP_CARD_STATE_FILE "STATE.BIN"
+#define RP_CARD_STATE_MARKER_MAGIC "RSTA"
+#define RP_CARD_STATE_MARKER_VERSION 1u
+#define RP_CARD_SETTINGS_MAGIC "RSET"
+#define RP_CARD_SETTINGS_VERSION 1u
+#define RP_CARD_DEFAULT_SAMPLE_RATE 16000u
+#define RP_CARD_RP2040_SETTINGS_MAGIC "RPS1"
+#define RP_CARD_RP2040_SETTINGS_MAX_BLOB 480u
+#define RP_CARD_RP2040_SETTINGS_CRC_OFFSET 508u
+#define RP_CARD_QEMU_SETTINGS_MAGIC "QMST"
 
 /* FRAME_HEADER: Header at the start of every frame; the payload follows, then CRC-32 of header and payload. */
 #define RP_FRAME_HEADER_SIZE 8u
+/* C form rp_frame_header_t with pack/unpack: rec_codec.h */
 #define RP_FRAME_HEADER_OFF_VERSION 0u
 #define RP_FRAME_HEADER_OFF_KIND 1u
 #define RP_FRAME_HEADER_OFF_SEQ 2u
 #define RP_FRAME_HEADER_OFF_COMMAND 4u
 #define RP_FRAME_HEADER_OFF_LENGTH 6u
-typedef struct RP_PACKED rp_frame_header {
-    uint8_t version; /* Protocol version (PROTOCOL.version). */
-    uint8_t kind; /* KIND: request, response, error or event. */
-    uint16_t seq; /* Chosen by the requester, echoed in the response; 0 for unsolicited frames. */
-    uint16_t command; /* COMMAND id (or EVENT id for events). */
-    uint16_t length; /* Payload length in bytes; must equal the frame length minus header and CRC. */
-} rp_frame_header_t;
-_Static_assert(sizeof(rp_frame_header_t) == RP_FRAME_HEADER_SIZE, "rp_frame_header_t size");
-_Static_assert(offsetof(rp_frame_header_t, version) == RP_FRAME_HEADER_OFF_VERSION, "rp_frame_header_t.version");
-_Static_assert(offsetof(rp_frame_header_t, kind) == RP_FRAME_HEADER_OFF_KIND, "rp_frame_header_t.kind");
-_Static_assert(offsetof(rp_frame_header_t, seq) == RP_FRAME_HEADER_OFF_SEQ, "rp_frame_header_t.seq");
-_Static_assert(offsetof(rp_frame_header_t, command) == RP_FRAME_HEADER_OFF_COMMAND, "rp_frame_header_t.command");
-_Static_assert(offsetof(rp_frame_header_t, length) == RP_FRAME_HEADER_OFF_LENGTH, "rp_frame_header_t.length");
 
 /* ERROR: Payload of every ERROR frame. */
 #define RP_ERROR_SIZE 8u
+/* C form rp_error_t with pack/unpack: rec_codec.h */
 #define RP_ERROR_OFF_CODE 0u
 #define RP_ERROR_OFF_RESERVED 2u
 #define RP_ERROR_OFF_DETAIL 4u
-typedef struct RP_PACKED rp_error {
-    uint16_t code; /* ERROR_CODE. */
-    uint16_t reserved;
-    uint32_t detail; /* Code-specific detail, e.g. the supported version or limit. */
-} rp_error_t;
-_Static_assert(sizeof(rp_error_t) == RP_ERROR_SIZE, "rp_error_t size");
-_Static_assert(offsetof(rp_error_t, code) == RP_ERROR_OFF_CODE, "rp_error_t.code");
-_Static_assert(offsetof(rp_error_t, reserved) == RP_ERROR_OFF_RESERVED, "rp_error_t.reserved");
-_Static_assert(offsetof(rp_error_t, detail) == RP_ERROR_OFF_DETAIL, "rp_error_t.detail");
 
 /* HELLO_REQ: Opens a session and agrees on the payload limit. The device answers with INFO. */
 #define RP_HELLO_REQ_SIZE 4u
+/* C form rp_hello_req_t with pack/unpack: rec_codec.h */
 #define RP_HELLO_REQ_OFF_MAX_PAYLOAD 0u
 #define RP_HELLO_REQ_OFF_RESERVED 2u
-typedef struct RP_PACKED rp_hello_req {
-    uint16_t max_payload; /* Largest payload the host accepts. */
-    uint16_t reserved;
-} rp_hello_req_t;
-_Static_assert(sizeof(rp_hello_req_t) == RP_HELLO_REQ_SIZE, "rp_hello_req_t size");
-_Static_assert(offsetof(rp_hello_req_t, max_payload) == RP_HELLO_REQ_OFF_MAX_PAYLOAD, "rp_hello_req_t.maxPayload");
-_Static_assert(offsetof(rp_hello_req_t, reserved) == RP_HELLO_REQ_OFF_RESERVED, "rp_hello_req_t.reserved");
 
 /* INFO_REQ: Asks for INFO again (no fields). */
 #define RP_INFO_REQ_SIZE 0u
 
 /* INFO: Device identity and state: the response to HELLO and INFO. */
 #define RP_INFO_SIZE 132u
+/* C form rp_info_t with pack/unpack: rec_codec.h */
 #define RP_INFO_OFF_PROTOCOL_VERSION 0u
 #define RP_INFO_OFF_FW_MAJOR 1u
 #define RP_INFO_OFF_FW_MINOR 2u
@@ -211,122 +199,38 @@ _Static_assert(offsetof(rp_hello_req_t, reserved) == RP_HELLO_REQ_OFF_RESERVED, 
 #define RP_INFO_OFF_RECORDING_COUNT 120u
 #define RP_INFO_OFF_JOURNAL_COUNT 124u
 #define RP_INFO_OFF_OVERRUNS_TOTAL 128u
-typedef struct RP_PACKED rp_info {
-    uint8_t protocol_version;
-    uint8_t fw_major;
-    uint8_t fw_minor;
-    uint8_t fw_patch;
-    uint16_t max_payload; /* Agreed payload limit: min(host, device). */
-    uint16_t max_in_flight; /* Requests the host may keep in flight. */
-    uint64_t device_id;
-    char model[16]; /* UTF-8, NUL padded, not always NUL terminated */
-    char label[32]; /* UTF-8, NUL padded, not always NUL terminated */
-    int64_t clock_unix_ms; /* Device wall clock in ms since 1970 (meaningful when CLOCK_SET). */
-    uint64_t uptime_ms;
-    uint8_t flags; /* INFO_FLAGS. */
-    uint8_t rec_state; /* REC_STATE. */
-    uint8_t card_state; /* CARD_STATE. */
-    uint8_t reserved0;
-    uint16_t battery_mv;
-    uint16_t reserved1;
-    uint32_t sample_rate;
-    uint64_t card_capacity; /* Bytes. */
-    uint64_t card_free; /* Bytes. */
-    uint32_t current_number; /* Recording in progress, 0 when idle. */
-    uint32_t current_samples;
-    uint32_t next_number; /* Number the next recording will get. */
-    uint32_t recording_count; /* Recordings on the card. */
-    uint32_t journal_count; /* Records in the journal. */
-    uint32_t overruns_total; /* Samples lost to buffer overruns since the card was formatted. */
-} rp_info_t;
-_Static_assert(sizeof(rp_info_t) == RP_INFO_SIZE, "rp_info_t size");
-_Static_assert(offsetof(rp_info_t, protocol_version) == RP_INFO_OFF_PROTOCOL_VERSION, "rp_info_t.protocolVersion");
-_Static_assert(offsetof(rp_info_t, fw_major) == RP_INFO_OFF_FW_MAJOR, "rp_info_t.fwMajor");
-_Static_assert(offsetof(rp_info_t, fw_minor) == RP_INFO_OFF_FW_MINOR, "rp_info_t.fwMinor");
-_Static_assert(offsetof(rp_info_t, fw_patch) == RP_INFO_OFF_FW_PATCH, "rp_info_t.fwPatch");
-_Static_assert(offsetof(rp_info_t, max_payload) == RP_INFO_OFF_MAX_PAYLOAD, "rp_info_t.maxPayload");
-_Static_assert(offsetof(rp_info_t, max_in_flight) == RP_INFO_OFF_MAX_IN_FLIGHT, "rp_info_t.maxInFlight");
-_Static_assert(offsetof(rp_info_t, device_id) == RP_INFO_OFF_DEVICE_ID, "rp_info_t.deviceId");
-_Static_assert(offsetof(rp_info_t, model) == RP_INFO_OFF_MODEL, "rp_info_t.model");
-_Static_assert(offsetof(rp_info_t, label) == RP_INFO_OFF_LABEL, "rp_info_t.label");
-_Static_assert(offsetof(rp_info_t, clock_unix_ms) == RP_INFO_OFF_CLOCK_UNIX_MS, "rp_info_t.clockUnixMs");
-_Static_assert(offsetof(rp_info_t, uptime_ms) == RP_INFO_OFF_UPTIME_MS, "rp_info_t.uptimeMs");
-_Static_assert(offsetof(rp_info_t, flags) == RP_INFO_OFF_FLAGS, "rp_info_t.flags");
-_Static_assert(offsetof(rp_info_t, rec_state) == RP_INFO_OFF_REC_STATE, "rp_info_t.recState");
-_Static_assert(offsetof(rp_info_t, card_state) == RP_INFO_OFF_CARD_STATE, "rp_info_t.cardState");
-_Static_assert(offsetof(rp_info_t, reserved0) == RP_INFO_OFF_RESERVED0, "rp_info_t.reserved0");
-_Static_assert(offsetof(rp_info_t, battery_mv) == RP_INFO_OFF_BATTERY_MV, "rp_info_t.batteryMv");
-_Static_assert(offsetof(rp_info_t, reserved1) == RP_INFO_OFF_RESERVED1, "rp_info_t.reserved1");
-_Static_assert(offsetof(rp_info_t, sample_rate) == RP_INFO_OFF_SAMPLE_RATE, "rp_info_t.sampleRate");
-_Static_assert(offsetof(rp_info_t, card_capacity) == RP_INFO_OFF_CARD_CAPACITY, "rp_info_t.cardCapacity");
-_Static_assert(offsetof(rp_info_t, card_free) == RP_INFO_OFF_CARD_FREE, "rp_info_t.cardFree");
-_Static_assert(offsetof(rp_info_t, current_number) == RP_INFO_OFF_CURRENT_NUMBER, "rp_info_t.currentNumber");
-_Static_assert(offsetof(rp_info_t, current_samples) == RP_INFO_OFF_CURRENT_SAMPLES, "rp_info_t.currentSamples");
-_Static_assert(offsetof(rp_info_t, next_number) == RP_INFO_OFF_NEXT_NUMBER, "rp_info_t.nextNumber");
-_Static_assert(offsetof(rp_info_t, recording_count) == RP_INFO_OFF_RECORDING_COUNT, "rp_info_t.recordingCount");
-_Static_assert(offsetof(rp_info_t, journal_count) == RP_INFO_OFF_JOURNAL_COUNT, "rp_info_t.journalCount");
-_Static_assert(offsetof(rp_info_t, overruns_total) == RP_INFO_OFF_OVERRUNS_TOTAL, "rp_info_t.overrunsTotal");
 
 /* SET_TIME_REQ: Sets the device wall clock. */
 #define RP_SET_TIME_REQ_SIZE 8u
+/* C form rp_set_time_req_t with pack/unpack: rec_codec.h */
 #define RP_SET_TIME_REQ_OFF_UNIX_MS 0u
-typedef struct RP_PACKED rp_set_time_req {
-    int64_t unix_ms;
-} rp_set_time_req_t;
-_Static_assert(sizeof(rp_set_time_req_t) == RP_SET_TIME_REQ_SIZE, "rp_set_time_req_t size");
-_Static_assert(offsetof(rp_set_time_req_t, unix_ms) == RP_SET_TIME_REQ_OFF_UNIX_MS, "rp_set_time_req_t.unixMs");
 
 /* SET_TIME: The clock as it was just before it was set, so the host can record the offset. */
 #define RP_SET_TIME_SIZE 16u
+/* C form rp_set_time_t with pack/unpack: rec_codec.h */
 #define RP_SET_TIME_OFF_PREVIOUS_UNIX_MS 0u
 #define RP_SET_TIME_OFF_PREVIOUS_SET 8u
 #define RP_SET_TIME_OFF_RESERVED 9u
-typedef struct RP_PACKED rp_set_time {
-    int64_t previous_unix_ms;
-    uint8_t previous_set; /* 1 when the clock had been set before. */
-    uint8_t reserved[7];
-} rp_set_time_t;
-_Static_assert(sizeof(rp_set_time_t) == RP_SET_TIME_SIZE, "rp_set_time_t size");
-_Static_assert(offsetof(rp_set_time_t, previous_unix_ms) == RP_SET_TIME_OFF_PREVIOUS_UNIX_MS, "rp_set_time_t.previousUnixMs");
-_Static_assert(offsetof(rp_set_time_t, previous_set) == RP_SET_TIME_OFF_PREVIOUS_SET, "rp_set_time_t.previousSet");
-_Static_assert(offsetof(rp_set_time_t, reserved) == RP_SET_TIME_OFF_RESERVED, "rp_set_time_t.reserved");
 
 /* LIST_REQ: One page of recordings with numbers greater than afterNumber, in ascending order. */
 #define RP_LIST_REQ_SIZE 8u
+/* C form rp_list_req_t with pack/unpack: rec_codec.h */
 #define RP_LIST_REQ_OFF_AFTER_NUMBER 0u
 #define RP_LIST_REQ_OFF_MAX_ENTRIES 4u
 #define RP_LIST_REQ_OFF_RESERVED 6u
-typedef struct RP_PACKED rp_list_req {
-    uint32_t after_number;
-    uint16_t max_entries;
-    uint16_t reserved;
-} rp_list_req_t;
-_Static_assert(sizeof(rp_list_req_t) == RP_LIST_REQ_SIZE, "rp_list_req_t size");
-_Static_assert(offsetof(rp_list_req_t, after_number) == RP_LIST_REQ_OFF_AFTER_NUMBER, "rp_list_req_t.afterNumber");
-_Static_assert(offsetof(rp_list_req_t, max_entries) == RP_LIST_REQ_OFF_MAX_ENTRIES, "rp_list_req_t.maxEntries");
-_Static_assert(offsetof(rp_list_req_t, reserved) == RP_LIST_REQ_OFF_RESERVED, "rp_list_req_t.reserved");
 
 /* LIST: A page of recordings; ask again with the last number while `more` is 1. */
 #define RP_LIST_SIZE 8u
+/* C form rp_list_t with pack/unpack: rec_codec.h */
 #define RP_LIST_OFF_TOTAL 0u
 #define RP_LIST_OFF_COUNT 4u
 #define RP_LIST_OFF_MORE 6u
 #define RP_LIST_OFF_RESERVED 7u
-typedef struct RP_PACKED rp_list {
-    uint32_t total; /* Recordings on the card. */
-    uint16_t count;
-    uint8_t more;
-    uint8_t reserved;
-} rp_list_t;
-_Static_assert(sizeof(rp_list_t) == RP_LIST_SIZE, "rp_list_t size");
-_Static_assert(offsetof(rp_list_t, total) == RP_LIST_OFF_TOTAL, "rp_list_t.total");
-_Static_assert(offsetof(rp_list_t, count) == RP_LIST_OFF_COUNT, "rp_list_t.count");
-_Static_assert(offsetof(rp_list_t, more) == RP_LIST_OFF_MORE, "rp_list_t.more");
-_Static_assert(offsetof(rp_list_t, reserved) == RP_LIST_OFF_RESERVED, "rp_list_t.reserved");
 /* Followed by count records of LIST_ENTRY (entries). */
 
 /* LIST_ENTRY: One recording. */
 #define RP_LIST_ENTRY_SIZE 76u
+/* C form rp_list_entry_t with pack/unpack: rec_codec.h */
 #define RP_LIST_ENTRY_OFF_NUMBER 0u
 #define RP_LIST_ENTRY_OFF_STATE 4u
 #define RP_LIST_ENTRY_OFF_FLAGS 5u
@@ -339,275 +243,125 @@ _Static_assert(offsetof(rp_list_t, reserved) == RP_LIST_OFF_RESERVED, "rp_list_t
 #define RP_LIST_ENTRY_OFF_SAMPLE_COUNT 32u
 #define RP_LIST_ENTRY_OFF_START_UNIX_MS 36u
 #define RP_LIST_ENTRY_OFF_SHA256 44u
-typedef struct RP_PACKED rp_list_entry {
-    uint32_t number;
-    uint8_t state; /* RECORDING_STATE. */
-    uint8_t flags; /* RECORD_FLAGS. */
-    uint8_t stop_reason; /* STOP_REASON. */
-    uint8_t reserved;
-    char name[12]; /* UTF-8, NUL padded, not always NUL terminated */ /* 8.3 file name, e.g. REC00042.WAV. */
-    uint32_t size; /* File size in bytes. */
-    uint32_t data_offset; /* Offset of the audio samples in the file. */
-    uint32_t sample_rate;
-    uint32_t sample_count;
-    int64_t start_unix_ms;
-    uint8_t sha256[32]; /* SHA-256 of the audio data; zero while recording. */
-} rp_list_entry_t;
-_Static_assert(sizeof(rp_list_entry_t) == RP_LIST_ENTRY_SIZE, "rp_list_entry_t size");
-_Static_assert(offsetof(rp_list_entry_t, number) == RP_LIST_ENTRY_OFF_NUMBER, "rp_list_entry_t.number");
-_Static_assert(offsetof(rp_list_entry_t, state) == RP_LIST_ENTRY_OFF_STATE, "rp_list_entry_t.state");
-_Static_assert(offsetof(rp_list_entry_t, flags) == RP_LIST_ENTRY_OFF_FLAGS, "rp_list_entry_t.flags");
-_Static_assert(offsetof(rp_list_entry_t, stop_reason) == RP_LIST_ENTRY_OFF_STOP_REASON, "rp_list_entry_t.stopReason");
-_Static_assert(offsetof(rp_list_entry_t, reserved) == RP_LIST_ENTRY_OFF_RESERVED, "rp_list_entry_t.reserved");
-_Static_assert(offsetof(rp_list_entry_t, name) == RP_LIST_ENTRY_OFF_NAME, "rp_list_entry_t.name");
-_Static_assert(offsetof(rp_list_entry_t, size) == RP_LIST_ENTRY_OFF_SIZE, "rp_list_entry_t.size");
-_Static_assert(offsetof(rp_list_entry_t, data_offset) == RP_LIST_ENTRY_OFF_DATA_OFFSET, "rp_list_entry_t.dataOffset");
-_Static_assert(offsetof(rp_list_entry_t, sample_rate) == RP_LIST_ENTRY_OFF_SAMPLE_RATE, "rp_list_entry_t.sampleRate");
-_Static_assert(offsetof(rp_list_entry_t, sample_count) == RP_LIST_ENTRY_OFF_SAMPLE_COUNT, "rp_list_entry_t.sampleCount");
-_Static_assert(offsetof(rp_list_entry_t, start_unix_ms) == RP_LIST_ENTRY_OFF_START_UNIX_MS, "rp_list_entry_t.startUnixMs");
-_Static_assert(offsetof(rp_list_entry_t, sha256) == RP_LIST_ENTRY_OFF_SHA256, "rp_list_entry_t.sha256");
 
 /* READ_REQ: Reads bytes of a recording file. Several may be in flight; each is answered on its own. */
 #define RP_READ_REQ_SIZE 12u
+/* C form rp_read_req_t with pack/unpack: rec_codec.h */
 #define RP_READ_REQ_OFF_NUMBER 0u
 #define RP_READ_REQ_OFF_OFFSET 4u
 #define RP_READ_REQ_OFF_LENGTH 8u
-typedef struct RP_PACKED rp_read_req {
-    uint32_t number;
-    uint32_t offset;
-    uint32_t length;
-} rp_read_req_t;
-_Static_assert(sizeof(rp_read_req_t) == RP_READ_REQ_SIZE, "rp_read_req_t size");
-_Static_assert(offsetof(rp_read_req_t, number) == RP_READ_REQ_OFF_NUMBER, "rp_read_req_t.number");
-_Static_assert(offsetof(rp_read_req_t, offset) == RP_READ_REQ_OFF_OFFSET, "rp_read_req_t.offset");
-_Static_assert(offsetof(rp_read_req_t, length) == RP_READ_REQ_OFF_LENGTH, "rp_read_req_t.length");
 
 /* READ: The bytes read; fewer than asked only at the end of the file. */
 #define RP_READ_SIZE 8u
+/* C form rp_read_t with pack/unpack: rec_codec.h */
 #define RP_READ_OFF_NUMBER 0u
 #define RP_READ_OFF_OFFSET 4u
-typedef struct RP_PACKED rp_read {
-    uint32_t number;
-    uint32_t offset;
-} rp_read_t;
-_Static_assert(sizeof(rp_read_t) == RP_READ_SIZE, "rp_read_t size");
-_Static_assert(offsetof(rp_read_t, number) == RP_READ_OFF_NUMBER, "rp_read_t.number");
-_Static_assert(offsetof(rp_read_t, offset) == RP_READ_OFF_OFFSET, "rp_read_t.offset");
 /* Followed by raw bytes (data) up to the end of the payload. */
 
 /* HASH_REQ: Hashes a byte range of a recording file on the device. */
 #define RP_HASH_REQ_SIZE 16u
+/* C form rp_hash_req_t with pack/unpack: rec_codec.h */
 #define RP_HASH_REQ_OFF_NUMBER 0u
 #define RP_HASH_REQ_OFF_ALGORITHM 4u
 #define RP_HASH_REQ_OFF_RESERVED 5u
 #define RP_HASH_REQ_OFF_OFFSET 8u
 #define RP_HASH_REQ_OFF_LENGTH 12u
-typedef struct RP_PACKED rp_hash_req {
-    uint32_t number;
-    uint8_t algorithm; /* HASH_ALGORITHM. */
-    uint8_t reserved[3];
-    uint32_t offset;
-    uint32_t length;
-} rp_hash_req_t;
-_Static_assert(sizeof(rp_hash_req_t) == RP_HASH_REQ_SIZE, "rp_hash_req_t size");
-_Static_assert(offsetof(rp_hash_req_t, number) == RP_HASH_REQ_OFF_NUMBER, "rp_hash_req_t.number");
-_Static_assert(offsetof(rp_hash_req_t, algorithm) == RP_HASH_REQ_OFF_ALGORITHM, "rp_hash_req_t.algorithm");
-_Static_assert(offsetof(rp_hash_req_t, reserved) == RP_HASH_REQ_OFF_RESERVED, "rp_hash_req_t.reserved");
-_Static_assert(offsetof(rp_hash_req_t, offset) == RP_HASH_REQ_OFF_OFFSET, "rp_hash_req_t.offset");
-_Static_assert(offsetof(rp_hash_req_t, length) == RP_HASH_REQ_OFF_LENGTH, "rp_hash_req_t.length");
 
 /* HASH: The digest of the range. */
 #define RP_HASH_SIZE 48u
+/* C form rp_hash_t with pack/unpack: rec_codec.h */
 #define RP_HASH_OFF_NUMBER 0u
 #define RP_HASH_OFF_ALGORITHM 4u
 #define RP_HASH_OFF_RESERVED 5u
 #define RP_HASH_OFF_OFFSET 8u
 #define RP_HASH_OFF_LENGTH 12u
 #define RP_HASH_OFF_DIGEST 16u
-typedef struct RP_PACKED rp_hash {
-    uint32_t number;
-    uint8_t algorithm;
-    uint8_t reserved[3];
-    uint32_t offset;
-    uint32_t length;
-    uint8_t digest[32];
-} rp_hash_t;
-_Static_assert(sizeof(rp_hash_t) == RP_HASH_SIZE, "rp_hash_t size");
-_Static_assert(offsetof(rp_hash_t, number) == RP_HASH_OFF_NUMBER, "rp_hash_t.number");
-_Static_assert(offsetof(rp_hash_t, algorithm) == RP_HASH_OFF_ALGORITHM, "rp_hash_t.algorithm");
-_Static_assert(offsetof(rp_hash_t, reserved) == RP_HASH_OFF_RESERVED, "rp_hash_t.reserved");
-_Static_assert(offsetof(rp_hash_t, offset) == RP_HASH_OFF_OFFSET, "rp_hash_t.offset");
-_Static_assert(offsetof(rp_hash_t, length) == RP_HASH_OFF_LENGTH, "rp_hash_t.length");
-_Static_assert(offsetof(rp_hash_t, digest) == RP_HASH_OFF_DIGEST, "rp_hash_t.digest");
 
 /* DELETE_REQ: Deletes a finished recording; refused unless sha256 equals the device's own record. */
 #define RP_DELETE_REQ_SIZE 36u
+/* C form rp_delete_req_t with pack/unpack: rec_codec.h */
 #define RP_DELETE_REQ_OFF_NUMBER 0u
 #define RP_DELETE_REQ_OFF_SHA256 4u
-typedef struct RP_PACKED rp_delete_req {
-    uint32_t number;
-    uint8_t sha256[32];
-} rp_delete_req_t;
-_Static_assert(sizeof(rp_delete_req_t) == RP_DELETE_REQ_SIZE, "rp_delete_req_t size");
-_Static_assert(offsetof(rp_delete_req_t, number) == RP_DELETE_REQ_OFF_NUMBER, "rp_delete_req_t.number");
-_Static_assert(offsetof(rp_delete_req_t, sha256) == RP_DELETE_REQ_OFF_SHA256, "rp_delete_req_t.sha256");
 
 /* DELETE: The recording was deleted. */
 #define RP_DELETE_SIZE 4u
+/* C form rp_delete_t with pack/unpack: rec_codec.h */
 #define RP_DELETE_OFF_NUMBER 0u
-typedef struct RP_PACKED rp_delete {
-    uint32_t number;
-} rp_delete_t;
-_Static_assert(sizeof(rp_delete_t) == RP_DELETE_SIZE, "rp_delete_t size");
-_Static_assert(offsetof(rp_delete_t, number) == RP_DELETE_OFF_NUMBER, "rp_delete_t.number");
 
 /* JOURNAL_REQ: Reads journal records from index fromIndex on. */
 #define RP_JOURNAL_REQ_SIZE 8u
+/* C form rp_journal_req_t with pack/unpack: rec_codec.h */
 #define RP_JOURNAL_REQ_OFF_FROM_INDEX 0u
 #define RP_JOURNAL_REQ_OFF_MAX_RECORDS 4u
 #define RP_JOURNAL_REQ_OFF_RESERVED 6u
-typedef struct RP_PACKED rp_journal_req {
-    uint32_t from_index;
-    uint16_t max_records;
-    uint16_t reserved;
-} rp_journal_req_t;
-_Static_assert(sizeof(rp_journal_req_t) == RP_JOURNAL_REQ_SIZE, "rp_journal_req_t size");
-_Static_assert(offsetof(rp_journal_req_t, from_index) == RP_JOURNAL_REQ_OFF_FROM_INDEX, "rp_journal_req_t.fromIndex");
-_Static_assert(offsetof(rp_journal_req_t, max_records) == RP_JOURNAL_REQ_OFF_MAX_RECORDS, "rp_journal_req_t.maxRecords");
-_Static_assert(offsetof(rp_journal_req_t, reserved) == RP_JOURNAL_REQ_OFF_RESERVED, "rp_journal_req_t.reserved");
 
 /* JOURNAL: Journal records, each JOURNAL_RECORD as stored on the card. */
 #define RP_JOURNAL_SIZE 12u
+/* C form rp_journal_t with pack/unpack: rec_codec.h */
 #define RP_JOURNAL_OFF_TOTAL 0u
 #define RP_JOURNAL_OFF_FROM_INDEX 4u
 #define RP_JOURNAL_OFF_COUNT 8u
 #define RP_JOURNAL_OFF_RESERVED 10u
-typedef struct RP_PACKED rp_journal {
-    uint32_t total;
-    uint32_t from_index;
-    uint16_t count;
-    uint16_t reserved;
-} rp_journal_t;
-_Static_assert(sizeof(rp_journal_t) == RP_JOURNAL_SIZE, "rp_journal_t size");
-_Static_assert(offsetof(rp_journal_t, total) == RP_JOURNAL_OFF_TOTAL, "rp_journal_t.total");
-_Static_assert(offsetof(rp_journal_t, from_index) == RP_JOURNAL_OFF_FROM_INDEX, "rp_journal_t.fromIndex");
-_Static_assert(offsetof(rp_journal_t, count) == RP_JOURNAL_OFF_COUNT, "rp_journal_t.count");
-_Static_assert(offsetof(rp_journal_t, reserved) == RP_JOURNAL_OFF_RESERVED, "rp_journal_t.reserved");
 /* Followed by count records of JOURNAL_RECORD (records). */
 
 /* SET_LABEL_REQ: Sets the device label (shown to people; UTF-8). */
 #define RP_SET_LABEL_REQ_SIZE 32u
+/* C form rp_set_label_req_t with pack/unpack: rec_codec.h */
 #define RP_SET_LABEL_REQ_OFF_LABEL 0u
-typedef struct RP_PACKED rp_set_label_req {
-    char label[32]; /* UTF-8, NUL padded, not always NUL terminated */
-} rp_set_label_req_t;
-_Static_assert(sizeof(rp_set_label_req_t) == RP_SET_LABEL_REQ_SIZE, "rp_set_label_req_t size");
-_Static_assert(offsetof(rp_set_label_req_t, label) == RP_SET_LABEL_REQ_OFF_LABEL, "rp_set_label_req_t.label");
 
 /* SET_LABEL: The label was stored. */
 #define RP_SET_LABEL_SIZE 0u
 
 /* SETTINGS_REQ: Reads settings, and changes those named in setMask. */
 #define RP_SETTINGS_REQ_SIZE 8u
+/* C form rp_settings_req_t with pack/unpack: rec_codec.h */
 #define RP_SETTINGS_REQ_OFF_SET_MASK 0u
 #define RP_SETTINGS_REQ_OFF_DISCREET 1u
 #define RP_SETTINGS_REQ_OFF_RESERVED 2u
 #define RP_SETTINGS_REQ_OFF_SAMPLE_RATE 4u
-typedef struct RP_PACKED rp_settings_req {
-    uint8_t set_mask; /* SETTINGS_MASK. */
-    uint8_t discreet;
-    uint16_t reserved;
-    uint32_t sample_rate;
-} rp_settings_req_t;
-_Static_assert(sizeof(rp_settings_req_t) == RP_SETTINGS_REQ_SIZE, "rp_settings_req_t size");
-_Static_assert(offsetof(rp_settings_req_t, set_mask) == RP_SETTINGS_REQ_OFF_SET_MASK, "rp_settings_req_t.setMask");
-_Static_assert(offsetof(rp_settings_req_t, discreet) == RP_SETTINGS_REQ_OFF_DISCREET, "rp_settings_req_t.discreet");
-_Static_assert(offsetof(rp_settings_req_t, reserved) == RP_SETTINGS_REQ_OFF_RESERVED, "rp_settings_req_t.reserved");
-_Static_assert(offsetof(rp_settings_req_t, sample_rate) == RP_SETTINGS_REQ_OFF_SAMPLE_RATE, "rp_settings_req_t.sampleRate");
 
 /* SETTINGS: Settings now in force. */
 #define RP_SETTINGS_SIZE 8u
+/* C form rp_settings_t with pack/unpack: rec_codec.h */
 #define RP_SETTINGS_OFF_DISCREET 0u
 #define RP_SETTINGS_OFF_RESERVED 1u
 #define RP_SETTINGS_OFF_SAMPLE_RATE 4u
-typedef struct RP_PACKED rp_settings {
-    uint8_t discreet;
-    uint8_t reserved[3];
-    uint32_t sample_rate;
-} rp_settings_t;
-_Static_assert(sizeof(rp_settings_t) == RP_SETTINGS_SIZE, "rp_settings_t size");
-_Static_assert(offsetof(rp_settings_t, discreet) == RP_SETTINGS_OFF_DISCREET, "rp_settings_t.discreet");
-_Static_assert(offsetof(rp_settings_t, reserved) == RP_SETTINGS_OFF_RESERVED, "rp_settings_t.reserved");
-_Static_assert(offsetof(rp_settings_t, sample_rate) == RP_SETTINGS_OFF_SAMPLE_RATE, "rp_settings_t.sampleRate");
 
 /* RECORD_REQ: Starts or stops a recording, as the button does. */
 #define RP_RECORD_REQ_SIZE 4u
+/* C form rp_record_req_t with pack/unpack: rec_codec.h */
 #define RP_RECORD_REQ_OFF_ACTION 0u
 #define RP_RECORD_REQ_OFF_RESERVED 1u
-typedef struct RP_PACKED rp_record_req {
-    uint8_t action; /* RECORD_ACTION. */
-    uint8_t reserved[3];
-} rp_record_req_t;
-_Static_assert(sizeof(rp_record_req_t) == RP_RECORD_REQ_SIZE, "rp_record_req_t size");
-_Static_assert(offsetof(rp_record_req_t, action) == RP_RECORD_REQ_OFF_ACTION, "rp_record_req_t.action");
-_Static_assert(offsetof(rp_record_req_t, reserved) == RP_RECORD_REQ_OFF_RESERVED, "rp_record_req_t.reserved");
 
 /* RECORD: State after the action. */
 #define RP_RECORD_SIZE 8u
+/* C form rp_record_t with pack/unpack: rec_codec.h */
 #define RP_RECORD_OFF_REC_STATE 0u
 #define RP_RECORD_OFF_RESERVED 1u
 #define RP_RECORD_OFF_NUMBER 4u
-typedef struct RP_PACKED rp_record {
-    uint8_t rec_state;
-    uint8_t reserved[3];
-    uint32_t number;
-} rp_record_t;
-_Static_assert(sizeof(rp_record_t) == RP_RECORD_SIZE, "rp_record_t size");
-_Static_assert(offsetof(rp_record_t, rec_state) == RP_RECORD_OFF_REC_STATE, "rp_record_t.recState");
-_Static_assert(offsetof(rp_record_t, reserved) == RP_RECORD_OFF_RESERVED, "rp_record_t.reserved");
-_Static_assert(offsetof(rp_record_t, number) == RP_RECORD_OFF_NUMBER, "rp_record_t.number");
 
 /* FORMAT_REQ: Erases the card. Obeyed only when magic is PROTOCOL.formatMagic and deviceId is this device's. */
 #define RP_FORMAT_REQ_SIZE 16u
+/* C form rp_format_req_t with pack/unpack: rec_codec.h */
 #define RP_FORMAT_REQ_OFF_MAGIC 0u
 #define RP_FORMAT_REQ_OFF_RESERVED 4u
 #define RP_FORMAT_REQ_OFF_DEVICE_ID 8u
-typedef struct RP_PACKED rp_format_req {
-    uint32_t magic;
-    uint32_t reserved;
-    uint64_t device_id;
-} rp_format_req_t;
-_Static_assert(sizeof(rp_format_req_t) == RP_FORMAT_REQ_SIZE, "rp_format_req_t size");
-_Static_assert(offsetof(rp_format_req_t, magic) == RP_FORMAT_REQ_OFF_MAGIC, "rp_format_req_t.magic");
-_Static_assert(offsetof(rp_format_req_t, reserved) == RP_FORMAT_REQ_OFF_RESERVED, "rp_format_req_t.reserved");
-_Static_assert(offsetof(rp_format_req_t, device_id) == RP_FORMAT_REQ_OFF_DEVICE_ID, "rp_format_req_t.deviceId");
 
 /* FORMAT: The card was formatted. */
 #define RP_FORMAT_SIZE 0u
 
 /* STATE_EVENT: Sent unsolicited when the recorder state changes. */
 #define RP_STATE_EVENT_SIZE 12u
+/* C form rp_state_event_t with pack/unpack: rec_codec.h */
 #define RP_STATE_EVENT_OFF_REC_STATE 0u
 #define RP_STATE_EVENT_OFF_CARD_STATE 1u
 #define RP_STATE_EVENT_OFF_RESERVED 2u
 #define RP_STATE_EVENT_OFF_NUMBER 4u
 #define RP_STATE_EVENT_OFF_SAMPLES 8u
-typedef struct RP_PACKED rp_state_event {
-    uint8_t rec_state;
-    uint8_t card_state;
-    uint16_t reserved;
-    uint32_t number;
-    uint32_t samples;
-} rp_state_event_t;
-_Static_assert(sizeof(rp_state_event_t) == RP_STATE_EVENT_SIZE, "rp_state_event_t size");
-_Static_assert(offsetof(rp_state_event_t, rec_state) == RP_STATE_EVENT_OFF_REC_STATE, "rp_state_event_t.recState");
-_Static_assert(offsetof(rp_state_event_t, card_state) == RP_STATE_EVENT_OFF_CARD_STATE, "rp_state_event_t.cardState");
-_Static_assert(offsetof(rp_state_event_t, reserved) == RP_STATE_EVENT_OFF_RESERVED, "rp_state_event_t.reserved");
-_Static_assert(offsetof(rp_state_event_t, number) == RP_STATE_EVENT_OFF_NUMBER, "rp_state_event_t.number");
-_Static_assert(offsetof(rp_state_event_t, samples) == RP_STATE_EVENT_OFF_SAMPLES, "rp_state_event_t.samples");
 
 /* JOURNAL_RECORD: One record of the append-only journal on the card; one per recording. Chained by prevHash. */
 #define RP_JOURNAL_RECORD_SIZE 128u
+/* C form rp_journal_record_t with pack/unpack: rec_codec.h */
 #define RP_JOURNAL_RECORD_OFF_MAGIC 0u
 #define RP_JOURNAL_RECORD_OFF_VERSION 4u
 #define RP_JOURNAL_RECORD_OFF_SIZE 6u
@@ -625,46 +379,10 @@ _Static_assert(offsetof(rp_state_event_t, samples) == RP_STATE_EVENT_OFF_SAMPLES
 #define RP_JOURNAL_RECORD_OFF_OVERRUNS 60u
 #define RP_JOURNAL_RECORD_OFF_SHA256 64u
 #define RP_JOURNAL_RECORD_OFF_PREV_HASH 96u
-typedef struct RP_PACKED rp_journal_record {
-    uint8_t magic[4]; /* ASCII "RJNL". */
-    uint16_t version; /* Record format version (1). */
-    uint16_t size; /* Record size in bytes (128). */
-    uint32_t index; /* Position in the journal, from 0. */
-    uint32_t number; /* Recording number; never reused. */
-    int64_t start_unix_ms;
-    int64_t stop_unix_ms;
-    uint64_t start_uptime_ms;
-    uint64_t stop_uptime_ms;
-    uint32_t sample_rate;
-    uint32_t sample_count;
-    uint8_t stop_reason; /* STOP_REASON. */
-    uint8_t flags; /* RECORD_FLAGS. */
-    uint16_t reserved;
-    uint32_t overruns; /* Samples lost to buffer overruns in this recording. */
-    uint8_t sha256[32]; /* SHA-256 of the audio data. */
-    uint8_t prev_hash[32]; /* SHA-256 of the previous record (all zero for the first). */
-} rp_journal_record_t;
-_Static_assert(sizeof(rp_journal_record_t) == RP_JOURNAL_RECORD_SIZE, "rp_journal_record_t size");
-_Static_assert(offsetof(rp_journal_record_t, magic) == RP_JOURNAL_RECORD_OFF_MAGIC, "rp_journal_record_t.magic");
-_Static_assert(offsetof(rp_journal_record_t, version) == RP_JOURNAL_RECORD_OFF_VERSION, "rp_journal_record_t.version");
-_Static_assert(offsetof(rp_journal_record_t, size) == RP_JOURNAL_RECORD_OFF_SIZE, "rp_journal_record_t.size");
-_Static_assert(offsetof(rp_journal_record_t, index) == RP_JOURNAL_RECORD_OFF_INDEX, "rp_journal_record_t.index");
-_Static_assert(offsetof(rp_journal_record_t, number) == RP_JOURNAL_RECORD_OFF_NUMBER, "rp_journal_record_t.number");
-_Static_assert(offsetof(rp_journal_record_t, start_unix_ms) == RP_JOURNAL_RECORD_OFF_START_UNIX_MS, "rp_journal_record_t.startUnixMs");
-_Static_assert(offsetof(rp_journal_record_t, stop_unix_ms) == RP_JOURNAL_RECORD_OFF_STOP_UNIX_MS, "rp_journal_record_t.stopUnixMs");
-_Static_assert(offsetof(rp_journal_record_t, start_uptime_ms) == RP_JOURNAL_RECORD_OFF_START_UPTIME_MS, "rp_journal_record_t.startUptimeMs");
-_Static_assert(offsetof(rp_journal_record_t, stop_uptime_ms) == RP_JOURNAL_RECORD_OFF_STOP_UPTIME_MS, "rp_journal_record_t.stopUptimeMs");
-_Static_assert(offsetof(rp_journal_record_t, sample_rate) == RP_JOURNAL_RECORD_OFF_SAMPLE_RATE, "rp_journal_record_t.sampleRate");
-_Static_assert(offsetof(rp_journal_record_t, sample_count) == RP_JOURNAL_RECORD_OFF_SAMPLE_COUNT, "rp_journal_record_t.sampleCount");
-_Static_assert(offsetof(rp_journal_record_t, stop_reason) == RP_JOURNAL_RECORD_OFF_STOP_REASON, "rp_journal_record_t.stopReason");
-_Static_assert(offsetof(rp_journal_record_t, flags) == RP_JOURNAL_RECORD_OFF_FLAGS, "rp_journal_record_t.flags");
-_Static_assert(offsetof(rp_journal_record_t, reserved) == RP_JOURNAL_RECORD_OFF_RESERVED, "rp_journal_record_t.reserved");
-_Static_assert(offsetof(rp_journal_record_t, overruns) == RP_JOURNAL_RECORD_OFF_OVERRUNS, "rp_journal_record_t.overruns");
-_Static_assert(offsetof(rp_journal_record_t, sha256) == RP_JOURNAL_RECORD_OFF_SHA256, "rp_journal_record_t.sha256");
-_Static_assert(offsetof(rp_journal_record_t, prev_hash) == RP_JOURNAL_RECORD_OFF_PREV_HASH, "rp_journal_record_t.prevHash");
 
 /* EVIDENCE_CHUNK: Payload of the trailing "evid" RIFF chunk written after the audio data at stop. */
 #define RP_EVIDENCE_CHUNK_SIZE 72u
+/* C form rp_evidence_chunk_t with pack/unpack: rec_codec.h */
 #define RP_EVIDENCE_CHUNK_OFF_VERSION 0u
 #define RP_EVIDENCE_CHUNK_OFF_SIZE 2u
 #define RP_EVIDENCE_CHUNK_OFF_NUMBER 4u
@@ -677,32 +395,80 @@ _Static_assert(offsetof(rp_journal_record_t, prev_hash) == RP_JOURNAL_RECORD_OFF
 #define RP_EVIDENCE_CHUNK_OFF_RESERVED 34u
 #define RP_EVIDENCE_CHUNK_OFF_OVERRUNS 36u
 #define RP_EVIDENCE_CHUNK_OFF_SHA256 40u
-typedef struct RP_PACKED rp_evidence_chunk {
-    uint16_t version; /* Chunk format version (1). */
-    uint16_t size; /* Bytes of this fixed part (versions may append fields after it). */
-    uint32_t number;
-    uint64_t device_id;
-    uint32_t sample_rate;
-    uint32_t sample_count;
-    int64_t start_unix_ms;
-    uint8_t stop_reason;
-    uint8_t flags;
-    uint16_t reserved;
-    uint32_t overruns;
-    uint8_t sha256[32]; /* SHA-256 of the data chunk payload. */
-} rp_evidence_chunk_t;
-_Static_assert(sizeof(rp_evidence_chunk_t) == RP_EVIDENCE_CHUNK_SIZE, "rp_evidence_chunk_t size");
-_Static_assert(offsetof(rp_evidence_chunk_t, version) == RP_EVIDENCE_CHUNK_OFF_VERSION, "rp_evidence_chunk_t.version");
-_Static_assert(offsetof(rp_evidence_chunk_t, size) == RP_EVIDENCE_CHUNK_OFF_SIZE, "rp_evidence_chunk_t.size");
-_Static_assert(offsetof(rp_evidence_chunk_t, number) == RP_EVIDENCE_CHUNK_OFF_NUMBER, "rp_evidence_chunk_t.number");
-_Static_assert(offsetof(rp_evidence_chunk_t, device_id) == RP_EVIDENCE_CHUNK_OFF_DEVICE_ID, "rp_evidence_chunk_t.deviceId");
-_Static_assert(offsetof(rp_evidence_chunk_t, sample_rate) == RP_EVIDENCE_CHUNK_OFF_SAMPLE_RATE, "rp_evidence_chunk_t.sampleRate");
-_Static_assert(offsetof(rp_evidence_chunk_t, sample_count) == RP_EVIDENCE_CHUNK_OFF_SAMPLE_COUNT, "rp_evidence_chunk_t.sampleCount");
-_Static_assert(offsetof(rp_evidence_chunk_t, start_unix_ms) == RP_EVIDENCE_CHUNK_OFF_START_UNIX_MS, "rp_evidence_chunk_t.startUnixMs");
-_Static_assert(offsetof(rp_evidence_chunk_t, stop_reason) == RP_EVIDENCE_CHUNK_OFF_STOP_REASON, "rp_evidence_chunk_t.stopReason");
-_Static_assert(offsetof(rp_evidence_chunk_t, flags) == RP_EVIDENCE_CHUNK_OFF_FLAGS, "rp_evidence_chunk_t.flags");
-_Static_assert(offsetof(rp_evidence_chunk_t, reserved) == RP_EVIDENCE_CHUNK_OFF_RESERVED, "rp_evidence_chunk_t.reserved");
-_Static_assert(offsetof(rp_evidence_chunk_t, overruns) == RP_EVIDENCE_CHUNK_OFF_OVERRUNS, "rp_evidence_chunk_t.overruns");
-_Static_assert(offsetof(rp_evidence_chunk_t, sha256) == RP_EVIDENCE_CHUNK_OFF_SHA256, "rp_evidence_chunk_t.sha256");
+
+/* SETTINGS_BLOB: On-device record: the persistent settings blob, stored through the port (port_settings_load/save). */
+#define RP_SETTINGS_BLOB_SIZE 64u
+/* C form rp_settings_blob_t with pack/unpack: rec_codec.h */
+#define RP_SETTINGS_BLOB_OFF_MAGIC 0u
+#define RP_SETTINGS_BLOB_OFF_VERSION 4u
+#define RP_SETTINGS_BLOB_OFF_SIZE 6u
+#define RP_SETTINGS_BLOB_OFF_DEVICE_ID 8u
+#define RP_SETTINGS_BLOB_OFF_LABEL 16u
+#define RP_SETTINGS_BLOB_OFF_SAMPLE_RATE 48u
+#define RP_SETTINGS_BLOB_OFF_DISCREET 52u
+#define RP_SETTINGS_BLOB_OFF_RESERVED 53u
+#define RP_SETTINGS_BLOB_OFF_NEXT_NUMBER 56u
+#define RP_SETTINGS_BLOB_OFF_CRC32 60u
+
+/* STATE_MARKER: On-card record: the update marker (block 0 of SYSTEM/STATE.BIN), rewritten in place around every card update. */
+#define RP_STATE_MARKER_SIZE 64u
+/* C form rp_state_marker_t with pack/unpack: rec_codec.h */
+#define RP_STATE_MARKER_OFF_MAGIC 0u
+#define RP_STATE_MARKER_OFF_VERSION 4u
+#define RP_STATE_MARKER_OFF_SIZE 6u
+#define RP_STATE_MARKER_OFF_SEQUENCE 8u
+#define RP_STATE_MARKER_OFF_FLAGS 12u
+#define RP_STATE_MARKER_OFF_RESERVED 13u
+#define RP_STATE_MARKER_OFF_CRC32 60u
+
+/* RP2040_SETTINGS_COPY: On-card record of the RP2040 port: the header of one 512-byte settings copy; the blob follows, CRC-32 of bytes 0..507 at 508. */
+#define RP_RP2040_SETTINGS_COPY_SIZE 16u
+/* C form rp_rp2040_settings_copy_t with pack/unpack: rec_codec.h */
+#define RP_RP2040_SETTINGS_COPY_OFF_MAGIC 0u
+#define RP_RP2040_SETTINGS_COPY_OFF_SEQUENCE 4u
+#define RP_RP2040_SETTINGS_COPY_OFF_LENGTH 8u
+#define RP_RP2040_SETTINGS_COPY_OFF_RESERVED0 10u
+#define RP_RP2040_SETTINGS_COPY_OFF_RESERVED1 12u
+/* Followed by raw bytes (blob) up to the end of the payload. */
+
+/* QEMU_SETTINGS_COPY: On-card record of the QEMU port: the header of one settings copy in the card's last blocks; the blob follows. */
+#define RP_QEMU_SETTINGS_COPY_SIZE 16u
+/* C form rp_qemu_settings_copy_t with pack/unpack: rec_codec.h */
+#define RP_QEMU_SETTINGS_COPY_OFF_MAGIC 0u
+#define RP_QEMU_SETTINGS_COPY_OFF_SEQUENCE 4u
+#define RP_QEMU_SETTINGS_COPY_OFF_LENGTH 8u
+#define RP_QEMU_SETTINGS_COPY_OFF_CRC32 12u
+/* Followed by raw bytes (blob) up to the end of the payload. */
+
+/* RIFF_CHUNK_HEADER: On-card record: the header of every RIFF chunk of a recording file (RIFF, fmt, bext, JUNK, data, evid). */
+#define RP_RIFF_CHUNK_HEADER_SIZE 8u
+/* C form rp_riff_chunk_header_t with pack/unpack: rec_codec.h */
+#define RP_RIFF_CHUNK_HEADER_OFF_ID 0u
+#define RP_RIFF_CHUNK_HEADER_OFF_SIZE 4u
+
+/* WAV_FMT: On-card record: payload of the "fmt " chunk of a recording file (16-bit mono PCM). */
+#define RP_WAV_FMT_SIZE 16u
+/* C form rp_wav_fmt_t with pack/unpack: rec_codec.h */
+#define RP_WAV_FMT_OFF_FORMAT_TAG 0u
+#define RP_WAV_FMT_OFF_CHANNELS 2u
+#define RP_WAV_FMT_OFF_SAMPLE_RATE 4u
+#define RP_WAV_FMT_OFF_BYTE_RATE 8u
+#define RP_WAV_FMT_OFF_BLOCK_ALIGN 12u
+#define RP_WAV_FMT_OFF_BITS_PER_SAMPLE 14u
+
+/* BEXT: On-card record: the fixed part of the "bext" chunk (EBU Tech 3285 version 1); CodingHistory text follows. */
+#define RP_BEXT_SIZE 602u
+/* C form rp_bext_t with pack/unpack: rec_codec.h */
+#define RP_BEXT_OFF_DESCRIPTION 0u
+#define RP_BEXT_OFF_ORIGINATOR 256u
+#define RP_BEXT_OFF_ORIGINATOR_REFERENCE 288u
+#define RP_BEXT_OFF_ORIGINATION_DATE 320u
+#define RP_BEXT_OFF_ORIGINATION_TIME 330u
+#define RP_BEXT_OFF_TIME_REFERENCE 338u
+#define RP_BEXT_OFF_VERSION 346u
+#define RP_BEXT_OFF_UMID 348u
+#define RP_BEXT_OFF_LOUDNESS 412u
+#define RP_BEXT_OFF_RESERVED 422u
+/* Followed by raw bytes (codingHistory) up to the end of the payload. */
 
 #endif /* REC_PROTOCOL_H */

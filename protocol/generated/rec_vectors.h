@@ -223,6 +223,64 @@ static const rpv_field_t RPV_FIELDS_EVIDENCE_CHUNK[] = {
     { "overruns", 36u, 4u, 1, 0x871355Aull, "" },
     { "sha256", 40u, 32u, 0, 0x0ull, "d700fd8ebc884486d386bf5ce562226ae1ed1bb42e1d2346dfa335b7e1b5a9cc" },
 };
+static const rpv_field_t RPV_FIELDS_SETTINGS_BLOB[] = {
+    { "magic", 0u, 4u, 0, 0x0ull, "1300dc01" },
+    { "version", 4u, 2u, 1, 0x9E6Bull, "" },
+    { "size", 6u, 2u, 1, 0x27D0ull, "" },
+    { "deviceId", 8u, 8u, 1, 0x2B05C8F2D16BBFFull, "" },
+    { "label", 16u, 32u, 0, 0x0ull, "45522d31" },
+    { "sampleRate", 48u, 4u, 1, 0x1FABE517ull, "" },
+    { "discreet", 52u, 1u, 1, 0xF3ull, "" },
+    { "reserved", 53u, 3u, 0, 0x0ull, "eb00d2" },
+    { "nextNumber", 56u, 4u, 1, 0x3DF9A660ull, "" },
+    { "crc32", 60u, 4u, 1, 0x2F81FDBAull, "" },
+};
+static const rpv_field_t RPV_FIELDS_STATE_MARKER[] = {
+    { "magic", 0u, 4u, 0, 0x0ull, "a2003623" },
+    { "version", 4u, 2u, 1, 0xACA0ull, "" },
+    { "size", 6u, 2u, 1, 0xD9D2ull, "" },
+    { "sequence", 8u, 4u, 1, 0xC0B743D7ull, "" },
+    { "flags", 12u, 1u, 1, 0x91ull, "" },
+    { "reserved", 13u, 47u, 0, 0x0ull, "9500bbc14b3c67e6f827c7c17384c73e7c6f2051ddf08e6bbeb572664f0cd1a91f2d08ac672a7330576abc90f1300d" },
+    { "crc32", 60u, 4u, 1, 0xB9C4025Cull, "" },
+};
+static const rpv_field_t RPV_FIELDS_RP2040_SETTINGS_COPY[] = {
+    { "magic", 0u, 4u, 0, 0x0ull, "59009655" },
+    { "sequence", 4u, 4u, 1, 0xA7336477ull, "" },
+    { "length", 8u, 2u, 1, 0xD489ull, "" },
+    { "reserved0", 10u, 2u, 1, 0x4FE1ull, "" },
+    { "reserved1", 12u, 4u, 0, 0x0ull, "dc008934" },
+};
+static const rpv_field_t RPV_FIELDS_QEMU_SETTINGS_COPY[] = {
+    { "magic", 0u, 4u, 0, 0x0ull, "b6009d06" },
+    { "sequence", 4u, 4u, 1, 0x94DA75B3ull, "" },
+    { "length", 8u, 4u, 1, 0x97E36825ull, "" },
+    { "crc32", 12u, 4u, 1, 0xA6111F96ull, "" },
+};
+static const rpv_field_t RPV_FIELDS_RIFF_CHUNK_HEADER[] = {
+    { "id", 0u, 4u, 0, 0x0ull, "e3001ce8" },
+    { "size", 4u, 4u, 1, 0x423563FCull, "" },
+};
+static const rpv_field_t RPV_FIELDS_WAV_FMT[] = {
+    { "formatTag", 0u, 2u, 1, 0xDEAull, "" },
+    { "channels", 2u, 2u, 1, 0xE9ull, "" },
+    { "sampleRate", 4u, 4u, 1, 0xF7174657ull, "" },
+    { "byteRate", 8u, 4u, 1, 0xE4689E99ull, "" },
+    { "blockAlign", 12u, 2u, 1, 0x6DC4ull, "" },
+    { "bitsPerSample", 14u, 2u, 1, 0xB459ull, "" },
+};
+static const rpv_field_t RPV_FIELDS_BEXT[] = {
+    { "description", 0u, 256u, 0, 0x0ull, "52454330303034322e574156" },
+    { "originator", 256u, 32u, 0, 0x0ull, "45522d31" },
+    { "originatorReference", 288u, 32u, 0, 0x0ull, "52454330303034322e574156" },
+    { "originationDate", 320u, 10u, 0, 0x0ull, "45522d31" },
+    { "originationTime", 330u, 8u, 0, 0x0ull, "5245433030303432" },
+    { "timeReference", 338u, 8u, 1, 0x1178825427725B6Dull, "" },
+    { "version", 346u, 2u, 1, 0x6122ull, "" },
+    { "umid", 348u, 64u, 0, 0x0ull, "a3004930c57f27d472fba1fd9c0c31fb083fd2a62e8902d6a78b2c794a0d547f59dc246e6def486831e5367e31113e2ebe63450c5e65418882df819515eccb44" },
+    { "loudness", 412u, 10u, 0, 0x0ull, "f50048ecf2e8adbf97a2" },
+    { "reserved", 422u, 180u, 0, 0x0ull, "3a00b2cf256c30c86230583824f7010707da6f523d2349ee3ae4b8e93fe84e87c564deededfb6ce27c442458b98c10c7228768d7131641a9937a12c09892a99507bc6581ed6485b8a1a0ce9500a06acbf446b5f92fe12787e002010a71a5694b4750745c6c0eeeb2f00fdd4ecf446255e9682a600ecca126920517b16a0aa25671aa6e09634ba129bea0e6dfaa1fc07c5c907bd5a9c5bb3a3ee6a76b19dc43b79e3cfb3ba8d6351980e9ed0852ae43d277afe53f" },
+};
 static const rpv_message_t RPV_MESSAGES[] = {
     { "ERROR", "49916473a7579190", 3u, RPV_FIELDS_ERROR },
     { "HELLO_REQ", "95889f1d", 2u, RPV_FIELDS_HELLO_REQ },
@@ -252,6 +310,13 @@ static const rpv_message_t RPV_MESSAGES[] = {
     { "STATE_EVENT", "4bdefafa151b4bfd2174175b", 5u, RPV_FIELDS_STATE_EVENT },
     { "JOURNAL_RECORD", "c4008841be824896bd2fffe1993a1985beb51b1c3c3c03eb24f3b927e85d243fbb04dc268a8672222d9e6b235ec42d6f3ad96c45ff3535177ab0d0ef582d2d717b00749ef79a0d8a219b09126d0c954f6eb1e92d2f56ee2b9345cc3486b0984e3b00091f73c053f84bd348defd134e763cd5f83eb6ed63c0818778bc1bf6a401", 17u, RPV_FIELDS_JOURNAL_RECORD },
     { "EVIDENCE_CHUNK", "5b9c7136b7eee16d97897a3e2cf3d3565398438617dc795c6de8351faaf29a985199dd4a5a357108d700fd8ebc884486d386bf5ce562226ae1ed1bb42e1d2346dfa335b7e1b5a9cc", 12u, RPV_FIELDS_EVIDENCE_CHUNK },
+    { "SETTINGS_BLOB", "1300dc016b9ed027ffbb162d8f5cb00245522d310000000000000000000000000000000000000000000000000000000017e5ab1ff3eb00d260a6f93dbafd812f", 10u, RPV_FIELDS_SETTINGS_BLOB },
+    { "STATE_MARKER", "a2003623a0acd2d9d743b7c0919500bbc14b3c67e6f827c7c17384c73e7c6f2051ddf08e6bbeb572664f0cd1a91f2d08ac672a7330576abc90f1300d5c02c4b9", 7u, RPV_FIELDS_STATE_MARKER },
+    { "RP2040_SETTINGS_COPY", "59009655776433a789d4e14fdc008934a3457c5fa9ee4fa3849aa7b4d96ef1bd178e617bcd8ab3731d07d2d6e89f454ee90529692a", 5u, RPV_FIELDS_RP2040_SETTINGS_COPY },
+    { "QEMU_SETTINGS_COPY", "b6009d06b375da942568e397961f11a60b6c0335bfa92889fae30e0500d4b1ffa6f9df1dcdf9a6f01da3c39a34b18f2581e2dc8fb6", 4u, RPV_FIELDS_QEMU_SETTINGS_COPY },
+    { "RIFF_CHUNK_HEADER", "e3001ce8fc633542", 2u, RPV_FIELDS_RIFF_CHUNK_HEADER },
+    { "WAV_FMT", "ea0de900574617f7999e68e4c46d59b4", 6u, RPV_FIELDS_WAV_FMT },
+    { "BEXT", "52454330303034322e5741560000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000045522d310000000000000000000000000000000000000000000000000000000052454330303034322e574156000000000000000000000000000000000000000045522d3100000000000052454330303034326d5b7227548278112261a3004930c57f27d472fba1fd9c0c31fb083fd2a62e8902d6a78b2c794a0d547f59dc246e6def486831e5367e31113e2ebe63450c5e65418882df819515eccb44f50048ecf2e8adbf97a23a00b2cf256c30c86230583824f7010707da6f523d2349ee3ae4b8e93fe84e87c564deededfb6ce27c442458b98c10c7228768d7131641a9937a12c09892a99507bc6581ed6485b8a1a0ce9500a06acbf446b5f92fe12787e002010a71a5694b4750745c6c0eeeb2f00fdd4ecf446255e9682a600ecca126920517b16a0aa25671aa6e09634ba129bea0e6dfaa1fc07c5c907bd5a9c5bb3a3ee6a76b19dc43b79e3cfb3ba8d6351980e9ed0852ae43d277afe53f437e98deeccdc427fc9b71419db0860eb67b26fd51dc6266bdb37afd6642f5f3b9a49cb120", 10u, RPV_FIELDS_BEXT },
 };
 static const rpv_frame_t RPV_FRAMES[] = {
     { "hello_request", 0u, 1u, 0x01u, "95889f1d", "02010201020102040995889f1d1402eea800" },

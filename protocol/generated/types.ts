@@ -246,6 +246,81 @@ export interface EvidenceChunk {
   sha256: Buffer; // SHA-256 of the data chunk payload.
 }
 
+/** On-device record: the persistent settings blob, stored through the port (port_settings_load/save). */
+export interface SettingsBlob {
+  magic: Buffer; // ASCII "RSET".
+  version: number; // Blob format version (1).
+  size: number; // Blob size in bytes (64).
+  deviceId: bigint;
+  label: string;
+  sampleRate: number;
+  discreet: number; // 1 in discreet mode (LED off while recording).
+  reserved: Buffer;
+  nextNumber: number; // Lowest number the next recording may take (numbers are never reused).
+  crc32: number; // CRC-32 of the bytes before it.
+}
+
+/** On-card record: the update marker (block 0 of SYSTEM/STATE.BIN), rewritten in place around every card update. */
+export interface StateMarker {
+  magic: Buffer; // ASCII "RSTA".
+  version: number; // Marker format version (1).
+  size: number; // Bytes of the marker (64).
+  sequence: number; // Incremented by every write.
+  flags: number; // Bit 0: dirty (an update was started and not finished).
+  reserved: Buffer;
+  crc32: number; // CRC-32 of the bytes before it.
+}
+
+/** On-card record of the RP2040 port: the header of one 512-byte settings copy; the blob follows, CRC-32 of bytes 0..507 at 508. */
+export interface Rp2040SettingsCopy {
+  magic: Buffer; // ASCII "RPS1".
+  sequence: number; // The copy with the higher sequence is the newer.
+  length: number; // Bytes of blob (at most CARD_LAYOUT.rp2040SettingsMaxBlob).
+  reserved0: number;
+  reserved1: Buffer;
+  blob: Buffer;
+}
+
+/** On-card record of the QEMU port: the header of one settings copy in the card's last blocks; the blob follows. */
+export interface QemuSettingsCopy {
+  magic: Buffer; // ASCII "QMST".
+  sequence: number; // The copy with the higher sequence is the newer.
+  length: number; // Bytes of blob (at most a block less this header).
+  crc32: number; // CRC-32 of sequence, length and blob.
+  blob: Buffer;
+}
+
+/** On-card record: the header of every RIFF chunk of a recording file (RIFF, fmt, bext, JUNK, data, evid). */
+export interface RiffChunkHeader {
+  id: Buffer; // Four ASCII characters.
+  size: number; // Bytes of chunk payload, without a pad byte.
+}
+
+/** On-card record: payload of the "fmt " chunk of a recording file (16-bit mono PCM). */
+export interface WavFmt {
+  formatTag: number; // 1: PCM.
+  channels: number; // 1: mono.
+  sampleRate: number;
+  byteRate: number; // sampleRate * blockAlign.
+  blockAlign: number; // 2.
+  bitsPerSample: number; // 16.
+}
+
+/** On-card record: the fixed part of the "bext" chunk (EBU Tech 3285 version 1); CodingHistory text follows. */
+export interface Bext {
+  description: string;
+  originator: string; // "<model> <device id, 16 upper-case hex digits>".
+  originatorReference: string; // "<device id hex>-<number, at least 5 digits>".
+  originationDate: string; // "yyyy-mm-dd" UTC, "0000-00-00" when the clock is not set.
+  originationTime: string; // "hh:mm:ss" UTC.
+  timeReference: bigint; // Samples since midnight UTC at the first sample.
+  version: number; // 1.
+  umid: Buffer;
+  loudness: Buffer;
+  reserved: Buffer;
+  codingHistory: Buffer;
+}
+
 /** Struct name to interface, for typed encode/decode. */
 export interface StructTypes {
   ERROR: Error;
@@ -276,4 +351,25 @@ export interface StructTypes {
   STATE_EVENT: StateEvent;
   JOURNAL_RECORD: JournalRecord;
   EVIDENCE_CHUNK: EvidenceChunk;
+  SETTINGS_BLOB: SettingsBlob;
+  STATE_MARKER: StateMarker;
+  RP2040_SETTINGS_COPY: Rp2040SettingsCopy;
+  QEMU_SETTINGS_COPY: QemuSettingsCopy;
+  RIFF_CHUNK_HEADER: RiffChunkHeader;
+  WAV_FMT: WavFmt;
+  BEXT: Bext;
+}
+
+/** Names of enum values as the firmware prints them; "unknown" outside the enum. */
+export const REC_STATE_NAMES: readonly string[] = ['idle', 'recording', 'finalising', 'error'];
+export function recStateName(value: number): string {
+  return REC_STATE_NAMES[value] ?? 'unknown';
+}
+export const CARD_STATE_NAMES: readonly string[] = ['ok', 'none', 'error', 'unformatted', 'full'];
+export function cardStateName(value: number): string {
+  return CARD_STATE_NAMES[value] ?? 'unknown';
+}
+export const STOP_REASON_NAMES: readonly string[] = ['none', 'button', 'host', 'card full', 'low battery', 'power loss', 'card error', 'card removed', 'max length'];
+export function stopReasonName(value: number): string {
+  return STOP_REASON_NAMES[value] ?? 'unknown';
 }

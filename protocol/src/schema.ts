@@ -357,6 +357,85 @@ export const STRUCTS = {
       bytes('sha256', 32, 'SHA-256 of the data chunk payload.'),
     ],
   },
+  SETTINGS_BLOB: {
+    doc: 'On-device record: the persistent settings blob, stored through the port (port_settings_load/save).',
+    fields: [
+      bytes('magic', 4, 'ASCII "RSET".'),
+      u16('version', 'Blob format version (1).'),
+      u16('size', 'Blob size in bytes (64).'),
+      u64('deviceId'),
+      text('label', 32),
+      u32('sampleRate'),
+      u8('discreet', '1 in discreet mode (LED off while recording).'),
+      bytes('reserved', 3),
+      u32('nextNumber', 'Lowest number the next recording may take (numbers are never reused).'),
+      u32('crc32', 'CRC-32 of the bytes before it.'),
+    ],
+  },
+  STATE_MARKER: {
+    doc: 'On-card record: the update marker (block 0 of SYSTEM/STATE.BIN), rewritten in place around every card update.',
+    fields: [
+      bytes('magic', 4, 'ASCII "RSTA".'),
+      u16('version', 'Marker format version (1).'),
+      u16('size', 'Bytes of the marker (64).'),
+      u32('sequence', 'Incremented by every write.'),
+      u8('flags', 'Bit 0: dirty (an update was started and not finished).'),
+      bytes('reserved', 47),
+      u32('crc32', 'CRC-32 of the bytes before it.'),
+    ],
+  },
+  RP2040_SETTINGS_COPY: {
+    doc: 'On-card record of the RP2040 port: the header of one 512-byte settings copy; the blob follows, CRC-32 of bytes 0..507 at 508.',
+    fields: [
+      bytes('magic', 4, 'ASCII "RPS1".'),
+      u32('sequence', 'The copy with the higher sequence is the newer.'),
+      u16('length', 'Bytes of blob (at most CARD_LAYOUT.rp2040SettingsMaxBlob).'),
+      u16('reserved0'),
+      bytes('reserved1', 4),
+    ],
+    tail: { kind: 'bytes', name: 'blob' },
+  },
+  QEMU_SETTINGS_COPY: {
+    doc: 'On-card record of the QEMU port: the header of one settings copy in the card\'s last blocks; the blob follows.',
+    fields: [
+      bytes('magic', 4, 'ASCII "QMST".'),
+      u32('sequence', 'The copy with the higher sequence is the newer.'),
+      u32('length', 'Bytes of blob (at most a block less this header).'),
+      u32('crc32', 'CRC-32 of sequence, length and blob.'),
+    ],
+    tail: { kind: 'bytes', name: 'blob' },
+  },
+  RIFF_CHUNK_HEADER: {
+    doc: 'On-card record: the header of every RIFF chunk of a recording file (RIFF, fmt, bext, JUNK, data, evid).',
+    fields: [bytes('id', 4, 'Four ASCII characters.'), u32('size', 'Bytes of chunk payload, without a pad byte.')],
+  },
+  WAV_FMT: {
+    doc: 'On-card record: payload of the "fmt " chunk of a recording file (16-bit mono PCM).',
+    fields: [
+      u16('formatTag', '1: PCM.'),
+      u16('channels', '1: mono.'),
+      u32('sampleRate'),
+      u32('byteRate', 'sampleRate * blockAlign.'),
+      u16('blockAlign', '2.'),
+      u16('bitsPerSample', '16.'),
+    ],
+  },
+  BEXT: {
+    doc: 'On-card record: the fixed part of the "bext" chunk (EBU Tech 3285 version 1); CodingHistory text follows.',
+    fields: [
+      text('description', 256),
+      text('originator', 32, '"<model> <device id, 16 upper-case hex digits>".'),
+      text('originatorReference', 32, '"<device id hex>-<number, at least 5 digits>".'),
+      text('originationDate', 10, '"yyyy-mm-dd" UTC, "0000-00-00" when the clock is not set.'),
+      text('originationTime', 8, '"hh:mm:ss" UTC.'),
+      u64('timeReference', 'Samples since midnight UTC at the first sample.'),
+      u16('version', '1.'),
+      bytes('umid', 64),
+      bytes('loudness', 10),
+      bytes('reserved', 180),
+    ],
+    tail: { kind: 'bytes', name: 'codingHistory' },
+  },
 } as const satisfies Record<string, StructDef>;
 
 export type StructName = keyof typeof STRUCTS;
@@ -401,6 +480,39 @@ export const CARD_LAYOUT = {
   journalRecordVersion: 1,
   evidenceChunkVersion: 1,
   model: 'ER-1',
+  /** RIFF ids of the recording file's chunks, in file order (evid: evidenceChunkId). */
+  riffId: 'RIFF',
+  waveId: 'WAVE',
+  fmtChunkId: 'fmt ',
+  bextChunkId: 'bext',
+  junkChunkId: 'JUNK',
+  dataChunkId: 'data',
+  /** Where the chunks start: fmt right after "RIFF" size "WAVE", bext after fmt. */
+  fmtChunkOffset: 12,
+  bextChunkOffset: 36,
+  bextVersion: 1,
+  /** The update marker (STATE_MARKER) file. */
+  stateFile: 'STATE.BIN',
+  stateMarkerMagic: 'RSTA',
+  stateMarkerVersion: 1,
+  /** The settings blob (SETTINGS_BLOB). */
+  settingsMagic: 'RSET',
+  settingsVersion: 1,
+  /** Sample rate of a new device (one of SAMPLE_RATES). */
+  defaultSampleRate: 16000,
+  /** RP2040 port: one settings copy per 512-byte block (RP2040_SETTINGS_COPY). */
+  rp2040SettingsMagic: 'RPS1',
+  rp2040SettingsMaxBlob: 480,
+  rp2040SettingsCrcOffset: 508,
+  /** QEMU port: one settings copy per block in the card's last two blocks (QEMU_SETTINGS_COPY). */
+  qemuSettingsMagic: 'QMST',
+} as const;
+
+/** Enumerations whose value names the firmware and the app print (lower case, spaces for _). */
+export const NAMED_ENUMS = {
+  REC_STATE,
+  CARD_STATE,
+  STOP_REASON,
 } as const;
 
 const FIXED_SIZES: Record<Exclude<FieldType, 'bytes' | 'text'>, number> = { u8: 1, u16: 2, u32: 4, u64: 8, i64: 8 };

@@ -22,29 +22,6 @@ rec_device_t *rec_device(void)
     return &g_device;
 }
 
-const char *rec_rec_state_name(uint8_t state)
-{
-    switch (state) {
-    case RP_REC_STATE_IDLE: return "idle";
-    case RP_REC_STATE_RECORDING: return "recording";
-    case RP_REC_STATE_FINALISING: return "finalising";
-    case RP_REC_STATE_ERROR: return "error";
-    default: return "unknown";
-    }
-}
-
-const char *rec_card_state_name(uint8_t state)
-{
-    switch (state) {
-    case RP_CARD_STATE_OK: return "ok";
-    case RP_CARD_STATE_NONE: return "none";
-    case RP_CARD_STATE_ERROR: return "error";
-    case RP_CARD_STATE_UNFORMATTED: return "unformatted";
-    case RP_CARD_STATE_FULL: return "full";
-    default: return "unknown";
-    }
-}
-
 bool rec_device_clock_now(rec_device_t *d, int64_t *unix_ms)
 {
     if (!d->clock_set) {

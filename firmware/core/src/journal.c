@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-#include "rec/bytes.h"
 #include "rec/err.h"
 #include "rec/sha256.h"
 
@@ -13,47 +12,22 @@ static const uint8_t k_zero_hash[32];
 
 void rec_journal_encode(const rec_journal_record_t *r, uint8_t out[REC_SIZE])
 {
-    memset(out, 0, REC_SIZE);
-    memcpy(out + RP_JOURNAL_RECORD_OFF_MAGIC, RP_CARD_JOURNAL_MAGIC, 4);
-    rec_put_u16(out + RP_JOURNAL_RECORD_OFF_VERSION, RP_CARD_JOURNAL_RECORD_VERSION);
-    rec_put_u16(out + RP_JOURNAL_RECORD_OFF_SIZE, RP_JOURNAL_RECORD_SIZE);
-    rec_put_u32(out + RP_JOURNAL_RECORD_OFF_INDEX, r->index);
-    rec_put_u32(out + RP_JOURNAL_RECORD_OFF_NUMBER, r->number);
-    rec_put_i64(out + RP_JOURNAL_RECORD_OFF_START_UNIX_MS, r->start_unix_ms);
-    rec_put_i64(out + RP_JOURNAL_RECORD_OFF_STOP_UNIX_MS, r->stop_unix_ms);
-    rec_put_u64(out + RP_JOURNAL_RECORD_OFF_START_UPTIME_MS, r->start_uptime_ms);
-    rec_put_u64(out + RP_JOURNAL_RECORD_OFF_STOP_UPTIME_MS, r->stop_uptime_ms);
-    rec_put_u32(out + RP_JOURNAL_RECORD_OFF_SAMPLE_RATE, r->sample_rate);
-    rec_put_u32(out + RP_JOURNAL_RECORD_OFF_SAMPLE_COUNT, r->sample_count);
-    out[RP_JOURNAL_RECORD_OFF_STOP_REASON] = r->stop_reason;
-    out[RP_JOURNAL_RECORD_OFF_FLAGS] = r->flags;
-    rec_put_u16(out + RP_JOURNAL_RECORD_OFF_RESERVED, 0);
-    rec_put_u32(out + RP_JOURNAL_RECORD_OFF_OVERRUNS, r->overruns);
-    memcpy(out + RP_JOURNAL_RECORD_OFF_SHA256, r->sha256, 32);
-    memcpy(out + RP_JOURNAL_RECORD_OFF_PREV_HASH, r->prev_hash, 32);
+    rec_journal_record_t v = *r;
+    memcpy(v.magic, RP_CARD_JOURNAL_MAGIC, sizeof v.magic);
+    v.version = RP_CARD_JOURNAL_RECORD_VERSION;
+    v.size = RP_JOURNAL_RECORD_SIZE;
+    v.reserved = 0;
+    rp_journal_record_pack(&v, out);
 }
 
 int rec_journal_decode(const uint8_t in[REC_SIZE], rec_journal_record_t *out)
 {
-    if (memcmp(in + RP_JOURNAL_RECORD_OFF_MAGIC, RP_CARD_JOURNAL_MAGIC, 4) != 0 ||
-        rec_get_u16(in + RP_JOURNAL_RECORD_OFF_VERSION) != RP_CARD_JOURNAL_RECORD_VERSION ||
-        rec_get_u16(in + RP_JOURNAL_RECORD_OFF_SIZE) != RP_JOURNAL_RECORD_SIZE) {
+    rec_journal_record_t r;
+    rp_journal_record_unpack(in, &r);
+    if (memcmp(r.magic, RP_CARD_JOURNAL_MAGIC, sizeof r.magic) != 0 || r.version != RP_CARD_JOURNAL_RECORD_VERSION ||
+        r.size != RP_JOURNAL_RECORD_SIZE) {
         return REC_E_CORRUPT;
     }
-    rec_journal_record_t r;
-    r.index = rec_get_u32(in + RP_JOURNAL_RECORD_OFF_INDEX);
-    r.number = rec_get_u32(in + RP_JOURNAL_RECORD_OFF_NUMBER);
-    r.start_unix_ms = rec_get_i64(in + RP_JOURNAL_RECORD_OFF_START_UNIX_MS);
-    r.stop_unix_ms = rec_get_i64(in + RP_JOURNAL_RECORD_OFF_STOP_UNIX_MS);
-    r.start_uptime_ms = rec_get_u64(in + RP_JOURNAL_RECORD_OFF_START_UPTIME_MS);
-    r.stop_uptime_ms = rec_get_u64(in + RP_JOURNAL_RECORD_OFF_STOP_UPTIME_MS);
-    r.sample_rate = rec_get_u32(in + RP_JOURNAL_RECORD_OFF_SAMPLE_RATE);
-    r.sample_count = rec_get_u32(in + RP_JOURNAL_RECORD_OFF_SAMPLE_COUNT);
-    r.stop_reason = in[RP_JOURNAL_RECORD_OFF_STOP_REASON];
-    r.flags = in[RP_JOURNAL_RECORD_OFF_FLAGS];
-    r.overruns = rec_get_u32(in + RP_JOURNAL_RECORD_OFF_OVERRUNS);
-    memcpy(r.sha256, in + RP_JOURNAL_RECORD_OFF_SHA256, 32);
-    memcpy(r.prev_hash, in + RP_JOURNAL_RECORD_OFF_PREV_HASH, 32);
     *out = r;
     return REC_OK;
 }

@@ -2,13 +2,12 @@
 
 #include <string.h>
 
-#include "rec/bytes.h"
 #include "rec/text.h"
 #include "rec/err.h"
 #include "rec/journal.h"
 #include "rec/port.h"
 #include "rec/store.h"
-#include "rec_protocol.h"
+#include "rec_codec.h"
 
 void rec_server_init(rec_server_t *s)
 {
@@ -58,86 +57,83 @@ static void send_frame(rec_server_t *s, uint8_t kind, uint16_t seq, uint16_t com
 
 static void send_error(rec_server_t *s, uint16_t seq, uint16_t command, uint16_t code, uint32_t detail)
 {
-    memset(s->payload, 0, RP_ERROR_SIZE);
-    rec_put_u16(s->payload + RP_ERROR_OFF_CODE, code);
-    rec_put_u32(s->payload + RP_ERROR_OFF_DETAIL, detail);
+    const rp_error_t e = { .code = code, .detail = detail };
+    rp_error_pack(&e, s->payload);
     send_frame(s, RP_KIND_ERROR, seq, command, RP_ERROR_SIZE);
 }
 
-static void put_text(uint8_t *dst, size_t size, const char *src)
+/* dst is zeroed: copies the text without its terminator (a full field has none). */
+static void put_text(char *dst, size_t size, const char *src)
 {
-    memset(dst, 0, size);
     size_t n = src ? rec_strnlen(src, size) : 0;
     memcpy(dst, src, n);
 }
 
 static uint32_t build_info(rec_server_t *s, rec_device_t *d)
 {
-    uint8_t *p = s->payload;
-    memset(p, 0, RP_INFO_SIZE);
-    p[RP_INFO_OFF_PROTOCOL_VERSION] = RP_VERSION;
-    p[RP_INFO_OFF_FW_MAJOR] = REC_FW_MAJOR;
-    p[RP_INFO_OFF_FW_MINOR] = REC_FW_MINOR;
-    p[RP_INFO_OFF_FW_PATCH] = REC_FW_PATCH;
-    rec_put_u16(p + RP_INFO_OFF_MAX_PAYLOAD, s->max_payload);
-    rec_put_u16(p + RP_INFO_OFF_MAX_IN_FLIGHT, REC_SERVER_MAX_IN_FLIGHT);
-    rec_put_u64(p + RP_INFO_OFF_DEVICE_ID, d->settings.device_id);
-    put_text(p + RP_INFO_OFF_MODEL, 16, d->model);
-    put_text(p + RP_INFO_OFF_LABEL, 32, d->settings.label);
-    int64_t now;
-    bool set = rec_device_clock_now(d, &now);
-    rec_put_i64(p + RP_INFO_OFF_CLOCK_UNIX_MS, now);
-    rec_put_u64(p + RP_INFO_OFF_UPTIME_MS, port_uptime_ms());
+    rp_info_t v;
+    memset(&v, 0, sizeof v);
+    v.protocol_version = RP_VERSION;
+    v.fw_major = REC_FW_MAJOR;
+    v.fw_minor = REC_FW_MINOR;
+    v.fw_patch = REC_FW_PATCH;
+    v.max_payload = s->max_payload;
+    v.max_in_flight = REC_SERVER_MAX_IN_FLIGHT;
+    v.device_id = d->settings.device_id;
+    put_text(v.model, sizeof v.model, d->model);
+    put_text(v.label, sizeof v.label, d->settings.label);
+    bool set = rec_device_clock_now(d, &v.clock_unix_ms);
+    v.uptime_ms = port_uptime_ms();
     uint8_t flags = 0;
     if (d->simulated) flags |= RP_INFO_FLAG_SIMULATED;
     if (d->settings.discreet) flags |= RP_INFO_FLAG_DISCREET;
     if (set) flags |= RP_INFO_FLAG_CLOCK_SET;
     if (d->low_battery) flags |= RP_INFO_FLAG_LOW_BATTERY;
-    p[RP_INFO_OFF_FLAGS] = flags;
-    p[RP_INFO_OFF_REC_STATE] = d->rec_state;
-    p[RP_INFO_OFF_CARD_STATE] = d->store.card_state;
-    rec_put_u16(p + RP_INFO_OFF_BATTERY_MV, d->battery_mv);
-    rec_put_u32(p + RP_INFO_OFF_SAMPLE_RATE, d->settings.sample_rate);
-    uint64_t total, free_bytes;
-    rec_store_space(&d->store, &total, &free_bytes);
-    rec_put_u64(p + RP_INFO_OFF_CARD_CAPACITY, total);
-    rec_put_u64(p + RP_INFO_OFF_CARD_FREE, free_bytes);
+    v.flags = flags;
+    v.rec_state = d->rec_state;
+    v.card_state = d->store.card_state;
+    v.battery_mv = d->battery_mv;
+    v.sample_rate = d->settings.sample_rate;
+    rec_store_space(&d->store, &v.card_capacity, &v.card_free);
     bool recording = d->rec_state == RP_REC_STATE_RECORDING;
-    rec_put_u32(p + RP_INFO_OFF_CURRENT_NUMBER, recording ? d->cur.number : 0);
-    rec_put_u32(p + RP_INFO_OFF_CURRENT_SAMPLES, recording ? d->cur.data_bytes / 2u : 0);
+    v.current_number = recording ? d->cur.number : 0;
+    v.current_samples = recording ? d->cur.data_bytes / 2u : 0;
     uint32_t next = d->store.highest_number + 1;
     if (d->settings.next_number > next) next = d->settings.next_number;
-    rec_put_u32(p + RP_INFO_OFF_NEXT_NUMBER, next);
-    rec_put_u32(p + RP_INFO_OFF_RECORDING_COUNT, d->store.mounted ? d->store.recording_count : 0);
-    rec_put_u32(p + RP_INFO_OFF_JOURNAL_COUNT, d->store.mounted ? d->store.journal.count : 0);
-    rec_put_u32(p + RP_INFO_OFF_OVERRUNS_TOTAL, d->overruns_total + (recording ? rec_ring_overruns(&d->ring) : 0));
+    v.next_number = next;
+    v.recording_count = d->store.mounted ? d->store.recording_count : 0;
+    v.journal_count = d->store.mounted ? d->store.journal.count : 0;
+    v.overruns_total = d->overruns_total + (recording ? rec_ring_overruns(&d->ring) : 0);
+    rp_info_pack(&v, s->payload);
     return RP_INFO_SIZE;
 }
 
 static void fill_entry(uint8_t *e, rec_device_t *d, const rec_recording_t *r)
 {
-    memset(e, 0, RP_LIST_ENTRY_SIZE);
+    rp_list_entry_t v;
+    memset(&v, 0, sizeof v);
     bool current = d->rec_state == RP_REC_STATE_RECORDING && d->cur.number == r->number;
-    rec_put_u32(e + RP_LIST_ENTRY_OFF_NUMBER, r->number);
-    put_text(e + RP_LIST_ENTRY_OFF_NAME, 12, r->name);
-    rec_put_u32(e + RP_LIST_ENTRY_OFF_SIZE, r->size);
-    rec_put_u32(e + RP_LIST_ENTRY_OFF_DATA_OFFSET, REC_WAV_HEADER_SIZE);
+    v.number = r->number;
+    put_text(v.name, sizeof v.name, r->name);
+    v.size = r->size;
+    v.data_offset = REC_WAV_HEADER_SIZE;
     if (r->finished && !current) {
-        e[RP_LIST_ENTRY_OFF_STATE] = RP_RECORDING_FINISHED;
-        e[RP_LIST_ENTRY_OFF_FLAGS] = r->evid.flags;
-        e[RP_LIST_ENTRY_OFF_STOP_REASON] = r->evid.stop_reason;
-        rec_put_u32(e + RP_LIST_ENTRY_OFF_SAMPLE_RATE, r->evid.sample_rate);
-        rec_put_u32(e + RP_LIST_ENTRY_OFF_SAMPLE_COUNT, r->evid.sample_count);
-        rec_put_i64(e + RP_LIST_ENTRY_OFF_START_UNIX_MS, r->evid.start_unix_ms);
-        memcpy(e + RP_LIST_ENTRY_OFF_SHA256, r->evid.sha256, 32);
+        v.state = RP_RECORDING_FINISHED;
+        v.flags = r->evid.flags;
+        v.stop_reason = r->evid.stop_reason;
+        v.sample_rate = r->evid.sample_rate;
+        v.sample_count = r->evid.sample_count;
+        v.start_unix_ms = r->evid.start_unix_ms;
+        memcpy(v.sha256, r->evid.sha256, 32);
     } else {
-        e[RP_LIST_ENTRY_OFF_STATE] = RP_RECORDING_RECORDING;
-        e[RP_LIST_ENTRY_OFF_FLAGS] = r->header_valid && r->header.clock_set ? RP_RECORD_FLAG_CLOCK_SET : 0;
-        rec_put_u32(e + RP_LIST_ENTRY_OFF_SAMPLE_RATE, r->header_valid ? r->header.sample_rate : 0);
+        v.state = RP_RECORDING_RECORDING;
+        v.flags = r->header_valid && r->header.clock_set ? RP_RECORD_FLAG_CLOCK_SET : 0;
+        v.sample_rate = r->header_valid ? r->header.sample_rate : 0;
         uint32_t data = current ? d->cur.data_bytes : (r->size > REC_WAV_HEADER_SIZE ? r->size - REC_WAV_HEADER_SIZE : 0);
-        rec_put_u32(e + RP_LIST_ENTRY_OFF_SAMPLE_COUNT, data / 2u);
-        rec_put_i64(e + RP_LIST_ENTRY_OFF_START_UNIX_MS, r->header_valid ? r->header.start_unix_ms : 0);
+        v.sample_count = data / 2u;
+        v.start_unix_ms = r->header_valid ? r->header.start_unix_ms : 0;
     }
+    rp_list_entry_pack(&v, e);
 }
 
 /* Opens (or reuses) the file of a recording for READ and HASH. */
@@ -175,7 +171,9 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
     switch (cmd) {
     case RP_CMD_HELLO: {
         if (!payload_len_ok(s, seq, cmd, f->length, RP_HELLO_REQ_SIZE)) return;
-        uint16_t host_max = rec_get_u16(q + RP_HELLO_REQ_OFF_MAX_PAYLOAD);
+        rp_hello_req_t r;
+        rp_hello_req_unpack(q, &r);
+        uint16_t host_max = r.max_payload;
         if (host_max < RP_MIN_MAX_PAYLOAD) {
             send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_MIN_MAX_PAYLOAD);
             return;
@@ -190,25 +188,28 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
         return;
     case RP_CMD_SET_TIME: {
         if (!payload_len_ok(s, seq, cmd, f->length, RP_SET_TIME_REQ_SIZE)) return;
-        int64_t t = rec_get_i64(q + RP_SET_TIME_REQ_OFF_UNIX_MS);
+        rp_set_time_req_t r;
+        rp_set_time_req_unpack(q, &r);
+        int64_t t = r.unix_ms;
         /* 2000-01-01 .. 2200-01-01: anything else is a host bug, not a time. */
         if (t < 946684800000LL || t > 7258118400000LL) {
             send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, 0);
             return;
         }
-        int64_t prev;
-        bool was = rec_device_clock_now(d, &prev);
+        rp_set_time_t v;
+        memset(&v, 0, sizeof v);
+        v.previous_set = rec_device_clock_now(d, &v.previous_unix_ms) ? 1 : 0;
         rec_device_set_clock(d, t);
-        memset(p, 0, RP_SET_TIME_SIZE);
-        rec_put_i64(p + RP_SET_TIME_OFF_PREVIOUS_UNIX_MS, prev);
-        p[RP_SET_TIME_OFF_PREVIOUS_SET] = was ? 1 : 0;
+        rp_set_time_pack(&v, p);
         send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_SET_TIME_SIZE);
         return;
     }
     case RP_CMD_LIST: {
         if (!payload_len_ok(s, seq, cmd, f->length, RP_LIST_REQ_SIZE)) return;
-        uint32_t after = rec_get_u32(q + RP_LIST_REQ_OFF_AFTER_NUMBER);
-        uint32_t max = rec_get_u16(q + RP_LIST_REQ_OFF_MAX_ENTRIES);
+        rp_list_req_t req;
+        rp_list_req_unpack(q, &req);
+        uint32_t after = req.after_number;
+        uint32_t max = req.max_entries;
         uint32_t fit = (s->max_payload - RP_LIST_SIZE) / RP_LIST_ENTRY_SIZE;
         if (max > fit) max = fit;
         if (max > 64) max = 64;
@@ -223,18 +224,16 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
             fill_entry(p + RP_LIST_SIZE + i * RP_LIST_ENTRY_SIZE, d, &r);
         }
         if (err) break;
-        memset(p, 0, RP_LIST_SIZE);
-        rec_put_u32(p + RP_LIST_OFF_TOTAL, total);
-        rec_put_u16(p + RP_LIST_OFF_COUNT, (uint16_t)count);
-        p[RP_LIST_OFF_MORE] = more ? 1 : 0;
+        const rp_list_t v = { .total = total, .count = (uint16_t)count, .more = more ? 1 : 0 };
+        rp_list_pack(&v, p);
         send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_LIST_SIZE + count * RP_LIST_ENTRY_SIZE);
         return;
     }
     case RP_CMD_READ: {
         if (!payload_len_ok(s, seq, cmd, f->length, RP_READ_REQ_SIZE)) return;
-        uint32_t number = rec_get_u32(q + RP_READ_REQ_OFF_NUMBER);
-        uint32_t offset = rec_get_u32(q + RP_READ_REQ_OFF_OFFSET);
-        uint32_t length = rec_get_u32(q + RP_READ_REQ_OFF_LENGTH);
+        rp_read_req_t r;
+        rp_read_req_unpack(q, &r);
+        uint32_t number = r.number, offset = r.offset, length = r.length;
         uint32_t max = s->max_payload - RP_READ_SIZE;
         if (length > max) {
             send_error(s, seq, cmd, RP_ERR_TOO_LARGE, max);
@@ -255,17 +254,17 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
             s->rf_open = false;
             break;
         }
-        rec_put_u32(p + RP_READ_OFF_NUMBER, number);
-        rec_put_u32(p + RP_READ_OFF_OFFSET, offset);
+        const rp_read_t v = { .number = number, .offset = offset };
+        rp_read_pack(&v, p);
         send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_READ_SIZE + (uint32_t)got);
         return;
     }
     case RP_CMD_HASH: {
         if (!payload_len_ok(s, seq, cmd, f->length, RP_HASH_REQ_SIZE)) return;
-        uint32_t number = rec_get_u32(q + RP_HASH_REQ_OFF_NUMBER);
-        uint8_t algo = q[RP_HASH_REQ_OFF_ALGORITHM];
-        uint32_t offset = rec_get_u32(q + RP_HASH_REQ_OFF_OFFSET);
-        uint32_t length = rec_get_u32(q + RP_HASH_REQ_OFF_LENGTH);
+        rp_hash_req_t r;
+        rp_hash_req_unpack(q, &r);
+        uint32_t number = r.number, offset = r.offset, length = r.length;
+        uint8_t algo = r.algorithm;
         if (algo != RP_HASH_SHA256) {
             send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_HASH_SHA256);
             return;
@@ -289,20 +288,23 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
     }
     case RP_CMD_DELETE: {
         if (!payload_len_ok(s, seq, cmd, f->length, RP_DELETE_REQ_SIZE)) return;
-        uint32_t number = rec_get_u32(q + RP_DELETE_REQ_OFF_NUMBER);
+        rp_delete_req_t r;
+        rp_delete_req_unpack(q, &r);
+        uint32_t number = r.number;
         if (d->rec_state != RP_REC_STATE_IDLE && d->rec_state != RP_REC_STATE_ERROR && d->cur.number == number) {
             send_error(s, seq, cmd, RP_ERR_NOT_FINISHED, 0);
             return;
         }
         rec_server_forget_files(s);
-        err = d->store.mounted ? rec_store_delete(&d->store, number, q + RP_DELETE_REQ_OFF_SHA256) : REC_E_NOCARD;
+        err = d->store.mounted ? rec_store_delete(&d->store, number, r.sha256) : REC_E_NOCARD;
         if (err == REC_E_BUSY) {
             send_error(s, seq, cmd, RP_ERR_NOT_FINISHED, 0);
             return;
         }
         d->generation++;
         if (err) break;
-        rec_put_u32(p + RP_DELETE_OFF_NUMBER, number);
+        const rp_delete_t v = { .number = number };
+        rp_delete_pack(&v, p);
         send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_DELETE_SIZE);
         return;
     }
@@ -312,8 +314,10 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
             err = REC_E_NOCARD;
             break;
         }
-        uint32_t from = rec_get_u32(q + RP_JOURNAL_REQ_OFF_FROM_INDEX);
-        uint32_t max = rec_get_u16(q + RP_JOURNAL_REQ_OFF_MAX_RECORDS);
+        rp_journal_req_t r;
+        rp_journal_req_unpack(q, &r);
+        uint32_t from = r.from_index;
+        uint32_t max = r.max_records;
         uint32_t fit = (s->max_payload - RP_JOURNAL_SIZE) / RP_JOURNAL_RECORD_SIZE;
         if (max > fit) max = fit;
         uint32_t total = d->store.journal.count, count = 0;
@@ -322,17 +326,17 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
             if (err) break;
         }
         if (err) break;
-        memset(p, 0, RP_JOURNAL_SIZE);
-        rec_put_u32(p + RP_JOURNAL_OFF_TOTAL, total);
-        rec_put_u32(p + RP_JOURNAL_OFF_FROM_INDEX, from);
-        rec_put_u16(p + RP_JOURNAL_OFF_COUNT, (uint16_t)count);
+        const rp_journal_t v = { .total = total, .from_index = from, .count = (uint16_t)count };
+        rp_journal_pack(&v, p);
         send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_JOURNAL_SIZE + count * RP_JOURNAL_RECORD_SIZE);
         return;
     }
     case RP_CMD_SET_LABEL: {
         if (!payload_len_ok(s, seq, cmd, f->length, RP_SET_LABEL_REQ_SIZE)) return;
+        rp_set_label_req_t r;
+        rp_set_label_req_unpack(q, &r);
         char label[REC_LABEL_MAX + 1];
-        memcpy(label, q + RP_SET_LABEL_REQ_OFF_LABEL, REC_LABEL_MAX);
+        memcpy(label, r.label, REC_LABEL_MAX);
         label[REC_LABEL_MAX] = '\0';
         for (size_t i = 0; label[i]; i++) {
             if ((uint8_t)label[i] < 0x20 || label[i] == 0x7f) {
@@ -348,8 +352,10 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
     }
     case RP_CMD_SETTINGS: {
         if (!payload_len_ok(s, seq, cmd, f->length, RP_SETTINGS_REQ_SIZE)) return;
-        uint8_t mask = q[RP_SETTINGS_REQ_OFF_SET_MASK];
-        uint32_t rate = rec_get_u32(q + RP_SETTINGS_REQ_OFF_SAMPLE_RATE);
+        rp_settings_req_t r;
+        rp_settings_req_unpack(q, &r);
+        uint8_t mask = r.set_mask;
+        uint32_t rate = r.sample_rate;
         if (mask & ~(RP_SETTINGS_MASK_SAMPLE_RATE | RP_SETTINGS_MASK_DISCREET)) {
             send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, 0);
             return;
@@ -364,19 +370,20 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
         }
         if (mask) {
             if (mask & RP_SETTINGS_MASK_SAMPLE_RATE) d->settings.sample_rate = rate;
-            if (mask & RP_SETTINGS_MASK_DISCREET) d->settings.discreet = q[RP_SETTINGS_REQ_OFF_DISCREET] != 0;
+            if (mask & RP_SETTINGS_MASK_DISCREET) d->settings.discreet = r.discreet != 0;
             err = rec_device_save_settings(d);
             if (err) break;
         }
-        memset(p, 0, RP_SETTINGS_SIZE);
-        p[RP_SETTINGS_OFF_DISCREET] = d->settings.discreet ? 1 : 0;
-        rec_put_u32(p + RP_SETTINGS_OFF_SAMPLE_RATE, d->settings.sample_rate);
+        const rp_settings_t v = { .discreet = d->settings.discreet ? 1 : 0, .sample_rate = d->settings.sample_rate };
+        rp_settings_pack(&v, p);
         send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_SETTINGS_SIZE);
         return;
     }
     case RP_CMD_RECORD: {
         if (!payload_len_ok(s, seq, cmd, f->length, RP_RECORD_REQ_SIZE)) return;
-        uint8_t action = q[RP_RECORD_REQ_OFF_ACTION];
+        rp_record_req_t r;
+        rp_record_req_unpack(q, &r);
+        uint8_t action = r.action;
         if (action == RP_RECORD_ACTION_START) {
             err = d->rec_state == RP_REC_STATE_RECORDING ? REC_OK : rec_recorder_start(d);
         } else if (action == RP_RECORD_ACTION_STOP) {
@@ -386,16 +393,16 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
             return;
         }
         if (err) break;
-        memset(p, 0, RP_RECORD_SIZE);
-        p[RP_RECORD_OFF_REC_STATE] = d->rec_state;
-        rec_put_u32(p + RP_RECORD_OFF_NUMBER, d->rec_state == RP_REC_STATE_RECORDING ? d->cur.number : 0);
+        const rp_record_t v = { .rec_state = d->rec_state, .number = d->rec_state == RP_REC_STATE_RECORDING ? d->cur.number : 0 };
+        rp_record_pack(&v, p);
         send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_RECORD_SIZE);
         return;
     }
     case RP_CMD_FORMAT: {
         if (!payload_len_ok(s, seq, cmd, f->length, RP_FORMAT_REQ_SIZE)) return;
-        if (rec_get_u32(q + RP_FORMAT_REQ_OFF_MAGIC) != RP_FORMAT_MAGIC ||
-            rec_get_u64(q + RP_FORMAT_REQ_OFF_DEVICE_ID) != d->settings.device_id) {
+        rp_format_req_t r;
+        rp_format_req_unpack(q, &r);
+        if (r.magic != RP_FORMAT_MAGIC || r.device_id != d->settings.device_id) {
             send_error(s, seq, cmd, RP_ERR_CONFIRMATION_REQUIRED, 0);
             return;
         }
@@ -443,13 +450,14 @@ static void continue_hash(rec_server_t *s, rec_device_t *d)
     }
     if (s->hash_done < s->hash_length) return;
     s->hash_busy = false;
-    uint8_t *p = s->payload;
-    memset(p, 0, RP_HASH_SIZE);
-    rec_put_u32(p + RP_HASH_OFF_NUMBER, s->hash_number);
-    p[RP_HASH_OFF_ALGORITHM] = RP_HASH_SHA256;
-    rec_put_u32(p + RP_HASH_OFF_OFFSET, s->hash_offset);
-    rec_put_u32(p + RP_HASH_OFF_LENGTH, s->hash_length);
-    rec_sha256_final(&s->hash, p + RP_HASH_OFF_DIGEST);
+    rp_hash_t v;
+    memset(&v, 0, sizeof v);
+    v.number = s->hash_number;
+    v.algorithm = RP_HASH_SHA256;
+    v.offset = s->hash_offset;
+    v.length = s->hash_length;
+    rec_sha256_final(&s->hash, v.digest);
+    rp_hash_pack(&v, s->payload);
     send_frame(s, RP_KIND_RESPONSE, s->hash_seq, RP_CMD_HASH, RP_HASH_SIZE);
 }
 
@@ -485,13 +493,12 @@ static bool flush(rec_server_t *s)
 
 static void send_state_event(rec_server_t *s, rec_device_t *d)
 {
-    uint8_t *p = s->payload;
-    memset(p, 0, RP_STATE_EVENT_SIZE);
-    p[RP_STATE_EVENT_OFF_REC_STATE] = d->rec_state;
-    p[RP_STATE_EVENT_OFF_CARD_STATE] = d->store.card_state;
     bool recording = d->rec_state == RP_REC_STATE_RECORDING;
-    rec_put_u32(p + RP_STATE_EVENT_OFF_NUMBER, recording ? d->cur.number : 0);
-    rec_put_u32(p + RP_STATE_EVENT_OFF_SAMPLES, recording ? d->cur.data_bytes / 2u : 0);
+    const rp_state_event_t v = { .rec_state = d->rec_state,
+                                 .card_state = d->store.card_state,
+                                 .number = recording ? d->cur.number : 0,
+                                 .samples = recording ? d->cur.data_bytes / 2u : 0 };
+    rp_state_event_pack(&v, s->payload);
     send_frame(s, RP_KIND_EVENT, RP_UNSOLICITED_SEQ, RP_EVT_STATE, RP_STATE_EVENT_SIZE);
 }
 

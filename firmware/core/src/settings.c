@@ -2,14 +2,13 @@
 
 #include <string.h>
 
-#include "rec/bytes.h"
 #include "rec/text.h"
 #include "rec/err.h"
 #include "rec/frame.h"
-#include "rec_protocol.h"
+#include "rec_codec.h"
 
-/* Blob layout: 0 magic u32 | 4 version u16 | 6 size u16 | 8 device id u64 | 16 label[32] |
- * 48 sample rate u32 | 52 discreet u8 | 53 reserved[3] | 56 next number u32 | 60 crc32 u32 */
+/* Blob layout: SETTINGS_BLOB in the protocol schema. */
+#define CRC_BYTES RP_SETTINGS_BLOB_OFF_CRC32
 
 bool rec_settings_rate_valid(uint32_t rate)
 {
@@ -22,37 +21,42 @@ bool rec_settings_rate_valid(uint32_t rate)
 void rec_settings_defaults(rec_settings_t *s)
 {
     memset(s, 0, sizeof *s);
-    s->sample_rate = 16000;
+    s->sample_rate = RP_CARD_DEFAULT_SAMPLE_RATE;
     s->next_number = 1;
 }
 
 void rec_settings_encode(const rec_settings_t *s, uint8_t out[REC_SETTINGS_BLOB_SIZE])
 {
-    memset(out, 0, REC_SETTINGS_BLOB_SIZE);
-    rec_put_u32(out + 0, REC_SETTINGS_MAGIC);
-    rec_put_u16(out + 4, REC_SETTINGS_VERSION);
-    rec_put_u16(out + 6, REC_SETTINGS_BLOB_SIZE);
-    rec_put_u64(out + 8, s->device_id);
-    memcpy(out + 16, s->label, rec_strnlen(s->label, REC_LABEL_MAX));
-    rec_put_u32(out + 48, s->sample_rate);
-    out[52] = s->discreet ? 1 : 0;
-    rec_put_u32(out + 56, s->next_number);
-    rec_put_u32(out + 60, rec_crc32(0, out, 60));
+    rp_settings_blob_t b;
+    memset(&b, 0, sizeof b);
+    memcpy(b.magic, RP_CARD_SETTINGS_MAGIC, sizeof b.magic);
+    b.version = REC_SETTINGS_VERSION;
+    b.size = REC_SETTINGS_BLOB_SIZE;
+    b.device_id = s->device_id;
+    memcpy(b.label, s->label, rec_strnlen(s->label, REC_LABEL_MAX));
+    b.sample_rate = s->sample_rate;
+    b.discreet = s->discreet ? 1 : 0;
+    b.next_number = s->next_number;
+    rp_settings_blob_pack(&b, out);
+    b.crc32 = rec_crc32(0, out, CRC_BYTES);
+    rp_settings_blob_pack(&b, out);
 }
 
 int rec_settings_decode(const uint8_t in[REC_SETTINGS_BLOB_SIZE], rec_settings_t *s)
 {
-    if (rec_get_u32(in) != REC_SETTINGS_MAGIC || rec_get_u16(in + 4) != REC_SETTINGS_VERSION ||
-        rec_get_u16(in + 6) != REC_SETTINGS_BLOB_SIZE || rec_get_u32(in + 60) != rec_crc32(0, in, 60))
+    rp_settings_blob_t b;
+    rp_settings_blob_unpack(in, &b);
+    if (memcmp(b.magic, RP_CARD_SETTINGS_MAGIC, sizeof b.magic) != 0 || b.version != REC_SETTINGS_VERSION ||
+        b.size != REC_SETTINGS_BLOB_SIZE || b.crc32 != rec_crc32(0, in, CRC_BYTES))
         return REC_E_CORRUPT;
     rec_settings_t t;
     rec_settings_defaults(&t);
-    t.device_id = rec_get_u64(in + 8);
-    memcpy(t.label, in + 16, REC_LABEL_MAX);
+    t.device_id = b.device_id;
+    memcpy(t.label, b.label, REC_LABEL_MAX);
     t.label[REC_LABEL_MAX] = '\0';
-    t.sample_rate = rec_get_u32(in + 48);
-    t.discreet = in[52] != 0;
-    t.next_number = rec_get_u32(in + 56);
+    t.sample_rate = b.sample_rate;
+    t.discreet = b.discreet != 0;
+    t.next_number = b.next_number;
     if (!rec_settings_rate_valid(t.sample_rate) || t.next_number == 0) return REC_E_CORRUPT;
     *s = t;
     return REC_OK;

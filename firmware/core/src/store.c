@@ -2,11 +2,10 @@
 
 #include <string.h>
 
-#include "rec/bytes.h"
 #include "rec/frame.h"
 #include "rec/err.h"
 #include "rec/sha256.h"
-#include "rec_protocol.h"
+#include "rec_codec.h"
 
 #define RECORDS_DIR RP_CARD_RECORDINGS_DIR
 
@@ -89,11 +88,9 @@ static int scan_records(rec_store_t *st)
 }
 
 /* ---- the update marker ----
- * One block: magic "RSTA", version u16, size u16, sequence u32, flags u8 (bit 0 dirty),
- * reserved, CRC-32 of bytes 0..59 at 60. Written in place (no FAT change). */
-#define STATE_MAGIC 0x41545352u
-#define STATE_VERSION 1u
-#define STATE_SIZE 64u
+ * One block starting with a STATE_MARKER (protocol schema), the rest zero. Written in place (no
+ * FAT change). */
+#define STATE_DIRTY 0x01u
 
 static int state_locate(rec_store_t *st)
 {
@@ -111,12 +108,13 @@ static bool state_clean(rec_store_t *st)
 {
     if (state_locate(st) != REC_OK || st->state_lba == 0) return false;
     if (rec_bd_read(st->bd, st->state_lba, st->block, 1) != REC_OK) return false;
-    const uint8_t *b = st->block;
-    if (rec_get_u32(b) != STATE_MAGIC || rec_get_u16(b + 4) != STATE_VERSION || rec_get_u16(b + 6) != STATE_SIZE ||
-        rec_get_u32(b + 60) != rec_crc32(0, b, 60))
+    rp_state_marker_t m;
+    rp_state_marker_unpack(st->block, &m);
+    if (memcmp(m.magic, RP_CARD_STATE_MARKER_MAGIC, sizeof m.magic) != 0 || m.version != RP_CARD_STATE_MARKER_VERSION ||
+        m.size != RP_STATE_MARKER_SIZE || m.crc32 != rec_crc32(0, st->block, RP_STATE_MARKER_OFF_CRC32))
         return false;
-    st->state_seq = rec_get_u32(b + 8);
-    return (b[12] & 1u) == 0;
+    st->state_seq = m.sequence;
+    return (m.flags & STATE_DIRTY) == 0;
 }
 
 static int state_write(rec_store_t *st, bool dirty)
@@ -124,12 +122,16 @@ static int state_write(rec_store_t *st, bool dirty)
     if (st->state_lba == 0) return REC_OK; /* no marker yet: the next mount repairs anyway */
     uint8_t *b = st->block;
     memset(b, 0, REC_BD_BLOCK_SIZE);
-    rec_put_u32(b, STATE_MAGIC);
-    rec_put_u16(b + 4, STATE_VERSION);
-    rec_put_u16(b + 6, STATE_SIZE);
-    rec_put_u32(b + 8, ++st->state_seq);
-    b[12] = dirty ? 1u : 0u;
-    rec_put_u32(b + 60, rec_crc32(0, b, 60));
+    rp_state_marker_t m;
+    memset(&m, 0, sizeof m);
+    memcpy(m.magic, RP_CARD_STATE_MARKER_MAGIC, sizeof m.magic);
+    m.version = RP_CARD_STATE_MARKER_VERSION;
+    m.size = RP_STATE_MARKER_SIZE;
+    m.sequence = ++st->state_seq;
+    m.flags = dirty ? STATE_DIRTY : 0u;
+    rp_state_marker_pack(&m, b);
+    m.crc32 = rec_crc32(0, b, RP_STATE_MARKER_OFF_CRC32);
+    rp_state_marker_pack(&m, b);
     int err = rec_bd_write(st->bd, st->state_lba, b, 1);
     return err ? err : rec_bd_sync(st->bd);
 }

@@ -6,20 +6,20 @@
 #include "rec/bytes.h"
 #include "rec/err.h"
 
-/* Offsets in our header (see the layout in wav.h). */
-#define OFF_FMT 12u
-#define OFF_BEXT 36u
-#define OFF_BEXT_DATA (OFF_BEXT + 8u)
-#define BEXT_DESCRIPTION 0u
-#define BEXT_ORIGINATOR 256u
-#define BEXT_ORIGINATOR_REF 288u
-#define BEXT_DATE 320u
-#define BEXT_TIME 330u
-#define BEXT_TIMEREF 338u
-#define BEXT_VERSION 346u
-#define BEXT_UMID 348u
-#define BEXT_CODING_HISTORY REC_WAV_BEXT_FIXED_SIZE
-#define OFF_DATA_HDR (REC_WAV_HEADER_SIZE - 8u) /* 1016 */
+/* Offsets in our header (see the layout in wav.h; the chunk layouts are in the protocol schema). */
+#define CHUNK_HDR RP_RIFF_CHUNK_HEADER_SIZE /* 8: id and size */
+#define OFF_FMT RP_CARD_FMT_CHUNK_OFFSET   /* 12 */
+#define OFF_BEXT RP_CARD_BEXT_CHUNK_OFFSET /* 36 */
+#define OFF_BEXT_DATA (OFF_BEXT + CHUNK_HDR)
+#define BEXT_DESCRIPTION RP_BEXT_OFF_DESCRIPTION
+#define BEXT_ORIGINATOR RP_BEXT_OFF_ORIGINATOR
+#define BEXT_ORIGINATOR_REF RP_BEXT_OFF_ORIGINATOR_REFERENCE
+#define BEXT_DATE RP_BEXT_OFF_ORIGINATION_DATE
+#define BEXT_TIME RP_BEXT_OFF_ORIGINATION_TIME
+#define BEXT_TIMEREF RP_BEXT_OFF_TIME_REFERENCE
+#define BEXT_VERSION RP_BEXT_OFF_VERSION
+#define BEXT_CODING_HISTORY RP_BEXT_SIZE
+#define OFF_DATA_HDR (REC_WAV_HEADER_SIZE - CHUNK_HDR) /* 1016 */
 
 #define MS_PER_DAY 86400000LL
 #define MAX_UNIX_MS 253402300799999LL /* 9999-12-31T23:59:59.999Z */
@@ -119,9 +119,20 @@ static unsigned days_in_month(int64_t y, unsigned m)
 
 /* ---- Header ----------------------------------------------------------------------------------- */
 
-static void put_id(uint8_t *p, const char id[4])
+/* A chunk header: id and payload size. */
+static void put_chunk(uint8_t *p, const char id[4], uint32_t size)
 {
-    memcpy(p, id, 4);
+    rp_riff_chunk_header_t h;
+    memcpy(h.id, id, sizeof h.id);
+    h.size = size;
+    rp_riff_chunk_header_pack(&h, p);
+}
+
+static uint32_t chunk_size(const uint8_t *p)
+{
+    rp_riff_chunk_header_t h;
+    rp_riff_chunk_header_unpack(p, &h);
+    return h.size;
 }
 
 static bool id_is(const uint8_t *p, const char id[4])
@@ -151,18 +162,17 @@ int rec_wav_build_header(uint8_t out[REC_WAV_HEADER_SIZE], const rec_wav_info_t 
     const char *model = info->model ? info->model : RP_CARD_MODEL;
     memset(out, 0, REC_WAV_HEADER_SIZE);
 
-    put_id(out, "RIFF");
-    rec_put_u32(out + 4, REC_WAV_HEADER_SIZE - 8u); /* no data, no evid yet */
-    put_id(out + 8, "WAVE");
+    put_chunk(out, RP_CARD_RIFF_ID, REC_WAV_HEADER_SIZE - CHUNK_HDR); /* no data, no evid yet */
+    memcpy(out + CHUNK_HDR, RP_CARD_WAVE_ID, 4);
 
-    put_id(out + OFF_FMT, "fmt ");
-    rec_put_u32(out + OFF_FMT + 4, 16);
-    rec_put_u16(out + OFF_FMT + 8, 1);                       /* WAVE_FORMAT_PCM */
-    rec_put_u16(out + OFF_FMT + 10, 1);                      /* mono */
-    rec_put_u32(out + OFF_FMT + 12, info->sample_rate);
-    rec_put_u32(out + OFF_FMT + 16, info->sample_rate * 2u); /* byte rate */
-    rec_put_u16(out + OFF_FMT + 20, 2);                      /* block align */
-    rec_put_u16(out + OFF_FMT + 22, 16);                     /* bits per sample */
+    put_chunk(out + OFF_FMT, RP_CARD_FMT_CHUNK_ID, RP_WAV_FMT_SIZE);
+    const rp_wav_fmt_t fmt = { .format_tag = 1, /* WAVE_FORMAT_PCM */
+                               .channels = 1,
+                               .sample_rate = info->sample_rate,
+                               .byte_rate = info->sample_rate * 2u,
+                               .block_align = 2,
+                               .bits_per_sample = 16 };
+    rp_wav_fmt_pack(&fmt, out + OFF_FMT + CHUNK_HDR);
 
     uint8_t *bext = out + OFF_BEXT_DATA;
     int64_t year = 0;
@@ -234,7 +244,7 @@ int rec_wav_build_header(uint8_t out[REC_WAV_HEADER_SIZE], const rec_wav_info_t 
     t_dec(&t, ss, 2);
 
     rec_put_u64(bext + BEXT_TIMEREF, timeref);
-    rec_put_u16(bext + BEXT_VERSION, 1);
+    rec_put_u16(bext + BEXT_VERSION, RP_CARD_BEXT_VERSION);
     /* UMID, loudness and reserved stay zero. */
 
     /* CodingHistory, NUL padded to an even length. */
@@ -248,16 +258,13 @@ int rec_wav_build_header(uint8_t out[REC_WAV_HEADER_SIZE], const rec_wav_info_t 
     const uint32_t history = (uint32_t)((t.len + 2u) & ~(size_t)1u);
     REC_ASSERT(history <= REC_WAV_MAX_CODING_HISTORY);
 
-    put_id(out + OFF_BEXT, "bext");
-    rec_put_u32(out + OFF_BEXT + 4, REC_WAV_BEXT_FIXED_SIZE + history);
+    put_chunk(out + OFF_BEXT, RP_CARD_BEXT_CHUNK_ID, REC_WAV_BEXT_FIXED_SIZE + history);
 
     const uint32_t junk = OFF_BEXT_DATA + REC_WAV_BEXT_FIXED_SIZE + history;
-    REC_ASSERT(junk + 8u <= OFF_DATA_HDR);
-    put_id(out + junk, "JUNK");
-    rec_put_u32(out + junk + 4, OFF_DATA_HDR - junk - 8u);
+    REC_ASSERT(junk + CHUNK_HDR <= OFF_DATA_HDR);
+    put_chunk(out + junk, RP_CARD_JUNK_CHUNK_ID, OFF_DATA_HDR - junk - CHUNK_HDR);
 
-    put_id(out + OFF_DATA_HDR, "data");
-    rec_put_u32(out + OFF_DATA_HDR + 4, 0);
+    put_chunk(out + OFF_DATA_HDR, RP_CARD_DATA_CHUNK_ID, 0);
     return REC_OK;
 }
 
@@ -312,54 +319,31 @@ int rec_wav_patch(uint8_t *buf, uint32_t file_offset, uint32_t len, uint32_t dat
 uint32_t rec_wav_build_evid(uint8_t out[REC_WAV_EVID_CHUNK_BYTES], const rec_wav_evid_t *e)
 {
     const uint32_t size = RP_EVIDENCE_CHUNK_SIZE;
-    memset(out, 0, REC_WAV_EVID_CHUNK_BYTES);
-    put_id(out, RP_CARD_EVIDENCE_CHUNK_ID);
-    rec_put_u32(out + 4, size);
-    uint8_t *p = out + 8;
-    rec_put_u16(p + RP_EVIDENCE_CHUNK_OFF_VERSION, RP_CARD_EVIDENCE_CHUNK_VERSION);
-    rec_put_u16(p + RP_EVIDENCE_CHUNK_OFF_SIZE, RP_EVIDENCE_CHUNK_SIZE);
-    rec_put_u32(p + RP_EVIDENCE_CHUNK_OFF_NUMBER, e->number);
-    rec_put_u64(p + RP_EVIDENCE_CHUNK_OFF_DEVICE_ID, e->device_id);
-    rec_put_u32(p + RP_EVIDENCE_CHUNK_OFF_SAMPLE_RATE, e->sample_rate);
-    rec_put_u32(p + RP_EVIDENCE_CHUNK_OFF_SAMPLE_COUNT, e->sample_count);
-    rec_put_i64(p + RP_EVIDENCE_CHUNK_OFF_START_UNIX_MS, e->start_unix_ms);
-    p[RP_EVIDENCE_CHUNK_OFF_STOP_REASON] = e->stop_reason;
-    p[RP_EVIDENCE_CHUNK_OFF_FLAGS] = e->flags;
-    rec_put_u16(p + RP_EVIDENCE_CHUNK_OFF_RESERVED, 0);
-    rec_put_u32(p + RP_EVIDENCE_CHUNK_OFF_OVERRUNS, e->overruns);
-    memcpy(p + RP_EVIDENCE_CHUNK_OFF_SHA256, e->sha256, 32);
+    put_chunk(out, RP_CARD_EVIDENCE_CHUNK_ID, size);
+    rec_wav_evid_t v = *e;
+    v.version = RP_CARD_EVIDENCE_CHUNK_VERSION;
+    v.size = RP_EVIDENCE_CHUNK_SIZE;
+    v.reserved = 0;
+    rp_evidence_chunk_pack(&v, out + CHUNK_HDR);
     /* RIFF rule: a chunk of odd size is followed by one pad byte (zero), not counted in its size.
      * The version-1 payload is even, so there is none; the rule is kept for later versions. */
-    return 8u + size + (size & 1u);
+    return CHUNK_HDR + size + (size & 1u);
 }
 
 int rec_wav_parse_evid(const uint8_t *buf, size_t len, rec_wav_evid_t *out)
 {
-    if (!buf || !out || len < 8u || !id_is(buf, RP_CARD_EVIDENCE_CHUNK_ID)) {
+    if (!buf || !out || len < CHUNK_HDR || !id_is(buf, RP_CARD_EVIDENCE_CHUNK_ID)) {
         return REC_E_CORRUPT;
     }
-    const uint32_t size = rec_get_u32(buf + 4);
-    if (size < RP_EVIDENCE_CHUNK_SIZE || size > len - 8u) {
-        return REC_E_CORRUPT;
-    }
-    const uint8_t *p = buf + 8;
-    const uint16_t version = rec_get_u16(p + RP_EVIDENCE_CHUNK_OFF_VERSION);
-    const uint16_t fixed = rec_get_u16(p + RP_EVIDENCE_CHUNK_OFF_SIZE);
-    if (version != RP_CARD_EVIDENCE_CHUNK_VERSION || fixed < RP_EVIDENCE_CHUNK_SIZE || fixed > size) {
+    const uint32_t size = chunk_size(buf);
+    if (size < RP_EVIDENCE_CHUNK_SIZE || size > len - CHUNK_HDR) {
         return REC_E_CORRUPT;
     }
     rec_wav_evid_t e;
-    memset(&e, 0, sizeof e);
-    e.version = version;
-    e.number = rec_get_u32(p + RP_EVIDENCE_CHUNK_OFF_NUMBER);
-    e.device_id = rec_get_u64(p + RP_EVIDENCE_CHUNK_OFF_DEVICE_ID);
-    e.sample_rate = rec_get_u32(p + RP_EVIDENCE_CHUNK_OFF_SAMPLE_RATE);
-    e.sample_count = rec_get_u32(p + RP_EVIDENCE_CHUNK_OFF_SAMPLE_COUNT);
-    e.start_unix_ms = rec_get_i64(p + RP_EVIDENCE_CHUNK_OFF_START_UNIX_MS);
-    e.stop_reason = p[RP_EVIDENCE_CHUNK_OFF_STOP_REASON];
-    e.flags = p[RP_EVIDENCE_CHUNK_OFF_FLAGS];
-    e.overruns = rec_get_u32(p + RP_EVIDENCE_CHUNK_OFF_OVERRUNS);
-    memcpy(e.sha256, p + RP_EVIDENCE_CHUNK_OFF_SHA256, 32);
+    rp_evidence_chunk_unpack(buf + CHUNK_HDR, &e);
+    if (e.version != RP_CARD_EVIDENCE_CHUNK_VERSION || e.size < RP_EVIDENCE_CHUNK_SIZE || e.size > size) {
+        return REC_E_CORRUPT;
+    }
     if (!rate_supported(e.sample_rate)) {
         return REC_E_CORRUPT;
     }
@@ -417,22 +401,23 @@ static int field_len(const uint8_t *p, unsigned cap)
 
 static int parse_fmt(const uint8_t *c, uint32_t size, rec_wav_header_t *h)
 {
-    if (size != 16u) {
+    if (size != RP_WAV_FMT_SIZE) {
         return REC_E_CORRUPT;
     }
-    const uint32_t rate = rec_get_u32(c + 4);
-    if (rec_get_u16(c) != 1u || rec_get_u16(c + 2) != 1u || !rate_supported(rate) || rec_get_u32(c + 8) != rate * 2u ||
-        rec_get_u16(c + 12) != 2u || rec_get_u16(c + 14) != 16u) {
+    rp_wav_fmt_t f;
+    rp_wav_fmt_unpack(c, &f);
+    if (f.format_tag != 1u || f.channels != 1u || !rate_supported(f.sample_rate) || f.byte_rate != f.sample_rate * 2u ||
+        f.block_align != 2u || f.bits_per_sample != 16u) {
         return REC_E_CORRUPT;
     }
-    h->sample_rate = rate;
+    h->sample_rate = f.sample_rate;
     return REC_OK;
 }
 
 /* Needs sample_rate (fmt comes first). */
 static int parse_bext(const uint8_t *b, uint32_t size, rec_wav_header_t *h)
 {
-    if (size < REC_WAV_BEXT_FIXED_SIZE || rec_get_u16(b + BEXT_VERSION) != 1u) {
+    if (size < REC_WAV_BEXT_FIXED_SIZE || rec_get_u16(b + BEXT_VERSION) != RP_CARD_BEXT_VERSION) {
         return REC_E_CORRUPT;
     }
     /* Originator "<model> <16 hex>" */
@@ -503,55 +488,55 @@ int rec_wav_parse_header(const uint8_t *buf, size_t len, rec_wav_header_t *out)
     if (!buf || !out || len < REC_WAV_HEADER_SIZE) {
         return REC_E_CORRUPT;
     }
-    if (!id_is(buf, "RIFF") || !id_is(buf + 8, "WAVE")) {
+    if (!id_is(buf, RP_CARD_RIFF_ID) || !id_is(buf + CHUNK_HDR, RP_CARD_WAVE_ID)) {
         return REC_E_CORRUPT;
     }
     rec_wav_header_t h;
     memset(&h, 0, sizeof h);
-    h.riff_size = rec_get_u32(buf + 4);
+    h.riff_size = chunk_size(buf);
 
     bool have_fmt = false, have_bext = false;
-    uint32_t off = 12;
+    uint32_t off = OFF_FMT;
     /* Every chunk before the data chunk must end at or before 1016, where "data" must start. */
     while (off < OFF_DATA_HDR) {
-        if (off + 8u > OFF_DATA_HDR) {
+        if (off + CHUNK_HDR > OFF_DATA_HDR) {
             return REC_E_CORRUPT;
         }
         const uint8_t *c = buf + off;
-        const uint32_t size = rec_get_u32(c + 4);
-        if (!id_valid(c) || size > OFF_DATA_HDR - off - 8u) {
+        const uint32_t size = chunk_size(c);
+        if (!id_valid(c) || size > OFF_DATA_HDR - off - CHUNK_HDR) {
             return REC_E_CORRUPT;
         }
         const uint32_t padded = size + (size & 1u);
-        if (padded > OFF_DATA_HDR - off - 8u) {
+        if (padded > OFF_DATA_HDR - off - CHUNK_HDR) {
             return REC_E_CORRUPT;
         }
         int err = REC_OK;
-        if (id_is(c, "fmt ")) {
+        if (id_is(c, RP_CARD_FMT_CHUNK_ID)) {
             if (have_fmt || off != OFF_FMT) {
                 return REC_E_CORRUPT;
             }
-            err = parse_fmt(c + 8, size, &h);
+            err = parse_fmt(c + CHUNK_HDR, size, &h);
             have_fmt = true;
-        } else if (id_is(c, "bext")) {
+        } else if (id_is(c, RP_CARD_BEXT_CHUNK_ID)) {
             if (have_bext || !have_fmt) {
                 return REC_E_CORRUPT;
             }
-            err = parse_bext(c + 8, size, &h);
+            err = parse_bext(c + CHUNK_HDR, size, &h);
             have_bext = true;
-        } else if (id_is(c, "data") || id_is(c, RP_CARD_EVIDENCE_CHUNK_ID)) {
+        } else if (id_is(c, RP_CARD_DATA_CHUNK_ID) || id_is(c, RP_CARD_EVIDENCE_CHUNK_ID)) {
             return REC_E_CORRUPT; /* data is only at 1016; evid only after the data */
         }
         if (err) {
             return err;
         }
-        off += 8u + padded;
+        off += CHUNK_HDR + padded;
     }
-    if (off != OFF_DATA_HDR || !have_fmt || !have_bext || !id_is(buf + OFF_DATA_HDR, "data")) {
+    if (off != OFF_DATA_HDR || !have_fmt || !have_bext || !id_is(buf + OFF_DATA_HDR, RP_CARD_DATA_CHUNK_ID)) {
         return REC_E_CORRUPT;
     }
     h.data_offset = REC_WAV_HEADER_SIZE;
-    h.data_size = rec_get_u32(buf + OFF_DATA_HDR + 4);
+    h.data_size = chunk_size(buf + OFF_DATA_HDR);
     if (h.data_size > REC_WAV_MAX_DATA_BYTES) {
         return REC_E_CORRUPT;
     }

@@ -23,7 +23,7 @@
 #include "rec/device.h"
 #include "rec/err.h"
 #include "rec/port.h"
-#include "rec_protocol.h"
+#include "rec_codec.h"
 #include "sim_internal.h"
 
 sim_config_t sim_cfg = {
@@ -99,7 +99,7 @@ static void report_state(bool force)
     last_rec = d->rec_state;
     last_card = d->store.card_state;
     last_low = d->low_battery;
-    sim_out("state rec=%s card=%s battery=%s", rec_rec_state_name(last_rec), rec_card_state_name(last_card),
+    sim_out("state rec=%s card=%s battery=%s", rp_rec_state_name(last_rec), rp_card_state_name(last_card),
             last_low ? "low" : "ok");
 }
 

@@ -24,6 +24,7 @@
 #include "rec/err.h"
 #include "rec/port.h"
 #include "rec/sd_spi.h"
+#include "rec_codec.h"
 
 static rec_sd_t g_sd;
 static rec_bd_t g_bd;          /* the whole card */
@@ -114,9 +115,8 @@ void card_shutdown(void)
 
 /* ---- Settings in the card's tail ------------------------------------------------------------ */
 
-#define SET_MAGIC 0x54534D51u /* "QMST" */
 #define SET_SLOTS 2u
-#define SET_HDR 16u           /* magic, sequence, length, CRC-32 of (sequence, length, blob) */
+#define SET_HDR RP_QEMU_SETTINGS_COPY_SIZE /* QEMU_SETTINGS_COPY of the protocol schema */
 #define SET_MAX (REC_BD_BLOCK_SIZE - SET_HDR)
 
 static uint8_t g_ram[SET_MAX];  /* the settings in force (RAM copy) */
@@ -168,7 +168,9 @@ static const rec_bd_t *tail_device(uint8_t *blk)
 
 static uint32_t slot_crc(const uint8_t *blk, uint32_t len)
 {
-    return rec_crc32(rec_crc32(0, blk + 4, 8u), blk + SET_HDR, len);
+    /* sequence and length, then the blob */
+    return rec_crc32(rec_crc32(0, blk + RP_QEMU_SETTINGS_COPY_OFF_SEQUENCE, RP_QEMU_SETTINGS_COPY_OFF_CRC32 - RP_QEMU_SETTINGS_COPY_OFF_SEQUENCE),
+                     blk + SET_HDR, len);
 }
 
 int port_settings_load(void *buf, size_t len)
@@ -182,9 +184,11 @@ int port_settings_load(void *buf, size_t len)
             damaged = true;
             continue;
         }
-        if (rec_get_u32(blk) != SET_MAGIC) continue;
-        uint32_t seq = rec_get_u32(blk + 4), n = rec_get_u32(blk + 8);
-        if (n > SET_MAX || rec_get_u32(blk + 12) != slot_crc(blk, n)) {
+        rp_qemu_settings_copy_t h;
+        rp_qemu_settings_copy_unpack(blk, &h);
+        if (memcmp(h.magic, RP_CARD_QEMU_SETTINGS_MAGIC, sizeof h.magic) != 0) continue;
+        uint32_t seq = h.sequence, n = h.length;
+        if (n > SET_MAX || h.crc32 != slot_crc(blk, n)) {
             damaged = true;
             continue;
         }
@@ -212,11 +216,12 @@ int port_settings_save(const void *buf, size_t len)
     if (!bd) return REC_OK; /* RAM only (logged once): recording must not depend on it */
     uint32_t seq = g_seq + 1u;
     memset(blk, 0, sizeof blk);
-    rec_put_u32(blk, SET_MAGIC);
-    rec_put_u32(blk + 4, seq);
-    rec_put_u32(blk + 8, (uint32_t)len);
+    rp_qemu_settings_copy_t h = { .sequence = seq, .length = (uint32_t)len };
+    memcpy(h.magic, RP_CARD_QEMU_SETTINGS_MAGIC, sizeof h.magic);
+    rp_qemu_settings_copy_pack(&h, blk);
     memcpy(blk + SET_HDR, buf, len);
-    rec_put_u32(blk + 12, slot_crc(blk, (uint32_t)len));
+    h.crc32 = slot_crc(blk, (uint32_t)len);
+    rp_qemu_settings_copy_pack(&h, blk);
     /* Overwrite the older copy: the newer one survives a cut in the middle of this write. */
     int err = rec_bd_write(bd, bd->block_count - SET_SLOTS + seq % SET_SLOTS, blk, 1);
     if (!err) err = rec_bd_sync(bd);

@@ -8,7 +8,7 @@
 #include "qemu_internal.h"
 #include "rec/device.h"
 #include "rec/port.h"
-#include "rec_protocol.h"
+#include "rec_codec.h"
 
 static bool g_press, g_quit;
 static char g_line[32];
@@ -146,9 +146,9 @@ void console_report_state(bool force)
     last_card = d->store.card_state;
     last_low = d->low_battery;
     console_write("state rec=");
-    console_write(rec_rec_state_name(last_rec));
+    console_write(rp_rec_state_name(last_rec));
     console_write(" card=");
-    console_write(rec_card_state_name(last_card));
+    console_write(rp_card_state_name(last_card));
     console_write(" battery=");
     console_line(last_low ? "low" : "ok");
 }

@@ -5,6 +5,9 @@
 
 #include "rec/bytes.h"
 #include "rec/frame.h"
+#include "rec_codec.h"
+
+#define CRC_AT RP_CARD_RP2040_SETTINGS_CRC_OFFSET /* 508 */
 
 static bool is_fat_boot_sector(const uint8_t *b)
 {
@@ -58,20 +61,24 @@ void rp_settings_encode(uint8_t block[512], uint32_t seq, const void *blob, size
 {
     if (len > RP_SETTINGS_MAX_BLOB) len = RP_SETTINGS_MAX_BLOB;
     memset(block, 0, 512);
-    rec_put_u32(block, RP_SETTINGS_MAGIC);
-    rec_put_u32(block + 4, seq);
-    rec_put_u16(block + 8, (uint16_t)len);
-    memcpy(block + 16, blob, len);
-    rec_put_u32(block + 508, rec_crc32(0, block, 508));
+    rp_rp2040_settings_copy_t h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, RP_CARD_RP2040_SETTINGS_MAGIC, sizeof h.magic);
+    h.sequence = seq;
+    h.length = (uint16_t)len;
+    rp_rp2040_settings_copy_pack(&h, block);
+    memcpy(block + RP_RP2040_SETTINGS_COPY_SIZE, blob, len);
+    rec_put_u32(block + CRC_AT, rec_crc32(0, block, CRC_AT));
 }
 
 int rp_settings_decode(const uint8_t block[512], uint32_t *seq, void *blob, size_t cap)
 {
-    if (rec_get_u32(block) != RP_SETTINGS_MAGIC) return 0;
-    uint16_t len = rec_get_u16(block + 8);
-    if (len > RP_SETTINGS_MAX_BLOB || rec_get_u32(block + 508) != rec_crc32(0, block, 508)) return -1;
-    *seq = rec_get_u32(block + 4);
+    rp_rp2040_settings_copy_t h;
+    rp_rp2040_settings_copy_unpack(block, &h);
+    if (memcmp(h.magic, RP_CARD_RP2040_SETTINGS_MAGIC, sizeof h.magic) != 0) return 0;
+    if (h.length > RP_SETTINGS_MAX_BLOB || rec_get_u32(block + CRC_AT) != rec_crc32(0, block, CRC_AT)) return -1;
+    *seq = h.sequence;
     memset(blob, 0, cap);
-    memcpy(blob, block + 16, len < cap ? len : cap);
+    memcpy(blob, block + RP_RP2040_SETTINGS_COPY_SIZE, h.length < cap ? h.length : cap);
     return 1;
 }

@@ -20,9 +20,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rec_protocol.h"
+
 #define RP_SETTINGS_TAIL_BLOCKS 64u
-#define RP_SETTINGS_MAGIC 0x31535052u /* "RPS1" */
-#define RP_SETTINGS_MAX_BLOB 480u
+#define RP_SETTINGS_MAX_BLOB RP_CARD_RP2040_SETTINGS_MAX_BLOB /* 480 */
 
 typedef enum { RP_AREA_TAIL = 1, RP_AREA_MBR_GAP, RP_AREA_FAT_RESERVED } rp_area_kind_t;
 
@@ -37,8 +38,8 @@ typedef struct {
  * Returns 0, or -1 when there is no safe place (settings then live in RAM only). */
 int rp_settings_area(const uint8_t b0[512], uint32_t card_blocks, bool allow_hide, rp_settings_area_t *out);
 
-/* One copy: magic u32 | seq u32 | len u16 | 0 u16 | reserved[8] | blob (16..) | CRC-32 at 508
- * over bytes 0-507 (the core's CRC-32, as in its frames). */
+/* One copy: RP2040_SETTINGS_COPY of the protocol schema (magic "RPS1", sequence, length), the blob
+ * from byte 16, zero up to the CRC-32 of bytes 0-507 at 508 (the core's CRC-32, as in its frames). */
 void rp_settings_encode(uint8_t block[512], uint32_t seq, const void *blob, size_t len);
 /* 1 = valid (seq and blob filled, blob zero-padded to cap), 0 = blank (no magic), -1 = corrupt. */
 int rp_settings_decode(const uint8_t block[512], uint32_t *seq, void *blob, size_t cap);

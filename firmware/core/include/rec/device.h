@@ -84,11 +84,6 @@ typedef struct {
     rec_recording_state_t cur;
 } rec_device_t;
 
-/* Short lower-case names of RP_REC_STATE_* and RP_CARD_STATE_* values ("recording", "full"),
- * for ports that print state lines; "unknown" for anything else. */
-const char *rec_rec_state_name(uint8_t state);
-const char *rec_card_state_name(uint8_t state);
-
 /* The single device instance the application runs. */
 rec_device_t *rec_device(void);
 

@@ -43,27 +43,17 @@
 #include <stdint.h>
 
 #include "rec/fat.h"
-#include "rec_protocol.h"
+#include "rec_codec.h"
 
 #define REC_JOURNAL_RECORD_SIZE RP_JOURNAL_RECORD_SIZE /* 128 */
 #define REC_JOURNAL_PATH RP_CARD_SYSTEM_DIR "/" RP_CARD_JOURNAL_FILE
 #define REC_JOURNAL_NO_INDEX UINT32_MAX
 
-typedef struct {
-    uint32_t index;          /* filled by append */
-    uint32_t number;
-    int64_t start_unix_ms;
-    int64_t stop_unix_ms;
-    uint64_t start_uptime_ms;
-    uint64_t stop_uptime_ms;
-    uint32_t sample_rate;
-    uint32_t sample_count;
-    uint8_t stop_reason;     /* RP_STOP_* */
-    uint8_t flags;           /* RP_RECORD_FLAG_* */
-    uint32_t overruns;
-    uint8_t sha256[32];      /* of the audio data */
-    uint8_t prev_hash[32];   /* filled by append */
-} rec_journal_record_t;
+/* The JOURNAL_RECORD struct of the protocol schema (rec_codec.h): index, number, start/stop
+ * unix ms and uptime ms, sample rate and count, stop_reason (RP_STOP_*), flags
+ * (RP_RECORD_FLAG_*), overruns, sha256 of the audio data; index and prev_hash are filled by
+ * append, magic, version, size and reserved by encode. */
+typedef rp_journal_record_t rec_journal_record_t;
 
 /* ---- Pure functions ----------------------------------------------------------------------- */
 /* 128 bytes with magic, version 1, size 128; reserved zero. */

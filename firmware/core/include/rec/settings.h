@@ -7,10 +7,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define REC_SETTINGS_MAGIC 0x54455352u /* "RSET" */
-#define REC_SETTINGS_VERSION 1u
-#define REC_SETTINGS_BLOB_SIZE 64u
-#define REC_LABEL_MAX 32u
+#include "rec_protocol.h"
+
+/* The blob is SETTINGS_BLOB of the protocol schema (magic RP_CARD_SETTINGS_MAGIC). */
+#define REC_SETTINGS_VERSION RP_CARD_SETTINGS_VERSION
+#define REC_SETTINGS_BLOB_SIZE RP_SETTINGS_BLOB_SIZE
+#define REC_LABEL_MAX (RP_SETTINGS_BLOB_OFF_SAMPLE_RATE - RP_SETTINGS_BLOB_OFF_LABEL)
 
 typedef struct {
     uint64_t device_id;

@@ -20,7 +20,7 @@
 #define REC_STORE_MAX_NUMBER 99999u       /* five digits in an 8.3 name */
 #define REC_STORE_PATH_MAX 24u            /* "RECORDS/REC00042.WAV" + NUL */
 #define REC_STORE_VOLUME_LABEL "RECORDER"
-#define REC_STORE_STATE_PATH RP_CARD_SYSTEM_DIR "/STATE.BIN"
+#define REC_STORE_STATE_PATH RP_CARD_SYSTEM_DIR "/" RP_CARD_STATE_FILE
 
 typedef struct {
     uint32_t number;

@@ -40,14 +40,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rec_protocol.h"
+#include "rec_codec.h"
 
 #define REC_WAV_HEADER_SIZE RP_CARD_WAV_DATA_OFFSET /* 1024 */
-#define REC_WAV_RIFF_SIZE_OFFSET 4u                 /* in block 0 */
-#define REC_WAV_DATA_SIZE_OFFSET 1020u              /* in block 1 */
-#define REC_WAV_BEXT_FIXED_SIZE 602u
+#define REC_WAV_RIFF_SIZE_OFFSET RP_RIFF_CHUNK_HEADER_OFF_SIZE /* 4, in block 0 */
+/* 1020, in block 1: the size of the data chunk header, which ends at the samples */
+#define REC_WAV_DATA_SIZE_OFFSET (REC_WAV_HEADER_SIZE - RP_RIFF_CHUNK_HEADER_SIZE + RP_RIFF_CHUNK_HEADER_OFF_SIZE)
+#define REC_WAV_BEXT_FIXED_SIZE RP_BEXT_SIZE /* 602 */
 /* Whole evid chunk: id, size and the version-1 payload (72 bytes, even: no pad byte). */
-#define REC_WAV_EVID_CHUNK_BYTES (8u + RP_EVIDENCE_CHUNK_SIZE)
+#define REC_WAV_EVID_CHUNK_BYTES (RP_RIFF_CHUNK_HEADER_SIZE + RP_EVIDENCE_CHUNK_SIZE)
 /* Largest data size the recorder may write: whole 512-byte blocks such that header, data and
  * evid chunk stay within FAT32's 4 GiB - 1 file limit. */
 #define REC_WAV_MAX_DATA_BYTES 0xFFFFFA00u
@@ -83,18 +84,11 @@ int rec_wav_sizes(uint32_t data_bytes, bool with_evid, rec_wav_sizes_t *out);
 int rec_wav_patch(uint8_t *buf, uint32_t file_offset, uint32_t len, uint32_t data_bytes, bool with_evid);
 
 /* ---- The trailing "evid" chunk ---------------------------------------------------------------- */
-typedef struct {
-    uint16_t version;        /* filled by parse; build always writes 1 */
-    uint32_t number;
-    uint64_t device_id;
-    uint32_t sample_rate;
-    uint32_t sample_count;
-    int64_t start_unix_ms;
-    uint8_t stop_reason;     /* RP_STOP_* */
-    uint8_t flags;           /* RP_RECORD_FLAG_* */
-    uint32_t overruns;
-    uint8_t sha256[32];      /* of the data chunk payload */
-} rec_wav_evid_t;
+/* The EVIDENCE_CHUNK struct of the protocol schema (rec_codec.h): number, device_id, sample rate
+ * and count, start_unix_ms, stop_reason (RP_STOP_*), flags (RP_RECORD_FLAG_*), overruns, sha256
+ * of the data chunk payload. version and size are filled by parse; build writes version 1 and
+ * size 72 whatever they hold. */
+typedef rp_evidence_chunk_t rec_wav_evid_t;
 
 /* Writes the whole chunk (REC_WAV_EVID_CHUNK_BYTES) to out; returns the byte count (including a
  * pad byte for an odd payload, which version 1 never has). */
