@@ -577,17 +577,32 @@ static bool name_eq(const uint8_t *entry, const uint8_t name[11])
     return true;
 }
 
+/* One part of a short name (base or extension) as text: the padding (trailing spaces) dropped.
+ * A byte that would end or split the name as a path component (a control byte such as NUL, an
+ * inner space, '.' or '/') becomes '?', which no path can name: a corrupted entry must not read
+ * as another entry's name (stat and open would then find that other entry). */
+static size_t name_part_to_text(const uint8_t *p, size_t len, char *out)
+{
+    while (len > 0 && p[len - 1] == ' ')
+        len--;
+    for (size_t i = 0; i < len; i++)
+        out[i] = (p[i] <= 0x20 || p[i] == '.' || p[i] == '/') ? '?' : (char)p[i];
+    return len;
+}
+
 static void entry_to_dirent(const uint8_t *e, rec_fat_dirent_t *out)
 {
-    size_t n = 0;
-    for (int i = 0; i < 8 && e[i] != ' '; i++) {
-        uint8_t c = (i == 0 && e[0] == 0x05) ? 0xE5 : e[i];
-        out->name[n++] = (char)c;
-    }
-    if (e[8] != ' ') {
+    uint8_t base[8];
+    memcpy(base, e, 8);
+    if (base[0] == 0x05)
+        base[0] = 0xE5; /* a name starting with 0xE5 is stored as 0x05 (0xE5 marks deleted) */
+    size_t n = name_part_to_text(base, 8, out->name);
+    char ext[3];
+    size_t ext_len = name_part_to_text(&e[8], 3, ext);
+    if (ext_len > 0) {
         out->name[n++] = '.';
-        for (int i = 8; i < 11 && e[i] != ' '; i++)
-            out->name[n++] = (char)e[i];
+        memcpy(&out->name[n], ext, ext_len);
+        n += ext_len;
     }
     out->name[n] = '\0';
     out->attr = e[11];
