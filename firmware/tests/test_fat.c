@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "bd_file.h"
-#include "fakes/bd_ram.h"
+#include "rec/bd_file.h"
+#include "rec/bd_ram.h"
 #include "rec/err.h"
 #include "rec/fat.h"
 #include "support/tools.h"

@@ -1,5 +1,5 @@
 /* Block device over a file: see bd_file.h. */
-#include "bd_file.h"
+#include "rec/bd_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
