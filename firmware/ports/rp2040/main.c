@@ -1,6 +1,5 @@
 /* The recorder on the Feather RP2040 Adalogger: bring-up, the core's application loop, USB. */
 #include "rec/app.h"
-#include "rec/device.h"
 #include "rec/port.h"
 #include "regs.h"
 #include "rp2040.h"
@@ -21,7 +20,7 @@ int main(void)
     rp2040_port_init();
     rp2040_watchdog_start(WATCHDOG_MS);
     (void)rec_app_init();
-    rp2040_usb_init(rec_device()->settings.device_id);
+    rp2040_usb_init(rec_app_device_id());
     port_log("ready");
     for (;;) {
         rp2040_watchdog_feed();

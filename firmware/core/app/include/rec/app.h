@@ -10,7 +10,13 @@
 #ifndef REC_APP_H
 #define REC_APP_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+
+/* Battery thresholds: stop and finalise below STOP, start again only above START. */
+#define REC_BATTERY_STOP_MV 3300u
+#define REC_BATTERY_START_MV 3450u
 
 int rec_app_init(void);
 void rec_app_poll(void);
@@ -18,5 +24,28 @@ void rec_app_poll(void);
 uint32_t rec_app_idle_ms(void);
 /* Ports call this when the card is removed or inserted (card-detect interrupt or simulator). */
 void rec_app_card_changed(void);
+
+/* What a port shows of the device: recorder and card state (RP_REC_STATE_*, RP_CARD_STATE_*)
+ * and the battery. */
+typedef struct {
+    uint8_t rec_state;
+    uint8_t card_state;
+    bool low_battery;
+} rec_app_status_t;
+/* True when the status differs from *last, or when forced; *last is then updated. Ports print
+ * a state line when it says so. */
+bool rec_app_status_changed(rec_app_status_t *last, bool force);
+/* The device id (settings), e.g. for a USB serial number; valid after rec_app_init. */
+uint64_t rec_app_device_id(void);
+
+/* Short lower-case names of RP_REC_STATE_* and RP_CARD_STATE_* values ("recording", "full"),
+ * for ports that print state lines; "unknown" for anything else. */
+const char *rec_rec_state_name(uint8_t state);
+const char *rec_card_state_name(uint8_t state);
+
+/* The single device instance the application runs, for tests and harnesses (its fields are in
+ * device.h; ports use the functions above). */
+typedef struct rec_device rec_device_t;
+rec_device_t *rec_device(void);
 
 #endif
