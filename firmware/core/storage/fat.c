@@ -594,13 +594,7 @@ int rec_fat_create_contiguous(rec_fat_t *fs, rec_fat_file_t *f, const char *path
     if (f == NULL)
         return REC_E_INVAL;
     resolve_t r;
-    int rc = fat_resolve(fs, path, &r);
-    if (rc != REC_OK)
-        return rc;
-    if (r.found)
-        return REC_E_EXIST;
-    /* Make room in the directory first (this may allocate a cluster). */
-    rc = fat_ensure_slot(fs, &r);
+    int rc = fat_resolve_new(fs, path, &r);
     if (rc != REC_OK)
         return rc;
     uint32_t cb = cluster_bytes(fs);

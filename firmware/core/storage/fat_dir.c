@@ -307,14 +307,33 @@ int fat_put_entry(rec_fat_t *fs, uint32_t lba, uint16_t off, const uint8_t *e)
     return REC_OK;
 }
 
+/* fat_resolve, then REC_E_NOENT unless the path names an entry (or the root). */
+int fat_resolve_existing(rec_fat_t *fs, const char *path, resolve_t *r)
+{
+    int rc = fat_resolve(fs, path, r);
+    if (rc == REC_OK && !r->found)
+        rc = REC_E_NOENT;
+    return rc;
+}
+
+/* fat_resolve for an entry to create: REC_E_EXIST if the path names one, else a free slot for
+ * it in the parent directory (fat_ensure_slot: this may allocate a cluster). */
+int fat_resolve_new(rec_fat_t *fs, const char *path, resolve_t *r)
+{
+    int rc = fat_resolve(fs, path, r);
+    if (rc == REC_OK && r->found)
+        rc = REC_E_EXIST;
+    if (rc == REC_OK)
+        rc = fat_ensure_slot(fs, r);
+    return rc;
+}
+
 int rec_fat_stat(rec_fat_t *fs, const char *path, rec_fat_dirent_t *out)
 {
     resolve_t r;
-    int rc = fat_resolve(fs, path, &r);
+    int rc = fat_resolve_existing(fs, path, &r);
     if (rc != REC_OK)
         return rc;
-    if (!r.found)
-        return REC_E_NOENT;
     if (out == NULL)
         return REC_OK;
     memset(out, 0, sizeof *out);
@@ -331,12 +350,7 @@ int rec_fat_stat(rec_fat_t *fs, const char *path, rec_fat_dirent_t *out)
 int rec_fat_mkdir(rec_fat_t *fs, const char *path)
 {
     resolve_t r;
-    int rc = fat_resolve(fs, path, &r);
-    if (rc != REC_OK)
-        return rc;
-    if (r.found)
-        return REC_E_EXIST;
-    rc = fat_ensure_slot(fs, &r);
+    int rc = fat_resolve_new(fs, path, &r);
     if (rc != REC_OK)
         return rc;
     uint32_t c;
@@ -374,11 +388,9 @@ int rec_fat_opendir(rec_fat_t *fs, rec_fat_dir_t *dir, const char *path)
     if (dir == NULL)
         return REC_E_INVAL;
     resolve_t r;
-    int rc = fat_resolve(fs, path, &r);
+    int rc = fat_resolve_existing(fs, path, &r);
     if (rc != REC_OK)
         return rc;
-    if (!r.found)
-        return REC_E_NOENT;
     uint32_t c = fs->root_cluster;
     if (!r.is_root) {
         if (!(r.entry[11] & ATTR_DIR))
@@ -483,11 +495,9 @@ static int delete_entry(rec_fat_t *fs, uint32_t parent, const dpos_t *pos)
 int rec_fat_remove(rec_fat_t *fs, const char *path)
 {
     resolve_t r;
-    int rc = fat_resolve(fs, path, &r);
+    int rc = fat_resolve_existing(fs, path, &r);
     if (rc != REC_OK)
         return rc;
-    if (!r.found)
-        return REC_E_NOENT;
     if (r.is_root || (r.entry[11] & ATTR_DIR))
         return REC_E_INVAL;
     uint32_t first = entry_cluster(r.entry);

@@ -85,6 +85,8 @@ int fat_find_run(rec_fat_t *fs, uint32_t n, uint32_t *start);
 bool fat_name_char_ok(char ch);
 int fat_dir_walk(rec_fat_t *fs, uint32_t first, dir_cb_t cb, void *arg, dpos_t *free_slot, uint32_t *last_cluster);
 int fat_resolve(rec_fat_t *fs, const char *path, resolve_t *r);
+int fat_resolve_existing(rec_fat_t *fs, const char *path, resolve_t *r);
+int fat_resolve_new(rec_fat_t *fs, const char *path, resolve_t *r);
 void fat_fill_entry(const rec_fat_t *fs, uint8_t *e, const uint8_t name[11], uint8_t attr, uint32_t first, uint32_t size);
 int fat_ensure_slot(rec_fat_t *fs, resolve_t *r);
 int fat_put_entry(rec_fat_t *fs, uint32_t lba, uint16_t off, const uint8_t *e);
