@@ -1,7 +1,7 @@
 // EXPERIMENT, not the app's behaviour: preloaded into the app (node --import) by
 // `npm run bench -- --only retransmit` to measure what "fast retransmit" would gain on a noisy link.
 //
-// The device answers requests strictly in order (firmware/core/src/server.c), so when the answer
+// The device answers requests strictly in order (firmware/core/link/server.c), so when the answer
 // to a request arrives, every READ sent before it that is still unanswered was lost (its request
 // or its answer was damaged on the wire). The app today waits for its 2 s timeout before asking
 // again; this patch asks again at once. It changes nothing in the app's files: it wraps

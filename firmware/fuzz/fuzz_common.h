@@ -1,7 +1,7 @@
 /* Shared helpers of the libFuzzer harnesses (firmware/fuzz, docs/reliability.md "Fuzzing").
  *
- * The harnesses link the real core with the test fakes (tests/fakes: the fake port and the RAM
- * block device). Card images are built once per process by the core itself (rec_fat_format and
+ * The harnesses link the real core with the test fakes (tests/fakes: the fake port; and the RAM
+ * block device, core/storage/bd/bd_ram.c). Card images are built once per process by the core itself (rec_fat_format and
  * recordings made through rec_app_init/rec_app_poll with the fake microphone) and restored
  * after every input by copying back only the blocks that were written. */
 #ifndef FUZZ_COMMON_H
@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fakes/bd_ram.h"
+#include "rec/bd_ram.h"
 
 /* 34 MiB: the smallest card rec_fat_format makes FAT32 on (65525 clusters of one block). */
 #define FZ_CARD_BLOCKS 69632u

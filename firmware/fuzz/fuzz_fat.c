@@ -21,7 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "fakes/bd_ram.h"
+#include "rec/bd_ram.h"
 #include "fakes/port_fake.h"
 #include "fuzz_common.h"
 #include "rec/err.h"

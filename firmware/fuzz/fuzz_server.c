@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fakes/bd_ram.h"
+#include "rec/bd_ram.h"
 #include "fakes/port_fake.h"
 #include "fuzz_common.h"
 #include "rec/app.h"

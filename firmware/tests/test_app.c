@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "fakes/bd_ram.h"
+#include "rec/bd_ram.h"
 #include "fakes/port_fake.h"
 #include "rec/app.h"
 #include "rec/bytes.h"

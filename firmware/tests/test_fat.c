@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "bd_file.h"
-#include "fakes/bd_ram.h"
+#include "rec/bd_file.h"
+#include "rec/bd_ram.h"
 #include "rec/err.h"
 #include "rec/fat.h"
 #include "support/tools.h"
@@ -853,6 +853,61 @@ static void exercise(rec_fat_t *fs)
     (void)rec_fat_sync(fs);
 }
 
+/* Every name readdir reports either names that same entry (stat finds it) or no entry at all: a
+ * corrupted short name must not read as another entry's name. Found by fuzz_fat
+ * (regressions/fat/stat-vs-readdir-nul-in-name): a NUL byte inside the name ended it early, so
+ * "A<NUL>" was listed as "A", and an inner space did the same ("A B.BIN" listed as "A.BIN"), and so did a leading space in the
+ * extension ("A. B" listed as "A"). */
+static void test_corrupted_names_do_not_alias(void **state)
+{
+    (void)state;
+    static const struct {
+        uint8_t name[11];
+        const char *listed;
+    } cases[] = {
+        {{'A', 0x00, 0x0F, 0xB5, 0xB5, 0xFF, 0xFF, 0x7E, 0xFD, 0xAE, 0x14}, "A??\xB5\xB5\xFF\xFF~.\xFD\xAE?"},
+        {{'A', ' ', 'B', ' ', ' ', ' ', ' ', ' ', 'B', 'I', 'N'}, "A?B.BIN"},
+        {{'A', '.', 'B', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '}, "A?B"},
+        {{'A', '/', 'B', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '}, "A?B"},
+        {{'A', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', 'B', ' '}, "A.?B"},
+    };
+    for (unsigned i = 0; i < REC_COUNT_OF(cases); i++) {
+        rec_bd_ram_t r;
+        copy_base(&r);
+        rec_fat_t fs;
+        rec_fat_file_t f;
+        rec_fat_dirent_t e, st;
+        assert_int_equal(rec_fat_mount(&fs, &r.bd), REC_OK);
+        /* Files the corrupted name could alias: "A" and "A.BIN" (already there), "B", "A/B". */
+        assert_int_equal(rec_fat_open(&fs, &f, "RECORDS/A", REC_FAT_WRITE | REC_FAT_CREATE), REC_OK);
+        assert_int_equal(rec_fat_write(&fs, &f, "x", 1), 1);
+        assert_int_equal(rec_fat_close(&fs, &f), REC_OK);
+        assert_int_equal(rec_fat_open(&fs, &f, "RECORDS/B", REC_FAT_WRITE | REC_FAT_CREATE), REC_OK);
+        assert_int_equal(rec_fat_close(&fs, &f), REC_OK);
+        assert_int_equal(rec_fat_sync(&fs), REC_OK);
+        /* B.BIN (listed before A and B) gets the corrupted name. */
+        assert_int_equal(rec_fat_open(&fs, &f, "RECORDS/B.BIN", REC_FAT_READ), REC_OK);
+        const uint32_t corrupted_cluster = f.first_cluster;
+        memcpy(r.data + (size_t)f.dirent_lba * 512 + f.dirent_off, cases[i].name, 11);
+        assert_int_equal(rec_fat_mount(&fs, &r.bd), REC_OK);
+        assert_true(dir_has(&fs, "RECORDS", cases[i].listed, &e));
+        assert_int_equal(e.first_cluster, corrupted_cluster);
+        rec_fat_dir_t d;
+        assert_int_equal(rec_fat_opendir(&fs, &d, "RECORDS"), REC_OK);
+        unsigned listed = 0;
+        while (rec_fat_readdir(&fs, &d, &e) == 1) {
+            char path[64];
+            snprintf(path, sizeof path, "RECORDS/%s", e.name);
+            if (rec_fat_stat(&fs, path, &st) == REC_OK && st.first_cluster != e.first_cluster)
+                fail_msg("case %u: \"%s\" is listed for cluster %u, stat finds cluster %u", i, e.name,
+                         e.first_cluster, st.first_cluster);
+            listed++;
+        }
+        assert_int_equal(listed, 4);
+        rec_bd_ram_free(&r);
+    }
+}
+
 static void test_corrupted_chains(void **state)
 {
     (void)state;
@@ -1225,6 +1280,7 @@ int main(void)
         cmocka_unit_test(test_mbr_partition),
         cmocka_unit_test(test_bad_boot_sectors),
         cmocka_unit_test(test_corrupted_chains),
+        cmocka_unit_test(test_corrupted_names_do_not_alias),
         cmocka_unit_test(test_direct_multiblock_io),
         cmocka_unit_test(test_power_cut_campaign),
         cmocka_unit_test(test_power_cut_campaign_torn),

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fakes/bd_ram.h"
+#include "rec/bd_ram.h"
 #include "rec/bytes.h"
 #include "rec/err.h"
 #include "rec/fat.h"

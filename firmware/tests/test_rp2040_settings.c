@@ -31,9 +31,9 @@ static void test_full_size_mkfs_card_uses_fat_reserved_sectors(void **state)
     (void)state;
     uint8_t b0[512];
     mkfs_block0(64, b0);
-    rp_settings_area_t a;
-    assert_int_equal(rp_settings_area(b0, 64u * 2048u, true, &a), 0);
-    assert_int_equal(a.kind, RP_AREA_FAT_RESERVED);
+    rp2040_settings_area_t a;
+    assert_int_equal(rp2040_settings_area(b0, 64u * 2048u, true, &a), 0);
+    assert_int_equal(a.kind, RP2040_AREA_FAT_RESERVED);
     assert_false(a.hide_tail);
     uint32_t reserved = (uint32_t)(b0[14] | b0[15] << 8);
     assert_int_equal(a.lba[0], reserved - 2);
@@ -46,16 +46,16 @@ static void test_volume_smaller_than_card_uses_hidden_tail(void **state)
     (void)state;
     uint8_t b0[512];
     mkfs_block0(64, b0);
-    rp_settings_area_t a;
-    const uint32_t card = 64u * 2048u + RP_SETTINGS_TAIL_BLOCKS;
-    assert_int_equal(rp_settings_area(b0, card, true, &a), 0);
-    assert_int_equal(a.kind, RP_AREA_TAIL);
+    rp2040_settings_area_t a;
+    const uint32_t card = 64u * 2048u + RP2040_SETTINGS_TAIL_BLOCKS;
+    assert_int_equal(rp2040_settings_area(b0, card, true, &a), 0);
+    assert_int_equal(a.kind, RP2040_AREA_TAIL);
     assert_true(a.hide_tail);
     assert_int_equal(a.lba[0], card - 2);
     assert_int_equal(a.lba[1], card - 1);
     /* once the card is open at full size, the tail may not be taken any more */
-    assert_int_equal(rp_settings_area(b0, card, false, &a), 0);
-    assert_int_equal(a.kind, RP_AREA_FAT_RESERVED);
+    assert_int_equal(rp2040_settings_area(b0, card, false, &a), 0);
+    assert_int_equal(a.kind, RP2040_AREA_FAT_RESERVED);
 }
 
 static void test_blank_card_uses_hidden_tail(void **state)
@@ -63,12 +63,12 @@ static void test_blank_card_uses_hidden_tail(void **state)
     (void)state;
     uint8_t b0[512];
     memset(b0, 0, sizeof b0);
-    rp_settings_area_t a;
-    assert_int_equal(rp_settings_area(b0, 1u << 20, true, &a), 0);
-    assert_int_equal(a.kind, RP_AREA_TAIL);
+    rp2040_settings_area_t a;
+    assert_int_equal(rp2040_settings_area(b0, 1u << 20, true, &a), 0);
+    assert_int_equal(a.kind, RP2040_AREA_TAIL);
     assert_true(a.hide_tail);
-    assert_int_equal(rp_settings_area(b0, 1u << 20, false, &a), 0); /* no volume: the tail is free anyway */
-    assert_int_equal(a.kind, RP_AREA_TAIL);
+    assert_int_equal(rp2040_settings_area(b0, 1u << 20, false, &a), 0); /* no volume: the tail is free anyway */
+    assert_int_equal(a.kind, RP2040_AREA_TAIL);
 }
 
 static void mbr(uint8_t b0[512], uint32_t start, uint32_t size)
@@ -90,13 +90,13 @@ static void test_mbr_card_uses_gap_before_partition(void **state)
     uint8_t b0[512];
     const uint32_t card = 15523840u; /* an "8 GB" card */
     mbr(b0, 8192, card - 8192);
-    rp_settings_area_t a;
-    assert_int_equal(rp_settings_area(b0, card, true, &a), 0);
-    assert_int_equal(a.kind, RP_AREA_MBR_GAP);
+    rp2040_settings_area_t a;
+    assert_int_equal(rp2040_settings_area(b0, card, true, &a), 0);
+    assert_int_equal(a.kind, RP2040_AREA_MBR_GAP);
     assert_int_equal(a.lba[0], 8190);
     assert_int_equal(a.lba[1], 8191);
     mbr(b0, 1, card - 1); /* no gap, not a volume at block 0: nowhere safe */
-    assert_int_equal(rp_settings_area(b0, card, true, &a), -1);
+    assert_int_equal(rp2040_settings_area(b0, card, true, &a), -1);
 }
 
 static void test_copy_format(void **state)
@@ -104,23 +104,23 @@ static void test_copy_format(void **state)
     (void)state;
     uint8_t blk[512], blob[64], out[64];
     for (unsigned i = 0; i < sizeof blob; i++) blob[i] = (uint8_t)(i * 7 + 1);
-    rp_settings_encode(blk, 41, blob, sizeof blob);
+    rp2040_settings_encode(blk, 41, blob, sizeof blob);
     uint32_t seq = 0;
-    assert_int_equal(rp_settings_decode(blk, &seq, out, sizeof out), 1);
+    assert_int_equal(rp2040_settings_decode(blk, &seq, out, sizeof out), 1);
     assert_int_equal(seq, 41);
     assert_memory_equal(out, blob, sizeof blob);
     /* a longer buffer is zero-padded; a shorter one gets what fits */
     uint8_t big[100];
     memset(big, 0xaa, sizeof big);
-    assert_int_equal(rp_settings_decode(blk, &seq, big, sizeof big), 1);
+    assert_int_equal(rp2040_settings_decode(blk, &seq, big, sizeof big), 1);
     assert_memory_equal(big, blob, sizeof blob);
     assert_int_equal(big[99], 0);
     blk[100] ^= 0x01; /* any flipped bit: corrupt */
-    assert_int_equal(rp_settings_decode(blk, &seq, out, sizeof out), -1);
+    assert_int_equal(rp2040_settings_decode(blk, &seq, out, sizeof out), -1);
     memset(blk, 0, sizeof blk); /* never written */
-    assert_int_equal(rp_settings_decode(blk, &seq, out, sizeof out), 0);
+    assert_int_equal(rp2040_settings_decode(blk, &seq, out, sizeof out), 0);
     memset(blk, 0xff, sizeof blk);
-    assert_int_equal(rp_settings_decode(blk, &seq, out, sizeof out), 0);
+    assert_int_equal(rp2040_settings_decode(blk, &seq, out, sizeof out), 0);
 }
 
 int main(void)

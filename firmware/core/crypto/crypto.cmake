@@ -41,7 +41,7 @@ list(TRANSFORM REC_ED25519_SOURCES PREPEND ${REC_ED25519_SRC}/)
 add_library(rec_crypto STATIC ${REC_CRYPTO_DIR}/ed25519.c ${REC_ED25519_SOURCES})
 target_include_directories(rec_crypto PUBLIC ${REC_CRYPTO_DIR}/include)
 # rec/err.h from the core's headers; the third-party headers are the wrapper's business only.
-target_include_directories(rec_crypto PRIVATE ${REC_CRYPTO_DIR}/../include ${REC_ED25519_SRC})
+target_include_directories(rec_crypto PRIVATE ${REC_CRYPTO_DIR}/../util/include ${REC_ED25519_SRC})
 target_compile_definitions(rec_crypto PRIVATE ED25519_NO_SEED)
 target_compile_options(rec_crypto PRIVATE ${REC_WARNINGS})
 # orlp's files pass the project's warnings as they are. The one relaxation, for them only: ref10

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bd_file.h"
+#include "rec/bd_file.h"
 #include "rec/err.h"
 #include "rec/fat.h"
 #include "rec/port.h"

@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "rec/app.h"
-#include "rec/device.h"
 #include "rec/err.h"
 #include "rec/port.h"
 #include "rec_codec.h"
@@ -90,17 +89,11 @@ static void on_signal(int sig)
  * drives the simulator can wait for "recording" or "card none" without speaking the protocol. */
 static void report_state(bool force)
 {
-    static uint8_t last_rec = 0xFF, last_card = 0xFF;
-    static bool last_low;
-    const rec_device_t *d = rec_device();
-    if (!force && d->rec_state == last_rec && d->store.card_state == last_card &&
-        d->low_battery == last_low)
+    static rec_app_status_t last = {0xFF, 0xFF, false};
+    if (!rec_app_status_changed(&last, force))
         return;
-    last_rec = d->rec_state;
-    last_card = d->store.card_state;
-    last_low = d->low_battery;
-    sim_out("state rec=%s card=%s battery=%s", rp_rec_state_name(last_rec), rp_card_state_name(last_card),
-            last_low ? "low" : "ok");
+    sim_out("state rec=%s card=%s battery=%s", rp_rec_state_name(last.rec_state), rp_card_state_name(last.card_state),
+            last.low_battery ? "low" : "ok");
 }
 
 /* ---- Control commands ---------------------------------------------------------------------- */

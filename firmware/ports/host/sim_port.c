@@ -58,17 +58,7 @@ void port_delay_ms(uint32_t ms)
     sleep_real_ns((uint64_t)((double)ms * 1e6 / sim_cfg.speed));
 }
 
-int port_rtc_read(int64_t *unix_ms)
-{
-    (void)unix_ms;
-    return REC_E_UNSUPPORTED;
-}
-
-int port_rtc_write(int64_t unix_ms)
-{
-    (void)unix_ms;
-    return REC_E_UNSUPPORTED;
-}
+/* No battery-backed clock: the core's defaults (port_rtc_read/write unsupported) apply. */
 
 /* ---- Critical sections --------------------------------------------------------------------- */
 /* One mutex stands for "interrupts disabled". The core's critical sections take it; the mic
@@ -312,11 +302,7 @@ out:
     return rc;
 }
 
-int port_unique_id(uint64_t *id)
-{
-    (void)id;
-    return REC_E_UNSUPPORTED;
-}
+/* No unique id: the core's default (port_unique_id unsupported) applies; it derives one. */
 
 /* ---- Diagnostics --------------------------------------------------------------------------- */
 

@@ -230,8 +230,5 @@ int port_settings_save(const void *buf, size_t len)
     return REC_OK;
 }
 
-int port_unique_id(uint64_t *id)
-{
-    (void)id;
-    return REC_E_UNSUPPORTED; /* the LM3S6965 has no unique id; the core derives one */
-}
+/* The LM3S6965 has no unique id: the core's default (port_unique_id unsupported) applies; it
+ * derives one. */

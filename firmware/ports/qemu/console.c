@@ -6,7 +6,7 @@
  * the state without touching the protocol link, where any byte may be part of a frame. */
 #include "lm3s6965.h"
 #include "qemu_internal.h"
-#include "rec/device.h"
+#include "rec/app.h"
 #include "rec/port.h"
 #include "rec_codec.h"
 
@@ -137,18 +137,12 @@ bool port_button_take_press(void)
 
 void console_report_state(bool force)
 {
-    static uint8_t last_rec = 0xFF, last_card = 0xFF;
-    static bool last_low;
-    const rec_device_t *d = rec_device();
-    if (!force && d->rec_state == last_rec && d->store.card_state == last_card && d->low_battery == last_low)
-        return;
-    last_rec = d->rec_state;
-    last_card = d->store.card_state;
-    last_low = d->low_battery;
+    static rec_app_status_t last = {0xFF, 0xFF, false};
+    if (!rec_app_status_changed(&last, force)) return;
     console_write("state rec=");
-    console_write(rp_rec_state_name(last_rec));
+    console_write(rp_rec_state_name(last.rec_state));
     console_write(" card=");
-    console_write(rp_card_state_name(last_card));
+    console_write(rp_card_state_name(last.card_state));
     console_write(" battery=");
-    console_line(last_low ? "low" : "ok");
+    console_line(last.low_battery ? "low" : "ok");
 }

@@ -138,17 +138,7 @@ void port_delay_ms(uint32_t ms)
     while (port_uptime_ms() < end) (void)wait_event(end, false);
 }
 
-int port_rtc_read(int64_t *unix_ms)
-{
-    (void)unix_ms;
-    return REC_E_UNSUPPORTED;
-}
-
-int port_rtc_write(int64_t unix_ms)
-{
-    (void)unix_ms;
-    return REC_E_UNSUPPORTED;
-}
+/* No battery-backed clock: the core's defaults (port_rtc_read/write unsupported) apply. */
 
 void port_sleep_until_event(uint32_t max_ms)
 {

@@ -1,8 +1,8 @@
 /* Pin map of the Adafruit Feather RP2040 Adalogger as the recorder uses it.
  * hardware/pins.json is the source of truth; test/rp2040-tools.test.ts checks that this header
  * agrees with it, pin for pin. */
-#ifndef RP_BOARD_PINS_H
-#define RP_BOARD_PINS_H
+#ifndef RP2040_BOARD_PINS_H
+#define RP2040_BOARD_PINS_H
 
 #define BOARD_XOSC_HZ 12000000u
 

@@ -5,7 +5,7 @@
 #include "regs.h"
 #include "rp2040.h"
 
-volatile bool rp_event;
+volatile bool rp2040_event;
 
 static void unreset(uint32_t bits)
 {
@@ -78,7 +78,7 @@ static void uart_init(void)
     gpio_func(0, 2u /* UART */, PADS_DRIVE_4MA);
 }
 
-void rp_uart_puts(const char *s)
+void rp2040_uart_puts(const char *s)
 {
     const uint32_t base = 0x40034000u;
     for (; *s; s++) {
@@ -88,7 +88,7 @@ void rp_uart_puts(const char *s)
     }
 }
 
-void rp_hw_init(void)
+void rp2040_hw_init(void)
 {
     /* Take what we use out of reset. USBCTRL is released by the USB driver. */
     REG_SET(RESETS_RESET) = RESET_ADC | RESET_DMA | RESET_SPI0 | RESET_UART0 | RESET_TIMER | RESET_IO_BANK0 | RESET_PADS_BANK0;
@@ -114,7 +114,7 @@ void rp_hw_init(void)
     gpio_func(PIN_VBAT, GPIO_FUNC_NULL, PADS_OD);
 }
 
-uint64_t rp_time_us(void)
+uint64_t rp2040_time_us(void)
 {
     /* TIMERAWH/L without latching: read high, low, high again until the high word is stable,
      * which is safe against interrupts (TIMELR/TIMEHR latching is not). */
@@ -128,7 +128,7 @@ uint64_t rp_time_us(void)
     return ((uint64_t)hi << 32) | lo;
 }
 
-void rp_delay_us(uint32_t us)
+void rp2040_delay_us(uint32_t us)
 {
     uint32_t start = REG32(TIMER_TIMERAWL);
     while (REG32(TIMER_TIMERAWL) - start < us) {
@@ -137,7 +137,7 @@ void rp_delay_us(uint32_t us)
 
 static uint32_t g_watchdog_load;
 
-void rp_watchdog_start(uint32_t timeout_ms)
+void rp2040_watchdog_start(uint32_t timeout_ms)
 {
     /* Erratum RP2040-E1: the counter decrements twice per tick, so load twice the time. */
     g_watchdog_load = timeout_ms * 1000u * 2u;
@@ -145,20 +145,20 @@ void rp_watchdog_start(uint32_t timeout_ms)
     REG_SET(WATCHDOG_CTRL) = WATCHDOG_CTRL_ENABLE;
 }
 
-void rp_watchdog_feed(void)
+void rp2040_watchdog_feed(void)
 {
     if (!g_watchdog_load) return;
     REG32(WATCHDOG_LOAD) = g_watchdog_load;
 }
 
-void rp_fatal(const char *msg)
+void rp2040_fatal(const char *msg)
 {
-    (void)rp_irq_disable();
-    rp_uart_puts("fatal: ");
-    rp_uart_puts(msg);
-    rp_uart_puts("\r\n");
-    REG32(WATCHDOG_SCRATCH(0)) = RP_SCRATCH_MAGIC;
-    REG32(WATCHDOG_SCRATCH(1)) = RP_SCRATCH_FATAL;
+    (void)rp2040_irq_disable();
+    rp2040_uart_puts("fatal: ");
+    rp2040_uart_puts(msg);
+    rp2040_uart_puts("\r\n");
+    REG32(WATCHDOG_SCRATCH(0)) = RP2040_SCRATCH_MAGIC;
+    REG32(WATCHDOG_SCRATCH(1)) = RP2040_SCRATCH_FATAL;
     REG32(WATCHDOG_SCRATCH(2)) = (uint32_t)(uintptr_t)msg;
     REG32(WATCHDOG_CTRL) = WATCHDOG_CTRL_TRIGGER;
     for (;;) {

@@ -16,7 +16,7 @@ static uint16_t g_buf[2][MIC_BLOCK] __attribute__((aligned(4)));
 static void (*g_on_block)(const int16_t *, size_t);
 static volatile bool g_running;
 static unsigned g_next; /* channel expected to finish next */
-uint32_t rp_mic_dma_overruns;
+uint32_t rp2040_mic_dma_overruns;
 
 static void adc_idle(void)
 {
@@ -37,10 +37,10 @@ static uint32_t dma_ctrl(unsigned chain_to)
            (DREQ_ADC << DMA_CTRL_TREQ_LSB);
 }
 
-int rp_mic_start(uint32_t rate, void (*on_block)(const int16_t *, size_t))
+int rp2040_mic_start(uint32_t rate, void (*on_block)(const int16_t *, size_t))
 {
     if (rate < 1000u || rate > 96000u || !on_block) return REC_E_INVAL;
-    if (g_running) rp_mic_stop();
+    if (g_running) rp2040_mic_stop();
     g_on_block = on_block;
     adc_idle();
     /* Conversion period = (1 + DIV) cycles of clk_adc, DIV with 8 fractional bits. */
@@ -60,14 +60,14 @@ int rp_mic_start(uint32_t rate, void (*on_block)(const int16_t *, size_t))
     g_next = 0;
     REG32(DMA_INTS0) = 3u;
     REG_SET(DMA_INTE0) = 3u;
-    rp_nvic_enable(IRQ_DMA0);
+    rp2040_nvic_enable(IRQ_DMA0);
     g_running = true;
     REG32(DMA_CTRL_TRIG(0)) = dma_ctrl(1u); /* start channel 0 */
     REG_SET(ADC_CS) = ADC_CS_START_MANY;
     return REC_OK;
 }
 
-void rp_mic_stop(void)
+void rp2040_mic_stop(void)
 {
     if (!g_running) return;
     g_running = false;
@@ -83,7 +83,7 @@ void rp_mic_stop(void)
     fifo_drain();
 }
 
-bool rp_mic_running(void)
+bool rp2040_mic_running(void)
 {
     return g_running;
 }
@@ -97,11 +97,11 @@ static void finish(unsigned c)
     REG32(DMA_WRITE_ADDR(c)) = (uint32_t)(uintptr_t)g_buf[c]; /* ready for its next turn */
 }
 
-void rp_isr_dma0(void)
+void rp2040_isr_dma0(void)
 {
     uint32_t ints = REG32(DMA_INTS0) & 3u;
     REG32(DMA_INTS0) = ints; /* write-one-to-clear */
-    if (ints == 3u) rp_mic_dma_overruns++; /* both finished: this interrupt was late by a block */
+    if (ints == 3u) rp2040_mic_dma_overruns++; /* both finished: this interrupt was late by a block */
     for (unsigned k = 0; k < 2 && ints; k++) {
         unsigned c = g_next;
         if (ints & (1u << c)) {
@@ -110,10 +110,10 @@ void rp_isr_dma0(void)
         }
         g_next = 1u - g_next;
     }
-    rp_event = true;
+    rp2040_event = true;
 }
 
-uint16_t rp_adc_read_once(unsigned channel)
+uint16_t rp2040_adc_read_once(unsigned channel)
 {
     if (g_running) return 0;
     REG32(ADC_CS) = ADC_CS_EN | (channel << ADC_CS_AINSEL_LSB);

@@ -20,7 +20,7 @@ static uint64_t g_ms_base, g_us_base;
 
 uint64_t port_uptime_ms(void)
 {
-    uint64_t us = rp_time_us();
+    uint64_t us = rp2040_time_us();
     uint64_t d = us - g_us_base;
     if (d >= (1ull << 31)) {
         uint32_t whole = (uint32_t)(d >> 10) / 1000u * 1024u; /* ms, a multiple of 1024 */
@@ -33,31 +33,21 @@ uint64_t port_uptime_ms(void)
 
 void port_delay_ms(uint32_t ms)
 {
-    rp_watchdog_feed();
-    rp_delay_us(ms * 1000u);
+    rp2040_watchdog_feed();
+    rp2040_delay_us(ms * 1000u);
 }
 
-/* The RP2040 RTC is not battery backed: the core keeps the wall clock from the host. */
-int port_rtc_read(int64_t *unix_ms)
-{
-    (void)unix_ms;
-    return REC_E_UNSUPPORTED;
-}
-
-int port_rtc_write(int64_t unix_ms)
-{
-    (void)unix_ms;
-    return REC_E_UNSUPPORTED;
-}
+/* The RP2040 RTC is not battery backed: the core's defaults (port_rtc_read/write unsupported)
+ * apply, and the core keeps the wall clock from the host. */
 
 uint32_t port_irq_save(void)
 {
-    return rp_irq_disable();
+    return rp2040_irq_disable();
 }
 
 void port_irq_restore(uint32_t state)
 {
-    rp_irq_restore(state);
+    rp2040_irq_restore(state);
 }
 
 /* ---- SPI0 for the card --------------------------------------------------------------------- */
@@ -109,7 +99,7 @@ void port_spi_transfer(const uint8_t *tx, uint8_t *rx, size_t n)
         }
         n -= k;
     }
-    rp_watchdog_feed(); /* card traffic is progress: long recoveries do not trip the watchdog */
+    rp2040_watchdog_feed(); /* card traffic is progress: long recoveries do not trip the watchdog */
 }
 
 /* ---- The card and the settings area -------------------------------------------------------- */
@@ -118,7 +108,7 @@ static rec_sd_t g_sd;
 static rec_bd_t g_raw;   /* the whole card */
 static rec_bd_t g_shown; /* what the core sees: the card less the settings tail, when hidden */
 static bool g_open;
-static rp_settings_area_t g_area;
+static rp2040_settings_area_t g_area;
 static bool g_area_ok;
 static volatile bool g_block0_written;
 static uint8_t g_block[512] __attribute__((aligned(4)));
@@ -137,7 +127,7 @@ static int shown_write(void *ctx, uint32_t lba, const void *buf, uint32_t count)
 static void locate_area(bool allow_hide)
 {
     g_area_ok = rec_bd_read(&g_raw, 0, g_block, 1) == REC_OK &&
-                rp_settings_area(g_block, g_raw.block_count, allow_hide, &g_area) == 0;
+                rp2040_settings_area(g_block, g_raw.block_count, allow_hide, &g_area) == 0;
 }
 
 const rec_bd_t *port_card_open(int *err)
@@ -155,7 +145,7 @@ const rec_bd_t *port_card_open(int *err)
     locate_area(true);
     g_shown = g_raw;
     g_shown.write = shown_write;
-    if (g_area_ok && g_area.hide_tail) g_shown.block_count = g_raw.block_count - RP_SETTINGS_TAIL_BLOCKS;
+    if (g_area_ok && g_area.hide_tail) g_shown.block_count = g_raw.block_count - RP2040_SETTINGS_TAIL_BLOCKS;
     g_open = true;
     g_block0_written = false;
     *err = REC_OK;
@@ -170,7 +160,7 @@ void port_card_close(void)
 
 static uint32_t g_seq;           /* sequence number of the newest copy on the card */
 static int g_newest = -1;        /* which copy that is */
-static uint8_t g_cache[RP_SETTINGS_MAX_BLOB];
+static uint8_t g_cache[RP2040_SETTINGS_MAX_BLOB];
 static size_t g_cache_len;
 
 int port_settings_load(void *buf, size_t len)
@@ -179,14 +169,14 @@ int port_settings_load(void *buf, size_t len)
     if (!port_card_open(&err)) return err == REC_E_NOCARD ? REC_E_NOENT : err;
     if (!g_area_ok) return REC_E_NOENT;
     int found = 0, corrupt = 0;
-    uint8_t blob[RP_SETTINGS_MAX_BLOB];
+    uint8_t blob[RP2040_SETTINGS_MAX_BLOB];
     for (int i = 0; i < 2; i++) {
         uint32_t seq;
         if (rec_bd_read(&g_raw, g_area.lba[i], g_block, 1) != REC_OK) {
             corrupt++;
             continue;
         }
-        int r = rp_settings_decode(g_block, &seq, blob, sizeof blob);
+        int r = rp2040_settings_decode(g_block, &seq, blob, sizeof blob);
         if (r < 0) corrupt++;
         if (r == 1 && (!found || (int32_t)(seq - g_seq) > 0)) {
             found = 1;
@@ -205,7 +195,7 @@ int port_settings_load(void *buf, size_t len)
 
 int port_settings_save(const void *buf, size_t len)
 {
-    if (len > RP_SETTINGS_MAX_BLOB) return REC_E_INVAL;
+    if (len > RP2040_SETTINGS_MAX_BLOB) return REC_E_INVAL;
     memcpy(g_cache, buf, len);
     g_cache_len = len;
     int err;
@@ -217,7 +207,7 @@ int port_settings_save(const void *buf, size_t len)
     }
     if (!g_area_ok) return REC_E_UNSUPPORTED;
     int slot = g_newest < 0 ? 0 : 1 - g_newest; /* overwrite the older copy */
-    rp_settings_encode(g_block, g_seq + 1u, buf, len);
+    rp2040_settings_encode(g_block, g_seq + 1u, buf, len);
     err = rec_bd_write(&g_raw, g_area.lba[slot], g_block, 1);
     if (err == REC_OK) err = rec_bd_sync(&g_raw);
     if (err != REC_OK) return err;
@@ -227,8 +217,8 @@ int port_settings_save(const void *buf, size_t len)
 }
 
 /* Called from the main loop: after a format (block 0 rewritten) put the settings back. */
-void rp_settings_after_format(void);
-void rp_settings_after_format(void)
+void rp2040_settings_after_format(void);
+void rp2040_settings_after_format(void)
 {
     if (!g_block0_written || !g_open || g_cache_len == 0) return;
     (void)port_settings_save(g_cache, g_cache_len);
@@ -242,13 +232,9 @@ static bool rom_present(void)
     return (REG32(0x10u) & 0xffffffu) == 0x01754du;
 }
 
-int port_unique_id(uint64_t *id)
-{
-    /* The flash unique id (command 4Bh) needs the ROM's flash functions run from SRAM with XIP
-     * off; not done yet: the core derives an id once and keeps it in the settings. */
-    (void)id;
-    return REC_E_UNSUPPORTED;
-}
+/* port_unique_id: the core's default (unsupported) applies. The flash unique id (command 4Bh)
+ * needs the ROM's flash functions run from SRAM with XIP off; not done yet: the core derives an
+ * id once and keeps it in the settings. */
 
 /* ---- Button, LED, battery ------------------------------------------------------------------ */
 
@@ -258,11 +244,11 @@ static volatile uint64_t g_down_us;
 static uint32_t g_presses_taken;
 #define PRESS_MIN_US 20000u /* shorter lows are contact bounce */
 
-void rp_isr_io_bank0(void)
+void rp2040_isr_io_bank0(void)
 {
     uint32_t st = REG32(IO_PROC0_INTS(PIN_BUTTON)) & (IO_INT_EDGE_LOW(PIN_BUTTON) | IO_INT_EDGE_HIGH(PIN_BUTTON));
     REG32(IO_INTR(PIN_BUTTON)) = st; /* edge bits are write-one-to-clear */
-    uint64_t now = rp_time_us();
+    uint64_t now = rp2040_time_us();
     bool pressed = ((REG32(SIO_GPIO_IN) >> PIN_BUTTON) & 1u) == 0;
     if (pressed && !g_down) {
         g_down = true;
@@ -271,14 +257,14 @@ void rp_isr_io_bank0(void)
         g_down = false;
         if (now - g_down_us >= PRESS_MIN_US) g_presses++;
     }
-    rp_event = true;
+    rp2040_event = true;
 }
 
 static void button_init(void)
 {
     REG32(IO_INTR(PIN_BUTTON)) = IO_INT_EDGE_LOW(PIN_BUTTON) | IO_INT_EDGE_HIGH(PIN_BUTTON);
     REG_SET(IO_PROC0_INTE(PIN_BUTTON)) = IO_INT_EDGE_LOW(PIN_BUTTON) | IO_INT_EDGE_HIGH(PIN_BUTTON);
-    rp_nvic_enable(IRQ_IO_BANK0);
+    rp2040_nvic_enable(IRQ_IO_BANK0);
 }
 
 bool port_button_take_press(void)
@@ -300,7 +286,7 @@ uint16_t port_battery_mv(void)
     /* One conversion of ADC3 (3.3 V full scale, 12 bits, 1:2 divider). While the microphone
      * owns the ADC, the last reading stands (round-robin sampling is the hardware way to
      * interleave it; not done in v1). */
-    if (!rp_mic_running()) g_battery_mv = (uint16_t)((uint32_t)rp_adc_read_once(VBAT_ADC_CHANNEL) * 3300u * VBAT_DIVIDER_RATIO / 4095u);
+    if (!rp2040_mic_running()) g_battery_mv = (uint16_t)((uint32_t)rp2040_adc_read_once(VBAT_ADC_CHANNEL) * 3300u * VBAT_DIVIDER_RATIO / 4095u);
     return g_battery_mv;
 }
 
@@ -308,35 +294,35 @@ uint16_t port_battery_mv(void)
 
 int port_mic_start(uint32_t sample_rate, port_mic_block_fn on_block)
 {
-    return rp_mic_start(sample_rate, on_block);
+    return rp2040_mic_start(sample_rate, on_block);
 }
 
 void port_mic_stop(void)
 {
-    rp_mic_stop();
+    rp2040_mic_stop();
 }
 
 size_t port_serial_read(uint8_t *buf, size_t max)
 {
-    return rp_usb_read(buf, max);
+    return rp2040_usb_read(buf, max);
 }
 
 size_t port_serial_write(const uint8_t *buf, size_t len)
 {
-    return rp_usb_write(buf, len);
+    return rp2040_usb_write(buf, len);
 }
 
 bool port_serial_connected(void)
 {
-    return rp_usb_connected();
+    return rp2040_usb_connected();
 }
 
 /* ---- Sleep --------------------------------------------------------------------------------- */
 
-void rp_isr_timer0(void)
+void rp2040_isr_timer0(void)
 {
     REG32(TIMER_INTR) = 1u;
-    rp_event = true;
+    rp2040_event = true;
 }
 
 void port_sleep_until_event(uint32_t max_ms)
@@ -346,18 +332,18 @@ void port_sleep_until_event(uint32_t max_ms)
     REG32(TIMER_ALARM0) = REG32(TIMER_TIMERAWL) + max_ms * 1000u;
     /* Interrupts off between the check and WFI: an interrupt that arrives in between still
      * ends the WFI (it is pending), and is taken once they are back on. */
-    uint32_t s = rp_irq_disable();
-    if (!rp_event) __asm volatile("wfi");
-    rp_event = false;
-    rp_irq_restore(s);
+    uint32_t s = rp2040_irq_disable();
+    if (!rp2040_event) __asm volatile("wfi");
+    rp2040_event = false;
+    rp2040_irq_restore(s);
 }
 
 /* ---- Diagnostics --------------------------------------------------------------------------- */
 
 void port_log(const char *msg)
 {
-    rp_uart_puts(msg);
-    rp_uart_puts("\r\n");
+    rp2040_uart_puts(msg);
+    rp2040_uart_puts("\r\n");
 }
 
 const port_info_t *port_info(void)
@@ -372,10 +358,10 @@ const port_info_t *port_info(void)
     return &info;
 }
 
-void rp_port_init(void);
-void rp_port_init(void)
+void rp2040_port_init(void);
+void rp2040_port_init(void)
 {
     REG32(TIMER_INTE) = 1u;
-    rp_nvic_enable(IRQ_TIMER0);
+    rp2040_nvic_enable(IRQ_TIMER0);
     button_init();
 }

@@ -1,7 +1,7 @@
 /* RP2040 registers used by this port, from the RP2040 datasheet (section numbers in brackets).
  * Only what the port touches; no vendor SDK. Addresses are absolute. */
-#ifndef RP_REGS_H
-#define RP_REGS_H
+#ifndef RP2040_REGS_H
+#define RP2040_REGS_H
 
 #include <stdint.h>
 
@@ -225,7 +225,7 @@
 #define IRQ_DMA0 11u
 #define IRQ_IO_BANK0 13u
 
-static inline void rp_nvic_enable(unsigned irq)
+static inline void rp2040_nvic_enable(unsigned irq)
 {
     REG32(PPB_NVIC_ICPR) = 1u << irq;
     REG32(PPB_NVIC_ISER) = 1u << irq;

@@ -1,54 +1,54 @@
 /* Internal interfaces of the RP2040 port (not seen by the core). */
-#ifndef RP_RP2040_H
-#define RP_RP2040_H
+#ifndef RP2040_H
+#define RP2040_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* Watchdog scratch registers: the reboot record [4.7]. SCRATCH4..7 belong to the boot ROM. */
-#define RP_SCRATCH_MAGIC 0x52503230u /* "RP20" in SCRATCH0: SCRATCH1 holds the reason below */
-#define RP_SCRATCH_FATAL 1u          /* SCRATCH2: address of the message in flash */
+#define RP2040_SCRATCH_MAGIC 0x52503230u /* "RP20" in SCRATCH0: SCRATCH1 holds the reason below */
+#define RP2040_SCRATCH_FATAL 1u          /* SCRATCH2: address of the message in flash */
 
 /* hw.c: resets, clocks, timer, GPIO, watchdog, debug UART */
-void rp_hw_init(void);
-uint64_t rp_time_us(void);
-void rp_delay_us(uint32_t us);
-void rp_watchdog_start(uint32_t timeout_ms);
-void rp_watchdog_feed(void);
+void rp2040_hw_init(void);
+uint64_t rp2040_time_us(void);
+void rp2040_delay_us(uint32_t us);
+void rp2040_watchdog_start(uint32_t timeout_ms);
+void rp2040_watchdog_feed(void);
 /* Records msg in the watchdog scratch registers and resets the chip. */
-__attribute__((noreturn)) void rp_fatal(const char *msg);
-void rp_uart_puts(const char *s);
-static inline uint32_t rp_irq_disable(void)
+__attribute__((noreturn)) void rp2040_fatal(const char *msg);
+void rp2040_uart_puts(const char *s);
+static inline uint32_t rp2040_irq_disable(void)
 {
     uint32_t primask;
     __asm volatile("mrs %0, primask\n cpsid i" : "=r"(primask)::"memory");
     return primask;
 }
-static inline void rp_irq_restore(uint32_t primask)
+static inline void rp2040_irq_restore(uint32_t primask)
 {
     __asm volatile("msr primask, %0" ::"r"(primask) : "memory");
 }
 /* Set by every interrupt handler that has work for the main loop. */
-extern volatile bool rp_event;
+extern volatile bool rp2040_event;
 
 /* usb_rp2040.c: the CDC-ACM device on the USB controller */
-void rp_usb_init(uint64_t serial_id);
-bool rp_usb_connected(void);
-size_t rp_usb_read(uint8_t *buf, size_t max);
-size_t rp_usb_write(const uint8_t *buf, size_t len);
+void rp2040_usb_init(uint64_t serial_id);
+bool rp2040_usb_connected(void);
+size_t rp2040_usb_read(uint8_t *buf, size_t max);
+size_t rp2040_usb_write(const uint8_t *buf, size_t len);
 
 /* Interrupt handlers (vector table in startup.c) */
-void rp_isr_timer0(void);
-void rp_isr_usbctrl(void);
-void rp_isr_dma0(void);
-void rp_isr_io_bank0(void);
+void rp2040_isr_timer0(void);
+void rp2040_isr_usbctrl(void);
+void rp2040_isr_dma0(void);
+void rp2040_isr_io_bank0(void);
 
 /* mic_adc.c */
-int rp_mic_start(uint32_t rate, void (*on_block)(const int16_t *, size_t));
-void rp_mic_stop(void);
-bool rp_mic_running(void);
+int rp2040_mic_start(uint32_t rate, void (*on_block)(const int16_t *, size_t));
+void rp2040_mic_stop(void);
+bool rp2040_mic_running(void);
 /* One conversion of an ADC channel (not while the microphone runs): 12-bit result. */
-uint16_t rp_adc_read_once(unsigned channel);
+uint16_t rp2040_adc_read_once(unsigned channel);
 
 #endif

@@ -15,10 +15,10 @@ static bool is_fat_boot_sector(const uint8_t *b)
            b[510] == 0x55 && b[511] == 0xaa;
 }
 
-int rp_settings_area(const uint8_t b0[512], uint32_t card_blocks, bool allow_hide, rp_settings_area_t *out)
+int rp2040_settings_area(const uint8_t b0[512], uint32_t card_blocks, bool allow_hide, rp2040_settings_area_t *out)
 {
     memset(out, 0, sizeof *out);
-    if (card_blocks < 2 * RP_SETTINGS_TAIL_BLOCKS) return -1;
+    if (card_blocks < 2 * RP2040_SETTINGS_TAIL_BLOCKS) return -1;
     uint32_t start = 0, size = 0;
     bool superfloppy = false;
     if (is_fat_boot_sector(b0)) {
@@ -29,16 +29,16 @@ int rp_settings_area(const uint8_t b0[512], uint32_t card_blocks, bool allow_hid
         size = rec_get_u32(b0 + 446 + 12);
     } /* else: no volume at all */
     uint64_t end = (uint64_t)start + size;
-    const uint32_t usable = card_blocks - RP_SETTINGS_TAIL_BLOCKS;
+    const uint32_t usable = card_blocks - RP2040_SETTINGS_TAIL_BLOCKS;
     if (end <= usable && (allow_hide || size == 0)) {
-        out->kind = RP_AREA_TAIL;
+        out->kind = RP2040_AREA_TAIL;
         out->hide_tail = true;
         out->lba[0] = card_blocks - 2;
         out->lba[1] = card_blocks - 1;
         return 0;
     }
     if (!superfloppy && start >= 64 && start < card_blocks) {
-        out->kind = RP_AREA_MBR_GAP;
+        out->kind = RP2040_AREA_MBR_GAP;
         out->lba[0] = start - 2;
         out->lba[1] = start - 1;
         return 0;
@@ -48,7 +48,7 @@ int rp_settings_area(const uint8_t b0[512], uint32_t card_blocks, bool allow_hid
         bool fat32 = rec_get_u16(b0 + 22) == 0;
         uint32_t fsinfo = rec_get_u16(b0 + 48), backup = rec_get_u16(b0 + 50);
         if (fat32 && reserved >= 16 && fsinfo < reserved - 2 && backup + 3 <= reserved - 2) {
-            out->kind = RP_AREA_FAT_RESERVED;
+            out->kind = RP2040_AREA_FAT_RESERVED;
             out->lba[0] = reserved - 2;
             out->lba[1] = reserved - 1;
             return 0;
@@ -57,9 +57,9 @@ int rp_settings_area(const uint8_t b0[512], uint32_t card_blocks, bool allow_hid
     return -1;
 }
 
-void rp_settings_encode(uint8_t block[512], uint32_t seq, const void *blob, size_t len)
+void rp2040_settings_encode(uint8_t block[512], uint32_t seq, const void *blob, size_t len)
 {
-    if (len > RP_SETTINGS_MAX_BLOB) len = RP_SETTINGS_MAX_BLOB;
+    if (len > RP2040_SETTINGS_MAX_BLOB) len = RP2040_SETTINGS_MAX_BLOB;
     memset(block, 0, 512);
     rp_rp2040_settings_copy_t h;
     memset(&h, 0, sizeof h);
@@ -71,12 +71,12 @@ void rp_settings_encode(uint8_t block[512], uint32_t seq, const void *blob, size
     rec_put_u32(block + CRC_AT, rec_crc32(0, block, CRC_AT));
 }
 
-int rp_settings_decode(const uint8_t block[512], uint32_t *seq, void *blob, size_t cap)
+int rp2040_settings_decode(const uint8_t block[512], uint32_t *seq, void *blob, size_t cap)
 {
     rp_rp2040_settings_copy_t h;
     rp_rp2040_settings_copy_unpack(block, &h);
     if (memcmp(h.magic, RP_CARD_RP2040_SETTINGS_MAGIC, sizeof h.magic) != 0) return 0;
-    if (h.length > RP_SETTINGS_MAX_BLOB || rec_get_u32(block + CRC_AT) != rec_crc32(0, block, CRC_AT)) return -1;
+    if (h.length > RP2040_SETTINGS_MAX_BLOB || rec_get_u32(block + CRC_AT) != rec_crc32(0, block, CRC_AT)) return -1;
     *seq = h.sequence;
     memset(blob, 0, cap);
     memcpy(blob, block + RP_RP2040_SETTINGS_COPY_SIZE, h.length < cap ? h.length : cap);

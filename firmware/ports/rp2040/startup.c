@@ -8,69 +8,69 @@
 #include "rp2040.h"
 
 extern uint32_t __data_start, __data_end, __data_load, __bss_start, __bss_end, __stack_top;
-extern const void *const rp_vectors[];
+extern const void *const rp2040_vectors[];
 
 int main(void);
-void rp_reset_handler(void);
-void rp_default_handler(void);
+void rp2040_reset_handler(void);
+void rp2040_default_handler(void);
 
-void rp_reset_handler(void)
+void rp2040_reset_handler(void)
 {
-    REG32(PPB_VTOR) = (uint32_t)(uintptr_t)rp_vectors;
+    REG32(PPB_VTOR) = (uint32_t)(uintptr_t)rp2040_vectors;
     /* Word copies: the linker script aligns .data and .bss to 4 bytes. */
     const uint32_t *src = &__data_load;
     for (uint32_t *dst = &__data_start; dst < &__data_end;) *dst++ = *src++;
     for (uint32_t *dst = &__bss_start; dst < &__bss_end;) *dst++ = 0;
     (void)main();
-    rp_fatal("main returned");
+    rp2040_fatal("main returned");
 }
 
 /* An unexpected exception or interrupt: note it for the next boot and reset through the
  * watchdog (a recording in progress is recovered at boot like after a power cut). */
-void rp_default_handler(void)
+void rp2040_default_handler(void)
 {
-    rp_fatal("unexpected exception");
+    rp2040_fatal("unexpected exception");
 }
 
-void rp_isr_timer0(void) __attribute__((weak, alias("rp_default_handler")));
-void rp_isr_usbctrl(void) __attribute__((weak, alias("rp_default_handler")));
-void rp_isr_dma0(void) __attribute__((weak, alias("rp_default_handler")));
-void rp_isr_io_bank0(void) __attribute__((weak, alias("rp_default_handler")));
+void rp2040_isr_timer0(void) __attribute__((weak, alias("rp2040_default_handler")));
+void rp2040_isr_usbctrl(void) __attribute__((weak, alias("rp2040_default_handler")));
+void rp2040_isr_dma0(void) __attribute__((weak, alias("rp2040_default_handler")));
+void rp2040_isr_io_bank0(void) __attribute__((weak, alias("rp2040_default_handler")));
 
-__attribute__((section(".vectors"), used)) const void *const rp_vectors[16 + 32] = {
+__attribute__((section(".vectors"), used)) const void *const rp2040_vectors[16 + 32] = {
     [0] = &__stack_top,
-    [1] = (const void *)rp_reset_handler,
-    [2] = (const void *)rp_default_handler,  /* NMI */
-    [3] = (const void *)rp_default_handler,  /* HardFault */
-    [11] = (const void *)rp_default_handler, /* SVCall */
-    [14] = (const void *)rp_default_handler, /* PendSV */
-    [15] = (const void *)rp_default_handler, /* SysTick */
-    [16 + IRQ_TIMER0] = (const void *)rp_isr_timer0,
-    [16 + IRQ_USBCTRL] = (const void *)rp_isr_usbctrl,
-    [16 + IRQ_DMA0] = (const void *)rp_isr_dma0,
-    [16 + IRQ_IO_BANK0] = (const void *)rp_isr_io_bank0,
-    [16 + 1] = (const void *)rp_default_handler,
-    [16 + 2] = (const void *)rp_default_handler,
-    [16 + 3] = (const void *)rp_default_handler,
-    [16 + 4] = (const void *)rp_default_handler,
-    [16 + 6] = (const void *)rp_default_handler,
-    [16 + 7] = (const void *)rp_default_handler,
-    [16 + 8] = (const void *)rp_default_handler,
-    [16 + 9] = (const void *)rp_default_handler,
-    [16 + 10] = (const void *)rp_default_handler,
-    [16 + 12] = (const void *)rp_default_handler,
-    [16 + 14] = (const void *)rp_default_handler,
-    [16 + 15] = (const void *)rp_default_handler,
-    [16 + 16] = (const void *)rp_default_handler,
-    [16 + 17] = (const void *)rp_default_handler,
-    [16 + 18] = (const void *)rp_default_handler,
-    [16 + 19] = (const void *)rp_default_handler,
-    [16 + 20] = (const void *)rp_default_handler,
-    [16 + 21] = (const void *)rp_default_handler,
-    [16 + 22] = (const void *)rp_default_handler,
-    [16 + 23] = (const void *)rp_default_handler,
-    [16 + 24] = (const void *)rp_default_handler,
-    [16 + 25] = (const void *)rp_default_handler,
+    [1] = (const void *)rp2040_reset_handler,
+    [2] = (const void *)rp2040_default_handler,  /* NMI */
+    [3] = (const void *)rp2040_default_handler,  /* HardFault */
+    [11] = (const void *)rp2040_default_handler, /* SVCall */
+    [14] = (const void *)rp2040_default_handler, /* PendSV */
+    [15] = (const void *)rp2040_default_handler, /* SysTick */
+    [16 + IRQ_TIMER0] = (const void *)rp2040_isr_timer0,
+    [16 + IRQ_USBCTRL] = (const void *)rp2040_isr_usbctrl,
+    [16 + IRQ_DMA0] = (const void *)rp2040_isr_dma0,
+    [16 + IRQ_IO_BANK0] = (const void *)rp2040_isr_io_bank0,
+    [16 + 1] = (const void *)rp2040_default_handler,
+    [16 + 2] = (const void *)rp2040_default_handler,
+    [16 + 3] = (const void *)rp2040_default_handler,
+    [16 + 4] = (const void *)rp2040_default_handler,
+    [16 + 6] = (const void *)rp2040_default_handler,
+    [16 + 7] = (const void *)rp2040_default_handler,
+    [16 + 8] = (const void *)rp2040_default_handler,
+    [16 + 9] = (const void *)rp2040_default_handler,
+    [16 + 10] = (const void *)rp2040_default_handler,
+    [16 + 12] = (const void *)rp2040_default_handler,
+    [16 + 14] = (const void *)rp2040_default_handler,
+    [16 + 15] = (const void *)rp2040_default_handler,
+    [16 + 16] = (const void *)rp2040_default_handler,
+    [16 + 17] = (const void *)rp2040_default_handler,
+    [16 + 18] = (const void *)rp2040_default_handler,
+    [16 + 19] = (const void *)rp2040_default_handler,
+    [16 + 20] = (const void *)rp2040_default_handler,
+    [16 + 21] = (const void *)rp2040_default_handler,
+    [16 + 22] = (const void *)rp2040_default_handler,
+    [16 + 23] = (const void *)rp2040_default_handler,
+    [16 + 24] = (const void *)rp2040_default_handler,
+    [16 + 25] = (const void *)rp2040_default_handler,
 };
 
 /* The compiler may emit calls to these for struct copies and clears (-ffreestanding still
@@ -136,5 +136,5 @@ void __assert_func(const char *file, int line, const char *func, const char *exp
     (void)line;
     (void)func;
     (void)expr;
-    rp_fatal("assertion failed");
+    rp2040_fatal("assertion failed");
 }

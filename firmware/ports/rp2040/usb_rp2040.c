@@ -253,7 +253,7 @@ static void bus_reset(void)
     g_cdc.toggle_reset = 0;
 }
 
-void rp_isr_usbctrl(void)
+void rp2040_isr_usbctrl(void)
 {
     uint32_t ints = REG32(USB_INTS);
     if (ints & USB_INT_SETUP_REQ) {
@@ -272,10 +272,10 @@ void rp_isr_usbctrl(void)
         if (b & (1u << 5)) bulk_out_done();
     }
     if (ints & USB_INT_BUS_RESET) bus_reset();
-    rp_event = true;
+    rp2040_event = true;
 }
 
-void rp_usb_init(uint64_t serial_id)
+void rp2040_usb_init(uint64_t serial_id)
 {
     usb_cdc_init(&g_cdc, RP_USB_VENDOR_ID, RP_USB_PRODUCT_ID, serial_id);
     REG_SET(RESETS_RESET) = RESET_USBCTRL;
@@ -293,36 +293,36 @@ void rp_usb_init(uint64_t serial_id)
     REG32(USB_MAIN_CTRL) = USB_MAIN_CTRL_CONTROLLER_EN;
     REG32(USB_SIE_CTRL) = USB_SIE_CTRL_EP0_INT_1BUF;
     REG32(USB_INTE) = USB_INT_SETUP_REQ | USB_INT_BUS_RESET | USB_INT_BUFF_STATUS;
-    rp_nvic_enable(IRQ_USBCTRL);
+    rp2040_nvic_enable(IRQ_USBCTRL);
     REG_SET(USB_SIE_CTRL) = USB_SIE_CTRL_PULLUP_EN; /* present to the host */
 }
 
-bool rp_usb_connected(void)
+bool rp2040_usb_connected(void)
 {
     return usb_cdc_connected(&g_cdc);
 }
 
-size_t rp_usb_read(uint8_t *buf, size_t max)
+size_t rp2040_usb_read(uint8_t *buf, size_t max)
 {
-    uint32_t s = rp_irq_disable();
+    uint32_t s = rp2040_irq_disable();
     uint32_t avail = g_rx_head - g_rx_tail;
     size_t n = avail < max ? avail : max;
     for (size_t i = 0; i < n; i++) buf[i] = g_rx[(g_rx_tail + i) & (RX_RING - 1u)];
     g_rx_tail += (uint32_t)n;
     out_arm();
-    rp_irq_restore(s);
+    rp2040_irq_restore(s);
     return n;
 }
 
-size_t rp_usb_write(const uint8_t *buf, size_t len)
+size_t rp2040_usb_write(const uint8_t *buf, size_t len)
 {
     if (!usb_cdc_connected(&g_cdc)) return len; /* nobody listening: the bytes are dropped */
-    uint32_t s = rp_irq_disable();
+    uint32_t s = rp2040_irq_disable();
     uint32_t room = TX_RING - (g_tx_head - g_tx_tail);
     size_t n = len < room ? len : room;
     for (size_t i = 0; i < n; i++) g_tx[(g_tx_head + i) & (TX_RING - 1u)] = buf[i];
     g_tx_head += (uint32_t)n;
     in_kick();
-    rp_irq_restore(s);
+    rp2040_irq_restore(s);
     return n;
 }

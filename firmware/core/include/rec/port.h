@@ -19,7 +19,8 @@
 uint64_t port_uptime_ms(void);
 void port_delay_ms(uint32_t ms);
 /* Battery-backed clock, if the port has one: REC_OK, or REC_E_UNSUPPORTED when there is none or
- * it has never been set. */
+ * it has never been set. A port without one leaves both out: weak defaults in the core
+ * (app/port_defaults.c) return REC_E_UNSUPPORTED. */
 int port_rtc_read(int64_t *unix_ms);
 int port_rtc_write(int64_t unix_ms);
 
@@ -71,7 +72,8 @@ void port_sleep_until_event(uint32_t max_ms);
  * REC_E_CORRUPT when every copy fails its check. */
 int port_settings_load(void *buf, size_t len);
 int port_settings_save(const void *buf, size_t len);
-/* A hardware-unique id (flash unique id, chip id), or REC_E_UNSUPPORTED. */
+/* A hardware-unique id (flash unique id, chip id), or REC_E_UNSUPPORTED (the weak default in
+ * app/port_defaults.c, for ports without one). */
 int port_unique_id(uint64_t *id);
 
 /* ---- Diagnostics --------------------------------------------------------------------------- */

@@ -28,16 +28,18 @@ const EXCEPTION_FRAME = 32 + 4;
 // Interrupt handlers by NVIC priority (hw.c: hw_init); lower number preempts higher.
 const LEVELS = [['TIMER0A_Handler'], ['UART0_Handler'], ['SysTick_Handler'], ['UART1_Handler', 'TIMER1A_Handler']];
 const FAULTS = ['HardFault_Handler', 'NMI_Handler', 'MemManage_Handler', 'BusFault_Handler', 'UsageFault_Handler', 'Default_Handler'];
-// Targets of calls through pointers, by caller: the microphone callback from its interrupt, the
-// FAT directory-walk callbacks from dir_walk, the SD block device operations from everything
-// else (the core's rec_bd_* inline helpers).
+// Targets of calls through pointers, by caller (the first rule that matches): the microphone
+// callback from its interrupt, the FAT directory-walk callbacks from dir_walk, the device
+// context's detach hook (set by the application loop), the SD block device operations from
+// everything else (the core's rec_bd_* inline helpers).
 const INDIRECT = [
   { caller: /^TIMER0A_Handler$/, targets: /^rec_recorder_on_mic_block$/ },
-  { caller: /fat\.c:dir_walk$/, targets: /fat\.c:\w+_cb$/ },
+  { caller: /^fat_dir_walk$/, targets: /fat\w*\.c:\w+_cb$/ },
+  { caller: /^rec_device_detach_card$/, targets: /app\.c:forget_server_files$/ },
   { caller: /./, targets: /sd_spi\.c:bd_(read|write|sync)$/ },
 ];
 // Bounded recursion: function, file, and the macro in that file holding the depth limit.
-const RECURSION = [{ fn: 'mark_dir', file: 'fat.c', macro: 'REPAIR_MAX_DEPTH' }];
+const RECURSION = [{ fn: 'mark_dir', file: 'fat_repair.c', macro: 'REPAIR_MAX_DEPTH' }];
 
 const args = process.argv.slice(2);
 let reserved = 0;
@@ -97,6 +99,9 @@ function resolve(caller, target) {
     return [...frame.keys()].filter((t) => rule.targets.test(short(t)));
   }
   if (frame.has(target)) return [target];
+  // The core's weak port defaults: GCC titles a weak definition file:name, as a static one.
+  const weak = [...frame.keys()].filter((t) => t.endsWith(`/port_defaults.c:${target}`));
+  if (weak.length) return weak;
   externals.add(target);
   return [];
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "rec/bytes.h"
+#include "rec/calendar.h"
 #include "rec/err.h"
 
 /* Offsets in our header (see the layout in wav.h; the chunk layouts are in the protocol schema). */
@@ -83,30 +84,7 @@ static void t_hex64(text_t *t, uint64_t v)
     }
 }
 
-/* ---- Calendar (proleptic Gregorian, UTC) ------------------------------------------------------ */
-
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153u * (m > 2 ? m - 3 : m + 9) + 2u) / 5u + d - 1u;
-    const unsigned doe = yoe * 365u + yoe / 4u - yoe / 100u + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = (unsigned)(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460u + doe / 36524u - doe / 146096u) / 365u;
-    const unsigned doy = doe - (365u * yoe + yoe / 4u - yoe / 100u);
-    const unsigned mp = (5u * doy + 2u) / 153u;
-    *d = doy - (153u * mp + 2u) / 5u + 1u;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
+/* ---- Calendar (proleptic Gregorian, UTC; conversions in rec/calendar.h) ------------------------ */
 
 static unsigned days_in_month(int64_t y, unsigned m)
 {
@@ -181,7 +159,7 @@ int rec_wav_build_header(uint8_t out[REC_WAV_HEADER_SIZE], const rec_wav_info_t 
     if (info->clock_set) {
         const int64_t days = info->start_unix_ms / MS_PER_DAY;
         const uint64_t ms_of_day = (uint64_t)(info->start_unix_ms % MS_PER_DAY);
-        civil_from_days(days, &year, &month, &day);
+        rec_civil_from_days(days, &year, &month, &day);
         hh = (unsigned)(ms_of_day / 3600000u);
         mm = (unsigned)(ms_of_day / 60000u % 60u);
         ss = (unsigned)(ms_of_day / 1000u % 60u);
@@ -476,7 +454,7 @@ static int parse_bext(const uint8_t *b, uint32_t size, rec_wav_header_t *h)
         /* Exact for rates that are multiples of 1000 (all supported rates). */
         const int64_t ms_of_day = (int64_t)((timeref * 1000u + h->sample_rate - 1u) / h->sample_rate);
         h->clock_set = true;
-        h->start_unix_ms = days_from_civil(y, mo, da) * MS_PER_DAY + ms_of_day;
+        h->start_unix_ms = rec_days_from_civil(y, mo, da) * MS_PER_DAY + ms_of_day;
     }
     h->device_id = id;
     h->number = number;

@@ -7,6 +7,7 @@
 #include "rec/err.h"
 #include "rec/journal.h"
 #include "rec/port.h"
+#include "rec/recorder.h"
 #include "rec_protocol.h"
 
 /* The ring the microphone callback feeds; set while recording. */

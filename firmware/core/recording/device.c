@@ -1,26 +1,11 @@
-/* The application loop: settings, clock, card attach/detach, button, battery, LED, and the
- * recorder and protocol server in turn. See app.h for how a port runs it. */
-#include "rec/app.h"
-
-#include <string.h>
-
+/* The device context's keeping: wall clock, settings, card attach/detach and format. See
+ * device.h. */
 #include "rec/device.h"
+
 #include "rec/err.h"
 #include "rec/port.h"
-#include "rec/server.h"
 #include "rec/sha256.h"
 #include "rec_protocol.h"
-
-static rec_device_t g_device;
-static rec_server_t g_server;
-static uint8_t g_ring_storage[REC_AUDIO_RING_BYTES];
-static bool g_card_changed;
-static bool g_worked;
-
-rec_device_t *rec_device(void)
-{
-    return &g_device;
-}
 
 bool rec_device_clock_now(rec_device_t *d, int64_t *unix_ms)
 {
@@ -71,7 +56,7 @@ static uint64_t derive_device_id(void)
     return id ? id : 1;
 }
 
-static void load_settings(rec_device_t *d)
+void rec_device_load_settings(rec_device_t *d)
 {
     uint8_t blob[REC_SETTINGS_BLOB_SIZE];
     int err = port_settings_load(blob, sizeof blob);
@@ -119,7 +104,7 @@ int rec_device_attach_card(rec_device_t *d)
         return err ? err : REC_E_NOCARD;
     }
     /* The ring is idle while a card is mounted (never during a recording): lend it to the repair. */
-    err = rec_store_mount(&d->store, d->bd, g_ring_storage, sizeof g_ring_storage);
+    err = rec_store_mount(&d->store, d->bd, d->ring.buf, rec_ring_capacity(&d->ring));
     if (err) {
         d->last_error = err;
         log_error("card not usable (not FAT32, or unreadable): ", err);
@@ -148,7 +133,7 @@ int rec_device_attach_card(rec_device_t *d)
 void rec_device_detach_card(rec_device_t *d)
 {
     d->generation++;
-    rec_server_forget_files(&g_server);
+    if (d->on_detach) d->on_detach();
     rec_store_unmount(&d->store);
     if (d->bd) port_card_close();
     d->bd = NULL;
@@ -163,8 +148,8 @@ int rec_device_format(rec_device_t *d)
         int err = REC_OK;
         if (!port_card_present() || !(d->bd = port_card_open(&err))) return err ? err : REC_E_NOCARD;
     }
-    int err = rec_store_format(&d->store, d->bd, (uint32_t)(d->settings.device_id ^ port_uptime_ms()), g_ring_storage,
-                               sizeof g_ring_storage);
+    int err = rec_store_format(&d->store, d->bd, (uint32_t)(d->settings.device_id ^ port_uptime_ms()), d->ring.buf,
+                               rec_ring_capacity(&d->ring));
     if (err) {
         d->last_error = err;
         return err;
@@ -174,120 +159,4 @@ int rec_device_format(rec_device_t *d)
     if (d->rec_state == RP_REC_STATE_ERROR) d->rec_state = RP_REC_STATE_IDLE;
     d->state_changed = true;
     return REC_OK;
-}
-
-int rec_app_init(void)
-{
-    rec_device_t *d = &g_device;
-    memset(d, 0, sizeof *d);
-    const port_info_t *info = port_info();
-    d->model = info && info->model ? info->model : RP_CARD_MODEL;
-    d->simulated = info && info->simulated;
-    int err = rec_ring_init(&d->ring, g_ring_storage, sizeof g_ring_storage);
-    REC_ASSERT(err == REC_OK);
-    load_settings(d);
-    int64_t rtc;
-    if (port_rtc_read(&rtc) == REC_OK) {
-        d->clock_base_unix_ms = rtc;
-        d->clock_base_uptime_ms = port_uptime_ms();
-        d->clock_set = true;
-    }
-    d->battery_mv = port_battery_mv();
-    d->last_battery_ms = port_uptime_ms();
-    d->low_battery = d->battery_mv != 0 && d->battery_mv < REC_BATTERY_STOP_MV;
-    rec_server_init(&g_server);
-    err = rec_device_attach_card(d);
-    d->rec_state = err ? RP_REC_STATE_ERROR : RP_REC_STATE_IDLE;
-    d->state_changed = true;
-    return err;
-}
-
-void rec_app_card_changed(void)
-{
-    g_card_changed = true;
-}
-
-static void check_card(rec_device_t *d)
-{
-    bool present = port_card_present();
-    if (!g_card_changed && present == (d->bd != NULL)) return;
-    g_card_changed = false;
-    if (d->rec_state == RP_REC_STATE_RECORDING) return; /* the recorder notices on its next write */
-    if (!present) {
-        if (d->bd) rec_device_detach_card(d);
-        d->rec_state = RP_REC_STATE_ERROR;
-    } else if (!d->bd || !d->store.mounted) {
-        if (d->bd) rec_device_detach_card(d);
-        d->rec_state = rec_device_attach_card(d) == REC_OK ? RP_REC_STATE_IDLE : RP_REC_STATE_ERROR;
-    }
-    d->state_changed = true;
-}
-
-static void check_battery(rec_device_t *d)
-{
-    uint64_t now = port_uptime_ms();
-    if (now - d->last_battery_ms < 1000u) return;
-    d->last_battery_ms = now;
-    d->battery_mv = port_battery_mv();
-    if (d->battery_mv == 0) return; /* not measurable on this port */
-    if (!d->low_battery && d->battery_mv < REC_BATTERY_STOP_MV) {
-        d->low_battery = true;
-        port_log("battery low");
-        if (d->rec_state == RP_REC_STATE_RECORDING) (void)rec_recorder_stop(d, RP_STOP_LOW_BATTERY);
-        d->state_changed = true;
-    } else if (d->low_battery && d->battery_mv > REC_BATTERY_START_MV) {
-        d->low_battery = false;
-        d->state_changed = true;
-    }
-}
-
-static void check_button(rec_device_t *d)
-{
-    if (!port_button_take_press()) return;
-    if (d->rec_state == RP_REC_STATE_RECORDING) {
-        (void)rec_recorder_stop(d, RP_STOP_BUTTON);
-    } else {
-        int err = rec_recorder_start(d);
-        if (err) port_log("cannot start recording");
-    }
-}
-
-/* LED patterns a parent can tell apart:
- *   recording: steady on (off in discreet mode)
- *   ready:     one short flash every 3 seconds
- *   problem:   fast blinking, 4 times a second (no card, card full or unreadable, battery low) */
-static void drive_led(rec_device_t *d)
-{
-    uint64_t now = port_uptime_ms();
-    bool on;
-    if (d->rec_state == RP_REC_STATE_RECORDING || d->rec_state == RP_REC_STATE_FINALISING)
-        on = !d->settings.discreet;
-    else if (d->rec_state == RP_REC_STATE_ERROR || d->low_battery || d->store.card_state != RP_CARD_STATE_OK)
-        on = (now / 125u) % 2u == 0;
-    else
-        on = now % 3000u < 60u;
-    if (on != d->led_on) {
-        d->led_on = on;
-        port_led_set(on);
-    }
-}
-
-void rec_app_poll(void)
-{
-    rec_device_t *d = &g_device;
-    check_battery(d);
-    check_card(d);
-    check_button(d);
-    bool worked = rec_recorder_poll(d);
-    worked |= rec_server_poll(&g_server, d);
-    drive_led(d);
-    g_worked = worked;
-}
-
-uint32_t rec_app_idle_ms(void)
-{
-    rec_device_t *d = &g_device;
-    if (g_worked || g_card_changed) return 0;
-    if (d->rec_state == RP_REC_STATE_RECORDING) return rec_ring_blocks_ready(&d->ring) ? 0 : 20;
-    return 50;
 }

@@ -1,5 +1,5 @@
 /* Block device over a file: see bd_file.h. */
-#include "bd_file.h"
+#include "rec/bd_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,9 +14,10 @@ static int range_ok(const rec_bd_file_t *f, uint32_t lba, uint32_t count)
     return count <= f->bd.block_count && lba <= f->bd.block_count - count;
 }
 
-static int bd_file_read(void *ctx, uint32_t lba, void *buf, uint32_t count)
+/* Reads count blocks at lba into rbuf, or writes them from wbuf when it is not NULL, resuming
+ * after short transfers and signals. */
+static int transfer(rec_bd_file_t *f, uint32_t lba, uint32_t count, void *rbuf, const void *wbuf)
 {
-    rec_bd_file_t *f = ctx;
     if (f->fd < 0)
         return REC_E_IO;
     if (!range_ok(f, lba, count))
@@ -25,13 +26,23 @@ static int bd_file_read(void *ctx, uint32_t lba, void *buf, uint32_t count)
     off_t off = (off_t)lba * REC_BD_BLOCK_SIZE;
     size_t done = 0;
     while (done < len) {
-        ssize_t n = pread(f->fd, (char *)buf + done, len - done, off + (off_t)done);
+        ssize_t n = wbuf ? pwrite(f->fd, (const char *)wbuf + done, len - done, off + (off_t)done)
+                         : pread(f->fd, (char *)rbuf + done, len - done, off + (off_t)done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             return REC_E_IO;
         done += (size_t)n;
     }
+    return REC_OK;
+}
+
+static int bd_file_read(void *ctx, uint32_t lba, void *buf, uint32_t count)
+{
+    rec_bd_file_t *f = ctx;
+    int rc = transfer(f, lba, count, buf, NULL);
+    if (rc != REC_OK)
+        return rc;
     f->reads++;
     f->blocks_read += count;
     return REC_OK;
@@ -40,21 +51,9 @@ static int bd_file_read(void *ctx, uint32_t lba, void *buf, uint32_t count)
 static int bd_file_write(void *ctx, uint32_t lba, const void *buf, uint32_t count)
 {
     rec_bd_file_t *f = ctx;
-    if (f->fd < 0)
-        return REC_E_IO;
-    if (!range_ok(f, lba, count))
-        return REC_E_RANGE;
-    size_t len = (size_t)count * REC_BD_BLOCK_SIZE;
-    off_t off = (off_t)lba * REC_BD_BLOCK_SIZE;
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = pwrite(f->fd, (const char *)buf + done, len - done, off + (off_t)done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return REC_E_IO;
-        done += (size_t)n;
-    }
+    int rc = transfer(f, lba, count, NULL, buf);
+    if (rc != REC_OK)
+        return rc;
     f->writes++;
     f->blocks_written += count;
     return REC_OK;

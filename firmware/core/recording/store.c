@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "rec/calendar.h"
 #include "rec/frame.h"
 #include "rec/err.h"
 #include "rec/sha256.h"
@@ -167,17 +168,9 @@ void rec_store_set_time(rec_store_t *st, bool clock_set, int64_t unix_ms)
     int64_t secs = unix_ms / 1000;
     int64_t days = secs / 86400;
     uint32_t sod = (uint32_t)(secs % 86400);
-    /* Civil date from days since 1970-01-01 (Howard Hinnant's algorithm). */
-    int64_t z = days + 719468;
-    int64_t era = z / 146097;
-    uint32_t doe = (uint32_t)(z - era * 146097);
-    uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = (int64_t)yoe + era * 400;
-    uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    uint32_t mp = (5 * doy + 2) / 153;
-    uint32_t d = doy - (153 * mp + 2) / 5 + 1;
-    uint32_t m = mp < 10 ? mp + 3 : mp - 9;
-    if (m <= 2) y++;
+    int64_t y;
+    unsigned m, d;
+    rec_civil_from_days(days, &y, &m, &d);
     if (y > 2107) return;
     uint16_t date = (uint16_t)(((uint32_t)(y - 1980) << 9) | (m << 5) | d);
     uint16_t time = (uint16_t)(((sod / 3600) << 11) | (((sod / 60) % 60) << 5) | ((sod % 60) / 2));

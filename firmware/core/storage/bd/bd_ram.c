@@ -1,5 +1,5 @@
 /* RAM block device with power-cut injection: see bd_ram.h. */
-#include "fakes/bd_ram.h"
+#include "rec/bd_ram.h"
 
 #include <stdio.h>
 #include <stdlib.h>

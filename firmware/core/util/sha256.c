@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "rec/bytes.h"
+
 static const uint32_t K[64] = {
     0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u, 0x923f82a4u, 0xab1c5ed5u,
     0xd807aa98u, 0x12835b01u, 0x243185beu, 0x550c7dc3u, 0x72be5d74u, 0x80deb1feu, 0x9bdc06a7u, 0xc19bf174u,
@@ -20,19 +22,6 @@ static inline uint32_t ror(uint32_t x, unsigned n)
     return (x >> n) | (x << (32u - n));
 }
 
-static inline uint32_t load_be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
-}
-
-static inline void store_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 /* Compresses n consecutive 64-byte blocks. */
 static void compress(uint32_t st[8], const uint8_t *p, size_t n)
 {
@@ -43,7 +32,7 @@ static void compress(uint32_t st[8], const uint8_t *p, size_t n)
         for (unsigned i = 0; i < 64; i++) {
             uint32_t wi;
             if (i < 16) {
-                wi = load_be32(p + 4u * i);
+                wi = rec_get_be32(p + 4u * i);
             } else {
                 uint32_t w15 = w[(i - 15u) & 15u], w2 = w[(i - 2u) & 15u];
                 uint32_t s0 = ror(w15, 7) ^ ror(w15, 18) ^ (w15 >> 3);
@@ -123,10 +112,10 @@ void rec_sha256_final(rec_sha256_t *h, uint8_t digest[REC_SHA256_DIGEST_SIZE])
         n = 0;
     }
     memset(h->buf + n, 0, 56 - n);
-    store_be32(h->buf + 56, (uint32_t)(bits >> 32));
-    store_be32(h->buf + 60, (uint32_t)bits);
+    rec_put_be32(h->buf + 56, (uint32_t)(bits >> 32));
+    rec_put_be32(h->buf + 60, (uint32_t)bits);
     compress(h->state, h->buf, 1);
-    for (unsigned i = 0; i < 8; i++) store_be32(digest + 4 * i, h->state[i]);
+    for (unsigned i = 0; i < 8; i++) rec_put_be32(digest + 4 * i, h->state[i]);
     memset(h, 0, sizeof *h);
 }
 

@@ -1,0 +1,162 @@
+/* The application loop: it owns the device context (whose keeping is device.c), the protocol
+ * server and the audio ring, and runs card insert/remove, button, battery, LED, and the recorder
+ * and protocol server in turn. See app.h for how a port runs it. */
+#include "rec/app.h"
+
+#include <string.h>
+
+#include "rec/device.h"
+#include "rec/err.h"
+#include "rec/port.h"
+#include "rec/server.h"
+#include "rec_protocol.h"
+
+static rec_device_t g_device;
+static rec_server_t g_server;
+static uint8_t g_ring_storage[REC_AUDIO_RING_BYTES];
+static bool g_card_changed;
+static bool g_worked;
+
+/* The server keeps a recording open between READs: a detached card takes it away. */
+static void forget_server_files(void)
+{
+    rec_server_forget_files(&g_server);
+}
+
+rec_device_t *rec_device(void)
+{
+    return &g_device;
+}
+
+int rec_app_init(void)
+{
+    rec_device_t *d = &g_device;
+    memset(d, 0, sizeof *d);
+    const port_info_t *info = port_info();
+    d->model = info && info->model ? info->model : RP_CARD_MODEL;
+    d->simulated = info && info->simulated;
+    int err = rec_ring_init(&d->ring, g_ring_storage, sizeof g_ring_storage);
+    REC_ASSERT(err == REC_OK);
+    rec_device_load_settings(d);
+    int64_t rtc;
+    if (port_rtc_read(&rtc) == REC_OK) {
+        d->clock_base_unix_ms = rtc;
+        d->clock_base_uptime_ms = port_uptime_ms();
+        d->clock_set = true;
+    }
+    d->battery_mv = port_battery_mv();
+    d->last_battery_ms = port_uptime_ms();
+    d->low_battery = d->battery_mv != 0 && d->battery_mv < REC_BATTERY_STOP_MV;
+    rec_server_init(&g_server);
+    d->on_detach = forget_server_files;
+    err = rec_device_attach_card(d);
+    d->rec_state = err ? RP_REC_STATE_ERROR : RP_REC_STATE_IDLE;
+    d->state_changed = true;
+    return err;
+}
+
+void rec_app_card_changed(void)
+{
+    g_card_changed = true;
+}
+
+static void check_card(rec_device_t *d)
+{
+    bool present = port_card_present();
+    if (!g_card_changed && present == (d->bd != NULL)) return;
+    g_card_changed = false;
+    if (d->rec_state == RP_REC_STATE_RECORDING) return; /* the recorder notices on its next write */
+    if (!present) {
+        if (d->bd) rec_device_detach_card(d);
+        d->rec_state = RP_REC_STATE_ERROR;
+    } else if (!d->bd || !d->store.mounted) {
+        if (d->bd) rec_device_detach_card(d);
+        d->rec_state = rec_device_attach_card(d) == REC_OK ? RP_REC_STATE_IDLE : RP_REC_STATE_ERROR;
+    }
+    d->state_changed = true;
+}
+
+static void check_battery(rec_device_t *d)
+{
+    uint64_t now = port_uptime_ms();
+    if (now - d->last_battery_ms < 1000u) return;
+    d->last_battery_ms = now;
+    d->battery_mv = port_battery_mv();
+    if (d->battery_mv == 0) return; /* not measurable on this port */
+    if (!d->low_battery && d->battery_mv < REC_BATTERY_STOP_MV) {
+        d->low_battery = true;
+        port_log("battery low");
+        if (d->rec_state == RP_REC_STATE_RECORDING) (void)rec_recorder_stop(d, RP_STOP_LOW_BATTERY);
+        d->state_changed = true;
+    } else if (d->low_battery && d->battery_mv > REC_BATTERY_START_MV) {
+        d->low_battery = false;
+        d->state_changed = true;
+    }
+}
+
+static void check_button(rec_device_t *d)
+{
+    if (!port_button_take_press()) return;
+    if (d->rec_state == RP_REC_STATE_RECORDING) {
+        (void)rec_recorder_stop(d, RP_STOP_BUTTON);
+    } else {
+        int err = rec_recorder_start(d);
+        if (err) port_log("cannot start recording");
+    }
+}
+
+/* LED patterns a parent can tell apart:
+ *   recording: steady on (off in discreet mode)
+ *   ready:     one short flash every 3 seconds
+ *   problem:   fast blinking, 4 times a second (no card, card full or unreadable, battery low) */
+static void drive_led(rec_device_t *d)
+{
+    uint64_t now = port_uptime_ms();
+    bool on;
+    if (d->rec_state == RP_REC_STATE_RECORDING || d->rec_state == RP_REC_STATE_FINALISING)
+        on = !d->settings.discreet;
+    else if (d->rec_state == RP_REC_STATE_ERROR || d->low_battery || d->store.card_state != RP_CARD_STATE_OK)
+        on = (now / 125u) % 2u == 0;
+    else
+        on = now % 3000u < 60u;
+    if (on != d->led_on) {
+        d->led_on = on;
+        port_led_set(on);
+    }
+}
+
+void rec_app_poll(void)
+{
+    rec_device_t *d = &g_device;
+    check_battery(d);
+    check_card(d);
+    check_button(d);
+    bool worked = rec_recorder_poll(d);
+    worked |= rec_server_poll(&g_server, d);
+    drive_led(d);
+    g_worked = worked;
+}
+
+uint32_t rec_app_idle_ms(void)
+{
+    rec_device_t *d = &g_device;
+    if (g_worked || g_card_changed) return 0;
+    if (d->rec_state == RP_REC_STATE_RECORDING) return rec_ring_blocks_ready(&d->ring) ? 0 : 20;
+    return 50;
+}
+
+bool rec_app_status_changed(rec_app_status_t *last, bool force)
+{
+    const rec_device_t *d = &g_device;
+    rec_app_status_t now = {d->rec_state, d->store.card_state, d->low_battery};
+    if (!force && now.rec_state == last->rec_state && now.card_state == last->card_state &&
+        now.low_battery == last->low_battery)
+        return false;
+    *last = now;
+    return true;
+}
+
+uint64_t rec_app_device_id(void)
+{
+    return g_device.settings.device_id;
+}
