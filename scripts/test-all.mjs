@@ -28,6 +28,10 @@ const TOOLS = [
   ['socat', 'socat'],
   ['clang', 'clang'],
   ['openscad', 'openscad'],
+  // test/open-signatures.test.ts: the stock tools that check a recorder's signed statement.
+  ['signify-openbsd', 'signify-openbsd'],
+  ['minisign', 'minisign'],
+  ['openssl', 'openssl'],
 ];
 
 function have(tool) {

@@ -323,7 +323,7 @@ function keyProblems(signatureKeyId: Buffer, key: PublicKeyFile, file: string): 
 
 /** What `signify -C` checks of the signature (not the listed files): key id, then Ed25519. */
 export function verifySignifyFiles(publicKeyFile: Uint8Array | string, signatureFile: Uint8Array): OpenCheck & { message: Buffer } {
-  let message = Buffer.alloc(0);
+  let message: Buffer = Buffer.alloc(0);
   const result = check(() => {
     const key = parseSignifyPublicKey(publicKeyFile);
     const sig = parseSignifySignature(signatureFile);
