@@ -10,7 +10,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CARD_LAYOUT } from '../protocol/src/schema.js';
 import { RawClient } from './support/raw-client.js';
 import { expectRamp, parseRecording } from './support/recording.js';
-import { CLI, fsckCheck, mcopyOut, requireSimulator, requireTool, runCli, startCli, startSim, stopAll, tempDir, type Sim } from './support/sim.js';
+import { record, waitLine } from './support/reliability.js';
+import { CLI, fsckCheck, mcopyOut, requireSimulator, requireTool, runCli, startCli, startSim, stopAll, tempDir } from './support/sim.js';
 
 beforeAll(() => {
   requireSimulator();
@@ -19,25 +20,6 @@ beforeAll(() => {
   if (!existsSync(CLI)) throw new Error(`the app is not built at ${CLI}: run npm run build (npm test does)`);
 });
 afterEach(stopAll);
-
-/** Makes a recording of about `seconds` device seconds with the button. */
-async function record(sim: Sim, seconds: number, speed: number): Promise<void> {
-  const before = sim.stdout.length;
-  sim.send('press');
-  await waitLine(sim, /^mic on/, before);
-  await new Promise((r) => setTimeout(r, (seconds * 1000) / speed));
-  const mid = sim.stdout.length;
-  sim.send('press');
-  await waitLine(sim, /^mic off/, mid);
-}
-
-async function waitLine(sim: Sim, re: RegExp, from: number, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!sim.stdout.slice(from).some((l) => re.test(l))) {
-    if (Date.now() > end) throw new Error(`simulator did not print ${re}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function jsonLines(stdout: string): Record<string, unknown>[] {
   return stdout
