@@ -64,8 +64,11 @@ describe('recorder sync against the simulator', () => {
     const sim = await startSim({ dir, sizeMb: 64, speed: 20 });
     await record(sim, 12, 20);
     await record(sim, 20, 20);
-    sim.send('press'); // a third recording stays in progress during the sync
-    await sim.waitFor(/^mic on/);
+    // A third recording stays in progress during the sync. Its own `mic on`, not one of the
+    // recordings before (the sync must not start before it).
+    const third = sim.stdout.length;
+    sim.send('press');
+    await sim.waitFor(/^mic on/, 20_000, third);
 
     const r = await runCli(['sync', '--port', sim.link, '--dest', lib, '--json']);
     expect(r.code, r.stderr).toBe(0);
@@ -149,8 +152,9 @@ describe('recorder sync against the simulator', () => {
     const sim = await startSim({ dir, sizeMb: 64, speed: 20 });
     await record(sim, 8, 20);
     await record(sim, 8, 20);
+    const third = sim.stdout.length;
     sim.send('press'); // in progress: must survive
-    await sim.waitFor(/^mic on/);
+    await sim.waitFor(/^mic on/, 20_000, third);
     const r = await runCli(['sync', '--port', sim.link, '--dest', lib, '--delete-after-verify', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const events = jsonLines(r.stdout);
