@@ -7,10 +7,10 @@
 // Configures and builds firmware/build-fuzz with clang, replays the committed corpora and crash
 // regressions (ctest), then fuzzes each harness, N at a time (default 2):
 //  - by default deterministically: libFuzzer with a fixed -seed (default 1) and a fixed number of
-//    executions per harness (RUNS below, about 50 s each on a 2-core machine; --runs N for all;
-//    --runs 0 replays only), starting from the committed seeds and regressions only (a fresh
-//    firmware/build-fuzz/corpus-seeded/<harness>), with address-space randomisation off
-//    (setarch -R) and no timed corpus reloads, so the same commit gives the same result;
+//    executions per harness (RUNS below; --runs N for all; --runs 0 replays only), starting
+//    from the committed seeds and regressions only (a fresh firmware/build-fuzz/corpus-seeded/
+//    <harness>), with address-space randomisation off (setarch -R) and nothing timed (corpus
+//    reloads, allocator purges), so the same commit gives the same result;
 //  - with --time S: S seconds per harness from a random seed, keeping what it learns in
 //    firmware/build-fuzz/corpus/<harness> for the next run (scripts/fuzz-long.sh).
 // Crashes, failed invariants, timeouts (-timeout=10) and memory blow-ups (-rss_limit_mb) are
@@ -32,8 +32,9 @@ const opt = (name, dflt) => {
   const i = args.indexOf(name);
   return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
 };
-// Executions per harness for the deterministic run: about 50 s each on the 2-core machine with
-// two harnesses at a time (fuzz_frame is about 20 times faster than the three that boot a card).
+// Executions per harness for the deterministic run: about 25 s each on the quiet 2-core machine
+// with two harnesses at a time, about 90 s each when other jobs load it (fuzz_frame is 15-20
+// times faster than the three that boot a card). docs/reliability.md has the measurements.
 const RUNS = { frame: 150_000, server: 10_000, fat: 8_000, recover: 8_000 };
 const timed = args.includes('--time');
 const seconds = Number(opt('--time', 0));
