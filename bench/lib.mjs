@@ -1,36 +1,27 @@
-// Shared helpers for the benchmarks (bench/run.mjs): bounded child processes, the release
-// simulator, socat pseudo-terminal pairs, and the app run with its CPU time (paced links use
-// the shared relay, test/support/relay.ts, compiled by run.mjs).
+// Shared helpers for the benchmarks (bench/run.mjs): bounded child processes and the release
+// simulator (both from the simulator driver, host/sim/driver.ts, built into dist/), socat
+// pseudo-terminal pairs, and the app run with its CPU time (paced links use the shared relay,
+// test/support/relay.ts, compiled by run.mjs).
 // Every process started here has a hard timeout and is killed by killAll() (also on exit).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleepMs } from 'node:timers/promises';
-import { clearTimeout, setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+// The simulator driver, from the app build (npm run bench builds it first).
+import { buildSimulator, killAllNow, recordWithButton, spawnLines, startSimulator } from '../dist/host/sim/driver.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI = join(ROOT, 'dist', 'host', 'cli', 'main.js');
 export const BENCH = join(ROOT, 'bench');
 export const sleep = (ms) => sleepMs(ms);
 
-const running = new Set();
-const temps = new Set();
+/** SIGKILLs every process the benchmarks started that still runs. */
+export const killAll = killAllNow;
 
-export function killAll() {
-  for (const p of running) {
-    if (p.exitCode === null && p.signalCode === null) {
-      try {
-        p.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
-  running.clear();
-}
+const temps = new Set();
 
 export function cleanTemps() {
   for (const d of temps) rmSync(d, { recursive: true, force: true });
@@ -55,84 +46,20 @@ export function tempDir(prefix = 'rec-bench-') {
 }
 
 /**
- * Spawns a process with a hard timeout (SIGKILL). Returns { proc, lines, stderr, done, waitLine }:
- * `done` resolves with { code, signal, ms } when it exits.
+ * Spawns a process with a hard timeout (SIGKILL), its stdout in lines (the simulator driver's
+ * spawnLines): `done` resolves with { code, signal, ms } when it exits.
  */
 export function start(cmd, args, o = {}) {
-  const t0 = performance.now();
-  const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: o.cwd, env: { ...process.env, ...(o.env ?? {}) } });
-  running.add(proc);
-  const hard = setTimeout(() => proc.kill('SIGKILL'), o.timeoutMs ?? 120_000);
-  const lines = [];
-  const stderr = [];
-  const waiters = [];
-  let buf = '';
-  proc.stdout.setEncoding('utf8').on('data', (chunk) => {
-    buf += chunk;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      lines.push(line);
-      o.onLine?.(line);
-      for (const w of [...waiters]) {
-        if (w.re.test(line)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(line);
-        }
-      }
-    }
-  });
-  proc.stderr.setEncoding('utf8').on('data', (c) => stderr.push(c));
-  proc.stdin.on('error', () => undefined);
-  const done = new Promise((resolve) => {
-    proc.once('exit', (code, signal) => {
-      clearTimeout(hard);
-      running.delete(proc);
-      for (const w of waiters.splice(0)) w.reject(new Error(`${cmd} exited (${code ?? signal}) before printing ${w.re}: ${stderr.join('').slice(-1500)}`));
-      resolve({ code, signal, ms: performance.now() - t0 });
-    });
-  });
+  const p = spawnLines(cmd, args, { timeoutMs: o.timeoutMs ?? 120_000, cwd: o.cwd, env: o.env, onLine: o.onLine });
   return {
-    proc,
-    lines,
-    stderr,
-    done,
-    t0,
-    send(line) {
-      proc.stdin.write(line + '\n');
-    },
-    waitLine(re, timeoutMs = 30_000, from = 0) {
-      const seen = lines.slice(from).find((l) => re.test(l));
-      if (seen) return Promise.resolve(seen);
-      if (proc.exitCode !== null || proc.signalCode !== null) return Promise.reject(new Error(`${cmd} already exited; stderr: ${stderr.join('').slice(-1500)}`));
-      return new Promise((resolve, reject) => {
-        const w = {
-          re,
-          resolve: (l) => {
-            clearTimeout(t);
-            resolve(l);
-          },
-          reject: (e) => {
-            clearTimeout(t);
-            reject(e);
-          },
-        };
-        const t = setTimeout(() => {
-          waiters.splice(waiters.indexOf(w), 1);
-          reject(new Error(`${cmd} did not print ${re} within ${timeoutMs} ms; stderr: ${stderr.join('').slice(-1500)}`));
-        }, timeoutMs);
-        waiters.push(w);
-      });
-    },
-    async stop(timeoutMs = 5000) {
-      if (proc.exitCode !== null || proc.signalCode !== null) return done;
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
-      const r = await done;
-      clearTimeout(t);
-      return r;
-    },
+    proc: p.proc,
+    lines: p.lines,
+    stderr: p.stderr,
+    done: p.exit,
+    t0: p.t0,
+    send: (line) => p.send(line),
+    waitLine: (re, timeoutMs = 30_000, from = 0) => p.waitLine(re, { timeoutMs, from }),
+    stop: (timeoutMs = 5000) => p.stop(timeoutMs),
   };
 }
 
@@ -152,14 +79,7 @@ export function run(cmd, args, o = {}) {
 
 /** Builds a release simulator in its own build dir (firmware/build-bench*); returns its path. */
 export function buildSim(dir = 'build-bench', extraCFlags = '') {
-  const bin = join(ROOT, 'firmware', dir, 'ports', 'host', 'recorder-sim');
-  // -Wno-error for two warnings that only a Release (-O3 -DNDEBUG) build shows: a
-  // maybe-uninitialized false positive in fat.c and buf_size unused once REC_ASSERT is compiled out.
-  const cflags = `-Wno-error=maybe-uninitialized -Wno-error=unused-parameter ${extraCFlags}`.trim();
-  run('cmake', ['-S', 'firmware', '-B', `firmware/${dir}`, '-DREC_SANITIZE=OFF', '-DCMAKE_BUILD_TYPE=Release', `-DCMAKE_C_FLAGS=${cflags}`]);
-  run('cmake', ['--build', `firmware/${dir}`, '-j2', '--target', 'recorder-sim']);
-  if (!existsSync(bin)) throw new Error(`no simulator at ${bin}`);
-  return bin;
+  return buildSimulator({ root: ROOT, buildDir: dir, cflags: extraCFlags, output: 'capture' });
 }
 
 /** Builds bench/ptyblast.c (raw pty writer) next to the bench simulator. */
@@ -173,35 +93,23 @@ export function buildBlaster() {
 export async function startSim(bin, dir, o = {}) {
   const image = o.image ?? join(dir, 'card.img');
   const link = join(dir, `dev-${Math.random().toString(36).slice(2, 8)}`);
-  const args = ['--image', image, '--link', link, '--size-mb', String(o.sizeMb ?? 256), '--mic', o.mic ?? 'ramp', '--quiet'];
-  if (o.speed) args.push('--speed', String(o.speed));
-  if (o.stallEvery) args.push('--stall-every', String(o.stallEvery), '--stall-ms', String(o.stallMs));
-  const p = start(bin, args, { timeoutMs: o.timeoutMs ?? 1_800_000 });
-  await p.waitLine(/^ready/, 30_000);
+  const sim = await startSimulator({ bin, image, link, sizeMb: o.sizeMb ?? 256, mic: o.mic ?? 'ramp', quiet: true, speed: o.speed, stallEvery: o.stallEvery, stallMs: o.stallMs, timeoutMs: o.timeoutMs ?? 1_800_000 });
   return {
-    ...p,
+    driver: sim,
+    proc: sim.proc,
+    lines: sim.lines,
     link,
     image,
-    async quit() {
-      p.send('quit');
-      const t = setTimeout(() => p.proc.kill('SIGKILL'), 20_000);
-      const r = await p.done;
-      clearTimeout(t);
-      return r;
-    },
+    send: (line) => sim.send(line),
+    waitLine: (re, timeoutMs = 30_000, from = 0) => sim.waitLine(re, { timeoutMs, from }),
+    quit: () => sim.quit(20_000),
   };
 }
 
 /** Makes one recording of `seconds` device seconds with the button (sim at `speed`). */
 export async function record(sim, seconds, speed) {
-  let from = sim.lines.length;
-  sim.send('press');
-  await sim.waitLine(/^mic on/, 60_000, from);
-  await sleep((seconds * 1000) / speed);
-  from = sim.lines.length;
-  sim.send('press');
-  await sim.waitLine(/^mic off/, 60_000, from);
-  await sim.waitLine(/^state rec=idle/, 60_000, from);
+  const stoppedAt = await recordWithButton(sim.driver, seconds, speed, 60_000);
+  await sim.waitLine(/^state rec=idle/, 60_000, stoppedAt);
 }
 
 /** A socat pseudo-terminal pair: bytes written to one end come out of the other. */

@@ -49,8 +49,10 @@ const pct = (s) => (s.spread === null ? '' : `n=${s.n}, spread ${(100 * s.spread
 console.log('building the release simulator (firmware/build-bench) ...');
 const SIM = L.buildSim('build-bench');
 const SIM8K = on('sweep') ? (console.log('building the 8 KiB-frame simulator (firmware/build-bench-8k) ...'), L.buildSim('build-bench-8k', '-DREC_SERVER_MAX_PAYLOAD=8192')) : null;
-const relayJs = join(L.ROOT, 'firmware', 'build-bench', 'relay', 'relay.js');
-if (!existsSync(relayJs) || statSync(relayJs).mtimeMs < statSync(join(L.ROOT, 'test', 'support', 'relay.ts')).mtimeMs) {
+// tsc keeps the folders below the common root of relay.ts and what it imports (host/sim/driver.ts).
+const relayJs = join(L.ROOT, 'firmware', 'build-bench', 'relay', 'test', 'support', 'relay.js');
+const relaySources = [join(L.ROOT, 'test', 'support', 'relay.ts'), join(L.ROOT, 'host', 'sim', 'driver.ts')];
+if (!existsSync(relayJs) || relaySources.some((f) => statSync(relayJs).mtimeMs < statSync(f).mtimeMs)) {
   console.log('compiling test/support/relay.ts for the benchmarks ...');
   L.run('npx', ['tsc', 'test/support/relay.ts', '--outDir', 'firmware/build-bench/relay', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', '--skipLibCheck', '--types', 'node']);
 }

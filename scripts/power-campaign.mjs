@@ -25,7 +25,7 @@
 //          [--stall-every N --stall-ms M] [--max-minutes M] [--quiet]
 // Needs the simulator (firmware/build) and the app (npm run build). Exit status 0 when every cut
 // passed every check; the report is DIR/power-campaign.json and DIR/power-campaign.md.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,7 +68,8 @@ const O = {
 };
 const CLI = join(root, 'dist', 'host', 'cli', 'main.js');
 const distProto = join(root, 'dist', 'protocol', 'src');
-for (const [what, p] of [['the simulator', O.sim], ['the app (npm run build)', CLI], ['the protocol build (npm run build)', join(distProto, 'codec.js')]]) {
+const driverJs = join(root, 'dist', 'host', 'sim', 'driver.js');
+for (const [what, p] of [['the simulator', O.sim], ['the app (npm run build)', CLI], ['the protocol build (npm run build)', join(distProto, 'codec.js')], ['the simulator driver (npm run build)', driverJs]]) {
   if (!existsSync(p)) {
     console.error(`power-campaign: ${what} is missing at ${p}`);
     process.exit(2);
@@ -77,6 +78,7 @@ for (const [what, p] of [['the simulator', O.sim], ['the app (npm run build)', C
 const { Deframer, decodeStruct, encodeFrame, encodeStruct } = await import(pathToFileURL(join(distProto, 'codec.js')).href);
 const { CARD_LAYOUT, CARD_STATE, COMMANDS, KIND, PROTOCOL, RECORD_FLAGS, RECORDING_STATE, REC_STATE, SETTINGS_MASK, STOP_REASON, STRUCTS, structSize } = await import(pathToFileURL(join(distProto, 'schema.js')).href);
 const { SerialPort } = await import('serialport');
+const { killAllNow, recordWithButton, seededRandom, spawnLines, startSimulator } = await import(pathToFileURL(driverJs).href);
 
 const JOURNAL_RECORD_SIZE = structSize(STRUCTS.JOURNAL_RECORD);
 const PHASES = ['recording', 'stop', 'sync', 'delete', 'format', 'settings'];
@@ -87,52 +89,16 @@ const ENV = { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', MTOOLS_SKIP_CHECK:
 // ---------------------------------------------------------------------------------------------
 // Processes: every one is tracked, bounded and killed on the way out.
 
-const children = new Set();
-function track(p, timeoutMs) {
-  children.add(p);
-  const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-  p.once('exit', () => {
-    clearTimeout(t);
-    children.delete(p);
-  });
-  return p;
-}
-function killAll() {
-  for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-}
-process.on('exit', killAll);
+process.on('exit', killAllNow);
 for (const s of ['SIGINT', 'SIGTERM']) {
   process.on(s, () => {
-    killAll();
+    killAllNow();
     process.exit(130);
   });
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
-
-/** mulberry32 */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function exited(p, timeoutMs) {
-  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve(p.exitCode);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.once('exit', (code) => {
-      clearTimeout(t);
-      resolve(code);
-    });
-  });
-}
 
 function isLink(p) {
   try {
@@ -142,78 +108,50 @@ function isLink(p) {
   }
 }
 
+/** The simulator (host/sim/driver.ts) with this campaign's options. */
 class Sim {
-  constructor(proc, link, image) {
-    this.proc = proc;
-    this.link = link;
-    this.image = image;
-    this.lines = [];
-    this.stderr = '';
-    let buf = '';
-    proc.stdout.setEncoding('utf8').on('data', (d) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        this.lines.push(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    });
-    proc.stderr.setEncoding('utf8').on('data', (d) => (this.stderr = (this.stderr + d).slice(-4000)));
+  constructor(sim) {
+    this.sim = sim;
+    this.proc = sim.proc;
+    this.link = sim.link;
+    this.image = sim.image;
+    this.lines = sim.lines;
   }
 
   static async start(image, link, { waitReady = true, timeoutMs = 120_000 } = {}) {
-    const args = ['--image', image, '--link', link, '--size-mb', String(O.sizeMb), '--mic', 'ramp', '--speed', String(O.speed), '--quiet'];
-    if (O.stallEvery) args.push('--stall-every', String(O.stallEvery), '--stall-ms', String(O.stallMs || 500));
-    // Faster than real time, the simulator is a real-time program: when we may (root), give it a
-    // higher CPU priority so machine load is not mistaken for lost audio (as test/support/sim.ts).
-    const boost = O.speed > 1 && process.getuid?.() === 0;
-    const [cmd, cmdArgs] = boost ? ['nice', ['-n', '-15', simBin, ...args]] : [simBin, args];
-    const proc = track(spawn(cmd, cmdArgs, { stdio: ['pipe', 'pipe', 'pipe'], env: ENV }), timeoutMs);
-    proc.on('error', (e) => {
-      sim.stderr += `\nspawn failed: ${e.message}`;
+    // Faster than real time, the simulator is a real-time program: boosted when we may (root) so
+    // machine load is not mistaken for lost audio (as in test/support/sim.ts).
+    const sim = await startSimulator({
+      bin: simBin, image, link, sizeMb: O.sizeMb, mic: 'ramp', speed: O.speed, quiet: true,
+      stallEvery: O.stallEvery, stallMs: O.stallMs || 500, boost: true, timeoutMs, waitReady, readyTimeoutMs: 20_000,
     });
-    proc.stdin.on('error', () => undefined);
-    const sim = new Sim(proc, link, image);
-    if (waitReady) await sim.waitLine(/^ready/, 0, 20_000);
-    return sim;
+    return new Sim(sim);
   }
 
   get alive() {
-    return this.proc.exitCode === null && this.proc.signalCode === null;
+    return this.sim.alive;
   }
 
-  async waitLine(re, from = 0, timeoutMs = 20_000) {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const l = this.lines.slice(from).find((x) => re.test(x));
-      if (l) return l;
-      if (!this.alive) throw new Error(`simulator exited (${this.proc.exitCode ?? this.proc.signalCode}) before printing ${re}: ${this.stderr.slice(-800)}`);
-      if (Date.now() > end) throw new Error(`simulator did not print ${re} within ${timeoutMs} ms`);
-      await sleep(2);
-    }
+  waitLine(re, from = 0, timeoutMs = 20_000) {
+    return this.sim.waitLine(re, { from, timeoutMs });
   }
 
   send(line) {
-    this.proc.stdin.write(line + '\n');
+    this.sim.send(line);
   }
 
-  async command(line) {
-    const from = this.lines.length;
-    this.send(line);
-    await this.waitLine(new RegExp(`^ok ${line.split(' ')[0]}`), from);
+  command(line) {
+    return this.sim.command(line);
   }
 
   /** Power cut. The simulator leaves its link behind; it is removed so nothing opens a stale one. */
   async cut() {
-    this.proc.kill('SIGKILL');
-    await exited(this.proc, 5000);
+    await this.sim.kill();
     if (isLink(this.link)) unlinkSync(this.link);
   }
 
   async quit() {
-    if (!this.alive) return this.proc.exitCode;
-    this.send('quit');
-    return exited(this.proc, 20_000);
+    return (await this.sim.quit(20_000)).code;
   }
 }
 
@@ -405,27 +343,18 @@ function ffprobeOk(path) {
 // The app
 
 function startCli(args, timeoutMs) {
-  const p = track(spawn(process.execPath, [CLI, ...args], { env: { ...ENV, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] }), timeoutMs);
-  p.on('error', () => undefined); // shows as a failed run
   const events = [];
-  let stderr = '';
-  let buf = '';
-  p.stdout.setEncoding('utf8').on('data', (d) => {
-    buf += d;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      try {
-        events.push(JSON.parse(line));
-      } catch {
-        // not JSON
-      }
+  const onLine = (line) => {
+    try {
+      events.push(JSON.parse(line));
+    } catch {
+      // not JSON
     }
-  });
-  p.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-  const done = exited(p, timeoutMs + 1000);
-  return { p, events, get stderr() { return stderr; }, done };
+  };
+  // A CLI that cannot start shows as a failed run (exit code null).
+  const p = spawnLines(process.execPath, [CLI, ...args], { name: 'recorder', timeoutMs, env: { ...ENV, CI: '1' }, onLine });
+  p.proc.stdin.end();
+  return { p: p.proc, events, get stderr() { return p.stderr.join(''); }, done: p.exit.then((s) => s.code) };
 }
 
 async function waitEvent(cli, pred, timeoutMs) {
@@ -549,9 +478,9 @@ async function recordFor(sim, c, ms, cutAtEnd) {
     }
   }
   if (timer) {
-    await exited(sim.proc, 5000);
+    await Promise.race([sim.sim.exit, sleep(5000)]);
     clearTimeout(timer);
-    if (isLink(sim.link)) unlinkSync(sim.link);
+    await sim.cut();
   }
   const micOn = sim.lines.slice(from).some((l) => /^mic on/.test(l));
   return { last, micOn };
@@ -603,7 +532,7 @@ async function runSequence(seqNo, r, budget) {
       }
       report.failures.push({ cut: cutNo, sequence: seqNo, phase, message: String(e?.message ?? e), details: ctx.details, image: report.failures.length < 10 ? keep : null });
       log(`cut ${cutNo} (${phase}) FAILED: ${e?.message ?? e}`);
-      killAll();
+      killAllNow();
       return; // the card is in an unknown state: next sequence
     } finally {
       report.cuts++;
@@ -650,15 +579,7 @@ async function oneCut(ctx, state, paths, r) {
   let formatCut = false;
   let cliRun = null;
 
-  const quickRecording = async (seconds) => {
-    let from = sim.lines.length;
-    sim.send('press');
-    await sim.waitLine(/^mic on/, from);
-    await sleep((seconds * 1000) / O.speed);
-    from = sim.lines.length;
-    sim.send('press');
-    await sim.waitLine(/^mic off/, from);
-  };
+  const quickRecording = (seconds) => recordWithButton(sim.sim, seconds, O.speed);
 
   if (phase === 'recording') {
     // Up to 6 s of device time; a quarter of the cuts land in the first half second.
@@ -983,7 +904,7 @@ let exitCode = 0;
 try {
   await calibrateFormat();
   report.formatMs = budgetFormatMs;
-  const r = rng(O.seed);
+  const r = seededRandom(O.seed);
   const deadline = O.maxMinutes > 0 ? t0 + O.maxMinutes * 60_000 : Infinity;
   const budget = { left: () => (Date.now() > deadline ? 0 : O.cuts - report.cuts), used: () => undefined };
   for (let s = 1; budget.left() > 0; s++) {
@@ -996,7 +917,7 @@ try {
   report.failures.push({ cut: null, phase: 'campaign', message: String(e?.stack ?? e) });
   exitCode = 1;
 } finally {
-  killAll();
+  killAllNow();
   rmSync(tmpRoot, { recursive: true, force: true });
 }
 report.elapsedMs = Date.now() - t0;

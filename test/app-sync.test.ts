@@ -10,7 +10,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CARD_LAYOUT } from '../protocol/src/schema.js';
 import { RawClient } from './support/raw-client.js';
 import { expectRamp, parseRecording } from './support/recording.js';
-import { CLI, fsckCheck, mcopyOut, requireSimulator, requireTool, runCli, startCli, startSim, stopAll, tempDir, type Sim } from './support/sim.js';
+import { record, waitLine } from './support/reliability.js';
+import { CLI, fsckCheck, mcopyOut, requireSimulator, requireTool, runCli, startCli, startSim, stopAll, tempDir } from './support/sim.js';
 
 beforeAll(() => {
   requireSimulator();
@@ -19,25 +20,6 @@ beforeAll(() => {
   if (!existsSync(CLI)) throw new Error(`the app is not built at ${CLI}: run npm run build (npm test does)`);
 });
 afterEach(stopAll);
-
-/** Makes a recording of about `seconds` device seconds with the button. */
-async function record(sim: Sim, seconds: number, speed: number): Promise<void> {
-  const before = sim.stdout.length;
-  sim.send('press');
-  await waitLine(sim, /^mic on/, before);
-  await new Promise((r) => setTimeout(r, (seconds * 1000) / speed));
-  const mid = sim.stdout.length;
-  sim.send('press');
-  await waitLine(sim, /^mic off/, mid);
-}
-
-async function waitLine(sim: Sim, re: RegExp, from: number, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!sim.stdout.slice(from).some((l) => re.test(l))) {
-    if (Date.now() > end) throw new Error(`simulator did not print ${re}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function jsonLines(stdout: string): Record<string, unknown>[] {
   return stdout
@@ -82,8 +64,11 @@ describe('recorder sync against the simulator', () => {
     const sim = await startSim({ dir, sizeMb: 64, speed: 20 });
     await record(sim, 12, 20);
     await record(sim, 20, 20);
-    sim.send('press'); // a third recording stays in progress during the sync
-    await sim.waitFor(/^mic on/);
+    // A third recording stays in progress during the sync. Its own `mic on`, not one of the
+    // recordings before (the sync must not start before it).
+    const third = sim.stdout.length;
+    sim.send('press');
+    await sim.waitFor(/^mic on/, 20_000, third);
 
     const r = await runCli(['sync', '--port', sim.link, '--dest', lib, '--json']);
     expect(r.code, r.stderr).toBe(0);
@@ -167,8 +152,9 @@ describe('recorder sync against the simulator', () => {
     const sim = await startSim({ dir, sizeMb: 64, speed: 20 });
     await record(sim, 8, 20);
     await record(sim, 8, 20);
+    const third = sim.stdout.length;
     sim.send('press'); // in progress: must survive
-    await sim.waitFor(/^mic on/);
+    await sim.waitFor(/^mic on/, 20_000, third);
     // Before copying, list says what is not in the library yet (the wipe procedure relies on it).
     const before = jsonLines((await runCli(['list', '--port', sim.link, '--dest', lib, '--json'])).stdout).at(-1);
     expect(before).toMatchObject({ type: 'result', ok: true, toCopy: [1, 2], alreadyInLibrary: [], inProgress: [3] });

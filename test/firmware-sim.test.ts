@@ -47,7 +47,7 @@ describe('simulator over a real pseudo-terminal', () => {
     expect(info.model).toBe('ER-1 sim');
     expect(Number(info.flags) & 1).toBe(1);
     expect(info.recState).toBe(REC_STATE.IDLE);
-    await until('a BAD_FRAME error for the garbage', 5000, async () => (c.errors.length ? true : undefined));
+    await until('a BAD_FRAME error for the garbage', 20_000, async () => (c.errors.length ? true : undefined));
     expect(c.errors[0]!.kind).toBe(KIND.ERROR);
     expect(await sim.quit()).toBe(0);
   });

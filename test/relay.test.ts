@@ -32,7 +32,11 @@ async function fakeDevice(dir: string): Promise<{ path: string; proc: ChildProce
   setTimeout(() => proc.kill('SIGKILL'), 60_000).unref();
   const received: Buffer[] = [];
   proc.stdout!.on('data', (b: Buffer) => received.push(b));
-  for (let i = 0; i < 500 && !existsSync(path); i++) await sleep(10);
+  const end = Date.now() + 30_000;
+  while (!existsSync(path)) {
+    if (Date.now() > end || proc.exitCode !== null || proc.signalCode !== null) throw new Error(`socat did not make ${path}`);
+    await sleep(10);
+  }
   return { path, proc, received };
 }
 
@@ -53,7 +57,7 @@ function openApp(path: string): Promise<{ port: SerialPort; received: Buffer[]; 
   });
 }
 
-async function waitBytes(parts: Buffer[], n: number, timeoutMs = 10_000): Promise<Buffer> {
+async function waitBytes(parts: Buffer[], n: number, timeoutMs = 30_000): Promise<Buffer> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const b = Buffer.concat(parts);
@@ -99,9 +103,10 @@ describe('relay', () => {
     const t0 = Date.now();
     dev.proc.stdin!.write(down);
     expect((await waitBytes(app.received, down.length)).equals(down)).toBe(true);
+    // Not faster than the rate (1.5 s, less the bucket's head start). No upper bound on the wall
+    // clock here: a loaded machine is slower; waitBytes' 30 s bounds a relay that stalls.
     const s = (Date.now() - t0) / 1000;
     expect(s).toBeGreaterThan(1.3);
-    expect(s).toBeLessThan(3);
   });
 
   it('injects the same bit flips, drops and duplicates for the same seed', async () => {

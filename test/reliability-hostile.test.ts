@@ -72,14 +72,15 @@ describe('device side: cards and batteries that misbehave', () => {
   it('no card: the recorder says so, records nothing, and works once a card is in', async () => {
     const dir = tempDir('rec-hostile-');
     const sim = await startSim({ dir, sizeMb: 64, speed: 20 });
+    let from = sim.stdout.length;
     await command(sim, 'eject'); // before any host or button touches it
-    await sim.waitFor(/card=none/);
+    await sim.waitFor(/card=none/, 20_000, from);
     const c = await connect(sim.link);
     const info = await c.ok('INFO');
     expect(info.cardState).toBe(CARD_STATE.NONE);
     expect(await errorOf(c, 'LIST', { afterNumber: 0, maxEntries: 10 })).not.toBeNull();
     expect(await errorOf(c, 'RECORD', { action: RECORD_ACTION.START })).not.toBeNull();
-    const from = sim.stdout.length;
+    from = sim.stdout.length;
     await command(sim, 'press');
     await sleep(300);
     expect(sim.stdout.slice(from).some((l) => /^mic on/.test(l))).toBe(false);
@@ -88,8 +89,10 @@ describe('device side: cards and batteries that misbehave', () => {
     const r = await runCli(['sync', '--port', sim.link, '--dest', join(dir, 'lib'), '--json']);
     expect(r.code).not.toBe(0);
     expect(jsonLines(r.stdout).some((e) => e.type === 'warning' && e.code === 'CARD_PROBLEM')).toBe(true);
+    // The state line of the insertion, not the one printed at boot (card=ok too).
+    from = sim.stdout.length;
     await command(sim, 'insert');
-    await sim.waitFor(/card=ok/);
+    await sim.waitFor(/card=ok/, 20_000, from);
     const c2 = await connect(sim.link);
     expect(await list(c2)).toEqual([]);
     await c2.close();
@@ -110,11 +113,14 @@ describe('device side: cards and batteries that misbehave', () => {
       reached = Number((await c.ok('INFO')).currentSamples);
       await sleep(20);
     }
+    let from = sim.stdout.length;
     await command(sim, 'eject');
-    await sim.waitFor(/state rec=error card=none/);
+    await sim.waitFor(/state rec=error card=none/, 20_000, from);
     expect((await c.ok('INFO')).cardState).toBe(CARD_STATE.NONE);
+    // The state line of the insertion, not the one printed at boot.
+    from = sim.stdout.length;
     await command(sim, 'insert');
-    await sim.waitFor(/state rec=idle card=ok/);
+    await sim.waitFor(/state rec=idle card=ok/, 20_000, from);
     const entries = await list(c);
     expect(entries).toHaveLength(1);
     expect(entries[0]!.stopReason).toBe(STOP_REASON.CARD_REMOVED);
@@ -346,13 +352,12 @@ describe('app side: hostile files and file systems', () => {
         closeSync(fd);
       } else writeFileSync(wav, k.wav);
       writeFileSync(join(bad, `${k.name}.json`), k.manifest);
-      const t0 = Date.now();
+      // Bounded: a verify that takes too long is killed at 60 s (exit code null), which fails here.
       const r = await runCli(['verify', wav, '--json'], 60_000);
-      expect(r.code, `${k.name}: ${r.stdout.slice(-800)} ${r.stderr}`).toBe(1);
+      expect(r.code, `${k.name} (null: took too long): ${r.stdout.slice(-800)} ${r.stderr}`).toBe(1);
       const result = jsonLines(r.stdout).at(-1)!;
       expect(result, k.name).toMatchObject({ type: 'result', ok: false });
       expect(r.stdout + r.stderr, k.name).not.toMatch(/Unexpected problem|at .*\.js:\d+/);
-      expect(Date.now() - t0, `${k.name} took too long`).toBeLessThan(30_000);
     }
     // The folder as a whole: every bad one reported, and the exit status says so.
     const all = await runCli(['verify', bad, '--json'], 120_000);

@@ -26,9 +26,11 @@ afterEach(async () => {
   // SIGTERM lets the script kill its simulators and app runs; SIGKILL if it does not go.
   if (child && child.exitCode === null && child.signalCode === null) {
     const c = child;
+    const gone = new Promise((r) => c.once('exit', r));
     c.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 2000));
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+    await gone;
+    clearTimeout(t);
   }
   child = null;
   await stopAll();

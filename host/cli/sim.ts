@@ -3,9 +3,7 @@
  * unchanged; stdin/stdout are inherited so `press`, `disconnect`, ... can be typed.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import * as path from 'node:path';
+import { findSimulator, SIM_NOT_BUILT } from '../sim/driver.js';
 
 export const SIM_HELP = `Usage: recorder sim --image PATH --link PATH [--size-mb N] [--mic ramp|sine|demo|wav:FILE]
                     [--speed N] [--stall-every N --stall-ms M] [--quiet] [--verbose]
@@ -15,19 +13,6 @@ when the app can connect with "recorder sync --port PATH", and reads commands on
 press, connect, disconnect, battery MV, eject, insert, quit.
 Set RECORDER_SIM to use another simulator binary.`;
 
-export function findSimulator(): string | null {
-  if (process.env.RECORDER_SIM) return process.env.RECORDER_SIM;
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  // From host/cli (tsx/vitest) or dist/host/cli (built).
-  for (const up of ['../..', '../../..']) {
-    for (const build of ['firmware/build/ports/host/recorder-sim', 'firmware/build-sim/ports/host/recorder-sim']) {
-      const p = path.resolve(here, up, build);
-      if (existsSync(p)) return p;
-    }
-  }
-  return null;
-}
-
 export async function runSim(args: string[]): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(SIM_HELP + '\n');
@@ -35,7 +20,7 @@ export async function runSim(args: string[]): Promise<number> {
   }
   const bin = findSimulator();
   if (!bin) {
-    process.stderr.write('The simulator is not built. Build it with: cmake -S firmware -B firmware/build && cmake --build firmware/build\n');
+    process.stderr.write(SIM_NOT_BUILT + '\n');
     return 1;
   }
   return new Promise<number>((resolve) => {

@@ -5,9 +5,10 @@
  * Every QEMU started here has a hard time limit and is killed by `stopAllQemu` (register it in
  * afterEach), also when the test fails. See docs/qemu.md.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { quitWith, spawnLines, type LineProcess } from '../../host/sim/driver.js';
 import { ROOT } from './sim.js';
 
 export const QEMU_ELF = process.env.REC_QEMU_ELF ?? join(ROOT, 'firmware', 'build-qemu', 'ports', 'qemu', 'recorder-qemu.elf');
@@ -61,30 +62,16 @@ export interface Qemu {
   kill(): Promise<void>;
 }
 
-const running = new Set<ChildProcess>();
+const running = new Set<LineProcess>();
+const PTY_LINE = /char device redirected to (\/dev\/pts\/\d+) \(label serial0\)/;
 
+/** SIGKILLs every QEMU still running (a power cut: the tests check the image afterwards). */
 export async function stopAllQemu(): Promise<void> {
-  const waits: Promise<unknown>[] = [];
-  for (const p of running) {
-    if (p.exitCode === null && p.signalCode === null) {
-      waits.push(new Promise((r) => p.once('exit', r)));
-      p.kill('SIGKILL');
-    }
-  }
+  const all = [...running];
   running.clear();
-  await Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, 5000))]);
+  await Promise.race([Promise.all(all.map((p) => p.kill())), new Promise((r) => setTimeout(r, 5000))]);
 }
 
-function exited(p: ChildProcess, timeoutMs: number): Promise<number | null> {
-  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve(p.exitCode);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.once('exit', (code) => {
-      clearTimeout(t);
-      resolve(code);
-    });
-  });
-}
 
 export async function startQemu(o: QemuOptions): Promise<Qemu> {
   requireQemu();
@@ -93,92 +80,40 @@ export async function startQemu(o: QemuOptions): Promise<Qemu> {
   // Semihosting lets `quit` end QEMU with a status; -no-reboot turns a firmware reset (fault,
   // assert) into an exit the test sees instead of a silent reboot.
   args.push('-semihosting-config', 'enable=on,target=native', '-no-reboot');
-  const proc = spawn(QEMU_BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  running.add(proc);
-  const hard = setTimeout(() => proc.kill('SIGKILL'), o.timeoutMs ?? 120_000);
-  proc.once('exit', () => {
-    clearTimeout(hard);
-    running.delete(proc);
-  });
-  const lines: string[] = [];
-  const stderr: string[] = [];
-  const waiters: { re: RegExp; from: number; resolve: (l: string) => void; reject: (e: Error) => void }[] = [];
+  // QEMU announces the pseudo-terminal on stdout when a serial port is on stdio (else stderr).
   let ptyResolve: (p: string) => void = () => {};
   const ptyPath = new Promise<string>((r) => (ptyResolve = r));
-  let buf = '';
-  proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    buf += chunk;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i).replace(/\r$/, '');
-      buf = buf.slice(i + 1);
-      lines.push(line);
-      // QEMU announces the pseudo-terminal on stdout when a serial port is on stdio.
-      const pm = /char device redirected to (\/dev\/pts\/\d+) \(label serial0\)/.exec(line);
-      if (pm) ptyResolve(pm[1]!);
-      for (const w of [...waiters]) {
-        if (lines.length - 1 >= w.from && w.re.test(line)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(line);
-        }
-      }
-    }
+  const p = spawnLines(QEMU_BIN, args, {
+    name: 'QEMU',
+    timeoutMs: o.timeoutMs ?? 120_000,
+    onLine(line) {
+      const m = PTY_LINE.exec(line);
+      if (m) ptyResolve(m[1]!);
+    },
   });
-  let errBuf = '';
-  proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr.push(chunk);
-    errBuf += chunk;
-    const m = /char device redirected to (\/dev\/pts\/\d+) \(label serial0\)/.exec(errBuf);
+  running.add(p);
+  void p.exit.then(() => running.delete(p));
+  p.proc.stderr!.on('data', () => {
+    const m = PTY_LINE.exec(p.stderr.join(''));
     if (m) ptyResolve(m[1]!);
   });
-  const describe = () => `console: ${lines.slice(-20).join(' | ')}; stderr: ${stderr.join('').slice(-1000)}`;
-  proc.once('exit', (code, signal) => {
-    for (const w of waiters.splice(0)) w.reject(new Error(`QEMU exited (${code ?? signal}) before printing ${w.re}; ${describe()}`));
-  });
+  const describe = () => `console: ${p.lines.slice(-20).join(' | ')}; ${p.describe()}`;
   const q: Qemu = {
     pty: '',
-    proc,
-    lines,
-    stderr,
-    send(command: string) {
-      proc.stdin!.write(command + '\n');
-    },
-    waitFor(re: RegExp, timeoutMs = 30_000, from = 0) {
-      const seen = lines.slice(from).find((l) => re.test(l));
-      if (seen) return Promise.resolve(seen);
-      if (proc.exitCode !== null || proc.signalCode !== null) {
-        return Promise.reject(new Error(`QEMU exited (${proc.exitCode ?? proc.signalCode}) before printing ${re}; ${describe()}`));
-      }
-      return new Promise((resolve, reject) => {
-        const w = {
-          re,
-          from,
-          resolve: (l: string) => (clearTimeout(t), resolve(l)),
-          reject: (e: Error) => (clearTimeout(t), reject(e)),
-        };
-        const t = setTimeout(() => {
-          waiters.splice(waiters.indexOf(w), 1);
-          reject(new Error(`QEMU console did not print ${re} within ${timeoutMs} ms; ${describe()}`));
-        }, timeoutMs);
-        waiters.push(w);
-      });
-    },
-    async quit(timeoutMs = 20_000) {
-      if (proc.exitCode !== null) return proc.exitCode;
-      proc.stdin!.write('quit\n');
-      return exited(proc, timeoutMs);
-    },
-    async kill() {
-      proc.kill('SIGKILL');
-      await exited(proc, 5000);
-    },
+    proc: p.proc,
+    lines: p.lines,
+    stderr: p.stderr,
+    send: (command) => p.send(command),
+    waitFor: (re, timeoutMs = 30_000, from = 0) => p.waitLine(re, { timeoutMs, from }).catch((e: Error) => Promise.reject(new Error(`${e.message}; ${describe()}`))),
+    quit: async (timeoutMs = 20_000) => (await quitWith(p, 'quit', timeoutMs)).code,
+    kill: async () => void (await p.kill()),
   };
   let startTimer: NodeJS.Timeout | undefined;
   q.pty = await Promise.race([
     ptyPath,
     new Promise<string>((_, reject) => {
       startTimer = setTimeout(() => reject(new Error(`QEMU did not report its pseudo-terminal; ${describe()}`)), 15_000);
-      proc.once('exit', (code) => reject(new Error(`QEMU exited (${code}) at start; ${describe()}`)));
+      void p.exit.then(() => reject(new Error(`QEMU exited at start; ${describe()}`)));
     }),
   ]).finally(() => clearTimeout(startTimer));
   await q.waitFor(/^ready$/, 60_000);

@@ -35,6 +35,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { SerialPort } from 'serialport';
+import { seededRandom } from '../../host/sim/driver.js';
 
 export interface FaultOptions {
   bytesPerSecond?: number;
@@ -89,18 +90,6 @@ export interface RelayStats {
   faults: number;
 }
 
-/** mulberry32: small, fast, deterministic. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Distance to the next event of a per-byte Bernoulli(p) process (>= 1), or Infinity. */
 function gap(r: () => number, p: number | undefined): number {
   if (!p || p <= 0) return Infinity;
@@ -139,7 +128,7 @@ class Direction {
     seed: number,
     readonly onPressure: (high: boolean) => void,
   ) {
-    this.r = rng(seed);
+    this.r = seededRandom(seed);
     this.nextDrop = gap(this.r, f.dropRate);
     this.nextCorrupt = gap(this.r, f.corruptRate);
     this.nextDup = gap(this.r, f.dupRate);

@@ -9,39 +9,26 @@ import { lstatSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeStruct } from '../../protocol/src/codec.js';
 import { CARD_LAYOUT, STRUCTS, structSize } from '../../protocol/src/schema.js';
+import { recordWithButton } from '../../host/sim/driver.js';
 import { mcopyOut, type Sim } from './sim.js';
 
 export const JOURNAL_RECORD_SIZE = structSize(STRUCTS.JOURNAL_RECORD);
 export const sha256 = (b: Buffer | Uint8Array): string => createHash('sha256').update(b).digest('hex');
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function waitLine(sim: Sim, re: RegExp, from: number, timeoutMs = 20_000): Promise<string> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const l = sim.stdout.slice(from).find((x) => re.test(x));
-    if (l) return l;
-    if (sim.proc.exitCode !== null || sim.proc.signalCode !== null) throw new Error(`simulator exited before printing ${re}; stderr: ${sim.stderr.join('').slice(-1500)}`);
-    if (Date.now() > end) throw new Error(`simulator did not print ${re} within ${timeoutMs} ms`);
-    await sleep(10);
-  }
+/** The first stdout line matching re at line index `from` or later. */
+export function waitLine(sim: Sim, re: RegExp, from: number, timeoutMs = 20_000): Promise<string> {
+  return sim.waitFor(re, timeoutMs, from);
 }
 
 /** A control command, waiting for its `ok`. */
 export async function command(sim: Sim, line: string, timeoutMs = 20_000): Promise<void> {
-  const from = sim.stdout.length;
-  sim.send(line);
-  await waitLine(sim, new RegExp(`^ok ${line.split(' ')[0]}`), from, timeoutMs);
+  await sim.driver.command(line, timeoutMs);
 }
 
 /** Makes a recording of about `seconds` device seconds with the button. */
 export async function record(sim: Sim, seconds: number, speed: number): Promise<void> {
-  const before = sim.stdout.length;
-  sim.send('press');
-  await waitLine(sim, /^mic on/, before);
-  await sleep((seconds * 1000) / speed);
-  const mid = sim.stdout.length;
-  sim.send('press');
-  await waitLine(sim, /^mic off/, mid);
+  await recordWithButton(sim.driver, seconds, speed);
 }
 
 const MENV = { ...process.env, MTOOLS_SKIP_CHECK: '1' };
