@@ -11,21 +11,8 @@
 #include <string.h>
 #include "rec_codec.h"
 #include "rec_vectors.h"
+#include "support/hex.h"
 
-static uint8_t *unhex(const char *hex, size_t *len)
-{
-    size_t n = strlen(hex);
-    assert_int_equal(n % 2, 0);
-    uint8_t *out = malloc(n / 2 + 1); /* +1: never malloc(0) */
-    assert_non_null(out);
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
-        out[i] = (uint8_t)v;
-    }
-    *len = n / 2;
-    return out;
-}
 
 static const rp_codec_entry_t *find_codec(const char *name)
 {
@@ -60,7 +47,7 @@ static void test_every_vector_unpacks_and_packs(void **state)
         if (!e) fail_msg("no codec for %s", m->name);
         assert_int_equal(e->codec->field_count, m->field_count);
         size_t n;
-        uint8_t *bytes = unhex(m->bytes_hex, &n);
+        uint8_t *bytes = rec_test_unhex(m->bytes_hex, &n);
         assert_true(n >= e->codec->wire_size); /* tails (records, data) follow the fixed part */
 
         /* Unpack into a value pre-filled with garbage: every field must be written. */
@@ -80,7 +67,7 @@ static void test_every_vector_unpacks_and_packs(void **state)
             } else {
                 assert_int_not_equal(cf->size & RP_CODEC_RAW, 0);
                 size_t hn;
-                uint8_t *want = unhex(fd->hex, &hn);
+                uint8_t *want = rec_test_unhex(fd->hex, &hn);
                 assert_true(hn <= fd->size);
                 assert_memory_equal(member, want, hn);
                 for (size_t k = hn; k < fd->size; k++) assert_int_equal(member[k], 0); /* NUL padding */

@@ -17,23 +17,9 @@
 #include "rec/frame.h"
 #include "rec_protocol.h"
 #include "rec_vectors.h"
+#include "support/hex.h"
 
 /* ---- helpers ------------------------------------------------------------------------------- */
-
-static uint8_t *unhex(const char *hex, size_t *len)
-{
-    size_t n = strlen(hex);
-    assert_int_equal(n % 2, 0);
-    uint8_t *out = malloc(n / 2 + 1); /* +1: never malloc(0) */
-    assert_non_null(out);
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
-        out[i] = (uint8_t)v;
-    }
-    *len = n / 2;
-    return out;
-}
 
 static uint32_t rng_state = 0x9E3779B9u;
 static uint32_t rnd(void)
@@ -52,7 +38,7 @@ static void test_crc_vectors(void **state)
     assert_int_equal(rec_crc32(0, "123456789", 9), RP_CRC32_CHECK);
     for (size_t i = 0; i < RPV_COUNT(RPV_CRC); i++) {
         size_t n;
-        uint8_t *in = unhex(RPV_CRC[i].input_hex, &n);
+        uint8_t *in = rec_test_unhex(RPV_CRC[i].input_hex, &n);
         print_message("crc %s\n", RPV_CRC[i].name);
         assert_int_equal(rec_crc32(0, in, n), RPV_CRC[i].crc);
         /* Continuing over a split gives the same result. */
@@ -70,8 +56,8 @@ static void test_cobs_vectors(void **state)
     (void)state;
     for (size_t i = 0; i < RPV_COUNT(RPV_COBS); i++) {
         size_t dn, en, n;
-        uint8_t *dec = unhex(RPV_COBS[i].decoded_hex, &dn);
-        uint8_t *enc = unhex(RPV_COBS[i].encoded_hex, &en);
+        uint8_t *dec = rec_test_unhex(RPV_COBS[i].decoded_hex, &dn);
+        uint8_t *enc = rec_test_unhex(RPV_COBS[i].encoded_hex, &en);
         print_message("cobs %s\n", RPV_COBS[i].name);
         assert_true(en <= REC_COBS_MAX_ENCODED(dn));
 
@@ -393,7 +379,7 @@ static void test_messages(void **state)
     for (size_t i = 0; i < RPV_COUNT(RPV_MESSAGES); i++) {
         const rpv_message_t *m = &RPV_MESSAGES[i];
         size_t n;
-        uint8_t *b = unhex(m->bytes_hex, &n);
+        uint8_t *b = rec_test_unhex(m->bytes_hex, &n);
         char sname[64], fname[64], macro[160];
         snake(m->name, sname, sizeof sname);
         print_message("message %s\n", m->name);
@@ -425,7 +411,7 @@ static void test_messages(void **state)
                 if (v != fd->u) fail_msg("%s.%s: %llx, expected %llx", m->name, fd->name, (unsigned long long)v, (unsigned long long)fd->u);
             } else {
                 size_t hn;
-                uint8_t *want = unhex(fd->hex, &hn);
+                uint8_t *want = rec_test_unhex(fd->hex, &hn);
                 assert_true(hn <= fd->size);
                 if (hn) assert_memory_equal(p, want, hn);
                 for (size_t k = hn; k < fd->size; k++) assert_int_equal(p[k], 0); /* text padding */
@@ -446,8 +432,8 @@ static void test_frames_build(void **state)
     for (size_t i = 0; i < RPV_COUNT(RPV_FRAMES); i++) {
         const rpv_frame_t *v = &RPV_FRAMES[i];
         size_t pn, wn, n;
-        uint8_t *payload = unhex(v->payload_hex, &pn);
-        uint8_t *wire = unhex(v->wire_hex, &wn);
+        uint8_t *payload = rec_test_unhex(v->payload_hex, &pn);
+        uint8_t *wire = rec_test_unhex(v->wire_hex, &wn);
         print_message("frame %s\n", v->name);
         rec_frame_t f = { .kind = v->kind, .seq = v->seq, .command = v->command, .length = (uint16_t)pn, .payload = payload };
         size_t cap = REC_FRAME_WIRE_MAX(pn);
@@ -479,10 +465,10 @@ static void test_frames_parse(void **state)
     for (size_t i = 0; i < RPV_COUNT(RPV_FRAMES); i++) {
         const rpv_frame_t *v = &RPV_FRAMES[i];
         size_t pn, wn;
-        uint8_t *payload = unhex(v->payload_hex, &pn);
+        uint8_t *payload = rec_test_unhex(v->payload_hex, &pn);
         print_message("frame %s\n", v->name);
         for (int strip = 0; strip < 2; strip++) {
-            uint8_t *wire = unhex(v->wire_hex, &wn);
+            uint8_t *wire = rec_test_unhex(v->wire_hex, &wn);
             rec_frame_t f;
             memset(&f, 0xAA, sizeof f);
             assert_int_equal(rec_frame_decode_wire(wire, wn - (size_t)strip, RP_ABSOLUTE_MAX_PAYLOAD, &f), REC_FRAME_OK);
@@ -518,7 +504,7 @@ static void test_rejects(void **state)
         rec_frame_status_t want = status_by_name(v->reason);
         assert_int_not_equal(want, REC_FRAME_OK);
 
-        uint8_t *wire = unhex(v->wire_hex, &wn);
+        uint8_t *wire = rec_test_unhex(v->wire_hex, &wn);
         rec_frame_t f;
         assert_int_equal(rec_frame_decode_wire(wire, wn, RP_ABSOLUTE_MAX_PAYLOAD, &f), want);
         if (want == REC_FRAME_VERSION) {
@@ -531,7 +517,7 @@ static void test_rejects(void **state)
         free(wire);
 
         /* Through the deframer: exactly one item, with the same reason and the byte count. */
-        wire = unhex(v->wire_hex, &wn);
+        wire = rec_test_unhex(v->wire_hex, &wn);
         rec_deframer_t d;
         rec_deframer_init(&d, dbuf, sizeof dbuf, RP_ABSOLUTE_MAX_PAYLOAD);
         rec_deframer_item_t item;
@@ -611,7 +597,7 @@ static void test_streams(void **state)
     for (size_t s = 0; s < RPV_COUNT(RPV_STREAMS); s++) {
         const rpv_stream_t *v = &RPV_STREAMS[s];
         size_t wn;
-        uint8_t *wire = unhex(v->wire_hex, &wn);
+        uint8_t *wire = rec_test_unhex(v->wire_hex, &wn);
         for (int mode = 0; mode < 3; mode++) {
             for (int rep = 0; rep < (mode == 2 ? 20 : 1); rep++) {
                 collected_t c;
@@ -621,7 +607,7 @@ static void test_streams(void **state)
                 assert_int_equal(c.errors, v->errors);
                 for (size_t i = 0; i < c.frames; i++) {
                     size_t en;
-                    uint8_t *exp = unhex(v->frames_hex[i], &en);
+                    uint8_t *exp = rec_test_unhex(v->frames_hex[i], &en);
                     rec_frame_t want;
                     assert_int_equal(rec_frame_decode_wire(exp, en, RP_ABSOLUTE_MAX_PAYLOAD, &want), REC_FRAME_OK);
                     assert_int_equal(c.got[i].kind, want.kind);
@@ -648,7 +634,7 @@ static void test_all_frames_split(void **state)
     size_t off = 0;
     for (size_t i = 0; i < RPV_COUNT(RPV_FRAMES); i++) {
         size_t wn;
-        uint8_t *w = unhex(RPV_FRAMES[i].wire_hex, &wn);
+        uint8_t *w = rec_test_unhex(RPV_FRAMES[i].wire_hex, &wn);
         memcpy(all + off, w, wn);
         off += wn;
         all[off++] = 0; /* an empty frame between each: ignored */
@@ -669,7 +655,7 @@ static void test_all_frames_split(void **state)
                 assert_true(next < RPV_COUNT(RPV_FRAMES));
                 const rpv_frame_t *v = &RPV_FRAMES[next++];
                 size_t pn;
-                uint8_t *payload = unhex(v->payload_hex, &pn);
+                uint8_t *payload = rec_test_unhex(v->payload_hex, &pn);
                 assert_int_equal(item.frame.kind, v->kind);
                 assert_int_equal(item.frame.seq, v->seq);
                 assert_int_equal(item.frame.command, v->command);

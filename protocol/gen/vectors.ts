@@ -4,6 +4,7 @@
  */
 import { buildFrame, cobsEncode, crc32, encodeFrame, encodeStruct, type StructValue } from '../src/codec.js';
 import { COMMANDS, EVENTS, KIND, PROTOCOL, STRUCTS, type FieldDef, type StructDef, type StructName } from '../src/schema.js';
+import { xorshift32 } from '../src/prng.js';
 
 export interface JsonFieldValue {
   name: string;
@@ -25,18 +26,7 @@ export interface Vectors {
   stream: { name: string; wire: string; frames: string[]; errors: number }[];
 }
 
-/** Small deterministic PRNG (xorshift32) so vectors never change between runs. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
+const prng = xorshift32;
 
 function seedOf(name: string): number {
   return crc32(Buffer.from(name, 'utf8'));

@@ -16,22 +16,12 @@ import {
 } from '../src/codec.js';
 import { COMMANDS, KIND, PROTOCOL, type StructName } from '../src/schema.js';
 import type { Vectors } from '../gen/vectors.js';
+import { xorshift32 } from '../src/prng.js';
 
 const vectors = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'generated', 'vectors.json'), 'utf8')) as Vectors;
 const hex = (s: string) => Buffer.from(s, 'hex');
 
-/** Deterministic PRNG for the property tests, so a failure reproduces. */
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
+const rng = xorshift32;
 
 describe('CRC-32', () => {
   it('has the standard check value', () => {

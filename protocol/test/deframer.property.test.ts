@@ -17,18 +17,9 @@
 import { describe, expect, it } from 'vitest';
 import { Deframer, FrameError, cobsEncode, decodeWireFrame, encodeFrame, type DeframerItem } from '../src/codec.js';
 import { PROTOCOL } from '../src/schema.js';
+import { xorshift32 } from '../src/prng.js';
 
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
+const rng = xorshift32;
 
 const REASONS = new Set(['cobs', 'short', 'crc', 'length', 'version', 'oversize']);
 
