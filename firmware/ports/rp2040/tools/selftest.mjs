@@ -4,9 +4,9 @@
 // the core's cycle count over each timed section. Used by test/rp2040-ed25519.test.ts and by
 // `npm run bench -- --only crypto`.
 //
-// The cycle counts are rp2040js's model of the Cortex-M0+ (one cycle per instruction, two for
-// loads, stores and MULS-free taken branches as the core implements them, three for BL ...) with
-// flash reads at SRAM speed: the XIP cache misses of real hardware are not modelled.
+// The cycle counts are rp2040js's model of the Cortex-M0+ (one cycle per instruction plus fixed
+// extras for loads, stores, taken branches and BL) with flash read at SRAM speed: the XIP cache
+// misses of real hardware are not modelled.
 import { readFileSync } from 'node:fs';
 import { RP2040 } from 'rp2040js';
 import { boot2Valid } from './boot2.mjs';
