@@ -91,3 +91,9 @@ if(CMAKE_CROSSCOMPILING AND REC_PORT STREQUAL "qemu" AND REC_CRYPTO_NODE)
   add_custom_command(TARGET ed25519-selftest-qemu.elf POST_BUILD
     COMMAND ${CMAKE_SIZE} $<TARGET_FILE:ed25519-selftest-qemu.elf> VERBATIM)
 endif()
+
+# Cortex-M0+ (RP2040 build): a branch-free __aeabi_lmul (mul64_v6m.c) replaces libgcc's, whose
+# v6-M version branches on its operands; the field and scalar arithmetic multiply secrets with it.
+if(CMAKE_SYSTEM_PROCESSOR STREQUAL "cortex-m0plus")
+  target_sources(rec_crypto PRIVATE ${REC_CRYPTO_DIR}/mul64_v6m.c)
+endif()

@@ -10,6 +10,7 @@
 
 #define ED25519_VECTORS_NO_WYCHEPROOF /* they do not fit the 96 KiB flash budget beside the code */
 #include "ed25519_vectors.h"
+#include "rfc8032_selftest.h"
 
 #define STACK_PAINT 0x5afec0deu
 
@@ -74,40 +75,6 @@ void Reset_Handler(void)
     __asm__ volatile("mov %0, sp" : "=r"(sp));
     for (uint32_t *p = &_sstack; (uint32_t)(uintptr_t)p < sp - 64u; p++) *p = STACK_PAINT;
     exit_with((uint32_t)main());
-}
-
-static size_t from_hex(const char *hex, uint8_t *out, size_t max)
-{
-    size_t n = strlen(hex) / 2;
-    if (n > max) return SIZE_MAX;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t byte = 0;
-        for (int k = 0; k < 2; k++) {
-            char c = hex[2 * i + (size_t)k];
-            byte = (uint8_t)(byte << 4 | (c <= '9' ? c - '0' : c - 'a' + 10));
-        }
-        out[i] = byte;
-    }
-    return n;
-}
-
-static int run_vector(const rfc8032_vector_t *t)
-{
-    static uint8_t msg[1024];
-    uint8_t seed[32], pub[32], want_sig[64], sig[64];
-    rec_ed25519_keypair_t key;
-    size_t len = from_hex(t->message, msg, sizeof msg);
-    if (len == SIZE_MAX || from_hex(t->seed, seed, 32) != 32 || from_hex(t->public_key, pub, 32) != 32 ||
-        from_hex(t->signature, want_sig, 64) != 64) {
-        return 0;
-    }
-    if (rec_ed25519_keypair_from_seed(&key, seed) != 0 || memcmp(key.public_key, pub, 32) != 0) return 0;
-    if (rec_ed25519_sign(sig, msg, len, &key) != 0 || memcmp(sig, want_sig, 64) != 0) return 0;
-    if (rec_ed25519_verify(sig, msg, len, pub) != 1) return 0;
-    sig[33] ^= 0x04;
-    if (rec_ed25519_verify(sig, msg, len, pub) != 0) return 0;
-    rec_ed25519_wipe(&key);
-    return 1;
 }
 
 int main(void)
