@@ -92,7 +92,7 @@ describe('firmware ChaCha20-Poly1305 against node:crypto', () => {
     const tampered = cases.flatMap((c) => {
       const tag = Buffer.from(c.tag);
       tag[randomInt(0, 16)]! ^= 1 << randomInt(0, 8);
-      const out = [{ c, aad: c.aad, ct: c.ct, tag }];
+      const out: { c: typeof c; aad: Buffer; ct: Buffer; tag: Buffer }[] = [{ c, aad: c.aad, ct: c.ct, tag }];
       if (c.ct.length) {
         const ct = Buffer.from(c.ct);
         ct[randomInt(0, ct.length)]! ^= 1 << randomInt(0, 8);
