@@ -93,7 +93,8 @@ if(CMAKE_CROSSCOMPILING AND REC_PORT STREQUAL "qemu" AND REC_CRYPTO_NODE)
 endif()
 
 # Issue 13 groundwork (age encryption), in rec_crypto but not linked into the device images yet:
-# HMAC-SHA-256 / HKDF-SHA-256 (our code, over the core's util/sha256.c) and ChaCha20-Poly1305 from
+# HMAC-SHA-256 / HKDF-SHA-256 (our code, over the core's util/sha256.c), X25519 (our RFC 7748 ladder
+# over orlp's fe.c, already compiled above) and ChaCha20-Poly1305 from
 # libtorsion as shipped in the npm package bcrypto (pinned like ed25519-supercop; README.md says
 # why). Only the files ChaCha20, Poly1305 and their AEAD composition need are compiled.
 set(REC_TORSION_PACKAGE bcrypto)
@@ -118,7 +119,8 @@ set(REC_TORSION_DIR ${REC_TORSION_PACKAGE_DIR}/deps/torsion)
 # memxor), internal.c (the abort behind argument checks the wrapper never fails).
 set(REC_TORSION_SOURCES aead.c stream.c mac.c util.c internal.c)
 list(TRANSFORM REC_TORSION_SOURCES PREPEND ${REC_TORSION_DIR}/src/)
-target_sources(rec_crypto PRIVATE ${REC_CRYPTO_DIR}/hmac_sha256.c ${REC_CRYPTO_DIR}/chacha20poly1305.c ${REC_TORSION_SOURCES})
+target_sources(rec_crypto PRIVATE ${REC_CRYPTO_DIR}/hmac_sha256.c ${REC_CRYPTO_DIR}/chacha20poly1305.c ${REC_TORSION_SOURCES}
+  ${REC_CRYPTO_DIR}/x25519.c)
 target_include_directories(rec_crypto PRIVATE ${REC_TORSION_DIR}/include)
 # The single relaxation for libtorsion: SipHash and MurmurHash3 (in mac.c and util.c, unused
 # here) fall through switch cases on purpose.
@@ -142,6 +144,7 @@ if(CMAKE_CROSSCOMPILING AND REC_CRYPTO_NODE)
       --entry rec_hmac_sha256 --entry rec_hkdf_sha256
       --entry rec_chacha20poly1305_init --entry rec_chacha20poly1305_encrypt --entry rec_chacha20poly1305_encrypt_final
       --entry rec_chacha20poly1305_decrypt --entry rec_chacha20poly1305_decrypt_final
+      --entry rec_x25519 --entry rec_x25519_base
       ${CMAKE_CURRENT_BINARY_DIR}/CMakeFiles
     VERBATIM)
 endif()

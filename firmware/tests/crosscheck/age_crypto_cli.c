@@ -1,10 +1,12 @@
-/* The firmware's ChaCha20-Poly1305 (rec/chacha20poly1305.h) on the command line, for the
- * cross-check against node:crypto (test/firmware-aead.test.ts). One request per line on stdin,
+/* The firmware's ChaCha20-Poly1305 and X25519 (rec/chacha20poly1305.h, rec/x25519.h) on the
+ * command line, for the cross-check against node:crypto (test/firmware-age-crypto.test.ts). One request per line on stdin,
  * one answer per line on stdout; hex everywhere, "-" for empty; PIECES is a comma-separated list
  * of update sizes that must add up to the text's length ("-" for one piece):
  *
  *     seal KEY NONCE AAD PIECES TEXT          -> CIPHERTEXT TAG
  *     open KEY NONCE AAD PIECES CIPHERTEXT TAG -> TEXT, or "reject"
+ *     x25519 SCALAR U                         -> SHARED, or "reject" (all zero)
+ *     x25519base SCALAR                       -> PUBLIC_KEY
  *
  * Anything malformed prints "error ..." and exits 2. */
 #include <stdio.h>
@@ -13,6 +15,7 @@
 
 #include "rec/chacha20poly1305.h"
 #include "rec/err.h"
+#include "rec/x25519.h"
 
 #define MAX_TEXT (256u * 1024u)
 #define MAX_LINE (2u * MAX_TEXT + 64u * 1024u)
@@ -58,6 +61,25 @@ int main(void)
         if (strchr(line, '\n') == NULL) fail("line", "too long");
         const char *cmd = strtok(line, " \n");
         if (cmd == NULL) continue;
+        if (strcmp(cmd, "x25519") == 0 || strcmp(cmd, "x25519base") == 0) {
+            unsigned char scalar[REC_X25519_SIZE], u[REC_X25519_SIZE], result[REC_X25519_SIZE];
+            if (parse_hex(strtok(NULL, " \n"), scalar, sizeof scalar, "scalar") != sizeof scalar) fail("scalar", "bad length");
+            int err;
+            if (cmd[6] == '\0') {
+                if (parse_hex(strtok(NULL, " \n"), u, sizeof u, "u") != sizeof u) fail("u", "bad length");
+                err = rec_x25519(result, scalar, u);
+            } else {
+                err = rec_x25519_base(result, scalar);
+            }
+            if (err == REC_OK) {
+                print_hex(result, sizeof result);
+            } else {
+                printf("reject");
+            }
+            printf("\n");
+            fflush(stdout);
+            continue;
+        }
         int seal = strcmp(cmd, "seal") == 0;
         if (!seal && strcmp(cmd, "open") != 0) fail("command", cmd);
         unsigned char key[REC_CHACHA20POLY1305_KEY_SIZE], nonce[REC_CHACHA20POLY1305_NONCE_SIZE];

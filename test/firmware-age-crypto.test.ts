@@ -1,25 +1,26 @@
 /**
  * The firmware's ChaCha20-Poly1305 (firmware/core/crypto over libtorsion, through
- * firmware/tests/crosscheck/aead_cli.c in the host build) against node:crypto (OpenSSL) on random
+ * firmware/tests/crosscheck/age_crypto_cli.c in the host build) against node:crypto (OpenSSL) on random
  * keys, nonces, AAD and text lengths from 0 to 200 KiB, the text fed to the firmware in random
  * update sizes: the same ciphertexts and tags, each side opens the other's, and both reject
- * tampered tags, ciphertexts and AAD.
+ * tampered tags, ciphertexts and AAD. Its X25519 against node's (ECDH x25519) on random keys: the
+ * same public keys and shared secrets, and both refuse a small-order peer key (zero secret).
  */
 import { spawnSync } from 'node:child_process';
-import { createCipheriv, createDecipheriv, randomBytes, randomInt } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, randomBytes, randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './support/sim.js';
 
-const CLI = process.env.REC_AEAD_CLI ?? join(ROOT, 'firmware', 'build', 'tests', 'aead-cli');
+const CLI = process.env.REC_AGE_CRYPTO_CLI ?? join(ROOT, 'firmware', 'build', 'tests', 'age-crypto-cli');
 const hexOrDash = (b: Buffer): string => (b.length ? b.toString('hex') : '-');
 
 /** Runs the firmware's AEAD over the requests (one per line); its answers, one per request. */
 function firmware(requests: string[]): string[] {
   const r = spawnSync(CLI, [], { input: requests.join('\n') + '\n', encoding: 'utf8', timeout: 60_000, maxBuffer: 256 << 20 });
   if (r.error) throw r.error;
-  expect(r.status, `aead-cli: ${r.stdout.slice(-300)} ${r.stderr}`).toBe(0);
+  expect(r.status, `age-crypto-cli: ${r.stdout.slice(-300)} ${r.stderr}`).toBe(0);
   const answers = r.stdout.trimEnd().split('\n');
   expect(answers).toHaveLength(requests.length);
   return answers;
@@ -56,7 +57,7 @@ function pieces(len: number): string {
 }
 
 beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error(`aead-cli not built at ${CLI}: run npm test (it builds firmware/build first)`);
+  if (!existsSync(CLI)) throw new Error(`age-crypto-cli not built at ${CLI}: run npm test (it builds firmware/build first)`);
 });
 
 describe('firmware ChaCha20-Poly1305 against node:crypto', () => {
@@ -113,5 +114,48 @@ describe('firmware ChaCha20-Poly1305 against node:crypto', () => {
       expect(nodeOpen(t.c.key, t.c.nonce, t.aad, t.ct, t.tag)).toBeNull();
     });
     expect(tampered.length).toBeGreaterThan(150);
+  });
+});
+
+// DER wrappers of raw X25519 keys (RFC 8410).
+const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
+const x25519PrivateKey = (k: Buffer) => createPrivateKey({ key: Buffer.concat([X25519_PKCS8, k]), format: 'der', type: 'pkcs8' });
+const x25519PublicRaw = (k: Buffer): string => createPublicKey(x25519PrivateKey(k)).export({ format: 'der', type: 'spki' }).subarray(X25519_SPKI.length).toString('hex');
+function nodeX25519(k: Buffer, u: Buffer): string {
+  const publicKey = createPublicKey({ key: Buffer.concat([X25519_SPKI, u]), format: 'der', type: 'spki' });
+  try {
+    return diffieHellman({ privateKey: x25519PrivateKey(k), publicKey }).toString('hex');
+  } catch {
+    return 'reject';
+  }
+}
+
+describe('firmware X25519 against node:crypto', () => {
+  it('derives the same public keys and shared secrets on random keys', () => {
+    const pairs = Array.from({ length: 100 }, () => ({ a: randomBytes(32), b: randomBytes(32) }));
+    const pubs = firmware(pairs.flatMap((p) => [`x25519base ${p.a.toString('hex')}`, `x25519base ${p.b.toString('hex')}`]));
+    pairs.forEach((p, i) => {
+      expect(pubs[2 * i]).toBe(x25519PublicRaw(p.a));
+      expect(pubs[2 * i + 1]).toBe(x25519PublicRaw(p.b));
+    });
+    const shared = firmware(pairs.flatMap((p, i) => [`x25519 ${p.a.toString('hex')} ${pubs[2 * i + 1]}`, `x25519 ${p.b.toString('hex')} ${pubs[2 * i]}`]));
+    pairs.forEach((p, i) => {
+      const want = nodeX25519(p.a, Buffer.from(pubs[2 * i + 1]!, 'hex'));
+      expect(want).toMatch(/^[0-9a-f]{64}$/);
+      expect(shared[2 * i]).toBe(want);
+      expect(shared[2 * i + 1]).toBe(want);
+    });
+  });
+
+  it('computes random u-coordinates (on the curve or its twist) as node does, and both refuse small-order ones', () => {
+    // u = 0 and 1 and the order-8 points' u (RFC 7748 / Wycheproof), then random 32-byte strings.
+    const smallOrder = ['00', '01', 'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800', '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157']
+      .map((h) => Buffer.from(h.padEnd(64, '0'), 'hex'));
+    const us = [...smallOrder, ...Array.from({ length: 60 }, () => randomBytes(32))];
+    const ks = us.map(() => randomBytes(32));
+    const got = firmware(us.map((u, i) => `x25519 ${ks[i]!.toString('hex')} ${u.toString('hex')}`));
+    us.forEach((u, i) => expect(got[i], u.toString('hex')).toBe(nodeX25519(ks[i]!, u)));
+    expect(got.slice(0, smallOrder.length)).toEqual(smallOrder.map(() => 'reject'));
   });
 });
