@@ -97,3 +97,60 @@ endif()
 if(CMAKE_SYSTEM_PROCESSOR STREQUAL "cortex-m0plus")
   target_sources(rec_crypto PRIVATE ${REC_CRYPTO_DIR}/mul64_v6m.c)
 endif()
+
+# Issue 13 groundwork (age encryption), in rec_crypto but not linked into the device images yet:
+# HMAC-SHA-256 / HKDF-SHA-256 (our code, over the core's util/sha256.c), X25519 (our RFC 7748 ladder
+# over orlp's fe.c, already compiled above) and ChaCha20-Poly1305 from
+# libtorsion as shipped in the npm package bcrypto (pinned like ed25519-supercop; README.md says
+# why). Only the files ChaCha20, Poly1305 and their AEAD composition need are compiled.
+set(REC_TORSION_PACKAGE bcrypto)
+set(REC_TORSION_PACKAGE_DIR ${REC_REPO_ROOT}/node_modules/${REC_TORSION_PACKAGE}
+  CACHE PATH "The installed npm package bcrypto (libtorsion's C sources)")
+string(JSON REC_TORSION_PINNED ERROR_VARIABLE REC_TORSION_PIN_ERROR
+  GET ${REC_ROOT_PACKAGE_JSON} devDependencies ${REC_TORSION_PACKAGE})
+if(REC_TORSION_PIN_ERROR OR NOT REC_TORSION_PINNED MATCHES "^[0-9]+\\.[0-9]+\\.[0-9]+$")
+  message(FATAL_ERROR "package.json must pin ${REC_TORSION_PACKAGE} to one exact version in devDependencies (found '${REC_TORSION_PINNED}')")
+endif()
+if(NOT EXISTS ${REC_TORSION_PACKAGE_DIR}/package.json)
+  message(FATAL_ERROR "${REC_TORSION_PACKAGE} is not installed (${REC_TORSION_PACKAGE_DIR}): run npm ci in the repository root; the firmware compiles its ChaCha20-Poly1305 C sources from that package")
+endif()
+file(READ ${REC_TORSION_PACKAGE_DIR}/package.json REC_TORSION_PACKAGE_JSON)
+string(JSON REC_TORSION_INSTALLED GET ${REC_TORSION_PACKAGE_JSON} version)
+if(NOT REC_TORSION_INSTALLED STREQUAL REC_TORSION_PINNED)
+  message(FATAL_ERROR "${REC_TORSION_PACKAGE} ${REC_TORSION_INSTALLED} is installed but package.json pins ${REC_TORSION_PINNED}: run npm ci in the repository root")
+endif()
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${REC_TORSION_PACKAGE_DIR}/package.json)
+set(REC_TORSION_DIR ${REC_TORSION_PACKAGE_DIR}/deps/torsion)
+# aead.c (the RFC 8439 composition), stream.c (ChaCha20), mac.c (Poly1305), util.c (memzero,
+# memxor), internal.c (the abort behind argument checks the wrapper never fails).
+set(REC_TORSION_SOURCES aead.c stream.c mac.c util.c internal.c)
+list(TRANSFORM REC_TORSION_SOURCES PREPEND ${REC_TORSION_DIR}/src/)
+target_sources(rec_crypto PRIVATE ${REC_CRYPTO_DIR}/hmac_sha256.c ${REC_CRYPTO_DIR}/chacha20poly1305.c ${REC_TORSION_SOURCES}
+  ${REC_CRYPTO_DIR}/x25519.c)
+target_include_directories(rec_crypto PRIVATE ${REC_TORSION_DIR}/include)
+# The single relaxation for libtorsion: SipHash and MurmurHash3 (in mac.c and util.c, unused
+# here) fall through switch cases on purpose.
+set_source_files_properties(${REC_TORSION_SOURCES} PROPERTIES COMPILE_OPTIONS -Wno-implicit-fallthrough)
+# HMAC needs the core's SHA-256: the host build links rec_core; the ports compile the core into
+# their images (rec_crypto is not linked there yet).
+if(TARGET rec_core)
+  target_link_libraries(rec_crypto PUBLIC rec_core)
+endif()
+target_include_directories(rec_crypto PUBLIC ${REC_CRYPTO_DIR}/../util/include)
+
+# Cross builds: flash and worst-case stack of the new entry points. SHA-256's call graph comes
+# from a copy of util/sha256.c compiled alongside (an object library linked into nothing).
+if(CMAKE_CROSSCOMPILING AND REC_CRYPTO_NODE)
+  add_library(rec_crypto_sha256_callgraph OBJECT ${REC_CRYPTO_DIR}/../util/sha256.c)
+  target_include_directories(rec_crypto_sha256_callgraph PRIVATE ${REC_CRYPTO_DIR}/../util/include)
+  target_compile_options(rec_crypto_sha256_callgraph PRIVATE -Os -ffunction-sections -fdata-sections -fstack-usage -fcallgraph-info=su)
+  add_dependencies(rec_crypto rec_crypto_sha256_callgraph)
+  add_custom_command(TARGET rec_crypto POST_BUILD
+    COMMAND ${REC_CRYPTO_NODE} ${REC_CRYPTO_DIR}/../../ports/qemu/tools/stack-usage.mjs
+      --entry rec_hmac_sha256 --entry rec_hkdf_sha256
+      --entry rec_chacha20poly1305_init --entry rec_chacha20poly1305_encrypt --entry rec_chacha20poly1305_encrypt_final
+      --entry rec_chacha20poly1305_decrypt --entry rec_chacha20poly1305_decrypt_final
+      --entry rec_x25519 --entry rec_x25519_base
+      ${CMAKE_CURRENT_BINARY_DIR}/CMakeFiles
+    VERBATIM)
+endif()
