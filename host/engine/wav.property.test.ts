@@ -17,18 +17,9 @@ import { describe, expect, it } from 'vitest';
 import { buildRecorderWav } from './testing/fake-device.js';
 import { parseWav, type ReadAt } from './wav.js';
 import { CARD_LAYOUT, STRUCTS, structSize } from '../../protocol/src/schema.js';
+import { xorshift32 } from '../../protocol/src/prng.js';
 
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
+const rng = xorshift32;
 
 const EVID_SIZE = structSize(STRUCTS.EVIDENCE_CHUNK);
 /** The largest single read parseWav may make: a fixed structure, never a size from the file. */

@@ -9,28 +9,33 @@
 # defines it.
 set(REC_CRYPTO_DIR ${CMAKE_CURRENT_LIST_DIR})
 get_filename_component(REC_REPO_ROOT ${CMAKE_CURRENT_LIST_DIR}/../../.. ABSOLUTE)
-set(REC_ED25519_PACKAGE ed25519-supercop)
-set(REC_ED25519_PACKAGE_DIR ${REC_REPO_ROOT}/node_modules/${REC_ED25519_PACKAGE}
-  CACHE PATH "The installed npm package ed25519-supercop (orlp/ed25519's C sources)")
-
-# The pinned version is the one in the repository's package.json; the installed package must be it.
+# Third-party C sources come from npm packages that package.json pins to one exact version in
+# devDependencies; `npm ci` installs them. rec_require_npm_package(PACKAGE WHAT OUT_DIR) fails the
+# configure step with a plain message when the pin is missing or not exact, when the package is
+# not installed, or when the installed version is not the pinned one, and sets OUT_DIR to the
+# package's folder (a cache entry, so a checkout elsewhere can point to it).
 file(READ ${REC_REPO_ROOT}/package.json REC_ROOT_PACKAGE_JSON)
-string(JSON REC_ED25519_PINNED ERROR_VARIABLE REC_ED25519_PIN_ERROR
-  GET ${REC_ROOT_PACKAGE_JSON} devDependencies ${REC_ED25519_PACKAGE})
-if(REC_ED25519_PIN_ERROR OR NOT REC_ED25519_PINNED MATCHES "^[0-9]+\\.[0-9]+\\.[0-9]+$")
-  message(FATAL_ERROR "package.json must pin ${REC_ED25519_PACKAGE} to one exact version in devDependencies (found '${REC_ED25519_PINNED}')")
-endif()
-if(NOT EXISTS ${REC_ED25519_PACKAGE_DIR}/package.json)
-  message(FATAL_ERROR "${REC_ED25519_PACKAGE} is not installed (${REC_ED25519_PACKAGE_DIR}): run npm ci in the repository root; the firmware compiles its Ed25519 C sources from that package")
-endif()
-file(READ ${REC_ED25519_PACKAGE_DIR}/package.json REC_ED25519_PACKAGE_JSON)
-string(JSON REC_ED25519_INSTALLED GET ${REC_ED25519_PACKAGE_JSON} version)
-if(NOT REC_ED25519_INSTALLED STREQUAL REC_ED25519_PINNED)
-  message(FATAL_ERROR "${REC_ED25519_PACKAGE} ${REC_ED25519_INSTALLED} is installed but package.json pins ${REC_ED25519_PINNED}: run npm ci in the repository root")
-endif()
-# Re-run the checks when either package.json changes.
-set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
-  ${REC_REPO_ROOT}/package.json ${REC_ED25519_PACKAGE_DIR}/package.json)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${REC_REPO_ROOT}/package.json)
+function(rec_require_npm_package package what out_dir)
+  set(${out_dir} ${REC_REPO_ROOT}/node_modules/${package} CACHE PATH "The installed npm package ${package} (${what})")
+  set(dir ${${out_dir}})
+  string(JSON pinned ERROR_VARIABLE pin_error GET ${REC_ROOT_PACKAGE_JSON} devDependencies ${package})
+  if(pin_error OR NOT pinned MATCHES "^[0-9]+\\.[0-9]+\\.[0-9]+$")
+    message(FATAL_ERROR "package.json must pin ${package} to one exact version in devDependencies (found '${pinned}')")
+  endif()
+  if(NOT EXISTS ${dir}/package.json)
+    message(FATAL_ERROR "${package} is not installed (${dir}): run npm ci in the repository root; the firmware compiles ${what} from that package")
+  endif()
+  file(READ ${dir}/package.json package_json)
+  string(JSON installed GET ${package_json} version)
+  if(NOT installed STREQUAL pinned)
+    message(FATAL_ERROR "${package} ${installed} is installed but package.json pins ${pinned}: run npm ci in the repository root")
+  endif()
+  # Re-run the check when the installed package changes.
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${dir}/package.json)
+endfunction()
+
+rec_require_npm_package(ed25519-supercop "orlp/ed25519's C sources" REC_ED25519_PACKAGE_DIR)
 
 # Only what keypair-from-seed, sign and verify need: not seed.c (the OS random generator),
 # add_scalar.c or key_exchange.c.
@@ -103,23 +108,7 @@ endif()
 # over orlp's fe.c, already compiled above) and ChaCha20-Poly1305 from
 # libtorsion as shipped in the npm package bcrypto (pinned like ed25519-supercop; README.md says
 # why). Only the files ChaCha20, Poly1305 and their AEAD composition need are compiled.
-set(REC_TORSION_PACKAGE bcrypto)
-set(REC_TORSION_PACKAGE_DIR ${REC_REPO_ROOT}/node_modules/${REC_TORSION_PACKAGE}
-  CACHE PATH "The installed npm package bcrypto (libtorsion's C sources)")
-string(JSON REC_TORSION_PINNED ERROR_VARIABLE REC_TORSION_PIN_ERROR
-  GET ${REC_ROOT_PACKAGE_JSON} devDependencies ${REC_TORSION_PACKAGE})
-if(REC_TORSION_PIN_ERROR OR NOT REC_TORSION_PINNED MATCHES "^[0-9]+\\.[0-9]+\\.[0-9]+$")
-  message(FATAL_ERROR "package.json must pin ${REC_TORSION_PACKAGE} to one exact version in devDependencies (found '${REC_TORSION_PINNED}')")
-endif()
-if(NOT EXISTS ${REC_TORSION_PACKAGE_DIR}/package.json)
-  message(FATAL_ERROR "${REC_TORSION_PACKAGE} is not installed (${REC_TORSION_PACKAGE_DIR}): run npm ci in the repository root; the firmware compiles its ChaCha20-Poly1305 C sources from that package")
-endif()
-file(READ ${REC_TORSION_PACKAGE_DIR}/package.json REC_TORSION_PACKAGE_JSON)
-string(JSON REC_TORSION_INSTALLED GET ${REC_TORSION_PACKAGE_JSON} version)
-if(NOT REC_TORSION_INSTALLED STREQUAL REC_TORSION_PINNED)
-  message(FATAL_ERROR "${REC_TORSION_PACKAGE} ${REC_TORSION_INSTALLED} is installed but package.json pins ${REC_TORSION_PINNED}: run npm ci in the repository root")
-endif()
-set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${REC_TORSION_PACKAGE_DIR}/package.json)
+rec_require_npm_package(bcrypto "libtorsion's ChaCha20-Poly1305 C sources" REC_TORSION_PACKAGE_DIR)
 set(REC_TORSION_DIR ${REC_TORSION_PACKAGE_DIR}/deps/torsion)
 # aead.c (the RFC 8439 composition), stream.c (ChaCha20), mac.c (Poly1305), util.c (memzero,
 # memxor), internal.c (the abort behind argument checks the wrapper never fails).

@@ -13,45 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_hex.h"
 #include "rec/chacha20poly1305.h"
 #include "rec/err.h"
 #include "rec/x25519.h"
 
 #define MAX_TEXT (256u * 1024u)
 #define MAX_LINE (2u * MAX_TEXT + 64u * 1024u)
-
-static void fail(const char *what, const char *detail)
-{
-    printf("error %s: %s\n", what, detail);
-    exit(2);
-}
-
-static int nibble(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
-/* Hex token (or "-" for nothing) into out; returns the byte count. */
-static size_t parse_hex(const char *tok, unsigned char *out, size_t max, const char *what)
-{
-    if (tok == NULL) fail(what, "missing");
-    if (strcmp(tok, "-") == 0) return 0;
-    size_t n = strlen(tok);
-    if (n % 2 != 0 || n / 2 > max) fail(what, "bad length");
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = nibble(tok[2 * i]), lo = nibble(tok[2 * i + 1]);
-        if (hi < 0 || lo < 0) fail(what, "not hex");
-        out[i] = (unsigned char)(hi * 16 + lo);
-    }
-    return n / 2;
-}
-
-static void print_hex(const unsigned char *d, size_t n)
-{
-    for (size_t i = 0; i < n; i++) printf("%02x", d[i]);
-}
 
 int main(void)
 {

@@ -11,41 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_hex.h"
 #include "rec/ed25519.h"
 
 #define MAX_MESSAGE 4096
 #define MAX_LINE (3 * 2 * MAX_MESSAGE)
 
-static void fail(const char *what, const char *detail)
-{
-    printf("error %s: %s\n", what, detail);
-    exit(2);
-}
-
-/* Hex token (or "-" for nothing) into out; returns the byte count. */
-static size_t parse_hex(const char *tok, unsigned char *out, size_t max, const char *what)
-{
-    if (tok == NULL) fail(what, "missing");
-    if (strcmp(tok, "-") == 0) return 0;
-    size_t n = strlen(tok);
-    if (n % 2 != 0 || n / 2 > max) fail(what, "bad length");
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned byte;
-        if (sscanf(tok + 2 * i, "%2x", &byte) != 1) fail(what, "not hex");
-        out[i] = (unsigned char)byte;
-    }
-    return n / 2;
-}
-
 static void parse_exact(const char *tok, unsigned char *out, size_t size, const char *what)
 {
     if (parse_hex(tok, out, size, what) != size) fail(what, "bad length");
-}
-
-static void print_hex(const unsigned char *d, size_t n)
-{
-    for (size_t i = 0; i < n; i++) printf("%02x", d[i]);
-    printf("\n");
 }
 
 int main(void)
@@ -63,6 +37,7 @@ int main(void)
             parse_exact(strtok(NULL, " \n"), seed, sizeof seed, "seed");
             if (rec_ed25519_keypair_from_seed(&key, seed) != 0) fail("keypair", "failed");
             print_hex(key.public_key, sizeof key.public_key);
+            printf("\n");
         } else if (strcmp(cmd, "sign") == 0) {
             parse_exact(strtok(NULL, " \n"), seed, sizeof seed, "seed");
             size_t len = parse_hex(strtok(NULL, " \n"), msg, sizeof msg, "message");
@@ -70,6 +45,7 @@ int main(void)
                 fail("sign", "failed");
             }
             print_hex(sig, sizeof sig);
+            printf("\n");
         } else if (strcmp(cmd, "verify") == 0) {
             parse_exact(strtok(NULL, " \n"), pub, sizeof pub, "public key");
             size_t len = parse_hex(strtok(NULL, " \n"), msg, sizeof msg, "message");
