@@ -332,6 +332,42 @@ static void test_set_time_and_settings(void **state)
     assert_true(info.payload[RP_INFO_OFF_FLAGS] & RP_INFO_FLAG_DISCREET);
 }
 
+/* Two bugs that read uninitialised memory (found because fuzz_server's coverage changed with
+ * address-space randomisation; this build fills uninitialised locals with a pattern, so they fail
+ * here every time): a JOURNAL page that starts at the end answered with a random error, and the
+ * stop time of a recording was read before it was computed, so its directory entry kept the time
+ * of the last SET_TIME. */
+static void test_journal_page_at_the_end_and_the_stop_time_on_the_card(void **state)
+{
+    (void)state;
+    hello();
+    uint8_t q[RP_JOURNAL_REQ_SIZE] = { 0 };
+    rec_put_u16(q + RP_JOURNAL_REQ_OFF_MAX_RECORDS, 4);
+    resp_t r = request(RP_CMD_JOURNAL, q, sizeof q); /* empty journal, from 0 */
+    expect_ok(r);
+    assert_int_equal(rec_get_u32(r.payload + RP_JOURNAL_OFF_TOTAL), 0);
+    assert_int_equal(rec_get_u16(r.payload + RP_JOURNAL_OFF_COUNT), 0);
+
+    uint8_t t[RP_SET_TIME_REQ_SIZE];
+    rec_put_i64(t, 1790000000000LL); /* 2026-09-21 14:13:20 UTC */
+    expect_ok(request(RP_CMD_SET_TIME, t, sizeof t));
+    press();
+    record_ms(16000, 5000);
+    press(); /* stops at 14:13:25 */
+    assert_false(port_fake_mic_running());
+
+    rec_put_u32(q + RP_JOURNAL_REQ_OFF_FROM_INDEX, 1); /* "anything after the one I have?" */
+    r = request(RP_CMD_JOURNAL, q, sizeof q);
+    expect_ok(r);
+    assert_int_equal(rec_get_u32(r.payload + RP_JOURNAL_OFF_TOTAL), 1);
+    assert_int_equal(rec_get_u16(r.payload + RP_JOURNAL_OFF_COUNT), 0);
+
+    rec_fat_dirent_t de;
+    assert_int_equal(rec_fat_stat(&rec_device()->store.fs, "RECORDS/REC00001.WAV", &de), REC_OK);
+    assert_int_equal(de.wdate, ((2026u - 1980u) << 9) | (9u << 5) | 21u);
+    assert_int_equal(de.wtime, (14u << 11) | (13u << 5) | (25u / 2u));
+}
+
 static void test_record_list_read_verify(void **state)
 {
     (void)state;
@@ -668,6 +704,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hello_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_time_and_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_list_read_verify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_page_at_the_end_and_the_stop_time_on_the_card, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_needs_matching_hash_and_numbers_are_never_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_format_needs_confirmation_and_keeps_numbering, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_gets_errors_not_crashes, setup, teardown),

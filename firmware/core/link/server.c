@@ -166,7 +166,7 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
     const uint8_t *q = f->payload;
     uint16_t seq = f->seq, cmd = f->command;
     uint8_t *p = s->payload;
-    int err;
+    int err = REC_OK; /* a JOURNAL page that starts at the end reads nothing and breaks on err */
 
     switch (cmd) {
     case RP_CMD_HELLO: {

@@ -242,8 +242,11 @@ int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason)
         err = rec_bd_write(d->bd, lba, tail, blocks);
         c->data_bytes += t;
     }
+    /* The stop time for the directory entries written next. Two statements: the order in which
+     * a call's arguments are evaluated is unspecified, so now_ms could be read before it is set. */
     int64_t now_ms;
-    rec_store_set_time(st, rec_device_clock_now(d, &now_ms), now_ms);
+    const bool clock_set = rec_device_clock_now(d, &now_ms);
+    rec_store_set_time(st, clock_set, now_ms);
     if (!err) err = patch_sizes(d, true, evid_len);
     if (!err) err = rec_store_begin_update(st);
     /* The microphone is stopped and the ring drained: lend it for the bulk FAT writes. */
