@@ -91,8 +91,8 @@ function fuzzOne(h) {
       `-artifact_prefix=${join(artifacts, h)}-`,
     ];
     const started = Date.now();
-    // Address-space randomisation changes what the harnesses do for the same inputs (fuzz_server
-    // found different coverage in two runs with the same seed): the seeded run switches it off.
+    // The seeded run switches address-space randomisation off, so nothing address-dependent can
+    // make two runs differ (two uninitialised reads once did: docs/reliability.md, Fuzzing).
     const bin = join(build, `fuzz_${h}`);
     const [cmd, cmdArgs] = !timed && haveSetarch ? ['setarch', ['-R', bin, ...argv]] : [bin, argv];
     const p = spawn(cmd, cmdArgs, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
