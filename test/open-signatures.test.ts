@@ -7,14 +7,13 @@
  * by another key, and an edited trusted comment; the module's own checks give the same verdict.
  */
 import { spawnSync } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   checksumStatement,
   keyIdOf,
-  minisignGlobalMessage,
   minisignKeyIdText,
   minisignPublicKey,
   minisignSignature,
@@ -26,17 +25,9 @@ import {
   verifyOpensslFiles,
   verifySignifyFiles,
 } from '../host/engine/evidence/open-formats.js';
+import { signStatement, signingDevice, type SigningDevice } from '../host/engine/testing/signing-device.js';
 import { requireTool, stopAll, tempDir } from './support/sim.js';
 
-interface Device {
-  privateKey: KeyObject;
-  publicKey: Buffer;
-}
-
-function device(): Device {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return { privateKey, publicKey: Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url') };
-}
 
 const TRUSTED_COMMENT = 'evidence recorder statement R0000042, 2 files';
 // The files a recorder's statement would sit beside, as docs/checking-signatures.md names them.
@@ -49,15 +40,13 @@ const RAW_SIG = `${STATEMENT}.sig`;
  * A folder with two "recordings", the checksum statement over them signed by `signer`, and the
  * public key files of `owner` (the key the expert was given).
  */
-function folder(signer: Device, owner: Device = signer): string {
+function folder(signer: SigningDevice, owner: SigningDevice = signer): string {
   const dir = tempDir('rec-sig-');
   const files = { 'R0000042.WAV': randomBytes(200_000), 'R0000042.WAV.json': Buffer.from('{"recording":42}\n') };
   for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
   const statement = checksumStatement(Object.entries(files).map(([name, bytes]) => ({ name, sha256: createHash('sha256').update(bytes).digest('hex') })));
   // The recorder's two signatures: the statement, and minisign's signature || trusted comment.
-  const signature = sign(null, statement, signer.privateKey);
-  const globalSignature = sign(null, minisignGlobalMessage(signature, TRUSTED_COMMENT), signer.privateKey);
-  const signed = { publicKey: signer.publicKey, statement, signature, trustedComment: TRUSTED_COMMENT, globalSignature };
+  const signed = signStatement(signer, statement, TRUSTED_COMMENT);
   writeFileSync(join(dir, STATEMENT), statement);
   writeFileSync(join(dir, SIGNIFY_SIG), signifySignature(signed));
   writeFileSync(join(dir, MINISIGN_SIG), minisignSignature(signed));
@@ -110,7 +99,7 @@ afterAll(stopAll);
 
 describe('stock tools check a recorder-style signed statement', () => {
   it('all three pass the genuine files: signify checks the listed files, minisign prints the trusted comment', () => {
-    const dir = folder(device());
+    const dir = folder(signingDevice());
     const s = signify(dir);
     expect(s.status, s.stderr).toBe(0);
     expect(s.stdout).toBe('Signature Verified\nR0000042.WAV: OK\nR0000042.WAV.json: OK\n');
@@ -128,7 +117,7 @@ describe('stock tools check a recorder-style signed statement', () => {
   });
 
   it('(a) one byte changed in a listed recording: signify -C fails that file', () => {
-    const dir = folder(device());
+    const dir = folder(signingDevice());
     flipByte(dir, 'R0000042.WAV', (n) => n >> 1);
     const s = signify(dir);
     expect(s.status).toBe(1);
@@ -138,7 +127,7 @@ describe('stock tools check a recorder-style signed statement', () => {
   });
 
   it('(b) one byte changed in the statement: every tool fails', () => {
-    const dir = folder(device());
+    const dir = folder(signingDevice());
     flipByte(dir, STATEMENT, (n) => n - 10); // a hex digit of the last hash
     flipByte(dir, SIGNIFY_SIG, (n) => n - 10); // the same byte of signify's embedded copy
     const s = signify(dir);
@@ -155,8 +144,8 @@ describe('stock tools check a recorder-style signed statement', () => {
   });
 
   it('(c) a signature by another key: every tool fails, also when the key id is relabelled', () => {
-    const owner = device();
-    const other = device();
+    const owner = signingDevice();
+    const other = signingDevice();
     const dir = folder(other, owner);
     const s = signify(dir);
     expect(s.status).toBe(1);
@@ -189,7 +178,7 @@ describe('stock tools check a recorder-style signed statement', () => {
   });
 
   it('(d) an edited trusted comment: minisign fails the comment signature', () => {
-    const dir = folder(device());
+    const dir = folder(signingDevice());
     const file = join(dir, MINISIGN_SIG);
     writeFileSync(file, readFileSync(file, 'utf8').replace('R0000042, 2 files', 'R0000043, 2 files'));
     const m = minisign(dir);

@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   checksumStatement,
@@ -22,25 +22,8 @@ import {
   verifyOpensslFiles,
   verifySignifyFiles,
   verifyStatement,
-  type SignedStatement,
 } from './open-formats.js';
-
-interface Device {
-  privateKey: KeyObject;
-  publicKey: Buffer;
-}
-
-function device(): Device {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return { privateKey, publicKey: Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url') };
-}
-
-/** What the recorder will do: sign the statement, then the minisign trusted comment. */
-function signStatement(d: Device, statement: Buffer, trustedComment = 'recorder statement R0000042'): SignedStatement {
-  const signature = sign(null, statement, d.privateKey);
-  const globalSignature = sign(null, minisignGlobalMessage(signature, trustedComment), d.privateKey);
-  return { publicKey: d.publicKey, statement, signature, trustedComment, globalSignature };
-}
+import { signStatement, signingDevice } from '../testing/signing-device.js';
 
 const STATEMENT = checksumStatement([
   { name: 'R0000042.WAV', sha256: createHash('sha256').update('audio').digest('hex') },
@@ -61,7 +44,7 @@ function editBlob(file: string | Buffer, n: number, edit: (b: Buffer) => Buffer)
 
 describe('key id', () => {
   it('is the first 8 bytes of SHA-256 of the public key, printed by minisign as a little-endian number', () => {
-    const d = device();
+    const d = signingDevice();
     expect(keyIdOf(d.publicKey)).toEqual(createHash('sha256').update(d.publicKey).digest().subarray(0, 8));
     expect(minisignKeyIdText(Buffer.from('0102030405060708', 'hex'))).toBe('807060504030201');
     expect(() => keyIdOf(d.publicKey.subarray(1))).toThrow('the Ed25519 public key is 31 bytes, expected 32');
@@ -70,7 +53,7 @@ describe('key id', () => {
 
 describe('public key files', () => {
   it('signify, minisign and OpenSSL files round-trip to the same key', () => {
-    const d = device();
+    const d = signingDevice();
     const id = keyIdOf(d.publicKey);
     const signify = signifyPublicKey(d.publicKey);
     const minisign = minisignPublicKey(d.publicKey);
@@ -87,7 +70,7 @@ describe('public key files', () => {
   });
 
   it('rejects malformed key files with a message saying what is wrong', () => {
-    const d = device();
+    const d = signingDevice();
     const file = signifyPublicKey(d.publicKey);
     const bad: [string, string][] = [
       [replaceLine(file, 0, 'comment: x'), 'the first line must start with "untrusted comment: "'],
@@ -104,12 +87,12 @@ describe('public key files', () => {
     ];
     for (const [text, message] of bad) expect(() => parseSignifyPublicKey(text), text).toThrow(message);
     // A key with a key id of its own (as signify -G makes them) is not a recorder's.
-    const other = device();
+    const other = signingDevice();
     expect(() => parseMinisignPublicKey(editBlob(file, 1, (b) => Buffer.concat([b.subarray(0, 10), other.publicKey])))).toThrow('wrong key id');
   });
 
   it('rejects PEM files that are not an Ed25519 public key', () => {
-    const d = device();
+    const d = signingDevice();
     const pem = opensslPublicKeyPem(d.publicKey);
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'pem', type: 'spki' }).toString();
     const x25519 = generateKeyPairSync('x25519').publicKey.export({ format: 'pem', type: 'spki' }).toString();
@@ -122,7 +105,7 @@ describe('public key files', () => {
 
 describe('signatures', () => {
   it('the writers make files that parse back and verify, with the statement embedded for signify -C', () => {
-    const d = device();
+    const d = signingDevice();
     const s = signStatement(d, STATEMENT);
     const id = keyIdOf(d.publicKey);
     const signify = signifySignature(s);
@@ -146,16 +129,16 @@ describe('signatures', () => {
   });
 
   it('the global signature covers exactly signature || trusted comment (UTF-8, no prefix, no newline)', () => {
-    const s = signStatement(device(), STATEMENT, 'Zoë — statement');
+    const s = signStatement(signingDevice(), STATEMENT, 'Zoë — statement');
     expect(minisignGlobalMessage(s.signature, 'Zoë — statement')).toEqual(Buffer.concat([s.signature, Buffer.from('Zoë — statement', 'utf8')]));
     expect(verifyStatement(s.publicKey, Buffer.concat([s.signature, Buffer.from('Zoë — statement')]), s.globalSignature)).toBe(true);
     expect(() => minisignGlobalMessage(s.signature, 'two\nlines')).toThrow('must be one line');
   });
 
   it('the writers refuse signatures that do not verify, so no unverifiable file is written', () => {
-    const d = device();
+    const d = signingDevice();
     const s = signStatement(d, STATEMENT);
-    const other = signStatement(device(), STATEMENT);
+    const other = signStatement(signingDevice(), STATEMENT);
     expect(() => signifySignature({ ...s, signature: other.signature })).toThrow('the statement signature does not verify with this public key');
     expect(() => rawSignature({ ...s, statement: Buffer.from('changed') })).toThrow('does not verify');
     expect(() => minisignSignature({ ...s, trustedComment: 'edited' })).toThrow('the global (trusted comment) signature does not verify');
@@ -163,9 +146,9 @@ describe('signatures', () => {
   });
 
   it('verifying reports a changed statement, another key, and an edited trusted comment', () => {
-    const d = device();
+    const d = signingDevice();
     const s = signStatement(d, STATEMENT);
-    const other = signStatement(device(), STATEMENT);
+    const other = signStatement(signingDevice(), STATEMENT);
     const changed = Buffer.from(STATEMENT);
     changed[20]! ^= 1;
     const pub = signifyPublicKey(d.publicKey);
@@ -191,7 +174,7 @@ describe('signatures', () => {
   });
 
   it('rejects malformed signature files with a message saying what is wrong', () => {
-    const s = signStatement(device(), STATEMENT);
+    const s = signStatement(signingDevice(), STATEMENT);
     const minisig = minisignSignature(s);
     const bad: [string, string][] = [
       [replaceLine(minisig, 0, 'signature'), 'the first line must start with "untrusted comment: "'],
@@ -209,7 +192,7 @@ describe('signatures', () => {
     expect(() => parseRawSignature(Buffer.alloc(65))).toThrow('65 bytes, expected 64');
     expect(() => signifySignature(s, '')).toThrow('signify refuses an empty comment');
     expect(() => minisignSignature({ ...s }, 'a\rb')).toThrow('must be one line');
-    expect(() => minisignSignature(signStatement(device(), STATEMENT, 'x'.repeat(8001)))).toThrow('the trusted comment is 8001 bytes, at most 8000 allowed');
+    expect(() => minisignSignature(signStatement(signingDevice(), STATEMENT, 'x'.repeat(8001)))).toThrow('the trusted comment is 8001 bytes, at most 8000 allowed');
   });
 
   it('a public key that is not a curve point verifies nothing', () => {
