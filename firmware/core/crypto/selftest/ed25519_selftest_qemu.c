@@ -30,18 +30,6 @@ static void put(const char *s)
     semihost(0x04u, s); /* SYS_WRITE0 */
 }
 
-static void put_uint(uint32_t v)
-{
-    char buf[11];
-    char *p = buf + sizeof buf - 1;
-    *p = 0;
-    do {
-        *--p = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0);
-    put(p);
-}
-
 static void exit_with(uint32_t status)
 {
     /* SYS_EXIT_EXTENDED (0x20) with ADP_Stopped_ApplicationExit and the status. */

@@ -43,18 +43,6 @@ static void put(const char *s)
     host_call(3, s);
 }
 
-static void put_uint(uint32_t v)
-{
-    char buf[11];
-    char *p = buf + sizeof buf - 1;
-    *p = 0;
-    do {
-        *--p = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0);
-    put(p);
-}
-
 __attribute__((noreturn)) static void exit_with(uint32_t status)
 {
     host_call(4, (const void *)(uintptr_t)status);

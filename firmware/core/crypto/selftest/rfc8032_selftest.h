@@ -1,6 +1,6 @@
-/* The RFC 8032 vector check shared by the bare-metal self-tests (ed25519_selftest_qemu.c,
- * ed25519_selftest_rp2040.c): keypair from seed, sign, verify, and a tampered signature
- * rejected. Included once by each, after ed25519_vectors.h. */
+/* Shared by the bare-metal self-tests (ed25519_selftest_qemu.c, ed25519_selftest_rp2040.c): the
+ * RFC 8032 vector check (keypair from seed, sign, verify, and a tampered signature rejected) and
+ * decimal printing. Included once by each, after ed25519_vectors.h. */
 #ifndef REC_RFC8032_SELFTEST_H
 #define REC_RFC8032_SELFTEST_H
 
@@ -8,6 +8,21 @@
 #include <string.h>
 
 #include "rec/ed25519.h"
+
+/* Each self-test defines how text reaches the host (semihosting, the emulator's breakpoint). */
+static void put(const char *s);
+
+static void put_uint(uint32_t v)
+{
+    char buf[11];
+    char *p = buf + sizeof buf - 1;
+    *p = 0;
+    do {
+        *--p = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0);
+    put(p);
+}
 
 static size_t from_hex(const char *hex, uint8_t *out, size_t max)
 {
