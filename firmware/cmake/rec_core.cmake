@@ -4,8 +4,10 @@
 # Sets REC_CORE_SOURCES, REC_CORE_INCLUDE_DIRS (each component's include/, with its rec/*.h,
 # plus core/include for the port boundary and the generated protocol header) and
 # REC_HOST_BD_SOURCES: the block devices over a file and in RAM (with power-cut injection),
-# which need an operating system and malloc, for host builds only.
-set(REC_CORE_COMPONENTS util storage link recording app)
+# which need an operating system and malloc, for host builds only. The evidence component signs
+# with core/crypto: every build that compiles the core also links the rec_crypto library
+# (core/crypto/crypto.cmake, included first).
+set(REC_CORE_COMPONENTS util storage link recording evidence app)
 set(REC_CORE_SOURCES)
 set(REC_CORE_INCLUDE_DIRS ${REC_FW}/core/include)
 foreach(component ${REC_CORE_COMPONENTS})

@@ -223,7 +223,7 @@ static uint8_t *read_file(uint32_t number, uint32_t size)
     assert_non_null(buf);
     uint32_t off = 0;
     while (off < size) {
-        uint8_t q[RP_READ_REQ_SIZE];
+        uint8_t q[RP_READ_REQ_SIZE] = { 0 };
         rec_put_u32(q + RP_READ_REQ_OFF_NUMBER, number);
         rec_put_u32(q + RP_READ_REQ_OFF_OFFSET, off);
         rec_put_u32(q + RP_READ_REQ_OFF_LENGTH, MAXP - RP_READ_SIZE);
@@ -416,7 +416,7 @@ static void test_record_list_read_verify(void **state)
     free(f);
 
     /* READ past the end, of a missing recording, and too long. */
-    uint8_t rq[RP_READ_REQ_SIZE];
+    uint8_t rq[RP_READ_REQ_SIZE] = { 0 };
     rec_put_u32(rq, 1);
     rec_put_u32(rq + 4, e[0].size + 1);
     rec_put_u32(rq + 8, 16);

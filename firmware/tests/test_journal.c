@@ -70,7 +70,7 @@ static void test_encode_decode(void **state)
     assert_int_equal(rec_get_u16(b + 6), 128);
     assert_int_equal(rec_get_u32(b + RP_JOURNAL_RECORD_OFF_INDEX), 3);
     assert_int_equal(rec_get_u32(b + RP_JOURNAL_RECORD_OFF_NUMBER), 7);
-    assert_int_equal(rec_get_u16(b + RP_JOURNAL_RECORD_OFF_RESERVED), 0);
+    assert_int_equal(rec_get_u16(b + RP_JOURNAL_RECORD_OFF_KIND), 0);
     assert_int_equal(b[RP_JOURNAL_RECORD_OFF_PREV_HASH], 0x5A);
     assert_int_equal(rec_journal_decode(b, &d), REC_OK);
     assert_same_payload(&r, &d);

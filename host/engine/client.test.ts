@@ -33,7 +33,7 @@ describe('protocol client', () => {
   test('ERROR frames become typed errors with the schema text', async () => {
     const dev = new FakeDevice();
     const c = await client(dev);
-    const e = await c.request('READ', { number: 99, offset: 0, length: 10 }).catch((x: unknown) => x);
+    const e = await c.request('READ', { number: 99, offset: 0, length: 10, part: 0, reserved: Buffer.alloc(3) }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(DeviceError);
     expect((e as DeviceError).info.code).toBe('NOT_FOUND');
     expect((e as DeviceError).message).toBe('The recorder refused READ: no such recording on the device.');
@@ -58,7 +58,7 @@ describe('protocol client', () => {
     const retries: string[] = [];
     // A timeout far longer than the test may run: only fast retransmit can finish in time.
     const c = await client(dev, { timeoutMs: 600_000, onRetry: (name: string) => retries.push(name) });
-    const reads = [0, 1000, 2000].map((offset) => c.request('READ', { number: 1, offset, length: 1000 }));
+    const reads = [0, 1000, 2000].map((offset) => c.request('READ', { number: 1, offset, length: 1000, part: 0, reserved: Buffer.alloc(3) }));
     const guard = new Promise((_r, reject) => setTimeout(() => reject(new Error('the lost READ waited for its timeout')), 10_000));
     const got = (await Promise.race([Promise.all(reads), guard])) as { offset: number }[];
     expect(got.map((r) => r.offset)).toEqual([0, 1000, 2000]);

@@ -5,7 +5,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { CARD_LAYOUT, HASH_ALGORITHM, RECORDING_STATE, STRUCTS, structSize } from '../../protocol/src/schema.js';
+import { CARD_LAYOUT, FILE_PART, HASH_ALGORITHM, RECORDING_STATE, STRUCTS, structSize } from '../../protocol/src/schema.js';
 import type { ListEntry } from '../../protocol/generated/types.js';
 import { durationMs, hex, summariseEntry, summariseInfo } from './convert.js';
 import { EngineError, fsError, toEngineError } from './errors.js';
@@ -464,7 +464,7 @@ async function transfer(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: S
       } else if (have > 0) {
         const read = readerFor(fh);
         const local = await hashRange(read, 0, have);
-        const remote = await client.request('HASH', { number: e.number, algorithm: HASH_ALGORITHM.SHA256, reserved: Buffer.alloc(3), offset: 0, length: have }, { signal });
+        const remote = await client.request('HASH', { number: e.number, algorithm: HASH_ALGORITHM.SHA256, part: FILE_PART.AUDIO, reserved: Buffer.alloc(2), offset: 0, length: have }, { signal });
         if (remote.digest.equals(local) && remote.offset === 0 && remote.length === have) {
           for (let o = 0; o < have; o += 1 << 20) {
             const b = await read(o, Math.min(1 << 20, have - o));
@@ -533,7 +533,7 @@ async function transfer(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: S
         }
         const { o, len } = req;
         const p: Promise<void> = client
-          .request('READ', { number: e.number, offset: o, length: len }, { signal })
+          .request('READ', { number: e.number, offset: o, length: len, part: FILE_PART.AUDIO, reserved: Buffer.alloc(3) }, { signal })
           .then((r) => {
             if (r.number !== e.number || r.offset !== o || r.data.length > len) {
               throw new EngineError('NOT_A_RECORDER', 'The recorder answered a read with the wrong data.', 'Unplug the recorder, plug it back in, and run sync again.');

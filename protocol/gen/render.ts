@@ -4,12 +4,17 @@ import {
   CARD_STATE,
   COMMANDS,
   CRC32,
+  ENTROPY_SOURCE,
   ERROR_CODE,
   EVENTS,
   FRAME_HEADER,
+  FILE_PART,
   HASH_ALGORITHM,
+  IDENTITY_FLAGS,
   INFO_FLAGS,
+  JOURNAL_KIND,
   KIND,
+  NVM_STATE_KIND,
   PROTOCOL,
   REC_STATE,
   RECORD_ACTION,
@@ -78,6 +83,8 @@ export function renderCHeader(): string {
   out.push(`#define RP_ABSOLUTE_MAX_PAYLOAD ${PROTOCOL.absoluteMaxPayload}u`);
   out.push(`#define RP_UNSOLICITED_SEQ ${PROTOCOL.unsolicitedSeq}u`);
   out.push(`#define RP_FORMAT_MAGIC ${cHex(PROTOCOL.formatMagic, 8)}u`);
+  out.push(`#define RP_PROVISION_MAGIC ${cHex(PROTOCOL.provisionMagic, 8)}u`);
+  out.push(`#define RP_IDENTITY_DOMAIN ${JSON.stringify(PROTOCOL.identityDomain)}`);
   out.push(`#define RP_USB_VENDOR_ID ${cHex(PROTOCOL.usbVendorId, 4)}u`);
   out.push(`#define RP_USB_PRODUCT_ID ${cHex(PROTOCOL.usbProductId, 4)}u`);
   out.push(`#define RP_USB_PRODUCT "${PROTOCOL.usbProduct}"`);
@@ -113,6 +120,11 @@ export function renderCHeader(): string {
     ['RP_SETTINGS_MASK_', SETTINGS_MASK],
     ['RP_HASH_', HASH_ALGORITHM],
     ['RP_RECORD_ACTION_', RECORD_ACTION],
+    ['RP_JOURNAL_KIND_', JOURNAL_KIND],
+    ['RP_IDENTITY_FLAG_', IDENTITY_FLAGS],
+    ['RP_ENTROPY_', ENTROPY_SOURCE],
+    ['RP_PART_', FILE_PART],
+    ['RP_NVM_STATE_', NVM_STATE_KIND],
   ];
   for (const [prefix, obj] of enums) {
     out.push(enumBlock(prefix, obj));

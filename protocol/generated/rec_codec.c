@@ -76,6 +76,12 @@ const char *rp_stop_reason_name(uint8_t value)
     return value < 9u ? names[value] : "unknown";
 }
 
+const char *rp_journal_kind_name(uint8_t value)
+{
+    static const char *const names[] = { "recording", "number spent", "found unjournaled", "tail lost", "clock set", "clock lost", "key created", "epoch start" };
+    return value < 8u ? names[value] : "unknown";
+}
+
 static const rp_codec_field_t FIELDS_ERROR[] = {
     { offsetof(rp_error_t, code), 2u },
     { offsetof(rp_error_t, reserved), 2u },
@@ -159,15 +165,21 @@ static const rp_codec_field_t FIELDS_LIST_ENTRY[] = {
     { offsetof(rp_list_entry_t, sample_count), 4u },
     { offsetof(rp_list_entry_t, start_unix_ms), 8u },
     { offsetof(rp_list_entry_t, sha256), RP_CODEC_RAW | 32u },
+    { offsetof(rp_list_entry_t, statement_size), 4u },
+    { offsetof(rp_list_entry_t, signify_size), 4u },
+    { offsetof(rp_list_entry_t, minisign_size), 4u },
+    { offsetof(rp_list_entry_t, checkpoints_size), 4u },
 };
-const rp_codec_struct_t RP_CODEC_LIST_ENTRY = { FIELDS_LIST_ENTRY, 12u, 76u };
+const rp_codec_struct_t RP_CODEC_LIST_ENTRY = { FIELDS_LIST_ENTRY, 16u, 92u };
 
 static const rp_codec_field_t FIELDS_READ_REQ[] = {
     { offsetof(rp_read_req_t, number), 4u },
     { offsetof(rp_read_req_t, offset), 4u },
     { offsetof(rp_read_req_t, length), 4u },
+    { offsetof(rp_read_req_t, part), 1u },
+    { offsetof(rp_read_req_t, reserved), RP_CODEC_RAW | 3u },
 };
-const rp_codec_struct_t RP_CODEC_READ_REQ = { FIELDS_READ_REQ, 3u, 12u };
+const rp_codec_struct_t RP_CODEC_READ_REQ = { FIELDS_READ_REQ, 5u, 16u };
 
 static const rp_codec_field_t FIELDS_READ[] = {
     { offsetof(rp_read_t, number), 4u },
@@ -178,11 +190,12 @@ const rp_codec_struct_t RP_CODEC_READ = { FIELDS_READ, 2u, 8u };
 static const rp_codec_field_t FIELDS_HASH_REQ[] = {
     { offsetof(rp_hash_req_t, number), 4u },
     { offsetof(rp_hash_req_t, algorithm), 1u },
-    { offsetof(rp_hash_req_t, reserved), RP_CODEC_RAW | 3u },
+    { offsetof(rp_hash_req_t, part), 1u },
+    { offsetof(rp_hash_req_t, reserved), RP_CODEC_RAW | 2u },
     { offsetof(rp_hash_req_t, offset), 4u },
     { offsetof(rp_hash_req_t, length), 4u },
 };
-const rp_codec_struct_t RP_CODEC_HASH_REQ = { FIELDS_HASH_REQ, 5u, 16u };
+const rp_codec_struct_t RP_CODEC_HASH_REQ = { FIELDS_HASH_REQ, 6u, 16u };
 
 static const rp_codec_field_t FIELDS_HASH[] = {
     { offsetof(rp_hash_t, number), 4u },
@@ -283,7 +296,7 @@ static const rp_codec_field_t FIELDS_JOURNAL_RECORD[] = {
     { offsetof(rp_journal_record_t, sample_count), 4u },
     { offsetof(rp_journal_record_t, stop_reason), 1u },
     { offsetof(rp_journal_record_t, flags), 1u },
-    { offsetof(rp_journal_record_t, reserved), 2u },
+    { offsetof(rp_journal_record_t, kind), 2u },
     { offsetof(rp_journal_record_t, overruns), 4u },
     { offsetof(rp_journal_record_t, sha256), RP_CODEC_RAW | 32u },
     { offsetof(rp_journal_record_t, prev_hash), RP_CODEC_RAW | 32u },
@@ -305,6 +318,73 @@ static const rp_codec_field_t FIELDS_EVIDENCE_CHUNK[] = {
     { offsetof(rp_evidence_chunk_t, sha256), RP_CODEC_RAW | 32u },
 };
 const rp_codec_struct_t RP_CODEC_EVIDENCE_CHUNK = { FIELDS_EVIDENCE_CHUNK, 12u, 72u };
+
+static const rp_codec_field_t FIELDS_IDENTITY_REQ[] = {
+    { offsetof(rp_identity_req_t, nonce), RP_CODEC_RAW | 32u },
+};
+const rp_codec_struct_t RP_CODEC_IDENTITY_REQ = { FIELDS_IDENTITY_REQ, 1u, 32u };
+
+static const rp_codec_field_t FIELDS_IDENTITY[] = {
+    { offsetof(rp_identity_t, public_key), RP_CODEC_RAW | 32u },
+    { offsetof(rp_identity_t, key_id), RP_CODEC_RAW | 8u },
+    { offsetof(rp_identity_t, unique_id), RP_CODEC_RAW | 8u },
+    { offsetof(rp_identity_t, device_id), 8u },
+    { offsetof(rp_identity_t, entropy_source), 1u },
+    { offsetof(rp_identity_t, flags), 1u },
+    { offsetof(rp_identity_t, reserved), 2u },
+    { offsetof(rp_identity_t, journal_epoch), 4u },
+    { offsetof(rp_identity_t, journal_count), 4u },
+    { offsetof(rp_identity_t, journal_head), RP_CODEC_RAW | 32u },
+    { offsetof(rp_identity_t, clock_unix_ms), 8u },
+    { offsetof(rp_identity_t, uptime_ms), 8u },
+    { offsetof(rp_identity_t, signature), RP_CODEC_RAW | 64u },
+};
+const rp_codec_struct_t RP_CODEC_IDENTITY = { FIELDS_IDENTITY, 13u, 180u };
+
+static const rp_codec_field_t FIELDS_PROVISION_REQ[] = {
+    { offsetof(rp_provision_req_t, magic), 4u },
+    { offsetof(rp_provision_req_t, flags), 1u },
+    { offsetof(rp_provision_req_t, reserved), RP_CODEC_RAW | 3u },
+    { offsetof(rp_provision_req_t, host_random), RP_CODEC_RAW | 32u },
+};
+const rp_codec_struct_t RP_CODEC_PROVISION_REQ = { FIELDS_PROVISION_REQ, 4u, 40u };
+
+static const rp_codec_field_t FIELDS_CHECKPOINT_SLOT[] = {
+    { offsetof(rp_checkpoint_slot_t, message), RP_CODEC_RAW | 448u },
+    { offsetof(rp_checkpoint_slot_t, signature), RP_CODEC_RAW | 64u },
+};
+const rp_codec_struct_t RP_CODEC_CHECKPOINT_SLOT = { FIELDS_CHECKPOINT_SLOT, 2u, 512u };
+
+static const rp_codec_field_t FIELDS_NVM_IDENTITY[] = {
+    { offsetof(rp_nvm_identity_t, magic), RP_CODEC_RAW | 4u },
+    { offsetof(rp_nvm_identity_t, version), 2u },
+    { offsetof(rp_nvm_identity_t, size), 2u },
+    { offsetof(rp_nvm_identity_t, flags), 4u },
+    { offsetof(rp_nvm_identity_t, entropy_source), 1u },
+    { offsetof(rp_nvm_identity_t, reserved0), RP_CODEC_RAW | 3u },
+    { offsetof(rp_nvm_identity_t, raw_bits), 4u },
+    { offsetof(rp_nvm_identity_t, ones), 4u },
+    { offsetof(rp_nvm_identity_t, longest_run), 4u },
+    { offsetof(rp_nvm_identity_t, transitions), 4u },
+    { offsetof(rp_nvm_identity_t, seed), RP_CODEC_RAW | 32u },
+    { offsetof(rp_nvm_identity_t, public_key), RP_CODEC_RAW | 32u },
+    { offsetof(rp_nvm_identity_t, unique_id), RP_CODEC_RAW | 8u },
+    { offsetof(rp_nvm_identity_t, key_id), RP_CODEC_RAW | 8u },
+    { offsetof(rp_nvm_identity_t, reserved1), RP_CODEC_RAW | 140u },
+    { offsetof(rp_nvm_identity_t, crc32), 4u },
+};
+const rp_codec_struct_t RP_CODEC_NVM_IDENTITY = { FIELDS_NVM_IDENTITY, 16u, 256u };
+
+static const rp_codec_field_t FIELDS_NVM_STATE_ENTRY[] = {
+    { offsetof(rp_nvm_state_entry_t, magic), 1u },
+    { offsetof(rp_nvm_state_entry_t, kind), 1u },
+    { offsetof(rp_nvm_state_entry_t, length), 1u },
+    { offsetof(rp_nvm_state_entry_t, reserved), 1u },
+    { offsetof(rp_nvm_state_entry_t, sequence), 4u },
+    { offsetof(rp_nvm_state_entry_t, payload), RP_CODEC_RAW | 20u },
+    { offsetof(rp_nvm_state_entry_t, crc32), 4u },
+};
+const rp_codec_struct_t RP_CODEC_NVM_STATE_ENTRY = { FIELDS_NVM_STATE_ENTRY, 7u, 32u };
 
 static const rp_codec_field_t FIELDS_SETTINGS_BLOB[] = {
     { offsetof(rp_settings_blob_t, magic), RP_CODEC_RAW | 4u },
@@ -404,6 +484,12 @@ const rp_codec_entry_t rp_codec_structs[] = {
     { "STATE_EVENT", &RP_CODEC_STATE_EVENT, sizeof(rp_state_event_t) },
     { "JOURNAL_RECORD", &RP_CODEC_JOURNAL_RECORD, sizeof(rp_journal_record_t) },
     { "EVIDENCE_CHUNK", &RP_CODEC_EVIDENCE_CHUNK, sizeof(rp_evidence_chunk_t) },
+    { "IDENTITY_REQ", &RP_CODEC_IDENTITY_REQ, sizeof(rp_identity_req_t) },
+    { "IDENTITY", &RP_CODEC_IDENTITY, sizeof(rp_identity_t) },
+    { "PROVISION_REQ", &RP_CODEC_PROVISION_REQ, sizeof(rp_provision_req_t) },
+    { "CHECKPOINT_SLOT", &RP_CODEC_CHECKPOINT_SLOT, sizeof(rp_checkpoint_slot_t) },
+    { "NVM_IDENTITY", &RP_CODEC_NVM_IDENTITY, sizeof(rp_nvm_identity_t) },
+    { "NVM_STATE_ENTRY", &RP_CODEC_NVM_STATE_ENTRY, sizeof(rp_nvm_state_entry_t) },
     { "SETTINGS_BLOB", &RP_CODEC_SETTINGS_BLOB, sizeof(rp_settings_blob_t) },
     { "STATE_MARKER", &RP_CODEC_STATE_MARKER, sizeof(rp_state_marker_t) },
     { "RP2040_SETTINGS_COPY", &RP_CODEC_RP2040_SETTINGS_COPY, sizeof(rp_rp2040_settings_copy_t) },

@@ -37,12 +37,13 @@ typedef struct {
     size_t c_size;
 } rp_codec_entry_t;
 extern const rp_codec_entry_t rp_codec_structs[];
-#define RP_CODEC_STRUCT_COUNT 32u
+#define RP_CODEC_STRUCT_COUNT 38u
 
 /* Names of enum values as printed ("recording", "card full"); "unknown" outside the enum. */
 const char *rp_rec_state_name(uint8_t value);
 const char *rp_card_state_name(uint8_t value);
 const char *rp_stop_reason_name(uint8_t value);
+const char *rp_journal_kind_name(uint8_t value);
 
 /* ERROR: Payload of every ERROR frame. */
 typedef struct rp_error {
@@ -191,6 +192,10 @@ typedef struct rp_list_entry {
     uint32_t sample_count;
     int64_t start_unix_ms;
     uint8_t sha256[32]; /* SHA-256 of the audio data; zero while recording. */
+    uint32_t statement_size; /* Bytes of REC*.SHA (FILE_PART STATEMENT); 0 until sealed. */
+    uint32_t signify_size; /* Bytes of REC*.SIG; 0 until sealed. */
+    uint32_t minisign_size; /* Bytes of REC*.MSG; 0 until sealed. */
+    uint32_t checkpoints_size; /* Bytes of REC*.CKP (whole CHECKPOINT_SLOTs); 0 when unsigned. */
 } rp_list_entry_t;
 extern const rp_codec_struct_t RP_CODEC_LIST_ENTRY;
 static inline void rp_list_entry_pack(const rp_list_entry_t *v, uint8_t out[RP_LIST_ENTRY_SIZE])
@@ -207,6 +212,8 @@ typedef struct rp_read_req {
     uint32_t number;
     uint32_t offset;
     uint32_t length;
+    uint8_t part; /* FILE_PART: which file of the recording. */
+    uint8_t reserved[3];
 } rp_read_req_t;
 extern const rp_codec_struct_t RP_CODEC_READ_REQ;
 static inline void rp_read_req_pack(const rp_read_req_t *v, uint8_t out[RP_READ_REQ_SIZE])
@@ -237,7 +244,8 @@ static inline void rp_read_unpack(const uint8_t in[RP_READ_SIZE], rp_read_t *v)
 typedef struct rp_hash_req {
     uint32_t number;
     uint8_t algorithm; /* HASH_ALGORITHM. */
-    uint8_t reserved[3];
+    uint8_t part; /* FILE_PART. */
+    uint8_t reserved[2];
     uint32_t offset;
     uint32_t length;
 } rp_hash_req_t;
@@ -459,7 +467,7 @@ typedef struct rp_journal_record {
     uint32_t sample_count;
     uint8_t stop_reason; /* STOP_REASON. */
     uint8_t flags; /* RECORD_FLAGS. */
-    uint16_t reserved;
+    uint16_t kind; /* JOURNAL_KIND (0: a recording). */
     uint32_t overruns; /* Samples lost to buffer overruns in this recording. */
     uint8_t sha256[32]; /* SHA-256 of the audio data. */
     uint8_t prev_hash[32]; /* SHA-256 of the previous record (all zero for the first). */
@@ -497,6 +505,127 @@ static inline void rp_evidence_chunk_pack(const rp_evidence_chunk_t *v, uint8_t 
 static inline void rp_evidence_chunk_unpack(const uint8_t in[RP_EVIDENCE_CHUNK_SIZE], rp_evidence_chunk_t *v)
 {
     rp_codec_unpack(&RP_CODEC_EVIDENCE_CHUNK, in, v);
+}
+
+/* IDENTITY_REQ: Asks the device to prove its identity and its journal head: it signs the nonce with them. */
+typedef struct rp_identity_req {
+    uint8_t nonce[32]; /* Fresh random bytes from the host. */
+} rp_identity_req_t;
+extern const rp_codec_struct_t RP_CODEC_IDENTITY_REQ;
+static inline void rp_identity_req_pack(const rp_identity_req_t *v, uint8_t out[RP_IDENTITY_REQ_SIZE])
+{
+    rp_codec_pack(&RP_CODEC_IDENTITY_REQ, v, out);
+}
+static inline void rp_identity_req_unpack(const uint8_t in[RP_IDENTITY_REQ_SIZE], rp_identity_req_t *v)
+{
+    rp_codec_unpack(&RP_CODEC_IDENTITY_REQ, in, v);
+}
+
+/* IDENTITY: The device key and signed journal head. signature is Ed25519 over PROTOCOL.identityDomain, a NUL, the nonce, then this struct's bytes before signature; all zero without a key. */
+typedef struct rp_identity {
+    uint8_t public_key[32]; /* Ed25519 public key (zero without a key). */
+    uint8_t key_id[8]; /* First 8 bytes of SHA-256(publicKey): the signify/minisign key id. */
+    uint8_t unique_id[8]; /* Hardware unique id (RP2040 flash id); zero when the port has none. */
+    uint64_t device_id; /* The device id of INFO (kept on the card settings before keys existed). */
+    uint8_t entropy_source; /* ENTROPY_SOURCE of the key. */
+    uint8_t flags; /* IDENTITY_FLAGS. */
+    uint16_t reserved;
+    uint32_t journal_epoch; /* Journal epoch: 1 at the first journal kept with a counter, +1 each time the device formats its card. */
+    uint32_t journal_count; /* Records in this epoch's journal, from the device's own memory (not the card). */
+    uint8_t journal_head[32]; /* SHA-256 of the newest journal record (zero when none). */
+    int64_t clock_unix_ms; /* Wall clock (0 when not set). */
+    uint64_t uptime_ms;
+    uint8_t signature[64];
+} rp_identity_t;
+extern const rp_codec_struct_t RP_CODEC_IDENTITY;
+static inline void rp_identity_pack(const rp_identity_t *v, uint8_t out[RP_IDENTITY_SIZE])
+{
+    rp_codec_pack(&RP_CODEC_IDENTITY, v, out);
+}
+static inline void rp_identity_unpack(const uint8_t in[RP_IDENTITY_SIZE], rp_identity_t *v)
+{
+    rp_codec_unpack(&RP_CODEC_IDENTITY, in, v);
+}
+
+/* PROVISION_REQ: Makes the device key (answered with IDENTITY, signed over hostRandom as nonce). Refused with BAD_STATE when a key exists, unless flags bit 0 (force) is set. */
+typedef struct rp_provision_req {
+    uint32_t magic; /* PROTOCOL.provisionMagic. */
+    uint8_t flags; /* Bit 0: force (replace an existing key). */
+    uint8_t reserved[3];
+    uint8_t host_random[32]; /* From the host's CSPRNG, mixed into the seed. */
+} rp_provision_req_t;
+extern const rp_codec_struct_t RP_CODEC_PROVISION_REQ;
+static inline void rp_provision_req_pack(const rp_provision_req_t *v, uint8_t out[RP_PROVISION_REQ_SIZE])
+{
+    rp_codec_pack(&RP_CODEC_PROVISION_REQ, v, out);
+}
+static inline void rp_provision_req_unpack(const uint8_t in[RP_PROVISION_REQ_SIZE], rp_provision_req_t *v)
+{
+    rp_codec_unpack(&RP_CODEC_PROVISION_REQ, in, v);
+}
+
+/* CHECKPOINT_SLOT: On-card record: one 512-byte slot (one card block) of REC*.CKP. message is ASCII, space padded, ending in LF; signature is Ed25519 over the 448 message bytes. */
+typedef struct rp_checkpoint_slot {
+    uint8_t message[448];
+    uint8_t signature[64];
+} rp_checkpoint_slot_t;
+extern const rp_codec_struct_t RP_CODEC_CHECKPOINT_SLOT;
+static inline void rp_checkpoint_slot_pack(const rp_checkpoint_slot_t *v, uint8_t out[RP_CHECKPOINT_SLOT_SIZE])
+{
+    rp_codec_pack(&RP_CODEC_CHECKPOINT_SLOT, v, out);
+}
+static inline void rp_checkpoint_slot_unpack(const uint8_t in[RP_CHECKPOINT_SLOT_SIZE], rp_checkpoint_slot_t *v)
+{
+    rp_codec_unpack(&RP_CODEC_CHECKPOINT_SLOT, in, v);
+}
+
+/* NVM_IDENTITY: Device NVM record (never on the card): the device key, one 256-byte page, two copies. */
+typedef struct rp_nvm_identity {
+    uint8_t magic[4]; /* ASCII "RKEY". */
+    uint16_t version; /* 1. */
+    uint16_t size; /* 256. */
+    uint32_t flags; /* Bit 0 SIMULATED, bit 1 HOST_CONTRIBUTED. */
+    uint8_t entropy_source; /* ENTROPY_SOURCE. */
+    uint8_t reserved0[3];
+    uint32_t raw_bits; /* Health report of the raw entropy: bits sampled, */
+    uint32_t ones; /* ones among them, */
+    uint32_t longest_run; /* longest run of equal bits, */
+    uint32_t transitions; /* and changes between neighbours. */
+    uint8_t seed[32]; /* The Ed25519 seed (RFC 8032 private key). */
+    uint8_t public_key[32];
+    uint8_t unique_id[8];
+    uint8_t key_id[8];
+    uint8_t reserved1[140]; /* 0xFF (left unprogrammed). */
+    uint32_t crc32; /* CRC-32 of the bytes before it. */
+} rp_nvm_identity_t;
+extern const rp_codec_struct_t RP_CODEC_NVM_IDENTITY;
+static inline void rp_nvm_identity_pack(const rp_nvm_identity_t *v, uint8_t out[RP_NVM_IDENTITY_SIZE])
+{
+    rp_codec_pack(&RP_CODEC_NVM_IDENTITY, v, out);
+}
+static inline void rp_nvm_identity_unpack(const uint8_t in[RP_NVM_IDENTITY_SIZE], rp_nvm_identity_t *v)
+{
+    rp_codec_unpack(&RP_CODEC_NVM_IDENTITY, in, v);
+}
+
+/* NVM_STATE_ENTRY: Device NVM record: one 32-byte entry of the append-only state log; the newest valid entry of each kind wins. */
+typedef struct rp_nvm_state_entry {
+    uint8_t magic; /* 0xA5. */
+    uint8_t kind; /* NVM_STATE_KIND. */
+    uint8_t length; /* Bytes of payload used. */
+    uint8_t reserved;
+    uint32_t sequence; /* Increases with every entry written. */
+    uint8_t payload[20];
+    uint32_t crc32; /* CRC-32 of the bytes before it. */
+} rp_nvm_state_entry_t;
+extern const rp_codec_struct_t RP_CODEC_NVM_STATE_ENTRY;
+static inline void rp_nvm_state_entry_pack(const rp_nvm_state_entry_t *v, uint8_t out[RP_NVM_STATE_ENTRY_SIZE])
+{
+    rp_codec_pack(&RP_CODEC_NVM_STATE_ENTRY, v, out);
+}
+static inline void rp_nvm_state_entry_unpack(const uint8_t in[RP_NVM_STATE_ENTRY_SIZE], rp_nvm_state_entry_t *v)
+{
+    rp_codec_unpack(&RP_CODEC_NVM_STATE_ENTRY, in, v);
 }
 
 /* SETTINGS_BLOB: On-device record: the persistent settings blob, stored through the port (port_settings_load/save). */

@@ -14,6 +14,8 @@
 #define RP_ABSOLUTE_MAX_PAYLOAD 8192u
 #define RP_UNSOLICITED_SEQ 0u
 #define RP_FORMAT_MAGIC 0x54414D46u
+#define RP_PROVISION_MAGIC 0x564F5250u
+#define RP_IDENTITY_DOMAIN "ER1-IDENTITY-v1"
 #define RP_USB_VENDOR_ID 0x1209u
 #define RP_USB_PRODUCT_ID 0x7EC0u
 #define RP_USB_PRODUCT "Evidence Recorder"
@@ -45,7 +47,9 @@
 #define RP_CMD_SETTINGS 0x0A
 #define RP_CMD_RECORD 0x0B
 #define RP_CMD_FORMAT 0x0C
-#define RP_CMD_COUNT 12u
+#define RP_CMD_IDENTITY 0x0D
+#define RP_CMD_PROVISION 0x0E
+#define RP_CMD_COUNT 14u
 
 /* Events */
 #define RP_EVT_STATE 0x40
@@ -99,6 +103,9 @@
 
 #define RP_RECORD_FLAG_CLOCK_SET 0x01
 #define RP_RECORD_FLAG_RECOVERED 0x02
+#define RP_RECORD_FLAG_SEALED 0x04
+#define RP_RECORD_FLAG_SEALING 0x08
+#define RP_RECORD_FLAG_UNSIGNED 0x10
 
 #define RP_SETTINGS_MASK_SAMPLE_RATE 0x01
 #define RP_SETTINGS_MASK_DISCREET 0x02
@@ -107,6 +114,37 @@
 
 #define RP_RECORD_ACTION_START 0x01
 #define RP_RECORD_ACTION_STOP 0x02
+
+#define RP_JOURNAL_KIND_RECORDING 0x00
+#define RP_JOURNAL_KIND_NUMBER_SPENT 0x01
+#define RP_JOURNAL_KIND_FOUND_UNJOURNALED 0x02
+#define RP_JOURNAL_KIND_TAIL_LOST 0x03
+#define RP_JOURNAL_KIND_CLOCK_SET 0x04
+#define RP_JOURNAL_KIND_CLOCK_LOST 0x05
+#define RP_JOURNAL_KIND_KEY_CREATED 0x06
+#define RP_JOURNAL_KIND_EPOCH_START 0x07
+
+#define RP_IDENTITY_FLAG_HAS_KEY 0x01
+#define RP_IDENTITY_FLAG_SIMULATED 0x02
+#define RP_IDENTITY_FLAG_HAS_UNIQUE_ID 0x04
+#define RP_IDENTITY_FLAG_DAMAGED 0x08
+#define RP_IDENTITY_FLAG_ENTROPY_FAILED 0x10
+
+#define RP_ENTROPY_NONE 0x00
+#define RP_ENTROPY_ROSC 0x01
+#define RP_ENTROPY_OS 0x02
+#define RP_ENTROPY_HOST_SEMIHOSTING 0x03
+
+#define RP_PART_AUDIO 0x00
+#define RP_PART_STATEMENT 0x01
+#define RP_PART_SIGNIFY 0x02
+#define RP_PART_MINISIGN 0x03
+#define RP_PART_CHECKPOINTS 0x04
+
+#define RP_NVM_STATE_JOURNAL_HEAD 0x01
+#define RP_NVM_STATE_JOURNAL_PENDING 0x02
+#define RP_NVM_STATE_NUMBER_FLOOR 0x03
+#define RP_NVM_STATE_CLOCK 0x04
 
 /* Sample rates the device accepts */
 #define RP_SAMPLE_RATE_COUNT 4u
@@ -122,6 +160,14 @@
 #define RP_CARD_WAV_DATA_OFFSET 1024u
 #define RP_CARD_EVIDENCE_CHUNK_ID "evid"
 #define RP_CARD_JOURNAL_MAGIC "RJNL"
+#define RP_CARD_STATEMENT_EXT "SHA"
+#define RP_CARD_SIGNIFY_EXT "SIG"
+#define RP_CARD_MINISIGN_EXT "MSG"
+#define RP_CARD_CHECKPOINTS_EXT "CKP"
+#define RP_CARD_CHECKPOINT_INTERVAL_S 60u
+#define RP_CARD_CHECKPOINT_SLOT_SIZE 512u
+#define RP_CARD_NVM_IDENTITY_MAGIC "RKEY"
+#define RP_CARD_NVM_STATE_MAGIC 165u
 #define RP_CARD_JOURNAL_RECORD_VERSION 1u
 #define RP_CARD_EVIDENCE_CHUNK_VERSION 1u
 #define RP_CARD_MODEL "ER-1"
@@ -229,7 +275,7 @@
 /* Followed by count records of LIST_ENTRY (entries). */
 
 /* LIST_ENTRY: One recording. */
-#define RP_LIST_ENTRY_SIZE 76u
+#define RP_LIST_ENTRY_SIZE 92u
 /* C form rp_list_entry_t with pack/unpack: rec_codec.h */
 #define RP_LIST_ENTRY_OFF_NUMBER 0u
 #define RP_LIST_ENTRY_OFF_STATE 4u
@@ -243,13 +289,19 @@
 #define RP_LIST_ENTRY_OFF_SAMPLE_COUNT 32u
 #define RP_LIST_ENTRY_OFF_START_UNIX_MS 36u
 #define RP_LIST_ENTRY_OFF_SHA256 44u
+#define RP_LIST_ENTRY_OFF_STATEMENT_SIZE 76u
+#define RP_LIST_ENTRY_OFF_SIGNIFY_SIZE 80u
+#define RP_LIST_ENTRY_OFF_MINISIGN_SIZE 84u
+#define RP_LIST_ENTRY_OFF_CHECKPOINTS_SIZE 88u
 
 /* READ_REQ: Reads bytes of a recording file. Several may be in flight; each is answered on its own. */
-#define RP_READ_REQ_SIZE 12u
+#define RP_READ_REQ_SIZE 16u
 /* C form rp_read_req_t with pack/unpack: rec_codec.h */
 #define RP_READ_REQ_OFF_NUMBER 0u
 #define RP_READ_REQ_OFF_OFFSET 4u
 #define RP_READ_REQ_OFF_LENGTH 8u
+#define RP_READ_REQ_OFF_PART 12u
+#define RP_READ_REQ_OFF_RESERVED 13u
 
 /* READ: The bytes read; fewer than asked only at the end of the file. */
 #define RP_READ_SIZE 8u
@@ -263,7 +315,8 @@
 /* C form rp_hash_req_t with pack/unpack: rec_codec.h */
 #define RP_HASH_REQ_OFF_NUMBER 0u
 #define RP_HASH_REQ_OFF_ALGORITHM 4u
-#define RP_HASH_REQ_OFF_RESERVED 5u
+#define RP_HASH_REQ_OFF_PART 5u
+#define RP_HASH_REQ_OFF_RESERVED 6u
 #define RP_HASH_REQ_OFF_OFFSET 8u
 #define RP_HASH_REQ_OFF_LENGTH 12u
 
@@ -375,7 +428,7 @@
 #define RP_JOURNAL_RECORD_OFF_SAMPLE_COUNT 52u
 #define RP_JOURNAL_RECORD_OFF_STOP_REASON 56u
 #define RP_JOURNAL_RECORD_OFF_FLAGS 57u
-#define RP_JOURNAL_RECORD_OFF_RESERVED 58u
+#define RP_JOURNAL_RECORD_OFF_KIND 58u
 #define RP_JOURNAL_RECORD_OFF_OVERRUNS 60u
 #define RP_JOURNAL_RECORD_OFF_SHA256 64u
 #define RP_JOURNAL_RECORD_OFF_PREV_HASH 96u
@@ -395,6 +448,73 @@
 #define RP_EVIDENCE_CHUNK_OFF_RESERVED 34u
 #define RP_EVIDENCE_CHUNK_OFF_OVERRUNS 36u
 #define RP_EVIDENCE_CHUNK_OFF_SHA256 40u
+
+/* IDENTITY_REQ: Asks the device to prove its identity and its journal head: it signs the nonce with them. */
+#define RP_IDENTITY_REQ_SIZE 32u
+/* C form rp_identity_req_t with pack/unpack: rec_codec.h */
+#define RP_IDENTITY_REQ_OFF_NONCE 0u
+
+/* IDENTITY: The device key and signed journal head. signature is Ed25519 over PROTOCOL.identityDomain, a NUL, the nonce, then this struct's bytes before signature; all zero without a key. */
+#define RP_IDENTITY_SIZE 180u
+/* C form rp_identity_t with pack/unpack: rec_codec.h */
+#define RP_IDENTITY_OFF_PUBLIC_KEY 0u
+#define RP_IDENTITY_OFF_KEY_ID 32u
+#define RP_IDENTITY_OFF_UNIQUE_ID 40u
+#define RP_IDENTITY_OFF_DEVICE_ID 48u
+#define RP_IDENTITY_OFF_ENTROPY_SOURCE 56u
+#define RP_IDENTITY_OFF_FLAGS 57u
+#define RP_IDENTITY_OFF_RESERVED 58u
+#define RP_IDENTITY_OFF_JOURNAL_EPOCH 60u
+#define RP_IDENTITY_OFF_JOURNAL_COUNT 64u
+#define RP_IDENTITY_OFF_JOURNAL_HEAD 68u
+#define RP_IDENTITY_OFF_CLOCK_UNIX_MS 100u
+#define RP_IDENTITY_OFF_UPTIME_MS 108u
+#define RP_IDENTITY_OFF_SIGNATURE 116u
+
+/* PROVISION_REQ: Makes the device key (answered with IDENTITY, signed over hostRandom as nonce). Refused with BAD_STATE when a key exists, unless flags bit 0 (force) is set. */
+#define RP_PROVISION_REQ_SIZE 40u
+/* C form rp_provision_req_t with pack/unpack: rec_codec.h */
+#define RP_PROVISION_REQ_OFF_MAGIC 0u
+#define RP_PROVISION_REQ_OFF_FLAGS 4u
+#define RP_PROVISION_REQ_OFF_RESERVED 5u
+#define RP_PROVISION_REQ_OFF_HOST_RANDOM 8u
+
+/* CHECKPOINT_SLOT: On-card record: one 512-byte slot (one card block) of REC*.CKP. message is ASCII, space padded, ending in LF; signature is Ed25519 over the 448 message bytes. */
+#define RP_CHECKPOINT_SLOT_SIZE 512u
+/* C form rp_checkpoint_slot_t with pack/unpack: rec_codec.h */
+#define RP_CHECKPOINT_SLOT_OFF_MESSAGE 0u
+#define RP_CHECKPOINT_SLOT_OFF_SIGNATURE 448u
+
+/* NVM_IDENTITY: Device NVM record (never on the card): the device key, one 256-byte page, two copies. */
+#define RP_NVM_IDENTITY_SIZE 256u
+/* C form rp_nvm_identity_t with pack/unpack: rec_codec.h */
+#define RP_NVM_IDENTITY_OFF_MAGIC 0u
+#define RP_NVM_IDENTITY_OFF_VERSION 4u
+#define RP_NVM_IDENTITY_OFF_SIZE 6u
+#define RP_NVM_IDENTITY_OFF_FLAGS 8u
+#define RP_NVM_IDENTITY_OFF_ENTROPY_SOURCE 12u
+#define RP_NVM_IDENTITY_OFF_RESERVED0 13u
+#define RP_NVM_IDENTITY_OFF_RAW_BITS 16u
+#define RP_NVM_IDENTITY_OFF_ONES 20u
+#define RP_NVM_IDENTITY_OFF_LONGEST_RUN 24u
+#define RP_NVM_IDENTITY_OFF_TRANSITIONS 28u
+#define RP_NVM_IDENTITY_OFF_SEED 32u
+#define RP_NVM_IDENTITY_OFF_PUBLIC_KEY 64u
+#define RP_NVM_IDENTITY_OFF_UNIQUE_ID 96u
+#define RP_NVM_IDENTITY_OFF_KEY_ID 104u
+#define RP_NVM_IDENTITY_OFF_RESERVED1 112u
+#define RP_NVM_IDENTITY_OFF_CRC32 252u
+
+/* NVM_STATE_ENTRY: Device NVM record: one 32-byte entry of the append-only state log; the newest valid entry of each kind wins. */
+#define RP_NVM_STATE_ENTRY_SIZE 32u
+/* C form rp_nvm_state_entry_t with pack/unpack: rec_codec.h */
+#define RP_NVM_STATE_ENTRY_OFF_MAGIC 0u
+#define RP_NVM_STATE_ENTRY_OFF_KIND 1u
+#define RP_NVM_STATE_ENTRY_OFF_LENGTH 2u
+#define RP_NVM_STATE_ENTRY_OFF_RESERVED 3u
+#define RP_NVM_STATE_ENTRY_OFF_SEQUENCE 4u
+#define RP_NVM_STATE_ENTRY_OFF_PAYLOAD 8u
+#define RP_NVM_STATE_ENTRY_OFF_CRC32 28u
 
 /* SETTINGS_BLOB: On-device record: the persistent settings blob, stored through the port (port_settings_load/save). */
 #define RP_SETTINGS_BLOB_SIZE 64u

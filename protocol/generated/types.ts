@@ -90,6 +90,10 @@ export interface ListEntry {
   sampleCount: number;
   startUnixMs: bigint;
   sha256: Buffer; // SHA-256 of the audio data; zero while recording.
+  statementSize: number; // Bytes of REC*.SHA (FILE_PART STATEMENT); 0 until sealed.
+  signifySize: number; // Bytes of REC*.SIG; 0 until sealed.
+  minisignSize: number; // Bytes of REC*.MSG; 0 until sealed.
+  checkpointsSize: number; // Bytes of REC*.CKP (whole CHECKPOINT_SLOTs); 0 when unsigned.
 }
 
 /** Reads bytes of a recording file. Several may be in flight; each is answered on its own. */
@@ -97,6 +101,8 @@ export interface ReadReq {
   number: number;
   offset: number;
   length: number;
+  part: number; // FILE_PART: which file of the recording.
+  reserved: Buffer;
 }
 
 /** The bytes read; fewer than asked only at the end of the file. */
@@ -110,6 +116,7 @@ export interface Read {
 export interface HashReq {
   number: number;
   algorithm: number; // HASH_ALGORITHM.
+  part: number; // FILE_PART.
   reserved: Buffer;
   offset: number;
   length: number;
@@ -224,7 +231,7 @@ export interface JournalRecord {
   sampleCount: number;
   stopReason: number; // STOP_REASON.
   flags: number; // RECORD_FLAGS.
-  reserved: number;
+  kind: number; // JOURNAL_KIND (0: a recording).
   overruns: number; // Samples lost to buffer overruns in this recording.
   sha256: Buffer; // SHA-256 of the audio data.
   prevHash: Buffer; // SHA-256 of the previous record (all zero for the first).
@@ -244,6 +251,73 @@ export interface EvidenceChunk {
   reserved: number;
   overruns: number;
   sha256: Buffer; // SHA-256 of the data chunk payload.
+}
+
+/** Asks the device to prove its identity and its journal head: it signs the nonce with them. */
+export interface IdentityReq {
+  nonce: Buffer; // Fresh random bytes from the host.
+}
+
+/** The device key and signed journal head. signature is Ed25519 over PROTOCOL.identityDomain, a NUL, the nonce, then this struct's bytes before signature; all zero without a key. */
+export interface Identity {
+  publicKey: Buffer; // Ed25519 public key (zero without a key).
+  keyId: Buffer; // First 8 bytes of SHA-256(publicKey): the signify/minisign key id.
+  uniqueId: Buffer; // Hardware unique id (RP2040 flash id); zero when the port has none.
+  deviceId: bigint; // The device id of INFO (kept on the card settings before keys existed).
+  entropySource: number; // ENTROPY_SOURCE of the key.
+  flags: number; // IDENTITY_FLAGS.
+  reserved: number;
+  journalEpoch: number; // Journal epoch: 1 at the first journal kept with a counter, +1 each time the device formats its card.
+  journalCount: number; // Records in this epoch's journal, from the device's own memory (not the card).
+  journalHead: Buffer; // SHA-256 of the newest journal record (zero when none).
+  clockUnixMs: bigint; // Wall clock (0 when not set).
+  uptimeMs: bigint;
+  signature: Buffer;
+}
+
+/** Makes the device key (answered with IDENTITY, signed over hostRandom as nonce). Refused with BAD_STATE when a key exists, unless flags bit 0 (force) is set. */
+export interface ProvisionReq {
+  magic: number; // PROTOCOL.provisionMagic.
+  flags: number; // Bit 0: force (replace an existing key).
+  reserved: Buffer;
+  hostRandom: Buffer; // From the host's CSPRNG, mixed into the seed.
+}
+
+/** On-card record: one 512-byte slot (one card block) of REC*.CKP. message is ASCII, space padded, ending in LF; signature is Ed25519 over the 448 message bytes. */
+export interface CheckpointSlot {
+  message: Buffer;
+  signature: Buffer;
+}
+
+/** Device NVM record (never on the card): the device key, one 256-byte page, two copies. */
+export interface NvmIdentity {
+  magic: Buffer; // ASCII "RKEY".
+  version: number; // 1.
+  size: number; // 256.
+  flags: number; // Bit 0 SIMULATED, bit 1 HOST_CONTRIBUTED.
+  entropySource: number; // ENTROPY_SOURCE.
+  reserved0: Buffer;
+  rawBits: number; // Health report of the raw entropy: bits sampled,
+  ones: number; // ones among them,
+  longestRun: number; // longest run of equal bits,
+  transitions: number; // and changes between neighbours.
+  seed: Buffer; // The Ed25519 seed (RFC 8032 private key).
+  publicKey: Buffer;
+  uniqueId: Buffer;
+  keyId: Buffer;
+  reserved1: Buffer; // 0xFF (left unprogrammed).
+  crc32: number; // CRC-32 of the bytes before it.
+}
+
+/** Device NVM record: one 32-byte entry of the append-only state log; the newest valid entry of each kind wins. */
+export interface NvmStateEntry {
+  magic: number; // 0xA5.
+  kind: number; // NVM_STATE_KIND.
+  length: number; // Bytes of payload used.
+  reserved: number;
+  sequence: number; // Increases with every entry written.
+  payload: Buffer;
+  crc32: number; // CRC-32 of the bytes before it.
 }
 
 /** On-device record: the persistent settings blob, stored through the port (port_settings_load/save). */
@@ -351,6 +425,12 @@ export interface StructTypes {
   STATE_EVENT: StateEvent;
   JOURNAL_RECORD: JournalRecord;
   EVIDENCE_CHUNK: EvidenceChunk;
+  IDENTITY_REQ: IdentityReq;
+  IDENTITY: Identity;
+  PROVISION_REQ: ProvisionReq;
+  CHECKPOINT_SLOT: CheckpointSlot;
+  NVM_IDENTITY: NvmIdentity;
+  NVM_STATE_ENTRY: NvmStateEntry;
   SETTINGS_BLOB: SettingsBlob;
   STATE_MARKER: StateMarker;
   RP2040_SETTINGS_COPY: Rp2040SettingsCopy;
@@ -372,4 +452,8 @@ export function cardStateName(value: number): string {
 export const STOP_REASON_NAMES: readonly string[] = ['none', 'button', 'host', 'card full', 'low battery', 'power loss', 'card error', 'card removed', 'max length'];
 export function stopReasonName(value: number): string {
   return STOP_REASON_NAMES[value] ?? 'unknown';
+}
+export const JOURNAL_KIND_NAMES: readonly string[] = ['recording', 'number spent', 'found unjournaled', 'tail lost', 'clock set', 'clock lost', 'key created', 'epoch start'];
+export function journalKindName(value: number): string {
+  return JOURNAL_KIND_NAMES[value] ?? 'unknown';
 }

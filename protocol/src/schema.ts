@@ -54,6 +54,10 @@ export const PROTOCOL = {
   unsolicitedSeq: 0,
   /** Magic value the FORMAT request must carry, beside the device id, to be obeyed. */
   formatMagic: 0x54414d46, // "FMAT" little-endian
+  /** Magic value the PROVISION request must carry. */
+  provisionMagic: 0x564f5250, // "PROV" little-endian
+  /** Prefix of the message an IDENTITY signature covers: prefix || nonce || IDENTITY bytes before signature. */
+  identityDomain: 'ER1-IDENTITY-v1',
   /** USB identity of the recorder's CDC-ACM interface (pid.codes test range until registered). */
   usbVendorId: 0x1209,
   usbProductId: 0x7ec0,
@@ -138,6 +142,85 @@ export const INFO_FLAGS = {
 export const RECORD_FLAGS = {
   CLOCK_SET: 0x01,
   RECOVERED: 0x02,
+  /** LIST only: the signed statement files (.SHA, .SIG, .MSG) are on the card. */
+  SEALED: 0x04,
+  /** LIST only: finished, the statement is not written yet (the device is sealing it). */
+  SEALING: 0x08,
+  /** Recorded without a device key (never provisioned, or the key was damaged): never signed. */
+  UNSIGNED: 0x10,
+} as const;
+
+/**
+ * What a journal record is about (JOURNAL_RECORD.kind). 0 is a recording, as on every card
+ * written before kinds existed. The fields a kind uses beside index, prevHash and kind:
+ * - RECORDING: all (the recording's stop, or its recovery at boot with flag RECOVERED).
+ * - NUMBER_SPENT: number (spent in the device's own memory; no file was ever created for it).
+ * - FOUND_UNJOURNALED: number, sampleRate, sampleCount, sha256, startUnixMs: a finished recording
+ *   found on the card without its record (never written, or removed); never RECOVERED.
+ * - TAIL_LOST: number = the first missing index, sampleCount = records missing, sha256 = the head
+ *   hash the device expected: the card's journal was shorter than, or diverged from, the device's
+ *   own count of its records.
+ * - CLOCK_SET: startUnixMs = the clock before (0 when it was not set), stopUnixMs = the new clock,
+ *   stopUptimeMs = when.
+ * - CLOCK_LOST: stopUptimeMs: the clock had been set, and a boot found it lost.
+ * - KEY_CREATED: sha256 = SHA-256 of the new device public key.
+ * - EPOCH_START: the first record after the device formatted its card: number = the new epoch,
+ *   sampleCount = the previous epoch's record count, sha256 = the previous epoch's head hash.
+ */
+export const JOURNAL_KIND = {
+  RECORDING: 0,
+  NUMBER_SPENT: 1,
+  FOUND_UNJOURNALED: 2,
+  TAIL_LOST: 3,
+  CLOCK_SET: 4,
+  CLOCK_LOST: 5,
+  KEY_CREATED: 6,
+  EPOCH_START: 7,
+} as const;
+
+/** Bits of IDENTITY.flags. */
+export const IDENTITY_FLAGS = {
+  /** The device holds a signing key (publicKey, keyId and signature are meaningful). */
+  HAS_KEY: 0x01,
+  /** A simulated device (simulator, QEMU): its key proves nothing about physical custody. */
+  SIMULATED: 0x02,
+  HAS_UNIQUE_ID: 0x04,
+  /** The stored key failed its checks: the device records unsigned until re-provisioned. */
+  DAMAGED: 0x08,
+  /** The last PROVISION failed the entropy health checks: no key was made. */
+  ENTROPY_FAILED: 0x10,
+} as const;
+
+/** Where the device key's randomness came from (IDENTITY.entropySource). */
+export const ENTROPY_SOURCE = {
+  NONE: 0,
+  /** RP2040 ring-oscillator random bit, conditioned with SHA-256. */
+  ROSC: 1,
+  /** The operating system's generator (simulator: getrandom). */
+  OS: 2,
+  /** QEMU: the host's /dev/urandom through semihosting. */
+  HOST_SEMIHOSTING: 3,
+} as const;
+
+/** Which file of a recording READ and HASH address (REC00042.WAV, .SHA, .SIG, .MSG, .CKP). */
+export const FILE_PART = {
+  AUDIO: 0,
+  STATEMENT: 1,
+  SIGNIFY: 2,
+  MINISIGN: 3,
+  CHECKPOINTS: 4,
+} as const;
+
+/** Kinds of entry in the device NVM state log (NVM_STATE_ENTRY.kind). */
+export const NVM_STATE_KIND = {
+  /** payload: u32 epoch, u32 journal record count, then the first 12 bytes of the head record's SHA-256. */
+  JOURNAL_HEAD: 1,
+  /** payload: u32 epoch, u32 index, then the first 12 bytes of the SHA-256 of a record about to be appended to the card. */
+  JOURNAL_PENDING: 2,
+  /** payload: u32 the lowest number the next recording may take (spent before its file exists). */
+  NUMBER_FLOOR: 3,
+  /** payload: u8 1 when the clock has been set since the last CLOCK_LOST. */
+  CLOCK: 4,
 } as const;
 
 /** Bits of SETTINGS.setMask. */
@@ -270,11 +353,15 @@ export const STRUCTS = {
       u32('sampleCount'),
       i64('startUnixMs'),
       bytes('sha256', 32, 'SHA-256 of the audio data; zero while recording.'),
+      u32('statementSize', 'Bytes of REC*.SHA (FILE_PART STATEMENT); 0 until sealed.'),
+      u32('signifySize', 'Bytes of REC*.SIG; 0 until sealed.'),
+      u32('minisignSize', 'Bytes of REC*.MSG; 0 until sealed.'),
+      u32('checkpointsSize', 'Bytes of REC*.CKP (whole CHECKPOINT_SLOTs); 0 when unsigned.'),
     ],
   },
   READ_REQ: {
     doc: 'Reads bytes of a recording file. Several may be in flight; each is answered on its own.',
-    fields: [u32('number'), u32('offset'), u32('length')],
+    fields: [u32('number'), u32('offset'), u32('length'), u8('part', 'FILE_PART: which file of the recording.'), bytes('reserved', 3)],
   },
   READ: {
     doc: 'The bytes read; fewer than asked only at the end of the file.',
@@ -283,7 +370,7 @@ export const STRUCTS = {
   },
   HASH_REQ: {
     doc: 'Hashes a byte range of a recording file on the device.',
-    fields: [u32('number'), u8('algorithm', 'HASH_ALGORITHM.'), bytes('reserved', 3), u32('offset'), u32('length')],
+    fields: [u32('number'), u8('algorithm', 'HASH_ALGORITHM.'), u8('part', 'FILE_PART.'), bytes('reserved', 2), u32('offset'), u32('length')],
   },
   HASH: {
     doc: 'The digest of the range.',
@@ -334,7 +421,7 @@ export const STRUCTS = {
       u32('sampleCount'),
       u8('stopReason', 'STOP_REASON.'),
       u8('flags', 'RECORD_FLAGS.'),
-      u16('reserved'),
+      u16('kind', 'JOURNAL_KIND (0: a recording).'),
       u32('overruns', 'Samples lost to buffer overruns in this recording.'),
       bytes('sha256', 32, 'SHA-256 of the audio data.'),
       bytes('prevHash', 32, 'SHA-256 of the previous record (all zero for the first).'),
@@ -355,6 +442,69 @@ export const STRUCTS = {
       u16('reserved'),
       u32('overruns'),
       bytes('sha256', 32, 'SHA-256 of the data chunk payload.'),
+    ],
+  },
+  IDENTITY_REQ: {
+    doc: 'Asks the device to prove its identity and its journal head: it signs the nonce with them.',
+    fields: [bytes('nonce', 32, 'Fresh random bytes from the host.')],
+  },
+  IDENTITY: {
+    doc: 'The device key and signed journal head. signature is Ed25519 over PROTOCOL.identityDomain, a NUL, the nonce, then this struct\'s bytes before signature; all zero without a key.',
+    fields: [
+      bytes('publicKey', 32, 'Ed25519 public key (zero without a key).'),
+      bytes('keyId', 8, 'First 8 bytes of SHA-256(publicKey): the signify/minisign key id.'),
+      bytes('uniqueId', 8, 'Hardware unique id (RP2040 flash id); zero when the port has none.'),
+      u64('deviceId', 'The device id of INFO (kept on the card settings before keys existed).'),
+      u8('entropySource', 'ENTROPY_SOURCE of the key.'),
+      u8('flags', 'IDENTITY_FLAGS.'),
+      u16('reserved'),
+      u32('journalEpoch', 'Journal epoch: 1 at the first journal kept with a counter, +1 each time the device formats its card.'),
+      u32('journalCount', 'Records in this epoch\'s journal, from the device\'s own memory (not the card).'),
+      bytes('journalHead', 32, 'SHA-256 of the newest journal record (zero when none).'),
+      i64('clockUnixMs', 'Wall clock (0 when not set).'),
+      u64('uptimeMs'),
+      bytes('signature', 64),
+    ],
+  },
+  PROVISION_REQ: {
+    doc: 'Makes the device key (answered with IDENTITY, signed over hostRandom as nonce). Refused with BAD_STATE when a key exists, unless flags bit 0 (force) is set.',
+    fields: [u32('magic', 'PROTOCOL.provisionMagic.'), u8('flags', 'Bit 0: force (replace an existing key).'), bytes('reserved', 3), bytes('hostRandom', 32, 'From the host\'s CSPRNG, mixed into the seed.')],
+  },
+  CHECKPOINT_SLOT: {
+    doc: 'On-card record: one 512-byte slot (one card block) of REC*.CKP. message is ASCII, space padded, ending in LF; signature is Ed25519 over the 448 message bytes.',
+    fields: [bytes('message', 448), bytes('signature', 64)],
+  },
+  NVM_IDENTITY: {
+    doc: 'Device NVM record (never on the card): the device key, one 256-byte page, two copies.',
+    fields: [
+      bytes('magic', 4, 'ASCII "RKEY".'),
+      u16('version', '1.'),
+      u16('size', '256.'),
+      u32('flags', 'Bit 0 SIMULATED, bit 1 HOST_CONTRIBUTED.'),
+      u8('entropySource', 'ENTROPY_SOURCE.'),
+      bytes('reserved0', 3),
+      u32('rawBits', 'Health report of the raw entropy: bits sampled,'),
+      u32('ones', 'ones among them,'),
+      u32('longestRun', 'longest run of equal bits,'),
+      u32('transitions', 'and changes between neighbours.'),
+      bytes('seed', 32, 'The Ed25519 seed (RFC 8032 private key).'),
+      bytes('publicKey', 32),
+      bytes('uniqueId', 8),
+      bytes('keyId', 8),
+      bytes('reserved1', 140, '0xFF (left unprogrammed).'),
+      u32('crc32', 'CRC-32 of the bytes before it.'),
+    ],
+  },
+  NVM_STATE_ENTRY: {
+    doc: 'Device NVM record: one 32-byte entry of the append-only state log; the newest valid entry of each kind wins.',
+    fields: [
+      u8('magic', '0xA5.'),
+      u8('kind', 'NVM_STATE_KIND.'),
+      u8('length', 'Bytes of payload used.'),
+      u8('reserved'),
+      u32('sequence', 'Increases with every entry written.'),
+      bytes('payload', 20),
+      u32('crc32', 'CRC-32 of the bytes before it.'),
     ],
   },
   SETTINGS_BLOB: {
@@ -454,6 +604,8 @@ export const COMMANDS = {
   SETTINGS: { id: 0x0a, request: 'SETTINGS_REQ', response: 'SETTINGS' },
   RECORD: { id: 0x0b, request: 'RECORD_REQ', response: 'RECORD' },
   FORMAT: { id: 0x0c, request: 'FORMAT_REQ', response: 'FORMAT' },
+  IDENTITY: { id: 0x0d, request: 'IDENTITY_REQ', response: 'IDENTITY' },
+  PROVISION: { id: 0x0e, request: 'PROVISION_REQ', response: 'IDENTITY' },
 } as const satisfies Record<string, { id: number; request: StructName; response: StructName }>;
 
 export type CommandName = keyof typeof COMMANDS;
@@ -477,6 +629,16 @@ export const CARD_LAYOUT = {
   /** RIFF id of the trailing evidence chunk. */
   evidenceChunkId: 'evid',
   journalMagic: 'RJNL',
+  /** Extensions of a recording's signed files beside REC*.WAV (FILE_PART). */
+  statementExt: 'SHA',
+  signifyExt: 'SIG',
+  minisignExt: 'MSG',
+  checkpointsExt: 'CKP',
+  /** Audio seconds between two signed checkpoints while recording. */
+  checkpointIntervalS: 60,
+  checkpointSlotSize: 512,
+  nvmIdentityMagic: 'RKEY',
+  nvmStateMagic: 0xa5,
   journalRecordVersion: 1,
   evidenceChunkVersion: 1,
   model: 'ER-1',
@@ -513,6 +675,7 @@ export const NAMED_ENUMS = {
   REC_STATE,
   CARD_STATE,
   STOP_REASON,
+  JOURNAL_KIND,
 } as const;
 
 const FIXED_SIZES: Record<Exclude<FieldType, 'bytes' | 'text'>, number> = { u8: 1, u16: 2, u32: 4, u64: 8, i64: 8 };

@@ -68,8 +68,8 @@ describe('structs', () => {
     expect(encodeStruct(m.struct, decoded).toString('hex')).toBe(m.bytes);
   });
   it('rejects payloads of the wrong size', () => {
-    expect(() => decodeStruct('READ_REQ', Buffer.alloc(11))).toThrow(/exactly 12/);
-    expect(() => decodeStruct('READ_REQ', Buffer.alloc(13))).toThrow(/exactly 12/);
+    expect(() => decodeStruct('READ_REQ', Buffer.alloc(15))).toThrow(/exactly 16/);
+    expect(() => decodeStruct('READ_REQ', Buffer.alloc(17))).toThrow(/exactly 16/);
     const list = encodeStruct('LIST', { total: 1, count: 2, more: 0, reserved: 0 });
     expect(() => decodeStruct('LIST', list)).toThrow(/2 records/);
   });

@@ -1,5 +1,5 @@
 /* Weak defaults for the port functions that say "this hardware has none": a port without a
- * battery-backed clock or a unique id simply leaves them out (port.h). A port that has one
+ * battery-backed clock, a unique id, NVM or an entropy source simply leaves them out (port.h). A port that has one
  * defines the function, and its definition wins at link time. */
 #include "rec/err.h"
 #include "rec/port.h"
@@ -19,5 +19,35 @@ __attribute__((weak)) int port_rtc_write(int64_t unix_ms)
 __attribute__((weak)) int port_unique_id(uint64_t *id)
 {
     (void)id;
+    return REC_E_UNSUPPORTED;
+}
+
+__attribute__((weak)) int port_nvm_info(port_nvm_info_t *out)
+{
+    (void)out;
+    return REC_E_UNSUPPORTED;
+}
+
+__attribute__((weak)) int port_nvm_read(uint32_t offset, void *buf, uint32_t len)
+{
+    (void)offset, (void)buf, (void)len;
+    return REC_E_UNSUPPORTED;
+}
+
+__attribute__((weak)) int port_nvm_erase_sector(uint32_t offset)
+{
+    (void)offset;
+    return REC_E_UNSUPPORTED;
+}
+
+__attribute__((weak)) int port_nvm_program(uint32_t offset, const void *buf, uint32_t len)
+{
+    (void)offset, (void)buf, (void)len;
+    return REC_E_UNSUPPORTED;
+}
+
+__attribute__((weak)) int port_entropy(uint8_t *buf, uint32_t len, uint8_t *source)
+{
+    (void)buf, (void)len, (void)source;
     return REC_E_UNSUPPORTED;
 }

@@ -120,11 +120,9 @@ target_include_directories(rec_crypto PRIVATE ${REC_TORSION_DIR}/include)
 # The single relaxation for libtorsion: SipHash and MurmurHash3 (in mac.c and util.c, unused
 # here) fall through switch cases on purpose.
 set_source_files_properties(${REC_TORSION_SOURCES} PROPERTIES COMPILE_OPTIONS -Wno-implicit-fallthrough)
-# HMAC needs the core's SHA-256: the host build links rec_core; the ports compile the core into
-# their images (rec_crypto is not linked there yet).
-if(TARGET rec_core)
-  target_link_libraries(rec_crypto PUBLIC rec_core)
-endif()
+# HMAC needs the core's SHA-256 and the core's evidence component signs with this library: the
+# host build links the two static libraries both ways (firmware/CMakeLists.txt); the ports compile
+# the core into their images and link rec_crypto.
 target_include_directories(rec_crypto PUBLIC ${REC_CRYPTO_DIR}/../util/include)
 
 # Cross builds: flash and worst-case stack of the new entry points. SHA-256's call graph comes

@@ -234,6 +234,10 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
         rp_read_req_t r;
         rp_read_req_unpack(q, &r);
         uint32_t number = r.number, offset = r.offset, length = r.length;
+        if (r.part != RP_PART_AUDIO) {
+            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_PART_AUDIO);
+            return;
+        }
         uint32_t max = s->max_payload - RP_READ_SIZE;
         if (length > max) {
             send_error(s, seq, cmd, RP_ERR_TOO_LARGE, max);
@@ -265,6 +269,10 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
         rp_hash_req_unpack(q, &r);
         uint32_t number = r.number, offset = r.offset, length = r.length;
         uint8_t algo = r.algorithm;
+        if (r.part != RP_PART_AUDIO) {
+            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_PART_AUDIO);
+            return;
+        }
         if (algo != RP_HASH_SHA256) {
             send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_HASH_SHA256);
             return;

@@ -16,7 +16,7 @@ void rec_journal_encode(const rec_journal_record_t *r, uint8_t out[REC_SIZE])
     memcpy(v.magic, RP_CARD_JOURNAL_MAGIC, sizeof v.magic);
     v.version = RP_CARD_JOURNAL_RECORD_VERSION;
     v.size = RP_JOURNAL_RECORD_SIZE;
-    v.reserved = 0;
+    v.kind = RP_JOURNAL_KIND_RECORDING;
     rp_journal_record_pack(&v, out);
 }
 

@@ -19,6 +19,8 @@ const char *rec_err_name(int err)
     case REC_E_FULL: return "E_FULL";
     case REC_E_UNSUPPORTED: return "E_UNSUPPORTED";
     case REC_E_TOOBIG: return "E_TOOBIG";
+    case REC_E_NOKEY: return "E_NOKEY";
+    case REC_E_ENTROPY: return "E_ENTROPY";
     default: return "E_UNKNOWN";
     }
 }

@@ -251,6 +251,10 @@ export class FakeDevice {
             sampleCount: r.sampleCount,
             startUnixMs: r.startUnixMs,
             sha256: r.sha256,
+            statementSize: 0,
+            signifySize: 0,
+            minisignSize: 0,
+            checkpointsSize: 0,
           })),
         });
       }
@@ -315,6 +319,8 @@ export class FakeDevice {
         this.recordings.clear();
         this.journal = [];
         return ok({});
+      default:
+        return err(ERROR_CODE.UNKNOWN_COMMAND);
     }
   }
 

@@ -76,6 +76,29 @@ int port_settings_save(const void *buf, size_t len);
  * app/port_defaults.c, for ports without one). */
 int port_unique_id(uint64_t *id);
 
+/* ---- Device-owned non-volatile memory (NVM) and entropy: the device key lives here ------------
+ * NOR semantics: erase sets a whole sector to 0xFF; program only clears bits (the result is the
+ * AND of old and new), page aligned, whole pages. Never the card: the RP2040's QSPI flash, the
+ * simulator's IMAGE.nvm file, QEMU's host file through semihosting. A port without NVM leaves
+ * these out: the weak defaults return REC_E_UNSUPPORTED and the device records unsigned. */
+typedef struct {
+    uint32_t sector_bytes;      /* erase unit, e.g. 4096 */
+    uint32_t page_bytes;        /* program unit, e.g. 256 */
+    uint32_t sectors;
+    bool simulated;             /* emulated NVM (simulator, QEMU): proves nothing about custody */
+} port_nvm_info_t;
+int port_nvm_info(port_nvm_info_t *out);
+int port_nvm_read(uint32_t offset, void *buf, uint32_t len);
+/* offset sector aligned */
+int port_nvm_erase_sector(uint32_t offset);
+/* offset page aligned, len a whole number of pages */
+int port_nvm_program(uint32_t offset, const void *buf, uint32_t len);
+
+/* Raw entropy for the device key. Fills buf with len bytes of raw (unconditioned) samples, and
+ * says where they came from (RP_ENTROPY_*); the core conditions them with SHA-256 and runs the
+ * health checks. REC_E_UNSUPPORTED when the port has no source. */
+int port_entropy(uint8_t *buf, uint32_t len, uint8_t *source);
+
 /* ---- Diagnostics --------------------------------------------------------------------------- */
 /* A line of diagnostic text; ports may drop it. Never on the protocol link. */
 void port_log(const char *msg);

@@ -21,6 +21,8 @@ typedef enum {
     REC_E_FULL = -13,       /* a fixed-size table is full */
     REC_E_UNSUPPORTED = -14,/* the card, port or request asks for something not supported */
     REC_E_TOOBIG = -15,     /* a file would exceed a format limit (4 GiB WAV) */
+    REC_E_NOKEY = -16,      /* no device key (never provisioned, or the stored key is damaged) */
+    REC_E_ENTROPY = -17,    /* the entropy source failed its health checks */
 } rec_err_t;
 
 /* Short constant name of an error code, for logs. */
