@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "rec/audio_ring.h"
+#include "rec/identity.h"
 #include "rec/recorder.h"
 #include "rec/settings.h"
 #include "rec/store.h"
@@ -48,6 +49,8 @@ struct rec_device {
     /* Called when the card is detached, so that whoever keeps files open on it (the server)
      * drops them; set by the application loop. */
     void (*on_detach)(void);
+
+    rec_identity_t identity;    /* the device key (evidence/identity.c); has_key false until provisioned */
 
     rec_ring_t ring;            /* also the scratch lent to card mount, repair and format */
     rec_recording_state_t cur;
