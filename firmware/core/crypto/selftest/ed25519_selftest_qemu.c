@@ -1,8 +1,16 @@
 /* Ed25519 on the Cortex-M3 of QEMU's lm3s6965evb: the RFC 8032 section 7.1 vectors run as real
- * Arm code (keypair from seed, sign, verify, and a tampered signature rejected), then the
- * measured stack high-water mark. Output and exit status through semihosting, so it needs
- * `-semihosting-config enable=on,target=native`; test/qemu-ed25519.test.ts runs it.
- * Standalone: no port, no interrupts, only the crypto component and this file. */
+ * Arm code (keypair from seed, sign, verify, and a tampered signature rejected), then the timed
+ * runs of rfc8032_selftest.h, then the measured stack high-water mark. Output and exit status
+ * through semihosting, so it needs `-semihosting-config enable=on,target=native`;
+ * test/qemu-ed25519.test.ts runs it. Standalone: no port, no interrupts, only the crypto
+ * component, the core's SHA-256 and this file.
+ *
+ * Timing: QEMU has no cycle model, but with `-icount shift=0` its virtual clock advances by one
+ * nanosecond per guest instruction, and SysTick counts on that clock. Each timed section prints
+ * its SysTick ticks ("timed NAME: T ticks"), and a calibration loop of a known number of
+ * instructions gives instructions per tick ("calibration: N instructions in T ticks"); bench/
+ * turns the two into instruction counts. Without -icount the ticks follow host time and mean
+ * nothing. */
 #include <stdint.h>
 #include <string.h>
 
@@ -41,6 +49,59 @@ static void exit_with(uint32_t status)
     }
 }
 
+#define SYST_CSR (*(volatile uint32_t *)0xe000e010u)
+#define SYST_RVR (*(volatile uint32_t *)0xe000e014u)
+#define SYST_CVR (*(volatile uint32_t *)0xe000e018u)
+#define SYST_MASK 0x00ffffffu
+
+static uint32_t timing_started;
+
+static void systick_run(void)
+{
+    SYST_RVR = SYST_MASK;
+    SYST_CVR = 0;
+    SYST_CSR = 5u; /* enabled, processor clock, no interrupt */
+}
+
+/* SysTick counts down and wraps at 2^24 ticks (the longest section, verify, stays far below). */
+static uint32_t ticks_since(uint32_t start)
+{
+    return (start - SYST_CVR) & SYST_MASK;
+}
+
+static void timing_start(void)
+{
+    timing_started = SYST_CVR;
+}
+
+static void timing_end(const char *name)
+{
+    uint32_t ticks = ticks_since(timing_started);
+    put("timed ");
+    put(name);
+    put(": ");
+    put_uint(ticks);
+    put(" ticks\n");
+}
+
+/* 2 * n instructions (SUBS, BNE) plus the call. */
+static uint32_t spin_ticks(uint32_t n)
+{
+    uint32_t start = SYST_CVR;
+    __asm__ volatile("1: subs %0, %0, #1\n\tbne 1b" : "+r"(n) : : "cc");
+    return ticks_since(start);
+}
+
+/* The difference of two loop lengths cancels the call and timer-read overhead. */
+static void calibrate(void)
+{
+    uint32_t short_ticks = spin_ticks(1000000u);
+    uint32_t long_ticks = spin_ticks(2000000u);
+    put("calibration: 2000000 instructions in ");
+    put_uint(long_ticks - short_ticks);
+    put(" ticks\n");
+}
+
 static void fault_handler(void)
 {
     put("ed25519 selftest: fault\n");
@@ -74,6 +135,10 @@ int main(void)
         put(ok ? ": ok\n" : ": FAILED\n");
         passed += (uint32_t)ok;
     }
+    systick_run();
+    calibrate();
+    int timed_ok = run_timed();
+    put(timed_ok ? "timed runs: ok\n" : "timed runs: FAILED\n");
     const uint32_t *p = &_sstack;
     while (p < &_estack && *p == STACK_PAINT) p++;
     put("ed25519 selftest: ");
@@ -83,5 +148,5 @@ int main(void)
     put(" RFC 8032 vectors passed; stack used ");
     put_uint((uint32_t)((uintptr_t)&_estack - (uintptr_t)p));
     put(" bytes\n");
-    return passed == sizeof RFC8032_VECTORS / sizeof RFC8032_VECTORS[0] ? 0 : 1;
+    return passed == sizeof RFC8032_VECTORS / sizeof RFC8032_VECTORS[0] && timed_ok ? 0 : 1;
 }

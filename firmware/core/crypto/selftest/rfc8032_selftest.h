@@ -1,6 +1,7 @@
 /* Shared by the bare-metal self-tests (ed25519_selftest_qemu.c, ed25519_selftest_rp2040.c): the
- * RFC 8032 vector check (keypair from seed, sign, verify, and a tampered signature rejected) and
- * decimal printing. Included once by each, after ed25519_vectors.h. */
+ * RFC 8032 vector check (keypair from seed, sign, verify, and a tampered signature rejected), the
+ * timed runs the benchmarks read, and decimal printing. Included once by each, after
+ * ed25519_vectors.h. */
 #ifndef REC_RFC8032_SELFTEST_H
 #define REC_RFC8032_SELFTEST_H
 
@@ -8,9 +9,13 @@
 #include <string.h>
 
 #include "rec/ed25519.h"
+#include "rec/sha256.h"
 
-/* Each self-test defines how text reaches the host (semihosting, the emulator's breakpoint). */
+/* Each self-test defines how text reaches the host (semihosting, the emulator's breakpoint) and
+ * how a timed section is measured (rp2040js's cycle counter; SysTick on QEMU's instruction clock). */
 static void put(const char *s);
+static void timing_start(void);
+static void timing_end(const char *name);
 
 static void put_uint(uint32_t v)
 {
@@ -56,6 +61,52 @@ static int run_vector(const rfc8032_vector_t *t)
     if (rec_ed25519_verify(sig, msg, len, pub) != 0) return 0;
     rec_ed25519_wipe(&key);
     return 1;
+}
+
+/* The timed runs, in this order (the runners and benchmarks read them by name): what the device
+ * does at provisioning (keypair), per checkpoint slot (sign 448 bytes) and per recording (sign a
+ * statement; hash the audio), and what a checker does (verify). Returns 1 when all results hold. */
+static int run_timed(void)
+{
+    /* SHA-256 of the 4096 bytes (i * 11 + 3) mod 256, from node:crypto. */
+    static const char hash_pattern_sha256[] = "9e148301bc6ff7c38ac4bd0d372c3e915c924e20efb2b8b08aafdaebaee020b2";
+    static uint8_t data[4096];
+    uint8_t seed[32], sig64[64], sig200[64], sig448[64], digest[32], want_digest[32];
+    rec_ed25519_keypair_t key;
+    rec_sha256_t h;
+    for (size_t i = 0; i < sizeof seed; i++) seed[i] = (uint8_t)(0x9d ^ (i * 37u));
+    for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i * 11u + 3u);
+
+    timing_start();
+    int ok = rec_ed25519_keypair_from_seed(&key, seed) == 0;
+    timing_end("keypair from seed");
+    timing_start();
+    ok &= rec_ed25519_sign(sig64, data, 64, &key) == 0;
+    timing_end("sign, 64-byte message");
+    timing_start();
+    ok &= rec_ed25519_sign(sig200, data, 200, &key) == 0;
+    timing_end("sign, 200-byte statement");
+    timing_start();
+    ok &= rec_ed25519_verify(sig64, data, 64, key.public_key) == 1;
+    timing_end("verify, 64-byte message");
+    timing_start();
+    ok &= rec_ed25519_verify(sig200, data, 200, key.public_key) == 1;
+    timing_end("verify, 200-byte statement");
+    timing_start();
+    ok &= rec_ed25519_sign(sig448, data, 448, &key) == 0;
+    timing_end("sign, 448-byte checkpoint slot");
+    timing_start();
+    rec_sha256_init(&h);
+    rec_sha256_update(&h, data, sizeof data);
+    rec_sha256_final(&h, digest);
+    timing_end("SHA-256, 4096 bytes");
+
+    ok &= rec_ed25519_verify(sig448, data, 448, key.public_key) == 1;
+    sig200[0] ^= 1;
+    ok &= rec_ed25519_verify(sig200, data, 200, key.public_key) == 0;
+    ok &= from_hex(hash_pattern_sha256, want_digest, sizeof want_digest) == 32 && memcmp(digest, want_digest, 32) == 0;
+    rec_ed25519_wipe(&key);
+    return ok;
 }
 
 #endif
