@@ -3,15 +3,18 @@
 // printed and written to bench/results/<date>.json and bench/results/latest.md (the table that
 // docs/benchmarks.md quotes). Not part of `npm test`.
 //
-//   node bench/run.mjs [--only paced,unpaced,resume,stall,verify,sweep,retransmit,crypto] [--reps N]
+//   node bench/run.mjs [--only paced,unpaced,resume,stall,verify,sweep,retransmit,crypto,evidence] [--reps N]
 //
 // Needs `npm run build` first (npm run bench does it). Builds a release simulator in
 // firmware/build-bench (and one with 8 KiB frames in firmware/build-bench-8k), compiles the
 // shared test relay (test/support/relay.ts) next to it, and builds bench/ptyblast.c. The crypto
-// group builds the RP2040 firmware (firmware/build-rp2040, as npm test does) for its Ed25519 self-test.
+// group builds the RP2040 firmware (firmware/build-rp2040, as npm test does) for its Ed25519 self-test;
+// the evidence group (bench/evidence.mjs) also builds the QEMU firmware (firmware/build-qemu) and
+// both images with signing linked (firmware/build-qemu-signing, firmware/build-rp2040-signing).
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { measureEvidence, rp2040Selftest } from './evidence.mjs';
 import * as L from './lib.mjs';
 
 const argv = process.argv.slice(2);
@@ -19,7 +22,7 @@ const arg = (n, d) => {
   const i = argv.indexOf(`--${n}`);
   return i >= 0 ? argv[i + 1] : d;
 };
-const ONLY = arg('only', 'paced,unpaced,resume,stall,verify,sweep,retransmit,crypto').split(',');
+const ONLY = arg('only', 'paced,unpaced,resume,stall,verify,sweep,retransmit,crypto,evidence').split(',');
 const REPS = Number(arg('reps', '3'));
 const on = (name) => ONLY.includes(name);
 
@@ -47,8 +50,9 @@ const fmt = (x, d = 3) => (x === null || x === undefined ? 'n/a' : Number(x).toF
 const pct = (s) => (s.spread === null ? '' : `n=${s.n}, spread ${(100 * s.spread).toFixed(1)}% (min ${fmt(s.min)}, max ${fmt(s.max)})`);
 
 // ---- setup --------------------------------------------------------------------------------------
-// The simulator and the relay serve every group but crypto (which runs the RP2040 build on rp2040js).
-const needSim = ONLY.some((g) => g !== 'crypto');
+// The simulator and the relay serve every group but crypto and evidence (firmware builds on
+// rp2040js and QEMU).
+const needSim = ONLY.some((g) => g !== 'crypto' && g !== 'evidence');
 if (needSim) console.log('building the release simulator (firmware/build-bench) ...');
 const SIM = needSim ? L.buildSim('build-bench') : null;
 const SIM8K = on('sweep') ? (console.log('building the 8 KiB-frame simulator (firmware/build-bench-8k) ...'), L.buildSim('build-bench-8k', '-DREC_SERVER_MAX_PAYLOAD=8192')) : null;
@@ -390,22 +394,18 @@ if (on('retransmit')) {
 
 // ---- crypto: Ed25519 on the RP2040's Cortex-M0+ (rp2040js cycles) ------------------------------
 if (on('crypto')) {
-  console.log('\n[crypto] building the RP2040 firmware and its Ed25519 self-test (firmware/build-rp2040) ...');
-  const rpBuild = join(L.ROOT, 'firmware', 'build-rp2040');
-  L.run('cmake', ['-S', 'firmware/ports/rp2040', '-B', rpBuild, `-DCMAKE_TOOLCHAIN_FILE=${join(L.ROOT, 'firmware', 'cmake', 'arm-none-eabi-m0plus.cmake')}`]);
-  L.run('cmake', ['--build', rpBuild, '-j', '2', '--target', 'ed25519-selftest-rp2040.elf']);
-  const { runRp2040Selftest } = await import('../firmware/ports/rp2040/tools/selftest.mjs');
-  // The emulator's cycle model is deterministic: repeats give the same counts, so one run is enough.
-  const r = runRp2040Selftest(join(rpBuild, 'ed25519-selftest-rp2040.bin'));
-  if (r.status !== 0) throw new Error(`Ed25519 self-test failed on rp2040js:\n${r.output}`);
+  const r = await rp2040Selftest();
   const cmd = 'npm run bench -- --only crypto';
   for (const t of r.timings) {
     const ms = (hz) => ((1000 * t.cycles) / hz).toFixed(1);
-    row({ goal: 'issue 12', what: `Ed25519 ${t.name}, Cortex-M0+ (rp2040js cycle model): cycles; ms at 48 MHz / 125 MHz`, value: `${t.cycles} cycles; ${ms(48e6)} ms / ${ms(125e6)} ms`, noise: 'deterministic (emulated); XIP flash cache misses not modelled', cmd });
+    row({ goal: 'issue 12', what: `${t.name.startsWith('SHA') ? t.name : `Ed25519 ${t.name}`}, Cortex-M0+ (rp2040js cycle model): cycles; ms at 48 MHz / 125 MHz`, value: `${t.cycles} cycles; ${ms(48e6)} ms / ${ms(125e6)} ms`, noise: 'deterministic (emulated); XIP flash cache misses not modelled', cmd });
   }
   const stack = /stack used (\d+) bytes/.exec(r.output)?.[1];
   row({ goal: 'issue 12', what: 'Ed25519 self-test stack high-water mark, Cortex-M0+ (painted stack; verify is the deepest)', value: `${stack} B`, cmd });
 }
+
+// ---- evidence: signing and hashing on the device, flash and RAM with signing (bench/evidence.mjs) ----
+if (on('evidence')) await measureEvidence(row);
 
 // ---- output -----------------------------------------------------------------------------------
 mkdirSync(outDir, { recursive: true });
