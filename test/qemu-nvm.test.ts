@@ -35,6 +35,7 @@ function runSelftest(workDir: string): Run {
   expect(output).toContain('nvm info: sector 4096 page 256 sectors 16 simulated 1\n');
   expect(output).not.toContain('FAILED');
   expect(output).toContain(`nvm selftest: ${CHECKS} of ${CHECKS} checks passed\n`);
+  expect(output).toContain('unique id: none\n'); // the LM3S6965 has none
   const stack = /stack used (\d+) bytes/.exec(output);
   expect(stack, output).not.toBeNull();
   expect(Number(stack![1])).toBeLessThan(4096); // the port's reserved stack

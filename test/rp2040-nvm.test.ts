@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RP2040 } from 'rp2040js';
 import { beforeAll, expect, it } from 'vitest';
-import { NVM_BYTES, installSyntheticBootrom } from '../firmware/ports/rp2040/tools/bootrom.mjs';
+import { DEFAULT_UNIQUE_ID, NVM_BYTES, installSyntheticBootrom } from '../firmware/ports/rp2040/tools/bootrom.mjs';
 import { runRp2040Selftest, type Rp2040SelftestOptions } from '../firmware/ports/rp2040/tools/selftest.mjs';
 import { RP2040_BUILD } from './support/rp2040.js';
 import { requireTool } from './support/sim.js';
@@ -58,6 +58,9 @@ it('erases and programs the last 64 KiB of flash through the boot ROM, with NOR 
   expect(first.nvm.length).toBe(NVM_BYTES);
   expect(Buffer.from(first.nvm.subarray(15 * 4096, 15 * 4096 + 31)).toString('latin1')).toBe('ER-1 port NVM self-test marker\n');
   expect(first.nvm.subarray(4096, 8192).every((b) => b === 0xff)).toBe(true);
+  // The flash chip's unique id (command 4Bh sent by hand between EX and FC), once.
+  expect(first.output).toContain(`unique id: ${Buffer.from(DEFAULT_UNIQUE_ID).toString('hex')}\n`);
+  expect(first.bootrom!.ops.filter((o) => o.fn === 'CMD')).toEqual([{ fn: 'CMD', offset: 0x4b, count: 13 }]);
 
   const again = run({ nvm: first.nvm });
   expectPassed(again);
@@ -93,6 +96,7 @@ it('without a boot ROM the port refuses the NVM and leaves the flash alone', () 
   expect(r.output).toContain('boot ROM: not synthetic\n');
   expect(r.output).toContain('nvm info: sector 0 page 0 sectors 0 simulated 0\n');
   expect(r.output).toContain('geometry: FAILED\n');
+  expect(r.output).toContain('unique id: none\n');
   expect(r.status).toBe(1);
   expect(r.nvm.every((b) => b === 0xff)).toBe(true);
 }, 60_000);
@@ -154,6 +158,8 @@ it('fails code that would crash a real chip while XIP is off', () => {
   expect(romError(`cpsid i\n${CALL(0x201)}\n${CALL(0x205)}\nldr r0, =0x7f0000\nldr r1, =0x10000000\nmovs r2, #1\nlsls r2, r2, #8\n${CALL(0x20d)}\nb .\n.ltorg`, 0x20001000)).toMatch(/RP data at 0x10000000: not in SRAM/);
   // Erasing the image instead of the NVM.
   expect(romError(`cpsid i\n${CALL(0x201)}\n${CALL(0x205)}\nmovs r0, #0\nmovs r1, #1\nlsls r1, r1, #12\nmovs r2, #1\nlsls r2, r2, #16\nmovs r3, #0xd8\n${CALL(0x209)}\nb .`, 0x20001000)).toMatch(/RE\(0x0, 4096\) outside the writable flash/);
+  // A flash command (chip select forced low) while XIP is on.
+  expect(romError(`ldr r0, =0x4001800c\nldr r1, =0x200\nstr r1, [r0]\nb .\n.ltorg`, 0x20001000)).toMatch(/flash chip selected outside EX..FC/);
   // Program before IF and EX.
   expect(romError(`cpsid i\n${CALL(0x20d)}\nb .`, 0x20001000)).toMatch(/RP before IF and EX/);
 });

@@ -16,6 +16,10 @@
  * uncached alias, so they never see stale cache lines. The chip has no secret storage: anyone
  * with the board can read this flash over SWD or by booting their own image.
  *
+ * Unique id: the flash chip's 64-bit unique id (command 4Bh, four dummy bytes, eight id bytes),
+ * sent through the SSI in the same SRAM sequence with chip select forced low by the QSPI pad's
+ * output override, as pico-sdk's flash_do_cmd does. Read once, then kept.
+ *
  * Entropy: the ring oscillator's RANDOMBIT [2.17.5], one sample at least 10 us after the last
  * (pico_rand's minimum), packed 8 to a byte, raw: the core conditions and health-checks them.
  * The bit says little when clk_sys itself runs from the ROSC, so it is refused then (hw.c runs
@@ -112,6 +116,35 @@ __attribute__((section(".time_critical.nvm_flash_op"), noinline, noclone)) stati
     ((rom_void_fn)((uintptr_t)g_boot2_copy + 1u))(); /* + 1: Thumb */
 }
 
+/* Chip select of the flash, forced through the QSPI SS pad's output override [2.19.6.3]. */
+#define IO_QSPI_SS_CTRL (0x40018000u + 0x0cu)
+#define SS_OUTOVER_MASK (3u << 8)
+#define SS_OUTOVER_LOW (2u << 8)
+#define SS_OUTOVER_HIGH (3u << 8)
+#define SSI_SR (0x18000000u + 0x28u)
+#define SSI_DR0 (0x18000000u + 0x60u)
+#define SSI_SR_TFNF (1u << 1)
+#define SSI_SR_RFNE (1u << 3)
+#define SSI_MAX_IN_FLIGHT 14u /* below the 16-entry FIFOs */
+
+/* One flash command of len bytes from g_page, its answer back into g_page. Same rules as above:
+ * SRAM only, between IF/EX and FC/boot2. */
+__attribute__((section(".time_critical.nvm_flash_cmd"), noinline, noclone)) static void flash_cmd_in_sram(uint32_t len)
+{
+    g_rom.connect_internal_flash();
+    g_rom.flash_exit_xip();
+    REG32(IO_QSPI_SS_CTRL) = (REG32(IO_QSPI_SS_CTRL) & ~SS_OUTOVER_MASK) | SS_OUTOVER_LOW;
+    uint32_t tx = 0, rx = 0;
+    while (rx < len) {
+        uint32_t sr = REG32(SSI_SR);
+        if ((sr & SSI_SR_TFNF) && tx < len && tx - rx < SSI_MAX_IN_FLIGHT) REG32(SSI_DR0) = g_page[tx++];
+        if (sr & SSI_SR_RFNE) g_page[rx++] = (uint8_t)REG32(SSI_DR0);
+    }
+    REG32(IO_QSPI_SS_CTRL) = (REG32(IO_QSPI_SS_CTRL) & ~SS_OUTOVER_MASK) | SS_OUTOVER_HIGH;
+    g_rom.flush_cache();
+    ((rom_void_fn)((uintptr_t)g_boot2_copy + 1u))();
+}
+
 static void flash_op(uint32_t op, uint32_t nvm_offset, uint32_t count)
 {
     uint32_t irq = rp2040_irq_disable();
@@ -159,6 +192,37 @@ int port_nvm_program(uint32_t offset, const void *buf, uint32_t len)
         memcpy(g_page, (const uint8_t *)buf + done, NVM_PAGE_BYTES);
         flash_op(FLASH_OP_PROGRAM, offset + done, NVM_PAGE_BYTES);
     }
+    return REC_OK;
+}
+
+/* ---- port.h: unique id ----------------------------------------------------------------------- */
+
+#define FLASH_CMD_READ_UNIQUE_ID 0x4Bu
+#define UNIQUE_ID_DUMMY_BYTES 4u
+#define UNIQUE_ID_BYTES 8u
+
+/* The id as a number whose hex digits read as the bytes do in the order the chip sends them
+ * (as pico-sdk's board id string shows them). All zero or all one bits: no id. */
+int port_unique_id(uint64_t *id)
+{
+    static uint64_t g_id;
+    static int g_id_state; /* 0 not read, 1 read, -1 none */
+    if (!id) return REC_E_INVAL;
+    if (g_id_state == 0) {
+        if (!rom_flash_ready()) return REC_E_UNSUPPORTED;
+        const uint32_t len = 1u + UNIQUE_ID_DUMMY_BYTES + UNIQUE_ID_BYTES;
+        memset(g_page, 0, len);
+        g_page[0] = FLASH_CMD_READ_UNIQUE_ID;
+        uint32_t irq = rp2040_irq_disable();
+        flash_cmd_in_sram(len);
+        rp2040_irq_restore(irq);
+        uint64_t v = 0;
+        for (uint32_t i = 0; i < UNIQUE_ID_BYTES; i++) v = v << 8 | g_page[1u + UNIQUE_ID_DUMMY_BYTES + i];
+        g_id = v;
+        g_id_state = v == 0 || v == UINT64_MAX ? -1 : 1;
+    }
+    if (g_id_state < 0) return REC_E_UNSUPPORTED;
+    *id = g_id;
     return REC_OK;
 }
 

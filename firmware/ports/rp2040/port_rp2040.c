@@ -226,9 +226,7 @@ void rp2040_settings_after_format(void)
 
 /* ---- Identity ------------------------------------------------------------------------------ */
 
-/* port_unique_id: the core's default (unsupported) applies. The flash unique id (command 4Bh)
- * needs the ROM's flash functions run from SRAM with XIP off; not done yet: the core derives an
- * id once and keeps it in the settings. */
+/* port_unique_id: the flash chip's unique id (nvm_rp2040.c). */
 
 /* ---- Button, LED, battery ------------------------------------------------------------------ */
 

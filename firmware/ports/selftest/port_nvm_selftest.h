@@ -14,7 +14,8 @@
  *     `nvm persisted: yes` says the previous run's marker was found (the harness runs it twice on
  *     the same NVM), `no` that the NVM was blank there;
  *   - entropy: two draws of 64 bytes, printed in hex (`entropy source S: HEX`) for the harness
- *     to compare; their content is not judged here (a stuck source must still be reported).
+ *     to compare; their content is not judged here (a stuck source must still be reported);
+ *   - the unique id (port_unique_id), printed as `unique id: HEX` or `unique id: none`.
  * Output: one `NAME: ok` or `NAME: FAILED` line per check, then
  * `nvm selftest: P of N checks passed`. */
 #ifndef REC_PORT_NVM_SELFTEST_H
@@ -166,6 +167,16 @@ static bool nvm_selftest_run(void)
         put("\n");
     }
     check("entropy NULL refused", port_entropy(NULL, 8, g_a) == REC_E_INVAL);
+
+    uint64_t uid = 0;
+    put("unique id: ");
+    if (port_unique_id(&uid) == REC_OK) {
+        for (int i = 0; i < 8; i++) g_a[i] = (uint8_t)(uid >> (56 - 8 * i));
+        put_hex(g_a, 8);
+    } else {
+        put("none");
+    }
+    put("\n");
 
     put("nvm selftest: ");
     put_uint(g_passed);

@@ -15,7 +15,10 @@
 // Functions: IF connect_internal_flash, EX flash_exit_xip, RE flash_range_erase(offset, count,
 // block size, block command), RP flash_range_program(offset, data, count), FC flash_flush_cache,
 // CX flash_enter_cmd_xip. Erase and program apply NOR rules to mcu.flash (erase: 0xFF; program:
-// AND), on the 8 MiB of the Feather's chip.
+// AND), on the 8 MiB of the Feather's chip. Flash commands sent by hand between EX and FC (chip
+// select forced low through IO_QSPI's SS override, bytes through the SSI's DR0, as pico-sdk's
+// flash_do_cmd does) are answered for 4Bh, the unique id (`uniqueId`, 8 bytes); anything else
+// reads 0xFF.
 //
 // The checks (each one fails the run by throwing from the CPU's step, and is kept in `errors`):
 //   - between IF and the return to XIP (CX, or the SRAM copy of boot2 turning the SSI back on in
@@ -23,6 +26,7 @@
 //     literal or data. On the real chip the SSI is not in XIP mode then and the access crashes;
 //   - IF, EX, RE, RP and FC called from flash (LR in the XIP window), or with interrupts enabled
 //     (PRIMASK clear: a handler in flash could run);
+//   - a flash command (chip select forced low) outside EX..FC;
 //   - RE and RP out of order (before IF and EX), unaligned (4096 / 256), with RP's data outside
 //     SRAM, or writing below `writableFrom` (by default the NVM: the last 64 KiB), which would
 //     damage the image.
@@ -45,6 +49,13 @@ const SSI_TMOD_EEPROM_READ = 3; // CTRLR0.TMOD as boot2 sets it for XIP
 export const FLASH_BYTES = 8 * 1024 * 1024;
 export const NVM_OFFSET = FLASH_BYTES - 64 * 1024;
 export const NVM_BYTES = 64 * 1024;
+/** The unique id the synthetic flash chip answers to 4Bh unless told otherwise. */
+export const DEFAULT_UNIQUE_ID = Uint8Array.from([0xe6, 0x60, 0x58, 0x38, 0x83, 0x1c, 0x2d, 0x2f]);
+const IO_QSPI_KEY = 0x40018; // rp2040js peripheral key of IO_QSPI_BASE (unimplemented there)
+const IO_QSPI_SS_CTRL = 0x0c;
+const SS_OUTOVER_LOW = 2;
+const SSI_DR0 = 0x60;
+const CMD_READ_UNIQUE_ID = 0x4b;
 
 // rom_table_lookup, assembled with arm-none-eabi-as (-mcpu=cortex-m0plus -mthumb):
 //   lookup: ldrh r2, [r0]; cmp r2, #0; beq none; cmp r2, r1; beq found; adds r0, #4; b lookup
@@ -81,7 +92,7 @@ export function syntheticBootrom() {
  * current mcu.onBreak (install after setting your own). Returns the controller:
  * { ops: [{ fn, offset, count }], errors: string[], xipOn: boolean }.
  */
-export function installSyntheticBootrom(mcu, { writableFrom = NVM_OFFSET } = {}) {
+export function installSyntheticBootrom(mcu, { writableFrom = NVM_OFFSET, uniqueId = DEFAULT_UNIQUE_ID } = {}) {
   const rom = syntheticBootrom();
   mcu.bootrom.set(new Uint32Array(rom.buffer));
   const core = mcu.core;
@@ -116,6 +127,41 @@ export function installSyntheticBootrom(mcu, { writableFrom = NVM_OFFSET } = {})
   ssi.writeUint32 = (offset, value) => {
     ssiWrite(offset, value);
     if (!state.xipOn && step === 'FC' && offset === SSI_SSIENR && value & 1 && ((ssi.readUint32(SSI_CTRLR0) >>> 8) & 3) === SSI_TMOD_EEPROM_READ) xipBack();
+  };
+
+  // Flash commands by hand: chip select forced low through the QSPI SS pad override, bytes
+  // through DR0; each byte written gets one answer byte.
+  let csLow = false;
+  let command = [];
+  const answers = [];
+  const qspiRegs = new Map();
+  mcu.peripherals[IO_QSPI_KEY] = {
+    readUint32: (offset) => qspiRegs.get(offset) ?? 0,
+    writeUint32: (offset, value) => qspiRegs.set(offset, value >>> 0),
+    writeUint32Atomic(offset, value, atomicType) {
+      const old = qspiRegs.get(offset) ?? 0;
+      const v = (atomicType === 1 ? old ^ value : atomicType === 2 ? old | value : atomicType === 3 ? old & ~value : value) >>> 0;
+      qspiRegs.set(offset, v);
+      if (offset !== IO_QSPI_SS_CTRL) return;
+      const low = ((v >>> 8) & 3) === SS_OUTOVER_LOW;
+      if (low && !csLow && step !== 'EX') fail('flash chip selected outside EX..FC');
+      if (!low && csLow) state.ops.push({ fn: 'CMD', offset: command[0] ?? -1, count: command.length });
+      csLow = low;
+      command = [];
+      answers.length = 0;
+    },
+  };
+  const ssiRead = ssi.readUint32.bind(ssi);
+  ssi.readUint32 = (offset) => (offset === SSI_DR0 && csLow ? answers.shift() ?? 0xff : ssiRead(offset));
+  const ssiWriteXip = ssi.writeUint32;
+  ssi.writeUint32 = (offset, value) => {
+    if (offset === SSI_DR0 && csLow) {
+      const i = command.length;
+      command.push(value & 0xff);
+      answers.push(command[0] === CMD_READ_UNIQUE_ID && i >= 5 && i < 13 ? uniqueId[i - 5] : 0xff);
+      return;
+    }
+    ssiWriteXip(offset, value);
   };
 
   const calledSafely = (fn) => {
