@@ -104,21 +104,31 @@ export function installSyntheticBootrom(mcu, { writableFrom = NVM_OFFSET, unique
     throw new Error(text);
   };
 
-  // While XIP is off, a CPU read of the flash window is what would crash the real chip.
+  // While XIP is off, a CPU read of the flash window is what would crash the real chip: the
+  // memory reads get a checking wrapper then. The object's own properties are made once here
+  // and only reassigned (deleting them would put V8's object into slow dictionary mode, and
+  // every emulated instruction reads through it).
+  const READS = ['readUint32', 'readUint16', 'readUint8'];
   const proto = Object.getPrototypeOf(mcu);
-  const guard = (name) => (address) => {
-    if (inXip(address)) fail(`${name}(${hex(address)}) while XIP is off: code or data in flash between IF and the return to XIP`);
-    return proto[name].call(mcu, address);
-  };
+  const plain = {};
+  const guarded = {};
+  for (const name of READS) {
+    plain[name] = proto[name];
+    guarded[name] = function (address) {
+      if (inXip(address)) fail(`${name}(${hex(address)}) while XIP is off: code or data in flash between IF and the return to XIP`);
+      return proto[name].call(this, address);
+    };
+    mcu[name] = plain[name];
+  }
   const xipOff = () => {
     if (!state.xipOn) return;
     state.xipOn = false;
-    for (const name of ['readUint32', 'readUint16', 'readUint8']) mcu[name] = guard(name);
+    for (const name of READS) mcu[name] = guarded[name];
   };
   const xipBack = () => {
     state.xipOn = true;
     step = 'xip';
-    for (const name of ['readUint32', 'readUint16', 'readUint8']) delete mcu[name];
+    for (const name of READS) mcu[name] = plain[name];
   };
 
   // The SRAM copy of boot2 returns to XIP by enabling the SSI in its XIP read mode.
