@@ -11,6 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CARD_LAYOUT, PROTOCOL, RECORDING_STATE, RECORD_ACTION, REC_STATE, STOP_REASON } from '../protocol/src/schema.js';
+import { DEFAULT_UNIQUE_ID } from '../firmware/ports/rp2040/tools/bootrom.mjs';
 import { Board, requireRp2040Image } from './support/rp2040.js';
 import { SdCardSpi } from './support/sd-card-spi.js';
 import { fsckCheck, mcopyOut, requireTool, stopAll, tempDir } from './support/sim.js';
@@ -103,13 +104,18 @@ describe('RP2040 firmware on rp2040js', () => {
     expect(cdc.outEndpoint).toBe(2);
     const info = await b.ok('HELLO', { maxPayload: 4096 });
     expect(info.model).toBe('ER-1 RP2040');
-    expect(Number(info.flags) & 1).toBe(1); // no boot ROM: the firmware reports itself simulated
+    expect(Number(info.flags) & 1).toBe(1); // the harness's boot ROM (version 0): the firmware reports itself simulated
     expect(info.recState).toBe(REC_STATE.IDLE);
     expect(info.sampleRate).toBe(16000);
     expect(Number(info.batteryMv)).toBeGreaterThan(3800);
     expect(Number(info.cardCapacity)).toBeGreaterThan(60e6);
     const again = await b.ok('INFO');
     expect(again.deviceId).toBe(info.deviceId);
+    // A new device's id is its flash chip's unique id (4Bh, read through the synthetic boot ROM
+    // from SRAM with XIP off; the ROM fails the run on any mistake there).
+    expect(BigInt(info.deviceId as bigint)).toBe(BigInt(`0x${Buffer.from(DEFAULT_UNIQUE_ID).toString('hex')}`));
+    expect(b.bootrom!.ops).toEqual([{ fn: 'CMD', offset: 0x4b, count: 13 }]);
+    expect(b.bootrom!.errors).toEqual([]);
     expect(b.uart).toContain('ready');
   }, 60_000);
 });

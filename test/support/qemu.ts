@@ -3,15 +3,17 @@
  * lm3s6965evb machine for end-to-end tests: the protocol link (UART0) on a pseudo-terminal, the
  * console (UART1: button, state lines) on the process's stdin/stdout, the SD card an image file.
  * Every QEMU started here has a hard time limit and is killed by `stopAllQemu` (register it in
- * afterEach), also when the test fails. See docs/qemu.md.
+ * afterEach), also when the test fails. QEMU runs in a working directory of its own: the
+ * firmware keeps its device NVM there (the file `er1-nvm.bin`, through semihosting), so a test
+ * that boots again in the same folder finds its key, and no two tests share one. See docs/qemu.md.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { quitWith, spawnLines, type LineProcess } from '../../host/sim/driver.js';
-import { ROOT } from './sim.js';
+import { ROOT, tempDir } from './sim.js';
 
-export const QEMU_ELF = process.env.REC_QEMU_ELF ?? join(ROOT, 'firmware', 'build-qemu', 'ports', 'qemu', 'recorder-qemu.elf');
+export const QEMU_ELF = resolve(process.env.REC_QEMU_ELF ?? join(ROOT, 'firmware', 'build-qemu', 'ports', 'qemu', 'recorder-qemu.elf'));
 export const QEMU_BIN = process.env.REC_QEMU_BIN ?? 'qemu-system-arm';
 
 export function requireQemu(): void {
@@ -43,9 +45,21 @@ export interface QemuOptions {
   image: string | null;
   /** Hard limit on QEMU's life. */
   timeoutMs?: number;
+  /**
+   * QEMU's working directory, where the firmware's NVM file `er1-nvm.bin` lives (NVM_FILE in
+   * firmware/ports/qemu/nvm.c). Default: the card image's folder (a test's own temporary
+   * folder, so the NVM stays with its card across reboots), or a new temporary folder without
+   * a card.
+   */
+  workDir?: string;
 }
 
+/** The NVM file the QEMU port keeps in its working directory. */
+export const QEMU_NVM_FILE = 'er1-nvm.bin';
+
 export interface Qemu {
+  /** QEMU's working directory (holds the NVM file). */
+  workDir: string;
   /** The pseudo-terminal of the protocol link (UART0). */
   pty: string;
   proc: ChildProcess;
@@ -76,7 +90,8 @@ export async function stopAllQemu(): Promise<void> {
 export async function startQemu(o: QemuOptions): Promise<Qemu> {
   requireQemu();
   const args = ['-M', 'lm3s6965evb', '-kernel', QEMU_ELF, '-display', 'none', '-monitor', 'none', '-serial', 'pty', '-serial', 'stdio'];
-  if (o.image) args.push('-drive', `if=sd,format=raw,file=${o.image}`);
+  if (o.image) args.push('-drive', `if=sd,format=raw,file=${resolve(o.image)}`);
+  const workDir = o.workDir ?? (o.image ? dirname(resolve(o.image)) : tempDir('rec-qemu-'));
   // Semihosting lets `quit` end QEMU with a status; -no-reboot turns a firmware reset (fault,
   // assert) into an exit the test sees instead of a silent reboot.
   args.push('-semihosting-config', 'enable=on,target=native', '-no-reboot');
@@ -85,6 +100,7 @@ export async function startQemu(o: QemuOptions): Promise<Qemu> {
   const ptyPath = new Promise<string>((r) => (ptyResolve = r));
   const p = spawnLines(QEMU_BIN, args, {
     name: 'QEMU',
+    cwd: workDir,
     timeoutMs: o.timeoutMs ?? 120_000,
     onLine(line) {
       const m = PTY_LINE.exec(line);
@@ -99,6 +115,7 @@ export async function startQemu(o: QemuOptions): Promise<Qemu> {
   });
   const describe = () => `console: ${p.lines.slice(-20).join(' | ')}; ${p.describe()}`;
   const q: Qemu = {
+    workDir,
     pty: '',
     proc: p.proc,
     lines: p.lines,

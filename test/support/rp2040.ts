@@ -8,7 +8,12 @@
  * - the emulator's USB CDC host: it enumerates the device, and bytes go both ways through the
  *   bulk endpoints. An armed OUT endpoint is held (NAK) until the host has bytes to send, as on a
  *   real bus (the emulator would complete it at once with nothing, 100 000 times a second);
- * - UART0 (GP0) collected as log lines.
+ * - UART0 (GP0) collected as log lines;
+ * - a synthetic boot ROM (firmware/ports/rp2040/tools/bootrom.mjs: rp2040js has none) whose flash
+ *   functions write the emulated flash with NOR rules, so the device NVM (the last 64 KiB) works;
+ *   it fails the test when the firmware would crash a real chip (code or data in flash while XIP
+ *   is off, interrupts enabled, writes outside the NVM);
+ * - the ring oscillator's random bit from a seeded generator (tools/rosc.mjs), or stuck.
  *
  * Emulated time runs in slices from a background pump (`start()`), so a test can await protocol
  * answers while the device runs; when the CPU sleeps (WFI) the clock jumps to the next event.
@@ -17,6 +22,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConsoleLogger, LogLevel, RP2040, USBCDC } from 'rp2040js';
 import { boot2Valid } from '../../firmware/ports/rp2040/tools/boot2.mjs';
+import { NVM_BYTES, NVM_OFFSET, installSyntheticBootrom, type SyntheticBootrom } from '../../firmware/ports/rp2040/tools/bootrom.mjs';
+import { installRosc, type RoscModel } from '../../firmware/ports/rp2040/tools/rosc.mjs';
 import { Deframer, decodeStruct, encodeFrame, encodeStruct, type Frame, type StructValue } from '../../protocol/src/codec.js';
 import { COMMANDS, KIND, type CommandName } from '../../protocol/src/schema.js';
 import { SdCardSpi } from './sd-card-spi.js';
@@ -49,6 +56,12 @@ export interface BoardOptions {
   batteryMv?: number;
   /** Print UART lines as they come. */
   echo?: boolean;
+  /** The device NVM (the last 64 KiB of the flash) at power-on, e.g. `board.nvm` of an earlier run. */
+  nvm?: Uint8Array;
+  /** Seed of the ROSC random bit (default 1), or stuck at 0 or 1. */
+  rosc?: { seed?: number; stuck?: 0 | 1 | null };
+  /** Leave the boot ROM out (as plain rp2040js): the firmware then has no NVM. */
+  noBootrom?: boolean;
 }
 
 export class Board {
@@ -65,6 +78,10 @@ export class Board {
   ledOn = false;
   instructions = 0;
   sleptNs = 0;
+  readonly bootrom: SyntheticBootrom | null;
+  readonly rosc: RoscModel;
+  /** What stopped the emulation with an error (a synthetic-ROM check, an emulator exception). */
+  fault: Error | null = null;
 
   private uartLine = '';
   private hostTx: number[] = [];
@@ -87,6 +104,10 @@ export class Board {
     // Flash: the image at 0 (RP2040() already filled flash with 0xff). The boot ROM's job, done
     // here as it would: check boot2's CRC, copy it to SRAM and run it with LR = 0.
     mcu.flash.set(o.firmware);
+    if (o.nvm) {
+      if (o.nvm.length !== NVM_BYTES) throw new Error(`nvm must be ${NVM_BYTES} bytes`);
+      mcu.flash.set(o.nvm, NVM_OFFSET);
+    }
     const boot2 = o.firmware.subarray(0, 256);
     if (!boot2Valid(boot2)) throw new Error('boot2 CRC check failed: the boot ROM would not start this image');
     mcu.sram.set(boot2, BOOT2_RUN_ADDR - 0x20000000);
@@ -136,6 +157,10 @@ export class Board {
       this.running = false;
     };
 
+    // Boot ROM (flash functions) and ROSC, which rp2040js lacks.
+    this.bootrom = o.noBootrom ? null : installSyntheticBootrom(mcu);
+    this.rosc = installRosc(mcu, o.rosc);
+
     // USB: the emulator's CDC host, with the OUT endpoint held until there is data.
     this.cdc = new USBCDC(mcu.usbCtrl);
     this.cdc.onDeviceConnected = () => (this.connected = true);
@@ -146,6 +171,11 @@ export class Board {
         this.feedOut();
       }
     };
+  }
+
+  /** A copy of the device NVM now (to power the next board on with). */
+  get nvm(): Uint8Array {
+    return this.mcu.flash.slice(NVM_OFFSET, NVM_OFFSET + NVM_BYTES);
   }
 
   private outEndpoint(): number {
@@ -215,8 +245,13 @@ export class Board {
     if (this.running) return;
     this.running = true;
     this.pump = (async () => {
-      while (this.running && !this.watchdogFired) {
-        this.runNs(sliceMs * 1e6);
+      while (this.running && !this.watchdogFired && !this.fault) {
+        try {
+          this.runNs(sliceMs * 1e6);
+        } catch (e) {
+          this.fault = e instanceof Error ? e : new Error(String(e));
+          this.running = false;
+        }
         await new Promise((r) => setImmediate(r));
       }
     })();
@@ -235,6 +270,7 @@ export class Board {
     const endEmu = this.nowMs + emulatedMs;
     const endWall = Date.now() + wallMs;
     while (!pred()) {
+      if (this.fault) throw new Error(`emulation stopped while waiting for ${what}: ${this.fault.message}; log:\n${this.uart.slice(-20).join('\n')}`);
       if (this.watchdogFired) throw new Error(`watchdog reset while waiting for ${what}; log:\n${this.uart.slice(-20).join('\n')}`);
       if (this.nowMs > endEmu || Date.now() > endWall) throw new Error(`timed out waiting for ${what} (${this.nowMs.toFixed(0)} ms emulated); log:\n${this.uart.slice(-20).join('\n')}`);
       await new Promise((r) => setTimeout(r, 1));

@@ -9,6 +9,7 @@
 #include "qemu_internal.h"
 #include "rec/err.h"
 #include "rec/port.h"
+#include "semihost.h"
 
 void SysTick_Handler(void);
 void UART0_Handler(void);
@@ -159,13 +160,9 @@ void hw_reset(void)
 
 void hw_exit(uint32_t status)
 {
-    /* SYS_EXIT_EXTENDED (0x20) with ADP_Stopped_ApplicationExit and the status. */
-    static volatile uint32_t block[2];
-    block[0] = 0x20026u;
-    block[1] = status;
-    register uint32_t r0 __asm__("r0") = 0x20u;
-    register volatile uint32_t *r1 __asm__("r1") = block;
-    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+    /* SYS_EXIT_EXTENDED with ADP_Stopped_ApplicationExit and the status. */
+    const uint32_t block[2] = {0x20026u, status};
+    (void)semihost_call(SEMIHOST_SYS_EXIT_EXTENDED, block);
     hw_reset();
 }
 

@@ -109,6 +109,9 @@
 #define SCB_VTOR REG32(0xE000ED08u)
 #define SCB_AIRCR REG32(0xE000ED0Cu)
 #define SCB_SHPR3 REG32(0xE000ED20u)
+#define SCB_HFSR REG32(0xE000ED2Cu)
+#define HFSR_DEBUGEVT (1u << 31) /* a debug event (BKPT) escalated to HardFault */
+#define HFSR_FORCED (1u << 30)   /* a configurable fault (or, in QEMU, the BKPT) escalated */
 #define AIRCR_RESET 0x05FA0004u
 
 static inline void nvic_enable(uint32_t irq)

@@ -2,6 +2,8 @@
  *   startup.c   vector table, reset (copy .data, zero .bss, paint the stack), faults, assert
  *   hw.c        clock, SysTick uptime, critical sections, sleep, UART0 link, SPI, mic timer, LED
  *   card.c      the SD card through the core's driver, and the settings in the card's tail
+ *   nvm.c       the device NVM (a host file) and entropy (host /dev/urandom), by semihosting
+ *   semihost.c  semihosting calls (exit, files)
  *   console.c   UART1: diagnostics out, control commands in (the button), state lines
  *   main.c      the main loop
  * See docs/qemu.md. */
@@ -25,8 +27,8 @@ void hw_uart_init(uint32_t base);
 void hw_reset(void) __attribute__((noreturn));
 
 /* Semihosting SYS_EXIT_EXTENDED: ends QEMU with this status when it runs with
- * -semihosting-config enable=on; otherwise the BKPT faults and the fault handler resets (QEMU
- * with -no-reboot then exits too). */
+ * -semihosting-config enable=on; otherwise the call fails (startup.c's HardFault handler) and the
+ * machine resets (QEMU with -no-reboot then exits too). */
 void hw_exit(uint32_t status) __attribute__((noreturn));
 
 /* Stack: bytes never touched since reset (painted at reset), and the size reserved. */

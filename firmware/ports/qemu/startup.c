@@ -5,6 +5,7 @@
 
 #include "lm3s6965.h"
 #include "qemu_internal.h"
+#include "semihost.h"
 
 extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _sstack, _estack;
 
@@ -12,6 +13,7 @@ int main(void);
 void Reset_Handler(void);
 void Default_Handler(void);
 void HardFault_Handler(void);
+void HardFault_Handler_c(uint32_t *frame);
 void SysTick_Handler(void);
 void UART0_Handler(void);
 void TIMER0A_Handler(void);
@@ -33,8 +35,31 @@ void Default_Handler(void)
     fault("unexpected interrupt");
 }
 
-void HardFault_Handler(void)
+/* HardFault. A semihosting call (BKPT 0xAB) made while QEMU runs without semihosting escalates
+ * to here (QEMU escalates it as FORCED, the architecture as DEBUGEVT) with the stacked PC on the
+ * BKPT: the call returns -1, as a refused one does, so the NVM and the
+ * entropy fail (REC_E_UNSUPPORTED) instead of the machine resetting. Anything else resets. The
+ * naked entry only finds the exception frame; HardFault_Handler_c does the work. */
+__attribute__((naked)) void HardFault_Handler(void)
 {
+    __asm__ volatile("tst lr, #4\n\t"
+                     "ite eq\n\t"
+                     "mrseq r0, msp\n\t"
+                     "mrsne r0, psp\n\t"
+                     "b HardFault_Handler_c\n\t");
+}
+
+void HardFault_Handler_c(uint32_t *frame)
+{
+    /* frame: r0 r1 r2 r3 r12 lr pc xpsr, as stacked on entry */
+    uint32_t pc = frame[6];
+    uint32_t escalated = SCB_HFSR & (HFSR_DEBUGEVT | HFSR_FORCED);
+    if (escalated && (pc & 1u) == 0 && pc < 0x00040000u && *(const uint16_t *)(uintptr_t)pc == SEMIHOST_BKPT_INSN) {
+        SCB_HFSR = escalated;     /* write one to clear */
+        frame[0] = 0xFFFFFFFFu;   /* r0 = -1: the call failed */
+        frame[6] = pc + 2u;       /* carry on after the BKPT */
+        return;
+    }
     fault("hard fault");
 }
 

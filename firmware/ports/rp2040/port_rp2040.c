@@ -226,15 +226,7 @@ void rp2040_settings_after_format(void)
 
 /* ---- Identity ------------------------------------------------------------------------------ */
 
-/* The boot ROM starts with 'M' 'u' 0x01 at 0x10 [2.8.3]. The rp2040js emulator has no ROM. */
-static bool rom_present(void)
-{
-    return (REG32(0x10u) & 0xffffffu) == 0x01754du;
-}
-
-/* port_unique_id: the core's default (unsupported) applies. The flash unique id (command 4Bh)
- * needs the ROM's flash functions run from SRAM with XIP off; not done yet: the core derives an
- * id once and keeps it in the settings. */
+/* port_unique_id: the flash chip's unique id (nvm_rp2040.c). */
 
 /* ---- Button, LED, battery ------------------------------------------------------------------ */
 
@@ -353,8 +345,9 @@ const port_info_t *port_info(void)
         .simulated = false,
         .audio_ring_bytes = REC_AUDIO_RING_BYTES,
     };
-    /* No boot ROM means an emulator (rp2040js): say so, as the simulator does. */
-    info.simulated = !rom_present();
+    /* No boot ROM, or the test harness's synthetic one (version 0), means an emulator
+     * (rp2040js): say so, as the simulator does. */
+    info.simulated = rp2040_bootrom_version() < 1;
     return &info;
 }
 

@@ -44,6 +44,10 @@ void rp2040_isr_usbctrl(void);
 void rp2040_isr_dma0(void);
 void rp2040_isr_io_bank0(void);
 
+/* nvm_rp2040.c: the boot ROM's version byte (1, 2, 3 on the chip's B0, B1, B2; 0 for the test
+ * harness's synthetic ROM under rp2040js), or -1 when there is no ROM (its magic is missing). */
+int rp2040_bootrom_version(void);
+
 /* mic_adc.c */
 int rp2040_mic_start(uint32_t rate, void (*on_block)(const int16_t *, size_t));
 void rp2040_mic_stop(void);

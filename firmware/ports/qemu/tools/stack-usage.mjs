@@ -27,7 +27,7 @@ const EXTERNAL_BYTES = 64;
 const EXCEPTION_FRAME = 32 + 4;
 // Interrupt handlers by NVIC priority (hw.c: hw_init); lower number preempts higher.
 const LEVELS = [['TIMER0A_Handler'], ['UART0_Handler'], ['SysTick_Handler'], ['UART1_Handler', 'TIMER1A_Handler']];
-const FAULTS = ['HardFault_Handler', 'NMI_Handler', 'MemManage_Handler', 'BusFault_Handler', 'UsageFault_Handler', 'Default_Handler'];
+const FAULTS = ['HardFault_Handler', 'HardFault_Handler_c', 'NMI_Handler', 'MemManage_Handler', 'BusFault_Handler', 'UsageFault_Handler', 'Default_Handler'];
 // Targets of calls through pointers, by caller (the first rule that matches): the microphone
 // callback from its interrupt, the FAT directory-walk callbacks from dir_walk, the device
 // context's detach hook (set by the application loop), the SD block device operations from

@@ -2,7 +2,9 @@
 // the rp2040js emulator and collects what it reports through BKPT (the protocol is described in
 // firmware/core/crypto/selftest/ed25519_selftest_rp2040.c): text output, the exit status, and
 // the core's cycle count over each timed section. Used by test/rp2040-ed25519.test.ts and by
-// `npm run bench -- --only crypto`.
+// `npm run bench -- --only crypto`; with `bootrom` and `rosc`, by test/rp2040-nvm.test.ts for the
+// port's NVM and entropy self-test (the synthetic boot ROM of bootrom.mjs and the ROSC model of
+// rosc.mjs; the emulated clock then runs with the instructions, so the timer counts).
 //
 // The cycle counts are rp2040js's model of the Cortex-M0+ (one cycle per instruction plus fixed
 // extras for loads, stores, taken branches and BL) with flash read at SRAM speed: the XIP cache
@@ -10,6 +12,8 @@
 import { readFileSync } from 'node:fs';
 import { RP2040 } from 'rp2040js';
 import { boot2Valid } from './boot2.mjs';
+import { NVM_BYTES, NVM_OFFSET, installSyntheticBootrom } from './bootrom.mjs';
+import { installRosc } from './rosc.mjs';
 
 const BOOT2_RUN_ADDR = 0x20041f00;
 
@@ -25,12 +29,16 @@ function readString(mcu, addr) {
 
 /**
  * Boots `binPath` as the boot ROM would (boot2 checked and run from SRAM) and executes it until
- * it exits or `maxCycles` pass. Returns { status, output, timings: [{ name, cycles }], cycles }.
+ * it exits or `maxCycles` pass. Returns { status, output, timings: [{ name, cycles }], cycles,
+ * nvm, bootrom, rosc }. Options: `bootrom` installs the synthetic boot ROM, `rosc` the ROSC
+ * model with these options, `nvm` is the NVM's content (the last 64 KiB of the flash) at start;
+ * the result's `nvm` is its content at the end.
  */
-export function runRp2040Selftest(binPath, { maxCycles = 2_000_000_000 } = {}) {
+export function runRp2040Selftest(binPath, { maxCycles = 2_000_000_000, bootrom = false, rosc = null, nvm = null } = {}) {
   const image = readFileSync(binPath);
   const mcu = new RP2040();
   mcu.flash.set(image);
+  if (nvm) mcu.flash.set(nvm, NVM_OFFSET);
   const boot2 = image.subarray(0, 256);
   if (!boot2Valid(boot2)) throw new Error(`${binPath}: boot2 CRC check failed`);
   mcu.sram.set(boot2, BOOT2_RUN_ADDR - 0x20000000);
@@ -54,9 +62,16 @@ export function runRp2040Selftest(binPath, { maxCycles = 2_000_000_000 } = {}) {
     else if (code === 4) status = r0;
     else throw new Error(`self-test hit BKPT ${code} at 0x${(core.PC >>> 0).toString(16)}`);
   };
+  const rom = bootrom ? installSyntheticBootrom(mcu) : null;
+  const roscModel = rosc ? installRosc(mcu, rosc) : null;
+  // The timer (entropy sampling waits on it) needs the clock to move with the instructions.
+  let cycleNanos = 1e9 / mcu.clkSys;
+  mcu.addClockListener((hz) => (cycleNanos = 1e9 / hz));
+  const tick = rosc !== null;
   while (status === null) {
-    core.executeInstruction();
+    const cycles = core.executeInstruction();
+    if (tick) mcu.clock.tick(cycles * cycleNanos);
     if (core.cycles > maxCycles) throw new Error(`self-test did not exit within ${maxCycles} cycles; output:\n${output}`);
   }
-  return { status, output, timings, cycles: core.cycles };
+  return { status, output, timings, cycles: core.cycles, nvm: mcu.flash.slice(NVM_OFFSET, NVM_OFFSET + NVM_BYTES), bootrom: rom, rosc: roscModel };
 }
