@@ -10,6 +10,8 @@
  * (JSON lines: pins, re-pins, deletions from the recorder).
  */
 import { constants } from 'node:fs';
+import { homedir } from 'node:os';
+import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { JOURNAL_KIND } from '../../../protocol/src/schema.js';
 import { EngineError, fsError } from '../errors.js';
@@ -178,6 +180,22 @@ export function pinProblem(pin: PinRecord, id: CheckedIdentity, journal: Journal
   const last = pin.attestations.at(-1);
   if (!last) return null;
   return replayProblem(headOf(last), { epoch: id.identity.journalEpoch, count: id.identity.journalCount, head: id.identity.journalHead.toString('hex') }, journal);
+}
+
+/** The library folder under ~/Recordings that pins this recorder (when --dest is not given). */
+export async function findPinnedLibrary(fs: Fs, deviceId: string, home = homedir()): Promise<string> {
+  const root = path.join(home, 'Recordings');
+  const found: string[] = [];
+  for (const n of await fs.readdir(root).catch(() => [] as string[])) {
+    const dir = path.join(root, n);
+    if (await fs.stat(pinPath(dir, deviceId)).then(() => true, () => false)) found.push(dir);
+  }
+  if (found.length === 1) return found[0]!;
+  throw new EngineError(
+    'NOT_A_RECORDER',
+    found.length ? `Recorder ${deviceId} is pinned in several libraries (${found.join(', ')}).` : `No library under ${root} pins recorder ${deviceId}.`,
+    'Say which library folder with --dest.',
+  );
 }
 
 /** Moves the current pin to `previous`: the next sync pins whatever key the recorder shows. */
