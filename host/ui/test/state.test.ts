@@ -276,6 +276,11 @@ describe('state reducer', () => {
     const none = run([ev({ type: 'list.received', total: 1, recordings: [recording(7, { state: 'recording' })], toCopy: [], alreadyInLibrary: [], inProgress: [7] })]);
     expect(reduce(none, { kind: 'ask-delete' }).notice?.title).toBe('Nothing to delete: no recording on the recorder has a verified copy yet.');
 
+    // A copy the recorder has not finished signing is not offered for deletion.
+    const pending = run([ev({ type: 'file.verified', number: 6, path: '/p', manifestPath: '/m', sha256: 'ab'.repeat(32), durationMs: 1, alreadyPresent: false, signature: { status: 'pending', keyId: '00112233aabbccdd', vouchedSamples: null, sampleCount: 1 } })], base);
+    expect(pending.recordings.find((r) => r.number === 6)!.signature!.status).toBe('pending');
+    expect(reduce(pending, { kind: 'ask-delete' }).overlay).toEqual({ kind: 'confirm-delete', numbers: [5] });
+
     let s = run([ev({ type: 'file.verified', number: 6, path: '/p', manifestPath: '/m', sha256: 'ab'.repeat(32), durationMs: 1, alreadyPresent: false })], base);
     s = reduce(s, { kind: 'ask-delete' });
     expect(s.overlay).toEqual({ kind: 'confirm-delete', numbers: [5, 6] });
