@@ -32,6 +32,7 @@ import {
   type LibraryIndex,
   type Manifest,
 } from './library.js';
+import { appendLog } from './evidence/pins.js';
 import { collectEvidence, identify, recordingRecord, recordJournal, signatureStatus, type SigningState } from './evidence/sync-evidence.js';
 import { buildManifest, type ClockInfo } from './manifest.js';
 import type { Emit, Session } from './session.js';
@@ -690,6 +691,10 @@ async function deleteIfSafe(ctx: CopyContext, e: ListEntry, wav: string, journal
     const r = await ctx.session.client.request('DELETE', { number: e.number, sha256: e.sha256 }, { retries: 0, signal: ctx.signal });
     if (r.number !== e.number) return refuse('the recorder answered for another recording');
     result.deleted.push(e.number);
+    // The library's log says the recorder's copy was deleted after this one verified.
+    await appendLog(ctx.fs, ctx.dest, ctx.deviceId, { event: 'deleted-from-recorder', number: e.number, sha256: sha, copy: path.basename(wav) }).catch((err: unknown) =>
+      emit({ type: 'warning', code: 'DEST_UNWRITABLE', message: `Recording ${e.number} was deleted from the recorder, but the library's log could not record it (${toEngineError(err).message}).`, action: 'Note the deletion yourself; the verified copy is kept.' }),
+    );
     emit({ type: 'file.deleted', number: e.number, message: `Recording ${e.number} was deleted from the recorder; the verified copy is ${path.basename(wav)}.` });
   } catch (err) {
     const x = toEngineError(err);

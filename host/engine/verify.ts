@@ -281,6 +281,7 @@ export async function verifyLibraryFolder(dir: string, deviceId: string, fs: Fs 
         continue;
       }
       if (c.problems.length) fail('ATTESTATION_INVALID', `the recorder's signed answer of ${a.atIso}: ${c.problems.join('; ')}`);
+      if (c.identity.deviceId.toString(16).padStart(16, '0') !== deviceId) fail('ATTESTATION_INVALID', `the recorder's signed answer of ${a.atIso} is from device ${c.identity.deviceId.toString(16).padStart(16, '0')}, not ${deviceId}`);
       if (c.keyId !== era.keyId) fail('WRONG_KEY', `the recorder's signed answer of ${a.atIso} was made by key ${c.keyId}, not the pinned key ${era.keyId}`);
       const now = { epoch: c.identity.journalEpoch, count: c.identity.journalCount };
       if (before && (now.epoch < before.epoch || (now.epoch === before.epoch && now.count < before.count))) {

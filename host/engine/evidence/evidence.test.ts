@@ -193,6 +193,50 @@ describe('sync with a signing recorder', () => {
     expect(r2.deleted).toEqual([1]);
   });
 
+  test('an answer naming another device id is refused', async () => {
+    const h = setup();
+    h.device.addRecording();
+    const real = h.device.identityPayload.bind(h.device);
+    h.device.identityPayload = (nonce: Buffer) => {
+      const id = h.device.deviceId;
+      h.device.deviceId = 0x1111n;
+      try {
+        return real(nonce);
+      } finally {
+        h.device.deviceId = id;
+      }
+    };
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(false);
+    expect(h.of('error').at(-1)).toMatchObject({ code: 'ATTESTATION_INVALID', message: expect.stringMatching(/names device 0000000000001111/) });
+    expect(wavs(h.dest)).toEqual([]);
+  });
+
+  test('a deletion from the recorder after a verified copy is written to the library log', async () => {
+    const h = setup();
+    h.device.addRecording();
+    const r = await h.engine.sync({ dest: h.dest, deleteAfterVerify: true });
+    expect(r.deleted).toEqual([1]);
+    const log = readFileSync(join(h.dest, 'recorder-123456789abcdef0.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log.at(-1)).toMatchObject({ event: 'deleted-from-recorder', number: 1, copy: expect.stringMatching(/_1\.wav$/) });
+  });
+
+  test('a version 1 manifest (copied before signatures) still verifies, noted as unsigned', async () => {
+    const { h } = await syncedLibrary({ recordings: 1 });
+    const wav = wavOf(h.dest, 1);
+    const m = JSON.parse(readFileSync(wav.replace(/\.wav$/, '.json'), 'utf8')) as Manifest;
+    m.manifestVersion = 1;
+    delete m.evidence;
+    delete m.integrity;
+    writeFileSync(wav.replace(/\.wav$/, '.json'), serialiseManifest(m));
+    const v = await verifyLibraryFile(wav);
+    expect(v.ok, JSON.stringify(v.failures)).toBe(true);
+    expect(v.notices).toEqual([{ code: 'UNSIGNED_LEGACY', message: expect.stringMatching(/copied before recordings were signed/) }]);
+    // and sync still counts it as in the library
+    const again = await h.engine.sync({ dest: h.dest });
+    expect(again.alreadyHad).toEqual([1]);
+  });
+
   test('a copy whose signed files do not verify is not called verified (a device sending a bad signature)', async () => {
     const h = setup();
     const rec = h.device.addRecording();

@@ -54,6 +54,7 @@ export async function identify(session: Session, emit: Emit, fs: Fs, dir: string
     emit({ type: 'warning', code: 'UNSIGNED_LEGACY', message: 'The recorder\'s signing key is damaged, so it records without signatures. It will not make a new key by itself.', action: 'Copies are checked with their fingerprints only. Ask for help before setting the recorder up again.' });
     return { signed: false, why: 'damaged' };
   }
+  if (id.identity.deviceId !== session.info.deviceId) id.problems.push(`it names device ${id.identity.deviceId.toString(16).padStart(16, '0')}, not ${deviceId}`);
   if (id.problems.length) {
     await appendLog(fs, dir, deviceId, { event: 'refused', code: 'ATTESTATION_INVALID', nonce: id.nonce.toString('hex'), response: id.raw.toString('hex') });
     throw refuse('ATTESTATION_INVALID', `The recorder's proof of identity failed: ${id.problems.join('; ')}.`, 'Nothing was copied. Unplug the recorder, plug it back in and try again; if it happens again, keep the recorder as it is and ask for advice.');
