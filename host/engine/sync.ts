@@ -310,7 +310,7 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
       let outcome: { path: string } | null;
       if (already.includes(e.number)) {
         const existing = library.get(`${deviceId}:${e.number}`)!;
-        if (existing.manifest.evidence?.status === 'pending' && signatureStatus(signing, e) === 'signed') await completeSignature(ctx, e, existing);
+        if (existing.manifest.evidence?.status === 'pending' && signatureStatus(signing, e) === 'signed' && !(await completeSignature(ctx, e, existing, result))) continue;
         const v = await verifyLibraryFile(existing.wav, fs);
         // Flagged when it was copied (journal problems) or still waiting for the recorder's
         // signature: the copy stands; copying it again would change nothing.
@@ -665,14 +665,26 @@ function reportSignature(emit: Emit, number: number, sampleRate: number, s: Sign
   }
 }
 
-/** Adds the signature to a copy made while the recorder was still signing it. */
-async function completeSignature(ctx: CopyContext, e: ListEntry, existing: { wav: string; manifest: Manifest }): Promise<void> {
-  const signed = await collectEvidence({ session: ctx.session, fs: ctx.fs, signing: ctx.signing, entry: e, wavPath: existing.wav, finalPath: existing.wav, fileSha256: existing.manifest.file.sha256, journal: ctx.byNumber.get(e.number) ?? null, signal: ctx.signal });
-  const manifest: Manifest = { ...existing.manifest, manifestVersion: MANIFEST_VERSION, evidence: signed.evidence };
-  delete manifest.integrity;
-  await writeFileAtomic(ctx.fs, sidecarPath(existing.wav), serialiseManifest(manifest));
-  existing.manifest = manifest;
-  ctx.emit({ type: 'note', message: `Recording ${e.number}: the recorder's signature is now added to the copy and checked.` });
+/**
+ * Adds the signature to a copy made while the recorder was still signing it; false (reported as a
+ * failed file) when the signature does not vouch for the copy.
+ */
+async function completeSignature(ctx: CopyContext, e: ListEntry, existing: { wav: string; manifest: Manifest }, result: SyncResult): Promise<boolean> {
+  try {
+    const signed = await collectEvidence({ session: ctx.session, fs: ctx.fs, signing: ctx.signing, entry: e, wavPath: existing.wav, finalPath: existing.wav, fileSha256: existing.manifest.file.sha256, journal: ctx.byNumber.get(e.number) ?? null, signal: ctx.signal });
+    const manifest: Manifest = { ...existing.manifest, manifestVersion: MANIFEST_VERSION, evidence: signed.evidence };
+    delete manifest.integrity;
+    await writeFileAtomic(ctx.fs, sidecarPath(existing.wav), serialiseManifest(manifest));
+    existing.manifest = manifest;
+    ctx.emit({ type: 'note', message: `Recording ${e.number}: the recorder's signature is now added to the copy and checked.` });
+    return true;
+  } catch (err) {
+    const x = toEngineError(err);
+    if (x.code === 'CANCELLED' || isLinkLoss(err)) throw x;
+    ctx.emit({ type: 'file.failed', number: e.number, code: x.code, message: x.message, action: x.action, partKept: null });
+    result.failed.push({ number: e.number, code: x.code, message: x.message });
+    return false;
+  }
 }
 
 /** DELETE only a recording whose library copy verifies now, with the device's own SHA-256. */

@@ -193,6 +193,22 @@ describe('sync with a signing recorder', () => {
     expect(r2.deleted).toEqual([1]);
   });
 
+  test('a pending copy whose later signature does not hold is reported failed, and sync carries on', async () => {
+    const h = setup();
+    h.device.addRecording({ sealing: true });
+    h.device.addRecording({ sealing: true });
+    await h.engine.sync({ dest: h.dest });
+    h.device.seal(1);
+    h.device.seal(2);
+    const one = h.device.recordings.get(1)!;
+    one.sealed = { ...one.sealed!, sha: Buffer.from(one.sealed!.sha.toString('latin1').replace(/= [0-9a-f]/, '= 0'), 'latin1') };
+    const r = await h.engine.sync({ dest: h.dest, deleteAfterVerify: true });
+    expect(r.failed.map((f) => f.number)).toEqual([1]);
+    expect(h.of('file.failed').at(-1)).toMatchObject({ number: 1, code: 'SIGNATURE_INVALID' });
+    expect(r.deleted).toEqual([2]);
+    expect(codes(await verifyLibraryFile(wavOf(h.dest, 1)))).toEqual(['SIGNATURE_PENDING']);
+  });
+
   test('an answer naming another device id is refused', async () => {
     const h = setup();
     h.device.addRecording();
