@@ -217,7 +217,9 @@ export async function expandVerifyPaths(paths: string[], fs: Fs = realFs): Promi
       problems.push({ path: p, problem: 'no such file or folder' });
       continue;
     }
-    if (st.isDirectory()) {
+    if (st.isDirectory() && /\.evidence\/?$/.test(p)) {
+      problems.push({ path: p, problem: "this is a recording's folder of signed files: verify the library folder that holds it (or the recording's .wav)" });
+    } else if (st.isDirectory()) {
       const names = (await fs.readdir(p)).sort();
       const wavs = names.filter((n) => /\.wav$/i.test(n) && !n.startsWith('.'));
       for (const n of wavs) files.push(path.join(p, n));

@@ -417,6 +417,27 @@ describe('offline verify against forgeries', () => {
     expect(codes(await verifyLibraryFile(wav))).toContain('JOURNAL_MISMATCH');
   });
 
+  test('an evidence folder given to verify is pointed back to its library; a link planted as the folder is refused by sync', async () => {
+    const { h } = await syncedLibrary({ recordings: 1 });
+    const folder = wavOf(h.dest, 1).replace(/\.wav$/, '.evidence');
+    const v = await verifyPaths([folder]);
+    expect(v.ok).toBe(false);
+    expect(v.problems[0]!.problem).toMatch(/verify the library folder/);
+    const h2 = setup();
+    h2.device.addRecording();
+    const probe = setup();
+    probe.device.addRecording();
+    await probe.engine.sync({ dest: probe.dest });
+    const name = readdirSync(probe.dest).find((n) => n.endsWith('.evidence'))!;
+    const { mkdtempSync, symlinkSync } = await import('node:fs');
+    const elsewhere = mkdtempSync(join(h2.dest, '..', 'elsewhere-'));
+    symlinkSync(elsewhere, join(h2.dest, name));
+    const r = await h2.engine.sync({ dest: h2.dest });
+    expect(r.ok).toBe(false);
+    expect(h2.of('file.failed')[0]).toMatchObject({ code: 'UNSAFE_PATH' });
+    expect(readdirSync(elsewhere)).toEqual([]);
+  });
+
   test('the log is append-only JSON lines and holds no key material', async () => {
     const { h } = await syncedLibrary({ recordings: 1 });
     await appendLog((await import('node:fs/promises')) as never, h.dest, '123456789abcdef0', { event: 'note' });

@@ -53,8 +53,13 @@ export async function loadPin(fs: Fs, dir: string, deviceId: string): Promise<Pi
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw fsError(e, 'read the pinned key', dir);
   }
-  const p = JSON.parse(text) as PinRecord;
-  if (p?.pinVersion !== PIN_VERSION || typeof p.keyId !== 'string' || typeof p.publicKey !== 'string' || !Array.isArray(p.attestations)) {
+  let p: PinRecord | null = null;
+  try {
+    p = JSON.parse(text) as PinRecord;
+  } catch {
+    // reported below as unreadable
+  }
+  if (!p || p.pinVersion !== PIN_VERSION || typeof p.keyId !== 'string' || typeof p.publicKey !== 'string' || !Array.isArray(p.attestations)) {
     throw new EngineError('MANIFEST_INVALID', `The pinned-key record ${pinPath(dir, deviceId)} is not readable.`, 'Do not edit it by hand. Restore it from a backup, or ask for advice.');
   }
   return p;

@@ -182,6 +182,9 @@ export async function collectEvidence(x: EvidenceInput): Promise<{ evidence: Man
   } catch (err) {
     throw fsError(err, 'create the evidence folder', folder);
   }
+  // Never write through a link planted where the folder goes.
+  const st = await fs.lstat(folder);
+  if (st.isSymbolicLink() || !st.isDirectory()) throw new EngineError('UNSAFE_PATH', `Refused to write the signed files into ${folder}: it is a link or not a folder.`, 'Remove it from the recordings folder and run sync again.');
   await linkWav(fs, x.wavPath, safeJoin(folder, cardName(e.number, CARD_LAYOUT.recordingExt)));
   const sizes: Record<string, number> = { [CARD_LAYOUT.statementExt]: e.statementSize, [CARD_LAYOUT.signifyExt]: e.signifySize, [CARD_LAYOUT.minisignExt]: e.minisignSize, [CARD_LAYOUT.checkpointsExt]: e.checkpointsSize };
   const parts: Record<string, number> = { [CARD_LAYOUT.statementExt]: FILE_PART.STATEMENT, [CARD_LAYOUT.signifyExt]: FILE_PART.SIGNIFY, [CARD_LAYOUT.minisignExt]: FILE_PART.MINISIGN, [CARD_LAYOUT.checkpointsExt]: FILE_PART.CHECKPOINTS };
