@@ -242,7 +242,8 @@ async function hashWav(fs: Fs, wavPath: string, dataOffset: number, prefixSample
       const evHead = Buffer.alloc(8);
       await fh.read(evHead, 0, 8, dataEnd);
       const evSize = evHead.readUInt32LE(4);
-      if (evHead.toString('latin1', 0, 4) === CARD_LAYOUT.evidenceChunkId && dataEnd + 8 + evSize <= size) {
+      // An evid chunk is a few dozen bytes; a huge size is a damaged or hostile file, not read.
+      if (evHead.toString('latin1', 0, 4) === CARD_LAYOUT.evidenceChunkId && evSize <= 4096 && dataEnd + 8 + evSize <= size) {
         const ev = Buffer.alloc(8 + evSize);
         await fh.read(ev, 0, ev.length, dataEnd);
         headerAndEvid = createHash('sha256').update(head).update(ev).digest('hex');
