@@ -171,7 +171,7 @@ async function verifySignature(fs: Fs, file: string, m: Manifest, res: FileVerif
   const publicKey = Buffer.from((key ?? pin).publicKey, 'hex');
   if (!key) add('WRONG_KEY', `the copy says it was signed by key ${ev.keyId}, but the key pinned for this recorder is ${pin.keyId}`);
   else if (key !== pin) res.notices.push({ code: 'WRONG_KEY', message: `signed by key ${ev.keyId}, pinned for this recorder until it was re-pinned (${(key as PinRecord['previous'][number]).reason})` });
-  const journal = ev.journalEpoch !== null ? await loadLibraryJournal(fs, dir, m.device.id, ev.journalEpoch) : null;
+  const journal = ev.journalEpoch !== null && ev.keyId ? await loadLibraryJournal(fs, dir, ev.keyId, ev.journalEpoch) : null;
   const jidx = m.journal?.index ?? -1;
   const entry = journal && jidx >= 0 ? journal[jidx] : undefined;
   let report;
@@ -270,7 +270,8 @@ export async function verifyLibraryFolder(dir: string, deviceId: string, fs: Fs 
   out.keyId = pin.keyId || null;
   // Every attestation, in the order they were received, under the key pinned at the time.
   const eras = [...pin.previous.map((x) => ({ keyId: x.keyId, attestations: x.attestations })), { keyId: pin.keyId, attestations: pin.attestations }];
-  const newest = new Map<number, { count: number; head: string }>();
+  // The newest signed journal state per key and epoch.
+  const newest = new Map<string, { keyId: string; epoch: number; count: number; head: string }>();
   for (const era of eras) {
     let before: { epoch: number; count: number } | null = null;
     for (const a of era.attestations) {
@@ -290,13 +291,15 @@ export async function verifyLibraryFolder(dir: string, deviceId: string, fs: Fs 
         fail('JOURNAL_REPLAYED', `on ${a.atIso} the recorder signed a journal of ${now.count} record(s) in epoch ${now.epoch}, older than the ${before.count} record(s) of epoch ${before.epoch} it had signed before`);
       }
       before = now;
-      const seen = newest.get(now.epoch);
-      if (!seen || now.count >= seen.count) newest.set(now.epoch, { count: now.count, head: c.identity.journalHead.toString('hex') });
+      const k = `${era.keyId}:${now.epoch}`;
+      const seen = newest.get(k);
+      if (!seen || now.count >= seen.count) newest.set(k, { keyId: era.keyId, epoch: now.epoch, count: now.count, head: c.identity.journalHead.toString('hex') });
     }
   }
   const library = await indexLibrary(fs, dir);
-  for (const [epoch, signed] of [...newest].sort((a, b) => a[0] - b[0])) {
-    const journal = (await loadLibraryJournal(fs, dir, deviceId, epoch)) ?? [];
+  for (const signed of newest.values()) {
+    const epoch = signed.epoch;
+    const journal = (await loadLibraryJournal(fs, dir, signed.keyId, epoch)) ?? [];
     out.journalRecords += journal.length;
     if (journal.length < signed.count) {
       fail('JOURNAL_TAIL_CUT', `the library's journal (epoch ${epoch}) has ${journal.length} record(s), but the recorder signed that it had ${signed.count}: records ${journal.length}..${signed.count - 1} are missing`);

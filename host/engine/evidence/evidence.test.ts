@@ -22,6 +22,7 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest();
 const wavs = (dir: string) => readdirSync(dir).filter((n) => n.endsWith('.wav')).sort();
 const wavOf = (dir: string, n: number) => join(dir, wavs(dir).find((x) => x.endsWith(`_${n}.wav`))!);
 const codes = (r: { failures: { code: string }[] }) => r.failures.map((f) => f.code);
+const keyOf = (h: ReturnType<typeof setup>) => keyIdOf(h.device.signer.publicKey).toString('hex');
 
 async function syncedLibrary(o: { recordings?: number; samples?: number } = {}) {
   const h = setup();
@@ -71,7 +72,7 @@ describe('sync with a signing recorder', () => {
     expect(m.evidence).toMatchObject({ status: 'signed', keyId, folder: expect.stringMatching(/\.evidence$/), statement: { 'REC00001.WAV': sha(readFileSync(wav)).toString('hex') } });
     expect(h.of('file.verified')[0]!.signature).toEqual({ status: 'signed', keyId, vouchedSamples: 5000, sampleCount: 5000 });
     // the library's journal and the log; nothing secret in either
-    expect(readFileSync(journalPath(h.dest, '123456789abcdef0', 1)).length).toBe(2 * 128);
+    expect(readFileSync(journalPath(h.dest, keyOf(h), 1)).length).toBe(2 * 128);
     const log = readFileSync(join(h.dest, 'recorder-123456789abcdef0.log'), 'utf8');
     expect(log).toMatch(/"event":"pin"/);
     // offline verify passes on the library alone
@@ -143,6 +144,23 @@ describe('sync with a signing recorder', () => {
     expect(v.ok, JSON.stringify(v.results.map((x) => x.failures))).toBe(true);
   });
 
+  test('after a re-pin, a replaced recorder with a fresh journal keeps its own journal beside the old one; both verify', async () => {
+    const { h } = await syncedLibrary({ recordings: 2 });
+    const oldKey = keyOf(h);
+    h.device.signer = signingDevice();
+    h.device.recordings.clear();
+    h.device.journal = [];
+    h.device.addRecording({ number: 5 });
+    await rePin((await import('node:fs/promises')) as never, h.dest, '123456789abcdef0', 'replaced after water damage');
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.copied).toEqual([5]);
+    expect(readFileSync(journalPath(h.dest, oldKey, 1)).length).toBe(2 * 128);
+    expect(readFileSync(journalPath(h.dest, keyOf(h), 1)).length).toBe(128);
+    const v = await verifyPaths([h.dest]);
+    expect(v.ok, JSON.stringify([v.library, v.results.map((x) => x.failures)])).toBe(true);
+    expect(v.library[0]!.attestations).toBe(2);
+  });
+
   test('a recorder whose journal went back (an older card image) is refused', async () => {
     const { h } = await syncedLibrary({ recordings: 2 });
     h.device.journal = h.device.journal.slice(0, 1);
@@ -172,7 +190,7 @@ describe('sync with a signing recorder', () => {
     const r = await h.engine.sync({ dest: h.dest });
     expect(h.of('error').filter((e) => e.code === 'JOURNAL_REPLAYED')).toEqual([]);
     expect(r.copied).toEqual([3]);
-    expect(existsSync(journalPath(h.dest, '123456789abcdef0', 2))).toBe(true);
+    expect(existsSync(journalPath(h.dest, keyOf(h), 2))).toBe(true);
   });
 
   test('a recording still being signed is copied, reported pending, not deleted; the next sync adds the signature', async () => {
@@ -276,7 +294,7 @@ function forgeAudio(dir: string, n: number): void {
   audioSha.copy(file, dataEnd + 8 + 40); // the evid chunk's SHA-256
   writeFileSync(wav, file); // through the hard link: the evidence folder's REC*.WAV changes too
   // the journal record, re-chained, in the manifest and in the library's journal
-  const jpath = journalPath(dir, m.device.id, 1);
+  const jpath = journalPath(dir, m.evidence!.keyId!, 1);
   const journal = readFileSync(jpath);
   const idx = m.journal!.index;
   audioSha.copy(journal, idx * 128 + 64);
@@ -313,7 +331,7 @@ describe('offline verify against forgeries', () => {
 
   test('a cut journal tail fails: records N..M missing', async () => {
     const { h } = await syncedLibrary({ recordings: 3 });
-    truncateSync(journalPath(h.dest, '123456789abcdef0', 1), 128);
+    truncateSync(journalPath(h.dest, keyOf(h), 1), 128);
     const v = await verifyPaths([h.dest]);
     expect(v.ok).toBe(false);
     const lib = v.library[0]!;
@@ -341,10 +359,10 @@ describe('offline verify against forgeries', () => {
     const h = setup();
     h.device.addRecording();
     await h.engine.sync({ dest: h.dest });
-    const older = readFileSync(journalPath(h.dest, '123456789abcdef0', 1));
+    const older = readFileSync(journalPath(h.dest, keyOf(h), 1));
     h.device.addRecording();
     await h.engine.sync({ dest: h.dest });
-    writeFileSync(journalPath(h.dest, '123456789abcdef0', 1), older);
+    writeFileSync(journalPath(h.dest, keyOf(h), 1), older);
     let v = await verifyPaths([h.dest]);
     expect(codes(v.library[0]!)).toContain('JOURNAL_TAIL_CUT');
     // attestations stored out of order: one signed older than one before it

@@ -6,7 +6,7 @@
  *
  * Files (all 0600 in a 0700 folder): recorder-<keyId>.pub (signify), recorder-<keyId>.minisign.pub,
  * recorder-<keyId>.pem (OpenSSL), recorder-<deviceId>.pin.json (the pin record),
- * recorder-<deviceId>.journal-<epoch>.bin (the journal's 128-byte records), recorder-<deviceId>.log
+ * recorder-<keyId>.journal-<epoch>.bin (the journal's 128-byte records), recorder-<deviceId>.log
  * (JSON lines: pins, re-pins, deletions from the recorder).
  */
 import { constants } from 'node:fs';
@@ -39,7 +39,8 @@ export interface PinRecord {
 const idPart = (deviceId: string) => deviceId.replace(/[^0-9a-f]/gi, '');
 export const pinPath = (dir: string, deviceId: string) => safeJoin(dir, `recorder-${idPart(deviceId)}.pin.json`);
 export const logPath = (dir: string, deviceId: string) => safeJoin(dir, `recorder-${idPart(deviceId)}.log`);
-export const journalPath = (dir: string, deviceId: string, epoch: number) => safeJoin(dir, `recorder-${idPart(deviceId)}.journal-${Math.trunc(epoch)}.bin`);
+/** The journal as copied, per key and epoch: a re-pinned recorder (a new key) starts its own. */
+export const journalPath = (dir: string, keyId: string, epoch: number) => safeJoin(dir, `recorder-${idPart(keyId)}.journal-${Math.trunc(epoch)}.bin`);
 export const keyFileNames = (keyId: string) => ({ signify: `recorder-${keyId}.pub`, minisign: `recorder-${keyId}.minisign.pub`, pem: `recorder-${keyId}.pem` });
 
 /** Names of the library's own files (not recordings or manifests). */
@@ -105,16 +106,16 @@ export async function readLog(fs: Fs, dir: string, deviceId: string): Promise<Re
 }
 
 /** Keeps the device's journal as read (it only grows within an epoch: never shortened here). */
-export async function saveLibraryJournal(fs: Fs, dir: string, deviceId: string, epoch: number, entries: JournalEntry[]): Promise<void> {
-  const have = await loadLibraryJournal(fs, dir, deviceId, epoch);
+export async function saveLibraryJournal(fs: Fs, dir: string, keyId: string, epoch: number, entries: JournalEntry[]): Promise<void> {
+  const have = await loadLibraryJournal(fs, dir, keyId, epoch);
   if (have && have.length > entries.length) return;
-  await writeFileAtomic(fs, journalPath(dir, deviceId, epoch), Buffer.concat(entries.map((e) => e.raw)));
+  await writeFileAtomic(fs, journalPath(dir, keyId, epoch), Buffer.concat(entries.map((e) => e.raw)));
 }
 
-export async function loadLibraryJournal(fs: Fs, dir: string, deviceId: string, epoch: number): Promise<JournalEntry[] | null> {
+export async function loadLibraryJournal(fs: Fs, dir: string, keyId: string, epoch: number): Promise<JournalEntry[] | null> {
   let raw: Buffer;
   try {
-    raw = Buffer.from(await fs.readFile(journalPath(dir, deviceId, epoch)));
+    raw = Buffer.from(await fs.readFile(journalPath(dir, keyId, epoch)));
   } catch {
     return null;
   }

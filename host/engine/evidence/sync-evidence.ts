@@ -96,7 +96,7 @@ export async function recordJournal(fs: Fs, s: SigningState, deviceId: string, j
   }
   if (!s.pin.attestations.some((a) => a.nonce === s.identity.nonce.toString('hex'))) s.pin.attestations.push(attestationOf(s.identity, 'identity', Date.now()));
   await savePin(fs, s.dir, s.pin);
-  await saveLibraryJournal(fs, s.dir, deviceId, id.journalEpoch, journal);
+  await saveLibraryJournal(fs, s.dir, s.keyId, id.journalEpoch, journal);
 }
 
 /** The journal record of a recording (kinds RECORDING and FOUND_UNJOURNALED), newest first. */
