@@ -647,17 +647,18 @@ async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, r
   if (journalProblems.length) {
     emit({ type: 'warning', code: 'JOURNAL_MISSING', message: `Recording ${e.number} was copied and its fingerprint matches, but the journal does not vouch for it: ${journalProblems.join('; ')}.`, action: 'It will not be deleted from the recorder. Ask for advice.' });
   }
-  reportSignature(emit, e.number, e.sampleRate, signed.summary);
+  reportSignature(emit, e.number, e.sampleRate, signed.summary, ctx.signing.signed);
   emit({ type: 'file.verified', number: e.number, path: t.final, manifestPath: t.manifest, sha256: deviceSha, durationMs: durationMs(e.sampleCount, e.sampleRate), alreadyPresent: false, signature: signed.summary });
   result.copied.push(e.number);
   return 'ok';
 }
 
 /** Says plainly what the signature of a copy is worth, when it is not simply "signed". */
-function reportSignature(emit: Emit, number: number, sampleRate: number, s: SignatureSummary): void {
+function reportSignature(emit: Emit, number: number, sampleRate: number, s: SignatureSummary, recorderSigns: boolean): void {
   if (s.status === 'pending') {
     emit({ type: 'warning', code: 'SIGNATURE_PENDING', message: `Recording ${number} is copied, but the recorder had not finished signing it: signature pending.`, action: 'Run sync again in a minute; the signature is then added to the copy. It will not be deleted from the recorder before that.' });
-  } else if (s.status === 'unsigned') {
+    // A recorder that cannot sign at all was said once, at the start: not again per recording.
+  } else if (s.status === 'unsigned' && recorderSigns) {
     emit({ type: 'warning', code: 'UNSIGNED_LEGACY', message: `Recording ${number} carries no signature from the recorder (it was made without a signing key). Its copy is checked with its fingerprint only.`, action: 'Nothing to do now; keep the recorder and the copy as they are if the recording matters.' });
   } else if (s.vouchedSamples !== null && s.vouchedSamples < s.sampleCount) {
     const seconds = (n: number) => Math.floor(n / Math.max(1, sampleRate));

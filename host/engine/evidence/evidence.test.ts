@@ -95,6 +95,16 @@ describe('sync with a signing recorder', () => {
     expect(pin.keyId).toBe(keyIdOf(h.device.signer.publicKey).toString('hex'));
   });
 
+  test('a recording made before the recorder had its key is copied and said to be unsigned', async () => {
+    const h = setup();
+    h.device.keyState = 'none';
+    h.device.addRecording();
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(true);
+    expect(h.of('warning').filter((w) => w.code === 'UNSIGNED_LEGACY').map((w) => w.message)).toEqual([expect.stringMatching(/Recording 1 carries no signature/)]);
+    expect(h.of('file.verified')[0]!.signature).toMatchObject({ status: 'unsigned' });
+  });
+
   test('a damaged key is not replaced silently: no PROVISION, copies unsigned, said plainly', async () => {
     const h = setup();
     h.device.keyState = 'damaged';
