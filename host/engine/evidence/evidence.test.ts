@@ -422,6 +422,28 @@ describe('offline verify against forgeries', () => {
     expect(parseSlotMessage(ckp.subarray(3 * 512, 3 * 512 + 448))).toMatchObject({ kind: 'stop', why: 'power-loss', rec: 1, vouched: 16000 * 120 });
   });
 
+  test('a recovered recording keeps a checkpoint signed for audio that never reached the card: not a gap', async () => {
+    const h = setup();
+    // 150 s found after the cut; the checkpoint at 120 s was the last one matching the card.
+    const rec = h.device.addRecording({ samples: 16000 * 150, recoveredVouched: 16000 * 120, sealing: true });
+    // The device had also signed a checkpoint at 180 s whose audio was lost: insert it before the stop slot.
+    const d = h.device.signer;
+    const { slotMessage, formatSlot, startDigest } = await import('./recording.js');
+    const { sign } = await import('node:crypto');
+    const ckp = rec.checkpoints!;
+    const slots = ckp.length / 512;
+    const lost = slotMessage(formatSlot({ kind: 'ckpt', k: keyOf(h), r: 1, i: slots - 1, n: 16000 * 180, u: 181000, s: startDigest(ckp.subarray(0, 448)), h: 'ab'.repeat(32) }));
+    const stop = Buffer.from(ckp.subarray((slots - 1) * 512));
+    const stopText = stop.subarray(0, 448).toString('latin1').replace(/ i=\d{4} /, ` i=${String(slots).padStart(4, '0')} `);
+    const stopMsg = Buffer.from(stopText, 'latin1');
+    rec.checkpoints = Buffer.concat([ckp.subarray(0, (slots - 1) * 512), lost, sign(null, lost, d.privateKey), stopMsg, sign(null, stopMsg, d.privateKey)]);
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.copied).toEqual([1]);
+    const v = await verifyLibraryFile(wavOf(h.dest, 1));
+    expect(codes(v)).toEqual(['SIGNATURE_PENDING']);
+    expect(v.signature!.vouchedSamples).toBe(16000 * 120);
+  });
+
   test('a checkpoint slot changed after the fact fails: its signature', async () => {
     const { h } = await syncedLibrary({ recordings: 1, samples: 16000 * 70 });
     const ckpPath = join(wavOf(h.dest, 1).replace(/\.wav$/, '.evidence'), 'REC00001.CKP');

@@ -305,6 +305,11 @@ export async function checkRecordingEvidence(fs: Fs, files: EvidenceFiles, want:
   let stopSlot: Extract<Slot, { kind: 'stop' }> | null = null;
   let s0: string | null = null;
   let chainOk = true;
+  // A recording cut by power ends in a recovered stop slot (rec=1) naming the samples its last
+  // matching checkpoint vouched for. Checkpoints after that point were signed for audio that did
+  // not reach the card: they stay in the file, signed, but vouch for nothing and are not a gap.
+  const last = slots.at(-1);
+  const recoveredStop = last?.valid && last.slot?.kind === 'stop' && last.slot.rec === 1 ? last.slot : null;
   for (const { slot, message, valid, index } of slots) {
     const where = `checkpoint slot ${index}`;
     if (!chainOk) break;
@@ -333,7 +338,9 @@ export async function checkRecordingEvidence(fs: Fs, files: EvidenceFiles, want:
       chainOk = false;
       break;
     }
-    if (slot.n > want.sampleCount || wavHashes.prefixes.get(slot.n) !== slot.h) {
+    const matches = slot.n <= want.sampleCount && wavHashes.prefixes.get(slot.n) === slot.h;
+    if (!matches && slot.kind === 'ckpt' && recoveredStop && slot.n > recoveredStop.vouched) continue;
+    if (!matches) {
       fail('CHECKPOINT_GAP', `${where}: the first ${slot.n} samples of the audio differ from what the recorder signed`);
       chainOk = false;
       break;
