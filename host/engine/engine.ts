@@ -14,7 +14,7 @@ import { Session, stamp, type ConnectOptions, type Emit } from './session.js';
 import { deleteVerified, listAll, measureAndSetClock, readJournal, standing, sync as runSync, type Standing, type SyncOptions, type SyncResult } from './sync.js';
 import { adviceFor } from './evidence/advice.js';
 import { findPinnedLibrary, rePin } from './evidence/pins.js';
-import { verifyLibraryFile, verifyPaths } from './verify.js';
+import { copyStands, verifyLibraryFile, verifyPaths } from './verify.js';
 
 /** How to reach the recorder (session.ts ConnectOptions), and where the library lives. */
 export interface EngineOptions extends ConnectOptions {
@@ -146,7 +146,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         for (const n of [...st.alreadyInLibrary]) {
           const wav = library.get(`${s.deviceId}:${n}`)!.wav;
           const v = await verifyLibraryFile(wav, fs);
-          if (v.ok) continue;
+          if (copyStands(v)) continue;
           st.alreadyInLibrary = st.alreadyInLibrary.filter((x) => x !== n);
           st.toCopy = [...st.toCopy, n].sort((a, b) => a - b);
           emit({ type: 'warning', code: 'HASH_MISMATCH', message: `The library copy of recording ${n} (${path.basename(wav)}) no longer verifies: ${v.problems[0]}.`, action: 'Run `recorder sync`: it makes a fresh copy beside it. Do not format the recorder before that.' });

@@ -36,7 +36,7 @@ import { appendLog } from './evidence/pins.js';
 import { collectEvidence, identify, recordingRecord, recordJournal, signatureStatus, type SigningState } from './evidence/sync-evidence.js';
 import { buildManifest, type ClockInfo } from './manifest.js';
 import type { Emit, Session } from './session.js';
-import { inspectFile, readerFor, verifyLibraryFile } from './verify.js';
+import { copyStands, inspectFile, readerFor, verifyLibraryFile } from './verify.js';
 import { compareWav, hashRange } from './wav.js';
 
 export interface SyncOptions {
@@ -312,9 +312,7 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
         const existing = library.get(`${deviceId}:${e.number}`)!;
         if (existing.manifest.evidence?.status === 'pending' && signatureStatus(signing, e) === 'signed' && !(await completeSignature(ctx, e, existing, result))) continue;
         const v = await verifyLibraryFile(existing.wav, fs);
-        // Flagged when it was copied (journal problems) or still waiting for the recorder's
-        // signature: the copy stands; copying it again would change nothing.
-        if (v.ok || (v.failures.length > 0 && v.failures.every((f) => f.code === 'JOURNAL_MISMATCH' || f.code === 'SIGNATURE_PENDING'))) {
+        if (copyStands(v)) {
           emit({ type: 'file.skipped', number: e.number, reason: 'already-verified', message: `Recording ${e.number} is already safely in the library (${path.basename(existing.wav)}).` });
           result.alreadyHad.push(e.number);
           outcome = { path: existing.wav };

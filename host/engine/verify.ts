@@ -66,6 +66,15 @@ export interface FileVerification {
   signature: SignatureSummary | null;
 }
 
+/**
+ * Whether a library copy stands as the copy of its recording (sync does not copy it again): it
+ * verifies, or it was flagged when it was made (journal problems) or is waiting for the
+ * recorder's signature. Such a copy is still never a reason to delete from the recorder.
+ */
+export function copyStands(v: FileVerification): boolean {
+  return v.ok || (v.failures.length > 0 && v.failures.every((f) => f.code === 'JOURNAL_MISMATCH' || f.code === 'SIGNATURE_PENDING'));
+}
+
 /** Verifies one library recording against its sidecar. */
 export async function verifyLibraryFile(file: string, fs: Fs = realFs): Promise<FileVerification> {
   const manifestPath = sidecarPath(file);
