@@ -28,7 +28,8 @@ const TOOLS = [
   ['socat', 'socat'],
   ['clang', 'clang'],
   ['openscad', 'openscad'],
-  // test/open-signatures.test.ts: the stock tools that check a recorder's signed statement.
+  // test/open-signatures.test.ts and test/checking-signatures.test.ts: the stock tools that check
+  // a recorder's signed files (docs/checking-signatures.md).
   ['signify-openbsd', 'signify-openbsd'],
   ['minisign', 'minisign'],
   ['openssl', 'openssl'],

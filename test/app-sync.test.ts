@@ -44,8 +44,9 @@ function library(dir: string): Map<number, { wav: string; manifest: Manifest }> 
     for (const ent of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, ent.name);
       if (ent.isDirectory()) walk(p);
-      else if (ent.name.endsWith('.json') && !ent.name.startsWith('.')) {
-        // Manifests only: the library also keeps hidden per-device journal state.
+      else if (ent.name.endsWith('.json') && !ent.name.startsWith('.') && !ent.name.startsWith('recorder-')) {
+        // Manifests only: the library also keeps hidden per-device journal state, and the
+        // recorder's pinned key (recorder-<device id>.pin.json).
         const m = JSON.parse(readFileSync(p, 'utf8')) as Manifest;
         out.set(m.recording.number, { wav: join(d, m.file.name), manifest: m });
       }
@@ -95,7 +96,7 @@ describe('recorder sync against the simulator', () => {
       expect(copy.equals(readFileSync(card)), `recording ${n} differs from the card`).toBe(true);
       const { data } = parseRecording(copy);
       expectRamp(data);
-      expect(manifest.manifestVersion).toBe(1);
+      expect(manifest.manifestVersion).toBe(2);
       expect(manifest.file.sha256).toBe(sha256(copy));
       expect(manifest.file.size).toBe(copy.length);
       expect(manifest.recording.sha256).toBe(sha256(data));

@@ -23,6 +23,7 @@ const OPTIONS = {
   rate: { type: 'string' },
   discreet: { type: 'string' },
   yes: { type: 'boolean' },
+  reason: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 /** Options every command accepts. */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test, vi } from 'vitest';
 import { FakeDevice } from '../engine/testing/fake-device.js';
+import { signingDevice } from '../engine/testing/signing-device.js';
 import { run, type Io } from './main.js';
 import { parseArgs } from './args.js';
 
@@ -155,6 +156,49 @@ describe('recorder CLI', () => {
     t.io.engine = { open: async () => Promise.reject(Object.assign(new Error('Error: Cannot lock port'), {})) };
     expect(await run(['info', '--port', '/dev/x'], t.io)).toBe(1);
     expect(t.err()).toMatch(/already in use/);
+  });
+  test('a recorder with another key: sync exits 1 and says what to do; devices re-pin then lets it sync', async () => {
+    const d = new FakeDevice();
+    d.addRecording();
+    const dest = mkdtempSync(join(tmpdir(), 'cli-'));
+    expect(await run(['sync', '--port', d.path, '--dest', dest], io(d).io)).toBe(0);
+    d.signer = signingDevice();
+    d.addRecording();
+    const refused = io(d);
+    expect(await run(['sync', '--port', d.path, '--dest', dest], refused.io)).toBe(1);
+    expect(refused.err()).toMatch(/another key|pinned key/);
+    expect(refused.err()).toMatch(/recorder devices re-pin 123456789abcdef0 --reason/);
+    expect(readdirSync(dest).filter((n) => n.endsWith('.wav'))).toHaveLength(1);
+    const noReason = io();
+    expect(await run(['devices', 're-pin', '123456789abcdef0', '--dest', dest], noReason.io)).toBe(2);
+    expect(noReason.err()).toMatch(/--reason is required/);
+    const rp = io();
+    expect(await run(['devices', 're-pin', '123456789abcdef0', '--reason', 'repaired', '--dest', dest, '--json'], rp.io)).toBe(0);
+    expect(JSON.parse(rp.out().trim().split('\n').at(-1)!)).toMatchObject({ type: 'result', command: 'devices', ok: true });
+    expect(await run(['sync', '--port', d.path, '--dest', dest], io(d).io)).toBe(0);
+    expect(readdirSync(dest).filter((n) => n.endsWith('.wav'))).toHaveLength(2);
+  });
+
+  test('verify --json gives one code per failure; plain output says what it means and what to do', async () => {
+    const d = new FakeDevice();
+    d.addRecording();
+    d.addRecording();
+    const dest = mkdtempSync(join(tmpdir(), 'cli-'));
+    expect(await run(['sync', '--port', d.path, '--dest', dest], io(d).io)).toBe(0);
+    const folder = readdirSync(dest).find((n) => n.endsWith('_1.evidence'))!;
+    const sig = join(dest, folder, 'REC00001.SIG');
+    const bytes = readFileSync(sig);
+    bytes[bytes.length - 5] = bytes[bytes.length - 5]! ^ 1; // inside the signed statement
+    writeFileSync(sig, bytes);
+    const j = io();
+    expect(await run(['verify', dest, '--json'], j.io)).toBe(1);
+    const result = JSON.parse(j.out().trim().split('\n').at(-1)!) as { ok: boolean; results: { ok: boolean; failures: { code: string }[] }[] };
+    expect(result.ok).toBe(false);
+    expect(result.results.flatMap((r) => r.failures.map((f) => f.code))).toContain('SIGNATURE_INVALID');
+    const plain = io();
+    expect(await run(['verify', dest], plain.io)).toBe(1);
+    expect(plain.err()).toMatch(/changed after the recorder signed them/);
+    expect(plain.err()).toMatch(/ask a solicitor or the project for advice/);
   });
 });
 

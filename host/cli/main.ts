@@ -22,7 +22,9 @@ Commands:
   sync          copy new recordings from the recorder to this computer and verify them
   list          list the recordings on the recorder
   info          show the recorder's identity, battery, card and clock
-  verify PATH   check copies on this computer against their manifests (no recorder needed)
+  verify PATH   check copies on this computer: manifests, the recorder's signatures, its journal
+  devices re-pin ID --reason TEXT
+                stop trusting the signing key remembered for recorder ID (after a repair)
   set-time      set the recorder's clock from this computer
   label NAME    give the recorder a name (shown in file names)
   settings      show or change sample rate and discreet mode
@@ -49,7 +51,18 @@ library ("in library") or not ("TO COPY"), with the count of those still to copy
   verify: `Usage: recorder verify PATH... [--json]
 
 Checks recordings (files or folders) against their manifests: SHA-256 of the file and of the
-audio, WAV structure, evidence chunk and journal record. Exit status 0 only if all verify.`,
+audio, WAV structure, evidence chunk and journal record; the recorder's signatures under the key
+remembered for it (statement, trusted comment, checkpoints); and for a library folder, the
+recorder's journal (complete, unbroken, not older than the recorder signed) and that every
+recording it lists is there. No recorder needed. Exit status 0 only if all verify; with --json,
+every failure has a code (SIGNATURE_INVALID, WRONG_KEY, JOURNAL_TAIL_CUT, ...).`,
+  devices: `Usage: recorder devices re-pin DEVICE_ID --reason TEXT [--dest DIR] [--json]
+
+The library remembers each recorder's signing key the first time it sees it, and refuses a
+recorder that later shows another key under the same id. When you know why the key changed (the
+recorder was repaired and set up again), re-pin it: the old key is kept as history, the reason is
+written to the library's log, and the next sync trusts the key the recorder shows then.
+  --dest DIR               the library folder (default: the one under ~/Recordings that pins it)`,
   'set-time': 'Usage: recorder set-time [--port PATH] [--json]\n\nMeasures how far the recorder\'s clock is off, then sets it from this computer.',
   label: 'Usage: recorder label NAME [--port PATH] [--json]\n\nGives the recorder a name of up to 32 bytes.',
   settings: `Usage: recorder settings [--rate 8000|16000|32000|48000] [--discreet on|off] [--port PATH] [--json]
@@ -218,8 +231,34 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       if (p.positional.length === 0) throw new UsageError('verify needs at least one file or folder');
       const r = await engine.verify(p.positional);
       const good = r.results.filter((x) => x.ok).length;
-      out.result('verify', r.ok, { results: r.results, problems: r.problems }, r.ok ? `All ${good} recording(s) verified.` : `${r.results.length - good + r.problems.length} problem(s); ${good} recording(s) verified.`);
+      const signed = r.results.filter((x) => x.ok && x.signature?.status === 'signed').length;
+      const libraryProblems = r.library.reduce((n, l) => n + l.failures.length, 0);
+      const failed = r.results.length - good + r.problems.length + libraryProblems;
+      out.result(
+        'verify',
+        r.ok,
+        { results: r.results, problems: r.problems, library: r.library },
+        r.ok ? `All ${good} recording(s) verified${signed ? `, ${signed} of them signed by their recorder` : ''}.` : `${failed} problem(s); ${good} recording(s) verified. Read the messages above: each says what it means and what to do.`,
+      );
       return r.ok ? 0 : 1;
+    }
+    case 'devices': {
+      checkFlags(p, ['reason', 'dest']);
+      const [sub, deviceId] = p.positional;
+      if (sub !== 're-pin' || !deviceId || p.positional.length !== 2) throw new UsageError('use: recorder devices re-pin DEVICE_ID --reason TEXT');
+      if (!/^[0-9a-f]{16}$/i.test(deviceId)) throw new UsageError('the device id is 16 hex digits (see "recorder info")');
+      const reason = str(p, 'reason');
+      if (!reason?.trim()) throw new UsageError('--reason is required: say why the key changed (it is written to the library log)');
+      try {
+        const r = await engine.rePin({ deviceId: deviceId.toLowerCase(), reason, destination: str(p, 'dest') });
+        out.result('devices', true, r);
+        return 0;
+      } catch (e) {
+        if (!(e instanceof EngineError)) throw e;
+        out.error(`${e.message} ${e.action}`.trim());
+        out.result('devices', false, { code: e.code, message: e.message, action: e.action });
+        return 1;
+      }
     }
     case 'set-time': {
       checkFlags(p, []);

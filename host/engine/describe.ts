@@ -1,5 +1,5 @@
 /** One plain-English line per event, for the plain CLI output (and any view that wants it). */
-import type { EngineEvent } from './events.js';
+import type { EngineEvent, SignatureSummary } from './events.js';
 
 const mb = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.max(0, Math.round(n / 1e3))} kB`);
 const dur = (ms: number) => {
@@ -41,7 +41,7 @@ export function describeEvent(e: EngineEvent): string {
     case 'file.retry':
       return `Recording ${e.number}: ${e.message}`;
     case 'file.verified':
-      return e.alreadyPresent ? `Recording ${e.number} verified: ${e.path}` : `Recording ${e.number} copied and verified (${dur(e.durationMs)}): ${e.path}`;
+      return `${e.alreadyPresent ? `Recording ${e.number} verified` : `Recording ${e.number} copied and verified (${dur(e.durationMs)})`}${signedText(e.signature)}: ${e.path}`;
     case 'file.failed':
       return `Recording ${e.number} NOT copied: ${e.message} ${e.action}`.trim();
     case 'journal.checked':
@@ -63,4 +63,9 @@ export function describeEvent(e: EngineEvent): string {
     case 'sync.summary':
       return `${e.ok ? 'Done' : 'Finished with problems'}: ${e.message}`;
   }
+}
+
+/** ", signed by the recorder (key ...)" when its signature was checked, else nothing. */
+function signedText(s: SignatureSummary | undefined): string {
+  return s?.status === 'signed' ? `, signed by the recorder (key ${s.keyId})` : '';
 }

@@ -12,7 +12,9 @@ import { checkJournal, journalCheckedEvent } from './journal.js';
 import { defaultDestination, indexLibrary, loadMemory, realFs, type Fs } from './library.js';
 import { Session, stamp, type ConnectOptions, type Emit } from './session.js';
 import { deleteVerified, listAll, measureAndSetClock, readJournal, standing, sync as runSync, type Standing, type SyncOptions, type SyncResult } from './sync.js';
-import { verifyLibraryFile, verifyPaths } from './verify.js';
+import { adviceFor } from './evidence/advice.js';
+import { findPinnedLibrary, rePin } from './evidence/pins.js';
+import { copyStands, verifyLibraryFile, verifyPaths } from './verify.js';
 
 /** How to reach the recorder (session.ts ConnectOptions), and where the library lives. */
 export interface EngineOptions extends ConnectOptions {
@@ -52,6 +54,8 @@ export interface Engine {
   status(o?: { destination?: string; port?: string }): Promise<DeviceSummary>;
   /** Deletes recordings from the device, each only if its library copy verifies now. */
   deleteSynced(o: { destination: string; port?: string; numbers: number[] }): Promise<number[]>;
+  /** Forgets the key pinned for a recorder (with a reason, in the library log): the next sync pins anew. */
+  rePin(o: { deviceId: string; reason: string; destination?: string }): Promise<{ destination: string; oldKeyId: string }>;
   /** Default library folder for a device. */
   defaultDestination(label: string, deviceId: string): string;
   /**
@@ -142,7 +146,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         for (const n of [...st.alreadyInLibrary]) {
           const wav = library.get(`${s.deviceId}:${n}`)!.wav;
           const v = await verifyLibraryFile(wav, fs);
-          if (v.ok) continue;
+          if (copyStands(v)) continue;
           st.alreadyInLibrary = st.alreadyInLibrary.filter((x) => x !== n);
           st.toCopy = [...st.toCopy, n].sort((a, b) => a - b);
           emit({ type: 'warning', code: 'HASH_MISMATCH', message: `The library copy of recording ${n} (${path.basename(wav)}) no longer verifies: ${v.problems[0]}.`, action: 'Run `recorder sync`: it makes a fresh copy beside it. Do not format the recorder before that.' });
@@ -202,11 +206,30 @@ export function createEngine(options: EngineOptions = {}): Engine {
       const paths = Array.isArray(arg) ? arg : [arg.destination];
       const r = await verifyPaths(paths, options.fs);
       for (const f of r.results) {
-        if (f.ok) emit({ type: 'file.verified', number: f.number ?? 0, path: f.path, manifestPath: f.manifestPath, sha256: f.sha256 ?? '', durationMs: 0, alreadyPresent: true });
-        else emit({ type: 'file.failed', number: f.number ?? 0, code: f.problems.some((p) => p.includes('sidecar')) ? 'MANIFEST_INVALID' : 'HASH_MISMATCH', message: `${f.path} does not verify: ${f.problems.join('; ')}.`, action: 'Do not use this copy as evidence; use another verified copy.', partKept: null });
+        const name = path.basename(f.path);
+        if (f.ok) {
+          emit({ type: 'file.verified', number: f.number ?? 0, path: f.path, manifestPath: f.manifestPath, sha256: f.sha256 ?? '', durationMs: 0, alreadyPresent: true, ...(f.signature ? { signature: f.signature } : {}) });
+          for (const n of f.notices) emit({ type: 'warning', code: n.code, message: `${name}: ${n.message} (${adviceFor(n.code).meaning}).`, action: adviceFor(n.code).action });
+        } else {
+          const first = f.failures[0]!;
+          const what = f.failures.map((x) => `${x.message} [${x.code}: ${adviceFor(x.code).meaning}]`).join('; ');
+          emit({ type: 'file.failed', number: f.number ?? 0, code: first.code, message: `${f.path} does not verify: ${what}.`, action: adviceFor(first.code).action, partKept: null });
+        }
+      }
+      for (const l of r.library) {
+        if (l.ok) emit({ type: 'note', message: `Recorder ${l.deviceId}${l.keyId ? ` (key ${l.keyId})` : ''}: ${l.attestations} signed identity proof(s) checked, journal of ${l.journalRecords} record(s) intact and complete, every recording it lists is in the library.` });
+        for (const x of l.failures) emit({ type: 'error', code: x.code, message: `Recorder ${l.deviceId}: ${x.message} (${adviceFor(x.code).meaning}).`, action: adviceFor(x.code).action });
       }
       for (const p of r.problems) emit({ type: 'error', code: 'MANIFEST_INVALID', message: `${p.path}: ${p.problem}.`, action: 'Check the path.' });
       return r;
+    },
+    rePin: async (o) => {
+      const fs = options.fs ?? realFs;
+      const dir = o.destination ?? (await findPinnedLibrary(fs, o.deviceId, options.home));
+      const pin = await rePin(fs, dir, o.deviceId, o.reason);
+      const old = pin.previous.at(-1)!;
+      emit({ type: 'note', message: `Recorder ${o.deviceId}: key ${old.keyId} is no longer trusted for it (reason written to the library log). The next sync will trust the key the recorder shows then.` });
+      return { destination: dir, oldKeyId: old.keyId };
     },
     status: (o = {}) =>
       withSession(async (s, signal) => {

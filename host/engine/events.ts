@@ -43,6 +43,21 @@ export type ProblemCode =
   | 'CARD_PROBLEM' // no card, card error, unformatted
   | 'MANIFEST_INVALID' // sidecar missing, unreadable or inconsistent (offline verify)
   | 'DELETE_REFUSED' // the device refused a delete
+  // ---- signatures (issue 12: host/engine/evidence/recording.ts EvidenceCode)
+  | 'SIGNATURE_INVALID' // a signature does not verify under the recorder's pinned key
+  | 'WRONG_KEY' // the recorder, or a copy, shows another key than the one pinned for it
+  | 'TRUSTED_COMMENT_MISMATCH' // the signed description disagrees with the manifest or the files
+  | 'JOURNAL_MISMATCH' // the signature names a journal record the library's journal lacks
+  | 'CHECKPOINT_GAP' // signed checkpoints missing or not matching the audio
+  | 'PARTLY_VOUCHED' // a recording cut by power: its end is signed only after the power came back
+  | 'EVIDENCE_MISSING' // the signed files of a recording are missing
+  | 'SIGNATURE_PENDING' // the recorder had not finished signing: run sync again
+  | 'UNSIGNED_LEGACY' // made without a device key: nothing vouches for it but the hashes
+  | 'NOT_PINNED' // no pinned key for the recorder in the library
+  | 'JOURNAL_TAIL_CUT' // journal records the recorder signed for are missing
+  | 'JOURNAL_REPLAYED' // an older journal than one already seen
+  | 'RECORDING_MISSING' // a journal recording has no copy in the library
+  | 'ATTESTATION_INVALID' // the recorder's signed identity answer does not verify
   | 'INTERNAL';
 
 /** A device ERROR frame, decoded. */
@@ -141,6 +156,17 @@ export interface JournalProblem {
   message: string;
 }
 
+/** What the recorder's signature says about a copy (file.verified). */
+export interface SignatureSummary {
+  /** signed: every signature checked; pending: the recorder had not signed yet; unsigned: no key. */
+  status: 'signed' | 'pending' | 'unsigned';
+  /** The recorder key's id (16 hex digits), when it has one. */
+  keyId: string | null;
+  /** Samples vouched for by checkpoints signed while recording (less than sampleCount when cut). */
+  vouchedSamples: number | null;
+  sampleCount: number;
+}
+
 /** Fields every event carries. */
 interface Base {
   /** ISO-8601 host time the event was emitted. */
@@ -193,6 +219,8 @@ export type EngineEvent =
       durationMs: number;
       /** true when an identical verified copy was already in the library. */
       alreadyPresent: boolean;
+      /** The recorder's signature (issue 12); absent from engines before signing. */
+      signature?: SignatureSummary;
     })
   | (Base & { type: 'file.failed'; number: number; code: ProblemCode; message: string; action: string; partKept: string | null })
   | (Base & { type: 'file.skipped'; number: number; reason: 'already-verified' | 'in-progress' | 'not-finished'; message: string })

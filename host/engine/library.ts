@@ -8,13 +8,16 @@ import { constants } from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { EngineError, fsError } from './errors.js';
+import type { ManifestEvidence } from './evidence/sync-evidence.js';
 import type { JournalMemory } from './journal.js';
 
 /** The file-system calls the library uses; tests inject failures through this. */
 export type Fs = Pick<typeof nodeFs, 'open' | 'mkdir' | 'lstat' | 'stat' | 'link' | 'unlink' | 'rename' | 'readFile' | 'readdir'>;
 export const realFs: Fs = nodeFs;
 
-export const MANIFEST_VERSION = 1;
+/** 2 added `evidence` (issue 12: the recorder's signature); version 1 manifests are still read. */
+export const MANIFEST_VERSION = 2;
+export const READABLE_MANIFEST_VERSIONS: readonly number[] = [1, 2];
 export const FILE_MODE = 0o600;
 export const DIR_MODE = 0o700;
 
@@ -168,7 +171,7 @@ export async function publishNoClobber(fs: Fs, part: string, final: string): Pro
 // Manifests
 
 export interface Manifest {
-  manifestVersion: 1;
+  manifestVersion: 1 | 2;
   app: { name: string; version: string };
   file: { name: string; size: number; sha256: string };
   device: { id: string; label: string; model: string; firmware: string; simulated: boolean };
@@ -224,6 +227,8 @@ export interface Manifest {
     sampleCountMatches: boolean;
     problems: string[];
   };
+  /** The recorder's signature of the copy (version 2; absent from version 1 manifests). */
+  evidence?: ManifestEvidence;
   /** SHA-256 of this manifest serialised (JSON.stringify, no spacing) without this field. */
   integrity?: string;
 }
@@ -271,7 +276,7 @@ export async function indexLibrary(fs: Fs, dir: string): Promise<LibraryIndex> {
       const st = await fs.lstat(p);
       if (!st.isFile() || st.size > 1 << 20) continue;
       const m = JSON.parse(String(await fs.readFile(p))) as Manifest;
-      if (m?.manifestVersion !== MANIFEST_VERSION || !m.device?.id || typeof m.recording?.number !== 'number') continue;
+      if (!READABLE_MANIFEST_VERSIONS.includes(m?.manifestVersion) || !m.device?.id || typeof m.recording?.number !== 'number') continue;
       out.set(`${m.device.id}:${m.recording.number}`, { wav: p.replace(/\.json$/, '.wav'), manifest: m });
     } catch {
       // not one of ours

@@ -6,6 +6,7 @@
 import type { Info, ListEntry } from '../../protocol/generated/types.js';
 import { jsonable, summariseEntry, summariseInfo } from './convert.js';
 import type { JournalCheck, JournalEntry } from './journal.js';
+import type { ManifestEvidence } from './evidence/sync-evidence.js';
 import { durationText, MANIFEST_VERSION, type Manifest } from './library.js';
 
 /** The device clock as measured at the start of a sync (manifest `clock`). */
@@ -29,6 +30,7 @@ export interface ManifestInput {
   appVersion: string;
   now: () => number;
   verification: { sampleCountMatches: boolean; journalProblems: string[] };
+  evidence: ManifestEvidence;
 }
 
 export function buildManifest(m: ManifestInput): Manifest {
@@ -88,5 +90,6 @@ export function buildManifest(m: ManifestInput): Manifest {
       sampleCountMatches: m.verification.sampleCountMatches,
       problems: m.verification.journalProblems,
     },
+    evidence: m.evidence,
   };
 }

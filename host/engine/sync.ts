@@ -9,7 +9,7 @@ import { CARD_LAYOUT, FILE_PART, HASH_ALGORITHM, RECORDING_STATE, STRUCTS, struc
 import type { ListEntry } from '../../protocol/generated/types.js';
 import { durationMs, hex, summariseEntry, summariseInfo } from './convert.js';
 import { EngineError, fsError, toEngineError } from './errors.js';
-import type { EventOf, JournalProblem } from './events.js';
+import type { EventOf, JournalProblem, SignatureSummary } from './events.js';
 import { checkJournal, journalCheckedEvent, journalEntriesFromPayload, JOURNAL_RECORD_SIZE, type JournalCheck, type JournalEntry } from './journal.js';
 import {
   assertRegularOrAbsent,
@@ -18,6 +18,8 @@ import {
   exists,
   indexLibrary,
   loadMemory,
+  MANIFEST_VERSION,
+  sidecarPath,
   openNoFollow,
   publishNoClobber,
   realFs,
@@ -28,10 +30,13 @@ import {
   writeFileAtomic,
   type Fs,
   type LibraryIndex,
+  type Manifest,
 } from './library.js';
+import { appendLog } from './evidence/pins.js';
+import { collectEvidence, identify, recordingRecord, recordJournal, signatureStatus, type SigningState } from './evidence/sync-evidence.js';
 import { buildManifest, type ClockInfo } from './manifest.js';
 import type { Emit, Session } from './session.js';
-import { inspectFile, readerFor, verifyLibraryFile } from './verify.js';
+import { copyStands, inspectFile, readerFor, verifyLibraryFile } from './verify.js';
 import { compareWav, hashRange } from './wav.js';
 
 export interface SyncOptions {
@@ -250,6 +255,8 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
 
   try {
     await ensureDir(fs, dest);
+    // Who the recorder is comes first: a recorder refused here is not changed (not even its clock).
+    const signing = await withLink(() => identify(session, emit, fs, dest, now, signal));
     const clock = await withLink(() => measureAndSetClock(session, emit, now, o.setTime ?? true, signal));
 
     // Listing
@@ -261,11 +268,14 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
 
     // Journal
     const journal = await withLink(() => readJournal(session, signal));
+    await recordJournal(fs, signing, deviceId, journal.entries);
     const memory = await loadMemory(fs, dest, deviceId);
     const check = checkJournal(journal.entries, journal.total, memory);
-    const byNumber = new Map(journal.entries.map((j) => [j.record.number, j]));
+    // Records of other kinds (clock changes, epochs, ...) use `number` for something else.
+    const recordingEntries = journal.entries.filter((j) => recordingRecord([j], j.record.number) !== null);
+    const byNumber = new Map(recordingEntries.map((j) => [j.record.number, j]));
     const onDevice = new Set(entries.map((e) => e.number));
-    for (const j of journal.entries) {
+    for (const j of recordingEntries) {
       if (!onDevice.has(j.record.number) && !library.has(`${deviceId}:${j.record.number}`)) {
         check.gaps.push({ kind: 'missing-record', index: j.index, message: `recording ${j.record.number} is in the journal but is neither on the recorder nor in ${dest}` });
       }
@@ -293,15 +303,16 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
     for (const n of inProgress) emit({ type: 'file.skipped', number: n, reason: 'in-progress', message: `Recording ${n} is still being recorded; it will be copied next time.` });
 
     // Copies
-    const ctx: CopyContext = { session, emit, fs, dest, now, signal, o, clock, check, byNumber, library, deviceId };
+    const ctx: CopyContext = { session, emit, fs, dest, now, signal, o, clock, check, byNumber, library, deviceId, signing };
     for (const e of entries) {
       if (e.state !== RECORDING_STATE.FINISHED) continue;
       if (signal?.aborted) throw new EngineError('CANCELLED', 'Stopped.', '');
       let outcome: { path: string } | null;
       if (already.includes(e.number)) {
         const existing = library.get(`${deviceId}:${e.number}`)!;
+        if (existing.manifest.evidence?.status === 'pending' && signatureStatus(signing, e) === 'signed' && !(await completeSignature(ctx, e, existing, result))) continue;
         const v = await verifyLibraryFile(existing.wav, fs);
-        if (v.ok) {
+        if (copyStands(v)) {
           emit({ type: 'file.skipped', number: e.number, reason: 'already-verified', message: `Recording ${e.number} is already safely in the library (${path.basename(existing.wav)}).` });
           result.alreadyHad.push(e.number);
           outcome = { path: existing.wav };
@@ -367,6 +378,7 @@ interface CopyContext {
   byNumber: Map<number, JournalEntry>;
   library: LibraryIndex;
   deviceId: string;
+  signing: SigningState;
 }
 
 /** Picks the final name: the friendly name, or a numbered variant if a different file has it. */
@@ -608,6 +620,10 @@ async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, r
     );
   }
 
+  // The recorder's signature, checked before the copy counts as verified
+  const signed = await collectEvidence({ session, fs, signing: ctx.signing, entry: e, wavPath: t.part, finalPath: t.final, fileSha256: ins.fileSha256, journal: journalEntry, signal: ctx.signal });
+  journalProblems.push(...signed.journalProblems);
+
   // Manifest, then publish
   const manifest = buildManifest({
     info: session.info,
@@ -620,6 +636,7 @@ async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, r
     appVersion: ctx.o.appVersion ?? '0.0.0',
     now: ctx.now,
     verification: { sampleCountMatches, journalProblems },
+    evidence: signed.evidence,
   });
   if (await exists(fs, t.manifest)) throw new EngineError('FILE_CONFLICT', `${path.basename(t.manifest)} appeared in the library while copying; it was not touched.`, 'Run sync again.');
   await publishNoClobber(fs, t.part, t.final);
@@ -628,9 +645,45 @@ async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, r
   if (journalProblems.length) {
     emit({ type: 'warning', code: 'JOURNAL_MISSING', message: `Recording ${e.number} was copied and its fingerprint matches, but the journal does not vouch for it: ${journalProblems.join('; ')}.`, action: 'It will not be deleted from the recorder. Ask for advice.' });
   }
-  emit({ type: 'file.verified', number: e.number, path: t.final, manifestPath: t.manifest, sha256: deviceSha, durationMs: durationMs(e.sampleCount, e.sampleRate), alreadyPresent: false });
+  reportSignature(emit, e.number, e.sampleRate, signed.summary, ctx.signing.signed);
+  emit({ type: 'file.verified', number: e.number, path: t.final, manifestPath: t.manifest, sha256: deviceSha, durationMs: durationMs(e.sampleCount, e.sampleRate), alreadyPresent: false, signature: signed.summary });
   result.copied.push(e.number);
   return 'ok';
+}
+
+/** Says plainly what the signature of a copy is worth, when it is not simply "signed". */
+function reportSignature(emit: Emit, number: number, sampleRate: number, s: SignatureSummary, recorderSigns: boolean): void {
+  if (s.status === 'pending') {
+    emit({ type: 'warning', code: 'SIGNATURE_PENDING', message: `Recording ${number} is copied, but the recorder had not finished signing it: signature pending.`, action: 'Run sync again in a minute; the signature is then added to the copy. It will not be deleted from the recorder before that.' });
+    // A recorder that cannot sign at all was said once, at the start: not again per recording.
+  } else if (s.status === 'unsigned' && recorderSigns) {
+    emit({ type: 'warning', code: 'UNSIGNED_LEGACY', message: `Recording ${number} carries no signature from the recorder (it was made without a signing key). Its copy is checked with its fingerprint only.`, action: 'Nothing to do now; keep the recorder and the copy as they are if the recording matters.' });
+  } else if (s.vouchedSamples !== null && s.vouchedSamples < s.sampleCount) {
+    const seconds = (n: number) => Math.floor(n / Math.max(1, sampleRate));
+    emit({ type: 'warning', code: 'PARTLY_VOUCHED', message: `Recording ${number} was cut off (power lost). It is signed, but while recording the recorder vouched only for its first ${seconds(s.vouchedSamples)} of ${seconds(s.sampleCount)} seconds; the rest was found after the power came back.`, action: 'Mention this if you rely on the end of this recording.' });
+  }
+}
+
+/**
+ * Adds the signature to a copy made while the recorder was still signing it; false (reported as a
+ * failed file) when the signature does not vouch for the copy.
+ */
+async function completeSignature(ctx: CopyContext, e: ListEntry, existing: { wav: string; manifest: Manifest }, result: SyncResult): Promise<boolean> {
+  try {
+    const signed = await collectEvidence({ session: ctx.session, fs: ctx.fs, signing: ctx.signing, entry: e, wavPath: existing.wav, finalPath: existing.wav, fileSha256: existing.manifest.file.sha256, journal: ctx.byNumber.get(e.number) ?? null, signal: ctx.signal });
+    const manifest: Manifest = { ...existing.manifest, manifestVersion: MANIFEST_VERSION, evidence: signed.evidence };
+    delete manifest.integrity;
+    await writeFileAtomic(ctx.fs, sidecarPath(existing.wav), serialiseManifest(manifest));
+    existing.manifest = manifest;
+    ctx.emit({ type: 'note', message: `Recording ${e.number}: the recorder's signature is now added to the copy and checked.` });
+    return true;
+  } catch (err) {
+    const x = toEngineError(err);
+    if (x.code === 'CANCELLED' || isLinkLoss(err)) throw x;
+    ctx.emit({ type: 'file.failed', number: e.number, code: x.code, message: x.message, action: x.action, partKept: null });
+    result.failed.push({ number: e.number, code: x.code, message: x.message });
+    return false;
+  }
 }
 
 /** DELETE only a recording whose library copy verifies now, with the device's own SHA-256. */
@@ -640,6 +693,7 @@ async function deleteIfSafe(ctx: CopyContext, e: ListEntry, wav: string, journal
   const j = ctx.byNumber.get(e.number);
   const refuse = (why: string) => emit({ type: 'warning', code: 'DELETE_REFUSED', message: `Recording ${e.number} was NOT deleted from the recorder: ${why}.`, action: 'It stays on the recorder. Ask for advice if this persists.' });
   if (!journalTrusted) return refuse('the journal check did not pass');
+  if (ctx.library.get(`${ctx.deviceId}:${e.number}`)?.manifest.evidence?.status === 'pending') return refuse('the recorder has not finished signing it (run sync again first)');
   if (!j || !j.record.sha256.equals(e.sha256)) return refuse('its journal record is missing or differs');
   if (sha === ZERO_SHA) return refuse('it has no fingerprint');
   const v = await verifyLibraryFile(wav, ctx.fs);
@@ -648,6 +702,10 @@ async function deleteIfSafe(ctx: CopyContext, e: ListEntry, wav: string, journal
     const r = await ctx.session.client.request('DELETE', { number: e.number, sha256: e.sha256 }, { retries: 0, signal: ctx.signal });
     if (r.number !== e.number) return refuse('the recorder answered for another recording');
     result.deleted.push(e.number);
+    // The library's log says the recorder's copy was deleted after this one verified.
+    await appendLog(ctx.fs, ctx.dest, ctx.deviceId, { event: 'deleted-from-recorder', number: e.number, sha256: sha, copy: path.basename(wav) }).catch((err: unknown) =>
+      emit({ type: 'warning', code: 'DEST_UNWRITABLE', message: `Recording ${e.number} was deleted from the recorder, but the library's log could not record it (${toEngineError(err).message}).`, action: 'Note the deletion yourself; the verified copy is kept.' }),
+    );
     emit({ type: 'file.deleted', number: e.number, message: `Recording ${e.number} was deleted from the recorder; the verified copy is ${path.basename(wav)}.` });
   } catch (err) {
     const x = toEngineError(err);

@@ -6,7 +6,12 @@ import type { FileHandle } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { jsonable } from './convert.js';
 import { entryFromRaw, JOURNAL_RECORD_SIZE } from './journal.js';
-import { MANIFEST_VERSION, manifestIntegrity, realFs, sidecarPath, type Fs, type Manifest } from './library.js';
+import { checkRecordingEvidence, evidenceFolderOf } from './evidence/recording.js';
+import { checkAttestation } from './evidence/identity.js';
+import { LIBRARY_FILE, loadLibraryJournal, loadPin, type PinRecord } from './evidence/pins.js';
+import { JOURNAL_KIND } from '../../protocol/src/schema.js';
+import type { ProblemCode, SignatureSummary } from './events.js';
+import { indexLibrary, manifestIntegrity, READABLE_MANIFEST_VERSIONS, realFs, sidecarPath, type Fs, type Manifest } from './library.js';
 import { compareWav, hashRange, parseWav, type ReadAt, type WavLayout } from './wav.js';
 
 export interface Inspection {
@@ -52,26 +57,45 @@ export interface FileVerification {
   ok: boolean;
   number: number | null;
   sha256: string | null;
+  /** Every failure, in words (the messages of `failures`). */
   problems: string[];
+  /** Every failure with its code. */
+  failures: { code: ProblemCode; message: string }[];
+  /** Worth knowing, not failures: unsigned copies, the unvouched end of a cut recording. */
+  notices: { code: ProblemCode; message: string }[];
+  signature: SignatureSummary | null;
+}
+
+/**
+ * Whether a library copy stands as the copy of its recording (sync does not copy it again): it
+ * verifies, or it was flagged when it was made (journal problems) or is waiting for the
+ * recorder's signature. Such a copy is still never a reason to delete from the recorder.
+ */
+export function copyStands(v: FileVerification): boolean {
+  return v.ok || (v.failures.length > 0 && v.failures.every((f) => f.code === 'JOURNAL_MISMATCH' || f.code === 'SIGNATURE_PENDING'));
 }
 
 /** Verifies one library recording against its sidecar. */
 export async function verifyLibraryFile(file: string, fs: Fs = realFs): Promise<FileVerification> {
   const manifestPath = sidecarPath(file);
-  const res: FileVerification = { path: file, manifestPath, ok: false, number: null, sha256: null, problems: [] };
+  const res: FileVerification = { path: file, manifestPath, ok: false, number: null, sha256: null, problems: [], failures: [], notices: [], signature: null };
   const p = res.problems;
+  const add = (code: ProblemCode, message: string) => {
+    p.push(message);
+    res.failures.push({ code, message });
+  };
   let m: Manifest;
   try {
     m = JSON.parse(String(await fs.readFile(manifestPath))) as Manifest;
   } catch (e) {
-    p.push((e as NodeJS.ErrnoException).code === 'ENOENT' ? `the sidecar ${path.basename(manifestPath)} is missing` : `the sidecar ${path.basename(manifestPath)} cannot be read (${(e as Error).message})`);
+    add('MANIFEST_INVALID', (e as NodeJS.ErrnoException).code === 'ENOENT' ? `the sidecar ${path.basename(manifestPath)} is missing` : `the sidecar ${path.basename(manifestPath)} cannot be read (${(e as Error).message})`);
     return res;
   }
-  if (m?.manifestVersion !== MANIFEST_VERSION) {
-    p.push(`the sidecar has manifestVersion ${String(m?.manifestVersion)}, expected ${MANIFEST_VERSION}`);
+  if (!READABLE_MANIFEST_VERSIONS.includes(m?.manifestVersion)) {
+    add('MANIFEST_INVALID', `the sidecar has manifestVersion ${String(m?.manifestVersion)}, expected ${READABLE_MANIFEST_VERSIONS.join(' or ')}`);
     return res;
   }
-  if (m.integrity !== manifestIntegrity(m)) p.push('the sidecar has been edited since it was written (its integrity hash does not match)');
+  if (m.integrity !== manifestIntegrity(m)) add('MANIFEST_INVALID', 'the sidecar has been edited since it was written (its integrity hash does not match)');
   res.number = m.recording?.number ?? null;
   res.sha256 = m.recording?.sha256 ?? null;
   // A file whose size differs from the copy's cannot match its hashes: say so without reading it.
@@ -80,8 +104,8 @@ export async function verifyLibraryFile(file: string, fs: Fs = realFs): Promise<
   try {
     const size = (await fs.stat(file)).size;
     if (typeof m.file?.size === 'number' && size !== m.file.size) {
-      if (m.file?.name !== path.basename(file)) p.push(`the sidecar describes ${m.file?.name}, not ${path.basename(file)}`);
-      p.push(`the file is ${size} bytes but was ${m.file.size} when copied (truncated or changed)`);
+      if (m.file?.name !== path.basename(file)) add('MANIFEST_INVALID', `the sidecar describes ${m.file?.name}, not ${path.basename(file)}`);
+      add('HASH_MISMATCH', `the file is ${size} bytes but was ${m.file.size} when copied (truncated or changed)`);
       return res;
     }
   } catch {
@@ -91,45 +115,103 @@ export async function verifyLibraryFile(file: string, fs: Fs = realFs): Promise<
   try {
     ins = await inspectFile(fs, file);
   } catch (e) {
-    p.push(`the recording cannot be read (${(e as Error).message})`);
+    add('MANIFEST_INVALID', `the recording cannot be read (${(e as Error).message})`);
     return res;
   }
-  if (m.file?.name !== path.basename(file)) p.push(`the sidecar describes ${m.file?.name}, not ${path.basename(file)}`);
-  if (ins.size !== m.file?.size) p.push(`the file is ${ins.size} bytes but was ${m.file?.size} when copied (truncated or changed)`);
-  if (ins.fileSha256 !== m.file?.sha256) p.push('the file\'s SHA-256 differs from when it was copied: it has been changed');
-  for (const w of ins.wavProblems) p.push(`WAV structure: ${w}`);
-  if (ins.dataSha256 !== m.recording?.sha256) p.push('the audio\'s SHA-256 differs from the one the recorder computed');
+  if (m.file?.name !== path.basename(file)) add('MANIFEST_INVALID', `the sidecar describes ${m.file?.name}, not ${path.basename(file)}`);
+  if (ins.size !== m.file?.size) add('HASH_MISMATCH', `the file is ${ins.size} bytes but was ${m.file?.size} when copied (truncated or changed)`);
+  if (ins.fileSha256 !== m.file?.sha256) add('HASH_MISMATCH', 'the file\'s SHA-256 differs from when it was copied: it has been changed');
+  for (const w of ins.wavProblems) add('WAV_INVALID', `WAV structure: ${w}`);
+  if (ins.dataSha256 !== m.recording?.sha256) add('HASH_MISMATCH', 'the audio\'s SHA-256 differs from the one the recorder computed');
   const r = m.recording;
   let deviceId: bigint | undefined;
   try {
     deviceId = BigInt('0x' + m.device.id);
   } catch {
-    p.push('the sidecar\'s device id is unreadable');
+    add('MANIFEST_INVALID', 'the sidecar\'s device id is unreadable');
   }
-  p.push(
-    ...compareWav(ins.layout, { number: r.number, deviceId, sampleRate: r.sampleRate, sampleCount: r.sampleCount, sha256: r.sha256, startUnixMs: BigInt(m.times?.deviceStartUnixMs ?? '0') }).map(
-      (s) => `compared with the sidecar: ${s}`,
-    ),
-  );
+  for (const x of compareWav(ins.layout, { number: r.number, deviceId, sampleRate: r.sampleRate, sampleCount: r.sampleCount, sha256: r.sha256, startUnixMs: BigInt(m.times?.deviceStartUnixMs ?? '0') })) add('EVIDENCE_MISMATCH', `compared with the sidecar: ${x}`);
   if (m.journal) {
     try {
       const raw = Buffer.from(m.journal.hex, 'hex');
       if (raw.length !== JOURNAL_RECORD_SIZE) throw new Error('wrong length');
       const e = entryFromRaw(raw, m.journal.index);
-      if (e.hash.toString('hex') !== m.journal.recordSha256) p.push('the journal record in the sidecar does not match its hash');
-      if (!isDeepStrictEqual(jsonable(e.record), m.journal.decoded)) p.push('the decoded journal record in the sidecar differs from the record itself');
-      if (e.record.number !== r.number) p.push('the journal record is for another recording');
-      if (e.record.sha256.toString('hex') !== r.sha256) p.push('the journal record\'s SHA-256 differs from the recording\'s');
-      if (e.record.sampleCount !== r.sampleCount) p.push('the journal record\'s sample count differs from the recording\'s');
+      if (e.hash.toString('hex') !== m.journal.recordSha256) add('JOURNAL_MISMATCH', 'the journal record in the sidecar does not match its hash');
+      if (!isDeepStrictEqual(jsonable(e.record), m.journal.decoded)) add('JOURNAL_MISMATCH', 'the decoded journal record in the sidecar differs from the record itself');
+      if (e.record.number !== r.number) add('JOURNAL_MISMATCH', 'the journal record is for another recording');
+      if (e.record.sha256.toString('hex') !== r.sha256) add('HASH_MISMATCH', 'the journal record\'s SHA-256 differs from the recording\'s');
+      if (e.record.sampleCount !== r.sampleCount) add('JOURNAL_MISMATCH', 'the journal record\'s sample count differs from the recording\'s');
     } catch (e) {
-      p.push(`the journal record in the sidecar is unreadable (${(e as Error).message})`);
+      add('JOURNAL_MISMATCH', `the journal record in the sidecar is unreadable (${(e as Error).message})`);
     }
   } else {
-    p.push('the sidecar holds no journal record');
+    add('JOURNAL_MISMATCH', 'the sidecar holds no journal record');
   }
-  if (!m.verification?.ok) p.push('the copy was not verified when it was made');
+  if (!m.verification?.ok) add('MANIFEST_INVALID', 'the copy was not verified when it was made');
+  await verifySignature(fs, file, m, res, add);
   res.ok = p.length === 0;
   return res;
+}
+
+/** The recorder's signature of a copy (issue 12), checked under the key pinned in its folder. */
+async function verifySignature(fs: Fs, file: string, m: Manifest, res: FileVerification, add: (code: ProblemCode, message: string) => void): Promise<void> {
+  const ev = m.evidence;
+  const r = m.recording;
+  if (!ev || ev.status === 'unsigned') {
+    res.signature = { status: 'unsigned', keyId: null, vouchedSamples: null, sampleCount: r?.sampleCount ?? 0 };
+    res.notices.push({ code: 'UNSIGNED_LEGACY', message: ev ? 'the recorder made this recording without a signing key: only its fingerprints vouch for it' : 'copied before recordings were signed: only its fingerprints vouch for it' });
+    return;
+  }
+  res.signature = { status: ev.status, keyId: ev.keyId, vouchedSamples: null, sampleCount: r.sampleCount };
+  const dir = path.dirname(file);
+  let pin: PinRecord | null = null;
+  try {
+    pin = await loadPin(fs, dir, m.device.id);
+  } catch (e) {
+    add('NOT_PINNED', (e as Error).message);
+    return;
+  }
+  // A copy signed before an explicit re-pin is checked under the key pinned at the time.
+  const key = pin?.keyId === ev.keyId ? pin : pin?.previous.find((x) => x.keyId === ev.keyId);
+  if (!pin || !pin.publicKey && !key) {
+    add('NOT_PINNED', `no key is pinned for recorder ${m.device.id} in this folder, so its signature cannot be checked`);
+    return;
+  }
+  const publicKey = Buffer.from((key ?? pin).publicKey, 'hex');
+  if (!key) add('WRONG_KEY', `the copy says it was signed by key ${ev.keyId}, but the key pinned for this recorder is ${pin.keyId}`);
+  else if (key !== pin) res.notices.push({ code: 'WRONG_KEY', message: `signed by key ${ev.keyId}, pinned for this recorder until it was re-pinned (${(key as PinRecord['previous'][number]).reason})` });
+  const journal = ev.journalEpoch !== null && ev.keyId ? await loadLibraryJournal(fs, dir, ev.keyId, ev.journalEpoch) : null;
+  const jidx = m.journal?.index ?? -1;
+  const entry = journal && jidx >= 0 ? journal[jidx] : undefined;
+  let report;
+  try {
+    report = await checkRecordingEvidence(
+      fs,
+      { folder: path.join(dir, ev.folder ?? evidenceFolderOf(path.basename(file))), number: r.number, wavPath: file },
+      {
+        publicKey,
+        sampleRate: r.sampleRate,
+        sampleCount: r.sampleCount,
+        audioSha256: r.sha256,
+        fileSha256: m.file.sha256,
+        dataOffset: r.dataOffset,
+        journal: entry ? { index: entry.index, raw: entry.raw } : null,
+        sealed: ev.status === 'signed',
+      },
+    );
+  } catch (e) {
+    add('EVIDENCE_MISSING', `the signed files cannot be read (${(e as Error).message})`);
+    return;
+  }
+  for (const f of report.failures) add(f.code, f.message);
+  if (entry && m.journal && entry.hash.toString('hex') !== m.journal.recordSha256) add('JOURNAL_MISMATCH', `the library's journal record ${jidx} differs from the one in the sidecar`);
+  if (ev.status === 'pending') add('SIGNATURE_PENDING', 'the recorder had not finished signing this recording when it was copied: connect the recorder and run sync again');
+  const c = report.checkpoints;
+  res.signature.vouchedSamples = c?.vouchedSamples ?? null;
+  if (c && c.vouchedSamples < c.sampleCount && report.failures.length === 0) {
+    const rate = Math.max(1, r.sampleRate);
+    res.notices.push({ code: 'PARTLY_VOUCHED', message: `the recording was cut off: the recorder vouched while recording for its first ${(c.vouchedSamples / rate).toFixed(1)} s; the last ${((c.sampleCount - c.vouchedSamples) / rate).toFixed(1)} s are signed only as found after the power came back` });
+  }
 }
 
 /** Expands paths (files or folders) to the recordings to verify. */
@@ -144,11 +226,13 @@ export async function expandVerifyPaths(paths: string[], fs: Fs = realFs): Promi
       problems.push({ path: p, problem: 'no such file or folder' });
       continue;
     }
-    if (st.isDirectory()) {
+    if (st.isDirectory() && /\.evidence\/?$/.test(p)) {
+      problems.push({ path: p, problem: "this is a recording's folder of signed files: verify the library folder that holds it (or the recording's .wav)" });
+    } else if (st.isDirectory()) {
       const names = (await fs.readdir(p)).sort();
       const wavs = names.filter((n) => /\.wav$/i.test(n) && !n.startsWith('.'));
       for (const n of wavs) files.push(path.join(p, n));
-      for (const n of names.filter((n) => n.endsWith('.json') && !n.startsWith('.'))) {
+      for (const n of names.filter((n) => n.endsWith('.json') && !n.startsWith('.') && !LIBRARY_FILE.test(n))) {
         const w = n.replace(/\.json$/, '.wav');
         if (!wavs.includes(w)) problems.push({ path: path.join(p, n), problem: `sidecar without its recording ${w}` });
       }
@@ -160,11 +244,103 @@ export async function expandVerifyPaths(paths: string[], fs: Fs = realFs): Promi
   return { files: [...new Set(files)], problems };
 }
 
-export async function verifyPaths(paths: string[], fs: Fs = realFs): Promise<{ ok: boolean; results: FileVerification[]; problems: { path: string; problem: string }[] }> {
+/** What verify found about a recorder's journal and attestations in one library folder. */
+export interface LibraryVerification {
+  folder: string;
+  deviceId: string;
+  keyId: string | null;
+  ok: boolean;
+  failures: { code: ProblemCode; message: string }[];
+  /** Journal records (all epochs) and the newest signed count, for the report. */
+  journalRecords: number;
+  attestations: number;
+}
+
+const RECORDING_KINDS: ReadonlySet<number> = new Set([JOURNAL_KIND.RECORDING, JOURNAL_KIND.FOUND_UNJOURNALED]);
+
+/**
+ * The recorder-wide checks of a library folder, offline: every stored IDENTITY attestation
+ * verifies under the pinned key and none goes back in time; the library's journal (one file per
+ * epoch) links up and holds at least what the newest attestation signed (a cut tail fails); every
+ * recording of the journal has its copy in the folder.
+ */
+export async function verifyLibraryFolder(dir: string, deviceId: string, fs: Fs = realFs): Promise<LibraryVerification> {
+  const failures: LibraryVerification['failures'] = [];
+  const fail = (code: ProblemCode, message: string) => failures.push({ code, message });
+  const out: LibraryVerification = { folder: dir, deviceId, keyId: null, ok: false, failures, journalRecords: 0, attestations: 0 };
+  let pin: PinRecord | null;
+  try {
+    pin = await loadPin(fs, dir, deviceId);
+  } catch (e) {
+    fail('NOT_PINNED', (e as Error).message);
+    return out;
+  }
+  if (!pin) return { ...out, ok: true };
+  out.keyId = pin.keyId || null;
+  // Every attestation, in the order they were received, under the key pinned at the time.
+  const eras = [...pin.previous.map((x) => ({ keyId: x.keyId, attestations: x.attestations })), { keyId: pin.keyId, attestations: pin.attestations }];
+  // The newest signed journal state per key and epoch.
+  const newest = new Map<string, { keyId: string; epoch: number; count: number; head: string }>();
+  for (const era of eras) {
+    let before: { epoch: number; count: number } | null = null;
+    for (const a of era.attestations) {
+      out.attestations++;
+      let c;
+      try {
+        c = checkAttestation(a);
+      } catch (e) {
+        fail('ATTESTATION_INVALID', `the recorder's signed answer of ${a.atIso} is unreadable (${(e as Error).message})`);
+        continue;
+      }
+      if (c.problems.length) fail('ATTESTATION_INVALID', `the recorder's signed answer of ${a.atIso}: ${c.problems.join('; ')}`);
+      if (c.identity.deviceId.toString(16).padStart(16, '0') !== deviceId) fail('ATTESTATION_INVALID', `the recorder's signed answer of ${a.atIso} is from device ${c.identity.deviceId.toString(16).padStart(16, '0')}, not ${deviceId}`);
+      if (c.keyId !== era.keyId) fail('WRONG_KEY', `the recorder's signed answer of ${a.atIso} was made by key ${c.keyId}, not the pinned key ${era.keyId}`);
+      const now = { epoch: c.identity.journalEpoch, count: c.identity.journalCount };
+      if (before && (now.epoch < before.epoch || (now.epoch === before.epoch && now.count < before.count))) {
+        fail('JOURNAL_REPLAYED', `on ${a.atIso} the recorder signed a journal of ${now.count} record(s) in epoch ${now.epoch}, older than the ${before.count} record(s) of epoch ${before.epoch} it had signed before`);
+      }
+      before = now;
+      const k = `${era.keyId}:${now.epoch}`;
+      const seen = newest.get(k);
+      if (!seen || now.count >= seen.count) newest.set(k, { keyId: era.keyId, epoch: now.epoch, count: now.count, head: c.identity.journalHead.toString('hex') });
+    }
+  }
+  const library = await indexLibrary(fs, dir);
+  for (const signed of newest.values()) {
+    const epoch = signed.epoch;
+    const journal = (await loadLibraryJournal(fs, dir, signed.keyId, epoch)) ?? [];
+    out.journalRecords += journal.length;
+    if (journal.length < signed.count) {
+      fail('JOURNAL_TAIL_CUT', `the library's journal (epoch ${epoch}) has ${journal.length} record(s), but the recorder signed that it had ${signed.count}: records ${journal.length}..${signed.count - 1} are missing`);
+    } else if (signed.count > 0 && journal[signed.count - 1]!.hash.toString('hex') !== signed.head) {
+      fail('JOURNAL_BROKEN', `the library's journal record ${signed.count - 1} (epoch ${epoch}) differs from the one the recorder signed`);
+    }
+    journal.forEach((e, i) => {
+      const want = i === 0 ? Buffer.alloc(32) : journal[i - 1]!.hash;
+      if (e.record.index !== i || !e.record.prevHash.equals(want)) fail('JOURNAL_BROKEN', `the library's journal record ${i} (epoch ${epoch}) does not link to the one before it`);
+      if (RECORDING_KINDS.has(e.record.kind) && !library.has(`${deviceId}:${e.record.number}`)) {
+        fail('RECORDING_MISSING', `the journal lists recording ${e.record.number} (record ${i}, epoch ${epoch}), but its copy is not in this folder`);
+      }
+    });
+  }
+  out.ok = failures.length === 0;
+  return out;
+}
+
+export async function verifyPaths(paths: string[], fs: Fs = realFs): Promise<{ ok: boolean; results: FileVerification[]; problems: { path: string; problem: string }[]; library: LibraryVerification[] }> {
   const { files, problems } = await expandVerifyPaths(paths, fs);
   const results: FileVerification[] = [];
   for (const f of files) results.push(await verifyLibraryFile(f, fs));
-  return { ok: problems.length === 0 && results.length > 0 && results.every((r) => r.ok), results, problems };
+  const library: LibraryVerification[] = [];
+  for (const p of paths) {
+    const isDir = await fs.stat(p).then((st) => st.isDirectory()).catch(() => false);
+    if (!isDir) continue;
+    for (const n of (await fs.readdir(p)).sort()) {
+      const m = /^recorder-([0-9a-f]+)\.pin\.json$/.exec(n);
+      if (m) library.push(await verifyLibraryFolder(p, m[1]!, fs));
+    }
+  }
+  return { ok: problems.length === 0 && results.length > 0 && results.every((r) => r.ok) && library.every((l) => l.ok), results, problems, library };
 }
 
 export function sha256Hex(b: Uint8Array): string {

@@ -22,6 +22,26 @@ export interface Notice {
 
 /** Our own wording for the problems people meet most. */
 const WORDING: Partial<Record<ProblemCode, { tone: Tone; title: string; action: string }>> = {
+  WRONG_KEY: {
+    tone: 'error',
+    title: 'This recorder is not the one it claims to be: it signs with a different key from before. Nothing was copied.',
+    action: 'Keep the recorder as it is and ask for advice. If it was repaired and set up again, re-pin it (recorder devices re-pin).',
+  },
+  JOURNAL_REPLAYED: {
+    tone: 'error',
+    title: "The recorder's journal has gone back in time (an older copy of its card?). Nothing was copied.",
+    action: 'Keep the recorder and its card exactly as they are and ask for advice.',
+  },
+  JOURNAL_TAIL_CUT: {
+    tone: 'error',
+    title: "Entries at the end of the recorder's journal are missing. Nothing was copied.",
+    action: 'Keep the recorder and its card exactly as they are and ask for advice.',
+  },
+  ATTESTATION_INVALID: {
+    tone: 'error',
+    title: "The recorder's proof of identity failed. Nothing was copied.",
+    action: 'Unplug it, plug it back in and press s; if it happens again, ask for advice.',
+  },
   DISCONNECTED: {
     tone: 'warning',
     title: 'The recorder was unplugged.',
@@ -140,6 +160,11 @@ export function failureReason(code: ProblemCode, message: string): string {
       return 'a different file with the same name is in the folder';
     case 'CANCELLED':
       return 'stopped before it finished';
+    case 'SIGNATURE_INVALID':
+    case 'WRONG_KEY':
+    case 'TRUSTED_COMMENT_MISMATCH':
+    case 'CHECKPOINT_GAP':
+      return "the recorder's signature does not vouch for this copy";
     default:
       return message;
   }

@@ -12,6 +12,7 @@ import type {
   ProblemCode,
   RecStateName,
   RecordingSummary,
+  SignatureSummary,
   StopReasonName,
 } from '../engine/events.js';
 import {
@@ -47,6 +48,8 @@ export interface RecordingRow {
   failure?: { code: ProblemCode; reason: string; action: string };
   /** The recorder's journal has no record of this recording. */
   missingFromJournal: boolean;
+  /** What the recorder's signature says about the copy, once copied or verified. */
+  signature?: SignatureSummary;
   /** Bytes copied so far while copying. */
   copied?: number;
   /** Path of the verified copy in the library. */
@@ -164,7 +167,8 @@ export function initialState(destination: string | null = null): UiState {
 
 /** Recordings that have a verified copy in the library and are still on the recorder. */
 export function deletableNumbers(state: UiState): number[] {
-  return state.recordings.filter((r) => r.status === 'verified' || r.status === 'in-library').map((r) => r.number);
+  // A copy whose signature is still pending is not offered: the recorder must sign it first.
+  return state.recordings.filter((r) => (r.status === 'verified' || r.status === 'in-library') && r.signature?.status !== 'pending').map((r) => r.number);
 }
 
 /** Whether the person may start a new operation now. */
@@ -379,6 +383,7 @@ function onEvent(state: UiState, e: EngineEvent): UiState {
         durationMs: r.durationMs || e.durationMs,
         copied: undefined,
         failure: undefined,
+        ...(e.signature ? { signature: e.signature } : {}),
       }));
       return {
         ...state,

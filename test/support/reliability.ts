@@ -150,6 +150,8 @@ export function scanLibrary(dir: string): { items: Map<number, LibraryItem>; oth
       others.push(n);
       continue;
     }
+    // The recorder's pinned key, journal and log, and each recording's signed files (issue 12).
+    if (/^recorder-[0-9a-f]+\./.test(n) || (n.endsWith('.evidence') && lstatSync(p).isDirectory())) continue;
     if (n.endsWith('.json') && !n.startsWith('.')) {
       const m = JSON.parse(readFileSync(p, 'utf8')) as LibraryItem['manifest'];
       items.set(m.recording.number, { wav: join(dir, m.file.name), manifestPath: p, manifest: m });

@@ -5,8 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 import { Deframer, encodeFrame, encodeStruct, decodeStruct, type Frame, type StructValue } from '../../../protocol/src/codec.js';
-import { CARD_LAYOUT, COMMANDS, ERROR_CODE, EVENTS, KIND, PROTOCOL, RECORDING_STATE, RECORD_FLAGS, STOP_REASON, STRUCTS, structSize, type CommandName } from '../../../protocol/src/schema.js';
+import { CARD_LAYOUT, COMMANDS, ENTROPY_SOURCE, ERROR_CODE, EVENTS, FILE_PART, IDENTITY_FLAGS, JOURNAL_KIND, KIND, PROTOCOL, RECORDING_STATE, RECORD_FLAGS, STOP_REASON, STRUCTS, structSize, type CommandName } from '../../../protocol/src/schema.js';
+import { stopReasonName } from '../convert.js';
+import { keyIdOf } from '../evidence/open-formats.js';
 import type { Transport, TransportOpener } from '../transport.js';
+import { sealRecording, signIdentity, signingDevice, type SealedFiles, type SigningDevice } from './signing-device.js';
 
 const COMMAND_BY_ID = new Map<number, CommandName>(Object.entries(COMMANDS).map(([k, v]) => [v.id, k as CommandName]));
 
@@ -21,6 +24,16 @@ export interface FakeRecording {
   sha256: Buffer;
   finished: boolean;
   name: string;
+  /** The signed files (contract formats); null while unsigned or still sealing. */
+  sealed: SealedFiles | null;
+  /** Checkpoint slots written while recording (also before sealing). */
+  checkpoints: Buffer | null;
+  /** Signed but the statement not written yet (LIST flag SEALING). */
+  sealing: boolean;
+  journalIndex: number | null;
+  overruns: number;
+  /** A recording cut by power: samples vouched for by the last checkpoint made while recording. */
+  recoveredVouched?: number;
 }
 
 export interface WavOptions {
@@ -119,11 +132,20 @@ export class FakeDevice {
   /** Requests seen, by command name, in order. */
   log: { command: CommandName; req: StructValue; seq: number }[] = [];
   readResponses = 0;
+  /**
+   * The device key (issue 12): 'keyed' signs with `signer`; 'none' has no key yet (PROVISION makes
+   * one); 'damaged' has a key that failed its checks; 'legacy' is firmware without IDENTITY.
+   */
+  keyState: 'keyed' | 'none' | 'damaged' | 'legacy' = 'keyed';
+  signer: SigningDevice = signingDevice();
+  journalEpoch = 1;
+  /** Overrides the journal count the device attests (a device whose card journal was cut). */
+  attestedCount: number | null = null;
   private transport: FakeTransport | null = null;
   path = '/dev/fake-recorder';
 
   /** Adds a finished recording with a journal record chained to the previous one. */
-  addRecording(o: { samples?: number | Int16Array; sampleRate?: number; startUnixMs?: bigint; clockSet?: boolean; finished?: boolean; overruns?: number; journal?: boolean; number?: number } = {}): FakeRecording {
+  addRecording(o: { samples?: number | Int16Array; sampleRate?: number; startUnixMs?: bigint; clockSet?: boolean; finished?: boolean; overruns?: number; journal?: boolean; number?: number; sealing?: boolean; recoveredVouched?: number } = {}): FakeRecording {
     const number = o.number ?? this.nextNumber;
     this.nextNumber = number + 1;
     const sampleRate = o.sampleRate ?? this.sampleRate;
@@ -142,10 +164,114 @@ export class FakeDevice {
       sha256: finished ? sha256 : Buffer.alloc(32),
       finished,
       name: `REC${String(number).padStart(5, '0')}.WAV`,
+      sealed: null,
+      checkpoints: null,
+      sealing: false,
+      journalIndex: null,
+      overruns: o.overruns ?? 0,
+      recoveredVouched: o.recoveredVouched,
     };
     this.recordings.set(number, rec);
-    if (finished && o.journal !== false) this.appendJournal(rec, o.overruns ?? 0);
+    if (finished && o.journal !== false) {
+      this.appendJournal(rec, o.overruns ?? 0);
+      rec.journalIndex = this.journal.length - 1;
+    }
+    if (finished && this.keyState === 'keyed') {
+      if (o.sealing) {
+        rec.sealing = true;
+        rec.checkpoints = this.sealFiles(rec).ckp;
+      } else this.seal(rec.number);
+    }
     return rec;
+  }
+
+  private sealFiles(rec: FakeRecording): SealedFiles {
+    const iso = (ms: bigint) => ((rec.flags & RECORD_FLAGS.CLOCK_SET) !== 0 ? new Date(Number(ms)).toISOString() : null);
+    const raw = rec.journalIndex !== null ? this.journal[rec.journalIndex]! : Buffer.alloc(128);
+    return sealRecording(this.signer, {
+      number: rec.number,
+      wav: rec.file,
+      dataOffset: CARD_LAYOUT.wavDataOffset,
+      sampleRate: rec.sampleRate,
+      sampleCount: rec.sampleCount,
+      startIso: iso(rec.startUnixMs),
+      stopIso: iso(rec.startUnixMs + BigInt(Math.round((rec.sampleCount * 1000) / rec.sampleRate))),
+      stopReason: stopReasonName(rec.stopReason),
+      overruns: rec.overruns,
+      journal: { epoch: this.journalEpoch, index: rec.journalIndex ?? 0, raw },
+      recoveredVouched: rec.recoveredVouched,
+      fw: this.fw.join('.'),
+    });
+  }
+
+  /** Writes (or rewrites) the signed files of a finished recording, as the device's sealing does. */
+  seal(number: number): void {
+    const rec = this.recordings.get(number)!;
+    rec.sealed = this.sealFiles(rec);
+    rec.checkpoints = rec.sealed.ckp;
+    rec.sealing = false;
+  }
+
+  /** The bytes of one file of a recording (FILE_PART), or null when it does not exist. */
+  part(rec: FakeRecording, part: number): Buffer | null {
+    switch (part) {
+      case FILE_PART.AUDIO:
+        return rec.file;
+      case FILE_PART.STATEMENT:
+        return rec.sealed?.sha ?? null;
+      case FILE_PART.SIGNIFY:
+        return rec.sealed?.sig ?? null;
+      case FILE_PART.MINISIGN:
+        return rec.sealed?.msg ?? null;
+      case FILE_PART.CHECKPOINTS:
+        return rec.checkpoints;
+      default:
+        return null;
+    }
+  }
+
+  /** The IDENTITY answer, signed over `nonce` when the device has a key. */
+  identityPayload(nonce: Buffer): Buffer {
+    const keyed = this.keyState === 'keyed';
+    const last = this.journal.at(-1);
+    const value = {
+      publicKey: keyed ? this.signer.publicKey : Buffer.alloc(32),
+      keyId: keyed ? keyIdOf(this.signer.publicKey) : Buffer.alloc(8),
+      uniqueId: Buffer.alloc(8),
+      deviceId: this.deviceId,
+      entropySource: keyed ? ENTROPY_SOURCE.OS : ENTROPY_SOURCE.NONE,
+      flags: (keyed ? IDENTITY_FLAGS.HAS_KEY : 0) | IDENTITY_FLAGS.SIMULATED | (this.keyState === 'damaged' ? IDENTITY_FLAGS.DAMAGED : 0),
+      reserved: 0,
+      journalEpoch: this.journalEpoch,
+      journalCount: this.attestedCount ?? this.journal.length,
+      journalHead: this.attestedCount === 0 || !last ? Buffer.alloc(32) : createHash('sha256').update(this.journal[(this.attestedCount ?? this.journal.length) - 1] ?? last).digest(),
+      clockUnixMs: this.clockSet ? BigInt(Date.now() + this.clockOffsetMs) : 0n,
+      uptimeMs: 123456n,
+      signature: Buffer.alloc(64),
+    };
+    const raw = encodeStruct('IDENTITY', value);
+    if (keyed) signIdentity(this.signer, nonce, raw.subarray(0, raw.length - 64)).copy(raw, raw.length - 64);
+    return raw;
+  }
+
+  /** Starts a new journal epoch as the device's FORMAT does (EPOCH_START first). */
+  startEpoch(): void {
+    const prev = this.journal.at(-1);
+    const count = this.journal.length;
+    this.journalEpoch++;
+    this.journal = [];
+    const raw = encodeStruct('JOURNAL_RECORD', {
+      magic: Buffer.from(CARD_LAYOUT.journalMagic, 'latin1'),
+      version: CARD_LAYOUT.journalRecordVersion,
+      size: 128,
+      index: 0,
+      number: this.journalEpoch,
+      sampleCount: count,
+      kind: JOURNAL_KIND.EPOCH_START,
+      sha256: Buffer.concat([prev ? createHash('sha256').update(prev).digest().subarray(0, 12) : Buffer.alloc(12), Buffer.alloc(20)]),
+      prevHash: Buffer.alloc(32),
+    });
+    this.journal.push(raw);
   }
 
   appendJournal(rec: FakeRecording, overruns = 0): Buffer {
@@ -164,7 +290,7 @@ export class FakeDevice {
       sampleCount: rec.sampleCount,
       stopReason: rec.stopReason,
       flags: rec.flags,
-      reserved: 0,
+      kind: JOURNAL_KIND.RECORDING,
       overruns,
       sha256: rec.sha256,
       prevHash: prev ? createHash('sha256').update(prev).digest() : Buffer.alloc(32),
@@ -241,7 +367,7 @@ export class FakeDevice {
           entries: page.map((r) => ({
             number: r.number,
             state: r.finished ? RECORDING_STATE.FINISHED : RECORDING_STATE.RECORDING,
-            flags: r.flags,
+            flags: r.flags | (r.sealed ? RECORD_FLAGS.SEALED : 0) | (r.sealing ? RECORD_FLAGS.SEALING : 0) | (r.finished && !r.sealed && !r.sealing ? RECORD_FLAGS.UNSIGNED : 0),
             stopReason: r.stopReason,
             reserved: 0,
             name: r.name,
@@ -251,22 +377,24 @@ export class FakeDevice {
             sampleCount: r.sampleCount,
             startUnixMs: r.startUnixMs,
             sha256: r.sha256,
-            statementSize: 0,
-            signifySize: 0,
-            minisignSize: 0,
-            checkpointsSize: 0,
+            statementSize: r.sealed?.sha.length ?? 0,
+            signifySize: r.sealed?.sig.length ?? 0,
+            minisignSize: r.sealed?.msg.length ?? 0,
+            checkpointsSize: r.checkpoints?.length ?? 0,
           })),
         });
       }
       case 'READ': {
         const r = this.recordings.get(Number(req.number));
         if (!r) return err(ERROR_CODE.NOT_FOUND);
+        const file = this.part(r, Number(req.part));
+        if (!file) return err(ERROR_CODE.NOT_FOUND);
         const off = Number(req.offset);
         const len = Number(req.length);
-        if (off > r.file.length) return err(ERROR_CODE.OUT_OF_RANGE);
+        if (off > file.length) return err(ERROR_CODE.OUT_OF_RANGE);
         if (len > this.maxPayload - 8) return err(ERROR_CODE.TOO_LARGE, this.maxPayload - 8);
-        let data = Buffer.from(r.file.subarray(off, off + len));
-        if (this.faults.corruptReadData?.(off) && data.length) {
+        let data = Buffer.from(file.subarray(off, off + len));
+        if (Number(req.part) === FILE_PART.AUDIO && this.faults.corruptReadData?.(off) && data.length) {
           data = Buffer.from(data);
           data[0] = data[0]! ^ 0xff;
         }
@@ -275,10 +403,12 @@ export class FakeDevice {
       case 'HASH': {
         const r = this.recordings.get(Number(req.number));
         if (!r) return err(ERROR_CODE.NOT_FOUND);
+        const file = this.part(r, Number(req.part));
+        if (!file) return err(ERROR_CODE.NOT_FOUND);
         const off = Number(req.offset);
         const len = Number(req.length);
-        if (off + len > r.file.length) return err(ERROR_CODE.OUT_OF_RANGE);
-        const digest = createHash('sha256').update(r.file.subarray(off, off + len)).digest();
+        if (off + len > file.length) return err(ERROR_CODE.OUT_OF_RANGE);
+        const digest = createHash('sha256').update(file.subarray(off, off + len)).digest();
         return ok({ number: r.number, algorithm: 1, reserved: Buffer.alloc(3), offset: off, length: len, digest });
       }
       case 'DELETE': {
@@ -299,6 +429,16 @@ export class FakeDevice {
         head.writeUInt16LE(recs.length, 8);
         return [encodeFrame({ version: this.faults.version, kind: KIND.RESPONSE, seq: f.seq, command: f.command, payload: Buffer.concat([head, ...recs]) })];
       }
+      case 'IDENTITY':
+        if (this.keyState === 'legacy') return err(ERROR_CODE.UNKNOWN_COMMAND);
+        return [encodeFrame({ kind: KIND.RESPONSE, seq: f.seq, command: f.command, payload: this.identityPayload(req.nonce as Buffer) })];
+      case 'PROVISION':
+        if (this.keyState === 'legacy') return err(ERROR_CODE.UNKNOWN_COMMAND);
+        if (Number(req.magic) !== PROTOCOL.provisionMagic) return err(ERROR_CODE.CONFIRMATION_REQUIRED);
+        if ((this.keyState === 'keyed' || this.keyState === 'damaged') && !(Number(req.flags) & 1)) return err(ERROR_CODE.BAD_STATE);
+        this.signer = signingDevice();
+        this.keyState = 'keyed';
+        return [encodeFrame({ kind: KIND.RESPONSE, seq: f.seq, command: f.command, payload: this.identityPayload(req.hostRandom as Buffer) })];
       case 'SET_LABEL':
         this.label = String(req.label);
         return ok({});
@@ -317,7 +457,7 @@ export class FakeDevice {
       case 'FORMAT':
         if (Number(req.magic) !== PROTOCOL.formatMagic || req.deviceId !== this.deviceId) return err(ERROR_CODE.CONFIRMATION_REQUIRED);
         this.recordings.clear();
-        this.journal = [];
+        this.startEpoch();
         return ok({});
       default:
         return err(ERROR_CODE.UNKNOWN_COMMAND);

@@ -64,6 +64,19 @@ function statusColor(r: RecordingRow): string | undefined {
   }
 }
 
+/** A line when the recorder's signature does not simply vouch for the whole copy. */
+export function signatureText(r: RecordingRow): { text: string; color: string } | null {
+  const s = r.signature;
+  if (!s || r.status === 'failed') return null;
+  if (s.status === 'pending') return { text: 'Signature pending: the recorder was still signing it. Copy again (s) in a minute.', color: 'yellow' };
+  if (s.status === 'unsigned') return { text: 'Not signed by the recorder (made without a signing key).', color: 'yellow' };
+  if (s.vouchedSamples !== null && s.vouchedSamples < s.sampleCount) {
+    const pct = Math.floor((100 * s.vouchedSamples) / Math.max(1, s.sampleCount));
+    return { text: `Cut off by a power loss: signed while recording for the first ${pct}%, the rest after power came back.`, color: 'yellow' };
+  }
+  return null;
+}
+
 function needsAttention(r: RecordingRow): boolean {
   return r.status === 'failed' || r.status === 'copying' || r.missingFromJournal || r.status === 'recording';
 }
@@ -96,6 +109,8 @@ function Row({ r, width, utc }: { r: RecordingRow; width: number; utc: boolean }
   }
   const why = stopReasonText(r.stopReason);
   if (why) extra.push({ text: why, color: 'yellow' });
+  const signed = signatureText(r);
+  if (signed) extra.push(signed);
   return (
     <Box flexDirection="column">
       <Box>

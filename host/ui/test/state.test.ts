@@ -169,6 +169,10 @@ describe('state reducer', () => {
     expect(inUse.notice?.title).toBe('Another program is using the recorder.');
     const full = run([ev({ type: 'error', code: 'DISK_FULL', message: 'ENOSPC', action: 'x' })]);
     expect(full.notice).toMatchObject({ tone: 'error', title: "This computer's disk is full, so the copy was stopped." });
+    // A recorder refused by its pinned key: what happened and what to do, in plain words.
+    const impostor = run([ev({ type: 'error', code: 'WRONG_KEY', message: 'key 00.. is not the pinned key', action: 'x' })]);
+    expect(impostor.notice).toMatchObject({ tone: 'error', title: expect.stringMatching(/not the one it claims to be.*Nothing was copied/), action: expect.stringMatching(/ask for advice/) });
+    expect(run([ev({ type: 'error', code: 'JOURNAL_REPLAYED', message: 'm', action: 'x' })]).notice?.title).toMatch(/gone back in time/);
     const other = run([ev({ type: 'error', code: 'UNSAFE_PATH', message: 'The folder contains a link.', action: 'Pick another folder.' })]);
     expect(other.notice).toMatchObject({ title: 'The folder contains a link.', action: 'Pick another folder.' });
     // A state change replaces nothing it should not: a later INFO clears the no-device notice.
@@ -275,6 +279,11 @@ describe('state reducer', () => {
     // Nothing at all in the library.
     const none = run([ev({ type: 'list.received', total: 1, recordings: [recording(7, { state: 'recording' })], toCopy: [], alreadyInLibrary: [], inProgress: [7] })]);
     expect(reduce(none, { kind: 'ask-delete' }).notice?.title).toBe('Nothing to delete: no recording on the recorder has a verified copy yet.');
+
+    // A copy the recorder has not finished signing is not offered for deletion.
+    const pending = run([ev({ type: 'file.verified', number: 6, path: '/p', manifestPath: '/m', sha256: 'ab'.repeat(32), durationMs: 1, alreadyPresent: false, signature: { status: 'pending', keyId: '00112233aabbccdd', vouchedSamples: null, sampleCount: 1 } })], base);
+    expect(pending.recordings.find((r) => r.number === 6)!.signature!.status).toBe('pending');
+    expect(reduce(pending, { kind: 'ask-delete' }).overlay).toEqual({ kind: 'confirm-delete', numbers: [5] });
 
     let s = run([ev({ type: 'file.verified', number: 6, path: '/p', manifestPath: '/m', sha256: 'ab'.repeat(32), durationMs: 1, alreadyPresent: false })], base);
     s = reduce(s, { kind: 'ask-delete' });

@@ -115,6 +115,23 @@ describe('RecordingsList', () => {
     assertFits(lastFrame());
   });
 
+  it("says when the recorder's signature is pending, missing, or covers only part of a cut recording", () => {
+    const sig = (status: 'signed' | 'pending' | 'unsigned', vouchedSamples: number | null = 100) => ({ status, keyId: status === 'unsigned' ? null : '00112233aabbccdd', vouchedSamples, sampleCount: 100 });
+    const signedRows = [
+      row(1, { status: 'verified', signature: sig('signed') }),
+      row(2, { status: 'verified', signature: sig('pending', null) }),
+      row(3, { status: 'verified', signature: sig('unsigned', null) }),
+      row(4, { status: 'verified', signature: sig('signed', 80) }),
+    ];
+    const { lastFrame } = render(<RecordingsList recordings={signedRows} utc />);
+    const t = text(lastFrame());
+    expect(t).toContain('Signature pending: the recorder was still signing it.');
+    expect(t).toContain('Not signed by the recorder (made without a signing key).');
+    expect(t).toContain('signed while recording for the first 80%');
+    expect(t.match(/Signature pending|Not signed|Cut off/g)).toHaveLength(3); // nothing said for the fully signed copy
+    assertFits(lastFrame());
+  });
+
   it('explains failures, journal gaps and unusual stops under the recording', () => {
     const { lastFrame } = render(<RecordingsList recordings={rows} utc />);
     const t = text(lastFrame());
