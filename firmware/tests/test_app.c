@@ -356,10 +356,15 @@ static void test_journal_page_at_the_end_and_the_stop_time_on_the_card(void **st
     press(); /* stops at 14:13:25 */
     assert_false(port_fake_mic_running());
 
-    rec_put_u32(q + RP_JOURNAL_REQ_OFF_FROM_INDEX, 1); /* "anything after the one I have?" */
+    /* The first setting of the clock is journalled (CLOCK_SET), then the recording. */
+    uint8_t recs[2 * RP_JOURNAL_RECORD_SIZE];
+    assert_int_equal(journal_records(recs, 2), 2);
+    assert_int_equal(rec_get_u16(recs + RP_JOURNAL_RECORD_OFF_KIND), RP_JOURNAL_KIND_CLOCK_SET);
+    assert_int_equal(rec_get_u16(recs + RP_JOURNAL_RECORD_SIZE + RP_JOURNAL_RECORD_OFF_KIND), RP_JOURNAL_KIND_RECORDING);
+    rec_put_u32(q + RP_JOURNAL_REQ_OFF_FROM_INDEX, 2); /* "anything after the ones I have?" */
     r = request(RP_CMD_JOURNAL, q, sizeof q);
     expect_ok(r);
-    assert_int_equal(rec_get_u32(r.payload + RP_JOURNAL_OFF_TOTAL), 1);
+    assert_int_equal(rec_get_u32(r.payload + RP_JOURNAL_OFF_TOTAL), 2);
     assert_int_equal(rec_get_u16(r.payload + RP_JOURNAL_OFF_COUNT), 0);
 
     rec_fat_dirent_t de;
