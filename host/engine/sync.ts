@@ -10,7 +10,7 @@ import type { ListEntry } from '../../protocol/generated/types.js';
 import { durationMs, hex, summariseEntry, summariseInfo } from './convert.js';
 import { EngineError, fsError, toEngineError } from './errors.js';
 import type { EventOf, JournalProblem } from './events.js';
-import { checkJournal, journalCheckedEvent, journalEntriesFromPayload, JOURNAL_RECORD_SIZE, type JournalCheck, type JournalEntry } from './journal.js';
+import { checkJournal, journalCheckedEvent, journalEntriesFromPayload, JOURNAL_RECORD_SIZE, memoryNumber, recordingEntries, type JournalCheck, type JournalEntry } from './journal.js';
 import {
   assertRegularOrAbsent,
   defaultDestination,
@@ -263,9 +263,11 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
     const journal = await withLink(() => readJournal(session, signal));
     const memory = await loadMemory(fs, dest, deviceId);
     const check = checkJournal(journal.entries, journal.total, memory);
-    const byNumber = new Map(journal.entries.map((j) => [j.record.number, j]));
+    // Only recording records (journal.ts: isRecordingKind) stand for files; the other kinds use
+    // `number` for something else or spent it without a file.
+    const byNumber = new Map(recordingEntries(journal.entries).map((j) => [j.record.number, j]));
     const onDevice = new Set(entries.map((e) => e.number));
-    for (const j of journal.entries) {
+    for (const j of recordingEntries(journal.entries)) {
       if (!onDevice.has(j.record.number) && !library.has(`${deviceId}:${j.record.number}`)) {
         check.gaps.push({ kind: 'missing-record', index: j.index, message: `recording ${j.record.number} is in the journal but is neither on the recorder nor in ${dest}` });
       }
@@ -286,7 +288,7 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
     // its gap is reported once rather than at every sync.
     if (check.chain === 'ok' && (check.restarted || !check.gaps.some((g) => g.kind === 'shrunk')) && check.lastIndex !== null) {
       const last = journal.entries[check.lastIndex]!;
-      await saveMemory(fs, dest, deviceId, { index: last.index, recordSha256: last.hash.toString('hex'), number: last.record.number });
+      await saveMemory(fs, dest, deviceId, { index: last.index, recordSha256: last.hash.toString('hex'), number: memoryNumber(journal.entries, check.lastIndex) });
     }
     const journalTrusted = check.chain === 'ok';
 
@@ -666,7 +668,7 @@ export async function deleteVerified(session: Session, emit: Emit, o: { dest: st
   const journal = await readJournal(session, o.signal);
   const memory = await loadMemory(fs, dest, deviceId);
   const check = checkJournal(journal.entries, journal.total, memory);
-  const byNumber = new Map(journal.entries.map((j) => [j.record.number, j]));
+  const byNumber = new Map(recordingEntries(journal.entries).map((j) => [j.record.number, j]));
   const library = await indexLibrary(fs, dest);
   const result = { deleted: [] as number[] } as SyncResult;
   const ctx = { session, emit, fs, dest, now: o.now ?? Date.now, signal: o.signal, o: {}, clock: null as unknown as ClockInfo, check, byNumber, library, deviceId } as CopyContext;
