@@ -76,7 +76,7 @@ for (const [what, p] of [['the simulator', O.sim], ['the app (npm run build)', C
   }
 }
 const { Deframer, decodeStruct, encodeFrame, encodeStruct } = await import(pathToFileURL(join(distProto, 'codec.js')).href);
-const { CARD_LAYOUT, CARD_STATE, COMMANDS, KIND, PROTOCOL, RECORD_FLAGS, RECORDING_STATE, REC_STATE, SETTINGS_MASK, STOP_REASON, STRUCTS, structSize } = await import(pathToFileURL(join(distProto, 'schema.js')).href);
+const { CARD_LAYOUT, CARD_STATE, COMMANDS, JOURNAL_KIND, KIND, PROTOCOL, RECORD_FLAGS, RECORDING_STATE, REC_STATE, SETTINGS_MASK, STOP_REASON, STRUCTS, structSize } = await import(pathToFileURL(join(distProto, 'schema.js')).href);
 const { SerialPort } = await import('serialport');
 const { killAllNow, recordWithButton, seededRandom, spawnLines, startSimulator } = await import(pathToFileURL(driverJs).href);
 
