@@ -156,13 +156,15 @@ int rec_device_format(rec_device_t *d)
         int err = REC_OK;
         if (!port_card_present() || !(d->bd = port_card_open(&err))) return err ? err : REC_E_NOCARD;
     }
-    int err = rec_store_format(&d->store, d->bd, (uint32_t)(d->settings.device_id ^ port_uptime_ms()), d->ring.buf,
-                               rec_ring_capacity(&d->ring));
     /* Numbers are never reused: the next one after the format is above every number spent. */
     uint32_t next = d->settings.next_number;
     uint32_t floor = rec_device_number_floor(d);
     if (floor > next) next = floor;
-    if (!err) err = rec_device_journal_new_epoch(d, next);
+    if (d->store.highest_number + 1u > next) next = d->store.highest_number + 1u;
+    (void)rec_device_numbers_before_format(d, next);
+    int err = rec_store_format(&d->store, d->bd, (uint32_t)(d->settings.device_id ^ port_uptime_ms()), d->ring.buf,
+                               rec_ring_capacity(&d->ring));
+    if (!err) err = rec_device_journal_new_epoch(d);
     if (err) {
         d->last_error = err;
         return err;

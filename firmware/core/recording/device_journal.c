@@ -183,8 +183,16 @@ int rec_device_journal_spent(rec_device_t *d)
     return REC_OK;
 }
 
+int rec_device_numbers_before_format(rec_device_t *d, uint32_t next_number)
+{
+    if (!d->nvm.present) return REC_OK;
+    /* Numbers below the floor belong to the earlier epochs, never spent in the next one: said
+     * before the card is erased, so a cut format never makes them "spent". */
+    return floor_put(d, next_number, next_number);
+}
+
 /* After the device formatted its card: a new epoch, opened by EPOCH_START. */
-int rec_device_journal_new_epoch(rec_device_t *d, uint32_t next_number)
+int rec_device_journal_new_epoch(rec_device_t *d)
 {
     rec_journal_t *j = &d->store.journal;
     if (!d->nvm.present || !d->store.mounted) return REC_OK;
@@ -196,8 +204,6 @@ int rec_device_journal_new_epoch(rec_device_t *d, uint32_t next_number)
     }
     int err = counter_put(d, epoch + 1u, 0, NULL);
     if (err) return REC_OK; /* NVM failing: carry on uncounted */
-    /* Numbers below the floor belong to the earlier epochs, never spent in this one. */
-    (void)floor_put(d, next_number, next_number);
     j->nvm = &d->nvm;
     j->epoch = epoch + 1u;
     rec_journal_record_t r;

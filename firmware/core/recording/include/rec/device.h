@@ -92,9 +92,11 @@ int rec_device_journal_spent(rec_device_t *d);
  * spends `number` there (NUMBER_FLOOR = number + 1) before its file is created. */
 uint32_t rec_device_number_floor(rec_device_t *d);
 int rec_device_spend_number(rec_device_t *d, uint32_t number);
+/* Before the device formats its card: the numbers below next_number belong to earlier epochs. */
+int rec_device_numbers_before_format(rec_device_t *d, uint32_t next_number);
 /* After the device formatted its card: epoch + 1, count 0, EPOCH_START (number = the new epoch,
- * sampleCount and sha256 = the previous epoch's count and head); next_number is the floor. */
-int rec_device_journal_new_epoch(rec_device_t *d, uint32_t next_number);
+ * sampleCount and sha256 = the previous epoch's count and head). */
+int rec_device_journal_new_epoch(rec_device_t *d);
 /* After the clock was set: NVM CLOCK flag, and CLOCK_SET when it was not set or moved > 1 s. */
 void rec_device_clock_changed(rec_device_t *d, bool was_set, int64_t before, int64_t now);
 /* CLOCK_LOST on the mounted card when boot found the clock lost. */
