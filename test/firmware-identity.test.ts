@@ -103,4 +103,31 @@ describe('device key in the simulator', () => {
     expect(after.journalCount).toBe(1);
     expect(await sim.quit()).toBe(0);
   }, 60_000);
+
+  it('a power cut in the middle of PROVISION leaves no silent key: DAMAGED, and PROVISION with force mends it', async () => {
+    const dir = tempDir();
+    // NVM operations of a fresh simulator: 1 the journal counter adopted at the first mount, then
+    // PROVISION: 2 erase copy A, 3 program copy A (cut here), 4 erase B, 5 program B.
+    let sim = await startSim({ dir, sizeMb: 64, extraArgs: ['--nvm-cut-at', '3'] });
+    let c = await connect(sim.link);
+    void c.call('PROVISION', { magic: PROTOCOL.provisionMagic, flags: 0, reserved: Buffer.alloc(3), hostRandom: randomBytes(32) }, 5_000).catch(() => undefined);
+    const exit = await sim.driver.exit;
+    expect(exit.code).toBe(3);
+    await c.close();
+    clients.length = 0;
+
+    sim = await startSim({ dir, sizeMb: 64 });
+    c = await connect(sim.link);
+    const after = await identity(c);
+    expect(after.flags & IDENTITY_FLAGS.HAS_KEY).toBe(0);
+    expect(after.flags & IDENTITY_FLAGS.DAMAGED).toBe(IDENTITY_FLAGS.DAMAGED);
+    const refused = await c.call('PROVISION', { magic: PROTOCOL.provisionMagic, flags: 0, reserved: Buffer.alloc(3), hostRandom: randomBytes(32) });
+    expect(refused.kind).toBe(KIND.ERROR);
+    const hostRandom = randomBytes(32);
+    const mended = await c.call('PROVISION', { magic: PROTOCOL.provisionMagic, flags: 1, reserved: Buffer.alloc(3), hostRandom });
+    expect(mended.kind).toBe(KIND.RESPONSE);
+    const key = checkIdentity(mended.payload, hostRandom);
+    expect(key.flags & (IDENTITY_FLAGS.HAS_KEY | IDENTITY_FLAGS.DAMAGED)).toBe(IDENTITY_FLAGS.HAS_KEY);
+    expect(await sim.quit()).toBe(0);
+  }, 60_000);
 });
