@@ -2,23 +2,30 @@
  * The device key of the real C firmware in the simulator, over a real pseudo-terminal: PROVISION
  * makes it in the simulator's own flash (IMAGE.nvm, never the card), IDENTITY signs the host's
  * nonce with it (checked here with node:crypto), it survives a restart, a second PROVISION
- * without force is refused, and the seed is nowhere on the card image.
+ * without force is refused, the seed is nowhere on the card image, a power cut in PROVISION never
+ * leaves a silent key, and a journal cut on the card is caught by the device's own count.
  */
+import { spawnSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey, randomBytes, verify } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeStruct } from '../protocol/src/codec.js';
+import { describeJournalRecord, entryFromRaw } from '../host/engine/journal.js';
+import { recordWithButton } from '../host/sim/driver.js';
 import { ERROR_CODE, IDENTITY_FLAGS, JOURNAL_KIND, KIND, PROTOCOL, STRUCTS, structSize } from '../protocol/src/schema.js';
 import { RawClient } from './support/raw-client.js';
-import { requireSimulator, startSim, stopAll, tempDir } from './support/sim.js';
+import { mcopyOut, requireSimulator, requireTool, startSim, stopAll, tempDir } from './support/sim.js';
 
 const IDENTITY_SIZE = structSize(STRUCTS.IDENTITY);
 const SIGNED_BYTES = IDENTITY_SIZE - 64; // everything before `signature`
 const JOURNAL_SIZE = structSize(STRUCTS.JOURNAL_RECORD);
 const NVM_SEED_OFFSET = 32; // NVM_IDENTITY.seed, copy A at offset 0 of the NVM file
 
-beforeAll(() => requireSimulator());
+beforeAll(() => {
+  requireSimulator();
+  requireTool('mcopy', 'mtools');
+});
 
 const clients: RawClient[] = [];
 afterEach(async () => {
@@ -128,6 +135,36 @@ describe('device key in the simulator', () => {
     expect(mended.kind).toBe(KIND.RESPONSE);
     const key = checkIdentity(mended.payload, hostRandom);
     expect(key.flags & (IDENTITY_FLAGS.HAS_KEY | IDENTITY_FLAGS.DAMAGED)).toBe(IDENTITY_FLAGS.HAS_KEY);
+    expect(await sim.quit()).toBe(0);
+  }, 60_000);
+
+  it('a journal cut short on the card is found by the device\'s own count: TAIL_LOST, then the recording found without its record', async () => {
+    const dir = tempDir();
+    let sim = await startSim({ dir, sizeMb: 64, speed: 10 });
+    await recordWithButton(sim.driver, 1, 10);
+    await recordWithButton(sim.driver, 1, 10);
+    expect(await sim.quit()).toBe(0);
+
+    // Someone with the card cuts the journal's last record (recording 2's).
+    const journalPath = join(dir, 'journal.bin');
+    mcopyOut(sim.image, '/SYSTEM/JOURNAL.BIN', journalPath);
+    expect(readFileSync(journalPath).length).toBe(2 * JOURNAL_SIZE);
+    writeFileSync(journalPath, readFileSync(journalPath).subarray(0, JOURNAL_SIZE));
+    const put = spawnSync('mcopy', ['-o', '-i', sim.image, journalPath, '::/SYSTEM/JOURNAL.BIN'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' }, encoding: 'utf8' });
+    expect(put.status, put.stderr).toBe(0);
+
+    sim = await startSim({ dir, sizeMb: 64, speed: 10 });
+    const c = await connect(sim.link);
+    const f = await c.call('JOURNAL', { fromIndex: 0, maxRecords: 8 });
+    const entries = [];
+    for (let o = 12; o < f.payload.length; o += JOURNAL_SIZE) entries.push(entryFromRaw(Buffer.from(f.payload.subarray(o, o + JOURNAL_SIZE)), entries.length));
+    expect(entries.map((e) => [e.record.kind, e.record.number])).toEqual([
+      [JOURNAL_KIND.RECORDING, 1],
+      [JOURNAL_KIND.TAIL_LOST, 2],
+      [JOURNAL_KIND.FOUND_UNJOURNALED, 2],
+    ]);
+    expect(describeJournalRecord(entries[1]!.record)).toBe('the journal on this card was cut or replaced: 1 record missing (the recorder had counted 2)');
+    expect((await identity(c)).journalCount).toBe(3);
     expect(await sim.quit()).toBe(0);
   }, 60_000);
 });
