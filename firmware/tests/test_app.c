@@ -514,6 +514,19 @@ static void test_number_spent_without_a_file(void **state)
     assert_int_equal(numbers[3], 4u);
     entry_t e[4];
     assert_int_equal(list_all(e, 4), 2);
+
+    /* Another (blank) card: its journal is not the device's (TAIL_LOST), and the numbers used on
+     * the first card are not called spent on this one. */
+    rec_device_detach_card(rec_device());
+    rec_bd_ram_free(&g_ram);
+    card_new(CARD_MIB);
+    boot();
+    assert_int_equal(journal_kinds(kinds, numbers, 8, recs), 1);
+    assert_int_equal(kinds[0], RP_JOURNAL_KIND_TAIL_LOST);
+    record_one(200);
+    assert_int_equal(journal_kinds(kinds, numbers, 8, recs), 2);
+    assert_int_equal(kinds[1], RP_JOURNAL_KIND_RECORDING);
+    assert_int_equal(numbers[1], 5u);
 }
 
 static void test_format_starts_an_epoch_and_clock_changes_are_journalled(void **state)

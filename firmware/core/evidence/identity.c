@@ -88,6 +88,7 @@ int rec_identity_boot(rec_identity_t *id, rec_nvm_t *nvm)
     }
     if (err) return err;
     if (!valid[0] && !valid[1]) {
+        memset(raw, 0, sizeof raw);
         id->damaged = !(blank[0] && blank[1]);
         return id->damaged ? REC_E_CORRUPT : REC_OK;
     }

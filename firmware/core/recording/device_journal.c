@@ -84,6 +84,23 @@ void rec_device_journal_counter(rec_device_t *d, uint32_t *epoch, uint32_t *coun
     if (counter_get(d, epoch, count, head12) != REC_OK) *epoch = *count = 0;
 }
 
+static bool floor_get(rec_device_t *d, uint32_t *floor, uint32_t *base)
+{
+    uint8_t p[FLOOR_PAYLOAD];
+    if (rec_nvm_state_get(&d->nvm, RP_NVM_STATE_NUMBER_FLOOR, p, sizeof p) != (int)sizeof p) return false;
+    *floor = rec_get_u32(p);
+    *base = rec_get_u32(p + 4);
+    return true;
+}
+
+static int floor_put(rec_device_t *d, uint32_t floor, uint32_t base)
+{
+    uint8_t p[FLOOR_PAYLOAD];
+    rec_put_u32(p, floor);
+    rec_put_u32(p + 4, base);
+    return rec_nvm_state_put(&d->nvm, RP_NVM_STATE_NUMBER_FLOOR, p, sizeof p);
+}
+
 int rec_device_journal_reconcile(rec_device_t *d)
 {
     rec_journal_t *j = &d->store.journal;
@@ -117,31 +134,18 @@ int rec_device_journal_reconcile(rec_device_t *d)
             return REC_OK;
         }
     }
-    /* The card's journal is shorter than the device's count, or diverged from it. */
+    /* The card's journal is shorter than the device's count, or diverged from it (cut, replaced,
+     * or another card): what it lacks cannot be told apart from numbers spent on another card,
+     * so numbers spent before now are not journalled as NUMBER_SPENT on this one. */
     port_log("journal on the card disagrees with the device's count: TAIL_LOST");
+    uint32_t floor, base;
+    if (floor_get(d, &floor, &base) && base < floor) (void)floor_put(d, floor, floor);
     rec_journal_record_t r;
     journal_record_init(&r, RP_JOURNAL_KIND_TAIL_LOST);
     r.number = n;
     r.sample_count = c < n ? n - c : 0;
     memcpy(r.sha256, head12, 12);
     return rec_device_journal_event(d, &r);
-}
-
-static bool floor_get(rec_device_t *d, uint32_t *floor, uint32_t *base)
-{
-    uint8_t p[FLOOR_PAYLOAD];
-    if (rec_nvm_state_get(&d->nvm, RP_NVM_STATE_NUMBER_FLOOR, p, sizeof p) != (int)sizeof p) return false;
-    *floor = rec_get_u32(p);
-    *base = rec_get_u32(p + 4);
-    return true;
-}
-
-static int floor_put(rec_device_t *d, uint32_t floor, uint32_t base)
-{
-    uint8_t p[FLOOR_PAYLOAD];
-    rec_put_u32(p, floor);
-    rec_put_u32(p + 4, base);
-    return rec_nvm_state_put(&d->nvm, RP_NVM_STATE_NUMBER_FLOOR, p, sizeof p);
 }
 
 uint32_t rec_device_number_floor(rec_device_t *d)
