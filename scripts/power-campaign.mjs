@@ -76,7 +76,7 @@ for (const [what, p] of [['the simulator', O.sim], ['the app (npm run build)', C
   }
 }
 const { Deframer, decodeStruct, encodeFrame, encodeStruct } = await import(pathToFileURL(join(distProto, 'codec.js')).href);
-const { CARD_LAYOUT, CARD_STATE, COMMANDS, KIND, PROTOCOL, RECORD_FLAGS, RECORDING_STATE, REC_STATE, SETTINGS_MASK, STOP_REASON, STRUCTS, structSize } = await import(pathToFileURL(join(distProto, 'schema.js')).href);
+const { CARD_LAYOUT, CARD_STATE, COMMANDS, JOURNAL_KIND, KIND, PROTOCOL, RECORD_FLAGS, RECORDING_STATE, REC_STATE, SETTINGS_MASK, STOP_REASON, STRUCTS, structSize } = await import(pathToFileURL(join(distProto, 'schema.js')).href);
 const { SerialPort } = await import('serialport');
 const { killAllNow, recordWithButton, seededRandom, spawnLines, startSimulator } = await import(pathToFileURL(driverJs).href);
 
@@ -310,6 +310,8 @@ function checkWav(file) {
   return { ok: true, samples: dataSize / 2, sampleRate: file.readUInt32LE(24), dataSha, evid, gaps };
 }
 
+const NUMBERED_KINDS = new Set([JOURNAL_KIND.RECORDING, JOURNAL_KIND.FOUND_UNJOURNALED, JOURNAL_KIND.NUMBER_SPENT]);
+
 function checkJournal(journal) {
   if (journal.length % JOURNAL_RECORD_SIZE !== 0) throw new Error(`journal is ${journal.length} bytes, not whole records`);
   const recs = [];
@@ -320,7 +322,9 @@ function checkJournal(journal) {
     if (!r.prevHash.equals(prev)) throw new Error(`journal record ${o / JOURNAL_RECORD_SIZE} does not chain to the one before`);
     if (r.index !== o / JOURNAL_RECORD_SIZE) throw new Error(`journal record ${o / JOURNAL_RECORD_SIZE} says index ${r.index}`);
     prev = createHash('sha256').update(raw).digest();
-    recs.push(r);
+    // Records that carry a recording number (a recording, one found without its record, or a
+    // number spent without a file); clock, key, epoch and lost-tail records carry none.
+    if (NUMBERED_KINDS.has(r.kind)) recs.push(r);
   }
   const numbers = recs.map((r) => r.number);
   if (new Set(numbers).size !== numbers.length) throw new Error(`journal has a recording twice: ${numbers.join(',')}`);
@@ -528,7 +532,7 @@ async function runSequence(seqNo, r, budget) {
       const keep = join(O.out, 'failures', `cut-${cutNo}`);
       if (report.failures.length < 10) {
         mkdirSync(keep, { recursive: true });
-        spawnSync('cp', ['--sparse=always', image, `${image}.settings`, keep]);
+        spawnSync('cp', ['--sparse=always', image, `${image}.settings`, `${image}.nvm`, keep]);
       }
       report.failures.push({ cut: cutNo, sequence: seqNo, phase, message: String(e?.message ?? e), details: ctx.details, image: report.failures.length < 10 ? keep : null });
       log(`cut ${cutNo} (${phase}) FAILED: ${e?.message ?? e}`);
@@ -860,7 +864,12 @@ function noteJournalGaps(events, state, ctx) {
   if (!checked || !checked.gaps?.length) return true;
   let explained = true;
   for (const g of checked.gaps) {
-    if (g.kind === 'gap') {
+    if (g.kind === 'gap' && /journal on this card was cut or replaced/.test(g.message)) {
+      // TAIL_LOST: the device's own count outran the card's journal: only a cut format does that
+      // (the card erased, the power gone before the device counted the new epoch).
+      report.journalGaps.afterFormat++;
+      if (!state.formats) explained = false;
+    } else if (g.kind === 'gap') {
       const m = /recordings? (\d+)(?: to (\d+))?/.exec(g.message);
       const a = Number(m?.[1]);
       const b = Number(m?.[2] ?? m?.[1]);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fakes/nvm_fake.h"
 #include "fakes/port_fake.h"
 #include "rec/app.h"
 #include "rec/device.h"
@@ -41,11 +42,17 @@ size_t fz_bytes(fz_in_t *in, size_t max, const uint8_t **out)
         }                                                                                        \
     } while (0)
 
-int fz_boot(rec_bd_ram_t *r)
+int fz_boot_nvm(rec_bd_ram_t *r, bool nvm)
 {
     port_fake_reset();
+    nvm_fake_enable(nvm);
     port_fake_set_card(&r->bd, 0);
     return rec_app_init();
+}
+
+int fz_boot(rec_bd_ram_t *r)
+{
+    return fz_boot_nvm(r, false);
 }
 
 static uint32_t g_ramp;

@@ -79,5 +79,7 @@ uint32_t fz_nonzero_blocks(const rec_bd_ram_t *r, uint32_t *out, uint32_t max);
 
 /* Boots the app on the card with a fresh fake port (settings cleared, device id fixed). */
 int fz_boot(rec_bd_ram_t *r);
+/* The same, with the fake NOR NVM on (blank) when nvm is true: a device that can hold a key. */
+int fz_boot_nvm(rec_bd_ram_t *r, bool nvm);
 
 #endif

@@ -10,7 +10,9 @@
  *   11 DELETE with the right SHA-256 of a recording (looked up on the card: a fuzzer cannot
  *      guess a hash, and a verified delete is the most dangerous command there is)
  * Well-formed frames get past the CRC check, so the fuzzer reaches every command handler with
- * arbitrary payloads; raw bytes exercise the deframer and the error paths.
+ * arbitrary payloads; raw bytes exercise the deframer and the error paths. The device has NVM
+ * (the fake NOR flash, blank at each input), so IDENTITY and PROVISION reach the key, and every
+ * journal append goes through the device's counter.
  *
  * Checked on every input: no sanitizer report or REC_ASSERT; every byte the device sends
  * decodes as a good frame (version 1, kind response/error/event, payload within the limit);
@@ -248,7 +250,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_got_info = false;
     g_polls = 0;
     g_ramp = 0;
-    (void)fz_boot(&g_card);
+    (void)fz_boot_nvm(&g_card, true);
 
     fz_in_t in = { data, size, 0 };
     bool card_in = true, linked = true;

@@ -1,6 +1,7 @@
 /* The whole core through the fake port: protocol sessions, recordings from the fake microphone,
  * the rules for delete and format, recovery after a power cut, and a power-cut campaign that
- * cuts at every block write of a recording's life. */
+ * cuts at every block write of a recording's life (with and without the device's journal counter in
+ * NVM); the device key (IDENTITY, PROVISION) and the journal kinds of the counted journal. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,9 +13,11 @@
 #include <cmocka.h>
 
 #include "rec/bd_ram.h"
+#include "fakes/nvm_fake.h"
 #include "fakes/port_fake.h"
 #include "rec/app.h"
 #include "rec/bytes.h"
+#include "rec/ed25519.h"
 #include "rec/device.h"
 #include "rec/err.h"
 #include "rec/fat.h"
@@ -151,6 +154,18 @@ static int setup(void **state)
     return 0;
 }
 
+/* A device with NVM (the fake NOR flash, kept across boot()) and an entropy source. */
+static int setup_nvm(void **state)
+{
+    (void)state;
+    port_fake_reset();
+    nvm_fake_enable(true);
+    card_new(CARD_MIB);
+    boot();
+    g_ramp = 0;
+    return 0;
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -272,6 +287,301 @@ static uint32_t journal_records(uint8_t *out, uint32_t max)
     return count;
 }
 
+
+/* ---- device key and the counted journal ------------------------------------------------------ */
+
+typedef struct {
+    uint8_t raw[RP_IDENTITY_SIZE];
+    uint8_t pk[32], key_id[8], head[32];
+    uint8_t flags;
+    uint32_t epoch, count;
+} identity_t;
+
+/* Checks the IDENTITY signature over the contract's message (domain, NUL, nonce, the bytes before
+ * the signature) with the public key it carries, and unpacks what the tests look at. */
+static identity_t parse_identity(resp_t r, const uint8_t nonce[32])
+{
+    expect_ok(r);
+    assert_int_equal(r.length, RP_IDENTITY_SIZE);
+    identity_t v;
+    memcpy(v.raw, r.payload, RP_IDENTITY_SIZE);
+    memcpy(v.pk, v.raw + RP_IDENTITY_OFF_PUBLIC_KEY, 32);
+    memcpy(v.key_id, v.raw + RP_IDENTITY_OFF_KEY_ID, 8);
+    memcpy(v.head, v.raw + RP_IDENTITY_OFF_JOURNAL_HEAD, 32);
+    v.flags = v.raw[RP_IDENTITY_OFF_FLAGS];
+    v.epoch = rec_get_u32(v.raw + RP_IDENTITY_OFF_JOURNAL_EPOCH);
+    v.count = rec_get_u32(v.raw + RP_IDENTITY_OFF_JOURNAL_COUNT);
+    assert_int_equal(rec_get_u64(v.raw + RP_IDENTITY_OFF_DEVICE_ID), rec_device()->settings.device_id);
+    if (v.flags & RP_IDENTITY_FLAG_HAS_KEY) {
+        uint8_t msg[sizeof RP_IDENTITY_DOMAIN + 32 + RP_IDENTITY_OFF_SIGNATURE];
+        memcpy(msg, RP_IDENTITY_DOMAIN, sizeof RP_IDENTITY_DOMAIN);
+        memcpy(msg + sizeof RP_IDENTITY_DOMAIN, nonce, 32);
+        memcpy(msg + sizeof RP_IDENTITY_DOMAIN + 32, v.raw, RP_IDENTITY_OFF_SIGNATURE);
+        assert_int_equal(rec_ed25519_verify(v.raw + RP_IDENTITY_OFF_SIGNATURE, msg, sizeof msg, v.pk), 1);
+        msg[sizeof RP_IDENTITY_DOMAIN] ^= 1; /* another nonce: not valid */
+        assert_int_equal(rec_ed25519_verify(v.raw + RP_IDENTITY_OFF_SIGNATURE, msg, sizeof msg, v.pk), 0);
+        uint8_t digest[32];
+        rec_sha256(v.pk, 32, digest);
+        assert_memory_equal(v.key_id, digest, 8);
+    } else {
+        static const uint8_t zero[64];
+        assert_memory_equal(v.pk, zero, 32);
+        assert_memory_equal(v.raw + RP_IDENTITY_OFF_SIGNATURE, zero, 64);
+    }
+    return v;
+}
+
+static identity_t identity(uint8_t nonce_byte)
+{
+    uint8_t nonce[32];
+    memset(nonce, nonce_byte, sizeof nonce);
+    return parse_identity(request(RP_CMD_IDENTITY, nonce, sizeof nonce), nonce);
+}
+
+static resp_t provision(bool force, uint32_t magic)
+{
+    uint8_t q[RP_PROVISION_REQ_SIZE] = { 0 };
+    rec_put_u32(q + RP_PROVISION_REQ_OFF_MAGIC, magic);
+    q[RP_PROVISION_REQ_OFF_FLAGS] = force ? 1 : 0;
+    memset(q + RP_PROVISION_REQ_OFF_HOST_RANDOM, 0xA7, 32);
+    return request(RP_CMD_PROVISION, q, sizeof q);
+}
+
+/* The journal records' kinds, in order; returns how many. */
+static uint32_t journal_kinds(uint16_t *kinds, uint32_t *numbers, uint32_t max, uint8_t *records)
+{
+    uint32_t n = journal_records(records, max);
+    for (uint32_t i = 0; i < n; i++) {
+        kinds[i] = rec_get_u16(records + i * RP_JOURNAL_RECORD_SIZE + RP_JOURNAL_RECORD_OFF_KIND);
+        numbers[i] = rec_get_u32(records + i * RP_JOURNAL_RECORD_SIZE + RP_JOURNAL_RECORD_OFF_NUMBER);
+    }
+    return n;
+}
+
+static void record_one(uint32_t ms)
+{
+    press();
+    record_ms(16000, ms);
+    press();
+    assert_false(port_fake_mic_running());
+}
+
+static void test_identity_and_provision(void **state)
+{
+    (void)state;
+    hello();
+    identity_t v = identity(0x11);
+    assert_false(v.flags & RP_IDENTITY_FLAG_HAS_KEY);
+    assert_true(v.flags & RP_IDENTITY_FLAG_SIMULATED);
+    assert_int_equal(v.epoch, 1u); /* the first mount adopted the (empty) card journal */
+    assert_int_equal(v.count, 0u);
+
+    expect_error(provision(false, 0x12345678u), RP_ERR_CONFIRMATION_REQUIRED);
+    uint8_t host[32];
+    memset(host, 0xA7, sizeof host);
+    identity_t made = parse_identity(provision(false, RP_PROVISION_MAGIC), host);
+    assert_true(made.flags & RP_IDENTITY_FLAG_HAS_KEY);
+    assert_int_equal(made.raw[RP_IDENTITY_OFF_ENTROPY_SOURCE], RP_ENTROPY_OS);
+    /* KEY_CREATED went to the card's journal, counted by the device, and IDENTITY signs its head. */
+    assert_int_equal(made.count, 1u);
+    uint8_t recs[4 * RP_JOURNAL_RECORD_SIZE];
+    uint16_t kinds[4];
+    uint32_t numbers[4];
+    assert_int_equal(journal_kinds(kinds, numbers, 4, recs), 1);
+    assert_int_equal(kinds[0], RP_JOURNAL_KIND_KEY_CREATED);
+    uint8_t digest[32];
+    rec_sha256(made.pk, 32, digest);
+    assert_memory_equal(recs + RP_JOURNAL_RECORD_OFF_SHA256, digest, 32);
+    rec_sha256(recs, RP_JOURNAL_RECORD_SIZE, digest);
+    assert_memory_equal(made.head, digest, 32);
+
+    expect_error(provision(false, RP_PROVISION_MAGIC), RP_ERR_BAD_STATE);
+    /* The key survives a reboot; the seed is nowhere on the card. */
+    boot();
+    hello();
+    identity_t after = identity(0x22);
+    assert_memory_equal(after.pk, made.pk, 32);
+    assert_int_equal(after.count, 1u);
+    const uint8_t *seed = nvm_fake_image() + RP_NVM_IDENTITY_OFF_SEED;
+    for (size_t off = 0; off + 32 <= rec_bd_ram_size(&g_ram); off++)
+        if (g_ram.data[off] == seed[0] && memcmp(g_ram.data + off, seed, 32) == 0) fail_msg("seed found on the card at %zu", off);
+    /* Force makes another key. */
+    identity_t other = parse_identity(provision(true, RP_PROVISION_MAGIC), host);
+    assert_memory_not_equal(other.pk, made.pk, 32);
+    /* A stuck entropy source: answered, flagged, no new key. */
+    nvm_fake_set_entropy(NVM_FAKE_ENTROPY_STUCK, RP_ENTROPY_ROSC);
+    identity_t failed = parse_identity(provision(true, RP_PROVISION_MAGIC), host);
+    assert_true(failed.flags & RP_IDENTITY_FLAG_ENTROPY_FAILED);
+    assert_memory_equal(failed.pk, other.pk, 32);
+}
+
+static void test_without_nvm_identity_has_no_key(void **state)
+{
+    (void)state;
+    hello();
+    identity_t v = identity(0x33);
+    assert_false(v.flags & RP_IDENTITY_FLAG_HAS_KEY);
+    assert_int_equal(v.epoch, 0u);
+    assert_int_equal(v.count, 0u);
+    expect_error(provision(false, RP_PROVISION_MAGIC), RP_ERR_BAD_STATE);
+}
+
+/* Truncates SYSTEM/JOURNAL.BIN on the card to `records` (0 removes the file). */
+static void cut_card_journal(uint32_t records)
+{
+    rec_device_detach_card(rec_device());
+    static rec_fat_t own;
+    assert_int_equal(rec_fat_mount(&own, &g_ram.bd), REC_OK);
+    rec_fat_t *fs = &own;
+    if (records == 0) {
+        assert_int_equal(rec_fat_remove(fs, "SYSTEM/JOURNAL.BIN"), REC_OK);
+    } else {
+        rec_fat_file_t f;
+        assert_int_equal(rec_fat_open(fs, &f, "SYSTEM/JOURNAL.BIN", REC_FAT_READ | REC_FAT_WRITE), REC_OK);
+        assert_int_equal(rec_fat_set_size(fs, &f, records * RP_JOURNAL_RECORD_SIZE), REC_OK);
+        assert_int_equal(rec_fat_file_sync(fs, &f), REC_OK);
+        assert_int_equal(rec_fat_close(fs, &f), REC_OK);
+    }
+    assert_int_equal(rec_fat_sync(fs), REC_OK);
+}
+
+static void test_cut_journal_tail_is_tail_lost_and_found_unjournaled(void **state)
+{
+    (void)state;
+    hello();
+    record_one(300);
+    record_one(300);
+    assert_int_equal(identity(1).count, 2u);
+    cut_card_journal(1); /* recording 2's record gone */
+    boot();
+    hello();
+    uint8_t recs[8 * RP_JOURNAL_RECORD_SIZE];
+    uint16_t kinds[8];
+    uint32_t numbers[8];
+    assert_int_equal(journal_kinds(kinds, numbers, 8, recs), 3);
+    assert_int_equal(kinds[0], RP_JOURNAL_KIND_RECORDING);
+    assert_int_equal(kinds[1], RP_JOURNAL_KIND_TAIL_LOST);
+    assert_int_equal(numbers[1], 2u); /* the device had counted 2 records */
+    assert_int_equal(rec_get_u32(recs + RP_JOURNAL_RECORD_SIZE + RP_JOURNAL_RECORD_OFF_SAMPLE_COUNT), 1u);
+    /* Recording 2's file is finished: found without its record, not "recovered". */
+    assert_int_equal(kinds[2], RP_JOURNAL_KIND_FOUND_UNJOURNALED);
+    assert_int_equal(numbers[2], 2u);
+    assert_false(recs[2 * RP_JOURNAL_RECORD_SIZE + RP_JOURNAL_RECORD_OFF_FLAGS] & RP_RECORD_FLAG_RECOVERED);
+    entry_t e[4];
+    assert_int_equal(list_all(e, 4), 2);
+    assert_memory_equal(recs + 2 * RP_JOURNAL_RECORD_SIZE + RP_JOURNAL_RECORD_OFF_SHA256, e[1].sha, 32);
+    assert_int_equal(identity(2).count, 3u);
+    /* Nothing more at the next boot: the count and the card agree again. */
+    boot();
+    assert_int_equal(journal_kinds(kinds, numbers, 8, recs), 3);
+
+    /* A replaced (here: removed) journal: the new one starts with TAIL_LOST. */
+    cut_card_journal(0);
+    boot();
+    hello();
+    uint32_t n = journal_kinds(kinds, numbers, 8, recs);
+    assert_true(n >= 1);
+    assert_int_equal(kinds[0], RP_JOURNAL_KIND_TAIL_LOST);
+    assert_int_equal(numbers[0], 3u);
+    assert_int_equal(rec_get_u32(recs + RP_JOURNAL_RECORD_OFF_SAMPLE_COUNT), 3u);
+}
+
+static void test_number_spent_without_a_file(void **state)
+{
+    (void)state;
+    hello();
+    record_one(200); /* number 1 */
+    /* Number 2 is spent, then the start fails before the file exists. */
+    port_fake_settings_save_result(REC_E_IO);
+    press();
+    assert_false(port_fake_mic_running());
+    port_fake_settings_save_result(0);
+    record_one(200); /* number 3; 2 is journalled as spent first */
+    uint8_t recs[8 * RP_JOURNAL_RECORD_SIZE];
+    uint16_t kinds[8];
+    uint32_t numbers[8];
+    assert_int_equal(journal_kinds(kinds, numbers, 8, recs), 3);
+    assert_int_equal(kinds[1], RP_JOURNAL_KIND_NUMBER_SPENT);
+    assert_int_equal(numbers[1], 2u);
+    assert_int_equal(kinds[2], RP_JOURNAL_KIND_RECORDING);
+    assert_int_equal(numbers[2], 3u);
+
+    /* Spent, then the power goes before the file: the next boot journals it. */
+    assert_int_equal(rec_device_spend_number(rec_device(), 4), REC_OK);
+    boot();
+    assert_int_equal(journal_kinds(kinds, numbers, 8, recs), 4);
+    assert_int_equal(kinds[3], RP_JOURNAL_KIND_NUMBER_SPENT);
+    assert_int_equal(numbers[3], 4u);
+    entry_t e[4];
+    assert_int_equal(list_all(e, 4), 2);
+
+    /* Another (blank) card: its journal is not the device's (TAIL_LOST), and the numbers used on
+     * the first card are not called spent on this one. */
+    rec_device_detach_card(rec_device());
+    rec_bd_ram_free(&g_ram);
+    card_new(CARD_MIB);
+    boot();
+    assert_int_equal(journal_kinds(kinds, numbers, 8, recs), 1);
+    assert_int_equal(kinds[0], RP_JOURNAL_KIND_TAIL_LOST);
+    record_one(200);
+    assert_int_equal(journal_kinds(kinds, numbers, 8, recs), 2);
+    assert_int_equal(kinds[1], RP_JOURNAL_KIND_RECORDING);
+    assert_int_equal(numbers[1], 5u);
+}
+
+static void test_format_starts_an_epoch_and_clock_changes_are_journalled(void **state)
+{
+    (void)state;
+    hello();
+    record_one(200);
+    uint8_t t[RP_SET_TIME_REQ_SIZE];
+    rec_put_i64(t, 1790000000000LL);
+    expect_ok(request(RP_CMD_SET_TIME, t, sizeof t));      /* first set: CLOCK_SET */
+    rec_put_i64(t, 1790000000500LL);
+    expect_ok(request(RP_CMD_SET_TIME, t, sizeof t));      /* 0.5 s: not journalled */
+    rec_put_i64(t, 1790000060000LL);
+    expect_ok(request(RP_CMD_SET_TIME, t, sizeof t));      /* a minute: CLOCK_SET */
+    uint8_t recs[8 * RP_JOURNAL_RECORD_SIZE];
+    uint16_t kinds[8];
+    uint32_t numbers[8];
+    assert_int_equal(journal_kinds(kinds, numbers, 8, recs), 3);
+    assert_int_equal(kinds[1], RP_JOURNAL_KIND_CLOCK_SET);
+    assert_int_equal(rec_get_i64(recs + RP_JOURNAL_RECORD_SIZE + RP_JOURNAL_RECORD_OFF_START_UNIX_MS), 0);
+    assert_int_equal(rec_get_i64(recs + RP_JOURNAL_RECORD_SIZE + RP_JOURNAL_RECORD_OFF_STOP_UNIX_MS), 1790000000000LL);
+    assert_int_equal(kinds[2], RP_JOURNAL_KIND_CLOCK_SET);
+    int64_t before = rec_get_i64(recs + 2 * RP_JOURNAL_RECORD_SIZE + RP_JOURNAL_RECORD_OFF_START_UNIX_MS);
+    assert_true(before >= 1790000000500LL && before < 1790000001500LL);
+
+    /* The battery-backed clock lost (or none): the reboot finds it unset, and says so. */
+    port_fake_set_rtc(false, 0);
+    boot();
+    assert_int_equal(journal_kinds(kinds, numbers, 8, recs), 4);
+    assert_int_equal(kinds[3], RP_JOURNAL_KIND_CLOCK_LOST);
+    boot(); /* once */
+    assert_int_equal(journal_kinds(kinds, numbers, 8, recs), 4);
+
+    identity_t v = identity(3);
+    uint8_t head12[12];
+    memcpy(head12, v.head, 12);
+    uint8_t q[RP_FORMAT_REQ_SIZE] = { 0 };
+    rec_put_u32(q + RP_FORMAT_REQ_OFF_MAGIC, RP_FORMAT_MAGIC);
+    rec_put_u64(q + RP_FORMAT_REQ_OFF_DEVICE_ID, rec_device()->settings.device_id);
+    expect_ok(request(RP_CMD_FORMAT, q, sizeof q));
+    assert_int_equal(journal_kinds(kinds, numbers, 8, recs), 1);
+    assert_int_equal(kinds[0], RP_JOURNAL_KIND_EPOCH_START);
+    assert_int_equal(numbers[0], 2u);
+    assert_int_equal(rec_get_u32(recs + RP_JOURNAL_RECORD_OFF_SAMPLE_COUNT), 4u);
+    assert_memory_equal(recs + RP_JOURNAL_RECORD_OFF_SHA256, head12, 12);
+    v = identity(4);
+    assert_int_equal(v.epoch, 2u);
+    assert_int_equal(v.count, 1u);
+    /* Numbers go on from where they were; no number is called spent in the new epoch. */
+    record_one(200);
+    assert_int_equal(journal_kinds(kinds, numbers, 8, recs), 2);
+    assert_int_equal(kinds[1], RP_JOURNAL_KIND_RECORDING);
+    assert_int_equal(numbers[1], 2u);
+}
+
 /* ---- tests ---------------------------------------------------------------------------------- */
 
 static void test_hello_info(void **state)
@@ -356,10 +666,15 @@ static void test_journal_page_at_the_end_and_the_stop_time_on_the_card(void **st
     press(); /* stops at 14:13:25 */
     assert_false(port_fake_mic_running());
 
-    rec_put_u32(q + RP_JOURNAL_REQ_OFF_FROM_INDEX, 1); /* "anything after the one I have?" */
+    /* The first setting of the clock is journalled (CLOCK_SET), then the recording. */
+    uint8_t recs[2 * RP_JOURNAL_RECORD_SIZE];
+    assert_int_equal(journal_records(recs, 2), 2);
+    assert_int_equal(rec_get_u16(recs + RP_JOURNAL_RECORD_OFF_KIND), RP_JOURNAL_KIND_CLOCK_SET);
+    assert_int_equal(rec_get_u16(recs + RP_JOURNAL_RECORD_SIZE + RP_JOURNAL_RECORD_OFF_KIND), RP_JOURNAL_KIND_RECORDING);
+    rec_put_u32(q + RP_JOURNAL_REQ_OFF_FROM_INDEX, 2); /* "anything after the ones I have?" */
     r = request(RP_CMD_JOURNAL, q, sizeof q);
     expect_ok(r);
-    assert_int_equal(rec_get_u32(r.payload + RP_JOURNAL_OFF_TOTAL), 1);
+    assert_int_equal(rec_get_u32(r.payload + RP_JOURNAL_OFF_TOTAL), 2);
     assert_int_equal(rec_get_u16(r.payload + RP_JOURNAL_OFF_COUNT), 0);
 
     rec_fat_dirent_t de;
@@ -623,14 +938,16 @@ static void test_card_removed_while_recording_is_recovered_on_insert(void **stat
 /* Cut the power after N written blocks for every N over a recording's life (start, audio,
  * patches, stop, journal), then boot again: the volume mounts, passes fsck.fat -n, the
  * recording is finished (or recovered) and its data is the unbroken ramp that was recorded. */
-static void test_power_cut_campaign(void **state)
+static void power_cut_campaign(bool with_nvm)
 {
-    (void)state;
     rec_tool_require("fsck.fat", "dosfstools");
     rec_bd_ram_free(&g_ram);
     card_new(34);
+    static uint8_t nvm_baseline[NVM_FAKE_BYTES];
+    nvm_fake_enable(with_nvm);
     boot();
     hello();
+    memcpy(nvm_baseline, nvm_fake_image(), sizeof nvm_baseline);
     size_t size = rec_bd_ram_size(&g_ram);
     static uint8_t *baseline; /* static: a failed assertion longjmps past any free() */
     free(baseline);
@@ -651,7 +968,7 @@ static void test_power_cut_campaign(void **state)
     char img[256];
     rec_tool_tmp(img, sizeof img, "campaign.img");
     char out[4096];
-    unsigned cuts = 0, fsck_runs = 0;
+    unsigned cuts = 0, fsck_runs = 0, found = 0, spent = 0;
     /* Every N: start (settings, marker, preallocation), audio and size patches, stop (evid,
      * header, trim, journal). fsck.fat runs on a stride of them and on every cut near the end. */
     for (uint64_t cut = 0; cut <= total; cut++) {
@@ -659,6 +976,8 @@ static void test_power_cut_campaign(void **state)
         rec_bd_ram_power_on(&g_ram);
         port_fake_reset();
         port_fake_set_unique_id(true, 0x0123456789ABCDEFull);
+        nvm_fake_enable(with_nvm);
+        memcpy(nvm_fake_image(), nvm_baseline, sizeof nvm_baseline);
         rec_bd_ram_cut_after(&g_ram, cut, cut % 2 == 1);
         boot();
         g_ramp = 0;
@@ -676,15 +995,33 @@ static void test_power_cut_campaign(void **state)
         entry_t e[2];
         uint32_t n = list_all(e, 2);
         assert_true(n <= 1);
+        uint8_t j[2 * RP_JOURNAL_RECORD_SIZE];
+        uint32_t records = journal_records(j, 2);
         if (n == 1) {
             assert_int_equal(e[0].number, 1);
             check_recording(&e[0], 0);
-            uint8_t j[RP_JOURNAL_RECORD_SIZE];
-            assert_int_equal(journal_records(j, 1), 1);
+            assert_int_equal(records, 1);
+            uint16_t kind = rec_get_u16(j + RP_JOURNAL_RECORD_OFF_KIND);
+            /* A cut between the evid chunk and the record: found, never silently recovered. */
+            assert_true(kind == RP_JOURNAL_KIND_RECORDING || kind == RP_JOURNAL_KIND_FOUND_UNJOURNALED);
+            if (kind == RP_JOURNAL_KIND_FOUND_UNJOURNALED) found++;
             assert_memory_equal(j + RP_JOURNAL_RECORD_OFF_SHA256, e[0].sha, 32);
             if (e[0].stop_reason == RP_STOP_POWER_LOSS) assert_true(e[0].samples + 16000u + 256u >= 16000u * 23u / 10u || cut < total);
+        } else if (with_nvm && records == 1) {
+            /* Number 1 was spent in the device's memory before the cut stopped its file. */
+            assert_int_equal(rec_get_u16(j + RP_JOURNAL_RECORD_OFF_KIND), RP_JOURNAL_KIND_NUMBER_SPENT);
+            assert_int_equal(rec_get_u32(j + RP_JOURNAL_RECORD_OFF_NUMBER), 1u);
+            spent++;
+        } else {
+            assert_int_equal(records, 0);
         }
-        if (cut % 9 == 0 || cut < 40 || cut + 40 >= total) {
+        if (with_nvm) {
+            /* The device's count agrees with the card whatever the cut: never TAIL_LOST. */
+            identity_t v = identity(0x5C);
+            assert_int_equal(v.count, records);
+            assert_int_equal(v.epoch, 1u);
+        }
+        if (!with_nvm && (cut % 9 == 0 || cut < 40 || cut + 40 >= total)) {
             assert_int_equal(rec_bd_ram_save_file(&g_ram, img), 0);
             int st = rec_tool_fsck(img, false, out, sizeof out);
             if (st != 0) fail_msg("fsck.fat after a cut at block %llu:\n%s", (unsigned long long)cut, out);
@@ -692,10 +1029,23 @@ static void test_power_cut_campaign(void **state)
         }
         cuts++;
     }
-    print_message("power cuts: %u, fsck runs: %u, blocks per recording: %llu in %llu write calls\n", cuts, fsck_runs,
-                  (unsigned long long)total, (unsigned long long)calls);
+    print_message("power cuts%s: %u, fsck runs: %u, blocks per recording: %llu in %llu write calls, found unjournaled %u, "
+                  "numbers spent %u\n", with_nvm ? " (device counter)" : "", cuts, fsck_runs, (unsigned long long)total,
+                  (unsigned long long)calls, found, spent);
     free(baseline);
     baseline = NULL;
+}
+
+static void test_power_cut_campaign(void **state)
+{
+    (void)state;
+    power_cut_campaign(false);
+}
+
+static void test_power_cut_campaign_with_the_device_counter(void **state)
+{
+    (void)state;
+    power_cut_campaign(true);
 }
 
 int main(void)
@@ -713,6 +1063,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_low_battery_stops_and_finalises, setup, teardown),
         cmocka_unit_test_setup_teardown(test_card_removed_while_recording_is_recovered_on_insert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_campaign, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_power_cut_campaign_with_the_device_counter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identity_and_provision, setup_nvm, teardown),
+        cmocka_unit_test_setup_teardown(test_without_nvm_identity_has_no_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cut_journal_tail_is_tail_lost_and_found_unjournaled, setup_nvm, teardown),
+        cmocka_unit_test_setup_teardown(test_number_spent_without_a_file, setup_nvm, teardown),
+        cmocka_unit_test_setup_teardown(test_format_starts_an_epoch_and_clock_changes_are_journalled, setup_nvm, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

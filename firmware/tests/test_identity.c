@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "fakes/port_fake.h"
 #include "rec/err.h"
 #include "rec/identity.h"
 #include "rec/sha256.h"
@@ -63,6 +64,7 @@ static void test_signs_with_the_key_and_refuses_without_one(void **state)
 
 int main(void)
 {
+    port_fake_reset(); /* the evidence component logs and reads the clock through the port */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seed_gives_the_rfc_key_and_its_key_id),
         cmocka_unit_test(test_signs_with_the_key_and_refuses_without_one),

@@ -26,6 +26,7 @@ static rec_journal_record_t make_record(uint32_t number)
     rec_journal_record_t r;
     memset(&r, 0xEE, sizeof r); /* index and prev_hash must be filled by append */
     r.number = number;
+    r.kind = RP_JOURNAL_KIND_RECORDING; /* encode keeps the caller's kind */
     r.start_unix_ms = 1700000000000LL + (int64_t)number * 60000;
     r.stop_unix_ms = r.start_unix_ms + 30000 + number;
     r.start_uptime_ms = 1000u * number;

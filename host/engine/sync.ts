@@ -10,7 +10,7 @@ import type { ListEntry } from '../../protocol/generated/types.js';
 import { durationMs, hex, summariseEntry, summariseInfo } from './convert.js';
 import { EngineError, fsError, toEngineError } from './errors.js';
 import type { EventOf, JournalProblem, SignatureSummary } from './events.js';
-import { checkJournal, journalCheckedEvent, journalEntriesFromPayload, JOURNAL_RECORD_SIZE, type JournalCheck, type JournalEntry } from './journal.js';
+import { checkJournal, journalCheckedEvent, journalEntriesFromPayload, JOURNAL_RECORD_SIZE, memoryNumber, recordingEntries, type JournalCheck, type JournalEntry } from './journal.js';
 import {
   assertRegularOrAbsent,
   defaultDestination,
@@ -33,7 +33,7 @@ import {
   type Manifest,
 } from './library.js';
 import { appendLog } from './evidence/pins.js';
-import { collectEvidence, identify, recordingRecord, recordJournal, signatureStatus, type SigningState } from './evidence/sync-evidence.js';
+import { collectEvidence, identify, recordJournal, signatureStatus, type SigningState } from './evidence/sync-evidence.js';
 import { buildManifest, type ClockInfo } from './manifest.js';
 import type { Emit, Session } from './session.js';
 import { copyStands, inspectFile, readerFor, verifyLibraryFile } from './verify.js';
@@ -271,11 +271,11 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
     await recordJournal(fs, signing, deviceId, journal.entries);
     const memory = await loadMemory(fs, dest, deviceId);
     const check = checkJournal(journal.entries, journal.total, memory);
-    // Records of other kinds (clock changes, epochs, ...) use `number` for something else.
-    const recordingEntries = journal.entries.filter((j) => recordingRecord([j], j.record.number) !== null);
-    const byNumber = new Map(recordingEntries.map((j) => [j.record.number, j]));
+    // Only recording records (journal.ts: isRecordingKind) stand for files; the other kinds use
+    // `number` for something else or spent it without a file.
+    const byNumber = new Map(recordingEntries(journal.entries).map((j) => [j.record.number, j]));
     const onDevice = new Set(entries.map((e) => e.number));
-    for (const j of recordingEntries) {
+    for (const j of recordingEntries(journal.entries)) {
       if (!onDevice.has(j.record.number) && !library.has(`${deviceId}:${j.record.number}`)) {
         check.gaps.push({ kind: 'missing-record', index: j.index, message: `recording ${j.record.number} is in the journal but is neither on the recorder nor in ${dest}` });
       }
@@ -296,7 +296,7 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
     // its gap is reported once rather than at every sync.
     if (check.chain === 'ok' && (check.restarted || !check.gaps.some((g) => g.kind === 'shrunk')) && check.lastIndex !== null) {
       const last = journal.entries[check.lastIndex]!;
-      await saveMemory(fs, dest, deviceId, { index: last.index, recordSha256: last.hash.toString('hex'), number: last.record.number });
+      await saveMemory(fs, dest, deviceId, { index: last.index, recordSha256: last.hash.toString('hex'), number: memoryNumber(journal.entries, check.lastIndex) });
     }
     const journalTrusted = check.chain === 'ok';
 
@@ -724,7 +724,7 @@ export async function deleteVerified(session: Session, emit: Emit, o: { dest: st
   const journal = await readJournal(session, o.signal);
   const memory = await loadMemory(fs, dest, deviceId);
   const check = checkJournal(journal.entries, journal.total, memory);
-  const byNumber = new Map(journal.entries.map((j) => [j.record.number, j]));
+  const byNumber = new Map(recordingEntries(journal.entries).map((j) => [j.record.number, j]));
   const library = await indexLibrary(fs, dest);
   const result = { deleted: [] as number[] } as SyncResult;
   const ctx = { session, emit, fs, dest, now: o.now ?? Date.now, signal: o.signal, o: {}, clock: null as unknown as ClockInfo, check, byNumber, library, deviceId } as CopyContext;

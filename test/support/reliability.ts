@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { lstatSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeStruct } from '../../protocol/src/codec.js';
-import { CARD_LAYOUT, STRUCTS, structSize } from '../../protocol/src/schema.js';
+import { CARD_LAYOUT, JOURNAL_KIND, STRUCTS, structSize } from '../../protocol/src/schema.js';
 import { recordWithButton } from '../../host/sim/driver.js';
 import { mcopyOut, type Sim } from './sim.js';
 
@@ -65,6 +65,7 @@ export function cardJournal(image: string, tmp: string): Buffer {
 }
 
 export interface JournalRec {
+  kind: number;
   number: number;
   sha256: Buffer;
   sampleCount: number;
@@ -73,7 +74,11 @@ export interface JournalRec {
   prevHash: Buffer;
 }
 
-/** Decodes the journal and checks the prevHash chain; throws on a break. */
+/**
+ * Decodes the journal and checks the prevHash chain over every record (throws on a break); returns
+ * the records of recordings (kinds RECORDING and FOUND_UNJOURNALED): the clock, key, epoch and
+ * spent-number records the firmware also journals are left out.
+ */
 export function checkJournalChain(journal: Buffer): JournalRec[] {
   if (journal.length % JOURNAL_RECORD_SIZE !== 0) throw new Error(`journal is ${journal.length} bytes, not a whole number of records`);
   const recs: JournalRec[] = [];
@@ -83,7 +88,7 @@ export function checkJournalChain(journal: Buffer): JournalRec[] {
     const r = decodeStruct('JOURNAL_RECORD', raw) as unknown as JournalRec;
     if (!r.prevHash.equals(prev)) throw new Error(`journal record ${o / JOURNAL_RECORD_SIZE} does not chain to the one before it`);
     prev = createHash('sha256').update(raw).digest();
-    recs.push(r);
+    if (r.kind === JOURNAL_KIND.RECORDING || r.kind === JOURNAL_KIND.FOUND_UNJOURNALED) recs.push(r);
   }
   return recs;
 }

@@ -44,6 +44,8 @@ int rec_app_init(void)
         d->clock_base_uptime_ms = port_uptime_ms();
         d->clock_set = true;
     }
+    /* The device key and the journal counter before the card: its mount checks the count. */
+    rec_device_boot_identity(d);
     d->battery_mv = port_battery_mv();
     d->last_battery_ms = port_uptime_ms();
     d->low_battery = d->battery_mv != 0 && d->battery_mv < REC_BATTERY_STOP_MV;

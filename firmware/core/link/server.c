@@ -154,6 +154,51 @@ static int open_recording(rec_server_t *s, rec_device_t *d, uint32_t number)
     return REC_OK;
 }
 
+/* IDENTITY: the key, the device's journal count and the card's head, signed over the host's
+ * nonce (contract: "ER1-IDENTITY-v1" || 0x00 || nonce || the bytes before the signature). */
+static uint32_t build_identity(rec_server_t *s, rec_device_t *d, const uint8_t nonce[32])
+{
+    const rec_identity_t *id = &d->identity;
+    rp_identity_t v;
+    memset(&v, 0, sizeof v);
+    if (id->has_key) {
+        memcpy(v.public_key, id->key.public_key, sizeof v.public_key);
+        memcpy(v.key_id, id->key_id, sizeof v.key_id);
+    }
+    memcpy(v.unique_id, id->unique_id, sizeof v.unique_id);
+    v.device_id = d->settings.device_id;
+    v.entropy_source = id->has_key ? id->entropy_source : RP_ENTROPY_NONE;
+    uint8_t flags = 0;
+    if (id->has_key) flags |= RP_IDENTITY_FLAG_HAS_KEY;
+    if (d->simulated || id->simulated) flags |= RP_IDENTITY_FLAG_SIMULATED;
+    if (id->has_unique_id) flags |= RP_IDENTITY_FLAG_HAS_UNIQUE_ID;
+    if (id->damaged) flags |= RP_IDENTITY_FLAG_DAMAGED;
+    if (id->entropy_failed) flags |= RP_IDENTITY_FLAG_ENTROPY_FAILED;
+    v.flags = flags;
+    rec_device_journal_counter(d, &v.journal_epoch, &v.journal_count);
+    if (d->store.mounted && d->store.journal.count > 0) memcpy(v.journal_head, d->store.journal.last_hash, 32);
+    (void)rec_device_clock_now(d, &v.clock_unix_ms);
+    v.uptime_ms = port_uptime_ms();
+    uint8_t *p = s->payload;
+    rp_identity_pack(&v, p);
+    if (id->has_key) {
+        /* The signed message is built in the payload's spare room, after the response. */
+        static const char domain[] = RP_IDENTITY_DOMAIN;
+        uint8_t *m = p + RP_IDENTITY_SIZE;
+        uint32_t mlen = 0;
+        memcpy(m, domain, sizeof domain); /* with its NUL */
+        mlen += sizeof domain;
+        memcpy(m + mlen, nonce, 32);
+        mlen += 32;
+        memcpy(m + mlen, p, RP_IDENTITY_OFF_SIGNATURE);
+        mlen += RP_IDENTITY_OFF_SIGNATURE;
+        if (rec_identity_sign(id, m, mlen, p + RP_IDENTITY_OFF_SIGNATURE) != REC_OK)
+            memset(p + RP_IDENTITY_OFF_SIGNATURE, 0, REC_ED25519_SIGNATURE_SIZE);
+        memset(m, 0, mlen);
+    }
+    return RP_IDENTITY_SIZE;
+}
+
 static bool payload_len_ok(rec_server_t *s, uint16_t seq, uint16_t cmd, uint32_t got, uint32_t want)
 {
     if (got == want) return true;
@@ -422,6 +467,32 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
         err = rec_device_format(d);
         if (err) break;
         send_frame(s, RP_KIND_RESPONSE, seq, cmd, 0);
+        return;
+    }
+    case RP_CMD_IDENTITY: {
+        if (!payload_len_ok(s, seq, cmd, f->length, RP_IDENTITY_REQ_SIZE)) return;
+        rp_identity_req_t r;
+        rp_identity_req_unpack(q, &r);
+        send_frame(s, RP_KIND_RESPONSE, seq, cmd, build_identity(s, d, r.nonce));
+        return;
+    }
+    case RP_CMD_PROVISION: {
+        if (!payload_len_ok(s, seq, cmd, f->length, RP_PROVISION_REQ_SIZE)) return;
+        rp_provision_req_t r;
+        rp_provision_req_unpack(q, &r);
+        if (r.magic != RP_PROVISION_MAGIC) {
+            send_error(s, seq, cmd, RP_ERR_CONFIRMATION_REQUIRED, 0);
+            return;
+        }
+        err = rec_device_provision(d, r.host_random, (r.flags & 1u) != 0);
+        if (err == REC_E_BUSY || err == REC_E_UNSUPPORTED) {
+            /* A key exists (force not asked), a recording runs, or no NVM or entropy source. */
+            send_error(s, seq, cmd, RP_ERR_BAD_STATE, (uint32_t)-err);
+            return;
+        }
+        /* A failed health check is answered: IDENTITY with ENTROPY_FAILED and no new key. */
+        if (err && err != REC_E_ENTROPY) break;
+        send_frame(s, RP_KIND_RESPONSE, seq, cmd, build_identity(s, d, r.host_random));
         return;
     }
     default:

@@ -19,11 +19,14 @@ bool rec_device_clock_now(rec_device_t *d, int64_t *unix_ms)
 
 void rec_device_set_clock(rec_device_t *d, int64_t unix_ms)
 {
+    int64_t before;
+    const bool was_set = rec_device_clock_now(d, &before);
     d->clock_base_unix_ms = unix_ms;
     d->clock_base_uptime_ms = port_uptime_ms();
     d->clock_set = true;
     (void)port_rtc_write(unix_ms); /* ports without an RTC keep it in RAM only */
     rec_store_set_time(&d->store, true, unix_ms);
+    rec_device_clock_changed(d, was_set, before, unix_ms);
 }
 
 int rec_device_save_settings(rec_device_t *d)
@@ -114,9 +117,14 @@ int rec_device_attach_card(rec_device_t *d)
     int64_t now;
     bool set = rec_device_clock_now(d, &now);
     rec_store_set_time(&d->store, set, now);
+    /* The device's count first (a lost tail came before anything recovered now), then the
+     * files cut short, then numbers spent without a file, then a clock lost at boot. */
+    err = rec_device_journal_reconcile(d);
     uint32_t recovered = 0;
     uint8_t reason = d->interrupted_reason ? d->interrupted_reason : RP_STOP_POWER_LOSS;
-    err = rec_store_recover(&d->store, d->settings.device_id, d->settings.sample_rate, reason, &recovered);
+    if (!err) err = rec_store_recover(&d->store, d->settings.device_id, d->settings.sample_rate, reason, &recovered);
+    if (!err) err = rec_device_journal_spent(d);
+    if (!err) err = rec_device_journal_clock_lost(d);
     if (err) {
         d->store.card_state = rec_store_card_state_for(err);
         d->last_error = err;
@@ -148,8 +156,15 @@ int rec_device_format(rec_device_t *d)
         int err = REC_OK;
         if (!port_card_present() || !(d->bd = port_card_open(&err))) return err ? err : REC_E_NOCARD;
     }
+    /* Numbers are never reused: the next one after the format is above every number spent. */
+    uint32_t next = d->settings.next_number;
+    uint32_t floor = rec_device_number_floor(d);
+    if (floor > next) next = floor;
+    if (d->store.highest_number + 1u > next) next = d->store.highest_number + 1u;
+    (void)rec_device_numbers_before_format(d, next);
     int err = rec_store_format(&d->store, d->bd, (uint32_t)(d->settings.device_id ^ port_uptime_ms()), d->ring.buf,
                                rec_ring_capacity(&d->ring));
+    if (!err) err = rec_device_journal_new_epoch(d);
     if (err) {
         d->last_error = err;
         return err;

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "rec/bytes.h"
 #include "rec/err.h"
 #include "rec/sha256.h"
 
@@ -16,7 +17,6 @@ void rec_journal_encode(const rec_journal_record_t *r, uint8_t out[REC_SIZE])
     memcpy(v.magic, RP_CARD_JOURNAL_MAGIC, sizeof v.magic);
     v.version = RP_CARD_JOURNAL_RECORD_VERSION;
     v.size = RP_JOURNAL_RECORD_SIZE;
-    v.kind = RP_JOURNAL_KIND_RECORDING;
     rp_journal_record_pack(&v, out);
 }
 
@@ -96,7 +96,7 @@ static int scan(rec_journal_t *j)
             }
         }
         rec_journal_record_t r;
-        if (rec_journal_decode(buf, &r) == REC_OK && r.number > j->highest_number) {
+        if (rec_journal_decode(buf, &r) == REC_OK && rec_journal_kind_has_number(r.kind) && r.number > j->highest_number) {
             j->highest_number = r.number;
         }
         rec_journal_hash(buf, j->last_hash);
@@ -139,9 +139,31 @@ int rec_journal_close(rec_journal_t *j)
     return rec_fat_close(j->fs, &j->file);
 }
 
+bool rec_journal_kind_has_number(uint16_t kind)
+{
+    return kind == RP_JOURNAL_KIND_RECORDING || kind == RP_JOURNAL_KIND_FOUND_UNJOURNALED ||
+           kind == RP_JOURNAL_KIND_NUMBER_SPENT;
+}
+
+bool rec_journal_kind_has_file(uint16_t kind)
+{
+    return kind == RP_JOURNAL_KIND_RECORDING || kind == RP_JOURNAL_KIND_FOUND_UNJOURNALED;
+}
+
+/* NVM state-log payloads of JOURNAL_HEAD and JOURNAL_PENDING: u32 epoch, u32 count or index,
+ * the first 12 bytes of a record hash. */
+void rec_journal_count_pack(uint32_t epoch, uint32_t count, const uint8_t hash[32], uint8_t out[REC_JOURNAL_COUNT_PAYLOAD])
+{
+    rec_put_u32(out, epoch);
+    rec_put_u32(out + 4, count);
+    if (hash) memcpy(out + 8, hash, 12);
+    else memset(out + 8, 0, 12);
+}
+
 int rec_journal_append(rec_journal_t *j, rec_journal_record_t *rec)
 {
-    if (!j || !j->open || !rec || rec->number == 0 || rec->number <= j->highest_number) {
+    const bool numbered = rec && rec_journal_kind_has_number(rec->kind);
+    if (!j || !j->open || !rec || (numbered && (rec->number == 0 || rec->number <= j->highest_number))) {
         return REC_E_INVAL;
     }
     if (j->count >= MAX_SLOTS) {
@@ -151,6 +173,14 @@ int rec_journal_append(rec_journal_t *j, rec_journal_record_t *rec)
     rec->index = j->count;
     memcpy(rec->prev_hash, j->last_hash, 32);
     rec_journal_encode(rec, buf);
+    uint8_t hash[32], count_payload[REC_JOURNAL_COUNT_PAYLOAD];
+    rec_journal_hash(buf, hash);
+    if (j->nvm) {
+        /* The device's own count: PENDING before the card write, HEAD after its sync. A failed
+         * NVM write does not stop the journal: the next mount then reports the mismatch. */
+        rec_journal_count_pack(j->epoch, j->count, hash, count_payload);
+        (void)rec_nvm_state_put(j->nvm, RP_NVM_STATE_JOURNAL_PENDING, count_payload, sizeof count_payload);
+    }
 
     int err = rec_fat_seek(j->fs, &j->file, j->count * REC_SIZE);
     if (err) {
@@ -172,9 +202,13 @@ int rec_journal_append(rec_journal_t *j, rec_journal_record_t *rec)
     if (err) {
         return err;
     }
-    rec_journal_hash(buf, j->last_hash);
+    memcpy(j->last_hash, hash, 32);
     j->count++;
-    j->highest_number = rec->number;
+    if (numbered) j->highest_number = rec->number;
+    if (j->nvm) {
+        rec_journal_count_pack(j->epoch, j->count, hash, count_payload);
+        (void)rec_nvm_state_put(j->nvm, RP_NVM_STATE_JOURNAL_HEAD, count_payload, sizeof count_payload);
+    }
     j->torn_index = REC_JOURNAL_NO_INDEX;
     j->torn_bytes = 0;
     return REC_OK;
@@ -213,7 +247,7 @@ int rec_journal_find_number(rec_journal_t *j, uint32_t number, rec_journal_recor
             return err;
         }
         rec_journal_record_t r;
-        if (rec_journal_decode(buf, &r) == REC_OK && r.number == number) {
+        if (rec_journal_decode(buf, &r) == REC_OK && rec_journal_kind_has_file(r.kind) && r.number == number) {
             *out = r;
             return REC_OK;
         }

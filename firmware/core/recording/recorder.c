@@ -51,8 +51,12 @@ int rec_recorder_start(rec_device_t *d)
     rec_store_t *st = &d->store;
     rec_recording_state_t *c = &d->cur;
 
+    /* A number spent earlier without a file (a failed start) is journalled before the next. */
+    int err = rec_device_journal_spent(d);
+    if (err) return err;
     uint32_t number = st->highest_number + 1;
     if (d->settings.next_number > number) number = d->settings.next_number;
+    if (rec_device_number_floor(d) > number) number = rec_device_number_floor(d);
     if (number > REC_STORE_MAX_NUMBER) return REC_E_FULL;
 
     uint64_t total, free_bytes;
@@ -73,9 +77,12 @@ int rec_recorder_start(rec_device_t *d)
         return REC_E_NOSPC;
     }
 
-    /* The number is spent from here on, whatever happens next. */
+    /* The number is spent from here on, whatever happens next: in the device's own memory (a
+     * cut before the file exists is journalled as NUMBER_SPENT) and in the settings. */
+    err = rec_device_spend_number(d, number);
+    if (err) return err;
     d->settings.next_number = number + 1;
-    int err = rec_device_save_settings(d);
+    err = rec_device_save_settings(d);
     if (err) return err;
 
     char path[REC_STORE_PATH_MAX];

@@ -336,11 +336,13 @@ int rec_store_hash_file(rec_store_t *st, rec_fat_file_t *f, uint32_t offset, uin
     return REC_OK;
 }
 
-/* Journals a recording that ends in a valid evid chunk. */
+/* Journals a recording that ends in a valid evid chunk: as a RECORDING closed by recovery
+ * (recovered), or as FOUND_UNJOURNALED (a finished file the journal never had: never RECOVERED). */
 static int journal_from_evid(rec_store_t *st, const rec_recording_t *r, uint8_t stop_reason, bool recovered)
 {
     rec_journal_record_t rec;
     memset(&rec, 0, sizeof rec);
+    rec.kind = recovered ? RP_JOURNAL_KIND_RECORDING : RP_JOURNAL_KIND_FOUND_UNJOURNALED;
     rec.number = r->number;
     rec.start_unix_ms = r->evid.start_unix_ms;
     rec.sample_rate = r->evid.sample_rate;
@@ -372,10 +374,11 @@ static int recover_one(rec_store_t *st, uint32_t number, uint64_t device_id, uin
     err = inspect(st, &f, &r);
     if (err) goto out;
     if (r.finished) {
-        /* Cut between writing the evid chunk and journalling: trim and journal only. */
+        /* A finished file without its record (cut between writing the evid chunk and
+         * journalling, or a record lost): trim, and say what was found, never RECOVERED. */
         err = rec_fat_trim(&st->fs, &f);
         if (!err) err = rec_fat_file_sync(&st->fs, &f);
-        if (!err) err = journal_from_evid(st, &r, 0, true);
+        if (!err) err = journal_from_evid(st, &r, 0, false);
         *closed = err == REC_OK;
         goto out;
     }

@@ -5,6 +5,7 @@
  *   sim_pty.c      the serial link on a pseudo-terminal
  *   sim_mic.c      the microphone thread and its sources (ramp, sine, demo, wav)
  *   sim_card.c     the card: an image file with eject/insert and write-stall injection
+ *   sim_nvm.c      the device's own NVM (IMAGE.nvm, NOR rules) and entropy (getrandom)
  *
  * Threads: the core runs on the main thread only. The microphone thread plays the interrupt: it
  * calls the core's block callback holding the "interrupt" mutex that port_irq_save takes. */
@@ -22,6 +23,8 @@ typedef struct {
     const char *image;
     const char *link;
     const char *settings;     /* never NULL after option parsing */
+    const char *nvm;          /* IMAGE.nvm by default; NULL with --nvm none (a device without NVM) */
+    uint32_t nvm_cut_at;      /* 0: never; N: the power is cut in the Nth NVM program or erase */
     uint32_t size_mb;
     sim_mic_kind_t mic;
     double sine_hz;
@@ -79,5 +82,9 @@ bool sim_card_eject(void);
 bool sim_card_insert(void);
 /* Releases the image file at exit. */
 void sim_card_shutdown(void);
+
+/* ---- sim_nvm.c ----------------------------------------------------------------------------- */
+/* Opens (creating blank) the NVM file; 0 or -1 (message printed). */
+int sim_nvm_open(void);
 
 #endif

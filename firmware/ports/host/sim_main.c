@@ -249,6 +249,8 @@ static void usage(FILE *f)
             "  --stall-every N     every Nth card write first stalls ...\n"
             "  --stall-ms M        ... for M device milliseconds\n"
             "  --settings PATH     settings file (default IMAGE.settings)\n"
+            "  --nvm PATH|none     the device's own flash, key and journal counter (default IMAGE.nvm)\n"
+            "  --nvm-cut-at N      cut the power in the Nth NVM program or erase (exits)\n"
             "  --quiet             no `log:` lines on stderr\n"
             "  --verbose           also print `led on`/`led off` on stdout\n"
             "Control on stdin: press, connect, disconnect, battery MV, eject, insert, quit\n");
@@ -298,7 +300,7 @@ static bool parse_mic(const char *s)
 static int parse_options(int argc, char **argv)
 {
     enum { O_IMAGE = 256, O_LINK, O_SIZE, O_MIC, O_SPEED, O_STALL_EVERY, O_STALL_MS, O_SETTINGS,
-           O_QUIET, O_VERBOSE, O_HELP };
+           O_NVM, O_NVM_CUT_AT, O_QUIET, O_VERBOSE, O_HELP };
     static const struct option opts[] = {
         { "image", required_argument, NULL, O_IMAGE },
         { "link", required_argument, NULL, O_LINK },
@@ -308,18 +310,31 @@ static int parse_options(int argc, char **argv)
         { "stall-every", required_argument, NULL, O_STALL_EVERY },
         { "stall-ms", required_argument, NULL, O_STALL_MS },
         { "settings", required_argument, NULL, O_SETTINGS },
+        { "nvm", required_argument, NULL, O_NVM },
+        { "nvm-cut-at", required_argument, NULL, O_NVM_CUT_AT },
         { "quiet", no_argument, NULL, O_QUIET },
         { "verbose", no_argument, NULL, O_VERBOSE },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
     };
-    static char *default_settings;
+    static char *default_settings, *default_nvm;
+    bool nvm_given = false;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case O_IMAGE: sim_cfg.image = optarg; break;
         case O_LINK: sim_cfg.link = optarg; break;
         case O_SETTINGS: sim_cfg.settings = optarg; break;
+        case O_NVM:
+            nvm_given = true;
+            sim_cfg.nvm = strcmp(optarg, "none") == 0 ? NULL : optarg;
+            break;
+        case O_NVM_CUT_AT:
+            if (!parse_u32(optarg, &sim_cfg.nvm_cut_at, 1, UINT32_MAX)) {
+                sim_err("--nvm-cut-at: expected an operation number from 1, got %s", optarg);
+                return -1;
+            }
+            break;
         case O_QUIET: sim_cfg.quiet = true; break;
         case O_VERBOSE: sim_cfg.verbose = true; break;
         case O_HELP: usage(stdout); exit(0);
@@ -378,6 +393,14 @@ static int parse_options(int argc, char **argv)
         snprintf(default_settings, n, "%s.settings", sim_cfg.image);
         sim_cfg.settings = default_settings;
     }
+    if (!nvm_given) {
+        size_t n = strlen(sim_cfg.image) + sizeof ".nvm";
+        default_nvm = malloc(n);
+        if (!default_nvm)
+            return -1;
+        snprintf(default_nvm, n, "%s.nvm", sim_cfg.image);
+        sim_cfg.nvm = default_nvm;
+    }
     if (sim_cfg.stall_every && !sim_cfg.stall_ms)
         sim_err("--stall-every without --stall-ms: no stalls");
     return 0;
@@ -404,7 +427,7 @@ int main(int argc, char **argv)
         sim_err("eventfd: %s", strerror(errno));
         return 1;
     }
-    if (sim_mic_init() != 0 || sim_card_prepare() != 0)
+    if (sim_mic_init() != 0 || sim_card_prepare() != 0 || sim_nvm_open() != 0)
         return 1;
     if (sim_pty_open(sim_cfg.link) != 0) {
         sim_pty_close();

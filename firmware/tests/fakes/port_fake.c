@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fakes/nvm_fake.h"
 #include "fakes/sd_card_model.h"
 #include "rec/err.h"
 
@@ -71,6 +72,7 @@ void port_fake_reset(void)
 {
     initialised = true;
     memset(&F, 0, sizeof F);
+    nvm_fake_reset();
     F.now_ns = 1000000000ull; /* start at 1 s so "0" is never a valid time by accident */
     F.card_err = REC_E_NOCARD;
     F.card_present = -1;

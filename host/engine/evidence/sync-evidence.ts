@@ -99,15 +99,6 @@ export async function recordJournal(fs: Fs, s: SigningState, deviceId: string, j
   await saveLibraryJournal(fs, s.dir, s.keyId, id.journalEpoch, journal);
 }
 
-/** The journal record of a recording (kinds RECORDING and FOUND_UNJOURNALED), newest first. */
-export function recordingRecord(journal: JournalEntry[], number: number): JournalEntry | null {
-  for (let i = journal.length - 1; i >= 0; i--) {
-    const r = journal[i]!.record;
-    if ((r.kind === JOURNAL_KIND.RECORDING || r.kind === JOURNAL_KIND.FOUND_UNJOURNALED) && r.number === number) return journal[i]!;
-  }
-  return null;
-}
-
 /** The manifest's `evidence` block. */
 export interface ManifestEvidence {
   status: SignatureSummary['status'];

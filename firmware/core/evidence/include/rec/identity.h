@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "rec/ed25519.h"
+#include "rec/nvm.h"
 
 #define REC_KEY_ID_SIZE 8u
 
@@ -37,5 +38,39 @@ int rec_identity_sign(const rec_identity_t *id, const void *msg, size_t len,
 
 /* Forgets the key (overwrites the secret in RAM); has_key false. */
 void rec_identity_clear(rec_identity_t *id);
+
+/* ---- Lifecycle: boot and PROVISION (the key lives in NVM copies A and B, rec/nvm.h) ---------
+ *
+ * Boot: a copy is valid when magic, version, size and CRC-32 check and the seed's key pair has
+ * the stored public key. A is tried first, then B; the other copy is rewritten when it differs
+ * (repair). When no copy is valid but one is not blank, the key is DAMAGED: the device records
+ * unsigned and never makes a new key by itself (PROVISION with force replaces it).
+ * Returns REC_OK (key loaded or none stored), REC_E_CORRUPT (damaged), REC_E_UNSUPPORTED (no
+ * NVM), or an NVM error. simulated and the unique id are filled in every case. */
+int rec_identity_boot(rec_identity_t *id, rec_nvm_t *nvm);
+
+/* Raw-bit health of an entropy pool (contract: a run of equal bits < 320, ones between 25 %
+ * and 75 %, transitions >= 1/8 of the bits). */
+typedef struct {
+    uint32_t bits;
+    uint32_t ones;
+    uint32_t longest_run;
+    uint32_t transitions;
+} rec_entropy_health_t;
+#define REC_ENTROPY_MAX_RUN 320u
+bool rec_entropy_health(const uint8_t *pool, uint32_t len, rec_entropy_health_t *out);
+
+/* Bytes of raw pool asked of port_entropy: 64 from an OS or semihosting source, 2048 of packed
+ * ring-oscillator bits (RP_ENTROPY_ROSC); scratch must hold REC_ENTROPY_POOL_MAX. */
+#define REC_ENTROPY_POOL_OS 64u
+#define REC_ENTROPY_POOL_MAX 2048u
+
+/* PROVISION: seed = SHA-256("ER-1 seed v1" || raw pool || host_random || unique id (8 bytes,
+ * when the port has one) || uptime ms (8 bytes little-endian)); the key pair of the seed is
+ * written to copy A, then copy B, and loaded. REC_E_BUSY when a key exists (or is damaged) and
+ * force is false; REC_E_ENTROPY when the pool fails the health checks (entropy_failed set, no
+ * key made, the old key kept); REC_E_UNSUPPORTED without NVM or entropy; NVM errors. */
+int rec_identity_provision(rec_identity_t *id, rec_nvm_t *nvm, const uint8_t host_random[32], bool force,
+                           uint8_t *scratch, uint32_t scratch_bytes);
 
 #endif

@@ -51,6 +51,9 @@ struct rec_device {
     void (*on_detach)(void);
 
     rec_identity_t identity;    /* the device key (evidence/identity.c); has_key false until provisioned */
+    rec_nvm_t nvm;              /* the device's own memory (evidence/nvm.c); present false without one */
+    bool clock_flag;            /* NVM CLOCK says the clock has been set */
+    bool clock_lost_pending;    /* boot found the clock lost: CLOCK_LOST goes to the next card mounted */
 
     rec_ring_t ring;            /* also the scratch lent to card mount, repair and format */
     rec_recording_state_t cur;
@@ -67,5 +70,36 @@ int rec_device_save_settings(rec_device_t *d);
 int rec_device_attach_card(rec_device_t *d);
 void rec_device_detach_card(rec_device_t *d);
 int rec_device_format(rec_device_t *d);
+
+/* ---- Device key and the counted journal (device_journal.c; docs/firmware.md) ---------------- */
+/* At start-up, before the card is mounted: opens the NVM, loads the key (rec_identity_boot) and
+ * notes a clock lost since it was last set (NVM CLOCK flag). */
+void rec_device_boot_identity(rec_device_t *d);
+/* PROVISION: makes the key (the idle audio ring lends the entropy pool) and journals KEY_CREATED
+ * when a card is mounted. REC_E_BUSY while recording or when a key exists and !force. */
+int rec_device_provision(rec_device_t *d, const uint8_t host_random[32], bool force);
+/* The device's own journal count: epoch and records (0, 0 without NVM or before any count). */
+void rec_device_journal_counter(rec_device_t *d, uint32_t *epoch, uint32_t *count);
+/* Appends a journal record between the card's update marker writes. */
+int rec_device_journal_event(rec_device_t *d, rec_journal_record_t *r);
+/* At mount: compares the card's journal with the device's count, appends TAIL_LOST when they
+ * disagree, and counts every append from now on. */
+int rec_device_journal_reconcile(rec_device_t *d);
+/* Journals NUMBER_SPENT for each number the device spent (NVM NUMBER_FLOOR) that has neither a
+ * record nor a file; run after recovery and before a new number is spent. */
+int rec_device_journal_spent(rec_device_t *d);
+/* The lowest number the next recording may take by the device's own memory (0 when none), and
+ * spends `number` there (NUMBER_FLOOR = number + 1) before its file is created. */
+uint32_t rec_device_number_floor(rec_device_t *d);
+int rec_device_spend_number(rec_device_t *d, uint32_t number);
+/* Before the device formats its card: the numbers below next_number belong to earlier epochs. */
+int rec_device_numbers_before_format(rec_device_t *d, uint32_t next_number);
+/* After the device formatted its card: epoch + 1, count 0, EPOCH_START (number = the new epoch,
+ * sampleCount and sha256 = the previous epoch's count and head). */
+int rec_device_journal_new_epoch(rec_device_t *d);
+/* After the clock was set: NVM CLOCK flag, and CLOCK_SET when it was not set or moved > 1 s. */
+void rec_device_clock_changed(rec_device_t *d, bool was_set, int64_t before, int64_t now);
+/* CLOCK_LOST on the mounted card when boot found the clock lost. */
+int rec_device_journal_clock_lost(rec_device_t *d);
 
 #endif

@@ -32,7 +32,8 @@
  *     journal stays usable; every whole record is counted, and appends continue after the last
  *     one, chained to its hash, so the rest of the chain is verifiable again.
  *
- * Numbers: highest_number is the largest number of any counted record that decodes. Append
+ * Numbers: highest_number is the largest number of any counted record that decodes and whose
+ * kind carries a recording number (RECORDING, FOUND_UNJOURNALED, NUMBER_SPENT). Append
  * refuses a number not greater than it (numbers are never reused). The recorder also takes the
  * highest recording file on the card into account (a recording cut by power loss is journalled
  * only when it is recovered). */
@@ -43,6 +44,7 @@
 #include <stdint.h>
 
 #include "rec/fat.h"
+#include "rec/nvm.h"
 #include "rec_codec.h"
 
 #define REC_JOURNAL_RECORD_SIZE RP_JOURNAL_RECORD_SIZE /* 128 */
@@ -56,7 +58,7 @@
 typedef rp_journal_record_t rec_journal_record_t;
 
 /* ---- Pure functions ----------------------------------------------------------------------- */
-/* 128 bytes with magic, version 1, size 128; reserved zero. */
+/* 128 bytes with magic, version 1, size 128; kind as given (0: a recording). */
 void rec_journal_encode(const rec_journal_record_t *rec, uint8_t out[REC_JOURNAL_RECORD_SIZE]);
 /* REC_E_CORRUPT unless magic "RJNL", version 1 and size 128. */
 int rec_journal_decode(const uint8_t in[REC_JOURNAL_RECORD_SIZE], rec_journal_record_t *out);
@@ -79,7 +81,22 @@ typedef struct {
     uint32_t break_index;     /* first failing record, REC_JOURNAL_NO_INDEX when intact */
     uint32_t torn_index;      /* torn last record ignored, REC_JOURNAL_NO_INDEX when none */
     uint32_t torn_bytes;      /* bytes after the counted records that the next append drops */
+    /* The device's own count of its records (docs/firmware.md, "The counted journal"): when
+     * set (by the device after mount), every append writes JOURNAL_PENDING before and
+     * JOURNAL_HEAD after the card write to the NVM state log. NULL without NVM. */
+    rec_nvm_t *nvm;
+    uint32_t epoch;
 } rec_journal_t;
+
+/* Kinds (RP_JOURNAL_KIND_*) that carry a recording number (numbers are never reused), and the
+ * kinds whose number has a file on the card. */
+bool rec_journal_kind_has_number(uint16_t kind);
+bool rec_journal_kind_has_file(uint16_t kind);
+
+/* The NVM payload of JOURNAL_HEAD / JOURNAL_PENDING: u32 epoch, u32 count (or index), then the
+ * first 12 bytes of hash (zeros when hash is NULL). */
+#define REC_JOURNAL_COUNT_PAYLOAD 20u
+void rec_journal_count_pack(uint32_t epoch, uint32_t count, const uint8_t hash[32], uint8_t out[REC_JOURNAL_COUNT_PAYLOAD]);
 
 /* Creates SYSTEM/ and JOURNAL.BIN when missing, then scans and verifies (see above). A broken
  * chain is not an error (REC_OK; see intact/break_index). Errors: I/O and FAT errors. */
@@ -89,14 +106,16 @@ int rec_journal_close(rec_journal_t *j);
 
 /* Appends: sets rec->index and rec->prev_hash, writes the record at count*128 (over a torn
  * tail), sets the file size, and file_syncs. Only after a successful sync are count, last_hash
- * and highest_number advanced. REC_E_INVAL when rec->number <= highest_number or is 0. */
+ * and highest_number advanced. REC_E_INVAL when a numbered kind's rec->number <= highest_number
+ * or is 0 (other kinds use `number` for something else and leave highest_number alone). */
 int rec_journal_append(rec_journal_t *j, rec_journal_record_t *rec);
 
 /* Record `index` (< count): decoded (REC_E_CORRUPT if it does not decode), or raw bytes as
  * stored (for the JOURNAL command). REC_E_RANGE when index >= count. */
 int rec_journal_read(rec_journal_t *j, uint32_t index, rec_journal_record_t *out);
 int rec_journal_read_raw(rec_journal_t *j, uint32_t index, uint8_t out[REC_JOURNAL_RECORD_SIZE]);
-/* The last counted record with this number (scans backwards). REC_E_NOENT when none. */
+/* The last counted record of a recording (a kind with a file) with this number (scans
+ * backwards). REC_E_NOENT when none. */
 int rec_journal_find_number(rec_journal_t *j, uint32_t number, rec_journal_record_t *out);
 
 /* Re-reads the counted records and checks the whole chain: REC_OK when every record decodes and

@@ -82,7 +82,9 @@ int rec_store_list(rec_store_t *st, uint32_t after, uint32_t *numbers, uint32_t 
 /* Closes every recording the journal does not know (numbers above its highest): sizes set to
  * the last patched size, SHA-256 computed from the card, evid chunk written, chain trimmed, and
  * a journal record appended with `stop_reason` and the RECOVERED flag. A recording whose file
- * already ends in an evid chunk (cut between stop and journalling) is only journalled; one cut
+ * already ends in an evid chunk (cut between stop and journalling, or its record lost) is
+ * journalled as FOUND_UNJOURNALED (the kind says it was found, not recorded then; never as a
+ * RECORDING with RECOVERED, which would hide that the record was missing); one cut
  * before its header was written is closed as an empty recording at `sample_rate`. Files that
  * are not recordings of ours are left untouched. *recovered counts the recordings closed. */
 int rec_store_recover(rec_store_t *st, uint64_t device_id, uint32_t sample_rate, uint8_t stop_reason, uint32_t *recovered);
