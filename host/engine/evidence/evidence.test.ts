@@ -6,15 +6,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { CARD_LAYOUT, PROTOCOL } from '../../../protocol/src/schema.js';
-import { jsonable } from '../convert.js';
-import { entryFromRaw } from '../journal.js';
+import { PROTOCOL } from '../../../protocol/src/schema.js';
 import { serialiseManifest, type Manifest } from '../library.js';
 import { setup } from '../testing/harness.js';
+import { forgeAudio } from '../testing/forger.js';
 import { sealRecording, signingDevice } from '../testing/signing-device.js';
 import { verifyLibraryFile, verifyPaths } from '../verify.js';
 import { checkIdentity, identitySignedMessage } from './identity.js';
-import { keyIdOf, parseSignifySignature, signifySignature } from './open-formats.js';
+import { keyIdOf, signifySignature } from './open-formats.js';
 import { appendLog, journalPath, keyFileNames, loadPin, pinPath, rePin } from './pins.js';
 import { parseSlotMessage, parseTrustedComment } from './recording.js';
 
@@ -292,40 +291,6 @@ describe('sync with a signing recorder', () => {
     expect(h.of('file.verified')).toEqual([]);
   });
 });
-
-/** Rewrites a library copy as a forger with every hash tool but not the recorder's key would. */
-function forgeAudio(dir: string, n: number): void {
-  const wav = wavOf(dir, n);
-  const file = readFileSync(wav);
-  file[CARD_LAYOUT.wavDataOffset + 10] = file[CARD_LAYOUT.wavDataOffset + 10]! ^ 0x55; // the edit
-  const m = JSON.parse(readFileSync(wav.replace(/\.wav$/, '.json'), 'utf8')) as Manifest;
-  const dataEnd = CARD_LAYOUT.wavDataOffset + m.recording.sampleCount * 2;
-  const audioSha = sha(file.subarray(CARD_LAYOUT.wavDataOffset, dataEnd));
-  audioSha.copy(file, dataEnd + 8 + 40); // the evid chunk's SHA-256
-  writeFileSync(wav, file); // through the hard link: the evidence folder's REC*.WAV changes too
-  // the journal record, re-chained, in the manifest and in the library's journal
-  const jpath = journalPath(dir, m.evidence!.keyId!, 1);
-  const journal = readFileSync(jpath);
-  const idx = m.journal!.index;
-  audioSha.copy(journal, idx * 128 + 64);
-  for (let i = idx + 1; i * 128 < journal.length; i++) sha(journal.subarray((i - 1) * 128, i * 128)).copy(journal, i * 128 + 96);
-  writeFileSync(jpath, journal);
-  const e = entryFromRaw(Buffer.from(journal.subarray(idx * 128, idx * 128 + 128)), idx);
-  m.journal = { ...m.journal!, hex: e.raw.toString('hex'), recordSha256: e.hash.toString('hex'), decoded: jsonable(e.record) as Record<string, unknown> };
-  m.recording.sha256 = audioSha.toString('hex');
-  m.file.sha256 = sha(file).toString('hex');
-  // the statement, and the statement inside the signify file (its signature cannot be redone)
-  const folder = wav.replace(/\.wav$/, '.evidence');
-  const name = `REC${String(n).padStart(5, '0')}`;
-  const statement = Buffer.from(readFileSync(join(folder, `${name}.SHA`), 'latin1').replace(/(SHA256 \(REC\d+\.WAV\) = )[0-9a-f]{64}/, `$1${m.file.sha256}`), 'latin1');
-  writeFileSync(join(folder, `${name}.SHA`), statement);
-  const sig = readFileSync(join(folder, `${name}.SIG`));
-  const head = sig.subarray(0, sig.length - parseSignifySignature(sig).message.length);
-  writeFileSync(join(folder, `${name}.SIG`), Buffer.concat([head, statement]));
-  m.evidence!.statement![`${name}.WAV`] = m.file.sha256;
-  delete m.integrity;
-  writeFileSync(wav.replace(/\.wav$/, '.json'), serialiseManifest(m));
-}
 
 describe('offline verify against forgeries', () => {
   test('edited audio with every hash recomputed and manifest and journal rewritten: fails naming the signature', async () => {
