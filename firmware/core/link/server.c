@@ -6,6 +6,8 @@
 #include "rec/err.h"
 #include "rec/journal.h"
 #include "rec/port.h"
+#include "rec/checkpoint.h"
+#include "rec/seal.h"
 #include "rec/store.h"
 #include "rec_codec.h"
 
@@ -133,23 +135,35 @@ static void fill_entry(uint8_t *e, rec_device_t *d, const rec_recording_t *r)
         v.sample_count = data / 2u;
         v.start_unix_ms = r->header_valid ? r->header.start_unix_ms : 0;
     }
+    uint32_t sizes[5];
+    uint8_t evidence_flags;
+    rec_seal_status(d, r->number, r->finished && !current, sizes, &evidence_flags);
+    v.flags |= evidence_flags;
+    v.statement_size = sizes[RP_PART_STATEMENT];
+    v.signify_size = sizes[RP_PART_SIGNIFY];
+    v.minisign_size = sizes[RP_PART_MINISIGN];
+    v.checkpoints_size = sizes[RP_PART_CHECKPOINTS];
     rp_list_entry_pack(&v, e);
 }
 
-/* Opens (or reuses) the file of a recording for READ and HASH. */
-static int open_recording(rec_server_t *s, rec_device_t *d, uint32_t number)
+/* Opens (or reuses) a file of a recording (part: RP_PART_*) for READ and HASH. */
+static int open_recording(rec_server_t *s, rec_device_t *d, uint32_t number, uint8_t part)
 {
     if (!d->store.mounted) return REC_E_NOCARD;
     bool current = d->rec_state != RP_REC_STATE_IDLE && d->rec_state != RP_REC_STATE_ERROR && d->cur.number == number;
-    /* The recording being written grows: reopen it each time for its current size. */
-    if (s->rf_open && s->rf_number == number && s->rf_generation == d->generation && !current) return REC_OK;
+    /* The recording being written grows, and so do its checkpoints and, while it is sealed, its
+     * statement files: reopen those each time for their current size. */
+    bool growing = current || (part != RP_PART_AUDIO && d->seal.working);
+    if (s->rf_open && s->rf_number == number && s->rf_part == part && s->rf_generation == d->generation && !growing)
+        return REC_OK;
     s->rf_open = false;
     char path[REC_STORE_PATH_MAX];
-    if (rec_store_path(number, path) != REC_OK) return REC_E_NOENT;
+    if (rec_ckpt_path(number, rec_seal_part_ext(part), path) != REC_OK) return REC_E_NOENT;
     int err = rec_fat_open(&d->store.fs, &s->rf, path, REC_FAT_READ);
     if (err) return err;
     s->rf_open = true;
     s->rf_number = number;
+    s->rf_part = part;
     s->rf_generation = d->generation;
     return REC_OK;
 }
@@ -234,8 +248,8 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
         rp_read_req_t r;
         rp_read_req_unpack(q, &r);
         uint32_t number = r.number, offset = r.offset, length = r.length;
-        if (r.part != RP_PART_AUDIO) {
-            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_PART_AUDIO);
+        if (!rec_seal_part_ext(r.part)) {
+            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_PART_CHECKPOINTS);
             return;
         }
         uint32_t max = s->max_payload - RP_READ_SIZE;
@@ -243,7 +257,7 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
             send_error(s, seq, cmd, RP_ERR_TOO_LARGE, max);
             return;
         }
-        err = open_recording(s, d, number);
+        err = open_recording(s, d, number, r.part);
         if (err) break;
         if (offset > s->rf.size) {
             send_error(s, seq, cmd, RP_ERR_OUT_OF_RANGE, s->rf.size);
@@ -269,15 +283,15 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
         rp_hash_req_unpack(q, &r);
         uint32_t number = r.number, offset = r.offset, length = r.length;
         uint8_t algo = r.algorithm;
-        if (r.part != RP_PART_AUDIO) {
-            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_PART_AUDIO);
+        if (!rec_seal_part_ext(r.part)) {
+            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_PART_CHECKPOINTS);
             return;
         }
         if (algo != RP_HASH_SHA256) {
             send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_HASH_SHA256);
             return;
         }
-        err = open_recording(s, d, number);
+        err = open_recording(s, d, number, r.part);
         if (err) break;
         if (offset > s->rf.size || length > s->rf.size - offset) {
             send_error(s, seq, cmd, RP_ERR_OUT_OF_RANGE, s->rf.size);
@@ -309,6 +323,10 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
             send_error(s, seq, cmd, RP_ERR_NOT_FINISHED, 0);
             return;
         }
+        /* The signed files go after the WAV's delete is committed: a cut in between leaves
+         * orphan statement files of a number that is never reused (harmless), never a WAV whose
+         * checkpoints and signatures are gone. */
+        if (!err) err = rec_seal_delete_sidecars(d, number);
         d->generation++;
         if (err) break;
         const rp_delete_t v = { .number = number };

@@ -12,6 +12,7 @@
 #include "rec/audio_ring.h"
 #include "rec/identity.h"
 #include "rec/recorder.h"
+#include "rec/seal.h"
 #include "rec/settings.h"
 #include "rec/store.h"
 
@@ -51,6 +52,7 @@ struct rec_device {
     void (*on_detach)(void);
 
     rec_identity_t identity;    /* the device key (evidence/identity.c); has_key false until provisioned */
+    rec_seal_t seal;            /* statement files written after stop (evidence/seal.c) */
 
     rec_ring_t ring;            /* also the scratch lent to card mount, repair and format */
     rec_recording_state_t cur;
