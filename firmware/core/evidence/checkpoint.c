@@ -174,7 +174,15 @@ static bool get_hex(const char *text, size_t len, const char *key, uint8_t *out,
     return v && parse_hex(v, n, out, bytes);
 }
 
-int rec_ckpt_parse(const uint8_t slot[REC_CKPT_SLOT_SIZE], const uint8_t *public_key, rec_ckpt_t *out)
+/* Whether the key made the slot's signature (by signing again: see rec_ckpt_parse). */
+static bool signed_by(const uint8_t slot[REC_CKPT_SLOT_SIZE], const rec_identity_t *key)
+{
+    uint8_t sig[REC_ED25519_SIGNATURE_SIZE];
+    return rec_identity_sign(key, slot, REC_CKPT_MSG_SIZE, sig) == REC_OK &&
+           memcmp(sig, slot + REC_CKPT_MSG_SIZE, sizeof sig) == 0;
+}
+
+int rec_ckpt_parse(const uint8_t slot[REC_CKPT_SLOT_SIZE], const rec_identity_t *key, rec_ckpt_t *out)
 {
     const char *text = (const char *)slot;
     if (slot[REC_CKPT_MSG_SIZE - 1u] != '\n') return REC_E_CORRUPT;
@@ -182,8 +190,7 @@ int rec_ckpt_parse(const uint8_t slot[REC_CKPT_SLOT_SIZE], const uint8_t *public
     while (len > 0 && text[len - 1u] == ' ') len--;
     for (size_t i = 0; i < len; i++)
         if (slot[i] < 0x20 || slot[i] > 0x7e) return REC_E_CORRUPT;
-    if (public_key && rec_ed25519_verify(slot + REC_CKPT_MSG_SIZE, slot, REC_CKPT_MSG_SIZE, public_key) != 1)
-        return REC_E_CORRUPT;
+    if (key && !signed_by(slot, key)) return REC_E_CORRUPT;
     rec_ckpt_t c;
     memset(&c, 0, sizeof c);
     uint64_t v;

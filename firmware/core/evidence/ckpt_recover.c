@@ -45,16 +45,43 @@ static int card_header_evid_hash(rec_device_t *d, rec_fat_file_t *wav, uint32_t 
     return err;
 }
 
+/* What the recovery needs of the WAV (kept small: this runs at the bottom of a deep stack). */
+typedef struct {
+    uint32_t number;
+    uint32_t data_bytes;
+    uint32_t samples;
+    uint8_t stop_reason;
+} wav_facts_t;
+
+/* The WAV's facts; false when it is not a finished recording (left to the WAV's recovery). */
+static __attribute__((noinline)) bool wav_facts(rec_store_t *st, uint32_t number, wav_facts_t *w)
+{
+    rec_recording_t r;
+    if (rec_store_find(st, number, &r) != REC_OK || !r.finished) return false;
+    w->number = number;
+    w->data_bytes = r.header.data_size;
+    w->samples = r.evid.sample_count;
+    w->stop_reason = r.evid.stop_reason;
+    return true;
+}
+
+/* Whether the slot at `index` is a stop slot of this recording (format only: the cheap check). */
+static __attribute__((noinline)) bool is_stop_slot(rec_store_t *st, rec_fat_file_t *ckp, uint32_t index, uint32_t number)
+{
+    rec_ckpt_t c;
+    return read_slot(st, ckp, index, st->block) == REC_OK && rec_ckpt_parse(st->block, NULL, &c) == REC_OK &&
+           c.kind == REC_CKPT_STOP && c.number == number;
+}
+
 /* Checks the slots after slot 0 against the audio; writes the stop slot when there is none. */
-static int close_slots(rec_device_t *d, rec_fat_file_t *ckp, const rec_recording_t *r, bool *wrote)
+static __attribute__((noinline)) int close_slots(rec_device_t *d, rec_fat_file_t *ckp, const wav_facts_t *r, bool *wrote)
 {
     rec_store_t *st = &d->store;
     uint8_t *slot = st->block;
-    const uint8_t *pk = d->identity.key.public_key;
     rec_ckpt_t c;
     int err = read_slot(st, ckp, 0, slot);
     if (err) return err == REC_E_CORRUPT ? REC_OK : err;
-    if (rec_ckpt_parse(slot, pk, &c) != REC_OK || c.kind != REC_CKPT_START || c.number != r->number ||
+    if (rec_ckpt_parse(slot, &d->identity, &c) != REC_OK || c.kind != REC_CKPT_START || c.number != r->number ||
         memcmp(c.key_id, d->identity.key_id, REC_KEY_ID_SIZE) != 0)
         return REC_OK; /* not a checkpoint file this key can continue: left as it is */
     uint8_t session[REC_CKPT_SESSION_SIZE];
@@ -65,7 +92,7 @@ static int close_slots(rec_device_t *d, rec_fat_file_t *ckp, const rec_recording
     (void)rec_store_path(r->number, path);
     err = rec_fat_open(&st->fs, &wav, path, REC_FAT_READ);
     if (err) return err;
-    uint32_t data = r->header.data_size, found = r->evid.sample_count;
+    uint32_t data = r->data_bytes, found = r->samples;
     uint8_t f[32];
     err = card_header_evid_hash(d, &wav, data, f);
     rec_sha256_t h;
@@ -77,7 +104,7 @@ static int close_slots(rec_device_t *d, rec_fat_file_t *ckp, const rec_recording
     uint32_t chain_slots = ckp->clusters * st->fs.blocks_per_cluster;
     for (uint32_t i = 1; !err && i < chain_slots; i++) {
         if (read_slot(st, ckp, i, slot) != REC_OK) break;
-        if (rec_ckpt_parse(slot, pk, &c) != REC_OK || c.number != r->number || c.index != i ||
+        if (rec_ckpt_parse(slot, &d->identity, &c) != REC_OK || c.number != r->number || c.index != i ||
             memcmp(c.session, session, sizeof session) != 0)
             break;
         if (c.kind == REC_CKPT_STOP) {
@@ -100,7 +127,7 @@ static int close_slots(rec_device_t *d, rec_fat_file_t *ckp, const rec_recording
     uint8_t digest[32];
     rec_sha256_final(&h, digest);
     memset(slot, 0, REC_CKPT_SLOT_SIZE);
-    err = rec_ckpt_format_stop(slot, d->identity.key_id, r->number, valid, found, r->evid.stop_reason, true, vouched,
+    err = rec_ckpt_format_stop(slot, d->identity.key_id, r->number, valid, found, r->stop_reason, true, vouched,
                                session, digest, f);
     if (!err) err = rec_ckpt_sign(&d->identity, slot);
     if (!err) err = rec_fat_seek(&st->fs, ckp, valid * REC_CKPT_SLOT_SIZE);
@@ -128,13 +155,10 @@ static int recover_one(rec_device_t *d, uint32_t number, bool *bracketed, uint32
     uint32_t slots = ckp.size / REC_CKPT_SLOT_SIZE;
     bool trimmed = (uint64_t)ckp.clusters * cluster < (uint64_t)ckp.size + cluster;
     /* The cheap check first: the last slot by size is a stop slot of this recording. */
-    rec_ckpt_t c;
-    bool closed = slots > 0 && read_slot(st, &ckp, slots - 1u, st->block) == REC_OK &&
-                  rec_ckpt_parse(st->block, NULL, &c) == REC_OK && c.kind == REC_CKPT_STOP && c.number == number;
+    bool closed = slots > 0 && is_stop_slot(st, &ckp, slots - 1u, number);
     if (closed && trimmed) goto out;
-    rec_recording_t r;
-    err = rec_store_find(st, number, &r);
-    if (err || !r.finished) goto out; /* left for the WAV's own recovery */
+    wav_facts_t r;
+    if (!wav_facts(st, number, &r)) goto out; /* left for the WAV's own recovery */
     if (!*bracketed) {
         err = rec_store_begin_update(st);
         if (err) goto out;

@@ -308,7 +308,7 @@ static int seal(rec_device_t *d, job_t *job, const uint8_t ckp_sha[32], uint8_t 
     int32_t got = err ? err : rec_fat_read(&d->store.fs, &job->file, slot, REC_CKPT_SLOT_SIZE);
     (void)rec_fat_close(&d->store.fs, &job->file);
     if (got < 0) return (int)got;
-    if (got != (int32_t)REC_CKPT_SLOT_SIZE || rec_ckpt_parse(slot, d->identity.key.public_key, &stop) != REC_OK ||
+    if (got != (int32_t)REC_CKPT_SLOT_SIZE || rec_ckpt_parse(slot, &d->identity, &stop) != REC_OK ||
         stop.kind != REC_CKPT_STOP || stop.number != job->number) {
         refuse(d, job->number, "not sealed: the checkpoints do not end in a valid stop slot");
         return REC_OK;

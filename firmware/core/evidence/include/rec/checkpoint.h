@@ -79,9 +79,11 @@ int rec_ckpt_format_stop(uint8_t msg[REC_CKPT_MSG_SIZE], const uint8_t key_id[RE
 void rec_ckpt_session(const uint8_t slot0[REC_CKPT_MSG_SIZE], uint8_t session[REC_CKPT_SESSION_SIZE]);
 /* Signs the message in slot[0..448) into slot[448..512). */
 int rec_ckpt_sign(const rec_identity_t *id, uint8_t slot[REC_CKPT_SLOT_SIZE]);
-/* Parses a slot; with public_key, also checks its signature. REC_E_CORRUPT when malformed or
- * the signature fails. */
-int rec_ckpt_parse(const uint8_t slot[REC_CKPT_SLOT_SIZE], const uint8_t *public_key, rec_ckpt_t *out);
+/* Parses a slot; with a key, also checks that it signed the slot. REC_E_CORRUPT when malformed
+ * or the signature is not the key's. The check signs the message again and compares: Ed25519
+ * is deterministic, and the device then needs no verification code (flash) and none of its
+ * stack (ge_double_scalarmult alone takes 2.3 KiB on the Cortex-M3). */
+int rec_ckpt_parse(const uint8_t slot[REC_CKPT_SLOT_SIZE], const rec_identity_t *key, rec_ckpt_t *out);
 
 /* "RECORDS/REC00042.<ext>" for a sidecar file of a recording. */
 int rec_ckpt_path(uint32_t number, const char *ext, char out[24]);
