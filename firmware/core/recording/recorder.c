@@ -320,9 +320,12 @@ bool rec_recorder_poll(rec_device_t *d)
         worked = true;
     }
     /* A checkpoint is signed only once the ring has been drained: the signature (~116 ms on the
-     * RP2040 at 48 MHz) then has the whole ring to fill before a block is lost. */
+     * RP2040 at 48 MHz) then has the whole ring to fill before a block is lost. The sizes are
+     * patched first, so that after a power cut the recovered WAV holds all the audio any
+     * checkpoint on the card vouches for. */
     if (drained && c->ckpt.pending) {
-        int err = rec_ckpt_flush(d);
+        int err = patch_sizes(d, false, 0);
+        if (!err) err = rec_ckpt_flush(d);
         if (err) {
             abort_recording(d, err);
             return true;
