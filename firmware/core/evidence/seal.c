@@ -61,16 +61,37 @@ static bool refused(const rec_seal_t *s, uint32_t number)
     return false;
 }
 
-void rec_seal_status(rec_device_t *d, uint32_t number, bool finished, uint32_t sizes[5], uint8_t *flags)
+uint8_t rec_seal_flags(const rec_device_t *d, uint32_t number, bool finished, const uint32_t sizes[5])
 {
-    for (uint8_t p = 0; p < 5; p++) sizes[p] = d->store.mounted ? file_size(d, number, p) : 0;
-    *flags = 0;
-    if (sizes[RP_PART_STATEMENT] && sizes[RP_PART_SIGNIFY] && sizes[RP_PART_MINISIGN])
-        *flags = RP_RECORD_FLAG_SEALED;
-    else if (!d->identity.has_key || sizes[RP_PART_CHECKPOINTS] == 0)
-        *flags = RP_RECORD_FLAG_UNSIGNED;
-    else if (finished && sizes[RP_PART_CHECKPOINTS] >= 2u * REC_CKPT_SLOT_SIZE && !refused(&d->seal, number))
-        *flags = RP_RECORD_FLAG_SEALING;
+    if (sizes[RP_PART_STATEMENT] && sizes[RP_PART_SIGNIFY] && sizes[RP_PART_MINISIGN]) return RP_RECORD_FLAG_SEALED;
+    if (!d->identity.has_key || sizes[RP_PART_CHECKPOINTS] == 0) return RP_RECORD_FLAG_UNSIGNED;
+    if (finished && sizes[RP_PART_CHECKPOINTS] >= 2u * REC_CKPT_SLOT_SIZE && !refused(&d->seal, number))
+        return RP_RECORD_FLAG_SEALING;
+    return 0;
+}
+
+bool rec_seal_parse_name(const char *name, uint32_t *number, uint8_t *part)
+{
+    char wav[13];
+    size_t n = strlen(name);
+    if (n != 12 || name[8] != '.') return false;
+    memcpy(wav, name, 9);
+    memcpy(wav + 9, RP_CARD_RECORDING_EXT, 4);
+    if (!rec_store_parse_name(wav, number)) return false;
+    for (uint8_t p = RP_PART_STATEMENT; p <= RP_PART_CHECKPOINTS; p++) {
+        const char *ext = rec_seal_part_ext(p);
+        bool same = true;
+        for (int i = 0; i < 3; i++) {
+            char c = name[9 + i];
+            if (c >= 'a' && c <= 'z') c = (char)(c - 'a' + 'A');
+            if (c != ext[i]) same = false;
+        }
+        if (same) {
+            *part = p;
+            return true;
+        }
+    }
+    return false;
 }
 
 int rec_seal_delete_sidecars(rec_device_t *d, uint32_t number)

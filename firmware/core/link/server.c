@@ -135,15 +135,42 @@ static void fill_entry(uint8_t *e, rec_device_t *d, const rec_recording_t *r)
         v.sample_count = data / 2u;
         v.start_unix_ms = r->header_valid ? r->header.start_unix_ms : 0;
     }
-    uint32_t sizes[5];
-    uint8_t evidence_flags;
-    rec_seal_status(d, r->number, r->finished && !current, sizes, &evidence_flags);
-    v.flags |= evidence_flags;
-    v.statement_size = sizes[RP_PART_STATEMENT];
-    v.signify_size = sizes[RP_PART_SIGNIFY];
-    v.minisign_size = sizes[RP_PART_MINISIGN];
-    v.checkpoints_size = sizes[RP_PART_CHECKPOINTS];
     rp_list_entry_pack(&v, e);
+}
+
+/* The signed files' sizes and the evidence flags of a page of LIST entries, in one pass over
+ * RECORDS/ (a stat per file would scan the directory four times per entry). */
+static int fill_evidence(rec_device_t *d, uint8_t *entries, uint32_t count)
+{
+    rec_fat_dir_t dir;
+    rec_fat_dirent_t de;
+    int err = rec_fat_opendir(&d->store.fs, &dir, RP_CARD_RECORDINGS_DIR);
+    if (err) return err;
+    rp_list_entry_t v;
+    while ((err = rec_fat_readdir(&d->store.fs, &dir, &de)) == 1) {
+        uint32_t number;
+        uint8_t part;
+        if ((de.attr & 0x10u) || !rec_seal_parse_name(de.name, &number, &part)) continue;
+        for (uint32_t i = 0; i < count; i++) {
+            uint8_t *e = entries + i * RP_LIST_ENTRY_SIZE;
+            rp_list_entry_unpack(e, &v);
+            if (v.number != number) continue;
+            if (part == RP_PART_STATEMENT) v.statement_size = de.size;
+            if (part == RP_PART_SIGNIFY) v.signify_size = de.size;
+            if (part == RP_PART_MINISIGN) v.minisign_size = de.size;
+            if (part == RP_PART_CHECKPOINTS) v.checkpoints_size = de.size;
+            rp_list_entry_pack(&v, e);
+        }
+    }
+    if (err < 0) return err;
+    for (uint32_t i = 0; i < count; i++) {
+        uint8_t *e = entries + i * RP_LIST_ENTRY_SIZE;
+        rp_list_entry_unpack(e, &v);
+        const uint32_t sizes[5] = { v.size, v.statement_size, v.signify_size, v.minisign_size, v.checkpoints_size };
+        v.flags |= rec_seal_flags(d, v.number, v.state == RP_RECORDING_FINISHED, sizes);
+        rp_list_entry_pack(&v, e);
+    }
+    return REC_OK;
 }
 
 /* Opens (or reuses) a file of a recording (part: RP_PART_*) for READ and HASH. */
@@ -237,6 +264,7 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
             if (err) break;
             fill_entry(p + RP_LIST_SIZE + i * RP_LIST_ENTRY_SIZE, d, &r);
         }
+        if (!err) err = fill_evidence(d, p + RP_LIST_SIZE, count);
         if (err) break;
         const rp_list_t v = { .total = total, .count = (uint16_t)count, .more = more ? 1 : 0 };
         rp_list_pack(&v, p);

@@ -42,9 +42,12 @@ typedef struct rec_device rec_device_t;
 /* One bounded step of sealing; returns true when it did work. Does nothing while recording. */
 bool rec_seal_poll(rec_device_t *d);
 
-/* Sizes of the files of a recording (FILE_PART order: WAV, SHA, SIG, MSG, CKP), 0 when absent,
- * and its LIST flags SEALED / SEALING / UNSIGNED. */
-void rec_seal_status(rec_device_t *d, uint32_t number, bool finished, uint32_t sizes[5], uint8_t *flags);
+/* The LIST flags SEALED / SEALING / UNSIGNED of a recording from the sizes of its files (FILE_PART
+ * order: WAV, SHA, SIG, MSG, CKP; 0 when absent). */
+uint8_t rec_seal_flags(const rec_device_t *d, uint32_t number, bool finished, const uint32_t sizes[5]);
+
+/* Parses "REC00042.SHA" (SIG, MSG, CKP; case-insensitive) into the number and its RP_PART_*. */
+bool rec_seal_parse_name(const char *name, uint32_t *number, uint8_t *part);
 
 /* Removes the SHA, SIG, MSG and CKP files of a recording (after its WAV was deleted). */
 int rec_seal_delete_sidecars(rec_device_t *d, uint32_t number);
