@@ -135,6 +135,8 @@ void rec_app_poll(void)
     check_button(d);
     bool worked = rec_recorder_poll(d);
     worked |= rec_server_poll(&g_server, d);
+    /* Sealing takes the slices nothing else wants (rec/seal.h). */
+    if (!worked) worked = rec_seal_poll(d);
     drive_led(d);
     g_worked = worked;
 }

@@ -6,6 +6,8 @@
 #include "rec/err.h"
 #include "rec/journal.h"
 #include "rec/port.h"
+#include "rec/checkpoint.h"
+#include "rec/seal.h"
 #include "rec/store.h"
 #include "rec_codec.h"
 
@@ -136,20 +138,59 @@ static void fill_entry(uint8_t *e, rec_device_t *d, const rec_recording_t *r)
     rp_list_entry_pack(&v, e);
 }
 
-/* Opens (or reuses) the file of a recording for READ and HASH. */
-static int open_recording(rec_server_t *s, rec_device_t *d, uint32_t number)
+/* The signed files' sizes and the evidence flags of a page of LIST entries, in one pass over
+ * RECORDS/ (a stat per file would scan the directory four times per entry). */
+static int fill_evidence(rec_device_t *d, uint8_t *entries, uint32_t count)
+{
+    rec_fat_dir_t dir;
+    rec_fat_dirent_t de;
+    int err = rec_fat_opendir(&d->store.fs, &dir, RP_CARD_RECORDINGS_DIR);
+    if (err) return err;
+    rp_list_entry_t v;
+    while ((err = rec_fat_readdir(&d->store.fs, &dir, &de)) == 1) {
+        uint32_t number;
+        uint8_t part;
+        if ((de.attr & 0x10u) || !rec_seal_parse_name(de.name, &number, &part)) continue;
+        for (uint32_t i = 0; i < count; i++) {
+            uint8_t *e = entries + i * RP_LIST_ENTRY_SIZE;
+            rp_list_entry_unpack(e, &v);
+            if (v.number != number) continue;
+            if (part == RP_PART_STATEMENT) v.statement_size = de.size;
+            if (part == RP_PART_SIGNIFY) v.signify_size = de.size;
+            if (part == RP_PART_MINISIGN) v.minisign_size = de.size;
+            if (part == RP_PART_CHECKPOINTS) v.checkpoints_size = de.size;
+            rp_list_entry_pack(&v, e);
+        }
+    }
+    if (err < 0) return err;
+    for (uint32_t i = 0; i < count; i++) {
+        uint8_t *e = entries + i * RP_LIST_ENTRY_SIZE;
+        rp_list_entry_unpack(e, &v);
+        const uint32_t sizes[5] = { v.size, v.statement_size, v.signify_size, v.minisign_size, v.checkpoints_size };
+        v.flags |= rec_seal_flags(d, v.number, v.state == RP_RECORDING_FINISHED, sizes);
+        rp_list_entry_pack(&v, e);
+    }
+    return REC_OK;
+}
+
+/* Opens (or reuses) a file of a recording (part: RP_PART_*) for READ and HASH. */
+static int open_recording(rec_server_t *s, rec_device_t *d, uint32_t number, uint8_t part)
 {
     if (!d->store.mounted) return REC_E_NOCARD;
     bool current = d->rec_state != RP_REC_STATE_IDLE && d->rec_state != RP_REC_STATE_ERROR && d->cur.number == number;
-    /* The recording being written grows: reopen it each time for its current size. */
-    if (s->rf_open && s->rf_number == number && s->rf_generation == d->generation && !current) return REC_OK;
+    /* The recording being written grows, and so do its checkpoints and, while it is sealed, its
+     * statement files: reopen those each time for their current size. */
+    bool growing = current || (part != RP_PART_AUDIO && d->seal.working);
+    if (s->rf_open && s->rf_number == number && s->rf_part == part && s->rf_generation == d->generation && !growing)
+        return REC_OK;
     s->rf_open = false;
     char path[REC_STORE_PATH_MAX];
-    if (rec_store_path(number, path) != REC_OK) return REC_E_NOENT;
+    if (rec_ckpt_path(number, rec_seal_part_ext(part), path) != REC_OK) return REC_E_NOENT;
     int err = rec_fat_open(&d->store.fs, &s->rf, path, REC_FAT_READ);
     if (err) return err;
     s->rf_open = true;
     s->rf_number = number;
+    s->rf_part = part;
     s->rf_generation = d->generation;
     return REC_OK;
 }
@@ -268,6 +309,7 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
             if (err) break;
             fill_entry(p + RP_LIST_SIZE + i * RP_LIST_ENTRY_SIZE, d, &r);
         }
+        if (!err) err = fill_evidence(d, p + RP_LIST_SIZE, count);
         if (err) break;
         const rp_list_t v = { .total = total, .count = (uint16_t)count, .more = more ? 1 : 0 };
         rp_list_pack(&v, p);
@@ -279,8 +321,8 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
         rp_read_req_t r;
         rp_read_req_unpack(q, &r);
         uint32_t number = r.number, offset = r.offset, length = r.length;
-        if (r.part != RP_PART_AUDIO) {
-            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_PART_AUDIO);
+        if (!rec_seal_part_ext(r.part)) {
+            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_PART_CHECKPOINTS);
             return;
         }
         uint32_t max = s->max_payload - RP_READ_SIZE;
@@ -288,7 +330,7 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
             send_error(s, seq, cmd, RP_ERR_TOO_LARGE, max);
             return;
         }
-        err = open_recording(s, d, number);
+        err = open_recording(s, d, number, r.part);
         if (err) break;
         if (offset > s->rf.size) {
             send_error(s, seq, cmd, RP_ERR_OUT_OF_RANGE, s->rf.size);
@@ -314,15 +356,15 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
         rp_hash_req_unpack(q, &r);
         uint32_t number = r.number, offset = r.offset, length = r.length;
         uint8_t algo = r.algorithm;
-        if (r.part != RP_PART_AUDIO) {
-            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_PART_AUDIO);
+        if (!rec_seal_part_ext(r.part)) {
+            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_PART_CHECKPOINTS);
             return;
         }
         if (algo != RP_HASH_SHA256) {
             send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_HASH_SHA256);
             return;
         }
-        err = open_recording(s, d, number);
+        err = open_recording(s, d, number, r.part);
         if (err) break;
         if (offset > s->rf.size || length > s->rf.size - offset) {
             send_error(s, seq, cmd, RP_ERR_OUT_OF_RANGE, s->rf.size);
@@ -354,6 +396,10 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
             send_error(s, seq, cmd, RP_ERR_NOT_FINISHED, 0);
             return;
         }
+        /* The signed files go after the WAV's delete is committed: a cut in between leaves
+         * orphan statement files of a number that is never reused (harmless), never a WAV whose
+         * checkpoints and signatures are gone. */
+        if (!err) err = rec_seal_delete_sidecars(d, number);
         d->generation++;
         if (err) break;
         const rp_delete_t v = { .number = number };

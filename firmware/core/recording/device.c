@@ -2,6 +2,8 @@
  * device.h. */
 #include "rec/device.h"
 
+#include "rec/checkpoint.h"
+
 #include "rec/err.h"
 #include "rec/port.h"
 #include "rec/sha256.h"
@@ -132,6 +134,9 @@ int rec_device_attach_card(rec_device_t *d)
         return err;
     }
     if (recovered) port_log("recovered a recording that was cut short");
+    /* The signed checkpoints of a recording cut short get their (recovered) stop slot. */
+    uint32_t stop_slots = 0;
+    if (rec_ckpt_recover(d, &stop_slots) != REC_OK) port_log("closing the checkpoints of a recording failed");
     d->interrupted_reason = 0;
     d->overruns_total = journal_overruns(&d->store);
     d->last_error = REC_OK;

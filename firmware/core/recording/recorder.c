@@ -3,6 +3,7 @@
  * which only touches the ring (lock-free, see audio_ring.h). */
 #include <string.h>
 
+#include "rec/checkpoint.h"
 #include "rec/device.h"
 #include "rec/err.h"
 #include "rec/journal.h"
@@ -65,6 +66,9 @@ int rec_recorder_start(rec_device_t *d)
     uint64_t want = free_bytes > REC_PREALLOC_RESERVE_BYTES ? free_bytes - REC_PREALLOC_RESERVE_BYTES : 0;
     uint64_t file_max = (uint64_t)REC_WAV_HEADER_SIZE + REC_WAV_MAX_DATA_BYTES + REC_BD_BLOCK_SIZE;
     if (want > file_max) want = file_max;
+    /* Room for the checkpoints beside it (none without a key). */
+    uint32_t ckp_bytes = rec_ckpt_reserve(d, want);
+    want = want > ckp_bytes ? want - ckp_bytes : 0;
     uint32_t prealloc = round_down((uint32_t)want, cluster);
     if (prealloc < REC_PREALLOC_MIN_BYTES) {
         d->last_error = REC_E_NOSPC;
@@ -104,6 +108,7 @@ int rec_recorder_start(rec_device_t *d)
         if (err != REC_E_NOSPC || prealloc / 2 < REC_PREALLOC_MIN_BYTES) break;
         prealloc = round_down(prealloc / 2, cluster);
     }
+    if (!err) err = rec_ckpt_create(d, path, prealloc);
     rec_fat_lend_scratch(&st->fs, NULL, 0);
     if (err) {
         (void)rec_store_end_update(st);
@@ -132,11 +137,13 @@ int rec_recorder_start(rec_device_t *d)
     err = rec_wav_build_header(c->header, &info);
     if (!err) err = patch_sizes(d, false, 0);
     if (!err) err = rec_store_end_update(st);
+    rec_sha256_init(&c->sha);
+    /* Signed before the microphone starts: the ~116 ms of signing cannot overrun the ring. */
+    if (!err) err = rec_ckpt_start(d);
     if (err) goto fail;
 
     st->highest_number = number;
     st->recording_count++;
-    rec_sha256_init(&c->sha);
     rec_ring_reset(&d->ring);
     g_mic_ring = &d->ring;
     err = port_mic_start(c->sample_rate, rec_recorder_on_mic_block);
@@ -155,6 +162,7 @@ fail:
     /* The file stays (recovery closes or ignores it); the marker stays dirty so the next mount
      * checks the FAT. */
     (void)rec_fat_close(&st->fs, &c->file);
+    (void)rec_fat_close(&st->fs, &c->ckpt.file);
     d->last_error = err;
     return err;
 }
@@ -172,7 +180,7 @@ static int32_t write_blocks(rec_device_t *d, uint32_t max_blocks)
     uint32_t lba = c->base_lba + (REC_WAV_HEADER_SIZE + c->data_bytes) / REC_BD_BLOCK_SIZE;
     int err = rec_bd_write(d->bd, lba, data, n);
     if (err) return err;
-    rec_sha256_update(&c->sha, data, (size_t)n * REC_BD_BLOCK_SIZE);
+    rec_ckpt_hash_audio(d, data, n * REC_BD_BLOCK_SIZE);
     rec_ring_release_blocks(&d->ring, n);
     c->data_bytes += n * REC_BD_BLOCK_SIZE;
     return (int32_t)n;
@@ -225,7 +233,7 @@ int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason)
             rec_ring_release_bytes(&d->ring, got);
             t += got;
         }
-        rec_sha256_update(&c->sha, tail, t);
+        rec_ckpt_hash_audio(d, tail, t);
         c->overruns = rec_ring_overruns(&d->ring);
         /* Audio still in the ring now (capacity reached) could not be stored: count it lost. */
         c->overruns += rec_ring_used(&d->ring) / 2u;
@@ -255,10 +263,13 @@ int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason)
     const bool clock_set = rec_device_clock_now(d, &now_ms);
     rec_store_set_time(st, clock_set, now_ms);
     if (!err) err = patch_sizes(d, true, evid_len);
+    /* The stop slot vouches for the WAV as it now is on the card (header and evid chunk). */
+    if (!err) err = rec_ckpt_stop(d, stop_reason, ev.sample_count, ev.sha256, tail + t, evid_len);
     if (!err) err = rec_store_begin_update(st);
     /* The microphone is stopped and the ring drained: lend it for the bulk FAT writes. */
     rec_fat_lend_scratch(&st->fs, d->ring.buf, rec_ring_capacity(&d->ring));
     if (!err) err = rec_fat_trim(&st->fs, &c->file);
+    if (!err) err = rec_ckpt_close(d);
     rec_fat_lend_scratch(&st->fs, NULL, 0);
     if (!err) err = rec_fat_file_sync(&st->fs, &c->file);
     (void)rec_fat_close(&st->fs, &c->file);
@@ -302,13 +313,30 @@ bool rec_recorder_poll(rec_device_t *d)
     rec_recording_state_t *c = &d->cur;
     bool worked = false;
     /* Bounded work per poll so the protocol server stays responsive. */
+    bool drained = false;
     for (int i = 0; i < 8; i++) {
         int32_t n = write_blocks(d, REC_WRITE_BURST_BLOCKS);
         if (n < 0) {
             abort_recording(d, (int)n);
             return true;
         }
-        if (n == 0) break;
+        if (n == 0) {
+            drained = true;
+            break;
+        }
+        worked = true;
+    }
+    /* A checkpoint is signed only once the ring has been drained: the signature (~116 ms on the
+     * RP2040 at 48 MHz) then has the whole ring to fill before a block is lost. The sizes are
+     * patched first, so that after a power cut the recovered WAV holds all the audio any
+     * checkpoint on the card vouches for. */
+    if (drained && c->ckpt.pending) {
+        int err = patch_sizes(d, false, 0);
+        if (!err) err = rec_ckpt_flush(d);
+        if (err) {
+            abort_recording(d, err);
+            return true;
+        }
         worked = true;
     }
     if (c->data_bytes >= c->capacity) {

@@ -37,6 +37,7 @@ typedef struct {
     /* file kept open between READs of the same recording */
     bool rf_open;
     uint32_t rf_number;
+    uint8_t rf_part;            /* RP_PART_*: which file of the recording */
     uint32_t rf_generation;
     rec_fat_file_t rf;
 

@@ -12,6 +12,7 @@
 #include "rec/audio_ring.h"
 #include "rec/identity.h"
 #include "rec/recorder.h"
+#include "rec/seal.h"
 #include "rec/settings.h"
 #include "rec/store.h"
 
@@ -54,6 +55,7 @@ struct rec_device {
     rec_nvm_t nvm;              /* the device's own memory (evidence/nvm.c); present false without one */
     bool clock_flag;            /* NVM CLOCK says the clock has been set */
     bool clock_lost_pending;    /* boot found the clock lost: CLOCK_LOST goes to the next card mounted */
+    rec_seal_t seal;            /* statement files written after stop (evidence/seal.c) */
 
     rec_ring_t ring;            /* also the scratch lent to card mount, repair and format */
     rec_recording_state_t cur;

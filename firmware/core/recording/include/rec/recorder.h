@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rec/checkpoint.h"
 #include "rec/fat.h"
 #include "rec/sha256.h"
 #include "rec/wav.h"
@@ -41,6 +42,7 @@ typedef struct {
     rec_sha256_t sha;
     uint64_t last_patch_ms;
     uint32_t overruns;
+    rec_ckpt_state_t ckpt;      /* signed checkpoints (evidence/checkpoint.c) */
 } rec_recording_state_t;
 
 typedef struct rec_device rec_device_t; /* device.h */
