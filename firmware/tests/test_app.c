@@ -1447,8 +1447,21 @@ static void test_signed_recording_checkpoints_and_statement(void **state)
     snprintf(want, sizeof want, "t0=2026-12-06T10:00:00.");
     assert_non_null(memmem(f.part[RP_PART_CHECKPOINTS], 447, want, strlen(want)));
     assert_non_null(memmem(f.part[RP_PART_CHECKPOINTS] + 3 * 512, 447, "why=button rec=0", 16));
-    /* pj: no journal record before this recording */
-    assert_non_null(memmem(f.part[RP_PART_CHECKPOINTS], 447, " pj=0000000000000000000000000000000000000000000000000000000000000000", 68));
+    /* pj: the journal's head when the recording started, the record just before its own (the
+     * clock set by SET_TIME). */
+    uint8_t records[8 * RP_JOURNAL_RECORD_SIZE];
+    uint32_t n = journal_records(records, 8);
+    uint32_t own = n;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *rec = records + i * RP_JOURNAL_RECORD_SIZE;
+        if (rec_get_u16(rec + RP_JOURNAL_RECORD_OFF_KIND) == RP_JOURNAL_KIND_RECORDING && rec_get_u32(rec + RP_JOURNAL_RECORD_OFF_NUMBER) == 1) own = i;
+    }
+    assert_true(own > 0 && own < n);
+    uint8_t head[32];
+    rec_sha256(records + (own - 1) * RP_JOURNAL_RECORD_SIZE, RP_JOURNAL_RECORD_SIZE, head);
+    char pj[4 + 64 + 1] = " pj=";
+    for (int i = 0; i < 32; i++) snprintf(pj + 4 + 2 * i, 3, "%02x", head[i]);
+    assert_non_null(memmem(f.part[RP_PART_CHECKPOINTS], 447, pj, 68));
     check_statement_files(1, &f, &facts);
     check_with_stock_tools(1, &f);
 

@@ -13,9 +13,6 @@
 
 /* Bytes read per poll: like the server's HASH slice, so the link stays responsive. */
 #define SEAL_SLICE (16u * 1024u)
-/* The journal epoch lives in the device's own state log (journal counting, issue 12); until the
- * journal reports it, every card is in epoch 1. */
-#define SEAL_JOURNAL_EPOCH 1u
 
 enum { PHASE_WAV = 1, PHASE_CKP, PHASE_WRITE };
 
@@ -269,7 +266,11 @@ static void trusted_comment(rec_evtext_t *t, rec_device_t *d, const job_t *job, 
     else
         rec_evtext_char(t, '-');
     kv_dec(t, " rec=", job->number);
-    kv_dec(t, " epoch=", SEAL_JOURNAL_EPOCH);
+    /* The journal epoch the record was written in: the device's current one (a format, which
+     * starts the next epoch, also erases the recordings of the one before). */
+    uint32_t epoch = 0, count = 0;
+    rec_device_journal_counter(d, &epoch, &count);
+    kv_dec(t, " epoch=", epoch ? epoch : 1u);
     kv_dec(t, " jidx=", job->jidx);
     kv_hex(t, " jrec=", job->jrec, 32);
     rec_evtext_str(t, " start=");

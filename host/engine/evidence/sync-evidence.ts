@@ -4,7 +4,7 @@
  * `<base>.evidence/` folder before the copy counts as verified.
  */
 import * as path from 'node:path';
-import { CARD_LAYOUT, FILE_PART, JOURNAL_KIND, RECORD_FLAGS } from '../../../protocol/src/schema.js';
+import { CARD_LAYOUT, FILE_PART, RECORD_FLAGS } from '../../../protocol/src/schema.js';
 import type { ListEntry } from '../../../protocol/generated/types.js';
 import { EngineError, fsError } from '../errors.js';
 import type { SignatureSummary } from '../events.js';
