@@ -159,7 +159,7 @@ async function verifySignature(fs: Fs, file: string, m: Manifest, res: FileVerif
   const r = m.recording;
   if (!ev || ev.status === 'unsigned') {
     res.signature = { status: 'unsigned', keyId: null, vouchedSamples: null, sampleCount: r?.sampleCount ?? 0 };
-    res.notices.push({ code: 'UNSIGNED_LEGACY', message: ev ? 'the recorder made this recording without a signing key: only its fingerprints vouch for it' : 'copied before recordings were signed: only its fingerprints vouch for it' });
+    res.notices.push({ code: 'UNSIGNED_LEGACY', message: ev ? 'no signature from the recorder' : 'copied by an earlier version of this app, before recordings were signed' });
     return;
   }
   res.signature = { status: ev.status, keyId: ev.keyId, vouchedSamples: null, sampleCount: r.sampleCount };

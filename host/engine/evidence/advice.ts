@@ -20,7 +20,7 @@ const ADVICE: Partial<Record<ProblemCode, Advice>> = {
   CHECKPOINT_GAP: { meaning: 'the signed checkpoints made while recording are missing or do not match the audio', action: KEEP },
   EVIDENCE_MISSING: { meaning: "the recorder's signed files for this recording are missing from the library", action: 'Connect the recorder and run sync again if it still has the recording; otherwise ask for advice.' },
   SIGNATURE_PENDING: { meaning: 'the recorder had not finished signing this recording when it was copied', action: 'Connect the recorder and run sync again: the signature is then added to the copy.' },
-  UNSIGNED_LEGACY: { meaning: 'the recorder made this recording without a signing key (older software, or before it was set up), so only its fingerprints vouch for it', action: 'Nothing to do now. Keep the recorder and the copy as they are if the recording matters.' },
+  UNSIGNED_LEGACY: { meaning: 'the recorder made this recording without a signing key, because its software was older or it had not been set up yet, so only its fingerprints vouch for it', action: 'Nothing to do now. Keep the recorder and the copy as they are if the recording matters.' },
   PARTLY_VOUCHED: { meaning: 'the recording was cut off by a power loss: its end was signed only after the power came back', action: 'Mention this if you rely on the end of the recording.' },
   NOT_PINNED: { meaning: "the library does not hold this recorder's key, so its signatures cannot be checked", action: 'Verify the library folder the copy was made in (the recorder-*.pin.json file must be beside it).' },
   JOURNAL_TAIL_CUT: { meaning: "entries at the end of the recorder's journal are missing: the recorder had signed that it held more", action: KEEP },

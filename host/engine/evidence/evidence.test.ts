@@ -274,7 +274,7 @@ describe('sync with a signing recorder', () => {
     writeFileSync(wav.replace(/\.wav$/, '.json'), serialiseManifest(m));
     const v = await verifyLibraryFile(wav);
     expect(v.ok, JSON.stringify(v.failures)).toBe(true);
-    expect(v.notices).toEqual([{ code: 'UNSIGNED_LEGACY', message: expect.stringMatching(/copied before recordings were signed/) }]);
+    expect(v.notices).toEqual([{ code: 'UNSIGNED_LEGACY', message: expect.stringMatching(/before recordings were signed/) }]);
     // and sync still counts it as in the library
     const again = await h.engine.sync({ dest: h.dest });
     expect(again.alreadyHad).toEqual([1]);
