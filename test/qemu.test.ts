@@ -7,6 +7,7 @@
  * image is checked with fsck.fat after QEMU has exited. Emulation is slow: short recordings at
  * 16 kHz. See docs/qemu.md.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -171,6 +172,46 @@ describe('firmware under QEMU (Cortex-M3, SD card over SPI)', () => {
       expect(copies.some((c2) => createHash('sha256').update(c2).digest('hex') === sha), `${f} matches a copy`).toBe(true);
     }
   }, 150_000);
+
+  it('signs on the Cortex-M3: sync provisions the key, a recording is sealed on the device, signify and verify accept the copy', async () => {
+    if (!statSync(CLI, { throwIfNoEntry: false })) throw new Error(`the app is not built at ${CLI}: run npm run build`);
+    requireTool('signify-openbsd', 'signify-openbsd');
+    const dir = tempDir('rec-qemu-');
+    const image = join(dir, 'card.img');
+    makeCard(image, 64 * MiB);
+    const q = await startQemu({ image });
+    const dest = join(dir, 'library');
+    const first = await runCli(['sync', '--port', q.pty, '--dest', dest, '--json'], 90_000);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/"type":"note"[^\n]*just made one \(key [0-9a-f]{16}\)/);
+    const c = await connect(q.pty);
+    await c.ok('HELLO', { maxPayload: 4096 });
+    await c.ok('RECORD', { action: RECORD_ACTION.START }, 30_000);
+    await samplesReached(c, RATE);
+    await c.ok('RECORD', { action: RECORD_ACTION.STOP }, 30_000);
+    // The device seals in its idle time: LIST says SEALED when the statement files are written.
+    const sealed = await until('sealed', 60_000, async () => {
+      const e = (await list(c))[0]!;
+      return Number(e.flags) & RECORD_FLAGS.SEALED ? e : undefined;
+    });
+    expect(Number(sealed.checkpointsSize)).toBe(2 * 512); // start and stop slots
+    await close(c);
+    const r = await runCli(['sync', '--port', q.pty, '--dest', dest, '--json'], 90_000);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/"type":"file.verified","number":1[^\n]*"status":"signed"/);
+    const stackLine = q.waitFor(/^stack used=/, 20_000, q.lines.length);
+    expect(await q.quit()).toBe(0);
+    const m = /^stack used=(\d+) reserved=(\d+)/.exec(await stackLine)!;
+    expect(Number(m[1])).toBeLessThan(Number(m[2]));
+    const pub = readdirSync(dest).find((n) => n.endsWith('.pub') && !n.endsWith('.minisign.pub'))!;
+    const folder = readdirSync(dest).find((n) => n.endsWith('_1.evidence'))!;
+    const check = spawnSync('signify-openbsd', ['-C', '-p', join('..', pub), '-x', 'REC00001.SIG'], { cwd: join(dest, folder), encoding: 'utf8', timeout: 30_000 });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    expect(check.stdout).toBe('Signature Verified\nREC00001.WAV: OK\nREC00001.CKP: OK\n');
+    const v = await runCli(['verify', dest, '--json']);
+    expect(v.code, v.stdout).toBe(0);
+    expectFsckClean(image);
+  }, 180_000);
 
   it('works with a 4 GiB SDHC card (block addressing)', async () => {
     const dir = tempDir('rec-qemu-');
