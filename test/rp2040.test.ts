@@ -5,12 +5,13 @@
  * in SPI mode, sync over USB, and recovery after a power cut. Card images are made by mkfs.fat
  * and checked afterwards with fsck.fat and mtools.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CARD_LAYOUT, PROTOCOL, RECORDING_STATE, RECORD_ACTION, REC_STATE, STOP_REASON } from '../protocol/src/schema.js';
+import { CARD_LAYOUT, ENTROPY_SOURCE, IDENTITY_FLAGS, KIND, PROTOCOL, RECORDING_STATE, RECORD_ACTION, REC_STATE, STOP_REASON } from '../protocol/src/schema.js';
+import { checkIdentity } from '../host/engine/evidence/identity.js';
 import { DEFAULT_UNIQUE_ID } from '../firmware/ports/rp2040/tools/bootrom.mjs';
 import { Board, requireRp2040Image } from './support/rp2040.js';
 import { SdCardSpi } from './support/sd-card-spi.js';
@@ -118,6 +119,53 @@ describe('RP2040 firmware on rp2040js', () => {
     expect(b.bootrom!.errors).toEqual([]);
     expect(b.uart).toContain('ready');
   }, 60_000);
+});
+
+describe('RP2040 device key on rp2040js', () => {
+  it('PROVISION makes a key from the ring oscillator into the last 64 KiB of flash; IDENTITY signs with it after a reboot; a stuck oscillator makes no key', async () => {
+    const dir = tempDir('rec-rp2040-');
+    const { card } = makeCard(dir);
+    const b = boot(card);
+    await b.until('USB enumeration', () => b.connected, 10_000);
+    await b.ok('HELLO', { maxPayload: 4096 });
+    const hostRandom = randomBytes(32);
+    const made = await b.call('PROVISION', { magic: PROTOCOL.provisionMagic, flags: 0, reserved: Buffer.alloc(3), hostRandom }, 20_000);
+    expect(made.kind).toBe(KIND.RESPONSE);
+    const key = checkIdentity(made.payload, hostRandom);
+    expect(key.problems).toEqual([]);
+    expect(key.hasKey).toBe(true);
+    expect(key.identity.entropySource).toBe(ENTROPY_SOURCE.ROSC);
+    expect(key.identity.flags & IDENTITY_FLAGS.HAS_UNIQUE_ID).toBe(IDENTITY_FLAGS.HAS_UNIQUE_ID);
+    expect(Buffer.from(key.identity.uniqueId).equals(Buffer.from(DEFAULT_UNIQUE_ID))).toBe(true);
+    expect(b.bootrom!.errors).toEqual([]);
+    // The seed is in the device's flash, never on the card.
+    const nvm = Buffer.from(b.nvm);
+    expect(nvm.subarray(0, 4).toString('latin1')).toBe(CARD_LAYOUT.nvmIdentityMagic);
+    const seed = nvm.subarray(32, 64);
+    expect(Buffer.from(card.image).indexOf(seed)).toBe(-1);
+    await b.stop();
+    boards.splice(boards.indexOf(b), 1);
+
+    // Power on again with the same flash: the same key answers a new challenge.
+    const again = new Board({ firmware, card, nvm });
+    boards.push(again);
+    await again.until('USB enumeration', () => again.connected, 10_000);
+    await again.ok('HELLO', { maxPayload: 4096 });
+    const nonce = randomBytes(32);
+    const id = checkIdentity((await again.call('IDENTITY', { nonce })).payload, nonce);
+    expect(id.problems).toEqual([]);
+    expect(id.publicKey!.equals(key.publicKey!)).toBe(true);
+
+    // A new device whose oscillator is stuck: the health checks refuse, and no key is made.
+    const stuck = new Board({ firmware, card: makeCard(tempDir('rec-rp2040-')).card, rosc: { stuck: 1 } });
+    boards.push(stuck);
+    await stuck.until('USB enumeration', () => stuck.connected, 10_000);
+    await stuck.ok('HELLO', { maxPayload: 4096 });
+    const r = randomBytes(32);
+    const refused = checkIdentity((await stuck.call('PROVISION', { magic: PROTOCOL.provisionMagic, flags: 0, reserved: Buffer.alloc(3), hostRandom: r }, 20_000)).payload, r);
+    expect(refused.hasKey).toBe(false);
+    expect(refused.entropyFailed).toBe(true);
+  }, 120_000);
 });
 
 describe('RP2040 firmware recording on rp2040js', () => {

@@ -44,11 +44,13 @@ void rec_identity_clear(rec_identity_t *id)
 #define NVM_IDENTITY_FLAG_HOST_CONTRIBUTED 0x2u
 static const char k_seed_domain[] = "ER-1 seed v1";
 
+/* Most significant byte first: the order the flash chip sends its id in, and the order of the
+ * device id's hex (INFO), so the uid people read is the same everywhere. */
 static void fill_unique_id(rec_identity_t *id)
 {
     uint64_t uid = 0;
     id->has_unique_id = port_unique_id(&uid) == REC_OK;
-    for (unsigned i = 0; i < 8; i++) id->unique_id[i] = id->has_unique_id ? (uint8_t)(uid >> (8u * i)) : 0;
+    for (unsigned i = 0; i < 8; i++) id->unique_id[i] = id->has_unique_id ? (uint8_t)(uid >> (8u * (7u - i))) : 0;
 }
 
 /* Checks one stored copy and loads its key into *out. */
