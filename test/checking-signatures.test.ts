@@ -3,24 +3,17 @@
  * expert, run with the stock tools in a library made by sync (the fake recorder signs in the
  * issue-12 formats with a stand-in key), on the genuine files and after a forger's edit.
  */
-import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf } from '../host/engine/evidence/open-formats.js';
 import { setup } from '../host/engine/testing/harness.js';
-import { requireTool, stopAll, tempDir } from './support/sim.js';
+import { requireTool, sh, stopAll, tempDir } from './support/sim.js';
 
 let lib: string;
 let keyId: string;
 /** Where the doc says /tmp: a folder of this run's own. */
 let tmp: string;
-
-/** Runs one documented command line in `cwd` (sh, as the doc's readers would). */
-function sh(cwd: string, command: string): { status: number | null; out: string } {
-  const r = spawnSync('sh', ['-c', command], { cwd, encoding: 'utf8', timeout: 30_000 });
-  return { status: r.status, out: `${r.stdout}${r.stderr}` };
-}
 
 const folderOf = (n: number) => join(lib, readdirSync(lib).find((x) => x.endsWith(`_${n}.evidence`))!);
 

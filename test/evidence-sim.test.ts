@@ -6,25 +6,19 @@
  * every hash recomputed, a cut journal tail, a copy signed by another recorder's key, and an older
  * journal replayed (to the app through the card, and offline in the library).
  */
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { journalPath } from '../host/engine/evidence/pins.js';
 import { forgeAudio, libraryWavOf } from '../host/engine/testing/forger.js';
 import { record } from './support/reliability.js';
-import { CLI, requireSimulator, requireTool, runCli, startSim, stopAll, tempDir, type Sim } from './support/sim.js';
+import { CLI, requireSimulator, requireTool, runCli, sh, startSim, stopAll, tempDir, type Sim } from './support/sim.js';
 
 const SPEED = 20;
 let lib: string;
 let keyId: string;
 /** The library's journal as the first sync left it (before the three recordings). */
 let olderJournal: Buffer;
-
-function sh(cwd: string, command: string): { status: number | null; out: string } {
-  const r = spawnSync('sh', ['-c', command], { cwd, encoding: 'utf8', timeout: 30_000 });
-  return { status: r.status, out: `${r.stdout}${r.stderr}` };
-}
 
 const evidenceOf = (dir: string, n: number) => libraryWavOf(dir, n).replace(/\.wav$/, '.evidence');
 

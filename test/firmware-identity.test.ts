@@ -14,7 +14,7 @@ import { decodeStruct } from '../protocol/src/codec.js';
 import { describeJournalRecord, entryFromRaw } from '../host/engine/journal.js';
 import { recordWithButton } from '../host/sim/driver.js';
 import { ERROR_CODE, IDENTITY_FLAGS, JOURNAL_KIND, KIND, PROTOCOL, STRUCTS, structSize } from '../protocol/src/schema.js';
-import { RawClient } from './support/raw-client.js';
+import { ClientPool, RawClient } from './support/raw-client.js';
 import { mcopyOut, requireSimulator, requireTool, startSim, stopAll, tempDir } from './support/sim.js';
 
 const IDENTITY_SIZE = structSize(STRUCTS.IDENTITY);
@@ -27,18 +27,13 @@ beforeAll(() => {
   requireTool('mcopy', 'mtools');
 });
 
-const clients: RawClient[] = [];
+const clients = new ClientPool();
 afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close();
+  await clients.closeAll();
   await stopAll();
 });
 
-async function connect(link: string): Promise<RawClient> {
-  const c = await RawClient.open(link);
-  clients.push(c);
-  await c.ok('HELLO', { maxPayload: 4096 });
-  return c;
-}
+const connect = (link: string) => clients.connect(link, { hello: true });
 
 /** Checks the IDENTITY signature with node:crypto and returns the decoded response. */
 function checkIdentity(payload: Buffer, nonce: Buffer): { publicKey: Buffer; flags: number; journalCount: number; journalEpoch: number } {
@@ -90,7 +85,6 @@ describe('device key in the simulator', () => {
     expect(again.kind).toBe(KIND.ERROR);
     expect(Number(decodeStruct('ERROR', again.payload).code)).toBe(ERROR_CODE.BAD_STATE);
     await c.close();
-    clients.length = 0;
     expect(await sim.quit()).toBe(0);
 
     // The seed lives in the simulator's flash file beside the image: it is the key's seed, and
@@ -121,7 +115,6 @@ describe('device key in the simulator', () => {
     const exit = await sim.driver.exit;
     expect(exit.code).toBe(3);
     await c.close();
-    clients.length = 0;
 
     sim = await startSim({ dir, sizeMb: 64 });
     c = await connect(sim.link);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeStruct } from '../protocol/src/codec.js';
 import { KIND, REC_STATE, RECORDING_STATE, RECORD_ACTION, SETTINGS_MASK, STOP_REASON, STRUCTS, structSize } from '../protocol/src/schema.js';
-import { RawClient } from './support/raw-client.js';
+import { ClientPool } from './support/raw-client.js';
 import { fsckCheck, mcopyOut, requireSimulator, requireTool, startSim, stopAll, tempDir } from './support/sim.js';
 import { expectRamp, parseRecording, until } from './support/recording.js';
 
@@ -23,17 +23,13 @@ beforeAll(() => {
   requireTool('ffprobe', 'ffmpeg');
 });
 
-const clients: RawClient[] = [];
+const clients = new ClientPool();
 afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close();
+  await clients.closeAll();
   await stopAll();
 });
 
-async function connect(link: string): Promise<RawClient> {
-  const c = await RawClient.open(link);
-  clients.push(c);
-  return c;
-}
+const connect = (link: string) => clients.connect(link);
 
 /** Checks that the samples are the ramp n mod 65536 from `first`; returns the sample count. */
 

@@ -20,7 +20,7 @@ import { CARD_STATE, REC_STATE, RECORD_ACTION, STOP_REASON } from '../protocol/s
 import { createEngine } from '../host/engine/engine.js';
 import type { Fs } from '../host/engine/library.js';
 import { setup } from '../host/engine/testing/harness.js';
-import { RawClient } from './support/raw-client.js';
+import { ClientPool, RawClient } from './support/raw-client.js';
 import { cardJournal, cardRecordings, checkJournalChain, checkWav, command, jsonLines, record, scanLibrary, sleep, waitLine } from './support/reliability.js';
 import { CLI, fsckCheck, requireSimulator, requireTool, runCli, startSim, stopAll, tempDir, type Sim } from './support/sim.js';
 
@@ -32,20 +32,15 @@ beforeAll(() => {
   if (!existsSync(CLI)) throw new Error(`the app is not built at ${CLI}: run npm run build (npm test does)`);
 });
 
-const clients: RawClient[] = [];
+const clients = new ClientPool();
 const mounts: string[] = [];
 afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close();
+  await clients.closeAll();
   for (const m of mounts.splice(0)) spawnSync('umount', ['-l', m]);
   await stopAll();
 });
 
-async function connect(link: string): Promise<RawClient> {
-  const c = await RawClient.open(link);
-  clients.push(c);
-  await c.ok('HELLO', { maxPayload: 4096 });
-  return c;
-}
+const connect = (link: string) => clients.connect(link, { hello: true });
 
 const fileSha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 

@@ -74,3 +74,21 @@ export class RawClient {
     return new Promise((resolve) => (this.port.isOpen ? this.port.close(() => resolve()) : resolve()));
   }
 }
+
+/** The clients a test file opens, all closed after each test, also when it fails (closing one
+ * twice is harmless). */
+export class ClientPool {
+  private readonly clients: RawClient[] = [];
+
+  /** Opens a client on `link`; with `hello`, also opens the session (4096-byte payloads). */
+  async connect(link: string, o: { hello?: boolean } = {}): Promise<RawClient> {
+    const c = await RawClient.open(link);
+    this.clients.push(c);
+    if (o.hello) await c.ok('HELLO', { maxPayload: 4096 });
+    return c;
+  }
+
+  async closeAll(): Promise<void> {
+    for (const c of this.clients.splice(0)) await c.close();
+  }
+}

@@ -174,3 +174,9 @@ export function startCli(args: string[], timeoutMs = 180_000): CliRun {
     done,
   };
 }
+
+/** Runs one shell command line in `cwd`, as a reader of the docs would type it (bounded: 30 s). */
+export function sh(cwd: string, command: string): { status: number | null; out: string } {
+  const r = spawnSync('sh', ['-c', command], { cwd, encoding: 'utf8', timeout: 30_000 });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
