@@ -72,7 +72,7 @@ export function describeJournalRecord(r: JournalRecord): string {
     case JOURNAL_KIND.NUMBER_SPENT:
       return `recording number ${r.number} was used up without a recording (the recorder stopped before it could create the file)`;
     case JOURNAL_KIND.FOUND_UNJOURNALED:
-      return `recording ${r.number} was found on the card without its journal record; the recorder has added the record now`;
+      return `recording ${r.number} was found finished on the card without its journal record (for example, the power went off while the recorder was closing it); the recorder has added the record now`;
     case JOURNAL_KIND.TAIL_LOST: {
       const missing = r.sampleCount;
       const what = missing > 0 ? `${missing} record${missing === 1 ? '' : 's'} missing` : 'its last records were replaced';
