@@ -270,14 +270,19 @@ function readCard(image, tmp) {
     if (r.status !== 0) throw new Error(`mcopy failed: ${r.stderr.toString()}`);
     for (const n of names) files.set(Number(/\d{5}/.exec(n)[0]), readFileSync(join(dir, n)));
   }
-  const others = mdir(image, '/RECORDS').filter((n) => !/^REC\d{5}\.WAV$/i.test(n));
+  // Beside each WAV its signed files (issue 12: checkpoints, statement, signify, minisign). A cut
+  // during DELETE may leave them without their WAV (they go after the WAV): orphans, counted.
+  const all = mdir(image, '/RECORDS');
+  const sidecar = /^REC(\d{5})\.(CKP|SHA|SIG|MSG)$/i;
+  const orphans = all.filter((n) => sidecar.test(n) && !files.has(Number(sidecar.exec(n)[1])));
+  const others = all.filter((n) => !/^REC\d{5}\.WAV$/i.test(n) && !sidecar.test(n));
   let journal = Buffer.alloc(0);
   if (mdir(image, '/SYSTEM').some((n) => /^JOURNAL\.BIN$/i.test(n))) {
     const r = mtool('mcopy', ['-n', '-o', '-i', image, '::/SYSTEM/JOURNAL.BIN', join(dir, 'journal.bin')]);
     if (r.status !== 0) throw new Error(`mcopy journal failed: ${r.stderr.toString()}`);
     journal = readFileSync(join(dir, 'journal.bin'));
   }
-  return { files, journal, others, dir };
+  return { files, journal, others, orphans, dir };
 }
 
 function checkWav(file) {
@@ -382,7 +387,8 @@ function checkLibrary(lib, everSeen) {
   }
   const numbers = new Set();
   for (const n of names) {
-    if (n.endsWith('.json') && !n.startsWith('.')) {
+    // The recorder's pin record, key files and journal copy (issue 12) are not recordings.
+    if (n.endsWith('.json') && !n.startsWith('.') && !/^recorder-[0-9a-f]+\./.test(n)) {
       const m = JSON.parse(readFileSync(join(lib, n), 'utf8'));
       const wav = readFileSync(join(lib, m.file.name));
       const want = everSeen.get(m.recording.number);
@@ -424,6 +430,8 @@ const report = {
   appIncomplete: [],
   journalGaps: { spentNumbers: 0, afterFormat: 0, missingAfterFormat: 0, unexplained: [] },
   deletesVerifiedThenCut: 0,
+  /** Signed files left without their WAV by a cut during DELETE, seen after a cut (names). */
+  orphanSidecars: [],
   failures: [],
   /** Recordings with samples dropped by a starved simulator (ring overruns), each counted. */
   overrunRecordings: [],
@@ -717,6 +725,7 @@ async function oneCut(ctx, state, paths, r) {
   if (!f.ok) throw new Error(`fsck.fat -n: ${f.output.slice(0, 800)}`);
   const card = readCard(image, dir);
   if (card.others.length) throw new Error(`unexpected files in RECORDS: ${card.others.join(', ')}`);
+  for (const n of card.orphans) if (!report.orphanSidecars.includes(n)) report.orphanSidecars.push(n);
   const journal = checkJournal(card.journal);
   const byNumber = new Map(journal.map((j) => [j.number, j]));
   const listed = new Map(list.map((e) => [e.number, e]));

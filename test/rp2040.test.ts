@@ -115,7 +115,14 @@ describe('RP2040 firmware on rp2040js', () => {
     // A new device's id is its flash chip's unique id (4Bh, read through the synthetic boot ROM
     // from SRAM with XIP off; the ROM fails the run on any mistake there).
     expect(BigInt(info.deviceId as bigint)).toBe(BigInt(`0x${Buffer.from(DEFAULT_UNIQUE_ID).toString('hex')}`));
-    expect(b.bootrom!.ops).toEqual([{ fn: 'CMD', offset: 0x4b, count: 13 }]);
+    expect(b.bootrom!.ops[0]).toEqual({ fn: 'CMD', offset: 0x4b, count: 13 });
+    // Then only page programs of the device's state log (NVM sectors 2 and 3: the journal count
+    // adopted at the first mount); nothing else of the flash is touched.
+    for (const op of b.bootrom!.ops.slice(1)) {
+      expect(op.fn).toBe('RP');
+      expect(op.offset).toBeGreaterThanOrEqual(0x7f2000);
+      expect(op.offset + op.count).toBeLessThanOrEqual(0x7f4000);
+    }
     expect(b.bootrom!.errors).toEqual([]);
     expect(b.uart).toContain('ready');
   }, 60_000);

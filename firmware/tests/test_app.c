@@ -598,6 +598,37 @@ static void test_format_starts_an_epoch_and_clock_changes_are_journalled(void **
     assert_int_equal(numbers[1], 2u);
 }
 
+/* The power goes while the device formats its card, after the erase and before EPOCH_START: the
+ * next mount finishes the epoch's start, and reports no cut journal (TAIL_LOST). */
+static void test_format_cut_before_epoch_start_is_finished_at_mount(void **state)
+{
+    (void)state;
+    hello();
+    record_one(200);
+    identity_t before = identity(5);
+    assert_int_equal(before.epoch, 1u);
+    rec_device_t *d = rec_device();
+    /* As rec_device_format does before it erases: the number floor, then the epoch announced. */
+    assert_int_equal(rec_device_numbers_before_format(d, d->store.highest_number + 1u), REC_OK);
+    assert_int_equal(rec_device_journal_before_format(d), REC_OK);
+    assert_int_equal(rec_store_format(&d->store, d->bd, 0x1234u, d->ring.buf, rec_ring_capacity(&d->ring)), REC_OK);
+    boot(); /* the cut: EPOCH_START never written */
+    hello();
+    uint8_t recs[4 * RP_JOURNAL_RECORD_SIZE];
+    uint16_t kinds[4];
+    uint32_t numbers[4];
+    assert_int_equal(journal_kinds(kinds, numbers, 4, recs), 1);
+    assert_int_equal(kinds[0], RP_JOURNAL_KIND_EPOCH_START);
+    assert_int_equal(numbers[0], 2u);
+    assert_int_equal(rec_get_u32(recs + RP_JOURNAL_RECORD_OFF_SAMPLE_COUNT), before.count);
+    assert_memory_equal(recs + RP_JOURNAL_RECORD_OFF_SHA256, before.head, 12);
+    identity_t after = identity(6);
+    assert_int_equal(after.epoch, 2u);
+    assert_int_equal(after.count, 1u);
+    boot(); /* settled: nothing more is journalled */
+    assert_int_equal(journal_kinds(kinds, numbers, 4, recs), 1);
+}
+
 /* ---- tests ---------------------------------------------------------------------------------- */
 
 static void test_hello_info(void **state)
@@ -1696,6 +1727,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cut_journal_tail_is_tail_lost_and_found_unjournaled, setup_nvm, teardown),
         cmocka_unit_test_setup_teardown(test_number_spent_without_a_file, setup_nvm, teardown),
         cmocka_unit_test_setup_teardown(test_format_starts_an_epoch_and_clock_changes_are_journalled, setup_nvm, teardown),
+        cmocka_unit_test_setup_teardown(test_format_cut_before_epoch_start_is_finished_at_mount, setup_nvm, teardown),
         cmocka_unit_test_setup_teardown(test_signed_recording_checkpoints_and_statement, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsigned_without_a_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sealing_refuses_audio_changed_after_stop, setup, teardown),

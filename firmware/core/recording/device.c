@@ -167,6 +167,7 @@ int rec_device_format(rec_device_t *d)
     if (floor > next) next = floor;
     if (d->store.highest_number + 1u > next) next = d->store.highest_number + 1u;
     (void)rec_device_numbers_before_format(d, next);
+    (void)rec_device_journal_before_format(d);
     int err = rec_store_format(&d->store, d->bd, (uint32_t)(d->settings.device_id ^ port_uptime_ms()), d->ring.buf,
                                rec_ring_capacity(&d->ring));
     if (!err) err = rec_device_journal_new_epoch(d);

@@ -101,6 +101,8 @@ static int floor_put(rec_device_t *d, uint32_t floor, uint32_t base)
     return rec_nvm_state_put(&d->nvm, RP_NVM_STATE_NUMBER_FLOOR, p, sizeof p);
 }
 
+static int append_epoch_start(rec_device_t *d, uint32_t epoch, uint32_t n, const uint8_t head12[12]);
+
 int rec_device_journal_reconcile(rec_device_t *d)
 {
     rec_journal_t *j = &d->store.journal;
@@ -122,13 +124,29 @@ int rec_device_journal_reconcile(rec_device_t *d)
     j->nvm = &d->nvm;
     j->epoch = epoch;
     const uint32_t c = j->count;
+    uint8_t p[REC_JOURNAL_COUNT_PAYLOAD];
+    bool pending = rec_nvm_state_get(&d->nvm, RP_NVM_STATE_JOURNAL_PENDING, p, sizeof p) == (int)sizeof p;
+    /* The device was formatting its card (rec_device_journal_before_format) when the power went. */
+    if (pending && rec_get_u32(p) == epoch + 1u && rec_get_u32(p + 4) == 0) {
+        if (c == 0) return append_epoch_start(d, epoch, n, head12);
+        if (c == 1 && memcmp(p + 8, j->last_hash, 12) == 0) {
+            /* EPOCH_START reached the card, its JOURNAL_HEAD did not: adopt it. */
+            (void)counter_put(d, epoch + 1u, 1, j->last_hash);
+            j->epoch = epoch + 1u;
+            return REC_OK;
+        }
+        if (c == n && memcmp(j->last_hash, head12, 12) == 0) {
+            /* Cut before the card was erased: the old journal stands; forget the announcement. */
+            rec_journal_count_pack(epoch, n, NULL, p);
+            (void)rec_nvm_state_put(&d->nvm, RP_NVM_STATE_JOURNAL_PENDING, p, sizeof p);
+            return REC_OK;
+        }
+    }
     if (c == n && memcmp(j->last_hash, head12, 12) == 0) return REC_OK;
     if (c == n + 1u) {
         /* Cut after the card write of an append, before its JOURNAL_HEAD: adopt the record the
          * device announced. */
-        uint8_t p[REC_JOURNAL_COUNT_PAYLOAD];
-        if (rec_nvm_state_get(&d->nvm, RP_NVM_STATE_JOURNAL_PENDING, p, sizeof p) == (int)sizeof p &&
-            rec_get_u32(p) == epoch && rec_get_u32(p + 4) == n && memcmp(p + 8, j->last_hash, 12) == 0)
+        if (pending && rec_get_u32(p) == epoch && rec_get_u32(p + 4) == n && memcmp(p + 8, j->last_hash, 12) == 0)
         {
             (void)counter_put(d, epoch, c, j->last_hash);
             return REC_OK;
@@ -196,18 +214,12 @@ int rec_device_numbers_before_format(rec_device_t *d, uint32_t next_number)
 }
 
 /* After the device formatted its card: a new epoch, opened by EPOCH_START. */
-int rec_device_journal_new_epoch(rec_device_t *d)
+/* Appends EPOCH_START for epoch + 1 (the previous epoch's count and head in it) to the freshly
+ * formatted card's empty journal; the append itself moves the device's count to the new epoch
+ * (JOURNAL_PENDING, card, JOURNAL_HEAD), so a cut anywhere leaves a state the next mount settles. */
+static int append_epoch_start(rec_device_t *d, uint32_t epoch, uint32_t n, const uint8_t head12[12])
 {
     rec_journal_t *j = &d->store.journal;
-    if (!d->nvm.present || !d->store.mounted) return REC_OK;
-    uint32_t epoch = 0, n = 0;
-    uint8_t head12[12];
-    if (counter_get(d, &epoch, &n, head12) != REC_OK) {
-        epoch = n = 0;
-        memset(head12, 0, sizeof head12);
-    }
-    int err = counter_put(d, epoch + 1u, 0, NULL);
-    if (err) return REC_OK; /* NVM failing: carry on uncounted */
     j->nvm = &d->nvm;
     j->epoch = epoch + 1u;
     rec_journal_record_t r;
@@ -216,6 +228,31 @@ int rec_device_journal_new_epoch(rec_device_t *d)
     r.sample_count = n;
     memcpy(r.sha256, head12, 12);
     return rec_device_journal_event(d, &r);
+}
+
+int rec_device_journal_new_epoch(rec_device_t *d)
+{
+    if (!d->nvm.present || !d->store.mounted) return REC_OK;
+    uint32_t epoch = 0, n = 0;
+    uint8_t head12[12];
+    if (counter_get(d, &epoch, &n, head12) != REC_OK) {
+        epoch = n = 0;
+        memset(head12, 0, sizeof head12);
+    }
+    return append_epoch_start(d, epoch, n, head12);
+}
+
+int rec_device_journal_before_format(rec_device_t *d)
+{
+    if (!d->nvm.present) return REC_OK;
+    uint32_t epoch = 0, n = 0;
+    uint8_t head12[12];
+    if (counter_get(d, &epoch, &n, head12) != REC_OK) epoch = 0;
+    /* "Epoch + 1 is starting": said before the card is erased, so a mount after a cut format
+     * finishes the epoch's start instead of calling the erased journal cut (TAIL_LOST). */
+    uint8_t p[REC_JOURNAL_COUNT_PAYLOAD];
+    rec_journal_count_pack(epoch + 1u, 0, NULL, p);
+    return rec_nvm_state_put(&d->nvm, RP_NVM_STATE_JOURNAL_PENDING, p, sizeof p);
 }
 
 void rec_device_clock_changed(rec_device_t *d, bool was_set, int64_t before, int64_t now)

@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { CARD_LAYOUT, FILE_PART, RECORD_FLAGS } from '../../../protocol/src/schema.js';
 import type { ListEntry } from '../../../protocol/generated/types.js';
-import { EngineError, fsError } from '../errors.js';
+import { DeviceError, EngineError, fsError } from '../errors.js';
 import type { SignatureSummary } from '../events.js';
 import type { JournalEntry } from '../journal.js';
 import { DIR_MODE, safeJoin, writeFileAtomic, type Fs } from '../library.js';
@@ -43,7 +43,15 @@ export async function identify(session: Session, emit: Emit, fs: Fs, dir: string
   let provisioned = false;
   if (!id.hasKey && !id.damaged) {
     if (pinned) throw refuse('WRONG_KEY', `This recorder (device ${deviceId}) has no signing key now, but this library pinned key ${pinned.keyId} for it. It may be a different device pretending to be this one, or its memory was wiped.`, `Nothing was copied. Keep the recorder as it is and ask for advice. If you know it was reset, run \`recorder devices re-pin ${deviceId} --reason "..."\` and sync again.`);
-    id = await requestProvision(session.client, signal);
+    try {
+      id = await requestProvision(session.client, signal);
+    } catch (e) {
+      // A recorder makes its key only while idle (it refuses while recording): sync goes on
+      // unsigned and the next sync makes the key.
+      if (!(e instanceof DeviceError && e.info.code === 'BAD_STATE')) throw e;
+      emit({ type: 'warning', code: 'UNSIGNED_LEGACY', message: 'This recorder has no signing key yet, and it can only make one while it is not recording. Its recordings so far carry no signature.', action: 'Run sync again when the recording has stopped: the recorder then makes its key, and signs every recording after that.' });
+      return { signed: false, why: 'no-key' };
+    }
     provisioned = true;
     if (!id.hasKey) {
       emit({ type: 'warning', code: 'UNSIGNED_LEGACY', message: `The recorder could not make its signing key${id.entropyFailed ? ' (its random-number source failed its checks)' : ''}. Its recordings will not be signed.`, action: 'Copies are checked with their fingerprints only. Try again later; if it keeps failing, ask for help.' });

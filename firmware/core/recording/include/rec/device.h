@@ -96,6 +96,9 @@ uint32_t rec_device_number_floor(rec_device_t *d);
 int rec_device_spend_number(rec_device_t *d, uint32_t number);
 /* Before the device formats its card: the numbers below next_number belong to earlier epochs. */
 int rec_device_numbers_before_format(rec_device_t *d, uint32_t next_number);
+/* Before the device formats its card: announces epoch + 1 in the NVM, so a cut format is finished
+ * at the next mount rather than reported as a cut journal. */
+int rec_device_journal_before_format(rec_device_t *d);
 /* After the device formatted its card: epoch + 1, count 0, EPOCH_START (number = the new epoch,
  * sampleCount and sha256 = the previous epoch's count and head). */
 int rec_device_journal_new_epoch(rec_device_t *d);
