@@ -498,6 +498,12 @@ export class Relay {
     return this.unplugging;
   }
 
+  /** False from the moment the cable is pulled until the relay forwards again (the new path can
+   * exist a little before that). */
+  get pluggedIn(): boolean {
+    return !this.unplugged;
+  }
+
   stats(): RelayStats {
     const a = { ...this.toApp.stats };
     const b = { ...this.toDevice.stats };
