@@ -85,9 +85,12 @@ if(CMAKE_CROSSCOMPILING AND REC_PORT STREQUAL "qemu" AND REC_CRYPTO_NODE)
     DEPENDS ${REC_VECTORS}/ed25519-vectors-to-c.mjs ${REC_VECTORS}/rfc8032_ed25519.json ${REC_VECTORS}/wycheproof_ed25519_test.json
     COMMENT "Ed25519 test vectors")
   set(REC_SELFTEST_LD ${REC_CRYPTO_DIR}/../../ports/qemu/lm3s6965.ld)
+  set(REC_QEMU_PORT_DIR ${REC_CRYPTO_DIR}/../../ports/qemu)
   add_executable(ed25519-selftest-qemu.elf ${REC_CRYPTO_DIR}/selftest/ed25519_selftest_qemu.c
-    ${CMAKE_CURRENT_BINARY_DIR}/generated/ed25519_vectors.h)
-  target_include_directories(ed25519-selftest-qemu.elf PRIVATE ${CMAKE_CURRENT_BINARY_DIR}/generated)
+    ${REC_QEMU_PORT_DIR}/semihost.c ${CMAKE_CURRENT_BINARY_DIR}/generated/ed25519_vectors.h)
+  # The port's semihosting and the bare-metal runtime shared with its NVM self-test.
+  target_include_directories(ed25519-selftest-qemu.elf PRIVATE ${CMAKE_CURRENT_BINARY_DIR}/generated
+    ${REC_QEMU_PORT_DIR} ${REC_QEMU_PORT_DIR}/selftest)
   target_link_libraries(ed25519-selftest-qemu.elf PRIVATE rec_crypto)
   target_compile_options(ed25519-selftest-qemu.elf PRIVATE ${REC_WARNINGS} -Os -ffunction-sections -fdata-sections)
   target_link_options(ed25519-selftest-qemu.elf PRIVATE -nostartfiles -Wl,--gc-sections -Wl,--no-warn-rwx-segments
