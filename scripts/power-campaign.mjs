@@ -79,6 +79,8 @@ const { Deframer, decodeStruct, encodeFrame, encodeStruct } = await import(pathT
 const { CARD_LAYOUT, CARD_STATE, COMMANDS, JOURNAL_KIND, KIND, PROTOCOL, RECORD_FLAGS, RECORDING_STATE, REC_STATE, SETTINGS_MASK, STOP_REASON, STRUCTS, structSize } = await import(pathToFileURL(join(distProto, 'schema.js')).href);
 const { SerialPort } = await import('serialport');
 const { killAllNow, recordWithButton, seededRandom, spawnLines, startSimulator } = await import(pathToFileURL(driverJs).href);
+// The names of the library's own per-recorder files (pin record, key files, journal copy, log).
+const { LIBRARY_FILE } = await import(pathToFileURL(join(root, 'dist', 'host', 'engine', 'evidence', 'pins.js')).href);
 
 const JOURNAL_RECORD_SIZE = structSize(STRUCTS.JOURNAL_RECORD);
 const PHASES = ['recording', 'stop', 'sync', 'delete', 'format', 'settings'];
@@ -388,7 +390,7 @@ function checkLibrary(lib, everSeen) {
   const numbers = new Set();
   for (const n of names) {
     // The recorder's pin record, key files and journal copy (issue 12) are not recordings.
-    if (n.endsWith('.json') && !n.startsWith('.') && !/^recorder-[0-9a-f]+\./.test(n)) {
+    if (n.endsWith('.json') && !n.startsWith('.') && !LIBRARY_FILE.test(n)) {
       const m = JSON.parse(readFileSync(join(lib, n), 'utf8'));
       const wav = readFileSync(join(lib, m.file.name));
       const want = everSeen.get(m.recording.number);

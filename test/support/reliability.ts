@@ -9,6 +9,7 @@ import { lstatSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeStruct } from '../../protocol/src/codec.js';
 import { CARD_LAYOUT, JOURNAL_KIND, STRUCTS, structSize } from '../../protocol/src/schema.js';
+import { LIBRARY_FILE } from '../../host/engine/evidence/pins.js';
 import { recordWithButton } from '../../host/sim/driver.js';
 import { mcopyOut, type Sim } from './sim.js';
 
@@ -156,7 +157,7 @@ export function scanLibrary(dir: string): { items: Map<number, LibraryItem>; oth
       continue;
     }
     // The recorder's pinned key, journal and log, and each recording's signed files (issue 12).
-    if (/^recorder-[0-9a-f]+\./.test(n) || (n.endsWith('.evidence') && lstatSync(p).isDirectory())) continue;
+    if (LIBRARY_FILE.test(n) || (n.endsWith('.evidence') && lstatSync(p).isDirectory())) continue;
     if (n.endsWith('.json') && !n.startsWith('.')) {
       const m = JSON.parse(readFileSync(p, 'utf8')) as LibraryItem['manifest'];
       items.set(m.recording.number, { wav: join(dir, m.file.name), manifestPath: p, manifest: m });
