@@ -143,6 +143,8 @@ describe('forgeries fail verify, naming why', () => {
     const name = 'REC00002';
     const r = sh(evidenceOf(dir, 2), `signify-openbsd -C -p ../recorder-${keyId}.pub -x ${name}.SIG`);
     expect(r.status).not.toBe(0);
+    const m = sh(evidenceOf(dir, 2), `minisign -Vm ${name}.SHA -x ${name}.MSG -p ../recorder-${keyId}.minisign.pub`);
+    expect(m.status).not.toBe(0);
   });
 
   it('a cut journal tail (the newest recording, its record and those after it removed from the library): records missing', async () => {
@@ -186,6 +188,12 @@ describe('forgeries fail verify, naming why', () => {
     const v = await verify(dir);
     expect(v.code).not.toBe(0);
     expect(v.codes).toContain('WRONG_KEY');
+    // The documented stock-tool steps with this recorder's key refuse it too.
+    const signify = sh(myEvidence, `signify-openbsd -C -p ../recorder-${keyId}.pub -x REC00001.SIG`);
+    expect(signify.status).not.toBe(0);
+    expect(signify.out).toMatch(/wrong key/);
+    const minisign = sh(myEvidence, `minisign -Vm REC00001.SHA -x REC00001.MSG -p ../recorder-${keyId}.minisign.pub`);
+    expect(minisign.status).not.toBe(0);
   }, 120_000);
 
   it('an older journal replayed in the library (the copy from the first sync): the signed head says records are missing', async () => {
