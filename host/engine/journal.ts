@@ -86,6 +86,8 @@ export function describeJournalRecord(r: JournalRecord): string {
       return 'the recorder made a new signing key';
     case JOURNAL_KIND.EPOCH_START:
       return `the recorder formatted this card: journal ${r.number} starts here (the previous one had ${r.sampleCount} records)`;
+    case JOURNAL_KIND.WIPED:
+      return 'the recorder was wiped: its card was erased and the keys of its earlier recordings destroyed';
     default:
       return `a journal record of a kind this app does not know (${r.kind})`;
   }

@@ -78,8 +78,8 @@ const char *rp_stop_reason_name(uint8_t value)
 
 const char *rp_journal_kind_name(uint8_t value)
 {
-    static const char *const names[] = { "recording", "number spent", "found unjournaled", "tail lost", "clock set", "clock lost", "key created", "epoch start" };
-    return value < 8u ? names[value] : "unknown";
+    static const char *const names[] = { "recording", "number spent", "found unjournaled", "tail lost", "clock set", "clock lost", "key created", "epoch start", "wiped" };
+    return value < 9u ? names[value] : "unknown";
 }
 
 static const rp_codec_field_t FIELDS_ERROR[] = {
@@ -349,6 +349,38 @@ static const rp_codec_field_t FIELDS_PROVISION_REQ[] = {
 };
 const rp_codec_struct_t RP_CODEC_PROVISION_REQ = { FIELDS_PROVISION_REQ, 4u, 40u };
 
+static const rp_codec_field_t FIELDS_SET_RECIPIENT_REQ[] = {
+    { offsetof(rp_set_recipient_req_t, action), 1u },
+    { offsetof(rp_set_recipient_req_t, reserved), RP_CODEC_RAW | 3u },
+    { offsetof(rp_set_recipient_req_t, recipient), RP_CODEC_RAW | 32u },
+};
+const rp_codec_struct_t RP_CODEC_SET_RECIPIENT_REQ = { FIELDS_SET_RECIPIENT_REQ, 3u, 36u };
+
+static const rp_codec_field_t FIELDS_RECIPIENT[] = {
+    { offsetof(rp_recipient_t, flags), 1u },
+    { offsetof(rp_recipient_t, reserved), RP_CODEC_RAW | 3u },
+    { offsetof(rp_recipient_t, recipient), RP_CODEC_RAW | 32u },
+};
+const rp_codec_struct_t RP_CODEC_RECIPIENT = { FIELDS_RECIPIENT, 3u, 36u };
+
+static const rp_codec_field_t FIELDS_WIPE_REQ[] = {
+    { offsetof(rp_wipe_req_t, magic), 4u },
+    { offsetof(rp_wipe_req_t, recordings), 4u },
+    { offsetof(rp_wipe_req_t, newest_number), 4u },
+    { offsetof(rp_wipe_req_t, reserved), 4u },
+    { offsetof(rp_wipe_req_t, device_id), 8u },
+};
+const rp_codec_struct_t RP_CODEC_WIPE_REQ = { FIELDS_WIPE_REQ, 5u, 24u };
+
+static const rp_codec_field_t FIELDS_WIPE[] = {
+    { offsetof(rp_wipe_t, state), 1u },
+    { offsetof(rp_wipe_t, method), 1u },
+    { offsetof(rp_wipe_t, reserved), 2u },
+    { offsetof(rp_wipe_t, epoch), 4u },
+    { offsetof(rp_wipe_t, blocks_erased), 4u },
+};
+const rp_codec_struct_t RP_CODEC_WIPE = { FIELDS_WIPE, 5u, 12u };
+
 static const rp_codec_field_t FIELDS_CHECKPOINT_SLOT[] = {
     { offsetof(rp_checkpoint_slot_t, message), RP_CODEC_RAW | 448u },
     { offsetof(rp_checkpoint_slot_t, signature), RP_CODEC_RAW | 64u },
@@ -487,6 +519,10 @@ const rp_codec_entry_t rp_codec_structs[] = {
     { "IDENTITY_REQ", &RP_CODEC_IDENTITY_REQ, sizeof(rp_identity_req_t) },
     { "IDENTITY", &RP_CODEC_IDENTITY, sizeof(rp_identity_t) },
     { "PROVISION_REQ", &RP_CODEC_PROVISION_REQ, sizeof(rp_provision_req_t) },
+    { "SET_RECIPIENT_REQ", &RP_CODEC_SET_RECIPIENT_REQ, sizeof(rp_set_recipient_req_t) },
+    { "RECIPIENT", &RP_CODEC_RECIPIENT, sizeof(rp_recipient_t) },
+    { "WIPE_REQ", &RP_CODEC_WIPE_REQ, sizeof(rp_wipe_req_t) },
+    { "WIPE", &RP_CODEC_WIPE, sizeof(rp_wipe_t) },
     { "CHECKPOINT_SLOT", &RP_CODEC_CHECKPOINT_SLOT, sizeof(rp_checkpoint_slot_t) },
     { "NVM_IDENTITY", &RP_CODEC_NVM_IDENTITY, sizeof(rp_nvm_identity_t) },
     { "NVM_STATE_ENTRY", &RP_CODEC_NVM_STATE_ENTRY, sizeof(rp_nvm_state_entry_t) },

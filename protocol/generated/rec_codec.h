@@ -37,7 +37,7 @@ typedef struct {
     size_t c_size;
 } rp_codec_entry_t;
 extern const rp_codec_entry_t rp_codec_structs[];
-#define RP_CODEC_STRUCT_COUNT 38u
+#define RP_CODEC_STRUCT_COUNT 42u
 
 /* Names of enum values as printed ("recording", "card full"); "unknown" outside the enum. */
 const char *rp_rec_state_name(uint8_t value);
@@ -562,6 +562,74 @@ static inline void rp_provision_req_pack(const rp_provision_req_t *v, uint8_t ou
 static inline void rp_provision_req_unpack(const uint8_t in[RP_PROVISION_REQ_SIZE], rp_provision_req_t *v)
 {
     rp_codec_unpack(&RP_CODEC_PROVISION_REQ, in, v);
+}
+
+/* SET_RECIPIENT_REQ: Reads, sets or clears the owner's age recipient (X25519 public key). Refused with BUSY while recording; takes effect at the next recording. */
+typedef struct rp_set_recipient_req {
+    uint8_t action; /* RECIPIENT_ACTION. */
+    uint8_t reserved[3];
+    uint8_t recipient[32]; /* The 32 bytes inside an age1... recipient (SET only). */
+} rp_set_recipient_req_t;
+extern const rp_codec_struct_t RP_CODEC_SET_RECIPIENT_REQ;
+static inline void rp_set_recipient_req_pack(const rp_set_recipient_req_t *v, uint8_t out[RP_SET_RECIPIENT_REQ_SIZE])
+{
+    rp_codec_pack(&RP_CODEC_SET_RECIPIENT_REQ, v, out);
+}
+static inline void rp_set_recipient_req_unpack(const uint8_t in[RP_SET_RECIPIENT_REQ_SIZE], rp_set_recipient_req_t *v)
+{
+    rp_codec_unpack(&RP_CODEC_SET_RECIPIENT_REQ, in, v);
+}
+
+/* RECIPIENT: The recipient in force. */
+typedef struct rp_recipient {
+    uint8_t flags; /* RECIPIENT_FLAGS. */
+    uint8_t reserved[3];
+    uint8_t recipient[32]; /* Zero when not set. */
+} rp_recipient_t;
+extern const rp_codec_struct_t RP_CODEC_RECIPIENT;
+static inline void rp_recipient_pack(const rp_recipient_t *v, uint8_t out[RP_RECIPIENT_SIZE])
+{
+    rp_codec_pack(&RP_CODEC_RECIPIENT, v, out);
+}
+static inline void rp_recipient_unpack(const uint8_t in[RP_RECIPIENT_SIZE], rp_recipient_t *v)
+{
+    rp_codec_unpack(&RP_CODEC_RECIPIENT, in, v);
+}
+
+/* WIPE_REQ: Crypto-erases the device's recording keys and recipient and erases the card. Obeyed only when magic is PROTOCOL.wipeMagic, deviceId is this device's and recordings/newestNumber match what the device holds (else BAD_STATE); BUSY while recording. */
+typedef struct rp_wipe_req {
+    uint32_t magic;
+    uint32_t recordings; /* Recordings the host saw in LIST. */
+    uint32_t newest_number; /* Highest recording number the host saw (0: none). */
+    uint32_t reserved;
+    uint64_t device_id;
+} rp_wipe_req_t;
+extern const rp_codec_struct_t RP_CODEC_WIPE_REQ;
+static inline void rp_wipe_req_pack(const rp_wipe_req_t *v, uint8_t out[RP_WIPE_REQ_SIZE])
+{
+    rp_codec_pack(&RP_CODEC_WIPE_REQ, v, out);
+}
+static inline void rp_wipe_req_unpack(const uint8_t in[RP_WIPE_REQ_SIZE], rp_wipe_req_t *v)
+{
+    rp_codec_unpack(&RP_CODEC_WIPE_REQ, in, v);
+}
+
+/* WIPE: The wipe is finished. */
+typedef struct rp_wipe {
+    uint8_t state; /* WIPE_STATE. */
+    uint8_t method; /* WIPE_METHOD. */
+    uint16_t reserved;
+    uint32_t epoch; /* The journal epoch the wipe began. */
+    uint32_t blocks_erased;
+} rp_wipe_t;
+extern const rp_codec_struct_t RP_CODEC_WIPE;
+static inline void rp_wipe_pack(const rp_wipe_t *v, uint8_t out[RP_WIPE_SIZE])
+{
+    rp_codec_pack(&RP_CODEC_WIPE, v, out);
+}
+static inline void rp_wipe_unpack(const uint8_t in[RP_WIPE_SIZE], rp_wipe_t *v)
+{
+    rp_codec_unpack(&RP_CODEC_WIPE, in, v);
 }
 
 /* CHECKPOINT_SLOT: On-card record: one 512-byte slot (one card block) of REC*.CKP. message is ASCII, space padded, ending in LF; signature is Ed25519 over the 448 message bytes. */

@@ -49,7 +49,9 @@
 #define RP_CMD_FORMAT 0x0C
 #define RP_CMD_IDENTITY 0x0D
 #define RP_CMD_PROVISION 0x0E
-#define RP_CMD_COUNT 14u
+#define RP_CMD_SET_RECIPIENT 0x0F
+#define RP_CMD_WIPE 0x10
+#define RP_CMD_COUNT 16u
 
 /* Events */
 #define RP_EVT_STATE 0x40
@@ -100,12 +102,14 @@
 #define RP_INFO_FLAG_DISCREET 0x02
 #define RP_INFO_FLAG_CLOCK_SET 0x04
 #define RP_INFO_FLAG_LOW_BATTERY 0x08
+#define RP_INFO_FLAG_ENCRYPTING 0x10
 
 #define RP_RECORD_FLAG_CLOCK_SET 0x01
 #define RP_RECORD_FLAG_RECOVERED 0x02
 #define RP_RECORD_FLAG_SEALED 0x04
 #define RP_RECORD_FLAG_SEALING 0x08
 #define RP_RECORD_FLAG_UNSIGNED 0x10
+#define RP_RECORD_FLAG_ENCRYPTED 0x20
 
 #define RP_SETTINGS_MASK_SAMPLE_RATE 0x01
 #define RP_SETTINGS_MASK_DISCREET 0x02
@@ -123,6 +127,7 @@
 #define RP_JOURNAL_KIND_CLOCK_LOST 0x05
 #define RP_JOURNAL_KIND_KEY_CREATED 0x06
 #define RP_JOURNAL_KIND_EPOCH_START 0x07
+#define RP_JOURNAL_KIND_WIPED 0x08
 
 #define RP_IDENTITY_FLAG_HAS_KEY 0x01
 #define RP_IDENTITY_FLAG_SIMULATED 0x02
@@ -145,6 +150,7 @@
 #define RP_NVM_STATE_JOURNAL_PENDING 0x02
 #define RP_NVM_STATE_NUMBER_FLOOR 0x03
 #define RP_NVM_STATE_CLOCK 0x04
+#define RP_NVM_STATE_WIPE_PENDING 0x07
 
 /* Sample rates the device accepts */
 #define RP_SAMPLE_RATE_COUNT 4u
@@ -164,6 +170,7 @@
 #define RP_CARD_SIGNIFY_EXT "SIG"
 #define RP_CARD_MINISIGN_EXT "MSG"
 #define RP_CARD_CHECKPOINTS_EXT "CKP"
+#define RP_CARD_ENCRYPTED_EXT "AGE"
 #define RP_CARD_CHECKPOINT_INTERVAL_S 60u
 #define RP_CARD_CHECKPOINT_SLOT_SIZE 512u
 #define RP_CARD_NVM_IDENTITY_MAGIC "RKEY"
@@ -478,6 +485,38 @@
 #define RP_PROVISION_REQ_OFF_FLAGS 4u
 #define RP_PROVISION_REQ_OFF_RESERVED 5u
 #define RP_PROVISION_REQ_OFF_HOST_RANDOM 8u
+
+/* SET_RECIPIENT_REQ: Reads, sets or clears the owner's age recipient (X25519 public key). Refused with BUSY while recording; takes effect at the next recording. */
+#define RP_SET_RECIPIENT_REQ_SIZE 36u
+/* C form rp_set_recipient_req_t with pack/unpack: rec_codec.h */
+#define RP_SET_RECIPIENT_REQ_OFF_ACTION 0u
+#define RP_SET_RECIPIENT_REQ_OFF_RESERVED 1u
+#define RP_SET_RECIPIENT_REQ_OFF_RECIPIENT 4u
+
+/* RECIPIENT: The recipient in force. */
+#define RP_RECIPIENT_SIZE 36u
+/* C form rp_recipient_t with pack/unpack: rec_codec.h */
+#define RP_RECIPIENT_OFF_FLAGS 0u
+#define RP_RECIPIENT_OFF_RESERVED 1u
+#define RP_RECIPIENT_OFF_RECIPIENT 4u
+
+/* WIPE_REQ: Crypto-erases the device's recording keys and recipient and erases the card. Obeyed only when magic is PROTOCOL.wipeMagic, deviceId is this device's and recordings/newestNumber match what the device holds (else BAD_STATE); BUSY while recording. */
+#define RP_WIPE_REQ_SIZE 24u
+/* C form rp_wipe_req_t with pack/unpack: rec_codec.h */
+#define RP_WIPE_REQ_OFF_MAGIC 0u
+#define RP_WIPE_REQ_OFF_RECORDINGS 4u
+#define RP_WIPE_REQ_OFF_NEWEST_NUMBER 8u
+#define RP_WIPE_REQ_OFF_RESERVED 12u
+#define RP_WIPE_REQ_OFF_DEVICE_ID 16u
+
+/* WIPE: The wipe is finished. */
+#define RP_WIPE_SIZE 12u
+/* C form rp_wipe_t with pack/unpack: rec_codec.h */
+#define RP_WIPE_OFF_STATE 0u
+#define RP_WIPE_OFF_METHOD 1u
+#define RP_WIPE_OFF_RESERVED 2u
+#define RP_WIPE_OFF_EPOCH 4u
+#define RP_WIPE_OFF_BLOCKS_ERASED 8u
 
 /* CHECKPOINT_SLOT: On-card record: one 512-byte slot (one card block) of REC*.CKP. message is ASCII, space padded, ending in LF; signature is Ed25519 over the 448 message bytes. */
 #define RP_CHECKPOINT_SLOT_SIZE 512u

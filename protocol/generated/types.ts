@@ -283,6 +283,38 @@ export interface ProvisionReq {
   hostRandom: Buffer; // From the host's CSPRNG, mixed into the seed.
 }
 
+/** Reads, sets or clears the owner's age recipient (X25519 public key). Refused with BUSY while recording; takes effect at the next recording. */
+export interface SetRecipientReq {
+  action: number; // RECIPIENT_ACTION.
+  reserved: Buffer;
+  recipient: Buffer; // The 32 bytes inside an age1... recipient (SET only).
+}
+
+/** The recipient in force. */
+export interface Recipient {
+  flags: number; // RECIPIENT_FLAGS.
+  reserved: Buffer;
+  recipient: Buffer; // Zero when not set.
+}
+
+/** Crypto-erases the device's recording keys and recipient and erases the card. Obeyed only when magic is PROTOCOL.wipeMagic, deviceId is this device's and recordings/newestNumber match what the device holds (else BAD_STATE); BUSY while recording. */
+export interface WipeReq {
+  magic: number;
+  recordings: number; // Recordings the host saw in LIST.
+  newestNumber: number; // Highest recording number the host saw (0: none).
+  reserved: number;
+  deviceId: bigint;
+}
+
+/** The wipe is finished. */
+export interface Wipe {
+  state: number; // WIPE_STATE.
+  method: number; // WIPE_METHOD.
+  reserved: number;
+  epoch: number; // The journal epoch the wipe began.
+  blocksErased: number;
+}
+
 /** On-card record: one 512-byte slot (one card block) of REC*.CKP. message is ASCII, space padded, ending in LF; signature is Ed25519 over the 448 message bytes. */
 export interface CheckpointSlot {
   message: Buffer;
@@ -428,6 +460,10 @@ export interface StructTypes {
   IDENTITY_REQ: IdentityReq;
   IDENTITY: Identity;
   PROVISION_REQ: ProvisionReq;
+  SET_RECIPIENT_REQ: SetRecipientReq;
+  RECIPIENT: Recipient;
+  WIPE_REQ: WipeReq;
+  WIPE: Wipe;
   CHECKPOINT_SLOT: CheckpointSlot;
   NVM_IDENTITY: NvmIdentity;
   NVM_STATE_ENTRY: NvmStateEntry;
@@ -453,7 +489,7 @@ export const STOP_REASON_NAMES: readonly string[] = ['none', 'button', 'host', '
 export function stopReasonName(value: number): string {
   return STOP_REASON_NAMES[value] ?? 'unknown';
 }
-export const JOURNAL_KIND_NAMES: readonly string[] = ['recording', 'number spent', 'found unjournaled', 'tail lost', 'clock set', 'clock lost', 'key created', 'epoch start'];
+export const JOURNAL_KIND_NAMES: readonly string[] = ['recording', 'number spent', 'found unjournaled', 'tail lost', 'clock set', 'clock lost', 'key created', 'epoch start', 'wiped'];
 export function journalKindName(value: number): string {
   return JOURNAL_KIND_NAMES[value] ?? 'unknown';
 }

@@ -56,6 +56,8 @@ export const PROTOCOL = {
   formatMagic: 0x54414d46, // "FMAT" little-endian
   /** Magic value the PROVISION request must carry. */
   provisionMagic: 0x564f5250, // "PROV" little-endian
+  /** Magic value the WIPE request must carry, beside the device id, to be obeyed. */
+  wipeMagic: 0x45504957, // "WIPE" little-endian
   /** Prefix of the message an IDENTITY signature covers: prefix || nonce || IDENTITY bytes before signature. */
   identityDomain: 'ER1-IDENTITY-v1',
   /** USB identity of the recorder's CDC-ACM interface (pid.codes test range until registered). */
@@ -136,6 +138,8 @@ export const INFO_FLAGS = {
   DISCREET: 0x02,
   CLOCK_SET: 0x04,
   LOW_BATTERY: 0x08,
+  /** An owner's recipient is set: new recordings are encrypted to it (age). */
+  ENCRYPTING: 0x10,
 } as const;
 
 /** Bits of journal record flags and LIST entry flags. */
@@ -148,6 +152,8 @@ export const RECORD_FLAGS = {
   SEALING: 0x08,
   /** Recorded without a device key (never provisioned, or the key was damaged): never signed. */
   UNSIGNED: 0x10,
+  /** The recording is an age file (REC*.AGE) encrypted to the owner's recipient; its plaintext is the WAV. */
+  ENCRYPTED: 0x20,
 } as const;
 
 /**
@@ -176,6 +182,8 @@ export const JOURNAL_KIND = {
   CLOCK_LOST: 5,
   KEY_CREATED: 6,
   EPOCH_START: 7,
+  /** The card was wiped (WIPE): the first records of the epoch the wipe began. */
+  WIPED: 8,
 } as const;
 
 /** Bits of IDENTITY.flags. */
@@ -221,6 +229,39 @@ export const NVM_STATE_KIND = {
   NUMBER_FLOOR: 3,
   /** payload: u8 1 when the clock has been set since the last CLOCK_LOST. */
   CLOCK: 4,
+  /** 5 and 6: kept for the per-recording file keys of encrypted recordings (issue 13). */
+  /** payload: the wipe under way (a boot resumes it); defined by the wipe. */
+  WIPE_PENDING: 7,
+} as const;
+
+/** SET_RECIPIENT actions. */
+export const RECIPIENT_ACTION = {
+  GET: 0,
+  SET: 1,
+  CLEAR: 2,
+} as const;
+
+/** Bits of RECIPIENT.flags. */
+export const RECIPIENT_FLAGS = {
+  /** A recipient is set: recordings started from now on are encrypted to it. */
+  SET: 0x01,
+} as const;
+
+/** WIPE.state. */
+export const WIPE_STATE = {
+  DONE: 1,
+  /** A wipe cut by a power loss was finished now. */
+  RESUMED: 2,
+} as const;
+
+/** WIPE.method: how the card's blocks were cleared. */
+export const WIPE_METHOD = {
+  /** The card's own erase (SD CMD32/33/38). */
+  SD_ERASE: 1,
+  /** Written over with zeros block by block (a card without erase). */
+  OVERWRITE: 2,
+  /** The block device zero-fills or punches holes (simulator image). */
+  ZERO_FILL: 3,
 } as const;
 
 /** Bits of SETTINGS.setMask. */
@@ -470,6 +511,22 @@ export const STRUCTS = {
     doc: 'Makes the device key (answered with IDENTITY, signed over hostRandom as nonce). Refused with BAD_STATE when a key exists, unless flags bit 0 (force) is set.',
     fields: [u32('magic', 'PROTOCOL.provisionMagic.'), u8('flags', 'Bit 0: force (replace an existing key).'), bytes('reserved', 3), bytes('hostRandom', 32, 'From the host\'s CSPRNG, mixed into the seed.')],
   },
+  SET_RECIPIENT_REQ: {
+    doc: 'Reads, sets or clears the owner\'s age recipient (X25519 public key). Refused with BUSY while recording; takes effect at the next recording.',
+    fields: [u8('action', 'RECIPIENT_ACTION.'), bytes('reserved', 3), bytes('recipient', 32, 'The 32 bytes inside an age1... recipient (SET only).')],
+  },
+  RECIPIENT: {
+    doc: 'The recipient in force.',
+    fields: [u8('flags', 'RECIPIENT_FLAGS.'), bytes('reserved', 3), bytes('recipient', 32, 'Zero when not set.')],
+  },
+  WIPE_REQ: {
+    doc: 'Crypto-erases the device\'s recording keys and recipient and erases the card. Obeyed only when magic is PROTOCOL.wipeMagic, deviceId is this device\'s and recordings/newestNumber match what the device holds (else BAD_STATE); BUSY while recording.',
+    fields: [u32('magic'), u32('recordings', 'Recordings the host saw in LIST.'), u32('newestNumber', 'Highest recording number the host saw (0: none).'), u32('reserved'), u64('deviceId')],
+  },
+  WIPE: {
+    doc: 'The wipe is finished.',
+    fields: [u8('state', 'WIPE_STATE.'), u8('method', 'WIPE_METHOD.'), u16('reserved'), u32('epoch', 'The journal epoch the wipe began.'), u32('blocksErased')],
+  },
   CHECKPOINT_SLOT: {
     doc: 'On-card record: one 512-byte slot (one card block) of REC*.CKP. message is ASCII, space padded, ending in LF; signature is Ed25519 over the 448 message bytes.',
     fields: [bytes('message', 448), bytes('signature', 64)],
@@ -606,6 +663,8 @@ export const COMMANDS = {
   FORMAT: { id: 0x0c, request: 'FORMAT_REQ', response: 'FORMAT' },
   IDENTITY: { id: 0x0d, request: 'IDENTITY_REQ', response: 'IDENTITY' },
   PROVISION: { id: 0x0e, request: 'PROVISION_REQ', response: 'IDENTITY' },
+  SET_RECIPIENT: { id: 0x0f, request: 'SET_RECIPIENT_REQ', response: 'RECIPIENT' },
+  WIPE: { id: 0x10, request: 'WIPE_REQ', response: 'WIPE' },
 } as const satisfies Record<string, { id: number; request: StructName; response: StructName }>;
 
 export type CommandName = keyof typeof COMMANDS;
@@ -634,6 +693,8 @@ export const CARD_LAYOUT = {
   signifyExt: 'SIG',
   minisignExt: 'MSG',
   checkpointsExt: 'CKP',
+  /** Extension of an encrypted recording (age v1; plaintext: the WAV). */
+  encryptedExt: 'AGE',
   /** Audio seconds between two signed checkpoints while recording. */
   checkpointIntervalS: 60,
   checkpointSlotSize: 512,
