@@ -232,12 +232,12 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       const r = await engine.verify(p.positional);
       const good = r.results.filter((x) => x.ok).length;
       const signed = r.results.filter((x) => x.ok && x.signature?.status === 'signed').length;
-      const libraryProblems = r.library.reduce((n, l) => n + l.failures.length, 0);
+      const libraryProblems = r.library.reduce((n, l) => n + l.failures.length, 0) + r.custody.filter((c) => !c.ok).length;
       const failed = r.results.length - good + r.problems.length + libraryProblems;
       out.result(
         'verify',
         r.ok,
-        { results: r.results, problems: r.problems, library: r.library },
+        { results: r.results, problems: r.problems, library: r.library, custody: r.custody },
         r.ok ? `All ${good} recording(s) verified${signed ? `, ${signed} of them signed by their recorder` : ''}.` : `${failed} problem(s); ${good} recording(s) verified. Read the messages above: each says what it means and what to do.`,
       );
       return r.ok ? 0 : 1;

@@ -15,6 +15,7 @@ import { deleteVerified, listAll, measureAndSetClock, readJournal, standing, syn
 import { adviceFor } from './evidence/advice.js';
 import { findPinnedLibrary, rePin } from './evidence/pins.js';
 import { copyStands, verifyLibraryFile, verifyPaths } from './verify.js';
+import { recordVerifications } from './custody.js';
 
 /** How to reach the recorder (session.ts ConnectOptions), and where the library lives. */
 export interface EngineOptions extends ConnectOptions {
@@ -220,7 +221,12 @@ export function createEngine(options: EngineOptions = {}): Engine {
         if (l.ok) emit({ type: 'note', message: `Recorder ${l.deviceId}${l.keyId ? ` (key ${l.keyId})` : ''}: ${l.attestations} signed identity proof(s) checked, journal of ${l.journalRecords} record(s) intact and complete, every recording it lists is in the library.` });
         for (const x of l.failures) emit({ type: 'error', code: x.code, message: `Recorder ${l.deviceId}: ${x.message} (${adviceFor(x.code).meaning}).`, action: adviceFor(x.code).action });
       }
+      for (const c of r.custody) {
+        if (c.ok) emit({ type: 'note', message: `Custody log of ${c.folder}: ${c.entries} entr${c.entries === 1 ? 'y' : 'ies'}, chain intact.` });
+        else emit({ type: 'error', code: 'CUSTODY_LOG_BROKEN', message: `Custody log of ${c.folder}: ${c.problems.join('; ')} (${adviceFor('CUSTODY_LOG_BROKEN').meaning}).`, action: adviceFor('CUSTODY_LOG_BROKEN').action });
+      }
       for (const p of r.problems) emit({ type: 'error', code: 'MANIFEST_INVALID', message: `${p.path}: ${p.problem}.`, action: 'Check the path.' });
+      await recordVerifications(options.fs ?? realFs, r.results, { appVersion: version, now, emit });
       return r;
     },
     rePin: async (o) => {

@@ -58,6 +58,9 @@ export type ProblemCode =
   | 'JOURNAL_REPLAYED' // an older journal than one already seen
   | 'RECORDING_MISSING' // a journal recording has no copy in the library
   | 'ATTESTATION_INVALID' // the recorder's signed identity answer does not verify
+  // ---- the solicitor's bundle (issue 14: host/engine/custody.ts, host/engine/export/)
+  | 'CUSTODY_LOG_BROKEN' // the library's custody log does not chain: an entry was changed, removed or inserted
+  | 'EXPORT_REFUSED' // export refused: no such recording, or it does not verify
   | 'INTERNAL';
 
 /** A device ERROR frame, decoded. */

@@ -33,6 +33,7 @@ import {
   type Manifest,
 } from './library.js';
 import { appendLog } from './evidence/pins.js';
+import { appendCustodyOrWarn, copyEntry } from './custody.js';
 import { collectEvidence, identify, recordJournal, signatureStatus, type SigningState } from './evidence/sync-evidence.js';
 import { buildManifest, type ClockInfo } from './manifest.js';
 import type { Emit, Session } from './session.js';
@@ -641,6 +642,7 @@ async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, r
   if (await exists(fs, t.manifest)) throw new EngineError('FILE_CONFLICT', `${path.basename(t.manifest)} appeared in the library while copying; it was not touched.`, 'Run sync again.');
   await publishNoClobber(fs, t.part, t.final);
   await writeFileAtomic(fs, t.manifest, serialiseManifest(manifest));
+  await appendCustodyOrWarn(fs, ctx.dest, copyEntry(manifest, 'copied'), { appVersion: ctx.o.appVersion ?? '0.0.0', now: ctx.now, emit });
   ctx.library.set(`${ctx.deviceId}:${e.number}`, { wav: t.final, manifest });
   if (journalProblems.length) {
     emit({ type: 'warning', code: 'JOURNAL_MISSING', message: `Recording ${e.number} was copied and its fingerprint matches, but the journal does not vouch for it: ${journalProblems.join('; ')}.`, action: 'It will not be deleted from the recorder. Ask for advice.' });
@@ -675,6 +677,7 @@ async function completeSignature(ctx: CopyContext, e: ListEntry, existing: { wav
     delete manifest.integrity;
     await writeFileAtomic(ctx.fs, sidecarPath(existing.wav), serialiseManifest(manifest));
     existing.manifest = manifest;
+    await appendCustodyOrWarn(ctx.fs, ctx.dest, copyEntry(manifest, 'signature-added'), { appVersion: ctx.o.appVersion ?? '0.0.0', now: ctx.now, emit: ctx.emit });
     ctx.emit({ type: 'note', message: `Recording ${e.number}: the recorder's signature is now added to the copy and checked.` });
     return true;
   } catch (err) {

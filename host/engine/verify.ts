@@ -12,6 +12,7 @@ import { LIBRARY_FILE, loadLibraryJournal, loadPin, type PinRecord } from './evi
 import { JOURNAL_KIND } from '../../protocol/src/schema.js';
 import type { ProblemCode, SignatureSummary } from './events.js';
 import { indexLibrary, manifestIntegrity, READABLE_MANIFEST_VERSIONS, realFs, sidecarPath, type Fs, type Manifest } from './library.js';
+import { checkCustody, CUSTODY_LOG, type CustodyCheck } from './custody.js';
 import { compareWav, hashRange, parseWav, type ReadAt, type WavLayout } from './wav.js';
 
 export interface Inspection {
@@ -57,6 +58,9 @@ export interface FileVerification {
   ok: boolean;
   number: number | null;
   sha256: string | null;
+  /** The recorder's id and the file's SHA-256 as read now (for the custody log). */
+  deviceId: string | null;
+  fileSha256: string | null;
   /** Every failure, in words (the messages of `failures`). */
   problems: string[];
   /** Every failure with its code. */
@@ -78,7 +82,7 @@ export function copyStands(v: FileVerification): boolean {
 /** Verifies one library recording against its sidecar. */
 export async function verifyLibraryFile(file: string, fs: Fs = realFs): Promise<FileVerification> {
   const manifestPath = sidecarPath(file);
-  const res: FileVerification = { path: file, manifestPath, ok: false, number: null, sha256: null, problems: [], failures: [], notices: [], signature: null };
+  const res: FileVerification = { path: file, manifestPath, ok: false, number: null, sha256: null, deviceId: null, fileSha256: null, problems: [], failures: [], notices: [], signature: null };
   const p = res.problems;
   const add = (code: ProblemCode, message: string) => {
     p.push(message);
@@ -98,6 +102,7 @@ export async function verifyLibraryFile(file: string, fs: Fs = realFs): Promise<
   if (m.integrity !== manifestIntegrity(m)) add('MANIFEST_INVALID', 'the sidecar has been edited since it was written (its integrity hash does not match)');
   res.number = m.recording?.number ?? null;
   res.sha256 = m.recording?.sha256 ?? null;
+  res.deviceId = typeof m.device?.id === 'string' ? m.device.id : null;
   // A file whose size differs from the copy's cannot match its hashes: say so without reading it.
   // Before, a huge file in the library (say 40 GB where a recording was) was hashed to the end
   // before verify (and sync's check of copies already in the library) reported anything.
@@ -118,6 +123,7 @@ export async function verifyLibraryFile(file: string, fs: Fs = realFs): Promise<
     add('MANIFEST_INVALID', `the recording cannot be read (${(e as Error).message})`);
     return res;
   }
+  res.fileSha256 = ins.fileSha256;
   if (m.file?.name !== path.basename(file)) add('MANIFEST_INVALID', `the sidecar describes ${m.file?.name}, not ${path.basename(file)}`);
   if (ins.size !== m.file?.size) add('HASH_MISMATCH', `the file is ${ins.size} bytes but was ${m.file?.size} when copied (truncated or changed)`);
   if (ins.fileSha256 !== m.file?.sha256) add('HASH_MISMATCH', 'the file\'s SHA-256 differs from when it was copied: it has been changed');
@@ -327,20 +333,23 @@ export async function verifyLibraryFolder(dir: string, deviceId: string, fs: Fs 
   return out;
 }
 
-export async function verifyPaths(paths: string[], fs: Fs = realFs): Promise<{ ok: boolean; results: FileVerification[]; problems: { path: string; problem: string }[]; library: LibraryVerification[] }> {
+export async function verifyPaths(paths: string[], fs: Fs = realFs): Promise<{ ok: boolean; results: FileVerification[]; problems: { path: string; problem: string }[]; library: LibraryVerification[]; custody: CustodyCheck[] }> {
   const { files, problems } = await expandVerifyPaths(paths, fs);
   const results: FileVerification[] = [];
   for (const f of files) results.push(await verifyLibraryFile(f, fs));
   const library: LibraryVerification[] = [];
+  const custody: CustodyCheck[] = [];
   for (const p of paths) {
     const isDir = await fs.stat(p).then((st) => st.isDirectory()).catch(() => false);
     if (!isDir) continue;
-    for (const n of (await fs.readdir(p)).sort()) {
+    const names = (await fs.readdir(p)).sort();
+    for (const n of names) {
       const m = /^recorder-([0-9a-f]+)\.pin\.json$/.exec(n);
       if (m) library.push(await verifyLibraryFolder(p, m[1]!, fs));
     }
+    if (names.includes(CUSTODY_LOG)) custody.push(await checkCustody(fs, p));
   }
-  return { ok: problems.length === 0 && results.length > 0 && results.every((r) => r.ok) && library.every((l) => l.ok), results, problems, library };
+  return { ok: problems.length === 0 && results.length > 0 && results.every((r) => r.ok) && library.every((l) => l.ok) && custody.every((c) => c.ok), results, problems, library, custody };
 }
 
 export function sha256Hex(b: Uint8Array): string {

@@ -28,6 +28,7 @@ const ADVICE: Partial<Record<ProblemCode, Advice>> = {
   JOURNAL_BROKEN: { meaning: "the library's copy of the recorder's journal does not link up: an entry was changed or removed", action: KEEP },
   RECORDING_MISSING: { meaning: "the recorder's journal lists a recording that is not in the library", action: 'Look for it in another library folder or on the recorder (run sync); if it was deleted, say so.' },
   ATTESTATION_INVALID: { meaning: "a stored proof of the recorder's identity does not verify: the library's record of it was changed", action: KEEP },
+  CUSTODY_LOG_BROKEN: { meaning: "the library's record of what was done to its recordings (custody.log) was changed: an entry was edited, removed or inserted", action: 'The recordings themselves are checked separately. Keep the library as it is and ask for advice before relying on its history.' },
   MANIFEST_INVALID: { meaning: 'the description (.json) written beside the copy is missing, unreadable or was edited', action: 'Use another verified copy if you have one. ' + KEEP },
   WAV_INVALID: { meaning: 'the recording file is damaged', action: 'Use another verified copy if you have one. ' + KEEP },
   EVIDENCE_MISMATCH: { meaning: "the recording's own record inside the file does not agree with its description", action: KEEP },
