@@ -37,6 +37,8 @@ const TOOLS = [
   // verifier page (issue 14) are tested in a real headless browser.
   ['age', 'age'],
   ['chromium', 'chromium'],
+  // test/export-sim.test.ts unpacks the ZIP form of a bundle with the stock unzip.
+  ['unzip', 'unzip'],
 ];
 
 function have(tool) {

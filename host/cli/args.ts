@@ -24,6 +24,8 @@ const OPTIONS = {
   discreet: { type: 'string' },
   yes: { type: 'boolean' },
   reason: { type: 'string' },
+  to: { type: 'string' },
+  zip: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 /** Options every command accepts. */

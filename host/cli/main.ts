@@ -23,6 +23,7 @@ Commands:
   list          list the recordings on the recorder
   info          show the recorder's identity, battery, card and clock
   verify PATH   check copies on this computer: manifests, the recorder's signatures, its journal
+  export N...   make a bundle of recordings for a solicitor: the files, a report, the checks
   devices re-pin ID --reason TEXT
                 stop trusting the signing key remembered for recorder ID (after a repair)
   set-time      set the recorder's clock from this computer
@@ -56,6 +57,16 @@ remembered for it (statement, trusted comment, checkpoints); and for a library f
 recorder's journal (complete, unbroken, not older than the recorder signed) and that every
 recording it lists is there. No recorder needed. Exit status 0 only if all verify; with --json,
 every failure has a code (SIGNATURE_INVALID, WRONG_KEY, JOURNAL_TAIL_CUT, ...).`,
+  export: `Usage: recorder export N... (--to DIR | --zip FILE) [--dest DIR] [--json]
+
+Makes a bundle of the recordings numbered N for a solicitor or a court's expert: each recording as
+the recorder wrote it with its signed files, the recorder's public key, its journal up to the
+recording, the library's custody log about it, VERIFY.txt (the exact commands that check it with
+free standard tools), a report in plain words (report.html and report.pdf) and a page that checks
+it in a web browser (check-in-browser.html). A recording that does not verify is not exported.
+  --to DIR                 a new folder for the bundle (must not exist)
+  --zip FILE               a new ZIP file for the bundle (must not exist)
+  --dest DIR               the library folder (default: the only one under ~/Recordings holding N)`,
   devices: `Usage: recorder devices re-pin DEVICE_ID --reason TEXT [--dest DIR] [--json]
 
 The library remembers each recorder's signing key the first time it sees it, and refuses a
@@ -242,6 +253,27 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       );
       return r.ok ? 0 : 1;
     }
+    case 'export': {
+      checkFlags(p, ['to', 'zip', 'dest']);
+      if (p.positional.length === 0) throw new UsageError('export needs the number of at least one recording');
+      const numbers = p.positional.map((x) => (/^\d{1,9}$/.test(x) ? Number(x) : NaN));
+      if (numbers.some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError('recordings are given by their number (1, 2, ...), as `recorder list` shows them');
+      const to = str(p, 'to');
+      const zip = str(p, 'zip');
+      if (!!to === !!zip) throw new UsageError('say where the bundle goes: --to DIR or --zip FILE (one of the two)');
+      let library = str(p, 'dest');
+      try {
+        library ??= await findLibraryWith(numbers, io.env.HOME);
+        const r = await engine.exportBundle({ library, numbers, to, zip });
+        out.result('export', true, { ...r });
+        return 0;
+      } catch (e) {
+        if (!(e instanceof EngineError)) throw e;
+        if (!library) out.error(`${e.message} ${e.action}`.trim());
+        out.result('export', false, { code: e.code, message: e.message, action: e.action });
+        return 1;
+      }
+    }
     case 'devices': {
       checkFlags(p, ['reason', 'dest']);
       const [sub, deviceId] = p.positional;
@@ -310,6 +342,23 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
     }
   }
   throw new UsageError(`Unknown command "${command}"`);
+}
+
+/** The library folder under ~/Recordings holding recordings with these numbers, when it is the only one. */
+async function findLibraryWith(numbers: number[], home?: string): Promise<string> {
+  const { readdir } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const { homedir } = await import('node:os');
+  const { indexLibrary, realFs } = await import('../engine/library.js');
+  const root = join(home || homedir(), 'Recordings');
+  const found: string[] = [];
+  for (const n of await readdir(root).catch(() => [] as string[])) {
+    const dir = join(root, n);
+    const have = new Set([...(await indexLibrary(realFs, dir)).values()].map((x) => x.manifest.recording.number));
+    if (numbers.every((x) => have.has(x))) found.push(dir);
+  }
+  if (found.length === 1) return found[0]!;
+  throw new EngineError('EXPORT_REFUSED', found.length ? `Recording(s) ${numbers.join(', ')} are in several libraries (${found.join(', ')}).` : `No library under ${root} holds recording(s) ${numbers.join(', ')}.`, 'Say which library folder with --dest.');
 }
 
 async function runUi(p: Parsed, io: Io): Promise<number> {

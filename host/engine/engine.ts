@@ -16,6 +16,7 @@ import { adviceFor } from './evidence/advice.js';
 import { findPinnedLibrary, rePin } from './evidence/pins.js';
 import { copyStands, verifyLibraryFile, verifyPaths } from './verify.js';
 import { recordVerifications } from './custody.js';
+import { exportBundle, type ExportOptions, type ExportResult } from './export/bundle.js';
 
 /** How to reach the recorder (session.ts ConnectOptions), and where the library lives. */
 export interface EngineOptions extends ConnectOptions {
@@ -57,6 +58,8 @@ export interface Engine {
   deleteSynced(o: { destination: string; port?: string; numbers: number[] }): Promise<number[]>;
   /** Forgets the key pinned for a recorder (with a reason, in the library log): the next sync pins anew. */
   rePin(o: { deviceId: string; reason: string; destination?: string }): Promise<{ destination: string; oldKeyId: string }>;
+  /** Makes a bundle of library recordings for a solicitor (host/engine/export/bundle.ts). */
+  exportBundle(o: Omit<ExportOptions, 'fs' | 'appVersion' | 'now' | 'emit'>): Promise<ExportResult>;
   /** Default library folder for a device. */
   defaultDestination(label: string, deviceId: string): string;
   /**
@@ -251,6 +254,14 @@ export function createEngine(options: EngineOptions = {}): Engine {
         return summariseInfo(s.info);
       }, o.port),
     deleteSynced: (o) => withSession((s, signal) => deleteVerified(s, emit, { dest: o.destination, numbers: o.numbers, fs: options.fs, signal, now }), o.port),
+    exportBundle: (o) =>
+      track(
+        exportBundle({ ...o, appVersion: version, now, emit }).catch((e: unknown) => {
+          const err = toEngineError(e);
+          emit({ type: 'error', code: err.code, message: err.message, action: err.action });
+          throw err;
+        }),
+      ),
     defaultDestination: (label, deviceId) => defaultDestination(label, deviceId, options.home),
     stop: async () => {
       current.abort();

@@ -1,0 +1,186 @@
+/**
+ * Issue 14 end to end: the real firmware in the simulator records and signs, the real app syncs
+ * and exports, and the bundle is checked only with the commands its VERIFY.txt gives, run as
+ * written with the stock tools, as a folder and unpacked from the ZIP file. Every tampered copy
+ * fails them: a flipped audio byte, an edited statement, the statement signed again by another
+ * key, and that other key put in place of the recorder's key files.
+ */
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { minisignGlobalMessage, minisignPublicKey, minisignSignature, opensslPublicKeyPem, signifyPublicKey, signifySignature } from '../host/engine/evidence/open-formats.js';
+import { parseVerifyText, type StepGroup } from '../host/engine/export/verify-text.js';
+import { record } from './support/reliability.js';
+import { CLI, requireSimulator, requireTool, runCli, startSim, stopAll, tempDir } from './support/sim.js';
+
+const SPEED = 20;
+let lib: string;
+let out: string;
+let bundle: string;
+let keyId: string;
+
+/** What running VERIFY.txt as written gave: every step that printed other than expected. */
+function runVerifyTxt(dir: string): { failed: string[]; ran: number } {
+  const groups: StepGroup[] = parseVerifyText(readFileSync(join(dir, 'VERIFY.txt'), 'utf8'));
+  const tmp = tempDir('rec-verify-tmp-');
+  const failed: string[] = [];
+  let ran = 0;
+  for (const g of groups) {
+    for (const s of g.steps) {
+      const r = spawnSync('sh', ['-c', s.command], { cwd: join(dir, g.folder), encoding: 'utf8', timeout: 30_000, env: { ...process.env, TMPDIR: tmp } });
+      ran++;
+      const got = `${r.stdout}${r.stderr}`;
+      const want = s.expect.map((l) => `${l}\n`).join('');
+      if (r.status !== 0 || got !== want) failed.push(`${g.folder || '.'}: ${s.command}\n  exit ${r.status}\n  got: ${JSON.stringify(got)}\n  want: ${JSON.stringify(want)}`);
+    }
+  }
+  return { failed, ran };
+}
+
+function copyOfBundle(): string {
+  const dir = join(tempDir('rec-tampered-'), 'bundle');
+  cpSync(bundle, dir, { recursive: true });
+  return dir;
+}
+
+/** Another Ed25519 key, as a forger would make one. */
+function forgerKey(): { privateKey: KeyObject; publicKey: Buffer } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return { privateKey, publicKey: Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url') };
+}
+
+beforeAll(async () => {
+  requireSimulator();
+  for (const [tool, pkg] of [['signify-openbsd', 'signify-openbsd'], ['minisign', 'minisign'], ['openssl', 'openssl'], ['sha256sum', 'coreutils'], ['ffprobe', 'ffmpeg'], ['unzip', 'unzip']] as const) requireTool(tool, pkg);
+  if (!existsSync(CLI)) throw new Error(`the app is not built at ${CLI}: run npm run build`);
+  const dir = tempDir();
+  lib = join(dir, 'library');
+  out = tempDir('rec-export-');
+  const sim = await startSim({ dir, sizeMb: 64, speed: SPEED });
+  expect((await runCli(['sync', '--port', sim.link, '--dest', lib, '--json'])).code).toBe(0);
+  // 65 s: a checkpoint signed while recording, then the stop slot.
+  await record(sim, 65, SPEED);
+  for (let attempt = 1; ; attempt++) {
+    const r = await runCli(['sync', '--port', sim.link, '--dest', lib, '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    if (!r.stdout.includes('"code":"SIGNATURE_PENDING"')) break;
+    if (attempt === 20) throw new Error('the recorder did not seal its recording');
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  await sim.quit();
+  keyId = readdirSync(lib).find((n) => /^recorder-[0-9a-f]{16}\.pem$/.test(n))!.slice('recorder-'.length, -'.pem'.length);
+  bundle = join(out, 'for-solicitor');
+  const r = await runCli(['export', '1', '--dest', lib, '--to', bundle, '--json']);
+  expect(r.code, r.stdout + r.stderr).toBe(0);
+}, 180_000);
+
+afterAll(stopAll);
+
+describe('a bundle checked only with its VERIFY.txt', () => {
+  it('every command, run as written, prints exactly what VERIFY.txt says', () => {
+    const { failed, ran } = runVerifyTxt(bundle);
+    expect(failed).toEqual([]);
+    expect(ran).toBe(8);
+    expect(readFileSync(join(bundle, 'VERIFY.txt'), 'utf8')).toContain(keyId);
+  });
+
+  it('the ZIP form, unpacked with unzip, passes the same commands', async () => {
+    const zip = join(out, 'for-solicitor.zip');
+    const r = await runCli(['export', '1', '--dest', lib, '--zip', zip, '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const unpacked = tempDir('rec-unzip-');
+    const u = spawnSync('unzip', ['-q', zip, '-d', unpacked], { encoding: 'utf8', timeout: 30_000 });
+    expect(u.status, u.stderr).toBe(0);
+    expect(runVerifyTxt(unpacked).failed).toEqual([]);
+  });
+
+  it('the custody log records the copy and both exports, and verify checks its chain', async () => {
+    const log = readFileSync(join(lib, 'custody.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string });
+    // (a sync that came before the recorder had sealed also wrote 'signature-added')
+    expect(log.map((e) => e.event).filter((e) => e !== 'signature-added')).toEqual(['copied', 'exported', 'exported']);
+    const v = await runCli(['verify', lib, '--json']);
+    expect(v.code, v.stdout).toBe(0);
+    expect(v.stdout).toMatch(new RegExp(`Custody log of .*: ${log.length} entries, chain intact`));
+  });
+});
+
+describe('every tampered copy fails VERIFY.txt', () => {
+  it('one audio byte flipped', () => {
+    const dir = copyOfBundle();
+    const wav = join(dir, 'recording-1', 'REC00001.WAV');
+    const b = readFileSync(wav);
+    b[1024 + 5000] = b[1024 + 5000]! ^ 1;
+    writeFileSync(wav, b);
+    const { failed } = runVerifyTxt(dir);
+    expect(failed.join('\n')).toMatch(/sha256sum -c/);
+    expect(failed.join('\n')).toMatch(/signify-openbsd -C/);
+  });
+
+  it('the statement edited to match the edited audio', () => {
+    const dir = copyOfBundle();
+    const wav = join(dir, 'recording-1', 'REC00001.WAV');
+    const b = readFileSync(wav);
+    b[1024 + 5000] = b[1024 + 5000]! ^ 1;
+    writeFileSync(wav, b);
+    const newSha = spawnSync('sha256sum', [wav], { encoding: 'utf8' }).stdout.slice(0, 64);
+    const shaFile = join(dir, 'recording-1', 'REC00001.SHA');
+    writeFileSync(shaFile, readFileSync(shaFile, 'utf8').replace(/(REC00001\.WAV\) = )[0-9a-f]{64}/, `$1${newSha}`));
+    const { failed } = runVerifyTxt(dir);
+    const text = failed.join('\n');
+    expect(text).not.toMatch(/sha256sum -c/); // the files match the edited statement...
+    expect(text).toMatch(/signify-openbsd -C/); // ...but its signature does not
+    expect(text).toMatch(/minisign -Vm/);
+    expect(text).toMatch(/openssl pkeyutl/);
+  });
+
+  it('the edited statement signed again by another key: signify says wrong key', () => {
+    const dir = copyOfBundle();
+    const rec = join(dir, 'recording-1');
+    const shaFile = join(rec, 'REC00001.SHA');
+    const statement = readFileSync(shaFile);
+    const k = forgerKey();
+    const signature = sign(null, statement, k.privateKey);
+    const trustedComment = /Trusted comment: (.*)\n/.exec(readFileSync(join(dir, 'VERIFY.txt'), 'utf8'))![1]!;
+    writeFileSync(join(rec, 'REC00001.SIG'), signifySignature({ publicKey: k.publicKey, statement, signature }));
+    writeFileSync(join(rec, 'REC00001.MSG'), minisignSignature({ publicKey: k.publicKey, statement, signature, trustedComment, globalSignature: sign(null, minisignGlobalMessage(signature, trustedComment), k.privateKey) }));
+    const { failed } = runVerifyTxt(dir);
+    const text = failed.join('\n');
+    expect(text).toMatch(/signify-openbsd -C[^\n]*\n\s+exit 1\n\s+got: "[^"]*wrong key/);
+    expect(text).toMatch(/minisign -Vm/);
+    expect(text).toMatch(/openssl pkeyutl/);
+  });
+
+  it('the other key also put in place of the recorder\'s key files: only the fingerprint step shows it, and it fails', () => {
+    const dir = copyOfBundle();
+    const rec = join(dir, 'recording-1');
+    const statement = readFileSync(join(rec, 'REC00001.SHA'));
+    const k = forgerKey();
+    const signature = sign(null, statement, k.privateKey);
+    const trustedComment = /Trusted comment: (.*)\n/.exec(readFileSync(join(dir, 'VERIFY.txt'), 'utf8'))![1]!;
+    writeFileSync(join(rec, 'REC00001.SIG'), signifySignature({ publicKey: k.publicKey, statement, signature }));
+    writeFileSync(join(rec, 'REC00001.MSG'), minisignSignature({ publicKey: k.publicKey, statement, signature, trustedComment, globalSignature: sign(null, minisignGlobalMessage(signature, trustedComment), k.privateKey) }));
+    writeFileSync(join(dir, 'keys', `recorder-${keyId}.pub`), signifyPublicKey(k.publicKey));
+    writeFileSync(join(dir, 'keys', `recorder-${keyId}.minisign.pub`), minisignPublicKey(k.publicKey));
+    writeFileSync(join(dir, 'keys', `recorder-${keyId}.pem`), opensslPublicKeyPem(k.publicKey));
+    const { failed } = runVerifyTxt(dir);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatch(/^\.: sed -n 2p keys\/recorder-[0-9a-f]{16}\.pub .*sha256sum/);
+  });
+});
+
+describe('export refuses bad input, on the command line', () => {
+  it('an unknown number, an existing destination, a missing --to/--zip', async () => {
+    const unknown = await runCli(['export', '9', '--dest', lib, '--to', join(out, 'x')]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/There is no recording 9 in/);
+    const exists = await runCli(['export', '1', '--dest', lib, '--to', bundle]);
+    expect(exists.code).toBe(1);
+    expect(exists.stderr).toMatch(/already exists; export never replaces anything/);
+    const where = await runCli(['export', '1', '--dest', lib]);
+    expect(where.code).toBe(2);
+    expect(where.stderr).toMatch(/--to DIR or --zip FILE/);
+    expect(existsSync(join(out, 'x'))).toBe(false);
+  });
+});
