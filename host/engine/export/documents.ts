@@ -1,7 +1,15 @@
 /** The documents of a bundle made from its contents: VERIFY.txt, the report, the verifier page. */
 import type { BundleSource } from './gather.js';
-import { VERIFY_TXT, verifyText } from './verify-text.js';
+import { reportPdf } from './pdf.js';
+import { reportModel } from './report-model.js';
+import { reportHtml } from './report.js';
+import { REPORT_HTML, REPORT_PDF, VERIFY_TXT, verifyText } from './verify-text.js';
 
-export async function documents(src: BundleSource, madeAtIso: string, _appVersion: string): Promise<Record<string, Buffer | string>> {
-  return { [VERIFY_TXT]: verifyText(src, madeAtIso) };
+export async function documents(src: BundleSource, madeAtIso: string, appVersion: string): Promise<Record<string, Buffer | string>> {
+  const model = await reportModel(src, madeAtIso, appVersion);
+  return {
+    [VERIFY_TXT]: verifyText(src, madeAtIso),
+    [REPORT_HTML]: reportHtml(model),
+    [REPORT_PDF]: await reportPdf(model),
+  };
 }
