@@ -1,9 +1,10 @@
 /**
  * Issue 14 end to end: the real firmware in the simulator records and signs, the real app syncs
  * and exports, and the bundle is checked only with the commands its VERIFY.txt gives, run as
- * written with the stock tools, as a folder and unpacked from the ZIP file. Every tampered copy
- * fails them: a flipped audio byte, an edited statement, the statement signed again by another
- * key, and that other key put in place of the recorder's key files.
+ * written with the stock tools, as a folder and unpacked from the ZIP file, and with its
+ * check-in-browser.html in headless Chromium. Every tampered copy fails both: a flipped audio byte,
+ * an edited statement, the statement signed again by another key, and that other key put in place
+ * of the recorder's key files.
  */
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { minisignGlobalMessage, minisignPublicKey, minisignSignature, opensslPublicKeyPem, signifyPublicKey, signifySignature } from '../host/engine/evidence/open-formats.js';
 import { parseVerifyText, type StepGroup } from '../host/engine/export/verify-text.js';
+import { checkInBrowser, requireChromium, withBrowser } from './support/browser.js';
 import { record } from './support/reliability.js';
 import { CLI, requireSimulator, requireTool, runCli, startSim, stopAll, tempDir } from './support/sim.js';
 
@@ -53,6 +55,7 @@ function forgerKey(): { privateKey: KeyObject; publicKey: Buffer } {
 
 beforeAll(async () => {
   requireSimulator();
+  requireChromium();
   for (const [tool, pkg] of [['signify-openbsd', 'signify-openbsd'], ['minisign', 'minisign'], ['openssl', 'openssl'], ['sha256sum', 'coreutils'], ['ffprobe', 'ffmpeg'], ['unzip', 'unzip']] as const) requireTool(tool, pkg);
   if (!existsSync(CLI)) throw new Error(`the app is not built at ${CLI}: run npm run build`);
   const dir = tempDir();
@@ -86,6 +89,12 @@ describe('a bundle checked only with its VERIFY.txt', () => {
     expect(readFileSync(join(bundle, 'VERIFY.txt'), 'utf8')).toContain(keyId);
   });
 
+  it('the verifier page in Chromium says verified', async () => {
+    const v = await withBrowser((b) => checkInBrowser(b, bundle));
+    expect(v.verdict, JSON.stringify(v)).toBe('verified');
+    expect(v.results).toEqual([expect.stringMatching(/^Recording 1: verified\. The file is exactly the recording that recorder ".*" \(key [0-9a-f]{16}\) made and signed; 3 signed checkpoints match\./)]);
+  }, 90_000);
+
   it('the ZIP form, unpacked with unzip, passes the same commands', async () => {
     const zip = join(out, 'for-solicitor.zip');
     const r = await runCli(['export', '1', '--dest', lib, '--zip', zip, '--json']);
@@ -107,7 +116,7 @@ describe('a bundle checked only with its VERIFY.txt', () => {
 });
 
 describe('every tampered copy fails VERIFY.txt', () => {
-  it('one audio byte flipped', () => {
+  it('one audio byte flipped', async () => {
     const dir = copyOfBundle();
     const wav = join(dir, 'recording-1', 'REC00001.WAV');
     const b = readFileSync(wav);
@@ -116,9 +125,10 @@ describe('every tampered copy fails VERIFY.txt', () => {
     const { failed } = runVerifyTxt(dir);
     expect(failed.join('\n')).toMatch(/sha256sum -c/);
     expect(failed.join('\n')).toMatch(/signify-openbsd -C/);
-  });
+    expect((await withBrowser((b) => checkInBrowser(b, dir))).verdict).toBe('not-verified');
+  }, 90_000);
 
-  it('the statement edited to match the edited audio', () => {
+  it('the statement edited to match the edited audio', async () => {
     const dir = copyOfBundle();
     const wav = join(dir, 'recording-1', 'REC00001.WAV');
     const b = readFileSync(wav);
@@ -133,9 +143,10 @@ describe('every tampered copy fails VERIFY.txt', () => {
     expect(text).toMatch(/signify-openbsd -C/); // ...but its signature does not
     expect(text).toMatch(/minisign -Vm/);
     expect(text).toMatch(/openssl pkeyutl/);
-  });
+    expect((await withBrowser((b) => checkInBrowser(b, dir))).verdict).toBe('not-verified');
+  }, 90_000);
 
-  it('the edited statement signed again by another key: signify says wrong key', () => {
+  it('the edited statement signed again by another key: signify says wrong key', async () => {
     const dir = copyOfBundle();
     const rec = join(dir, 'recording-1');
     const shaFile = join(rec, 'REC00001.SHA');
@@ -150,9 +161,12 @@ describe('every tampered copy fails VERIFY.txt', () => {
     expect(text).toMatch(/signify-openbsd -C[^\n]*\n\s+exit 1\n\s+got: "[^"]*wrong key/);
     expect(text).toMatch(/minisign -Vm/);
     expect(text).toMatch(/openssl pkeyutl/);
-  });
+    const v = await withBrowser((b) => checkInBrowser(b, dir));
+    expect(v.verdict).toBe('not-verified');
+    expect(v.results.join('\n')).toMatch(/was made by key [0-9a-f]{16}, not by the key [0-9a-f]{16} of this bundle/);
+  }, 90_000);
 
-  it('the other key also put in place of the recorder\'s key files: only the fingerprint step shows it, and it fails', () => {
+  it('the other key also put in place of the recorder\'s key files: only the fingerprint step shows it, and it fails', async () => {
     const dir = copyOfBundle();
     const rec = join(dir, 'recording-1');
     const statement = readFileSync(join(rec, 'REC00001.SHA'));
@@ -167,7 +181,9 @@ describe('every tampered copy fails VERIFY.txt', () => {
     const { failed } = runVerifyTxt(dir);
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatch(/^\.: sed -n 2p keys\/recorder-[0-9a-f]{16}\.pub .*sha256sum/);
-  });
+    // the page knows the key the bundle was made with
+    expect((await withBrowser((b) => checkInBrowser(b, dir))).verdict).toBe('not-verified');
+  }, 90_000);
 });
 
 describe('export refuses bad input, on the command line', () => {

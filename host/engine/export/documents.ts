@@ -3,7 +3,8 @@ import type { BundleSource } from './gather.js';
 import { reportPdf } from './pdf.js';
 import { reportModel } from './report-model.js';
 import { reportHtml } from './report.js';
-import { REPORT_HTML, REPORT_PDF, VERIFY_TXT, verifyText } from './verify-text.js';
+import { verifierData, verifierHtml } from './verifier-page.js';
+import { REPORT_HTML, REPORT_PDF, VERIFIER_HTML, VERIFY_TXT, verifyText } from './verify-text.js';
 
 export async function documents(src: BundleSource, madeAtIso: string, appVersion: string): Promise<Record<string, Buffer | string>> {
   const model = await reportModel(src, madeAtIso, appVersion);
@@ -11,5 +12,6 @@ export async function documents(src: BundleSource, madeAtIso: string, appVersion
     [VERIFY_TXT]: verifyText(src, madeAtIso),
     [REPORT_HTML]: reportHtml(model),
     [REPORT_PDF]: await reportPdf(model),
+    [VERIFIER_HTML]: verifierHtml(verifierData(src, madeAtIso)),
   };
 }

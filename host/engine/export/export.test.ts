@@ -61,7 +61,7 @@ describe('export to a folder', () => {
     const to = join(out, 'bundle');
     const r = await h.engine.exportBundle({ library: h.dest, numbers: [2], to });
     expect(r).toMatchObject({ destination: to, kind: 'folder', recordings: [2] });
-    expect(readdirSync(to).sort()).toEqual(['VERIFY.txt', 'custody.log', 'keys', 'recording-2', 'report.html', 'report.pdf'].sort());
+    expect(readdirSync(to).sort()).toEqual(['VERIFY.txt', 'check-in-browser.html', 'custody.log', 'keys', 'recording-2', 'report.html', 'report.pdf'].sort());
     expect(readdirSync(join(to, 'keys')).sort()).toEqual([`recorder-${keyId}.minisign.pub`, `recorder-${keyId}.pem`, `recorder-${keyId}.pub`]);
     expect(readdirSync(join(to, 'recording-2')).sort()).toEqual(['REC00002.CKP', 'REC00002.MSG', 'REC00002.SHA', 'REC00002.SIG', 'REC00002.WAV', 'journal.bin', 'manifest.json']);
     const m = JSON.parse(readFileSync(join(to, 'recording-2', 'manifest.json'), 'utf8'));

@@ -49,6 +49,8 @@ export interface BundleSource {
   recordings: BundleRecording[];
   /** The key files of the recorders, by key id: library paths. */
   keys: Map<string, { name: string; path: string }[]>;
+  /** The raw public keys (hex) by key id, as pinned in the library. */
+  publicKeys: Map<string, string>;
   libraryChecks: LibraryVerification[];
   custody: CustodyCheck;
   custodyLines: CustodyLine[];
@@ -64,6 +66,7 @@ export async function gatherBundle(fs: ReadFs, library: string, numbers: number[
   if (index.size === 0) throw refuse(`There are no recordings in ${library}.`, 'Say which library folder with --dest (the folder sync copies into).');
   const recordings: BundleRecording[] = [];
   const keys = new Map<string, { name: string; path: string }[]>();
+  const publicKeys = new Map<string, string>();
   const devices = new Set<string>();
   for (const n of numbers) {
     const found = [...index.values()].filter((x) => x.manifest.recording.number === n);
@@ -88,7 +91,13 @@ export async function gatherBundle(fs: ReadFs, library: string, numbers: number[
     const evidenceFiles: BundleRecording['evidenceFiles'] = [];
     if (signed) {
       for (const ext of EVIDENCE_EXTS) evidenceFiles.push({ name: cardName(n, ext), path: path.join(folderOnDisk, cardName(n, ext)) });
-      if (keyId && !keys.has(keyId)) keys.set(keyId, Object.values(keyFileNames(keyId)).map((name) => ({ name, path: path.join(library, name) })));
+      if (keyId && !keys.has(keyId)) {
+        keys.set(keyId, Object.values(keyFileNames(keyId)).map((name) => ({ name, path: path.join(library, name) })));
+        // verifyLibraryFile has just checked the signature under this pinned key
+        const pin = await loadPin(fs, library, m.device.id);
+        const k = pin?.keyId === keyId ? pin : pin?.previous.find((x) => x.keyId === keyId);
+        if (k) publicKeys.set(keyId, k.publicKey);
+      }
     }
     let journal: BundleRecording['journal'] = null;
     const epoch = m.evidence?.journalEpoch ?? null;
@@ -112,5 +121,5 @@ export async function gatherBundle(fs: ReadFs, library: string, numbers: number[
   const libraryChecks: LibraryVerification[] = [];
   for (const d of devices) if (await loadPin(fs, library, d)) libraryChecks.push(await verifyLibraryFolder(library, d, fs));
   const custodyLines = await readCustody(fs, library);
-  return { library, recordings, keys, libraryChecks, custody: await checkCustody(fs, library), custodyLines: custodySlice(custodyLines, recordings.map((r) => ({ deviceId: r.manifest.device.id, number: r.manifest.recording.number }))) };
+  return { library, recordings, keys, publicKeys, libraryChecks, custody: await checkCustody(fs, library), custodyLines: custodySlice(custodyLines, recordings.map((r) => ({ deviceId: r.manifest.device.id, number: r.manifest.recording.number }))) };
 }
