@@ -4,7 +4,7 @@
  */
 import { PDFDocument, rgb, StandardFonts, type PDFFont, type PDFPage } from 'pdf-lib';
 import { clockText, ticks } from './report.js';
-import type { ReportModel, ReportRecording } from './report-model.js';
+import { FINGERPRINT_ADVICE, type ReportModel, type ReportRecording } from './report-model.js';
 
 const A4 = { width: 595.28, height: 841.89 };
 const MARGIN = 50;
@@ -173,7 +173,7 @@ export async function reportPdf(m: ReportModel): Promise<Buffer> {
     L.y -= 6;
     L.text(`The recorder's key fingerprint${m.fingerprints.length > 1 ? 's' : ''}:`, { font: fonts.bold });
     for (const f of m.fingerprints) L.text(`${f.keyId}    recorder "${f.label || 'without a name'}"${f.simulated ? ' (simulated)' : ''}`, { font: fonts.mono, size: 15, indent: 10 });
-    L.text("Ask the recorder's owner, or the advocate who lent the recorder, to read its fingerprint in the recorder app. If it is the same, the signatures in this bundle were made by that recorder's key.");
+    L.text(FINGERPRINT_ADVICE);
   }
   L.heading('How to check it yourself');
   L.bullets(m.howToCheck);

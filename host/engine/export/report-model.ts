@@ -9,6 +9,10 @@ import type { CustodyEntry } from '../custody.js';
 import type { BundleRecording, BundleSource } from './gather.js';
 import { VERIFIER_HTML, VERIFY_TXT } from './verify-text.js';
 
+/** How a reader ties the key fingerprint to the recorder (the report, the PDF, the verifier page). */
+export const FINGERPRINT_ADVICE =
+  'Ask the recorder\'s owner, or the advocate who lent the recorder, to compare it with the fingerprint their recorder app shows when it checks their copies ("recorder verify" names it). If it is the same, the signatures in this bundle were made by that recorder\'s key.';
+
 /** Bars of the loudness picture across the whole recording. */
 export const LOUDNESS_BARS = 480;
 
@@ -217,7 +221,7 @@ export async function reportModel(src: BundleSource, madeAtIso: string, appVersi
     howToCheck: [
       `Open ${VERIFIER_HTML} from this bundle in a current web browser (Chrome, Edge, Firefox or Safari) and drop the bundle's files on it: it checks the signatures and fingerprints on this computer, without the internet.`,
       `Or follow ${VERIFY_TXT}: it gives the exact commands for free standard tools (sha256sum, signify, minisign, openssl, ffprobe) and what each prints when everything is in order.`,
-      'Compare the key fingerprint above with the one the recorder\'s owner or their advocate can read in the recorder app. A matching fingerprint is what ties the signature to that recorder.',
+      'Compare the key fingerprint above with the one the recorder\'s own library knows (see above). A matching fingerprint is what ties the signatures to that recorder.',
     ],
   };
 }

@@ -3,7 +3,7 @@
  * network) that reads on screen and prints to A4. Large text; the first page holds the verdicts
  * and the key fingerprint, no checksums (those are in the technical appendix at the end).
  */
-import type { Marker, ReportModel, ReportRecording } from './report-model.js';
+import { FINGERPRINT_ADVICE, type Marker, type ReportModel, type ReportRecording } from './report-model.js';
 
 export const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -114,7 +114,7 @@ export function reportHtml(m: ReportModel): string {
   const fp = m.fingerprints.length
     ? `<div class="fingerprint"><p>The recorder's key fingerprint${m.fingerprints.length > 1 ? 's' : ''}:</p>${m.fingerprints
         .map((f) => `<p><code>${esc(f.keyId)}</code> &nbsp; recorder "${esc(f.label || 'without a name')}"${f.simulated ? ' (simulated)' : ''}</p>`)
-        .join('')}<p>Ask the recorder's owner, or the advocate who lent the recorder, to read its fingerprint in the recorder app. If it is the same, the signatures in this bundle were made by that recorder's key.</p></div>`
+        .join('')}<p>${esc(FINGERPRINT_ADVICE)}</p></div>`
     : '';
   return `<!DOCTYPE html>
 <html lang="en">

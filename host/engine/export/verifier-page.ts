@@ -19,6 +19,7 @@
 import { adviceFor } from '../evidence/advice.js';
 import { keyFileNames } from '../evidence/pins.js';
 import { esc } from './report.js';
+import { FINGERPRINT_ADVICE } from './report-model.js';
 import type { BundleSource } from './gather.js';
 
 /** What the page knows of the bundle, written into it as JSON. */
@@ -62,7 +63,7 @@ h1 { font-size: 1.6em; line-height: 1.2; margin: 0 0 0.5em; }
 #verdict { border: 4px solid #888; border-radius: 8px; padding: 0.7em 1em; margin: 1em 0; font-size: 1.25em; font-weight: bold; }
 #verdict[data-verdict="verified"] { border-color: #1a7f37; color: #0d5a26; }
 #verdict[data-verdict="not-verified"] { border-color: #b3261e; color: #8c1d18; }
-#verdict[data-verdict="unsupported"] { border-color: #b58400; }
+#verdict[data-verdict="unsupported"], #verdict[data-verdict="error"] { border-color: #b58400; }
 #results li { margin: 0.5em 0; }
 #results .ok { color: #0d5a26; }
 #results .bad { color: #8c1d18; }
@@ -121,6 +122,17 @@ function parseStatement(bytes) {
     out[m[1]] = m[2];
   });
   return out;
+}
+var DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+var MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+function p2(n) { return (n < 10 ? '0' : '') + n; }
+/** As the report writes times (report-model.ts formatWhen), in this computer's time zone. */
+function when(iso) {
+  var d = new Date(iso);
+  if (isNaN(d.getTime())) return iso;
+  var off = -d.getTimezoneOffset();
+  var zone = 'UTC' + (off >= 0 ? '+' : '-') + p2(Math.floor(Math.abs(off) / 60)) + ':' + p2(Math.abs(off) % 60);
+  return DAYS[d.getDay()] + ' ' + d.getDate() + ' ' + MONTHS[d.getMonth()] + ' ' + d.getFullYear() + ', ' + p2(d.getHours()) + ':' + p2(d.getMinutes()) + ':' + p2(d.getSeconds()) + ' (' + zone + ')';
 }
 function field(tc, k) { var m = new RegExp('(?:^| )' + k + '=(\\S+)').exec(tc); return m ? m[1] : null; }
 
@@ -218,16 +230,20 @@ async function checkFiles(fileList) {
       item(true, 'Recording ' + rec.number + ': verified, without a signature: the file is exactly the one copied from the recorder, but the recorder did not sign it.');
     } else {
       var f = res.facts;
-      var when = f && f.clock === 'set' ? ' It ran from ' + f.start + ' to ' + f.stop + ' by the recorder\'s clock.' : '';
+      var ran = f && f.clock === 'set' ? ' It ran from ' + when(f.start) + ' to ' + when(f.stop) + ' by the recorder\'s clock.' : '';
       var part = f && f.vouched < f.samples ? ' It was cut off by a power loss: the recorder signed it while recording up to ' + Math.floor(f.vouched / f.rate) + ' seconds of ' + Math.floor(f.samples / f.rate) + '.' : '';
-      item(true, 'Recording ' + rec.number + ': verified. The file is exactly the recording that recorder "' + rec.label + '" (key ' + rec.keyId + ') made and signed; ' + res.checkpoints + ' signed checkpoints match.' + when + part);
+      item(true, 'Recording ' + rec.number + ': verified. The file is exactly the recording that recorder "' + rec.label + '" (key ' + rec.keyId + ') made and signed; ' + res.checkpoints + ' signed checkpoints match.' + ran + part);
     }
   }
   show(allOk ? 'verified' : 'not-verified', allOk ? 'Verified: every recording in this bundle is exactly as the recorder made and signed it.' : 'NOT verified: see below for what does not match.');
 }
 
+/** Never leaves the reader with "Checking..." and no answer: a failure of the page is said as such. */
+function checkSafely(list) {
+  checkFiles(list).catch(function (e) { show('error', 'The check could not finish (' + (e && e.message) + '). Nothing was verified. Use the commands in VERIFY.txt.'); });
+}
 var input = document.getElementById('files');
-input.addEventListener('change', function () { checkFiles(input.files); });
+input.addEventListener('change', function () { checkSafely(input.files); });
 var drop = document.getElementById('drop');
 drop.addEventListener('dragover', function (e) { e.preventDefault(); drop.className = 'drop over'; });
 drop.addEventListener('dragleave', function () { drop.className = 'drop'; });
@@ -244,8 +260,8 @@ drop.addEventListener('drop', function (e) {
   e.preventDefault(); drop.className = 'drop';
   var items = e.dataTransfer.items; var out = [];
   if (items && items.length && items[0].webkitGetAsEntry) {
-    Promise.all(Array.prototype.map.call(items, function (it) { var en = it.webkitGetAsEntry(); return en ? walk(en, out) : null; })).then(function () { checkFiles(out); });
-  } else checkFiles(e.dataTransfer.files);
+    Promise.all(Array.prototype.map.call(items, function (it) { var en = it.webkitGetAsEntry(); return en ? walk(en, out) : null; })).then(function () { checkSafely(out); });
+  } else checkSafely(e.dataTransfer.files);
 });
 document.getElementById('ready').textContent = 'ready';
 `;
@@ -270,7 +286,7 @@ export function verifierHtml(data: VerifierData): string {
 </div>
 <div id="verdict" data-verdict="waiting" role="status">Waiting for the files.</div>
 <ul id="results"></ul>
-${fps ? `<div class="fingerprint"><p>The recorder's key fingerprint this bundle was made with:</p>${fps}<p class="small">Compare it with the one on the first page of the report, and with the one the recorder's owner or advocate can read in the recorder app. A match is what ties the signatures to that recorder.</p></div>` : ''}
+${fps ? `<div class="fingerprint"><p>The recorder's key fingerprint this bundle was made with:</p>${fps}<p class="small">It is also on the first page of the report. ${esc(FINGERPRINT_ADVICE)}</p></div>` : ''}
 <p class="small">This page checks the recorder's signatures (Ed25519) and the files' SHA-256 checksums with your browser's own cryptography. VERIFY.txt gives the same checks as commands for standard tools. <span id="ready" hidden></span></p>
 <script type="application/json" id="bundle-data">${json}</script>
 <script>${SCRIPT}</script>
