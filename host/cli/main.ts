@@ -55,8 +55,9 @@ Checks recordings (files or folders) against their manifests: SHA-256 of the fil
 audio, WAV structure, evidence chunk and journal record; the recorder's signatures under the key
 remembered for it (statement, trusted comment, checkpoints); and for a library folder, the
 recorder's journal (complete, unbroken, not older than the recorder signed) and that every
-recording it lists is there. No recorder needed. Exit status 0 only if all verify; with --json,
-every failure has a code (SIGNATURE_INVALID, WRONG_KEY, JOURNAL_TAIL_CUT, ...).`,
+recording it lists is there, and that the library's custody log links up (what it found is then
+added to that log). No recorder needed. Exit status 0 only if all verify; with --json, every
+failure has a code (SIGNATURE_INVALID, WRONG_KEY, JOURNAL_TAIL_CUT, CUSTODY_LOG_BROKEN, ...).`,
   export: `Usage: recorder export N... (--to DIR | --zip FILE) [--dest DIR] [--json]
 
 Makes a bundle of the recordings numbered N for a solicitor or a court's expert: each recording as
