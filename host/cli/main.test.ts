@@ -34,6 +34,29 @@ describe('recorder CLI', () => {
     expect(p.flags.get('delete-after-verify')).toBe(true);
   });
 
+  test('export: finds the only library under ~/Recordings holding the recording; says which when several do; usage errors exit 2', async () => {
+    const d = new FakeDevice();
+    d.addRecording();
+    const home = mkdtempSync(join(tmpdir(), 'cli-home-'));
+    const lib = join(home, 'Recordings', 'Kitchen');
+    expect(await run(['sync', '--port', d.path, '--dest', lib], io(d).io)).toBe(0);
+    const t = io();
+    t.io.env = { HOME: home };
+    expect(await run(['export', '1', '--to', join(home, 'b')], t.io), t.err()).toBe(0);
+    expect(t.out()).toMatch(/Exported recording\(s\) 1 to .*b: open report\.html/);
+    expect(readdirSync(join(home, 'b'))).toContain('VERIFY.txt');
+    expect(await run(['sync', '--port', d.path, '--dest', join(home, 'Recordings', 'Copy')], io(d).io)).toBe(0);
+    const two = io();
+    two.io.env = { HOME: home };
+    expect(await run(['export', '1', '--to', join(home, 'c')], two.io)).toBe(1);
+    expect(two.err()).toMatch(/Recording\(s\) 1 are in several libraries .* Say which library folder with --dest/);
+    for (const args of [['export'], ['export', 'x1', '--to', 'z'], ['export', '1'], ['export', '1', '--to', 'a', '--zip', 'b']]) {
+      const u = io();
+      expect(await run(args, u.io), args.join(' ')).toBe(2);
+      expect(u.err()).toMatch(/^Usage: recorder export/m);
+    }
+  });
+
   test('sync --json prints one JSON object per line ending with the result', async () => {
     const d = new FakeDevice();
     d.addRecording();

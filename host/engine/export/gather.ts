@@ -19,7 +19,7 @@ import { verifyLibraryFile, verifyLibraryFolder, type FileVerification, type Lib
  * (issue 13) add `{ kind: 'age'; name: 'REC00042.AGE'; decrypted: 'REC00042.WAV' | null }`: the
  * .AGE is then the evidence original the statement lists, the decrypted WAV (where the user has
  * the key) goes beside it, and VERIFY.txt gains the `age -d` step before the audio checks
- * (verify-text.ts, `originalSteps`).
+ * (verify-text.ts, `recordingSteps`, where the steps on the original begin).
  */
 export interface BundleOriginal {
   kind: 'wav';

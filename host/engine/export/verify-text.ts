@@ -78,6 +78,9 @@ export function recordingSteps(r: BundleRecording): StepGroup {
   } else {
     steps.push({ command: `sha256sum ${wav}`, expect: [`${r.manifest.file.sha256}  ${wav}`] });
   }
+  // Issue 13: for an encrypted original (BundleOriginal kind 'age') the statement lists the .AGE,
+  // so the steps above check it as it is; here comes `age -d -i <the user's key file> -o
+  // REC00042.WAV REC00042.AGE`, and the audio steps below run on the decrypted WAV.
   steps.push({
     command: `ffprobe -v error -show_entries stream=codec_name,sample_rate,channels -of default=noprint_wrappers=1 ${wav}`,
     expect: ['codec_name=pcm_s16le', `sample_rate=${r.manifest.recording.sampleRate}`, 'channels=1'],
