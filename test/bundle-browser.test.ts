@@ -96,6 +96,30 @@ describe('check-in-browser.html in Chromium, from file://', () => {
     expect(v.results[1]).toMatch(/^Recording 2: verified\. .*cut off by a power loss: the recorder signed it while recording up to 120 seconds of 150/);
   }, 90_000);
 
+  it('says verified, without a signature, for a recording its recorder could not sign; not verified once it is changed', async () => {
+    const h = setup();
+    h.device.keyState = 'legacy';
+    h.device.addRecording({ samples: 16000 * 3 });
+    expect((await h.engine.sync({ dest: h.dest })).ok).toBe(true);
+    const unsigned = join(root, 'unsigned');
+    await h.engine.exportBundle({ library: h.dest, numbers: [1], to: unsigned });
+    const changed = tampered('unsigned-changed', () => undefined);
+    rmSync(changed, { recursive: true });
+    cpSync(unsigned, changed, { recursive: true });
+    const wav = join(changed, 'recording-1', 'REC00001.WAV');
+    const b = readFileSync(wav);
+    b[1500] = b[1500]! ^ 1;
+    writeFileSync(wav, b);
+    await withBrowser(async (br) => {
+      const v = await checkInBrowser(br, unsigned);
+      expect(v.verdict, JSON.stringify(v)).toBe('verified');
+      expect(v.results).toEqual(['Recording 1: verified, without a signature: the file is exactly the one copied from the recorder, but the recorder did not sign it.']);
+      const w = await checkInBrowser(br, changed);
+      expect(w.verdict).toBe('not-verified');
+      expect(w.results[0]).toMatch(/REC00001\.WAV is not the file that was copied from the recorder/);
+    });
+  }, 90_000);
+
   it('says not verified for each tampered copy, and why', async () => {
     const flipped = tampered('flipped', (d) => {
       const p = join(d, 'recording-1', 'REC00001.WAV');

@@ -39,6 +39,17 @@ describe('custody log', () => {
     expect(entries(h.dest)).toHaveLength(2);
   });
 
+  test('a custody log that cannot be written does not undo the copy: sync says so and goes on', async () => {
+    const denied = { ...nodeFs, open: (async (p: string, ...rest: unknown[]) => (String(p).endsWith(CUSTODY_LOG) ? Promise.reject(Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' })) : (nodeFs.open as (...a: unknown[]) => Promise<nodeFs.FileHandle>)(p, ...rest))) as typeof nodeFs.open };
+    const h = setup({ fs: denied });
+    h.device.addRecording({ samples: 4000 });
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(true);
+    expect(r.copied).toEqual([1]);
+    expect(h.of('warning').find((w) => w.code === 'DEST_UNWRITABLE')?.message).toMatch(/custody log .* could not record that recording 1 was copied/);
+    expect(readdirSync(h.dest)).not.toContain(CUSTODY_LOG);
+  });
+
   test('verify checks the chain, then adds what it found', async () => {
     const h = await synced();
     const r = await h.engine.verify([h.dest]);

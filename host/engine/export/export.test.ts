@@ -95,6 +95,26 @@ describe('export to a folder', () => {
   });
 });
 
+describe('an unsigned recording (made by a recorder without a key)', () => {
+  test('exported with its checksum only: no key files, VERIFY.txt checks the checksum, the report says it is not signed', async () => {
+    const h = setup();
+    h.device.keyState = 'legacy';
+    h.device.addRecording({ samples: 16000 * 2 });
+    expect((await h.engine.sync({ dest: h.dest })).ok).toBe(true);
+    const to = join(h.dest, '..', `out-${Math.random().toString(36).slice(2)}`);
+    await h.engine.exportBundle({ library: h.dest, numbers: [1], to });
+    expect(readdirSync(to)).not.toContain('keys');
+    expect(readdirSync(join(to, 'recording-1')).sort()).toEqual(['REC00001.WAV', 'manifest.json']);
+    const m = JSON.parse(readFileSync(join(to, 'recording-1', 'manifest.json'), 'utf8'));
+    const groups = parseVerifyText(readFileSync(join(to, VERIFY_TXT), 'utf8'));
+    expect(groups.map((g) => g.steps.map((s) => s.command.split(' ')[0]))).toEqual([['sha256sum', 'ffprobe']]);
+    expect(groups[0]!.steps[0]!.expect).toEqual([`${m.file.sha256}  REC00001.WAV`]);
+    expect(sha(readFileSync(join(to, 'recording-1', 'REC00001.WAV')))).toBe(m.file.sha256);
+    expect(readFileSync(join(to, VERIFY_TXT), 'utf8')).toMatch(/carry no signature from the recorder/);
+    expect(readFileSync(join(to, 'report.html'), 'utf8')).toMatch(/Verified, without a signature: the file is exactly the one copied from the recorder, but the recorder did not sign it/);
+  });
+});
+
 describe('export to a ZIP file', () => {
   test('the same files, readable back with their checksums; the custody entry names the ZIP file\'s SHA-256', async () => {
     const { h, out } = await library(1);
