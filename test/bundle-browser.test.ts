@@ -134,12 +134,19 @@ describe('check-in-browser.html in Chromium, from file://', () => {
     const otherKey = tampered('other-key', (d) => void resignWithAnotherKey(d));
     const otherKeyFile = tampered('other-key-file', (d) => writeFileSync(join(d, 'keys', `recorder-${keyId}.pub`), signifyPublicKey(resignWithAnotherKey(d))));
     const missing = tampered('missing', () => undefined);
+    const checkpoint = tampered('checkpoint', (d) => {
+      const p = join(d, 'recording-2', 'REC00002.CKP');
+      const b = readFileSync(p);
+      b[512 + 100] = b[512 + 100]! ^ 1; // slot 1's text
+      writeFileSync(p, b);
+    });
     await withBrowser(async (b) => {
       const cases: [string, string, RegExp, string[]?][] = [
         ['a flipped audio byte', flipped, /Recording 1: NOT verified\. REC00001\.WAV is not the file that was copied from the recorder.*REC00001\.WAV differs from the file the recorder signed/],
         ['an edited statement', edited, /Recording 2: NOT verified\. REC00002\.SIG signs a different statement.*REC00002\.MSG: the signature over the statement does not verify/],
         ['the statement signed by another key', otherKey, /Recording 1: NOT verified\. REC00001\.SIG was made by key [0-9a-f]{16}, not by the key [0-9a-f]{16} of this bundle \(it was signed by a different key/],
         ['another key\'s file put in the bundle', otherKeyFile, /The key file recorder-[0-9a-f]{16}\.pub is not the key [0-9a-f]{16} this bundle was made with: it was replaced/],
+        ['a checkpoint changed', checkpoint, /Recording 2: NOT verified\. REC00002\.CKP differs from the file the recorder signed.*checkpoint 1: its signature does not verify/],
         ['a signed file left out', missing, /Recording 2: NOT verified\. REC00002\.CKP not among the files/, filesUnder(missing).filter((f) => !f.endsWith('REC00002.CKP'))],
       ];
       for (const [what, dir, why, files] of cases) {

@@ -26,7 +26,7 @@ import type { BundleSource } from './gather.js';
 export interface VerifierData {
   madeAtIso: string;
   keys: { keyId: string; publicKey: string; files: string[] }[];
-  recordings: { number: number; folder: string; original: string; fileSha256: string; signed: boolean; keyId: string | null; label: string; simulated: boolean }[];
+  recordings: { number: number; folder: string; original: string; fileSha256: string; dataOffset: number; sampleCount: number; signed: boolean; keyId: string | null; label: string; simulated: boolean }[];
   words: Record<string, string>;
 }
 
@@ -41,12 +41,14 @@ export function verifierData(src: BundleSource, madeAtIso: string): VerifierData
       folder: r.folder,
       original: r.original.name,
       fileSha256: r.manifest.file.sha256,
+      dataOffset: r.manifest.recording.dataOffset,
+      sampleCount: r.manifest.recording.sampleCount,
       signed: r.signed,
       keyId: r.keyId,
       label: r.manifest.device.label,
       simulated: r.manifest.device.simulated,
     })),
-    words: Object.fromEntries((['SIGNATURE_INVALID', 'WRONG_KEY', 'HASH_MISMATCH', 'EVIDENCE_MISSING', 'TRUSTED_COMMENT_MISMATCH'] as const).map((c) => [c, adviceFor(c).meaning])),
+    words: Object.fromEntries((['SIGNATURE_INVALID', 'WRONG_KEY', 'HASH_MISMATCH', 'EVIDENCE_MISSING', 'TRUSTED_COMMENT_MISMATCH', 'CHECKPOINT_GAP'] as const).map((c) => [c, adviceFor(c).meaning])),
   };
 }
 
@@ -181,12 +183,57 @@ async function checkRecording(rec, files, key) {
   }
   var ckp = bytes[base + '.CKP'];
   var slots = Math.floor(ckp.length / 512);
-  if (slots === 0 || ckp.length % 512) fail('SIGNATURE_INVALID', base + '.CKP is not whole checkpoint slots');
-  for (var k = 0; k < slots; k++) {
-    if (!(await verifySig(publicKey, ckp.slice(k * 512, k * 512 + 448), ckp.slice(k * 512 + 448, k * 512 + 512)))) { fail('SIGNATURE_INVALID', 'checkpoint ' + k + ' in ' + base + '.CKP: its signature does not verify'); break; }
-  }
-  return { fails: fails, facts: facts, checkpoints: slots };
+  if (slots === 0 || ckp.length % 512) fail('CHECKPOINT_GAP', base + '.CKP is not whole checkpoint slots');
+  var checked = await checkSlots(rec, key, publicKey, ckp, slots, originalBytes, fail);
+  return { fails: fails, facts: facts, checkpoints: slots, vouched: checked };
 }
+
+/** A slot's text: ER1 start|ckpt|stop v1 k=... r=... and its fields. */
+function parseSlot(msg) {
+  var text = new TextDecoder('latin1').decode(msg).replace(/[ \n]+$/, '');
+  var parts = text.split(' ');
+  if (parts[0] !== 'ER1' || parts[2] !== 'v1') return null;
+  var out = { kind: parts[1] };
+  parts.slice(3).forEach(function (p) { var i = p.indexOf('='); if (i > 0) out[p.slice(0, i)] = p.slice(i + 1); });
+  return out;
+}
+
+/**
+ * The checkpoints as recording.ts checks them: every slot signed by the key, in order from the
+ * start slot; the stop slot's audio hash, and for a recording cut by power the hash of the audio
+ * its last checkpoint vouched for. Returns the samples vouched for while recording.
+ */
+async function checkSlots(rec, key, publicKey, ckp, slots, wav, fail) {
+  var s0 = null;
+  var prefixes = {};
+  async function audioHash(n) {
+    if (!(n in prefixes)) prefixes[n] = n * 2 + rec.dataOffset <= wav.length ? await sha256(wav.subarray(rec.dataOffset, rec.dataOffset + n * 2)) : null;
+    return prefixes[n];
+  }
+  var parsed = [];
+  for (var k = 0; k < slots; k++) {
+    var msg = ckp.slice(k * 512, k * 512 + 448);
+    if (!(await verifySig(publicKey, msg, ckp.slice(k * 512 + 448, k * 512 + 512)))) { fail('SIGNATURE_INVALID', 'checkpoint ' + k + ': its signature does not verify'); return 0; }
+    var slot = parseSlot(msg);
+    if (!slot || slot.k !== key.keyId || Number(slot.r) !== rec.number) { fail('CHECKPOINT_GAP', 'checkpoint ' + k + ' is not one of this recording\'s'); return 0; }
+    if (k === 0) {
+      if (slot.kind !== 'start') { fail('CHECKPOINT_GAP', 'checkpoint 0 is not the start of the recording'); return 0; }
+      s0 = (await sha256(msg)).slice(0, 32);
+    } else if (slot.kind === 'start' || Number(slot.i) !== k || slot.s !== s0) { fail('CHECKPOINT_GAP', 'checkpoint ' + k + ' is out of order, or from another recording\'s start'); return 0; }
+    parsed.push(slot);
+  }
+  var stop = parsed[parsed.length - 1];
+  if (!stop || stop.kind !== 'stop') { fail('CHECKPOINT_GAP', 'the checkpoints have no stop slot'); return 0; }
+  if (Number(stop.n) !== rec.sampleCount || (await audioHash(Number(stop.n))) !== stop.h) { fail('CHECKPOINT_GAP', 'the audio differs from what the recorder signed when it stopped'); return 0; }
+  if (stop.rec !== '1') return Number(stop.n);
+  // cut by power: the checkpoint that vouched for the audio up to the power cut
+  var vouched = Number(stop.vouched);
+  if (vouched === 0) return 0;
+  var last = parsed.filter(function (x) { return x.kind === 'ckpt' && Number(x.n) === vouched; })[0];
+  if (!last || (await audioHash(vouched)) !== last.h) { fail('CHECKPOINT_GAP', 'the audio up to the power cut differs from what the recorder signed while recording'); return 0; }
+  return vouched;
+}
+
 
 function show(verdict, text) {
   var v = document.getElementById('verdict');
@@ -231,7 +278,7 @@ async function checkFiles(fileList) {
     } else {
       var f = res.facts;
       var ran = f && f.clock === 'set' ? ' It ran from ' + when(f.start) + ' to ' + when(f.stop) + ' by the recorder\'s clock.' : '';
-      var part = f && f.vouched < f.samples ? ' It was cut off by a power loss: the recorder signed it while recording up to ' + Math.floor(f.vouched / f.rate) + ' seconds of ' + Math.floor(f.samples / f.rate) + '.' : '';
+      var part = f && res.vouched < f.samples ? ' It was cut off by a power loss: the recorder signed it while recording up to ' + Math.floor(res.vouched / f.rate) + ' seconds of ' + Math.floor(f.samples / f.rate) + '; the rest was signed after the power came back.' : '';
       item(true, 'Recording ' + rec.number + ': verified. The file is exactly the recording that recorder "' + rec.label + '" (key ' + rec.keyId + ') made and signed; ' + res.checkpoints + ' signed checkpoints match.' + ran + part);
     }
   }
