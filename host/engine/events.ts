@@ -58,6 +58,12 @@ export type ProblemCode =
   | 'JOURNAL_REPLAYED' // an older journal than one already seen
   | 'RECORDING_MISSING' // a journal recording has no copy in the library
   | 'ATTESTATION_INVALID' // the recorder's signed identity answer does not verify
+  // ---- encryption (issue 13: host/engine/privacy)
+  | 'OWNER_KEY' // the owner's age key is missing, unreadable or not an age X25519 identity
+  | 'NOT_DECRYPTED' // an encrypted copy, and no owner key here to open it (not a failure)
+  | 'WRONG_IDENTITY' // none of the owner keys given opens the encrypted recording
+  | 'DECRYPT_FAILED' // the encrypted file fails age's checks: changed, cut short or reordered
+  | 'NOT_ENCRYPTED' // recorded without encryption (no recipient set on the recorder)
   | 'INTERNAL';
 
 /** A device ERROR frame, decoded. */
