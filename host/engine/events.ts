@@ -104,6 +104,8 @@ export interface DeviceSummary {
   discreet: boolean;
   clockSet: boolean;
   lowBattery: boolean;
+  /** An owner's recipient is set: new recordings are encrypted to it (INFO flag ENCRYPTING). */
+  encrypting: boolean;
   batteryMv: number;
   recState: RecStateName;
   cardState: CardStateName;
@@ -139,6 +141,8 @@ export interface RecordingSummary {
   stopReason: StopReasonName;
   clockSet: boolean;
   recovered: boolean;
+  /** An age file (REC*.AGE) encrypted to the owner's key; false: recorded without encryption. */
+  encrypted: boolean;
   /** Lowercase hex; all zeros while recording. */
   sha256: string;
 }
@@ -227,6 +231,11 @@ export type EngineEvent =
       alreadyPresent: boolean;
       /** The recorder's signature (issue 12); absent from engines before signing. */
       signature?: SignatureSummary;
+      /**
+       * Issue 13: 'none' a recording made without encryption; 'decrypted' an encrypted copy and its
+       * checked WAV; 'encrypted-only' an encrypted copy not decrypted here. Absent: not known.
+       */
+      encryption?: 'none' | 'decrypted' | 'encrypted-only';
     })
   | (Base & { type: 'file.failed'; number: number; code: ProblemCode; message: string; action: string; partKept: string | null })
   | (Base & { type: 'file.skipped'; number: number; reason: 'already-verified' | 'in-progress' | 'not-finished'; message: string })

@@ -113,7 +113,7 @@ export async function decryptToFile(fs: Fs, agePath: string, outPath: string, id
     let written = 0;
     const reader = plain.getReader();
     for (;;) {
-      let r: ReadableStreamReadResult<Uint8Array>;
+      let r: Awaited<ReturnType<typeof reader.read>>;
       try {
         r = await reader.read();
       } catch (e) {

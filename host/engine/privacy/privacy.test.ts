@@ -137,7 +137,7 @@ describe('decryption', () => {
     const swapped = await attempt(swapChunks(age, 1, 2), [id]);
     expect('error' in swapped && swapped.error.message).toMatch(/chunk 2 of 5 .*swapped/);
     const header = Buffer.from(age);
-    header[30] ^= 1;
+    header[30] = header[30]! ^ 1;
     const h = await attempt(header, [id]);
     expect('error' in h && h.error.code).toMatch(/DECRYPT_FAILED|WRONG_IDENTITY/);
   });

@@ -39,7 +39,7 @@ export function ageEncrypt(plain: Buffer, recipient: Buffer): Buffer {
   const mac = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header')).update(headerNoMac, 'latin1').digest();
   const nonce = randomBytes(16);
   const payloadKey = hkdf(fileKey, nonce, 'payload');
-  const parts = [Buffer.from(`${headerNoMac} ${b64(mac)}\n`, 'latin1'), nonce];
+  const parts: Buffer[] = [Buffer.from(`${headerNoMac} ${b64(mac)}\n`, 'latin1'), nonce];
   const count = Math.max(1, Math.ceil(plain.length / CHUNK));
   for (let i = 0; i < count; i++) parts.push(seal(payloadKey, streamNonce(i, i === count - 1), plain.subarray(i * CHUNK, (i + 1) * CHUNK)));
   return Buffer.concat(parts);
@@ -58,7 +58,8 @@ export function ageChunkOffset(age: Buffer, k: number): number {
 
 export function flipByteInChunk(age: Buffer, k: number, at = 100): Buffer {
   const out = Buffer.from(age);
-  out[ageChunkOffset(age, k) + at] ^= 0x01;
+  const i = ageChunkOffset(age, k) + at;
+  out[i] = out[i]! ^ 0x01;
   return out;
 }
 
