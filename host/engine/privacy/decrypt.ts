@@ -98,14 +98,16 @@ export async function decryptToFile(fs: Fs, agePath: string, outPath: string, id
       throw headerError(e, s, identities);
     }
     // age gives the plaintext size from the ciphertext size; a size no age file can have is a cut.
-    let expectedPlain: number | null = null;
-    try {
-      expectedPlain = (plain as unknown as { size(n: number): number }).size(cipherSize);
-    } catch {
-      expectedPlain = null;
-    }
-    const chunks = expectedPlain === null ? null : Math.max(1, Math.ceil(expectedPlain / AGE_CHUNK));
-    const cut = s.expectedSize !== undefined ? cipherSize < s.expectedSize : expectedPlain === null;
+    const chunksOf = (cipher: number): number | null => {
+      try {
+        return Math.max(1, Math.ceil((plain as unknown as { size(n: number): number }).size(cipher) / AGE_CHUNK));
+      } catch {
+        return null;
+      }
+    };
+    const present = chunksOf(cipherSize);
+    const chunks = chunksOf(s.expectedSize ?? cipherSize) ?? present;
+    const cut = s.expectedSize !== undefined ? cipherSize < s.expectedSize : present === null;
     output = await openNoFollow(fs, outPath, true);
     const whole = createHash('sha256');
     const audioHash = audio ? createHash('sha256') : null;
@@ -118,7 +120,7 @@ export async function decryptToFile(fs: Fs, agePath: string, outPath: string, id
         r = await reader.read();
       } catch (e) {
         const k = Math.floor(written / AGE_CHUNK);
-        const last = chunks !== null ? k >= chunks - 1 : true;
+        const last = present !== null ? k >= present - 1 : true;
         const where = `chunk ${k + 1}${chunks !== null ? ` of ${chunks}` : ''} (after ${written} bytes of audio file)`;
         const why = cut && last ? 'the file is cut short' : /final chunk is empty/.test((e as Error).message ?? '') ? 'the file was extended after its last chunk' : 'the file was changed there, or its chunks were swapped, removed or added';
         throw new EngineError('DECRYPT_FAILED', `${s.what} fails age's check at ${where}: ${why}. Nothing after that point can be trusted.`, 'Use another verified copy if you have one; keep this one as it is and ask for advice.');
