@@ -24,6 +24,9 @@ const OPTIONS = {
   discreet: { type: 'string' },
   yes: { type: 'boolean' },
   reason: { type: 'string' },
+  identity: { type: 'string' },
+  library: { type: 'string' },
+  copy: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
 
 /** Options every command accepts. */

@@ -8,7 +8,7 @@ import { EngineError, toEngineError } from '../errors.js';
 import { indexLibrary, type Fs } from '../library.js';
 import type { Emit } from '../session.js';
 import { decryptLibraryCopy } from './decrypt-copy.js';
-import { createOwnerKey, importOwnerKey, keysFolderOf, listOwnerKeys, loadIdentities, looselyProtected, type OwnerKey, type OwnerKeyStatus } from './owner-keys.js';
+import { createOwnerKey, importOwnerKey, KEYS_FOLDER, keysFolderOf, listOwnerKeys, loadIdentities, looselyProtected, type OwnerKey, type OwnerKeyStatus } from './owner-keys.js';
 
 export interface KeysCreated {
   library: string;
@@ -50,6 +50,16 @@ export interface DecryptOutcome {
   message: string;
 }
 
+async function subfolders(fs: Fs, root: string): Promise<string[]> {
+  const names = await fs.readdir(root).catch(() => [] as string[]);
+  const out: string[] = [];
+  for (const n of names) {
+    if (n.startsWith('.') || n === KEYS_FOLDER) continue;
+    if ((await fs.lstat(path.join(root, n)).catch(() => null))?.isDirectory()) out.push(path.join(root, n));
+  }
+  return out;
+}
+
 /**
  * Decrypts the encrypted copies named (recording numbers in `folder`, or .age paths) with the
  * owner keys given and the library's; each outcome is reported, a failure in words.
@@ -59,17 +69,20 @@ export async function decryptCopies(fs: Fs, emit: Emit, o: { root: string; folde
   for (const p of problems) emit({ type: 'warning', code: 'OWNER_KEY', message: `An owner key of this library cannot be used: ${p}.`, action: 'Put the key file back from your backup, or give the key with --identity FILE.' });
   if (identities.length === 0) throw new EngineError('OWNER_KEY', `No owner key to decrypt with: none was given, and ${keysFolderOf(o.root)} holds none.`, 'Give the owner key file with --identity FILE (the file age-keygen or `recorder keys new` wrote).');
   const out: DecryptOutcome[] = [];
-  const index = o.folder ? await indexLibrary(fs, o.folder) : null;
+  // Recording numbers are looked up in the folder given, or in every recorder's folder of the library.
+  const folders = o.folder ? [o.folder] : await subfolders(fs, o.root);
+  const copies = (await Promise.all(folders.map((f) => indexLibrary(fs, f)))).flatMap((i) => [...i.values()]);
+  const where = o.folder ?? `the recorders' folders of ${o.root}`;
   for (const t of o.targets) {
     let agePath: string;
     let number: number | null = null;
     if (/^\d+$/.test(t)) {
       number = Number(t);
-      const hits = [...(index?.values() ?? [])].filter((c) => c.manifest.recording.number === number);
+      const hits = copies.filter((c) => c.manifest.recording.number === number);
       if (hits.length !== 1) {
-        const message = hits.length === 0 ? `There is no copy of recording ${number} in ${o.folder}.` : `${hits.length} recorders' copies of recording ${number} are in ${o.folder}: name the .age file instead.`;
+        const message = hits.length === 0 ? `There is no copy of recording ${number} in ${where}.` : `${hits.length} copies of recording ${number} (from different recorders) are in ${where}: name the .age file instead, or the recorder's folder with --dest DIR.`;
         emit({ type: 'error', code: 'MANIFEST_INVALID', message, action: 'Give the library folder with --dest DIR, or the .age file itself.' });
-        out.push({ number, path: o.folder ?? '', ok: false, wavPath: null, already: false, code: 'MANIFEST_INVALID', message });
+        out.push({ number, path: where, ok: false, wavPath: null, already: false, code: 'MANIFEST_INVALID', message });
         continue;
       }
       agePath = hits[0]!.wav;
