@@ -167,6 +167,27 @@ describe('encrypted recordings', () => {
     expect(cut2[0]).toMatchObject({ ok: false, code: 'DECRYPT_FAILED', message: expect.stringMatching(/chunk 3 of 4 .*the file is cut short/) });
   });
 
+  test('an encrypted recording still being signed is copied pending (checked by HASH), then signed at the next sync', async () => {
+    const h = await encryptedSetup();
+    h.device.addRecording({ samples: SAMPLES, sealing: true });
+    const r = await h.engine.sync({ dest: h.dest, deleteAfterVerify: true });
+    expect(r.copied).toEqual([1]);
+    expect(r.deleted).toEqual([]);
+    expect(h.device.log.some((l) => l.command === 'HASH')).toBe(true);
+    expect(manifestOf(h.dest, 1).evidence?.status).toBe('pending');
+    expect(manifestOf(h.dest, 1).encryption?.derived).not.toBeNull();
+    h.device.seal(1);
+    const again = await h.engine.sync({ dest: h.dest });
+    expect(again.ok).toBe(true);
+    const m = manifestOf(h.dest, 1);
+    expect(m.manifestVersion).toBe(3);
+    expect(m.evidence?.status).toBe('signed');
+    expect(Object.keys(m.evidence?.statement ?? {}).sort()).toEqual(['REC00001.AGE', 'REC00001.CKP', 'REC00001.WAV']);
+    const v = await h.engine.verify([h.dest]);
+    expect(v.ok).toBe(true);
+    expect(v.results[0]!.signature?.status).toBe('signed');
+  });
+
   test('an unsigned encrypted recording is checked against the hash the recorder computes (HASH)', async () => {
     const h = await encryptedSetup();
     h.device.keyState = 'legacy';
