@@ -188,6 +188,21 @@ describe('encrypted recordings', () => {
     expect(v.results[0]!.signature?.status).toBe('signed');
   });
 
+  test('an encrypted copy cut by an unplugged cable resumes from its .age.part and decrypts', async () => {
+    const h = await encryptedSetup();
+    const rec = h.device.addRecording({ samples: SAMPLES });
+    h.device.faults.unplugAfterReads = 10;
+    h.device.faults.replugAfterMs = 100;
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(true);
+    const resumed = h.of('file.resumed');
+    expect(resumed).toHaveLength(1);
+    expect(resumed[0]!.fromOffset).toBeGreaterThan(0);
+    expect(readFileSync(fileOf(h.dest, '_1.age')).equals(rec.age!)).toBe(true);
+    expect(readFileSync(fileOf(h.dest, '_1.wav')).equals(rec.file)).toBe(true);
+    expect(readdirSync(h.dest).filter((x) => x.endsWith('.part'))).toEqual([]);
+  });
+
   test('an unsigned encrypted recording is checked against the hash the recorder computes (HASH)', async () => {
     const h = await encryptedSetup();
     h.device.keyState = 'legacy';
