@@ -92,6 +92,19 @@ describe('recorder keys and recipient', () => {
 });
 
 describe('recorder sync and decrypt of encrypted recordings', () => {
+  test('an owner key file that is missing or not an age key is refused in words, before the recorder is touched', async () => {
+    const d = new FakeDevice();
+    const dest = mkdtempSync(join(tmpdir(), 'cli-bad-'));
+    const missing = await cli(['sync', '--port', d.path, '--dest', dest, '--identity', join(dest, 'nothing.txt')], d);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/The owner key file .*nothing\.txt is not there\. Put back the file from your backup/);
+    expect(d.log.map((l) => l.command)).not.toContain('SET_TIME');
+    const none = await cli(['decrypt', '1', '--dest', dest, '--library', dest]);
+    expect(none.code).toBe(1);
+    expect(none.err).toMatch(/No owner key to decrypt with/);
+    expect(none.err).not.toMatch(/\n\s+at /);
+  });
+
   test('sync without the key keeps the .age; decrypt --identity makes the WAV; the stock age gives the same bytes and signed hash', async () => {
     const lib = mkdtempSync(join(tmpdir(), 'cli-dec-'));
     const dest = join(lib, 'Kitchen');

@@ -136,6 +136,17 @@ export function createEngine(options: EngineOptions = {}): Engine {
     return op;
   }
 
+  /** An operation without a recorder: its failure is reported as an `error` event, like a session's. */
+  async function reported<T>(op: Promise<T>): Promise<T> {
+    try {
+      return await op;
+    } catch (e) {
+      const err = toEngineError(e);
+      emit({ type: 'error', code: err.code, message: err.message, action: err.action });
+      throw err;
+    }
+  }
+
   function withSession<T>(work: (s: Session, signal: AbortSignal) => Promise<T>, port?: string): Promise<T> {
     return track(runSession(work, port));
   }
@@ -273,9 +284,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
     deleteSynced: (o) => withSession((s, signal) => deleteVerified(s, emit, { dest: o.destination, numbers: o.numbers, fs: options.fs, signal, now }), o.port),
     defaultDestination: (label, deviceId) => defaultDestination(label, deviceId, options.home),
     keys: {
-      create: (o = {}) => keysCreate(emit, path.resolve(o.library ?? defaultLibraryRoot(options.home)), now),
-      import: (file, o = {}) => keysImport(emit, path.resolve(o.library ?? defaultLibraryRoot(options.home)), file, o.copy ?? false, now),
-      show: (o = {}) => keysShow(emit, path.resolve(o.library ?? defaultLibraryRoot(options.home))),
+      create: (o = {}) => reported(keysCreate(emit, path.resolve(o.library ?? defaultLibraryRoot(options.home)), now)),
+      import: (file, o = {}) => reported(keysImport(emit, path.resolve(o.library ?? defaultLibraryRoot(options.home)), file, o.copy ?? false, now)),
+      show: (o = {}) => reported(keysShow(emit, path.resolve(o.library ?? defaultLibraryRoot(options.home)))),
     },
     recipient: (change, o = {}) =>
       withSession(async (s) => {
@@ -307,7 +318,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     decrypt: (o) => {
       const folder = o.destination ? path.resolve(o.destination) : null;
       const root = path.resolve(o.library ?? (folder ? libraryRootOf(folder) : defaultLibraryRoot(options.home)));
-      return decryptCopies(options.fs ?? realFs, emit, { root, folder, targets: o.targets, identityFiles: o.identityFiles ?? [], now });
+      return reported(decryptCopies(options.fs ?? realFs, emit, { root, folder, targets: o.targets, identityFiles: o.identityFiles ?? [], now }));
     },
     stop: async () => {
       current.abort();
