@@ -6,7 +6,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { CARD_LAYOUT, FILE_PART, HASH_ALGORITHM, RECORD_FLAGS, RECORDING_STATE, STRUCTS, structSize } from '../../protocol/src/schema.js';
+import { CARD_LAYOUT, FILE_PART, HASH_ALGORITHM, RECIPIENT_ACTION, RECIPIENT_FLAGS, RECORD_FLAGS, RECORDING_STATE, STRUCTS, structSize } from '../../protocol/src/schema.js';
 import type { ListEntry } from '../../protocol/generated/types.js';
 import { durationMs, hex, summariseEntry, summariseInfo } from './convert.js';
 import { EngineError, fsError, toEngineError } from './errors.js';
@@ -40,6 +40,7 @@ import { parseChecksumStatement } from './evidence/open-formats.js';
 import { cardName } from './evidence/recording.js';
 import { decryptLibraryCopy } from './privacy/decrypt-copy.js';
 import { libraryRootOf, loadIdentities, type LoadedIdentity } from './privacy/owner-keys.js';
+import { recipientString } from './privacy/recipient.js';
 import { buildManifest, type ClockInfo } from './manifest.js';
 import type { Emit, Session } from './session.js';
 import { copyStands, inspectFile, readerFor, verifyLibraryFile } from './verify.js';
@@ -271,6 +272,7 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
     // Who the recorder is comes first: a recorder refused here is not changed (not even its clock).
     const signing = await withLink(() => identify(session, emit, fs, dest, now, signal));
     const clock = await withLink(() => measureAndSetClock(session, emit, now, o.setTime ?? true, signal));
+    if (summariseInfo(session.info).encrypting) await withLink(() => checkRecipient(session, emit, owner, signal));
 
     // Listing
     const { total, entries } = await withLink(() => listAll(session, signal));
@@ -418,6 +420,23 @@ function ownerIdentities(ctx: CopyContext): LoadedIdentity[] {
     for (const p of ctx.owner.problems) ctx.emit({ type: 'warning', code: 'OWNER_KEY', message: `An owner key of this library cannot be used: ${p}.`, action: 'Encrypted recordings are still copied and verified; put the key file back (or run `recorder keys import FILE`) to decrypt them.' });
   }
   return ctx.owner.identities;
+}
+
+/**
+ * A recorder that encrypts to a key none of the owner keys here is: said at the start, before
+ * anything is copied (its recordings are still copied and verified, not decrypted here).
+ */
+async function checkRecipient(session: Session, emit: Emit, owner: OwnerKeys, signal?: AbortSignal): Promise<void> {
+  const r = await session.client.request('SET_RECIPIENT', { action: RECIPIENT_ACTION.GET, reserved: Buffer.alloc(3), recipient: Buffer.alloc(32) }, { signal });
+  if ((r.flags & RECIPIENT_FLAGS.SET) === 0) return;
+  const recipient = recipientString(r.recipient);
+  if (owner.identities.some((i) => i.recipient === recipient)) return;
+  emit({
+    type: 'warning',
+    code: 'WRONG_IDENTITY',
+    message: `The recorder encrypts to the owner key ${recipient}, and this computer does not hold it${owner.identities.length ? ` (it holds ${owner.identities.map((i) => i.recipient.slice(0, 16) + '…').join(', ')})` : ''}.`,
+    action: 'Its recordings are copied and checked, but not decrypted here, and not deleted from the recorder while other owner keys are here. Import the right key with `recorder keys import FILE`, or give it with --identity FILE.',
+  });
 }
 
 export function isEncrypted(e: ListEntry): boolean {

@@ -109,6 +109,11 @@ describe('encrypted recordings', () => {
     expect(r.deleted).toEqual([]);
     expect(h.device.recordings.has(1)).toBe(true);
     expect(readdirSync(h.dest).some((x) => x.endsWith('.age'))).toBe(true);
+    // said once at the start, before any copy
+    const warned = h.events.findIndex((e) => e.type === 'warning' && e.code === 'WRONG_IDENTITY');
+    expect(warned).toBeGreaterThan(-1);
+    expect(warned).toBeLessThan(h.events.findIndex((e) => e.type === 'file.started'));
+    expect(h.of('warning').find((e) => e.code === 'WRONG_IDENTITY')!.message).toContain(`encrypts to the owner key ${h.otherKey.recipient}, and this computer does not hold it`);
     // a later sync still keeps it on the recorder
     const again = await h.engine.sync({ dest: h.dest, deleteAfterVerify: true });
     expect(again.deleted).toEqual([]);
