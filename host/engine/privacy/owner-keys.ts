@@ -228,7 +228,14 @@ export async function loadIdentities(root: string | null, files: string[] = []):
   const problems: string[] = [];
   for (const f of files) identities.push(...(await readIdentityFile(path.resolve(f))));
   if (root !== null) {
-    for (const k of await listOwnerKeys(root)) {
+    let keys: OwnerKeyStatus[] = [];
+    try {
+      keys = await listOwnerKeys(root);
+    } catch (e) {
+      // A damaged list of keys must not stop a sync: said, and the keys given still work.
+      problems.push((e as Error).message);
+    }
+    for (const k of keys) {
       if (!k.usable) {
         problems.push(k.problem ?? `the owner key ${k.recipient} cannot be used`);
         continue;

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
@@ -76,6 +76,21 @@ describe('owner keys', () => {
     expect(ref!.recipient).toBe(recipient);
     const { identities } = await loadIdentities(root);
     expect(identities.map((i) => i.recipient)).toEqual([recipient]);
+  });
+
+  test('a referenced key file gone missing, or a damaged list of keys, is a problem to say, not a failure', async () => {
+    const root = tmp();
+    const file = join(tmp(), 'mine.txt');
+    expect(spawnSync('age-keygen', ['-o', file], { timeout: 20_000 }).status).toBe(0);
+    await importOwnerKey(root, file, false);
+    rmSync(file);
+    const gone = await loadIdentities(root);
+    expect(gone.identities).toEqual([]);
+    expect(gone.problems[0]).toMatch(/mine\.txt is not there/);
+    expect((await listOwnerKeys(root))[0]).toMatchObject({ usable: false });
+    writeFileSync(join(root, 'keys', 'owner-keys.json'), '{ damaged');
+    const damaged = await loadIdentities(root);
+    expect(damaged.problems[0]).toMatch(/list of owner keys .* is damaged/);
   });
 
   test('files that hold no X25519 identity are refused in words', async () => {
