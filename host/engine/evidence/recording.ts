@@ -430,7 +430,7 @@ export async function checkRecordingEvidence(fs: Fs, files: EvidenceFiles, want:
   const ckpName = name(CARD_LAYOUT.checkpointsExt);
   const ageName = name(CARD_LAYOUT.encryptedExt);
   const listed = encrypted ? [ageName, wavName, ckpName] : [wavName, ckpName];
-  if (Object.keys(statement).sort().join() !== [...listed].sort().join()) fail('TRUSTED_COMMENT_MISMATCH', `${name(CARD_LAYOUT.statementExt)} lists ${Object.keys(statement).join(', ') || 'nothing'}, not ${listed.join(', ')}`);
+  if (Object.keys(statement).sort().join() !== [...listed].sort().join()) fail('TRUSTED_COMMENT_MISMATCH', `${name(CARD_LAYOUT.statementExt)} lists ${Object.keys(statement).join(', ') || 'nothing'}, not ${listed.slice(0, -1).join(', ')} and ${listed.at(-1)}`);
   if (wavHashes && statement[wavName] && statement[wavName] !== wavHashes.file) fail('HASH_MISMATCH', `${wavName}: the ${encrypted ? 'decrypted' : "library's"} WAV differs from the one the recorder signed`);
   if (encrypted && statement[ageName] && statement[ageName] !== want.ageSha256) fail('HASH_MISMATCH', `${ageName}: the library's encrypted copy differs from the one the recorder signed`);
   // The folder holds the library's files under their card names (hard links, or copies).
