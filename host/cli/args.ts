@@ -26,6 +26,9 @@ const OPTIONS = {
   reason: { type: 'string' },
   to: { type: 'string' },
   zip: { type: 'string' },
+  identity: { type: 'string' },
+  library: { type: 'string' },
+  copy: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
 
 /** Options every command accepts. */

@@ -29,20 +29,26 @@ Commands:
   set-time      set the recorder's clock from this computer
   label NAME    give the recorder a name (shown in file names)
   settings      show or change sample rate and discreet mode
+  keys          make, import or show the owner's keys that open encrypted recordings
+  recipient     show, set or clear the owner key the recorder encrypts to
+  decrypt N     decrypt an encrypted copy in the library (also: decrypt FILE.age)
   format        erase the recorder's memory card (asks first)
   record        start or stop a recording
   sim           run the recorder simulator
 
 Common options: --port PATH (the recorder's serial port), --json (one JSON object per line),
 --help. Run "recorder" alone on a terminal for the interactive app.`,
-  sync: `Usage: recorder sync [--port PATH] [--dest DIR] [--delete-after-verify] [--window N] [--json]
+  sync: `Usage: recorder sync [--port PATH] [--dest DIR] [--delete-after-verify] [--window N] [--identity FILE] [--json]
 
 Copies every finished recording not yet in the library, checks each copy against the SHA-256 the
 recorder computed while recording, checks the recorder's journal, and writes a manifest (.json)
-beside each recording. Interrupted copies continue where they stopped next time.
+beside each recording. Interrupted copies continue where they stopped next time. An encrypted
+recording is kept as the recorder wrote it (.age, checked against the recorder's signature) and
+decrypted beside it (.wav) when this computer holds the owner key (see "recorder keys").
   --dest DIR               library folder (default ~/Recordings/<recorder label>)
   --delete-after-verify    delete each recording from the recorder once its copy is verified
-  --window N               read requests in flight (default 8)`,
+  --window N               read requests in flight (default 8)
+  --identity FILE          an owner key file (age) to decrypt with, besides the library's keys`,
   list: `Usage: recorder list [--port PATH] [--dest DIR] [--json]
 
 Lists the recordings on the recorder, and for each whether a copy that verifies now is in the
@@ -80,6 +86,27 @@ written to the library's log, and the next sync trusts the key the recorder show
   settings: `Usage: recorder settings [--rate 8000|16000|32000|48000] [--discreet on|off] [--port PATH] [--json]
 
 Shows the settings, or changes those given.`,
+  keys: `Usage: recorder keys new|import FILE|show [--copy] [--library DIR] [--json]
+
+The owner key opens encrypted recordings. The recorder holds only its public half (age1...), so
+a lost or stolen recorder cannot open its own recordings; the secret half stays on this computer.
+  keys new          make a new owner key (age format) and say where its secret half is
+  keys import FILE  use an existing age key file (age-keygen's); it is remembered where it is,
+                    not copied, unless --copy is given
+  keys show         the owner keys' public halves (never the secret)
+  --library DIR     the folder holding the recorders' folders (default ~/Recordings); the keys
+                    are in its keys/ folder
+If the owner key is lost, the recordings encrypted to it are lost: back it up.`,
+  recipient: `Usage: recorder recipient [set [age1...]|clear] [--library DIR] [--port PATH] [--json]
+
+Shows the owner key (its public half, age1...) the recorder encrypts new recordings to, sets it
+(default: the library's only owner key), or clears it. Clearing it makes the recorder record
+WITHOUT encryption from its next recording. The recorder refuses while it is recording.`,
+  decrypt: `Usage: recorder decrypt N...|FILE.age... [--identity FILE] [--dest DIR] [--library DIR] [--json]
+
+Decrypts encrypted copies in the library to a WAV beside each (.wav), and checks the WAV is the one
+the recorder signed. N is a recording number in the recorder's folder (--dest, or found in the
+library); FILE.age a copy. The owner key comes from --identity FILE or the library's keys.`,
   format: `Usage: recorder format [--yes] [--port PATH] [--json]
 
 Erases the recorder's memory card. Shows which recorder it is and asks you to type its name to
@@ -200,10 +227,11 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
 
   switch (command) {
     case 'sync': {
-      checkFlags(p, ['dest', 'delete-after-verify', 'window']);
+      checkFlags(p, ['dest', 'delete-after-verify', 'window', 'identity']);
       const w = str(p, 'window');
       if (w !== undefined && !(Number(w) >= 1 && Number(w) <= 64)) throw new UsageError('--window must be between 1 and 64');
-      const r = await engine.sync({ dest: str(p, 'dest'), deleteAfterVerify: p.flags.has('delete-after-verify'), window: w ? Number(w) : undefined });
+      const identity = str(p, 'identity');
+      const r = await engine.sync({ dest: str(p, 'dest'), deleteAfterVerify: p.flags.has('delete-after-verify'), window: w ? Number(w) : undefined, ...(identity ? { identityFiles: [identity] } : {}) });
       out.result('sync', r.ok, { result: r });
       return r.ok ? 0 : r.cancelled ? 130 : 1;
     }
@@ -213,7 +241,7 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       const standing = (n: number) => (l.alreadyInLibrary.includes(n) ? 'in library' : l.toCopy.includes(n) ? 'TO COPY' : 'not finished');
       const lines = l.recordings.map(
         (r) =>
-          `  ${String(r.number).padStart(5)}  ${r.state === 'finished' ? '        ' : 'RECORDING'} ${r.clockSet ? new Date(Number(r.startUnixMs)).toLocaleString() : '(clock not set)'}  ${Math.round(r.durationMs / 1000)} s  ${r.sha256.slice(0, 16)}…  ${standing(r.number)}`,
+          `  ${String(r.number).padStart(5)}  ${r.state === 'finished' ? '        ' : 'RECORDING'} ${r.clockSet ? new Date(Number(r.startUnixMs)).toLocaleString() : '(clock not set)'}  ${Math.round(r.durationMs / 1000)} s  ${r.sha256.slice(0, 16)}…  ${r.encrypted ? 'encrypted' : 'not encrypted'}  ${standing(r.number)}`,
       );
       const tally = `${l.toCopy.length} to copy, ${l.alreadyInLibrary.length} verified in the library${l.inProgress.length ? `, ${l.inProgress.length} not finished` : ''}. Library: ${l.destination}`;
       out.result('list', true, { recordings: l.recordings, destination: l.destination, toCopy: l.toCopy, alreadyInLibrary: l.alreadyInLibrary, inProgress: l.inProgress }, `${lines.join('\n') || '  (no recordings)'}\n${tally}`);
@@ -234,6 +262,7 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
           `  Battery:    ${d.batteryMv} mV${d.lowBattery ? ' (LOW)' : ''}`,
           `  Card:       ${d.cardState}, ${(Number(d.cardFree) / 1e6).toFixed(0)} of ${(Number(d.cardCapacity) / 1e6).toFixed(0)} MB free`,
           `  Recording:  ${d.recState}, ${d.recordingCount} recording(s) on the card, sample rate ${d.sampleRate} Hz${d.discreet ? ', discreet mode' : ''}`,
+          `  Encryption: ${d.encrypting ? 'on: new recordings are encrypted to the owner key ("recorder recipient" shows it)' : 'OFF: recordings are not encrypted (set an owner key with "recorder recipient set")'}`,
         ].join('\n'),
       );
       return 0;
@@ -316,6 +345,60 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       const r = await engine.settings({ sampleRate: rate ? Number(rate) : undefined, discreet: discreet === undefined ? undefined : discreet === 'on' });
       out.result('settings', true, r);
       return 0;
+    }
+    case 'keys': {
+      checkFlags(p, ['library', 'copy']);
+      const [sub, file, ...rest] = p.positional;
+      const library = str(p, 'library');
+      if (rest.length) throw new UsageError('too many arguments');
+      if (sub === 'new' && !file) {
+        const r = await engine.keys.create({ library });
+        out.result('keys', true, { library: r.library, recipient: r.key.recipient, file: r.key.file }, `Recipient (public, give it to the recorder with "recorder recipient set"): ${r.key.recipient}\nSecret key file (back it up; losing it loses the recordings): ${r.key.file}`);
+        return 0;
+      }
+      if (sub === 'import' && file) {
+        const r = await engine.keys.import(file, { library, copy: p.flags.has('copy') });
+        out.result('keys', true, { library: r.library, keys: r.keys.map((k) => ({ recipient: k.recipient, file: k.file, stored: k.stored })) }, r.keys.map((k) => `Recipient: ${k.recipient}`).join('\n'));
+        return 0;
+      }
+      if ((sub === 'show' || sub === undefined) && !file) {
+        const r = await engine.keys.show({ library });
+        const lines = r.keys.map((k) => `  ${k.recipient}  ${k.usable ? 'usable' : 'CANNOT BE USED'}  ${k.stored === 'referenced' ? 'key file kept at' : 'key file'} ${k.file}`);
+        out.result('keys', true, { library: r.library, folder: r.folder, keys: r.keys.map((k) => ({ recipient: k.recipient, file: k.file, stored: k.stored, usable: k.usable, problem: k.problem })) }, `${lines.join('\n') || '  (no owner keys: make one with "recorder keys new")'}\nOwner keys of ${r.library} (listed in ${r.folder}).`);
+        return r.keys.every((k) => k.usable) ? 0 : 1;
+      }
+      throw new UsageError('use: recorder keys new | keys import FILE | keys show');
+    }
+    case 'recipient': {
+      checkFlags(p, ['library']);
+      const [sub, value, ...rest] = p.positional;
+      const library = str(p, 'library');
+      if (rest.length || (sub === 'clear' && value) || (sub !== undefined && sub !== 'set' && sub !== 'clear')) throw new UsageError('use: recorder recipient | recipient set [age1...] | recipient clear');
+      let change: { set: string } | { clear: true } | undefined;
+      if (sub === 'clear') {
+        out.line('Warning: after this the recorder records WITHOUT encryption (from its next recording): anyone who finds the recorder or its card can listen to what it records.');
+        change = { clear: true };
+      } else if (sub === 'set') {
+        let recipient = value;
+        if (!recipient) {
+          const usable = (await engine.keys.show({ library })).keys.filter((k) => k.usable);
+          if (usable.length !== 1) throw new UsageError(usable.length === 0 ? 'this library has no owner key: make one with "recorder keys new" (or "recorder keys import FILE"), or give the age1... recipient' : 'this library has several owner keys: give the age1... recipient to use (see "recorder keys show")');
+          recipient = usable[0]!.recipient;
+        }
+        change = { set: recipient };
+      }
+      const r = await engine.recipient(change, { library });
+      out.result('recipient', true, { ...r }, r.recipient ? `Encrypts to: ${r.recipient}` : 'Encrypts to: nobody (NOT ENCRYPTED)');
+      return 0;
+    }
+    case 'decrypt': {
+      checkFlags(p, ['identity', 'dest', 'library']);
+      if (p.positional.length === 0) throw new UsageError('decrypt needs a recording number or an .age file');
+      const identity = str(p, 'identity');
+      const r = await engine.decrypt({ targets: p.positional, destination: str(p, 'dest'), library: str(p, 'library'), identityFiles: identity ? [identity] : [] });
+      const ok = r.every((x) => x.ok);
+      out.result('decrypt', ok, { results: r }, ok ? `Decrypted ${r.length} recording(s).` : `${r.filter((x) => !x.ok).length} of ${r.length} could not be decrypted; the messages above say why. Nothing was changed in the encrypted copies.`);
+      return ok ? 0 : 1;
     }
     case 'format': {
       checkFlags(p, ['yes']);

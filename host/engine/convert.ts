@@ -72,6 +72,7 @@ export function summariseInfo(i: Info): DeviceSummary {
     discreet: (i.flags & INFO_FLAGS.DISCREET) !== 0,
     clockSet: (i.flags & INFO_FLAGS.CLOCK_SET) !== 0,
     lowBattery: (i.flags & INFO_FLAGS.LOW_BATTERY) !== 0,
+    encrypting: (i.flags & INFO_FLAGS.ENCRYPTING) !== 0,
     batteryMv: i.batteryMv,
     recState: recStateName(i.recState),
     cardState: cardStateName(i.cardState),
@@ -109,6 +110,7 @@ export function summariseEntry(e: ListEntry): RecordingSummary {
     stopReason: stopReasonName(e.stopReason),
     clockSet: (e.flags & RECORD_FLAGS.CLOCK_SET) !== 0,
     recovered: (e.flags & RECORD_FLAGS.RECOVERED) !== 0,
+    encrypted: (e.flags & RECORD_FLAGS.ENCRYPTED) !== 0,
     sha256: hex(e.sha256),
   };
 }

@@ -41,7 +41,7 @@ export function describeEvent(e: EngineEvent): string {
     case 'file.retry':
       return `Recording ${e.number}: ${e.message}`;
     case 'file.verified':
-      return `${e.alreadyPresent ? `Recording ${e.number} verified` : `Recording ${e.number} copied and verified (${dur(e.durationMs)})`}${signedText(e.signature)}: ${e.path}`;
+      return `${e.alreadyPresent ? `Recording ${e.number} verified` : `Recording ${e.number} copied and verified (${dur(e.durationMs)})`}${signedText(e.signature)}${encryptionText(e.encryption)}: ${e.path}`;
     case 'file.failed':
       return `Recording ${e.number} NOT copied: ${e.message} ${e.action}`.trim();
     case 'journal.checked':
@@ -63,6 +63,14 @@ export function describeEvent(e: EngineEvent): string {
     case 'sync.summary':
       return `${e.ok ? 'Done' : 'Finished with problems'}: ${e.message}`;
   }
+}
+
+/** Whether the copy is encrypted (issue 13); nothing when the engine did not say. */
+function encryptionText(x: 'none' | 'decrypted' | 'encrypted-only' | undefined): string {
+  if (x === 'none') return ', not encrypted';
+  if (x === 'decrypted') return ', encrypted (decrypted WAV beside it)';
+  if (x === 'encrypted-only') return ', encrypted (not decrypted on this computer)';
+  return '';
 }
 
 /** ", signed by the recorder (key ...)" when its signature was checked, else nothing. */

@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { PROTOCOL, RECORD_ACTION, SAMPLE_RATES, SETTINGS_MASK } from '../../protocol/src/schema.js';
+import { PROTOCOL, RECIPIENT_ACTION, RECIPIENT_FLAGS, RECORD_ACTION, SAMPLE_RATES, SETTINGS_MASK } from '../../protocol/src/schema.js';
 import { recStateName, summariseEntry, summariseInfo } from './convert.js';
-import { EngineError, toEngineError } from './errors.js';
+import { DeviceError, EngineError, toEngineError } from './errors.js';
 import type { DeviceSummary, EngineEvent, EventListener, RecordingSummary } from './events.js';
 import { checkJournal, journalCheckedEvent } from './journal.js';
 import { defaultDestination, indexLibrary, loadMemory, realFs, type Fs } from './library.js';
@@ -17,6 +17,9 @@ import { findPinnedLibrary, rePin } from './evidence/pins.js';
 import { copyStands, verifyLibraryFile, verifyPaths } from './verify.js';
 import { recordVerifications } from './custody.js';
 import { exportBundle, type ExportOptions, type ExportResult } from './export/bundle.js';
+import { decryptCopies, keysCreate, keysImport, keysShow, type DecryptOutcome, type KeysCreated } from './privacy/ops.js';
+import { defaultLibraryRoot, libraryRootOf, listOwnerKeys, type OwnerKey, type OwnerKeyStatus } from './privacy/owner-keys.js';
+import { recipientBytes, recipientString } from './privacy/recipient.js';
 
 /** How to reach the recorder (session.ts ConnectOptions), and where the library lives. */
 export interface EngineOptions extends ConnectOptions {
@@ -24,6 +27,16 @@ export interface EngineOptions extends ConnectOptions {
   home?: string;
   appVersion?: string;
   signal?: AbortSignal;
+}
+
+/** The recorder's owner recipient (SET_RECIPIENT), and whether this library holds its key. */
+export interface RecipientState {
+  deviceId: string;
+  label: string;
+  /** The `age1...` recipient new recordings are encrypted to; null: they are not encrypted. */
+  recipient: string | null;
+  /** The owner key of this computer's library that opens them (its file), or null. */
+  ownerKeyFile: string | null;
 }
 
 /** What `list` found: the recordings, and which are (not) safely in the library. */
@@ -62,6 +75,19 @@ export interface Engine {
   exportBundle(o: Omit<ExportOptions, 'fs' | 'appVersion' | 'now' | 'emit'>): Promise<ExportResult>;
   /** Default library folder for a device. */
   defaultDestination(label: string, deviceId: string): string;
+  /**
+   * The owner's age keys (issue 13), no recorder needed. `library` is the folder holding the
+   * recorders' folders (default ~/Recordings); the keys are in its `keys/` folder.
+   */
+  keys: {
+    create(o?: { library?: string }): Promise<KeysCreated>;
+    import(file: string, o?: { library?: string; copy?: boolean }): Promise<{ library: string; keys: OwnerKey[]; looselyProtected: boolean }>;
+    show(o?: { library?: string }): Promise<{ library: string; folder: string; keys: OwnerKeyStatus[] }>;
+  };
+  /** Shows (no argument), sets (an `age1...` recipient) or clears the recorder's owner recipient. */
+  recipient(change?: { set: string } | { clear: true }, o?: { library?: string; port?: string }): Promise<RecipientState>;
+  /** Decrypts encrypted copies of a library folder (numbers) or .age files, no recorder needed. */
+  decrypt(o: { targets: string[]; destination?: string; library?: string; identityFiles?: string[] }): Promise<DecryptOutcome[]>;
   /**
    * Stops whatever is running (keeps partial copies) and resolves once it has wound down and
    * closed the port, or after STOP_WAIT_MS for an operation that does not stop.
@@ -112,6 +138,17 @@ export function createEngine(options: EngineOptions = {}): Engine {
     const done = () => running.delete(op);
     op.then(done, done);
     return op;
+  }
+
+  /** An operation without a recorder: its failure is reported as an `error` event, like a session's. */
+  async function reported<T>(op: Promise<T>): Promise<T> {
+    try {
+      return await op;
+    } catch (e) {
+      const err = toEngineError(e);
+      emit({ type: 'error', code: err.code, message: err.message, action: err.action });
+      throw err;
+    }
   }
 
   function withSession<T>(work: (s: Session, signal: AbortSignal) => Promise<T>, port?: string): Promise<T> {
@@ -212,7 +249,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       for (const f of r.results) {
         const name = path.basename(f.path);
         if (f.ok) {
-          emit({ type: 'file.verified', number: f.number ?? 0, path: f.path, manifestPath: f.manifestPath, sha256: f.sha256 ?? '', durationMs: 0, alreadyPresent: true, ...(f.signature ? { signature: f.signature } : {}) });
+          emit({ type: 'file.verified', number: f.number ?? 0, path: f.path, manifestPath: f.manifestPath, sha256: f.sha256 ?? '', durationMs: 0, alreadyPresent: true, ...(f.signature ? { signature: f.signature } : {}), encryption: f.encrypted ? (f.decrypted ? 'decrypted' : 'encrypted-only') : 'none' });
           for (const n of f.notices) emit({ type: 'warning', code: n.code, message: `${name}: ${n.message} (${adviceFor(n.code).meaning}).`, action: adviceFor(n.code).action });
         } else {
           const first = f.failures[0]!;
@@ -263,6 +300,43 @@ export function createEngine(options: EngineOptions = {}): Engine {
         }),
       ),
     defaultDestination: (label, deviceId) => defaultDestination(label, deviceId, options.home),
+    keys: {
+      create: (o = {}) => reported(keysCreate(emit, path.resolve(o.library ?? defaultLibraryRoot(options.home)), now)),
+      import: (file, o = {}) => reported(keysImport(emit, path.resolve(o.library ?? defaultLibraryRoot(options.home)), file, o.copy ?? false, now)),
+      show: (o = {}) => reported(keysShow(emit, path.resolve(o.library ?? defaultLibraryRoot(options.home)))),
+    },
+    recipient: (change, o = {}) =>
+      withSession(async (s) => {
+        let bytes: Buffer = Buffer.alloc(32);
+        if (change && 'set' in change) {
+          const b = recipientBytes(change.set);
+          if (!b) throw new EngineError('OWNER_KEY', `"${change.set}" is not an age X25519 recipient (a public key: "age1" and 58 more letters and digits).`, 'Copy it from `recorder keys show`, or from the "# public key:" line of your age key file.');
+          bytes = b;
+        }
+        const action = change === undefined ? RECIPIENT_ACTION.GET : 'clear' in change ? RECIPIENT_ACTION.CLEAR : RECIPIENT_ACTION.SET;
+        let r;
+        try {
+          r = await s.client.request('SET_RECIPIENT', { action, reserved: Buffer.alloc(3), recipient: bytes }, { retries: action === RECIPIENT_ACTION.GET ? undefined : 0 });
+        } catch (e) {
+          if (e instanceof DeviceError && e.info.code === 'UNKNOWN_COMMAND') throw new EngineError('DEVICE_ERROR', "This recorder's software is older than encryption: it cannot encrypt its recordings.", "Update the recorder's software, then set the owner key again.");
+          throw e;
+        }
+        const recipient = (r.flags & RECIPIENT_FLAGS.SET) !== 0 ? recipientString(r.recipient) : null;
+        if (action !== RECIPIENT_ACTION.GET && recipient !== (action === RECIPIENT_ACTION.SET ? recipientString(bytes) : null)) {
+          throw new EngineError('DEVICE_ERROR', 'The recorder did not keep the owner key it was given.', 'Unplug the recorder, plug it back in, and try again; if it happens again, ask for help.');
+        }
+        const root = path.resolve(o.library ?? defaultLibraryRoot(options.home));
+        const owner = recipient ? (await listOwnerKeys(root).catch(() => [])).find((k) => k.recipient === recipient && k.usable) : undefined;
+        const who = `Recorder "${s.info.label || s.deviceId}"`;
+        if (!recipient) emit({ type: 'note', message: `${who} records WITHOUT encryption: anyone who finds it or its card can listen to its recordings.${action === RECIPIENT_ACTION.CLEAR ? ' (From its next recording; recordings already made stay as they are.)' : ''}` });
+        else emit({ type: 'note', message: `${who} encrypts ${action === RECIPIENT_ACTION.GET ? 'its recordings' : 'every recording from its next one'} to the owner key ${recipient}${owner ? ` (its secret half is in ${owner.file})` : ': this computer holds NO key that opens them; make sure the owner has it'}.` });
+        return { deviceId: s.deviceId, label: s.info.label, recipient, ownerKeyFile: owner?.file ?? null };
+      }, o.port),
+    decrypt: (o) => {
+      const folder = o.destination ? path.resolve(o.destination) : null;
+      const root = path.resolve(o.library ?? (folder ? libraryRootOf(folder) : defaultLibraryRoot(options.home)));
+      return reported(decryptCopies(options.fs ?? realFs, emit, { root, folder, targets: o.targets, identityFiles: o.identityFiles ?? [], now }));
+    },
     stop: async () => {
       current.abort();
       if (running.size === 0) return;

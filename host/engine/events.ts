@@ -61,6 +61,12 @@ export type ProblemCode =
   // ---- the solicitor's bundle (issue 14: host/engine/custody.ts, host/engine/export/)
   | 'CUSTODY_LOG_BROKEN' // the library's custody log does not chain: an entry was changed, removed or inserted
   | 'EXPORT_REFUSED' // export refused: no such recording, or it does not verify
+  // ---- encryption (issue 13: host/engine/privacy)
+  | 'OWNER_KEY' // the owner's age key is missing, unreadable or not an age X25519 identity
+  | 'NOT_DECRYPTED' // an encrypted copy, and no owner key here to open it (not a failure)
+  | 'WRONG_IDENTITY' // none of the owner keys given opens the encrypted recording
+  | 'DECRYPT_FAILED' // the encrypted file fails age's checks: changed, cut short or reordered
+  | 'NOT_ENCRYPTED' // recorded without encryption (no recipient set on the recorder)
   | 'INTERNAL';
 
 /** A device ERROR frame, decoded. */
@@ -101,6 +107,8 @@ export interface DeviceSummary {
   discreet: boolean;
   clockSet: boolean;
   lowBattery: boolean;
+  /** An owner's recipient is set: new recordings are encrypted to it (INFO flag ENCRYPTING). */
+  encrypting: boolean;
   batteryMv: number;
   recState: RecStateName;
   cardState: CardStateName;
@@ -136,6 +144,8 @@ export interface RecordingSummary {
   stopReason: StopReasonName;
   clockSet: boolean;
   recovered: boolean;
+  /** An age file (REC*.AGE) encrypted to the owner's key; false: recorded without encryption. */
+  encrypted: boolean;
   /** Lowercase hex; all zeros while recording. */
   sha256: string;
 }
@@ -224,6 +234,11 @@ export type EngineEvent =
       alreadyPresent: boolean;
       /** The recorder's signature (issue 12); absent from engines before signing. */
       signature?: SignatureSummary;
+      /**
+       * Issue 13: 'none' a recording made without encryption; 'decrypted' an encrypted copy and its
+       * checked WAV; 'encrypted-only' an encrypted copy not decrypted here. Absent: not known.
+       */
+      encryption?: 'none' | 'decrypted' | 'encrypted-only';
     })
   | (Base & { type: 'file.failed'; number: number; code: ProblemCode; message: string; action: string; partKept: string | null })
   | (Base & { type: 'file.skipped'; number: number; reason: 'already-verified' | 'in-progress' | 'not-finished'; message: string })

@@ -17,7 +17,9 @@ export const realFs: Fs = nodeFs;
 
 /** 2 added `evidence` (issue 12: the recorder's signature); version 1 manifests are still read. */
 export const MANIFEST_VERSION = 2;
-export const READABLE_MANIFEST_VERSIONS: readonly number[] = [1, 2];
+/** 3: an encrypted recording (issue 13: `encryption`); plain recordings keep version 2. */
+export const ENCRYPTED_MANIFEST_VERSION = 3;
+export const READABLE_MANIFEST_VERSIONS: readonly number[] = [1, 2, 3];
 export const FILE_MODE = 0o600;
 export const DIR_MODE = 0o700;
 
@@ -170,8 +172,26 @@ export async function publishNoClobber(fs: Fs, part: string, final: string): Pro
 // ---------------------------------------------------------------------------------------------
 // Manifests
 
+/**
+ * An encrypted recording (issue 13). The manifest's `file` is then the age file exactly as the
+ * recorder wrote it (`<base>.age`, the evidence copy); the WAV it decrypts to is a derived copy
+ * beside it (`<base>.wav`), checked against the WAV hash the recorder signed.
+ */
+export interface ManifestEncryption {
+  format: 'age-v1';
+  /** The decrypted WAV beside the age file, or null when it was not decrypted on this computer. */
+  derived: {
+    name: string;
+    size: number;
+    sha256: string;
+    decryptedAtIso: string;
+    /** The owner key (its recipient) that opened it. */
+    recipient: string;
+  } | null;
+}
+
 export interface Manifest {
-  manifestVersion: 1 | 2;
+  manifestVersion: 1 | 2 | 3;
   app: { name: string; version: string };
   file: { name: string; size: number; sha256: string };
   device: { id: string; label: string; model: string; firmware: string; simulated: boolean };
@@ -229,6 +249,8 @@ export interface Manifest {
   };
   /** The recorder's signature of the copy (version 2; absent from version 1 manifests). */
   evidence?: ManifestEvidence;
+  /** Version 3: the recording is encrypted (`file` is the age file). */
+  encryption?: ManifestEncryption;
   /** SHA-256 of this manifest serialised (JSON.stringify, no spacing) without this field. */
   integrity?: string;
 }
@@ -246,8 +268,13 @@ export function serialiseManifest(m: Manifest): string {
   return JSON.stringify(withIntegrity, null, 2) + '\n';
 }
 
-export function sidecarPath(wavPath: string): string {
-  return wavPath.replace(/\.wav$/i, '') + '.json';
+/** The library file of a recording, without its extension (.wav, or .age when encrypted). */
+export function copyBase(copyPath: string): string {
+  return copyPath.replace(/\.(wav|age)$/i, '');
+}
+
+export function sidecarPath(copyPath: string): string {
+  return copyBase(copyPath) + '.json';
 }
 
 export function durationText(ms: number): string {
@@ -257,8 +284,10 @@ export function durationText(ms: number): string {
   return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
 }
 
-/** Verified copies already in a folder, found through their manifests: "deviceId:number" → paths. */
-/** The copies in a library folder by `deviceId:number`: the WAV's path and its manifest. */
+/**
+ * The copies in a library folder by `deviceId:number`: the evidence copy's path (`wav`: the .wav,
+ * or for an encrypted recording the .age) and its manifest.
+ */
 export type LibraryIndex = Map<string, { wav: string; manifest: Manifest }>;
 
 export async function indexLibrary(fs: Fs, dir: string): Promise<LibraryIndex> {
@@ -277,7 +306,7 @@ export async function indexLibrary(fs: Fs, dir: string): Promise<LibraryIndex> {
       if (!st.isFile() || st.size > 1 << 20) continue;
       const m = JSON.parse(String(await fs.readFile(p))) as Manifest;
       if (!READABLE_MANIFEST_VERSIONS.includes(m?.manifestVersion) || !m.device?.id || typeof m.recording?.number !== 'number') continue;
-      out.set(`${m.device.id}:${m.recording.number}`, { wav: p.replace(/\.json$/, '.wav'), manifest: m });
+      out.set(`${m.device.id}:${m.recording.number}`, { wav: p.replace(/\.json$/, m.encryption ? '.age' : '.wav'), manifest: m });
     } catch {
       // not one of ours
     }

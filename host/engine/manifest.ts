@@ -7,7 +7,7 @@ import type { Info, ListEntry } from '../../protocol/generated/types.js';
 import { jsonable, summariseEntry, summariseInfo } from './convert.js';
 import type { JournalCheck, JournalEntry } from './journal.js';
 import type { ManifestEvidence } from './evidence/sync-evidence.js';
-import { durationText, MANIFEST_VERSION, type Manifest } from './library.js';
+import { durationText, ENCRYPTED_MANIFEST_VERSION, MANIFEST_VERSION, type Manifest, type ManifestEncryption } from './library.js';
 
 /** The device clock as measured at the start of a sync (manifest `clock`). */
 export interface ClockInfo {
@@ -22,8 +22,10 @@ export interface ManifestInput {
   info: Info;
   deviceId: string;
   entry: ListEntry;
-  /** The copy as published. */
+  /** The copy as published (the age file of an encrypted recording). */
   file: { name: string; size: number; sha256: string };
+  /** An encrypted recording: manifest version 3, its WAV checked only once it is decrypted. */
+  encryption?: ManifestEncryption;
   journalEntry: JournalEntry | null;
   journalCheck: JournalCheck;
   clock: ClockInfo;
@@ -43,7 +45,7 @@ export function buildManifest(m: ManifestInput): Manifest {
   const iso = (ms: number | null) => (ms !== null && clockSet && ms > 0 ? new Date(ms).toISOString() : null);
   const hostStart = clock.offsetMs !== null && clock.deviceClockWasSet && clockSet ? new Date(startMs - clock.offsetMs).toISOString() : null;
   return {
-    manifestVersion: MANIFEST_VERSION,
+    manifestVersion: m.encryption ? ENCRYPTED_MANIFEST_VERSION : MANIFEST_VERSION,
     app: { name: 'evidence-recorder', version: m.appVersion },
     file: { ...m.file },
     device: { id: m.deviceId, label: device.label, model: device.model, firmware: device.firmware, simulated: device.simulated },
@@ -84,12 +86,14 @@ export function buildManifest(m: ManifestInput): Manifest {
       ok: true,
       verifiedAtIso: new Date(m.now()).toISOString(),
       sha256MatchesDevice: true,
-      wavStructureOk: true,
-      evidenceChunkOk: true,
+      // An encrypted copy's WAV structure and evid chunk are checked when it is decrypted.
+      wavStructureOk: !m.encryption || m.encryption.derived !== null,
+      evidenceChunkOk: !m.encryption || m.encryption.derived !== null,
       journalMatches: m.verification.journalProblems.length === 0,
       sampleCountMatches: m.verification.sampleCountMatches,
       problems: m.verification.journalProblems,
     },
     evidence: m.evidence,
+    ...(m.encryption ? { encryption: m.encryption } : {}),
   };
 }

@@ -3,9 +3,10 @@
  * check the journal, and (only when asked, and only after verification) delete from the device.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { CARD_LAYOUT, FILE_PART, HASH_ALGORITHM, RECORDING_STATE, STRUCTS, structSize } from '../../protocol/src/schema.js';
+import { CARD_LAYOUT, FILE_PART, HASH_ALGORITHM, RECIPIENT_ACTION, RECIPIENT_FLAGS, RECORD_FLAGS, RECORDING_STATE, STRUCTS, structSize } from '../../protocol/src/schema.js';
 import type { ListEntry } from '../../protocol/generated/types.js';
 import { durationMs, hex, summariseEntry, summariseInfo } from './convert.js';
 import { EngineError, fsError, toEngineError } from './errors.js';
@@ -18,6 +19,7 @@ import {
   exists,
   indexLibrary,
   loadMemory,
+  ENCRYPTED_MANIFEST_VERSION,
   MANIFEST_VERSION,
   sidecarPath,
   openNoFollow,
@@ -34,7 +36,12 @@ import {
 } from './library.js';
 import { appendLog } from './evidence/pins.js';
 import { appendCustodyOrWarn, copyEntry } from './custody.js';
-import { collectEvidence, identify, recordJournal, signatureStatus, type SigningState } from './evidence/sync-evidence.js';
+import { collectEvidence, identify, readPart, recordJournal, signatureStatus, type SigningState } from './evidence/sync-evidence.js';
+import { parseChecksumStatement } from './evidence/open-formats.js';
+import { cardName } from './evidence/recording.js';
+import { decryptLibraryCopy } from './privacy/decrypt-copy.js';
+import { libraryRootOf, loadIdentities, type LoadedIdentity } from './privacy/owner-keys.js';
+import { recipientString } from './privacy/recipient.js';
 import { buildManifest, type ClockInfo } from './manifest.js';
 import type { Emit, Session } from './session.js';
 import { copyStands, inspectFile, readerFor, verifyLibraryFile } from './verify.js';
@@ -58,6 +65,11 @@ export interface SyncOptions {
   now?: () => number;
   /** Reconnects allowed per recording without any progress in between. Default 5. */
   maxReconnects?: number;
+  /**
+   * Owner key files (age identities) that open encrypted recordings, beside the owner keys of the
+   * library that holds `dest` (its `keys/` folder).
+   */
+  identityFiles?: string[];
 }
 
 /** What sync returns: the fields of its `sync.summary` event, and whether it was stopped. */
@@ -256,9 +268,12 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
 
   try {
     await ensureDir(fs, dest);
+    // Owner keys given with --identity must be readable before anything is copied.
+    const owner = await loadOwnerKeys(dest, o.identityFiles ?? []);
     // Who the recorder is comes first: a recorder refused here is not changed (not even its clock).
     const signing = await withLink(() => identify(session, emit, fs, dest, now, signal));
     const clock = await withLink(() => measureAndSetClock(session, emit, now, o.setTime ?? true, signal));
+    if (summariseInfo(session.info).encrypting) await withLink(() => checkRecipient(session, emit, owner, signal));
 
     // Listing
     const { total, entries } = await withLink(() => listAll(session, signal));
@@ -304,7 +319,7 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
     for (const n of inProgress) emit({ type: 'file.skipped', number: n, reason: 'in-progress', message: `Recording ${n} is still being recorded; it will be copied next time.` });
 
     // Copies
-    const ctx: CopyContext = { session, emit, fs, dest, now, signal, o, clock, check, byNumber, library, deviceId, signing };
+    const ctx: CopyContext = { session, emit, fs, dest, now, signal, o, clock, check, byNumber, library, deviceId, signing, owner, undecryptable: new Set() };
     for (const e of entries) {
       if (e.state !== RECORDING_STATE.FINISHED) continue;
       if (signal?.aborted) throw new EngineError('CANCELLED', 'Stopped.', '');
@@ -317,6 +332,8 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
           emit({ type: 'file.skipped', number: e.number, reason: 'already-verified', message: `Recording ${e.number} is already safely in the library (${path.basename(existing.wav)}).` });
           result.alreadyHad.push(e.number);
           outcome = { path: existing.wav };
+          // An encrypted copy not decrypted yet (no owner key then, or its WAV removed since).
+          if (existing.manifest.encryption && !v.decrypted && ownerIdentities(ctx).length > 0) await decryptInLibrary(ctx, e.number, existing.wav, result);
         } else {
           emit({ type: 'warning', code: 'HASH_MISMATCH', message: `The library copy of recording ${e.number} (${path.basename(existing.wav)}) no longer verifies: ${v.problems[0]}. A fresh copy will be made beside it.`, action: 'Keep the damaged file for inspection; the new copy is the one to use.' });
           library.delete(`${deviceId}:${e.number}`);
@@ -380,17 +397,87 @@ interface CopyContext {
   library: LibraryIndex;
   deviceId: string;
   signing: SigningState;
+  owner: OwnerKeys;
+  /** Encrypted recordings whose copy the owner keys here could not open: never deleted this run. */
+  undecryptable: Set<number>;
 }
 
-/** Picks the final name: the friendly name, or a numbered variant if a different file has it. */
+/** The owner keys that open encrypted recordings (--identity files and the library's keys). */
+interface OwnerKeys {
+  identities: LoadedIdentity[];
+  /** Owner keys of the library that cannot be used now (said once, at the first encrypted recording). */
+  problems: string[];
+  said: boolean;
+}
+
+async function loadOwnerKeys(dest: string, identityFiles: string[]): Promise<OwnerKeys> {
+  const { identities, problems } = await loadIdentities(libraryRootOf(dest), identityFiles);
+  return { identities, problems, said: false };
+}
+
+function ownerIdentities(ctx: CopyContext): LoadedIdentity[] {
+  if (!ctx.owner.said) {
+    ctx.owner.said = true;
+    for (const p of ctx.owner.problems) ctx.emit({ type: 'warning', code: 'OWNER_KEY', message: `An owner key of this library cannot be used: ${p}.`, action: 'Encrypted recordings are still copied and verified; put the key file back (or run `recorder keys import FILE`) to decrypt them.' });
+  }
+  return ctx.owner.identities;
+}
+
+/**
+ * A recorder that encrypts to a key none of the owner keys here is: said at the start, before
+ * anything is copied (its recordings are still copied and verified, not decrypted here).
+ */
+async function checkRecipient(session: Session, emit: Emit, owner: OwnerKeys, signal?: AbortSignal): Promise<void> {
+  const r = await session.client.request('SET_RECIPIENT', { action: RECIPIENT_ACTION.GET, reserved: Buffer.alloc(3), recipient: Buffer.alloc(32) }, { signal });
+  if ((r.flags & RECIPIENT_FLAGS.SET) === 0) return;
+  const recipient = recipientString(r.recipient);
+  if (owner.identities.some((i) => i.recipient === recipient)) return;
+  emit({
+    type: 'warning',
+    code: 'WRONG_IDENTITY',
+    message: `The recorder encrypts to the owner key ${recipient}, and this computer does not hold it${owner.identities.length ? ` (it holds ${owner.identities.map((i) => i.recipient.slice(0, 16) + '…').join(', ')})` : ''}.`,
+    action: 'Its recordings are copied and checked, but not decrypted here, and not deleted from the recorder while other owner keys are here. Import the right key with `recorder keys import FILE`, or give it with --identity FILE.',
+  });
+}
+
+export function isEncrypted(e: ListEntry): boolean {
+  return (e.flags & RECORD_FLAGS.ENCRYPTED) !== 0;
+}
+
+/**
+ * Decrypts a library's encrypted copy to its WAV; a failure is reported (the encrypted copy stays,
+ * verified) and keeps the recording on the recorder. True when the WAV is there and checked.
+ */
+async function decryptInLibrary(ctx: CopyContext, number: number, agePath: string, result: SyncResult): Promise<boolean> {
+  try {
+    const d = await decryptLibraryCopy(ctx.fs, agePath, ownerIdentities(ctx), ctx.now);
+    const hit = ctx.library.get(`${ctx.deviceId}:${number}`);
+    if (hit) hit.manifest = d.manifest;
+    if (!d.already) ctx.emit({ type: 'note', message: `Recording ${number} decrypted with the owner key ${d.derived.recipient.slice(0, 16)}…: ${path.basename(d.wavPath)} is the recording the recorder signed.` });
+    return true;
+  } catch (err) {
+    const x = toEngineError(err);
+    if (x.code === 'CANCELLED' || x.code === 'DISK_FULL' || x.code === 'DEST_UNWRITABLE') throw x;
+    ctx.undecryptable.add(number);
+    ctx.emit({ type: 'error', code: x.code, message: x.message, action: `${x.action} The encrypted copy (${path.basename(agePath)}) is kept and verified; recording ${number} is not deleted from the recorder.`.trim() });
+    result.failed.push({ number, code: x.code, message: x.message });
+    return false;
+  }
+}
+
+/**
+ * Picks the final name: the friendly name, or a numbered variant if a different file has it. An
+ * encrypted recording's copy is `<base>.age`; its decrypted WAV will be `<base>.wav`.
+ */
 async function chooseTarget(ctx: CopyContext, e: ListEntry): Promise<CopyTarget> {
   const info = ctx.session.info;
+  const ext = isEncrypted(e) ? 'age' : 'wav';
   for (let suffix = 1; suffix < 1000; suffix++) {
     const base = recordingBaseName({ startUnixMs: e.startUnixMs, clockSet: summariseEntry(e).clockSet, label: info.label, deviceId: ctx.deviceId, number: e.number, suffix });
-    const final = safeJoin(ctx.dest, `${base}.wav`);
-    const t: CopyTarget = { final, part: safeJoin(ctx.dest, `${base}.wav.part`), manifest: safeJoin(ctx.dest, `${base}.json`) };
+    const final = safeJoin(ctx.dest, `${base}.${ext}`);
+    const t: CopyTarget = { final, part: safeJoin(ctx.dest, `${base}.${ext}.part`), manifest: safeJoin(ctx.dest, `${base}.json`) };
     const partThere = await exists(ctx.fs, t.part);
-    const finalThere = await exists(ctx.fs, t.final);
+    const finalThere = await exists(ctx.fs, t.final) || (ext === 'age' && (await exists(ctx.fs, safeJoin(ctx.dest, `${base}.wav`))));
     const manifestThere = await exists(ctx.fs, t.manifest);
     if (!finalThere && !manifestThere) return t;
     if (suffix === 1 && !partThere) {
@@ -412,8 +499,9 @@ async function copyOne(ctx: CopyContext, e: ListEntry, result: SyncResult): Prom
     let lastOffset = -1;
     for (let fresh = 0; ; ) {
       try {
-        const copied = await transfer(ctx, e, target, result);
-        const r = copied === 'ok' ? await verifyAndPublish(ctx, e, target, result) : copied;
+        const digest = await transfer(ctx, e, target, result);
+        const expected = await expectedCopySha(ctx, e);
+        const r = digest === expected ? await verifyAndPublish(ctx, e, target, result, expected) : 'mismatch';
         if (r === 'mismatch') {
           if (fresh++ >= 1) throw new EngineError('HASH_MISMATCH', `The copy of recording ${e.number} did not match the recorder's SHA-256, twice.`, 'Keep the recorder as it is and ask for help. Nothing was deleted.');
           emit({ type: 'file.restarted', number: e.number, message: `The copy of recording ${e.number} did not match the recorder's fingerprint; copying it again from the start.` });
@@ -442,15 +530,37 @@ async function copyOne(ctx: CopyContext, e: ListEntry, result: SyncResult): Prom
 }
 
 /**
- * Copies (or resumes) one recording into its .part; 'mismatch' when the audio received does not
- * hash to the recorder's SHA-256.
+ * What the copy must hash to (expectedCopySha): the audio's SHA-256 the recorder computed while
+ * recording, or for an encrypted recording the SHA-256 of the whole age file: the one in the
+ * recorder's statement (its signature is checked after the copy), or, before the recorder signed
+ * it, the one the recorder computes now (HASH).
  */
-async function transfer(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: SyncResult): Promise<'ok' | 'mismatch'> {
+async function expectedCopySha(ctx: CopyContext, e: ListEntry): Promise<string> {
+  if (!isEncrypted(e)) return hex(e.sha256);
+  if ((e.flags & RECORD_FLAGS.SEALED) !== 0 && e.statementSize > 0) {
+    const statement = await readPart(ctx.session, e.number, FILE_PART.STATEMENT, e.statementSize, ctx.signal);
+    try {
+      const line = parseChecksumStatement(statement).find((x) => x.name === cardName(e.number, CARD_LAYOUT.encryptedExt));
+      if (line) return line.sha256;
+    } catch {
+      // an unreadable statement fails its signature check after the copy; the device hash decides here
+    }
+  }
+  const r = await ctx.session.client.request('HASH', { number: e.number, algorithm: HASH_ALGORITHM.SHA256, part: FILE_PART.AUDIO, reserved: Buffer.alloc(2), offset: 0, length: e.size }, { signal: ctx.signal, timeoutMs: Math.max(30_000, Math.ceil(e.size / 1_000_000) * 1000) });
+  return hex(r.digest);
+}
+
+/**
+ * Copies (or resumes) one recording into its .part; returns the SHA-256 of what it received: of
+ * the audio (a plain recording), or of the whole file (an encrypted one), for expectedCopySha.
+ */
+async function transfer(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: SyncResult): Promise<string> {
   const { session, emit, fs, signal } = ctx;
   const client = session.client;
   const size = e.size;
-  const dataStart = e.dataOffset;
-  const dataEnd = e.dataOffset + e.sampleCount * 2;
+  const encrypted = isEncrypted(e);
+  const dataStart = encrypted ? 0 : e.dataOffset;
+  const dataEnd = encrypted ? size : e.dataOffset + e.sampleCount * 2;
   if (e.dataOffset !== CARD_LAYOUT.wavDataOffset || dataEnd > size) {
     throw new EngineError('WAV_INVALID', `The recorder describes recording ${e.number} with an impossible layout (audio at ${e.dataOffset}, ${e.sampleCount} samples in ${size} bytes).`, 'Keep the recorder as it is and ask for help.');
   }
@@ -587,22 +697,37 @@ async function transfer(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: S
   }
 
   // What we hashed while receiving.
-  return dataHash.digest('hex') === hex(e.sha256) ? 'ok' : 'mismatch';
+  return dataHash.digest('hex');
+}
+
+/** Size and SHA-256 of a file on disk. */
+async function hashFile(fs: Fs, file: string): Promise<{ size: number; sha256: string }> {
+  const fh = await fs.open(file, constants.O_RDONLY);
+  try {
+    const size = (await fh.stat()).size;
+    return { size, sha256: (await hashRange(readerFor(fh), 0, size)).toString('hex') };
+  } finally {
+    await fh.close();
+  }
 }
 
 /**
  * Checks a complete .part as it is on disk (audio hash, WAV structure, evidence chunk, journal
- * record), then writes its manifest and publishes it under its final name.
+ * record), then writes its manifest and publishes it under its final name. An encrypted
+ * recording's .part (its age file) is checked against `expected` (expectedCopySha) and the
+ * recorder's signature, published, then decrypted when an owner key here opens it.
  */
-async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: SyncResult): Promise<'ok' | 'mismatch'> {
+async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: SyncResult, expected: string): Promise<'ok' | 'mismatch'> {
   const { session, emit, fs } = ctx;
   const size = e.size;
   const deviceSha = hex(e.sha256);
-  const ins = await inspectFile(fs, t.part);
-  if (ins.dataSha256 !== deviceSha || ins.size !== size) return 'mismatch';
+  const encrypted = isEncrypted(e);
+  const ins = encrypted ? null : await inspectFile(fs, t.part);
+  const copy = ins ? { size: ins.size, sha256: ins.fileSha256 } : await hashFile(fs, t.part);
+  if ((ins ? ins.dataSha256 : copy.sha256) !== expected || copy.size !== size) return 'mismatch';
   const journalEntry = ctx.byNumber.get(e.number) ?? null;
-  const wavProblems = [...ins.wavProblems];
-  const evidProblems = compareWav(ins.layout, { number: e.number, deviceId: session.info.deviceId, sampleRate: e.sampleRate, sampleCount: e.sampleCount, sha256: deviceSha, startUnixMs: e.startUnixMs });
+  const wavProblems = ins ? [...ins.wavProblems] : [];
+  const evidProblems = ins ? compareWav(ins.layout, { number: e.number, deviceId: session.info.deviceId, sampleRate: e.sampleRate, sampleCount: e.sampleCount, sha256: deviceSha, startUnixMs: e.startUnixMs }) : [];
   const journalProblems: string[] = [];
   if (!journalEntry) journalProblems.push('no journal record for this recording');
   else {
@@ -612,7 +737,7 @@ async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, r
     if (j.sampleRate !== e.sampleRate) journalProblems.push('the journal sample rate differs');
     if (j.startUnixMs !== e.startUnixMs) journalProblems.push('the journal start time differs');
   }
-  const sampleCountMatches = ins.layout.dataLength === e.sampleCount * 2 && (!journalEntry || journalEntry.record.sampleCount === e.sampleCount);
+  const sampleCountMatches = (!ins || ins.layout.dataLength === e.sampleCount * 2) && (!journalEntry || journalEntry.record.sampleCount === e.sampleCount);
   if (wavProblems.length || evidProblems.length) {
     throw new EngineError(
       wavProblems.length ? 'WAV_INVALID' : 'EVIDENCE_MISMATCH',
@@ -622,7 +747,7 @@ async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, r
   }
 
   // The recorder's signature, checked before the copy counts as verified
-  const signed = await collectEvidence({ session, fs, signing: ctx.signing, entry: e, wavPath: t.part, finalPath: t.final, fileSha256: ins.fileSha256, journal: journalEntry, signal: ctx.signal });
+  const signed = await collectEvidence({ session, fs, signing: ctx.signing, entry: e, finalPath: t.final, journal: journalEntry, signal: ctx.signal, ...(ins ? { wavPath: t.part, fileSha256: ins.fileSha256 } : { wavPath: null, fileSha256: null, agePath: t.part, ageSha256: copy.sha256 }) });
   journalProblems.push(...signed.journalProblems);
 
   // Manifest, then publish
@@ -630,7 +755,7 @@ async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, r
     info: session.info,
     deviceId: ctx.deviceId,
     entry: e,
-    file: { name: path.basename(t.final), size: ins.size, sha256: ins.fileSha256 },
+    file: { name: path.basename(t.final), size: copy.size, sha256: copy.sha256 },
     journalEntry,
     journalCheck: ctx.check,
     clock: ctx.clock,
@@ -638,6 +763,7 @@ async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, r
     now: ctx.now,
     verification: { sampleCountMatches, journalProblems },
     evidence: signed.evidence,
+    ...(encrypted ? { encryption: { format: 'age-v1' as const, derived: null } } : {}),
   });
   if (await exists(fs, t.manifest)) throw new EngineError('FILE_CONFLICT', `${path.basename(t.manifest)} appeared in the library while copying; it was not touched.`, 'Run sync again.');
   await publishNoClobber(fs, t.part, t.final);
@@ -648,7 +774,15 @@ async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, r
     emit({ type: 'warning', code: 'JOURNAL_MISSING', message: `Recording ${e.number} was copied and its fingerprint matches, but the journal does not vouch for it: ${journalProblems.join('; ')}.`, action: 'It will not be deleted from the recorder. Ask for advice.' });
   }
   reportSignature(emit, e.number, e.sampleRate, signed.summary, ctx.signing.signed);
-  emit({ type: 'file.verified', number: e.number, path: t.final, manifestPath: t.manifest, sha256: deviceSha, durationMs: durationMs(e.sampleCount, e.sampleRate), alreadyPresent: false, signature: signed.summary });
+  let encryption: 'none' | 'decrypted' | 'encrypted-only' = 'none';
+  if (encrypted) {
+    const identities = ownerIdentities(ctx);
+    encryption = identities.length > 0 && (await decryptInLibrary(ctx, e.number, t.final, result)) ? 'decrypted' : 'encrypted-only';
+    if (identities.length === 0) {
+      emit({ type: 'note', message: `Recording ${e.number} is encrypted: its encrypted copy ${path.basename(t.final)} is verified and kept, but no owner key on this computer opens it, so no WAV was made. Decrypt it later with \`recorder decrypt ${e.number} --identity FILE\` (or \`recorder keys import FILE\`, then sync).` });
+    }
+  }
+  emit({ type: 'file.verified', number: e.number, path: t.final, manifestPath: t.manifest, sha256: deviceSha, durationMs: durationMs(e.sampleCount, e.sampleRate), alreadyPresent: false, signature: signed.summary, encryption });
   result.copied.push(e.number);
   return 'ok';
 }
@@ -672,8 +806,13 @@ function reportSignature(emit: Emit, number: number, sampleRate: number, s: Sign
  */
 async function completeSignature(ctx: CopyContext, e: ListEntry, existing: { wav: string; manifest: Manifest }, result: SyncResult): Promise<boolean> {
   try {
-    const signed = await collectEvidence({ session: ctx.session, fs: ctx.fs, signing: ctx.signing, entry: e, wavPath: existing.wav, finalPath: existing.wav, fileSha256: existing.manifest.file.sha256, journal: ctx.byNumber.get(e.number) ?? null, signal: ctx.signal });
-    const manifest: Manifest = { ...existing.manifest, manifestVersion: MANIFEST_VERSION, evidence: signed.evidence };
+    const m = existing.manifest;
+    // An encrypted copy: the age file, and its decrypted WAV when it is here.
+    const derived = m.encryption?.derived ? safeJoin(path.dirname(existing.wav), m.encryption.derived.name) : null;
+    const wav = m.encryption ? (derived && (await exists(ctx.fs, derived)) ? derived : null) : existing.wav;
+    const files = m.encryption ? { wavPath: wav, fileSha256: wav ? m.encryption.derived!.sha256 : null, agePath: existing.wav, ageSha256: m.file.sha256 } : { wavPath: existing.wav, fileSha256: m.file.sha256 };
+    const signed = await collectEvidence({ session: ctx.session, fs: ctx.fs, signing: ctx.signing, entry: e, finalPath: existing.wav, journal: ctx.byNumber.get(e.number) ?? null, signal: ctx.signal, ...files });
+    const manifest: Manifest = { ...m, manifestVersion: m.encryption ? ENCRYPTED_MANIFEST_VERSION : MANIFEST_VERSION, evidence: signed.evidence };
     delete manifest.integrity;
     await writeFileAtomic(ctx.fs, sidecarPath(existing.wav), serialiseManifest(manifest));
     existing.manifest = manifest;
@@ -697,6 +836,11 @@ async function deleteIfSafe(ctx: CopyContext, e: ListEntry, wav: string, journal
   const refuse = (why: string) => emit({ type: 'warning', code: 'DELETE_REFUSED', message: `Recording ${e.number} was NOT deleted from the recorder: ${why}.`, action: 'It stays on the recorder. Ask for advice if this persists.' });
   if (!journalTrusted) return refuse('the journal check did not pass');
   if (ctx.library.get(`${ctx.deviceId}:${e.number}`)?.manifest.evidence?.status === 'pending') return refuse('the recorder has not finished signing it (run sync again first)');
+  if (ctx.undecryptable.has(e.number)) return refuse('it is encrypted, and its copy could not be decrypted here (see the error above)');
+  // With owner keys here, an encrypted copy counts once one of them opened it (the wrong key set
+  // on the recorder is found before its recordings are gone); with none, the verified age file does.
+  const encryption = ctx.library.get(`${ctx.deviceId}:${e.number}`)?.manifest.encryption;
+  if (encryption && !encryption.derived && ctx.owner.identities.length > 0) return refuse('it is encrypted, and none of the owner keys here has opened its copy yet');
   if (!j || !j.record.sha256.equals(e.sha256)) return refuse('its journal record is missing or differs');
   if (sha === ZERO_SHA) return refuse('it has no fingerprint');
   const v = await verifyLibraryFile(wav, ctx.fs);
@@ -730,7 +874,8 @@ export async function deleteVerified(session: Session, emit: Emit, o: { dest: st
   const byNumber = new Map(recordingEntries(journal.entries).map((j) => [j.record.number, j]));
   const library = await indexLibrary(fs, dest);
   const result = { deleted: [] as number[] } as SyncResult;
-  const ctx = { session, emit, fs, dest, now: o.now ?? Date.now, signal: o.signal, o: {}, clock: null as unknown as ClockInfo, check, byNumber, library, deviceId } as CopyContext;
+  const owner = await loadOwnerKeys(dest, []);
+  const ctx = { session, emit, fs, dest, now: o.now ?? Date.now, signal: o.signal, o: {}, clock: null as unknown as ClockInfo, check, byNumber, library, deviceId, owner, undecryptable: new Set<number>() } as CopyContext;
   for (const n of o.numbers) {
     const e = entries.find((x) => x.number === n);
     const copy = library.get(`${deviceId}:${n}`);

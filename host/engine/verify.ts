@@ -68,6 +68,10 @@ export interface FileVerification {
   /** Worth knowing, not failures: unsigned copies, the unvouched end of a cut recording. */
   notices: { code: ProblemCode; message: string }[];
   signature: SignatureSummary | null;
+  /** Issue 13: the copy is an age file (an encrypted recording); `path` is then the .age. */
+  encrypted: boolean;
+  /** The decrypted WAV beside an encrypted copy, when it is there and checked; else null. */
+  decrypted: string | null;
 }
 
 /**
@@ -82,7 +86,7 @@ export function copyStands(v: FileVerification): boolean {
 /** Verifies one library recording against its sidecar. */
 export async function verifyLibraryFile(file: string, fs: Fs = realFs): Promise<FileVerification> {
   const manifestPath = sidecarPath(file);
-  const res: FileVerification = { path: file, manifestPath, ok: false, number: null, sha256: null, deviceId: null, fileSha256: null, problems: [], failures: [], notices: [], signature: null };
+  const res: FileVerification = { path: file, manifestPath, ok: false, number: null, sha256: null, deviceId: null, fileSha256: null, problems: [], failures: [], notices: [], signature: null, encrypted: false, decrypted: null };
   const p = res.problems;
   const add = (code: ProblemCode, message: string) => {
     p.push(message);
@@ -116,27 +120,39 @@ export async function verifyLibraryFile(file: string, fs: Fs = realFs): Promise<
   } catch {
     // unreadable: inspectFile below says how
   }
-  let ins: Inspection;
-  try {
-    ins = await inspectFile(fs, file);
-  } catch (e) {
-    add('MANIFEST_INVALID', `the recording cannot be read (${(e as Error).message})`);
-    return res;
-  }
-  res.fileSha256 = ins.fileSha256;
-  if (m.file?.name !== path.basename(file)) add('MANIFEST_INVALID', `the sidecar describes ${m.file?.name}, not ${path.basename(file)}`);
-  if (ins.size !== m.file?.size) add('HASH_MISMATCH', `the file is ${ins.size} bytes but was ${m.file?.size} when copied (truncated or changed)`);
-  if (ins.fileSha256 !== m.file?.sha256) add('HASH_MISMATCH', 'the file\'s SHA-256 differs from when it was copied: it has been changed');
-  for (const w of ins.wavProblems) add('WAV_INVALID', `WAV structure: ${w}`);
-  if (ins.dataSha256 !== m.recording?.sha256) add('HASH_MISMATCH', 'the audio\'s SHA-256 differs from the one the recorder computed');
   const r = m.recording;
-  let deviceId: bigint | undefined;
-  try {
-    deviceId = BigInt('0x' + m.device.id);
-  } catch {
-    add('MANIFEST_INVALID', 'the sidecar\'s device id is unreadable');
-  }
-  for (const x of compareWav(ins.layout, { number: r.number, deviceId, sampleRate: r.sampleRate, sampleCount: r.sampleCount, sha256: r.sha256, startUnixMs: BigInt(m.times?.deviceStartUnixMs ?? '0') })) add('EVIDENCE_MISMATCH', `compared with the sidecar: ${x}`);
+  // The WAV: the copy itself, or an encrypted copy's decrypted WAV (when it is here).
+  const nameMatches = () => {
+    if (m.file?.name !== path.basename(file)) add('MANIFEST_INVALID', `the sidecar describes ${m.file?.name}, not ${path.basename(file)}`);
+  };
+  const checkWav = async (wav: string, want: { size: number; sha256: string }, what: string, afterRead = () => {}) => {
+    let ins: Inspection;
+    try {
+      ins = await inspectFile(fs, wav);
+    } catch (e) {
+      add('MANIFEST_INVALID', `the ${what === 'file' ? 'recording' : what} cannot be read (${(e as Error).message})`);
+      return false;
+    }
+    afterRead();
+    if (wav === file) res.fileSha256 = ins.fileSha256;
+    if (ins.size !== want.size) add('HASH_MISMATCH', `the ${what} is ${ins.size} bytes but was ${want.size} when ${res.encrypted ? 'decrypted' : 'copied'} (truncated or changed)`);
+    if (ins.fileSha256 !== want.sha256) add('HASH_MISMATCH', `the ${what}'s SHA-256 differs from when it was ${res.encrypted ? 'decrypted' : 'copied'}: it has been changed`);
+    for (const w of ins.wavProblems) add('WAV_INVALID', `WAV structure: ${w}`);
+    if (ins.dataSha256 !== r?.sha256) add('HASH_MISMATCH', 'the audio\'s SHA-256 differs from the one the recorder computed');
+    let deviceId: bigint | undefined;
+    try {
+      deviceId = BigInt('0x' + m.device.id);
+    } catch {
+      add('MANIFEST_INVALID', 'the sidecar\'s device id is unreadable');
+    }
+    for (const x of compareWav(ins.layout, { number: r.number, deviceId, sampleRate: r.sampleRate, sampleCount: r.sampleCount, sha256: r.sha256, startUnixMs: BigInt(m.times?.deviceStartUnixMs ?? '0') })) add('EVIDENCE_MISMATCH', `compared with the sidecar: ${x}`);
+    return true;
+  };
+  if (m.encryption) {
+    res.encrypted = true;
+    nameMatches();
+    await verifyEncryptedCopy(fs, file, m, res, add, checkWav);
+  } else if (!(await checkWav(file, m.file, 'file', nameMatches))) return res;
   if (m.journal) {
     try {
       const raw = Buffer.from(m.journal.hex, 'hex');
@@ -157,6 +173,39 @@ export async function verifyLibraryFile(file: string, fs: Fs = realFs): Promise<
   await verifySignature(fs, file, m, res, add);
   res.ok = p.length === 0;
   return res;
+}
+
+/**
+ * An encrypted copy (issue 13): the age file as copied (size, SHA-256), and its decrypted WAV when
+ * it is here (checked like a plain copy against the manifest). Without the WAV the copy still
+ * verifies (its signed hash is checked by verifySignature); a notice says it is not decrypted.
+ */
+async function verifyEncryptedCopy(fs: Fs, file: string, m: Manifest, res: FileVerification, add: (code: ProblemCode, message: string) => void, checkWav: (wav: string, want: { size: number; sha256: string }, what: string) => Promise<boolean>): Promise<void> {
+  let size: number;
+  let sha256: string;
+  try {
+    const fh = await fs.open(file, constants.O_RDONLY);
+    try {
+      size = (await fh.stat()).size;
+      sha256 = (await hashRange(readerFor(fh), 0, size)).toString('hex');
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    add('MANIFEST_INVALID', `the encrypted copy cannot be read (${(e as Error).message})`);
+    return;
+  }
+  if (size !== m.file?.size) add('HASH_MISMATCH', `the encrypted copy is ${size} bytes but was ${m.file?.size} when copied (truncated or changed)`);
+  res.fileSha256 = sha256;
+  if (sha256 !== m.file?.sha256) add('HASH_MISMATCH', "the encrypted copy's SHA-256 differs from when it was copied: it has been changed");
+  const d = m.encryption!.derived;
+  const n = m.recording?.number;
+  const wav = d ? path.join(path.dirname(file), path.basename(d.name)) : null;
+  if (d && wav && (await fs.stat(wav).then(() => true, () => false))) {
+    if (await checkWav(wav, d, 'decrypted WAV')) res.decrypted = wav;
+  } else {
+    res.notices.push({ code: 'NOT_DECRYPTED', message: d ? `the decrypted WAV ${d.name} is not here any more: make it again with \`recorder decrypt ${n}\`` : `encrypted, not decrypted on this computer: decrypt it with \`recorder decrypt ${n} --identity FILE\`` });
+  }
 }
 
 /** The recorder's signature of a copy (issue 12), checked under the key pinned in its folder. */
@@ -193,13 +242,13 @@ async function verifySignature(fs: Fs, file: string, m: Manifest, res: FileVerif
   try {
     report = await checkRecordingEvidence(
       fs,
-      { folder: path.join(dir, ev.folder ?? evidenceFolderOf(path.basename(file))), number: r.number, wavPath: file },
+      { folder: path.join(dir, ev.folder ?? evidenceFolderOf(path.basename(file))), number: r.number, ...(res.encrypted ? { wavPath: res.decrypted, agePath: file } : { wavPath: file }) },
       {
         publicKey,
         sampleRate: r.sampleRate,
         sampleCount: r.sampleCount,
         audioSha256: r.sha256,
-        fileSha256: m.file.sha256,
+        ...(res.encrypted ? { fileSha256: res.decrypted ? (m.encryption?.derived?.sha256 ?? null) : null, ageSha256: m.file.sha256 } : { fileSha256: m.file.sha256 }),
         dataOffset: r.dataOffset,
         journal: entry ? { index: entry.index, raw: entry.raw } : null,
         sealed: ev.status === 'signed',
@@ -236,15 +285,20 @@ export async function expandVerifyPaths(paths: string[], fs: Fs = realFs): Promi
       problems.push({ path: p, problem: "this is a recording's folder of signed files: verify the library folder that holds it (or the recording's .wav)" });
     } else if (st.isDirectory()) {
       const names = (await fs.readdir(p)).sort();
-      const wavs = names.filter((n) => /\.wav$/i.test(n) && !n.startsWith('.'));
-      for (const n of wavs) files.push(path.join(p, n));
+      // An encrypted recording's copy is its .age; the .wav beside it is derived (its manifest is the .age's).
+      const ages = names.filter((n) => /\.age$/i.test(n) && !n.startsWith('.'));
+      const encryptedBases = new Set(ages.map((n) => n.replace(/\.age$/i, '')));
+      const wavs = names.filter((n) => /\.wav$/i.test(n) && !n.startsWith('.') && !encryptedBases.has(n.replace(/\.wav$/i, '')));
+      for (const n of [...wavs, ...ages].sort()) files.push(path.join(p, n));
       for (const n of names.filter((n) => n.endsWith('.json') && !n.startsWith('.') && !LIBRARY_FILE.test(n))) {
         const w = n.replace(/\.json$/, '.wav');
-        if (!wavs.includes(w)) problems.push({ path: path.join(p, n), problem: `sidecar without its recording ${w}` });
+        if (!wavs.includes(w) && !ages.includes(n.replace(/\.json$/, '.age'))) problems.push({ path: path.join(p, n), problem: `sidecar without its recording ${w}` });
       }
-      if (wavs.length === 0 && !problems.some((x) => x.path.startsWith(p))) problems.push({ path: p, problem: 'no recordings in this folder' });
-    } else if (/\.json$/i.test(p)) {
-      files.push(p.replace(/\.json$/i, '.wav'));
+      if (wavs.length === 0 && ages.length === 0 && !problems.some((x) => x.path.startsWith(p))) problems.push({ path: p, problem: 'no recordings in this folder' });
+    } else if (/\.(json|wav)$/i.test(p)) {
+      // A manifest or a derived WAV stands for the encrypted copy when there is one.
+      const age = p.replace(/\.(json|wav)$/i, '.age');
+      files.push((await fs.stat(age).then(() => true, () => false)) ? age : p.replace(/\.json$/i, '.wav'));
     } else files.push(p);
   }
   return { files: [...new Set(files)], problems };

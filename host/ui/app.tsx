@@ -108,9 +108,11 @@ export function App({ engine, destination, port, startWith = 'status', loadLevel
     const off = engine.on((event: EngineEvent) => {
       if (!live) return;
       dispatch({ kind: 'event', event });
-      if (event.type === 'file.verified') {
+      // An encrypted copy's loudness comes from its decrypted WAV (none when it is not decrypted).
+      const wav = event.type !== 'file.verified' ? null : event.encryption === 'decrypted' ? event.path.replace(/\.age$/i, '.wav') : event.encryption === 'encrypted-only' ? null : event.path;
+      if (event.type === 'file.verified' && wav) {
         const number = event.number;
-        loadLevels(event.path, SPARK_WIDTH).then(
+        loadLevels(wav, SPARK_WIDTH).then(
           (levels) => {
             if (live) dispatch({ kind: 'levels', number, levels });
           },

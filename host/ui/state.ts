@@ -56,6 +56,8 @@ export interface RecordingRow {
   path?: string;
   /** Loudness over time, 0..1 each, once computed from the verified copy. */
   levels?: number[];
+  /** Encrypted to the owner's key (issue 13); false: recorded without encryption; unknown when absent. */
+  encrypted?: boolean;
 }
 
 export interface ClockView {
@@ -186,6 +188,7 @@ function rowFromSummary(r: RecordingSummary, status: RowStatus): RecordingRow {
     status,
     stopReason: r.stopReason,
     missingFromJournal: false,
+    encrypted: r.encrypted,
   };
 }
 
@@ -384,6 +387,7 @@ function onEvent(state: UiState, e: EngineEvent): UiState {
         copied: undefined,
         failure: undefined,
         ...(e.signature ? { signature: e.signature } : {}),
+        ...(e.encryption ? { encrypted: e.encryption !== 'none' } : {}),
       }));
       return {
         ...state,

@@ -32,6 +32,11 @@ const ADVICE: Partial<Record<ProblemCode, Advice>> = {
   MANIFEST_INVALID: { meaning: 'the description (.json) written beside the copy is missing, unreadable or was edited', action: 'Use another verified copy if you have one. ' + KEEP },
   WAV_INVALID: { meaning: 'the recording file is damaged', action: 'Use another verified copy if you have one. ' + KEEP },
   EVIDENCE_MISMATCH: { meaning: "the recording's own record inside the file does not agree with its description", action: KEEP },
+  // issue 13: encrypted recordings
+  NOT_DECRYPTED: { meaning: 'the recording is encrypted, and its WAV has not been made on this computer; the encrypted copy itself is checked', action: 'Decrypt it with `recorder decrypt N --identity FILE` (the owner key file) when you need to listen to it.' },
+  WRONG_IDENTITY: { meaning: 'the recording is encrypted to another owner key than the one given', action: 'Give the owner key it was encrypted to (`recorder recipient` shows the key the recorder uses now).' },
+  DECRYPT_FAILED: { meaning: 'the encrypted file fails its own checks: it was changed, cut short, or its parts were reordered after the recorder wrote it', action: 'Use another verified copy if you have one. ' + KEEP },
+  OWNER_KEY: { meaning: "the owner's key file is missing, unreadable, or not an age key", action: 'Put the key file back from your backup, or give it with --identity FILE.' },
 };
 
 export function adviceFor(code: ProblemCode): Advice {

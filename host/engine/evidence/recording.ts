@@ -40,9 +40,9 @@ export function cardName(number: number, ext: string): string {
 
 export const EVIDENCE_EXTS = [CARD_LAYOUT.statementExt, CARD_LAYOUT.signifyExt, CARD_LAYOUT.minisignExt, CARD_LAYOUT.checkpointsExt] as const;
 
-/** `<base>.evidence` beside the library WAV `<base>.wav`. */
-export function evidenceFolderOf(wavPath: string): string {
-  return wavPath.replace(/\.wav$/i, '') + '.evidence';
+/** `<base>.evidence` beside the library copy `<base>.wav` (or `<base>.age`). */
+export function evidenceFolderOf(copyPath: string): string {
+  return copyPath.replace(/\.(wav|age)$/i, '') + '.evidence';
 }
 
 // ---- trusted comment
@@ -67,6 +67,8 @@ export interface TrustedComment {
   recovered: string;
   audio: string;
   wav: string;
+  /** An encrypted recording (issue 13): SHA-256 of the age file as on the card. */
+  age?: string;
   ckp: string;
   fw: string;
 }
@@ -74,16 +76,24 @@ export interface TrustedComment {
 const TC_FIELDS = ['v', 'dev', 'uid', 'rec', 'epoch', 'jidx', 'jrec', 'start', 'stop', 'clock', 'rate', 'samples', 'vouched', 'ckpts', 'reason', 'overruns', 'recovered', 'audio', 'wav', 'ckp', 'fw'] as const;
 const TC_NUMBERS = new Set(['rec', 'epoch', 'jidx', 'rate', 'samples', 'vouched', 'ckpts', 'overruns']);
 
+/** The fields in order: an encrypted recording's comment has `age` right after `wav`. */
+function fieldsOf(encrypted: boolean): readonly string[] {
+  if (!encrypted) return TC_FIELDS;
+  const at = TC_FIELDS.indexOf('wav') + 1;
+  return [...TC_FIELDS.slice(0, at), 'age', ...TC_FIELDS.slice(at)];
+}
+
 export function formatTrustedComment(t: TrustedComment): string {
-  return ['er1', ...TC_FIELDS.map((k) => `${k}=${t[k]}`)].join(' ');
+  return ['er1', ...fieldsOf(t.age !== undefined).map((k) => `${k}=${t[k as keyof TrustedComment]}`)].join(' ');
 }
 
 /** Parses the contract's one-line trusted comment (fields in their order); throws OpenFormatError. */
 export function parseTrustedComment(s: string): TrustedComment {
   const parts = s.split(' ');
-  if (parts[0] !== 'er1' || parts.length !== TC_FIELDS.length + 1) throw new OpenFormatError(`the trusted comment is not a recorder's ("er1" and ${TC_FIELDS.length} fields)`);
+  const fields = fieldsOf(parts.length === TC_FIELDS.length + 2);
+  if (parts[0] !== 'er1' || parts.length !== fields.length + 1) throw new OpenFormatError(`the trusted comment is not a recorder's ("er1" and ${TC_FIELDS.length} fields, or ${TC_FIELDS.length + 1} with age= for an encrypted recording)`);
   const out: Record<string, string | number> = {};
-  TC_FIELDS.forEach((k, i) => {
+  fields.forEach((k, i) => {
     const [key, ...rest] = parts[i + 1]!.split('=');
     const value = rest.join('=');
     if (key !== k || value === '') throw new OpenFormatError(`the trusted comment's field ${i + 1} should be ${k}=...`);
@@ -156,8 +166,13 @@ export function startDigest(slot0Message: Buffer): string {
 export interface EvidenceFiles {
   folder: string;
   number: number;
-  /** The library WAV (the folder's REC*.WAV is checked to be the same bytes). */
-  wavPath: string;
+  /**
+   * The library WAV (the folder's REC*.WAV is checked to be the same bytes); for an encrypted
+   * recording the decrypted WAV, or null when it was not decrypted (its audio is then unchecked).
+   */
+  wavPath: string | null;
+  /** An encrypted recording: the library's age file, the evidence copy (the folder's REC*.AGE). */
+  agePath?: string;
 }
 
 export interface EvidenceExpectations {
@@ -167,7 +182,10 @@ export interface EvidenceExpectations {
   sampleRate: number;
   sampleCount: number;
   audioSha256: string;
-  fileSha256: string;
+  /** SHA-256 of the WAV when it was copied (or decrypted); null when there is no WAV. */
+  fileSha256: string | null;
+  /** An encrypted recording: SHA-256 of the age file when it was copied. */
+  ageSha256?: string;
   dataOffset: number;
   /** The journal record the statement must name, if the library has it (index, raw bytes). */
   journal: { index: number; raw: Buffer } | null;
@@ -269,6 +287,7 @@ export async function checkRecordingEvidence(fs: Fs, files: EvidenceFiles, want:
 
   const [sha, sig, msg, ckp] = await Promise.all(EVIDENCE_EXTS.map((x) => readOrNull(fs, at(x))));
   const folderWav = at(CARD_LAYOUT.recordingExt);
+  const encrypted = files.agePath !== undefined;
 
   // -- checkpoints: parse and verify every slot (the WAV is hashed once, below)
   const slots: { slot: Slot | null; message: Buffer; valid: boolean; index: number }[] = [];
@@ -288,15 +307,19 @@ export async function checkRecordingEvidence(fs: Fs, files: EvidenceFiles, want:
     }
   }
   const prefixWanted = [want.sampleCount, ...slots.flatMap((s) => (s.slot && s.slot.kind !== 'start' ? [s.slot.n] : []))].filter((x) => x <= want.sampleCount);
-  let wavHashes: Awaited<ReturnType<typeof hashWav>>;
-  try {
-    wavHashes = await hashWav(fs, files.wavPath, want.dataOffset, prefixWanted);
-  } catch (e) {
-    fail('EVIDENCE_MISSING', `the recording ${files.wavPath} cannot be read (${(e as Error).message})`);
-    return report;
+  // An encrypted copy not decrypted here: the signatures and the age file are checked, the audio
+  // inside it is not (the checkpoints' audio hashes and the stop slot's header hash need it).
+  let wavHashes: Awaited<ReturnType<typeof hashWav>> | null = null;
+  if (files.wavPath !== null) {
+    try {
+      wavHashes = await hashWav(fs, files.wavPath, want.dataOffset, prefixWanted);
+    } catch (e) {
+      fail('EVIDENCE_MISSING', `the recording ${files.wavPath} cannot be read (${(e as Error).message})`);
+      return report;
+    }
+    if (wavHashes.file !== want.fileSha256) fail('HASH_MISMATCH', 'the WAV file differs from the copy that was made (its SHA-256 changed)');
+    if (wavHashes.prefixes.get(want.sampleCount) !== want.audioSha256) fail('HASH_MISMATCH', "the audio differs from the recorder's fingerprint of it");
   }
-  if (wavHashes.file !== want.fileSha256) fail('HASH_MISMATCH', 'the WAV file differs from the copy that was made (its SHA-256 changed)');
-  if (wavHashes.prefixes.get(want.sampleCount) !== want.audioSha256) fail('HASH_MISMATCH', "the audio differs from the recorder's fingerprint of it");
 
   // -- slots in order: start, then checkpoints, the stop slot last
   let vouched = 0;
@@ -338,7 +361,7 @@ export async function checkRecordingEvidence(fs: Fs, files: EvidenceFiles, want:
       chainOk = false;
       break;
     }
-    const matches = slot.n <= want.sampleCount && wavHashes.prefixes.get(slot.n) === slot.h;
+    const matches = slot.n <= want.sampleCount && (!wavHashes || wavHashes.prefixes.get(slot.n) === slot.h);
     if (!matches && slot.kind === 'ckpt' && recoveredStop && slot.n > recoveredStop.vouched) continue;
     if (!matches) {
       fail('CHECKPOINT_GAP', `${where}: the first ${slot.n} samples of the audio differ from what the recorder signed`);
@@ -350,7 +373,7 @@ export async function checkRecordingEvidence(fs: Fs, files: EvidenceFiles, want:
       stopSlot = slot;
       if (index !== slots.length - 1) fail('CHECKPOINT_GAP', `${where}: slots follow the stop slot`);
       if (slot.n !== want.sampleCount) fail('CHECKPOINT_GAP', `${where}: the recording stopped at ${slot.n} samples, the file holds ${want.sampleCount}`);
-      if (wavHashes.headerAndEvid !== slot.f) fail('CHECKPOINT_GAP', `${where}: the WAV header or evidence chunk differs from what the recorder signed`);
+      if (wavHashes && wavHashes.headerAndEvid !== slot.f) fail('CHECKPOINT_GAP', `${where}: the WAV header or evidence chunk differs from what the recorder signed`);
       recovered = slot.rec === 1;
       vouched = recovered ? Math.min(slot.vouched, slot.n) : slot.n;
       break;
@@ -405,14 +428,27 @@ export async function checkRecordingEvidence(fs: Fs, files: EvidenceFiles, want:
   report.statement = statement;
   const wavName = name(CARD_LAYOUT.recordingExt);
   const ckpName = name(CARD_LAYOUT.checkpointsExt);
-  if (Object.keys(statement).sort().join() !== [ckpName, wavName].sort().join()) fail('TRUSTED_COMMENT_MISMATCH', `${name(CARD_LAYOUT.statementExt)} lists ${Object.keys(statement).join(', ') || 'nothing'}, not ${wavName} and ${ckpName}`);
-  if (statement[wavName] && statement[wavName] !== wavHashes.file) fail('HASH_MISMATCH', `${wavName}: the library's WAV differs from the one the recorder signed`);
-  const folderWavBytesSha = await fs
-    .stat(folderWav)
-    .then(async (st) => (st.size === (await fs.stat(files.wavPath)).size ? sha256Hex(Buffer.from(await fs.readFile(folderWav))) : 'size differs'))
-    .catch(() => null);
-  if (folderWavBytesSha === null) fail('EVIDENCE_MISSING', `${wavName} (the link to the library WAV) is missing from ${files.folder}`);
-  else if (folderWavBytesSha !== wavHashes.file) fail('HASH_MISMATCH', `${wavName} in the evidence folder is not the library's WAV`);
+  const ageName = name(CARD_LAYOUT.encryptedExt);
+  const listed = encrypted ? [ageName, wavName, ckpName] : [wavName, ckpName];
+  if (Object.keys(statement).sort().join() !== [...listed].sort().join()) fail('TRUSTED_COMMENT_MISMATCH', `${name(CARD_LAYOUT.statementExt)} lists ${Object.keys(statement).join(', ') || 'nothing'}, not ${listed.slice(0, -1).join(', ')} and ${listed.at(-1)}`);
+  if (wavHashes && statement[wavName] && statement[wavName] !== wavHashes.file) fail('HASH_MISMATCH', `${wavName}: the ${encrypted ? 'decrypted' : "library's"} WAV differs from the one the recorder signed`);
+  if (encrypted && statement[ageName] && statement[ageName] !== want.ageSha256) fail('HASH_MISMATCH', `${ageName}: the library's encrypted copy differs from the one the recorder signed`);
+  // The folder holds the library's files under their card names (hard links, or copies).
+  const sameBytes = async (inFolder: string, libraryFile: string) =>
+    fs
+      .stat(inFolder)
+      .then(async (st) => (st.size === (await fs.stat(libraryFile)).size ? sha256Hex(Buffer.from(await fs.readFile(inFolder))) : 'size differs'))
+      .catch(() => null);
+  if (wavHashes && files.wavPath !== null) {
+    const folderWavBytesSha = await sameBytes(folderWav, files.wavPath);
+    if (folderWavBytesSha === null) fail('EVIDENCE_MISSING', `${wavName} (the link to the library WAV) is missing from ${files.folder}`);
+    else if (folderWavBytesSha !== wavHashes.file) fail('HASH_MISMATCH', `${wavName} in the evidence folder is not the library's WAV`);
+  }
+  if (encrypted) {
+    const folderAgeSha = await sameBytes(at(CARD_LAYOUT.encryptedExt), files.agePath!);
+    if (folderAgeSha === null) fail('EVIDENCE_MISSING', `${ageName} (the link to the library's encrypted copy) is missing from ${files.folder}`);
+    else if (folderAgeSha !== want.ageSha256) fail('HASH_MISMATCH', `${ageName} in the evidence folder is not the library's encrypted copy`);
+  }
   if (ckp && statement[ckpName] && statement[ckpName] !== sha256Hex(ckp)) fail('HASH_MISMATCH', `${ckpName}: the checkpoints differ from the ones the recorder signed`);
 
   // -- the trusted comment against the files, the manifest and the journal
@@ -426,7 +462,9 @@ export async function checkRecordingEvidence(fs: Fs, files: EvidenceFiles, want:
     same('sample rate', tc.rate, want.sampleRate);
     same('samples', tc.samples, want.sampleCount);
     same('audio SHA-256', tc.audio, want.audioSha256);
-    same('WAV SHA-256', tc.wav, wavHashes.file);
+    same('WAV SHA-256', tc.wav, wavHashes?.file ?? statement[wavName] ?? '-');
+    if (encrypted) same('age file SHA-256', tc.age ?? '-', want.ageSha256 ?? '-');
+    else if (tc.age !== undefined && tc.age !== '-') diffs.push('it names an encrypted file, but this copy is not encrypted');
     if (statement[ckpName]) same('checkpoints SHA-256', tc.ckp, statement[ckpName]);
     same('checkpoint slots', tc.ckpts, slots.length);
     if (stopSlot) same('vouched samples', tc.vouched, recovered ? stopSlot.vouched : stopSlot.n);

@@ -127,7 +127,7 @@ export function signatureStatus(s: SigningState, e: ListEntry): SignatureSummary
   return 'unsigned';
 }
 
-async function readPart(session: Session, number: number, part: number, size: number, signal?: AbortSignal): Promise<Buffer> {
+export async function readPart(session: Session, number: number, part: number, size: number, signal?: AbortSignal): Promise<Buffer> {
   const chunks: Buffer[] = [];
   const step = Math.max(1, session.client.maxPayload - 16);
   for (let o = 0; o < size; ) {
@@ -139,8 +139,8 @@ async function readPart(session: Session, number: number, part: number, size: nu
   return Buffer.concat(chunks);
 }
 
-/** Hard link of the library WAV into the evidence folder; a copy where links are not possible. */
-async function linkWav(fs: Fs, wav: string, into: string): Promise<void> {
+/** Hard link of a library file into the evidence folder; a copy where links are not possible. */
+export async function linkWav(fs: Fs, wav: string, into: string): Promise<void> {
   await fs.unlink(into).catch(() => undefined);
   try {
     await fs.link(wav, into);
@@ -155,11 +155,17 @@ export interface EvidenceInput {
   fs: Fs;
   signing: SigningState;
   entry: ListEntry;
-  /** The WAV on disk now (the .part before publishing: its hard link follows the rename). */
-  wavPath: string;
-  /** The final library WAV path (names the evidence folder). */
+  /**
+   * The WAV on disk now (the .part before publishing: its hard link follows the rename); for an
+   * encrypted recording its decrypted WAV, or null when it is not decrypted.
+   */
+  wavPath: string | null;
+  /** The final library copy's path (names the evidence folder). */
   finalPath: string;
-  fileSha256: string;
+  fileSha256: string | null;
+  /** An encrypted recording: its age file on disk now, and that file's SHA-256. */
+  agePath?: string;
+  ageSha256?: string;
   journal: JournalEntry | null;
   signal?: AbortSignal;
 }
@@ -184,7 +190,10 @@ export async function collectEvidence(x: EvidenceInput): Promise<{ evidence: Man
   // Never write through a link planted where the folder goes.
   const st = await fs.lstat(folder);
   if (st.isSymbolicLink() || !st.isDirectory()) throw new EngineError('UNSAFE_PATH', `Refused to write the signed files into ${folder}: it is a link or not a folder.`, 'Remove it from the recordings folder and run sync again.');
-  await linkWav(fs, x.wavPath, safeJoin(folder, cardName(e.number, CARD_LAYOUT.recordingExt)));
+  const folderWav = safeJoin(folder, cardName(e.number, CARD_LAYOUT.recordingExt));
+  if (x.wavPath !== null) await linkWav(fs, x.wavPath, folderWav);
+  else await fs.unlink(folderWav).catch(() => undefined);
+  if (x.agePath !== undefined) await linkWav(fs, x.agePath, safeJoin(folder, cardName(e.number, CARD_LAYOUT.encryptedExt)));
   const sizes: Record<string, number> = { [CARD_LAYOUT.statementExt]: e.statementSize, [CARD_LAYOUT.signifyExt]: e.signifySize, [CARD_LAYOUT.minisignExt]: e.minisignSize, [CARD_LAYOUT.checkpointsExt]: e.checkpointsSize };
   const parts: Record<string, number> = { [CARD_LAYOUT.statementExt]: FILE_PART.STATEMENT, [CARD_LAYOUT.signifyExt]: FILE_PART.SIGNIFY, [CARD_LAYOUT.minisignExt]: FILE_PART.MINISIGN, [CARD_LAYOUT.checkpointsExt]: FILE_PART.CHECKPOINTS };
   for (const ext of EVIDENCE_EXTS) {
@@ -194,13 +203,14 @@ export async function collectEvidence(x: EvidenceInput): Promise<{ evidence: Man
   }
   const report = await checkRecordingEvidence(
     fs,
-    { folder, number: e.number, wavPath: x.wavPath },
+    { folder, number: e.number, wavPath: x.wavPath, ...(x.agePath !== undefined ? { agePath: x.agePath } : {}) },
     {
       publicKey: s.publicKey,
       sampleRate: e.sampleRate,
       sampleCount: e.sampleCount,
       audioSha256: e.sha256.toString('hex'),
       fileSha256: x.fileSha256,
+      ...(x.ageSha256 !== undefined ? { ageSha256: x.ageSha256 } : {}),
       dataOffset: e.dataOffset,
       journal: x.journal ? { index: x.journal.index, raw: x.journal.raw } : null,
       sealed: status === 'signed',

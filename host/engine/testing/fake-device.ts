@@ -5,9 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { Deframer, encodeFrame, encodeStruct, decodeStruct, type Frame, type StructValue } from '../../../protocol/src/codec.js';
-import { CARD_LAYOUT, COMMANDS, ENTROPY_SOURCE, ERROR_CODE, EVENTS, FILE_PART, IDENTITY_FLAGS, JOURNAL_KIND, KIND, PROTOCOL, RECORDING_STATE, RECORD_FLAGS, STOP_REASON, STRUCTS, structSize, type CommandName } from '../../../protocol/src/schema.js';
+import { CARD_LAYOUT, COMMANDS, ENTROPY_SOURCE, ERROR_CODE, EVENTS, FILE_PART, IDENTITY_FLAGS, INFO_FLAGS, RECIPIENT_ACTION, RECIPIENT_FLAGS, JOURNAL_KIND, KIND, PROTOCOL, RECORDING_STATE, RECORD_FLAGS, STOP_REASON, STRUCTS, structSize, type CommandName } from '../../../protocol/src/schema.js';
 import { stopReasonName } from '../convert.js';
 import { keyIdOf } from '../evidence/open-formats.js';
+import { ageEncrypt } from './age-writer.js';
 import type { Transport, TransportOpener } from '../transport.js';
 import { sealRecording, signIdentity, signingDevice, type SealedFiles, type SigningDevice } from './signing-device.js';
 
@@ -34,6 +35,8 @@ export interface FakeRecording {
   overruns: number;
   /** A recording cut by power: samples vouched for by the last checkpoint made while recording. */
   recoveredVouched?: number;
+  /** An encrypted recording (flag ENCRYPTED): the REC*.AGE on the card; its plaintext is `file`. */
+  age: Buffer | null;
 }
 
 export interface WavOptions {
@@ -141,17 +144,22 @@ export class FakeDevice {
   journalEpoch = 1;
   /** Overrides the journal count the device attests (a device whose card journal was cut). */
   attestedCount: number | null = null;
+  /** The owner's X25519 recipient (SET_RECIPIENT): recordings added while set are encrypted to it. */
+  recipient: Buffer | null = null;
   private transport: FakeTransport | null = null;
   path = '/dev/fake-recorder';
 
   /** Adds a finished recording with a journal record chained to the previous one. */
-  addRecording(o: { samples?: number | Int16Array; sampleRate?: number; startUnixMs?: bigint; clockSet?: boolean; finished?: boolean; overruns?: number; journal?: boolean; number?: number; sealing?: boolean; recoveredVouched?: number } = {}): FakeRecording {
+  addRecording(o: { samples?: number | Int16Array; sampleRate?: number; startUnixMs?: bigint; clockSet?: boolean; finished?: boolean; overruns?: number; journal?: boolean; number?: number; sealing?: boolean; recoveredVouched?: number; encryptTo?: Buffer | null } = {}): FakeRecording {
     const number = o.number ?? this.nextNumber;
     this.nextNumber = number + 1;
     const sampleRate = o.sampleRate ?? this.sampleRate;
     const startUnixMs = o.startUnixMs ?? BigInt(Date.UTC(2025, 2, 14, 9, 30, 0) + number * 3_600_000);
-    const flags = o.clockSet === false ? 0 : RECORD_FLAGS.CLOCK_SET;
-    const { file, sha256, sampleCount } = buildRecorderWav({ number, deviceId: this.deviceId, sampleRate, samples: o.samples ?? 5000, startUnixMs, flags, overruns: o.overruns });
+    const recipient = o.encryptTo === undefined ? this.recipient : o.encryptTo;
+    // The evid chunk carries the journal flags; ENCRYPTED is a LIST and journal flag only.
+    const evidFlags = o.clockSet === false ? 0 : RECORD_FLAGS.CLOCK_SET;
+    const flags = evidFlags | (recipient ? RECORD_FLAGS.ENCRYPTED : 0);
+    const { file, sha256, sampleCount } = buildRecorderWav({ number, deviceId: this.deviceId, sampleRate, samples: o.samples ?? 5000, startUnixMs, flags: evidFlags, overruns: o.overruns });
     const finished = o.finished ?? true;
     const rec: FakeRecording = {
       number,
@@ -163,7 +171,8 @@ export class FakeDevice {
       flags,
       sha256: finished ? sha256 : Buffer.alloc(32),
       finished,
-      name: `REC${String(number).padStart(5, '0')}.WAV`,
+      name: `REC${String(number).padStart(5, '0')}.${recipient ? CARD_LAYOUT.encryptedExt : CARD_LAYOUT.recordingExt}`,
+      age: recipient ? ageEncrypt(file, recipient) : null,
       sealed: null,
       checkpoints: null,
       sealing: false,
@@ -201,6 +210,7 @@ export class FakeDevice {
       journal: { epoch: this.journalEpoch, index: rec.journalIndex ?? 0, raw },
       recoveredVouched: rec.recoveredVouched,
       fw: this.fw.join('.'),
+      ...(rec.age ? { age: rec.age } : {}),
     });
   }
 
@@ -216,7 +226,7 @@ export class FakeDevice {
   part(rec: FakeRecording, part: number): Buffer | null {
     switch (part) {
       case FILE_PART.AUDIO:
-        return rec.file;
+        return rec.age ?? rec.file;
       case FILE_PART.STATEMENT:
         return rec.sealed?.sha ?? null;
       case FILE_PART.SIGNIFY:
@@ -371,7 +381,7 @@ export class FakeDevice {
             stopReason: r.stopReason,
             reserved: 0,
             name: r.name,
-            size: r.file.length,
+            size: (r.age ?? r.file).length,
             dataOffset: CARD_LAYOUT.wavDataOffset,
             sampleRate: r.sampleRate,
             sampleCount: r.sampleCount,
@@ -454,6 +464,14 @@ export class FakeDevice {
         }
         this.recState = 0;
         return ok({ recState: 0, reserved: Buffer.alloc(3), number: 0 });
+      case 'SET_RECIPIENT': {
+        const action = Number(req.action);
+        if (action !== RECIPIENT_ACTION.GET && this.recState === 1) return err(ERROR_CODE.BUSY);
+        if (action === RECIPIENT_ACTION.SET) this.recipient = Buffer.from(req.recipient as Buffer);
+        else if (action === RECIPIENT_ACTION.CLEAR) this.recipient = null;
+        else if (action !== RECIPIENT_ACTION.GET) return err(ERROR_CODE.BAD_FRAME);
+        return ok({ flags: this.recipient ? RECIPIENT_FLAGS.SET : 0, reserved: Buffer.alloc(3), recipient: this.recipient ?? Buffer.alloc(32) });
+      }
       case 'FORMAT':
         if (Number(req.magic) !== PROTOCOL.formatMagic || req.deviceId !== this.deviceId) return err(ERROR_CODE.CONFIRMATION_REQUIRED);
         this.recordings.clear();
@@ -477,7 +495,7 @@ export class FakeDevice {
       label: this.label,
       clockUnixMs: BigInt(Date.now() + this.clockOffsetMs),
       uptimeMs: 123456n,
-      flags: 0x01 | (this.discreet ? 0x02 : 0) | (this.clockSet ? 0x04 : 0),
+      flags: INFO_FLAGS.SIMULATED | (this.discreet ? INFO_FLAGS.DISCREET : 0) | (this.clockSet ? INFO_FLAGS.CLOCK_SET : 0) | (this.recipient ? INFO_FLAGS.ENCRYPTING : 0),
       recState: this.recState,
       cardState: this.cardState,
       reserved0: 0,

@@ -42,6 +42,8 @@ export interface SealInput {
   /** A recording cut by power: the samples the last checkpoint made while recording vouched for. */
   recoveredVouched?: number;
   fw?: string;
+  /** An encrypted recording: the age file on the card (its plaintext is `wav`). */
+  age?: Buffer;
 }
 
 export interface SealedFiles {
@@ -85,6 +87,7 @@ export function sealRecording(d: SigningDevice, s: SealInput): SealedFiles {
   const wavName = cardName(s.number, CARD_LAYOUT.recordingExt);
   const ckpName = cardName(s.number, CARD_LAYOUT.checkpointsExt);
   const sha = checksumStatement([
+    ...(s.age ? [{ name: cardName(s.number, CARD_LAYOUT.encryptedExt), sha256: sha256(s.age).toString('hex') }] : []),
     { name: wavName, sha256: sha256(s.wav).toString('hex') },
     { name: ckpName, sha256: sha256(ckp).toString('hex') },
   ]);
@@ -109,6 +112,7 @@ export function sealRecording(d: SigningDevice, s: SealInput): SealedFiles {
     recovered: recovered ? 'yes' : 'no',
     audio: sha256(s.wav.subarray(s.dataOffset, s.dataOffset + s.sampleCount * 2)).toString('hex'),
     wav: sha256(s.wav).toString('hex'),
+    ...(s.age ? { age: sha256(s.age).toString('hex') } : {}),
     ckp: sha256(ckp).toString('hex'),
     fw: s.fw ?? '1.2.3',
   });

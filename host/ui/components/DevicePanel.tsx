@@ -108,6 +108,9 @@ export function DevicePanel({ device, clock, connection, port, width = 80 }: Dev
       <Line label="Now" color={rec.color}>
         {rec.text}
       </Line>
+      <Line label="Privacy" color={device.encrypting ? undefined : 'yellow'}>
+        {device.encrypting ? 'new recordings are encrypted to the owner key' : 'not encrypted: anyone with the recorder or its card can listen'}
+      </Line>
       {connection === 'unplugged' ? <Text color="yellow">Unplugged — plug it back in to carry on.</Text> : null}
     </Box>
   );

@@ -19,6 +19,9 @@ export interface RecordingsListProps {
   utc?: boolean;
 }
 
+/** Beside the status of a recording made without encryption (issue 13). */
+export const NOT_ENCRYPTED = ' · not encrypted';
+
 /** Characters of the loudness sparkline. */
 export const SPARK_WIDTH = 16;
 
@@ -111,6 +114,9 @@ function Row({ r, width, utc }: { r: RecordingRow; width: number; utc: boolean }
   if (why) extra.push({ text: why, color: 'yellow' });
   const signed = signatureText(r);
   if (signed) extra.push(signed);
+  // Made without encryption: said beside the status, or on a line of its own when it does not fit.
+  const notEncryptedFits = stateWidth - statusText(r).length > NOT_ENCRYPTED.length;
+  if (r.encrypted === false && !notEncryptedFits) extra.push({ text: 'Not encrypted (recorded without an owner key).', color: 'yellow' });
   return (
     <Box flexDirection="column">
       <Box>
@@ -123,6 +129,7 @@ function Row({ r, width, utc }: { r: RecordingRow; width: number; utc: boolean }
         <Text color={statusColor(r)} bold={r.status === 'failed'}>
           {clip(statusText(r), stateWidth)}
         </Text>
+        {r.encrypted === false && notEncryptedFits ? <Text color="yellow">{NOT_ENCRYPTED}</Text> : null}
       </Box>
       {extra.map((x) => (
         <Box key={x.text} paddingLeft={COL_NUMBER} width={width}>

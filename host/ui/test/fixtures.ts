@@ -22,6 +22,7 @@ export function device(over: Partial<DeviceSummary> = {}): DeviceSummary {
     discreet: false,
     clockSet: true,
     lowBattery: false,
+    encrypting: false,
     batteryMv: 4020,
     recState: 'idle',
     cardState: 'ok',
@@ -57,6 +58,7 @@ export function recording(number: number, over: Partial<RecordingSummary> = {}):
     stopReason: 'button',
     clockSet: true,
     recovered: false,
+    encrypted: false,
     sha256: 'ab'.repeat(32),
     ...over,
   };
