@@ -79,9 +79,9 @@ function(rec_add_ed25519_library target compact)
 endfunction()
 
 rec_add_ed25519_library(rec_crypto $<BOOL:${REC_ED25519_COMPACT_BASE}>)
-# The host build also tests the other choice: test_ed25519_compact_base and
+# The host build's tests also test the other choice: test_ed25519_compact_base and
 # ed25519-compact-base-cli link this library, which always has the compact multiplication.
-if(NOT CMAKE_CROSSCOMPILING)
+if(NOT CMAKE_CROSSCOMPILING AND REC_BUILD_TESTS)
   rec_add_ed25519_library(rec_ed25519_compact_base 1)
 endif()
 # orlp's files pass the project's warnings as they are. The one relaxation, for them only: ref10
