@@ -11,6 +11,10 @@
 //   GCC's -fcallgraph-info of rec_crypto), per build.
 // - Flash and RAM: the device images as built, and with REC_LINK_SIGNING=ON (Ed25519 keypair and
 //   sign kept in the image though nothing calls them yet).
+// - Both fixed-base multiplications (REC_ED25519_COMPACT_BASE, firmware/core/crypto/README.md):
+//   each port as it ships (RP2040: orlp's table; QEMU: compact) and the other choice, built in
+//   firmware/build-rp2040-compact and firmware/build-qemu-table (the QEMU image with the table
+//   does not fit its 96 KiB: only its self-test is built there).
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,17 +41,21 @@ function buildRp2040(dir, options = [], targets = []) {
   return b;
 }
 
-let rp2040Run = null;
-/** The RP2040 self-test on rp2040js (built and run once per bench run): { timings, output }. */
-export async function rp2040Selftest() {
-  if (rp2040Run) return rp2040Run;
-  console.log('\n[crypto] building the RP2040 firmware and its Ed25519 self-test (firmware/build-rp2040) ...');
-  const b = buildRp2040('build-rp2040', [], ['ed25519-selftest-rp2040.elf']);
+const rp2040Runs = new Map();
+/**
+ * The RP2040 self-test on rp2040js (built and run once per bench run and build): { timings,
+ * output }. The port's own build (orlp's table), or with `compact` the compact multiplication.
+ */
+export async function rp2040Selftest({ compact = false } = {}) {
+  const dir = compact ? 'build-rp2040-compact' : 'build-rp2040';
+  if (rp2040Runs.has(dir)) return rp2040Runs.get(dir);
+  console.log(`\n[crypto] building the RP2040 firmware and its Ed25519 self-test (firmware/${dir}) ...`);
+  const b = buildRp2040(dir, [`-DREC_ED25519_COMPACT_BASE=${compact ? 'ON' : 'OFF'}`], ['ed25519-selftest-rp2040.elf']);
   const { runRp2040Selftest } = await import('../firmware/ports/rp2040/tools/selftest.mjs');
   // The emulator's cycle model is deterministic: repeats give the same counts, so one run is enough.
   const r = runRp2040Selftest(join(b, 'ed25519-selftest-rp2040.bin'));
-  if (r.status !== 0) throw new Error(`Ed25519 self-test failed on rp2040js:\n${r.output}`);
-  rp2040Run = r;
+  if (r.status !== 0) throw new Error(`Ed25519 self-test failed on rp2040js (${dir}):\n${r.output}`);
+  rp2040Runs.set(dir, r);
   return r;
 }
 
@@ -118,7 +126,7 @@ export async function measureEvidence(row) {
   const qemuBuild = buildQemu('build-qemu');
   const rpBuild = join(FW, 'build-rp2040');
   buildRp2040('build-rp2040'); // the whole port: its image size below
-  row({ goal, what: 'stack of rec_ed25519_sign, call-graph bound: Cortex-M0+ (RP2040 build) / Cortex-M3 (QEMU build)', value: `${stackOf(rpBuild, 'rec_ed25519_sign')} B / ${stackOf(qemuBuild, 'rec_ed25519_sign')} B`, noise: 'libgcc/newlib helpers counted as 64 B', cmd });
+  row({ goal, what: 'stack of rec_ed25519_sign, call-graph bound: Cortex-M0+ (RP2040 build, orlp\'s table) / Cortex-M3 (QEMU build, compact)', value: `${stackOf(rpBuild, 'rec_ed25519_sign')} B / ${stackOf(qemuBuild, 'rec_ed25519_sign')} B`, noise: 'libgcc/newlib helpers counted as 64 B', cmd });
 
   // ---- Cortex-M3 (QEMU instruction counts) ----
   const q = qemuInstructionCounts(qemuBuild);
@@ -128,6 +136,24 @@ export async function measureEvidence(row) {
   }
   const qsha = q.timings.find((t) => t.name === 'SHA-256, 4096 bytes');
   row({ goal, what: 'SHA-256, Cortex-M3 (QEMU -icount shift=0): instructions per byte', value: (qsha.instructions / 4096).toFixed(1), noise: `+-${(res / 4096).toFixed(2)}`, cmd });
+
+  // ---- the other fixed-base multiplication of each port (REC_ED25519_COMPACT_BASE) ----
+  console.log('\n[evidence] building the other fixed-base multiplication (firmware/build-rp2040-compact, firmware/build-qemu-table) ...');
+  const rpCompact = await rp2040Selftest({ compact: true });
+  const rpCompactBuild = buildRp2040('build-rp2040-compact', ['-DREC_ED25519_COMPACT_BASE=ON'], ['recorder-rp2040.elf']);
+  const qemuTableBuild = buildQemu('build-qemu-table', ['-DREC_ED25519_COMPACT_BASE=OFF'], ['ed25519-selftest-qemu.elf']);
+  const qTable = qemuInstructionCounts(qemuTableBuild);
+  const m0 = (run, name) => run.timings.find((t) => t.name === name).cycles;
+  const m3 = (run, name) => run.timings.find((t) => t.name === name).instructions;
+  for (const name of ['keypair from seed', 'sign, 448-byte checkpoint slot']) {
+    const [table, compact] = [m0(rp, name), m0(rpCompact, name)];
+    row({ goal, what: `Ed25519 ${name}, Cortex-M0+ (rp2040js): cycles with orlp's table (the port's choice) / compact; ms at 48 MHz`, value: `${table} / ${compact} cycles (x${(compact / table).toFixed(2)}); ${((1000 * table) / 48e6).toFixed(1)} / ${((1000 * compact) / 48e6).toFixed(1)} ms`, noise: 'deterministic (emulated)', cmd });
+    const [qt, qc] = [m3(qTable, name), m3(q, name)];
+    row({ goal, what: `Ed25519 ${name}, Cortex-M3 (QEMU -icount shift=0): instructions with orlp's table / compact (the port's choice)`, value: `${qt} / ${qc} (x${(qc / qt).toFixed(2)})`, noise: `+-${res} (one SysTick tick)`, cmd });
+  }
+  row({ goal, what: 'stack of rec_ed25519_sign, call-graph bound, the other choice: Cortex-M0+ compact / Cortex-M3 orlp\'s table', value: `${stackOf(rpCompactBuild, 'rec_ed25519_sign')} B / ${stackOf(qemuTableBuild, 'rec_ed25519_sign')} B`, noise: 'libgcc/newlib helpers counted as 64 B', cmd });
+  const rpc = rp2040ImageSize(rpCompactBuild);
+  row({ goal, what: 'RP2040 image with the compact fixed-base multiplication: flash; static RAM', value: `${kib(rpc.flash)}; ${kib(rpc.ram)}`, goal_value: `<= ${kib(rpc.budget.flash)}; <= ${kib(rpc.budget.ram)}`, noise: `room left ${kib(rpc.budget.flash - rpc.flash)} flash`, cmd });
 
   // ---- CPU share (Cortex-M0+ cycles) ----
   // While recording: SHA-256 of every audio byte (done today already) and one checkpoint slot

@@ -9,8 +9,9 @@
 // firmware/build-bench (and one with 8 KiB frames in firmware/build-bench-8k), compiles the
 // shared test relay (test/support/relay.ts) next to it, and builds bench/ptyblast.c. The crypto
 // group builds the RP2040 firmware (firmware/build-rp2040, as npm test does) for its Ed25519 self-test;
-// the evidence group (bench/evidence.mjs) also builds the QEMU firmware (firmware/build-qemu) and
-// both images with signing linked (firmware/build-qemu-signing, firmware/build-rp2040-signing).
+// the evidence group (bench/evidence.mjs) also builds the QEMU firmware (firmware/build-qemu),
+// both images with signing linked (firmware/build-qemu-signing, firmware/build-rp2040-signing) and
+// each port's other fixed-base multiplication (firmware/build-rp2040-compact, firmware/build-qemu-table).
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';

@@ -3,7 +3,9 @@
  * in the host build) against node:crypto (OpenSSL) on random seeds and messages, both ways: the
  * same public keys and signatures (Ed25519 is deterministic), each side verifies the other's
  * signatures, and both reject the same tampered ones. The Wycheproof vectors get the same verdict
- * from both and from the file.
+ * from both and from the file. All of it twice: the host build's ed25519-cli (orlp's table-driven
+ * base-point multiplication) and ed25519-compact-base-cli (the compact one, as the QEMU port
+ * signs: REC_ED25519_COMPACT_BASE, firmware/core/crypto/README.md).
  */
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey, randomBytes, randomInt, sign, verify, type KeyObject } from 'node:crypto';
@@ -12,7 +14,11 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './support/sim.js';
 
-const CLI = process.env.REC_ED25519_CLI ?? join(ROOT, 'firmware', 'build', 'tests', 'ed25519-cli');
+const TESTS_BUILD = join(ROOT, 'firmware', 'build', 'tests');
+const CLIS = [
+  { name: 'orlp\'s base-point table', cli: process.env.REC_ED25519_CLI ?? join(TESTS_BUILD, 'ed25519-cli') },
+  { name: 'compact base-point multiplication', cli: join(TESTS_BUILD, 'ed25519-compact-base-cli') },
+];
 const VECTORS = join(ROOT, 'firmware', 'tests', 'vectors');
 
 // DER wrappers of a raw Ed25519 seed (PKCS#8) and public key (SubjectPublicKeyInfo), RFC 8410.
@@ -25,8 +31,8 @@ const rawPublicKey = (key: KeyObject): Buffer => createPublicKey(key).export({ f
 const hexOrDash = (b: Buffer): string => (b.length ? b.toString('hex') : '-');
 
 /** Runs the firmware's Ed25519 over the requests (one per line); its answers, one per request. */
-function firmware(requests: string[]): string[] {
-  const r = spawnSync(CLI, [], { input: requests.join('\n') + '\n', encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
+function firmware(cli: string, requests: string[]): string[] {
+  const r = spawnSync(cli, [], { input: requests.join('\n') + '\n', encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
   if (r.error) throw r.error;
   expect(r.status, `ed25519-cli: ${r.stdout.slice(-300)} ${r.stderr}`).toBe(0);
   const answers = r.stdout.trimEnd().split('\n');
@@ -35,10 +41,12 @@ function firmware(requests: string[]): string[] {
 }
 
 beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error(`ed25519-cli not built at ${CLI}: run npm test (it builds firmware/build first)`);
+  for (const { cli } of CLIS) {
+    if (!existsSync(cli)) throw new Error(`${cli} not built: run npm test (it builds firmware/build first)`);
+  }
 });
 
-describe('firmware Ed25519 against node:crypto', () => {
+describe.each(CLIS)('firmware Ed25519 ($name) against node:crypto', ({ cli }) => {
   it('derives the same keys and signatures on random seeds and messages, and each verifies the other', () => {
     const cases = Array.from({ length: 200 }, (_, i) => {
       const seed = randomBytes(32);
@@ -48,9 +56,9 @@ describe('firmware Ed25519 against node:crypto', () => {
       const key = privateKey(seed);
       return { seed, message, pub: rawPublicKey(key), nodeSig: sign(null, message, key) };
     });
-    const keypairs = firmware(cases.map((c) => `keypair ${c.seed.toString('hex')}`));
-    const sigs = firmware(cases.map((c) => `sign ${c.seed.toString('hex')} ${hexOrDash(c.message)}`));
-    const verdicts = firmware(cases.map((c) => `verify ${c.pub.toString('hex')} ${hexOrDash(c.message)} ${c.nodeSig.toString('hex')}`));
+    const keypairs = firmware(cli, cases.map((c) => `keypair ${c.seed.toString('hex')}`));
+    const sigs = firmware(cli, cases.map((c) => `sign ${c.seed.toString('hex')} ${hexOrDash(c.message)}`));
+    const verdicts = firmware(cli, cases.map((c) => `verify ${c.pub.toString('hex')} ${hexOrDash(c.message)} ${c.nodeSig.toString('hex')}`));
     cases.forEach((c, i) => {
       const what = `seed ${c.seed.toString('hex')}, ${c.message.length}-byte message`;
       expect(keypairs[i], what).toBe(c.pub.toString('hex'));
@@ -79,7 +87,7 @@ describe('firmware Ed25519 against node:crypto', () => {
       }
       return { seed, message, pub, sig, nodeVerdict, what: `seed ${seed.toString('hex')}, ${['signature', 'message', 'public key'][i % 3]} bit ${bit} flipped` };
     });
-    const verdicts = firmware(cases.map((c) => `verify ${c.pub.toString('hex')} ${hexOrDash(c.message)} ${c.sig.toString('hex')}`));
+    const verdicts = firmware(cli, cases.map((c) => `verify ${c.pub.toString('hex')} ${hexOrDash(c.message)} ${c.sig.toString('hex')}`));
     cases.forEach((c, i) => {
       expect(c.nodeVerdict, c.what).toBe(false);
       expect(verdicts[i], c.what).toBe('0');
@@ -94,7 +102,7 @@ describe('firmware Ed25519 against node:crypto', () => {
     const file = JSON.parse(readFileSync(join(VECTORS, 'wycheproof_ed25519_test.json'), 'utf8')) as { testGroups: WycheproofGroup[] };
     const cases = file.testGroups.flatMap((g) => g.tests.filter((t) => t.sig.length === 128).map((t) => ({ ...t, pk: g.publicKey.pk })));
     expect(cases.length).toBeGreaterThan(130);
-    const verdicts = firmware(cases.map((t) => `verify ${t.pk} ${t.msg || '-'} ${t.sig}`));
+    const verdicts = firmware(cli, cases.map((t) => `verify ${t.pk} ${t.msg || '-'} ${t.sig}`));
     cases.forEach((t, i) => {
       const expected = t.result === 'valid';
       expect(verdicts[i], `tcId ${t.tcId}`).toBe(expected ? '1' : '0');
@@ -107,7 +115,7 @@ describe('firmware Ed25519 against node:crypto', () => {
       tests: { name: string; secretKey: string; publicKey: string; message: string; signature: string }[];
     };
     expect(file.tests.map((t) => t.name)).toEqual(['TEST 1', 'TEST 2', 'TEST 3', 'TEST 1024', 'TEST SHA(abc)']);
-    const sigs = firmware(file.tests.map((t) => `sign ${t.secretKey} ${t.message || '-'}`));
+    const sigs = firmware(cli, file.tests.map((t) => `sign ${t.secretKey} ${t.message || '-'}`));
     file.tests.forEach((t, i) => {
       const key = privateKey(Buffer.from(t.secretKey, 'hex'));
       expect(rawPublicKey(key).toString('hex'), t.name).toBe(t.publicKey);

@@ -689,6 +689,96 @@ static void test_set_time_and_settings(void **state)
     assert_true(info.payload[RP_INFO_OFF_FLAGS] & RP_INFO_FLAG_DISCREET);
 }
 
+/* The discreet confirmation: a held button is answered on the dimmed LED and starts or stops
+ * nothing. Runs `ms` in 10 ms steps (recording audio when the microphone runs) and returns how
+ * many dim blinks began and for how long the LED was dim; the full LED stays off throughout. */
+typedef struct {
+    uint32_t blinks, dim_ms;
+} answer_t;
+static answer_t watch_answer(uint32_t ms)
+{
+    answer_t a = { 0, 0 };
+    bool was_dim = port_fake_led_dim();
+    for (uint32_t t = 0; t < ms; t += 10) {
+        if (port_fake_mic_running()) {
+            record_ms(16000, 10);
+        } else {
+            port_fake_advance_ms(10);
+            rec_app_poll();
+        }
+        bool dim = port_fake_led_dim();
+        if (dim && !was_dim) a.blinks++;
+        if (dim) a.dim_ms += 10;
+        if (dim) assert_false(port_fake_led());
+        was_dim = dim;
+    }
+    return a;
+}
+
+static void set_discreet(bool on)
+{
+    uint8_t s[RP_SETTINGS_REQ_SIZE] = { 0 };
+    s[RP_SETTINGS_REQ_OFF_SET_MASK] = RP_SETTINGS_MASK_DISCREET;
+    s[RP_SETTINGS_REQ_OFF_DISCREET] = on ? 1 : 0;
+    expect_ok(request(RP_CMD_SETTINGS, s, sizeof s));
+}
+
+static void test_held_button_answers_dimly_and_toggles_nothing(void **state)
+{
+    (void)state;
+    hello();
+    set_discreet(true);
+
+    /* Not recording: two short dim blinks (150 ms each, one poll of slack), still idle. */
+    port_fake_button_hold();
+    answer_t a = watch_answer(1000);
+    assert_int_equal(a.blinks, 2);
+    assert_in_range(a.dim_ms, 300, 340);
+    assert_false(port_fake_mic_running());
+    assert_false(port_fake_led_dim());
+
+    /* A short press starts recording as before; in discreet mode the LED stays dark. */
+    press();
+    assert_true(port_fake_mic_running());
+    record_ms(16000, 500);
+    assert_false(port_fake_led());
+
+    /* Recording: one long dim blink (600 ms), and the recording goes on. */
+    port_fake_button_hold();
+    a = watch_answer(1000);
+    assert_int_equal(a.blinks, 1);
+    assert_in_range(a.dim_ms, 600, 620);
+    assert_true(port_fake_mic_running());
+    assert_false(port_fake_led());
+    assert_false(port_fake_led_dim());
+
+    /* Two holds in a row: two answers, still recording. */
+    port_fake_button_hold();
+    a = watch_answer(1000);
+    port_fake_button_hold();
+    a.blinks += watch_answer(1000).blinks;
+    assert_int_equal(a.blinks, 2);
+    assert_true(port_fake_mic_running());
+
+    /* A short press stops it, as before. */
+    press();
+    assert_false(port_fake_mic_running());
+
+    /* Outside discreet mode the answer is the same; the steady light pauses for it and returns. */
+    set_discreet(false);
+    press();
+    record_ms(16000, 100);
+    assert_true(port_fake_led());
+    port_fake_button_hold();
+    a = watch_answer(1000);
+    assert_int_equal(a.blinks, 1);
+    assert_in_range(a.dim_ms, 600, 620);
+    assert_true(port_fake_led());
+    assert_true(port_fake_mic_running());
+    press();
+    assert_false(port_fake_mic_running());
+}
+
 /* Two bugs that read uninitialised memory (found because fuzz_server's coverage changed with
  * address-space randomisation; this build fills uninitialised locals with a pattern, so they fail
  * here every time): a JOURNAL page that starts at the end answered with a random error, and the
@@ -1712,6 +1802,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hello_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_time_and_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_list_read_verify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_held_button_answers_dimly_and_toggles_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_page_at_the_end_and_the_stop_time_on_the_card, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_needs_matching_hash_and_numbers_are_never_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_format_needs_confirmation_and_keeps_numbering, setup, teardown),

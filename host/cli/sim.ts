@@ -10,7 +10,7 @@ export const SIM_HELP = `Usage: recorder sim --image PATH --link PATH [--size-mb
 
 Runs the recorder simulator (firmware/build/ports/host/recorder-sim). It prints "ready link=PATH"
 when the app can connect with "recorder sync --port PATH", and reads commands on stdin:
-press, connect, disconnect, battery MV, eject, insert, quit.
+press, hold, connect, disconnect, battery MV, eject, insert, quit.
 Set RECORDER_SIM to use another simulator binary.`;
 
 export async function runSim(args: string[]): Promise<number> {

@@ -20,7 +20,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConsoleLogger, LogLevel, RP2040, USBCDC } from 'rp2040js';
+import { ConsoleLogger, GPIOPinState, LogLevel, RP2040, USBCDC } from 'rp2040js';
 import { boot2Valid } from '../../firmware/ports/rp2040/tools/boot2.mjs';
 import { NVM_BYTES, NVM_OFFSET, installSyntheticBootrom, type SyntheticBootrom } from '../../firmware/ports/rp2040/tools/bootrom.mjs';
 import { installRosc, type RoscModel } from '../../firmware/ports/rp2040/tools/rosc.mjs';
@@ -76,6 +76,9 @@ export class Board {
   watchdogFired = false;
   micSamples = 0;
   ledOn = false;
+  /** The LED's dim glow (port_led_dim: output off, the pad's pull-up on), and how many began. */
+  ledDim = false;
+  dimGlows = 0;
   instructions = 0;
   sleptNs = 0;
   readonly bootrom: SyntheticBootrom | null;
@@ -120,7 +123,12 @@ export class Board {
     // GPIO inputs: button released (pull-up), card present.
     mcu.gpio[PIN.button]!.setInputValue(true);
     mcu.gpio[PIN.sdDetect]!.setInputValue(true);
-    mcu.gpio[PIN.led]!.addListener(() => (this.ledOn = mcu.gpio[PIN.led]!.outputValue));
+    mcu.gpio[PIN.led]!.addListener((value) => {
+      this.ledOn = mcu.gpio[PIN.led]!.outputValue;
+      const dim = value === GPIOPinState.InputPullUp;
+      if (dim && !this.ledDim) this.dimGlows++;
+      this.ledDim = dim;
+    });
 
     // SD card on spi0; chip select is a plain GPIO.
     const spi = mcu.spi[0]!;

@@ -17,6 +17,17 @@ static uint8_t g_ring_storage[REC_AUDIO_RING_BYTES];
 static bool g_card_changed;
 static bool g_worked;
 
+/* The discreet confirmation (docs/firmware.md, LED): a held button is answered on the dimmed LED,
+ * one long blink while recording and two short ones otherwise, in place of the LED's pattern. */
+#define ANSWER_MS 600u      /* the whole answer; the recording one is dim throughout */
+#define ANSWER_BLINK_MS 150u /* each of the two blinks of "not recording", and the gap */
+static struct {
+    bool active;
+    bool recording;
+    uint64_t start_ms;
+    bool dim; /* what port_led_dim was last told */
+} g_answer;
+
 /* The server keeps a recording open between READs: a detached card takes it away. */
 static void forget_server_files(void)
 {
@@ -32,6 +43,7 @@ int rec_app_init(void)
 {
     rec_device_t *d = &g_device;
     memset(d, 0, sizeof *d);
+    memset(&g_answer, 0, sizeof g_answer);
     const port_info_t *info = port_info();
     d->model = info && info->model ? info->model : RP_CARD_MODEL;
     d->simulated = info && info->simulated;
@@ -96,8 +108,20 @@ static void check_battery(rec_device_t *d)
     }
 }
 
+static bool is_recording(const rec_device_t *d)
+{
+    return d->rec_state == RP_REC_STATE_RECORDING || d->rec_state == RP_REC_STATE_FINALISING;
+}
+
 static void check_button(rec_device_t *d)
 {
+    /* A hold only asks; it never starts or stops anything (the port reports it instead of a
+     * press, whatever the hold's length). */
+    if (port_button_take_hold()) {
+        g_answer.active = true;
+        g_answer.recording = is_recording(d);
+        g_answer.start_ms = port_uptime_ms();
+    }
     if (!port_button_take_press()) return;
     if (d->rec_state == RP_REC_STATE_RECORDING) {
         (void)rec_recorder_stop(d, RP_STOP_BUTTON);
@@ -107,15 +131,43 @@ static void check_button(rec_device_t *d)
     }
 }
 
+static void set_dim(bool dim)
+{
+    if (dim == g_answer.dim) return;
+    g_answer.dim = dim;
+    port_led_dim(dim);
+}
+
+/* The answer to a hold, dimmed, in place of the pattern below: one blink of ANSWER_MS while
+ * recording, two of ANSWER_BLINK_MS otherwise. False once it is over. */
+static bool drive_answer(rec_device_t *d, uint64_t now)
+{
+    if (!g_answer.active) return false;
+    uint64_t t = now - g_answer.start_ms;
+    if (t >= ANSWER_MS) {
+        g_answer.active = false;
+        set_dim(false);
+        return false;
+    }
+    if (d->led_on) { /* the pattern's light off first, so only the dim glow shows */
+        d->led_on = false;
+        port_led_set(false);
+    }
+    set_dim(g_answer.recording || t < ANSWER_BLINK_MS || (t >= 2u * ANSWER_BLINK_MS && t < 3u * ANSWER_BLINK_MS));
+    return true;
+}
+
 /* LED patterns a parent can tell apart:
  *   recording: steady on (off in discreet mode)
  *   ready:     one short flash every 3 seconds
- *   problem:   fast blinking, 4 times a second (no card, card full or unreadable, battery low) */
+ *   problem:   fast blinking, 4 times a second (no card, card full or unreadable, battery low)
+ *   answering a held button: dim, one long blink (recording) or two short ones (not recording) */
 static void drive_led(rec_device_t *d)
 {
     uint64_t now = port_uptime_ms();
+    if (drive_answer(d, now)) return;
     bool on;
-    if (d->rec_state == RP_REC_STATE_RECORDING || d->rec_state == RP_REC_STATE_FINALISING)
+    if (is_recording(d))
         on = !d->settings.discreet;
     else if (d->rec_state == RP_REC_STATE_ERROR || d->low_battery || d->store.card_state != RP_CARD_STATE_OK)
         on = (now / 125u) % 2u == 0;

@@ -1,6 +1,7 @@
 /* Weak defaults for the port functions that say "this hardware has none": a port without a
- * battery-backed clock, a unique id, NVM or an entropy source simply leaves them out (port.h). A port that has one
- * defines the function, and its definition wins at link time. */
+ * battery-backed clock, a unique id, NVM, an entropy source, a way to time a held button or to dim
+ * its LED simply leaves them out (port.h). A port that has one defines the function, and its
+ * definition wins at link time. */
 #include "rec/err.h"
 #include "rec/port.h"
 
@@ -50,4 +51,14 @@ __attribute__((weak)) int port_entropy(uint8_t *buf, uint32_t len, uint8_t *sour
 {
     (void)buf, (void)len, (void)source;
     return REC_E_UNSUPPORTED;
+}
+
+__attribute__((weak)) bool port_button_take_hold(void)
+{
+    return false;
+}
+
+__attribute__((weak)) void port_led_dim(bool on)
+{
+    (void)on;
 }

@@ -43,28 +43,58 @@ set(REC_ED25519_SRC ${REC_ED25519_PACKAGE_DIR}/vendor/ed25519/src)
 set(REC_ED25519_SOURCES keypair.c sign.c verify.c sha512.c fe.c ge.c sc.c)
 list(TRANSFORM REC_ED25519_SOURCES PREPEND ${REC_ED25519_SRC}/)
 
-add_library(rec_crypto STATIC ${REC_CRYPTO_DIR}/ed25519.c ${REC_ED25519_SOURCES})
-target_include_directories(rec_crypto PUBLIC ${REC_CRYPTO_DIR}/include)
-# rec/err.h from the core's headers; the third-party headers are the wrapper's business only.
-target_include_directories(rec_crypto PRIVATE ${REC_CRYPTO_DIR}/../util/include ${REC_ED25519_SRC})
-target_compile_definitions(rec_crypto PRIVATE ED25519_NO_SEED)
-target_compile_options(rec_crypto PRIVATE ${REC_WARNINGS})
+# Fixed-base multiplication (README.md, "Compact base-point multiplication"): orlp's ge.c is
+# compiled with its ge_scalarmult_base renamed, and ed25519_base.c supplies the one keypair and
+# sign call: orlp's (its 30 KiB precomputed table) or, with this option, a compact constant-time
+# one over orlp's group operations and a 960-byte table. Ports short of flash turn it on (QEMU).
+option(REC_ED25519_COMPACT_BASE "Ed25519: compact fixed-base multiplication instead of orlp's 30 KiB table" OFF)
+set_source_files_properties(${REC_ED25519_SRC}/ge.c PROPERTIES COMPILE_DEFINITIONS ge_scalarmult_base=orlp_ge_scalarmult_base)
+# The compact one's table (1B .. 8B), computed by the build from the curve's definition.
+find_program(REC_CRYPTO_NODE node)
+if(NOT REC_CRYPTO_NODE)
+  message(FATAL_ERROR "node not found: the Ed25519 base-point table is computed by core/crypto/ed25519-base-multiples-to-c.mjs")
+endif()
+set(REC_ED25519_GENERATED ${CMAKE_CURRENT_BINARY_DIR}/crypto-generated)
+add_custom_command(
+  OUTPUT ${REC_ED25519_GENERATED}/ed25519_base_multiples.h
+  COMMAND ${CMAKE_COMMAND} -E make_directory ${REC_ED25519_GENERATED}
+  COMMAND ${REC_CRYPTO_NODE} ${REC_CRYPTO_DIR}/ed25519-base-multiples-to-c.mjs ${REC_ED25519_GENERATED}/ed25519_base_multiples.h
+  DEPENDS ${REC_CRYPTO_DIR}/ed25519-base-multiples-to-c.mjs
+  COMMENT "Ed25519: 1B .. 8B for the compact base-point multiplication")
+
+# rec_add_ed25519_library(TARGET COMPACT): a static library of the wrapper and orlp's sources,
+# COMPACT (0 or 1) choosing the fixed-base multiplication.
+function(rec_add_ed25519_library target compact)
+  add_library(${target} STATIC ${REC_CRYPTO_DIR}/ed25519.c ${REC_CRYPTO_DIR}/ed25519_base.c
+    ${REC_ED25519_GENERATED}/ed25519_base_multiples.h ${REC_ED25519_SOURCES})
+  # rec/err.h from the core's headers; the third-party headers are the wrapper's business only.
+  target_include_directories(${target} PUBLIC ${REC_CRYPTO_DIR}/include ${REC_CRYPTO_DIR}/../util/include)
+  target_include_directories(${target} PRIVATE ${REC_ED25519_SRC} ${REC_ED25519_GENERATED})
+  target_compile_definitions(${target} PRIVATE ED25519_NO_SEED REC_ED25519_COMPACT_BASE=${compact})
+  target_compile_options(${target} PRIVATE ${REC_WARNINGS})
+  if(CMAKE_CROSSCOMPILING)
+    # Small code, and per-function stack figures (.su) and call graph (.ci) for the stack analysis.
+    target_compile_options(${target} PRIVATE -Os -ffunction-sections -fdata-sections -fstack-usage -fcallgraph-info=su)
+  endif()
+endfunction()
+
+rec_add_ed25519_library(rec_crypto $<BOOL:${REC_ED25519_COMPACT_BASE}>)
+# The host build's tests also test the other choice: test_ed25519_compact_base and
+# ed25519-compact-base-cli link this library, which always has the compact multiplication.
+if(NOT CMAKE_CROSSCOMPILING AND REC_BUILD_TESTS)
+  rec_add_ed25519_library(rec_ed25519_compact_base 1)
+endif()
 # orlp's files pass the project's warnings as they are. The one relaxation, for them only: ref10
 # shifts negative numbers left (carry << 26), which C11 leaves undefined and UBSan reports; GCC
 # defines it as the two's-complement multiplication the code means (GCC manual, "Integers").
 if(REC_SANITIZE AND NOT CMAKE_CROSSCOMPILING)
   set_source_files_properties(${REC_ED25519_SOURCES} PROPERTIES COMPILE_OPTIONS -fno-sanitize=shift-base)
 endif()
-if(CMAKE_CROSSCOMPILING)
-  # Small code, and per-function stack figures (.su) and call graph (.ci) for the stack analysis.
-  target_compile_options(rec_crypto PRIVATE -Os -ffunction-sections -fdata-sections -fstack-usage -fcallgraph-info=su)
-endif()
 
 # Cross builds print the component's flash size and the worst-case stack of its entry points
 # (from the call graph, by the QEMU port's stack tool). It is not linked into the device images
 # yet: see README.md for the figures and what linking it needs.
-find_program(REC_CRYPTO_NODE node)
-if(CMAKE_CROSSCOMPILING AND REC_CRYPTO_NODE)
+if(CMAKE_CROSSCOMPILING)
   add_custom_command(TARGET rec_crypto POST_BUILD
     COMMAND ${CMAKE_SIZE} -t $<TARGET_FILE:rec_crypto>
     COMMAND ${REC_CRYPTO_NODE} ${REC_CRYPTO_DIR}/../../ports/qemu/tools/stack-usage.mjs
@@ -75,7 +105,7 @@ endif()
 
 # QEMU build: a bare-metal self-test that runs the RFC 8032 vectors on the Cortex-M3
 # (selftest/ed25519_selftest_qemu.c; test/qemu-ed25519.test.ts runs it), in the port's memory budget.
-if(CMAKE_CROSSCOMPILING AND REC_PORT STREQUAL "qemu" AND REC_CRYPTO_NODE)
+if(CMAKE_CROSSCOMPILING AND REC_PORT STREQUAL "qemu")
   set(REC_VECTORS ${REC_CRYPTO_DIR}/../../tests/vectors)
   add_custom_command(
     OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/generated/ed25519_vectors.h
@@ -130,7 +160,7 @@ target_include_directories(rec_crypto PUBLIC ${REC_CRYPTO_DIR}/../util/include)
 
 # Cross builds: flash and worst-case stack of the new entry points. SHA-256's call graph comes
 # from a copy of util/sha256.c compiled alongside (an object library linked into nothing).
-if(CMAKE_CROSSCOMPILING AND REC_CRYPTO_NODE)
+if(CMAKE_CROSSCOMPILING)
   add_library(rec_crypto_sha256_callgraph OBJECT ${REC_CRYPTO_DIR}/../util/sha256.c)
   target_include_directories(rec_crypto_sha256_callgraph PRIVATE ${REC_CRYPTO_DIR}/../util/include)
   target_compile_options(rec_crypto_sha256_callgraph PRIVATE -Os -ffunction-sections -fdata-sections -fstack-usage -fcallgraph-info=su)

@@ -57,6 +57,7 @@ uint64_t sim_device_to_real_ms(uint64_t device_ms);
 bool sim_irq_isr_enter(const volatile _Atomic bool *stop);
 void sim_irq_isr_leave(void);
 void sim_button_press(void);
+void sim_button_hold(void);
 void sim_battery_set(uint16_t mv);
 
 /* ---- sim_pty.c ----------------------------------------------------------------------------- */

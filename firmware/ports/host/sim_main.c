@@ -106,6 +106,8 @@ static void do_command(char *line)
     char *arg = strtok(NULL, " \t\r");
     if (strcmp(cmd, "press") == 0) {
         sim_button_press();
+    } else if (strcmp(cmd, "hold") == 0) {
+        sim_button_hold();
     } else if (strcmp(cmd, "connect") == 0) {
         sim_pty_set_connected(true);
     } else if (strcmp(cmd, "disconnect") == 0) {
@@ -135,7 +137,7 @@ static void do_command(char *line)
     } else if (strcmp(cmd, "quit") == 0) {
         quit_requested = true;
     } else if (strcmp(cmd, "help") == 0) {
-        sim_err("commands: press, connect, disconnect, battery MV, eject, insert, quit");
+        sim_err("commands: press, hold, connect, disconnect, battery MV, eject, insert, quit");
         return;
     } else {
         sim_err("unknown command ignored: %s", cmd);
@@ -252,8 +254,8 @@ static void usage(FILE *f)
             "  --nvm PATH|none     the device's own flash, key and journal counter (default IMAGE.nvm)\n"
             "  --nvm-cut-at N      cut the power in the Nth NVM program or erase (exits)\n"
             "  --quiet             no `log:` lines on stderr\n"
-            "  --verbose           also print `led on`/`led off` on stdout\n"
-            "Control on stdin: press, connect, disconnect, battery MV, eject, insert, quit\n");
+            "  --verbose           also print `led on`/`led off` and `led dim`/`led undim` on stdout\n"
+            "Control on stdin: press, hold, connect, disconnect, battery MV, eject, insert, quit\n");
 }
 
 static bool parse_u32(const char *s, uint32_t *out, uint32_t min, uint32_t max)

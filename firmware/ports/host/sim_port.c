@@ -116,8 +116,10 @@ void sim_irq_isr_leave(void)
 /* ---- Button, LED, battery ------------------------------------------------------------------ */
 
 static atomic_bool button_pressed;
+static atomic_bool button_held;
 static atomic_uint battery_mv = 4000;
 static bool led_on;
+static bool led_dim;
 
 void sim_button_press(void)
 {
@@ -129,6 +131,18 @@ bool port_button_take_press(void)
     return atomic_exchange(&button_pressed, false);
 }
 
+/* The simulator has no button to time: the `hold` command is a press held past
+ * REC_BUTTON_HOLD_MS. */
+void sim_button_hold(void)
+{
+    atomic_store(&button_held, true);
+}
+
+bool port_button_take_hold(void)
+{
+    return atomic_exchange(&button_held, false);
+}
+
 void port_led_set(bool on)
 {
     if (on == led_on)
@@ -136,6 +150,15 @@ void port_led_set(bool on)
     led_on = on;
     if (sim_cfg.verbose)
         sim_out("led %s", on ? "on" : "off");
+}
+
+void port_led_dim(bool on)
+{
+    if (on == led_dim)
+        return;
+    led_dim = on;
+    if (sim_cfg.verbose)
+        sim_out("led %s", on ? "dim" : "undim");
 }
 
 void sim_battery_set(uint16_t mv)

@@ -234,7 +234,13 @@ static volatile uint32_t g_presses;
 static volatile bool g_down;
 static volatile uint64_t g_down_us;
 static uint32_t g_presses_taken;
+/* Holds (port.h): reported while still down by port_button_take_hold, or counted here at the
+ * release when the app loop did not look in time (it may be busy signing). */
+static volatile uint32_t g_holds;
+static volatile bool g_hold_reported;
+static uint32_t g_holds_taken;
 #define PRESS_MIN_US 20000u /* shorter lows are contact bounce */
+#define HOLD_US (REC_BUTTON_HOLD_MS * 1000u)
 
 void rp2040_isr_io_bank0(void)
 {
@@ -245,9 +251,15 @@ void rp2040_isr_io_bank0(void)
     if (pressed && !g_down) {
         g_down = true;
         g_down_us = now;
+        g_hold_reported = false;
     } else if (!pressed && g_down) {
         g_down = false;
-        if (now - g_down_us >= PRESS_MIN_US) g_presses++;
+        uint64_t held = now - g_down_us;
+        if (held >= HOLD_US) {
+            if (!g_hold_reported) g_holds++;
+        } else if (held >= PRESS_MIN_US) {
+            g_presses++;
+        }
     }
     rp2040_event = true;
 }
@@ -266,9 +278,38 @@ bool port_button_take_press(void)
     return true;
 }
 
+bool port_button_take_hold(void)
+{
+    bool hold = false;
+    uint32_t s = rp2040_irq_disable(); /* against the release interrupt counting it too */
+    if (g_holds != g_holds_taken) {
+        g_holds_taken++;
+        hold = true;
+    } else if (g_down && !g_hold_reported && rp2040_time_us() - g_down_us >= HOLD_US) {
+        g_hold_reported = true;
+        hold = true;
+    }
+    rp2040_irq_restore(s);
+    return hold;
+}
+
 void port_led_set(bool on)
 {
     REG32(on ? SIO_GPIO_OUT_SET : SIO_GPIO_OUT_CLR) = 1u << PIN_LED;
+}
+
+/* Dim without PWM: the output driver off and the pad's pull-up on (50 to 80 kOhm, RP2040
+ * datasheet, GPIO pads), so some 20 to 30 uA flow through the LED and its resistor instead of
+ * milliamperes: a glow seen from close by, not across a room (docs/firmware.md, LED). */
+void port_led_dim(bool on)
+{
+    if (on) {
+        REG32(SIO_GPIO_OE_CLR) = 1u << PIN_LED;
+        REG32(PADS_GPIO(PIN_LED)) = PADS_DRIVE_4MA | PADS_PUE;
+    } else {
+        REG32(PADS_GPIO(PIN_LED)) = PADS_DRIVE_4MA;
+        REG32(SIO_GPIO_OE_SET) = 1u << PIN_LED;
+    }
 }
 
 static uint16_t g_battery_mv;

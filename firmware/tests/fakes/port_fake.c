@@ -46,8 +46,8 @@ static struct {
     size_t write_limit;
     bool connected;
 
-    uint32_t presses;
-    bool led;
+    uint32_t presses, holds;
+    bool led, led_dim;
     uint32_t led_changes;
     uint16_t battery_mv;
 
@@ -368,11 +368,33 @@ bool port_button_take_press(void)
     F.presses--;
     return true;
 }
+void port_fake_button_hold(void)
+{
+    ensure_init();
+    F.holds++;
+}
+bool port_button_take_hold(void)
+{
+    ensure_init();
+    if (F.holds == 0) return false;
+    F.holds--;
+    return true;
+}
 void port_led_set(bool on)
 {
     ensure_init();
     if (on != F.led) F.led_changes++;
     F.led = on;
+}
+void port_led_dim(bool on)
+{
+    ensure_init();
+    F.led_dim = on;
+}
+bool port_fake_led_dim(void)
+{
+    ensure_init();
+    return F.led_dim;
 }
 bool port_fake_led(void)
 {

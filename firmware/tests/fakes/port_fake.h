@@ -68,8 +68,10 @@ void port_fake_serial_set_connected(bool connected);
 
 /* ---- Button, LED, battery ---- */
 void port_fake_button_press(void);      /* queue one press for port_button_take_press */
+void port_fake_button_hold(void);       /* queue one hold for port_button_take_hold */
 bool port_fake_led(void);
 uint32_t port_fake_led_changes(void);
+bool port_fake_led_dim(void);           /* what port_led_dim was last told */
 void port_fake_set_battery_mv(uint16_t mv); /* default 3900 */
 
 /* ---- Settings: a RAM blob (up to 1 KiB) ---- */

@@ -61,7 +61,18 @@ bool port_serial_connected(void);
 /* ---- Button, LED, battery, power ----------------------------------------------------------- */
 /* True once for every completed (debounced) press since the last call. */
 bool port_button_take_press(void);
+/* A press held for REC_BUTTON_HOLD_MS or longer is a hold, not a press: true once for each,
+ * as soon as the hold is reached (the button may still be down), and port_button_take_press
+ * never reports it. The core answers a hold with the discreet confirmation (docs/firmware.md,
+ * LED). Ports that cannot tell (the weak default in app/port_defaults.c) return false: every
+ * press of theirs is a press. */
+#define REC_BUTTON_HOLD_MS 1000u
+bool port_button_take_hold(void);
 void port_led_set(bool on);
+/* The LED glowing dimly (on) or back as port_led_set left it (off): the discreet confirmation,
+ * meant to be seen by the person holding the device and not across a table. The weak default
+ * does nothing: a port that reports holds defines it. */
+void port_led_dim(bool on);
 /* Battery voltage in millivolts (0 if the port cannot measure it). */
 uint16_t port_battery_mv(void);
 /* Sleeps until an interrupt or event, or at most max_ms. */
