@@ -160,7 +160,7 @@ static int program_entry(rec_nvm_t *n, uint8_t kind, const void *payload, uint32
     e.kind = kind;
     e.length = (uint8_t)len;
     e.sequence = n->sequence + 1u;
-    memcpy(e.payload, payload, len);
+    if (len) memcpy(e.payload, payload, len); /* an empty value may come without a payload */
     uint8_t raw[ENTRY];
     rp_nvm_state_entry_pack(&e, raw);
     e.crc32 = rec_crc32(0, raw, RP_NVM_STATE_ENTRY_OFF_CRC32);
@@ -188,7 +188,7 @@ static int program_entry(rec_nvm_t *n, uint8_t kind, const void *payload, uint32
     v->sequence = e.sequence;
     v->sector = n->log_sector;
     memset(v->payload, 0, sizeof v->payload);
-    memcpy(v->payload, payload, len);
+    if (len) memcpy(v->payload, payload, len);
     return REC_OK;
 }
 
