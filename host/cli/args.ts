@@ -24,6 +24,7 @@ const OPTIONS = {
   discreet: { type: 'string' },
   yes: { type: 'boolean' },
   reason: { type: 'string' },
+  'discard-unsynced': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 /** Options every command accepts. */

@@ -58,6 +58,10 @@ export type ProblemCode =
   | 'JOURNAL_REPLAYED' // an older journal than one already seen
   | 'RECORDING_MISSING' // a journal recording has no copy in the library
   | 'ATTESTATION_INVALID' // the recorder's signed identity answer does not verify
+  // ---- privacy (issue 13)
+  | 'UNSYNCED' // wipe or format refused: recordings without a verified copy in the library
+  | 'WIPE_UNPROVEN' // the wipe was done but its certificate does not verify under the pinned key
+  | 'WIPE_PENDING' // a wipe cut by a power loss is not finished (no card, or the card failed)
   | 'INTERNAL';
 
 /** A device ERROR frame, decoded. */
@@ -116,6 +120,8 @@ export interface DeviceSummary {
   overrunsTotal: number;
   maxPayload: number;
   maxInFlight: number;
+  /** A wipe cut by a power loss is not finished yet (INFO_FLAGS.WIPE_PENDING; issue 13). */
+  wipePending?: boolean;
 }
 
 /** A LIST entry, made serialisable. */
@@ -234,6 +240,20 @@ export type EngineEvent =
   | (Base & { type: 'link.noise'; count: number; message: string })
   // ---- general
   | (Base & { type: 'note'; message: string })
+  /** The recorder was wiped (issue 13) and its certificate written to the library. */
+  | (Base & {
+      type: 'wipe.done';
+      deviceId: string;
+      state: 'done' | 'resumed';
+      method: 'sd-erase' | 'overwrite' | 'zero-fill' | 'unknown';
+      blocksErased: number;
+      epoch: number;
+      certificatePath: string;
+      /** The certificate verifies under the key pinned for the recorder (else: problems). */
+      proven: boolean;
+      problems: string[];
+      message: string;
+    })
   | (Base & { type: 'warning'; code: ProblemCode; message: string; action: string })
   | (Base & { type: 'error'; code: ProblemCode; message: string; action: string; deviceError?: DeviceErrorInfo })
   | (Base & {
