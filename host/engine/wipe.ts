@@ -13,9 +13,9 @@ import { deviceIdHex, summariseEntry } from './convert.js';
 import { EngineError, fsError } from './errors.js';
 import type { RecordingSummary } from './events.js';
 import { checkIdentity } from './evidence/identity.js';
-import { loadPin } from './evidence/pins.js';
+import { appendLog, loadPin } from './evidence/pins.js';
 import { entryFromRaw, JOURNAL_RECORD_SIZE } from './journal.js';
-import { durationText, ensureDir, indexLibrary, safeJoin, writeFileAtomic, type Fs } from './library.js';
+import { durationText, ensureDir, indexLibrary, safeJoin, saveMemory, writeFileAtomic, type Fs } from './library.js';
 import type { Emit, Session } from './session.js';
 import { listAll, readJournal, standing } from './sync.js';
 import { copyStands, verifyLibraryFile } from './verify.js';
@@ -186,6 +186,13 @@ export async function runWipe(s: Session, emit: Emit, o: WipeOptions): Promise<W
     throw e instanceof EngineError ? e : fsError(e, 'write the wipe certificate', file);
   }
   const problems = checkCertificate(cert, pin?.publicKey ?? null);
+  await appendLog(o.fs, o.destination, s.deviceId, { event: 'wiped', certificate: path.basename(file), state: cert.state, method: cert.method, epoch: cert.epoch, discardedUnsynced: cert.discardedUnsynced, proven: problems.length === 0 });
+  if (problems.length === 0) {
+    // The new journal was verified here: the next sync carries on from it rather than reporting
+    // the old journal's records as gone (a format the app did not do is still reported).
+    const last = journal.entries.at(-1)!;
+    await saveMemory(o.fs, o.destination, s.deviceId, { index: last.index, recordSha256: last.hash.toString('hex'), number: 0 });
+  }
   emit({
     type: 'wipe.done',
     deviceId: s.deviceId,
