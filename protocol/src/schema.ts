@@ -184,7 +184,7 @@ export const JOURNAL_KIND = {
   CLOCK_LOST: 5,
   KEY_CREATED: 6,
   EPOCH_START: 7,
-  /** The card was wiped (WIPE): the first records of the epoch the wipe began. */
+  /** The card was wiped (WIPE): the record after the EPOCH_START of the epoch the wipe began; number = that epoch, sampleCount = blocks erased, sampleRate = WIPE_METHOD, flags RECOVERED when a boot finished it after a power cut. */
   WIPED: 8,
 } as const;
 
