@@ -12,13 +12,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeStruct } from '../protocol/src/codec.js';
 import { CARD_LAYOUT, NVM_STATE_KIND, STRUCTS, structSize } from '../protocol/src/schema.js';
-import { parseRecording } from './support/recording.js';
+import { longestSignalRun, parseRecording } from './support/recording.js';
 import { record } from './support/reliability.js';
 import { CLI, requireSimulator, runCli, startSim, stopAll, tempDir, type Sim } from './support/sim.js';
 
 const SPEED = 20;
 const RATE = 16000;
-const WINDOW = 8; // samples that must match before a run is followed
 
 let dir: string;
 let lib: string;
@@ -30,35 +29,6 @@ const nvmOf = (img: string) => `${img}.nvm`;
 const SECTOR = 4096;
 const ENTRY = structSize(STRUCTS.NVM_STATE_ENTRY);
 const KEPT = [NVM_STATE_KIND.JOURNAL_HEAD, NVM_STATE_KIND.JOURNAL_PENDING, NVM_STATE_KIND.NUMBER_FLOOR, NVM_STATE_KIND.CLOCK, NVM_STATE_KIND.WIPE_PENDING] as number[];
-
-/**
- * The longest run, in samples, of the recorded signal anywhere in `img` (2-byte aligned, as the
- * card stores 16-bit samples): every 8-sample window of the signal is looked up, each hit followed
- * while the image goes on as the signal does. All-zero blocks are skipped (they hold nothing).
- */
-function longestSignalRun(img: Buffer, sig: Buffer): number {
-  const at = new Map<string, number>();
-  for (let p = 0; p + 2 * WINDOW <= sig.length; p += 2) {
-    const key = sig.toString('latin1', p, p + 2 * WINDOW);
-    if (!at.has(key)) at.set(key, p);
-  }
-  const zero = Buffer.alloc(512);
-  let best = 0;
-  let next = 0; // the image before this was inside a run already followed
-  for (let block = 0; block < img.length; block += 512) {
-    if (block + 512 <= next || img.subarray(block, block + 512).equals(zero)) continue;
-    for (let o = Math.max(block, next); o < block + 512 && o + 2 * WINDOW <= img.length; o += 2) {
-      const p = at.get(img.toString('latin1', o, o + 2 * WINDOW));
-      if (p === undefined) continue;
-      let n = 0;
-      while (o + 2 * n + 1 < img.length && p + 2 * n + 1 < sig.length && img.readInt16LE(o + 2 * n) === sig.readInt16LE(p + 2 * n)) n++;
-      best = Math.max(best, n);
-      next = o + 2 * n;
-      if (next > o + 2) o = next - 2;
-    }
-  }
-  return best;
-}
 
 /** The valid state-log entries of an NVM image (sectors 2 and 3), as raw 32-byte hex strings. */
 function stateEntries(nvm: Buffer): { raw: string; kind: number; sequence: number }[] {
