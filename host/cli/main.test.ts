@@ -165,6 +165,18 @@ describe('recorder CLI', () => {
     expect(o.err()).toMatch(/this library holds no pinned key for the recorder/);
   });
 
+  test('a wipe in a library that never pinned the recorder warns, and its certificate verifies only where the key is pinned', async () => {
+    const d = new FakeDevice();
+    const dest = mkdtempSync(join(tmpdir(), 'cli-'));
+    const w = io(d);
+    expect(await run(['wipe', '--port', d.path, '--dest', dest, '--yes', '--json'], w.io)).toBe(0);
+    const events = w.out().trim().split('\n').map((l) => JSON.parse(l) as { type: string; code?: string; certificatePath?: string });
+    expect(events.find((e) => e.type === 'warning')).toMatchObject({ code: 'NOT_PINNED' });
+    const done = events.find((e) => e.type === 'wipe.done')!;
+    expect(JSON.parse(readFileSync(done.certificatePath!, 'utf8'))).toMatchObject({ pinnedKey: false, recordingsBefore: [] });
+    expect(await run(['verify-wipe', done.certificatePath!], io().io)).toBe(1);
+  });
+
   test('usage errors exit 2 and --help exits 0', async () => {
     expect(await run(['settings', '--rate', '44100'], io().io)).toBe(2);
     expect(await run(['record', 'pause'], io().io)).toBe(2);

@@ -243,6 +243,7 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
           `  Battery:    ${d.batteryMv} mV${d.lowBattery ? ' (LOW)' : ''}`,
           `  Card:       ${d.cardState}, ${(Number(d.cardFree) / 1e6).toFixed(0)} of ${(Number(d.cardCapacity) / 1e6).toFixed(0)} MB free`,
           `  Recording:  ${d.recState}, ${d.recordingCount} recording(s) on the card, sample rate ${d.sampleRate} Hz${d.discreet ? ', discreet mode' : ''}`,
+          ...(d.wipePending ? ['  WIPE NOT FINISHED: a wipe was cut by a power loss; put the card in (or run "recorder wipe" again) to finish it.'] : []),
         ].join('\n'),
       );
       return 0;

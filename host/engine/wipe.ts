@@ -185,7 +185,10 @@ export async function runWipe(s: Session, emit: Emit, o: WipeOptions): Promise<W
   } catch (e) {
     throw e instanceof EngineError ? e : fsError(e, 'write the wipe certificate', file);
   }
-  const problems = checkCertificate(cert, pin?.publicKey ?? null);
+  // A library that never pinned this recorder (nothing was ever synced into it) cannot tie the
+  // signature to it: said, and the certificate is checked for itself only.
+  if (!pin) emit({ type: 'warning', code: 'NOT_PINNED', message: `This library has not pinned recorder ${s.deviceId}'s key, so the certificate cannot be tied to it here.`, action: 'Keep the certificate in the library that holds the recorder\'s recordings, and check it there with `recorder verify-wipe`.' });
+  const problems = checkCertificate(cert, pin ? pin.publicKey : cert.publicKey);
   await appendLog(o.fs, o.destination, s.deviceId, { event: 'wiped', certificate: path.basename(file), state: cert.state, method: cert.method, epoch: cert.epoch, discardedUnsynced: cert.discardedUnsynced, proven: problems.length === 0 });
   if (problems.length === 0) {
     // The new journal was verified here: the next sync carries on from it rather than reporting
