@@ -68,6 +68,7 @@ static int erase_card(rec_device_t *d, uint8_t *method)
         return REC_OK;
     }
     if (err != REC_E_UNSUPPORTED) return err;
+    port_log("the card's own erase is missing or did not leave what it promised: writing zeros over it");
     *method = RP_WIPE_METHOD_OVERWRITE;
     uint8_t *zeros = d->ring.buf;
     const uint32_t per_write = rec_ring_capacity(&d->ring) / REC_BD_BLOCK_SIZE;
