@@ -61,7 +61,6 @@ export type ProblemCode =
   // ---- privacy (issue 13)
   | 'UNSYNCED' // wipe or format refused: recordings without a verified copy in the library
   | 'WIPE_UNPROVEN' // the wipe was done but its certificate does not verify under the pinned key
-  | 'WIPE_PENDING' // a wipe cut by a power loss is not finished (no card, or the card failed)
   | 'INTERNAL';
 
 /** A device ERROR frame, decoded. */
