@@ -3,13 +3,17 @@
 //
 // The simulator is SIGKILLed (a power cut: nothing is flushed, the card image keeps what had been
 // written) at random moments while recording, at stop, while the app syncs, while the app deletes
-// verified recordings, while formatting (FORMAT), while writing settings (SET_LABEL / SETTINGS)
-// and while a rebooted recorder recovers (a second cut). After every cut the recorder boots again
+// verified recordings, while formatting (FORMAT), while wiping (WIPE), while writing settings
+// (SET_LABEL / SETTINGS) and while a rebooted recorder recovers (a second cut). After every cut the recorder boots again
 // on the same image, is checked over the protocol, quits cleanly, and the image is checked with
 // fsck.fat -n, mtools and our own WAV and journal checks:
 //
 //  - every recording that existed is present and byte-identical (SHA-256 of the file), unless the
-//    interrupted operation was a delete of a copy verified in the library or a format;
+//    interrupted operation was a delete of a copy verified in the library, a format or a wipe;
+//  - a wipe cut anywhere is finished by the boot after it (INFO never says WIPE_PENDING with the
+//    card in), or had not begun: either the card is as before, or it holds no recording, its
+//    journal is EPOCH_START then WIPED, and no run of the ramp longer than 0.1 s is left anywhere
+//    in the raw image;
 //  - the interrupted recording is recovered (finished, valid WAV, evid chunk equal to the audio,
 //    an unbroken ramp) with at most 1 s of audio (+ one 256-sample block) missing against the
 //    last INFO currentSamples received before the cut; `ffprobe` reads it;
@@ -20,7 +24,7 @@
 //  - the library the app wrote holds only byte-exact copies (.part files are prefixes).
 //
 // Usage: node scripts/power-campaign.mjs [--cuts 2000] [--seed 1] [--speed 20] [--size-mb 64]
-//          [--per-sequence 25] [--mix recording=4,stop=2,sync=1,delete=1,format=1,settings=1]
+//          [--per-sequence 25] [--mix recording=4,stop=2,sync=1,delete=1,format=1,wipe=1,settings=1]
 //          [--recovery-cuts 0.25] [--out DIR (default .tmp/power-campaign)] [--sim PATH] [--ffprobe all|some|none]
 //          [--stall-every N --stall-ms M] [--max-minutes M] [--quiet]
 // Needs the simulator (firmware/build) and the app (npm run build). Exit status 0 when every cut
@@ -56,7 +60,7 @@ const O = {
   speed: Number(opt('speed', 20)),
   sizeMb: Number(opt('size-mb', 64)),
   perSequence: Number(opt('per-sequence', 25)),
-  mix: String(opt('mix', 'recording=4,stop=2,sync=1,delete=1,format=1,settings=1')),
+  mix: String(opt('mix', 'recording=4,stop=2,sync=1,delete=1,format=1,wipe=1,settings=1')),
   recoveryCuts: Number(opt('recovery-cuts', 0.25)),
   out: resolve(String(opt('out', join(root, '.tmp', 'power-campaign')))),
   sim: resolve(String(opt('sim', process.env.REC_SIM_BIN ?? join(root, 'firmware', 'build', 'ports', 'host', 'recorder-sim')))),
@@ -76,14 +80,14 @@ for (const [what, p] of [['the simulator', O.sim], ['the app (npm run build)', C
   }
 }
 const { Deframer, decodeStruct, encodeFrame, encodeStruct } = await import(pathToFileURL(join(distProto, 'codec.js')).href);
-const { CARD_LAYOUT, CARD_STATE, COMMANDS, JOURNAL_KIND, KIND, PROTOCOL, RECORD_FLAGS, RECORDING_STATE, REC_STATE, SETTINGS_MASK, STOP_REASON, STRUCTS, structSize } = await import(pathToFileURL(join(distProto, 'schema.js')).href);
+const { CARD_LAYOUT, CARD_STATE, COMMANDS, INFO_FLAGS, JOURNAL_KIND, KIND, PROTOCOL, RECORD_FLAGS, RECORDING_STATE, REC_STATE, SETTINGS_MASK, STOP_REASON, STRUCTS, structSize } = await import(pathToFileURL(join(distProto, 'schema.js')).href);
 const { SerialPort } = await import('serialport');
 const { killAllNow, recordWithButton, seededRandom, spawnLines, startSimulator } = await import(pathToFileURL(driverJs).href);
 // The names of the library's own per-recorder files (pin record, key files, journal copy, log).
 const { LIBRARY_FILE } = await import(pathToFileURL(join(root, 'dist', 'host', 'engine', 'evidence', 'pins.js')).href);
 
 const JOURNAL_RECORD_SIZE = structSize(STRUCTS.JOURNAL_RECORD);
-const PHASES = ['recording', 'stop', 'sync', 'delete', 'format', 'settings'];
+const PHASES = ['recording', 'stop', 'sync', 'delete', 'format', 'wipe', 'settings'];
 const mix = Object.fromEntries(O.mix.split(',').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
 for (const k of Object.keys(mix)) if (!PHASES.includes(k)) throw new Error(`unknown phase ${k} in --mix`);
 const ENV = { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', MTOOLS_SKIP_CHECK: '1', PATH: `${process.env.PATH}:/usr/sbin:/sbin` };
@@ -338,6 +342,29 @@ function checkJournal(journal) {
   return recs;
 }
 
+/** The longest run of the simulator's ramp (each 16-bit sample the one before plus 1) in a raw
+ * image; all-zero blocks are skipped. */
+function longestRampRun(img) {
+  const zero = Buffer.alloc(512);
+  let best = 0;
+  let run = 0;
+  let prev = -1;
+  for (let b = 0; b < img.length; b += 512) {
+    if (img.subarray(b, b + 512).equals(zero)) {
+      run = 0;
+      prev = -1;
+      continue;
+    }
+    for (let o = b; o < b + 512; o += 2) {
+      const v = img.readUInt16LE(o);
+      run = v !== 0 && v === ((prev + 1) & 0xffff) ? run + 1 : 0;
+      if (run > best) best = run;
+      prev = v;
+    }
+  }
+  return best;
+}
+
 function fsck(image) {
   const r = spawnSync('fsck.fat', ['-n', image], { env: ENV, encoding: 'utf8' });
   return { ok: r.status === 0, output: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
@@ -427,6 +454,9 @@ const report = {
   filesChecked: 0,
   ffprobeRuns: 0,
   formatsCutUnformatted: 0,
+  wipesDone: 0,
+  wipesResumed: 0,
+  wipesNotBegun: 0,
   appSyncRuns: 0,
   appSyncIncomplete: 0,
   appIncomplete: [],
@@ -591,6 +621,7 @@ async function oneCut(ctx, state, paths, r) {
   let settingsBefore = { label: state.label, sampleRate: state.sampleRate };
   let settingsNew = null;
   let formatCut = false;
+  let wipeCut = false;
   let cliRun = null;
 
   const quickRecording = (seconds) => recordWithButton(sim.sim, seconds, O.speed);
@@ -660,6 +691,24 @@ async function oneCut(ctx, state, paths, r) {
     formatCut = true;
     state.formats = (state.formats ?? 0) + 1;
     allowedGone = () => true;
+  } else if (phase === 'wipe') {
+    // As the app does: the counts it saw in LIST, so the recorder obeys.
+    const seen = await c.list();
+    const newest = seen.reduce((m, e) => Math.max(m, e.number), 0);
+    const delay = r() * (budgetFormatMs + 10);
+    d.delayMs = Number(delay.toFixed(2));
+    const pending = c.ok('WIPE', { magic: PROTOCOL.wipeMagic, recordings: seen.length, newestNumber: newest, reserved: 0, deviceId: state.deviceId }, 30_000).then(
+      () => true,
+      () => null,
+    );
+    await sleep(delay);
+    await sim.cut();
+    await c.close();
+    if (await pending) d.wipeCompletedBeforeCut = true;
+    formatCut = true;
+    wipeCut = true;
+    state.formats = (state.formats ?? 0) + 1;
+    allowedGone = () => true;
   } else if (phase === 'settings') {
     const which = r() < 0.5 ? 'label' : 'rate';
     if (which === 'label') {
@@ -707,7 +756,8 @@ async function oneCut(ctx, state, paths, r) {
   }
   c = await Client.open(link);
   info = await c.ok('HELLO', { maxPayload: 4096 });
-  if (formatCut && info.cardState === CARD_STATE.UNFORMATTED) {
+  if (info.flags & INFO_FLAGS.WIPE_PENDING) throw new Error('the boot after the cut did not finish the wipe (WIPE_PENDING with the card in)');
+  if (formatCut && !wipeCut && info.cardState === CARD_STATE.UNFORMATTED) {
     // Cut before the new file system was complete: the recorder says so and formats on request.
     report.formatsCutUnformatted++;
     d.unformatted = true;
@@ -749,6 +799,20 @@ async function oneCut(ctx, state, paths, r) {
 
   // The journal is append-only (a format starts a new one).
   const formattedNow = formatCut && (card.journal.length < state.journal.length || !card.journal.subarray(0, state.journal.length).equals(state.journal));
+  if (wipeCut && formattedNow) {
+    // The wipe happened (before the cut, or finished by the boot): nothing of the old card left.
+    const recs = [];
+    for (let o = 0; o < card.journal.length; o += JOURNAL_RECORD_SIZE) recs.push(decodeStruct('JOURNAL_RECORD', card.journal.subarray(o, o + JOURNAL_RECORD_SIZE)));
+    if (recs[0]?.kind !== JOURNAL_KIND.EPOCH_START || recs[1]?.kind !== JOURNAL_KIND.WIPED) throw new Error(`after a wipe the journal is ${recs.map((x) => x.kind).join(',')}, not EPOCH_START then WIPED`);
+    if (recs[1].flags & RECORD_FLAGS.RECOVERED) report.wipesResumed++;
+    if (card.files.size !== 0) throw new Error(`after a wipe the card holds recordings ${[...card.files.keys()].join(', ')}`);
+    const run = longestRampRun(readFileSync(image));
+    if (run > rate / 10) throw new Error(`after a wipe a run of ${run} ramp samples is left in the raw image`);
+    report.wipesDone++;
+    d.wiped = true;
+  } else if (wipeCut) {
+    report.wipesNotBegun++;
+  }
   if (!formatCut && !card.journal.subarray(0, state.journal.length).equals(state.journal)) throw new Error('the journal is not an extension of the one before the cut');
 
   // Recordings that existed are unchanged (or legitimately gone).
@@ -964,6 +1028,7 @@ const md = [
   `| recordings checked (WAV, evid, ramp, LIST, journal) | ${report.filesChecked} |`,
   `| ffprobe runs | ${report.ffprobeRuns} |`,
   `| format cuts that left the card unformatted (formatted again on request) | ${report.formatsCutUnformatted} |`,
+  `| wipe cuts: wiped (of them finished by the next boot) / not begun | ${report.wipesDone} (${report.wipesResumed}) / ${report.wipesNotBegun} |`,
   `| app sync runs | ${report.appSyncRuns} |`,
   `| app runs that did not finish after the recorder came back | ${report.appSyncIncomplete} |`,
   `| delete runs cut after at least one verified delete | ${report.deletesVerifiedThenCut} |`,

@@ -13,11 +13,11 @@ import { readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeStruct } from '../protocol/src/codec.js';
-import { CARD_STATE, ERROR_CODE, INFO_FLAGS, KIND, PROTOCOL, REC_STATE, RECORD_ACTION, RECORD_FLAGS, RECORDING_STATE, STOP_REASON } from '../protocol/src/schema.js';
+import { CARD_STATE, ERROR_CODE, INFO_FLAGS, KIND, PROTOCOL, REC_STATE, RECORD_ACTION, RECORD_FLAGS, RECORDING_STATE, STOP_REASON, WIPE_METHOD } from '../protocol/src/schema.js';
 import { makeCard, requireQemu, startQemu, stopAllQemu, type Qemu } from './support/qemu.js';
 import { RawClient } from './support/raw-client.js';
 import { CLI, fsckCheck, mcopyOut, requireTool, runCli, stopAll, tempDir } from './support/sim.js';
-import { expectRamp, parseRecording, until } from './support/recording.js';
+import { expectRamp, longestSignalRun, parseRecording, until } from './support/recording.js';
 
 const MiB = 1024 * 1024;
 const RATE = 16000;
@@ -212,6 +212,30 @@ describe('firmware under QEMU (Cortex-M3, SD card over SPI)', () => {
     expect(v.code, v.stdout).toBe(0);
     expectFsckClean(image);
   }, 180_000);
+
+  it("wipes against QEMU's SD card model: the card's erase (CMD32/33/38) or, where it does not erase as its SCR says, zeros written; no run of the recording left", async () => {
+    const dir = tempDir('rec-qemu-');
+    const image = join(dir, 'card.img');
+    makeCard(image, 64 * MiB);
+    const q = await startQemu({ image });
+    const c = await connect(q.pty);
+    const info = await c.ok('HELLO', { maxPayload: 4096 });
+    await press(q, /^state rec=recording/);
+    await samplesReached(c, RATE);
+    await press(q, /^state rec=idle/);
+    const [e] = await list(c);
+    const { data } = parseRecording(await readRecording(c, e!, Number(info.maxPayload)));
+    expect(longestSignalRun(readFileSync(image), data)).toBe(data.length / 2);
+    const t0 = Date.now();
+    const w = await c.ok('WIPE', { magic: PROTOCOL.wipeMagic, recordings: 1, newestNumber: Number(e!.number), reserved: 0, deviceId: info.deviceId! }, 600_000);
+    console.log(`qemu wipe: method ${String(w.method)} (1 SD erase, 2 overwrite), ${String(w.blocksErased)} blocks in ${Date.now() - t0} ms; ${q.lines.filter((l) => /zeros/.test(l)).join('; ')}`);
+    expect([WIPE_METHOD.SD_ERASE, WIPE_METHOD.OVERWRITE]).toContain(w.method);
+    expect(await list(c)).toEqual([]);
+    await close(c);
+    expect(await q.quit()).toBe(0);
+    expectFsckClean(image);
+    expect(longestSignalRun(readFileSync(image), data)).toBeLessThan(RATE / 10);
+  }, 660_000);
 
   it('works with a 4 GiB SDHC card (block addressing)', async () => {
     const dir = tempDir('rec-qemu-');

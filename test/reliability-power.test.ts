@@ -1,7 +1,7 @@
 /**
  * Power-cut campaign in CI: scripts/power-campaign.mjs with at least 200 cuts of the simulator
  * (SIGKILL) while recording, at stop, while the app syncs, while it deletes verified recordings,
- * while formatting, while writing settings, and while a rebooted recorder recovers. The script
+ * while formatting, while wiping, while writing settings, and while a rebooted recorder recovers. The script
  * checks every cut (see its header and docs/reliability.md); this test runs it bounded in time and
  * checks its report. The long campaign is the same script with a larger --cuts.
  */
@@ -65,9 +65,9 @@ function run(args: string[], timeoutMs: number): Promise<{ code: number | null; 
 }
 
 describe('power-cut campaign', () => {
-  it('survives 200 power cuts across recording, stop, sync, delete, format, settings and recovery', async () => {
+  it('survives 200 power cuts across recording, stop, sync, delete, format, wipe, settings and recovery', async () => {
     const out = tempDir('rec-power-report-');
-    const r = await run(['--cuts', '200', '--seed', String(process.env.REC_POWER_SEED ?? 7), '--per-sequence', '25', '--speed', '10', '--mix', 'recording=5,stop=3,sync=1,delete=1,format=2,settings=2', '--out', out, '--quiet'], 330_000);
+    const r = await run(['--cuts', '200', '--seed', String(process.env.REC_POWER_SEED ?? 7), '--per-sequence', '25', '--speed', '10', '--mix', 'recording=5,stop=3,sync=1,delete=1,format=2,wipe=1,settings=2', '--out', out, '--quiet'], 330_000);
     const reportPath = join(out, 'power-campaign.json');
     expect(existsSync(reportPath), r.out.slice(-3000)).toBe(true);
     const report = JSON.parse(readFileSync(reportPath, 'utf8')) as Report;
@@ -75,7 +75,7 @@ describe('power-cut campaign', () => {
     expect(report.failures, JSON.stringify(report.failures, null, 1)).toEqual([]);
     expect(r.code, r.out.slice(-3000)).toBe(0);
     expect(report.cuts).toBeGreaterThanOrEqual(200);
-    for (const phase of ['recording', 'stop', 'sync', 'delete', 'format', 'settings', 'recovery']) {
+    for (const phase of ['recording', 'stop', 'sync', 'delete', 'format', 'wipe', 'settings', 'recovery']) {
       expect(report.byPhase[phase]!.cuts, phase).toBeGreaterThan(0);
     }
     expect(report.recovered).toBeGreaterThan(20);

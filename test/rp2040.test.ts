@@ -10,13 +10,14 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CARD_LAYOUT, ENTROPY_SOURCE, IDENTITY_FLAGS, KIND, PROTOCOL, RECORDING_STATE, RECORD_ACTION, REC_STATE, STOP_REASON } from '../protocol/src/schema.js';
+import { CARD_LAYOUT, ENTROPY_SOURCE, IDENTITY_FLAGS, JOURNAL_KIND, KIND, PROTOCOL, RECORDING_STATE, RECORD_ACTION, REC_STATE, STOP_REASON, WIPE_METHOD, WIPE_STATE } from '../protocol/src/schema.js';
 import { checkIdentity } from '../host/engine/evidence/identity.js';
 import { DEFAULT_UNIQUE_ID } from '../firmware/ports/rp2040/tools/bootrom.mjs';
 import { Board, requireRp2040Image } from './support/rp2040.js';
 import { SdCardSpi } from './support/sd-card-spi.js';
 import { fsckCheck, mcopyOut, requireTool, stopAll, tempDir } from './support/sim.js';
-import { parseRecording } from './support/recording.js';
+import { longestSignalRun, parseRecording } from './support/recording.js';
+import { journalEntriesFromPayload } from '../host/engine/journal.js';
 
 let firmware: Uint8Array;
 beforeAll(() => {
@@ -301,3 +302,54 @@ describe('RP2040 firmware recording on rp2040js', () => {
     expect(fsck2.status, fsck2.output).toBe(0);
   }, 170_000);
 });
+
+describe('RP2040 firmware wipe on rp2040js', () => {
+  it("WIPE erases the card with the SD card's own erase (CMD32/33/38): no run of the recording left, the settings and the numbering survive, the card checks clean", async () => {
+    const dir = tempDir('rec-rp2040-');
+    const { path, card } = makeCard(dir);
+    const signal = new Signal();
+    const b = boot(card, signal);
+    await b.until('USB enumeration', () => b.connected, 10_000);
+    const hello = await b.ok('HELLO', { maxPayload: 4096 });
+    await b.ok('RECORD', { action: RECORD_ACTION.START });
+    let info = await b.ok('INFO');
+    while (Number(info.currentSamples) < 3 * 16000) {
+      await b.sleep(1000);
+      info = await b.ok('INFO');
+    }
+    await b.ok('RECORD', { action: RECORD_ACTION.STOP }, 30_000);
+    const e = ((await b.ok('LIST', { afterNumber: 0, maxEntries: 10 })).entries as Record<string, unknown>[])[0]!;
+    const { data } = parseRecording(await syncFile(b, 1, Number(e.size)));
+    expect(longestSignalRun(Buffer.from(card.image), data)).toBe(data.length / 2);
+
+    const refused = await b.call('WIPE', { magic: PROTOCOL.wipeMagic, recordings: 0, newestNumber: 0, reserved: 0, deviceId: hello.deviceId! });
+    expect(refused.kind).toBe(KIND.ERROR);
+    const w = await b.ok('WIPE', { magic: PROTOCOL.wipeMagic, recordings: 1, newestNumber: 1, reserved: 0, deviceId: hello.deviceId! }, 120_000);
+    expect(w.state).toBe(WIPE_STATE.DONE);
+    expect(w.method).toBe(WIPE_METHOD.SD_ERASE);
+    expect(card.stats.blocksErased).toBe(Number(w.blocksErased));
+    expect(Number(w.blocksErased)).toBeGreaterThan(card.blocks - 64); // all but the settings tail, if hidden
+    expect(Number((await b.ok('INFO')).recordingCount)).toBe(0);
+    await b.sleep(200);
+    await b.stop();
+    boards.splice(boards.indexOf(b), 1);
+    expect(longestSignalRun(Buffer.from(card.image), data)).toBeLessThan(1600);
+    writeFileSync(path, card.image);
+    const fsck = fsckCheck(path);
+    expect(fsck.status, fsck.output).toBe(0);
+
+    // A power cycle: the same recorder (settings put back), numbers go on, the journal says WIPED.
+    card.powerCycle();
+    const b2 = boot(card);
+    await b2.until('USB enumeration', () => b2.connected, 30_000);
+    const after = await b2.ok('HELLO', { maxPayload: 4096 });
+    expect(after.deviceId).toBe(hello.deviceId);
+    expect(Number(after.nextNumber)).toBe(2);
+    const journal = await b2.call('JOURNAL', { fromIndex: 0, maxRecords: 8, reserved: 0 });
+    expect(journal.kind).toBe(KIND.RESPONSE);
+    const kinds = journalEntriesFromPayload(journal.payload).entries.map((x) => x.record.kind);
+    expect(kinds).toEqual([JOURNAL_KIND.EPOCH_START, JOURNAL_KIND.WIPED]);
+    await b2.stop();
+  }, 150_000);
+});
+

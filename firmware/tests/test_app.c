@@ -27,6 +27,7 @@
 #include "rec/fat.h"
 #include "rec/frame.h"
 #include "rec/journal.h"
+#include "rec/nvm.h"
 #include "rec/sha256.h"
 #include "rec_protocol.h"
 #include "support/tools.h"
@@ -1796,6 +1797,309 @@ static void test_power_cut_campaign_signed(void **state)
     baseline = NULL;
 }
 
+/* ---- the wipe (WIPE) ------------------------------------------------------------------------- */
+
+typedef struct {
+    uint8_t state, method;
+    uint32_t epoch, blocks;
+} wipe_t;
+
+static resp_t wipe_request(uint32_t magic, uint32_t recordings, uint32_t newest, uint64_t id)
+{
+    uint8_t q[RP_WIPE_REQ_SIZE] = { 0 };
+    rec_put_u32(q + RP_WIPE_REQ_OFF_MAGIC, magic);
+    rec_put_u32(q + RP_WIPE_REQ_OFF_RECORDINGS, recordings);
+    rec_put_u32(q + RP_WIPE_REQ_OFF_NEWEST_NUMBER, newest);
+    rec_put_u64(q + RP_WIPE_REQ_OFF_DEVICE_ID, id);
+    return request(RP_CMD_WIPE, q, sizeof q);
+}
+
+static wipe_t wipe_ok(uint32_t recordings, uint32_t newest)
+{
+    resp_t r = wipe_request(RP_WIPE_MAGIC, recordings, newest, rec_device()->settings.device_id);
+    expect_ok(r);
+    assert_int_equal(r.length, RP_WIPE_SIZE);
+    wipe_t w = { r.payload[RP_WIPE_OFF_STATE], r.payload[RP_WIPE_OFF_METHOD], rec_get_u32(r.payload + RP_WIPE_OFF_EPOCH),
+                 rec_get_u32(r.payload + RP_WIPE_OFF_BLOCKS_ERASED) };
+    return w;
+}
+
+/* What an age key and a recipient would leave: state kinds 5 and 6 and NVM sectors 4 and 5. */
+static void nvm_put_secrets(void)
+{
+    rec_device_t *d = rec_device();
+    uint8_t secret[20];
+    memset(secret, 0xC5, sizeof secret);
+    assert_int_equal(rec_nvm_state_put(&d->nvm, 5, secret, sizeof secret), REC_OK);
+    assert_int_equal(rec_nvm_state_put(&d->nvm, 6, secret, sizeof secret), REC_OK);
+    uint8_t page[NVM_FAKE_PAGE_BYTES];
+    memset(page, 0xC5, sizeof page);
+    assert_int_equal(port_nvm_program(4 * NVM_FAKE_SECTOR_BYTES, page, sizeof page), REC_OK);
+    assert_int_equal(port_nvm_program(5 * NVM_FAKE_SECTOR_BYTES, page, sizeof page), REC_OK);
+}
+
+/* The longest run of consecutive ramp samples (each the one before plus 1) in the card image:
+ * the fake microphone's signal. Every recording of these tests is far longer than 64. */
+static uint32_t longest_ramp_run(void)
+{
+    uint32_t best = 0, run = 0;
+    const uint8_t *img = g_ram.data;
+    size_t n = rec_bd_ram_size(&g_ram) / 2u;
+    uint16_t prev = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t v = rec_get_u16(img + 2 * i);
+        run = i > 0 && v == (uint16_t)(prev + 1u) && v != 0 ? run + 1u : 0u;
+        if (run > best) best = run;
+        prev = v;
+    }
+    return best;
+}
+
+/* The NVM after a wipe: sectors 4 and 5 blank, the state log only allowlisted kinds with
+ * sequences above `before` (no entry from before the wipe survives), and no 0xC5 secret. */
+static void check_nvm_wiped(uint32_t before)
+{
+    const uint8_t *img = nvm_fake_image();
+    assert_true(rec_nvm_blank(img + 4 * NVM_FAKE_SECTOR_BYTES, 2 * NVM_FAKE_SECTOR_BYTES));
+    for (uint32_t sec = REC_NVM_SECTOR_LOG_A; sec <= REC_NVM_SECTOR_LOG_B; sec++) {
+        for (uint32_t off = 0; off < NVM_FAKE_SECTOR_BYTES; off += RP_NVM_STATE_ENTRY_SIZE) {
+            const uint8_t *raw = img + sec * NVM_FAKE_SECTOR_BYTES + off;
+            if (rec_nvm_blank(raw, RP_NVM_STATE_ENTRY_SIZE)) continue;
+            rp_nvm_state_entry_t e;
+            rp_nvm_state_entry_unpack(raw, &e);
+            if (e.magic != RP_CARD_NVM_STATE_MAGIC) continue; /* torn by the cut of a later write */
+            assert_true(e.kind != 5 && e.kind != 6);
+            if (e.sequence <= before) fail_msg("an entry from before the wipe survives (kind %u seq %u)", e.kind, e.sequence);
+        }
+    }
+    for (uint32_t at = 2 * NVM_FAKE_SECTOR_BYTES; at + 8 <= 4 * NVM_FAKE_SECTOR_BYTES; at++)
+        if (memcmp(img + at, "\xC5\xC5\xC5\xC5\xC5\xC5\xC5\xC5", 8) == 0) fail_msg("a secret survives at %u", at);
+}
+
+/* The card after a wipe that began epoch `epoch`: empty, its journal EPOCH_START and WIPED, the
+ * device's count on it and IDENTITY signing WIPED as the head; no run of the old audio. */
+static void check_card_wiped(uint32_t epoch, uint32_t prev_count, bool recovered)
+{
+    entry_t e[2];
+    assert_int_equal(list_all(e, 2), 0);
+    uint8_t recs[4 * RP_JOURNAL_RECORD_SIZE];
+    uint16_t kinds[4];
+    uint32_t numbers[4];
+    assert_int_equal(journal_kinds(kinds, numbers, 4, recs), 2);
+    assert_int_equal(kinds[0], RP_JOURNAL_KIND_EPOCH_START);
+    assert_int_equal(numbers[0], epoch);
+    assert_int_equal(rec_get_u32(recs + RP_JOURNAL_RECORD_OFF_SAMPLE_COUNT), prev_count);
+    const uint8_t *w = recs + RP_JOURNAL_RECORD_SIZE;
+    assert_int_equal(kinds[1], RP_JOURNAL_KIND_WIPED);
+    assert_int_equal(numbers[1], epoch);
+    assert_int_equal(rec_get_u32(w + RP_JOURNAL_RECORD_OFF_SAMPLE_COUNT), g_ram.bd.block_count);
+    assert_int_equal(rec_get_u32(w + RP_JOURNAL_RECORD_OFF_SAMPLE_RATE), RP_WIPE_METHOD_OVERWRITE);
+    assert_int_equal((w[RP_JOURNAL_RECORD_OFF_FLAGS] & RP_RECORD_FLAG_RECOVERED) != 0, recovered);
+    identity_t v = identity(0x3E);
+    assert_int_equal(v.epoch, epoch);
+    assert_int_equal(v.count, 2u);
+    uint8_t digest[32];
+    rec_sha256(w, RP_JOURNAL_RECORD_SIZE, digest);
+    assert_memory_equal(v.head, digest, 32);
+    uint32_t run = longest_ramp_run();
+    if (run > 64) fail_msg("a run of %u samples of the old audio survives the wipe", run);
+}
+
+static void test_wipe_refusals_and_what_it_leaves(void **state)
+{
+    (void)state;
+    hello();
+    assert_int_equal(provision(false, RP_PROVISION_MAGIC).kind, RP_KIND_RESPONSE);
+    record_one(1500);
+    record_one(1500);
+    entry_t e[4];
+    assert_int_equal(list_all(e, 4), 2);
+    assert_true(longest_ramp_run() > 16000);
+    nvm_put_secrets();
+    identity_t before = identity(1);
+    const uint32_t seq_before = rec_device()->nvm.sequence;
+    const uint64_t id = rec_device()->settings.device_id;
+
+    expect_error(wipe_request(0x12345678u, 2, 2, id), RP_ERR_CONFIRMATION_REQUIRED);
+    expect_error(wipe_request(RP_WIPE_MAGIC, 2, 2, id + 1), RP_ERR_BAD_STATE);   /* another device */
+    expect_error(wipe_request(RP_WIPE_MAGIC, 1, 2, id), RP_ERR_BAD_STATE);       /* a recording unseen */
+    expect_error(wipe_request(RP_WIPE_MAGIC, 2, 1, id), RP_ERR_BAD_STATE);
+    press();
+    record_ms(16000, 300);
+    expect_error(wipe_request(RP_WIPE_MAGIC, 2, 2, id), RP_ERR_BUSY);
+    press();
+    expect_error(wipe_request(RP_WIPE_MAGIC, 2, 2, id), RP_ERR_BAD_STATE);       /* now there are 3 */
+    assert_int_equal(list_all(e, 4), 3);
+    assert_int_equal(identity(2).count, before.count + 1u);                     /* nothing was touched */
+
+    wipe_t w = wipe_ok(3, 3);
+    assert_int_equal(w.state, RP_WIPE_STATE_DONE);
+    assert_int_equal(w.method, RP_WIPE_METHOD_OVERWRITE); /* the RAM card has no erase */
+    assert_int_equal(w.epoch, 2u);
+    assert_int_equal(w.blocks, g_ram.bd.block_count);
+    check_card_wiped(2, before.count + 1u, false);
+    check_nvm_wiped(seq_before);
+    identity_t after = identity(3);
+    assert_memory_equal(after.pk, before.pk, 32); /* the device keeps its identity */
+    resp_t info = hello();
+    assert_false(info.payload[RP_INFO_OFF_FLAGS] & RP_INFO_FLAG_WIPE_PENDING);
+    assert_int_equal(info.payload[RP_INFO_OFF_CARD_STATE], RP_CARD_STATE_OK);
+    /* Numbers are never reused; the next recording opens the new epoch's story. */
+    record_one(300);
+    assert_int_equal(list_all(e, 4), 1);
+    assert_int_equal(e[0].number, 4);
+    check_recording(&e[0], g_ramp - e[0].samples);
+    /* A second wipe, of a device with nothing to hide, is just as final. */
+    w = wipe_ok(1, 4);
+    assert_int_equal(w.epoch, 3u);
+    boot();
+    check_card_wiped(3, 3, false);
+}
+
+static void test_wipe_without_nvm(void **state)
+{
+    (void)state;
+    hello();
+    record_one(1000);
+    wipe_t w = wipe_ok(1, 1);
+    assert_int_equal(w.state, RP_WIPE_STATE_DONE);
+    assert_int_equal(w.epoch, 0u);
+    entry_t e[2];
+    assert_int_equal(list_all(e, 2), 0);
+    uint8_t recs[2 * RP_JOURNAL_RECORD_SIZE];
+    uint16_t kinds[2];
+    uint32_t numbers[2];
+    assert_int_equal(journal_kinds(kinds, numbers, 2, recs), 1);
+    assert_int_equal(kinds[0], RP_JOURNAL_KIND_WIPED);
+    assert_true(longest_ramp_run() <= 64);
+}
+
+/* A wipe that finds no card at the boot after its cut: its keys go at once, the device says the
+ * wipe is pending and records nothing, and the card it sees next is wiped before anything. */
+static void test_wipe_cut_then_no_card(void **state)
+{
+    (void)state;
+    hello();
+    record_one(1000);
+    nvm_put_secrets();
+    const uint32_t seq_before = rec_device()->nvm.sequence;
+    nvm_fake_cut_at(1); /* WIPE_PENDING lands; the next NVM write is cut */
+    resp_t r = wipe_request(RP_WIPE_MAGIC, 1, 1, rec_device()->settings.device_id);
+    assert_int_equal(r.kind, RP_KIND_ERROR);
+    nvm_fake_power_on();
+    port_fake_set_card_present(0);
+    port_fake_set_card(NULL, REC_E_NOCARD);
+    host_reset();
+    (void)rec_app_init();
+    for (int i = 0; i < 10; i++) rec_app_poll();
+    check_nvm_wiped(seq_before);
+    resp_t info = hello();
+    assert_true(info.payload[RP_INFO_OFF_FLAGS] & RP_INFO_FLAG_WIPE_PENDING);
+    press();
+    assert_false(port_fake_mic_running());
+    /* The card comes back: finished at mount, and the host's next WIPE hears RESUMED once. */
+    port_fake_set_card_present(-1);
+    port_fake_set_card(&g_ram.bd, 0);
+    rec_app_card_changed();
+    for (int i = 0; i < 10; i++) rec_app_poll();
+    info = hello();
+    assert_false(info.payload[RP_INFO_OFF_FLAGS] & RP_INFO_FLAG_WIPE_PENDING);
+    check_card_wiped(2, 1, true);
+    wipe_t w = wipe_ok(0, 0);
+    assert_int_equal(w.state, RP_WIPE_STATE_RESUMED);
+    assert_int_equal(w.epoch, 2u);
+    w = wipe_ok(0, 0);
+    assert_int_equal(w.state, RP_WIPE_STATE_DONE);
+    assert_int_equal(w.epoch, 3u);
+}
+
+/* A power cut at every NVM program and erase of the wipe, and at card writes through it (a
+ * stride through the overwrite and the format, every block of the journal), torn or not: the next boot
+ * either finds the device as it was (a cut before WIPE_PENDING landed) or finishes the wipe:
+ * nothing of the old audio or keys left, the journal EPOCH_START and WIPED (RECOVERED), counted. */
+static void test_wipe_power_cut_campaign(void **state)
+{
+    (void)state;
+    rec_bd_ram_free(&g_ram);
+    card_new(34);
+    port_fake_reset();
+    nvm_fake_enable(true);
+    boot();
+    hello();
+    record_one(1500);
+    nvm_put_secrets();
+    const uint32_t seq_before = rec_device()->nvm.sequence;
+    identity_t before = identity(7);
+    static uint8_t nvm_baseline[NVM_FAKE_BYTES];
+    memcpy(nvm_baseline, nvm_fake_image(), sizeof nvm_baseline);
+    size_t size = rec_bd_ram_size(&g_ram);
+    static uint8_t *baseline;
+    free(baseline);
+    baseline = malloc(size);
+    assert_non_null(baseline);
+    memcpy(baseline, g_ram.data, size);
+
+    /* Measure the wipe: NVM operations and card blocks. */
+    uint32_t ops0 = nvm_fake_ops();
+    g_ram.blocks_written = 0;
+    wipe_ok(1, 1);
+    const uint32_t nvm_ops = nvm_fake_ops() - ops0;
+    const uint64_t blocks = g_ram.blocks_written;
+    const uint64_t overwrite = g_ram.bd.block_count;
+    assert_true(blocks > overwrite);
+
+    unsigned cuts = 0, untouched = 0, finished = 0;
+    for (uint32_t pass = 0; pass < 2; pass++) {
+        const uint64_t points = pass == 0 ? nvm_ops : blocks + 1u;
+        for (uint64_t cut = 0; cut < points; cut++) {
+            /* Card: the first writes, a stride through the overwrite and the format, and every
+             * block of the journal's appends at the end (about 130 cuts in all). */
+            if (pass == 1 && cut > 16 && cut + 48 < blocks && cut % (cut < overwrite ? 4093u : 23u) != 0) continue;
+            rec_bd_ram_restore(&g_ram, baseline);
+            rec_bd_ram_power_on(&g_ram);
+            port_fake_reset();
+            nvm_fake_enable(true);
+            memcpy(nvm_fake_image(), nvm_baseline, sizeof nvm_baseline);
+            boot();
+            hello();
+            if (pass == 0) nvm_fake_cut_at((int32_t)cut);
+            else rec_bd_ram_cut_after(&g_ram, cut, cut % 2 == 1);
+            resp_t r = wipe_request(RP_WIPE_MAGIC, 1, 1, rec_device()->settings.device_id);
+            if (pass == 1 && cut == blocks) {
+                expect_ok(r); /* the budget covered the whole wipe */
+            } else {
+                assert_int_equal(r.kind, RP_KIND_ERROR);
+            }
+            /* Power back. */
+            nvm_fake_power_on();
+            rec_bd_ram_power_on(&g_ram);
+            g_ram.cut_armed = false;
+            boot();
+            resp_t info = hello();
+            assert_false(info.payload[RP_INFO_OFF_FLAGS] & RP_INFO_FLAG_WIPE_PENDING);
+            assert_int_equal(info.payload[RP_INFO_OFF_CARD_STATE], RP_CARD_STATE_OK);
+            entry_t e[2];
+            if (list_all(e, 2) == 1) {
+                /* Cut before WIPE_PENDING landed: nothing happened, the host may ask again. */
+                assert_true(pass == 0);
+                check_recording(&e[0], 0);
+                assert_int_equal(identity(8).count, before.count);
+                untouched++;
+            } else {
+                check_card_wiped(2, before.count, !(pass == 1 && cut == blocks));
+                check_nvm_wiped(seq_before);
+                finished++;
+            }
+            cuts++;
+        }
+    }
+    print_message("wipe power cuts: %u (%u NVM operations, %llu card blocks), device untouched %u, wipe finished %u\n", cuts,
+                  nvm_ops, (unsigned long long)blocks, untouched, finished);
+    assert_true(untouched > 0 && finished > 0);
+    free(baseline);
+    baseline = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1824,6 +2128,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sealing_refuses_audio_changed_after_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_signed_recording_verifies_to_its_last_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_campaign_signed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wipe_refusals_and_what_it_leaves, setup_nvm, teardown),
+        cmocka_unit_test_setup_teardown(test_wipe_without_nvm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wipe_cut_then_no_card, setup_nvm, teardown),
+        cmocka_unit_test_setup_teardown(test_wipe_power_cut_campaign, setup_nvm, teardown),
     };
     /* REC_TEST_FILTER=test_power_cut* runs some of them (a debugging aid). */
     if (getenv("REC_TEST_FILTER")) cmocka_set_test_filter(getenv("REC_TEST_FILTER"));

@@ -377,6 +377,153 @@ static void test_power_cut_at_every_provision_step(void **state)
     provision_cut_campaign(true);
 }
 
+/* ---- Crypto-erase (the wipe) ------------------------------------------------------------------ */
+
+static const uint8_t g_keep[] = { RP_NVM_STATE_JOURNAL_HEAD, RP_NVM_STATE_JOURNAL_PENDING, RP_NVM_STATE_NUMBER_FLOOR,
+                                  RP_NVM_STATE_CLOCK, RP_NVM_STATE_WIPE_PENDING };
+
+/* Payloads that differ for every kind and version (value_of's may repeat mod 256). */
+static void purge_value(uint8_t kind, uint32_t version, uint8_t out[REC_NVM_PAYLOAD_MAX])
+{
+    out[0] = (uint8_t)(0xC0u | kind);
+    out[1] = (uint8_t)version;
+    for (unsigned i = 2; i < REC_NVM_PAYLOAD_MAX; i++) out[i] = (uint8_t)(0x80u + kind * 13u + i);
+}
+
+static void check_purge_value(rec_nvm_t *n, uint8_t kind, uint32_t version)
+{
+    uint8_t got[REC_NVM_PAYLOAD_MAX], want[REC_NVM_PAYLOAD_MAX];
+    int len = rec_nvm_state_get(n, kind, got, sizeof got);
+    if (version == 0) {
+        assert_int_equal(len, REC_E_NOENT);
+        return;
+    }
+    assert_int_equal(len, REC_NVM_PAYLOAD_MAX);
+    purge_value(kind, version, want);
+    assert_memory_equal(got, want, sizeof want);
+}
+
+/* Every kind 1..7, several versions each (kinds 5 and 6 stand for anything the wipe does not
+ * know, such as file keys), something in sectors 4 and 5; returns the highest version. */
+static uint32_t fill_log(rec_nvm_t *n)
+{
+    uint8_t v[REC_NVM_PAYLOAD_MAX];
+    uint32_t version = 0;
+    for (uint32_t round = 1; round <= 40; round++) {
+        for (uint8_t k = 1; k < REC_NVM_KINDS; k++) {
+            purge_value(k, round, v);
+            assert_int_equal(rec_nvm_state_put(n, k, v, sizeof v), REC_OK);
+        }
+        version = round;
+    }
+    uint8_t page[NVM_FAKE_PAGE_BYTES];
+    memset(page, 0x5A, sizeof page);
+    assert_int_equal(port_nvm_program(4 * NVM_FAKE_SECTOR_BYTES, page, sizeof page), REC_OK);
+    assert_int_equal(port_nvm_program(5 * NVM_FAKE_SECTOR_BYTES + 512, page, sizeof page), REC_OK);
+    return version;
+}
+
+static bool kept_kind(uint8_t k)
+{
+    for (size_t i = 0; i < sizeof g_keep; i++)
+        if (g_keep[i] == k) return true;
+    return false;
+}
+
+/* The raw image after a finished crypto-erase: sectors 4 and 5 blank; the log holds exactly one
+ * valid entry per kept kind (with a sequence above `before`) and nothing else that is not
+ * blank; no payload of any earlier version of any kind is left anywhere in the NVM. */
+static void check_purged_image(uint32_t before, uint32_t last_version)
+{
+    const uint8_t *img = nvm_fake_image();
+    assert_true(rec_nvm_blank(img + 4 * NVM_FAKE_SECTOR_BYTES, 2 * NVM_FAKE_SECTOR_BYTES));
+    unsigned seen[REC_NVM_KINDS] = { 0 };
+    for (uint32_t sec = REC_NVM_SECTOR_LOG_A; sec <= REC_NVM_SECTOR_LOG_B; sec++) {
+        for (uint32_t off = 0; off < NVM_FAKE_SECTOR_BYTES; off += RP_NVM_STATE_ENTRY_SIZE) {
+            const uint8_t *raw = img + sec * NVM_FAKE_SECTOR_BYTES + off;
+            if (rec_nvm_blank(raw, RP_NVM_STATE_ENTRY_SIZE)) continue;
+            rp_nvm_state_entry_t e;
+            rp_nvm_state_entry_unpack(raw, &e);
+            assert_int_equal(e.magic, RP_CARD_NVM_STATE_MAGIC);
+            assert_true(kept_kind(e.kind));
+            assert_true(e.sequence > before);
+            seen[e.kind]++;
+        }
+    }
+    for (uint8_t k = 1; k < REC_NVM_KINDS; k++) assert_int_equal(seen[k], kept_kind(k) ? 1u : 0u);
+    for (uint8_t k = 1; k < REC_NVM_KINDS; k++) {
+        for (uint32_t ver = 1; ver <= last_version; ver++) {
+            if (kept_kind(k) && ver == last_version) continue;
+            uint8_t v[REC_NVM_PAYLOAD_MAX];
+            purge_value(k, ver, v);
+            for (uint32_t at = 0; at + sizeof v <= NVM_FAKE_BYTES; at++)
+                if (memcmp(img + at, v, sizeof v) == 0) fail_msg("kind %u version %u survives at %u", k, ver, at);
+        }
+    }
+}
+
+static void test_purge_keeps_only_the_allowlist(void **state)
+{
+    (void)state;
+    rec_nvm_t n;
+    assert_int_equal(rec_nvm_open(&n), REC_OK);
+    uint32_t last = fill_log(&n);
+    uint32_t before = n.sequence;
+    assert_int_equal(rec_nvm_state_purge(&n, g_keep, sizeof g_keep), REC_OK);
+    assert_int_equal(rec_nvm_erase_sectors(&n, 4, 2), REC_OK);
+    assert_int_equal(rec_nvm_erase_sectors(&n, 2, 1), REC_E_INVAL); /* never the map's own */
+    check_purged_image(before, last);
+    /* The same after a reboot, and the log goes on. */
+    assert_int_equal(rec_nvm_open(&n), REC_OK);
+    for (uint8_t k = 1; k < REC_NVM_KINDS; k++) check_purge_value(&n, k, kept_kind(k) ? last : 0);
+    uint8_t v[REC_NVM_PAYLOAD_MAX];
+    purge_value(5, 99, v);
+    assert_int_equal(rec_nvm_state_put(&n, 5, v, sizeof v), REC_OK);
+    check_purge_value(&n, 5, 99);
+}
+
+/* A cut at every program and erase of the crypto-erase: the next open finds either the old log
+ * whole (every kind, the dropped ones included: the wipe is redone) or the purged one (only the
+ * kept kinds); redoing it then always ends purged. */
+static void test_power_cut_at_every_purge_step(void **state)
+{
+    (void)state;
+    rec_nvm_t n;
+    nvm_fake_erase_all();
+    assert_int_equal(rec_nvm_open(&n), REC_OK);
+    uint32_t last = fill_log(&n);
+    static uint8_t baseline[NVM_FAKE_BYTES];
+    memcpy(baseline, nvm_fake_image(), sizeof baseline);
+    uint32_t ops0 = nvm_fake_ops();
+    assert_int_equal(rec_nvm_state_purge(&n, g_keep, sizeof g_keep), REC_OK);
+    assert_int_equal(rec_nvm_erase_sectors(&n, 4, 2), REC_OK);
+    const uint32_t total = nvm_fake_ops() - ops0;
+    unsigned old_kept = 0, new_kept = 0;
+    for (uint32_t cut = 0; cut < total; cut++) {
+        memcpy(nvm_fake_image(), baseline, sizeof baseline);
+        nvm_fake_power_on();
+        assert_int_equal(rec_nvm_open(&n), REC_OK);
+        uint32_t before = n.sequence;
+        nvm_fake_cut_at((int32_t)cut);
+        int err = rec_nvm_state_purge(&n, g_keep, sizeof g_keep);
+        if (!err) err = rec_nvm_erase_sectors(&n, 4, 2);
+        assert_int_equal(err, REC_E_IO);
+        nvm_fake_power_on();
+        assert_int_equal(rec_nvm_open(&n), REC_OK);
+        uint8_t probe[REC_NVM_PAYLOAD_MAX];
+        bool dropped_present = rec_nvm_state_get(&n, 5, probe, sizeof probe) != REC_E_NOENT;
+        for (uint8_t k = 1; k < REC_NVM_KINDS; k++)
+            check_purge_value(&n, k, kept_kind(k) || dropped_present ? last : 0);
+        if (dropped_present) old_kept++;
+        else new_kept++;
+        assert_int_equal(rec_nvm_state_purge(&n, g_keep, sizeof g_keep), REC_OK);
+        assert_int_equal(rec_nvm_erase_sectors(&n, 4, 2), REC_OK);
+        check_purged_image(before, last);
+    }
+    print_message("purge cuts: %u, old log kept %u, purged log kept %u\n", total, old_kept, new_kept);
+    assert_true(old_kept > 0 && new_kept > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +535,8 @@ int main(void)
         cmocka_unit_test_setup(test_stuck_entropy_makes_no_key, setup),
         cmocka_unit_test_setup(test_damaged_copy_is_repaired_or_reported, setup),
         cmocka_unit_test_setup(test_power_cut_at_every_provision_step, setup),
+        cmocka_unit_test_setup(test_purge_keeps_only_the_allowlist, setup),
+        cmocka_unit_test_setup(test_power_cut_at_every_purge_step, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,9 @@
  * fake port: initialisation of v1 SDSC, v2 SDSC and SDHC cards, capacities from CSD v1 and v2,
  * single and multi-block round trips with the data checked in the card's memory (so the
  * addressing mode is verified), CRC retries, and every failure path ending within bounded
- * fake time: no response, card removed, stuck busy, write error, error tokens. */
+ * fake time: no response, card removed, stuck busy, write error, error tokens; erase (CMD32/33/38)
+ * of exactly the range asked, with the card's erase timeout, and refused where the card has no
+ * erase or does not erase as its SCR says. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -534,6 +536,184 @@ static void test_card_removed_mid_transfer(void **state)
     init_ok(SDM_SDHC, 1024);
 }
 
+/* ---- erase (CMD32/CMD33/CMD38) -------------------------------------------------------------- */
+
+/* A card of `blocks` with the configuration changed by the test, initialised. */
+static void init_cfg(const sdm_config_t *cfg)
+{
+    port_fake_reset();
+    sdm_init(&model, cfg);
+    port_fake_attach_sd(&model);
+    assert_int_equal(rec_sd_init(&sd, &bd), REC_OK);
+    assert_ptr_not_equal(bd.erase, NULL);
+    assert_int_equal(bd.erase_kind, REC_BD_ERASE_CARD);
+}
+
+static bool all_bytes(const uint8_t *p, size_t n, uint8_t v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != v) return false;
+    return true;
+}
+
+/* Fills the card with a pattern, erases [lba, lba + count) and checks the card's memory: the
+ * range reads `erased`, every other block keeps its pattern. */
+static void erase_and_check(uint32_t lba, uint32_t count, uint8_t erased)
+{
+    for (uint32_t b = 0; b < model.cfg.blocks; b++) fill(sdm_block(&model, b), 512, b + 1u);
+    assert_int_equal(rec_bd_erase(&bd, lba, count), REC_OK);
+    for (uint32_t b = 0; b < model.cfg.blocks; b++) {
+        if (b >= lba && b < lba + count) {
+            assert_true(all_bytes(sdm_block(&model, b), 512, erased));
+        } else {
+            uint8_t want[512];
+            fill(want, sizeof want, b + 1u);
+            assert_memory_equal(sdm_block(&model, b), want, sizeof want);
+        }
+    }
+    assert_int_equal(model.protocol_errors, 0);
+    assert_int_equal(model.crc_errors, 0);
+}
+
+static void test_erase_sdhc(void **state)
+{
+    (void)state;
+    sdm_config_t cfg = sdm_default_config(SDM_SDHC, 2048);
+    init_cfg(&cfg);
+    /* 300 blocks in allocation units of 128 (AU_SIZE 64 KiB): three CMD38. */
+    erase_and_check(100, 300, 0x00);
+    assert_int_equal(model.cmd_count[38], 3);
+    assert_int_equal(model.cmd_count[32], 3);
+    assert_int_equal(model.cmd_count[33], 3);
+    assert_int_equal(model.acmd_count[51], 1); /* SCR and SD Status read once */
+    assert_int_equal(model.acmd_count[13], 1);
+    assert_int_equal(sd.erased_byte, 0x00);
+    assert_int_equal(sd.au_blocks, 128);
+    assert_int_equal(sd.erase_ms_per_au, 1000);
+    assert_int_equal(sd.blocks_erased, 300);
+    /* The whole card, and the card still reads and writes afterwards. */
+    erase_and_check(0, 2048, 0x00);
+    uint8_t w[512], r[512];
+    fill(w, sizeof w, 9);
+    assert_int_equal(rec_bd_write(&bd, 7, w, 1), REC_OK);
+    assert_int_equal(rec_bd_read(&bd, 7, r, 1), REC_OK);
+    assert_memory_equal(r, w, sizeof r);
+    assert_int_equal(rec_bd_erase(&bd, 2000, 100), REC_E_RANGE);
+}
+
+static void test_erase_reads_ones(void **state)
+{
+    (void)state;
+    sdm_config_t cfg = sdm_default_config(SDM_SDHC, 1024);
+    cfg.erased_ones = true;
+    init_cfg(&cfg);
+    erase_and_check(0, 1024, 0xFF);
+    assert_int_equal(sd.erased_byte, 0xFF);
+}
+
+static void test_erase_sdsc_byte_addressed(void **state)
+{
+    (void)state;
+    sdm_config_t cfg = sdm_default_config(SDM_SDSC_V2, 4096);
+    init_cfg(&cfg);
+    erase_and_check(5, 200, 0x00); /* byte addresses: the strict model refuses block ones */
+}
+
+static void test_erase_sdsc_sectors(void **state)
+{
+    (void)state;
+    sdm_config_t cfg = sdm_default_config(SDM_SDSC_V1, 4096);
+    cfg.sector_erase = true;
+    init_cfg(&cfg);
+    /* Such a card would erase the whole 128-block sectors around the range: refused. */
+    for (uint32_t b = 0; b < cfg.blocks; b++) fill(sdm_block(&model, b), 512, b + 1u);
+    assert_int_equal(rec_bd_erase(&bd, 5, 200), REC_E_UNSUPPORTED);
+    assert_int_equal(model.cmd_count[38], 0);
+    erase_and_check(256, 512, 0x00);
+}
+
+static void test_erase_unsupported_card(void **state)
+{
+    (void)state;
+    sdm_config_t cfg = sdm_default_config(SDM_SDHC, 1024);
+    cfg.no_erase = true;
+    init_cfg(&cfg);
+    for (uint32_t b = 0; b < cfg.blocks; b++) fill(sdm_block(&model, b), 512, b + 1u);
+    assert_int_equal(rec_bd_erase(&bd, 0, 1024), REC_E_UNSUPPORTED);
+    assert_int_equal(model.cmd_count[38], 0);
+    uint8_t want[512];
+    fill(want, sizeof want, 11);
+    assert_memory_equal(sdm_block(&model, 10), want, sizeof want);
+}
+
+static void test_erase_not_as_promised(void **state)
+{
+    (void)state;
+    /* A card that answers CMD38 but keeps the data, and one whose erased blocks read the other
+     * way than its SCR says: both reported, so the caller writes over the blocks. */
+    for (int kind = 0; kind < 2; kind++) {
+        sdm_config_t cfg = sdm_default_config(SDM_SDHC, 1024);
+        if (kind == 0) cfg.erase_ignored = true;
+        else cfg.erase_wrong_fill = true;
+        init_cfg(&cfg);
+        for (uint32_t b = 0; b < cfg.blocks; b++) fill(sdm_block(&model, b), 512, b + 1u);
+        assert_int_equal(rec_bd_erase(&bd, 0, 100), REC_E_UNSUPPORTED);
+        assert_int_equal(model.cmd_count[38], 1);
+        teardown(NULL);
+    }
+    init_ok(SDM_SDHC, 1024);
+}
+
+static void test_erase_stuck_busy_times_out(void **state)
+{
+    (void)state;
+    /* The card's own timeout: 1 s per allocation unit (ERASE_TIMEOUT 1 s / ERASE_SIZE 1). */
+    sdm_config_t cfg = sdm_default_config(SDM_SDHC, 1024);
+    cfg.erase_timeout_s = 2;
+    init_cfg(&cfg);
+    model.stuck_erase = true;
+    uint64_t t0 = port_fake_now_ns();
+    assert_int_equal(rec_bd_erase(&bd, 0, 100), REC_E_TIMEOUT);
+    uint64_t dt = port_fake_now_ns() - t0;
+    assert_true(dt >= 2000 * MS);
+    assert_true(dt < 3000 * MS);
+    /* The card comes back: usable without re-initialisation. */
+    model.stuck_erase = false;
+    assert_int_equal(rec_bd_sync(&bd), REC_OK);
+    erase_and_check(0, 100, 0x00);
+    teardown(NULL);
+
+    /* Without timeout figures: 250 ms per block, at least 1 s, 256 blocks per CMD38. */
+    cfg = sdm_default_config(SDM_SDHC, 1024);
+    cfg.no_erase_timeout = true;
+    init_cfg(&cfg);
+    model.stuck_erase = true;
+    t0 = port_fake_now_ns();
+    assert_int_equal(rec_bd_erase(&bd, 0, 2), REC_E_TIMEOUT);
+    dt = port_fake_now_ns() - t0;
+    assert_true(dt >= 1000 * MS);
+    assert_true(dt < 2000 * MS);
+    model.stuck_erase = false;
+    assert_int_equal(rec_bd_sync(&bd), REC_OK);
+    model.cmd_count[38] = 0;
+    erase_and_check(0, 600, 0x00);
+    assert_int_equal(model.cmd_count[38], 3); /* 256 + 256 + 88 */
+}
+
+static void test_erase_card_removed(void **state)
+{
+    (void)state;
+    for (uint64_t at = 3; at < 400; at += 37) {
+        sdm_config_t cfg = sdm_default_config(SDM_SDHC, 1024);
+        init_cfg(&cfg);
+        model.remove_after_bytes = at;
+        int err = rec_bd_erase(&bd, 0, 1024);
+        assert_int_equal(err, REC_E_NOCARD);
+        teardown(NULL);
+    }
+    init_ok(SDM_SDHC, 1024);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -562,6 +742,14 @@ int main(void)
         cmocka_unit_test_teardown(test_stuck_busy_multi, teardown),
         cmocka_unit_test_teardown(test_card_removed, teardown),
         cmocka_unit_test_teardown(test_card_removed_mid_transfer, teardown),
+        cmocka_unit_test_teardown(test_erase_sdhc, teardown),
+        cmocka_unit_test_teardown(test_erase_reads_ones, teardown),
+        cmocka_unit_test_teardown(test_erase_sdsc_byte_addressed, teardown),
+        cmocka_unit_test_teardown(test_erase_sdsc_sectors, teardown),
+        cmocka_unit_test_teardown(test_erase_unsupported_card, teardown),
+        cmocka_unit_test_teardown(test_erase_not_as_promised, teardown),
+        cmocka_unit_test_teardown(test_erase_stuck_busy_times_out, teardown),
+        cmocka_unit_test_teardown(test_erase_card_removed, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

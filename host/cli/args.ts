@@ -29,6 +29,7 @@ const OPTIONS = {
   identity: { type: 'string' },
   library: { type: 'string' },
   copy: { type: 'boolean' },
+  'discard-unsynced': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 /** Options every command accepts. */

@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test, vi } from 'vitest';
@@ -116,13 +116,88 @@ describe('recorder CLI', () => {
   test('format refuses without a terminal or --yes; with --yes it shows the device first', async () => {
     const d = new FakeDevice();
     d.addRecording();
+    const dest = mkdtempSync(join(tmpdir(), 'cli-'));
     const t = io(d);
-    expect(await run(['format', '--port', d.path], t.io)).toBe(2);
+    expect(await run(['format', '--port', d.path, '--dest', dest], t.io)).toBe(2);
     expect(d.recordings.size).toBe(1);
+    expect(await run(['sync', '--port', d.path, '--dest', dest], io(d).io)).toBe(0);
     const y = io(d);
-    expect(await run(['format', '--port', d.path, '--yes'], y.io)).toBe(0);
+    expect(await run(['format', '--port', d.path, '--dest', dest, '--yes'], y.io)).toBe(0);
     expect(y.err()).toMatch(/ERASE every recording on the card of recorder "Kitchen" \(id 123456789abcdef0/);
     expect(d.recordings.size).toBe(0);
+  });
+
+  test('format and wipe refuse while a recording has no verified copy, naming it; --discard-unsynced must name exactly those', async () => {
+    const d = new FakeDevice();
+    d.addRecording();
+    d.addRecording();
+    const dest = mkdtempSync(join(tmpdir(), 'cli-'));
+    for (const command of ['format', 'wipe']) {
+      const r = io(d);
+      expect(await run([command, '--port', d.path, '--dest', dest, '--yes'], r.io)).toBe(1);
+      expect(r.err()).toMatch(new RegExp(`2 recording\\(s\\) on the recorder have no verified copy in this library, so the ${command} was refused and nothing was erased: recording 1 \\(.*\\); recording 2 \\(`));
+      expect(r.err()).toMatch(new RegExp(`--discard-unsynced 1,2`));
+      const wrong = io(d);
+      expect(await run([command, '--port', d.path, '--dest', dest, '--yes', '--discard-unsynced', '2'], wrong.io)).toBe(1);
+      expect(wrong.err()).toMatch(/--discard-unsynced names 2, but the recordings without a verified copy in this library are: recording 1/);
+      expect(d.recordings.size).toBe(2);
+    }
+    expect(await run(['wipe', '--port', d.path, '--dest', dest, '--yes', '--discard-unsynced', '1,x'], io(d).io)).toBe(2);
+    // Sync one: the other alone must be named.
+    d.addRecording();
+    expect(await run(['sync', '--port', d.path, '--dest', dest], io(d).io)).toBe(0);
+    d.addRecording();
+    const one = io(d);
+    expect(await run(['format', '--port', d.path, '--dest', dest, '--yes', '--json'], one.io)).toBe(1);
+    const last = JSON.parse(one.out().trim().split('\n').at(-1)!) as { code: string; message: string };
+    expect(last).toMatchObject({ code: 'UNSYNCED' });
+    expect(last.message).toMatch(/^1 recording\(s\) .*: recording 4 \(/);
+    expect(await run(['format', '--port', d.path, '--dest', dest, '--yes', '--discard-unsynced', '4'], io(d).io)).toBe(0);
+    expect(d.recordings.size).toBe(0);
+  });
+
+  test('wipe writes a certificate that verify-wipe checks against the pinned key', async () => {
+    const d = new FakeDevice();
+    d.addRecording();
+    const dest = mkdtempSync(join(tmpdir(), 'cli-'));
+    expect(await run(['sync', '--port', d.path, '--dest', dest], io(d).io)).toBe(0);
+    const w = io(d);
+    expect(await run(['wipe', '--port', d.path, '--dest', dest, '--yes'], w.io)).toBe(0);
+    expect(w.err()).toMatch(/This will WIPE recorder "Kitchen" \(id 123456789abcdef0, simulator\): 1 recording\(s\) erased/);
+    expect(w.out()).toMatch(/Recorder Kitchen was wiped: 131072 blocks \(67 MB\) by zero-filled \(simulated card\), its recording keys destroyed, journal epoch 2 started\. Certificate: /);
+    expect(d.recordings.size).toBe(0);
+    const file = readdirSync(dest).find((n) => /^wipe-123456789abcdef0-\d{8}T\d{6}Z\.json$/.test(n));
+    expect(file).toBeDefined();
+    const path = join(dest, file!);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const cert = JSON.parse(readFileSync(path, 'utf8')) as { keyId: string; epoch: number; method: string; pinnedKey: boolean; journal: string[] };
+    expect(cert).toMatchObject({ epoch: 2, method: 'zero-fill', pinnedKey: true, recordingsBefore: [1], discardedUnsynced: [] });
+    const v = io();
+    expect(await run(['verify-wipe', path], v.io)).toBe(0);
+    expect(v.out()).toMatch(/The wipe certificate of recorder Kitchen verifies: signed by its pinned key/);
+    // A certificate edited afterwards (another block count), or checked where another key is pinned, fails.
+    const edited = { ...cert, blocksErased: 1 };
+    writeFileSync(path, JSON.stringify(edited));
+    const bad = io();
+    expect(await run(['verify-wipe', path, '--json'], bad.io)).toBe(1);
+    expect(bad.out()).toMatch(/the blocks or the method stated differ/);
+    writeFileSync(path, JSON.stringify(cert));
+    const other = mkdtempSync(join(tmpdir(), 'cli-'));
+    const o = io();
+    expect(await run(['verify-wipe', path, '--dest', other], o.io)).toBe(1);
+    expect(o.err()).toMatch(/this library holds no pinned key for the recorder/);
+  });
+
+  test('a wipe in a library that never pinned the recorder warns, and its certificate verifies only where the key is pinned', async () => {
+    const d = new FakeDevice();
+    const dest = mkdtempSync(join(tmpdir(), 'cli-'));
+    const w = io(d);
+    expect(await run(['wipe', '--port', d.path, '--dest', dest, '--yes', '--json'], w.io)).toBe(0);
+    const events = w.out().trim().split('\n').map((l) => JSON.parse(l) as { type: string; code?: string; certificatePath?: string });
+    expect(events.find((e) => e.type === 'warning')).toMatchObject({ code: 'NOT_PINNED' });
+    const done = events.find((e) => e.type === 'wipe.done')!;
+    expect(JSON.parse(readFileSync(done.certificatePath!, 'utf8'))).toMatchObject({ pinnedKey: false, recordingsBefore: [] });
+    expect(await run(['verify-wipe', done.certificatePath!], io().io)).toBe(1);
   });
 
   test('usage errors exit 2 and --help exits 0', async () => {

@@ -33,6 +33,9 @@ Commands:
   recipient     show, set or clear the owner key the recorder encrypts to
   decrypt N     decrypt an encrypted copy in the library (also: decrypt FILE.age)
   format        erase the recorder's memory card (asks first)
+  wipe          erase the recorder for the next family, with a certificate (asks first)
+  verify-wipe FILE
+                check a wipe certificate against the recorder's pinned key
   record        start or stop a recording
   sim           run the recorder simulator
 
@@ -107,10 +110,28 @@ WITHOUT encryption from its next recording. The recorder refuses while it is rec
 Decrypts encrypted copies in the library to a WAV beside each (.wav), and checks the WAV is the one
 the recorder signed. N is a recording number in the recorder's folder (--dest, or found in the
 library); FILE.age a copy. The owner key comes from --identity FILE or the library's keys.`,
-  format: `Usage: recorder format [--yes] [--port PATH] [--json]
+  format: `Usage: recorder format [--yes] [--dest DIR] [--discard-unsynced N,M] [--port PATH] [--json]
 
-Erases the recorder's memory card. Shows which recorder it is and asks you to type its name to
-confirm, unless --yes is given. Copy your recordings first.`,
+Erases the recorder's memory card. Refused while any recording on it has no copy in the library
+that verifies now (each is named): run sync first. Shows which recorder it is and asks you to type
+its name to confirm, unless --yes is given.
+  --dest DIR               library folder (default ~/Recordings/<recorder label>)
+  --discard-unsynced N,M   erase anyway exactly these recordings that have no verified copy`,
+  wipe: `Usage: recorder wipe [--yes] [--dest DIR] [--discard-unsynced N,M] [--port PATH] [--json]
+
+For handing the recorder to the next family: destroys the keys of its recordings and its owner's
+key in its own memory, erases every block of its card, and starts a new signed journal that says
+so. Refused while any recording on it has no copy in the library that verifies now (each is
+named): run sync first. Then asks you to type the recorder's name (or --yes), wipes, and writes a
+wipe certificate (wipe-<id>-<time>.json) into the library: the recorder's signature, made after
+the wipe, over its new journal. Check it any time with "recorder verify-wipe FILE".
+  --dest DIR               library folder (default ~/Recordings/<recorder label>)
+  --discard-unsynced N,M   wipe anyway, losing exactly these recordings that have no verified copy`,
+  'verify-wipe': `Usage: recorder verify-wipe FILE [--dest DIR] [--json]
+
+Checks a wipe certificate: the recorder's signature after the wipe verifies under the key this
+library pinned for it (the recorder-*.pin.json beside the certificate, or in --dest), and the
+journal it signed is the fresh one the wipe began. Exit status 0 only if it does.`,
   record: 'Usage: recorder record start|stop [--port PATH] [--json]\n\nStarts or stops a recording, like pressing the button.',
 };
 
@@ -263,6 +284,7 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
           `  Card:       ${d.cardState}, ${(Number(d.cardFree) / 1e6).toFixed(0)} of ${(Number(d.cardCapacity) / 1e6).toFixed(0)} MB free`,
           `  Recording:  ${d.recState}, ${d.recordingCount} recording(s) on the card, sample rate ${d.sampleRate} Hz${d.discreet ? ', discreet mode' : ''}`,
           `  Encryption: ${d.encrypting ? 'on: new recordings are encrypted to the owner key ("recorder recipient" shows it)' : 'OFF: recordings are not encrypted (set an owner key with "recorder recipient set")'}`,
+          ...(d.wipePending ? ['  WIPE NOT FINISHED: a wipe was cut by a power loss; put the card in (or run "recorder wipe" again) to finish it.'] : []),
         ].join('\n'),
       );
       return 0;
@@ -401,20 +423,48 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       return ok ? 0 : 1;
     }
     case 'format': {
-      checkFlags(p, ['yes']);
+      checkFlags(p, ['yes', 'dest', 'discard-unsynced']);
       const yes = p.flags.has('yes');
       if (!yes && !interactive) {
         throw new UsageError('format erases the card: run it on a terminal to confirm, or add --yes');
       }
+      const discard = numberList(p, 'discard-unsynced');
       const done = await engine.format(async (d) => {
         const name = d.label || d.deviceId;
         io.stderr.write(`This will ERASE every recording on the card of recorder "${d.label || '(no label)'}" (id ${d.deviceId}${d.simulated ? ', simulator' : ''}): ${d.recordingCount} recording(s).\n`);
         if (yes) return true;
         const a = await ask(io, `Type ${JSON.stringify(name)} to erase it, or press Enter to cancel: `);
         return a.trim() === name;
-      });
+      }, { destination: str(p, 'dest'), discardUnsynced: discard });
       out.result('format', done, { formatted: done });
       return done ? 0 : 1;
+    }
+    case 'wipe': {
+      checkFlags(p, ['yes', 'dest', 'discard-unsynced']);
+      const yes = p.flags.has('yes');
+      if (!yes && !interactive) throw new UsageError('wipe erases the recorder: run it on a terminal to confirm, or add --yes');
+      const r = await engine.wipe({
+        destination: str(p, 'dest'),
+        discardUnsynced: numberList(p, 'discard-unsynced'),
+        confirm: async (d, h) => {
+          const name = d.label || d.deviceId;
+          const lost = h.unsynced.length ? ` ${h.unsynced.length} of them have NO verified copy and will be lost for ever: ${h.unsynced.map((u) => u.number).join(', ')}.` : ' Each has a verified copy in the library.';
+          io.stderr.write(`This will WIPE recorder "${d.label || '(no label)'}" (id ${d.deviceId}${d.simulated ? ', simulator' : ''}): ${h.total} recording(s) erased, the keys of its recordings destroyed.${lost}\n`);
+          if (yes) return true;
+          const a = await ask(io, `Type ${JSON.stringify(name)} to wipe it, or press Enter to cancel: `);
+          return a.trim() === name;
+        },
+      });
+      out.result('wipe', r !== null, r ? { certificate: r.certificate, certificatePath: r.certificatePath } : { wiped: false });
+      return r ? 0 : 1;
+    }
+    case 'verify-wipe': {
+      checkFlags(p, ['dest']);
+      if (p.positional.length !== 1) throw new UsageError('verify-wipe needs one certificate file');
+      const r = await engine.verifyWipe(p.positional[0]!, { destination: str(p, 'dest') });
+      const ok = r.problems.length === 0;
+      out.result('verify-wipe', ok, { certificate: r.certificate, problems: r.problems });
+      return ok ? 0 : 1;
     }
     case 'record': {
       checkFlags(p, []);
@@ -443,6 +493,15 @@ async function findLibraryWith(numbers: number[], home?: string): Promise<string
   }
   if (found.length === 1) return found[0]!;
   throw new EngineError('EXPORT_REFUSED', found.length ? `Recording(s) ${numbers.join(', ')} are in several libraries (${found.join(', ')}).` : `No library under ${root} holds recording(s) ${numbers.join(', ')}.`, 'Say which library folder with --dest.');
+}
+
+/** "3,5" -> [3, 5]; undefined when the option is absent. */
+function numberList(p: Parsed, key: string): number[] | undefined {
+  const v = str(p, key);
+  if (v === undefined) return undefined;
+  const parts = v.split(',').map((x) => x.trim());
+  if (parts.some((x) => !/^[1-9]\d{0,9}$/.test(x))) throw new UsageError(`--${key} takes recording numbers separated by commas, e.g. 3,5`);
+  return parts.map(Number);
 }
 
 async function runUi(p: Parsed, io: Io): Promise<number> {

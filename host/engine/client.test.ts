@@ -153,12 +153,18 @@ describe('other commands', () => {
   test('format only after confirmation, with the device id', async () => {
     const h = setup();
     h.device.addRecording();
+    // Refused while the recording has no verified copy in the library (issue 13), before asking.
+    let asked = false;
+    await expect(h.engine.format(async () => ((asked = true), true), { destination: h.dest })).rejects.toMatchObject({ code: 'UNSYNCED' });
+    expect(asked).toBe(false);
+    expect(h.types()).toContain('error');
+    await h.engine.sync({ dest: h.dest });
     let shown = '';
-    expect(await h.engine.format(async (d) => ((shown = d.label), false))).toBe(false);
+    expect(await h.engine.format(async (d) => ((shown = d.label), false), { destination: h.dest })).toBe(false);
     expect(shown).toBe('Kitchen');
     expect(h.device.recordings.size).toBe(1);
     expect(h.device.log.some((l) => l.command === 'FORMAT')).toBe(false);
-    expect(await h.engine.format(async () => true)).toBe(true);
+    expect(await h.engine.format(async () => true, { destination: h.dest })).toBe(true);
     expect(h.device.recordings.size).toBe(0);
     expect(h.device.log.find((l) => l.command === 'FORMAT')!.req.deviceId).toBe(h.device.deviceId);
   });

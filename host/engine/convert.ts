@@ -89,6 +89,7 @@ export function summariseInfo(i: Info): DeviceSummary {
     overrunsTotal: i.overrunsTotal,
     maxPayload: i.maxPayload,
     maxInFlight: i.maxInFlight,
+    ...((i.flags & INFO_FLAGS.WIPE_PENDING) !== 0 ? { wipePending: true } : {}),
   };
 }
 

@@ -55,6 +55,7 @@ export function describeEvent(e: EngineEvent): string {
     case 'link.reconnected':
     case 'link.noise':
     case 'note':
+    case 'wipe.done':
       return e.message;
     case 'warning':
       return `Warning: ${e.message}${e.action ? ' ' + e.action : ''}`;

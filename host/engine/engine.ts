@@ -20,6 +20,7 @@ import { exportBundle, type ExportOptions, type ExportResult } from './export/bu
 import { decryptCopies, keysCreate, keysImport, keysShow, type DecryptOutcome, type KeysCreated } from './privacy/ops.js';
 import { defaultLibraryRoot, libraryRootOf, listOwnerKeys, type OwnerKey, type OwnerKeyStatus } from './privacy/owner-keys.js';
 import { recipientBytes, recipientString } from './privacy/recipient.js';
+import { holdings, refuseUnsynced, runWipe, verifyWipeFile, type Holdings, type WipeCertificate, type WipeResult } from './wipe.js';
 
 /** How to reach the recorder (session.ts ConnectOptions), and where the library lives. */
 export interface EngineOptions extends ConnectOptions {
@@ -58,8 +59,18 @@ export interface Engine {
   setTime(): Promise<{ offsetMs: number | null }>;
   setLabel(label: string): Promise<DeviceSummary>;
   settings(change?: { sampleRate?: number; discreet?: boolean }): Promise<{ sampleRate: number; discreet: boolean }>;
-  /** Formats the card after `confirm(device)` resolves true. */
-  format(confirm: (device: DeviceSummary) => Promise<boolean>): Promise<boolean>;
+  /**
+   * Formats the card after `confirm(device)` resolves true; refused (UNSYNCED) while a recording
+   * lacks a verified copy in the library, unless `discardUnsynced` names exactly those.
+   */
+  format(confirm: (device: DeviceSummary) => Promise<boolean>, o?: { destination?: string; discardUnsynced?: number[] }): Promise<boolean>;
+  /**
+   * Wipes the recorder (issue 13) after `confirm` resolves true, with the same refusal as format,
+   * and writes a wipe certificate into the library; null when not confirmed.
+   */
+  wipe(o: { destination?: string; port?: string; discardUnsynced?: number[]; confirm: (device: DeviceSummary, h: Holdings) => Promise<boolean> }): Promise<WipeResult | null>;
+  /** Checks a wipe certificate offline against the key pinned in its library folder. */
+  verifyWipe(file: string, o?: { destination?: string }): Promise<{ certificate: WipeCertificate | null; problems: string[] }>;
   record(action: 'start' | 'stop'): Promise<{ recState: string; number: number }>;
   /** Copies and verifies; `destination` is accepted as a synonym of `dest` (UI EnginePort). */
   sync(options?: Omit<SyncOptions, 'fs' | 'home' | 'now' | 'appVersion'> & { destination?: string; port?: string }): Promise<SyncResult>;
@@ -223,9 +234,12 @@ export function createEngine(options: EngineOptions = {}): Engine {
         emit({ type: 'note', message: `Settings: ${out.sampleRate} Hz, discreet mode ${out.discreet ? 'on' : 'off'}.` });
         return out;
       }),
-    format: (confirm) =>
-      withSession(async (s) => {
+    format: (confirm, o = {}) =>
+      withSession(async (s, signal) => {
         const d = summariseInfo(s.info);
+        const fs = options.fs ?? realFs;
+        const destination = path.resolve(o.destination ?? defaultDestination(s.info.label, s.deviceId, options.home));
+        refuseUnsynced('format', (await holdings(s, fs, destination, signal)).unsynced, o.discardUnsynced);
         if (!(await confirm(d))) {
           emit({ type: 'note', message: 'Format cancelled; nothing was changed.' });
           return false;
@@ -234,6 +248,23 @@ export function createEngine(options: EngineOptions = {}): Engine {
         emit({ type: 'note', message: `The card in ${d.label || d.deviceId} was formatted.` });
         return true;
       }),
+    wipe: (o) =>
+      withSession(async (s, signal) => {
+        const fs = options.fs ?? realFs;
+        const destination = path.resolve(o.destination ?? defaultDestination(s.info.label, s.deviceId, options.home));
+        const d = summariseInfo(s.info);
+        return runWipe(s, emit, { destination, discardUnsynced: o.discardUnsynced, confirm: (h) => o.confirm(d, h), fs, now, signal });
+      }, o.port),
+    verifyWipe: async (file, o = {}) => {
+      const r = await verifyWipeFile(options.fs ?? realFs, path.resolve(file), o.destination ? path.resolve(o.destination) : undefined);
+      if (r.problems.length === 0 && r.certificate) {
+        const c = r.certificate;
+        emit({ type: 'note', message: `The wipe certificate of recorder ${c.label || c.deviceId} verifies: signed by its pinned key ${c.keyId} after the wipe of ${c.wipedAtIso} (${c.blocksErased} blocks, journal epoch ${c.epoch}).` });
+      } else {
+        emit({ type: 'error', code: 'WIPE_UNPROVEN', message: `${file} does not prove a wipe: ${r.problems.join('; ')}.`, action: 'Keep the file and the recorder as they are, and ask for advice.' });
+      }
+      return r;
+    },
     record: (action) =>
       withSession(async (s) => {
         const r = await s.client.request('RECORD', { action: action === 'start' ? RECORD_ACTION.START : RECORD_ACTION.STOP, reserved: Buffer.alloc(3) }, { retries: 0 });

@@ -67,6 +67,9 @@ export type ProblemCode =
   | 'WRONG_IDENTITY' // none of the owner keys given opens the encrypted recording
   | 'DECRYPT_FAILED' // the encrypted file fails age's checks: changed, cut short or reordered
   | 'NOT_ENCRYPTED' // recorded without encryption (no recipient set on the recorder)
+  // ---- privacy (issue 13)
+  | 'UNSYNCED' // wipe or format refused: recordings without a verified copy in the library
+  | 'WIPE_UNPROVEN' // the wipe was done but its certificate does not verify under the pinned key
   | 'INTERNAL';
 
 /** A device ERROR frame, decoded. */
@@ -127,6 +130,8 @@ export interface DeviceSummary {
   overrunsTotal: number;
   maxPayload: number;
   maxInFlight: number;
+  /** A wipe cut by a power loss is not finished yet (INFO_FLAGS.WIPE_PENDING; issue 13). */
+  wipePending?: boolean;
 }
 
 /** A LIST entry, made serialisable. */
@@ -252,6 +257,20 @@ export type EngineEvent =
   | (Base & { type: 'link.noise'; count: number; message: string })
   // ---- general
   | (Base & { type: 'note'; message: string })
+  /** The recorder was wiped (issue 13) and its certificate written to the library. */
+  | (Base & {
+      type: 'wipe.done';
+      deviceId: string;
+      state: 'done' | 'resumed';
+      method: 'sd-erase' | 'overwrite' | 'zero-fill' | 'unknown';
+      blocksErased: number;
+      epoch: number;
+      certificatePath: string;
+      /** The certificate verifies under the key pinned for the recorder (else: problems). */
+      proven: boolean;
+      problems: string[];
+      message: string;
+    })
   | (Base & { type: 'warning'; code: ProblemCode; message: string; action: string })
   | (Base & { type: 'error'; code: ProblemCode; message: string; action: string; deviceError?: DeviceErrorInfo })
   | (Base & {

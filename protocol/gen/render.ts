@@ -24,6 +24,8 @@ import {
   SETTINGS_MASK,
   STOP_REASON,
   STRUCTS,
+  WIPE_METHOD,
+  WIPE_STATE,
   fieldSize,
   structSize,
   type FieldDef,
@@ -84,6 +86,7 @@ export function renderCHeader(): string {
   out.push(`#define RP_UNSOLICITED_SEQ ${PROTOCOL.unsolicitedSeq}u`);
   out.push(`#define RP_FORMAT_MAGIC ${cHex(PROTOCOL.formatMagic, 8)}u`);
   out.push(`#define RP_PROVISION_MAGIC ${cHex(PROTOCOL.provisionMagic, 8)}u`);
+  out.push(`#define RP_WIPE_MAGIC ${cHex(PROTOCOL.wipeMagic, 8)}u`);
   out.push(`#define RP_IDENTITY_DOMAIN ${JSON.stringify(PROTOCOL.identityDomain)}`);
   out.push(`#define RP_USB_VENDOR_ID ${cHex(PROTOCOL.usbVendorId, 4)}u`);
   out.push(`#define RP_USB_PRODUCT_ID ${cHex(PROTOCOL.usbProductId, 4)}u`);
@@ -125,6 +128,8 @@ export function renderCHeader(): string {
     ['RP_ENTROPY_', ENTROPY_SOURCE],
     ['RP_PART_', FILE_PART],
     ['RP_NVM_STATE_', NVM_STATE_KIND],
+    ['RP_WIPE_STATE_', WIPE_STATE],
+    ['RP_WIPE_METHOD_', WIPE_METHOD],
   ];
   for (const [prefix, obj] of enums) {
     out.push(enumBlock(prefix, obj));

@@ -140,6 +140,8 @@ export const INFO_FLAGS = {
   LOW_BATTERY: 0x08,
   /** An owner's recipient is set: new recordings are encrypted to it (age). */
   ENCRYPTING: 0x10,
+  /** A wipe was cut by a power loss and could not be finished yet (no card, or the card failed): the device records nothing until a card is wiped. */
+  WIPE_PENDING: 0x20,
 } as const;
 
 /** Bits of journal record flags and LIST entry flags. */
@@ -182,7 +184,7 @@ export const JOURNAL_KIND = {
   CLOCK_LOST: 5,
   KEY_CREATED: 6,
   EPOCH_START: 7,
-  /** The card was wiped (WIPE): the first records of the epoch the wipe began. */
+  /** The card was wiped (WIPE): the record after the EPOCH_START of the epoch the wipe began; number = that epoch, sampleCount = blocks erased, sampleRate = WIPE_METHOD, flags RECOVERED when a boot finished it after a power cut. */
   WIPED: 8,
 } as const;
 
@@ -230,7 +232,7 @@ export const NVM_STATE_KIND = {
   /** payload: u8 1 when the clock has been set since the last CLOCK_LOST. */
   CLOCK: 4,
   /** 5 and 6: kept for the per-recording file keys of encrypted recordings (issue 13). */
-  /** payload: the wipe under way (a boot resumes it); defined by the wipe. */
+  /** payload: the wipe under way (a boot resumes it): u32 the epoch it begins, u32 the previous epoch's count, 12 bytes of its head; empty when no wipe is under way. */
   WIPE_PENDING: 7,
 } as const;
 

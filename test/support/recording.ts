@@ -38,3 +38,33 @@ export async function until<T>(what: string, timeoutMs: number, fn: () => Promis
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * The longest run, in samples, of the recorded signal anywhere in `img` (2-byte aligned, as the
+ * card stores 16-bit samples): every 8-sample window of the signal is looked up, each hit followed
+ * while the image goes on as the signal does. All-zero blocks are skipped (they hold nothing).
+ */
+export function longestSignalRun(img: Buffer, sig: Buffer): number {
+  const WINDOW = 8; // samples that must match before a run is followed
+  const at = new Map<string, number>();
+  for (let p = 0; p + 2 * WINDOW <= sig.length; p += 2) {
+    const key = sig.toString('latin1', p, p + 2 * WINDOW);
+    if (!at.has(key)) at.set(key, p);
+  }
+  const zero = Buffer.alloc(512);
+  let best = 0;
+  let next = 0; // the image before this was inside a run already followed
+  for (let block = 0; block < img.length; block += 512) {
+    if (block + 512 <= next || img.subarray(block, block + 512).equals(zero)) continue;
+    for (let o = Math.max(block, next); o < block + 512 && o + 2 * WINDOW <= img.length; o += 2) {
+      const p = at.get(img.toString('latin1', o, o + 2 * WINDOW));
+      if (p === undefined) continue;
+      let n = 0;
+      while (o + 2 * n + 1 < img.length && p + 2 * n + 1 < sig.length && img.readInt16LE(o + 2 * n) === sig.readInt16LE(p + 2 * n)) n++;
+      best = Math.max(best, n);
+      next = o + 2 * n;
+      if (next > o + 2) o = next - 2;
+    }
+  }
+  return best;
+}

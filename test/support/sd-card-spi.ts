@@ -3,8 +3,11 @@
  * firmware/tests/fakes/sd_card_model.c, which the core's SD driver is tested against). SDHC only
  * (block addressed), backed by a card image in memory.
  *
- * Commands: CMD0/8/9/10/12/13/16/17/18/24/25/55/58/59, ACMD41 (leaves idle only with HCS, after
- * a few polls) and ACMD23; other commands answer "illegal command". Command CRC7 is checked for
+ * Commands: CMD0/8/9/10/12/13/16/17/18/24/25/32/33/38/55/58/59, ACMD41 (leaves idle only with
+ * HCS, after a few polls), ACMD23, ACMD13 (SD Status: 4 MiB allocation units, 1 s to erase one)
+ * and ACMD51 (SCR: erased data reads as zeros); other commands answer "illegal command". CMD38
+ * zeroes the blocks from CMD32 to CMD33 (unless `eraseSupported` is false: then the CSD lacks the
+ * erase command class and CMD32/33/38 are illegal). Command CRC7 is checked for
  * CMD0/CMD8 and, once CMD59 turned it on, for everything, as is the CRC16 of written blocks.
  * Data tokens 0xFE/0xFC/0xFD, data responses 0x05/0x0B/0x0D, busy after writes (a number of
  * bytes, plus an optional stall in emulated time), removal (the card stops answering).
@@ -44,6 +47,7 @@ export interface SdStats {
   commands: number;
   blocksRead: number;
   blocksWritten: number;
+  blocksErased: number;
   crcErrors: number;
   protocolErrors: number;
 }
@@ -58,7 +62,11 @@ export class SdCardSpi {
   stallNs = 0;
   /** Returns the emulated time in ns (for stalls). */
   now: () => number = () => 0;
-  readonly stats: SdStats = { commands: 0, blocksRead: 0, blocksWritten: 0, crcErrors: 0, protocolErrors: 0 };
+  /** The card has the erase command class (CSD CCC class 5). */
+  eraseSupported = true;
+  readonly stats: SdStats = { commands: 0, blocksRead: 0, blocksWritten: 0, blocksErased: 0, crcErrors: 0, protocolErrors: 0 };
+  private eraseStart = -1;
+  private eraseEnd = -1;
 
   private idle = true;
   private spiMode = false;
@@ -139,6 +147,8 @@ export class SdCardSpi {
     set(83, 80, 9);
     set(69, 48, this.blocks / 1024 - 1);
     set(103, 96, 0x32);
+    set(95, 84, this.eraseSupported ? 0x5b5 : 0x595); // command classes 0 2 4 (5: erase) 7 8 10
+    set(46, 46, 1); // ERASE_BLK_EN
     csd[15] = (crc7(csd, 15) << 1) | 1;
     return csd;
   }
@@ -176,6 +186,18 @@ export class SdCardSpi {
       return this.respond(this.idle ? 1 : 0);
     }
     if (acmd && idx === 23) return this.respond(base);
+    if (acmd && idx === 13 && !this.idle) {
+      const status = new Uint8Array(64);
+      status[10] = 9 << 4; // AU_SIZE: 4 MiB
+      status[12] = 1; // ERASE_SIZE: 1 AU
+      status[13] = 1 << 2; // ERASE_TIMEOUT: 1 s, ERASE_OFFSET 0
+      this.respond(0, 0);
+      return this.pushData(status, 0, 64);
+    }
+    if (acmd && idx === 51 && !this.idle) {
+      this.respond(0);
+      return this.pushData(new Uint8Array([0x02, 0x05, 0, 0, 0, 0, 0, 0]), 0, 8); // DATA_STAT_AFTER_ERASE 0
+    }
     switch (idx) {
       case 0:
         this.powerCycle();
@@ -218,6 +240,21 @@ export class SdCardSpi {
         this.multi = idx === 25;
         this.cur = arg;
         return;
+      case 32:
+      case 33:
+        if (this.idle || !this.eraseSupported) return this.respond(illegal);
+        if (arg >= this.blocks) return this.respond(0x40);
+        if (idx === 32) this.eraseStart = arg;
+        else this.eraseEnd = arg;
+        return this.respond(0);
+      case 38:
+        if (this.idle || !this.eraseSupported) return this.respond(illegal);
+        if (this.eraseStart < 0 || this.eraseEnd < this.eraseStart) return this.respond(0x10); // erase sequence error
+        this.image.fill(0, this.eraseStart * BLK, (this.eraseEnd + 1) * BLK);
+        this.stats.blocksErased += this.eraseEnd - this.eraseStart + 1;
+        this.eraseStart = this.eraseEnd = -1;
+        this.respond(0);
+        return this.startBusy();
       case 55:
         this.appCmd = true;
         return this.respond(base);

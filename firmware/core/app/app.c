@@ -58,6 +58,7 @@ int rec_app_init(void)
     }
     /* The device key and the journal counter before the card: its mount checks the count. */
     rec_device_boot_identity(d);
+    rec_device_wipe_boot(d); /* the keys of a wipe cut by a power loss go now, card or not */
     d->battery_mv = port_battery_mv();
     d->last_battery_ms = port_uptime_ms();
     d->low_battery = d->battery_mv != 0 && d->battery_mv < REC_BATTERY_STOP_MV;

@@ -160,7 +160,7 @@ static int program_entry(rec_nvm_t *n, uint8_t kind, const void *payload, uint32
     e.kind = kind;
     e.length = (uint8_t)len;
     e.sequence = n->sequence + 1u;
-    memcpy(e.payload, payload, len);
+    if (len) memcpy(e.payload, payload, len); /* an empty value may come without a payload */
     uint8_t raw[ENTRY];
     rp_nvm_state_entry_pack(&e, raw);
     e.crc32 = rec_crc32(0, raw, RP_NVM_STATE_ENTRY_OFF_CRC32);
@@ -188,14 +188,18 @@ static int program_entry(rec_nvm_t *n, uint8_t kind, const void *payload, uint32
     v->sequence = e.sequence;
     v->sector = n->log_sector;
     memset(v->payload, 0, sizeof v->payload);
-    memcpy(v->payload, payload, len);
+    if (len) memcpy(v->payload, payload, len);
     return REC_OK;
 }
 
-static int compact(rec_nvm_t *n)
+/* Rewrites the log into the other sector with the newest entry of each kind in `keep` (bit per
+ * kind), then erases the old sector. A kind left out is dropped from the cache first. */
+static int compact_keep(rec_nvm_t *n, uint32_t keep)
 {
     const uint8_t old = n->log_sector;
     const uint8_t target = (uint8_t)(old == REC_NVM_SECTOR_LOG_A ? REC_NVM_SECTOR_LOG_B : REC_NVM_SECTOR_LOG_A);
+    for (uint8_t k = 1; k < REC_NVM_KINDS; k++)
+        if (!(keep & (1u << k))) memset(&n->values[k], 0, sizeof n->values[k]);
     int err = port_nvm_erase_sector(sector_offset(n, target));
     if (err) return err;
     n->log_sector = target;
@@ -206,8 +210,34 @@ static int compact(rec_nvm_t *n)
         err = program_entry(n, k, v.payload, v.length);
         if (err) return err;
     }
-    /* Every newest value now lives in the target: the old sector may go. */
+    /* Every newest value kept now lives in the target: the old sector may go. */
     return port_nvm_erase_sector(sector_offset(n, old));
+}
+
+static int compact(rec_nvm_t *n)
+{
+    return compact_keep(n, 0xFFFFFFFFu);
+}
+
+int rec_nvm_state_purge(rec_nvm_t *n, const uint8_t *keep, uint32_t count)
+{
+    if (!n || (!keep && count)) return REC_E_INVAL;
+    if (!n->present) return REC_E_UNSUPPORTED;
+    uint32_t mask = 0;
+    for (uint32_t i = 0; i < count; i++)
+        if (keep[i] > 0 && keep[i] < REC_NVM_KINDS) mask |= 1u << keep[i];
+    return compact_keep(n, mask);
+}
+
+int rec_nvm_erase_sectors(rec_nvm_t *n, uint32_t first, uint32_t count)
+{
+    if (!n || first < REC_NVM_SECTORS_USED) return REC_E_INVAL;
+    if (!n->present) return REC_E_UNSUPPORTED;
+    for (uint32_t s = first; s < first + count && s < n->info.sectors; s++) {
+        int err = port_nvm_erase_sector(sector_offset(n, s));
+        if (err) return err;
+    }
+    return REC_OK;
 }
 
 int rec_nvm_state_put(rec_nvm_t *n, uint8_t kind, const void *payload, uint32_t len)

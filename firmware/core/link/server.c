@@ -91,6 +91,7 @@ static uint32_t build_info(rec_server_t *s, rec_device_t *d)
     if (d->settings.discreet) flags |= RP_INFO_FLAG_DISCREET;
     if (set) flags |= RP_INFO_FLAG_CLOCK_SET;
     if (d->low_battery) flags |= RP_INFO_FLAG_LOW_BATTERY;
+    if (d->wipe_pending) flags |= RP_INFO_FLAG_WIPE_PENDING;
     v.flags = flags;
     v.rec_state = d->rec_state;
     v.card_state = d->store.card_state;
@@ -513,6 +514,28 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
         err = rec_device_format(d);
         if (err) break;
         send_frame(s, RP_KIND_RESPONSE, seq, cmd, 0);
+        return;
+    }
+    case RP_CMD_WIPE: {
+        if (!payload_len_ok(s, seq, cmd, f->length, RP_WIPE_REQ_SIZE)) return;
+        rp_wipe_req_t r;
+        rp_wipe_req_unpack(q, &r);
+        if (r.magic != RP_WIPE_MAGIC) {
+            send_error(s, seq, cmd, RP_ERR_CONFIRMATION_REQUIRED, 0);
+            return;
+        }
+        rec_server_forget_files(s);
+        rec_wipe_result_t w;
+        err = rec_device_wipe(d, r.recordings, r.newest_number, r.device_id, &w);
+        if (err == REC_E_MISMATCH) {
+            /* Another device, or a recording the host has not seen: it must look again. */
+            send_error(s, seq, cmd, RP_ERR_BAD_STATE, 0);
+            return;
+        }
+        if (err) break;
+        const rp_wipe_t v = { .state = w.state, .method = w.method, .epoch = w.epoch, .blocks_erased = w.blocks_erased };
+        rp_wipe_pack(&v, p);
+        send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_WIPE_SIZE);
         return;
     }
     case RP_CMD_IDENTITY: {

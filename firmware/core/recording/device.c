@@ -108,6 +108,16 @@ int rec_device_attach_card(rec_device_t *d)
         d->last_error = err;
         return err ? err : REC_E_NOCARD;
     }
+    /* A wipe cut by a power loss is finished on the first card the device sees. */
+    if (d->wipe_pending) {
+        err = rec_device_wipe_resume(d);
+        if (err) {
+            d->store.card_state = rec_store_card_state_for(err);
+            d->last_error = err;
+            return err;
+        }
+        rec_store_unmount(&d->store);
+    }
     /* The ring is idle while a card is mounted (never during a recording): lend it to the repair. */
     err = rec_store_mount(&d->store, d->bd, d->ring.buf, rec_ring_capacity(&d->ring));
     if (err) {

@@ -242,6 +242,22 @@ int rec_device_journal_new_epoch(rec_device_t *d)
     return append_epoch_start(d, epoch, n, head12);
 }
 
+int rec_device_journal_head(rec_device_t *d, uint32_t *epoch, uint32_t *count, uint8_t head12[12])
+{
+    return counter_get(d, epoch, count, head12);
+}
+
+int rec_device_journal_wiped(rec_device_t *d, uint32_t epoch, uint32_t prev_count, const uint8_t prev_head12[12],
+                             rec_journal_record_t *wiped)
+{
+    if (!d->store.mounted) return REC_E_NOCARD;
+    if (d->nvm.present) {
+        int err = append_epoch_start(d, epoch - 1u, prev_count, prev_head12);
+        if (err) return err;
+    }
+    return rec_device_journal_event(d, wiped);
+}
+
 int rec_device_journal_before_format(rec_device_t *d)
 {
     if (!d->nvm.present) return REC_OK;

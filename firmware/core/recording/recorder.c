@@ -49,6 +49,8 @@ int rec_recorder_start(rec_device_t *d)
     if (d->rec_state == RP_REC_STATE_RECORDING || d->rec_state == RP_REC_STATE_FINALISING) return REC_E_BUSY;
     if (!d->store.mounted) return d->bd ? REC_E_BADFS : REC_E_NOCARD;
     if (d->low_battery) return REC_E_BUSY;
+    if (d->wipe_pending) return REC_E_BUSY; /* a cut wipe would erase it when it is finished */
+    d->wipe_reported = false;               /* a wipe finished at boot is old news now */
     rec_store_t *st = &d->store;
     rec_recording_state_t *c = &d->cur;
 

@@ -73,6 +73,15 @@ static int card_write(void *ctx, uint32_t lba, const void *buf, uint32_t count)
     return rec_bd_write(inner, lba, buf, count);
 }
 
+/* Wipe: holes punched in the image (bd_file.c). */
+static int card_erase(void *ctx, uint32_t lba, uint32_t count)
+{
+    (void)ctx;
+    if (!atomic_load(&present) || !inner)
+        return REC_E_NOCARD;
+    return rec_bd_erase(inner, lba, count);
+}
+
 /* The simulated power cut is SIGKILL of this process: whatever pwrite() handed to the kernel
  * survives it, exactly as blocks a real card has acknowledged survive a cut. So a sync only has
  * to order writes, which pwrite already does; an fsync() per size patch (once a device second,
@@ -108,6 +117,8 @@ const rec_bd_t *port_card_open(int *err)
         .read = card_read,
         .write = card_write,
         .sync = card_sync,
+        .erase = card_erase,
+        .erase_kind = REC_BD_ERASE_ZERO_FILL,
         .block_count = inner->block_count,
     };
     *err = REC_OK;

@@ -49,6 +49,9 @@ sdm_config_t sdm_default_config(sdm_kind_t kind, uint32_t blocks)
     c.read_delay = 4;
     c.busy_bytes = 16;
     c.default_block_len = 1024;
+    c.au_code = 3;
+    c.erase_timeout_s = 1;
+    c.erase_busy_bytes = 64;
     return c;
 }
 
@@ -84,6 +87,9 @@ static void make_csd(const sd_card_model_t *m, uint8_t csd[16])
         set_bits(csd, 49, 47, mult);
     }
     set_bits(csd, 103, 96, 0x32); /* TRAN_SPEED 25 MHz */
+    set_bits(csd, 95, 84, m->cfg.no_erase ? 0x595u : 0x5B5u); /* CCC: classes 0 2 4 (5) 7 8 10 */
+    set_bits(csd, 46, 46, m->cfg.kind == SDM_SDHC || !m->cfg.sector_erase ? 1u : 0u); /* ERASE_BLK_EN */
+    set_bits(csd, 45, 39, 127); /* SECTOR_SIZE: 128 blocks */
     csd[15] = (uint8_t)((sdm_crc7(csd, 15) << 1) | 1u);
 }
 
@@ -111,6 +117,8 @@ static void reset_state(sd_card_model_t *m)
     m->busy = 0;
     m->wlen = 0;
     m->multi = false;
+    m->erase_start_set = m->erase_end_set = false;
+    m->busy_stuck = false;
 }
 
 void sdm_init(sd_card_model_t *m, const sdm_config_t *cfg)
@@ -134,7 +142,7 @@ void sdm_free(sd_card_model_t *m)
 
 void sdm_power_cycle(sd_card_model_t *m)
 {
-    m->no_response = m->removed = m->stuck_busy = false;
+    m->no_response = m->removed = m->stuck_busy = m->stuck_erase = false;
     m->write_errors = m->crc_reject_writes = m->corrupt_reads = m->read_error_tokens = 0;
     m->remove_after_bytes = 0;
     reset_state(m);
@@ -280,6 +288,33 @@ static void exec_command(sd_card_model_t *m)
             if (m->acmd41_count > m->cfg.acmd41_polls) m->idle = false;
             r1(m, m->idle ? 0x01 : 0x00);
             return;
+        case 13: { /* SD Status: R2, then 64 bytes */
+            if (m->idle) {
+                r1(m, illegal);
+                return;
+            }
+            uint8_t st[64];
+            memset(st, 0, sizeof st);
+            st[10] = (uint8_t)(m->cfg.au_code << 4);
+            if (!m->cfg.no_erase_timeout) {
+                st[12] = 1; /* ERASE_SIZE: 1 AU */
+                st[13] = (uint8_t)(m->cfg.erase_timeout_s << 2);
+            }
+            uint8_t r[2] = { 0x00, 0x00 };
+            respond(m, r, 2);
+            push_data(m, st, sizeof st, false);
+            return;
+        }
+        case 51: { /* SCR: R1, then 8 bytes */
+            if (m->idle) {
+                r1(m, illegal);
+                return;
+            }
+            uint8_t scr[8] = { 0x02, (uint8_t)((m->cfg.erased_ones ? 0x80u : 0x00u) | 0x05u), 0, 0, 0, 0, 0, 0 };
+            r1(m, 0x00);
+            push_data(m, scr, sizeof scr, false);
+            return;
+        }
         default:
             break; /* other application commands behave as the plain command */
         }
@@ -372,6 +407,52 @@ static void exec_command(sd_card_model_t *m)
         m->multi = idx == 25;
         m->cur_block = lba;
         return;
+    case 32:
+    case 33:
+        if (m->idle || m->cfg.no_erase) {
+            r1(m, illegal);
+            return;
+        }
+        err = check_address(m, arg, &lba);
+        if (err) {
+            r1(m, err);
+            return;
+        }
+        if (idx == 32) {
+            m->erase_start = lba;
+            m->erase_start_set = true;
+            m->erase_end_set = false;
+        } else {
+            m->erase_end = lba;
+            m->erase_end_set = m->erase_start_set;
+        }
+        r1(m, 0x00);
+        return;
+    case 38: {
+        if (m->idle || m->cfg.no_erase) {
+            r1(m, illegal);
+            return;
+        }
+        if (!m->erase_end_set || m->erase_end < m->erase_start) {
+            r1(m, 0x10); /* erase sequence error */
+            return;
+        }
+        uint32_t first = m->erase_start, last = m->erase_end;
+        if (m->cfg.kind != SDM_SDHC && m->cfg.sector_erase) {
+            first -= first % 128u; /* whole sectors, as such a card does */
+            last = last - last % 128u + 127u;
+            if (last >= m->cfg.blocks) last = m->cfg.blocks - 1u;
+        }
+        bool ones = m->cfg.erased_ones != m->cfg.erase_wrong_fill;
+        if (!m->cfg.erase_ignored)
+            memset(sdm_block(m, first), ones ? 0xFF : 0x00, (size_t)(last - first + 1u) * BLK);
+        m->blocks_erased += last - first + 1u;
+        m->erase_start_set = m->erase_end_set = false;
+        r1(m, 0x00);
+        m->busy = m->cfg.erase_busy_bytes > 0 ? m->cfg.erase_busy_bytes : 1u;
+        m->busy_stuck = m->stuck_erase;
+        return;
+    }
     case 55:
         m->app_cmd = true;
         r1(m, base);
@@ -437,7 +518,7 @@ uint8_t sdm_exchange(sd_card_model_t *m, uint8_t mosi)
         m->out_len--;
     } else if (m->busy > 0) {
         out = 0x00;
-        if (!m->stuck_busy) m->busy--;
+        if (!m->stuck_busy && !(m->busy_stuck && m->stuck_erase)) m->busy--;
     } else if (m->state == ST_READ_MULTI && m->selected) {
         push_read_block(m, m->cur_block++);
         out = m->out[m->out_head++];

@@ -3,7 +3,8 @@
  * The model is fed one MOSI byte at a time and returns the MISO byte. It parses commands (CRC7
  * always checked for CMD0/CMD8, for all commands after CMD59 enables CRC), answers R1/R2/R3/R7,
  * sends data blocks with token 0xFE and a valid CRC16, receives single and multi-block writes
- * (tokens 0xFE/0xFC/0xFD, data response, busy), and keeps the data in a RAM buffer. It is
+ * (tokens 0xFE/0xFC/0xFD, data response, busy), erases (CMD32/CMD33/CMD38 with busy; the SCR
+ * and SD Status that describe it), and keeps the data in a RAM buffer. It is
  * strict: byte addressing on an SDHC card or block addressing on an SDSC card fails (address
  * or range error), data commands before initialisation are illegal, an SDSC card needs CMD16 512
  * when its default block length is not 512, and an SDHC card never leaves idle without HCS.
@@ -30,6 +31,16 @@ typedef struct {
     uint32_t read_delay;       /* 0xFF bytes before a data token (default 4) */
     uint32_t busy_bytes;       /* 0x00 bytes of busy after each written block (default 16) */
     uint32_t default_block_len;/* SDSC block length before CMD16 (default 1024) */
+    /* erase (CMD32/CMD33/CMD38; ACMD51 SCR and ACMD13 SD Status describe it) */
+    bool no_erase;             /* CSD command classes without class 5: CMD32/33/38 illegal */
+    bool erased_ones;          /* SCR DATA_STAT_AFTER_ERASE: erased blocks read 0xFF (else 0x00) */
+    bool erase_ignored;        /* CMD38 answers and goes busy but leaves the data (a bad card) */
+    bool erase_wrong_fill;     /* erased blocks read as the other value than the SCR says */
+    bool no_erase_timeout;     /* SD Status ERASE_SIZE = 0: no timeout figures */
+    bool sector_erase;         /* SDSC: ERASE_BLK_EN = 0, erases whole sectors of 128 blocks */
+    uint32_t au_code;          /* SD Status AU_SIZE (default 3: 64 KiB) */
+    uint32_t erase_timeout_s;  /* SD Status ERASE_TIMEOUT per ERASE_SIZE (1) AUs (default 1) */
+    uint32_t erase_busy_bytes; /* busy bytes after CMD38 (default 64) */
 } sdm_config_t;
 
 typedef struct {
@@ -47,6 +58,7 @@ typedef struct {
                                   as QEMU's SPI-mode card (hw/sd/ssi-sd.c) does */
     uint64_t remove_after_bytes; /* when nonzero: card removed after this many more bytes */
     uint32_t read_error_tokens;/* the next N read blocks get an error token (0x08 out of range) */
+    bool stuck_erase;          /* busy never ends after CMD38 */
 
     /* ---- observable state ---- */
     bool selected;
@@ -62,7 +74,7 @@ typedef struct {
     bool clock_violation;      /* a command before initialisation came faster than 400 kHz */
     uint32_t cmd_count[64];    /* commands received, by index (application commands included) */
     uint32_t acmd_count[64];
-    uint32_t blocks_read, blocks_written;
+    uint32_t blocks_read, blocks_written, blocks_erased;
     uint32_t crc_errors;       /* commands or blocks the model rejected for a bad CRC */
     uint32_t protocol_errors;  /* unexpected bytes (e.g. a bad token) */
     uint32_t ignored_commands; /* commands ignored before SPI mode (e.g. too few power-up clocks) */
@@ -80,6 +92,9 @@ typedef struct {
     uint8_t wbuf[514];
     uint32_t wlen;
     bool multi;
+    bool erase_start_set, erase_end_set;
+    uint32_t erase_start, erase_end;
+    bool busy_stuck;           /* the current busy is CMD38's and stuck_erase holds it */
 } sd_card_model_t;
 
 /* Default configuration for a card of the given kind and size. */

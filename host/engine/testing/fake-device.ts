@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Deframer, encodeFrame, encodeStruct, decodeStruct, type Frame, type StructValue } from '../../../protocol/src/codec.js';
-import { CARD_LAYOUT, COMMANDS, ENTROPY_SOURCE, ERROR_CODE, EVENTS, FILE_PART, IDENTITY_FLAGS, INFO_FLAGS, RECIPIENT_ACTION, RECIPIENT_FLAGS, JOURNAL_KIND, KIND, PROTOCOL, RECORDING_STATE, RECORD_FLAGS, STOP_REASON, STRUCTS, structSize, type CommandName } from '../../../protocol/src/schema.js';
+import { CARD_LAYOUT, COMMANDS, ENTROPY_SOURCE, ERROR_CODE, EVENTS, FILE_PART, IDENTITY_FLAGS, INFO_FLAGS, RECIPIENT_ACTION, RECIPIENT_FLAGS, JOURNAL_KIND, KIND, PROTOCOL, RECORDING_STATE, RECORD_FLAGS, STOP_REASON, STRUCTS, structSize, WIPE_METHOD, WIPE_STATE, type CommandName } from '../../../protocol/src/schema.js';
 import { stopReasonName } from '../convert.js';
 import { keyIdOf } from '../evidence/open-formats.js';
 import { ageEncrypt } from './age-writer.js';
@@ -477,6 +477,31 @@ export class FakeDevice {
         this.recordings.clear();
         this.startEpoch();
         return ok({});
+      case 'WIPE': {
+        // As the firmware's wipe (firmware/core/recording/wipe.c): refused for another device or
+        // a recording the host has not seen; then EPOCH_START and WIPED.
+        if (Number(req.magic) !== PROTOCOL.wipeMagic) return err(ERROR_CODE.CONFIRMATION_REQUIRED);
+        if (this.recState === 1) return err(ERROR_CODE.BUSY);
+        const newest = Math.max(0, ...this.recordings.keys());
+        if (req.deviceId !== this.deviceId || Number(req.recordings) !== this.recordings.size || Number(req.newestNumber) !== newest) return err(ERROR_CODE.BAD_STATE);
+        this.recordings.clear();
+        this.startEpoch();
+        const blocks = 131072;
+        this.journal.push(
+          encodeStruct('JOURNAL_RECORD', {
+            magic: Buffer.from(CARD_LAYOUT.journalMagic, 'latin1'),
+            version: CARD_LAYOUT.journalRecordVersion,
+            size: 128,
+            index: 1,
+            number: this.journalEpoch,
+            sampleRate: WIPE_METHOD.ZERO_FILL,
+            sampleCount: blocks,
+            kind: JOURNAL_KIND.WIPED,
+            prevHash: createHash('sha256').update(this.journal[0]!).digest(),
+          }),
+        );
+        return ok({ state: WIPE_STATE.DONE, method: WIPE_METHOD.ZERO_FILL, reserved: 0, epoch: this.journalEpoch, blocksErased: blocks });
+      }
       default:
         return err(ERROR_CODE.UNKNOWN_COMMAND);
     }

@@ -161,6 +161,14 @@ describe('state reducer', () => {
     expect(s.notice?.title).toBe('The recorder is back.');
   });
 
+  it('says a wipe is done, or that its certificate does not prove it (issue 13)', () => {
+    const done = { type: 'wipe.done', deviceId: '123456789abcdef0', state: 'done', method: 'sd-erase', blocksErased: 8, epoch: 2, certificatePath: '/l/wipe.json', message: 'Recorder Kitchen was wiped.' } as const;
+    const ok = run([ev({ ...done, proven: true, problems: [] })]);
+    expect(ok.notice).toMatchObject({ tone: 'info', title: 'Recorder Kitchen was wiped.', action: 'Keep the certificate with the hand-back papers.' });
+    const unproven = run([ev({ ...done, proven: false, problems: ['it is signed by another key than the one pinned for this recorder'] })]);
+    expect(unproven.notice).toMatchObject({ tone: 'warning', action: 'it is signed by another key than the one pinned for this recorder' });
+  });
+
   it('puts its own plain words on common problems, and the engine’s on the rest', () => {
     const noDevice = run([ev({ type: 'error', code: 'NO_DEVICE', message: 'discovery found nothing', action: 'x' })]);
     expect(noDevice.notice?.title).toBe('No recorder found.');

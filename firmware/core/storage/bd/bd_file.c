@@ -72,6 +72,32 @@ static int bd_file_sync(void *ctx)
     return REC_OK;
 }
 
+/* Zero-fill: holes punched in a regular file (its blocks are freed, and read back as zeros),
+ * zeros written where the file system or device cannot; then fsync. */
+static int bd_file_erase(void *ctx, uint32_t lba, uint32_t count)
+{
+    rec_bd_file_t *f = ctx;
+    if (f->fd < 0)
+        return REC_E_IO;
+    if (!range_ok(f, lba, count))
+        return REC_E_RANGE;
+    off_t off = (off_t)lba * REC_BD_BLOCK_SIZE;
+    off_t len = (off_t)count * REC_BD_BLOCK_SIZE;
+    if (count > 0 && fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) != 0) {
+        static const uint8_t zeros[64 * REC_BD_BLOCK_SIZE];
+        for (uint32_t done = 0; done < count;) {
+            uint32_t n = count - done < 64u ? count - done : 64u;
+            int rc = transfer(f, lba + done, n, NULL, zeros);
+            if (rc != REC_OK)
+                return rc;
+            done += n;
+        }
+    }
+    f->erases++;
+    f->blocks_erased += count;
+    return bd_file_sync(f);
+}
+
 int rec_bd_file_open(rec_bd_file_t *f, const char *path, bool create, uint64_t size_bytes)
 {
     if (f == NULL || path == NULL)
@@ -127,6 +153,8 @@ int rec_bd_file_open(rec_bd_file_t *f, const char *path, bool create, uint64_t s
     f->bd.read = bd_file_read;
     f->bd.write = bd_file_write;
     f->bd.sync = bd_file_sync;
+    f->bd.erase = bd_file_erase;
+    f->bd.erase_kind = REC_BD_ERASE_ZERO_FILL;
     f->bd.block_count = (uint32_t)blocks;
     return REC_OK;
 }

@@ -243,6 +243,10 @@ static int bd_sync(void *ctx)
 {
     return rec_sd_sync(ctx);
 }
+static int bd_erase(void *ctx, uint32_t lba, uint32_t count)
+{
+    return rec_sd_erase(ctx, lba, count);
+}
 
 const char *rec_sd_type_name(rec_sd_type_t t)
 {
@@ -351,6 +355,8 @@ int rec_sd_init(rec_sd_t *sd, rec_bd_t *bd_out)
         bd_out->read = bd_read;
         bd_out->write = bd_write;
         bd_out->sync = bd_sync;
+        bd_out->erase = bd_erase;
+        bd_out->erase_kind = REC_BD_ERASE_CARD;
         bd_out->block_count = sd->block_count;
     }
     return REC_OK;
@@ -535,4 +541,162 @@ int rec_sd_sync(rec_sd_t *sd)
     err = wait_ready(sd, REC_SD_WRITE_TIMEOUT_MS);
     cs_high();
     return err;
+}
+
+/* ---- erase (CMD32/CMD33/CMD38) --------------------------------------------------------------- */
+
+#define CSD_CCC_ERASE (1u << 5)   /* command class 5: erase */
+#define SCR_BYTES 8u
+#define SD_STATUS_BYTES 64u
+
+/* Reads an application register with a data block: ACMD51 (SCR, R1) or ACMD13 (SD Status, R2). */
+static int read_app_register(rec_sd_t *sd, uint8_t idx, uint8_t *buf, size_t n)
+{
+    for (unsigned attempt = 0;; attempt++) {
+        uint8_t r1;
+        cs_low();
+        int err = send_cmd(sd, 55, 0, &r1);
+        if (!err && r1 != 0) err = REC_E_IO;
+        if (!err) err = send_cmd(sd, idx, 0, &r1);
+        if (!err && r1 != 0) err = (r1 & R1_ILLEGAL) ? REC_E_UNSUPPORTED : REC_E_IO;
+        if (!err && idx == 13) (void)xfer(0xFF); /* R2: the status byte after R1 */
+        if (!err) err = recv_data(sd, buf, n);
+        cs_high();
+        if (err != E_CRC_RETRY) return err;
+        sd->crc_retries++;
+        if (attempt + 1 >= CRC_ATTEMPTS) return REC_E_IO;
+    }
+}
+
+/* Reads once what erase needs: the erased state (SCR DATA_STAT_AFTER_ERASE), the allocation
+ * unit and the erase timeout (SD Status, SD spec part 1, 4.10.2.4 and 4.14; as Linux's
+ * mmc_read_ssr). A card without the SD Status fields gets 250 ms per block (spec and Linux). */
+static int erase_geometry(rec_sd_t *sd)
+{
+    if (sd->erase_known) return REC_OK;
+    uint8_t scr[SCR_BYTES];
+    int err = read_app_register(sd, 51, scr, sizeof scr);
+    if (err) return err;
+    sd->erased_byte = (scr[1] & 0x80u) ? 0xFFu : 0x00u; /* SCR bit 55 */
+    uint8_t st[SD_STATUS_BYTES];
+    err = read_app_register(sd, 13, st, sizeof st);
+    if (err && err != REC_E_UNSUPPORTED) return err;
+    sd->au_blocks = 0;
+    sd->erase_ms_per_au = 0;
+    sd->erase_offset_ms = 0;
+    if (!err) {
+        unsigned au = st[10] >> 4;                                  /* AU_SIZE [431:428] */
+        uint32_t es = ((uint32_t)st[11] << 8) | st[12];             /* ERASE_SIZE [423:408] */
+        uint32_t et = st[13] >> 2;                                  /* ERASE_TIMEOUT [407:402] */
+        if (au >= 1 && au <= 9) sd->au_blocks = 32u << (au - 1u);   /* 16 KiB .. 4 MiB */
+        else if (au >= 10) {
+            static const uint16_t mib[6] = { 8, 12, 16, 24, 32, 64 };
+            sd->au_blocks = (uint32_t)mib[au - 10u] * 2048u;
+        }
+        if (es && et && sd->au_blocks) {
+            sd->erase_ms_per_au = et * 1000u / es;
+            sd->erase_offset_ms = (st[13] & 3u) * 1000u;             /* ERASE_OFFSET [401:400] */
+        }
+    }
+    sd->erase_known = true;
+    return REC_OK;
+}
+
+/* The longest the card may stay busy after CMD38 over `blocks` blocks. */
+static uint32_t erase_timeout_ms(const rec_sd_t *sd, uint32_t blocks)
+{
+    uint64_t ms;
+    if (sd->erase_ms_per_au) {
+        uint64_t aus = (blocks + sd->au_blocks - 1u) / sd->au_blocks;
+        ms = aus * sd->erase_ms_per_au + sd->erase_offset_ms;
+    } else {
+        ms = (uint64_t)blocks * 250u;
+    }
+    if (ms < 1000u) ms = 1000u;
+    return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+}
+
+/* Blocks per CMD38: one allocation unit when the card says how long that takes, else few
+ * enough that 250 ms per block stays about a minute. */
+static uint32_t erase_chunk(const rec_sd_t *sd)
+{
+    if (sd->erase_ms_per_au) return sd->au_blocks;
+    return REC_SD_ERASE_CHUNK_BLOCKS;
+}
+
+/* Waits out the busy of CMD38 (CS low): bounded by the erase timeout, and by a poll count
+ * that a bus of up to 32 MHz cannot exceed in that time (for a clock that does not move). */
+static int wait_erased(rec_sd_t *sd, uint32_t timeout_ms)
+{
+    uint64_t start = port_uptime_ms();
+    uint64_t max_polls = (uint64_t)timeout_ms * 4000u + MAX_POLLS;
+    for (uint64_t polls = 0; polls < max_polls; polls++) {
+        if (xfer(0xFF) == 0xFF) return REC_OK;
+        if (expired(start, timeout_ms)) break;
+    }
+    return no_answer(sd);
+}
+
+/* True when block lba reads back as the erased byte. */
+static int reads_erased(rec_sd_t *sd, uint32_t lba, bool *erased)
+{
+    uint8_t b[BLK];
+    int err = rec_sd_read(sd, lba, b, 1);
+    if (err) return err;
+    *erased = true;
+    for (uint32_t i = 0; i < BLK; i++)
+        if (b[i] != sd->erased_byte) *erased = false;
+    return REC_OK;
+}
+
+static int erase_range(rec_sd_t *sd, uint32_t lba, uint32_t count)
+{
+    uint8_t r1;
+    int err = command(sd, 32, card_address(sd, lba), &r1, NULL, 0);
+    if (!err && r1 != 0) err = REC_E_IO;
+    if (!err) err = command(sd, 33, card_address(sd, lba + count - 1u), &r1, NULL, 0);
+    if (!err && r1 != 0) err = REC_E_IO;
+    if (err) return err;
+    cs_low();
+    err = send_cmd(sd, 38, 0, &r1);
+    if (!err && r1 != 0) err = REC_E_IO;
+    if (!err) err = wait_erased(sd, erase_timeout_ms(sd, count));
+    cs_high();
+    if (!err) err = check_status(sd);
+    if (err) return err;
+    /* The card's erased state as its SCR says, checked where the range starts, ends and in
+     * between: a card that does not really erase is overwritten by the caller instead. */
+    const uint32_t probes[3] = { lba, lba + count / 2u, lba + count - 1u };
+    for (unsigned i = 0; i < 3; i++) {
+        bool erased;
+        err = reads_erased(sd, probes[i], &erased);
+        if (err) return err;
+        if (!erased) return REC_E_UNSUPPORTED;
+    }
+    return REC_OK;
+}
+
+int rec_sd_erase(rec_sd_t *sd, uint32_t lba, uint32_t count)
+{
+    int err = check_args(sd, lba, count);
+    if (err || count == 0) return err;
+    if (!(csd_bits(sd->csd, 95, 84) & CSD_CCC_ERASE)) return REC_E_UNSUPPORTED;
+    /* An SDSC card without ERASE_BLK_EN erases whole sectors of SECTOR_SIZE + 1 blocks: only
+     * ranges on those boundaries, so nothing outside the range goes. */
+    if (sd->type != REC_SD_TYPE_SDHC && !csd_bits(sd->csd, 46, 46)) {
+        uint32_t sector = csd_bits(sd->csd, 45, 39) + 1u;
+        if (lba % sector || count % sector) return REC_E_UNSUPPORTED;
+    }
+    err = erase_geometry(sd);
+    if (err) return err;
+    const uint32_t chunk = erase_chunk(sd);
+    while (count > 0) {
+        uint32_t n = count < chunk ? count : chunk;
+        err = erase_range(sd, lba, n);
+        if (err) return err;
+        sd->blocks_erased += n;
+        lba += n;
+        count -= n;
+    }
+    return REC_OK;
 }

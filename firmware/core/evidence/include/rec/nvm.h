@@ -71,5 +71,13 @@ bool rec_nvm_blank(const uint8_t *p, uint32_t len);
 int rec_nvm_state_get(rec_nvm_t *n, uint8_t kind, void *payload, uint32_t max);
 /* Appends a value (length <= 20), compacting first when the active sector is full. */
 int rec_nvm_state_put(rec_nvm_t *n, uint8_t kind, const void *payload, uint32_t len);
+/* Crypto-erase of the log (the wipe): a compaction, whether or not the sector is full, that
+ * copies only the newest entry of each kind in keep[] (an allowlist: any other kind, whoever
+ * added it, is dropped) and erases the old sector, so no older or dropped entry survives
+ * physically in either sector. A cut leaves the old log whole when it held a dropped kind (the
+ * new sector lacks it, so open discards the new one) or the new one: redo it after a cut. */
+int rec_nvm_state_purge(rec_nvm_t *n, const uint8_t *keep, uint32_t count);
+/* Erases the sectors [first, first + count) the NVM has, first >= REC_NVM_SECTORS_USED. */
+int rec_nvm_erase_sectors(rec_nvm_t *n, uint32_t first, uint32_t count);
 
 #endif

@@ -15,6 +15,7 @@
 #include "rec/seal.h"
 #include "rec/settings.h"
 #include "rec/store.h"
+#include "rec/wipe.h"
 
 #define REC_FW_MAJOR 0
 #define REC_FW_MINOR 1
@@ -56,6 +57,14 @@ struct rec_device {
     bool clock_flag;            /* NVM CLOCK says the clock has been set */
     bool clock_lost_pending;    /* boot found the clock lost: CLOCK_LOST goes to the next card mounted */
     rec_seal_t seal;            /* statement files written after stop (evidence/seal.c) */
+
+    /* A wipe under way (wipe.c): the NVM's WIPE_PENDING, and what it began. */
+    bool wipe_pending;
+    uint32_t wipe_epoch;
+    uint32_t wipe_prev_count;
+    uint8_t wipe_prev_head[12];
+    bool wipe_reported;         /* a boot finished a cut wipe: the next WIPE is answered with it */
+    rec_wipe_result_t wipe_report;
 
     rec_ring_t ring;            /* also the scratch lent to card mount, repair and format */
     rec_recording_state_t cur;
@@ -102,6 +111,12 @@ int rec_device_journal_before_format(rec_device_t *d);
 /* After the device formatted its card: epoch + 1, count 0, EPOCH_START (number = the new epoch,
  * sampleCount and sha256 = the previous epoch's count and head). */
 int rec_device_journal_new_epoch(rec_device_t *d);
+/* The NVM JOURNAL_HEAD: epoch, count and 12 bytes of the head; REC_E_NOENT before any. */
+int rec_device_journal_head(rec_device_t *d, uint32_t *epoch, uint32_t *count, uint8_t head12[12]);
+/* The wipe's journal on the freshly formatted card: EPOCH_START of `epoch` (the previous
+ * epoch's count and head in it) when the device counts its journal, then `wiped`. */
+int rec_device_journal_wiped(rec_device_t *d, uint32_t epoch, uint32_t prev_count, const uint8_t prev_head12[12],
+                             rec_journal_record_t *wiped);
 /* After the clock was set: NVM CLOCK flag, and CLOCK_SET when it was not set or moved > 1 s. */
 void rec_device_clock_changed(rec_device_t *d, bool was_set, int64_t before, int64_t now);
 /* CLOCK_LOST on the mounted card when boot found the clock lost. */

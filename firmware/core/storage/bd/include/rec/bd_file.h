@@ -1,5 +1,6 @@
 /* Block device over a regular file or a raw device node (host builds: simulator and tests).
- * Blocks are 512 bytes; I/O is pread/pwrite, sync is fsync. Any failure is REC_E_IO
+ * Blocks are 512 bytes; I/O is pread/pwrite, sync is fsync, erase punches holes (zeros written
+ * where holes cannot be punched) and syncs. Any failure is REC_E_IO
  * (REC_E_RANGE for an access beyond the end). The struct is public so a wrapper (the simulator's
  * stall/eject injection) can take `bd`, keep a pointer to it and forward to its callbacks. */
 #ifndef REC_BD_FILE_H
@@ -18,6 +19,8 @@ typedef struct {
     uint64_t blocks_read;
     uint64_t blocks_written;
     uint64_t syncs;
+    uint64_t erases;        /* erase calls */
+    uint64_t blocks_erased;
 } rec_bd_file_t;
 
 /* Opens `path` as a block device.

@@ -19,7 +19,8 @@
  *   REC_E_UNSUPPORTED  the card is not one of the above (voltage, MMC, CSD version 3).
  *
  * Writes return only once the card has finished programming every block (busy ended) and
- * CMD13 reported no error, so sync is a no-op apart from waiting for not-busy. */
+ * CMD13 reported no error, so sync is a no-op apart from waiting for not-busy. Erase (bd.erase)
+ * is the card's own (below). */
 #ifndef REC_SD_SPI_H
 #define REC_SD_SPI_H
 
@@ -36,6 +37,7 @@
 #define REC_SD_READ_TIMEOUT_MS 100u   /* command to data token */
 #define REC_SD_WRITE_TIMEOUT_MS 500u  /* busy after a block, or before a command */
 #define REC_SD_CMD_TIMEOUT_MS 500u    /* card ready (MISO 0xFF) before sending a command */
+#define REC_SD_ERASE_CHUNK_BLOCKS 256u /* blocks per CMD38 when the card gives no erase timeout */
 
 typedef enum {
     REC_SD_TYPE_NONE = 0,
@@ -53,8 +55,15 @@ typedef struct {
     uint32_t ocr;
     uint8_t csd[16];
     uint8_t cid[16];
+    /* erase: read from the SCR and SD Status at the first erase */
+    bool erase_known;
+    uint8_t erased_byte;      /* what erased blocks read as: 0x00 or 0xFF (DATA_STAT_AFTER_ERASE) */
+    uint32_t au_blocks;       /* allocation unit (0: not given) */
+    uint32_t erase_ms_per_au; /* ERASE_TIMEOUT / ERASE_SIZE in ms (0: not given: 250 ms per block) */
+    uint32_t erase_offset_ms; /* ERASE_OFFSET */
     /* statistics */
     uint32_t crc_retries;  /* blocks re-read or re-written after a CRC error */
+    uint32_t blocks_erased;
 } rec_sd_t;
 
 /* Initialises the card and fills *bd_out (ctx = sd). Returns REC_OK or a negative rec_err_t. */
@@ -64,6 +73,14 @@ int rec_sd_init(rec_sd_t *sd, rec_bd_t *bd_out);
 int rec_sd_read(rec_sd_t *sd, uint32_t lba, void *buf, uint32_t count);
 int rec_sd_write(rec_sd_t *sd, uint32_t lba, const void *buf, uint32_t count);
 int rec_sd_sync(rec_sd_t *sd);
+/* Erases blocks with CMD32/CMD33/CMD38, one allocation unit (or REC_SD_ERASE_CHUNK_BLOCKS) per
+ * CMD38, each busy wait bounded by the card's erase timeout (SD Status ERASE_SIZE,
+ * ERASE_TIMEOUT, ERASE_OFFSET; 250 ms per block without them, at least 1 s), then checks that
+ * the first, middle and last block of each range read as the card's SCR says erased blocks do.
+ * REC_E_UNSUPPORTED when the card has no erase command class, when an SDSC card could erase
+ * only whole sectors the range does not cover exactly, or when erased blocks do not read as
+ * promised: the caller then writes over them. */
+int rec_sd_erase(rec_sd_t *sd, uint32_t lba, uint32_t count);
 
 /* Short name of a card type, for logs and INFO. */
 const char *rec_sd_type_name(rec_sd_type_t t);
