@@ -442,6 +442,79 @@ static void test_without_nvm_identity_has_no_key(void **state)
     expect_error(provision(false, RP_PROVISION_MAGIC), RP_ERR_BAD_STATE);
 }
 
+/* SET_RECIPIENT: GET, SET, CLEAR; kept across a reboot; INFO says ENCRYPTING while one is set;
+ * small-order keys and unknown actions are refused; BUSY while recording. */
+static resp_t set_recipient(uint8_t action, const uint8_t *key)
+{
+    uint8_t q[RP_SET_RECIPIENT_REQ_SIZE] = { 0 };
+    q[RP_SET_RECIPIENT_REQ_OFF_ACTION] = action;
+    if (key) memcpy(q + RP_SET_RECIPIENT_REQ_OFF_RECIPIENT, key, 32);
+    return request(RP_CMD_SET_RECIPIENT, q, sizeof q);
+}
+
+static bool info_encrypting(void)
+{
+    resp_t r = request(RP_CMD_INFO, NULL, 0);
+    expect_ok(r);
+    return (r.payload[RP_INFO_OFF_FLAGS] & RP_INFO_FLAG_ENCRYPTING) != 0;
+}
+
+static void test_set_recipient(void **state)
+{
+    (void)state;
+    /* RFC 7748 section 6.1, Bob's public key. */
+    static const uint8_t bob[32] = { 0xde, 0x9e, 0xdb, 0x7d, 0x7b, 0x7d, 0xc1, 0xb4, 0xd3, 0x5b, 0x61,
+                                     0xc2, 0xec, 0xe4, 0x35, 0x37, 0x3f, 0x83, 0x43, 0xc8, 0x5b, 0x78,
+                                     0x67, 0x4d, 0xad, 0xfc, 0x7e, 0x14, 0x6f, 0x88, 0x2b, 0x4f };
+    static const uint8_t zero[32];
+    hello();
+    resp_t r = set_recipient(RP_RECIPIENT_ACTION_GET, NULL);
+    expect_ok(r);
+    assert_int_equal(r.length, RP_RECIPIENT_SIZE);
+    assert_int_equal(r.payload[RP_RECIPIENT_OFF_FLAGS], 0);
+    assert_memory_equal(r.payload + RP_RECIPIENT_OFF_RECIPIENT, zero, 32);
+    assert_false(info_encrypting());
+
+    r = set_recipient(RP_RECIPIENT_ACTION_SET, bob);
+    expect_ok(r);
+    assert_int_equal(r.payload[RP_RECIPIENT_OFF_FLAGS], RP_RECIPIENT_FLAG_SET);
+    assert_memory_equal(r.payload + RP_RECIPIENT_OFF_RECIPIENT, bob, 32);
+    assert_true(info_encrypting());
+    expect_error(set_recipient(RP_RECIPIENT_ACTION_SET, zero), RP_ERR_BAD_ARGUMENT); /* small order */
+    expect_error(set_recipient(3, bob), RP_ERR_BAD_ARGUMENT);
+    expect_error(request(RP_CMD_SET_RECIPIENT, bob, 32), RP_ERR_BAD_ARGUMENT);
+
+    boot();
+    hello();
+    r = set_recipient(RP_RECIPIENT_ACTION_GET, NULL);
+    expect_ok(r);
+    assert_memory_equal(r.payload + RP_RECIPIENT_OFF_RECIPIENT, bob, 32);
+    assert_true(info_encrypting());
+
+    press(); /* recording: SET and CLEAR wait, GET answers */
+    expect_error(set_recipient(RP_RECIPIENT_ACTION_CLEAR, NULL), RP_ERR_BUSY);
+    expect_ok(set_recipient(RP_RECIPIENT_ACTION_GET, NULL));
+    record_ms(16000, 100);
+    press();
+
+    r = set_recipient(RP_RECIPIENT_ACTION_CLEAR, NULL);
+    expect_ok(r);
+    assert_int_equal(r.payload[RP_RECIPIENT_OFF_FLAGS], 0);
+    assert_memory_equal(r.payload + RP_RECIPIENT_OFF_RECIPIENT, zero, 32);
+    assert_false(info_encrypting());
+}
+
+static void test_set_recipient_without_nvm_is_refused(void **state)
+{
+    (void)state;
+    static const uint8_t key[32] = { 9 };
+    hello();
+    expect_error(set_recipient(RP_RECIPIENT_ACTION_SET, key), RP_ERR_BAD_STATE);
+    resp_t r = set_recipient(RP_RECIPIENT_ACTION_GET, NULL);
+    expect_ok(r);
+    assert_int_equal(r.payload[RP_RECIPIENT_OFF_FLAGS], 0);
+}
+
 /* Truncates SYSTEM/JOURNAL.BIN on the card to `records` (0 removes the file). */
 static void cut_card_journal(uint32_t records)
 {
@@ -1724,6 +1797,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_power_cut_campaign_with_the_device_counter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identity_and_provision, setup_nvm, teardown),
         cmocka_unit_test_setup_teardown(test_without_nvm_identity_has_no_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_recipient, setup_nvm, teardown),
+        cmocka_unit_test_setup_teardown(test_set_recipient_without_nvm_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cut_journal_tail_is_tail_lost_and_found_unjournaled, setup_nvm, teardown),
         cmocka_unit_test_setup_teardown(test_number_spent_without_a_file, setup_nvm, teardown),
         cmocka_unit_test_setup_teardown(test_format_starts_an_epoch_and_clock_changes_are_journalled, setup_nvm, teardown),

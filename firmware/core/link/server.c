@@ -91,6 +91,7 @@ static uint32_t build_info(rec_server_t *s, rec_device_t *d)
     if (d->settings.discreet) flags |= RP_INFO_FLAG_DISCREET;
     if (set) flags |= RP_INFO_FLAG_CLOCK_SET;
     if (d->low_battery) flags |= RP_INFO_FLAG_LOW_BATTERY;
+    if (d->recipient.set) flags |= RP_INFO_FLAG_ENCRYPTING;
     v.flags = flags;
     v.rec_state = d->rec_state;
     v.card_state = d->store.card_state;
@@ -539,6 +540,30 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
         /* A failed health check is answered: IDENTITY with ENTROPY_FAILED and no new key. */
         if (err && err != REC_E_ENTROPY) break;
         send_frame(s, RP_KIND_RESPONSE, seq, cmd, build_identity(s, d, r.host_random));
+        return;
+    }
+    case RP_CMD_SET_RECIPIENT: {
+        if (!payload_len_ok(s, seq, cmd, f->length, RP_SET_RECIPIENT_REQ_SIZE)) return;
+        rp_set_recipient_req_t r;
+        rp_set_recipient_req_unpack(q, &r);
+        if (r.action > RP_RECIPIENT_ACTION_CLEAR) {
+            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, r.action);
+            return;
+        }
+        if (r.action != RP_RECIPIENT_ACTION_GET) {
+            err = rec_device_set_recipient(d, r.action == RP_RECIPIENT_ACTION_SET ? r.recipient : NULL);
+            if (err == REC_E_UNSUPPORTED) {
+                send_error(s, seq, cmd, RP_ERR_BAD_STATE, (uint32_t)-err);
+                return;
+            }
+            if (err) break;
+        }
+        rp_recipient_t v;
+        memset(&v, 0, sizeof v);
+        v.flags = d->recipient.set ? RP_RECIPIENT_FLAG_SET : 0u;
+        memcpy(v.recipient, d->recipient.key, sizeof v.recipient);
+        rp_recipient_pack(&v, p);
+        send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_RECIPIENT_SIZE);
         return;
     }
     default:
