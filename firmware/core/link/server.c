@@ -131,8 +131,11 @@ static void fill_entry(uint8_t *e, rec_device_t *d, const rec_recording_t *r)
     } else {
         v.state = RP_RECORDING_RECORDING;
         v.flags = r->header_valid && r->header.clock_set ? RP_RECORD_FLAG_CLOCK_SET : 0;
+        if (r->encrypted) v.flags |= RP_RECORD_FLAG_ENCRYPTED;
         v.sample_rate = r->header_valid ? r->header.sample_rate : 0;
         uint32_t data = current ? d->cur.data_bytes : (r->size > REC_WAV_HEADER_SIZE ? r->size - REC_WAV_HEADER_SIZE : 0);
+        if (current) v.sample_rate = d->cur.sample_rate;
+        if (r->encrypted && !current) data = 0; /* the .AGE's size counts tags, and the audio is sealed */
         v.sample_count = data / 2u;
         v.start_unix_ms = r->header_valid ? r->header.start_unix_ms : 0;
     }
@@ -188,6 +191,11 @@ static int open_recording(rec_server_t *s, rec_device_t *d, uint32_t number, uin
     char path[REC_STORE_PATH_MAX];
     if (rec_ckpt_path(number, rec_seal_part_ext(part), path) != REC_OK) return REC_E_NOENT;
     int err = rec_fat_open(&d->store.fs, &s->rf, path, REC_FAT_READ);
+    if (err == REC_E_NOENT && part == RP_PART_AUDIO) {
+        /* An encrypted recording: the host copies the .AGE as it is. */
+        (void)rec_ckpt_path(number, RP_CARD_ENCRYPTED_EXT, path);
+        err = rec_fat_open(&d->store.fs, &s->rf, path, REC_FAT_READ);
+    }
     if (err) return err;
     s->rf_open = true;
     s->rf_number = number;
