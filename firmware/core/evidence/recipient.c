@@ -7,6 +7,7 @@
 #include "rec/frame.h"
 #include "rec/hmac_sha256.h"
 #include "rec/x25519.h"
+#include "rec/encrypted.h"
 
 #define RECORD RP_NVM_RECIPIENT_SIZE
 #define RECIPIENT_VERSION 1u
@@ -35,6 +36,7 @@ static bool parse(const uint8_t raw[RECORD], rp_nvm_recipient_t *v)
 
 bool rec_recipient_acceptable(const uint8_t key[REC_RECIPIENT_SIZE])
 {
+    if (!REC_ENCRYPTION) return false; /* this build cannot encrypt: nothing to set */
     /* A clamped scalar is a multiple of the cofactor 8, so any scalar shows small order. */
     static const uint8_t probe[REC_X25519_SIZE] = {1};
     uint8_t out[REC_X25519_SIZE];
@@ -64,7 +66,7 @@ int rec_recipient_boot(rec_recipient_t *r, rec_nvm_t *nvm)
         r->damaged = true;
         return REC_E_CORRUPT;
     }
-    r->set = (v[use].flags & RP_RECIPIENT_FLAG_SET) != 0;
+    r->set = REC_ENCRYPTION && (v[use].flags & RP_RECIPIENT_FLAG_SET) != 0;
     if (r->set) memcpy(r->key, v[use].recipient, REC_RECIPIENT_SIZE);
     const int other = 1 - use;
     if (memcmp(raw[0], raw[1], RECORD) != 0)
@@ -75,6 +77,7 @@ int rec_recipient_boot(rec_recipient_t *r, rec_nvm_t *nvm)
 int rec_recipient_store(rec_recipient_t *r, rec_nvm_t *nvm, const uint8_t key[REC_RECIPIENT_SIZE])
 {
     if (!r || !nvm) return REC_E_INVAL;
+    if (!REC_ENCRYPTION) return REC_E_UNSUPPORTED;
     if (key && !rec_recipient_acceptable(key)) return REC_E_INVAL;
     if (!nvm->present) return REC_E_UNSUPPORTED;
     uint8_t raw[RECORD];

@@ -274,7 +274,7 @@ static int read_slice(rec_device_t *d, job_t *job, uint8_t *buf, uint32_t buf_le
     int32_t got = rec_fat_read(&d->store.fs, &job->file, buf, n);
     if (got < 0) return (int)got;
     if ((uint32_t)got != n) return REC_E_CORRUPT;
-    if (job->phase == PHASE_WAV && job->encrypted) {
+    if (job->phase == PHASE_WAV && REC_ENCRYPTION && job->encrypted) {
         rec_sha256_update(&job->age, buf, n);
         err = feed_age(job, buf, n, job->pos, job->file.size);
         if (err) return err;
@@ -459,7 +459,7 @@ static int seal(rec_device_t *d, job_t *job, const uint8_t ckp_sha[32], uint8_t 
     if (t.overflow) return REC_E_TOOBIG;
     err = write_file(d, job->number, RP_PART_MINISIGN, out, (uint32_t)t.len);
     /* Sealed: the device no longer needs to read it, and must not be able to. */
-    if (!err && job->encrypted) err = rec_enc_destroy_key(d, job->number);
+    if (!err && REC_ENCRYPTION && job->encrypted) err = rec_enc_destroy_key(d, job->number);
     if (!err) port_log("recording sealed");
     return err;
 }
@@ -492,7 +492,7 @@ bool rec_seal_poll(rec_device_t *d)
     }
     bool eof = false;
     int err = read_slice(d, job, buf, buf_len, &eof);
-    if (!err && eof && job->phase == PHASE_WAV && job->encrypted) {
+    if (!err && eof && job->phase == PHASE_WAV && REC_ENCRYPTION && job->encrypted) {
         rec_sha256_final(&job->age, job->age_sha);
         rec_crypto_wipe(&job->keys, sizeof job->keys);
         rec_crypto_wipe(job->file_key, sizeof job->file_key);

@@ -11,13 +11,24 @@
 #include "rec/port.h"
 #include "rec/store.h"
 
+#if REC_ENCRYPTION
+
 #define KEY_SLOT_BYTES (4u + REC_AGE_FILE_KEY_SIZE) /* u32 number, key: 20, a whole NVM payload */
+
+/* The writer of the recording in progress (one at a time). */
+static rec_age_writer_t g_writer;
 
 static const uint8_t k_kinds[2] = { RP_NVM_STATE_AGE_KEY_A, RP_NVM_STATE_AGE_KEY_B };
 
 bool rec_enc_wanted(const rec_device_t *d)
 {
     return d->recipient.set && d->nvm.present;
+}
+
+void rec_enc_forget(rec_device_t *d)
+{
+    rec_age_writer_wipe(&g_writer);
+    (void)rec_fat_close(&d->store.fs, &d->cur.hold);
 }
 
 /* ---- File keys in the NVM state log ------------------------------------------------------------ */
@@ -177,21 +188,22 @@ int rec_enc_begin(rec_device_t *d)
     rec_age_keys_t keys;
     if (!err) err = rec_age_keys(&keys, file_key, nonce);
     rec_crypto_wipe(file_key, sizeof file_key);
-    if (!err) err = rec_age_writer_start(&c->age, d->bd, c->base_lba, c->hold_lba, &keys, header, c->header);
+    if (!err) err = rec_age_writer_start(&g_writer, d->bd, c->base_lba, c->hold_lba, &keys, header, c->header);
     rec_age_keys_wipe(&keys);
     return err;
 }
 
 int rec_enc_put(rec_device_t *d, uint8_t *audio, uint32_t len)
 {
-    return rec_age_writer_put(&d->cur.age, audio, len);
+    (void)d; /* one recording at a time: the writer is g_writer */
+    return rec_age_writer_put(&g_writer, audio, len);
 }
 
 int rec_enc_patch(rec_device_t *d)
 {
     rec_recording_state_t *c = &d->cur;
     uint64_t size;
-    int err = rec_age_writer_flush(&c->age, &size);
+    int err = rec_age_writer_flush(&g_writer, &size);
     if (!err) err = rec_fat_set_size(&d->store.fs, &c->file, (uint32_t)size);
     if (!err) err = rec_fat_file_sync(&d->store.fs, &c->file);
     return err;
@@ -215,7 +227,7 @@ int rec_enc_stop(rec_device_t *d, uint8_t stop_reason, uint8_t flags, const uint
 {
     rec_recording_state_t *c = &d->cur;
     uint64_t size;
-    int err = rec_age_writer_flush(&c->age, &size);
+    int err = rec_age_writer_flush(&g_writer, &size);
     rp_age_final_t fin;
     memset(&fin, 0, sizeof fin);
     fin.number = c->number;
@@ -224,14 +236,14 @@ int rec_enc_stop(rec_device_t *d, uint8_t stop_reason, uint8_t flags, const uint
     fin.stop_reason = stop_reason;
     fin.flags = flags;
     memcpy(fin.sha256, sha256, 32);
-    if (!err) err = close_file(d, &c->file, c->base_lba, c->hold_lba, &c->age.keys, &fin, c->header, evid, evid_len);
+    if (!err) err = close_file(d, &c->file, c->base_lba, c->hold_lba, &g_writer.keys, &fin, c->header, evid, evid_len);
     return err;
 }
 
 int rec_enc_close(rec_device_t *d)
 {
     rec_recording_state_t *c = &d->cur;
-    rec_age_writer_wipe(&c->age);
+    rec_age_writer_wipe(&g_writer);
     (void)rec_fat_close(&d->store.fs, &c->hold);
     char path[REC_STORE_PATH_MAX];
     (void)rec_store_path_ext(c->number, RP_CARD_HOLD_EXT, path);
@@ -357,6 +369,29 @@ static int recover_one(rec_device_t *d, uint32_t number, uint8_t stop_reason, bo
     return err;
 }
 
+/* A key whose recording is sealed (a cut between the MSG file and the key's destruction) or is
+ * not on this card (deleted, formatted, another card) is destroyed: the device must not keep
+ * what it no longer needs. */
+static int tidy_keys(rec_device_t *d)
+{
+    for (unsigned i = 0; i < 2; i++) {
+        uint32_t n;
+        uint8_t key[REC_AGE_FILE_KEY_SIZE];
+        const bool live = slot_read(d, k_kinds[i], &n, key);
+        rec_crypto_wipe(key, sizeof key);
+        if (!live) continue;
+        char path[REC_STORE_PATH_MAX];
+        rec_fat_dirent_t de;
+        bool sealed = rec_store_path_ext(n, RP_CARD_MINISIGN_EXT, path) == REC_OK &&
+                      rec_fat_stat(&d->store.fs, path, &de) == REC_OK && de.size > 0;
+        if (sealed || !rec_store_exists(&d->store, n, RP_CARD_ENCRYPTED_EXT)) {
+            int err = slot_write(d, k_kinds[i], n, NULL);
+            if (err) return err;
+        }
+    }
+    return REC_OK;
+}
+
 int rec_enc_recover(rec_device_t *d, uint8_t stop_reason, uint32_t *recovered)
 {
     *recovered = 0;
@@ -368,19 +403,87 @@ int rec_enc_recover(rec_device_t *d, uint8_t stop_reason, uint32_t *recovered)
     rec_fat_dirent_t de;
     int err = rec_fat_opendir(&st->fs, &dir, RP_CARD_RECORDINGS_DIR);
     if (err) return err;
+    uint32_t empty[4], empties = 0;
     while ((err = rec_fat_readdir(&st->fs, &dir, &de)) == 1) {
         uint32_t n;
-        if ((de.attr & 0x10u) || !rec_store_parse_hold_name(de.name, &n) || count == REC_COUNT_OF(nums)) continue;
-        nums[count++] = n;
+        if (de.attr & 0x10u) continue;
+        if (rec_store_parse_hold_name(de.name, &n) && count < REC_COUNT_OF(nums)) nums[count++] = n;
+        /* An empty .AGE: cut before its hold file was made, so before any audio. */
+        if (de.size == 0 && rec_store_parse_name(de.name, &n) && empties < REC_COUNT_OF(empty) &&
+            rec_store_exists(st, n, RP_CARD_ENCRYPTED_EXT) && !rec_store_exists(st, n, RP_CARD_RECORDING_EXT) &&
+            n > st->journal.highest_number)
+            empty[empties++] = n;
     }
     if (err < 0) return err;
-    if (count == 0) return REC_OK;
+    if (count == 0 && empties == 0) return d->nvm.present ? tidy_keys(d) : REC_OK;
     err = rec_store_begin_update(st);
+    for (uint32_t i = 0; !err && i < empties; i++) {
+        if (rec_store_exists(st, empty[i], RP_CARD_HOLD_EXT)) continue;
+        err = remove_ext(d, empty[i], RP_CARD_ENCRYPTED_EXT);
+        if (!err) err = rec_enc_destroy_key(d, empty[i]);
+    }
     for (uint32_t i = 0; !err && i < count; i++) {
         bool closed;
         err = recover_one(d, nums[i], stop_reason, &closed);
         if (!err && closed) (*recovered)++;
     }
     int end = rec_store_end_update(st);
+    if (!err && !end && d->nvm.present) err = tidy_keys(d);
     return err ? err : end;
 }
+
+#else /* !REC_ENCRYPTION: nothing is encrypted, nothing of age is linked */
+
+bool rec_enc_wanted(const rec_device_t *d)
+{
+    (void)d;
+    return false;
+}
+int rec_enc_begin(rec_device_t *d)
+{
+    (void)d;
+    return REC_E_UNSUPPORTED;
+}
+int rec_enc_put(rec_device_t *d, uint8_t *audio, uint32_t len)
+{
+    (void)d, (void)audio, (void)len;
+    return REC_E_UNSUPPORTED;
+}
+int rec_enc_patch(rec_device_t *d)
+{
+    (void)d;
+    return REC_E_UNSUPPORTED;
+}
+int rec_enc_stop(rec_device_t *d, uint8_t stop_reason, uint8_t flags, const uint8_t sha256[32], const uint8_t *evid,
+                 uint32_t evid_len)
+{
+    (void)d, (void)stop_reason, (void)flags, (void)sha256, (void)evid, (void)evid_len;
+    return REC_E_UNSUPPORTED;
+}
+int rec_enc_close(rec_device_t *d)
+{
+    (void)d;
+    return REC_OK;
+}
+void rec_enc_forget(rec_device_t *d)
+{
+    (void)d;
+}
+int rec_enc_recover(rec_device_t *d, uint8_t stop_reason, uint32_t *recovered)
+{
+    (void)d, (void)stop_reason;
+    *recovered = 0;
+    return REC_OK;
+}
+int rec_enc_file_key(rec_device_t *d, uint32_t number, uint8_t key[REC_AGE_FILE_KEY_SIZE])
+{
+    (void)d, (void)number, (void)key;
+    return REC_E_NOENT;
+}
+int rec_enc_destroy_key(rec_device_t *d, uint32_t number)
+{
+    (void)d, (void)number;
+    return REC_OK;
+}
+
+#endif

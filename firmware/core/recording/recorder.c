@@ -32,7 +32,7 @@ static int write_header(rec_device_t *d)
 static int patch_sizes(rec_device_t *d, bool with_evid, uint32_t evid_bytes)
 {
     rec_recording_state_t *c = &d->cur;
-    if (c->encrypted) {
+    if (REC_ENCRYPTION && c->encrypted) {
         /* The .AGE's size says how far the audio got; its WAV header is final only at stop. */
         c->last_patch_ms = port_uptime_ms();
         return with_evid ? REC_OK : rec_enc_patch(d);
@@ -98,7 +98,7 @@ int rec_recorder_start(rec_device_t *d)
     const bool encrypted = rec_enc_wanted(d);
     char path[REC_STORE_PATH_MAX];
     (void)rec_store_path_ext(number, encrypted ? RP_CARD_ENCRYPTED_EXT : RP_CARD_RECORDING_EXT, path);
-    if (encrypted) {
+    if (REC_ENCRYPTION && encrypted) {
         /* The hold file comes out of the recording's share. */
         const uint32_t hold = (REC_AGE_HOLD_BYTES + cluster - 1u) / cluster * cluster;
         prealloc = prealloc > hold + REC_PREALLOC_MIN_BYTES ? prealloc - hold : 0;
@@ -123,7 +123,7 @@ int rec_recorder_start(rec_device_t *d)
         prealloc = round_down(prealloc / 2, cluster);
     }
     if (!err) err = rec_ckpt_create(d, path, prealloc);
-    if (!err && encrypted) {
+    if (!err && REC_ENCRYPTION && encrypted) {
         char hold_path[REC_STORE_PATH_MAX];
         (void)rec_store_path_ext(number, RP_CARD_HOLD_EXT, hold_path);
         err = rec_fat_create_contiguous(&st->fs, &c->hold, hold_path, REC_AGE_HOLD_BYTES);
@@ -140,7 +140,7 @@ int rec_recorder_start(rec_device_t *d)
     REC_ASSERT(c->file.contiguous);
     uint64_t alloc = (uint64_t)c->file.clusters * cluster;
     uint64_t cap = alloc - REC_WAV_HEADER_SIZE - REC_BD_BLOCK_SIZE; /* one block kept for evid */
-    if (encrypted) {
+    if (REC_ENCRYPTION && encrypted) {
         /* The age header and a tag per chunk come out of it too (and the .AGE stays a FAT32 file). */
         const uint64_t age_max = alloc < 0xFFFFFFFFull ? alloc : 0xFFFFFFFFull;
         cap = age_max - REC_AGE_HEADER_SIZE - REC_WAV_HEADER_SIZE - REC_BD_BLOCK_SIZE -
@@ -161,7 +161,7 @@ int rec_recorder_start(rec_device_t *d)
         .start_unix_ms = c->start_unix_ms,
     };
     err = rec_wav_build_header(c->header, &info);
-    if (!err && encrypted) err = rec_enc_begin(d);
+    if (!err && REC_ENCRYPTION && encrypted) err = rec_enc_begin(d);
     if (!err) err = patch_sizes(d, false, 0);
     if (!err) err = rec_store_end_update(st);
     rec_sha256_init(&c->sha);
@@ -190,10 +190,7 @@ fail:
      * checks the FAT. */
     (void)rec_fat_close(&st->fs, &c->file);
     (void)rec_fat_close(&st->fs, &c->ckpt.file);
-    if (c->encrypted) {
-        (void)rec_fat_close(&st->fs, &c->hold);
-        rec_age_writer_wipe(&c->age);
-    }
+    if (REC_ENCRYPTION && c->encrypted) rec_enc_forget(d);
     d->last_error = err;
     return err;
 }
@@ -208,7 +205,7 @@ static int32_t write_blocks(rec_device_t *d, uint32_t max_blocks)
     if (max_blocks > REC_WRITE_BURST_BLOCKS) max_blocks = REC_WRITE_BURST_BLOCKS;
     uint32_t n = rec_ring_peek_blocks(&d->ring, &data, max_blocks);
     if (n == 0) return 0;
-    if (c->encrypted) {
+    if (REC_ENCRYPTION && c->encrypted) {
         /* Hashed as plaintext, then encrypted in place: the ring's blocks are ours until released. */
         rec_ckpt_hash_audio(d, data, n * REC_BD_BLOCK_SIZE);
         int err = rec_enc_put(d, (uint8_t *)(uintptr_t)data, n * REC_BD_BLOCK_SIZE);
@@ -290,7 +287,7 @@ int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason)
     ev.overruns = c->overruns;
     rec_sha256_final(&c->sha, ev.sha256);
     uint32_t evid_len = 0;
-    if (!err && c->encrypted) {
+    if (!err && REC_ENCRYPTION && c->encrypted) {
         /* The last audio, then the FINAL record and the finish (chunk 0 and the last chunk). */
         evid_len = rec_wav_build_evid(tail + t, &ev);
         err = rec_enc_put(d, tail, t);
@@ -337,7 +334,7 @@ int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason)
         memcpy(jr.sha256, ev.sha256, 32);
         err = rec_journal_append(&st->journal, &jr);
         /* The hold file goes after the record: while it is there, recovery finishes the file. */
-        if (!err && c->encrypted) err = rec_enc_close(d);
+        if (!err && REC_ENCRYPTION && c->encrypted) err = rec_enc_close(d);
         if (!err) err = rec_store_end_update(st);
     }
     if (err) {

@@ -12,6 +12,13 @@
 
 #include "rec/age.h"
 
+/* Builds without room for it (the QEMU image: docs/qemu.md) compile it out: 0 makes every
+ * function below a stub (no recording is encrypted, SET_RECIPIENT answers BAD_STATE) and links
+ * none of the age code. */
+#ifndef REC_ENCRYPTION
+#define REC_ENCRYPTION 1
+#endif
+
 typedef struct rec_device rec_device_t; /* device.h */
 
 /* The next recording is encrypted: a recipient is set and the device has NVM for its key. */
@@ -33,11 +40,14 @@ int rec_enc_stop(rec_device_t *d, uint8_t stop_reason, uint8_t flags, const uint
                  uint32_t evid_len);
 /* After the journal record: removes the hold file and forgets the keys in RAM. */
 int rec_enc_close(rec_device_t *d);
+/* A start that failed: forgets the keys in RAM and closes the hold file (recovery does the rest). */
+void rec_enc_forget(rec_device_t *d);
 
 /* At mount: closes every recording whose hold file is still there (cut before it was finished),
  * as rec_store_recover does for WAVs: its FINAL record or the last size patch, the finish, a
  * journal record (RECORDING with RECOVERED and ENCRYPTED) unless the journal has it, then the
- * hold file removed. A recording whose key is not in NVM is left as it is (logged). */
+ * hold file removed. A recording whose key is not in NVM is left as it is (logged). Then the
+ * keys of recordings that are sealed, or not on this card, are destroyed. */
 int rec_enc_recover(rec_device_t *d, uint8_t stop_reason, uint32_t *recovered);
 
 /* The file key of a recording (REC_E_NOENT when the NVM holds none: sealed, or evicted). */
