@@ -253,7 +253,9 @@ int rec_age_writer_start(rec_age_writer_t *w, const rec_bd_t *bd, uint32_t age_l
         err = rec_chacha20poly1305_encrypt(&w->cipher, w->block, wav_header + i * BLOCK, BLOCK);
         if (!err) err = rec_bd_write(bd, hold_lba + i, w->block, 1);
     }
+    /* The hold file's clusters may be an earlier hold file's: no FINAL record may be left there. */
     memset(w->block, 0, sizeof w->block);
+    if (!err) err = rec_bd_write(bd, hold_lba + REC_AGE_HOLD_FINAL_BLOCK, w->block, 1);
     w->plain = WAV_HEADER;
     return err;
 }

@@ -312,7 +312,8 @@ static int recover_one(rec_device_t *d, uint32_t number, uint8_t stop_reason, bo
         return err;
     }
     rp_age_final_t fin;
-    if (!err && rec_age_final_read(d->bd, hold_lba, &fin) != REC_OK) {
+    /* A FINAL record of another number is an earlier hold file's (its clusters reused). */
+    if (!err && (rec_age_final_read(d->bd, hold_lba, &fin) != REC_OK || fin.number != number)) {
         /* Audio up to the last size patch, within what the file can hold when finished. */
         uint64_t plain = 0;
         uint32_t data = 0;
@@ -350,15 +351,19 @@ static int recover_one(rec_device_t *d, uint32_t number, uint8_t stop_reason, bo
     if (err) return err;
     rec_journal_record_t jr;
     if (rec_journal_find_number(&st->journal, number, &jr) != REC_OK) {
+        /* A FINAL record the stop wrote: the recording was complete and its evid chunk fixed,
+         * only the finish was cut. Found, as plain mode says of a WAV with its evid chunk and no
+         * record; never RECOVERED with a stop reason that was not a power cut. */
+        const bool found = (fin.flags & RP_RECORD_FLAG_RECOVERED) == 0;
         memset(&jr, 0, sizeof jr);
-        jr.kind = RP_JOURNAL_KIND_RECORDING;
+        jr.kind = found ? RP_JOURNAL_KIND_FOUND_UNJOURNALED : RP_JOURNAL_KIND_RECORDING;
         jr.number = number;
         jr.start_unix_ms = ev.start_unix_ms;
         jr.sample_rate = ev.sample_rate;
         jr.sample_count = ev.sample_count;
         jr.stop_unix_ms = ev.start_unix_ms + (int64_t)((uint64_t)ev.sample_count * 1000u / (ev.sample_rate ? ev.sample_rate : 1u));
         jr.stop_reason = ev.stop_reason;
-        jr.flags = (uint8_t)(ev.flags | RP_RECORD_FLAG_RECOVERED | RP_RECORD_FLAG_ENCRYPTED);
+        jr.flags = (uint8_t)(ev.flags | RP_RECORD_FLAG_ENCRYPTED | (found ? 0 : RP_RECORD_FLAG_RECOVERED));
         jr.overruns = ev.overruns;
         memcpy(jr.sha256, ev.sha256, 32);
         err = rec_journal_append(&st->journal, &jr);

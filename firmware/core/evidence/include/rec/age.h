@@ -82,8 +82,9 @@ typedef struct {
     uint8_t block[REC_BD_BLOCK_SIZE];
 } rec_age_writer_t;
 
-/* Writes the 184 header bytes as block 0 of the .AGE (zeros after them) and the WAV header
- * (1024 bytes, sizes as at start: never rewritten) as blocks 0 and 1 of the hold file. */
+/* Writes the 184 header bytes as block 0 of the .AGE (zeros after them), the WAV header (1024
+ * bytes, sizes as at start: never rewritten) as blocks 0 and 1 of the hold file, and zeros over
+ * its FINAL block (the clusters may hold an earlier recording's hold file). */
 int rec_age_writer_start(rec_age_writer_t *w, const rec_bd_t *bd, uint32_t age_lba, uint32_t hold_lba,
                          const rec_age_keys_t *keys, const uint8_t header[REC_AGE_HEADER_SIZE],
                          const uint8_t wav_header[1024]);
