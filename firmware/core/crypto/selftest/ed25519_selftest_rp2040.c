@@ -60,16 +60,6 @@ void rp2040_fatal(const char *msg)
     exit_with(3);
 }
 
-/* libtorsion's argument checks call abort(), which the wrappers never let happen; the port has
- * no C library to provide it. */
-__attribute__((noreturn)) void abort(void);
-__attribute__((noreturn)) void abort(void)
-{
-    rp2040_fatal("abort");
-    for (;;) {
-    }
-}
-
 static void timing_start(void)
 {
     host_break1();
