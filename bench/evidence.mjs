@@ -132,10 +132,13 @@ export async function measureEvidence(row) {
   const q = qemuInstructionCounts(qemuBuild);
   const res = Math.round(q.perTick);
   for (const t of q.timings) {
-    row({ goal, what: `${t.name.startsWith('SHA') ? t.name : `Ed25519 ${t.name}`}, Cortex-M3 (QEMU -icount shift=0): instructions`, value: `${t.instructions}`, noise: `deterministic; +-${res} (one SysTick tick); instructions, not cycles`, cmd });
+    const what = /^(SHA|X25519|ChaCha20)/.test(t.name) ? t.name : `Ed25519 ${t.name}`;
+    row({ goal, what: `${what}, Cortex-M3 (QEMU -icount shift=0): instructions`, value: `${t.instructions}`, noise: `deterministic; +-${res} (one SysTick tick); instructions, not cycles`, cmd });
   }
   const qsha = q.timings.find((t) => t.name === 'SHA-256, 4096 bytes');
   row({ goal, what: 'SHA-256, Cortex-M3 (QEMU -icount shift=0): instructions per byte', value: (qsha.instructions / 4096).toFixed(1), noise: `+-${(res / 4096).toFixed(2)}`, cmd });
+  const qaead = q.timings.find((t) => t.name === 'ChaCha20-Poly1305, 4096 bytes');
+  if (qaead) row({ goal: 'issue 13', what: 'ChaCha20-Poly1305, Cortex-M3 (QEMU -icount shift=0): instructions per byte', value: (qaead.instructions / 4096).toFixed(1), noise: `+-${(res / 4096).toFixed(2)}`, cmd });
 
   // ---- the other fixed-base multiplication of each port (REC_ED25519_COMPACT_BASE) ----
   console.log('\n[evidence] building the other fixed-base multiplication (firmware/build-rp2040-compact, firmware/build-qemu-table) ...');
@@ -171,6 +174,26 @@ export async function measureEvidence(row) {
       row({ goal, what: `CPU share while recording, ${rate / 1000} kHz mono 16-bit, Cortex-M0+ at ${mhz} MHz: SHA-256 of the audio + one checkpoint signature per 60 s`, value: pct(recordingPerS / hz), noise: `hashing ${pct((bytesPerS * shaCpb) / hz)}, signing ${pct(signSlot / 60 / hz)}`, cmd });
       row({ goal, what: `sealing after stop, per hour of ${rate / 1000} kHz audio, Cortex-M0+ at ${mhz} MHz: one SHA-256 re-read pass + 2 signatures (CPU seconds, card reads not counted)`, value: `${(sealingPerHour / hz).toFixed(1)} s`, noise: `each further hash pass over the audio: +${((HOUR * bytesPerS * shaCpb) / hz).toFixed(1)} s`, cmd });
       row({ goal, what: `CPU share of all of it (recording + sealing) spread over a 1-hour recording, ${rate / 1000} kHz, Cortex-M0+ at ${mhz} MHz`, value: pct((HOUR * recordingPerS + sealingPerHour) / HOUR / hz), cmd });
+    }
+  }
+
+  // ---- CPU share with encryption (issue 13; Cortex-M0+ cycles) ----
+  // While recording encrypted: the above, and ChaCha20-Poly1305 over every audio byte (each is
+  // encrypted once; the finish at stop re-encrypts at most three 64 KiB chunks, and the start's
+  // two X25519 run before the microphone starts, so neither is in the share). Sealing decrypts the
+  // .AGE once more and hashes it twice (the ciphertext for the .AGE line, the plaintext for the WAV).
+  const aeadCpb = cycles('ChaCha20-Poly1305, 4096 bytes') / 4096;
+  const x25519 = cycles('X25519, one scalar multiplication');
+  row({ goal: 'issue 13', what: 'ChaCha20-Poly1305, Cortex-M0+ (rp2040js): cycles per byte (one 4096-byte pass, init and tag included)', value: aeadCpb.toFixed(1), noise: 'deterministic (emulated); XIP flash cache misses not modelled', cmd });
+  row({ goal: 'issue 13', what: 'encrypted recording start, Cortex-M0+: two X25519 (share, shared secret); ms at 48 / 125 MHz', value: `${((2000 * x25519) / 48e6).toFixed(0)} ms / ${((2000 * x25519) / 125e6).toFixed(0)} ms`, noise: 'before the microphone starts: delays the start, loses no audio', cmd });
+  for (const rate of [16000, 48000]) {
+    const bytesPerS = rate * 2;
+    const perS = bytesPerS * (shaCpb + aeadCpb) + signSlot / 60;
+    const sealingPerHour = HOUR * bytesPerS * (2 * shaCpb + aeadCpb) + 2 * Math.max(signSlot, signStatement);
+    for (const hz of [48e6, 125e6]) {
+      const mhz = hz / 1e6;
+      row({ goal: 'issue 13', what: `CPU share while recording encrypted, ${rate / 1000} kHz mono 16-bit, Cortex-M0+ at ${mhz} MHz: SHA-256 + ChaCha20-Poly1305 of the audio + one checkpoint signature per 60 s`, value: pct(perS / hz), goal_value: hz === 125e6 && rate === 48000 ? '< 25 %' : '', noise: `hashing ${pct((bytesPerS * shaCpb) / hz)}, encryption ${pct((bytesPerS * aeadCpb) / hz)}, signing ${pct(signSlot / 60 / hz)}`, cmd });
+      row({ goal: 'issue 13', what: `sealing an encrypted recording, per hour of ${rate / 1000} kHz audio, Cortex-M0+ at ${mhz} MHz: decrypt + 2 SHA-256 passes + 2 signatures (CPU seconds)`, value: `${(sealingPerHour / hz).toFixed(1)} s`, cmd });
     }
   }
 

@@ -393,13 +393,15 @@ if (on('retransmit')) {
   }
 }
 
-// ---- crypto: Ed25519 on the RP2040's Cortex-M0+ (rp2040js cycles) ------------------------------
+// ---- crypto: Ed25519, X25519, ChaCha20-Poly1305 on the RP2040's Cortex-M0+ (rp2040js cycles) ----
 if (on('crypto')) {
   const r = await rp2040Selftest();
   const cmd = 'npm run bench -- --only crypto';
   for (const t of r.timings) {
     const ms = (hz) => ((1000 * t.cycles) / hz).toFixed(1);
-    row({ goal: 'issue 12', what: `${t.name.startsWith('SHA') ? t.name : `Ed25519 ${t.name}`}, Cortex-M0+ (rp2040js cycle model): cycles; ms at 48 MHz / 125 MHz`, value: `${t.cycles} cycles; ${ms(48e6)} ms / ${ms(125e6)} ms`, noise: 'deterministic (emulated); XIP flash cache misses not modelled', cmd });
+    const age = /^(X25519|ChaCha20)/.test(t.name); // issue 13's encryption
+    const what = t.name.startsWith('SHA') || age ? t.name : `Ed25519 ${t.name}`;
+    row({ goal: age ? 'issue 13' : 'issue 12', what: `${what}, Cortex-M0+ (rp2040js cycle model): cycles; ms at 48 MHz / 125 MHz`, value: `${t.cycles} cycles; ${ms(48e6)} ms / ${ms(125e6)} ms`, noise: 'deterministic (emulated); XIP flash cache misses not modelled', cmd });
   }
   const stack = /stack used (\d+) bytes/.exec(r.output)?.[1];
   row({ goal: 'issue 12', what: 'Ed25519 self-test stack high-water mark, Cortex-M0+ (painted stack; verify is the deepest)', value: `${stack} B`, cmd });

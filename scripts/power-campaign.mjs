@@ -26,7 +26,11 @@
 // Usage: node scripts/power-campaign.mjs [--cuts 2000] [--seed 1] [--speed 20] [--size-mb 64]
 //          [--per-sequence 25] [--mix recording=4,stop=2,sync=1,delete=1,format=1,wipe=1,settings=1]
 //          [--recovery-cuts 0.25] [--out DIR (default .tmp/power-campaign)] [--sim PATH] [--ffprobe all|some|none]
-//          [--stall-every N --stall-ms M] [--max-minutes M] [--quiet]
+//          [--stall-every N --stall-ms M] [--max-minutes M] [--encrypted] [--quiet]
+// --encrypted: the recorder records to REC*.AGE (an owner key made with age-keygen, the simulator
+// started with --recipient); every .AGE is decrypted with the stock `age -d` and the WAV it gives
+// checked as above, and no hold file (REC*.HLD) may be left after the reboot. The phases are
+// recording, stop and settings (the app's sync of encrypted recordings is not checked here).
 // Needs the simulator (firmware/build) and the app (npm run build). Exit status 0 when every cut
 // passed every check; the report is DIR/power-campaign.json and DIR/power-campaign.md.
 import { spawnSync } from 'node:child_process';
@@ -69,7 +73,9 @@ const O = {
   quiet: argv.includes('--quiet'),
   stallEvery: Number(opt('stall-every', 0)),
   stallMs: Number(opt('stall-ms', 0)),
+  encrypted: argv.includes('--encrypted'),
 };
+if (O.encrypted && opt('mix', null) === null) O.mix = 'recording=4,stop=2,settings=1';
 const CLI = join(root, 'dist', 'host', 'cli', 'main.js');
 const distProto = join(root, 'dist', 'protocol', 'src');
 const driverJs = join(root, 'dist', 'host', 'sim', 'driver.js');
@@ -88,6 +94,7 @@ const { LIBRARY_FILE } = await import(pathToFileURL(join(root, 'dist', 'host', '
 
 const JOURNAL_RECORD_SIZE = structSize(STRUCTS.JOURNAL_RECORD);
 const PHASES = ['recording', 'stop', 'sync', 'delete', 'format', 'wipe', 'settings'];
+if (O.encrypted && /(sync|delete|format|wipe)=[1-9]/.test(O.mix)) throw new Error('--encrypted: the phases are recording, stop and settings');
 const mix = Object.fromEntries(O.mix.split(',').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
 for (const k of Object.keys(mix)) if (!PHASES.includes(k)) throw new Error(`unknown phase ${k} in --mix`);
 const ENV = { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', MTOOLS_SKIP_CHECK: '1', PATH: `${process.env.PATH}:/usr/sbin:/sbin` };
@@ -130,6 +137,7 @@ class Sim {
     const sim = await startSimulator({
       bin: simBin, image, link, sizeMb: O.sizeMb, mic: 'ramp', speed: O.speed, quiet: true,
       stallEvery: O.stallEvery, stallMs: O.stallMs || 500, boost: true, timeoutMs, waitReady, readyTimeoutMs: 20_000,
+      extraArgs: recipientHex ? ['--recipient', recipientHex] : [],
     });
     return new Sim(sim);
   }
@@ -264,24 +272,39 @@ function mdir(image, dir) {
     .filter(Boolean);
 }
 
-/** Recordings (number -> bytes) and the journal of a card image. */
+/** A recording's file: the WAV, or with --encrypted the .AGE (REC*.HLD is never expected after a reboot). */
+const RECORDING_NAME = /^REC\d{5}\.(WAV|AGE)$/i;
+
+/** Recordings (number -> bytes; an .AGE's decrypted WAV) and the journal of a card image. */
 function readCard(image, tmp) {
   const dir = join(tmp, 'card');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const names = mdir(image, '/RECORDS').filter((n) => /^REC\d{5}\.WAV$/i.test(n));
+  const names = mdir(image, '/RECORDS').filter((n) => RECORDING_NAME.test(n));
   const files = new Map();
   if (names.length) {
     const r = mtool('mcopy', ['-n', '-o', '-i', image, ...names.map((n) => `::/RECORDS/${n}`), dir + '/']);
     if (r.status !== 0) throw new Error(`mcopy failed: ${r.stderr.toString()}`);
-    for (const n of names) files.set(Number(/\d{5}/.exec(n)[0]), readFileSync(join(dir, n)));
+    for (const n of names) {
+      if (/\.AGE$/i.test(n)) {
+        // Encrypted: the stock age gives the WAV, which is what the checks below look at.
+        if (!ownerKey) throw new Error(`${n} on the card of a campaign without --encrypted`);
+        const wav = join(dir, n.replace(/\.AGE$/i, '.WAV'));
+        const d = spawnSync('age', ['-d', '-i', ownerKey, '-o', wav, join(dir, n)], { encoding: 'utf8' });
+        report.ageDecryptions++;
+        if (d.status !== 0) throw new Error(`${n} does not decrypt with the stock age: ${d.stderr.trim()}`);
+        files.set(Number(/\d{5}/.exec(n)[0]), readFileSync(wav));
+      } else {
+        files.set(Number(/\d{5}/.exec(n)[0]), readFileSync(join(dir, n)));
+      }
+    }
   }
   // Beside each WAV its signed files (issue 12: checkpoints, statement, signify, minisign). A cut
   // during DELETE may leave them without their WAV (they go after the WAV): orphans, counted.
   const all = mdir(image, '/RECORDS');
   const sidecar = /^REC(\d{5})\.(CKP|SHA|SIG|MSG)$/i;
   const orphans = all.filter((n) => sidecar.test(n) && !files.has(Number(sidecar.exec(n)[1])));
-  const others = all.filter((n) => !/^REC\d{5}\.WAV$/i.test(n) && !sidecar.test(n));
+  const others = all.filter((n) => !RECORDING_NAME.test(n) && !sidecar.test(n));
   let journal = Buffer.alloc(0);
   if (mdir(image, '/SYSTEM').some((n) => /^JOURNAL\.BIN$/i.test(n))) {
     const r = mtool('mcopy', ['-n', '-o', '-i', image, '::/SYSTEM/JOURNAL.BIN', join(dir, 'journal.bin')]);
@@ -447,6 +470,8 @@ const report = {
   byPhase: Object.fromEntries([...PHASES, 'recovery'].map((p) => [p, { cuts: 0, failed: 0, ms: 0 }])),
   recovered: 0,
   finishedAtStop: 0,
+  encrypted: O.encrypted,
+  ageDecryptions: 0,
   worstLossSeconds: null,
   worstLoss: null,
   lossHistogram: { '<0 (more than INFO said)': 0, '0-0.25 s': 0, '0.25-0.5 s': 0, '0.5-0.75 s': 0, '0.75-1 s': 0, '>1 s': 0 },
@@ -471,6 +496,28 @@ const report = {
 const overrunSeen = new Set();
 
 const tmpRoot = mkdtempSync(join(tmpdir(), 'rec-power-'));
+// --encrypted: the owner's age identity and the recipient's 32 bytes for --recipient.
+let ownerKey = null;
+let recipientHex = null;
+if (O.encrypted) {
+  ownerKey = join(tmpRoot, 'owner.txt');
+  const made = spawnSync('age-keygen', ['-o', ownerKey], { encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`age-keygen: ${made.stderr}`);
+  const recipient = /# public key: (age1[a-z0-9]+)/.exec(readFileSync(ownerKey, 'utf8'))[1];
+  const charset = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
+  let acc = 0;
+  let bits = 0;
+  const bytes = [];
+  for (const ch of recipient.slice(recipient.lastIndexOf('1') + 1, -6)) {
+    acc = ((acc << 5) | charset.indexOf(ch)) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes.push((acc >> bits) & 0xff);
+    }
+  }
+  recipientHex = Buffer.from(bytes).toString('hex');
+}
 // A private copy of the simulator: a rebuild of firmware/build during a long campaign must not
 // pull the binary from under it.
 const simBin = join(tmpRoot, 'recorder-sim');
@@ -584,7 +631,12 @@ async function runSequence(seqNo, r, budget) {
     }
     if (report.cuts % 25 === 0) log(`${report.cuts} cuts, ${report.failures.length} failures, worst loss ${report.worstLossSeconds?.toFixed(3) ?? '-'} s`);
   }
-  // End of the sequence: a sync with no cut copies everything, and the library verifies.
+  // End of the sequence: a sync with no cut copies everything, and the library verifies (not
+  // with --encrypted: the app's side of encrypted recordings is checked elsewhere).
+  if (O.encrypted) {
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  }
   const sim = await Sim.start(image, link);
   const cli = startCli(['sync', '--port', link, '--dest', lib, '--json'], 120_000);
   const code = await cli.done;
@@ -1012,7 +1064,7 @@ writeFileSync(join(O.out, 'power-campaign.json'), JSON.stringify(report, (_k, v)
 const md = [
   '# Power-cut campaign',
   '',
-  `${report.startedAt}, seed ${O.seed}, ${O.sizeMb} MiB images, simulator speed ${O.speed}, ${report.sequences} sequence(s) of up to ${O.perSequence} cuts, ${(report.elapsedMs / 1000).toFixed(0)} s.`,
+  `${report.startedAt}, seed ${O.seed}, ${O.sizeMb} MiB images, simulator speed ${O.speed}, ${report.sequences} sequence(s) of up to ${O.perSequence} cuts, ${(report.elapsedMs / 1000).toFixed(0)} s.${O.encrypted ? ' Encrypted recording (REC*.AGE, each decrypted with the stock age).' : ''}`,
   '',
   `**${report.cuts} power cuts, ${report.failures.length} failure(s).** Worst audio loss against the last INFO before the cut: ${report.worstLossSeconds === null ? 'n/a' : `${report.worstLossSeconds.toFixed(3)} s`} (limit 1 s + 256 samples).`,
   '',
@@ -1027,6 +1079,7 @@ const md = [
   `| fsck.fat -n runs (all clean unless failures say otherwise) | ${report.fsckRuns} |`,
   `| recordings checked (WAV, evid, ramp, LIST, journal) | ${report.filesChecked} |`,
   `| ffprobe runs | ${report.ffprobeRuns} |`,
+  ...(O.encrypted ? [`| .AGE files decrypted by the stock age | ${report.ageDecryptions} |`] : []),
   `| format cuts that left the card unformatted (formatted again on request) | ${report.formatsCutUnformatted} |`,
   `| wipe cuts: wiped (of them finished by the next boot) / not begun | ${report.wipesDone} (${report.wipesResumed}) / ${report.wipesNotBegun} |`,
   `| app sync runs | ${report.appSyncRuns} |`,
@@ -1043,7 +1096,7 @@ const md = [
   '',
   ...(report.failures.length ? ['Failures:', '', ...report.failures.map((f) => `- cut ${f.cut ?? '-'} (${f.phase}, sequence ${f.sequence ?? '-'}): ${f.message}`)] : []),
   '',
-  `Reproduce: \`node scripts/power-campaign.mjs --cuts ${O.cuts} --seed ${O.seed} --speed ${O.speed} --size-mb ${O.sizeMb} --per-sequence ${O.perSequence} --mix ${O.mix}\``,
+  `Reproduce: \`node scripts/power-campaign.mjs --cuts ${O.cuts} --seed ${O.seed} --speed ${O.speed} --size-mb ${O.sizeMb} --per-sequence ${O.perSequence} --mix ${O.mix}${O.encrypted ? ' --encrypted' : ''}\``,
   '',
 ].join('\n');
 writeFileSync(join(O.out, 'power-campaign.md'), md);

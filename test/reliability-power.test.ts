@@ -3,7 +3,8 @@
  * (SIGKILL) while recording, at stop, while the app syncs, while it deletes verified recordings,
  * while formatting, while wiping, while writing settings, and while a rebooted recorder recovers. The script
  * checks every cut (see its header and docs/reliability.md); this test runs it bounded in time and
- * checks its report. The long campaign is the same script with a larger --cuts.
+ * checks its report. The long campaign is the same script with a larger --cuts. A second run
+ * records encrypted (--encrypted, 80 cuts): every .AGE must decrypt with the stock age.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -86,4 +87,23 @@ describe('power-cut campaign', () => {
     expect(report.journalGaps.unexplained).toEqual([]);
     expect(readFileSync(join(out, 'power-campaign.md'), 'utf8')).toMatch(/power cuts, 0 failure/);
   }, 360_000);
+
+  it('survives 80 power cuts while recording encrypted (every .AGE decrypted by the stock age, no hold file left)', async () => {
+    requireTool('age', 'age');
+    requireTool('age-keygen', 'age');
+    const out = tempDir('rec-power-age-report-');
+    const r = await run(['--encrypted', '--cuts', '80', '--seed', String(process.env.REC_POWER_SEED ?? 7), '--per-sequence', '20', '--speed', '10', '--out', out, '--quiet'], 200_000);
+    const reportPath = join(out, 'power-campaign.json');
+    expect(existsSync(reportPath), r.out.slice(-3000)).toBe(true);
+    const report = JSON.parse(readFileSync(reportPath, 'utf8')) as Report & { ageDecryptions: number };
+    console.log(`power-campaign --encrypted: ${JSON.stringify({ cuts: report.cuts, byPhase: report.byPhase, worstLossSeconds: report.worstLossSeconds, recovered: report.recovered, ageDecryptions: report.ageDecryptions })}`);
+    expect(report.failures, JSON.stringify(report.failures, null, 1)).toEqual([]);
+    expect(r.code, r.out.slice(-3000)).toBe(0);
+    expect(report.cuts).toBeGreaterThanOrEqual(80);
+    for (const phase of ['recording', 'stop', 'settings', 'recovery']) expect(report.byPhase[phase]!.cuts, phase).toBeGreaterThan(0);
+    expect(report.recovered).toBeGreaterThan(10);
+    expect(report.ageDecryptions).toBeGreaterThan(report.recovered);
+    expect(report.worstLossSeconds).not.toBeNull();
+    expect(report.worstLossSeconds!).toBeLessThanOrEqual(1 + 256 / 8000);
+  }, 240_000);
 });

@@ -30,7 +30,10 @@
 #include "rec/nvm.h"
 #include "rec/sha256.h"
 #include "rec_protocol.h"
+#include "support/age_open.h"
 #include "support/tools.h"
+#include "rec/age.h"
+#include "rec/x25519.h"
 
 #define CARD_MIB 64u
 #define MAXP RP_MIN_MAX_PAYLOAD
@@ -441,6 +444,79 @@ static void test_without_nvm_identity_has_no_key(void **state)
     assert_int_equal(v.epoch, 0u);
     assert_int_equal(v.count, 0u);
     expect_error(provision(false, RP_PROVISION_MAGIC), RP_ERR_BAD_STATE);
+}
+
+/* SET_RECIPIENT: GET, SET, CLEAR; kept across a reboot; INFO says ENCRYPTING while one is set;
+ * small-order keys and unknown actions are refused; BUSY while recording. */
+static resp_t set_recipient(uint8_t action, const uint8_t *key)
+{
+    uint8_t q[RP_SET_RECIPIENT_REQ_SIZE] = { 0 };
+    q[RP_SET_RECIPIENT_REQ_OFF_ACTION] = action;
+    if (key) memcpy(q + RP_SET_RECIPIENT_REQ_OFF_RECIPIENT, key, 32);
+    return request(RP_CMD_SET_RECIPIENT, q, sizeof q);
+}
+
+static bool info_encrypting(void)
+{
+    resp_t r = request(RP_CMD_INFO, NULL, 0);
+    expect_ok(r);
+    return (r.payload[RP_INFO_OFF_FLAGS] & RP_INFO_FLAG_ENCRYPTING) != 0;
+}
+
+static void test_set_recipient(void **state)
+{
+    (void)state;
+    /* RFC 7748 section 6.1, Bob's public key. */
+    static const uint8_t bob[32] = { 0xde, 0x9e, 0xdb, 0x7d, 0x7b, 0x7d, 0xc1, 0xb4, 0xd3, 0x5b, 0x61,
+                                     0xc2, 0xec, 0xe4, 0x35, 0x37, 0x3f, 0x83, 0x43, 0xc8, 0x5b, 0x78,
+                                     0x67, 0x4d, 0xad, 0xfc, 0x7e, 0x14, 0x6f, 0x88, 0x2b, 0x4f };
+    static const uint8_t zero[32];
+    hello();
+    resp_t r = set_recipient(RP_RECIPIENT_ACTION_GET, NULL);
+    expect_ok(r);
+    assert_int_equal(r.length, RP_RECIPIENT_SIZE);
+    assert_int_equal(r.payload[RP_RECIPIENT_OFF_FLAGS], 0);
+    assert_memory_equal(r.payload + RP_RECIPIENT_OFF_RECIPIENT, zero, 32);
+    assert_false(info_encrypting());
+
+    r = set_recipient(RP_RECIPIENT_ACTION_SET, bob);
+    expect_ok(r);
+    assert_int_equal(r.payload[RP_RECIPIENT_OFF_FLAGS], RP_RECIPIENT_FLAG_SET);
+    assert_memory_equal(r.payload + RP_RECIPIENT_OFF_RECIPIENT, bob, 32);
+    assert_true(info_encrypting());
+    expect_error(set_recipient(RP_RECIPIENT_ACTION_SET, zero), RP_ERR_BAD_ARGUMENT); /* small order */
+    expect_error(set_recipient(3, bob), RP_ERR_BAD_ARGUMENT);
+    expect_error(request(RP_CMD_SET_RECIPIENT, bob, 32), RP_ERR_BAD_ARGUMENT);
+
+    boot();
+    hello();
+    r = set_recipient(RP_RECIPIENT_ACTION_GET, NULL);
+    expect_ok(r);
+    assert_memory_equal(r.payload + RP_RECIPIENT_OFF_RECIPIENT, bob, 32);
+    assert_true(info_encrypting());
+
+    press(); /* recording: SET and CLEAR wait, GET answers */
+    expect_error(set_recipient(RP_RECIPIENT_ACTION_CLEAR, NULL), RP_ERR_BUSY);
+    expect_ok(set_recipient(RP_RECIPIENT_ACTION_GET, NULL));
+    record_ms(16000, 100);
+    press();
+
+    r = set_recipient(RP_RECIPIENT_ACTION_CLEAR, NULL);
+    expect_ok(r);
+    assert_int_equal(r.payload[RP_RECIPIENT_OFF_FLAGS], 0);
+    assert_memory_equal(r.payload + RP_RECIPIENT_OFF_RECIPIENT, zero, 32);
+    assert_false(info_encrypting());
+}
+
+static void test_set_recipient_without_nvm_is_refused(void **state)
+{
+    (void)state;
+    static const uint8_t key[32] = { 9 };
+    hello();
+    expect_error(set_recipient(RP_RECIPIENT_ACTION_SET, key), RP_ERR_BAD_STATE);
+    resp_t r = set_recipient(RP_RECIPIENT_ACTION_GET, NULL);
+    expect_ok(r);
+    assert_int_equal(r.payload[RP_RECIPIENT_OFF_FLAGS], 0);
 }
 
 /* Truncates SYSTEM/JOURNAL.BIN on the card to `records` (0 removes the file). */
@@ -2098,6 +2174,198 @@ static void test_wipe_power_cut_campaign(void **state)
     assert_true(untouched > 0 && finished > 0);
     free(baseline);
     baseline = NULL;
+/* ---- encrypted recordings (issue 13): REC*.AGE, sealing with the plaintext's hash ---------- */
+
+static const uint8_t k_owner[32] = { 0x77, 0x07, 0x6d, 0x0a, 0x73, 0x18, 0xa5, 0x7d, 0x3c, 0x16, 0xc1, 0x72, 0x51, 0xb2, 0x66, 0x45,
+                                     0xdf, 0x4c, 0x2f, 0x87, 0xeb, 0xc0, 0x99, 0x2a, 0xb1, 0x77, 0xfb, 0xa5, 0x1d, 0xb9, 0x2c, 0x2a };
+
+/* Provisions the device key and sets the owner's recipient. */
+static void boot_encrypting(void)
+{
+    hello();
+    uint8_t host[32];
+    memset(host, 0xA7, sizeof host);
+    (void)parse_identity(provision(false, RP_PROVISION_MAGIC), host);
+    uint8_t pub[32];
+    assert_int_equal(rec_x25519_base(pub, k_owner), REC_OK);
+    expect_ok(set_recipient(RP_RECIPIENT_ACTION_SET, pub));
+}
+
+/* Decrypts recording n's .AGE as read over the protocol; checks it is the WAV plain mode would
+ * have written (ramp from first_sample, sizes, evid chunk) and returns it (malloc'ed). */
+static uint8_t *open_encrypted(const entry_t *e, uint32_t first_sample, size_t *wav_len, uint8_t file_key[16])
+{
+    assert_int_equal(e->state, RP_RECORDING_FINISHED);
+    assert_true(e->flags & RP_RECORD_FLAG_ENCRYPTED);
+    uint8_t *age = read_file(e->number, e->size);
+    uint8_t *wav;
+    int err = rec_test_age_open(age, e->size, k_owner, &wav, wav_len, file_key);
+    free(age);
+    assert_int_equal(err, REC_OK);
+    const uint32_t data = rec_get_u32(wav + 1020);
+    assert_int_equal(data, e->samples * 2u);
+    assert_int_equal(*wav_len, 1024u + data + 8u + RP_EVIDENCE_CHUNK_SIZE);
+    assert_int_equal(rec_get_u32(wav + 4), *wav_len - 8u);
+    assert_int_equal(e->size, rec_age_file_size(*wav_len));
+    for (uint32_t i = 0; i < e->samples; i++)
+        if (rec_get_u16(wav + 1024 + 2 * i) != (uint16_t)(first_sample + i)) fail_msg("sample %u of recording %u", i, e->number);
+    uint8_t sha[32];
+    rec_sha256(wav + 1024, data, sha);
+    assert_memory_equal(sha, e->sha, 32);
+    assert_memory_equal(wav + 1024 + data + 8 + RP_EVIDENCE_CHUNK_OFF_SHA256, sha, 32);
+    assert_true(wav[1024 + data + 8 + RP_EVIDENCE_CHUNK_OFF_FLAGS] & RP_RECORD_FLAG_ENCRYPTED);
+    return wav;
+}
+
+/* True when the card holds `len` bytes of the ramp starting at sample `from` in the clear. */
+static bool card_has_plain_ramp(uint32_t from, uint32_t samples)
+{
+    uint8_t run[64];
+    for (uint32_t i = 0; i < samples && i < 32; i++) rec_put_u16(run + 2 * i, (uint16_t)(from + i));
+    return memmem(g_ram.data, rec_bd_ram_size(&g_ram), run, 2u * (samples < 32 ? samples : 32)) != NULL;
+}
+
+static bool nvm_has(const uint8_t *bytes, size_t len)
+{
+    return memmem(nvm_fake_image(), NVM_FAKE_BYTES, bytes, len) != NULL;
+}
+
+static void test_encrypted_recording_decrypts_seals_and_forgets_its_key(void **state)
+{
+    (void)state;
+    boot_encrypting();
+    assert_true(info_encrypting());
+    press();
+    record_ms(16000, 3000); /* 96,000 bytes: two chunks */
+    press();
+    entry_t e[3];
+    assert_int_equal(list_all(e, 3), 1);
+    assert_true(e[0].flags & RP_RECORD_FLAG_SEALING);
+    size_t len;
+    uint8_t key[16];
+    uint8_t *wav = open_encrypted(&e[0], 0, &len, key);
+    /* Nothing of it in the clear on the card: no WAV, no hold file, no run of the signal. */
+    uint32_t n;
+    free(card_part(1, "WAV", &n));
+    assert_int_equal(n, 0);
+    free(card_part(1, "HLD", &n));
+    assert_int_equal(n, 0);
+    assert_false(card_has_plain_ramp(20000, 32));
+    assert_false(card_has_plain_ramp(47000, 32));
+    assert_true(nvm_has(key, 16)); /* kept for sealing */
+
+    /* A second one, shorter than a chunk. */
+    press();
+    record_ms(16000, 700);
+    press();
+    assert_int_equal(list_all(e, 3), 2);
+    size_t len2;
+    uint8_t key2[16];
+    free(open_encrypted(&e[1], 48000, &len2, key2));
+
+    seal_all();
+    assert_int_equal(list_all(e, 3), 2);
+    for (int i = 0; i < 2; i++) assert_true(e[i].flags & RP_RECORD_FLAG_SEALED);
+    /* The statement names the plaintext WAV and the .AGE as on the card; minisign's comment too. */
+    files_t f;
+    card_files(1, &f);
+    uint32_t age_len;
+    uint8_t *age = card_part(1, "AGE", &age_len);
+    uint8_t sha[32];
+    char hexs[65], line[128];
+    rec_sha256(wav, len, sha);
+    hex(sha, 32, hexs);
+    snprintf(line, sizeof line, "SHA256 (REC00001.WAV) = %s\n", hexs);
+    assert_non_null(memmem(f.part[RP_PART_STATEMENT], f.len[RP_PART_STATEMENT], line, strlen(line)));
+    rec_sha256(age, age_len, sha);
+    hex(sha, 32, hexs);
+    snprintf(line, sizeof line, "SHA256 (REC00001.AGE) = %s\n", hexs);
+    assert_non_null(memmem(f.part[RP_PART_STATEMENT], f.len[RP_PART_STATEMENT], line, strlen(line)));
+    snprintf(line, sizeof line, " age=%s ", hexs);
+    assert_non_null(memmem(f.part[RP_PART_MINISIGN], f.len[RP_PART_MINISIGN], line, strlen(line)));
+    free(age);
+    files_free(&f);
+    free(wav);
+    /* Sealed: the device can no longer decrypt either recording. */
+    assert_false(nvm_has(key, 16));
+    assert_false(nvm_has(key2, 16));
+    /* The copies are still whole. */
+    free(open_encrypted(&e[0], 0, &len, NULL));
+}
+
+static void test_plain_again_once_the_recipient_is_cleared(void **state)
+{
+    (void)state;
+    boot_encrypting();
+    expect_ok(set_recipient(RP_RECIPIENT_ACTION_CLEAR, NULL));
+    press();
+    record_ms(16000, 500);
+    press();
+    entry_t e[1];
+    assert_int_equal(list_all(e, 1), 1);
+    assert_false(e[0].flags & RP_RECORD_FLAG_ENCRYPTED);
+    check_recording(&e[0], 0);
+}
+
+/* A power cut at every block written while recording encrypted and while finishing: the next
+ * boot closes the recording into a file that decrypts (the strict reader), keeping the audio up
+ * to the last size patch, and the hold file is gone. */
+static void test_power_cut_encrypted_recovers_a_file_that_decrypts(void **state)
+{
+    (void)state;
+    boot_encrypting();
+    const size_t bytes = rec_bd_ram_size(&g_ram);
+    uint8_t *baseline = malloc(bytes);
+    memcpy(baseline, g_ram.data, bytes);
+    static uint8_t nvm_baseline[NVM_FAKE_BYTES];
+    memcpy(nvm_baseline, nvm_fake_image(), sizeof nvm_baseline);
+    /* How many blocks an uncut recording writes. */
+    g_ram.blocks_written = 0;
+    press();
+    record_ms(16000, 4600);
+    press();
+    const uint64_t total = g_ram.blocks_written;
+    uint32_t recovered = 0, whole = 0;
+    for (uint64_t cut = 1; cut < total + 4; cut += (cut < 40 || cut + 420 > total) ? 1 : 7) {
+        rec_bd_ram_restore(&g_ram, baseline);
+        memcpy(nvm_fake_image(), nvm_baseline, sizeof nvm_baseline);
+        boot();
+        hello();
+        g_ramp = 0;
+        rec_bd_ram_cut_after(&g_ram, cut, cut % 2 == 1);
+        press();
+        record_ms(16000, 4600);
+        press();
+        rec_bd_ram_power_on(&g_ram);
+        g_ram.cut_armed = false;
+        boot();
+        resp_t info = hello();
+        if (info.payload[RP_INFO_OFF_CARD_STATE] != RP_CARD_STATE_OK)
+            fail_msg("cut after %llu blocks: card state %u (%s)", (unsigned long long)cut, info.payload[RP_INFO_OFF_CARD_STATE],
+                     port_fake_last_log());
+        entry_t e[2];
+        uint32_t n = list_all(e, 2);
+        assert_true(n <= 1);
+        uint32_t hold_len;
+        free(card_part(1, "HLD", &hold_len));
+        if (hold_len) fail_msg("cut after %llu blocks: the hold file is still there", (unsigned long long)cut);
+        if (n == 0) continue; /* cut before the file existed, or before its headers: nothing recorded */
+        if (e[0].state != RP_RECORDING_FINISHED)
+            fail_msg("cut after %llu of %llu blocks: not finished (%s)", (unsigned long long)cut, (unsigned long long)total, port_fake_last_log());
+        size_t len;
+        free(open_encrypted(&e[0], 0, &len, NULL));
+        if (e[0].stop_reason == RP_STOP_POWER_LOSS) {
+            recovered++;
+            /* The loss bound: at most the patch interval and a poll's burst before the cut. */
+            assert_true(e[0].flags & RP_RECORD_FLAG_RECOVERED);
+        } else {
+            whole++;
+            assert_int_equal(e[0].samples, 16000u * 46u / 10u);
+        }
+    }
+    assert_true(recovered > 10);
+    assert_true(whole > 0);
+    free(baseline);
 }
 
 int main(void)
@@ -2119,6 +2387,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_power_cut_campaign_with_the_device_counter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identity_and_provision, setup_nvm, teardown),
         cmocka_unit_test_setup_teardown(test_without_nvm_identity_has_no_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_recipient, setup_nvm, teardown),
+        cmocka_unit_test_setup_teardown(test_set_recipient_without_nvm_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cut_journal_tail_is_tail_lost_and_found_unjournaled, setup_nvm, teardown),
         cmocka_unit_test_setup_teardown(test_number_spent_without_a_file, setup_nvm, teardown),
         cmocka_unit_test_setup_teardown(test_format_starts_an_epoch_and_clock_changes_are_journalled, setup_nvm, teardown),
@@ -2132,6 +2402,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wipe_without_nvm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wipe_cut_then_no_card, setup_nvm, teardown),
         cmocka_unit_test_setup_teardown(test_wipe_power_cut_campaign, setup_nvm, teardown),
+        cmocka_unit_test_setup_teardown(test_encrypted_recording_decrypts_seals_and_forgets_its_key, setup_nvm, teardown),
+        cmocka_unit_test_setup_teardown(test_plain_again_once_the_recipient_is_cleared, setup_nvm, teardown),
+        cmocka_unit_test_setup_teardown(test_power_cut_encrypted_recovers_a_file_that_decrypts, setup_nvm, teardown),
     };
     /* REC_TEST_FILTER=test_power_cut* runs some of them (a debugging aid). */
     if (getenv("REC_TEST_FILTER")) cmocka_set_test_filter(getenv("REC_TEST_FILTER"));

@@ -19,6 +19,8 @@ import {
   REC_STATE,
   RECORD_ACTION,
   RECORD_FLAGS,
+  RECIPIENT_ACTION,
+  RECIPIENT_FLAGS,
   RECORDING_STATE,
   SAMPLE_RATES,
   SETTINGS_MASK,
@@ -130,6 +132,8 @@ export function renderCHeader(): string {
     ['RP_NVM_STATE_', NVM_STATE_KIND],
     ['RP_WIPE_STATE_', WIPE_STATE],
     ['RP_WIPE_METHOD_', WIPE_METHOD],
+    ['RP_RECIPIENT_ACTION_', RECIPIENT_ACTION],
+    ['RP_RECIPIENT_FLAG_', RECIPIENT_FLAGS],
   ];
   for (const [prefix, obj] of enums) {
     out.push(enumBlock(prefix, obj));

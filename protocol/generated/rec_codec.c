@@ -407,6 +407,32 @@ static const rp_codec_field_t FIELDS_NVM_IDENTITY[] = {
 };
 const rp_codec_struct_t RP_CODEC_NVM_IDENTITY = { FIELDS_NVM_IDENTITY, 16u, 256u };
 
+static const rp_codec_field_t FIELDS_NVM_RECIPIENT[] = {
+    { offsetof(rp_nvm_recipient_t, magic), RP_CODEC_RAW | 4u },
+    { offsetof(rp_nvm_recipient_t, version), 2u },
+    { offsetof(rp_nvm_recipient_t, size), 2u },
+    { offsetof(rp_nvm_recipient_t, flags), 4u },
+    { offsetof(rp_nvm_recipient_t, recipient), RP_CODEC_RAW | 32u },
+    { offsetof(rp_nvm_recipient_t, reserved), RP_CODEC_RAW | 16u },
+    { offsetof(rp_nvm_recipient_t, crc32), 4u },
+};
+const rp_codec_struct_t RP_CODEC_NVM_RECIPIENT = { FIELDS_NVM_RECIPIENT, 7u, 64u };
+
+static const rp_codec_field_t FIELDS_AGE_FINAL[] = {
+    { offsetof(rp_age_final_t, magic), RP_CODEC_RAW | 4u },
+    { offsetof(rp_age_final_t, version), 2u },
+    { offsetof(rp_age_final_t, size), 2u },
+    { offsetof(rp_age_final_t, number), 4u },
+    { offsetof(rp_age_final_t, data_bytes), 4u },
+    { offsetof(rp_age_final_t, overruns), 4u },
+    { offsetof(rp_age_final_t, stop_reason), 1u },
+    { offsetof(rp_age_final_t, flags), 1u },
+    { offsetof(rp_age_final_t, reserved), RP_CODEC_RAW | 6u },
+    { offsetof(rp_age_final_t, sha256), RP_CODEC_RAW | 32u },
+    { offsetof(rp_age_final_t, crc32), 4u },
+};
+const rp_codec_struct_t RP_CODEC_AGE_FINAL = { FIELDS_AGE_FINAL, 11u, 64u };
+
 static const rp_codec_field_t FIELDS_NVM_STATE_ENTRY[] = {
     { offsetof(rp_nvm_state_entry_t, magic), 1u },
     { offsetof(rp_nvm_state_entry_t, kind), 1u },
@@ -525,6 +551,8 @@ const rp_codec_entry_t rp_codec_structs[] = {
     { "WIPE", &RP_CODEC_WIPE, sizeof(rp_wipe_t) },
     { "CHECKPOINT_SLOT", &RP_CODEC_CHECKPOINT_SLOT, sizeof(rp_checkpoint_slot_t) },
     { "NVM_IDENTITY", &RP_CODEC_NVM_IDENTITY, sizeof(rp_nvm_identity_t) },
+    { "NVM_RECIPIENT", &RP_CODEC_NVM_RECIPIENT, sizeof(rp_nvm_recipient_t) },
+    { "AGE_FINAL", &RP_CODEC_AGE_FINAL, sizeof(rp_age_final_t) },
     { "NVM_STATE_ENTRY", &RP_CODEC_NVM_STATE_ENTRY, sizeof(rp_nvm_state_entry_t) },
     { "SETTINGS_BLOB", &RP_CODEC_SETTINGS_BLOB, sizeof(rp_settings_blob_t) },
     { "STATE_MARKER", &RP_CODEC_STATE_MARKER, sizeof(rp_state_marker_t) },

@@ -37,7 +37,7 @@ typedef struct {
     size_t c_size;
 } rp_codec_entry_t;
 extern const rp_codec_entry_t rp_codec_structs[];
-#define RP_CODEC_STRUCT_COUNT 42u
+#define RP_CODEC_STRUCT_COUNT 44u
 
 /* Names of enum values as printed ("recording", "card full"); "unknown" outside the enum. */
 const char *rp_rec_state_name(uint8_t value);
@@ -674,6 +674,50 @@ static inline void rp_nvm_identity_pack(const rp_nvm_identity_t *v, uint8_t out[
 static inline void rp_nvm_identity_unpack(const uint8_t in[RP_NVM_IDENTITY_SIZE], rp_nvm_identity_t *v)
 {
     rp_codec_unpack(&RP_CODEC_NVM_IDENTITY, in, v);
+}
+
+/* NVM_RECIPIENT: Device NVM record (never on the card): the owner's age recipient, at offset 0 of sectors 4 (copy A) and 5 (copy B). */
+typedef struct rp_nvm_recipient {
+    uint8_t magic[4]; /* ASCII "RRCP". */
+    uint16_t version; /* 1. */
+    uint16_t size; /* 64. */
+    uint32_t flags; /* RECIPIENT_FLAGS (SET 0x01); a cleared recipient is a record without SET and a zero key. */
+    uint8_t recipient[32]; /* X25519 public key (the 32 bytes inside an age1... string). */
+    uint8_t reserved[16]; /* 0xFF (left unprogrammed). */
+    uint32_t crc32; /* CRC-32 of the bytes before it. */
+} rp_nvm_recipient_t;
+extern const rp_codec_struct_t RP_CODEC_NVM_RECIPIENT;
+static inline void rp_nvm_recipient_pack(const rp_nvm_recipient_t *v, uint8_t out[RP_NVM_RECIPIENT_SIZE])
+{
+    rp_codec_pack(&RP_CODEC_NVM_RECIPIENT, v, out);
+}
+static inline void rp_nvm_recipient_unpack(const uint8_t in[RP_NVM_RECIPIENT_SIZE], rp_nvm_recipient_t *v)
+{
+    rp_codec_unpack(&RP_CODEC_NVM_RECIPIENT, in, v);
+}
+
+/* AGE_FINAL: On-card record: block 128 of an encrypted recording's hold file REC*.HLD, in plaintext, written once at stop (or by recovery) before the last chunk and chunk 0 are encrypted, so that every retry encrypts the same plaintext (docs/design/encryption.md). */
+typedef struct rp_age_final {
+    uint8_t magic[4]; /* ASCII "RAGF". */
+    uint16_t version; /* 1. */
+    uint16_t size; /* 64. */
+    uint32_t number; /* Recording number. */
+    uint32_t data_bytes; /* Audio bytes in the WAV data chunk. */
+    uint32_t overruns; /* Samples lost to ring overflow (evid chunk). */
+    uint8_t stop_reason; /* STOP_REASON. */
+    uint8_t flags; /* RECORD_FLAGS of the evid chunk. */
+    uint8_t reserved[6];
+    uint8_t sha256[32]; /* SHA-256 of the audio data (evid chunk). */
+    uint32_t crc32; /* CRC-32 of the bytes before it. */
+} rp_age_final_t;
+extern const rp_codec_struct_t RP_CODEC_AGE_FINAL;
+static inline void rp_age_final_pack(const rp_age_final_t *v, uint8_t out[RP_AGE_FINAL_SIZE])
+{
+    rp_codec_pack(&RP_CODEC_AGE_FINAL, v, out);
+}
+static inline void rp_age_final_unpack(const uint8_t in[RP_AGE_FINAL_SIZE], rp_age_final_t *v)
+{
+    rp_codec_unpack(&RP_CODEC_AGE_FINAL, in, v);
 }
 
 /* NVM_STATE_ENTRY: Device NVM record: one 32-byte entry of the append-only state log; the newest valid entry of each kind wins. */

@@ -152,6 +152,8 @@
 #define RP_NVM_STATE_JOURNAL_PENDING 0x02
 #define RP_NVM_STATE_NUMBER_FLOOR 0x03
 #define RP_NVM_STATE_CLOCK 0x04
+#define RP_NVM_STATE_AGE_KEY_A 0x05
+#define RP_NVM_STATE_AGE_KEY_B 0x06
 #define RP_NVM_STATE_WIPE_PENDING 0x07
 
 #define RP_WIPE_STATE_DONE 0x01
@@ -160,6 +162,12 @@
 #define RP_WIPE_METHOD_SD_ERASE 0x01
 #define RP_WIPE_METHOD_OVERWRITE 0x02
 #define RP_WIPE_METHOD_ZERO_FILL 0x03
+
+#define RP_RECIPIENT_ACTION_GET 0x00
+#define RP_RECIPIENT_ACTION_SET 0x01
+#define RP_RECIPIENT_ACTION_CLEAR 0x02
+
+#define RP_RECIPIENT_FLAG_SET 0x01
 
 /* Sample rates the device accepts */
 #define RP_SAMPLE_RATE_COUNT 4u
@@ -180,6 +188,9 @@
 #define RP_CARD_MINISIGN_EXT "MSG"
 #define RP_CARD_CHECKPOINTS_EXT "CKP"
 #define RP_CARD_ENCRYPTED_EXT "AGE"
+#define RP_CARD_HOLD_EXT "HLD"
+#define RP_CARD_NVM_RECIPIENT_MAGIC "RRCP"
+#define RP_CARD_AGE_FINAL_MAGIC "RAGF"
 #define RP_CARD_CHECKPOINT_INTERVAL_S 60u
 #define RP_CARD_CHECKPOINT_SLOT_SIZE 512u
 #define RP_CARD_NVM_IDENTITY_MAGIC "RKEY"
@@ -552,6 +563,32 @@
 #define RP_NVM_IDENTITY_OFF_KEY_ID 104u
 #define RP_NVM_IDENTITY_OFF_RESERVED1 112u
 #define RP_NVM_IDENTITY_OFF_CRC32 252u
+
+/* NVM_RECIPIENT: Device NVM record (never on the card): the owner's age recipient, at offset 0 of sectors 4 (copy A) and 5 (copy B). */
+#define RP_NVM_RECIPIENT_SIZE 64u
+/* C form rp_nvm_recipient_t with pack/unpack: rec_codec.h */
+#define RP_NVM_RECIPIENT_OFF_MAGIC 0u
+#define RP_NVM_RECIPIENT_OFF_VERSION 4u
+#define RP_NVM_RECIPIENT_OFF_SIZE 6u
+#define RP_NVM_RECIPIENT_OFF_FLAGS 8u
+#define RP_NVM_RECIPIENT_OFF_RECIPIENT 12u
+#define RP_NVM_RECIPIENT_OFF_RESERVED 44u
+#define RP_NVM_RECIPIENT_OFF_CRC32 60u
+
+/* AGE_FINAL: On-card record: block 128 of an encrypted recording's hold file REC*.HLD, in plaintext, written once at stop (or by recovery) before the last chunk and chunk 0 are encrypted, so that every retry encrypts the same plaintext (docs/design/encryption.md). */
+#define RP_AGE_FINAL_SIZE 64u
+/* C form rp_age_final_t with pack/unpack: rec_codec.h */
+#define RP_AGE_FINAL_OFF_MAGIC 0u
+#define RP_AGE_FINAL_OFF_VERSION 4u
+#define RP_AGE_FINAL_OFF_SIZE 6u
+#define RP_AGE_FINAL_OFF_NUMBER 8u
+#define RP_AGE_FINAL_OFF_DATA_BYTES 12u
+#define RP_AGE_FINAL_OFF_OVERRUNS 16u
+#define RP_AGE_FINAL_OFF_STOP_REASON 20u
+#define RP_AGE_FINAL_OFF_FLAGS 21u
+#define RP_AGE_FINAL_OFF_RESERVED 22u
+#define RP_AGE_FINAL_OFF_SHA256 28u
+#define RP_AGE_FINAL_OFF_CRC32 60u
 
 /* NVM_STATE_ENTRY: Device NVM record: one 32-byte entry of the append-only state log; the newest valid entry of each kind wins. */
 #define RP_NVM_STATE_ENTRY_SIZE 32u

@@ -341,6 +341,32 @@ export interface NvmIdentity {
   crc32: number; // CRC-32 of the bytes before it.
 }
 
+/** Device NVM record (never on the card): the owner's age recipient, at offset 0 of sectors 4 (copy A) and 5 (copy B). */
+export interface NvmRecipient {
+  magic: Buffer; // ASCII "RRCP".
+  version: number; // 1.
+  size: number; // 64.
+  flags: number; // RECIPIENT_FLAGS (SET 0x01); a cleared recipient is a record without SET and a zero key.
+  recipient: Buffer; // X25519 public key (the 32 bytes inside an age1... string).
+  reserved: Buffer; // 0xFF (left unprogrammed).
+  crc32: number; // CRC-32 of the bytes before it.
+}
+
+/** On-card record: block 128 of an encrypted recording's hold file REC*.HLD, in plaintext, written once at stop (or by recovery) before the last chunk and chunk 0 are encrypted, so that every retry encrypts the same plaintext (docs/design/encryption.md). */
+export interface AgeFinal {
+  magic: Buffer; // ASCII "RAGF".
+  version: number; // 1.
+  size: number; // 64.
+  number: number; // Recording number.
+  dataBytes: number; // Audio bytes in the WAV data chunk.
+  overruns: number; // Samples lost to ring overflow (evid chunk).
+  stopReason: number; // STOP_REASON.
+  flags: number; // RECORD_FLAGS of the evid chunk.
+  reserved: Buffer;
+  sha256: Buffer; // SHA-256 of the audio data (evid chunk).
+  crc32: number; // CRC-32 of the bytes before it.
+}
+
 /** Device NVM record: one 32-byte entry of the append-only state log; the newest valid entry of each kind wins. */
 export interface NvmStateEntry {
   magic: number; // 0xA5.
@@ -466,6 +492,8 @@ export interface StructTypes {
   WIPE: Wipe;
   CHECKPOINT_SLOT: CheckpointSlot;
   NVM_IDENTITY: NvmIdentity;
+  NVM_RECIPIENT: NvmRecipient;
+  AGE_FINAL: AgeFinal;
   NVM_STATE_ENTRY: NvmStateEntry;
   SETTINGS_BLOB: SettingsBlob;
   STATE_MARKER: StateMarker;

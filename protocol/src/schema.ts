@@ -231,7 +231,10 @@ export const NVM_STATE_KIND = {
   NUMBER_FLOOR: 3,
   /** payload: u8 1 when the clock has been set since the last CLOCK_LOST. */
   CLOCK: 4,
-  /** 5 and 6: kept for the per-recording file keys of encrypted recordings (issue 13). */
+  /** payload: u32 recording number, then its 16-byte age file key (all zero: destroyed at sealing). Two slots, A and B (docs/design/encryption.md). */
+  AGE_KEY_A: 5,
+  /** payload: as AGE_KEY_A, the second slot. */
+  AGE_KEY_B: 6,
   /** payload: the wipe under way (a boot resumes it): u32 the epoch it begins, u32 the previous epoch's count, 12 bytes of its head; empty when no wipe is under way. */
   WIPE_PENDING: 7,
 } as const;
@@ -554,6 +557,34 @@ export const STRUCTS = {
       u32('crc32', 'CRC-32 of the bytes before it.'),
     ],
   },
+  NVM_RECIPIENT: {
+    doc: 'Device NVM record (never on the card): the owner\'s age recipient, at offset 0 of sectors 4 (copy A) and 5 (copy B).',
+    fields: [
+      bytes('magic', 4, 'ASCII "RRCP".'),
+      u16('version', '1.'),
+      u16('size', '64.'),
+      u32('flags', 'RECIPIENT_FLAGS (SET 0x01); a cleared recipient is a record without SET and a zero key.'),
+      bytes('recipient', 32, 'X25519 public key (the 32 bytes inside an age1... string).'),
+      bytes('reserved', 16, '0xFF (left unprogrammed).'),
+      u32('crc32', 'CRC-32 of the bytes before it.'),
+    ],
+  },
+  AGE_FINAL: {
+    doc: 'On-card record: block 128 of an encrypted recording\'s hold file REC*.HLD, in plaintext, written once at stop (or by recovery) before the last chunk and chunk 0 are encrypted, so that every retry encrypts the same plaintext (docs/design/encryption.md).',
+    fields: [
+      bytes('magic', 4, 'ASCII "RAGF".'),
+      u16('version', '1.'),
+      u16('size', '64.'),
+      u32('number', 'Recording number.'),
+      u32('dataBytes', 'Audio bytes in the WAV data chunk.'),
+      u32('overruns', 'Samples lost to ring overflow (evid chunk).'),
+      u8('stopReason', 'STOP_REASON.'),
+      u8('flags', 'RECORD_FLAGS of the evid chunk.'),
+      bytes('reserved', 6),
+      bytes('sha256', 32, 'SHA-256 of the audio data (evid chunk).'),
+      u32('crc32', 'CRC-32 of the bytes before it.'),
+    ],
+  },
   NVM_STATE_ENTRY: {
     doc: 'Device NVM record: one 32-byte entry of the append-only state log; the newest valid entry of each kind wins.',
     fields: [
@@ -697,6 +728,12 @@ export const CARD_LAYOUT = {
   checkpointsExt: 'CKP',
   /** Extension of an encrypted recording (age v1; plaintext: the WAV). */
   encryptedExt: 'AGE',
+  /** Hold file of an encrypted recording while it is recorded and finished: chunk 0 of the age
+   * plaintext (WAV bytes 0..65535) encrypted under the hold key, then the AGE_FINAL block. Deleted
+   * once the .AGE is complete (docs/design/encryption.md). */
+  holdExt: 'HLD',
+  nvmRecipientMagic: 'RRCP',
+  ageFinalMagic: 'RAGF',
   /** Audio seconds between two signed checkpoints while recording. */
   checkpointIntervalS: 60,
   checkpointSlotSize: 512,

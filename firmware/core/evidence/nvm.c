@@ -32,13 +32,33 @@ int rec_nvm_identity_read(rec_nvm_t *n, unsigned copy, uint8_t out[RP_NVM_IDENTI
 int rec_nvm_identity_write(rec_nvm_t *n, unsigned copy, const uint8_t rec[RP_NVM_IDENTITY_SIZE])
 {
     if (!n || !rec || copy > 1u) return REC_E_INVAL;
+    return rec_nvm_record_write(n, REC_NVM_SECTOR_IDENTITY_A + copy, rec, RP_NVM_IDENTITY_SIZE);
+}
+
+int rec_nvm_record_read(rec_nvm_t *n, uint32_t sector, void *out, uint32_t len)
+{
+    if (!n || !out || len > REC_NVM_PAGE_MAX) return REC_E_INVAL;
     if (!n->present) return REC_E_UNSUPPORTED;
-    uint32_t off = sector_offset(n, REC_NVM_SECTOR_IDENTITY_A + copy);
+    if (sector >= n->info.sectors) return REC_E_INVAL;
+    return port_nvm_read(sector_offset(n, sector), out, len);
+}
+
+int rec_nvm_record_write(rec_nvm_t *n, uint32_t sector, const void *rec, uint32_t len)
+{
+    if (!n || !rec || len == 0 || len > REC_NVM_PAGE_MAX) return REC_E_INVAL;
+    if (!n->present) return REC_E_UNSUPPORTED;
+    const uint32_t span = (len + n->info.page_bytes - 1u) / n->info.page_bytes * n->info.page_bytes;
+    if (sector >= n->info.sectors || span > REC_NVM_PAGE_MAX) return REC_E_INVAL;
+    uint32_t off = sector_offset(n, sector);
+    /* Whole pages: 0xFF after the record leaves those bytes erased. */
+    uint8_t page[REC_NVM_PAGE_MAX];
+    memset(page, 0xFF, span);
+    memcpy(page, rec, len);
     int err = port_nvm_erase_sector(off);
-    if (!err) err = port_nvm_program(off, rec, RP_NVM_IDENTITY_SIZE);
-    uint8_t back[RP_NVM_IDENTITY_SIZE];
-    if (!err) err = port_nvm_read(off, back, sizeof back);
-    if (!err && memcmp(back, rec, sizeof back) != 0) err = REC_E_IO;
+    if (!err) err = port_nvm_program(off, page, span);
+    uint8_t back[REC_NVM_PAGE_MAX];
+    if (!err) err = port_nvm_read(off, back, len);
+    if (!err && memcmp(back, rec, len) != 0) err = REC_E_IO;
     return err;
 }
 
@@ -250,4 +270,33 @@ int rec_nvm_state_put(rec_nvm_t *n, uint8_t kind, const void *payload, uint32_t 
         if (err) return err;
     }
     return program_entry(n, kind, payload, len);
+}
+
+/* Programs every valid entry of `kind` except the newest to all zero bits (no erase: a program
+ * only clears bits). A zeroed entry fails its magic and CRC, so scans skip it like a torn one.
+ * For secrets that must not outlive their newest value (the age file keys). */
+int rec_nvm_state_scrub(rec_nvm_t *n, uint8_t kind)
+{
+    if (!n || kind == 0 || kind >= REC_NVM_KINDS) return REC_E_INVAL;
+    if (!n->present) return REC_E_UNSUPPORTED;
+    const rec_nvm_value_t *newest = &n->values[kind];
+    const uint32_t page = n->info.page_bytes;
+    for (uint8_t sector = REC_NVM_SECTOR_LOG_A; sector <= REC_NVM_SECTOR_LOG_B; sector++) {
+        for (uint32_t at = 0; at + ENTRY <= n->info.sector_bytes; at += ENTRY) {
+            uint8_t raw[ENTRY];
+            const uint32_t off = sector_offset(n, sector) + at;
+            int err = port_nvm_read(off, raw, ENTRY);
+            if (err) return err;
+            rp_nvm_state_entry_t e;
+            if (!entry_valid(raw, &e) || e.kind != kind) continue;
+            if (newest->valid && e.sequence == newest->sequence) continue;
+            uint8_t buf[REC_NVM_PAGE_MAX];
+            const uint32_t first = off - off % page;
+            memset(buf, 0xFF, page);
+            memset(buf + (off - first), 0, ENTRY);
+            err = port_nvm_program(first, buf, page);
+            if (err) return err;
+        }
+    }
+    return REC_OK;
 }

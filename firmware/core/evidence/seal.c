@@ -3,10 +3,13 @@
 
 #include <string.h>
 
+#include "rec/age.h"
 #include "rec/checkpoint.h"
+#include "rec/encrypted.h"
 #include "rec/device.h"
 #include "rec/err.h"
 #include "rec/evtext.h"
+#include "rec/hmac_sha256.h"
 #include "rec/journal.h"
 #include "rec/port.h"
 #include "rec/store.h"
@@ -29,6 +32,16 @@ typedef struct {
     rec_journal_record_t jr;
     uint8_t wav_sha[32];
     uint32_t slots;
+    /* an encrypted recording: the .AGE is read, hashed as it is and decrypted (age.md STREAM,
+     * every tag checked) into the WAV hashes */
+    bool encrypted;
+    uint8_t file_key[REC_AGE_FILE_KEY_SIZE];
+    rec_age_keys_t keys;
+    rec_chacha20poly1305_t chunk;
+    uint32_t plain_pos;         /* WAV bytes decrypted so far */
+    uint8_t tag[REC_AGE_TAG_SIZE];
+    rec_sha256_t age;
+    uint8_t age_sha[32];
 } job_t;
 
 const char *rec_seal_part_ext(uint8_t part)
@@ -137,6 +150,11 @@ static bool pending(rec_device_t *d, uint32_t number, job_t *job)
     uint8_t raw[REC_JOURNAL_RECORD_SIZE];
     if (rec_journal_read_raw(&d->store.journal, jr.index, raw) != REC_OK) return false;
     memset(job, 0, sizeof *job);
+    if (r.encrypted && rec_enc_file_key(d, number, job->file_key) != REC_OK) {
+        refuse(d, number, "not sealed: the encrypted recording's key is no longer in the device");
+        return false;
+    }
+    job->encrypted = r.encrypted;
     job->number = number;
     job->jr = jr;
     job->jidx = jr.index;
@@ -148,7 +166,7 @@ static bool pending(rec_device_t *d, uint32_t number, job_t *job)
 static int open_part(rec_device_t *d, job_t *job, uint8_t part)
 {
     char path[REC_STORE_PATH_MAX];
-    (void)rec_ckpt_path(job->number, rec_seal_part_ext(part), path);
+    (void)rec_ckpt_path(job->number, part == RP_PART_AUDIO && job->encrypted ? RP_CARD_ENCRYPTED_EXT : rec_seal_part_ext(part), path);
     job->pos = 0;
     return rec_fat_open(&d->store.fs, &job->file, path, REC_FAT_READ);
 }
@@ -166,6 +184,7 @@ static bool next_job(rec_device_t *d, job_t *job)
             rec_sha256_init(&job->whole);
             rec_sha256_init(&job->audio);
             rec_sha256_init(&job->header_evid);
+            rec_sha256_init(&job->age);
             job->phase = PHASE_WAV;
             return true;
         }
@@ -195,6 +214,55 @@ static void feed_wav(job_t *job, const uint8_t *p, uint32_t n, uint32_t at)
     }
 }
 
+/* Decrypts n bytes of the .AGE at file offset `at` (in place) and feeds the plaintext to the
+ * WAV hashes. REC_E_MISMATCH for a header or tag that does not check. */
+static int feed_age(job_t *job, uint8_t *p, uint32_t n, uint32_t at, uint32_t size)
+{
+    const uint32_t stored = REC_AGE_CHUNK_SIZE + REC_AGE_TAG_SIZE;
+    if (size < REC_AGE_HEADER_SIZE + REC_AGE_TAG_SIZE) return REC_E_CORRUPT;
+    const uint32_t chunks = (size - REC_AGE_HEADER_SIZE + stored - 1u) / stored;
+    for (uint32_t i = 0; i < n;) {
+        const uint32_t off = at + i;
+        if (off < REC_AGE_HEADER_SIZE) {
+            /* The first slice holds the whole header (slices are 16 KiB). */
+            if (at != 0 || n < REC_AGE_HEADER_SIZE) return REC_E_CORRUPT;
+            uint8_t nonce[REC_AGE_NONCE_SIZE];
+            int err = rec_age_header_check(p, job->file_key, nonce);
+            if (!err) err = rec_age_keys(&job->keys, job->file_key, nonce);
+            if (err) return err;
+            i = REC_AGE_HEADER_SIZE;
+            continue;
+        }
+        const uint32_t k = (off - REC_AGE_HEADER_SIZE) / stored, r = (off - REC_AGE_HEADER_SIZE) % stored;
+        const bool last = k + 1u == chunks;
+        const uint32_t len = last ? size - REC_AGE_HEADER_SIZE - k * stored - REC_AGE_TAG_SIZE : REC_AGE_CHUNK_SIZE;
+        if (r == 0) {
+            uint8_t nonce[12] = { 0 };
+            for (unsigned b = 0; b < 4; b++) nonce[10u - b] = (uint8_t)(k >> (8u * b));
+            nonce[11] = last ? 1u : 0u;
+            int err = rec_chacha20poly1305_init(&job->chunk, job->keys.payload_key, nonce, NULL, 0);
+            if (err) return err;
+        }
+        uint32_t run;
+        if (r < len) {
+            run = len - r < n - i ? len - r : n - i;
+            int err = rec_chacha20poly1305_decrypt(&job->chunk, p + i, p + i, run);
+            if (err) return err;
+            feed_wav(job, p + i, run, job->plain_pos);
+            job->plain_pos += run;
+        } else {
+            run = len + REC_AGE_TAG_SIZE - r < n - i ? len + REC_AGE_TAG_SIZE - r : n - i;
+            memcpy(job->tag + (r - len), p + i, run);
+            if (r + run == len + REC_AGE_TAG_SIZE) {
+                int err = rec_chacha20poly1305_decrypt_final(&job->chunk, job->tag);
+                if (err) return err;
+            }
+        }
+        i += run;
+    }
+    return REC_OK;
+}
+
 /* Reads one slice of the open file into the hashes; true when the file is done. */
 static int read_slice(rec_device_t *d, job_t *job, uint8_t *buf, uint32_t buf_len, bool *eof)
 {
@@ -206,10 +274,15 @@ static int read_slice(rec_device_t *d, job_t *job, uint8_t *buf, uint32_t buf_le
     int32_t got = rec_fat_read(&d->store.fs, &job->file, buf, n);
     if (got < 0) return (int)got;
     if ((uint32_t)got != n) return REC_E_CORRUPT;
-    if (job->phase == PHASE_WAV)
+    if (job->phase == PHASE_WAV && REC_ENCRYPTION && job->encrypted) {
+        rec_sha256_update(&job->age, buf, n);
+        err = feed_age(job, buf, n, job->pos, job->file.size);
+        if (err) return err;
+    } else if (job->phase == PHASE_WAV) {
         feed_wav(job, buf, n, job->pos);
-    else
+    } else {
         rec_sha256_update(&job->whole, buf, n);
+    }
     job->pos += n;
     *eof = job->pos == job->file.size;
     return REC_OK;
@@ -294,6 +367,7 @@ static void trusted_comment(rec_evtext_t *t, rec_device_t *d, const job_t *job, 
     rec_evtext_str(t, (jr->flags & RP_RECORD_FLAG_RECOVERED) ? " recovered=yes" : " recovered=no");
     kv_hex(t, " audio=", audio, 32);
     kv_hex(t, " wav=", job->wav_sha, 32);
+    if (job->encrypted) kv_hex(t, " age=", job->age_sha, 32);
     kv_hex(t, " ckp=", ckp, 32);
     kv_dec(t, " fw=", REC_FW_MAJOR);
     kv_dec(t, ".", REC_FW_MINOR);
@@ -343,22 +417,25 @@ static int seal(rec_device_t *d, job_t *job, const uint8_t ckp_sha[32], uint8_t 
         refuse(d, job->number, "not sealed: the WAV header or evid chunk differs from the stop checkpoint");
         return REC_OK;
     }
-    /* statement, then sig1 over it */
-    if (buf_len < 2048u) return REC_E_TOOBIG;
+    /* statement, then sig1 over it. buf: statement [0, 512), sig1 || trusted comment [512, 2048),
+     * the signify and minisign files from 2048. */
+    if (buf_len < 4096u) return REC_E_TOOBIG;
     char *statement = (char *)buf;
     rec_evtext_t t;
-    rec_evtext_init(&t, statement, 256);
+    rec_evtext_init(&t, statement, 512);
     statement_line(&t, job->number, RP_CARD_RECORDING_EXT, job->wav_sha);
     statement_line(&t, job->number, RP_CARD_CHECKPOINTS_EXT, ckp_sha);
+    if (job->encrypted) statement_line(&t, job->number, RP_CARD_ENCRYPTED_EXT, job->age_sha);
     uint32_t statement_len = (uint32_t)t.len;
-    uint8_t *sig1_tc = buf + 256; /* sig1 || trusted comment: what sig2 signs */
+    if (t.overflow) return REC_E_TOOBIG;
+    uint8_t *sig1_tc = buf + 512; /* sig1 || trusted comment: what sig2 signs */
     err = rec_identity_sign(&d->identity, statement, statement_len, sig1_tc);
     if (err) return err;
     err = write_file(d, job->number, RP_PART_STATEMENT, statement, statement_len);
     if (err) return err;
 
-    char *out = (char *)buf + 1024;
-    rec_evtext_init(&t, out, buf_len - 1024u);
+    char *out = (char *)buf + 2048;
+    rec_evtext_init(&t, out, buf_len - 2048u);
     untrusted_and_sig(&t, d, job->number, sig1_tc);
     for (uint32_t i = 0; i < statement_len; i++) rec_evtext_char(&t, statement[i]);
     if (t.overflow) return REC_E_TOOBIG;
@@ -366,13 +443,13 @@ static int seal(rec_device_t *d, job_t *job, const uint8_t ckp_sha[32], uint8_t 
     if (err) return err;
 
     rec_evtext_t tc;
-    rec_evtext_init(&tc, (char *)sig1_tc + 64, 1024u - 256u - 64u);
+    rec_evtext_init(&tc, (char *)sig1_tc + 64, 2048u - 512u - 64u);
     trusted_comment(&tc, d, job, &stop, audio, ckp_sha);
     if (tc.overflow) return REC_E_TOOBIG;
     uint8_t sig2[64];
     err = rec_identity_sign(&d->identity, sig1_tc, 64u + tc.len, sig2);
     if (err) return err;
-    rec_evtext_init(&t, out, buf_len - 1024u);
+    rec_evtext_init(&t, out, buf_len - 2048u);
     untrusted_and_sig(&t, d, job->number, sig1_tc);
     rec_evtext_str(&t, "trusted comment: ");
     for (size_t i = 0; i < tc.len; i++) rec_evtext_char(&t, tc.p[i]);
@@ -381,6 +458,8 @@ static int seal(rec_device_t *d, job_t *job, const uint8_t ckp_sha[32], uint8_t 
     rec_evtext_char(&t, '\n');
     if (t.overflow) return REC_E_TOOBIG;
     err = write_file(d, job->number, RP_PART_MINISIGN, out, (uint32_t)t.len);
+    /* Sealed: the device no longer needs to read it, and must not be able to. */
+    if (!err && REC_ENCRYPTION && job->encrypted) err = rec_enc_destroy_key(d, job->number);
     if (!err) port_log("recording sealed");
     return err;
 }
@@ -413,6 +492,13 @@ bool rec_seal_poll(rec_device_t *d)
     }
     bool eof = false;
     int err = read_slice(d, job, buf, buf_len, &eof);
+    if (!err && eof && job->phase == PHASE_WAV && REC_ENCRYPTION && job->encrypted) {
+        rec_sha256_final(&job->age, job->age_sha);
+        rec_crypto_wipe(&job->keys, sizeof job->keys);
+        rec_crypto_wipe(job->file_key, sizeof job->file_key);
+        /* Every chunk's tag checked, and the plaintext is the WAV its journal record describes. */
+        if (job->plain_pos != REC_WAV_HEADER_SIZE + job->data_bytes + REC_WAV_EVID_CHUNK_BYTES) err = REC_E_CORRUPT;
+    }
     if (!err && eof && job->phase == PHASE_WAV) {
         rec_sha256_final(&job->whole, job->wav_sha);
         (void)rec_fat_close(&d->store.fs, &job->file);
@@ -432,7 +518,10 @@ bool rec_seal_poll(rec_device_t *d)
     }
     if (err) {
         s->working = false;
-        refuse(d, job->number, "not sealed: card error while sealing");
+        rec_crypto_wipe(&job->keys, sizeof job->keys);
+        rec_crypto_wipe(job->file_key, sizeof job->file_key);
+        refuse(d, job->number, err == REC_E_MISMATCH ? "not sealed: the encrypted file does not decrypt"
+                                                       : "not sealed: card error while sealing");
     }
     return true;
 }

@@ -92,6 +92,7 @@ static uint32_t build_info(rec_server_t *s, rec_device_t *d)
     if (set) flags |= RP_INFO_FLAG_CLOCK_SET;
     if (d->low_battery) flags |= RP_INFO_FLAG_LOW_BATTERY;
     if (d->wipe_pending) flags |= RP_INFO_FLAG_WIPE_PENDING;
+    if (d->recipient.set) flags |= RP_INFO_FLAG_ENCRYPTING;
     v.flags = flags;
     v.rec_state = d->rec_state;
     v.card_state = d->store.card_state;
@@ -131,8 +132,11 @@ static void fill_entry(uint8_t *e, rec_device_t *d, const rec_recording_t *r)
     } else {
         v.state = RP_RECORDING_RECORDING;
         v.flags = r->header_valid && r->header.clock_set ? RP_RECORD_FLAG_CLOCK_SET : 0;
+        if (r->encrypted) v.flags |= RP_RECORD_FLAG_ENCRYPTED;
         v.sample_rate = r->header_valid ? r->header.sample_rate : 0;
         uint32_t data = current ? d->cur.data_bytes : (r->size > REC_WAV_HEADER_SIZE ? r->size - REC_WAV_HEADER_SIZE : 0);
+        if (current) v.sample_rate = d->cur.sample_rate;
+        if (r->encrypted && !current) data = 0; /* the .AGE's size counts tags, and the audio is sealed */
         v.sample_count = data / 2u;
         v.start_unix_ms = r->header_valid ? r->header.start_unix_ms : 0;
     }
@@ -188,6 +192,11 @@ static int open_recording(rec_server_t *s, rec_device_t *d, uint32_t number, uin
     char path[REC_STORE_PATH_MAX];
     if (rec_ckpt_path(number, rec_seal_part_ext(part), path) != REC_OK) return REC_E_NOENT;
     int err = rec_fat_open(&d->store.fs, &s->rf, path, REC_FAT_READ);
+    if (err == REC_E_NOENT && part == RP_PART_AUDIO) {
+        /* An encrypted recording: the host copies the .AGE as it is. */
+        (void)rec_ckpt_path(number, RP_CARD_ENCRYPTED_EXT, path);
+        err = rec_fat_open(&d->store.fs, &s->rf, path, REC_FAT_READ);
+    }
     if (err) return err;
     s->rf_open = true;
     s->rf_number = number;
@@ -562,6 +571,30 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
         /* A failed health check is answered: IDENTITY with ENTROPY_FAILED and no new key. */
         if (err && err != REC_E_ENTROPY) break;
         send_frame(s, RP_KIND_RESPONSE, seq, cmd, build_identity(s, d, r.host_random));
+        return;
+    }
+    case RP_CMD_SET_RECIPIENT: {
+        if (!payload_len_ok(s, seq, cmd, f->length, RP_SET_RECIPIENT_REQ_SIZE)) return;
+        rp_set_recipient_req_t r;
+        rp_set_recipient_req_unpack(q, &r);
+        if (r.action > RP_RECIPIENT_ACTION_CLEAR) {
+            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, r.action);
+            return;
+        }
+        if (r.action != RP_RECIPIENT_ACTION_GET) {
+            err = rec_device_set_recipient(d, r.action == RP_RECIPIENT_ACTION_SET ? r.recipient : NULL);
+            if (err == REC_E_UNSUPPORTED) {
+                send_error(s, seq, cmd, RP_ERR_BAD_STATE, (uint32_t)-err);
+                return;
+            }
+            if (err) break;
+        }
+        rp_recipient_t v;
+        memset(&v, 0, sizeof v);
+        v.flags = d->recipient.set ? RP_RECIPIENT_FLAG_SET : 0u;
+        memcpy(v.recipient, d->recipient.key, sizeof v.recipient);
+        rp_recipient_pack(&v, p);
+        send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_RECIPIENT_SIZE);
         return;
     }
     default:

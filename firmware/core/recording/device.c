@@ -1,6 +1,7 @@
 /* The device context's keeping: wall clock, settings, card attach/detach and format. See
  * device.h. */
 #include "rec/device.h"
+#include "rec/encrypted.h"
 
 #include "rec/checkpoint.h"
 
@@ -134,7 +135,10 @@ int rec_device_attach_card(rec_device_t *d)
     err = rec_device_journal_reconcile(d);
     uint32_t recovered = 0;
     uint8_t reason = d->interrupted_reason ? d->interrupted_reason : RP_STOP_POWER_LOSS;
+    uint32_t recovered_encrypted = 0;
+    if (!err) err = rec_enc_recover(d, reason, &recovered_encrypted);
     if (!err) err = rec_store_recover(&d->store, d->settings.device_id, d->settings.sample_rate, reason, &recovered);
+    recovered += recovered_encrypted;
     if (!err) err = rec_device_journal_spent(d);
     if (!err) err = rec_device_journal_clock_lost(d);
     if (err) {

@@ -38,6 +38,8 @@ void rec_device_boot_identity(rec_device_t *d)
     if (err && err != REC_E_UNSUPPORTED) port_log("device memory unreadable: recording unsigned");
     err = rec_identity_boot(&d->identity, &d->nvm);
     if (err == REC_E_CORRUPT) port_log("device key damaged: recording unsigned until provisioned again");
+    err = rec_recipient_boot(&d->recipient, &d->nvm);
+    if (err == REC_E_CORRUPT) port_log("recipient damaged: recording unencrypted until it is set again");
     uint8_t flag = 0;
     d->clock_flag = rec_nvm_state_get(&d->nvm, RP_NVM_STATE_CLOCK, &flag, 1) == 1 && flag == 1;
     d->clock_lost_pending = d->clock_flag && !d->clock_set;
@@ -56,6 +58,14 @@ int rec_device_provision(rec_device_t *d, const uint8_t host_random[32], bool fo
         if (rec_device_journal_event(d, &r) != REC_OK) port_log("journalling the new key failed");
     }
     return REC_OK;
+}
+
+int rec_device_set_recipient(rec_device_t *d, const uint8_t key[32])
+{
+    if (d->rec_state == RP_REC_STATE_RECORDING || d->rec_state == RP_REC_STATE_FINALISING) return REC_E_BUSY;
+    int err = rec_recipient_store(&d->recipient, &d->nvm, key);
+    if (!err) port_log(key ? "recipient set: recordings are encrypted" : "recipient cleared: recordings are not encrypted");
+    return err;
 }
 
 /* The NVM JOURNAL_HEAD: REC_OK with its fields, or an error (REC_E_NOENT before any). */

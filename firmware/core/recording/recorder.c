@@ -5,6 +5,7 @@
 
 #include "rec/checkpoint.h"
 #include "rec/device.h"
+#include "rec/encrypted.h"
 #include "rec/err.h"
 #include "rec/journal.h"
 #include "rec/port.h"
@@ -31,6 +32,11 @@ static int write_header(rec_device_t *d)
 static int patch_sizes(rec_device_t *d, bool with_evid, uint32_t evid_bytes)
 {
     rec_recording_state_t *c = &d->cur;
+    if (REC_ENCRYPTION && c->encrypted) {
+        /* The .AGE's size says how far the audio got; its WAV header is final only at stop. */
+        c->last_patch_ms = port_uptime_ms();
+        return with_evid ? REC_OK : rec_enc_patch(d);
+    }
     if (rec_wav_patch(c->header, 0, REC_WAV_HEADER_SIZE, c->data_bytes, with_evid) < 0) return REC_E_TOOBIG;
     int err = write_header(d);
     if (!err) err = rec_fat_set_size(&d->store.fs, &c->file, REC_WAV_HEADER_SIZE + c->data_bytes + evid_bytes);
@@ -91,9 +97,17 @@ int rec_recorder_start(rec_device_t *d)
     err = rec_device_save_settings(d);
     if (err) return err;
 
+    const bool encrypted = rec_enc_wanted(d);
     char path[REC_STORE_PATH_MAX];
-    (void)rec_store_path(number, path);
+    (void)rec_store_path_ext(number, encrypted ? RP_CARD_ENCRYPTED_EXT : RP_CARD_RECORDING_EXT, path);
+    if (REC_ENCRYPTION && encrypted) {
+        /* The hold file comes out of the recording's share. */
+        const uint32_t hold = (REC_AGE_HOLD_BYTES + cluster - 1u) / cluster * cluster;
+        prealloc = prealloc > hold + REC_PREALLOC_MIN_BYTES ? prealloc - hold : 0;
+        if (prealloc < REC_PREALLOC_MIN_BYTES) return REC_E_NOSPC;
+    }
     memset(c, 0, sizeof *c);
+    c->encrypted = encrypted;
     c->clock_set = rec_device_clock_now(d, &c->start_unix_ms);
     rec_store_set_time(st, c->clock_set, c->start_unix_ms);
     err = rec_store_begin_update(st);
@@ -111,6 +125,12 @@ int rec_recorder_start(rec_device_t *d)
         prealloc = round_down(prealloc / 2, cluster);
     }
     if (!err) err = rec_ckpt_create(d, path, prealloc);
+    if (!err && REC_ENCRYPTION && encrypted) {
+        char hold_path[REC_STORE_PATH_MAX];
+        (void)rec_store_path_ext(number, RP_CARD_HOLD_EXT, hold_path);
+        err = rec_fat_create_contiguous(&st->fs, &c->hold, hold_path, REC_AGE_HOLD_BYTES);
+        if (!err) err = rec_fat_file_lba(&st->fs, &c->hold, 0, &c->hold_lba);
+    }
     rec_fat_lend_scratch(&st->fs, NULL, 0);
     if (err) {
         (void)rec_store_end_update(st);
@@ -122,6 +142,12 @@ int rec_recorder_start(rec_device_t *d)
     REC_ASSERT(c->file.contiguous);
     uint64_t alloc = (uint64_t)c->file.clusters * cluster;
     uint64_t cap = alloc - REC_WAV_HEADER_SIZE - REC_BD_BLOCK_SIZE; /* one block kept for evid */
+    if (REC_ENCRYPTION && encrypted) {
+        /* The age header and a tag per chunk come out of it too (and the .AGE stays a FAT32 file). */
+        const uint64_t age_max = alloc < 0xFFFFFFFFull ? alloc : 0xFFFFFFFFull;
+        cap = age_max - REC_AGE_HEADER_SIZE - REC_WAV_HEADER_SIZE - REC_BD_BLOCK_SIZE -
+              (age_max / REC_AGE_CHUNK_SIZE + 2u) * REC_AGE_TAG_SIZE;
+    }
     if (cap > REC_WAV_MAX_DATA_BYTES) cap = REC_WAV_MAX_DATA_BYTES;
     c->capacity = round_down((uint32_t)cap, REC_BD_BLOCK_SIZE);
 
@@ -137,6 +163,7 @@ int rec_recorder_start(rec_device_t *d)
         .start_unix_ms = c->start_unix_ms,
     };
     err = rec_wav_build_header(c->header, &info);
+    if (!err && REC_ENCRYPTION && encrypted) err = rec_enc_begin(d);
     if (!err) err = patch_sizes(d, false, 0);
     if (!err) err = rec_store_end_update(st);
     rec_sha256_init(&c->sha);
@@ -165,6 +192,7 @@ fail:
      * checks the FAT. */
     (void)rec_fat_close(&st->fs, &c->file);
     (void)rec_fat_close(&st->fs, &c->ckpt.file);
+    if (REC_ENCRYPTION && c->encrypted) rec_enc_forget(d);
     d->last_error = err;
     return err;
 }
@@ -179,6 +207,15 @@ static int32_t write_blocks(rec_device_t *d, uint32_t max_blocks)
     if (max_blocks > REC_WRITE_BURST_BLOCKS) max_blocks = REC_WRITE_BURST_BLOCKS;
     uint32_t n = rec_ring_peek_blocks(&d->ring, &data, max_blocks);
     if (n == 0) return 0;
+    if (REC_ENCRYPTION && c->encrypted) {
+        /* Hashed as plaintext, then encrypted in place: the ring's blocks are ours until released. */
+        rec_ckpt_hash_audio(d, data, n * REC_BD_BLOCK_SIZE);
+        int err = rec_enc_put(d, (uint8_t *)(uintptr_t)data, n * REC_BD_BLOCK_SIZE);
+        if (err) return err;
+        rec_ring_release_blocks(&d->ring, n);
+        c->data_bytes += n * REC_BD_BLOCK_SIZE;
+        return (int32_t)n;
+    }
     uint32_t lba = c->base_lba + (REC_WAV_HEADER_SIZE + c->data_bytes) / REC_BD_BLOCK_SIZE;
     int err = rec_bd_write(d->bd, lba, data, n);
     if (err) return err;
@@ -248,11 +285,17 @@ int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason)
     ev.sample_count = (c->data_bytes + t) / 2u;
     ev.start_unix_ms = c->start_unix_ms;
     ev.stop_reason = stop_reason;
-    ev.flags = c->clock_set ? RP_RECORD_FLAG_CLOCK_SET : 0;
+    ev.flags = (uint8_t)((c->clock_set ? RP_RECORD_FLAG_CLOCK_SET : 0) | (c->encrypted ? RP_RECORD_FLAG_ENCRYPTED : 0));
     ev.overruns = c->overruns;
     rec_sha256_final(&c->sha, ev.sha256);
     uint32_t evid_len = 0;
-    if (!err) {
+    if (!err && REC_ENCRYPTION && c->encrypted) {
+        /* The last audio, then the FINAL record and the finish (chunk 0 and the last chunk). */
+        evid_len = rec_wav_build_evid(tail + t, &ev);
+        err = rec_enc_put(d, tail, t);
+        c->data_bytes += t;
+        if (!err) err = rec_enc_stop(d, stop_reason, ev.flags, ev.sha256, tail + t, evid_len);
+    } else if (!err) {
         evid_len = rec_wav_build_evid(tail + t, &ev);
         uint32_t blocks = (t + evid_len + REC_BD_BLOCK_SIZE - 1) / REC_BD_BLOCK_SIZE;
         uint32_t lba = c->base_lba + (REC_WAV_HEADER_SIZE + c->data_bytes) / REC_BD_BLOCK_SIZE;
@@ -265,7 +308,8 @@ int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason)
     const bool clock_set = rec_device_clock_now(d, &now_ms);
     rec_store_set_time(st, clock_set, now_ms);
     if (!err) err = patch_sizes(d, true, evid_len);
-    /* The stop slot vouches for the WAV as it now is on the card (header and evid chunk). */
+    /* The stop slot vouches for the WAV as it now is on the card (header and evid chunk; for an
+     * encrypted recording, the plaintext of its .AGE). */
     if (!err) err = rec_ckpt_stop(d, stop_reason, ev.sample_count, ev.sha256, tail + t, evid_len);
     if (!err) err = rec_store_begin_update(st);
     /* The microphone is stopped and the ring drained: lend it for the bulk FAT writes. */
@@ -291,6 +335,8 @@ int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason)
         jr.overruns = ev.overruns;
         memcpy(jr.sha256, ev.sha256, 32);
         err = rec_journal_append(&st->journal, &jr);
+        /* The hold file goes after the record: while it is there, recovery finishes the file. */
+        if (!err && REC_ENCRYPTION && c->encrypted) err = rec_enc_close(d);
         if (!err) err = rec_store_end_update(st);
     }
     if (err) {

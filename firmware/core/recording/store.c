@@ -42,12 +42,12 @@ static char upper(char c)
     return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
 }
 
-bool rec_store_parse_name(const char *name, uint32_t *number)
+/* "RECnnnnn." followed by `ext` (case-insensitive). */
+static bool parse_name_ext(const char *name, const char *ext, uint32_t *number)
 {
     static const char prefix[] = RP_CARD_RECORDING_PREFIX;
-    static const char ext[] = "." RP_CARD_RECORDING_EXT;
     size_t p = sizeof prefix - 1;
-    if (strlen(name) != p + 5 + sizeof ext - 1) return false;
+    if (strlen(name) != p + 5 + 1 + strlen(ext) || name[p + 5] != '.') return false;
     for (size_t i = 0; i < p; i++)
         if (upper(name[i]) != prefix[i]) return false;
     uint32_t n = 0;
@@ -56,11 +56,36 @@ bool rec_store_parse_name(const char *name, uint32_t *number)
         if (c < '0' || c > '9') return false;
         n = n * 10 + (uint32_t)(c - '0');
     }
-    for (size_t i = 0; i < sizeof ext - 1; i++)
-        if (upper(name[p + 5 + i]) != ext[i]) return false;
+    for (size_t i = 0; ext[i]; i++)
+        if (upper(name[p + 6 + i]) != ext[i]) return false;
     if (n == 0) return false;
     *number = n;
     return true;
+}
+
+bool rec_store_parse_name(const char *name, uint32_t *number)
+{
+    return parse_name_ext(name, RP_CARD_RECORDING_EXT, number) || parse_name_ext(name, RP_CARD_ENCRYPTED_EXT, number);
+}
+
+bool rec_store_parse_hold_name(const char *name, uint32_t *number)
+{
+    return parse_name_ext(name, RP_CARD_HOLD_EXT, number);
+}
+
+int rec_store_path_ext(uint32_t number, const char *ext, char out[REC_STORE_PATH_MAX])
+{
+    int err = rec_store_path(number, out);
+    if (err) return err;
+    memcpy(out + strlen(out) - 3u, ext, 3);
+    return REC_OK;
+}
+
+bool rec_store_exists(rec_store_t *st, uint32_t number, const char *ext)
+{
+    char path[REC_STORE_PATH_MAX];
+    rec_fat_dirent_t de;
+    return rec_store_path_ext(number, ext, path) == REC_OK && rec_fat_stat(&st->fs, path, &de) == REC_OK;
 }
 
 static int ensure_dir(rec_fat_t *fs, const char *path)
@@ -266,6 +291,28 @@ static int inspect(rec_store_t *st, rec_fat_file_t *f, rec_recording_t *out)
     return REC_OK;
 }
 
+/* An encrypted recording: the device cannot read its header (it may no longer hold the key), so
+ * it is finished when its hold file is gone and the journal has its record, which gives the
+ * fields the evid chunk holds. */
+static void inspect_encrypted(rec_store_t *st, rec_recording_t *out)
+{
+    out->encrypted = true;
+    if (rec_store_exists(st, out->number, RP_CARD_HOLD_EXT)) return;
+    rec_journal_record_t jr;
+    if (rec_journal_find_number(&st->journal, out->number, &jr) != REC_OK || !rec_journal_kind_has_file(jr.kind)) return;
+    out->finished = true;
+    out->evid.number = jr.number;
+    out->evid.sample_rate = jr.sample_rate;
+    out->evid.sample_count = jr.sample_count;
+    out->evid.start_unix_ms = jr.start_unix_ms;
+    out->evid.stop_reason = jr.stop_reason;
+    out->evid.flags = jr.flags;
+    out->evid.overruns = jr.overruns;
+    memcpy(out->evid.sha256, jr.sha256, 32);
+    out->header.sample_rate = jr.sample_rate;
+    out->header.data_size = jr.sample_count * 2u;
+}
+
 int rec_store_find(rec_store_t *st, uint32_t number, rec_recording_t *out)
 {
     if (!st->mounted) return REC_E_NOCARD;
@@ -275,6 +322,17 @@ int rec_store_find(rec_store_t *st, uint32_t number, rec_recording_t *out)
     memset(out, 0, sizeof *out);
     rec_fat_file_t f;
     err = rec_fat_open(&st->fs, &f, path, REC_FAT_READ);
+    if (err == REC_E_NOENT) {
+        (void)rec_store_path_ext(number, RP_CARD_ENCRYPTED_EXT, path);
+        err = rec_fat_open(&st->fs, &f, path, REC_FAT_READ);
+        if (err) return err;
+        out->number = number;
+        memcpy(out->name, path + sizeof RECORDS_DIR, 13);
+        out->size = f.size;
+        (void)rec_fat_close(&st->fs, &f);
+        inspect_encrypted(st, out);
+        return REC_OK;
+    }
     if (err) return err;
     out->number = number;
     memcpy(out->name, path + sizeof RECORDS_DIR, 13);
@@ -460,6 +518,9 @@ int rec_store_recover(rec_store_t *st, uint64_t device_id, uint32_t sample_rate,
         if (err) return err;
         for (uint32_t i = 0; i < count; i++) {
             bool closed;
+            /* Encrypted recordings are closed by rec_enc_recover (it needs the key); one left
+             * over has no key, and stays as it is. */
+            if (rec_store_exists(st, nums[i], RP_CARD_ENCRYPTED_EXT)) continue;
             if (!bracketed) {
                 err = rec_store_begin_update(st);
                 if (err) return err;
@@ -487,7 +548,7 @@ int rec_store_delete(rec_store_t *st, uint32_t number, const uint8_t sha256[32])
     if (rec_journal_find_number(&st->journal, number, &jr) == REC_OK) own = jr.sha256;
     if (memcmp(own, sha256, 32) != 0) return REC_E_MISMATCH;
     char path[REC_STORE_PATH_MAX];
-    (void)rec_store_path(number, path);
+    (void)rec_store_path_ext(number, r.encrypted ? RP_CARD_ENCRYPTED_EXT : RP_CARD_RECORDING_EXT, path);
     err = rec_store_begin_update(st);
     if (!err) err = rec_fat_remove(&st->fs, path);
     if (!err) err = rec_store_end_update(st);

@@ -25,6 +25,8 @@ typedef struct {
     const char *settings;     /* never NULL after option parsing */
     const char *nvm;          /* IMAGE.nvm by default; NULL with --nvm none (a device without NVM) */
     uint32_t nvm_cut_at;      /* 0: never; N: the power is cut in the Nth NVM program or erase */
+    bool recipient_given;     /* --recipient: set the owner's age recipient at start */
+    uint8_t recipient[32];
     uint32_t size_mb;
     sim_mic_kind_t mic;
     double sine_hz;

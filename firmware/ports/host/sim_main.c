@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "rec/app.h"
+#include "rec/device.h"
 #include "rec/err.h"
 #include "rec/port.h"
 #include "rec_codec.h"
@@ -253,6 +254,8 @@ static void usage(FILE *f)
             "  --settings PATH     settings file (default IMAGE.settings)\n"
             "  --nvm PATH|none     the device's own flash, key and journal counter (default IMAGE.nvm)\n"
             "  --nvm-cut-at N      cut the power in the Nth NVM program or erase (exits)\n"
+            "  --recipient HEX     set the owner's age recipient at start (the 32 bytes inside an\n"
+            "                      age1... string, 64 hex digits), as SET_RECIPIENT does\n"
             "  --quiet             no `log:` lines on stderr\n"
             "  --verbose           also print `led on`/`led off` and `led dim`/`led undim` on stdout\n"
             "Control on stdin: press, hold, connect, disconnect, battery MV, eject, insert, quit\n");
@@ -266,6 +269,18 @@ static bool parse_u32(const char *s, uint32_t *out, uint32_t min, uint32_t max)
     if (errno || !*s || *end || *s == '-' || v < min || v > max)
         return false;
     *out = (uint32_t)v;
+    return true;
+}
+
+static bool parse_hex32(const char *s, uint8_t out[32])
+{
+    if (strlen(s) != 64) return false;
+    for (unsigned i = 0; i < 64; i++) {
+        const char c = s[i];
+        const int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (v < 0) return false;
+        out[i / 2] = (uint8_t)(i % 2 ? (out[i / 2] << 4) | v : v);
+    }
     return true;
 }
 
@@ -302,7 +317,7 @@ static bool parse_mic(const char *s)
 static int parse_options(int argc, char **argv)
 {
     enum { O_IMAGE = 256, O_LINK, O_SIZE, O_MIC, O_SPEED, O_STALL_EVERY, O_STALL_MS, O_SETTINGS,
-           O_NVM, O_NVM_CUT_AT, O_QUIET, O_VERBOSE, O_HELP };
+           O_NVM, O_NVM_CUT_AT, O_RECIPIENT, O_QUIET, O_VERBOSE, O_HELP };
     static const struct option opts[] = {
         { "image", required_argument, NULL, O_IMAGE },
         { "link", required_argument, NULL, O_LINK },
@@ -314,6 +329,7 @@ static int parse_options(int argc, char **argv)
         { "settings", required_argument, NULL, O_SETTINGS },
         { "nvm", required_argument, NULL, O_NVM },
         { "nvm-cut-at", required_argument, NULL, O_NVM_CUT_AT },
+        { "recipient", required_argument, NULL, O_RECIPIENT },
         { "quiet", no_argument, NULL, O_QUIET },
         { "verbose", no_argument, NULL, O_VERBOSE },
         { "help", no_argument, NULL, O_HELP },
@@ -336,6 +352,13 @@ static int parse_options(int argc, char **argv)
                 sim_err("--nvm-cut-at: expected an operation number from 1, got %s", optarg);
                 return -1;
             }
+            break;
+        case O_RECIPIENT:
+            if (!parse_hex32(optarg, sim_cfg.recipient)) {
+                sim_err("--recipient: expected 64 hex digits, got %s", optarg);
+                return -1;
+            }
+            sim_cfg.recipient_given = true;
             break;
         case O_QUIET: sim_cfg.quiet = true; break;
         case O_VERBOSE: sim_cfg.verbose = true; break;
@@ -439,6 +462,10 @@ int main(int argc, char **argv)
     int rc = rec_app_init();
     if (rc != REC_OK)
         sim_err("rec_app_init: %s (running on; the core reports it to the host)", rec_err_name(rc));
+    if (sim_cfg.recipient_given) {
+        rc = rec_device_set_recipient(rec_device(), sim_cfg.recipient);
+        if (rc != REC_OK) sim_err("--recipient: %s (recording stays as it was)", rec_err_name(rc));
+    }
     sim_out("ready link=%s", sim_cfg.link);
     report_state(true);
 

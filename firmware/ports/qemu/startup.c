@@ -151,3 +151,12 @@ void __assert_func(const char *file, int line, const char *func, const char *exp
     console_line(expr);
     hw_reset();
 }
+
+/* libtorsion's argument checks (core/crypto, linked with REC_ENCRYPTION) call abort(), which its
+ * wrappers never let happen; newlib's would need system calls this port does not have. */
+__attribute__((noreturn)) void abort(void);
+__attribute__((noreturn)) void abort(void)
+{
+    console_line("abort");
+    hw_reset();
+}

@@ -138,3 +138,11 @@ void __assert_func(const char *file, int line, const char *func, const char *exp
     (void)expr;
     rp2040_fatal("assertion failed");
 }
+
+/* libtorsion's argument checks (core/crypto, linked with REC_ENCRYPTION) call abort(), which its
+ * wrappers never let happen; the port has no C library. */
+__attribute__((noreturn)) void abort(void);
+__attribute__((noreturn)) void abort(void)
+{
+    rp2040_fatal("abort");
+}

@@ -1,6 +1,7 @@
 /* Shared by the bare-metal self-tests (ed25519_selftest_qemu.c, ed25519_selftest_rp2040.c): the
  * RFC 8032 vector check (keypair from seed, sign, verify, and a tampered signature rejected), the
- * timed runs the benchmarks read, and decimal printing. Included once by each, after
+ * timed runs the benchmarks read (with X25519 and ChaCha20-Poly1305, issue 13's encryption), and
+ * decimal printing. Included once by each, after
  * ed25519_vectors.h. */
 #ifndef REC_RFC8032_SELFTEST_H
 #define REC_RFC8032_SELFTEST_H
@@ -8,8 +9,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "rec/chacha20poly1305.h"
 #include "rec/ed25519.h"
 #include "rec/sha256.h"
+#include "rec/x25519.h"
 
 /* Each self-test defines how text reaches the host (semihosting, the emulator's breakpoint) and
  * how a timed section is measured (rp2040js's cycle counter; SysTick on QEMU's instruction clock). */
@@ -100,6 +103,25 @@ static int run_timed(void)
     rec_sha256_update(&h, data, sizeof data);
     rec_sha256_final(&h, digest);
     timing_end("SHA-256, 4096 bytes");
+
+    /* Encryption (issue 13): the two X25519 of a recording's start (the ephemeral share and the
+     * shared secret), and ChaCha20-Poly1305 over 4 KiB (each audio byte is encrypted once). */
+    uint8_t share[32], shared[32], tag[16];
+    timing_start();
+    ok &= rec_x25519_base(share, seed) == 0;
+    timing_end("X25519, one scalar multiplication");
+    timing_start();
+    rec_chacha20poly1305_t aead;
+    ok &= rec_chacha20poly1305_init(&aead, digest, seed, NULL, 0) == 0;
+    ok &= rec_chacha20poly1305_encrypt(&aead, data, data, sizeof data) == 0;
+    ok &= rec_chacha20poly1305_encrypt_final(&aead, tag) == 0;
+    timing_end("ChaCha20-Poly1305, 4096 bytes");
+    /* RFC 7748 6.1 only in its shape here: the two public keys agree on one secret. */
+    uint8_t other[32], other_pub[32], shared2[32];
+    for (size_t i = 0; i < sizeof other; i++) other[i] = (uint8_t)(0x5a ^ (i * 29u));
+    ok &= rec_x25519_base(other_pub, other) == 0;
+    ok &= rec_x25519(shared, seed, other_pub) == 0 && rec_x25519(shared2, other, share) == 0 && memcmp(shared, shared2, 32) == 0;
+    for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i * 11u + 3u); /* encrypted in place above */
 
     ok &= rec_ed25519_verify(sig448, data, 448, key.public_key) == 1;
     sig200[0] ^= 1;

@@ -4,7 +4,8 @@
  * Sector map (sector = the port's erase unit, normally 4096 bytes):
  *   0, 1   NVM_IDENTITY copy A and B: one 256-byte record at offset 0 of the sector.
  *   2, 3   the state log: 32-byte NVM_STATE_ENTRY records appended to the active sector.
- *   4..    reserved.
+ *   4, 5   NVM_RECIPIENT copy A and B (rec/recipient.h): one 64-byte record at offset 0.
+ *   6..    reserved.
  *
  * State log rules (what survives a power cut at any program or erase):
  *   - An entry slot is blank (all 0xFF), valid (magic 0xA5 and CRC-32), or torn (anything else:
@@ -33,6 +34,8 @@
 #define REC_NVM_SECTOR_IDENTITY_B 1u
 #define REC_NVM_SECTOR_LOG_A 2u
 #define REC_NVM_SECTOR_LOG_B 3u
+#define REC_NVM_SECTOR_RECIPIENT_A 4u
+#define REC_NVM_SECTOR_RECIPIENT_B 5u
 #define REC_NVM_SECTORS_USED 4u
 #define REC_NVM_PAGE_MAX 256u
 #define REC_NVM_PAYLOAD_MAX 20u
@@ -63,6 +66,11 @@ int rec_nvm_open(rec_nvm_t *n);
  * the record and reads it back (REC_E_IO when it does not read back). */
 int rec_nvm_identity_read(rec_nvm_t *n, unsigned copy, uint8_t out[RP_NVM_IDENTITY_SIZE]);
 int rec_nvm_identity_write(rec_nvm_t *n, unsigned copy, const uint8_t rec[RP_NVM_IDENTITY_SIZE]);
+/* One record of up to a page at offset 0 of `sector` (the recipient copies, sectors 4 and 5).
+ * Write erases the sector, programs the page (0xFF after the record) and reads it back
+ * (REC_E_IO when it does not read back). */
+int rec_nvm_record_read(rec_nvm_t *n, uint32_t sector, void *out, uint32_t len);
+int rec_nvm_record_write(rec_nvm_t *n, uint32_t sector, const void *rec, uint32_t len);
 /* True when all bytes are 0xFF (never programmed, or erased). */
 bool rec_nvm_blank(const uint8_t *p, uint32_t len);
 
@@ -79,5 +87,9 @@ int rec_nvm_state_put(rec_nvm_t *n, uint8_t kind, const void *payload, uint32_t 
 int rec_nvm_state_purge(rec_nvm_t *n, const uint8_t *keep, uint32_t count);
 /* Erases the sectors [first, first + count) the NVM has, first >= REC_NVM_SECTORS_USED. */
 int rec_nvm_erase_sectors(rec_nvm_t *n, uint32_t first, uint32_t count);
+/* Programs every older entry of `kind` still in the log to all zero bits, physically destroying
+ * the values before the newest (a zeroed entry is skipped like a torn one). Idempotent: a cut
+ * in the middle is finished by calling it again. */
+int rec_nvm_state_scrub(rec_nvm_t *n, uint8_t kind);
 
 #endif

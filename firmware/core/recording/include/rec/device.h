@@ -11,6 +11,7 @@
 
 #include "rec/audio_ring.h"
 #include "rec/identity.h"
+#include "rec/recipient.h"
 #include "rec/recorder.h"
 #include "rec/seal.h"
 #include "rec/settings.h"
@@ -54,6 +55,7 @@ struct rec_device {
 
     rec_identity_t identity;    /* the device key (evidence/identity.c); has_key false until provisioned */
     rec_nvm_t nvm;              /* the device's own memory (evidence/nvm.c); present false without one */
+    rec_recipient_t recipient;  /* the owner's age recipient (evidence/recipient.c): set = encrypt */
     bool clock_flag;            /* NVM CLOCK says the clock has been set */
     bool clock_lost_pending;    /* boot found the clock lost: CLOCK_LOST goes to the next card mounted */
     rec_seal_t seal;            /* statement files written after stop (evidence/seal.c) */
@@ -89,6 +91,10 @@ void rec_device_boot_identity(rec_device_t *d);
 /* PROVISION: makes the key (the idle audio ring lends the entropy pool) and journals KEY_CREATED
  * when a card is mounted. REC_E_BUSY while recording or when a key exists and !force. */
 int rec_device_provision(rec_device_t *d, const uint8_t host_random[32], bool force);
+/* SET_RECIPIENT: sets (key non-NULL) or clears the owner's age recipient, from the next
+ * recording on. REC_E_BUSY while recording, REC_E_INVAL for a key of small order,
+ * REC_E_UNSUPPORTED without NVM. */
+int rec_device_set_recipient(rec_device_t *d, const uint8_t key[32]);
 /* The device's own journal count: epoch and records (0, 0 without NVM or before any count). */
 void rec_device_journal_counter(rec_device_t *d, uint32_t *epoch, uint32_t *count);
 /* Appends a journal record between the card's update marker writes. */

@@ -43,6 +43,11 @@ typedef struct {
     uint64_t last_patch_ms;
     uint32_t overruns;
     rec_ckpt_state_t ckpt;      /* signed checkpoints (evidence/checkpoint.c) */
+    /* encrypted recordings (encrypted.h, whose writer state is its own): file is RECnnnnn.AGE,
+     * hold the hold file */
+    bool encrypted;
+    rec_fat_file_t hold;
+    uint32_t hold_lba;
 } rec_recording_state_t;
 
 typedef struct rec_device rec_device_t; /* device.h */

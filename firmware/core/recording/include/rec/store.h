@@ -30,6 +30,10 @@ typedef struct {
     rec_wav_header_t header;
     bool finished;              /* a valid evid chunk follows the data */
     rec_wav_evid_t evid;
+    /* RECnnnnn.AGE (docs/design/encryption.md): header not readable here; finished when the
+     * hold file is gone and the journal has its record, whose fields fill evid (and
+     * header.sample_rate and data_size) */
+    bool encrypted;
 } rec_recording_t;
 
 typedef struct {
@@ -68,8 +72,15 @@ void rec_store_unmount(rec_store_t *st);
 
 /* "RECORDS/REC00042.WAV". REC_E_RANGE for numbers outside 1..REC_STORE_MAX_NUMBER. */
 int rec_store_path(uint32_t number, char out[REC_STORE_PATH_MAX]);
-/* Parses "REC00042.WAV" (case-insensitive); false for any other name. */
+/* Parses "REC00042.WAV" or "REC00042.AGE" (encrypted) (case-insensitive); false for any other
+ * name. */
 bool rec_store_parse_name(const char *name, uint32_t *number);
+/* Parses "REC00042.HLD", the hold file of an encrypted recording being written. */
+bool rec_store_parse_hold_name(const char *name, uint32_t *number);
+/* "RECORDS/REC00042.<ext>" for a three-letter extension. */
+int rec_store_path_ext(uint32_t number, const char *ext, char out[REC_STORE_PATH_MAX]);
+/* Whether RECORDS/RECnnnnn.<ext> exists. */
+bool rec_store_exists(rec_store_t *st, uint32_t number, const char *ext);
 
 /* Looks a recording up and reads its header and evid chunk. REC_E_NOENT when absent. */
 int rec_store_find(rec_store_t *st, uint32_t number, rec_recording_t *out);
@@ -79,7 +90,8 @@ int rec_store_find(rec_store_t *st, uint32_t number, rec_recording_t *out);
 int rec_store_list(rec_store_t *st, uint32_t after, uint32_t *numbers, uint32_t max, uint32_t *count,
                    uint32_t *total, bool *more);
 
-/* Closes every recording the journal does not know (numbers above its highest): sizes set to
+/* Closes every recording the journal does not know (numbers above its highest; encrypted ones
+ * are rec_enc_recover's, encrypted.h): sizes set to
  * the last patched size, SHA-256 computed from the card, evid chunk written, chain trimmed, and
  * a journal record appended with `stop_reason` and the RECOVERED flag. A recording whose file
  * already ends in an evid chunk (cut between stop and journalling, or its record lost) is
