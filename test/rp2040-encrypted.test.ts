@@ -81,6 +81,12 @@ describe('encrypted recording on the RP2040 image (rp2040js)', () => {
 
     const copy = await syncFile(b, 1, size);
     await b.sleep(200);
+    // The stack (8 KiB in SCRATCH_X/Y, zero at power-on) after the encrypted start, recording and
+    // finish: its deepest write is well inside the reserve.
+    const scratch = b.mcu.sram.subarray(0x40000, 0x42000);
+    const stackUsed = scratch.length - scratch.findIndex((x) => x !== 0);
+    console.log(`rp2040 encrypted recording: stack high-water mark ${stackUsed} of ${scratch.length} B`);
+    expect(stackUsed).toBeLessThan(6 * 1024);
     await b.stop();
     boards.splice(boards.indexOf(b), 1);
 
