@@ -13,7 +13,7 @@ import { readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeStruct } from '../protocol/src/codec.js';
-import { CARD_STATE, ERROR_CODE, INFO_FLAGS, KIND, PROTOCOL, REC_STATE, RECORD_ACTION, RECORD_FLAGS, RECORDING_STATE, STOP_REASON, WIPE_METHOD } from '../protocol/src/schema.js';
+import { CARD_STATE, ERROR_CODE, INFO_FLAGS, KIND, PROTOCOL, REC_STATE, RECIPIENT_ACTION, RECIPIENT_FLAGS, RECORD_ACTION, RECORD_FLAGS, RECORDING_STATE, STOP_REASON, WIPE_METHOD } from '../protocol/src/schema.js';
 import { makeCard, requireQemu, startQemu, stopAllQemu, type Qemu } from './support/qemu.js';
 import { RawClient } from './support/raw-client.js';
 import { CLI, fsckCheck, mcopyOut, requireTool, runCli, stopAll, tempDir } from './support/sim.js';
@@ -290,6 +290,22 @@ describe('firmware under QEMU (Cortex-M3, SD card over SPI)', () => {
     expectFsckClean(image);
     checkRecording(image, dir, e, copy);
   }, 120_000);
+
+  it('refuses SET_RECIPIENT with BAD_STATE: this port builds without encryption (96 KiB budget)', async () => {
+    const image = join(tempDir('rec-qemu-'), 'card.img');
+    makeCard(image, 64 * MiB);
+    const q = await startQemu({ image });
+    const c = await connect(q.pty);
+    await c.ok('HELLO', { maxPayload: 4096 });
+    const refused = await c.call('SET_RECIPIENT', { action: RECIPIENT_ACTION.SET, reserved: Buffer.alloc(3), recipient: Buffer.alloc(32, 7) });
+    expect(refused.kind).toBe(KIND.ERROR);
+    expect(decodeStruct('ERROR', refused.payload).code).toBe(ERROR_CODE.BAD_STATE);
+    const got = await c.ok('SET_RECIPIENT', { action: RECIPIENT_ACTION.GET, reserved: Buffer.alloc(3), recipient: Buffer.alloc(32) });
+    expect(Number(got.flags) & RECIPIENT_FLAGS.SET).toBe(0);
+    expect(Number((await c.ok('INFO')).flags) & INFO_FLAGS.ENCRYPTING).toBe(0);
+    await close(c);
+    expect(await q.quit()).toBe(0);
+  }, 60_000);
 
   it('reports a missing card and an unformatted one (which it formats, keeping its settings), and never hangs', async () => {
     const q = await startQemu({ image: null });

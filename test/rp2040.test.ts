@@ -6,14 +6,13 @@
  * and checked afterwards with fsck.fat and mtools.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CARD_LAYOUT, ENTROPY_SOURCE, IDENTITY_FLAGS, JOURNAL_KIND, KIND, PROTOCOL, RECORDING_STATE, RECORD_ACTION, REC_STATE, STOP_REASON, WIPE_METHOD, WIPE_STATE } from '../protocol/src/schema.js';
 import { checkIdentity } from '../host/engine/evidence/identity.js';
 import { DEFAULT_UNIQUE_ID } from '../firmware/ports/rp2040/tools/bootrom.mjs';
-import { Board, requireRp2040Image } from './support/rp2040.js';
+import { Board, Signal, makeCard, requireRp2040Image, syncFile } from './support/rp2040.js';
 import { SdCardSpi } from './support/sd-card-spi.js';
 import { fsckCheck, mcopyOut, requireTool, stopAll, tempDir } from './support/sim.js';
 import { longestSignalRun, parseRecording } from './support/recording.js';
@@ -33,64 +32,10 @@ afterEach(async () => {
   await stopAll();
 });
 
-/** A 64 MiB FAT32 card image made by mkfs.fat. */
-function makeCard(dir: string): { path: string; card: SdCardSpi } {
-  const path = join(dir, 'card.img');
-  const r = spawnSync('mkfs.fat', ['-F', '32', '-n', 'RECORDER', '-C', path, String(64 * 1024)], { encoding: 'utf8', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
-  if (r.status !== 0) throw new Error(`mkfs.fat failed: ${r.stderr}`);
-  return { path, card: new SdCardSpi(new Uint8Array(readFileSync(path))) };
-}
-
-/** The microphone: a pseudo-random 12-bit sequence (no period to hide lost or repeated blocks). */
-class Signal {
-  readonly fed: number[] = [];
-  next = (n: number): number => {
-    const v = (Math.imul(n + 1, 0x9e3779b1) >>> 20) & 0xfff;
-    this.fed.push(v);
-    return v;
-  };
-  /** Checks that pcm (16-bit LE) is a contiguous run of the fed values; returns where it starts. */
-  expectContiguous(pcm: Buffer): number {
-    const n = pcm.length / 2;
-    const raw = (i: number) => (pcm.readInt16LE(2 * i) >> 4) + 2048;
-    let start = -1;
-    for (let k = 0; k + 8 <= this.fed.length && start < 0; k++) {
-      let ok = true;
-      for (let i = 0; i < 8 && ok; i++) ok = this.fed[k + i] === raw(i);
-      if (ok) start = k;
-    }
-    if (start < 0) throw new Error('the recording does not start with any run of the fed signal');
-    for (let i = 0; i < n; i++) {
-      const want = this.fed[start + i];
-      if (want === undefined || raw(i) !== want || (pcm.readInt16LE(2 * i) & 0xf) !== 0) throw new Error(`sample ${i} is ${raw(i)}, fed ${want}: lost or repeated samples`);
-    }
-    return start;
-  }
-}
-
 function boot(card: SdCardSpi, signal?: Signal): Board {
   const b = new Board({ firmware, card, mic: signal?.next, echo: process.env.REC_RP2040_ECHO === '1' });
   boards.push(b);
   return b;
-}
-
-/** Copies a recording over USB with READ requests, four in flight. */
-async function syncFile(b: Board, number: number, size: number): Promise<Buffer> {
-  const out = Buffer.alloc(size);
-  const chunk = 4000;
-  let next = 0;
-  const worker = async () => {
-    while (next < size) {
-      const offset = next;
-      next += chunk;
-      const r = await b.ok('READ', { number, offset, length: Math.min(chunk, size - offset) }, 30_000);
-      const data = r.data as Buffer;
-      expect(Number(r.offset)).toBe(offset);
-      data.copy(out, offset);
-    }
-  };
-  await Promise.all([worker(), worker(), worker(), worker()]);
-  return out;
 }
 
 describe('RP2040 firmware on rp2040js', () => {

@@ -2174,6 +2174,8 @@ static void test_wipe_power_cut_campaign(void **state)
     assert_true(untouched > 0 && finished > 0);
     free(baseline);
     baseline = NULL;
+}
+
 /* ---- encrypted recordings (issue 13): REC*.AGE, sealing with the plaintext's hash ---------- */
 
 static const uint8_t k_owner[32] = { 0x77, 0x07, 0x6d, 0x0a, 0x73, 0x18, 0xa5, 0x7d, 0x3c, 0x16, 0xc1, 0x72, 0x51, 0xb2, 0x66, 0x45,

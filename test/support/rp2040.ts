@@ -18,6 +18,7 @@
  * Emulated time runs in slices from a background pump (`start()`), so a test can await protocol
  * answers while the device runs; when the CPU sleeps (WFI) the clock jumps to the next event.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConsoleLogger, GPIOPinState, LogLevel, RP2040, USBCDC } from 'rp2040js';
@@ -327,4 +328,58 @@ export class Board {
     }
     return decodeStruct(COMMANDS[command].response, f.payload);
   }
+}
+
+/** A 64 MiB FAT32 card image made by mkfs.fat. */
+export function makeCard(dir: string): { path: string; card: SdCardSpi } {
+  const path = join(dir, 'card.img');
+  const r = spawnSync('mkfs.fat', ['-F', '32', '-n', 'RECORDER', '-C', path, String(64 * 1024)], { encoding: 'utf8', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
+  if (r.status !== 0) throw new Error(`mkfs.fat failed: ${r.stderr}`);
+  return { path, card: new SdCardSpi(new Uint8Array(readFileSync(path))) };
+}
+
+/** The microphone: a pseudo-random 12-bit sequence (no period to hide lost or repeated blocks). */
+export class Signal {
+  readonly fed: number[] = [];
+  next = (n: number): number => {
+    const v = (Math.imul(n + 1, 0x9e3779b1) >>> 20) & 0xfff;
+    this.fed.push(v);
+    return v;
+  };
+  /** Checks that pcm (16-bit LE) is a contiguous run of the fed values; returns where it starts. */
+  expectContiguous(pcm: Buffer): number {
+    const n = pcm.length / 2;
+    const raw = (i: number) => (pcm.readInt16LE(2 * i) >> 4) + 2048;
+    let start = -1;
+    for (let k = 0; k + 8 <= this.fed.length && start < 0; k++) {
+      let ok = true;
+      for (let i = 0; i < 8 && ok; i++) ok = this.fed[k + i] === raw(i);
+      if (ok) start = k;
+    }
+    if (start < 0) throw new Error('the recording does not start with any run of the fed signal');
+    for (let i = 0; i < n; i++) {
+      const want = this.fed[start + i];
+      if (want === undefined || raw(i) !== want || (pcm.readInt16LE(2 * i) & 0xf) !== 0) throw new Error(`sample ${i} is ${raw(i)}, fed ${want}: lost or repeated samples`);
+    }
+    return start;
+  }
+}
+
+/** Copies a recording over USB with READ requests, four in flight. */
+export async function syncFile(b: Board, number: number, size: number): Promise<Buffer> {
+  const out = Buffer.alloc(size);
+  const chunk = 4000;
+  let next = 0;
+  const worker = async () => {
+    while (next < size) {
+      const offset = next;
+      next += chunk;
+      const r = await b.ok('READ', { number, offset, length: Math.min(chunk, size - offset) }, 30_000);
+      const data = r.data as Buffer;
+      if (Number(r.offset) !== offset) throw new Error(`READ at ${offset} answered for ${String(r.offset)}`);
+      data.copy(out, offset);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  return out;
 }
