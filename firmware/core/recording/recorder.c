@@ -310,6 +310,9 @@ int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason)
     if (!err) err = patch_sizes(d, true, evid_len);
     /* The stop slot vouches for the WAV as it now is on the card (header and evid chunk; for an
      * encrypted recording, the plaintext of its .AGE). */
+    /* Only a recording signed while it was made is sealed later; sealing is what destroys an
+     * encrypted recording's file key, so an unsigned one destroys it as soon as it is closed. */
+    const bool will_be_sealed = c->ckpt.active;
     if (!err) err = rec_ckpt_stop(d, stop_reason, ev.sample_count, ev.sha256, tail + t, evid_len);
     if (!err) err = rec_store_begin_update(st);
     /* The microphone is stopped and the ring drained: lend it for the bulk FAT writes. */
@@ -337,6 +340,7 @@ int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason)
         err = rec_journal_append(&st->journal, &jr);
         /* The hold file goes after the record: while it is there, recovery finishes the file. */
         if (!err && REC_ENCRYPTION && c->encrypted) err = rec_enc_close(d);
+        if (!err && REC_ENCRYPTION && c->encrypted && !will_be_sealed) err = rec_enc_destroy_key(d, c->number);
         if (!err) err = rec_store_end_update(st);
     }
     if (err) {
