@@ -38,6 +38,8 @@ export interface ReportRecording {
   warnings: string[];
   durationSeconds: number;
   loudness: number[];
+  /** An encrypted recording not decrypted for the bundle: no audio to draw the picture from. */
+  audioEncrypted: boolean;
   markers: Marker[];
   /** For the appendix: file name and SHA-256, and the signed description. */
   technical: { label: string; value: string }[];
@@ -161,7 +163,7 @@ function recordingModel(r: BundleRecording, loudness: number[]): ReportRecording
   if (m.evidence?.trustedComment) technical.push({ label: 'Signed description (minisign trusted comment)', value: m.evidence.trustedComment });
   if (m.journal) technical.push({ label: `Journal entry ${m.journal.index} SHA-256`, value: m.journal.recordSha256 });
   technical.push({ label: 'Device id', value: m.device.id }, { label: 'Recorder model and firmware', value: `${m.device.model} ${m.device.firmware}` }, { label: 'Samples, sample rate', value: `${rec.sampleCount} at ${rec.sampleRate} Hz` });
-  return { number: n, folder: r.folder, title: `Recording ${n}`, verdict, summary, facts, checks, warnings, durationSeconds, loudness, markers, technical };
+  return { number: n, folder: r.folder, title: `Recording ${n}`, verdict, summary, facts, checks, warnings, durationSeconds, loudness, audioEncrypted: r.audioPath === null, markers, technical };
 }
 
 function custodyWords(e: CustodyEntry): string {
