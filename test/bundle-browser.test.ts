@@ -7,12 +7,14 @@
  * on a bundle of the real firmware.
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf, minisignGlobalMessage, minisignSignature, signifyPublicKey, signifySignature } from '../host/engine/evidence/open-formats.js';
+import { createOwnerKey } from '../host/engine/privacy/owner-keys.js';
+import { recipientBytes } from '../host/engine/privacy/recipient.js';
 import { setup } from '../host/engine/testing/harness.js';
 import { checkInBrowser, filesUnder, requireChromium, withBrowser } from './support/browser.js';
 
@@ -119,6 +121,48 @@ describe('check-in-browser.html in Chromium, from file://', () => {
       expect(w.results[0]).toMatch(/REC00001\.WAV is not the file that was copied from the recorder/);
     });
   }, 90_000);
+
+  it('an encrypted recording: checks the .AGE and, when the bundle has it, the decrypted WAV against the signed statement', async () => {
+    /** A bundle of recording 1 of a recorder encrypting to an owner key the library has or not. */
+    async function encryptedBundle(name: string, libraryHasKey: boolean): Promise<string> {
+      const h = setup();
+      const dest = join(h.dest, 'Kitchen');
+      mkdirSync(dest);
+      const owner = await createOwnerKey(libraryHasKey ? h.dest : join(root, `${name}-owner`));
+      h.device.recipient = recipientBytes(owner.recipient);
+      h.device.addRecording({ samples: 16000 * 70 });
+      expect((await h.engine.sync({ dest })).ok).toBe(true);
+      await h.engine.exportBundle({ library: dest, numbers: [1], to: join(root, name) });
+      return join(root, name);
+    }
+    const decrypted = await encryptedBundle('encrypted', true);
+    const ageOnly = await encryptedBundle('encrypted-age-only', false);
+    const flip = (from: string, name: string, file: string, at: number) => {
+      const dir = join(root, name);
+      cpSync(from, dir, { recursive: true });
+      const p = join(dir, 'recording-1', file);
+      const b = readFileSync(p);
+      b[at] = b[at]! ^ 1;
+      writeFileSync(p, b);
+      return dir;
+    };
+    const flippedAge = flip(decrypted, 'encrypted-flipped-age', 'REC00001.AGE', 5000);
+    const flippedWav = flip(decrypted, 'encrypted-flipped-wav', 'REC00001.WAV', 5000);
+    await withBrowser(async (b) => {
+      const v = await checkInBrowser(b, decrypted);
+      expect(v.verdict, JSON.stringify(v)).toBe('verified');
+      expect(v.results[0]).toMatch(/^Recording 1: verified\. .*3 signed checkpoints match\..* It was encrypted on the recorder: REC00001\.AGE is the file it wrote and REC00001\.WAV the audio decrypted from it; the recorder signed both\./);
+      const w = await checkInBrowser(b, ageOnly);
+      expect(w.verdict, JSON.stringify(w)).toBe('verified');
+      expect(w.results[0]).toMatch(/^Recording 1: verified\. .*the audio in it was not decrypted for this bundle/);
+      const x = await checkInBrowser(b, flippedAge);
+      expect(x.verdict).toBe('not-verified');
+      expect(x.results[0]).toMatch(/REC00001\.AGE is not the file that was copied from the recorder.*REC00001\.AGE differs from the file the recorder signed/);
+      const y = await checkInBrowser(b, flippedWav);
+      expect(y.verdict).toBe('not-verified');
+      expect(y.results[0]).toMatch(/REC00001\.WAV differs from the file the recorder signed.*the audio differs from what the recorder signed when it stopped/);
+    });
+  }, 150_000);
 
   it('says not verified for each tampered copy, and why', async () => {
     const flipped = tampered('flipped', (d) => {

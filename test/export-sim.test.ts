@@ -4,7 +4,9 @@
  * written with the stock tools, as a folder and unpacked from the ZIP file, and with its
  * check-in-browser.html in headless Chromium. Every tampered copy fails both: a flipped audio byte,
  * an edited statement, the statement signed again by another key, and that other key put in place
- * of the recorder's key files.
+ * of the recorder's key files. An encrypted recording (issue 13) the same way: its bundle without
+ * the decrypted WAV passes once the owner runs VERIFY.txt's stock `age -d` step with the key file,
+ * and with the WAV (decrypted in the library) passes as it is.
  */
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
@@ -41,6 +43,17 @@ function runVerifyTxt(dir: string): { failed: string[]; ran: number } {
   return { failed, ran };
 }
 
+/** Syncs until the recorder has sealed (signed) its last recording. */
+async function syncUntilSealed(port: string, dest: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await runCli(['sync', '--port', port, '--dest', dest, '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    if (!r.stdout.includes('"code":"SIGNATURE_PENDING"')) return;
+    if (attempt === 20) throw new Error('the recorder did not seal its recording');
+    await new Promise((res) => setTimeout(res, 250));
+  }
+}
+
 function copyOfBundle(): string {
   const dir = join(tempDir('rec-tampered-'), 'bundle');
   cpSync(bundle, dir, { recursive: true });
@@ -56,7 +69,7 @@ function forgerKey(): { privateKey: KeyObject; publicKey: Buffer } {
 beforeAll(async () => {
   requireSimulator();
   requireChromium();
-  for (const [tool, pkg] of [['signify-openbsd', 'signify-openbsd'], ['minisign', 'minisign'], ['openssl', 'openssl'], ['sha256sum', 'coreutils'], ['ffprobe', 'ffmpeg'], ['unzip', 'unzip']] as const) requireTool(tool, pkg);
+  for (const [tool, pkg] of [['age', 'age'], ['age-keygen', 'age'], ['signify-openbsd', 'signify-openbsd'], ['minisign', 'minisign'], ['openssl', 'openssl'], ['sha256sum', 'coreutils'], ['ffprobe', 'ffmpeg'], ['unzip', 'unzip']] as const) requireTool(tool, pkg);
   if (!existsSync(CLI)) throw new Error(`the app is not built at ${CLI}: run npm run build`);
   const dir = tempDir();
   lib = join(dir, 'library');
@@ -65,13 +78,7 @@ beforeAll(async () => {
   expect((await runCli(['sync', '--port', sim.link, '--dest', lib, '--json'])).code).toBe(0);
   // 65 s: a checkpoint signed while recording, then the stop slot.
   await record(sim, 65, SPEED);
-  for (let attempt = 1; ; attempt++) {
-    const r = await runCli(['sync', '--port', sim.link, '--dest', lib, '--json']);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-    if (!r.stdout.includes('"code":"SIGNATURE_PENDING"')) break;
-    if (attempt === 20) throw new Error('the recorder did not seal its recording');
-    await new Promise((res) => setTimeout(res, 250));
-  }
+  await syncUntilSealed(sim.link, lib);
   await sim.quit();
   keyId = readdirSync(lib).find((n) => /^recorder-[0-9a-f]{16}\.pem$/.test(n))!.slice('recorder-'.length, -'.pem'.length);
   bundle = join(out, 'for-solicitor');
@@ -184,6 +191,51 @@ describe('every tampered copy fails VERIFY.txt', () => {
     // the page knows the key the bundle was made with
     expect((await withBrowser((b) => checkInBrowser(b, dir))).verdict).toBe('not-verified');
   }, 90_000);
+});
+
+describe('an encrypted recording (issue 13): the bundle checked only with its VERIFY.txt', () => {
+  it('without the decrypted WAV: the owner decrypts it with the stock age as VERIFY.txt says, then every command passes; decrypted in the library: the WAV is in the bundle', async () => {
+    const dir = tempDir();
+    const encLib = join(dir, 'library');
+    const keyFile = join(tempDir('rec-owner-'), 'owner.txt');
+    expect(spawnSync('age-keygen', ['-o', keyFile], { timeout: 20_000 }).status).toBe(0);
+    const recipient = spawnSync('age-keygen', ['-y', keyFile], { encoding: 'utf8', timeout: 20_000 }).stdout.trim();
+    const sim = await startSim({ dir, sizeMb: 64, speed: SPEED });
+    // a first sync before recording, as above (the recorder signs from then on)
+    expect((await runCli(['sync', '--port', sim.link, '--dest', encLib, '--json'])).code).toBe(0);
+    const set = await runCli(['recipient', 'set', recipient, '--port', sim.link, '--json']);
+    expect(set.code, set.stdout + set.stderr).toBe(0);
+    await record(sim, 65, SPEED);
+    await syncUntilSealed(sim.link, encLib);
+    await sim.quit();
+    // the library has no owner key: the .age only
+    const ageOnly = join(tempDir('rec-export-'), 'bundle');
+    const r = await runCli(['export', '1', '--dest', encLib, '--to', ageOnly, '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const folder = join(ageOnly, 'recording-1');
+    expect(readdirSync(folder)).toContain('REC00001.AGE');
+    expect(readdirSync(folder)).not.toContain('REC00001.WAV');
+    const text = readFileSync(join(ageOnly, 'VERIFY.txt'), 'utf8');
+    const groups = parseVerifyText(text);
+    expect(groups.map((g) => g.folder), text).toEqual(['', 'recording-1']);
+    expect(groups[1]!.steps[0]!.command).toBe('age -d -i owner.txt REC00001.AGE > REC00001.WAV');
+    // its owner gives the key file, as VERIFY.txt says
+    cpSync(keyFile, join(folder, 'owner.txt'));
+    const run = runVerifyTxt(ageOnly);
+    expect(run.failed).toEqual([]);
+    expect(run.ran).toBe(9);
+    // decrypted in the library: the bundle has the WAV, and the same commands without age pass
+    const d = await runCli(['decrypt', '1', '--identity', keyFile, '--library', dir, '--json']);
+    expect(d.code, d.stdout + d.stderr).toBe(0);
+    const withWav = join(tempDir('rec-export-'), 'bundle');
+    expect((await runCli(['export', '1', '--dest', encLib, '--to', withWav, '--json'])).code).toBe(0);
+    expect(readdirSync(join(withWav, 'recording-1'))).toEqual(expect.arrayContaining(['REC00001.AGE', 'REC00001.WAV']));
+    const again = runVerifyTxt(withWav);
+    expect(again.failed).toEqual([]);
+    expect(again.ran).toBe(8);
+    const v = await withBrowser((b) => checkInBrowser(b, withWav));
+    expect(v.verdict, JSON.stringify(v)).toBe('verified');
+  }, 240_000);
 });
 
 describe('export refuses bad input, on the command line', () => {

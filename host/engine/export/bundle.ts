@@ -9,8 +9,8 @@
  *   check-in-browser.html      the offline verifier page (verifier-page.ts)
  *   custody.log                the library's custody log entries about these recordings
  *   keys/recorder-<key>.pub, .minisign.pub, .pem   the recorder's public key for each tool
- *   recording-42/REC00042.WAV  the recording as the recorder wrote it (issue 13: REC00042.AGE,
- *                              with the decrypted REC00042.WAV beside it where the user has the key)
+ *   recording-42/REC00042.WAV  the recording as the recorder wrote it (encrypted: REC00042.AGE,
+ *                              with the decrypted REC00042.WAV beside it where the library has it)
  *   recording-42/REC00042.SHA, .SIG, .MSG, .CKP   the recorder's signed files
  *   recording-42/manifest.json the app's description of the copy
  *   recording-42/journal.bin   the recorder's journal from its first entry to this recording's
@@ -72,9 +72,10 @@ export async function bundleFiles(src: BundleSource, madeAtIso: string, appVersi
   const out: { name: string; from?: string; data?: Buffer | string }[] = [];
   for (const [, files] of src.keys) for (const k of files) out.push({ name: `${KEYS_FOLDER}/${k.name}`, from: k.path });
   for (const r of src.recordings) {
-    out.push({ name: `${r.folder}/${r.original.name}`, from: r.wavPath });
+    out.push({ name: `${r.folder}/${r.original.name}`, from: r.copyPath });
+    if (r.original.kind === 'age' && r.original.decryptedPath) out.push({ name: `${r.folder}/${r.original.wavName}`, from: r.original.decryptedPath });
     for (const e of r.evidenceFiles) out.push({ name: `${r.folder}/${e.name}`, from: e.path });
-    out.push({ name: `${r.folder}/${MANIFEST_FILE}`, from: r.wavPath.replace(/\.wav$/i, '.json') });
+    out.push({ name: `${r.folder}/${MANIFEST_FILE}`, from: r.copyPath.replace(/\.(wav|age)$/i, '.json') });
     if (r.journal) out.push({ name: `${r.folder}/${JOURNAL_FILE}`, data: Buffer.concat(r.journal.records.map((e) => e.raw)) });
   }
   out.push({ name: CUSTODY_FILE, data: src.custodyLines.map((l) => l.text + '\n').join('') });
@@ -134,7 +135,9 @@ export async function exportBundle(o: ExportOptions): Promise<ExportResult> {
   const files: Record<string, string> = {};
   for (const r of src.recordings) {
     files[`${r.folder}/${r.original.name}`] = r.manifest.file.sha256;
-    for (const [n, h] of Object.entries(r.manifest.evidence?.statement ?? {})) if (n !== r.original.name) files[`${r.folder}/${n}`] = h;
+    // a WAV the statement lists but the bundle lacks (an encrypted recording not decrypted) is not named
+    const absent = r.original.kind === 'age' && !r.original.decryptedPath ? r.original.wavName : null;
+    for (const [n, h] of Object.entries(r.manifest.evidence?.statement ?? {})) if (n !== r.original.name && n !== absent) files[`${r.folder}/${n}`] = h;
   }
   if (kind === 'zip') files[path.basename(destination)] = await sha256File(fs, destination);
   await appendCustodyOrWarn(

@@ -3,16 +3,19 @@
  * custody entry, and the bad inputs (an unknown number, a recording that no longer verifies, a
  * destination that exists, a full disk), none of which leaves anything at the destination.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as nodeFs from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32, inflateRawSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { CUSTODY_LOG, type CustodyEntry } from '../custody.js';
 import { keyIdOf } from '../evidence/open-formats.js';
+import { createOwnerKey } from '../privacy/owner-keys.js';
+import { recipientBytes } from '../privacy/recipient.js';
 import { setup } from '../testing/harness.js';
-import { parseVerifyText, VERIFY_TXT } from './verify-text.js';
+import { OWNER_KEY_FILE, parseVerifyText, VERIFY_TXT } from './verify-text.js';
 import { writeZip } from './zip.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -112,6 +115,80 @@ describe('an unsigned recording (made by a recorder without a key)', () => {
     expect(sha(readFileSync(join(to, 'recording-1', 'REC00001.WAV')))).toBe(m.file.sha256);
     expect(readFileSync(join(to, VERIFY_TXT), 'utf8')).toMatch(/carry no signature from the recorder/);
     expect(readFileSync(join(to, 'report.html'), 'utf8')).toMatch(/Verified, without a signature: the file is exactly the one copied from the recorder, but the recorder did not sign it/);
+  });
+});
+
+/** Runs VERIFY.txt's commands as written, each in its folder; returns the first that does not print what it says. */
+function runVerifyText(bundle: string): string[] {
+  const wrong: string[] = [];
+  for (const g of parseVerifyText(readFileSync(join(bundle, VERIFY_TXT), 'utf8'))) {
+    for (const s of g.steps) {
+      const r = spawnSync('sh', ['-c', `${s.command} 2>&1`], { cwd: join(bundle, g.folder), timeout: 30_000, encoding: 'utf8' });
+      const got = r.stdout.split('\n').filter((l) => l !== '');
+      if (r.status !== 0 || JSON.stringify(got) !== JSON.stringify(s.expect)) wrong.push(`${s.command}: exit ${r.status}, printed ${JSON.stringify(got)}, expected ${JSON.stringify(s.expect)}`);
+    }
+  }
+  return wrong;
+}
+
+/** Everything in a folder, recursively, as one buffer (to look for what must not be there). */
+const allBytes = (dir: string): Buffer => Buffer.concat(readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? allBytes(join(dir, e.name)) : readFileSync(join(dir, e.name)))));
+
+describe('an encrypted recording (issue 13)', () => {
+  /** A recorder encrypting to an owner key; the library has the key (decrypted) or not. */
+  async function encryptedLibrary(libraryHasKey: boolean) {
+    const h = setup();
+    const dest = join(h.dest, 'Kitchen');
+    mkdirSync(dest);
+    const owner = await createOwnerKey(libraryHasKey ? h.dest : join(h.dest, '..', `owner-${Math.random().toString(36).slice(2)}`));
+    h.device.recipient = recipientBytes(owner.recipient);
+    const rec = h.device.addRecording({ samples: 40_000 });
+    expect((await h.engine.sync({ dest })).ok).toBe(true);
+    const to = join(h.dest, '..', `out-${Math.random().toString(36).slice(2)}`);
+    await h.engine.exportBundle({ library: dest, numbers: [1], to });
+    return { h, rec, owner, to, folder: join(to, 'recording-1') };
+  }
+
+  test('decrypted in the library: the bundle holds the .AGE as written and the WAV it decrypts to; VERIFY.txt checks both as written; never the owner key', async () => {
+    const { rec, owner, to, folder } = await encryptedLibrary(true);
+    expect(readdirSync(folder).sort()).toEqual(['REC00001.AGE', 'REC00001.CKP', 'REC00001.MSG', 'REC00001.SHA', 'REC00001.SIG', 'REC00001.WAV', 'journal.bin', 'manifest.json']);
+    expect(readFileSync(join(folder, 'REC00001.AGE')).equals(rec.age!)).toBe(true);
+    expect(readFileSync(join(folder, 'REC00001.WAV')).equals(rec.file)).toBe(true);
+    const text = readFileSync(join(to, VERIFY_TXT), 'utf8');
+    const steps = parseVerifyText(text)[1]!.steps;
+    expect(steps.map((s) => s.command.split(' ')[0])).toEqual(['sha256sum', 'signify-openbsd', 'minisign', 'sed', 'openssl', 'dd', 'ffprobe']);
+    expect([...steps[0]!.expect].sort()).toEqual(['REC00001.AGE: OK', 'REC00001.CKP: OK', 'REC00001.WAV: OK']);
+    expect(text).toMatch(/were encrypted on the recorder/);
+    expect(runVerifyText(to)).toEqual([]);
+    const report = readFileSync(join(to, 'report.html'), 'utf8');
+    expect(report).toMatch(/the recorder encrypted this recording as it recorded it/);
+    expect(report).toMatch(/<svg/);
+    expect(report).not.toMatch(/There is no picture of how loud it was/);
+    expect(allBytes(to).includes(Buffer.from('AGE-SECRET-KEY'))).toBe(false);
+    expect(allBytes(to).includes(Buffer.from(readFileSync(owner.file, 'utf8').match(/AGE-SECRET-KEY-\S+/)![0]))).toBe(false);
+  });
+
+  test('not decrypted: the bundle holds the .AGE only; VERIFY.txt first decrypts it with the owner key (given by its owner), then checks both', async () => {
+    const { h, rec, owner, to, folder } = await encryptedLibrary(false);
+    expect(readdirSync(folder).sort()).toEqual(['REC00001.AGE', 'REC00001.CKP', 'REC00001.MSG', 'REC00001.SHA', 'REC00001.SIG', 'journal.bin', 'manifest.json']);
+    expect(readFileSync(join(folder, 'REC00001.AGE')).equals(rec.age!)).toBe(true);
+    const text = readFileSync(join(to, VERIFY_TXT), 'utf8');
+    const steps = parseVerifyText(text)[1]!.steps;
+    expect(steps[0]!.command).toBe(`age -d -i ${OWNER_KEY_FILE} REC00001.AGE > REC00001.WAV`);
+    expect(text).toMatch(/The owner's key is never part of a bundle/);
+    const report = readFileSync(join(to, 'report.html'), 'utf8');
+    expect(report).toMatch(/There is no picture of how loud it was: the audio is inside the encrypted file/);
+    expect(report).not.toMatch(/<svg/);
+    // the custody entry names only the files the bundle has
+    const log = readFileSync(join(h.dest, 'Kitchen', CUSTODY_LOG), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as CustodyEntry);
+    expect(Object.keys(log.at(-1)!.files).sort()).toEqual(['recording-1/REC00001.AGE', 'recording-1/REC00001.CKP']);
+    // without the key the first step fails, so the checks cannot pass by accident
+    expect(runVerifyText(to).length).toBeGreaterThan(0);
+    // its owner puts the key there: every command prints what VERIFY.txt says
+    rmSync(join(folder, 'REC00001.WAV'), { force: true });
+    writeFileSync(join(folder, OWNER_KEY_FILE), readFileSync(owner.file));
+    expect(runVerifyText(to)).toEqual([]);
+    expect(readFileSync(join(folder, 'REC00001.WAV')).equals(rec.file)).toBe(true);
   });
 });
 

@@ -15,22 +15,36 @@ import { indexLibrary, type Manifest } from '../library.js';
 import { verifyLibraryFile, verifyLibraryFolder, type FileVerification, type LibraryVerification } from '../verify.js';
 
 /**
- * The recording as the recorder wrote it, in the bundle. Today a WAV. Encrypted recordings
- * (issue 13) add `{ kind: 'age'; name: 'REC00042.AGE'; decrypted: 'REC00042.WAV' | null }`: the
- * .AGE is then the evidence original the statement lists, the decrypted WAV (where the user has
- * the key) goes beside it, and VERIFY.txt gains the `age -d` step before the audio checks
- * (verify-text.ts, `recordingSteps`, where the steps on the original begin).
+ * The recording as the recorder wrote it, in the bundle: a WAV, or for an encrypted recording
+ * (issue 13) the .AGE, which is then the evidence original; the WAV it decrypts to goes beside it
+ * under its card name when the library has it (decrypted with the owner key, and checked against
+ * the WAV hash the recorder signed). The owner key itself never goes into a bundle.
  */
-export interface BundleOriginal {
-  kind: 'wav';
-  /** The card name, as the signed statement lists it. */
-  name: string;
-}
+export type BundleOriginal =
+  | {
+      kind: 'wav';
+      /** The card name, as the signed statement lists it. */
+      name: string;
+    }
+  | {
+      kind: 'age';
+      /** REC00042.AGE. */
+      name: string;
+      /** REC00042.WAV: the card name of the audio inside, as the statement lists it. */
+      wavName: string;
+      /** The library's decrypted WAV, or null when it was not decrypted (not in the bundle then). */
+      decryptedPath: string | null;
+    };
+
+/** The card name of the audio file (the original, or for an encrypted recording the WAV inside). */
+export const audioName = (o: BundleOriginal) => (o.kind === 'age' ? o.wavName : o.name);
 
 export interface BundleRecording {
   manifest: Manifest;
-  /** The library WAV. */
-  wavPath: string;
+  /** The library copy: the WAV, or for an encrypted recording the .age. */
+  copyPath: string;
+  /** The library WAV to read the audio from; null for an encrypted recording not decrypted. */
+  audioPath: string | null;
   /** Folder in the bundle: recording-42. */
   folder: string;
   original: BundleOriginal;
@@ -105,11 +119,15 @@ export async function gatherBundle(fs: ReadFs, library: string, numbers: number[
       const all = await loadLibraryJournal(fs, library, keyId, epoch);
       if (all && all.length > m.journal.index) journal = { epoch, index: m.journal.index, records: all.slice(0, m.journal.index + 1) };
     }
+    const derived = m.encryption?.derived ?? null;
+    const decryptedPath = derived ? path.join(path.dirname(wav), derived.name) : null;
+    const wavName = cardName(n, CARD_LAYOUT.recordingExt);
     recordings.push({
       manifest: m,
-      wavPath: wav,
+      copyPath: wav,
+      audioPath: m.encryption ? decryptedPath : wav,
       folder: `recording-${n}`,
-      original: { kind: 'wav', name: cardName(n, CARD_LAYOUT.recordingExt) },
+      original: m.encryption ? { kind: 'age', name: cardName(n, CARD_LAYOUT.encryptedExt), wavName, decryptedPath } : { kind: 'wav', name: wavName },
       signed,
       keyId,
       evidenceFiles,

@@ -3,7 +3,7 @@
  * A4 pages with pdf-lib and its standard fonts, so it opens in any PDF reader and prints as is.
  */
 import { PDFDocument, rgb, StandardFonts, type PDFFont, type PDFPage } from 'pdf-lib';
-import { clockText, ticks } from './report.js';
+import { clockText, LOUDNESS_CAPTION, NO_LOUDNESS, ticks } from './report.js';
 import { FINGERPRINT_ADVICE, type ReportModel, type ReportRecording } from './report-model.js';
 
 const A4 = { width: 595.28, height: 841.89 };
@@ -183,8 +183,10 @@ export async function reportPdf(m: ReportModel): Promise<Buffer> {
     L.box(r.summary, r.verdict === 'verified');
     L.table(r.facts);
     L.text('How loud it was, from start to end', { font: fonts.bold, size: 13.5, gap: 0 });
-    L.picture(r);
-    L.text('Each bar is a short stretch of the recording: tall bars are loud (people speaking), short bars are quiet. The times below are minutes and seconds from the start.', { size: 10.5 });
+    if (!r.audioEncrypted) {
+      L.picture(r);
+      L.text(LOUDNESS_CAPTION, { size: 10.5 });
+    } else L.text(NO_LOUDNESS);
     for (const w of r.warnings) L.text(`Note: ${w}`, { color: rgb(0.45, 0.3, 0) });
     L.text('What was checked', { font: fonts.bold, size: 13.5, gap: 4 });
     L.bullets(r.checks);

@@ -38,6 +38,8 @@ export interface ReportRecording {
   warnings: string[];
   durationSeconds: number;
   loudness: number[];
+  /** An encrypted recording not decrypted for the bundle: no audio to draw the picture from. */
+  audioEncrypted: boolean;
   markers: Marker[];
   /** For the appendix: file name and SHA-256, and the signed description. */
   technical: { label: string; value: string }[];
@@ -102,6 +104,13 @@ function recordingModel(r: BundleRecording, loudness: number[]): ReportRecording
   const label = m.device.label || 'without a name';
   const facts: ReportRecording['facts'] = [];
   facts.push({ label: 'Recorder', value: `"${label}"${m.device.simulated ? ' (a SIMULATED recorder, for demonstrations and tests: this recording says nothing about any real meeting)' : ''}` });
+  const o = r.original;
+  if (o.kind === 'age') {
+    facts.push({
+      label: 'Encrypted',
+      value: `Yes: the recorder encrypted this recording as it recorded it (age format), so that only the holder of its owner's key can listen to it. ${o.name} is the file exactly as the recorder wrote and signed it. ${o.decryptedPath ? `${o.wavName} beside it is the audio decrypted from it with the owner's key; the recorder signed its checksum too.` : `The audio in it was not decrypted for this bundle; the owner's key (never part of a bundle) is needed to listen to it, as VERIFY.txt shows.`}`,
+    });
+  }
   if (clockSet) {
     facts.push({ label: 'Started', value: formatWhen(startMs) });
     if (stopMs !== null) facts.push({ label: 'Stopped', value: formatWhen(stopMs) });
@@ -135,7 +144,8 @@ function recordingModel(r: BundleRecording, loudness: number[]): ReportRecording
   if (r.signed) {
     checks.push(`The recorder's signature on it is valid. It was made by the recorder with key fingerprint ${r.keyId}, and nothing in the recording or the signed files has changed since.`);
     checks.push(`The recorder's numbered history (its journal) lists it as its recording ${n}${r.journal ? ', and the history up to it links up entry by entry' : ''}.`);
-    if (m.evidence?.checkpoints) checks.push(`While it was recording, the recorder signed a checkpoint every minute (${m.evidence.checkpoints.slots} in all); they match the audio.`);
+    if (o.kind === 'age' && o.decryptedPath) checks.push(`The decrypted audio (${o.wavName}) is exactly the audio the recorder signed.`);
+    if (m.evidence?.checkpoints && r.audioPath) checks.push(`While it was recording, the recorder signed a checkpoint every minute (${m.evidence.checkpoints.slots} in all); they match the audio.`);
   }
   const ok = r.verification.ok;
   const verdict: Verdict = ok ? 'verified' : 'not verified';
@@ -153,7 +163,7 @@ function recordingModel(r: BundleRecording, loudness: number[]): ReportRecording
   if (m.evidence?.trustedComment) technical.push({ label: 'Signed description (minisign trusted comment)', value: m.evidence.trustedComment });
   if (m.journal) technical.push({ label: `Journal entry ${m.journal.index} SHA-256`, value: m.journal.recordSha256 });
   technical.push({ label: 'Device id', value: m.device.id }, { label: 'Recorder model and firmware', value: `${m.device.model} ${m.device.firmware}` }, { label: 'Samples, sample rate', value: `${rec.sampleCount} at ${rec.sampleRate} Hz` });
-  return { number: n, folder: r.folder, title: `Recording ${n}`, verdict, summary, facts, checks, warnings, durationSeconds, loudness, markers, technical };
+  return { number: n, folder: r.folder, title: `Recording ${n}`, verdict, summary, facts, checks, warnings, durationSeconds, loudness, audioEncrypted: r.audioPath === null, markers, technical };
 }
 
 function custodyWords(e: CustodyEntry): string {
@@ -178,7 +188,7 @@ function custodyWords(e: CustodyEntry): string {
 
 export async function reportModel(src: BundleSource, madeAtIso: string, appVersion: string): Promise<ReportModel> {
   const recordings: ReportRecording[] = [];
-  for (const r of src.recordings) recordings.push(recordingModel(r, await loudnessOfWavFile(r.wavPath, LOUDNESS_BARS)));
+  for (const r of src.recordings) recordings.push(recordingModel(r, r.audioPath ? await loudnessOfWavFile(r.audioPath, LOUDNESS_BARS) : []));
   const fingerprints = [...src.keys.keys()].map((keyId) => {
     const m = src.recordings.find((r) => r.keyId === keyId)!.manifest;
     return { keyId, label: m.device.label, simulated: m.device.simulated };

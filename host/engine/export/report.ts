@@ -25,6 +25,10 @@ export function ticks(duration: number): number[] {
   return out;
 }
 
+export const LOUDNESS_CAPTION = 'Each bar is a short stretch of the recording: tall bars are loud (people speaking), short bars are quiet. The times below are minutes and seconds from the start.';
+/** Said instead of the picture when the bundle has no audio to draw it from (encrypted, not decrypted). */
+export const NO_LOUDNESS = 'There is no picture of how loud it was: the audio is inside the encrypted file, which was not decrypted for this bundle.';
+
 /** Geometry of the loudness picture, shared with the PDF. */
 export const PICTURE = { width: 1000, barsHeight: 170, axis: 32, markerText: 32 } as const;
 
@@ -102,8 +106,8 @@ function recordingSection(r: ReportRecording): string {
 <div class="verdict${r.verdict === 'verified' ? '' : ' bad'}"><strong>${esc(r.summary)}</strong></div>
 <table>${facts}</table>
 <h3>How loud it was, from start to end</h3>
-${loudnessSvg(r)}
-<p class="caption">Each bar is a short stretch of the recording: tall bars are loud (people speaking), short bars are quiet. The times below are minutes and seconds from the start.</p>
+${!r.audioEncrypted ? `${loudnessSvg(r)}
+<p class="caption">${LOUDNESS_CAPTION}</p>` : `<p>${esc(NO_LOUDNESS)}</p>`}
 ${r.warnings.map((w) => `<p class="warning">${esc(w)}</p>`).join('\n')}
 <h3>What was checked</h3>
 <ul>${r.checks.map((c) => `<li>${esc(c)}</li>`).join('')}</ul>

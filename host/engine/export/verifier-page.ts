@@ -26,7 +26,7 @@ import type { BundleSource } from './gather.js';
 export interface VerifierData {
   madeAtIso: string;
   keys: { keyId: string; publicKey: string; files: string[] }[];
-  recordings: { number: number; folder: string; original: string; fileSha256: string; dataOffset: number; sampleCount: number; signed: boolean; keyId: string | null; label: string; simulated: boolean }[];
+  recordings: { number: number; folder: string; original: string; /** Encrypted: the WAV inside (card name), and whether the bundle has it. */ encrypted: { wav: string; inBundle: boolean } | null; fileSha256: string; dataOffset: number; sampleCount: number; signed: boolean; keyId: string | null; label: string; simulated: boolean }[];
   words: Record<string, string>;
 }
 
@@ -40,6 +40,7 @@ export function verifierData(src: BundleSource, madeAtIso: string): VerifierData
       number: r.manifest.recording.number,
       folder: r.folder,
       original: r.original.name,
+      encrypted: r.original.kind === 'age' ? { wav: r.original.wavName, inBundle: r.original.decryptedPath !== null } : null,
       fileSha256: r.manifest.file.sha256,
       dataOffset: r.manifest.recording.dataOffset,
       sampleCount: r.manifest.recording.sampleCount,
@@ -175,8 +176,13 @@ async function checkRecording(rec, files, key) {
   try { listed = parseStatement(statement); } catch (e) { fail('SIGNATURE_INVALID', base + '.SHA: ' + e.message); }
   var names = Object.keys(listed);
   if (names.indexOf(rec.original) < 0) fail('TRUSTED_COMMENT_MISMATCH', base + '.SHA does not list ' + rec.original);
+  // an encrypted recording: the audio is the WAV inside the .AGE, checked when the bundle has it
+  var audioBytes = originalBytes;
+  if (rec.encrypted) audioBytes = rec.encrypted.inBundle && get(rec.encrypted.wav) ? new Uint8Array(await get(rec.encrypted.wav).arrayBuffer()) : null;
+  if (rec.encrypted && rec.encrypted.inBundle && !audioBytes) fail('EVIDENCE_MISSING', rec.encrypted.wav + ' is not among the files');
   for (var j = 0; j < names.length; j++) {
     var n = names[j];
+    if (rec.encrypted && n === rec.encrypted.wav && !rec.encrypted.inBundle) continue;
     var f = n === rec.original ? originalBytes : bytes[n] || (get(n) ? new Uint8Array(await get(n).arrayBuffer()) : null);
     if (!f) fail('EVIDENCE_MISSING', n + ', which the statement lists, is not among the files');
     else if ((n === rec.original ? originalSha : await sha256(f)) !== listed[n]) fail('HASH_MISMATCH', n + ' differs from the file the recorder signed');
@@ -184,8 +190,8 @@ async function checkRecording(rec, files, key) {
   var ckp = bytes[base + '.CKP'];
   var slots = Math.floor(ckp.length / 512);
   if (slots === 0 || ckp.length % 512) fail('CHECKPOINT_GAP', base + '.CKP is not whole checkpoint slots');
-  var checked = await checkSlots(rec, key, publicKey, ckp, slots, originalBytes, fail);
-  return { fails: fails, facts: facts, checkpoints: slots, vouched: checked };
+  var checked = audioBytes ? await checkSlots(rec, key, publicKey, ckp, slots, audioBytes, fail) : null;
+  return { fails: fails, facts: facts, checkpoints: slots, vouched: checked, encrypted: rec.encrypted };
 }
 
 /** A slot's text: ER1 start|ckpt|stop v1 k=... r=... and its fields. */
@@ -278,8 +284,9 @@ async function checkFiles(fileList) {
     } else {
       var f = res.facts;
       var ran = f && f.clock === 'set' ? ' It ran from ' + when(f.start) + ' to ' + when(f.stop) + ' by the recorder\'s clock.' : '';
-      var part = f && res.vouched < f.samples ? ' It was cut off by a power loss: the recorder signed it while recording up to ' + Math.floor(res.vouched / f.rate) + ' seconds of ' + Math.floor(f.samples / f.rate) + '; the rest was signed after the power came back.' : '';
-      item(true, 'Recording ' + rec.number + ': verified. The file is exactly the recording that recorder "' + rec.label + '" (key ' + rec.keyId + ') made and signed; ' + res.checkpoints + ' signed checkpoints match.' + ran + part);
+      var part = f && res.vouched !== null && res.vouched < f.samples ? ' It was cut off by a power loss: the recorder signed it while recording up to ' + Math.floor(res.vouched / f.rate) + ' seconds of ' + Math.floor(f.samples / f.rate) + '; the rest was signed after the power came back.' : '';
+      var enc = !res.encrypted ? '' : res.encrypted.inBundle ? ' It was encrypted on the recorder: ' + rec.original + ' is the file it wrote and ' + res.encrypted.wav + ' the audio decrypted from it; the recorder signed both.' : ' It was encrypted on the recorder: ' + rec.original + ' is the file it wrote and signed; the audio in it was not decrypted for this bundle (the owner\'s key is needed), so the checkpoints were checked for their signatures only.';
+      item(true, 'Recording ' + rec.number + ': verified. The file is exactly the recording that recorder "' + rec.label + '" (key ' + rec.keyId + ') made and signed; ' + res.checkpoints + (res.vouched === null ? ' checkpoints' : ' signed checkpoints match') + '.' + ran + enc + part);
     }
   }
   show(allOk ? 'verified' : 'not-verified', allOk ? 'Verified: every recording in this bundle is exactly as the recorder made and signed it.' : 'NOT verified: see below for what does not match.');

@@ -11,7 +11,7 @@ import { CARD_LAYOUT } from '../../../protocol/src/schema.js';
 import { keyFileNames } from '../evidence/pins.js';
 import { cardName } from '../evidence/recording.js';
 import { JOURNAL_RECORD_SIZE } from '../journal.js';
-import type { BundleRecording, BundleSource } from './gather.js';
+import { audioName, type BundleRecording, type BundleSource } from './gather.js';
 
 export const KEYS_FOLDER = 'keys';
 export const JOURNAL_FILE = 'journal.bin';
@@ -21,6 +21,8 @@ export const REPORT_HTML = 'report.html';
 export const REPORT_PDF = 'report.pdf';
 export const VERIFIER_HTML = 'check-in-browser.html';
 export const VERIFY_TXT = 'VERIFY.txt';
+/** What VERIFY.txt calls the owner's age key file, which is never in a bundle. */
+export const OWNER_KEY_FILE = 'owner.txt';
 
 /** A command and what it prints when the bundle is genuine. */
 export interface Step {
@@ -57,12 +59,17 @@ export function recordingSteps(r: BundleRecording): StepGroup {
   const sha = name(CARD_LAYOUT.statementExt);
   const sig = name(CARD_LAYOUT.signifyExt);
   const msg = name(CARD_LAYOUT.minisignExt);
-  const ckp = name(CARD_LAYOUT.checkpointsExt);
-  const wav = r.original.name;
+  const o = r.original;
+  const wav = audioName(o);
   const steps: Step[] = [];
+  // An encrypted recording not decrypted for the bundle: the WAV the statement lists is made
+  // first with the owner's key (never in a bundle), so that the checks below find it.
+  if (o.kind === 'age' && !o.decryptedPath) steps.push({ command: `age -d -i ${OWNER_KEY_FILE} ${o.name} > ${wav}`, expect: [] });
   if (r.signed && r.keyId && r.trustedComment) {
     const keys = keyFileNames(r.keyId);
-    const listed = [wav, ckp].map((f) => `${f}: OK`);
+    // in the statement's own order (sha256sum -c and signify print them so); an encrypted
+    // recording's lists the .AGE and the WAV inside it
+    const listed = Object.keys(r.manifest.evidence?.statement ?? {}).map((f) => `${f}: OK`);
     steps.push({ command: `sha256sum -c ${sha}`, expect: listed });
     steps.push({ command: `signify-openbsd -C -p ../${KEYS_FOLDER}/${keys.signify} -x ${sig}`, expect: ['Signature Verified', ...listed] });
     steps.push({
@@ -76,11 +83,10 @@ export function recordingSteps(r: BundleRecording): StepGroup {
       steps.push({ command: `dd if=${JOURNAL_FILE} bs=${JOURNAL_RECORD_SIZE} skip=${r.journal.index} count=1 2>/dev/null | sha256sum`, expect: [`${r.trustedComment.jrec}  -`] });
     }
   } else {
-    steps.push({ command: `sha256sum ${wav}`, expect: [`${r.manifest.file.sha256}  ${wav}`] });
+    steps.push({ command: `sha256sum ${o.name}`, expect: [`${r.manifest.file.sha256}  ${o.name}`] });
+    const derived = r.manifest.encryption?.derived;
+    if (o.kind === 'age' && derived) steps.push({ command: `sha256sum ${wav}`, expect: [`${derived.sha256}  ${wav}`] });
   }
-  // Issue 13: for an encrypted original (BundleOriginal kind 'age') the statement lists the .AGE,
-  // so the steps above check it as it is; here comes `age -d -i <the user's key file> -o
-  // REC00042.WAV REC00042.AGE`, and the audio steps below run on the decrypted WAV.
   steps.push({
     command: `ffprobe -v error -show_entries stream=codec_name,sample_rate,channels -of default=noprint_wrappers=1 ${wav}`,
     expect: ['codec_name=pcm_s16le', `sample_rate=${r.manifest.recording.sampleRate}`, 'channels=1'],
@@ -118,6 +124,11 @@ export function verifyText(src: BundleSource, madeAtIso: string): string {
   out.push(p('What each check shows: sha256sum, that each file is byte for byte the one the statement (REC*.SHA) lists; signify, that the recorder\'s key signed the statement, and then the files again; minisign, the same signature and the recorder\'s signed description of the recording (its "trusted comment": recording number, start and stop by the recorder\'s clock, samples, checksums); openssl, the same signature with a third tool; dd and sha256sum, that journal.bin holds the journal entry the recorder signed for this recording (its checksum is the "jrec" of the trusted comment; the entries before it are the recorder\'s earlier journal, each naming the checksum of the one before); ffprobe, that the recording is ordinary 16-bit PCM audio at the stated sample rate.'));
   if (signed.length) {
     out.push(p(`The key: the first step works out the recorder's key fingerprint from the key file. It must be the fingerprint given on the first page of the report, and the one the recorder's own library knows: "recorder verify" on the owner's library names it, and it is in the name of the library's recorder-<fingerprint>.pub file. A bundle whose key file was replaced by another key passes the other checks with that other key; only this comparison shows it.`));
+  }
+  const encrypted = src.recordings.filter((r) => r.original.kind === 'age');
+  if (encrypted.length) {
+    const notDecrypted = encrypted.filter((r) => r.original.kind === 'age' && !r.original.decryptedPath);
+    out.push(p(`Recording(s) ${encrypted.map((r) => r.manifest.recording.number).join(', ')} were encrypted on the recorder as they were recorded (age format, https://age-encryption.org), so that only the holder of the owner's key can listen to them. The REC*.AGE file is the recording exactly as the recorder wrote it; the recorder's statement lists both it and the WAV audio it decrypts to, so the checks below check both.${notDecrypted.length ? ` For recording(s) ${notDecrypted.map((r) => r.manifest.recording.number).join(', ')} the WAV is not in this bundle: the first command makes it with the free tool age (1.1 or later) and the owner's key file, written ${OWNER_KEY_FILE} there (give its path instead). The owner's key is never part of a bundle; only its owner can run that step, or give the decrypted WAV.` : ' The decrypted WAV is in the bundle beside it.'}`));
   }
   if (unsigned.length) {
     out.push(p(`Recording(s) ${unsigned.map((r) => r.manifest.recording.number).join(', ')} carry no signature from the recorder (it had no signing key when it made them). For those only the checksum the app recorded when it copied them can be checked; nothing shows which recorder made them.`));
