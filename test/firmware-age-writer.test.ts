@@ -12,29 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './support/sim.js';
+import { ageRecipientBytes as recipientBytes } from './support/age.js';
 
 const CLI = process.env.REC_AGE_WRITER_CLI ?? join(ROOT, 'firmware', 'build', 'tests', 'age-writer-cli');
 const RATE = 16000;
 
-/** The 32 bytes inside an age1... recipient (bech32, BIP 173; the checksum is left to age). */
-function recipientBytes(recipient: string): Buffer {
-  const charset = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
-  const data = recipient.slice(recipient.lastIndexOf('1') + 1, -6);
-  let acc = 0;
-  let bits = 0;
-  const out: number[] = [];
-  for (const c of data) {
-    const v = charset.indexOf(c);
-    if (v < 0) throw new Error(`not bech32: ${recipient}`);
-    acc = ((acc << 5) | v) & 0xffff;
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push((acc >> bits) & 0xff);
-    }
-  }
-  return Buffer.from(out);
-}
 
 function run(cmd: string, args: string[], input?: Buffer): { status: number | null; stdout: Buffer; stderr: string } {
   const r = spawnSync(cmd, args, { input, timeout: 60_000, maxBuffer: 64 << 20 });

@@ -19,6 +19,7 @@ import { INFO_FLAGS, KIND, PROTOCOL, RECIPIENT_ACTION, RECIPIENT_FLAGS, RECORD_F
 import { ClientPool, type RawClient } from './support/raw-client.js';
 import { expectRamp, parseRecording, until } from './support/recording.js';
 import { mcopyOut, requireSimulator, requireTool, startSim, stopAll, tempDir } from './support/sim.js';
+import { ageRecipientBytes as recipientBytes } from './support/age.js';
 
 const SPEED = 4;
 const RATE = 16000;
@@ -35,22 +36,6 @@ afterEach(async () => {
   await stopAll();
 });
 
-/** The 32 bytes inside an age1... recipient (bech32 data part; the checksum is age's business). */
-function recipientBytes(recipient: string): Buffer {
-  const charset = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
-  let acc = 0;
-  let bits = 0;
-  const out: number[] = [];
-  for (const c of recipient.slice(recipient.lastIndexOf('1') + 1, -6)) {
-    acc = ((acc << 5) | charset.indexOf(c)) & 0xffff;
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push((acc >> bits) & 0xff);
-    }
-  }
-  return Buffer.from(out);
-}
 
 function run(cmd: string, args: string[], cwd?: string): { status: number | null; stdout: Buffer; stderr: string } {
   const r = spawnSync(cmd, args, { cwd, timeout: 60_000, maxBuffer: 64 << 20, env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });

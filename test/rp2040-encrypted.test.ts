@@ -15,6 +15,7 @@ import { INFO_FLAGS, RECIPIENT_ACTION, RECORD_ACTION, RECORD_FLAGS, RECORDING_ST
 import { Board, Signal, makeCard, requireRp2040Image, syncFile } from './support/rp2040.js';
 import { parseRecording } from './support/recording.js';
 import { fsckCheck, mcopyOut, requireTool, stopAll, tempDir } from './support/sim.js';
+import { ageRecipientBytes as recipientBytes } from './support/age.js';
 
 const RATE = 16000;
 const AGE_CHUNK = 64 * 1024;
@@ -32,22 +33,6 @@ afterEach(async () => {
   await stopAll();
 });
 
-/** The 32 bytes inside an age1... recipient (bech32 data part). */
-function recipientBytes(recipient: string): Buffer {
-  const charset = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
-  let acc = 0;
-  let bits = 0;
-  const out: number[] = [];
-  for (const c of recipient.slice(recipient.lastIndexOf('1') + 1, -6)) {
-    acc = ((acc << 5) | charset.indexOf(c)) & 0xffff;
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push((acc >> bits) & 0xff);
-    }
-  }
-  return Buffer.from(out);
-}
 
 describe('encrypted recording on the RP2040 image (rp2040js)', () => {
   it('records to REC00001.AGE, which the stock age decrypts to the WAV LIST describes', async () => {
