@@ -4,7 +4,7 @@
  * libtorsion reads and writes its little-endian words with memcpy (bio.h: read32le, write32le ...),
  * which GCC turns into loads and stores where unaligned access is allowed. On the Cortex-M0+ it is
  * not, and GCC 12 then calls memcpy for every 4-byte word instead of inlining byte loads: Poly1305
- * made five calls per 16-byte block, 16 of its cycles per byte on rp2040js (README.md, "Speed on
+ * made five calls per 16-byte block, 22 of its cycles per byte on rp2040js (README.md, "Speed on
  * the Cortex-M0+"). Here memcpy is an inline byte copy, which GCC unrolls for the constant sizes
  * of bio.h and which costs no call for the short partial blocks. Copying is no secret-dependent
  * operation: the loop runs over the length only. */

@@ -1,7 +1,8 @@
 /* Ed25519 on the RP2040's Cortex-M0+ under rp2040js: the RFC 8032 section 7.1 vectors (keypair
- * from seed, sign, verify, a tampered signature rejected), then the timed runs of
- * rfc8032_selftest.h (keypair; sign 64, 200 and 448 bytes; verify; SHA-256 of 4 KiB), then the
- * measured stack high-water mark.
+ * from seed, sign, verify, a tampered signature rejected), the port's assembly __aeabi_lmul
+ * against rec_mul64, then the timed runs of rfc8032_selftest.h (keypair; sign 64, 200 and 448
+ * bytes; verify; SHA-256 of 4 KiB; X25519; ChaCha20-Poly1305 of 4 KiB, its output checked), then
+ * the measured stack high-water mark.
  *
  * Linked with the RP2040 port's boot2, memory map and startup (vector table, reset handler,
  * memcpy & co.), as a separate ELF: the device image does not contain it. It talks to the
