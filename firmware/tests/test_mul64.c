@@ -1,5 +1,6 @@
-/* The Cortex-M0+ build's branch-free 64x64->64 multiply (core/crypto/mul64_v6m.c, its
- * __aeabi_lmul) against the compiler's own 64-bit multiply: edge operands (0, 1, all ones, the
+/* rec_mul64, the C statement of the Cortex-M0+ build's branch-free 64x64->64 multiply
+ * (core/crypto/mul64_v6m.c; its __aeabi_lmul is the same arithmetic in Thumb-1 assembly, which
+ * the RP2040 self-test checks against rec_mul64), against the compiler's own 64-bit multiply: edge operands (0, 1, all ones, the
  * 16- and 32-bit boundaries where its partial products carry), signed values as ref10 passes
  * them, and a million pseudo-random pairs. */
 #include <setjmp.h>

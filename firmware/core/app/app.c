@@ -13,7 +13,9 @@
 
 static rec_device_t g_device;
 static rec_server_t g_server;
-static uint8_t g_ring_storage[REC_AUDIO_RING_BYTES];
+/* Word-aligned: the encrypted path XORs the key stream into these blocks in place by 32-bit words
+ * (core/crypto/torsion_memxor.c), byte by byte when unaligned. */
+_Alignas(4) static uint8_t g_ring_storage[REC_AUDIO_RING_BYTES];
 static bool g_card_changed;
 static bool g_worked;
 

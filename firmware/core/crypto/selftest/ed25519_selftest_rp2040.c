@@ -1,7 +1,8 @@
 /* Ed25519 on the RP2040's Cortex-M0+ under rp2040js: the RFC 8032 section 7.1 vectors (keypair
- * from seed, sign, verify, a tampered signature rejected), then the timed runs of
- * rfc8032_selftest.h (keypair; sign 64, 200 and 448 bytes; verify; SHA-256 of 4 KiB), then the
- * measured stack high-water mark.
+ * from seed, sign, verify, a tampered signature rejected), the port's assembly __aeabi_lmul
+ * against rec_mul64, then the timed runs of rfc8032_selftest.h (keypair; sign 64, 200 and 448
+ * bytes; verify; SHA-256 of 4 KiB; X25519; ChaCha20-Poly1305 of 4 KiB, its output checked), then
+ * the measured stack high-water mark.
  *
  * Linked with the RP2040 port's boot2, memory map and startup (vector table, reset handler,
  * memcpy & co.), as a separate ELF: the device image does not contain it. It talks to the
@@ -14,6 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../mul64_v6m.h"
 #include "rec/ed25519.h"
 #include "rp2040.h"
 
@@ -70,6 +72,35 @@ static void timing_end(const char *name)
     host_call(2, name);
 }
 
+/* The port's __aeabi_lmul (Thumb-1 assembly in mul64_v6m.c) against rec_mul64, the same
+ * arithmetic in C that tests/test_mul64.c checks against the host compiler: operands at the 16-
+ * and 32-bit boundaries where the partial products carry, and pseudo-random pairs (xorshift64,
+ * masked so that small and zero-extended 32-bit operands, as Poly1305's, come too). */
+static int check_mul64(void)
+{
+    static const uint64_t edges[] = {
+        0, 1, 0xffffu, 0x10000u, 0xffffffffu, 0x100000000u, 0xffff0000ffff0000u, 0x0000ffff0000ffffu,
+        0x8000000000000000u, 0xffffffffffffffffu, 0x3ffffffu, (uint64_t)-19, 0xffff8000u, 0x1ffffu,
+    };
+    const size_t n = sizeof edges / sizeof edges[0];
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < n; j++) ok &= __aeabi_lmul(edges[i], edges[j]) == rec_mul64(edges[i], edges[j]);
+    }
+    uint64_t s = 0x9e3779b97f4a7c15u;
+    for (uint32_t k = 0; k < 4000; k++) {
+        uint64_t v[2];
+        for (int m = 0; m < 2; m++) {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            v[m] = k % 4 == 0 ? s : k % 4 == 1 ? s & 0xffffffffu : k % 4 == 2 ? s & 0x3ffffffu : s >> (k % 61);
+        }
+        ok &= __aeabi_lmul(v[0], v[1]) == rec_mul64(v[0], v[1]);
+    }
+    return ok;
+}
+
 int main(void)
 {
     /* Paint the stack below this frame; the lowest word no longer painted at the end is the
@@ -86,7 +117,9 @@ int main(void)
         put(ok ? ": ok\n" : ": FAILED\n");
         passed += (uint32_t)ok;
     }
-    int timed_ok = run_timed();
+    int mul64_ok = check_mul64();
+    put(mul64_ok ? "mul64: ok\n" : "mul64: FAILED\n");
+    int timed_ok = run_timed() && mul64_ok;
     put(timed_ok ? "timed runs: ok\n" : "timed runs: FAILED\n");
 
     const uint32_t *p = &__stack_limit;
