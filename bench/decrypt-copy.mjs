@@ -5,13 +5,16 @@
 // folder. The manifest copy loses `encryption.derived` (so it decrypts again) and `evidence.folder`
 // (so it links nothing into an evidence folder that is not there). Prints one JSON line: the
 // milliseconds of that call (module loading excluded), the bytes in and out, and this process's CPU.
+// With --stream-only: decryptToFile alone, the age decryption to the .wav.part (reading, decrypting,
+// hashing, writing and fsyncing it), without the checks of the WAV and the publishing after it.
 //
-//   node bench/decrypt-copy.mjs --age PATH --identity FILE
+//   node bench/decrypt-copy.mjs --age PATH --identity FILE [--stream-only]
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { decryptLibraryCopy } from '../dist/host/engine/privacy/decrypt-copy.js';
+import { decryptToFile } from '../dist/host/engine/privacy/decrypt.js';
 import { readIdentityFile } from '../dist/host/engine/privacy/owner-keys.js';
 import { realFs, sidecarPath } from '../dist/host/engine/library.js';
 
@@ -34,10 +37,12 @@ try {
   const identities = await readIdentityFile(opt('identity'));
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const d = await decryptLibraryCopy(realFs, age, identities);
+  const wavBytes = args.includes('--stream-only')
+    ? (await decryptToFile(realFs, age, join(dir, 'out.wav.part'), identities, { dataOffset: manifest.recording.dataOffset, dataLength: manifest.recording.sampleCount * 2 }, { what: 'bench', expectedSize: manifest.file.size })).size
+    : (await decryptLibraryCopy(realFs, age, identities)).derived.size;
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  process.stdout.write(JSON.stringify({ ms, ageBytes: statSync(age).size, wavBytes: d.derived.size, cpuS: (cpu.user + cpu.system) / 1e6 }) + '\n');
+  process.stdout.write(JSON.stringify({ ms, ageBytes: statSync(age).size, wavBytes, cpuS: (cpu.user + cpu.system) / 1e6 }) + '\n');
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -10,6 +10,8 @@
 // (plain first, then encrypted first), so drift in the machine's load hits both alike.
 //
 // Figures per sync (from the CLI's JSON events, timed on arrival):
+// - before the copy: process start to file.started (Node, HELLO, clock, LIST, JOURNAL; for the
+//   encrypted card also the recorder's recipient, checked against the owner keys);
 // - transfer phase: first file.started to the last byte of the file (file.progress at total);
 // - after the copy: from that last byte to file.verified (re-hash of the copy, signature check,
 //   manifest; for the encrypted one also reading its statement and decrypting the .age to the WAV);
@@ -18,12 +20,15 @@
 // 16 bytes per 64 KiB chunk). Goodput is counted both ways: .AGE bytes (what crossed the link) and
 // WAV bytes (the audio file the user gets) per second, over the link rate.
 // The decryption alone is timed separately (bench/decrypt-copy.mjs: the function sync calls, on a
-// copy of the synced .age), so it can be read against the whole wait.
+// copy of the synced .age; and its age stream decryption alone), so it can be read against the
+// whole wait.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as L from './lib.mjs';
 
-const SPEED = 50; // device seconds per real second while making the cards
+// Device seconds per real second while making the cards: the button is pressed on the host's
+// clock, so a few ms of scheduling lateness change a recording's length by SPEED times that.
+const SPEED = 20;
 
 const fmt = (x, d = 3) => (x === null || x === undefined ? 'n/a' : Number(x).toFixed(d));
 const spread = (s, d = 3) => (s.n ? `n=${s.n}, min ${fmt(s.min, d)}, max ${fmt(s.max, d)}` : '');
@@ -78,6 +83,7 @@ async function timedSync(card, link, dest, h) {
     copied: r.bytes, // bytes of the file copied from the recorder (.AGE or WAV)
     wavBytes: statSync(join(dest, wav)).size,
     agePath: age ? join(dest, age) : null,
+    beforeS: (started.t - r.t0) / 1000,
     transferS: r.transferS,
     afterCopyS: (verified.t - lastByte.t) / 1000,
     wallS: r.wallS,
@@ -85,9 +91,9 @@ async function timedSync(card, link, dest, h) {
   };
 }
 
-/** Times the host's decryption alone (bench/decrypt-copy.mjs) on a synced .age. */
-async function decryptAlone(agePath, identity) {
-  const p = L.start(process.execPath, [join(L.BENCH, 'decrypt-copy.mjs'), '--age', agePath, '--identity', identity], { timeoutMs: 120_000 });
+/** Times the host's decryption alone (bench/decrypt-copy.mjs) on a synced .age, in a fresh process. */
+async function decryptAlone(agePath, identity, streamOnly = false) {
+  const p = L.start(process.execPath, [join(L.BENCH, 'decrypt-copy.mjs'), '--age', agePath, '--identity', identity, ...(streamOnly ? ['--stream-only'] : [])], { timeoutMs: 120_000 });
   const d = await p.done;
   if (d.code !== 0) throw new Error(`decrypt-copy failed: ${p.stderr.join('').slice(-1500)}`);
   return JSON.parse(p.lines.at(-1));
@@ -110,6 +116,7 @@ export async function measureEncryptedSync({ sim, reps, links, h }) {
     };
     const runs = { plain: [], encrypted: [] };
     const decrypts = [];
+    const streams = [];
     for (let rep = 0; rep < reps; rep++) {
       for (const v of rep % 2 ? ['encrypted', 'plain'] : ['plain', 'encrypted']) {
         // A fresh recorder folder in the library that holds the owner key (keys/ beside it).
@@ -119,7 +126,9 @@ export async function measureEncryptedSync({ sim, reps, links, h }) {
         if (x.agePath) {
           const d = await decryptAlone(x.agePath, keyFile);
           decrypts.push(d);
-          console.log(`  decryption alone: ${fmt(d.ms, 1)} ms (${fmt(d.ageBytes / d.ms / 1e3, 1)} MB/s of .AGE)`);
+          const z = await decryptAlone(x.agePath, keyFile, true);
+          streams.push(z);
+          console.log(`  decryption alone: ${fmt(d.ms, 1)} ms (${fmt(d.ageBytes / d.ms / 1e3, 1)} MB/s of .AGE), of which the age stream ${fmt(z.ms, 1)} ms`);
         }
       }
     }
@@ -134,9 +143,12 @@ export async function measureEncryptedSync({ sim, reps, links, h }) {
     const gpAgeWavC = st(e, (x) => ((x.copied - h.headStart(link.rate)) * (x.wavBytes / x.copied)) / x.transferS / link.rate);
     const wallPlain = st(p, (x) => x.wavBytes / x.wallS / link.rate);
     const wallEnc = st(e, (x) => x.wavBytes / x.wallS / link.rate);
-    const after = { plain: st(p, (x) => x.afterCopyS), encrypted: st(e, (x) => x.afterCopyS) };
-    const wall = { plain: st(p, (x) => x.wallS), encrypted: st(e, (x) => x.wallS) };
+    const phase = (k) => ({ plain: st(p, (x) => x[k]), encrypted: st(e, (x) => x[k]) });
+    const before = phase('beforeS');
+    const after = phase('afterCopyS');
+    const wall = phase('wallS');
     const dec = L.stats(decrypts.map((d) => d.ms / 1000));
+    const decStream = L.stats(streams.map((d) => d.ms / 1000));
     const size = `${(p[0].wavBytes / 1e6).toFixed(2)} MB WAV`;
     const R = (what, value, noise = '', goal = undefined) => h.row({ goal: 'issue 13', what: `encrypted sync, ${link.name} (${link.rate} B/s), ${link.seconds} s of audio: ${what}`, value, ...(goal ? { goal_value: goal } : {}), noise, cmd });
     R('bytes copied, plain (WAV) / encrypted (.AGE; its decrypted WAV)', `${p[0].copied} / ${e[0].copied} (${e[0].wavBytes}) B`, `age overhead ${e[0].copied - e[0].wavBytes} B = ${fmt((100 * (e[0].copied - e[0].wavBytes)) / e[0].wavBytes, 3)} %`);
@@ -146,9 +158,12 @@ export async function measureEncryptedSync({ sim, reps, links, h }) {
     R('ratio encrypted / plain, transfer phase, .AGE bytes', fmt(gpAge.median / gpPlain.median, 4), '', '>= 0.99');
     R('ratio encrypted / plain, transfer phase, WAV bytes', fmt(gpAgeWav.median / gpPlain.median, 4), '', '>= 0.99');
     R(`ratio encrypted / plain, transfer phase, WAV bytes, less the relay's initial bucket (${h.headStart(link.rate)} B)`, fmt(gpAgeWavC.median / gpPlainC.median, 4), `plain ${fmt(gpPlainC.median)}, encrypted ${fmt(gpAgeWavC.median)}`);
-    R('after the last byte to verified (s), plain / encrypted (incl. decryption)', `${fmt(after.plain.median)} / ${fmt(after.encrypted.median)}`, `plain ${spread(after.plain)}; encrypted ${spread(after.encrypted)}`);
-    R('host decryption alone (bench/decrypt-copy.mjs: decryptLibraryCopy on the synced .age), s', fmt(dec.median), `${spread(dec)}; ${fmt(e[0].copied / dec.median / 1e6, 1)} MB/s of .AGE`);
-    R('whole `recorder sync` (s), plain / encrypted', `${fmt(wall.plain.median, 2)} / ${fmt(wall.encrypted.median, 2)}`, `plain ${spread(wall.plain, 2)}; encrypted ${spread(wall.encrypted, 2)}`);
+    const both = (what, x, d = 3) => R(`${what} (s), plain / encrypted`, `${fmt(x.plain.median, d)} / ${fmt(x.encrypted.median, d)}`, `plain ${spread(x.plain, d)}; encrypted ${spread(x.encrypted, d)}`);
+    both('before the copy: process start to file.started', before);
+    both('after the copy: last byte to file.verified (encrypted: incl. decryption)', after);
+    R('host decryption alone (bench/decrypt-copy.mjs: decryptLibraryCopy on the synced .age, as sync calls it), s', fmt(dec.median), `${spread(dec)}; ${fmt(e[0].copied / dec.median / 1e6, 1)} MB/s of .AGE`);
+    R('of which the age stream decryption to the .wav.part (decryptToFile), s', fmt(decStream.median), `${spread(decStream)}; ${fmt(e[0].copied / decStream.median / 1e6, 1)} MB/s of .AGE`);
+    both('whole `recorder sync`', wall, 2);
     R('whole-sync goodput (WAV bytes / whole sync), plain / encrypted; ratio', `${fmt(wallPlain.median)} / ${fmt(wallEnc.median)}; ${fmt(wallEnc.median / wallPlain.median, 4)}`, `plain ${spread(wallPlain)}; encrypted ${spread(wallEnc)}`);
   }
 }

@@ -107,7 +107,7 @@ async function syncCli(port, dest, extra = [], o = {}) {
   const res = r.events.at(-1)?.result;
   if (r.code !== 0 || !res?.ok) throw new Error(`sync failed (${r.code}): ${r.stderr.slice(-1500)} ${JSON.stringify(r.events.at(-1)).slice(0, 500)}`);
   const tp = L.transferPhase(r.events);
-  return { wallS: r.wallMs / 1000, transferS: tp ? tp.ms / 1000 : null, bytes: res.bytes, cpuS: r.cpu ? (r.cpu.userUs + r.cpu.systemUs) / 1e6 : null, events: r.events, retries: r.events.filter((e) => e.type === 'file.retry').length };
+  return { t0: r.t0, wallS: r.wallMs / 1000, transferS: tp ? tp.ms / 1000 : null, bytes: res.bytes, cpuS: r.cpu ? (r.cpu.userUs + r.cpu.systemUs) / 1e6 : null, events: r.events, retries: r.events.filter((e) => e.type === 'file.retry').length };
 }
 
 /** Sync through the engine with window/chunk options (bench/sync-engine.mjs), in its own process. */
