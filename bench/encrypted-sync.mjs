@@ -6,8 +6,10 @@
 // recording, so that the timed syncs find it signed, as a user's would after a pause. Then, per
 // link and repeat, the real CLI (`recorder sync`) copies each card through the shared relay paced
 // at the link's rate into a fresh recorder folder of the library that holds the owner key, so the
-// encrypted copy is decrypted beside it on sync, as for a user. The order alternates per repeat
-// (plain first, then encrypted first), so drift in the machine's load hits both alike.
+// encrypted copy is decrypted beside it on sync, as for a user; and the encrypted card once more
+// into a library without the owner key (copied and verified, not decrypted), so the difference is
+// the decryption's share of the sync. The order rotates per repeat, so drift in the machine's
+// load hits all three alike.
 //
 // Figures per sync (from the CLI's JSON events, timed on arrival):
 // - before the copy: process start to file.started (Node, HELLO, clock, LIST, JOURNAL; for the
@@ -67,7 +69,7 @@ async function makeCard(sim, name, seconds, root, encrypted) {
 }
 
 /** One timed sync of a card; the phases from the CLI's events, the files from the library. */
-async function timedSync(card, link, dest, h) {
+async function timedSync(card, variant, link, dest, h) {
   const r = await h.withSim(card, {}, (sim) => h.withRelay(sim.link, { rate: link.rate }, (appLink) => h.syncCli(appLink, dest)));
   const ev = r.events;
   const started = ev.find((e) => e.type === 'file.started');
@@ -77,12 +79,12 @@ async function timedSync(card, link, dest, h) {
   const files = readdirSync(dest);
   const age = files.find((f) => f.endsWith('.age'));
   const wav = files.find((f) => f.endsWith('.wav'));
-  if (!wav) throw new Error(`sync of ${dest}: no WAV in the library (${files.join(', ')})`);
-  if ((verified.encryption === 'decrypted') !== !!age) throw new Error(`sync of ${dest}: encryption ${verified.encryption} with files ${files.join(', ')}`);
+  const expect = { plain: 'none', encrypted: 'decrypted', keyless: 'encrypted-only' }[variant];
+  if (verified.encryption !== expect || !wav !== (variant === 'keyless')) throw new Error(`sync of ${dest}: encryption ${verified.encryption} with files ${files.join(', ')}`);
   return {
     copied: r.bytes, // bytes of the file copied from the recorder (.AGE or WAV)
-    wavBytes: statSync(join(dest, wav)).size,
-    agePath: age ? join(dest, age) : null,
+    wavBytes: wav ? statSync(join(dest, wav)).size : null,
+    agePath: age && wav ? join(dest, age) : null,
     beforeS: (started.t - r.t0) / 1000,
     transferS: r.transferS,
     afterCopyS: (verified.t - lastByte.t) / 1000,
@@ -108,21 +110,25 @@ export async function measureEncryptedSync({ sim, reps, links, h }) {
   const root = L.tempDir('rec-bench-owner-');
   await cli(['keys', 'new', '--library', root], 'keys new');
   const keyFile = join(root, 'keys', readdirSync(join(root, 'keys')).find((n) => n.endsWith('.txt')));
+  // A library without the owner key: the encrypted copy is verified and kept, not decrypted.
+  const keyless = L.tempDir('rec-bench-nokey-');
   for (const link of links) {
     console.log(`\n[encrypted] ${link.name}: making a plain and an encrypted card, ${link.seconds} s each ...`);
     const cards = {
       plain: await makeCard(sim, `plain-${link.key}`, link.seconds, root, false),
       encrypted: await makeCard(sim, `enc-${link.key}`, link.seconds, root, true),
     };
-    const runs = { plain: [], encrypted: [] };
+    const runs = { plain: [], encrypted: [], keyless: [] };
+    const variants = Object.keys(runs);
     const decrypts = [];
     const streams = [];
     for (let rep = 0; rep < reps; rep++) {
-      for (const v of rep % 2 ? ['encrypted', 'plain'] : ['plain', 'encrypted']) {
-        // A fresh recorder folder in the library that holds the owner key (keys/ beside it).
-        const x = await timedSync(cards[v], link, join(root, `${link.key}-${v}-${rep}`), h);
+      for (const v of [...variants.slice(rep % 3), ...variants.slice(0, rep % 3)]) {
+        // A fresh recorder folder in the library that holds the owner key (keys/ beside it), or,
+        // for `keyless`, in one that holds none.
+        const x = await timedSync(v === 'plain' ? cards.plain : cards.encrypted, v, link, join(v === 'keyless' ? keyless : root, `${link.key}-${v}-${rep}`), h);
         runs[v].push(x);
-        console.log(`  ${v} rep ${rep}: ${x.copied} B copied (WAV ${x.wavBytes} B), transfer ${fmt(x.transferS)} s = ${fmt(x.copied / x.transferS / link.rate)} of the link, after the copy ${fmt(x.afterCopyS)} s, whole sync ${fmt(x.wallS)} s`);
+        console.log(`  ${v} rep ${rep}: ${x.copied} B copied (WAV ${x.wavBytes ?? 'not made'} B), transfer ${fmt(x.transferS)} s = ${fmt(x.copied / x.transferS / link.rate)} of the link, after the copy ${fmt(x.afterCopyS)} s, whole sync ${fmt(x.wallS)} s`);
         if (x.agePath) {
           const d = await decryptAlone(x.agePath, keyFile);
           decrypts.push(d);
@@ -143,7 +149,8 @@ export async function measureEncryptedSync({ sim, reps, links, h }) {
     const gpAgeWavC = st(e, (x) => ((x.copied - h.headStart(link.rate)) * (x.wavBytes / x.copied)) / x.transferS / link.rate);
     const wallPlain = st(p, (x) => x.wavBytes / x.wallS / link.rate);
     const wallEnc = st(e, (x) => x.wavBytes / x.wallS / link.rate);
-    const phase = (k) => ({ plain: st(p, (x) => x[k]), encrypted: st(e, (x) => x[k]) });
+    const k = runs.keyless;
+    const phase = (f) => ({ plain: st(p, (x) => x[f]), encrypted: st(e, (x) => x[f]), keyless: st(k, (x) => x[f]) });
     const before = phase('beforeS');
     const after = phase('afterCopyS');
     const wall = phase('wallS');
@@ -158,12 +165,15 @@ export async function measureEncryptedSync({ sim, reps, links, h }) {
     R('ratio encrypted / plain, transfer phase, .AGE bytes', fmt(gpAge.median / gpPlain.median, 4), '', '>= 0.99');
     R('ratio encrypted / plain, transfer phase, WAV bytes', fmt(gpAgeWav.median / gpPlain.median, 4), '', '>= 0.99');
     R(`ratio encrypted / plain, transfer phase, WAV bytes, less the relay's initial bucket (${h.headStart(link.rate)} B)`, fmt(gpAgeWavC.median / gpPlainC.median, 4), `plain ${fmt(gpPlainC.median)}, encrypted ${fmt(gpAgeWavC.median)}`);
-    const both = (what, x, d = 3) => R(`${what} (s), plain / encrypted`, `${fmt(x.plain.median, d)} / ${fmt(x.encrypted.median, d)}`, `plain ${spread(x.plain, d)}; encrypted ${spread(x.encrypted, d)}`);
+    const both = (what, x, d = 3) => R(`${what} (s), plain / encrypted / encrypted without the owner key (not decrypted)`, `${fmt(x.plain.median, d)} / ${fmt(x.encrypted.median, d)} / ${fmt(x.keyless.median, d)}`, `plain ${spread(x.plain, d)}; encrypted ${spread(x.encrypted, d)}; without the key ${spread(x.keyless, d)}`);
     both('before the copy: process start to file.started', before);
     both('after the copy: last byte to file.verified (encrypted: incl. decryption)', after);
     R('host decryption alone (bench/decrypt-copy.mjs: decryptLibraryCopy on the synced .age, as sync calls it), s', fmt(dec.median), `${spread(dec)}; ${fmt(e[0].copied / dec.median / 1e6, 1)} MB/s of .AGE`);
     R('of which the age stream decryption to the .wav.part (decryptToFile), s', fmt(decStream.median), `${spread(decStream)}; ${fmt(e[0].copied / decStream.median / 1e6, 1)} MB/s of .AGE`);
     both('whole `recorder sync`', wall, 2);
     R('whole-sync goodput (WAV bytes / whole sync), plain / encrypted; ratio', `${fmt(wallPlain.median)} / ${fmt(wallEnc.median)}; ${fmt(wallEnc.median / wallPlain.median, 4)}`, `plain ${spread(wallPlain)}; encrypted ${spread(wallEnc)}`);
+    // Without the owner key no WAV is made: its audio bytes are the decrypted copy's (same card).
+    const wallKeyless = st(k, (x) => e[0].wavBytes / x.wallS / link.rate);
+    R('whole-sync goodput, encrypted without the owner key (WAV bytes of the same recording / whole sync); ratio to plain', `${fmt(wallKeyless.median)}; ${fmt(wallKeyless.median / wallPlain.median, 4)}`, spread(wallKeyless));
   }
 }
