@@ -17,6 +17,8 @@
 // - transfer phase: first file.started to the last byte of the file (file.progress at total);
 // - after the copy: from that last byte to file.verified (re-hash of the copy, signature check,
 //   manifest; for the encrypted one also reading its statement and decrypting the .age to the WAV);
+// - first byte to verified: transfer plus after the copy, the wait that grows with the recording
+//   (the start-up before it is a fixed cost, and on a loaded machine the noisiest part);
 // - whole `recorder sync`: process start to exit.
 // Bytes: a plain sync delivers the WAV; an encrypted one the .AGE (the WAV plus the age header and
 // 16 bytes per 64 KiB chunk). Goodput is counted both ways: .AGE bytes (what crossed the link) and
@@ -88,6 +90,7 @@ async function timedSync(card, variant, link, dest, h) {
     beforeS: (started.t - r.t0) / 1000,
     transferS: r.transferS,
     afterCopyS: (verified.t - lastByte.t) / 1000,
+    toVerifiedS: (verified.t - started.t) / 1000,
     wallS: r.wallS,
     cpuS: r.cpuS,
   };
@@ -172,6 +175,11 @@ export async function measureEncryptedSync({ sim, reps, links, h }) {
     R('of which the age stream decryption to the .wav.part (decryptToFile), s', fmt(decStream.median), `${spread(decStream)}; ${fmt(e[0].copied / decStream.median / 1e6, 1)} MB/s of .AGE`);
     both('whole `recorder sync`', wall, 2);
     R('whole-sync goodput (WAV bytes / whole sync), plain / encrypted; ratio', `${fmt(wallPlain.median)} / ${fmt(wallEnc.median)}; ${fmt(wallEnc.median / wallPlain.median, 4)}`, `plain ${spread(wallPlain)}; encrypted ${spread(wallEnc)}`);
+    const toVerified = (xs, bytes) => st(xs, (x) => bytes(x) / x.toVerifiedS / link.rate);
+    const tvPlain = toVerified(p, (x) => x.wavBytes);
+    const tvEnc = toVerified(e, (x) => x.wavBytes);
+    const tvKeyless = toVerified(k, () => e[0].wavBytes);
+    R('first byte to verified: goodput (WAV bytes / (transfer + after the copy)), plain / encrypted / encrypted without the owner key; ratios to plain', `${fmt(tvPlain.median)} / ${fmt(tvEnc.median)} / ${fmt(tvKeyless.median)}; ${fmt(tvEnc.median / tvPlain.median, 4)} / ${fmt(tvKeyless.median / tvPlain.median, 4)}`, `plain ${spread(tvPlain)}; encrypted ${spread(tvEnc)}; without the key ${spread(tvKeyless)}`, '>= 0.99 (the user\'s wait)');
     // Without the owner key no WAV is made: its audio bytes are the decrypted copy's (same card).
     const wallKeyless = st(k, (x) => e[0].wavBytes / x.wallS / link.rate);
     R('whole-sync goodput, encrypted without the owner key (WAV bytes of the same recording / whole sync); ratio to plain', `${fmt(wallKeyless.median)}; ${fmt(wallKeyless.median / wallPlain.median, 4)}`, spread(wallKeyless));
