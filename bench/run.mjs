@@ -3,7 +3,7 @@
 // printed and written to bench/results/<date>.json and bench/results/latest.md (the table that
 // docs/benchmarks.md quotes). Not part of `npm test`.
 //
-//   node bench/run.mjs [--only paced,unpaced,resume,stall,verify,sweep,retransmit,crypto,evidence] [--reps N]
+//   node bench/run.mjs [--only paced,unpaced,resume,stall,verify,sweep,retransmit,crypto,evidence,encrypted] [--reps N]
 //
 // Needs `npm run build` first (npm run bench does it). Builds a release simulator in
 // firmware/build-bench (and one with 8 KiB frames in firmware/build-bench-8k), compiles the
@@ -12,9 +12,11 @@
 // the evidence group (bench/evidence.mjs) also builds the QEMU firmware (firmware/build-qemu),
 // both images with signing linked (firmware/build-qemu-signing, firmware/build-rp2040-signing) and
 // each port's other fixed-base multiplication (firmware/build-rp2040-compact, firmware/build-qemu-table).
+// The encrypted group (bench/encrypted-sync.mjs) syncs an encrypted and a plain recording (issue 13).
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { measureEncryptedSync } from './encrypted-sync.mjs';
 import { measureEvidence, rp2040Selftest } from './evidence.mjs';
 import * as L from './lib.mjs';
 
@@ -23,7 +25,7 @@ const arg = (n, d) => {
   const i = argv.indexOf(`--${n}`);
   return i >= 0 ? argv[i + 1] : d;
 };
-const ONLY = arg('only', 'paced,unpaced,resume,stall,verify,sweep,retransmit,crypto,evidence').split(',');
+const ONLY = arg('only', 'paced,unpaced,resume,stall,verify,sweep,retransmit,crypto,evidence,encrypted').split(',');
 const REPS = Number(arg('reps', '3'));
 const on = (name) => ONLY.includes(name);
 
@@ -105,7 +107,7 @@ async function syncCli(port, dest, extra = [], o = {}) {
   const res = r.events.at(-1)?.result;
   if (r.code !== 0 || !res?.ok) throw new Error(`sync failed (${r.code}): ${r.stderr.slice(-1500)} ${JSON.stringify(r.events.at(-1)).slice(0, 500)}`);
   const tp = L.transferPhase(r.events);
-  return { wallS: r.wallMs / 1000, transferS: tp ? tp.ms / 1000 : null, bytes: res.bytes, cpuS: r.cpu ? (r.cpu.userUs + r.cpu.systemUs) / 1e6 : null, events: r.events, retries: r.events.filter((e) => e.type === 'file.retry').length };
+  return { t0: r.t0, wallS: r.wallMs / 1000, transferS: tp ? tp.ms / 1000 : null, bytes: res.bytes, cpuS: r.cpu ? (r.cpu.userUs + r.cpu.systemUs) / 1e6 : null, events: r.events, retries: r.events.filter((e) => e.type === 'file.retry').length };
 }
 
 /** Sync through the engine with window/chunk options (bench/sync-engine.mjs), in its own process. */
@@ -409,6 +411,9 @@ if (on('crypto')) {
 
 // ---- evidence: signing and hashing on the device, flash and RAM with signing (bench/evidence.mjs) ----
 if (on('evidence')) await measureEvidence(row);
+
+// ---- encrypted: sync goodput of an encrypted recording against a plain one (bench/encrypted-sync.mjs) ----
+if (on('encrypted')) await measureEncryptedSync({ sim: SIM, reps: REPS, links: LINKS, h: { withSim, withRelay, syncCli, headStart, row } });
 
 // ---- output -----------------------------------------------------------------------------------
 mkdirSync(outDir, { recursive: true });

@@ -132,6 +132,22 @@ describe('decryption', () => {
     expect(Buffer.from(await d.decrypt(age)).equals(plain)).toBe(true);
   });
 
+  test('past 256 chunks (the STREAM counter carries into its next byte) as age-encryption decrypts it', async () => {
+    const id = await identity();
+    const big = randomBytes(300 * 65536 + 7);
+    const age = ageEncrypt(big, recipientBytes(id.recipient)!);
+    const dir = tmp();
+    writeFileSync(join(dir, 'big.age'), age);
+    const r = await decryptToFile(realFs, join(dir, 'big.age'), join(dir, 'big.part'), [id], null, { what: 'Recording 8' });
+    expect(r).toEqual({ size: big.length, sha256: sha(big), audioSha256: null });
+    const d = new Decrypter();
+    d.addIdentity(id.identity);
+    expect(sha(await d.decrypt(age))).toBe(sha(big));
+    const flipped = await attempt(flipByteInChunk(age, 280), [id]);
+    expect('error' in flipped && flipped.error.message).toContain('chunk 281 of 301');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   test('a wrong identity, a flipped byte in any chunk, a cut and swapped chunks each fail in words', async () => {
     const id = await identity();
     const other = await identity();
