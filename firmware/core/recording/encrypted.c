@@ -389,12 +389,14 @@ static int tidy_keys(rec_device_t *d)
         rec_fat_dirent_t de;
         bool sealed = rec_store_path_ext(n, RP_CARD_MINISIGN_EXT, path) == REC_OK &&
                       rec_fat_stat(&d->store.fs, path, &de) == REC_OK && de.size > 0;
-        /* Finished (no hold file) and never to be sealed (not signed while recording: fewer than
-         * two checkpoint slots): nothing will need the key again (a cut after the close). */
+        /* Finished (no hold file) and never to be sealed: not signed while recording (no start
+         * slot), or no device key to add the recovered stop slot (rec_ckpt_recover) to a start
+         * slot alone. Nothing will need the key again (a cut after the close). */
         bool unsigned_done = false;
+        const uint32_t slots_needed = d->identity.has_key ? 1u : 2u;
         if (!sealed && rec_store_exists(&d->store, n, RP_CARD_ENCRYPTED_EXT) && !rec_store_exists(&d->store, n, RP_CARD_HOLD_EXT))
             unsigned_done = rec_store_path_ext(n, RP_CARD_CHECKPOINTS_EXT, path) != REC_OK ||
-                            rec_fat_stat(&d->store.fs, path, &de) != REC_OK || de.size < 2u * REC_CKPT_SLOT_SIZE;
+                            rec_fat_stat(&d->store.fs, path, &de) != REC_OK || de.size < slots_needed * REC_CKPT_SLOT_SIZE;
         if (sealed || unsigned_done || !rec_store_exists(&d->store, n, RP_CARD_ENCRYPTED_EXT)) {
             int err = slot_write(d, k_kinds[i], n, NULL);
             if (err) return err;
