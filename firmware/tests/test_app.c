@@ -1364,6 +1364,7 @@ static void files_free(files_t *f)
 static void card_files(uint32_t number, files_t *f)
 {
     static const char *ext[5] = { "WAV", "SHA", "SIG", "MSG", "CKP" };
+    memset(f, 0, sizeof *f);
     for (int i = 0; i < 5; i++) f->part[i] = card_part(number, ext[i], &f->len[i]);
 }
 
@@ -2388,21 +2389,29 @@ static void test_power_cut_encrypted_recovers_a_file_that_decrypts(void **state)
         if (info.payload[RP_INFO_OFF_CARD_STATE] != RP_CARD_STATE_OK)
             fail_msg("cut after %llu blocks: card state %u (%s)", (unsigned long long)cut, info.payload[RP_INFO_OFF_CARD_STATE],
                      port_fake_last_log());
-        seal_all();
         entry_t e[2];
         uint32_t n = list_all(e, 2);
         assert_true(n <= 1);
+        /* Every recovered recording is sealed and checked; of those whose stop finished (most
+         * cuts land in the stop's trim; sealing after a stop has its own test), one in eight. */
+        const bool seal_it = n == 1 && (e[0].stop_reason == RP_STOP_POWER_LOSS || cut % 8 == 0);
+        if (seal_it) {
+            seal_all();
+            assert_int_equal(list_all(e, 2), 1);
+        }
         uint32_t hold_len;
         free(card_part(1, "HLD", &hold_len));
         if (hold_len) fail_msg("cut after %llu blocks: the hold file is still there", (unsigned long long)cut);
         if (n == 0) continue; /* cut before the file existed, or before its headers: nothing recorded */
         if (e[0].state != RP_RECORDING_FINISHED)
             fail_msg("cut after %llu of %llu blocks: not finished (%s)", (unsigned long long)cut, (unsigned long long)total, port_fake_last_log());
-        if (e[0].samples > 0) {
+        if (seal_it && e[0].samples > 0) {
             /* Sealed like a plain recording, recovered or not: checkpoints up to the cut and the
              * recovered stop slot signed, the statement over the plaintext, the key destroyed. */
             ckp_facts_t facts = check_sealed_encrypted(&e[0], NULL);
-            assert_int_equal(facts.recovered, e[0].stop_reason == RP_STOP_POWER_LOSS);
+            /* A stop cut after its FINAL record is found, not recovered, but its stop slot may
+             * still be the one recovery wrote (rec=1). */
+            if (e[0].stop_reason == RP_STOP_POWER_LOSS) assert_true(facts.recovered);
             sealed++;
         } else {
             size_t len;
