@@ -261,6 +261,18 @@ static int remove_ext(rec_device_t *d, uint32_t number, const char *ext)
     return err == REC_E_NOENT ? REC_OK : err;
 }
 
+/* A recording cut before any audio (its headers not on the card): its CKP (made beside it at
+ * start, its clusters preallocated, empty: slot 0 is signed after the headers; removed first, so
+ * a cut leaves the .AGE that brings this back), the .AGE and the key. The number is journalled
+ * as spent. */
+static int remove_unstarted(rec_device_t *d, uint32_t number)
+{
+    int err = remove_ext(d, number, RP_CARD_CHECKPOINTS_EXT);
+    if (!err) err = remove_ext(d, number, RP_CARD_ENCRYPTED_EXT);
+    if (!err) err = rec_enc_destroy_key(d, number);
+    return err;
+}
+
 /* Closes one recording whose hold file is still there; *closed when it was journalled now. */
 static int recover_one(rec_device_t *d, uint32_t number, uint8_t stop_reason, bool *closed)
 {
@@ -306,9 +318,8 @@ static int recover_one(rec_device_t *d, uint32_t number, uint8_t stop_reason, bo
         (void)rec_fat_close(&st->fs, &age);
         (void)rec_fat_close(&st->fs, &hold);
         rec_age_keys_wipe(&keys);
-        err = remove_ext(d, number, RP_CARD_ENCRYPTED_EXT);
+        err = remove_unstarted(d, number);
         if (!err) err = remove_ext(d, number, RP_CARD_HOLD_EXT);
-        if (!err) err = rec_enc_destroy_key(d, number);
         return err;
     }
     rp_age_final_t fin;
@@ -432,8 +443,7 @@ int rec_enc_recover(rec_device_t *d, uint8_t stop_reason, uint32_t *recovered)
     err = rec_store_begin_update(st);
     for (uint32_t i = 0; !err && i < empties; i++) {
         if (rec_store_exists(st, empty[i], RP_CARD_HOLD_EXT)) continue;
-        err = remove_ext(d, empty[i], RP_CARD_ENCRYPTED_EXT);
-        if (!err) err = rec_enc_destroy_key(d, empty[i]);
+        err = remove_unstarted(d, empty[i]);
     }
     for (uint32_t i = 0; !err && i < count; i++) {
         bool closed;
