@@ -28,13 +28,16 @@
 //          [--recovery-cuts 0.25] [--out DIR (default .tmp/power-campaign)] [--sim PATH] [--ffprobe all|some|none]
 //          [--stall-every N --stall-ms M] [--max-minutes M] [--encrypted] [--quiet]
 // --encrypted: the recorder records to REC*.AGE (an owner key made with age-keygen, the simulator
-// started with --recipient); every .AGE is decrypted with the stock `age -d` and the WAV it gives
-// checked as above, and no hold file (REC*.HLD) may be left after the reboot. The phases are
-// recording, stop and settings (the app's sync of encrypted recordings is not checked here).
+// started with --recipient, its device key made by PROVISION at the first boot of each sequence);
+// every .AGE is decrypted with the stock `age -d` and the WAV it gives checked as above, and no
+// hold file (REC*.HLD) may be left after the reboot. The phases are recording, stop and settings;
+// each sequence ends, once the recorder has sealed what it recovered, with a sync that decrypts
+// with the owner key and `recorder verify` of the library: every recording with audio, recovered
+// ones included, must be signed (statement over the .AGE, its WAV and checkpoints) and verify.
 // Needs the simulator (firmware/build) and the app (npm run build). Exit status 0 when every cut
 // passed every check; the report is DIR/power-campaign.json and DIR/power-campaign.md.
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -428,9 +431,15 @@ async function waitEvent(cli, pred, timeoutMs) {
   }
 }
 
-/** Library: every .wav equals the card's file as first seen; .part files are prefixes. */
+/**
+ * Library: every .wav equals the card's file as first seen (an encrypted copy: the WAV it was
+ * decrypted to); .part files are prefixes. With --encrypted, every copy must be decrypted and
+ * every one with audio signed by the recorder (recovered ones too: the recorder seals them after
+ * the power comes back).
+ */
 function checkLibrary(lib, everSeen) {
   const problems = [];
+  const signed = { recovered: 0, stopped: 0 };
   let names = [];
   try {
     names = readdirSync(lib);
@@ -442,11 +451,22 @@ function checkLibrary(lib, everSeen) {
     // The recorder's pin record, key files and journal copy (issue 12) are not recordings.
     if (n.endsWith('.json') && !n.startsWith('.') && !LIBRARY_FILE.test(n)) {
       const m = JSON.parse(readFileSync(join(lib, n), 'utf8'));
-      const wav = readFileSync(join(lib, m.file.name));
-      const want = everSeen.get(m.recording.number);
-      if (!want) problems.push(`library has recording ${m.recording.number}, never seen on the card`);
-      else if (sha256(wav) !== want.sha) problems.push(`library copy of recording ${m.recording.number} differs from the card`);
-      numbers.add(m.recording.number);
+      const num = m.recording.number;
+      numbers.add(num);
+      if (O.encrypted) {
+        if (!m.encryption) problems.push(`library copy of recording ${num} is not encrypted`);
+        const status = m.evidence?.status ?? 'unsigned';
+        if (status === 'signed') signed[m.recording.recovered ? 'recovered' : 'stopped']++;
+        else if (m.recording.sampleCount > 0) problems.push(`recording ${num}${m.recording.recovered ? ' (recovered after a power cut)' : ''} is ${status}, not signed by the recorder`);
+        if (!m.encryption?.derived) {
+          problems.push(`library copy of recording ${num} was not decrypted with the owner key`);
+          continue;
+        }
+      }
+      const wav = readFileSync(join(lib, O.encrypted ? m.encryption.derived.name : m.file.name));
+      const want = everSeen.get(num);
+      if (!want) problems.push(`library has recording ${num}, never seen on the card`);
+      else if (sha256(wav) !== want.sha) problems.push(`library copy of recording ${num} differs from the card`);
     } else if (n.endsWith('.wav.part')) {
       const num = Number(/_(\d+)(?:-\d+)?\.wav\.part$/.exec(n)?.[1]);
       const want = everSeen.get(num);
@@ -455,7 +475,7 @@ function checkLibrary(lib, everSeen) {
       else if (part.length > want.bytes.length || !part.equals(want.bytes.subarray(0, part.length))) problems.push(`${n} is not a prefix of the card's file`);
     }
   }
-  return { problems, numbers };
+  return { problems, numbers, signed };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -472,6 +492,8 @@ const report = {
   finishedAtStop: 0,
   encrypted: O.encrypted,
   ageDecryptions: 0,
+  /** --encrypted: recordings signed by the recorder in the final syncs' libraries (recovered / stopped). */
+  signedEncrypted: { recovered: 0, stopped: 0 },
   worstLossSeconds: null,
   worstLoss: null,
   lossHistogram: { '<0 (more than INFO said)': 0, '0-0.25 s': 0, '0.25-0.5 s': 0, '0.5-0.75 s': 0, '0.75-1 s': 0, '>1 s': 0 },
@@ -577,6 +599,23 @@ async function recordFor(sim, c, ms, cutAtEnd) {
   return { last, micOn };
 }
 
+/** Waits until the recorder lists no recording it is still sealing (SEALING flag). */
+async function waitSealed(link, timeoutMs) {
+  const c = await Client.open(link);
+  try {
+    await c.ok('HELLO', { maxPayload: 4096 });
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const sealing = (await c.list()).filter((e) => (e.flags & RECORD_FLAGS.SEALING) !== 0);
+      if (!sealing.length) return;
+      if (Date.now() > end) throw new Error(`the recorder is still sealing recording(s) ${sealing.map((e) => e.number).join(', ')} after ${timeoutMs / 1000} s`);
+      await sleep(200);
+    }
+  } finally {
+    await c.close();
+  }
+}
+
 async function runSequence(seqNo, r, budget) {
   const dir = join(tmpRoot, `seq-${seqNo}`);
   mkdirSync(dir, { recursive: true });
@@ -600,6 +639,9 @@ async function runSequence(seqNo, r, budget) {
     state.deviceId = info.deviceId;
     state.sampleRate = info.sampleRate;
     state.label = info.label;
+    // Encrypted: the device key first, so every recording is signed and sealed (the app's first
+    // sync would make it; this campaign syncs only at the end of a sequence).
+    if (O.encrypted) await c.ok('PROVISION', { magic: PROTOCOL.provisionMagic, flags: 0, reserved: Buffer.alloc(3), hostRandom: randomBytes(32) }, 15_000);
     await c.close();
     if ((await sim.quit()) !== 0) throw new Error('first quit failed');
   }
@@ -631,14 +673,12 @@ async function runSequence(seqNo, r, budget) {
     }
     if (report.cuts % 25 === 0) log(`${report.cuts} cuts, ${report.failures.length} failures, worst loss ${report.worstLossSeconds?.toFixed(3) ?? '-'} s`);
   }
-  // End of the sequence: a sync with no cut copies everything, and the library verifies (not
-  // with --encrypted: the app's side of encrypted recordings is checked elsewhere).
-  if (O.encrypted) {
-    rmSync(dir, { recursive: true, force: true });
-    return;
-  }
+  // End of the sequence: a sync with no cut copies everything, and the library verifies. With
+  // --encrypted the sync decrypts with the owner key, after the recorder has sealed what it
+  // recovered (a copy made while SEALING would be "signature pending").
   const sim = await Sim.start(image, link);
-  const cli = startCli(['sync', '--port', link, '--dest', lib, '--json'], 120_000);
+  if (O.encrypted) await waitSealed(link, 60_000);
+  const cli = startCli(['sync', '--port', link, '--dest', lib, '--json', ...(O.encrypted ? ['--identity', ownerKey] : [])], 120_000);
   const code = await cli.done;
   report.appSyncRuns++;
   await sim.quit();
@@ -653,6 +693,8 @@ async function runSequence(seqNo, r, budget) {
   if (code !== 0 && !onlyExplainedGaps) problems.push(`final sync failed (${code}): ${cli.events.filter((e) => e.type === 'error' || e.type === 'file.failed' || e.type === 'warning').map((e) => `${e.code}: ${e.message}`).join(' | ') || cli.stderr.slice(-300)}`);
   for (const n of state.files.keys()) if (!lc.numbers.has(n)) problems.push(`recording ${n} is on the card but not in the library after the final sync`);
   if (lc.numbers.size && v.status !== 0) problems.push(`recorder verify failed: ${v.stdout.slice(-500)}`);
+  report.signedEncrypted.recovered += lc.signed.recovered;
+  report.signedEncrypted.stopped += lc.signed.stopped;
   if (problems.length) {
     report.failures.push({ cut: null, sequence: seqNo, phase: 'final sync', message: problems.join('; ') });
     log(`sequence ${seqNo} final sync FAILED: ${problems.join('; ')}`);
@@ -1079,7 +1121,12 @@ const md = [
   `| fsck.fat -n runs (all clean unless failures say otherwise) | ${report.fsckRuns} |`,
   `| recordings checked (WAV, evid, ramp, LIST, journal) | ${report.filesChecked} |`,
   `| ffprobe runs | ${report.ffprobeRuns} |`,
-  ...(O.encrypted ? [`| .AGE files decrypted by the stock age | ${report.ageDecryptions} |`] : []),
+  ...(O.encrypted
+    ? [
+        `| .AGE files decrypted by the stock age | ${report.ageDecryptions} |`,
+        `| encrypted recordings signed and verified after the final syncs (recovered after a cut / stopped) | ${report.signedEncrypted.recovered} / ${report.signedEncrypted.stopped} |`,
+      ]
+    : []),
   `| format cuts that left the card unformatted (formatted again on request) | ${report.formatsCutUnformatted} |`,
   `| wipe cuts: wiped (of them finished by the next boot) / not begun | ${report.wipesDone} (${report.wipesResumed}) / ${report.wipesNotBegun} |`,
   `| app sync runs | ${report.appSyncRuns} |`,

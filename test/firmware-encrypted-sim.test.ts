@@ -6,7 +6,7 @@
  * read with the duration LIST reports, holding the simulator's ramp; its SHA-256 and the .AGE's
  * are the ones in the signed REC*.SHA (and minisign's trusted comment has age=). A power cut
  * (SIGKILL) while recording encrypted recovers, at the next start, to a file the stock age
- * decrypts.
+ * decrypts, which the recorder then seals like a stopped one (reason power-loss, recovered=yes).
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -119,6 +119,27 @@ function decryptAndCheck(dir: string, image: string, e: Entry, keyFile: string, 
   return wav;
 }
 
+/**
+ * The signed statement of a sealed encrypted recording (after decryptAndCheck, which leaves the
+ * .AGE and its WAV in dir): the WAV, CKP and AGE lines match the files (sha256sum -c), and the
+ * minisign trusted comment has age=. Returns the trusted comment's text.
+ */
+function checkStatement(dir: string, image: string, e: Entry, wav: Buffer): string {
+  const name = recName(e.number);
+  for (const ext of ['SHA', 'MSG', 'CKP']) mcopyOut(image, `RECORDS/${name}.${ext}`, join(dir, `${name}.${ext}`));
+  const statement = readFileSync(join(dir, `${name}.SHA`), 'utf8');
+  const age = readFileSync(join(dir, `${name}.AGE`));
+  expect(statement).toContain(`SHA256 (${name}.WAV) = ${sha256(wav)}\n`);
+  expect(statement).toContain(`SHA256 (${name}.AGE) = ${sha256(age)}\n`);
+  // sha256sum -c checks all three against the files beside the statement.
+  const check = run('sha256sum', ['-c', `${name}.SHA`], dir);
+  expect(check.status, check.stdout.toString() + check.stderr).toBe(0);
+  for (const ext of ['WAV', 'CKP', 'AGE']) expect(check.stdout.toString()).toContain(`${name}.${ext}: OK`);
+  const msg = readFileSync(join(dir, `${name}.MSG`), 'utf8');
+  expect(msg).toContain(` age=${sha256(age)} `);
+  return /^trusted comment: (.*)$/m.exec(msg)![1]!;
+}
+
 describe('encrypted recording on the simulator, decrypted by the stock age', () => {
   it('records to REC*.AGE only; age gives the WAV whose hashes the device signed', async () => {
     const dir = tempDir();
@@ -150,28 +171,17 @@ describe('encrypted recording on the simulator, decrypted by the stock age', () 
     expect(entries[0]!.sampleCount).toBeGreaterThan(65_536 / 2);
     expect(entries[1]!.sampleCount).toBeLessThan(65_536 / 2);
     for (const e of entries) {
-      const name = recName(e.number);
       const wav = decryptAndCheck(dir, sim.image, e, keyFile, 0); // the simulator's ramp starts again with each recording
-      mcopyOut(sim.image, `RECORDS/${name}.SHA`, join(dir, `${name}.SHA`));
-      mcopyOut(sim.image, `RECORDS/${name}.MSG`, join(dir, `${name}.MSG`));
-      const statement = readFileSync(join(dir, `${name}.SHA`), 'utf8');
-      const age = readFileSync(join(dir, `${name}.AGE`));
-      expect(statement).toContain(`SHA256 (${name}.WAV) = ${sha256(wav)}\n`);
-      expect(statement).toContain(`SHA256 (${name}.AGE) = ${sha256(age)}\n`);
-      // sha256sum -c checks both against the files beside the statement.
-      const check = run('sha256sum', ['-c', `${name}.SHA`, '--ignore-missing'], dir);
-      expect(check.status, check.stdout.toString() + check.stderr).toBe(0);
-      expect(check.stdout.toString()).toContain(`${name}.WAV: OK`);
-      expect(check.stdout.toString()).toContain(`${name}.AGE: OK`);
-      expect(readFileSync(join(dir, `${name}.MSG`), 'utf8')).toContain(` age=${sha256(age)} `);
+      checkStatement(dir, sim.image, e, wav);
     }
   }, 120_000);
 
-  it('a power cut while recording encrypted recovers to a file the stock age decrypts', async () => {
+  it('a power cut while recording encrypted recovers to a file the stock age decrypts, and the recorder seals it', async () => {
     const dir = tempDir();
     const { keyFile, recipient } = ownerKey(dir);
     let sim = await startSim({ dir, sizeMb: 64, speed: SPEED });
     let c = await clients.connect(sim.link, { hello: true });
+    await c.ok('PROVISION', { magic: PROTOCOL.provisionMagic, flags: 0, reserved: Buffer.alloc(3), hostRandom: Buffer.alloc(32, 9) });
     await setRecipient(c, recipient);
     const from = sim.stdout.length;
     sim.send('press');
@@ -185,7 +195,12 @@ describe('encrypted recording on the simulator, decrypted by the stock age', () 
 
     sim = await startSim({ dir, sizeMb: 64, speed: SPEED });
     c = await clients.connect(sim.link, { hello: true });
-    const [e] = await list(c);
+    // Recovered at the start, then sealed as a stopped one is (its stop checkpoint signed over
+    // the audio decrypted with the key still in the recorder, which sealing then destroys).
+    const [e] = await until('the recovered recording sealed', 60_000, async () => {
+      const l = await list(c);
+      return l.length === 1 && l[0]!.flags & RECORD_FLAGS.SEALED ? l : undefined;
+    });
     await clients.closeAll();
     expect(await sim.quit()).toBe(0);
     expect(e).toBeDefined();
@@ -195,6 +210,10 @@ describe('encrypted recording on the simulator, decrypted by the stock age', () 
     // The loss bound: what INFO had reported written, less at most a second.
     expect(e!.sampleCount).toBeGreaterThanOrEqual(written - RATE);
     expect(cardNames(sim.image)).not.toContain(`${recName(e!.number)}.HLD`);
-    decryptAndCheck(dir, sim.image, e!, keyFile, 0);
+    const wav = decryptAndCheck(dir, sim.image, e!, keyFile, 0);
+    const comment = checkStatement(dir, sim.image, e!, wav);
+    expect(comment).toContain(' reason=power-loss ');
+    expect(comment).toContain(' recovered=yes ');
+    expect(comment).toContain(` samples=${e!.sampleCount} `);
   }, 120_000);
 });

@@ -4,7 +4,9 @@
  * while formatting, while wiping, while writing settings, and while a rebooted recorder recovers. The script
  * checks every cut (see its header and docs/reliability.md); this test runs it bounded in time and
  * checks its report. The long campaign is the same script with a larger --cuts. A second run
- * records encrypted (--encrypted, 80 cuts): every .AGE must decrypt with the stock age.
+ * records encrypted (--encrypted, 80 cuts): every .AGE must decrypt with the stock age, and every
+ * recording with audio, recovered ones included, must be signed by the recorder and verify in the
+ * library its final syncs make.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -88,15 +90,15 @@ describe('power-cut campaign', () => {
     expect(readFileSync(join(out, 'power-campaign.md'), 'utf8')).toMatch(/power cuts, 0 failure/);
   }, 360_000);
 
-  it('survives 80 power cuts while recording encrypted (every .AGE decrypted by the stock age, no hold file left)', async () => {
+  it('survives 80 power cuts while recording encrypted (every .AGE decrypted by the stock age, no hold file left, recovered recordings signed)', async () => {
     requireTool('age', 'age');
     requireTool('age-keygen', 'age');
     const out = tempDir('rec-power-age-report-');
     const r = await run(['--encrypted', '--cuts', '80', '--seed', String(process.env.REC_POWER_SEED ?? 7), '--per-sequence', '20', '--speed', '10', '--out', out, '--quiet'], 200_000);
     const reportPath = join(out, 'power-campaign.json');
     expect(existsSync(reportPath), r.out.slice(-3000)).toBe(true);
-    const report = JSON.parse(readFileSync(reportPath, 'utf8')) as Report & { ageDecryptions: number };
-    console.log(`power-campaign --encrypted: ${JSON.stringify({ cuts: report.cuts, byPhase: report.byPhase, worstLossSeconds: report.worstLossSeconds, recovered: report.recovered, ageDecryptions: report.ageDecryptions })}`);
+    const report = JSON.parse(readFileSync(reportPath, 'utf8')) as Report & { ageDecryptions: number; signedEncrypted: { recovered: number; stopped: number } };
+    console.log(`power-campaign --encrypted: ${JSON.stringify({ cuts: report.cuts, byPhase: report.byPhase, worstLossSeconds: report.worstLossSeconds, recovered: report.recovered, ageDecryptions: report.ageDecryptions, signedEncrypted: report.signedEncrypted })}`);
     expect(report.failures, JSON.stringify(report.failures, null, 1)).toEqual([]);
     expect(r.code, r.out.slice(-3000)).toBe(0);
     expect(report.cuts).toBeGreaterThanOrEqual(80);
@@ -105,5 +107,8 @@ describe('power-cut campaign', () => {
     expect(report.ageDecryptions).toBeGreaterThan(report.recovered);
     expect(report.worstLossSeconds).not.toBeNull();
     expect(report.worstLossSeconds!).toBeLessThanOrEqual(1 + 256 / 8000);
+    // The final syncs found recordings the recorder sealed after a power cut (each one with audio
+    // must be signed, or the run has failures above).
+    expect(report.signedEncrypted.recovered).toBeGreaterThan(0);
   }, 240_000);
 });

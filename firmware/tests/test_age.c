@@ -260,6 +260,80 @@ static void test_lengths_around_every_boundary(void **state)
     }
 }
 
+/* Reads the finished file with rec_age_reader_t: fed in `slice`-byte pieces (the sealer's way)
+ * when pull is false, else pulled `slice` plaintext bytes at a time by its span (the recovered
+ * stop checkpoint's way). Returns the first error; the plaintext in out (malloc'ed). */
+static int reader_read(const uint8_t *file, uint64_t size, const uint8_t key[16], uint32_t slice, bool pull, uint8_t **out,
+                       size_t *out_len)
+{
+    rec_age_reader_t r;
+    rec_age_reader_start(&r, key, size);
+    uint8_t *plain = malloc((size_t)size), *buf = malloc(slice + REC_AGE_HEADER_SIZE + REC_AGE_TAG_SIZE);
+    size_t have = 0;
+    uint64_t at = 0;
+    int err = REC_OK;
+    while (!err && at < size) {
+        uint32_t n = pull ? rec_age_reader_span(&r, slice) : (uint32_t)(size - at < slice ? size - at : slice);
+        if (!pull && at == 0 && n < REC_AGE_HEADER_SIZE) n = REC_AGE_HEADER_SIZE; /* the header comes whole */
+        assert_true(n > 0 && at + n <= size);
+        memcpy(buf, file + at, n);
+        uint32_t got;
+        err = rec_age_reader_feed(&r, buf, n, &got);
+        if (!err && pull) assert_true(got <= slice);
+        if (!err) memcpy(plain + have, buf, got);
+        have += got;
+        at += n;
+    }
+    if (!err) assert_true(rec_age_reader_done(&r));
+    if (!err) assert_int_equal(rec_age_reader_span(&r, slice), 0);
+    rec_age_reader_wipe(&r);
+    free(buf);
+    *out = plain;
+    *out_len = have;
+    return err;
+}
+
+static void test_reader_decrypts_what_the_finish_wrote(void **state)
+{
+    (void)state;
+    static const uint32_t lengths[] = { 0, CHUNK - 1024, 70000, 2 * CHUNK - 1024 - 40, 3 * CHUNK + 12345 };
+    static const uint32_t slices[] = { 1, 700, 16384, 200000 };
+    for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++) {
+        memset(g_ram.data, 0xEE, rec_bd_ram_size(&g_ram));
+        record_and_finish(lengths[i]);
+        size_t want_len;
+        uint8_t *want = expected(lengths[i], &want_len);
+        const uint64_t size = rec_age_file_size(want_len);
+        uint8_t *file = g_ram.data + (size_t)AGE_LBA * BLOCK;
+        for (size_t s = 0; s < sizeof slices / sizeof slices[0]; s++) {
+            for (int pull = 0; pull < 2; pull++) {
+                if (slices[s] == 1 && !pull && lengths[i] > CHUNK) continue; /* byte by byte: slow */
+                uint8_t *got;
+                size_t got_len;
+                assert_int_equal(reader_read(file, size, FILE_KEY, slices[s], pull, &got, &got_len), REC_OK);
+                assert_int_equal(got_len, want_len);
+                assert_memory_equal(got, want, want_len);
+                free(got);
+            }
+        }
+        /* Another key, a changed byte in the last chunk's ciphertext or in its tag: refused. */
+        uint8_t other[16];
+        memcpy(other, FILE_KEY, 16);
+        other[0] ^= 1;
+        uint8_t *got;
+        size_t got_len;
+        assert_int_equal(reader_read(file, size, other, 16384, false, &got, &got_len), REC_E_MISMATCH);
+        free(got);
+        for (uint64_t at = size - REC_AGE_TAG_SIZE - 1u; at < size; at += REC_AGE_TAG_SIZE) {
+            file[at] ^= 0x40;
+            assert_int_equal(reader_read(file, size, FILE_KEY, 16384, true, &got, &got_len), REC_E_MISMATCH);
+            free(got);
+            file[at] ^= 0x40;
+        }
+        free(want);
+    }
+}
+
 static void test_finish_again_writes_the_same_bytes(void **state)
 {
     (void)state;
@@ -400,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_layout),
         cmocka_unit_test_setup_teardown(test_header_is_age_v1_for_one_x25519_recipient, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lengths_around_every_boundary, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_decrypts_what_the_finish_wrote, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finish_again_writes_the_same_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_at_every_block_of_the_finish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_while_recording_keeps_the_last_flush, setup, teardown),

@@ -22,6 +22,7 @@
 #include "rec/checkpoint.h"
 #include "rec/device.h"
 #include "rec/ed25519.h"
+#include "rec/encrypted.h"
 #include "rec/identity.h"
 #include "rec/err.h"
 #include "rec/fat.h"
@@ -1349,17 +1350,21 @@ static uint8_t *card_part(uint32_t number, const char *ext, uint32_t *len)
 typedef struct {
     uint8_t *part[5];
     uint32_t len[5];
+    uint8_t *age; /* an encrypted recording: the .AGE as on the card (part[RP_PART_AUDIO]: its plaintext) */
+    uint32_t age_len;
 } files_t;
 
 static void files_free(files_t *f)
 {
     for (int i = 0; i < 5; i++) free(f->part[i]);
+    free(f->age);
     memset(f, 0, sizeof *f);
 }
 
 static void card_files(uint32_t number, files_t *f)
 {
     static const char *ext[5] = { "WAV", "SHA", "SIG", "MSG", "CKP" };
+    memset(f, 0, sizeof *f);
     for (int i = 0; i < 5; i++) f->part[i] = card_part(number, ext[i], &f->len[i]);
 }
 
@@ -1475,8 +1480,14 @@ static void check_statement_files(uint32_t number, const files_t *f, const ckp_f
     hex(h, 32, wavhex);
     rec_sha256(f->part[RP_PART_CHECKPOINTS], f->len[RP_PART_CHECKPOINTS], h);
     hex(h, 32, ckphex);
-    char statement[256];
+    char statement[512], agehex[65] = "", age_kv[80] = "";
     snprintf(statement, sizeof statement, "SHA256 (REC%05u.WAV) = %s\nSHA256 (REC%05u.CKP) = %s\n", number, wavhex, number, ckphex);
+    if (f->age) {
+        rec_sha256(f->age, f->age_len, h);
+        hex(h, 32, agehex);
+        snprintf(statement + strlen(statement), sizeof statement - strlen(statement), "SHA256 (REC%05u.AGE) = %s\n", number, agehex);
+        snprintf(age_kv, sizeof age_kv, " age=%s", agehex);
+    }
     assert_int_equal(f->len[RP_PART_STATEMENT], strlen(statement));
     assert_memory_equal(f->part[RP_PART_STATEMENT], statement, strlen(statement));
 
@@ -1533,10 +1544,11 @@ static void check_statement_files(uint32_t number, const files_t *f, const ckp_f
     char want[1024];
     snprintf(want, sizeof want,
              "er1 v=1 dev=%s uid=%s rec=%u epoch=1 jidx=%u jrec=%s start=%s stop=%s clock=%s rate=%u samples=%u vouched=%u "
-             "ckpts=%u reason=%s overruns=%u recovered=%s audio=%s wav=%s ckp=%s fw=%d.%d.%d",
+             "ckpts=%u reason=%s overruns=%u recovered=%s audio=%s wav=%s%s ckp=%s fw=%d.%d.%d",
              keyhex, id->has_unique_id ? uid : "-", number, jr.index, jrechex, start, stop, clock ? "set" : "unset", jr.sample_rate,
              jr.sample_count, facts->vouched, facts->slots, reasons[jr.stop_reason], jr.overruns,
-             (jr.flags & RP_RECORD_FLAG_RECOVERED) ? "yes" : "no", audiohex, wavhex, ckphex, REC_FW_MAJOR, REC_FW_MINOR, REC_FW_PATCH);
+             (jr.flags & RP_RECORD_FLAG_RECOVERED) ? "yes" : "no", audiohex, wavhex, age_kv, ckphex, REC_FW_MAJOR, REC_FW_MINOR,
+             REC_FW_PATCH);
     assert_int_equal(tc_len, strlen(want));
     assert_memory_equal(tc, want, tc_len);
 }
@@ -2195,14 +2207,12 @@ static void boot_encrypting(void)
 
 /* Decrypts recording n's .AGE as read over the protocol; checks it is the WAV plain mode would
  * have written (ramp from first_sample, sizes, evid chunk) and returns it (malloc'ed). */
-static uint8_t *open_encrypted(const entry_t *e, uint32_t first_sample, size_t *wav_len, uint8_t file_key[16])
+static uint8_t *decrypt_checked(const entry_t *e, const uint8_t *age, uint32_t first_sample, size_t *wav_len, uint8_t file_key[16])
 {
     assert_int_equal(e->state, RP_RECORDING_FINISHED);
     assert_true(e->flags & RP_RECORD_FLAG_ENCRYPTED);
-    uint8_t *age = read_file(e->number, e->size);
     uint8_t *wav;
     int err = rec_test_age_open(age, e->size, k_owner, &wav, wav_len, file_key);
-    free(age);
     assert_int_equal(err, REC_OK);
     const uint32_t data = rec_get_u32(wav + 1020);
     assert_int_equal(data, e->samples * 2u);
@@ -2219,6 +2229,14 @@ static uint8_t *open_encrypted(const entry_t *e, uint32_t first_sample, size_t *
     return wav;
 }
 
+static uint8_t *open_encrypted(const entry_t *e, uint32_t first_sample, size_t *wav_len, uint8_t file_key[16])
+{
+    uint8_t *age = read_file(e->number, e->size);
+    uint8_t *wav = decrypt_checked(e, age, first_sample, wav_len, file_key);
+    free(age);
+    return wav;
+}
+
 /* True when the card holds `len` bytes of the ramp starting at sample `from` in the clear. */
 static bool card_has_plain_ramp(uint32_t from, uint32_t samples)
 {
@@ -2230,6 +2248,32 @@ static bool card_has_plain_ramp(uint32_t from, uint32_t samples)
 static bool nvm_has(const uint8_t *bytes, size_t len)
 {
     return memmem(nvm_fake_image(), NVM_FAKE_BYTES, bytes, len) != NULL;
+}
+
+/* A sealed encrypted recording, checked as a plain one is: its checkpoints against the plaintext
+ * (signatures, h at each checkpoint, the stop slot's h and f), the SHA, SIG and MSG byte for
+ * byte with the .AGE line and age=, and its key gone from the device's NVM. Returns the facts
+ * of its checkpoints; `out` (may be NULL) gets the files. */
+static ckp_facts_t check_sealed_encrypted(const entry_t *e, files_t *out)
+{
+    if (!(e->flags & RP_RECORD_FLAG_SEALED)) fail_msg("encrypted recording %u is not sealed (%s)", e->number, port_fake_last_log());
+    files_t f;
+    card_files(e->number, &f);
+    assert_null(f.part[RP_PART_AUDIO]); /* no plaintext on the card */
+    size_t wav_len;
+    uint8_t key[16];
+    f.age = card_part(e->number, "AGE", &f.age_len);
+    assert_int_equal(f.age_len, e->size);
+    f.part[RP_PART_AUDIO] = decrypt_checked(e, f.age, 0, &wav_len, key);
+    f.len[RP_PART_AUDIO] = (uint32_t)wav_len;
+    ckp_facts_t facts = check_checkpoints(e->number, &f);
+    check_statement_files(e->number, &f, &facts);
+    if (nvm_has(key, 16)) fail_msg("the key of sealed recording %u is still in NVM", e->number);
+    if (out)
+        *out = f;
+    else
+        files_free(&f);
+    return facts;
 }
 
 static void test_encrypted_recording_decrypts_seals_and_forgets_its_key(void **state)
@@ -2327,7 +2371,7 @@ static void test_power_cut_encrypted_recovers_a_file_that_decrypts(void **state)
     record_ms(16000, 4600);
     press();
     const uint64_t total = g_ram.blocks_written;
-    uint32_t recovered = 0, whole = 0;
+    uint32_t recovered = 0, whole = 0, sealed = 0;
     for (uint64_t cut = 1; cut < total + 4; cut += (cut < 40 || cut + 420 > total) ? 1 : 7) {
         rec_bd_ram_restore(&g_ram, baseline);
         memcpy(nvm_fake_image(), nvm_baseline, sizeof nvm_baseline);
@@ -2348,14 +2392,38 @@ static void test_power_cut_encrypted_recovers_a_file_that_decrypts(void **state)
         entry_t e[2];
         uint32_t n = list_all(e, 2);
         assert_true(n <= 1);
+        /* Every recovered recording is sealed and checked; of those whose stop finished (most
+         * cuts land in the stop's trim; sealing after a stop has its own test), one in eight. */
+        const bool seal_it = n == 1 && (e[0].stop_reason == RP_STOP_POWER_LOSS || cut % 8 == 0);
+        if (seal_it) {
+            seal_all();
+            assert_int_equal(list_all(e, 2), 1);
+        }
         uint32_t hold_len;
         free(card_part(1, "HLD", &hold_len));
         if (hold_len) fail_msg("cut after %llu blocks: the hold file is still there", (unsigned long long)cut);
-        if (n == 0) continue; /* cut before the file existed, or before its headers: nothing recorded */
+        if (n == 0) {
+            /* Cut before the file existed, or before its headers: nothing recorded, and nothing
+             * left of it (its preallocated CKP would be a chain longer than its size). */
+            uint32_t ckp_len;
+            uint8_t *ckp = card_part(1, "CKP", &ckp_len);
+            if (ckp) fail_msg("cut after %llu blocks: a CKP is left without its recording", (unsigned long long)cut);
+            continue;
+        }
         if (e[0].state != RP_RECORDING_FINISHED)
             fail_msg("cut after %llu of %llu blocks: not finished (%s)", (unsigned long long)cut, (unsigned long long)total, port_fake_last_log());
-        size_t len;
-        free(open_encrypted(&e[0], 0, &len, NULL));
+        if (seal_it && e[0].samples > 0) {
+            /* Sealed like a plain recording, recovered or not: checkpoints up to the cut and the
+             * recovered stop slot signed, the statement over the plaintext, the key destroyed. */
+            ckp_facts_t facts = check_sealed_encrypted(&e[0], NULL);
+            /* A stop cut after its FINAL record is found, not recovered, but its stop slot may
+             * still be the one recovery wrote (rec=1). */
+            if (e[0].stop_reason == RP_STOP_POWER_LOSS) assert_true(facts.recovered);
+            sealed++;
+        } else {
+            size_t len;
+            free(open_encrypted(&e[0], 0, &len, NULL));
+        }
         if (e[0].stop_reason == RP_STOP_POWER_LOSS) {
             recovered++;
             /* The loss bound: at most the patch interval and a poll's burst before the cut. */
@@ -2365,9 +2433,122 @@ static void test_power_cut_encrypted_recovers_a_file_that_decrypts(void **state)
             assert_int_equal(e[0].samples, 16000u * 46u / 10u);
         }
     }
+    print_message("encrypted power cuts: recovered %u, whole %u, sealed %u\n", recovered, whole, sealed);
     assert_true(recovered > 10);
     assert_true(whole > 0);
     free(baseline);
+}
+
+/* An encrypted recording cut by power after a minute: the next boot finishes its .AGE, signs the
+ * recovered stop slot over the decrypted audio (vouched up to the checkpoint at 60 s), the sealer
+ * writes SHA, SIG and MSG as for a stopped one, and the key is destroyed. */
+static void test_power_cut_encrypted_recording_is_sealed_to_its_last_checkpoint(void **state)
+{
+    (void)state;
+    boot_encrypting();
+    press();
+    record_ms(16000, 64000);
+    port_fake_mic_start_result(0);
+    boot(); /* power cut */
+    seal_all();
+    entry_t e[2];
+    assert_int_equal(list_all(e, 2), 1);
+    assert_int_equal(e[0].stop_reason, RP_STOP_POWER_LOSS);
+    assert_true(e[0].flags & RP_RECORD_FLAG_RECOVERED);
+    files_t f;
+    ckp_facts_t facts = check_sealed_encrypted(&e[0], &f);
+    assert_true(facts.recovered);
+    assert_int_equal(facts.slots, 3); /* start, 60 s, recovered stop */
+    assert_int_equal(facts.vouched, 960000u);
+    assert_int_equal(facts.samples, e[0].samples);
+    assert_non_null(memmem(f.part[RP_PART_CHECKPOINTS] + 2 * 512, 447, "why=power-loss rec=1 vouched=960000 ", 36));
+    assert_non_null(memmem(f.part[RP_PART_MINISIGN], f.len[RP_PART_MINISIGN], "reason=power-loss", 17));
+    assert_non_null(memmem(f.part[RP_PART_MINISIGN], f.len[RP_PART_MINISIGN], "recovered=yes", 13));
+    files_free(&f);
+    /* Nothing left to seal, nothing left to decrypt with. */
+    assert_true(seal_try());
+    uint8_t key[16];
+    assert_int_equal(rec_enc_file_key(rec_device(), 1, key), REC_E_NOENT);
+}
+
+/* Power cuts while the next boot recovers and seals an encrypted recording cut short: at every
+ * card block written (recovery's finish, the stop slot, the journal, SHA, SIG, MSG) and at every
+ * NVM operation (the journal counter, the key's destruction). Whatever was cut, the boot after
+ * ends with the same files as a boot that was not cut, the recording sealed and its key gone: the
+ * recovery only decrypts, and what it writes is fixed by the card. */
+static void test_power_cut_encrypted_recovery_and_sealing_campaign(void **state)
+{
+    (void)state;
+    boot_encrypting();
+    press();
+    record_ms(16000, 4600);
+    port_fake_mic_start_result(0);
+    /* The power is cut here: this card and NVM are what every boot below starts from. */
+    const size_t bytes = rec_bd_ram_size(&g_ram);
+    static uint8_t *baseline;
+    free(baseline);
+    baseline = malloc(bytes);
+    assert_non_null(baseline);
+    memcpy(baseline, g_ram.data, bytes);
+    static uint8_t nvm_baseline[NVM_FAKE_BYTES];
+    memcpy(nvm_baseline, nvm_fake_image(), sizeof nvm_baseline);
+
+    g_ram.blocks_written = 0;
+    const uint32_t ops0 = nvm_fake_ops();
+    boot();
+    seal_all();
+    const uint64_t blocks = g_ram.blocks_written;
+    const uint32_t nvm_ops = nvm_fake_ops() - ops0;
+    entry_t e[2];
+    assert_int_equal(list_all(e, 2), 1);
+    assert_int_equal(e[0].stop_reason, RP_STOP_POWER_LOSS);
+    files_t ref;
+    (void)check_sealed_encrypted(&e[0], &ref);
+
+    unsigned cuts = 0;
+    for (uint32_t pass = 0; pass < 2; pass++) {
+        const uint64_t points = pass == 0 ? nvm_ops : blocks + 1u;
+        for (uint64_t cut = 0; cut < points; cut++) {
+            /* Card: every block of the stop slot, the journal and the sealing at the end, a
+             * stride through the finish before them (test_age.c cuts that at every block). */
+            if (pass == 1 && cut > 8 && cut + 80 < blocks && cut % 31 != 0) continue;
+            rec_bd_ram_restore(&g_ram, baseline);
+            rec_bd_ram_power_on(&g_ram);
+            memcpy(nvm_fake_image(), nvm_baseline, sizeof nvm_baseline);
+            nvm_fake_power_on();
+            if (pass == 0)
+                nvm_fake_cut_at((int32_t)cut);
+            else
+                rec_bd_ram_cut_after(&g_ram, cut, cut % 2 == 1);
+            boot();
+            (void)seal_try(); /* the card or the NVM may be gone by now */
+            rec_bd_ram_power_on(&g_ram);
+            g_ram.cut_armed = false;
+            nvm_fake_cut_at(-1);
+            nvm_fake_power_on();
+            boot();
+            seal_all();
+            resp_t info = hello();
+            if (info.payload[RP_INFO_OFF_CARD_STATE] != RP_CARD_STATE_OK)
+                fail_msg("%s cut %llu: card state %u (%s)", pass ? "card" : "NVM", (unsigned long long)cut,
+                         info.payload[RP_INFO_OFF_CARD_STATE], port_fake_last_log());
+            if (list_all(e, 2) != 1) fail_msg("%s cut %llu: not one recording", pass ? "card" : "NVM", (unsigned long long)cut);
+            files_t f;
+            (void)check_sealed_encrypted(&e[0], &f);
+            for (int p = 0; p < 5; p++)
+                if (f.len[p] != ref.len[p] || memcmp(f.part[p], ref.part[p], f.len[p]) != 0)
+                    fail_msg("%s cut %llu: part %d differs from the boot without a cut", pass ? "card" : "NVM", (unsigned long long)cut, p);
+            if (f.age_len != ref.age_len || memcmp(f.age, ref.age, f.age_len) != 0)
+                fail_msg("%s cut %llu: the .AGE differs from the boot without a cut", pass ? "card" : "NVM", (unsigned long long)cut);
+            files_free(&f);
+            cuts++;
+        }
+    }
+    print_message("encrypted recovery and sealing power cuts: %u (%u NVM operations, %llu card blocks)\n", cuts, nvm_ops,
+                  (unsigned long long)blocks);
+    files_free(&ref);
+    free(baseline);
+    baseline = NULL;
 }
 
 int main(void)
@@ -2407,6 +2588,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_encrypted_recording_decrypts_seals_and_forgets_its_key, setup_nvm, teardown),
         cmocka_unit_test_setup_teardown(test_plain_again_once_the_recipient_is_cleared, setup_nvm, teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_encrypted_recovers_a_file_that_decrypts, setup_nvm, teardown),
+        cmocka_unit_test_setup_teardown(test_power_cut_encrypted_recording_is_sealed_to_its_last_checkpoint, setup_nvm, teardown),
+        cmocka_unit_test_setup_teardown(test_power_cut_encrypted_recovery_and_sealing_campaign, setup_nvm, teardown),
     };
     /* REC_TEST_FILTER=test_power_cut* runs some of them (a debugging aid). */
     if (getenv("REC_TEST_FILTER")) cmocka_set_test_filter(getenv("REC_TEST_FILTER"));

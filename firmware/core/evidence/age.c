@@ -166,6 +166,95 @@ int rec_age_header_check(const uint8_t in[REC_AGE_HEADER_SIZE], const uint8_t fi
     return REC_OK;
 }
 
+/* ---- Reader ------------------------------------------------------------------------------------ */
+
+void rec_age_reader_start(rec_age_reader_t *r, const uint8_t file_key[REC_AGE_FILE_KEY_SIZE], uint64_t size)
+{
+    memset(r, 0, sizeof *r);
+    memcpy(r->file_key, file_key, REC_AGE_FILE_KEY_SIZE);
+    r->size = size;
+}
+
+/* Plaintext length of chunk k of a file of r->size bytes (the last one is shorter). */
+static uint32_t reader_chunk_len(const rec_age_reader_t *r, uint64_t k, bool *last)
+{
+    const uint64_t chunks = (r->size - REC_AGE_HEADER_SIZE + STORED_CHUNK - 1u) / STORED_CHUNK;
+    *last = k + 1u == chunks;
+    return *last ? (uint32_t)(r->size - REC_AGE_HEADER_SIZE - k * STORED_CHUNK - TAG) : CHUNK;
+}
+
+uint32_t rec_age_reader_span(const rec_age_reader_t *r, uint32_t want)
+{
+    if (r->at < REC_AGE_HEADER_SIZE) return REC_AGE_HEADER_SIZE - (uint32_t)r->at;
+    if (r->at >= r->size || r->size < REC_AGE_HEADER_SIZE + TAG) return 0;
+    const uint64_t off = r->at - REC_AGE_HEADER_SIZE;
+    const uint32_t in = (uint32_t)(off % STORED_CHUNK);
+    bool last;
+    const uint32_t len = reader_chunk_len(r, off / STORED_CHUNK, &last);
+    if (in >= len) return len + TAG - in;
+    const uint32_t run = len - in < want ? len - in : want;
+    return in + run == len ? run + TAG : run;
+}
+
+int rec_age_reader_feed(rec_age_reader_t *r, uint8_t *p, uint32_t n, uint32_t *plain)
+{
+    uint32_t out = 0;
+    *plain = 0;
+    if (r->size < REC_AGE_HEADER_SIZE + TAG) return REC_E_CORRUPT;
+    for (uint32_t i = 0; i < n;) {
+        if (r->at < REC_AGE_HEADER_SIZE) {
+            if (r->at != 0 || n < REC_AGE_HEADER_SIZE) return REC_E_CORRUPT;
+            uint8_t nonce[REC_AGE_NONCE_SIZE];
+            int err = rec_age_header_check(p, r->file_key, nonce);
+            if (!err) err = rec_age_keys(&r->keys, r->file_key, nonce);
+            if (err) return err;
+            i = REC_AGE_HEADER_SIZE;
+            r->at = REC_AGE_HEADER_SIZE;
+            continue;
+        }
+        if (r->at >= r->size) return REC_E_CORRUPT;
+        const uint64_t off = r->at - REC_AGE_HEADER_SIZE, k = off / STORED_CHUNK;
+        const uint32_t in = (uint32_t)(off % STORED_CHUNK);
+        bool last;
+        const uint32_t len = reader_chunk_len(r, k, &last);
+        if (in == 0) {
+            uint8_t nonce[12];
+            chunk_nonce(nonce, k, last);
+            int err = rec_chacha20poly1305_init(&r->chunk, r->keys.payload_key, nonce, NULL, 0);
+            if (err) return err;
+        }
+        uint32_t run;
+        if (in < len) {
+            run = len - in < n - i ? len - in : n - i;
+            int err = rec_chacha20poly1305_decrypt(&r->chunk, p + i, p + i, run);
+            if (err) return err;
+            if (out != i) memmove(p + out, p + i, run);
+            out += run;
+        } else {
+            run = len + TAG - in < n - i ? len + TAG - in : n - i;
+            memcpy(r->tag + (in - len), p + i, run);
+            if (in + run == len + TAG) {
+                int err = rec_chacha20poly1305_decrypt_final(&r->chunk, r->tag);
+                if (err) return err;
+            }
+        }
+        i += run;
+        r->at += run;
+    }
+    *plain = out;
+    return REC_OK;
+}
+
+bool rec_age_reader_done(const rec_age_reader_t *r)
+{
+    return r->at == r->size && r->size >= REC_AGE_HEADER_SIZE + TAG;
+}
+
+void rec_age_reader_wipe(rec_age_reader_t *r)
+{
+    rec_crypto_wipe(r, sizeof *r);
+}
+
 /* ---- Byte streams over whole blocks ------------------------------------------------------------ */
 
 typedef struct {

@@ -3,7 +3,10 @@
 
 #include "rec/checkpoint.h"
 #include "rec/device.h"
+#include "rec/encrypted.h"
+#include "rec/hmac_sha256.h"
 #include "rec/err.h"
+#include "rec/port.h"
 #include "rec/store.h"
 
 static int read_slot(rec_store_t *st, rec_fat_file_t *f, uint32_t index, uint8_t *slot)
@@ -15,55 +18,128 @@ static int read_slot(rec_store_t *st, rec_fat_file_t *f, uint32_t index, uint8_t
     return got == (int32_t)REC_CKPT_SLOT_SIZE ? REC_OK : REC_E_CORRUPT;
 }
 
-/* Hashes the file from its position until `*done` reaches `to` bytes, through the ring. */
-static int hash_to(rec_device_t *d, rec_fat_file_t *f, rec_sha256_t *h, uint32_t *done, uint32_t to)
+/* The plaintext WAV of the recording, read in order from its start: the WAV itself, or its .AGE
+ * decrypted with the file key still in NVM (a recording is sealed, and its key destroyed, only
+ * after its stop slot). Kept at the start of the idle audio ring, whose rest is the read buffer. */
+typedef struct {
+    rec_fat_file_t file;
+    bool encrypted;
+#if REC_ENCRYPTION
+    rec_age_reader_t age;
+#endif
+} wav_source_t;
+
+static wav_source_t *source_of(rec_device_t *d, uint8_t **buf, uint32_t *cap)
 {
-    uint32_t cap = rec_ring_capacity(&d->ring);
+    uintptr_t at = ((uintptr_t)d->ring.buf + 7u) & ~(uintptr_t)7u;
+    uint32_t head = (uint32_t)((sizeof(wav_source_t) + 7u) & ~7u) + (uint32_t)(at - (uintptr_t)d->ring.buf);
+    *buf = d->ring.buf + head;
+    *cap = rec_ring_capacity(&d->ring) - head;
+    return (wav_source_t *)at;
+}
+
+/* Reads the next n plaintext bytes into buf (room for n + REC_AGE_TAG_SIZE, and at least the age
+ * header). REC_E_MISMATCH: the .AGE does not decrypt. */
+static int source_read(rec_device_t *d, wav_source_t *src, uint8_t *buf, uint32_t n)
+{
+    rec_fat_t *fs = &d->store.fs;
+    if (!src->encrypted) {
+        int32_t got = rec_fat_read(fs, &src->file, buf, n);
+        if (got < 0) return (int)got;
+        return (uint32_t)got == n ? REC_OK : REC_E_CORRUPT;
+    }
+#if REC_ENCRYPTION
+    for (uint32_t have = 0; have < n;) {
+        uint32_t span = rec_age_reader_span(&src->age, n - have), plain = 0;
+        if (span == 0) return REC_E_CORRUPT; /* shorter than its journal record says */
+        int32_t got = rec_fat_read(fs, &src->file, buf + have, span);
+        if (got < 0) return (int)got;
+        if ((uint32_t)got != span) return REC_E_CORRUPT;
+        int err = rec_age_reader_feed(&src->age, buf + have, span, &plain);
+        if (err) return err;
+        have += plain;
+    }
+    return REC_OK;
+#else
+    return REC_E_UNSUPPORTED;
+#endif
+}
+
+/* Hashes the plaintext from its position until `*done` reaches `to` bytes, through the ring. */
+static int hash_to(rec_device_t *d, rec_sha256_t *h, uint32_t *done, uint32_t to)
+{
+    uint8_t *buf;
+    uint32_t cap;
+    wav_source_t *src = source_of(d, &buf, &cap);
+    cap -= REC_AGE_TAG_SIZE;
     while (*done < to) {
         uint32_t n = to - *done < cap ? to - *done : cap;
-        int32_t got = rec_fat_read(&d->store.fs, f, d->ring.buf, n);
-        if (got < 0) return (int)got;
-        if ((uint32_t)got != n) return REC_E_CORRUPT;
-        rec_sha256_update(h, d->ring.buf, n);
+        int err = source_read(d, src, buf, n);
+        if (err) return err;
+        rec_sha256_update(h, buf, n);
         *done += n;
     }
     return REC_OK;
 }
 
-/* f of the stop slot: SHA-256 of the header and the evid chunk as they are on the card. */
-static int card_header_evid_hash(rec_device_t *d, rec_fat_file_t *wav, uint32_t data_bytes, uint8_t f[32])
+/* Opens the WAV, or the .AGE with its key (REC_E_NOENT when the key is gone: not readable). */
+static int source_open(rec_device_t *d, uint32_t number, bool encrypted)
 {
-    rec_sha256_t h;
-    rec_sha256_init(&h);
-    uint32_t done = 0;
-    int err = rec_fat_seek(&d->store.fs, wav, 0);
-    if (!err) err = hash_to(d, wav, &h, &done, REC_WAV_HEADER_SIZE);
-    if (!err) err = rec_fat_seek(&d->store.fs, wav, REC_WAV_HEADER_SIZE + data_bytes);
-    done = 0;
-    if (!err) err = hash_to(d, wav, &h, &done, REC_WAV_EVID_CHUNK_BYTES);
-    if (!err) rec_sha256_final(&h, f);
+    uint8_t *buf;
+    uint32_t cap;
+    wav_source_t *src = source_of(d, &buf, &cap);
+    memset(src, 0, sizeof *src);
+    src->encrypted = encrypted;
+    char path[REC_STORE_PATH_MAX];
+    int err = rec_ckpt_path(number, encrypted ? RP_CARD_ENCRYPTED_EXT : RP_CARD_RECORDING_EXT, path);
+    if (!err) err = rec_fat_open(&d->store.fs, &src->file, path, REC_FAT_READ);
+    if (err || !encrypted) return err;
+#if REC_ENCRYPTION
+    uint8_t key[REC_AGE_FILE_KEY_SIZE];
+    err = rec_enc_file_key(d, number, key);
+    if (!err) rec_age_reader_start(&src->age, key, src->file.size);
+    rec_crypto_wipe(key, sizeof key);
+    if (err) (void)rec_fat_close(&d->store.fs, &src->file);
     return err;
+#else
+    (void)rec_fat_close(&d->store.fs, &src->file);
+    return REC_E_NOENT;
+#endif
 }
 
-/* What the recovery needs of the WAV (kept small: this runs at the bottom of a deep stack). */
+static void source_close(rec_device_t *d)
+{
+    uint8_t *buf;
+    uint32_t cap;
+    wav_source_t *src = source_of(d, &buf, &cap);
+    (void)rec_fat_close(&d->store.fs, &src->file);
+#if REC_ENCRYPTION
+    rec_age_reader_wipe(&src->age);
+#endif
+}
+
+/* What the recovery needs of the recording (kept small: this runs at the bottom of a deep stack). */
 typedef struct {
     uint32_t number;
     uint32_t data_bytes;
     uint32_t samples;
     uint8_t stop_reason;
+    bool encrypted;
 } wav_facts_t;
 
-/* The WAV's facts; false when it is not a finished recording (left to the WAV's recovery). */
+/* The recording's facts; false when it is not a finished recording (left to its own recovery).
+ * An encrypted one's come from its journal record (rec_store_find): the pass below decrypts the
+ * whole .AGE, so a file that does not match them is not closed. */
 static __attribute__((noinline)) bool wav_facts(rec_store_t *st, uint32_t number, wav_facts_t *w)
 {
     rec_recording_t r;
-    /* An encrypted recording's audio is not readable here (its stop slot after a cut is future
-     * work, docs/design/encryption.md): left as it is. */
-    if (rec_store_find(st, number, &r) != REC_OK || !r.finished || r.encrypted) return false;
+    if (rec_store_find(st, number, &r) != REC_OK || !r.finished) return false;
+    if (r.encrypted && !REC_ENCRYPTION) return false;
     w->number = number;
     w->data_bytes = r.header.data_size;
     w->samples = r.evid.sample_count;
     w->stop_reason = r.evid.stop_reason;
+    w->encrypted = r.encrypted;
     return true;
 }
 
@@ -75,7 +151,8 @@ static __attribute__((noinline)) bool is_stop_slot(rec_store_t *st, rec_fat_file
            c.kind == REC_CKPT_STOP && c.number == number;
 }
 
-/* Checks the slots after slot 0 against the audio; writes the stop slot when there is none. */
+/* Checks the slots after slot 0 against the audio; writes the stop slot when there is none. The
+ * plaintext is read once, in order: header, audio (forked at each checkpoint), evid chunk. */
 static __attribute__((noinline)) int close_slots(rec_device_t *d, rec_fat_file_t *ckp, const wav_facts_t *r, bool *wrote)
 {
     rec_store_t *st = &d->store;
@@ -89,18 +166,19 @@ static __attribute__((noinline)) int close_slots(rec_device_t *d, rec_fat_file_t
     uint8_t session[REC_CKPT_SESSION_SIZE];
     rec_ckpt_session(slot, session);
 
-    rec_fat_file_t wav;
-    char path[REC_STORE_PATH_MAX];
-    (void)rec_store_path(r->number, path);
-    err = rec_fat_open(&st->fs, &wav, path, REC_FAT_READ);
+    err = source_open(d, r->number, r->encrypted);
+    if (err == REC_E_NOENT && r->encrypted) {
+        port_log("an encrypted recording cut short has no key in the device: its checkpoints are left as they are");
+        return REC_OK;
+    }
     if (err) return err;
-    uint32_t data = r->data_bytes, found = r->samples;
-    uint8_t f[32];
-    err = card_header_evid_hash(d, &wav, data, f);
-    rec_sha256_t h;
+    const uint32_t data = r->data_bytes, found = r->samples;
+    /* f of the stop slot: SHA-256 of the header and the evid chunk. */
+    rec_sha256_t fh, h;
+    rec_sha256_init(&fh);
     rec_sha256_init(&h);
-    uint32_t hashed = 0, vouched = 0, valid = 1;
-    if (!err) err = rec_fat_seek(&st->fs, &wav, REC_WAV_HEADER_SIZE);
+    uint32_t done = 0, hashed = 0, vouched = 0, valid = 1;
+    err = hash_to(d, &fh, &done, REC_WAV_HEADER_SIZE);
     /* Slots beyond the directory entry's size may have been written just before the cut: read on
      * within the chain while they are valid. */
     uint32_t chain_slots = ckp->clusters * st->fs.blocks_per_cluster;
@@ -111,23 +189,27 @@ static __attribute__((noinline)) int close_slots(rec_device_t *d, rec_fat_file_t
             break;
         if (c.kind == REC_CKPT_STOP) {
             /* Already closed (a cut after the stop slot, before the trim): keep it. */
-            (void)rec_fat_close(&st->fs, &wav);
-            err = rec_fat_set_size(&st->fs, ckp, (i + 1u) * REC_CKPT_SLOT_SIZE);
-            return err;
+            source_close(d);
+            return rec_fat_set_size(&st->fs, ckp, (i + 1u) * REC_CKPT_SLOT_SIZE);
         }
         valid = i + 1u;
         if (c.samples > found || c.samples * 2u < hashed) continue;
-        err = hash_to(d, &wav, &h, &hashed, c.samples * 2u);
+        err = hash_to(d, &h, &hashed, c.samples * 2u);
         rec_sha256_t fork = h;
         uint8_t digest[32];
         rec_sha256_final(&fork, digest);
         if (!err && memcmp(digest, c.h, 32) == 0) vouched = c.samples;
     }
-    if (!err) err = hash_to(d, &wav, &h, &hashed, found * 2u);
-    (void)rec_fat_close(&st->fs, &wav);
-    if (err) return err;
-    uint8_t digest[32];
+    if (!err) err = hash_to(d, &h, &hashed, found * 2u);
+    if (!err && hashed != data) err = REC_E_CORRUPT; /* the evid chunk does not count the audio */
+    done = 0;
+    if (!err) err = hash_to(d, &fh, &done, REC_WAV_EVID_CHUNK_BYTES);
+    source_close(d);
+    if (err == REC_E_MISMATCH) port_log("an encrypted recording cut short does not decrypt: its checkpoints are left as they are");
+    if (err) return err == REC_E_MISMATCH ? REC_OK : err;
+    uint8_t digest[32], f[32];
     rec_sha256_final(&h, digest);
+    rec_sha256_final(&fh, f);
     memset(slot, 0, REC_CKPT_SLOT_SIZE);
     err = rec_ckpt_format_stop(slot, d->identity.key_id, r->number, valid, found, r->stop_reason, true, vouched,
                                session, digest, f);

@@ -36,10 +36,8 @@ typedef struct {
      * every tag checked) into the WAV hashes */
     bool encrypted;
     uint8_t file_key[REC_AGE_FILE_KEY_SIZE];
-    rec_age_keys_t keys;
-    rec_chacha20poly1305_t chunk;
+    rec_age_reader_t reader;
     uint32_t plain_pos;         /* WAV bytes decrypted so far */
-    uint8_t tag[REC_AGE_TAG_SIZE];
     rec_sha256_t age;
     uint8_t age_sha[32];
 } job_t;
@@ -180,7 +178,11 @@ static bool next_job(rec_device_t *d, job_t *job)
         bool more;
         if (rec_store_list(&d->store, s->cursor, &num, 1, &count, &total, &more) != REC_OK || count == 0) return false;
         s->cursor = num;
-        if (pending(d, num, job) && open_part(d, job, RP_PART_AUDIO) == REC_OK) {
+        if (!pending(d, num, job)) continue;
+        const bool opened = open_part(d, job, RP_PART_AUDIO) == REC_OK;
+        if (opened && REC_ENCRYPTION && job->encrypted) rec_age_reader_start(&job->reader, job->file_key, job->file.size);
+        rec_crypto_wipe(job->file_key, sizeof job->file_key);
+        if (opened) {
             rec_sha256_init(&job->whole);
             rec_sha256_init(&job->audio);
             rec_sha256_init(&job->header_evid);
@@ -214,55 +216,6 @@ static void feed_wav(job_t *job, const uint8_t *p, uint32_t n, uint32_t at)
     }
 }
 
-/* Decrypts n bytes of the .AGE at file offset `at` (in place) and feeds the plaintext to the
- * WAV hashes. REC_E_MISMATCH for a header or tag that does not check. */
-static int feed_age(job_t *job, uint8_t *p, uint32_t n, uint32_t at, uint32_t size)
-{
-    const uint32_t stored = REC_AGE_CHUNK_SIZE + REC_AGE_TAG_SIZE;
-    if (size < REC_AGE_HEADER_SIZE + REC_AGE_TAG_SIZE) return REC_E_CORRUPT;
-    const uint32_t chunks = (size - REC_AGE_HEADER_SIZE + stored - 1u) / stored;
-    for (uint32_t i = 0; i < n;) {
-        const uint32_t off = at + i;
-        if (off < REC_AGE_HEADER_SIZE) {
-            /* The first slice holds the whole header (slices are 16 KiB). */
-            if (at != 0 || n < REC_AGE_HEADER_SIZE) return REC_E_CORRUPT;
-            uint8_t nonce[REC_AGE_NONCE_SIZE];
-            int err = rec_age_header_check(p, job->file_key, nonce);
-            if (!err) err = rec_age_keys(&job->keys, job->file_key, nonce);
-            if (err) return err;
-            i = REC_AGE_HEADER_SIZE;
-            continue;
-        }
-        const uint32_t k = (off - REC_AGE_HEADER_SIZE) / stored, r = (off - REC_AGE_HEADER_SIZE) % stored;
-        const bool last = k + 1u == chunks;
-        const uint32_t len = last ? size - REC_AGE_HEADER_SIZE - k * stored - REC_AGE_TAG_SIZE : REC_AGE_CHUNK_SIZE;
-        if (r == 0) {
-            uint8_t nonce[12] = { 0 };
-            for (unsigned b = 0; b < 4; b++) nonce[10u - b] = (uint8_t)(k >> (8u * b));
-            nonce[11] = last ? 1u : 0u;
-            int err = rec_chacha20poly1305_init(&job->chunk, job->keys.payload_key, nonce, NULL, 0);
-            if (err) return err;
-        }
-        uint32_t run;
-        if (r < len) {
-            run = len - r < n - i ? len - r : n - i;
-            int err = rec_chacha20poly1305_decrypt(&job->chunk, p + i, p + i, run);
-            if (err) return err;
-            feed_wav(job, p + i, run, job->plain_pos);
-            job->plain_pos += run;
-        } else {
-            run = len + REC_AGE_TAG_SIZE - r < n - i ? len + REC_AGE_TAG_SIZE - r : n - i;
-            memcpy(job->tag + (r - len), p + i, run);
-            if (r + run == len + REC_AGE_TAG_SIZE) {
-                int err = rec_chacha20poly1305_decrypt_final(&job->chunk, job->tag);
-                if (err) return err;
-            }
-        }
-        i += run;
-    }
-    return REC_OK;
-}
-
 /* Reads one slice of the open file into the hashes; true when the file is done. */
 static int read_slice(rec_device_t *d, job_t *job, uint8_t *buf, uint32_t buf_len, bool *eof)
 {
@@ -276,8 +229,11 @@ static int read_slice(rec_device_t *d, job_t *job, uint8_t *buf, uint32_t buf_le
     if ((uint32_t)got != n) return REC_E_CORRUPT;
     if (job->phase == PHASE_WAV && REC_ENCRYPTION && job->encrypted) {
         rec_sha256_update(&job->age, buf, n);
-        err = feed_age(job, buf, n, job->pos, job->file.size);
+        uint32_t plain;
+        err = rec_age_reader_feed(&job->reader, buf, n, &plain);
         if (err) return err;
+        feed_wav(job, buf, plain, job->plain_pos);
+        job->plain_pos += plain;
     } else if (job->phase == PHASE_WAV) {
         feed_wav(job, buf, n, job->pos);
     } else {
@@ -494,10 +450,10 @@ bool rec_seal_poll(rec_device_t *d)
     int err = read_slice(d, job, buf, buf_len, &eof);
     if (!err && eof && job->phase == PHASE_WAV && REC_ENCRYPTION && job->encrypted) {
         rec_sha256_final(&job->age, job->age_sha);
-        rec_crypto_wipe(&job->keys, sizeof job->keys);
-        rec_crypto_wipe(job->file_key, sizeof job->file_key);
+        const bool whole = rec_age_reader_done(&job->reader);
+        rec_age_reader_wipe(&job->reader);
         /* Every chunk's tag checked, and the plaintext is the WAV its journal record describes. */
-        if (job->plain_pos != REC_WAV_HEADER_SIZE + job->data_bytes + REC_WAV_EVID_CHUNK_BYTES) err = REC_E_CORRUPT;
+        if (!whole || job->plain_pos != REC_WAV_HEADER_SIZE + job->data_bytes + REC_WAV_EVID_CHUNK_BYTES) err = REC_E_CORRUPT;
     }
     if (!err && eof && job->phase == PHASE_WAV) {
         rec_sha256_final(&job->whole, job->wav_sha);
@@ -518,8 +474,7 @@ bool rec_seal_poll(rec_device_t *d)
     }
     if (err) {
         s->working = false;
-        rec_crypto_wipe(&job->keys, sizeof job->keys);
-        rec_crypto_wipe(job->file_key, sizeof job->file_key);
+        rec_age_reader_wipe(&job->reader);
         refuse(d, job->number, err == REC_E_MISMATCH ? "not sealed: the encrypted file does not decrypt"
                                                        : "not sealed: card error while sealing");
     }

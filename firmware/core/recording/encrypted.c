@@ -261,6 +261,18 @@ static int remove_ext(rec_device_t *d, uint32_t number, const char *ext)
     return err == REC_E_NOENT ? REC_OK : err;
 }
 
+/* A recording cut before any audio (its headers not on the card): its CKP (made beside it at
+ * start, its clusters preallocated, empty: slot 0 is signed after the headers; removed first, so
+ * a cut leaves the .AGE that brings this back), the .AGE and the key. The number is journalled
+ * as spent. */
+static int remove_unstarted(rec_device_t *d, uint32_t number)
+{
+    int err = remove_ext(d, number, RP_CARD_CHECKPOINTS_EXT);
+    if (!err) err = remove_ext(d, number, RP_CARD_ENCRYPTED_EXT);
+    if (!err) err = rec_enc_destroy_key(d, number);
+    return err;
+}
+
 /* Closes one recording whose hold file is still there; *closed when it was journalled now. */
 static int recover_one(rec_device_t *d, uint32_t number, uint8_t stop_reason, bool *closed)
 {
@@ -306,9 +318,8 @@ static int recover_one(rec_device_t *d, uint32_t number, uint8_t stop_reason, bo
         (void)rec_fat_close(&st->fs, &age);
         (void)rec_fat_close(&st->fs, &hold);
         rec_age_keys_wipe(&keys);
-        err = remove_ext(d, number, RP_CARD_ENCRYPTED_EXT);
+        err = remove_unstarted(d, number);
         if (!err) err = remove_ext(d, number, RP_CARD_HOLD_EXT);
-        if (!err) err = rec_enc_destroy_key(d, number);
         return err;
     }
     rp_age_final_t fin;
@@ -389,12 +400,14 @@ static int tidy_keys(rec_device_t *d)
         rec_fat_dirent_t de;
         bool sealed = rec_store_path_ext(n, RP_CARD_MINISIGN_EXT, path) == REC_OK &&
                       rec_fat_stat(&d->store.fs, path, &de) == REC_OK && de.size > 0;
-        /* Finished (no hold file) and never to be sealed (not signed while recording: fewer than
-         * two checkpoint slots): nothing will need the key again (a cut after the close). */
+        /* Finished (no hold file) and never to be sealed: not signed while recording (no start
+         * slot), or no device key to add the recovered stop slot (rec_ckpt_recover) to a start
+         * slot alone. Nothing will need the key again (a cut after the close). */
         bool unsigned_done = false;
+        const uint32_t slots_needed = d->identity.has_key ? 1u : 2u;
         if (!sealed && rec_store_exists(&d->store, n, RP_CARD_ENCRYPTED_EXT) && !rec_store_exists(&d->store, n, RP_CARD_HOLD_EXT))
             unsigned_done = rec_store_path_ext(n, RP_CARD_CHECKPOINTS_EXT, path) != REC_OK ||
-                            rec_fat_stat(&d->store.fs, path, &de) != REC_OK || de.size < 2u * REC_CKPT_SLOT_SIZE;
+                            rec_fat_stat(&d->store.fs, path, &de) != REC_OK || de.size < slots_needed * REC_CKPT_SLOT_SIZE;
         if (sealed || unsigned_done || !rec_store_exists(&d->store, n, RP_CARD_ENCRYPTED_EXT)) {
             int err = slot_write(d, k_kinds[i], n, NULL);
             if (err) return err;
@@ -430,8 +443,7 @@ int rec_enc_recover(rec_device_t *d, uint8_t stop_reason, uint32_t *recovered)
     err = rec_store_begin_update(st);
     for (uint32_t i = 0; !err && i < empties; i++) {
         if (rec_store_exists(st, empty[i], RP_CARD_HOLD_EXT)) continue;
-        err = remove_ext(d, empty[i], RP_CARD_ENCRYPTED_EXT);
-        if (!err) err = rec_enc_destroy_key(d, empty[i]);
+        err = remove_unstarted(d, empty[i]);
     }
     for (uint32_t i = 0; !err && i < count; i++) {
         bool closed;

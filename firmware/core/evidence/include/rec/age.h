@@ -70,6 +70,34 @@ int rec_age_header(uint8_t out[REC_AGE_HEADER_SIZE], const uint8_t file_key[REC_
 int rec_age_header_check(const uint8_t in[REC_AGE_HEADER_SIZE], const uint8_t file_key[REC_AGE_FILE_KEY_SIZE],
                          uint8_t nonce[REC_AGE_NONCE_SIZE]);
 
+/* ---- Reading a complete file in order ---------------------------------------------------------- */
+/* The sealer and the recovered stop checkpoint decrypt a finished .AGE with the file key from
+ * NVM: the header's MAC and every chunk's tag are checked (the last chunk under the last-flag
+ * nonce). Reading only decrypts: nothing is encrypted, so no nonce is used again. */
+typedef struct {
+    uint8_t file_key[REC_AGE_FILE_KEY_SIZE];
+    rec_age_keys_t keys;            /* from the header's nonce */
+    rec_chacha20poly1305_t chunk;   /* the chunk being read */
+    uint64_t size;                  /* the .AGE's size */
+    uint64_t at;                    /* offset of the next byte to feed */
+    uint8_t tag[REC_AGE_TAG_SIZE];
+} rec_age_reader_t;
+
+/* Starts reading a file of `size` bytes from its first byte. */
+void rec_age_reader_start(rec_age_reader_t *r, const uint8_t file_key[REC_AGE_FILE_KEY_SIZE], uint64_t size);
+/* Takes the next n bytes of the file: decrypts the chunks' bytes in place and moves the plaintext
+ * to the start of p (*plain: its length; headers and tags give none). The header must come whole
+ * in the first call. REC_E_MISMATCH for a header MAC or a tag that does not check (another key,
+ * a changed byte), REC_E_CORRUPT for bytes past the end or a header that is not age's. */
+int rec_age_reader_feed(rec_age_reader_t *r, uint8_t *p, uint32_t n, uint32_t *plain);
+/* How many bytes to feed next for at most `want` bytes of plaintext: the header alone first,
+ * then never past the chunk's end, its tag included when the run reaches it (the buffer needs
+ * room for `want` + REC_AGE_TAG_SIZE, and for the header). 0 at the end of the file. */
+uint32_t rec_age_reader_span(const rec_age_reader_t *r, uint32_t want);
+/* Whether every byte of the file has been fed (and so every tag checked). */
+bool rec_age_reader_done(const rec_age_reader_t *r);
+void rec_age_reader_wipe(rec_age_reader_t *r);
+
 /* ---- Writing as the audio arrives ------------------------------------------------------------- */
 typedef struct {
     const rec_bd_t *bd;

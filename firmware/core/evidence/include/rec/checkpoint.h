@@ -114,9 +114,12 @@ int rec_ckpt_close(rec_device_t *d);
  * re-hashes the audio on the card, checks the slots in order (signature, number, index, s),
  * finds the last slot whose h matches the card's prefix, and writes a recovered stop slot after
  * the valid ones (why=<the WAV's stop reason, power-loss after a cut> rec=1 vouched=<that
- * slot's n> n=<samples found>); trims the CKP. Without a key it leaves the files alone. Idempotent: a cut
- * during it is redone with the same bytes on the next mount. *fixed counts stop slots written.
- * Uses the audio ring as read buffer (idle while a card is attached without recording). */
+ * slot's n> n=<samples found>); trims the CKP. Without a key it leaves the files alone. An
+ * encrypted recording's audio is its .AGE decrypted with the file key still in NVM (rec/age.h's
+ * reader: only decrypts); without that key, or when the .AGE does not decrypt, it is left as
+ * it is. Idempotent: a cut during it is redone with the same bytes on the next mount. *fixed
+ * counts stop slots written. Uses the audio ring for its reader and read buffer (idle while a
+ * card is attached without recording). */
 int rec_ckpt_recover(rec_device_t *d, uint32_t *fixed);
 
 #endif

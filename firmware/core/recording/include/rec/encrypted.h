@@ -46,8 +46,10 @@ void rec_enc_forget(rec_device_t *d);
 /* At mount: closes every recording whose hold file is still there (cut before it was finished),
  * as rec_store_recover does for WAVs: its FINAL record or the last size patch, the finish, a
  * journal record (RECORDING with RECOVERED and ENCRYPTED) unless the journal has it, then the
- * hold file removed. A recording whose key is not in NVM is left as it is (logged). Then the
- * keys of recordings that are sealed, or not on this card, are destroyed. */
+ * hold file removed. A recording whose key is not in NVM is left as it is (logged); one cut
+ * before any audio is removed with its empty CKP. Then the keys of recordings that are sealed,
+ * not on this card, or never to be sealed (no checkpoints to close) are destroyed; a recovered
+ * one keeps its key for its stop checkpoint (rec_ckpt_recover) and sealing (rec/seal.h). */
 int rec_enc_recover(rec_device_t *d, uint8_t stop_reason, uint32_t *recovered);
 
 /* The file key of a recording (REC_E_NOENT when the NVM holds none: sealed, or evicted). */
