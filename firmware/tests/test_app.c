@@ -449,6 +449,11 @@ static void test_without_nvm_identity_has_no_key(void **state)
 
 /* SET_RECIPIENT: GET, SET, CLEAR; kept across a reboot; INFO says ENCRYPTING while one is set;
  * small-order keys and unknown actions are refused; BUSY while recording. */
+/* RFC 7748 section 6.1, Bob's public key: a recipient for the tests. */
+static const uint8_t g_bob[32] = { 0xde, 0x9e, 0xdb, 0x7d, 0x7b, 0x7d, 0xc1, 0xb4, 0xd3, 0x5b, 0x61,
+                                   0xc2, 0xec, 0xe4, 0x35, 0x37, 0x3f, 0x83, 0x43, 0xc8, 0x5b, 0x78,
+                                   0x67, 0x4d, 0xad, 0xfc, 0x7e, 0x14, 0x6f, 0x88, 0x2b, 0x4f };
+
 static resp_t set_recipient(uint8_t action, const uint8_t *key)
 {
     uint8_t q[RP_SET_RECIPIENT_REQ_SIZE] = { 0 };
@@ -467,10 +472,7 @@ static bool info_encrypting(void)
 static void test_set_recipient(void **state)
 {
     (void)state;
-    /* RFC 7748 section 6.1, Bob's public key. */
-    static const uint8_t bob[32] = { 0xde, 0x9e, 0xdb, 0x7d, 0x7b, 0x7d, 0xc1, 0xb4, 0xd3, 0x5b, 0x61,
-                                     0xc2, 0xec, 0xe4, 0x35, 0x37, 0x3f, 0x83, 0x43, 0xc8, 0x5b, 0x78,
-                                     0x67, 0x4d, 0xad, 0xfc, 0x7e, 0x14, 0x6f, 0x88, 0x2b, 0x4f };
+    const uint8_t *bob = g_bob;
     static const uint8_t zero[32];
     hello();
     resp_t r = set_recipient(RP_RECIPIENT_ACTION_GET, NULL);
@@ -1943,10 +1945,12 @@ static uint32_t longest_ramp_run(void)
     return best;
 }
 
-/* The NVM after a wipe: sectors 4 and 5 blank, the state log only allowlisted kinds with
+/* The NVM after a wipe: no recipient, sectors 4 and 5 blank, the state log only allowlisted kinds with
  * sequences above `before` (no entry from before the wipe survives), and no 0xC5 secret. */
 static void check_nvm_wiped(uint32_t before)
 {
+    /* Nor in RAM: the next recording is not encrypted to the old owner (a bug the campaign found). */
+    assert_false(rec_device()->recipient.set);
     const uint8_t *img = nvm_fake_image();
     assert_true(rec_nvm_blank(img + 4 * NVM_FAKE_SECTOR_BYTES, 2 * NVM_FAKE_SECTOR_BYTES));
     for (uint32_t sec = REC_NVM_SECTOR_LOG_A; sec <= REC_NVM_SECTOR_LOG_B; sec++) {
@@ -2019,6 +2023,8 @@ static void test_wipe_refusals_and_what_it_leaves(void **state)
     expect_error(wipe_request(RP_WIPE_MAGIC, 2, 2, id), RP_ERR_BAD_STATE);       /* now there are 3 */
     assert_int_equal(list_all(e, 4), 3);
     assert_int_equal(identity(2).count, before.count + 1u);                     /* nothing was touched */
+    expect_ok(set_recipient(RP_RECIPIENT_ACTION_SET, g_bob));
+    assert_true(info_encrypting());
 
     wipe_t w = wipe_ok(3, 3);
     assert_int_equal(w.state, RP_WIPE_STATE_DONE);
@@ -2031,11 +2037,13 @@ static void test_wipe_refusals_and_what_it_leaves(void **state)
     assert_memory_equal(after.pk, before.pk, 32); /* the device keeps its identity */
     resp_t info = hello();
     assert_false(info.payload[RP_INFO_OFF_FLAGS] & RP_INFO_FLAG_WIPE_PENDING);
+    assert_false(info.payload[RP_INFO_OFF_FLAGS] & RP_INFO_FLAG_ENCRYPTING);
     assert_int_equal(info.payload[RP_INFO_OFF_CARD_STATE], RP_CARD_STATE_OK);
-    /* Numbers are never reused; the next recording opens the new epoch's story. */
+    /* Numbers are never reused; the next recording opens the new epoch's story, in plain. */
     record_one(300);
     assert_int_equal(list_all(e, 4), 1);
     assert_int_equal(e[0].number, 4);
+    assert_false(e[0].flags & RP_RECORD_FLAG_ENCRYPTED);
     check_recording(&e[0], g_ramp - e[0].samples);
     /* A second wipe, of a device with nothing to hide, is just as final. */
     w = wipe_ok(1, 4);
@@ -2116,6 +2124,9 @@ static void test_wipe_power_cut_campaign(void **state)
     hello();
     record_one(1500);
     nvm_put_secrets();
+    /* A real recipient (over the secret-filled sectors 4 and 5): the boot that finishes a cut
+     * wipe loads it into RAM before the wipe goes on, and must drop it there too. */
+    expect_ok(set_recipient(RP_RECIPIENT_ACTION_SET, g_bob));
     const uint32_t seq_before = rec_device()->nvm.sequence;
     identity_t before = identity(7);
     static uint8_t nvm_baseline[NVM_FAKE_BYTES];

@@ -42,6 +42,9 @@ static int pending_put(rec_device_t *d)
 
 static int crypto_erase(rec_device_t *d)
 {
+    /* The RAM copy too (loaded at boot, before a cut wipe is finished): the next recording must
+     * not be encrypted to the old owner's key. */
+    memset(&d->recipient, 0, sizeof d->recipient);
     if (!d->nvm.present) return REC_OK;
     int err = rec_nvm_state_purge(&d->nvm, g_keep_kinds, sizeof g_keep_kinds);
     if (!err) err = rec_nvm_erase_sectors(&d->nvm, RECIPIENT_SECTOR, RECIPIENT_SECTORS);
