@@ -30,10 +30,16 @@
 // --encrypted: the recorder records to REC*.AGE (an owner key made with age-keygen, the simulator
 // started with --recipient, its device key made by PROVISION at the first boot of each sequence);
 // every .AGE is decrypted with the stock `age -d` and the WAV it gives checked as above, and no
-// hold file (REC*.HLD) may be left after the reboot. The phases are recording, stop and settings;
-// each sequence ends, once the recorder has sealed what it recovered, with a sync that decrypts
-// with the owner key and `recorder verify` of the library: every recording with audio, recovered
-// ones included, must be signed (statement over the .AGE, its WAV and checkpoints) and verify.
+// hold file (REC*.HLD) may be left after the reboot. The phases are recording, stop, wipe and
+// settings (default mix recording=4,stop=2,settings=1; add wipe=N). A wipe is judged as above and,
+// once done, must also have crypto-erased: the boot after the cut runs without --recipient (which
+// would set the recipient again at every start) and INFO must not say ENCRYPTING, NVM sectors 4
+// and 5 (the recipient) must be blank, and no 16-byte window of IMAGE.nvm may be the file key of
+// any .AGE the card held before the wipe (the age header MAC decides); a wipe not begun must leave
+// the recipient set. The next cut's boot sets the recipient again. Each sequence ends, once the
+// recorder has sealed what it recovered, with a sync that decrypts with the owner key and
+// `recorder verify` of the library: every recording with audio, recovered ones included, must be
+// signed (statement over the .AGE, its WAV and checkpoints) and verify.
 // Needs the simulator (firmware/build) and the app (npm run build). Exit status 0 when every cut
 // passed every check; the report is DIR/power-campaign.json and DIR/power-campaign.md.
 import { spawnSync } from 'node:child_process';
@@ -94,10 +100,12 @@ const { SerialPort } = await import('serialport');
 const { killAllNow, recordWithButton, seededRandom, spawnLines, startSimulator } = await import(pathToFileURL(driverJs).href);
 // The names of the library's own per-recorder files (pin record, key files, journal copy, log).
 const { LIBRARY_FILE } = await import(pathToFileURL(join(root, 'dist', 'host', 'engine', 'evidence', 'pins.js')).href);
+// The age file-key scan of the device's flash (shared with test/privacy-sim.test.ts).
+const { fileKeyHits } = await import(pathToFileURL(join(root, 'test', 'support', 'age-file-key.mjs')).href);
 
 const JOURNAL_RECORD_SIZE = structSize(STRUCTS.JOURNAL_RECORD);
 const PHASES = ['recording', 'stop', 'sync', 'delete', 'format', 'wipe', 'settings'];
-if (O.encrypted && /(sync|delete|format|wipe)=[1-9]/.test(O.mix)) throw new Error('--encrypted: the phases are recording, stop and settings');
+if (O.encrypted && /(sync|delete|format)=[1-9]/.test(O.mix)) throw new Error('--encrypted: the phases are recording, stop, wipe and settings');
 const mix = Object.fromEntries(O.mix.split(',').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
 for (const k of Object.keys(mix)) if (!PHASES.includes(k)) throw new Error(`unknown phase ${k} in --mix`);
 const ENV = { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', MTOOLS_SKIP_CHECK: '1', PATH: `${process.env.PATH}:/usr/sbin:/sbin` };
@@ -134,13 +142,18 @@ class Sim {
     this.lines = sim.lines;
   }
 
-  static async start(image, link, { waitReady = true, timeoutMs = 120_000 } = {}) {
+  /**
+   * `recipient: false` starts without --recipient, which would set the owner's recipient again at
+   * every start (after rec_app_init, so after a boot has finished a cut wipe): the boot that judges
+   * a wipe must show what the wipe left in the NVM.
+   */
+  static async start(image, link, { waitReady = true, timeoutMs = 120_000, recipient = true } = {}) {
     // Faster than real time, the simulator is a real-time program: boosted when we may (root) so
     // machine load is not mistaken for lost audio (as in test/support/sim.ts).
     const sim = await startSimulator({
       bin: simBin, image, link, sizeMb: O.sizeMb, mic: 'ramp', speed: O.speed, quiet: true,
       stallEvery: O.stallEvery, stallMs: O.stallMs || 500, boost: true, timeoutMs, waitReady, readyTimeoutMs: 20_000,
-      extraArgs: recipientHex ? ['--recipient', recipientHex] : [],
+      extraArgs: recipientHex && recipient ? ['--recipient', recipientHex] : [],
     });
     return new Sim(sim);
   }
@@ -285,6 +298,7 @@ function readCard(image, tmp) {
   mkdirSync(dir, { recursive: true });
   const names = mdir(image, '/RECORDS').filter((n) => RECORDING_NAME.test(n));
   const files = new Map();
+  const ages = new Map(); // number -> the .AGE as on the card (its header names the file key)
   if (names.length) {
     const r = mtool('mcopy', ['-n', '-o', '-i', image, ...names.map((n) => `::/RECORDS/${n}`), dir + '/']);
     if (r.status !== 0) throw new Error(`mcopy failed: ${r.stderr.toString()}`);
@@ -293,6 +307,7 @@ function readCard(image, tmp) {
         // Encrypted: the stock age gives the WAV, which is what the checks below look at.
         if (!ownerKey) throw new Error(`${n} on the card of a campaign without --encrypted`);
         const wav = join(dir, n.replace(/\.AGE$/i, '.WAV'));
+        ages.set(Number(/\d{5}/.exec(n)[0]), readFileSync(join(dir, n)));
         const d = spawnSync('age', ['-d', '-i', ownerKey, '-o', wav, join(dir, n)], { encoding: 'utf8' });
         report.ageDecryptions++;
         if (d.status !== 0) throw new Error(`${n} does not decrypt with the stock age: ${d.stderr.trim()}`);
@@ -314,7 +329,7 @@ function readCard(image, tmp) {
     if (r.status !== 0) throw new Error(`mcopy journal failed: ${r.stderr.toString()}`);
     journal = readFileSync(join(dir, 'journal.bin'));
   }
-  return { files, journal, others, orphans, dir };
+  return { files, ages, journal, others, orphans, dir };
 }
 
 function checkWav(file) {
@@ -504,6 +519,10 @@ const report = {
   wipesDone: 0,
   wipesResumed: 0,
   wipesNotBegun: 0,
+  /** --encrypted wipe cuts: .AGE files of the card before the wipe whose file key the NVM held then (unsealed), and key scans after. */
+  wipeAgeFiles: 0,
+  wipeKeysInNvmBefore: 0,
+  wipeNvmScans: 0,
   appSyncRuns: 0,
   appSyncIncomplete: 0,
   appIncomplete: [],
@@ -624,6 +643,7 @@ async function runSequence(seqNo, r, budget) {
   const lib = join(dir, 'library');
   const state = {
     files: new Map(), // number -> { sha, bytes }
+    ages: new Map(), // --encrypted: number -> the .AGE as last seen on the card
     everSeen: new Map(), // number -> { sha, bytes } as first finished on the card
     journal: Buffer.alloc(0),
     maxNumber: 0,
@@ -644,6 +664,8 @@ async function runSequence(seqNo, r, budget) {
     if (O.encrypted) await c.ok('PROVISION', { magic: PROTOCOL.provisionMagic, flags: 0, reserved: Buffer.alloc(3), hostRandom: randomBytes(32) }, 15_000);
     await c.close();
     if ((await sim.quit()) !== 0) throw new Error('first quit failed');
+    // The journal the first boot began: a wipe or format at the first cut is judged against it.
+    state.journal = readCard(image, dir).journal;
   }
 
   for (let k = 0; k < O.perSequence && budget.left() > 0; k++) {
@@ -716,6 +738,7 @@ async function oneCut(ctx, state, paths, r) {
   let settingsNew = null;
   let formatCut = false;
   let wipeCut = false;
+  let wipeAges = null; // --encrypted wipe: the .AGE files on the card before it
   let cliRun = null;
 
   const quickRecording = (seconds) => recordWithButton(sim.sim, seconds, O.speed);
@@ -789,6 +812,17 @@ async function oneCut(ctx, state, paths, r) {
     // As the app does: the counts it saw in LIST, so the recorder obeys.
     const seen = await c.list();
     const newest = seen.reduce((m, e) => Math.max(m, e.number), 0);
+    if (O.encrypted) {
+      // The .AGE files the card held (as judged after the last cut: nothing was recorded since),
+      // and whether the flash still held their file keys (recordings not sealed yet).
+      wipeAges = [...state.ages.values()];
+      if (wipeAges.length !== seen.length) throw new Error(`LIST has ${seen.length} recordings before the wipe, the card had ${wipeAges.length} .AGE files`);
+      const before = fileKeyHits(readFileSync(`${image}.nvm`), wipeAges);
+      d.ageFiles = wipeAges.length;
+      d.keysInNvmBefore = new Set(before.map((h) => h.file)).size;
+      report.wipeAgeFiles += d.ageFiles;
+      report.wipeKeysInNvmBefore += d.keysInNvmBefore;
+    }
     const delay = r() * (budgetFormatMs + 10);
     d.delayMs = Number(delay.toFixed(2));
     const pending = c.ok('WIPE', { magic: PROTOCOL.wipeMagic, recordings: seen.length, newestNumber: newest, reserved: 0, deviceId: state.deviceId }, 30_000).then(
@@ -832,8 +866,8 @@ async function oneCut(ctx, state, paths, r) {
     d.recoveryCutMs = Number(delay.toFixed(2));
   }
 
-  // Boot again on the same image and look.
-  sim = await Sim.start(image, link);
+  // Boot again on the same image and look (after a wipe, without --recipient: see Sim.start).
+  sim = await Sim.start(image, link, { recipient: !wipeCut });
   if (cliRun) {
     // The app waits for the recorder to come back, reconnects and carries on.
     const code = await cliRun.done;
@@ -898,13 +932,27 @@ async function oneCut(ctx, state, paths, r) {
     const recs = [];
     for (let o = 0; o < card.journal.length; o += JOURNAL_RECORD_SIZE) recs.push(decodeStruct('JOURNAL_RECORD', card.journal.subarray(o, o + JOURNAL_RECORD_SIZE)));
     if (recs[0]?.kind !== JOURNAL_KIND.EPOCH_START || recs[1]?.kind !== JOURNAL_KIND.WIPED) throw new Error(`after a wipe the journal is ${recs.map((x) => x.kind).join(',')}, not EPOCH_START then WIPED`);
-    if (recs[1].flags & RECORD_FLAGS.RECOVERED) report.wipesResumed++;
+    const resumed = (recs[1].flags & RECORD_FLAGS.RECOVERED) !== 0;
     if (card.files.size !== 0) throw new Error(`after a wipe the card holds recordings ${[...card.files.keys()].join(', ')}`);
     const run = longestRampRun(readFileSync(image));
     if (run > rate / 10) throw new Error(`after a wipe a run of ${run} ramp samples is left in the raw image`);
+    if (O.encrypted) {
+      // Crypto-erase: no recipient (INFO of a boot without --recipient, and NVM sectors 4 and 5
+      // blank) and no 16-byte window of the flash opens any .AGE the card held before the wipe.
+      if (info.flags & INFO_FLAGS.ENCRYPTING) throw new Error(`after a wipe ${resumed ? 'finished by this boot' : 'done before the cut'} INFO still says ENCRYPTING (the recipient is still set)`);
+      const nvm = readFileSync(`${image}.nvm`);
+      const rcpt = nvm.subarray(4 * 4096, 6 * 4096);
+      if (!rcpt.every((b) => b === 0xff)) throw new Error('after a wipe NVM sectors 4 and 5 (the recipient) are not blank');
+      const left = fileKeyHits(nvm, wipeAges);
+      report.wipeNvmScans++;
+      if (left.length) throw new Error(`after a wipe the NVM still holds the file key of ${left.map((h) => `.AGE #${h.file + 1} of ${wipeAges.length} at offset ${h.offset}`).join(', ')}`);
+    }
     report.wipesDone++;
+    if (resumed) report.wipesResumed++;
     d.wiped = true;
   } else if (wipeCut) {
+    // Not begun: the card is as before (checked below), and so is the recipient in the NVM.
+    if (O.encrypted && !(info.flags & INFO_FLAGS.ENCRYPTING)) throw new Error('a wipe that had not begun cleared the recipient');
     report.wipesNotBegun++;
   }
   if (!formatCut && !card.journal.subarray(0, state.journal.length).equals(state.journal)) throw new Error('the journal is not an extension of the one before the cut');
@@ -1009,6 +1057,7 @@ async function oneCut(ctx, state, paths, r) {
 
   // New state.
   state.files = new Map([...card.files].map(([n, b]) => [n, { sha: sha256(b), bytes: b }]));
+  state.ages = card.ages;
   for (const [n, v] of state.files) if (!state.everSeen.has(n)) state.everSeen.set(n, v);
   state.journal = card.journal;
   state.maxNumber = Math.max(state.maxNumber, ...card.files.keys(), ...journal.map((j) => j.number));
@@ -1124,6 +1173,7 @@ const md = [
   ...(O.encrypted
     ? [
         `| .AGE files decrypted by the stock age | ${report.ageDecryptions} |`,
+        `| wipe cuts: .AGE files on the card before the wipe (of them with the file key still in the NVM then) / NVM scans after a done wipe, no key left | ${report.wipeAgeFiles} (${report.wipeKeysInNvmBefore}) / ${report.wipeNvmScans} |`,
         `| encrypted recordings signed and verified after the final syncs (recovered after a cut / stopped) | ${report.signedEncrypted.recovered} / ${report.signedEncrypted.stopped} |`,
       ]
     : []),

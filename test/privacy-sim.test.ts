@@ -12,11 +12,12 @@
  * never seals, so there the key is still in the flash at the wipe, and the wipe destroys it.
  */
 import { spawnSync } from 'node:child_process';
-import { createHash, createHmac, hkdfSync } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stopAllProcesses } from '../host/sim/driver.js';
+import { ageParts, fileKeyOffsets } from './support/age-file-key.mjs';
 import { longestSignalRun, parseRecording } from './support/recording.js';
 import { record } from './support/reliability.js';
 import { CLI, mcopyOut, requireSimulator, requireTool, runCli, sh, startSim, stopAll, tempDir, type Sim } from './support/sim.js';
@@ -58,30 +59,6 @@ async function syncSealed(sim: Sim): Promise<{ code: number | null; stdout: stri
     if (r.code !== 0 || !r.stdout.includes('"code":"SIGNATURE_PENDING"') || attempt === 40) return r;
     await new Promise((res) => setTimeout(res, 250));
   }
-}
-
-/** An age v1 file split: the header up to and including "---", its MAC, and where the payload starts. */
-function ageParts(file: Buffer): { header: Buffer; mac: Buffer; payload: number } {
-  const end = file.indexOf('\n---');
-  expect(end).toBeGreaterThan(0);
-  const lineEnd = file.indexOf('\n', end + 1);
-  return {
-    header: file.subarray(0, end + 4),
-    mac: Buffer.from(file.subarray(end + 5, lineEnd).toString('latin1'), 'base64'),
-    payload: lineEnd + 1,
-  };
-}
-
-/** Every offset of `mem` whose 16 bytes are the file key of the age file (its header MAC checks). */
-function fileKeyOffsets(mem: Buffer, age: Buffer): number[] {
-  const { header, mac } = ageParts(age);
-  expect(mac.length).toBe(32);
-  const hits: number[] = [];
-  for (let o = 0; o + 16 <= mem.length; o++) {
-    const hmacKey = Buffer.from(hkdfSync('sha256', mem.subarray(o, o + 16), Buffer.alloc(0), 'header', 32));
-    if (createHmac('sha256', hmacKey).update(header).digest().equals(mac)) hits.push(o);
-  }
-  return hits;
 }
 
 /** Where chunk i (0-based) of the age payload starts: after the header and the 16-byte nonce. */
