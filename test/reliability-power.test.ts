@@ -90,19 +90,24 @@ describe('power-cut campaign', () => {
     expect(readFileSync(join(out, 'power-campaign.md'), 'utf8')).toMatch(/power cuts, 0 failure/);
   }, 360_000);
 
-  it('survives 80 power cuts while recording encrypted (every .AGE decrypted by the stock age, no hold file left, recovered recordings signed)', async () => {
+  it('survives 80 power cuts while recording encrypted and wiping (every .AGE decrypted by the stock age, no hold file left, recovered recordings signed, no file key or recipient left by a wipe)', async () => {
     requireTool('age', 'age');
     requireTool('age-keygen', 'age');
     const out = tempDir('rec-power-age-report-');
-    const r = await run(['--encrypted', '--cuts', '80', '--seed', String(process.env.REC_POWER_SEED ?? 7), '--per-sequence', '20', '--speed', '10', '--out', out, '--quiet'], 200_000);
+    const r = await run(['--encrypted', '--cuts', '80', '--seed', String(process.env.REC_POWER_SEED ?? 7), '--per-sequence', '20', '--speed', '10', '--mix', 'recording=4,stop=2,settings=1,wipe=1', '--out', out, '--quiet'], 200_000);
     const reportPath = join(out, 'power-campaign.json');
     expect(existsSync(reportPath), r.out.slice(-3000)).toBe(true);
-    const report = JSON.parse(readFileSync(reportPath, 'utf8')) as Report & { ageDecryptions: number; signedEncrypted: { recovered: number; stopped: number } };
+    const report = JSON.parse(readFileSync(reportPath, 'utf8')) as Report & { ageDecryptions: number; signedEncrypted: { recovered: number; stopped: number }; wipesDone: number; wipesNotBegun: number; wipeNvmScans: number };
     console.log(`power-campaign --encrypted: ${JSON.stringify({ cuts: report.cuts, byPhase: report.byPhase, worstLossSeconds: report.worstLossSeconds, recovered: report.recovered, ageDecryptions: report.ageDecryptions, signedEncrypted: report.signedEncrypted })}`);
     expect(report.failures, JSON.stringify(report.failures, null, 1)).toEqual([]);
     expect(r.code, r.out.slice(-3000)).toBe(0);
     expect(report.cuts).toBeGreaterThanOrEqual(80);
-    for (const phase of ['recording', 'stop', 'settings', 'recovery']) expect(report.byPhase[phase]!.cuts, phase).toBeGreaterThan(0);
+    for (const phase of ['recording', 'stop', 'wipe', 'settings', 'recovery']) expect(report.byPhase[phase]!.cuts, phase).toBeGreaterThan(0);
+    // Every wipe cut was judged: wiped (its flash scanned for the card's file keys, the recipient
+    // gone) or not begun (the card and the recipient as before); at least one wiped.
+    expect(report.wipesDone + report.wipesNotBegun).toBe(report.byPhase.wipe!.cuts);
+    expect(report.wipesDone).toBeGreaterThan(0);
+    expect(report.wipeNvmScans).toBe(report.wipesDone);
     expect(report.recovered).toBeGreaterThan(10);
     expect(report.ageDecryptions).toBeGreaterThan(report.recovered);
     expect(report.worstLossSeconds).not.toBeNull();
