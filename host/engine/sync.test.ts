@@ -7,6 +7,9 @@ import type { Fs } from './library.js';
 import { verifyLibraryFile } from './verify.js';
 import { setup } from './testing/harness.js';
 
+/** vi.waitFor's default of 1 s is too short on a loaded machine. */
+const SETTLE = { timeout: 15_000, interval: 10 };
+
 const wavs = (dir: string) => readdirSync(dir).filter((n) => n.endsWith('.wav')).sort();
 
 describe('sync', () => {
@@ -221,7 +224,7 @@ describe('sync', () => {
     });
     let settled = false;
     const op = h.engine.sync({ dest: h.dest, progressIntervalMs: 0 }).finally(() => (settled = true));
-    await vi.waitFor(() => expect(stopped).not.toBeNull());
+    await vi.waitFor(() => expect(stopped).not.toBeNull(), SETTLE);
     expect(openWhenStopped).toBe(true);
     await stopped;
     expect(settled).toBe(true);

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, render } from 'ink-testing-library';
 import { setup as engineSetup } from '../../engine/testing/harness.js';
 import { App, defaultEngine } from '../app.js';
-import { text } from './fixtures.js';
+import { SETTLE, text } from './fixtures.js';
 
 afterEach(() => {
   cleanup();
@@ -30,7 +30,7 @@ async function pressV(dest: string, port: { path: string; opener: never }) {
   const ui = render(<App engine={engine} destination={dest} startWith="none" loadLevels={async () => []} utc />);
   await new Promise((r) => setTimeout(r, 20));
   ui.stdin.write('v');
-  await vi.waitFor(() => expect(text(ui.lastFrame())).toMatch(/Library folder:/));
+  await vi.waitFor(() => expect(text(ui.lastFrame())).toMatch(/Library folder:/), SETTLE);
   const warnings = consoleError.mock.calls.map((c) => c.join(' ')).filter((m) => /same key/.test(m));
   return { frame: text(ui.lastFrame()), warnings };
 }

@@ -5,7 +5,7 @@ import type { EngineEvent, EventInput, EventListener } from '../../engine/events
 import { App, endedWithProblems, runInteractive } from '../app.js';
 import type { EnginePort } from '../engine-port.js';
 import { initialState } from '../state.js';
-import { assertFits, device, ev, recording, text } from './fixtures.js';
+import { assertFits, device, ev, recording, SETTLE, text } from './fixtures.js';
 
 afterEach(() => cleanup());
 
@@ -82,11 +82,11 @@ function setup(props: Partial<Parameters<typeof App>[0]> = {}) {
 describe('App', () => {
   it('looks at the recorder when it starts and shows it', async () => {
     const { engine, ui } = setup();
-    await vi.waitFor(() => expect(engine.ops()).toEqual(['status']));
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['status']), SETTLE);
     expect(engine.calls[0]?.arg).toEqual({ destination: DEST, port: undefined });
     connected(engine);
     engine.settle('status');
-    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('SIMULATED RECORDER (demo)'));
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('SIMULATED RECORDER (demo)'), SETTLE);
     expect(text(ui.lastFrame())).toContain('s copy v check library d delete copied h help q quit');
     assertFits(ui.lastFrame());
   });
@@ -95,9 +95,9 @@ describe('App', () => {
     const { engine, ui, loadLevels } = setup({ startWith: 'none' });
     await tick();
     ui.stdin.write('s');
-    await vi.waitFor(() => expect(engine.ops()).toEqual(['sync']));
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['sync']), SETTLE);
     ui.stdin.write('s');
-    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Still copying.'));
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Still copying.'), SETTLE);
     expect(engine.ops()).toEqual(['sync']);
 
     connected(engine, { inLibrary: [1, 2], toCopy: [3] });
@@ -105,14 +105,14 @@ describe('App', () => {
     engine.emit({ type: 'file.verified', number: 3, path: `${DEST}/3.wav`, manifestPath: `${DEST}/3.json`, sha256: 'ab'.repeat(32), durationMs: 62_000, alreadyPresent: false });
     engine.emit({ type: 'sync.summary', ok: true, deviceId: 'x', label: 'x', destination: DEST, copied: [3], alreadyHad: [1, 2], failed: [], deleted: [], inProgress: [], journal: 'ok', bytes: 3_000_000, elapsedMs: 2000, message: 'x' });
     engine.settle('sync');
-    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Copy finished'));
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Copy finished'), SETTLE);
     const t = text(ui.lastFrame());
     expect(t).toContain('✓ 1 recording copied and verified (3.0 MB).');
     expect(t).toContain('• 2 already in your library');
     expect(t).toContain(`Your recordings are in: ${DEST}`);
     // Loudness was computed from the verified copy and drawn in its row.
     expect(loadLevels).toHaveBeenCalledWith(`${DEST}/3.wav`, 16);
-    await vi.waitFor(() => expect(ui.lastFrame()).toContain('▁▁██▁▁▁▁▁▁▁▁▁▁▁▁'));
+    await vi.waitFor(() => expect(ui.lastFrame()).toContain('▁▁██▁▁▁▁▁▁▁▁▁▁▁▁'), SETTLE);
     assertFits(ui.lastFrame());
   });
 
@@ -120,60 +120,60 @@ describe('App', () => {
     const { engine, ui } = setup({ startWith: 'none' });
     await tick();
     ui.stdin.write('s');
-    await vi.waitFor(() => expect(engine.ops()).toEqual(['sync']));
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['sync']), SETTLE);
     engine.settle('sync', new Error('serial port closed'));
-    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('That did not work: serial port closed.'));
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('That did not work: serial port closed.'), SETTLE);
     expect(text(ui.lastFrame())).toContain('Press s to try again.');
   });
 
   it('shows the unplugged message when the recorder goes away', async () => {
     const { engine, ui } = setup({ startWith: 'sync' });
-    await vi.waitFor(() => expect(engine.ops()).toEqual(['sync']));
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['sync']), SETTLE);
     connected(engine);
     engine.emit({ type: 'link.disconnected', port: '/dev/ttyACM0', message: 'gone' });
-    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('The recorder was unplugged. Plug it back in to continue — nothing has been lost.'));
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('The recorder was unplugged. Plug it back in to continue — nothing has been lost.'), SETTLE);
   });
 
   it('asks before deleting, and deletes only after y', async () => {
     const { engine, ui } = setup();
-    await vi.waitFor(() => expect(engine.ops()).toEqual(['status']));
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['status']), SETTLE);
     connected(engine);
     engine.settle('status');
     await tick();
     ui.stdin.write('d');
-    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Delete 3 recordings from the recorder?'));
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Delete 3 recordings from the recorder?'), SETTLE);
     expect(text(ui.lastFrame())).toContain('y yes, delete n no, keep them');
     ui.stdin.write('x'); // not an answer: nothing happens
     ui.stdin.write('n');
-    await vi.waitFor(() => expect(text(ui.lastFrame())).not.toContain('Delete 3 recordings'));
+    await vi.waitFor(() => expect(text(ui.lastFrame())).not.toContain('Delete 3 recordings'), SETTLE);
     expect(engine.ops()).toEqual(['status']);
 
     ui.stdin.write('d');
-    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Delete 3 recordings from the recorder?'));
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Delete 3 recordings from the recorder?'), SETTLE);
     ui.stdin.write('y');
-    await vi.waitFor(() => expect(engine.ops()).toEqual(['status', 'delete']));
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['status', 'delete']), SETTLE);
     expect(engine.calls[1]?.arg).toEqual({ destination: DEST, port: undefined, numbers: [1, 2, 3] });
     for (const n of [1, 2, 3]) engine.emit({ type: 'file.deleted', number: n, message: 'ok' });
     engine.settle('delete');
-    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('✓ 3 recordings deleted from the recorder.'));
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('✓ 3 recordings deleted from the recorder.'), SETTLE);
   });
 
   it('checks the library on v', async () => {
     const { engine, ui } = setup({ startWith: 'none' });
     await tick();
     ui.stdin.write('v');
-    await vi.waitFor(() => expect(engine.ops()).toEqual(['verify']));
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['verify']), SETTLE);
     expect(engine.calls[0]?.arg).toEqual({ destination: DEST });
     engine.emit({ type: 'file.verified', number: 1, path: `${DEST}/1.wav`, manifestPath: `${DEST}/1.json`, sha256: 'ab'.repeat(32), durationMs: 1, alreadyPresent: true });
     engine.settle('verify');
-    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('✓ 1 recording in your library match their fingerprints.'));
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('✓ 1 recording in your library match their fingerprints.'), SETTLE);
   });
 
   it('asks for a copy first when it does not know where the library is', async () => {
     const { engine, ui } = setup({ startWith: 'none', destination: undefined });
     await tick();
     ui.stdin.write('v');
-    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('The app does not know where your library is yet.'));
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('The app does not know where your library is yet.'), SETTLE);
     expect(engine.ops()).toEqual([]);
   });
 
@@ -181,19 +181,19 @@ describe('App', () => {
     const { ui } = setup({ startWith: 'none' });
     await tick();
     ui.stdin.write('h');
-    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Show or hide this help.'));
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Show or hide this help.'), SETTLE);
     assertFits(ui.lastFrame());
     ui.stdin.write('?');
-    await vi.waitFor(() => expect(text(ui.lastFrame())).not.toContain('Show or hide this help.'));
+    await vi.waitFor(() => expect(text(ui.lastFrame())).not.toContain('Show or hide this help.'), SETTLE);
     ui.stdin.write('?');
-    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Show or hide this help.'));
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Show or hide this help.'), SETTLE);
   });
 
   it('quits on q, stopping the engine first', async () => {
     const { engine, ui, onQuit } = setup({ startWith: 'none' });
     await tick();
     ui.stdin.write('q');
-    await vi.waitFor(() => expect(onQuit).toHaveBeenCalledTimes(1));
+    await vi.waitFor(() => expect(onQuit).toHaveBeenCalledTimes(1), SETTLE);
     expect(engine.stopped).toBe(1);
     ui.stdin.write('s');
     await tick();
@@ -202,9 +202,9 @@ describe('App', () => {
 
   it('quits cleanly on Ctrl-C, even in the middle of a copy', async () => {
     const { engine, ui, onQuit } = setup({ startWith: 'sync' });
-    await vi.waitFor(() => expect(engine.ops()).toEqual(['sync']));
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['sync']), SETTLE);
     ui.stdin.write('\u0003');
-    await vi.waitFor(() => expect(onQuit).toHaveBeenCalledTimes(1));
+    await vi.waitFor(() => expect(onQuit).toHaveBeenCalledTimes(1), SETTLE);
     expect(engine.stopped).toBe(1);
   });
 });
@@ -245,7 +245,7 @@ describe('runInteractive', () => {
     await vi.waitFor(() => {
       expect((engine as unknown as { listeners: Set<unknown> }).listeners.size).toBeGreaterThan(0);
       expect(stdin.listenerCount('readable') + stdin.listenerCount('data')).toBeGreaterThan(0);
-    });
+    }, SETTLE);
     stdin.press('q');
     await expect(done).resolves.toBe(0);
     expect(engine.stopped).toBeGreaterThanOrEqual(1);

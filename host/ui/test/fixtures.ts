@@ -88,3 +88,9 @@ export function text(frame: string | undefined): string {
     .replace(/\s+/g, ' ')
     .trim();
 }
+
+/**
+ * Options for vi.waitFor where the awaited frame follows real work (a sync, a library check):
+ * its default of 1 s failed a CI run on a loaded machine; this only waits longer, never passes more.
+ */
+export const SETTLE = { timeout: 15_000, interval: 10 };
