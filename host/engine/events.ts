@@ -70,6 +70,8 @@ export type ProblemCode =
   // ---- privacy (issue 13)
   | 'UNSYNCED' // wipe or format refused: recordings without a verified copy in the library
   | 'WIPE_UNPROVEN' // the wipe was done but its certificate does not verify under the pinned key
+  // ---- markers (issue 15: host/engine/notes.ts, host/engine/export/excerpt.ts)
+  | 'NOTES_INVALID' // a marker notes file is not WebVTT, or a note cannot be written
   | 'INTERNAL';
 
 /** A device ERROR frame, decoded. */
