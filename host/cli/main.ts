@@ -522,7 +522,8 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
   // recorder's label unless --dest is given.
   const destination = str(p, 'dest');
   let port = str(p, 'port');
-  // No recorder attached and none named: run the demo on the built-in simulated recorder.
+  // No recorder attached and none named: the library, and the demo on the built-in simulated
+  // recorder if the person asks for it.
   if (!port && !io.engine?.open) {
     const { candidates } = await discover({ ...(io.engine?.listPorts ? { listPorts: io.engine.listPorts } : {}), ...(io.engine?.listFallback ? { listFallback: io.engine.listFallback } : {}) });
     if (candidates.length > 1) {
@@ -533,6 +534,10 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
       }
     }
     if (candidates.length === 0) {
+      // The person's own library first; the demo (the simulated recorder) when they ask for it.
+      let wantDemo = false;
+      const code = await mod.runInteractive({ ...(destination ? { destination } : {}), engineOptions: io.engine ?? {}, startWith: 'library', onDemo: () => (wantDemo = true) });
+      if (!wantDemo) return code;
       const { startDemo } = await import('./demo.js');
       let demo;
       try {

@@ -350,3 +350,6 @@ export class Player {
     c.once('exit', () => clearTimeout(hard));
   }
 }
+
+/** What the app uses of a Player (tests give a fake). */
+export type PlayerControl = Pick<Player, 'play' | 'toggle' | 'back' | 'setSpeed' | 'stop' | 'status'>;
