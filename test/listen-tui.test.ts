@@ -57,33 +57,49 @@ async function until<T>(what: string, f: () => T | undefined | false, timeoutMs 
   }
 }
 
+/** Starts the built app in an 80x24 tmux window on a fixture library, with the fake player. */
+function startApp() {
+  const dir = mkdtempSync(join(tmpdir(), 'listen-tui-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const lib = join(dir, 'Recordings');
+  const { newest } = writeFixtureLibrary(lib);
+  const log = join(dir, 'player.log');
+  const socket = `listen-${process.pid}-${Date.now()}`;
+  const env = {
+    RECORDER_PLAYER: FAKE_PLAYER,
+    FAKE_PLAYER_LOG: log,
+    FAKE_PLAYER_LIFE_MS: '60000',
+    TZ: 'UTC',
+    HOME: dir,
+  };
+  const command = ['env', '-u', 'CI', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, CLI, '--dest', lib].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+  tmux(socket, ['new-session', '-d', '-x', '80', '-y', '24', '-s', 'app', command]);
+  // The window stays when the app ends, so that only the app can stop its player (tmux would
+  // otherwise hang up on everything left in it).
+  tmux(socket, ['set-option', '-t', 'app', 'remain-on-exit', 'on']);
+  const lines = (): LogLine[] => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine) : []);
+  cleanups.push(() => {
+    spawnSync('tmux', ['-L', socket, 'kill-server'], { timeout: 10_000 });
+    for (const l of lines()) if (l.argv && alive(l.pid)) process.kill(l.pid, 'SIGKILL');
+  });
+  const screen = () => tmux(socket, ['capture-pane', '-p', '-t', 'app']);
+  const starts = () => lines().filter((l) => l.argv);
+  return {
+    socket,
+    newest,
+    lines,
+    screen,
+    starts,
+    see: (re: RegExp, what = String(re)) => until(what, () => re.test(screen()), 20_000, screen),
+    keys: (...k: string[]) => tmux(socket, ['send-keys', '-t', 'app', ...k]),
+    nthStart: (n: number) => until(`player start ${n}`, () => starts()[n - 1], 15_000, () => JSON.stringify(lines())),
+    stopped: (pid: number) => until(`player ${pid} stopped`, () => lines().some((l) => l.pid === pid && l.signal === 'SIGTERM'), 15_000, () => JSON.stringify(lines())),
+  };
+}
+
 describe('listening in the app, in tmux', () => {
   it('opens the library without a recorder, plays a recording with the keys and a fake player, writes a note, and stops every player', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'listen-tui-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const lib = join(dir, 'Recordings');
-    const { newest } = writeFixtureLibrary(lib);
-    const log = join(dir, 'player.log');
-    const socket = `listen-${process.pid}-${Date.now()}`;
-    const env = {
-      RECORDER_PLAYER: FAKE_PLAYER,
-      FAKE_PLAYER_LOG: log,
-      FAKE_PLAYER_LIFE_MS: '60000',
-      TZ: 'UTC',
-      HOME: dir,
-    };
-    const command = ['env', '-u', 'CI', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, CLI, '--dest', lib].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-    tmux(socket, ['new-session', '-d', '-x', '80', '-y', '24', '-s', 'app', command]);
-    const lines = (): LogLine[] => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine) : []);
-    cleanups.push(() => {
-      spawnSync('tmux', ['-L', socket, 'kill-server'], { timeout: 10_000 });
-      for (const l of lines()) if (l.argv && alive(l.pid)) process.kill(l.pid, 'SIGKILL');
-    });
-    const screen = () => tmux(socket, ['capture-pane', '-p', '-t', 'app']);
-    const see = (re: RegExp, what = String(re)) => until(what, () => re.test(screen()), 20_000, screen);
-    const keys = (...k: string[]) => tmux(socket, ['send-keys', '-t', 'app', ...k]);
-    const starts = () => lines().filter((l) => l.argv);
-    const nthStart = (n: number) => until(`player start ${n}`, () => starts()[n - 1], 15_000, () => JSON.stringify(lines()));
+    const { socket, newest, lines, screen, starts, see, keys, nthStart, stopped } = startApp();
     const ffplay = (...rest: string[]) => ['-nodisp', '-autoexit', '-loglevel', 'error', ...rest, newest];
     const ss = (l: LogLine) => Number(l.argv![l.argv!.indexOf('-ss') + 1]);
 
@@ -145,7 +161,7 @@ describe('listening in the app, in tmux', () => {
     // Pause: the player is stopped.
     keys('Space');
     await see(/Paused/);
-    await until('the 0.75x player stopped', () => lines().some((l) => l.pid === slow.pid && l.signal === 'SIGTERM'), 15_000, () => JSON.stringify(lines()));
+    await stopped(slow.pid);
 
     // A note on the chosen marker (1), saved beside the copy.
     keys('e', 'Missed the appointment', 'Enter');
@@ -160,9 +176,27 @@ describe('listening in the app, in tmux', () => {
     const again = await nthStart(6);
     keys('q');
     await see(/Evidence Recorder — your recordings/);
-    await until('the last player stopped', () => lines().some((l) => l.pid === again.pid && l.signal === 'SIGTERM'), 15_000, () => JSON.stringify(lines()));
+    await stopped(again.pid);
     keys('q');
-    await until('the app to quit', () => spawnSync('tmux', ['-L', socket, 'has-session', '-t', 'app'], { timeout: 10_000 }).status !== 0, 15_000, screen);
+    await until('the app to quit', () => tmux(socket, ['display-message', '-p', '-t', 'app', '#{pane_dead} #{pane_dead_status}']).trim() === '1 0', 15_000, screen);
     for (const l of starts()) await until(`player ${l.pid} gone`, () => !alive(l.pid));
+  });
+
+  it('stops the player when the app is ended by a signal while it plays', async () => {
+    const { socket, newest, see, keys, nthStart, lines } = startApp();
+    await see(/Kitchen #2/);
+    keys('Enter');
+    await see(/Markers \(2\)/);
+    keys('Space');
+    const playing = await nthStart(1);
+    expect(playing.argv!.at(-1)).toBe(newest);
+    expect(alive(playing.pid)).toBe(true);
+    // SIGTERM to the app alone (as a shutdown or a process manager sends it), not to the player:
+    // the app stops its player before it ends. (Closing the terminal reaches both with SIGHUP.)
+    const app = Number(tmux(socket, ['display-message', '-p', '-t', 'app', '#{pane_pid}']).trim());
+    expect(app).toBeGreaterThan(1);
+    process.kill(app, 'SIGTERM');
+    await until(`player ${playing.pid} gone`, () => !alive(playing.pid), 15_000, () => JSON.stringify(lines()));
+    await until('the app to end', () => !alive(app));
   });
 });

@@ -163,18 +163,45 @@ export async function pipedAudio(file: string, fromMs: number): Promise<PipedAud
   }
 }
 
-// Every player process alive, so that none outlives the app.
+// Every player process alive, so that none outlives the app: not when it exits, and not when it
+// is ended by a signal (its terminal closed: SIGHUP; SIGTERM), which would otherwise leave the
+// player playing on its own.
 const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
+const ENDING_SIGNALS: NodeJS.Signals[] = ['SIGHUP', 'SIGTERM'];
+
+function killAll(): void {
+  for (const c of live) c.kill('SIGKILL');
+  live.clear();
+}
+
+function onEndingSignal(signal: NodeJS.Signals): void {
+  killAll();
+  watchSignals(false);
+  // Then the signal again, now without this listener: it ends the app as it would have, through
+  // the app's own listeners if it has some (Ink's signal-exit restores the terminal, then ends
+  // the process, but only when it is the last listener: it was not while this one was there).
+  process.kill(process.pid, signal);
+}
+
+let watching = false;
+function watchSignals(on: boolean): void {
+  if (on === watching) return;
+  watching = on;
+  for (const signal of ENDING_SIGNALS) {
+    if (on) process.on(signal, onEndingSignal);
+    else process.off(signal, onEndingSignal);
+  }
+  if (on) process.on('exit', killAll);
+  else process.off('exit', killAll);
+}
+
 function track(child: ChildProcess): void {
   live.add(child);
-  child.once('exit', () => live.delete(child));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const c of live) c.kill('SIGKILL');
-    });
-  }
+  watchSignals(true);
+  child.once('exit', () => {
+    live.delete(child);
+    if (live.size === 0) watchSignals(false);
+  });
 }
 
 export type PlaybackState = 'stopped' | 'playing' | 'paused';
