@@ -99,7 +99,7 @@ function startApp() {
 
 describe('listening in the app, in tmux', () => {
   it('opens the library without a recorder, plays a recording with the keys and a fake player, writes a note, and stops every player', async () => {
-    const { socket, newest, lines, screen, starts, see, keys, nthStart, stopped } = startApp();
+    const { socket, newest, screen, starts, see, keys, nthStart, stopped } = startApp();
     const ffplay = (...rest: string[]) => ['-nodisp', '-autoexit', '-loglevel', 'error', ...rest, newest];
     const ss = (l: LogLine) => Number(l.argv![l.argv!.indexOf('-ss') + 1]);
 
