@@ -4,20 +4,8 @@
  * file with one cue per marker.
  */
 import type { ManifestMarker } from './library.js';
-import type { WavLayout } from './wav.js';
+import type { WavMarker } from './wav.js';
 import { formatMarkerNotes, markerCues, type MarkerNote } from './notes.js';
-
-/** A marker as wav.ts reads it from the `cue ` chunk and its `labl`. */
-export interface WavMarker {
-  id: number;
-  sampleOffset: number;
-  label: string;
-}
-
-/** The markers of a parsed WAV (in file order). */
-export function wavMarkers(layout: WavLayout): WavMarker[] {
-  return (layout as WavLayout & { markers?: WavMarker[] }).markers ?? [];
-}
 
 /** floor(sampleOffset * 1000 / sampleRate), exactly (offsets can exceed 2^53 / 1000 in theory). */
 export function markerTimeMs(sampleOffset: number, sampleRate: number): number {

@@ -43,7 +43,7 @@ import { decryptLibraryCopy } from './privacy/decrypt-copy.js';
 import { libraryRootOf, loadIdentities, type LoadedIdentity } from './privacy/owner-keys.js';
 import { recipientString } from './privacy/recipient.js';
 import { buildManifest, type ClockInfo } from './manifest.js';
-import { manifestMarkers, wavMarkers } from './markers.js';
+import { manifestMarkers } from './markers.js';
 import type { Emit, Session } from './session.js';
 import { copyStands, inspectFile, readerFor, verifyLibraryFile } from './verify.js';
 import { compareWav, hashRange } from './wav.js';
@@ -765,7 +765,7 @@ async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, r
     verification: { sampleCountMatches, journalProblems },
     evidence: signed.evidence,
     ...(encrypted ? { encryption: { format: 'age-v1' as const, derived: null } } : {}),
-    ...(ins ? { markers: manifestMarkers(wavMarkers(ins.layout), e.sampleRate) } : {}),
+    ...(ins ? { markers: manifestMarkers(ins.layout.markers, e.sampleRate) } : {}),
   });
   if (await exists(fs, t.manifest)) throw new EngineError('FILE_CONFLICT', `${path.basename(t.manifest)} appeared in the library while copying; it was not touched.`, 'Run sync again.');
   await publishNoClobber(fs, t.part, t.final);
