@@ -784,7 +784,8 @@ async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, r
       emit({ type: 'note', message: `Recording ${e.number} is encrypted: its encrypted copy ${path.basename(t.final)} is verified and kept, but no owner key on this computer opens it, so no WAV was made. Decrypt it later with \`recorder decrypt ${e.number} --identity FILE\` (or \`recorder keys import FILE\`, then sync).` });
     }
   }
-  emit({ type: 'file.verified', number: e.number, path: t.final, manifestPath: t.manifest, sha256: deviceSha, durationMs: durationMs(e.sampleCount, e.sampleRate), alreadyPresent: false, signature: signed.summary, encryption });
+  const markers = ctx.library.get(`${ctx.deviceId}:${e.number}`)?.manifest.markers;
+  emit({ type: 'file.verified', number: e.number, path: t.final, manifestPath: t.manifest, sha256: deviceSha, durationMs: durationMs(e.sampleCount, e.sampleRate), alreadyPresent: false, signature: signed.summary, encryption, ...(encryption !== 'encrypted-only' ? { markers: markers?.length ?? 0 } : {}) });
   result.copied.push(e.number);
   return 'ok';
 }

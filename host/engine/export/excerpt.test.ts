@@ -9,6 +9,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileS
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { CARD_LAYOUT } from '../../../protocol/src/schema.js';
+import { describeEvent } from '../describe.js';
 import type { Manifest } from '../library.js';
 import { audacityLabels, manifestMarkers } from '../markers.js';
 import { notesPath, parseWebVtt, readMarkerNotes, webVttProblems } from '../notes.js';
@@ -90,6 +91,9 @@ describe('markers after sync', () => {
       { number: 3, sampleOffset: 19_999, timeMs: 1249, label: 'Marker 3' },
     ]);
     expect((await verifyLibraryFile(fileOf(h.dest, '_1.wav'))).ok).toBe(true);
+    const verified = h.of('file.verified')[0]!;
+    expect(verified.markers).toBe(3);
+    expect(describeEvent(verified)).toMatch(/^Recording 1 copied and verified \(0:01, 3 markers\)/);
   });
 
   test('a recording without markers has no markers field', async () => {
