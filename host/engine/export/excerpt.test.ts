@@ -5,8 +5,10 @@
  * the note's sox and ffmpeg commands.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { CARD_LAYOUT } from '../../../protocol/src/schema.js';
 import { describeEvent } from '../describe.js';
@@ -152,6 +154,22 @@ describe('excerpts', () => {
     const y = await makeExcerpt({ library: h.dest, recording: fileOf(h.dest, '_1.wav'), range: { from: { marker: 1 }, to: { marker: 2 } }, appVersion: '9.9.9', emit });
     expect(y.wavPath).toBe(x.wavPath.replace(/\.wav$/, '-2.wav'));
     expect(readFileSync(x.wavPath).equals(out)).toBe(true);
+  });
+
+  test('the note\'s sha256sum, sox, ffmpeg, dd and tail commands, run as written, print the hashes it gives', async () => {
+    const h = await library();
+    const x = await makeExcerpt({ library: h.dest, recording: 1, range: { from: { marker: 2 }, to: { ms: 1100 } }, appVersion: 't', emit });
+    const check = mkdtempSync(join(tmpdir(), 'excerpt-check-'));
+    copyFileSync(fileOf(h.dest, '_1.wav'), join(check, x.provenance.original.fileName));
+    copyFileSync(x.wavPath, join(check, basename(x.wavPath)));
+    expect(x.provenance.commands.map((c) => c.tool)).toEqual(['sha256sum', 'sox', 'ffmpeg', 'dd', 'tail', 'sha256sum']);
+    for (const c of x.provenance.commands) {
+      const r = spawnSync('sh', ['-c', c.run], { cwd: check, encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, `${c.run}: ${r.stderr}`).toBe(0);
+      expect(r.stdout, c.run).toMatch(new RegExp(`^${c.prints}\\b`, 'm'));
+    }
+    expect(readFileSync(join(check, 'excerpt-by-sox.wav')).equals(readFileSync(x.wavPath))).toBe(true);
+    expect(readFileSync(join(check, 'excerpt-by-ffmpeg.wav')).equals(readFileSync(x.wavPath))).toBe(true);
   });
 
   test('from a time at an odd sample to the very last sample', async () => {
