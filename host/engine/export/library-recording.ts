@@ -70,13 +70,14 @@ export async function findLibraryRecording(fs: Fs, ref: string | number, library
 export async function exportFolder(fs: Fs, dir: string): Promise<string> {
   const full = path.resolve(dir);
   try {
-    await fs.mkdir(full, { mode: DIR_MODE });
+    await fs.mkdir(full, { recursive: true, mode: DIR_MODE });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(e, 'create the export folder', full);
+    const x = fsError(e, 'create the export folder', full);
+    throw new EngineError(x.code, x.message, 'Choose another folder with --out.');
   }
   const st = await fs.lstat(full);
-  if (st.isSymbolicLink()) throw new EngineError('UNSAFE_PATH', `Refused to write into ${full}: it is a symbolic link.`, 'Choose another folder with --to.');
-  if (!st.isDirectory()) throw new EngineError('DEST_UNWRITABLE', `${full} is not a folder.`, 'Choose another folder with --to.');
+  if (st.isSymbolicLink()) throw new EngineError('UNSAFE_PATH', `Refused to write into ${full}: it is a symbolic link.`, 'Choose another folder with --out.');
+  if (!st.isDirectory()) throw new EngineError('DEST_UNWRITABLE', `${full} is not a folder.`, 'Choose another folder with --out.');
   return full;
 }
 
@@ -99,7 +100,7 @@ export async function freeBase(fs: Fs, dir: string, base: string, suffixes: read
     }
     if (!taken) return b;
   }
-  throw new EngineError('FILE_CONFLICT', `Too many exports named ${base} in ${dir}.`, 'Move some of them away, or choose another folder with --to.');
+  throw new EngineError('FILE_CONFLICT', `Too many exports named ${base} in ${dir}.`, 'Move some of them away, or choose another folder with --out.');
 }
 
 /** Writes a new file (0600, never replacing one, not through a link) and syncs it. */
