@@ -69,6 +69,10 @@ describe('markers against the simulator', () => {
     const speed = 10;
     const sim = await startSim({ dir, sizeMb: 64, speed });
 
+    // The first sync provisions the new recorder's signing key (and pins it), so it signs what follows.
+    const first = await runCli(['sync', '--port', sim.link, '--dest', lib, '--json']);
+    expect(first.code, first.stderr).toBe(0);
+
     // Marking before a recording is refused in words.
     const early = await runCli(['mark', '--port', sim.link]);
     expect(early.code).toBe(1);
@@ -97,8 +101,14 @@ describe('markers against the simulator', () => {
     await command(sim, 'stop');
     await sim.waitFor(/^mic off/, 20_000, from);
 
-    const s = await runCli(['sync', '--port', sim.link, '--dest', lib, '--json']);
-    expect(s.code, s.stderr).toBe(0);
+    // sync until the recorder has signed the recording (the first sync may find it still signing)
+    for (let attempt = 1; ; attempt++) {
+      const s = await runCli(['sync', '--port', sim.link, '--dest', lib, '--json']);
+      expect(s.code, s.stdout + s.stderr).toBe(0);
+      if (!s.stdout.includes('"code":"SIGNATURE_PENDING"')) break;
+      if (attempt === 20) throw new Error('the recorder did not sign its recording');
+      await sleep(250);
+    }
     // the rest needs no recorder; the card image is read once the simulator has shut down
     expect(await sim.quit()).toBe(0);
     const jsonName = readdirSync(lib).find((n) => n.endsWith(`_${markA.number}.json`))!;
