@@ -5,7 +5,8 @@
  * with the long hold. The markers must be at the same sample offsets in the WAV's cue chunk, the
  * manifest and the journal; ffprobe and sox read the file; an excerpt from marker 1 to marker 2 is
  * an exact slice, and the sox, ffmpeg and dd commands of its provenance note, run as written,
- * print the hashes the note gives; the Audacity label track and the WebVTT file parse.
+ * print the hashes the note gives; the Audacity label track and the WebVTT file parse. The same for
+ * an encrypted recording, decrypted by the app with the library's owner key.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -204,5 +205,63 @@ describe('markers against the simulator', () => {
     // the library still verifies (markers, notes file and all)
     const v = await runCli(['verify', lib, '--json']);
     expect(v.code, v.stdout.slice(-2000)).toBe(0);
+  });
+  it('an encrypted recording: markers in the manifest once the app has decrypted it; the excerpt is cut from the decrypted WAV and says so', async () => {
+    const dir = tempDir('rec-markers-enc-');
+    const root = join(dir, 'library');
+    const lib = join(root, 'Kitchen');
+    const cli = (args: string[]) => runCli(args, 120_000, { HOME: dir });
+    const made = await cli(['keys', 'new', '--library', root]);
+    expect(made.code, made.stdout + made.stderr).toBe(0);
+    const sim = await startSim({ dir, sizeMb: 64, speed: 10 });
+    const first = await cli(['sync', '--port', sim.link, '--dest', lib, '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    const set = await cli(['recipient', 'set', '--library', root, '--port', sim.link]);
+    expect(set.code, set.stdout + set.stderr).toBe(0);
+    let from = sim.stdout.length;
+    sim.send('press');
+    await sim.waitFor(/^mic on/, 20_000, from);
+    await sleep(300);
+    await command(sim, 'press');
+    await sleep(300);
+    const m = await cli(['mark', '--port', sim.link, '--json']);
+    expect(m.code, m.stderr).toBe(0);
+    const mark = jsonLines(m.stdout).at(-1) as { marker: number; sampleOffset: number };
+    expect(mark.marker).toBe(2);
+    await sleep(200);
+    from = sim.stdout.length;
+    await command(sim, 'stop');
+    await sim.waitFor(/^mic off/, 20_000, from);
+    for (let attempt = 1; ; attempt++) {
+      const s = await cli(['sync', '--port', sim.link, '--dest', lib, '--json']);
+      expect(s.code, s.stdout + s.stderr).toBe(0);
+      if (!s.stdout.includes('"code":"SIGNATURE_PENDING"')) break;
+      if (attempt === 20) throw new Error('the recorder did not sign its recording');
+      await sleep(250);
+    }
+    expect(await sim.quit()).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(lib, readdirSync(lib).find((n) => /_1\.json$/.test(n))!), 'utf8')) as { file: { name: string }; encryption: { derived: { name: string; sha256: string } | null }; markers: Marker[] };
+    expect(manifest.file.name).toMatch(/_1\.age$/);
+    expect(manifest.encryption.derived).not.toBeNull();
+    expect(manifest.markers.map((x) => x.number)).toEqual([1, 2]);
+    expect(manifest.markers[1]!.sampleOffset).toBe(mark.sampleOffset);
+    expect(manifest.markers[0]!.sampleOffset).toBeLessThan(mark.sampleOffset);
+    const wav = readFileSync(join(lib, manifest.encryption.derived!.name));
+    expect(cuePoints(wav).map((q) => q.sampleOffset)).toEqual(manifest.markers.map((x) => x.sampleOffset));
+
+    const x = await cli(['excerpt', join(lib, manifest.file.name), '--from-marker', '1', '--json']);
+    expect(x.code, x.stderr).toBe(0);
+    const r = jsonLines(x.stdout).at(-1) as { wav: string; note: string; provenance: { original: { fileName: string; sha256: string; decryptedFrom: { fileName: string } | null }; excerpt: { firstSample: number; sampleCount: number }; commands: { tool: string; run: string; prints: string }[] } };
+    expect(r.provenance.original).toMatchObject({ fileName: manifest.encryption.derived!.name, sha256: manifest.encryption.derived!.sha256, decryptedFrom: { fileName: manifest.file.name } });
+    expect(r.provenance.excerpt).toMatchObject({ firstSample: manifest.markers[0]!.sampleOffset, sampleCount: mark.sampleOffset - manifest.markers[0]!.sampleOffset });
+    expect(readFileSync(r.note, 'utf8')).toContain('(the decrypted WAV of an encrypted recording)');
+    const check = join(dir, 'check');
+    mkdirSync(check);
+    copyFileSync(join(lib, r.provenance.original.fileName), join(check, r.provenance.original.fileName));
+    const sox = r.provenance.commands.find((k) => k.tool === 'sox')!;
+    const out = sh(check, sox.run);
+    expect(out.status, out.out).toBe(0);
+    expect(out.out).toMatch(new RegExp(`^${sox.prints}\\b`, 'm'));
+    expect(readFileSync(join(check, 'excerpt-by-sox.wav')).equals(readFileSync(r.wav))).toBe(true);
   });
 });
