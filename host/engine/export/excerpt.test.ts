@@ -21,6 +21,7 @@ import { setup } from '../testing/harness.js';
 import { verifyLibraryFile } from '../verify.js';
 import { excerptHeader, makeExcerpt, parseTimeText, shellQuote, sliceOf, timeText } from './excerpt.js';
 import { exportMarkerFiles, markerNotes } from './marker-files.js';
+import { safeNamePart } from './library-recording.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const D = CARD_LAYOUT.wavDataOffset;
@@ -74,6 +75,14 @@ describe('times and slices', () => {
   test('the excerpt header is the canonical 44 bytes sox writes', () => {
     const h = excerptHeader({ channels: 1, sampleRate: 16_000, bitsPerSample: 16 }, 15_554);
     expect(h.toString('hex')).toBe('52494646e63c000057415645666d74201000000001000100803e0000007d000002001000646174' + '61c23c0000');
+  });
+
+  test('file-name parts from any text: no separators, not hidden, never empty', () => {
+    expect(safeNamePart('../../etc/passwd')).toBe('etc-passwd');
+    expect(safeNamePart('.hidden name\n$(rm -rf ~)')).toBe('hidden-name-rm-rf');
+    expect(safeNamePart('Küche_3')).toBe('Küche_3');
+    expect(safeNamePart('///')).toBe('recording');
+    expect(safeNamePart('x'.repeat(200))).toHaveLength(80);
   });
 
   test('shell quoting of file names', () => {

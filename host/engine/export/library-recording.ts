@@ -83,7 +83,7 @@ export async function exportFolder(fs: Fs, dir: string): Promise<string> {
 
 /** A file-name part from any text: letters, digits, '.', '-', '_' only, never hidden, at most 80 characters. */
 export function safeNamePart(s: string): string {
-  const out = [...s.normalize('NFC').replace(/[^\p{L}\p{N}._-]+/gu, '-').replace(/\.{2,}/g, '.').replace(/^[-._]+|[-._]+$/g, '')].slice(0, 80).join('');
+  const out = [...s.normalize('NFC').replace(/[^\p{L}\p{N}._-]+/gu, '-').replace(/\.{2,}/g, '.').replace(/-{2,}/g, '-').replace(/^[-._]+|[-._]+$/g, '')].slice(0, 80).join('');
   return out || 'recording';
 }
 
