@@ -246,6 +246,8 @@ export type EngineEvent =
        * checked WAV; 'encrypted-only' an encrypted copy not decrypted here. Absent: not known.
        */
       encryption?: 'none' | 'decrypted' | 'encrypted-only';
+      /** Issue 15: the markers in the copy (sync; absent when not known, e.g. not decrypted). */
+      markers?: number;
     })
   | (Base & { type: 'file.failed'; number: number; code: ProblemCode; message: string; action: string; partKept: string | null })
   | (Base & { type: 'file.skipped'; number: number; reason: 'already-verified' | 'in-progress' | 'not-finished'; message: string })

@@ -207,20 +207,35 @@ function notesOf(blocks: VttBlock[], where: string): MarkerNote[] {
   return [...byNumber.values()].sort((a, b) => a.number - b.number);
 }
 
-/** Reads the notes beside a copy; [] when there is no notes file. */
-export async function readMarkerNotes(copyPath: string, fs: Fs = realFs): Promise<MarkerNote[]> {
+const OWN_NOTE = /^NOTE Notes on the markers of /;
+
+/**
+ * The notes file beside a copy: its marker notes, and the blocks a person added (other cues,
+ * comments) that a rewrite keeps. Nothing when there is no notes file.
+ */
+export async function readNotesFile(copyPath: string, fs: Fs = realFs): Promise<{ notes: MarkerNote[]; kept: VttBlock[] }> {
   const p = notesPath(copyPath);
   let text: string;
   try {
     const st = await fs.lstat(p);
+    if (st.isSymbolicLink()) throw new EngineError('UNSAFE_PATH', `Refused to use ${p}: it is a symbolic link.`, 'Remove the link from the recordings folder.');
     if (!st.isFile()) throw invalid(`${p} is not a regular file.`);
     if (st.size > 16 << 20) throw invalid(`${p} is larger than 16 MiB: not a notes file.`);
     text = String(await fs.readFile(p, 'utf8'));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { notes: [], kept: [] };
     throw e instanceof EngineError ? e : fsError(e, 'read the notes', p);
   }
-  return notesOf(parseWebVtt(text, path.basename(p)), path.basename(p));
+  const blocks = parseWebVtt(text, path.basename(p));
+  return {
+    notes: notesOf(blocks, path.basename(p)),
+    kept: blocks.filter((b) => (b.kind === 'cue' ? !(b.id !== null && MARKER_ID.test(b.id)) : !OWN_NOTE.test(b.raw))),
+  };
+}
+
+/** Reads the notes beside a copy; [] when there is no notes file. */
+export async function readMarkerNotes(copyPath: string, fs: Fs = realFs): Promise<MarkerNote[]> {
+  return (await readNotesFile(copyPath, fs)).notes;
 }
 
 /** The WebVTT text for the notes, keeping `kept` blocks (hand-added cues and comments). */
@@ -245,25 +260,13 @@ export function formatMarkerNotes(notes: readonly MarkerNote[], title: string, k
   return [...head, ...others, ...cues.map((c) => c.raw)].join('\n\n') + '\n';
 }
 
-const OWN_NOTE = /^NOTE Notes on the markers of /;
-
 /**
  * Writes the notes beside a copy (0600, atomically). Cues and comments in the existing file that
  * are not marker notes are kept; a file that is not WebVTT is not overwritten (NOTES_INVALID).
  */
 export async function writeMarkerNotes(copyPath: string, notes: readonly MarkerNote[], fs: Fs = realFs): Promise<void> {
-  const p = notesPath(copyPath);
-  let kept: VttBlock[] = [];
-  let existing: string | null = null;
-  try {
-    existing = String(await fs.readFile(p, 'utf8'));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(e, 'read the notes', p);
-  }
-  if (existing !== null) {
-    kept = parseWebVtt(existing, path.basename(p)).filter((b) => (b.kind === 'cue' ? !(b.id !== null && MARKER_ID.test(b.id)) : !OWN_NOTE.test(b.raw)));
-  }
-  await writeFileAtomic(fs, p, formatMarkerNotes(notes, path.basename(copyBase(copyPath)), kept));
+  const { kept } = await readNotesFile(copyPath, fs);
+  await writeFileAtomic(fs, notesPath(copyPath), formatMarkerNotes(notes, path.basename(copyBase(copyPath)), kept));
 }
 
 /**
