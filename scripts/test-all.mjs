@@ -39,6 +39,8 @@ const TOOLS = [
   ['chromium', 'chromium'],
   // test/export-sim.test.ts unpacks the ZIP form of a bundle with the stock unzip.
   ['unzip', 'unzip'],
+  // test/listen-tui.test.ts drives the interactive app on a real 80x24 terminal in tmux.
+  ['tmux', 'tmux'],
 ];
 
 function have(tool) {

@@ -205,6 +205,21 @@ static void press(void)
     rec_app_poll();
 }
 
+/* Held past REC_BUTTON_STOP_MS: stops a recording. */
+static void long_hold(void)
+{
+    port_fake_button_long_hold();
+    rec_app_poll();
+}
+
+/* What the tests before markers called a press: start when idle (a press), stop when recording
+ * (a long hold). */
+static void start_or_stop(void)
+{
+    if (rec_device()->rec_state == RP_REC_STATE_RECORDING) long_hold();
+    else press();
+}
+
 /* ---- helpers over the protocol -------------------------------------------------------------- */
 
 typedef struct {
@@ -381,9 +396,9 @@ static uint32_t journal_kinds(uint16_t *kinds, uint32_t *numbers, uint32_t max, 
 
 static void record_one(uint32_t ms)
 {
-    press();
+    start_or_stop();
     record_ms(16000, ms);
-    press();
+    start_or_stop();
     assert_false(port_fake_mic_running());
 }
 
@@ -498,11 +513,11 @@ static void test_set_recipient(void **state)
     assert_memory_equal(r.payload + RP_RECIPIENT_OFF_RECIPIENT, bob, 32);
     assert_true(info_encrypting());
 
-    press(); /* recording: SET and CLEAR wait, GET answers */
+    start_or_stop(); /* recording: SET and CLEAR wait, GET answers */
     expect_error(set_recipient(RP_RECIPIENT_ACTION_CLEAR, NULL), RP_ERR_BUSY);
     expect_ok(set_recipient(RP_RECIPIENT_ACTION_GET, NULL));
     record_ms(16000, 100);
-    press();
+    start_or_stop();
 
     r = set_recipient(RP_RECIPIENT_ACTION_CLEAR, NULL);
     expect_ok(r);
@@ -589,7 +604,7 @@ static void test_number_spent_without_a_file(void **state)
     record_one(200); /* number 1 */
     /* Number 2 is spent, then the start fails before the file exists. */
     port_fake_settings_save_result(REC_E_IO);
-    press();
+    start_or_stop();
     assert_false(port_fake_mic_running());
     port_fake_settings_save_result(0);
     record_one(200); /* number 3; 2 is journalled as spent first */
@@ -803,13 +818,13 @@ static void set_discreet(bool on)
     expect_ok(request(RP_CMD_SETTINGS, s, sizeof s));
 }
 
-static void test_held_button_answers_dimly_and_toggles_nothing(void **state)
+static void test_button_gestures_and_their_answers(void **state)
 {
     (void)state;
     hello();
     set_discreet(true);
 
-    /* Not recording: two short dim blinks (150 ms each, one poll of slack), still idle. */
+    /* Not recording: a hold asks: two short dim blinks (150 ms each, one poll of slack), still idle. */
     port_fake_button_hold();
     answer_t a = watch_answer(1000);
     assert_int_equal(a.blinks, 2);
@@ -817,13 +832,13 @@ static void test_held_button_answers_dimly_and_toggles_nothing(void **state)
     assert_false(port_fake_mic_running());
     assert_false(port_fake_led_dim());
 
-    /* A short press starts recording as before; in discreet mode the LED stays dark. */
+    /* A short press starts recording; in discreet mode the LED stays dark. */
     press();
     assert_true(port_fake_mic_running());
     record_ms(16000, 500);
     assert_false(port_fake_led());
 
-    /* Recording: one long dim blink (600 ms), and the recording goes on. */
+    /* Recording: a hold asks: one long dim blink (600 ms), and the recording goes on. */
     port_fake_button_hold();
     a = watch_answer(1000);
     assert_int_equal(a.blinks, 1);
@@ -832,19 +847,31 @@ static void test_held_button_answers_dimly_and_toggles_nothing(void **state)
     assert_false(port_fake_led());
     assert_false(port_fake_led_dim());
 
-    /* Two holds in a row: two answers, still recording. */
-    port_fake_button_hold();
+    /* A short press (an accidental touch, or a parent checking) drops a marker and never stops:
+     * one short dim blink (200 ms). Two in a row: two markers, two answers. */
+    port_fake_button_press();
     a = watch_answer(1000);
-    port_fake_button_hold();
-    a.blinks += watch_answer(1000).blinks;
-    assert_int_equal(a.blinks, 2);
+    assert_int_equal(a.blinks, 1);
+    assert_in_range(a.dim_ms, 200, 220);
     assert_true(port_fake_mic_running());
+    port_fake_button_press();
+    a = watch_answer(1000);
+    assert_int_equal(a.blinks, 1);
+    assert_int_equal(rec_device()->cur.marker_count, 2);
 
-    /* A short press stops it, as before. */
-    press();
+    /* A long hold stops it (its hold asks first): three dim blinks of 300 ms. */
+    port_fake_button_long_hold();
+    a = watch_answer(2000);
     assert_false(port_fake_mic_running());
+    assert_int_equal(a.blinks, 3);
+    assert_in_range(a.dim_ms, 900, 930);
+    /* Idle, a long hold stops nothing and starts nothing (its hold answers). */
+    port_fake_button_long_hold();
+    assert_false(port_fake_mic_running());
+    a = watch_answer(1000);
+    assert_int_equal(a.blinks, 2);
 
-    /* Outside discreet mode the answer is the same; the steady light pauses for it and returns. */
+    /* Outside discreet mode the answers are the same; the steady light pauses for them and returns. */
     set_discreet(false);
     press();
     record_ms(16000, 100);
@@ -854,9 +881,155 @@ static void test_held_button_answers_dimly_and_toggles_nothing(void **state)
     assert_int_equal(a.blinks, 1);
     assert_in_range(a.dim_ms, 600, 620);
     assert_true(port_fake_led());
+    port_fake_button_press();
+    a = watch_answer(1000);
+    assert_int_equal(a.blinks, 1);
+    assert_in_range(a.dim_ms, 200, 220);
+    assert_true(port_fake_led());
     assert_true(port_fake_mic_running());
-    press();
+    long_hold();
     assert_false(port_fake_mic_running());
+}
+
+/* Sample offsets of the markers of a finished WAV (its bytes after the data: cue, LIST/adtl with
+ * one "Marker N" labl per point, then evid last, the RIFF size counting them all). */
+static uint32_t wav_markers(const uint8_t *wav, size_t len, uint32_t *out, uint32_t max)
+{
+    const uint32_t data = rec_get_u32(wav + 1020);
+    assert_int_equal(rec_get_u32(wav + 4), len - 8u);
+    const uint8_t *p = wav + 1024 + data;
+    const size_t tail = len - 1024 - data;
+    assert_memory_equal(wav + len - REC_WAV_EVID_CHUNK_BYTES, "evid", 4);
+    if (tail == REC_WAV_EVID_CHUNK_BYTES) return 0;
+    assert_memory_equal(p, "cue ", 4);
+    const uint32_t n = rec_get_u32(p + 8);
+    assert_true(n <= max);
+    assert_int_equal(rec_get_u32(p + 4), 4u + 24u * n);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *c = p + 12 + 24 * i;
+        assert_int_equal(rec_get_u32(c), i + 1u);
+        assert_memory_equal(c + 8, "data", 4);
+        out[i] = rec_get_u32(c + 20);
+        assert_int_equal(rec_get_u32(c + 4), out[i]);
+        assert_true(out[i] <= data / 2u);
+    }
+    const uint8_t *l = p + 12 + 24 * n;
+    assert_memory_equal(l, "LIST", 4);
+    assert_memory_equal(l + 8, "adtl", 4);
+    assert_int_equal(8u + 4u + 24u * n + 8u + rec_get_u32(l + 4) + REC_WAV_EVID_CHUNK_BYTES, tail);
+    char label[16];
+    snprintf(label, sizeof label, "Marker %u", n);
+    assert_non_null(memmem(l, rec_get_u32(l + 4) + 8u, label, strlen(label) + 1u));
+    return n;
+}
+
+static resp_t mark(void)
+{
+    return request(RP_CMD_MARK, NULL, 0);
+}
+
+/* Markers from the button and from MARK: at the sample being captured, journaled as they are
+ * taken, written into the WAV at the stop; refused when not recording and beyond the table. */
+static void test_markers_in_the_wav_and_the_journal(void **state)
+{
+    (void)state;
+    hello();
+    expect_error(mark(), RP_ERR_BAD_STATE);
+    start_or_stop();
+    record_ms(16000, 500);
+    press(); /* at sample 8000: every sample pushed is on the card or in the ring */
+    record_ms(16000, 250);
+    resp_t r = mark();
+    expect_ok(r);
+    assert_int_equal(r.length, RP_MARK_SIZE);
+    assert_int_equal(rec_get_u32(r.payload + RP_MARK_OFF_NUMBER), 1);
+    assert_int_equal(rec_get_u32(r.payload + RP_MARK_OFF_MARKER), 2);
+    assert_int_equal(rec_get_u32(r.payload + RP_MARK_OFF_SAMPLE_OFFSET), 12000);
+    assert_int_equal(rec_get_u32(r.payload + RP_MARK_OFF_SAMPLE_RATE), 16000);
+    record_ms(16000, 250);
+    start_or_stop();
+    expect_error(mark(), RP_ERR_BAD_STATE);
+    entry_t e[2];
+    assert_int_equal(list_all(e, 2), 1);
+    uint8_t *f = read_file(1, e[0].size);
+    uint32_t at[4];
+    assert_int_equal(wav_markers(f, e[0].size, at, 4), 2);
+    assert_int_equal(at[0], 8000);
+    assert_int_equal(at[1], 12000);
+    free(f);
+    /* The journal: a MARKER record for each, before the recording's own record. */
+    uint8_t j[RP_JOURNAL_RECORD_SIZE * 4];
+    assert_int_equal(journal_records(j, 4), 3);
+    for (uint32_t i = 0; i < 2; i++) {
+        const uint8_t *m = j + i * RP_JOURNAL_RECORD_SIZE;
+        assert_int_equal(rec_get_u16(m + RP_JOURNAL_RECORD_OFF_KIND), RP_JOURNAL_KIND_MARKER);
+        assert_int_equal(rec_get_u32(m + RP_JOURNAL_RECORD_OFF_NUMBER), 1);
+        assert_int_equal(rec_get_u32(m + RP_JOURNAL_RECORD_OFF_OVERRUNS), i + 1u);
+        assert_int_equal(rec_get_u32(m + RP_JOURNAL_RECORD_OFF_SAMPLE_COUNT), at[i]);
+        assert_int_equal(rec_get_u32(m + RP_JOURNAL_RECORD_OFF_SAMPLE_RATE), 16000);
+    }
+    assert_int_equal(rec_get_u16(j + 2 * RP_JOURNAL_RECORD_SIZE + RP_JOURNAL_RECORD_OFF_KIND), RP_JOURNAL_KIND_RECORDING);
+
+    /* The table full: MARK says MARKERS_FULL, a press gets the "refused" answer (four quick dim
+     * blinks) and stops nothing; the WAV holds them all. */
+    start_or_stop();
+    record_ms(16000, 1300); /* the stop's answer is over */
+    for (uint32_t i = 0; i < REC_MAX_MARKERS; i++) {
+        record_ms(16000, 10);
+        expect_ok(mark());
+    }
+    r = mark();
+    expect_error(r, RP_ERR_MARKERS_FULL);
+    assert_int_equal(rec_get_u32(r.payload + RP_ERROR_OFF_DETAIL), REC_MAX_MARKERS);
+    port_fake_button_press();
+    answer_t a = watch_answer(1000);
+    assert_int_equal(a.blinks, 4);
+    assert_true(port_fake_mic_running());
+    long_hold();
+    assert_int_equal(list_all(e, 2), 2);
+    f = read_file(2, e[1].size);
+    static uint32_t all[REC_MAX_MARKERS];
+    assert_int_equal(wav_markers(f, e[1].size, all, REC_MAX_MARKERS), REC_MAX_MARKERS);
+    for (uint32_t i = 0; i < REC_MAX_MARKERS; i++) assert_int_equal(all[i], 16u * 1300u + 160u * (i + 1u));
+    free(f);
+}
+
+/* A power cut: the markers come back from the journal into the recovered WAV; one taken after
+ * the last size patch (its audio lost with the power) stays in the journal only. */
+static void test_power_cut_rebuilds_markers_from_the_journal(void **state)
+{
+    (void)state;
+    hello();
+    start_or_stop();
+    record_ms(16000, 1000);
+    press();
+    record_ms(16000, 1000);
+    press();
+    record_ms(16000, 1700);
+    press();
+    port_fake_mic_start_result(0);
+    boot();
+    entry_t e[2];
+    assert_int_equal(list_all(e, 2), 1);
+    assert_int_equal(e[0].stop_reason, RP_STOP_POWER_LOSS);
+    assert_true(e[0].samples < 59200u); /* the audio after the last patch is lost */
+    uint8_t *f = read_file(1, e[0].size);
+    uint32_t at[4];
+    assert_int_equal(wav_markers(f, e[0].size, at, 4), 2);
+    assert_int_equal(at[0], 16000);
+    assert_int_equal(at[1], 32000);
+    free(f);
+    uint8_t j[RP_JOURNAL_RECORD_SIZE * 5];
+    assert_int_equal(journal_records(j, 5), 4);
+    assert_int_equal(rec_get_u32(j + 2 * RP_JOURNAL_RECORD_SIZE + RP_JOURNAL_RECORD_OFF_SAMPLE_COUNT), 59200);
+    assert_int_equal(rec_get_u16(j + 3 * RP_JOURNAL_RECORD_SIZE + RP_JOURNAL_RECORD_OFF_KIND), RP_JOURNAL_KIND_RECORDING);
+    /* The next recording's markers start again at 1. */
+    start_or_stop();
+    record_ms(16000, 100);
+    resp_t r = mark();
+    expect_ok(r);
+    assert_int_equal(rec_get_u32(r.payload + RP_MARK_OFF_MARKER), 1);
+    start_or_stop();
 }
 
 /* Two bugs that read uninitialised memory (found because fuzz_server's coverage changed with
@@ -878,9 +1051,9 @@ static void test_journal_page_at_the_end_and_the_stop_time_on_the_card(void **st
     uint8_t t[RP_SET_TIME_REQ_SIZE];
     rec_put_i64(t, 1790000000000LL); /* 2026-09-21 14:13:20 UTC */
     expect_ok(request(RP_CMD_SET_TIME, t, sizeof t));
-    press();
+    start_or_stop();
     record_ms(16000, 5000);
-    press(); /* stops at 14:13:25 */
+    start_or_stop(); /* stops at 14:13:25 */
     assert_false(port_fake_mic_running());
 
     /* The first setting of the clock is journalled (CLOCK_SET), then the recording. */
@@ -904,7 +1077,7 @@ static void test_record_list_read_verify(void **state)
 {
     (void)state;
     hello();
-    press();
+    start_or_stop();
     assert_true(port_fake_mic_running());
     assert_int_equal(port_fake_mic_rate(), 16000);
     assert_true(port_fake_led());
@@ -914,7 +1087,7 @@ static void test_record_list_read_verify(void **state)
     uint32_t n = list_all(e, 8);
     assert_int_equal(n, 1);
     assert_int_equal(e[0].state, RP_RECORDING_RECORDING);
-    press();
+    start_or_stop();
     assert_false(port_fake_mic_running());
     n = list_all(e, 8);
     assert_int_equal(n, 1);
@@ -966,9 +1139,9 @@ static void test_delete_needs_matching_hash_and_numbers_are_never_reused(void **
     (void)state;
     hello();
     for (int i = 0; i < 3; i++) {
-        press();
+        start_or_stop();
         record_ms(16000, 1200);
-        press();
+        start_or_stop();
     }
     entry_t e[8];
     assert_int_equal(list_all(e, 8), 3);
@@ -985,9 +1158,9 @@ static void test_delete_needs_matching_hash_and_numbers_are_never_reused(void **
     assert_int_equal(list_all(e, 8), 2);
     /* The next recording is number 4, not 3 again, also after a reboot. */
     boot();
-    press();
+    start_or_stop();
     record_ms(16000, 500);
-    press();
+    start_or_stop();
     assert_int_equal(list_all(e, 8), 3);
     assert_int_equal(e[2].number, 4);
     check_recording(&e[2], g_ramp - e[2].samples);
@@ -998,13 +1171,13 @@ static void test_format_needs_confirmation_and_keeps_numbering(void **state)
     (void)state;
     resp_t info = hello();
     uint64_t id = rec_get_u64(info.payload + RP_INFO_OFF_DEVICE_ID);
-    press();
+    start_or_stop();
     record_ms(16000, 700);
     uint8_t q[RP_FORMAT_REQ_SIZE] = { 0 };
     rec_put_u32(q + RP_FORMAT_REQ_OFF_MAGIC, RP_FORMAT_MAGIC);
     rec_put_u64(q + RP_FORMAT_REQ_OFF_DEVICE_ID, id);
     expect_error(request(RP_CMD_FORMAT, q, sizeof q), RP_ERR_BUSY);
-    press();
+    start_or_stop();
     rec_put_u64(q + RP_FORMAT_REQ_OFF_DEVICE_ID, id + 1);
     expect_error(request(RP_CMD_FORMAT, q, sizeof q), RP_ERR_CONFIRMATION_REQUIRED);
     entry_t e[4];
@@ -1012,9 +1185,9 @@ static void test_format_needs_confirmation_and_keeps_numbering(void **state)
     rec_put_u64(q + RP_FORMAT_REQ_OFF_DEVICE_ID, id);
     expect_ok(request(RP_CMD_FORMAT, q, sizeof q));
     assert_int_equal(list_all(e, 4), 0);
-    press();
+    start_or_stop();
     record_ms(16000, 300);
-    press();
+    start_or_stop();
     assert_int_equal(list_all(e, 4), 1);
     assert_int_equal(e[0].number, 2);
 }
@@ -1058,7 +1231,7 @@ static void test_power_cut_recovers_recording(void **state)
 {
     (void)state;
     hello();
-    press();
+    start_or_stop();
     record_ms(16000, 3700);
     /* Power cut: the RAM card keeps what was written; the device boots again. */
     port_fake_mic_start_result(0);
@@ -1075,9 +1248,9 @@ static void test_power_cut_recovers_recording(void **state)
     assert_int_equal(journal_records(j, 2), 1);
     assert_int_equal(j[RP_JOURNAL_RECORD_OFF_STOP_REASON], RP_STOP_POWER_LOSS);
     /* The next recording continues the numbering. */
-    press();
+    start_or_stop();
     record_ms(16000, 200);
-    press();
+    start_or_stop();
     assert_int_equal(list_all(e, 4), 2);
     assert_int_equal(e[1].number, 2);
 }
@@ -1093,7 +1266,7 @@ static void test_card_full_stops_and_finalises(void **state)
     s[RP_SETTINGS_REQ_OFF_SET_MASK] = RP_SETTINGS_MASK_SAMPLE_RATE;
     rec_put_u32(s + RP_SETTINGS_REQ_OFF_SAMPLE_RATE, 48000);
     expect_ok(request(RP_CMD_SETTINGS, s, sizeof s));
-    press();
+    start_or_stop();
     record_ms(48000, 400000); /* more than the card holds */
     assert_false(port_fake_mic_running());
     entry_t e[2];
@@ -1108,7 +1281,7 @@ static void test_low_battery_stops_and_finalises(void **state)
 {
     (void)state;
     hello();
-    press();
+    start_or_stop();
     record_ms(16000, 2000);
     port_fake_set_battery_mv(3200);
     record_ms(16000, 1500);
@@ -1117,7 +1290,7 @@ static void test_low_battery_stops_and_finalises(void **state)
     assert_int_equal(list_all(e, 2), 1);
     assert_int_equal(e[0].stop_reason, RP_STOP_LOW_BATTERY);
     check_recording(&e[0], 0);
-    press(); /* refused while the battery is low */
+    start_or_stop(); /* refused while the battery is low */
     assert_false(port_fake_mic_running());
     resp_t info = hello();
     assert_true(info.payload[RP_INFO_OFF_FLAGS] & RP_INFO_FLAG_LOW_BATTERY);
@@ -1127,7 +1300,7 @@ static void test_card_removed_while_recording_is_recovered_on_insert(void **stat
 {
     (void)state;
     hello();
-    press();
+    start_or_stop();
     record_ms(16000, 2500);
     port_fake_set_card_present(0);
     g_ram.fail_reads = true; /* a card that is gone answers nothing */
@@ -1175,9 +1348,9 @@ static void power_cut_campaign(bool with_nvm)
     /* Measure how many blocks a whole recording writes. */
     g_ram.blocks_written = 0;
     g_ram.writes = 0;
-    press();
+    start_or_stop();
     record_ms(16000, 2300);
-    press();
+    start_or_stop();
     uint64_t total = g_ram.blocks_written;
     uint64_t calls = g_ram.writes;
     assert_true(total > 100);
@@ -1198,9 +1371,9 @@ static void power_cut_campaign(bool with_nvm)
         rec_bd_ram_cut_after(&g_ram, cut, cut % 2 == 1);
         boot();
         g_ramp = 0;
-        press();
+        start_or_stop();
         record_ms(16000, 2300);
-        press();
+        start_or_stop();
         /* Power back: boot on what survived. */
         rec_bd_ram_power_on(&g_ram);
         g_ram.cut_armed = false;
@@ -1609,14 +1782,14 @@ static void test_signed_recording_checkpoints_and_statement(void **state)
     uint8_t t[RP_SET_TIME_REQ_SIZE];
     rec_put_i64(t, 1796551200000LL); /* 2026-12-06T10:00:00Z */
     expect_ok(request(RP_CMD_SET_TIME, t, sizeof t));
-    press();
+    start_or_stop();
     record_ms(16000, 130500);
     /* While recording: checkpoints at 60 s and 120 s are on the card already. */
     entry_t e[2];
     assert_int_equal(list_all(e, 2), 1);
     assert_int_equal(e[0].part_size[RP_PART_CHECKPOINTS], 3u * 512u);
     assert_int_equal(e[0].flags & (RP_RECORD_FLAG_SEALED | RP_RECORD_FLAG_UNSIGNED), 0);
-    press();
+    start_or_stop();
     assert_int_equal(list_all(e, 2), 1);
     assert_true(e[0].flags & RP_RECORD_FLAG_SEALING);
     seal_all();
@@ -1702,9 +1875,9 @@ static void test_unsigned_without_a_key(void **state)
 {
     (void)state;
     hello();
-    press();
+    start_or_stop();
     record_ms(16000, 1000);
-    press();
+    start_or_stop();
     for (int i = 0; i < 100; i++) rec_app_poll();
     entry_t e[2];
     assert_int_equal(list_all(e, 2), 1);
@@ -1717,9 +1890,9 @@ static void test_sealing_refuses_audio_changed_after_stop(void **state)
     (void)state;
     boot_signed();
     hello();
-    press();
+    start_or_stop();
     record_ms(16000, 3000);
-    press();
+    start_or_stop();
     /* Change one sample on the card before the sealer has read it. */
     rec_fat_file_t wav;
     uint32_t lba;
@@ -1741,7 +1914,7 @@ static void test_power_cut_signed_recording_verifies_to_its_last_checkpoint(void
     (void)state;
     boot_signed();
     hello();
-    press();
+    start_or_stop();
     record_ms(16000, 125000);
     port_fake_mic_start_result(0);
     boot_signed(); /* power cut */
@@ -1792,7 +1965,7 @@ static void test_power_cut_campaign_signed(void **state)
     rec_device()->settings.sample_rate = 8000;
     g_ramp = 0;
     g_ram.blocks_written = 0;
-    press();
+    start_or_stop();
     uint64_t started = g_ram.blocks_written;
     /* 61 s in three calls that push the same 256-sample blocks as the one call of the cut runs
      * below (each but the last a whole number of blocks), so the device sees the same polls at
@@ -1803,7 +1976,7 @@ static void test_power_cut_campaign_signed(void **state)
     uint64_t after_ckpt = g_ram.blocks_written;
     record_ms(8000, 488);
     uint64_t before_stop = g_ram.blocks_written;
-    press();
+    start_or_stop();
     uint64_t journalled = g_ram.blocks_written;
     seal_all();
     uint64_t total = g_ram.blocks_written;
@@ -1832,9 +2005,9 @@ static void test_power_cut_campaign_signed(void **state)
         rec_device()->settings.sample_rate = 8000;
         rec_bd_ram_cut_after(&g_ram, cut, cut % 2 == 1);
         g_ramp = 0;
-        press();
+        start_or_stop();
         record_ms(8000, 61000);
-        press();
+        start_or_stop();
         (void)seal_try(); /* the card may be gone by now */
         rec_bd_ram_power_on(&g_ram);
         g_ram.cut_armed = false;
@@ -2016,10 +2189,10 @@ static void test_wipe_refusals_and_what_it_leaves(void **state)
     expect_error(wipe_request(RP_WIPE_MAGIC, 2, 2, id + 1), RP_ERR_BAD_STATE);   /* another device */
     expect_error(wipe_request(RP_WIPE_MAGIC, 1, 2, id), RP_ERR_BAD_STATE);       /* a recording unseen */
     expect_error(wipe_request(RP_WIPE_MAGIC, 2, 1, id), RP_ERR_BAD_STATE);
-    press();
+    start_or_stop();
     record_ms(16000, 300);
     expect_error(wipe_request(RP_WIPE_MAGIC, 2, 2, id), RP_ERR_BUSY);
-    press();
+    start_or_stop();
     expect_error(wipe_request(RP_WIPE_MAGIC, 2, 2, id), RP_ERR_BAD_STATE);       /* now there are 3 */
     assert_int_equal(list_all(e, 4), 3);
     assert_int_equal(identity(2).count, before.count + 1u);                     /* nothing was touched */
@@ -2091,7 +2264,7 @@ static void test_wipe_cut_then_no_card(void **state)
     check_nvm_wiped(seq_before);
     resp_t info = hello();
     assert_true(info.payload[RP_INFO_OFF_FLAGS] & RP_INFO_FLAG_WIPE_PENDING);
-    press();
+    start_or_stop();
     assert_false(port_fake_mic_running());
     /* The card comes back: finished at mount, and the host's next WIPE hears RESUMED once. */
     port_fake_set_card_present(-1);
@@ -2292,9 +2465,9 @@ static void test_encrypted_recording_decrypts_seals_and_forgets_its_key(void **s
     (void)state;
     boot_encrypting();
     assert_true(info_encrypting());
-    press();
+    start_or_stop();
     record_ms(16000, 3000); /* 96,000 bytes: two chunks */
-    press();
+    start_or_stop();
     entry_t e[3];
     assert_int_equal(list_all(e, 3), 1);
     assert_true(e[0].flags & RP_RECORD_FLAG_SEALING);
@@ -2312,9 +2485,9 @@ static void test_encrypted_recording_decrypts_seals_and_forgets_its_key(void **s
     assert_true(nvm_has(key, 16)); /* kept for sealing */
 
     /* A second one, shorter than a chunk. */
-    press();
+    start_or_stop();
     record_ms(16000, 700);
-    press();
+    start_or_stop();
     assert_int_equal(list_all(e, 3), 2);
     size_t len2;
     uint8_t key2[16];
@@ -2355,13 +2528,67 @@ static void test_plain_again_once_the_recipient_is_cleared(void **state)
     (void)state;
     boot_encrypting();
     expect_ok(set_recipient(RP_RECIPIENT_ACTION_CLEAR, NULL));
-    press();
+    start_or_stop();
     record_ms(16000, 500);
-    press();
+    start_or_stop();
     entry_t e[1];
     assert_int_equal(list_all(e, 1), 1);
     assert_false(e[0].flags & RP_RECORD_FLAG_ENCRYPTED);
     check_recording(&e[0], 0);
+}
+
+/* Markers in an encrypted recording: inside the age payload (cue and LIST/adtl before evid, the
+ * larger tail through the finish), after a stop and after a power cut; both seal. */
+static void test_encrypted_recordings_with_markers(void **state)
+{
+    (void)state;
+    boot_encrypting();
+    start_or_stop();
+    record_ms(16000, 700);
+    press();
+    record_ms(16000, 300);
+    press();
+    record_ms(16000, 500);
+    long_hold();
+    entry_t e[2];
+    assert_int_equal(list_all(e, 2), 1);
+    assert_true(e[0].flags & RP_RECORD_FLAG_ENCRYPTED);
+    uint8_t *age = read_file(1, e[0].size), *wav;
+    size_t wav_len;
+    uint8_t key[16];
+    assert_int_equal(rec_test_age_open(age, e[0].size, k_owner, &wav, &wav_len, key), REC_OK);
+    assert_int_equal(e[0].size, rec_age_file_size(wav_len));
+    uint32_t at[4];
+    assert_int_equal(wav_markers(wav, wav_len, at, 4), 2);
+    assert_int_equal(at[0], 11200);
+    assert_int_equal(at[1], 16000);
+    for (uint32_t i = 0; i < e[0].samples; i++)
+        if (rec_get_u16(wav + 1024 + 2 * i) != (uint16_t)i) fail_msg("sample %u", i);
+    free(age);
+    free(wav);
+    seal_all();
+    assert_int_equal(list_all(e, 2), 1);
+    assert_true(e[0].flags & RP_RECORD_FLAG_SEALED);
+
+    /* Cut by a power loss: the finish rebuilds the markers from the journal. */
+    start_or_stop();
+    record_ms(16000, 1000);
+    press();
+    record_ms(16000, 1700);
+    port_fake_mic_start_result(0);
+    boot();
+    hello();
+    assert_int_equal(list_all(e, 2), 2);
+    assert_int_equal(e[1].stop_reason, RP_STOP_POWER_LOSS);
+    age = read_file(2, e[1].size);
+    assert_int_equal(rec_test_age_open(age, e[1].size, k_owner, &wav, &wav_len, key), REC_OK);
+    assert_int_equal(wav_markers(wav, wav_len, at, 4), 1);
+    assert_int_equal(at[0], 16000);
+    free(age);
+    free(wav);
+    seal_all();
+    assert_int_equal(list_all(e, 2), 2);
+    assert_true(e[1].flags & RP_RECORD_FLAG_SEALED);
 }
 
 /* A power cut at every block written while recording encrypted and while finishing: the next
@@ -2378,9 +2605,9 @@ static void test_power_cut_encrypted_recovers_a_file_that_decrypts(void **state)
     memcpy(nvm_baseline, nvm_fake_image(), sizeof nvm_baseline);
     /* How many blocks an uncut recording writes. */
     g_ram.blocks_written = 0;
-    press();
+    start_or_stop();
     record_ms(16000, 4600);
-    press();
+    start_or_stop();
     const uint64_t total = g_ram.blocks_written;
     uint32_t recovered = 0, whole = 0, sealed = 0;
     for (uint64_t cut = 1; cut < total + 4; cut += (cut < 40 || cut + 420 > total) ? 1 : 7) {
@@ -2390,9 +2617,9 @@ static void test_power_cut_encrypted_recovers_a_file_that_decrypts(void **state)
         hello();
         g_ramp = 0;
         rec_bd_ram_cut_after(&g_ram, cut, cut % 2 == 1);
-        press();
+        start_or_stop();
         record_ms(16000, 4600);
-        press();
+        start_or_stop();
         rec_bd_ram_power_on(&g_ram);
         g_ram.cut_armed = false;
         boot();
@@ -2457,7 +2684,7 @@ static void test_power_cut_encrypted_recording_is_sealed_to_its_last_checkpoint(
 {
     (void)state;
     boot_encrypting();
-    press();
+    start_or_stop();
     record_ms(16000, 64000);
     port_fake_mic_start_result(0);
     boot(); /* power cut */
@@ -2491,7 +2718,7 @@ static void test_power_cut_encrypted_recovery_and_sealing_campaign(void **state)
 {
     (void)state;
     boot_encrypting();
-    press();
+    start_or_stop();
     record_ms(16000, 4600);
     port_fake_mic_start_result(0);
     /* The power is cut here: this card and NVM are what every boot below starts from. */
@@ -2568,7 +2795,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hello_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_time_and_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_list_read_verify, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_held_button_answers_dimly_and_toggles_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_button_gestures_and_their_answers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_markers_in_the_wav_and_the_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_power_cut_rebuilds_markers_from_the_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_encrypted_recordings_with_markers, setup_nvm, teardown),
         cmocka_unit_test_setup_teardown(test_journal_page_at_the_end_and_the_stop_time_on_the_card, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_needs_matching_hash_and_numbers_are_never_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_format_needs_confirmation_and_keeps_numbering, setup, teardown),

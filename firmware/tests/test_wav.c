@@ -144,33 +144,33 @@ static void test_sizes_and_patch(void **state)
 {
     (void)state;
     rec_wav_sizes_t s;
-    assert_int_equal(rec_wav_sizes(0, false, &s), REC_OK);
+    assert_int_equal(rec_wav_sizes(0, 0, &s), REC_OK);
     assert_int_equal(s.riff_size, 1016);
     assert_int_equal(s.file_size, 1024);
     assert_int_equal(s.evid_offset, 1024);
-    assert_int_equal(rec_wav_sizes(32000, true, &s), REC_OK);
+    assert_int_equal(rec_wav_sizes(32000, REC_WAV_EVID_CHUNK_BYTES, &s), REC_OK);
     assert_int_equal(s.data_size, 32000);
     assert_int_equal(s.evid_offset, 33024);
     assert_int_equal(s.file_size, 33024 + 80);
     assert_int_equal(s.riff_size, 33024 + 80 - 8);
-    assert_int_equal(rec_wav_sizes(33, true, &s), REC_OK); /* odd: pad byte before evid */
+    assert_int_equal(rec_wav_sizes(33, REC_WAV_EVID_CHUNK_BYTES, &s), REC_OK); /* odd: pad byte before evid */
     assert_int_equal(s.evid_offset, 1024 + 34);
     assert_int_equal(s.riff_size, 1024 + 34 + 80 - 8);
-    assert_int_equal(rec_wav_sizes(REC_WAV_MAX_DATA_BYTES, true, &s), REC_OK);
+    assert_int_equal(rec_wav_sizes(REC_WAV_MAX_DATA_BYTES, REC_WAV_EVID_CHUNK_BYTES, &s), REC_OK);
     assert_true((uint64_t)s.file_size <= 0xFFFFFFFFull);
     assert_int_equal(REC_WAV_MAX_DATA_BYTES % 512, 0);
-    assert_int_equal(rec_wav_sizes(REC_WAV_MAX_DATA_BYTES + 512u, false, &s), REC_E_TOOBIG);
+    assert_int_equal(rec_wav_sizes(REC_WAV_MAX_DATA_BYTES + 512u, 0, &s), REC_E_TOOBIG);
 
     uint8_t h[REC_WAV_HEADER_SIZE], blk[512];
     rec_wav_info_t info = info_for(48000, true, START_MS);
     assert_int_equal(rec_wav_build_header(h, &info), REC_OK);
     /* block 0 holds the RIFF size only, block 1 the data size only */
     memcpy(blk, h, 512);
-    assert_int_equal(rec_wav_patch(blk, 0, 512, 96000, false), 1);
+    assert_int_equal(rec_wav_patch(blk, 0, 512, 96000, 0), 1);
     assert_int_equal(rec_get_u32(blk + 4), 1016 + 96000);
     memcpy(h, blk, 512);
     memcpy(blk, h + 512, 512);
-    assert_int_equal(rec_wav_patch(blk, 512, 512, 96000, false), 1);
+    assert_int_equal(rec_wav_patch(blk, 512, 512, 96000, 0), 1);
     assert_int_equal(rec_get_u32(blk + 508), 96000);
     memcpy(h + 512, blk, 512);
     rec_wav_header_t p;
@@ -179,23 +179,23 @@ static void test_sizes_and_patch(void **state)
     assert_true(p.sizes_consistent);
     assert_false(p.riff_has_evid);
     /* with evid, the whole header at once */
-    assert_int_equal(rec_wav_patch(h, 0, sizeof h, 96000, true), 2);
+    assert_int_equal(rec_wav_patch(h, 0, sizeof h, 96000, REC_WAV_EVID_CHUNK_BYTES), 2);
     assert_int_equal(rec_wav_parse_header(h, sizeof h, &p), REC_OK);
     assert_true(p.sizes_consistent);
     assert_true(p.riff_has_evid);
     /* power cut between the two block writes: reported, not rejected */
     memcpy(blk, h, 512);
-    assert_int_equal(rec_wav_patch(blk, 0, 512, 128000, false), 1);
+    assert_int_equal(rec_wav_patch(blk, 0, 512, 128000, 0), 1);
     memcpy(h, blk, 512);
     assert_int_equal(rec_wav_parse_header(h, sizeof h, &p), REC_OK);
     assert_false(p.sizes_consistent);
     assert_int_equal(p.riff_size, 1016 + 128000);
     assert_int_equal(p.data_size, 96000);
     /* blocks that hold neither field; a field cut by the buffer edge */
-    assert_int_equal(rec_wav_patch(blk, 2048, 512, 100, false), 0);
-    assert_int_equal(rec_wav_patch(blk, 0, 6, 100, false), REC_E_INVAL);
-    assert_int_equal(rec_wav_patch(blk, 1022, 2, 100, false), REC_E_INVAL);
-    assert_int_equal(rec_wav_patch(blk, 0, 512, REC_WAV_MAX_DATA_BYTES + 2u, false), REC_E_TOOBIG);
+    assert_int_equal(rec_wav_patch(blk, 2048, 512, 100, 0), 0);
+    assert_int_equal(rec_wav_patch(blk, 0, 6, 100, 0), REC_E_INVAL);
+    assert_int_equal(rec_wav_patch(blk, 1022, 2, 100, 0), REC_E_INVAL);
+    assert_int_equal(rec_wav_patch(blk, 0, 512, REC_WAV_MAX_DATA_BYTES + 2u, 0), REC_E_TOOBIG);
 }
 
 static rec_wav_evid_t sample_evid(void)
@@ -443,6 +443,9 @@ static void expect_contains(const char *hay, const char *needle, const char *wha
 /* Writes a recording: header, ramp samples, then either final sizes and the evid chunk, or (a
  * power cut) sizes patched for only `patched_samples` and no evid chunk. */
 static bool g_clock_set = true;
+/* Markers write_wav puts before the evid chunk of a finished file. */
+static const uint32_t *g_markers;
+static uint32_t g_marker_count;
 
 static void write_wav(const char *path, uint32_t rate, uint32_t samples, bool finished, uint32_t patched_samples)
 {
@@ -473,13 +476,13 @@ static void write_wav(const char *path, uint32_t rate, uint32_t samples, bool fi
         e.sample_rate = rate;
         e.sample_count = samples;
         rec_sha256_final(&sha, e.sha256);
-        uint8_t c[REC_WAV_EVID_CHUNK_BYTES];
-        const uint32_t n = rec_wav_build_evid(c, &e);
+        static uint8_t c[REC_WAV_TAIL_MAX_BYTES];
+        const uint32_t n = rec_wav_build_tail(c, g_markers, g_marker_count, samples * 2u, &e);
         assert_int_equal(fwrite(c, 1, n, f), n);
-        assert_int_equal(rec_wav_patch(h, 0, sizeof h, samples * 2u, true), 2);
+        assert_int_equal(rec_wav_patch(h, 0, sizeof h, samples * 2u, n), 2);
     } else {
-        assert_int_equal(rec_wav_patch(h, 0, 512, patched_samples * 2u, false), 1);
-        assert_int_equal(rec_wav_patch(h + 512, 512, 512, patched_samples * 2u, false), 1);
+        assert_int_equal(rec_wav_patch(h, 0, 512, patched_samples * 2u, 0), 1);
+        assert_int_equal(rec_wav_patch(h + 512, 512, 512, patched_samples * 2u, 0), 1);
     }
     assert_int_equal(fseek(f, 0, SEEK_SET), 0);
     assert_int_equal(fwrite(h, 1, sizeof h, f), sizeof h);
@@ -553,7 +556,7 @@ static void test_file_finished(void **state)
     assert_true(p.riff_has_evid);
     assert_int_equal(p.data_size, 80000);
     rec_wav_sizes_t s;
-    assert_int_equal(rec_wav_sizes(p.data_size, true, &s), REC_OK);
+    assert_int_equal(rec_wav_sizes(p.data_size, REC_WAV_EVID_CHUNK_BYTES, &s), REC_OK);
     assert_int_equal(fseek(f, (long)s.evid_offset, SEEK_SET), 0);
     assert_int_equal(fread(c, 1, sizeof c, f), sizeof c);
     assert_int_equal(fgetc(f), EOF);
@@ -627,6 +630,131 @@ static void test_long_model(void **state)
     assert_int_equal(rec_get_u32(h + 40), 602 + REC_WAV_MAX_CODING_HISTORY);
 }
 
+/* The "cue " and "LIST"/"adtl" chunks parsed back, as a reader of standard WAV files would: the
+ * points (ids 1..n, "data", the offsets) and one "Marker N" label per point. Returns the bytes. */
+static uint32_t parse_markers(const uint8_t *p, uint32_t len, const uint32_t *want, uint32_t n)
+{
+    assert_true(len >= 12u);
+    assert_memory_equal(p, "cue ", 4);
+    const uint32_t cue = rec_get_u32(p + 4);
+    assert_int_equal(cue, 4u + 24u * n);
+    assert_int_equal(rec_get_u32(p + 8), n);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *c = p + 12 + 24 * i;
+        assert_int_equal(rec_get_u32(c), i + 1u);
+        assert_int_equal(rec_get_u32(c + 4), want[i]);
+        assert_memory_equal(c + 8, "data", 4);
+        assert_int_equal(rec_get_u32(c + 12), 0);
+        assert_int_equal(rec_get_u32(c + 16), 0);
+        assert_int_equal(rec_get_u32(c + 20), want[i]);
+    }
+    const uint8_t *l = p + 8 + cue;
+    assert_memory_equal(l, "LIST", 4);
+    const uint32_t list = rec_get_u32(l + 4);
+    assert_memory_equal(l + 8, "adtl", 4);
+    uint32_t at = 12, label = 0;
+    while (at < 8u + list) {
+        assert_memory_equal(l + at, "labl", 4);
+        const uint32_t size = rec_get_u32(l + at + 4);
+        assert_int_equal(rec_get_u32(l + at + 8), label + 1u);
+        char text[16];
+        snprintf(text, sizeof text, "Marker %u", label + 1u);
+        assert_int_equal(size, 4u + strlen(text) + 1u);
+        assert_memory_equal(l + at + 12, text, strlen(text) + 1u);
+        if (size & 1u) assert_int_equal(l[at + 8 + size], 0);
+        at += 8u + size + (size & 1u);
+        label++;
+    }
+    assert_int_equal(at, 8u + list);
+    assert_int_equal(label, n);
+    const uint32_t total = 8u + cue + 8u + list;
+    assert_true(total <= len);
+    return total;
+}
+
+static void test_markers(void **state)
+{
+    (void)state;
+    assert_int_equal(rec_wav_markers_size(0), 0);
+    assert_int_equal(rec_wav_build_markers(NULL, NULL, 0), 0);
+    static uint32_t offsets[RP_CARD_MAX_MARKERS];
+    for (uint32_t i = 0; i < RP_CARD_MAX_MARKERS; i++) offsets[i] = i * 1601u;
+    static uint8_t buf[REC_WAV_TAIL_MAX_BYTES + 64];
+    for (uint32_t n = 1; n <= RP_CARD_MAX_MARKERS; n++) {
+        memset(buf, 0xEE, sizeof buf);
+        const uint32_t len = rec_wav_build_markers(buf, offsets, n);
+        assert_int_equal(len, rec_wav_markers_size(n));
+        assert_int_equal(parse_markers(buf, len, offsets, n), len);
+        assert_int_equal(buf[len], 0xEE); /* nothing written past it */
+    }
+    assert_int_equal(rec_wav_markers_size(RP_CARD_MAX_MARKERS), REC_WAV_MARKERS_MAX_BYTES);
+
+    /* The tail: markers past the audio are left out (lost with it), then the evid chunk last. */
+    rec_wav_evid_t e = sample_evid();
+    const uint32_t at[3] = { 0, 100, 5000 };
+    uint32_t len = rec_wav_build_tail(buf, at, 3, 2u * 4000u, &e);
+    uint32_t m = parse_markers(buf, len, at, 2);
+    assert_int_equal(len, m + REC_WAV_EVID_CHUNK_BYTES);
+    rec_wav_evid_t back;
+    assert_int_equal(rec_wav_parse_evid(buf + m, REC_WAV_EVID_CHUNK_BYTES, &back), REC_OK);
+    assert_int_equal(rec_wav_build_tail(buf, at, 3, 2u * 5000u, &e), rec_wav_markers_size(3) + REC_WAV_EVID_CHUNK_BYTES);
+    assert_int_equal(rec_wav_build_tail(buf, at, 0, 2u * 5000u, &e), REC_WAV_EVID_CHUNK_BYTES);
+    /* None at all when the file would pass FAT32's 4 GiB - 1. */
+    assert_int_equal(rec_wav_build_tail(buf, offsets, RP_CARD_MAX_MARKERS, REC_WAV_MAX_DATA_BYTES, &e), REC_WAV_EVID_CHUNK_BYTES);
+    assert_int_equal(rec_wav_build_tail(buf, at, 3, REC_WAV_MAX_DATA_BYTES, &e), rec_wav_markers_size(3) + REC_WAV_EVID_CHUNK_BYTES);
+
+    /* Sizes and the header parse: the tail after the data, evid last. */
+    rec_wav_sizes_t s;
+    assert_int_equal(rec_wav_sizes(2000, rec_wav_markers_size(2) + REC_WAV_EVID_CHUNK_BYTES, &s), REC_OK);
+    assert_int_equal(s.file_size, 1024u + 2000u + rec_wav_markers_size(2) + REC_WAV_EVID_CHUNK_BYTES);
+    assert_int_equal(rec_wav_sizes(2000, REC_WAV_TAIL_MAX_BYTES + 2u, &s), REC_E_TOOBIG);
+    uint8_t h[REC_WAV_HEADER_SIZE];
+    rec_wav_info_t info = info_for(16000, true, START_MS);
+    assert_int_equal(rec_wav_build_header(h, &info), REC_OK);
+    rec_wav_header_t p;
+    const uint32_t tails[] = { 0, REC_WAV_EVID_CHUNK_BYTES, rec_wav_markers_size(1) + REC_WAV_EVID_CHUNK_BYTES, REC_WAV_TAIL_MAX_BYTES };
+    for (unsigned i = 0; i < 4; i++) {
+        assert_int_equal(rec_wav_patch(h, 0, sizeof h, 2000, tails[i]), 2);
+        assert_int_equal(rec_wav_parse_header(h, sizeof h, &p), REC_OK);
+        assert_true(p.sizes_consistent);
+        assert_int_equal(p.riff_has_evid, tails[i] != 0);
+        assert_int_equal(p.tail_bytes, tails[i]);
+    }
+    /* A tail shorter than an evid chunk, odd or longer than the most markers: not ours. */
+    const uint32_t odd[] = { 10, REC_WAV_EVID_CHUNK_BYTES + 1u, REC_WAV_TAIL_MAX_BYTES + 2u };
+    for (unsigned i = 0; i < 3; i++) {
+        rec_put_u32(h + 4, 1024u - 8u + 2000u + odd[i]);
+        assert_int_equal(rec_wav_parse_header(h, sizeof h, &p), REC_OK);
+        assert_false(p.riff_has_evid);
+        assert_false(p.sizes_consistent);
+    }
+}
+
+/* A finished file with markers: ffprobe and sox read it (the audio, its duration). */
+static void test_file_with_markers(void **state)
+{
+    (void)state;
+    const char *path = REC_TEST_TMPDIR "/wav_markers.wav";
+    const uint32_t at[3] = { 0, 16000, 39999 };
+    g_markers = at;
+    g_marker_count = 3;
+    write_wav(path, 16000, 40000, true, 0);
+    g_markers = NULL;
+    g_marker_count = 0;
+    check_ffprobe(path, 16000, "2.500000");
+    check_sox(path, 16000, 40000);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static uint8_t file[1024 + 80000 + REC_WAV_TAIL_MAX_BYTES];
+    const size_t len = fread(file, 1, sizeof file, f);
+    fclose(f);
+    assert_int_equal(rec_get_u32(file + 4), len - 8u);
+    const uint32_t m = parse_markers(file + 1024 + 80000, (uint32_t)(len - 1024 - 80000), at, 3);
+    rec_wav_evid_t e;
+    assert_int_equal(rec_wav_parse_evid(file + 1024 + 80000 + m, len - 1024 - 80000 - m, &e), REC_OK);
+    assert_int_equal(1024u + 80000u + m + REC_WAV_EVID_CHUNK_BYTES, len);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -642,6 +770,8 @@ int main(void)
         cmocka_unit_test(test_file_truncated),
         cmocka_unit_test(test_file_clock_unset),
         cmocka_unit_test(test_long_model),
+        cmocka_unit_test(test_markers),
+        cmocka_unit_test(test_file_with_markers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,14 @@ const OPTIONS = {
   library: { type: 'string' },
   copy: { type: 'boolean' },
   'discard-unsynced': { type: 'string' },
+  from: { type: 'string' },
+  'from-marker': { type: 'string' },
+  'to-marker': { type: 'string' },
+  out: { type: 'string' },
+  audacity: { type: 'boolean' },
+  webvtt: { type: 'boolean' },
+  marker: { type: 'string' },
+  text: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 /** Options every command accepts. */

@@ -14,6 +14,8 @@ import { discover, type Candidate } from '../engine/discovery.js';
 import { SAMPLE_RATES } from '../../protocol/src/schema.js';
 import { checkFlags, commandWord, parseArgs, str, UsageError, type Parsed } from './args.js';
 import { makeOutput, type Out } from './output.js';
+import { parseTimeText, timeText, type RangeEnd } from '../engine/export/excerpt.js';
+import { basename } from 'node:path';
 
 const HELP: Record<string, string> = {
   '': `Usage: recorder <command> [options]
@@ -37,6 +39,10 @@ Commands:
   verify-wipe FILE
                 check a wipe certificate against the recorder's pinned key
   record        start or stop a recording
+  mark          drop a marker in the recording being made
+  excerpt REC   export part of a recording (times or markers) with a note that proves it is a true slice
+  markers REC   list a recording's markers and notes; export them for Audacity or as WebVTT
+  notes REC     write the note of a marker (what was said there)
   sim           run the recorder simulator
 
 Common options: --port PATH (the recorder's serial port), --json (one JSON object per line),
@@ -133,6 +139,42 @@ Checks a wipe certificate: the recorder's signature after the wipe verifies unde
 library pinned for it (the recorder-*.pin.json beside the certificate, or in --dest), and the
 journal it signed is the fresh one the wipe began. Exit status 0 only if it does.`,
   record: 'Usage: recorder record start|stop [--port PATH] [--json]\n\nStarts or stops a recording, like pressing the button.',
+  mark: `Usage: recorder mark [--port PATH] [--json]
+
+Drops a marker in the recording the recorder is making now, like a short press of its button, and
+says its number and time. The recorder must be recording.`,
+  excerpt: `Usage: recorder excerpt REC [--from T | --from-marker N] [--to T | --to-marker M] [--out DIR] [--dest DIR] [--json]
+
+Exports part of a recording as a WAV file of its own, with a provenance note (.provenance.txt and
+.provenance.json): the original's SHA-256 and the recorder's signature of it, the exact first sample
+and sample count, the excerpt's SHA-256, and the sox, ffmpeg and dd commands that cut the same
+slice from the original so anyone can check it. The samples are copied, never re-encoded. An
+encrypted recording is cut from its decrypted WAV (the note says so). Nothing is ever replaced.
+REC is a recording number (in --dest, or the only library under ~/Recordings holding it) or its
+file (.wav or .age). Times T are seconds (75.5), m:ss or h:mm:ss, with up to 3 decimals.
+  --from T                 start at this time (default: the start)
+  --to T                   end at this time (default: the end)
+  --from-marker N          start at marker N (see "recorder markers REC")
+  --to-marker M            end at marker M (default with --from-marker: the next marker, or the end)
+  --out DIR                the export folder (default: exports/ in the library folder)
+  --dest DIR               the library folder holding recording number REC`,
+  markers: `Usage: recorder markers REC [--audacity] [--webvtt] [--out DIR] [--dest DIR] [--json]
+
+Lists the markers of a recording in the library: number, time, sample, and the note written for
+it. With --audacity and/or --webvtt, writes them into the export folder (nothing is replaced):
+  --audacity               an Audacity label track (<name>.labels.txt: File > Import > Labels)
+  --webvtt                 a WebVTT file (<name>.markers.vtt), one cue per marker with its note,
+                           to fill in as a time-coded transcript
+  --out DIR                the export folder (default: exports/ in the library folder)
+  --dest DIR               the library folder holding recording number REC`,
+  notes: `Usage: recorder notes REC [--marker N --text TEXT] [--dest DIR] [--json]
+
+Writes the note of marker N of a recording (what was said there; --text "" clears it), then lists
+the markers and their notes. The notes are kept beside the recording in <name>.notes.vtt, a WebVTT
+file any subtitle editor opens; cues added there by hand are kept.
+  --marker N               the marker (see "recorder markers REC")
+  --text TEXT              its note
+  --dest DIR               the library folder holding recording number REC`,
 };
 
 export interface Io {
@@ -474,6 +516,50 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       out.result('record', true, r);
       return 0;
     }
+    case 'mark': {
+      checkFlags(p, []);
+      if (p.positional.length) throw new UsageError('mark takes no arguments');
+      const r = await engine.mark();
+      out.result('mark', true, r);
+      return 0;
+    }
+    case 'excerpt': {
+      checkFlags(p, ['from', 'to', 'from-marker', 'to-marker', 'out', 'dest']);
+      const recording = oneRecording(p, 'excerpt');
+      const end = (time: string, marker: string): RangeEnd | undefined => {
+        const t = str(p, time);
+        const m = str(p, marker);
+        if (t !== undefined && m !== undefined) throw new UsageError(`give --${time} or --${marker}, not both`);
+        if (m !== undefined) return { marker: markerNumber(m, marker) };
+        if (t === undefined) return undefined;
+        const ms = parseTimeText(t);
+        if (ms === null) throw new UsageError(`--${time} takes a time: seconds (75.5), m:ss or h:mm:ss, with up to 3 decimals`);
+        return { ms };
+      };
+      const range = { from: end('from', 'from-marker'), to: end('to', 'to-marker') };
+      const r = await engine.excerpt({ library: await libraryFor(p, recording, io, out), recording, range, to: str(p, 'out') });
+      out.result('excerpt', true, { wav: r.wavPath, note: r.notePath, json: r.jsonPath, provenance: r.provenance });
+      return 0;
+    }
+    case 'markers':
+    case 'notes': {
+      checkFlags(p, command === 'markers' ? ['audacity', 'webvtt', 'out', 'dest'] : ['marker', 'text', 'dest']);
+      const recording = oneRecording(p, command);
+      const library = await libraryFor(p, recording, io, out);
+      if (p.flags.has('audacity') || p.flags.has('webvtt')) {
+        const r = await engine.markerFiles({ library, recording, to: str(p, 'out'), audacity: p.flags.has('audacity'), webvtt: p.flags.has('webvtt') });
+        out.result(command, true, { ...r });
+        return 0;
+      }
+      const marker = str(p, 'marker');
+      const text = str(p, 'text');
+      if ((marker === undefined) !== (text === undefined)) throw new UsageError('give both --marker N and --text TEXT');
+      const l = await engine.markerNotes({ library, recording, ...(marker !== undefined ? { set: { marker: markerNumber(marker, 'marker'), text: text! } } : {}) });
+      const rows = l.markers.map((m) => `  ${String(m.number).padStart(3)}  ${timeText(m.timeMs)}  sample ${String(m.sampleOffset).padEnd(10)}  ${m.note ? m.note.replace(/\n/g, ' / ') : '(no note)'}`);
+      const head = `Recording ${l.number} (${basename(l.copyPath)}): ${l.markers.length ? `${l.markers.length} marker(s)` : l.encryptedNotDecrypted ? 'encrypted and not decrypted here: its markers are inside it ("recorder decrypt")' : 'no markers'}.`;
+      out.result(command, true, { ...l }, [head, ...rows, ...(l.markers.length ? [`Notes: ${l.notesPath}`] : [])].join('\n'));
+      return 0;
+    }
   }
   throw new UsageError(`Unknown command "${command}"`);
 }
@@ -493,6 +579,30 @@ async function findLibraryWith(numbers: number[], home?: string): Promise<string
   }
   if (found.length === 1) return found[0]!;
   throw new EngineError('EXPORT_REFUSED', found.length ? `Recording(s) ${numbers.join(', ')} are in several libraries (${found.join(', ')}).` : `No library under ${root} holds recording(s) ${numbers.join(', ')}.`, 'Say which library folder with --dest.');
+}
+
+/** The one recording a command names: its number (digits) or its file. */
+function oneRecording(p: Parsed, command: string): string {
+  if (p.positional.length !== 1) throw new UsageError(`${command} needs one recording: its number (as "recorder verify" lists them) or its file`);
+  return p.positional[0]!;
+}
+
+function markerNumber(v: string, option: string): number {
+  if (!/^[1-9]\d{0,5}$/.test(v)) throw new UsageError(`--${option} takes a marker number (1, 2, ...), as "recorder markers REC" lists them`);
+  return Number(v);
+}
+
+/** The library folder for a recording given by number: --dest, or the only library under ~/Recordings holding it. */
+async function libraryFor(p: Parsed, recording: string, io: Io, out: Out): Promise<string | undefined> {
+  const dest = str(p, 'dest');
+  if (dest || !/^\d{1,9}$/.test(recording)) return dest;
+  try {
+    return await findLibraryWith([Number(recording)], io.env.HOME);
+  } catch (e) {
+    // not an engine operation: no error event has said it
+    if (e instanceof EngineError) out.error(`${e.message} ${e.action}`.trim());
+    throw e;
+  }
 }
 
 /** "3,5" -> [3, 5]; undefined when the option is absent. */
@@ -522,7 +632,8 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
   // recorder's label unless --dest is given.
   const destination = str(p, 'dest');
   let port = str(p, 'port');
-  // No recorder attached and none named: run the demo on the built-in simulated recorder.
+  // No recorder attached and none named: the library, and the demo on the built-in simulated
+  // recorder if the person asks for it.
   if (!port && !io.engine?.open) {
     const { candidates } = await discover({ ...(io.engine?.listPorts ? { listPorts: io.engine.listPorts } : {}), ...(io.engine?.listFallback ? { listFallback: io.engine.listFallback } : {}) });
     if (candidates.length > 1) {
@@ -533,6 +644,10 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
       }
     }
     if (candidates.length === 0) {
+      // The person's own library first; the demo (the simulated recorder) when they ask for it.
+      let wantDemo = false;
+      const code = await mod.runInteractive({ ...(destination ? { destination } : {}), engineOptions: io.engine ?? {}, startWith: 'library', onDemo: () => (wantDemo = true) });
+      if (!wantDemo) return code;
       const { startDemo } = await import('./demo.js');
       let demo;
       try {

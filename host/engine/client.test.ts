@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { CARD_LAYOUT } from '../../protocol/src/schema.js';
 import { ProtocolClient } from './client.js';
 import { DeviceError, EngineError } from './errors.js';
 import { FakeDevice } from './testing/fake-device.js';
@@ -95,6 +96,35 @@ describe('protocol client', () => {
     const p = c.request('INFO', {}).catch((x: unknown) => x);
     dev.unplug();
     expect(((await p) as EngineError).code).toBe('DISCONNECTED');
+  });
+});
+
+describe('MARK', () => {
+  test('mark() answers the marker number and offset; BAD_STATE when idle, MARKERS_FULL at the limit, never resent', async () => {
+    const dev = new FakeDevice();
+    const resent: string[] = [];
+    const c = await client(dev, { timeoutMs: 200, retries: 3, onRetry: (name: string) => resent.push(name) });
+    await c.hello();
+    await expect(c.mark()).rejects.toMatchObject({ info: { code: 'BAD_STATE' } });
+    await c.request('RECORD', { action: 1, reserved: Buffer.alloc(3) });
+    const first = await c.mark();
+    expect(first).toMatchObject({ number: 1, marker: 1, sampleRate: dev.sampleRate });
+    await new Promise((r) => setTimeout(r, 30));
+    const second = await c.mark();
+    expect(second.marker).toBe(2);
+    expect(second.sampleOffset).toBeGreaterThan(first.sampleOffset);
+    dev.markers.length = CARD_LAYOUT.maxMarkers;
+    const full = await c.mark().catch((e: unknown) => e);
+    expect(full).toBeInstanceOf(DeviceError);
+    expect((full as DeviceError).info).toMatchObject({ code: 'MARKERS_FULL', detail: CARD_LAYOUT.maxMarkers });
+    expect((full as DeviceError).action).toMatch(/as many markers/);
+    // A lost answer is not resent (a second MARK would drop a second marker): a timeout at once.
+    dev.faults.silent = true;
+    await expect(c.mark({ timeoutMs: 50 })).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(resent).toEqual([]);
+    await expect(c.request('INFO', {}, { timeoutMs: 20, retries: 1 })).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(resent).toEqual(['INFO']); // the counter works
+    await c.close();
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import { Deframer, FrameError, PayloadError, decodeStruct, encodeFrame, encodeStruct, type Frame, type StructValue } from '../../protocol/src/codec.js';
 import { COMMANDS, EVENTS, KIND, PROTOCOL, type CommandName } from '../../protocol/src/schema.js';
-import type { Info, StateEvent, StructTypes } from '../../protocol/generated/types.js';
+import type { Info, Mark, StateEvent, StructTypes } from '../../protocol/generated/types.js';
 import { DeviceError, EngineError, deviceErrorInfo } from './errors.js';
 import type { Transport } from './transport.js';
 
@@ -108,6 +108,16 @@ export class ProtocolClient {
       return new EngineError('TIMEOUT', `Nothing answered on ${this.transport.path}.`, 'Check the recorder is switched on and plugged in with a data cable, and that this is its port.');
     }
     return e;
+  }
+
+  /**
+   * Drops a marker in the recording being made (as a short press of the button does): its number
+   * and sample offset. Never resent after a timeout (unless opts say so): a lost answer may be a
+   * marker taken, and a resend would drop a second one. DeviceError BAD_STATE when the device is
+   * not recording, MARKERS_FULL when the recording holds CARD_LAYOUT.maxMarkers.
+   */
+  async mark(opts: RequestOptions = {}): Promise<Mark> {
+    return this.request('MARK', {}, { retries: 0, ...opts });
   }
 
   /** Sends a request and waits for its answer, resending after timeouts. */

@@ -41,7 +41,7 @@ export function describeEvent(e: EngineEvent): string {
     case 'file.retry':
       return `Recording ${e.number}: ${e.message}`;
     case 'file.verified':
-      return `${e.alreadyPresent ? `Recording ${e.number} verified` : `Recording ${e.number} copied and verified (${dur(e.durationMs)})`}${signedText(e.signature)}${encryptionText(e.encryption)}: ${e.path}`;
+      return `${e.alreadyPresent ? `Recording ${e.number} verified` : `Recording ${e.number} copied and verified (${dur(e.durationMs)}${e.markers ? `, ${e.markers} marker${e.markers === 1 ? '' : 's'}` : ''})`}${signedText(e.signature)}${encryptionText(e.encryption)}: ${e.path}`;
     case 'file.failed':
       return `Recording ${e.number} NOT copied: ${e.message} ${e.action}`.trim();
     case 'journal.checked':

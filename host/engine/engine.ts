@@ -17,6 +17,8 @@ import { findPinnedLibrary, rePin } from './evidence/pins.js';
 import { copyStands, verifyLibraryFile, verifyPaths } from './verify.js';
 import { recordVerifications } from './custody.js';
 import { exportBundle, type ExportOptions, type ExportResult } from './export/bundle.js';
+import { makeExcerpt, timeText, type ExcerptOptions, type ExcerptResult } from './export/excerpt.js';
+import { exportMarkerFiles, markerNotes, type MarkerFilesResult, type MarkerListing } from './export/marker-files.js';
 import { decryptCopies, keysCreate, keysImport, keysShow, type DecryptOutcome, type KeysCreated } from './privacy/ops.js';
 import { defaultLibraryRoot, libraryRootOf, listOwnerKeys, type OwnerKey, type OwnerKeyStatus } from './privacy/owner-keys.js';
 import { recipientBytes, recipientString } from './privacy/recipient.js';
@@ -72,6 +74,18 @@ export interface Engine {
   /** Checks a wipe certificate offline against the key pinned in its library folder. */
   verifyWipe(file: string, o?: { destination?: string }): Promise<{ certificate: WipeCertificate | null; problems: string[] }>;
   record(action: 'start' | 'stop'): Promise<{ recState: string; number: number }>;
+  /**
+   * Drops a marker in the recording being made (issue 15), like a short press of the button:
+   * DEVICE_ERROR saying so when the recorder is not recording or the recording holds the most
+   * markers it can.
+   */
+  mark(o?: { port?: string }): Promise<{ number: number; marker: number; sampleOffset: number; sampleRate: number; timeMs: number }>;
+  /** An excerpt of a library recording with its provenance note (host/engine/export/excerpt.ts). */
+  excerpt(o: Omit<ExcerptOptions, 'fs' | 'appVersion' | 'now' | 'emit'>): Promise<ExcerptResult>;
+  /** A recording's markers as an Audacity label track and/or a WebVTT file in an export folder. */
+  markerFiles(o: { library?: string; recording: string | number; to?: string; audacity: boolean; webvtt: boolean }): Promise<MarkerFilesResult>;
+  /** A recording's markers with their notes; with `set`, that marker's note is written first. */
+  markerNotes(o: { library?: string; recording: string | number; set?: { marker: number; text: string } }): Promise<MarkerListing>;
   /** Copies and verifies; `destination` is accepted as a synonym of `dest` (UI EnginePort). */
   sync(options?: Omit<SyncOptions, 'fs' | 'home' | 'now' | 'appVersion'> & { destination?: string; port?: string }): Promise<SyncResult>;
   /** Verifies library files or folders offline; emits file.verified / file.failed per file. */
@@ -272,6 +286,24 @@ export function createEngine(options: EngineOptions = {}): Engine {
         emit({ type: 'note', message: action === 'start' ? `Recording ${r.number} started.` : `Recording stopped (state: ${out.recState}).` });
         return out;
       }),
+    mark: (o = {}) =>
+      withSession(async (s) => {
+        let r;
+        try {
+          r = await s.client.mark();
+        } catch (e) {
+          if (e instanceof DeviceError && e.info.code === 'BAD_STATE') throw new EngineError('DEVICE_ERROR', 'The recorder is not recording, so there is nothing to mark.', 'Start a recording first (press the button, or run `recorder record start`), then mark.', e.info);
+          if (e instanceof DeviceError && e.info.code === 'MARKERS_FULL') throw new EngineError('DEVICE_ERROR', `This recording already holds the most markers it can (${e.info.detail || 'its limit'}); no marker was added.`, 'The recording goes on. Stop it and start a new one to mark more.', e.info);
+          if (e instanceof DeviceError && e.info.code === 'UNKNOWN_COMMAND') throw new EngineError('DEVICE_ERROR', "This recorder's software is older than markers: it cannot mark a recording.", "Update the recorder's software.", e.info);
+          throw e;
+        }
+        const timeMs = Number((BigInt(r.sampleOffset) * 1000n) / BigInt(Math.max(1, r.sampleRate)));
+        emit({ type: 'note', message: `Marker ${r.marker} dropped in recording ${r.number} at ${timeText(timeMs)} (sample ${r.sampleOffset}).` });
+        return { number: r.number, marker: r.marker, sampleOffset: r.sampleOffset, sampleRate: r.sampleRate, timeMs };
+      }, o.port),
+    excerpt: (o) => track(reported(makeExcerpt({ ...o, fs: options.fs, appVersion: version, now, emit }))),
+    markerFiles: (o) => track(reported(exportMarkerFiles({ ...o, fs: options.fs, emit }))),
+    markerNotes: (o) => reported(markerNotes({ ...o, fs: options.fs, emit })),
     sync: (o = {}) =>
       withSession((s, signal) => runSync(s, emit, { ...o, dest: o.dest ?? o.destination, signal: o.signal ?? signal, fs: options.fs, home: options.home, now, appVersion: version }), o.port),
     verify: async (arg) => {

@@ -49,6 +49,8 @@ function actionForDeviceError(code: string): string {
       return 'Do not format the card. Unplug the recorder, re-seat the card, and try again; if it keeps happening, ask for help.';
     case 'CARD_FULL':
       return 'Copy the recordings to this computer, then free space on the recorder.';
+    case 'MARKERS_FULL':
+      return 'This recording holds as many markers as the recorder keeps; note the time by hand, or stop and start a new recording.';
     case 'BAD_VERSION':
       return 'Update the companion app or the recorder so they match.';
     case 'HASH_MISMATCH':

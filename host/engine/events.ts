@@ -70,6 +70,8 @@ export type ProblemCode =
   // ---- privacy (issue 13)
   | 'UNSYNCED' // wipe or format refused: recordings without a verified copy in the library
   | 'WIPE_UNPROVEN' // the wipe was done but its certificate does not verify under the pinned key
+  // ---- markers (issue 15: host/engine/notes.ts, host/engine/export/excerpt.ts)
+  | 'NOTES_INVALID' // a marker notes file is not WebVTT, or a note cannot be written
   | 'INTERNAL';
 
 /** A device ERROR frame, decoded. */
@@ -244,6 +246,8 @@ export type EngineEvent =
        * checked WAV; 'encrypted-only' an encrypted copy not decrypted here. Absent: not known.
        */
       encryption?: 'none' | 'decrypted' | 'encrypted-only';
+      /** Issue 15: the markers in the copy (sync; absent when not known, e.g. not decrypted). */
+      markers?: number;
     })
   | (Base & { type: 'file.failed'; number: number; code: ProblemCode; message: string; action: string; partKept: string | null })
   | (Base & { type: 'file.skipped'; number: number; reason: 'already-verified' | 'in-progress' | 'not-finished'; message: string })

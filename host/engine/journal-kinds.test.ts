@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { decodeStruct, encodeStruct } from '../../protocol/src/codec.js';
 import { CARD_LAYOUT, JOURNAL_KIND } from '../../protocol/src/schema.js';
 import type { JournalRecord } from '../../protocol/generated/types.js';
-import { checkJournal, describeJournalRecord, entryFromRaw, journalKindName, memoryNumber, recordingEntries, type JournalEntry } from './journal.js';
+import { checkJournal, describeJournalRecord, entryFromRaw, journalKindName, journalMarkers, memoryNumber, recordingEntries, type JournalEntry } from './journal.js';
 import { setup } from './testing/harness.js';
 
 interface Spec {
@@ -18,6 +18,7 @@ interface Spec {
   sampleCount?: number;
   startUnixMs?: bigint;
   stopUnixMs?: bigint;
+  overruns?: number;
 }
 
 function chain(specs: Spec[]): JournalEntry[] {
@@ -38,7 +39,7 @@ function chain(specs: Spec[]): JournalEntry[] {
       stopReason: 0,
       flags: 0,
       kind: s.kind,
-      overruns: 0,
+      overruns: s.overruns ?? 0,
       sha256: Buffer.alloc(32, i + 1),
       prevHash: i ? out[i - 1]!.hash : Buffer.alloc(32),
     });
@@ -107,6 +108,23 @@ describe('journal record kinds', () => {
     expect(c.restarted).toBe(false);
     expect(c.chain).toBe('ok');
     expect(c.gaps).toEqual([]);
+  });
+
+  test('MARKER records (appended while recording, before the recording\'s own record) are markers, not recordings', () => {
+    const M = (recording: number, marker: number, sampleCount: number): Spec => ({ kind: JOURNAL_KIND.MARKER, number: recording, overruns: marker, sampleCount, stopUnixMs: 1790000000000n + BigInt(marker) });
+    const e = chain([R(1), M(2, 1, 16000), M(2, 2, 3_600 * 16000 + 61 * 16000 + 5), R(2), M(3, 1, 0), R(3)]);
+    const c = checkJournal(e, e.length, null);
+    expect(c.chain).toBe('ok');
+    expect(c.gaps).toEqual([]);
+    expect(c.problems).toEqual([]);
+    expect(recordingEntries(e).map((x) => x.record.number)).toEqual([1, 2, 3]);
+    expect(journalMarkers(e, 2)).toEqual([
+      { recording: 2, marker: 1, sampleOffset: 16000, sampleRate: 16000, unixMs: 1790000000001n, index: 1 },
+      { recording: 2, marker: 2, sampleOffset: 3_600 * 16000 + 61 * 16000 + 5, sampleRate: 16000, unixMs: 1790000000002n, index: 2 },
+    ]);
+    expect(journalMarkers(e).map((m) => [m.recording, m.marker])).toEqual([[2, 1], [2, 2], [3, 1]]);
+    expect(journalMarkers(e, 1)).toEqual([]);
+    expect(describeJournalRecord(e[2]!.record)).toBe('marker 2 of recording 2, at 1:01:01 (sample 58576005)');
   });
 
   test('every kind has a name and plain words', () => {

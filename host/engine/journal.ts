@@ -53,6 +53,28 @@ export function recordingEntries(entries: JournalEntry[]): JournalEntry[] {
   return entries.filter((e) => isRecordingKind(e.record.kind));
 }
 
+/** A marker as the journal has it (a MARKER record, appended when the marker was taken). */
+export interface JournalMarker {
+  /** The recording it belongs to. */
+  recording: number;
+  /** The marker's number in that recording, from 1 (its cue id in the WAV). */
+  marker: number;
+  /** Samples from the recording's first sample. */
+  sampleOffset: number;
+  sampleRate: number;
+  /** When it was taken (0n when the recorder's clock was not set). */
+  unixMs: bigint;
+  /** Its position in the journal. */
+  index: number;
+}
+
+/** The MARKER records, in journal order; of one recording when `recording` is given. */
+export function journalMarkers(entries: JournalEntry[], recording?: number): JournalMarker[] {
+  return entries
+    .filter((e) => e.record.kind === JOURNAL_KIND.MARKER && (recording === undefined || e.record.number === recording))
+    .map((e) => ({ recording: e.record.number, marker: e.record.overruns, sampleOffset: e.record.sampleCount, sampleRate: e.record.sampleRate, unixMs: e.record.stopUnixMs, index: e.index }));
+}
+
 const KIND_NAMES = Object.fromEntries(Object.entries(JOURNAL_KIND).map(([name, value]) => [value, name])) as Record<number, string>;
 
 /** The kind's schema name (RECORDING, TAIL_LOST, ...), or `kind N` for one this app does not know. */
@@ -86,6 +108,11 @@ export function describeJournalRecord(r: JournalRecord): string {
       return 'the recorder made a new signing key';
     case JOURNAL_KIND.EPOCH_START:
       return `the recorder formatted this card: journal ${r.number} starts here (the previous one had ${r.sampleCount} records)`;
+    case JOURNAL_KIND.MARKER: {
+      const s = r.sampleRate > 0 ? Math.floor(r.sampleCount / r.sampleRate) : 0;
+      const at = `${Math.floor(s / 3600)}:${String(Math.floor(s / 60) % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+      return `marker ${r.overruns} of recording ${r.number}, at ${at} (sample ${r.sampleCount})`;
+    }
     case JOURNAL_KIND.WIPED:
       return 'the recorder was wiped: its card was erased and the keys of its earlier recordings destroyed';
     default:

@@ -190,6 +190,18 @@ export interface ManifestEncryption {
   } | null;
 }
 
+/**
+ * A marker the recorder put in the WAV (issue 15: a short press, or MARK from the app): its
+ * number (1..n, in file order), where it is (sample offset from the first sample) and its time
+ * (floor(sampleOffset * 1000 / sampleRate)), and its label in the WAV ("Marker N").
+ */
+export interface ManifestMarker {
+  number: number;
+  sampleOffset: number;
+  timeMs: number;
+  label: string;
+}
+
 export interface Manifest {
   manifestVersion: 1 | 2 | 3;
   app: { name: string; version: string };
@@ -251,6 +263,11 @@ export interface Manifest {
   evidence?: ManifestEvidence;
   /** Version 3: the recording is encrypted (`file` is the age file). */
   encryption?: ManifestEncryption;
+  /**
+   * The markers of the verified WAV (issue 15); absent or [] when it has none, and absent for an
+   * encrypted recording until it is decrypted.
+   */
+  markers?: ManifestMarker[];
   /** SHA-256 of this manifest serialised (JSON.stringify, no spacing) without this field. */
   integrity?: string;
 }

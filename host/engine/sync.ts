@@ -43,6 +43,7 @@ import { decryptLibraryCopy } from './privacy/decrypt-copy.js';
 import { libraryRootOf, loadIdentities, type LoadedIdentity } from './privacy/owner-keys.js';
 import { recipientString } from './privacy/recipient.js';
 import { buildManifest, type ClockInfo } from './manifest.js';
+import { manifestMarkers } from './markers.js';
 import type { Emit, Session } from './session.js';
 import { copyStands, inspectFile, readerFor, verifyLibraryFile } from './verify.js';
 import { compareWav, hashRange } from './wav.js';
@@ -764,6 +765,7 @@ async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, r
     verification: { sampleCountMatches, journalProblems },
     evidence: signed.evidence,
     ...(encrypted ? { encryption: { format: 'age-v1' as const, derived: null } } : {}),
+    ...(ins ? { markers: manifestMarkers(ins.layout.markers, e.sampleRate) } : {}),
   });
   if (await exists(fs, t.manifest)) throw new EngineError('FILE_CONFLICT', `${path.basename(t.manifest)} appeared in the library while copying; it was not touched.`, 'Run sync again.');
   await publishNoClobber(fs, t.part, t.final);
@@ -782,7 +784,8 @@ async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, r
       emit({ type: 'note', message: `Recording ${e.number} is encrypted: its encrypted copy ${path.basename(t.final)} is verified and kept, but no owner key on this computer opens it, so no WAV was made. Decrypt it later with \`recorder decrypt ${e.number} --identity FILE\` (or \`recorder keys import FILE\`, then sync).` });
     }
   }
-  emit({ type: 'file.verified', number: e.number, path: t.final, manifestPath: t.manifest, sha256: deviceSha, durationMs: durationMs(e.sampleCount, e.sampleRate), alreadyPresent: false, signature: signed.summary, encryption });
+  const markers = ctx.library.get(`${ctx.deviceId}:${e.number}`)?.manifest.markers;
+  emit({ type: 'file.verified', number: e.number, path: t.final, manifestPath: t.manifest, sha256: deviceSha, durationMs: durationMs(e.sampleCount, e.sampleRate), alreadyPresent: false, signature: signed.summary, encryption, ...(encryption !== 'encrypted-only' ? { markers: markers?.length ?? 0 } : {}) });
   result.copied.push(e.number);
   return 'ok';
 }

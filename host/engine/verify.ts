@@ -14,6 +14,7 @@ import type { ProblemCode, SignatureSummary } from './events.js';
 import { indexLibrary, manifestIntegrity, READABLE_MANIFEST_VERSIONS, realFs, sidecarPath, type Fs, type Manifest } from './library.js';
 import { checkCustody, CUSTODY_LOG, type CustodyCheck } from './custody.js';
 import { compareWav, hashRange, parseWav, type ReadAt, type WavLayout } from './wav.js';
+import { compareMarkers } from './markers.js';
 
 export interface Inspection {
   size: number;
@@ -146,6 +147,7 @@ export async function verifyLibraryFile(file: string, fs: Fs = realFs): Promise<
       add('MANIFEST_INVALID', 'the sidecar\'s device id is unreadable');
     }
     for (const x of compareWav(ins.layout, { number: r.number, deviceId, sampleRate: r.sampleRate, sampleCount: r.sampleCount, sha256: r.sha256, startUnixMs: BigInt(m.times?.deviceStartUnixMs ?? '0') })) add('EVIDENCE_MISMATCH', `compared with the sidecar: ${x}`);
+    for (const x of compareMarkers(m.markers ?? [], ins.layout.markers, r.sampleRate)) add('EVIDENCE_MISMATCH', `compared with the sidecar: ${x}`);
     return true;
   };
   if (m.encryption) {

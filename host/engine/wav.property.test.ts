@@ -7,7 +7,9 @@
  *     problem in words; a file it accepts has the recorder's layout (audio at 1024, an evid
  *     chunk whose sample count matches the data, everything inside the file);
  *   - it never reads (so never allocates) by a size taken from the file: every read is at most
- *     as long as the largest fixed structure (the evid chunk), and inside the file;
+ *     as long as the largest fixed structure (the evid chunk, or the recorder's largest cue and
+ *     adtl chunks: a larger one is a problem, unread), and inside the file;
+ *   - markers (cue/LIST-adtl before evid) come back as written; malformed ones are problems;
  *   - its work does not grow with what sizes claim: a data chunk of 0xFFFFFFFF bytes, or a
  *     4 GiB recording presented through a sparse reader, is parsed with a handful of reads;
  *   - a file made of a flood of tiny chunks is rejected after a bounded number of chunks
@@ -15,7 +17,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildRecorderWav } from './testing/fake-device.js';
-import { parseWav, type ReadAt } from './wav.js';
+import { MAX_ADTL_BYTES, MAX_CUE_BYTES, encodeMarkerChunks, parseWav, type ReadAt } from './wav.js';
 import { CARD_LAYOUT, STRUCTS, structSize } from '../../protocol/src/schema.js';
 import { xorshift32 } from '../../protocol/src/prng.js';
 
@@ -23,7 +25,7 @@ const rng = xorshift32;
 
 const EVID_SIZE = structSize(STRUCTS.EVIDENCE_CHUNK);
 /** The largest single read parseWav may make: a fixed structure, never a size from the file. */
-const MAX_READ = Math.max(16, EVID_SIZE, 12);
+const MAX_READ = Math.max(16, EVID_SIZE, 12, MAX_CUE_BYTES, MAX_ADTL_BYTES);
 
 /** A reader over a buffer that checks every request against the file and counts them. */
 function checkedReader(file: Buffer, size = file.length) {
@@ -39,8 +41,8 @@ function checkedReader(file: Buffer, size = file.length) {
   return { read, stats };
 }
 
-const good = (samples = 777, rate = 16000) =>
-  buildRecorderWav({ number: 9, deviceId: 0x1234n, sampleRate: rate, samples, startUnixMs: 1767225600000n }).file;
+const good = (samples = 777, rate = 16000, markers: number[] = []) =>
+  buildRecorderWav({ number: 9, deviceId: 0x1234n, sampleRate: rate, samples, startUnixMs: 1767225600000n, markers }).file;
 
 async function check(file: Buffer, label: string) {
   const { read, stats } = checkedReader(file);
@@ -58,6 +60,8 @@ async function check(file: Buffer, label: string) {
     expect(l.evidence!.sampleCount * 2).toBe(l.dataLength);
     expect(l.dataOffset + l.dataLength).toBeLessThanOrEqual(file.length);
     expect(l.format).toMatchObject({ audioFormat: 1, channels: 1, bitsPerSample: 16, blockAlign: 2 });
+    for (const m of l.markers) expect(m.sampleOffset, `${label}: marker inside the audio`).toBeLessThanOrEqual(l.dataLength / 2);
+    expect(new Set(l.markers.map((m) => m.id)).size, `${label}: marker ids unique`).toBe(l.markers.length);
   }
   return r;
 }
@@ -89,8 +93,10 @@ function mutate(r: () => number, src: Buffer): Buffer {
         break;
       case 5: // a chunk id rewritten
         {
-          const at = [12, 36, 1016, b.length - EVID_SIZE - 8][r() % 4]!;
-          if (at >= 0 && at + 4 <= b.length) b.write(['data', 'evid', 'fmt ', 'bext', 'JUNK', '\u0000\u0001xx'][r() % 6]!, at, 'latin1');
+          const cueAt = b.indexOf('cue ', CARD_LAYOUT.wavDataOffset, 'latin1');
+          const listAt = b.indexOf('LIST', CARD_LAYOUT.wavDataOffset, 'latin1');
+          const at = [12, 36, 1016, b.length - EVID_SIZE - 8, cueAt, listAt, listAt + 8, listAt + 12][r() % 8]!;
+          if (at >= 0 && at + 4 <= b.length) b.write(['data', 'evid', 'fmt ', 'bext', 'JUNK', '\u0000\u0001xx', 'cue ', 'LIST', 'labl', 'adtl'][r() % 10]!, at, 'latin1');
         }
         break;
       default: // bytes cut from the middle
@@ -114,7 +120,7 @@ describe('parseWav properties', () => {
   for (const seed of [11, 12, 13, 14, 15]) {
     it(`mutated recordings never throw and are judged consistently (seed ${seed})`, async () => {
       const r = rng(seed * 2654435761);
-      const bases = [good(), good(1, 8000), good(4000, 48000), good(0, 32000)];
+      const bases = [good(), good(1, 8000), good(4000, 48000), good(0, 32000), good(777, 16000, [0, 5, 776]), good(3001, 8000, [3001])];
       let rejected = 0;
       for (let i = 0; i < 400; i++) {
         const f = mutate(r, bases[r() % bases.length]!);
@@ -124,6 +130,88 @@ describe('parseWav properties', () => {
       expect(rejected).toBeGreaterThan(200); // most mutations break something
     });
   }
+
+  it('returns the markers as written, in file order', async () => {
+    const r = await check(good(16000, 16000, [0, 8000, 15999, 16000]), 'markers');
+    expect(r.problems).toEqual([]);
+    expect(r.layout.markers).toEqual([
+      { id: 1, sampleOffset: 0, label: 'Marker 1' },
+      { id: 2, sampleOffset: 8000, label: 'Marker 2' },
+      { id: 3, sampleOffset: 15999, label: 'Marker 3' },
+      { id: 4, sampleOffset: 16000, label: 'Marker 4' },
+    ]);
+    expect((await check(good(), 'no markers')).layout.markers).toEqual([]);
+    const most = Array.from({ length: CARD_LAYOUT.maxMarkers }, (_, i) => i * 7);
+    const all = await check(good(777, 16000, most), 'the most markers');
+    expect(all.problems).toEqual([]);
+    expect(all.layout.markers.map((m) => m.sampleOffset)).toEqual(most);
+    expect(all.layout.markers.at(-1)!.label).toBe(`Marker ${CARD_LAYOUT.maxMarkers}`);
+  });
+
+  /** A recording with markers, its cue/LIST chunks replaced by `chunks` (RIFF size fixed up). */
+  function withMarkerChunks(chunks: Buffer, samples = 100): Buffer {
+    const plain = good(samples);
+    const evidAt = CARD_LAYOUT.wavDataOffset + samples * 2;
+    const f = Buffer.concat([plain.subarray(0, evidAt), chunks, plain.subarray(evidAt)]);
+    f.writeUInt32LE(f.length - 8, 4);
+    return f;
+  }
+  const riffChunk = (id: string, body: Buffer) => {
+    const h = Buffer.alloc(8);
+    h.write(id, 0, 'latin1');
+    h.writeUInt32LE(body.length, 4);
+    return Buffer.concat([h, body, Buffer.alloc(body.length & 1)]);
+  };
+  const cueOf = (points: [number, number][], chunkId = 'data') => {
+    const n = Buffer.alloc(4);
+    n.writeUInt32LE(points.length, 0);
+    return Buffer.concat([
+      n,
+      ...points.map(([id, at]) => {
+        const p = Buffer.alloc(24);
+        p.writeUInt32LE(id, 0);
+        p.writeUInt32LE(at, 4);
+        p.write(chunkId, 8, 'latin1');
+        p.writeUInt32LE(at, 20);
+        return p;
+      }),
+    ]);
+  };
+  const lablOf = (id: number, text: string) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(id, 0);
+    return riffChunk('labl', Buffer.concat([b, Buffer.from(text, 'latin1')]));
+  };
+  const adtl = (...subs: Buffer[]) => riffChunk('LIST', Buffer.concat([Buffer.from('adtl'), ...subs]));
+
+  it.each([
+    ['cue without labels', () => riffChunk('cue ', cueOf([[1, 5]])), /without their "LIST"\/"adtl" labels/],
+    ['labels without cue', () => adtl(lablOf(1, 'Marker 1\0')), /unexpected "LIST" chunk/],
+    ['cue after evid', () => Buffer.alloc(0), /after the evidence chunk/],
+    ['a point past the audio', () => Buffer.concat([riffChunk('cue ', cueOf([[1, 101]])), adtl(lablOf(1, 'Marker 1\0'))]), /past the audio data/],
+    ['a point in another chunk', () => Buffer.concat([riffChunk('cue ', cueOf([[1, 5]], 'fmt ')), adtl(lablOf(1, 'Marker 1\0'))]), /does not point into the "data" chunk/],
+    ['repeated ids', () => Buffer.concat([riffChunk('cue ', cueOf([[1, 5], [1, 6]])), adtl(lablOf(1, 'Marker 1\0'))]), /repeated id 1/],
+    ['id 0', () => Buffer.concat([riffChunk('cue ', cueOf([[0, 5]])), adtl(lablOf(0, 'x\0'))]), /id 0/],
+    ['a count the size does not hold', () => Buffer.concat([riffChunk('cue ', Buffer.concat([cueOf([[1, 5]]).subarray(0, 4).fill(2, 0, 1), cueOf([[1, 5]]).subarray(4)])), adtl(lablOf(1, 'a\0'))]), /does not hold its 2 points/],
+    ['too many points', () => riffChunk('cue ', Buffer.from([0xff, 0xff, 0xff, 0xff])), /at most 99/],
+    ['a short cue', () => riffChunk('cue ', Buffer.from([1, 0])), /too short/],
+    ['a label for no point', () => Buffer.concat([riffChunk('cue ', cueOf([[1, 5]])), adtl(lablOf(1, 'Marker 1\0'), lablOf(7, 'Marker 7\0'))]), /names cue point 7/],
+    ['a point without a label', () => Buffer.concat([riffChunk('cue ', cueOf([[1, 5], [2, 6]])), adtl(lablOf(1, 'Marker 1\0'))]), /cue point 2 has no label/],
+    ['a label without its NUL', () => Buffer.concat([riffChunk('cue ', cueOf([[1, 5]])), adtl(lablOf(1, 'Marker 1'))]), /not NUL-terminated/],
+    ['a list of another type', () => Buffer.concat([riffChunk('cue ', cueOf([[1, 5]])), riffChunk('LIST', Buffer.from('INFOxxxx'))]), /type "INFO"/],
+    ['a note chunk in adtl', () => Buffer.concat([riffChunk('cue ', cueOf([[1, 5]])), adtl(riffChunk('note', Buffer.from('\u0001\u0000\u0000\u0000hi\u0000')))]), /"note" sub-chunk/],
+    ['a huge adtl', () => Buffer.concat([riffChunk('cue ', cueOf([[1, 5]])), riffChunk('LIST', Buffer.alloc(MAX_ADTL_BYTES + 2))]), /not a list of marker labels/],
+    ['a sub-chunk running past the list', () => Buffer.concat([riffChunk('cue ', cueOf([[1, 5]])), riffChunk('LIST', Buffer.concat([Buffer.from('adtllabl'), Buffer.from([200, 0, 0, 0, 1, 0, 0, 0])]))]), /sub-chunk of 200 bytes/],
+  ])('malformed markers are problems, not crashes: %s', async (name, make, re) => {
+    let f = withMarkerChunks(make());
+    if (name === 'cue after evid') {
+      f = Buffer.concat([good(100), Buffer.from(encodeMarkerChunks([5]))]);
+      f.writeUInt32LE(f.length - 8, 4);
+    }
+    const res = await check(f, name);
+    expect(res.ok).toBe(false);
+    expect(res.problems.join('; ')).toMatch(re);
+  });
 
   it('random bytes behind a RIFF/WAVE header never throw', async () => {
     const r = rng(99);

@@ -7,10 +7,18 @@
  * with an exit code once the person has quit and the engine has stopped.
  */
 
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { useCallback, useEffect, useReducer, useRef } from 'react';
 import { Box, Text, render, useApp, useInput, useStdout } from 'ink';
 import type { EngineEvent } from '../engine/events.js';
 import { createEngine as createRealEngine, loudnessOfWavFile, type EngineOptions } from '../engine/index.js';
+import { listLibrary, whyNotPlayable, type LibraryListing } from '../engine/listing.js';
+import { markerCues, readMarkerNotes, writeMarkerNotes, type MarkerNote } from '../engine/notes.js';
+import { findPlayer as findRealPlayer, noPlayerMessage, Player, type PlayerControl, type PlayerOptions, type PlayerProgram } from '../engine/player.js';
+import { initialListenState, listenKey, reduceListen, type KeyLike, type ListenEffect, type ListenState } from './listen-state.js';
+import { LibraryView } from './components/LibraryView.js';
+import { RecordingView } from './components/RecordingView.js';
 import type { EnginePort } from './engine-port.js';
 import { busyNotice, initialState, isBusy, reduce, type Task, type UiState } from './state.js';
 import { DevicePanel } from './components/DevicePanel.js';
@@ -28,14 +36,41 @@ export const MAX_WIDTH = 80;
 
 export type LevelsLoader = (path: string, count: number) => Promise<number[]>;
 
+/** Where the notes of a recording's markers are kept (host/engine/notes.ts; tests give a fake). */
+export interface NotesStore {
+  read(copyPath: string): Promise<MarkerNote[]>;
+  write(copyPath: string, notes: MarkerNote[]): Promise<void>;
+}
+
+const realNotes: NotesStore = { read: (p) => readMarkerNotes(p), write: (p, n) => writeMarkerNotes(p, n) };
+
+/** The folder the library view lists when none is given: every recorder's folder under it. */
+export function defaultLibraryRoot(): string {
+  return join(homedir(), 'Recordings');
+}
+
 export interface AppProps {
   engine: EnginePort;
   /** Library folder for copies; the engine's default (per recorder) when absent. */
   destination?: string;
   /** Serial port, when the person gave one; the engine discovers the recorder otherwise. */
   port?: string;
-  /** What to do as soon as the app starts: show the recorder (default), copy at once, or wait. */
-  startWith?: 'status' | 'sync' | 'none';
+  /**
+   * What to do as soon as the app starts: show the recorder (default), copy at once, wait, or
+   * show the library (no recorder attached).
+   */
+  startWith?: 'status' | 'sync' | 'none' | 'library';
+  /** The folder the library view lists; default the destination, else ~/Recordings. */
+  library?: string;
+  /** Lists a library folder; default host/engine/listing.ts listLibrary. */
+  listLibrary?: (root: string) => Promise<LibraryListing>;
+  notes?: NotesStore;
+  /** Finds the audio player program; default host/engine/player.ts findPlayer (RECORDER_PLAYER). */
+  findPlayer?: () => PlayerProgram | null;
+  /** Makes the player of a WAV file; default host/engine/player.ts Player. */
+  createPlayer?: (file: string, options: PlayerOptions) => PlayerControl;
+  /** Called when the person asks for the demo from the library view (then the app quits). */
+  onDemo?: () => void;
   /** Computes loudness levels of a verified copy; default reads the WAV file. */
   loadLevels?: LevelsLoader;
   /** Called once, after the engine has stopped, when the person quits. */
@@ -90,8 +125,73 @@ export function Screen({ state, width, utc = false, maxRows = 8 }: { state: UiSt
   );
 }
 
-export function App({ engine, destination, port, startWith = 'status', loadLevels = loudnessOfWavFile, onQuit, utc = false, maxRows = 8 }: AppProps) {
+/**
+ * Keys that arrive together (typed faster than read, or pasted: "/Office" and Enter) as one key
+ * each, as Ink reports them one by one.
+ */
+export function splitKeys(input: string, key: KeyLike): [string, KeyLike][] {
+  const chars = Array.from(input);
+  if (chars.length <= 1 || key.ctrl || key.meta || input.startsWith('\u001b')) return [[input, key]];
+  return chars.map((c): [string, KeyLike] => (c === '\r' || c === '\n' ? ['', { return: true }] : c === '\u007f' || c === '\b' ? ['', { backspace: true }] : c === '\t' ? ['', { tab: true }] : [c, {}]));
+}
+
+function listenFooterMode(listen: ListenState, quitting: boolean): FooterMode {
+  if (quitting) return 'quitting';
+  if (listen.input) return 'typing';
+  if (listen.view === 'recording') return 'recording';
+  if (listen.home === 'device') return 'library';
+  return listen.offerDemo ? 'library-demo' : 'library-home';
+}
+
+/** The listening screens (library, recording) from their state alone. Exported for tests. */
+export function ListenScreen({ listen, width, utc = false, quitting = false }: { listen: ListenState; width: number; utc?: boolean; quitting?: boolean }) {
+  const input = listen.input && listen.input.kind !== 'search' ? listen.input : null;
+  return (
+    <Box flexDirection="column" width={width}>
+      <Text bold color="cyan">
+        {listen.view === 'recording' ? 'Evidence Recorder — listening' : 'Evidence Recorder — your recordings'}
+      </Text>
+      {listen.view === 'library' && listen.offerDemo ? (
+        <Text color="yellow">No recorder is connected: this is your library. Press d to try a demo recorder.</Text>
+      ) : null}
+      {listen.view === 'library' ? <LibraryView listen={listen} width={width} rows={listen.offerDemo ? 11 : 12} utc={utc} /> : null}
+      {listen.view === 'recording' && listen.open ? <RecordingView open={listen.open} width={width} utc={utc} /> : null}
+      {input ? (
+        <Text>
+          <Text bold>{input.kind === 'time' ? 'Play from (12:05, 1:02:33 or seconds): ' : `Note for marker ${input.number}: `}</Text>
+          <Text>{input.text}</Text>
+          <Text inverse> </Text>
+        </Text>
+      ) : null}
+      {listen.message ? <Text color={listen.message.tone === 'error' ? 'red' : 'green'}>{listen.message.text}</Text> : null}
+      <Footer mode={listenFooterMode(listen, quitting)} width={width} />
+    </Box>
+  );
+}
+
+export function App({
+  engine,
+  destination,
+  port,
+  startWith = 'status',
+  loadLevels = loudnessOfWavFile,
+  onQuit,
+  utc = false,
+  maxRows = 8,
+  library,
+  listLibrary: listFolder = listLibrary,
+  notes = realNotes,
+  findPlayer = findRealPlayer,
+  createPlayer = (file, options) => new Player(file, options),
+  onDemo,
+}: AppProps) {
   const [state, dispatch] = useReducer(reduce, destination ?? null, initialState);
+  const [listen, dispatchListen] = useReducer(reduceListen, undefined, initialListenState);
+  const listenRef = useRef(listen);
+  listenRef.current = listen;
+  const libraryRoot = library ?? destination ?? defaultLibraryRoot();
+  // The player of the open recording (one at a time), by the recording's key.
+  const playerRef = useRef<{ key: string; player: PlayerControl } | null>(null);
   const { exit } = useApp();
   const { stdout } = useStdout();
   const width = Math.max(40, Math.min(MAX_WIDTH, stdout?.columns || MAX_WIDTH));
@@ -178,15 +278,15 @@ export function App({ engine, destination, port, startWith = 'status', loadLevel
     [engine, destination, port],
   );
 
-  useEffect(() => {
-    if (startWith === 'sync') runTask('sync');
-    else if (startWith === 'status' && engine.status) runTask('status');
-    // Only once, when the app starts (runTask and engine do not change for an App's life).
+  const stopPlayer = useCallback(() => {
+    playerRef.current?.player.stop();
+    playerRef.current = null;
   }, []);
 
   const quit = useCallback(() => {
     if (quittingRef.current) return;
     quittingRef.current = true;
+    stopPlayer();
     dispatch({ kind: 'quitting' });
     const finish = (): void => {
       onQuit?.(stateRef.current);
@@ -195,11 +295,154 @@ export function App({ engine, destination, port, startWith = 'status', loadLevel
     Promise.resolve()
       .then(() => engine.stop())
       .then(finish, finish);
-  }, [engine, exit, onQuit]);
+  }, [engine, exit, onQuit, stopPlayer]);
+
+  const say = useCallback((tone: 'info' | 'error', text: string) => dispatchListen({ kind: 'message', message: { tone, text } }), []);
+
+  /** The player of the open recording, made on first use; null (and why, said) when it cannot play. */
+  const playerFor = useCallback(
+    (l: ListenState): { key: string; player: PlayerControl } | null => {
+      const open = l.open;
+      if (!open) return null;
+      if (playerRef.current?.key === open.entry.key) return playerRef.current;
+      const why = whyNotPlayable(open.entry);
+      if (why || !open.entry.playablePath) {
+        say('error', why ?? 'There is no WAV file to play.');
+        return null;
+      }
+      const program = findPlayer();
+      if (!program) {
+        say('error', noPlayerMessage());
+        return null;
+      }
+      const key = open.entry.key;
+      const player = createPlayer(open.entry.playablePath, {
+        program,
+        durationMs: open.entry.durationMs,
+        onEnd: (playback, problem) => {
+          dispatchListen({ kind: 'playback', key, playback });
+          if (problem) say('error', problem);
+        },
+      });
+      playerRef.current = { key, player };
+      return playerRef.current;
+    },
+    [createPlayer, findPlayer, say],
+  );
+
+  const runListenEffect = useCallback(
+    async (e: ListenEffect, after: ListenState): Promise<void> => {
+      const plain = (err: unknown) => (err instanceof Error ? err.message : String(err));
+      switch (e.kind) {
+        case 'load-library':
+          listFolder(after.root ?? libraryRoot).then(
+            (listing) => dispatchListen({ kind: 'library-loaded', listing }),
+            (err: unknown) => {
+              dispatchListen({ kind: 'library-loaded', listing: { exists: false, entries: [], problems: [] } });
+              say('error', `The library could not be read: ${plain(err)}`);
+            },
+          );
+          return;
+        case 'open': {
+          stopPlayer();
+          const { key, playablePath, copyPath } = e.entry;
+          if (playablePath) {
+            loadLevels(playablePath, width).then(
+              (levels) => dispatchListen({ kind: 'levels', key, levels }),
+              () => undefined, // no overview is not worth a message: the recording still plays
+            );
+          }
+          notes.read(copyPath).then(
+            (n) => dispatchListen({ kind: 'notes', key, notes: n }),
+            (err: unknown) => say('error', `The notes could not be read: ${plain(err)}`),
+          );
+          return;
+        }
+        case 'close':
+          stopPlayer();
+          return;
+        case 'save-note': {
+          const open = after.open;
+          if (!open) return;
+          try {
+            await notes.write(open.entry.copyPath, markerCues(open.entry.markers, open.entry.durationMs, open.notes));
+            say('info', `Note for marker ${e.number} saved.`);
+          } catch (err) {
+            say('error', `The note could not be saved: ${plain(err)}`);
+          }
+          return;
+        }
+        case 'demo':
+          onDemo?.();
+          quit();
+          return;
+        case 'quit':
+          quit();
+          return;
+        default: {
+          const p = playerFor(after);
+          if (!p) return;
+          try {
+            if (e.kind === 'play') await p.player.play(e.fromMs);
+            else if (e.kind === 'toggle') await p.player.toggle();
+            else if (e.kind === 'back') await p.player.back(e.ms);
+            else await p.player.setSpeed(e.speed);
+          } catch (err) {
+            say('error', plain(err));
+          }
+          dispatchListen({ kind: 'playback', key: p.key, playback: p.player.status() });
+        }
+      }
+    },
+    [libraryRoot, listFolder, loadLevels, notes, onDemo, playerFor, quit, say, stopPlayer, width],
+  );
+
+  const openLibrary = useCallback(
+    (home: 'device' | 'library', offerDemo: boolean) => {
+      dispatchListen({ kind: 'open-library', root: libraryRoot, home, offerDemo });
+      void runListenEffect({ kind: 'load-library' }, { ...listenRef.current, root: libraryRoot });
+    },
+    [libraryRoot, runListenEffect],
+  );
+
+  useEffect(() => {
+    if (startWith === 'sync') runTask('sync');
+    else if (startWith === 'status' && engine.status) runTask('status');
+    else if (startWith === 'library') openLibrary('library', onDemo !== undefined);
+    // Only once, when the app starts (runTask and engine do not change for an App's life).
+  }, []);
+
+  // The playing position moves on the screen while it plays.
+  const playing = listen.open?.playback.state === 'playing';
+  useEffect(() => {
+    if (!playing) return undefined;
+    const timer = setInterval(() => {
+      const p = playerRef.current;
+      if (p) dispatchListen({ kind: 'playback', key: p.key, playback: p.player.status() });
+    }, 250);
+    return () => clearInterval(timer);
+  }, [playing]);
+
+  // No player outlives the app.
+  useEffect(() => () => playerRef.current?.player.stop(), []);
 
   useInput((input, key) => {
     if (quittingRef.current) return;
-    if ((key.ctrl && input === 'c') || input === 'q') {
+    if (key.ctrl && input === 'c') {
+      quit();
+      return;
+    }
+    if (listenRef.current.view !== 'closed') {
+      for (const [one, k] of splitKeys(input, key)) {
+        const r = listenKey(listenRef.current, one, k, utc);
+        // Kept at once, so that keys typed faster than the screen redraws see each other.
+        listenRef.current = r.state;
+        dispatchListen({ kind: 'key', input: one, key: k, utc });
+        for (const effect of r.effects) void runListenEffect(effect, r.state);
+      }
+      return;
+    }
+    if (input === 'q') {
       quit();
       return;
     }
@@ -229,6 +472,9 @@ export function App({ engine, destination, port, startWith = 'status', loadLevel
       case 'v':
         runTask('verify');
         return;
+      case 'l':
+        openLibrary('device', false);
+        return;
       case 'd':
         if (runningRef.current !== null && runningRef.current !== 'status') {
           dispatch({ kind: 'notice', notice: busyNotice(runningRef.current) });
@@ -241,6 +487,7 @@ export function App({ engine, destination, port, startWith = 'status', loadLevel
     }
   });
 
+  if (listen.view !== 'closed') return <ListenScreen listen={listen} width={width} utc={utc} quitting={state.quitting} />;
   return <Screen state={state} width={width} utc={utc} maxRows={maxRows} />;
 }
 
@@ -256,7 +503,11 @@ export interface InteractiveOptions {
   /** Library folder; default: the engine's per-recorder folder under ~/Recordings. */
   destination?: string;
   port?: string;
-  startWith?: 'status' | 'sync' | 'none';
+  startWith?: 'status' | 'sync' | 'none' | 'library';
+  /** The folder the library view lists (default: the destination, else ~/Recordings). */
+  library?: string;
+  /** With startWith 'library': the person chose the demo (d); the app has quit to start it. */
+  onDemo?: () => void;
   loadLevels?: LevelsLoader;
   /** Streams, for tests; default process.stdin / process.stdout. */
   stdin?: NodeJS.ReadStream;
@@ -285,6 +536,8 @@ export async function runInteractive(options: InteractiveOptions): Promise<numbe
       destination={options.destination}
       port={options.port}
       startWith={options.startWith}
+      library={options.library}
+      onDemo={options.onDemo}
       loadLevels={options.loadLevels}
       onQuit={(s) => {
         finalState = s;

@@ -78,8 +78,8 @@ const char *rp_stop_reason_name(uint8_t value)
 
 const char *rp_journal_kind_name(uint8_t value)
 {
-    static const char *const names[] = { "recording", "number spent", "found unjournaled", "tail lost", "clock set", "clock lost", "key created", "epoch start", "wiped" };
-    return value < 9u ? names[value] : "unknown";
+    static const char *const names[] = { "recording", "number spent", "found unjournaled", "tail lost", "clock set", "clock lost", "key created", "epoch start", "wiped", "marker" };
+    return value < 10u ? names[value] : "unknown";
 }
 
 static const rp_codec_field_t FIELDS_ERROR[] = {
@@ -273,6 +273,14 @@ static const rp_codec_field_t FIELDS_FORMAT_REQ[] = {
 };
 const rp_codec_struct_t RP_CODEC_FORMAT_REQ = { FIELDS_FORMAT_REQ, 3u, 16u };
 
+static const rp_codec_field_t FIELDS_MARK[] = {
+    { offsetof(rp_mark_t, number), 4u },
+    { offsetof(rp_mark_t, marker), 4u },
+    { offsetof(rp_mark_t, sample_offset), 4u },
+    { offsetof(rp_mark_t, sample_rate), 4u },
+};
+const rp_codec_struct_t RP_CODEC_MARK = { FIELDS_MARK, 4u, 16u };
+
 static const rp_codec_field_t FIELDS_STATE_EVENT[] = {
     { offsetof(rp_state_event_t, rec_state), 1u },
     { offsetof(rp_state_event_t, card_state), 1u },
@@ -302,6 +310,16 @@ static const rp_codec_field_t FIELDS_JOURNAL_RECORD[] = {
     { offsetof(rp_journal_record_t, prev_hash), RP_CODEC_RAW | 32u },
 };
 const rp_codec_struct_t RP_CODEC_JOURNAL_RECORD = { FIELDS_JOURNAL_RECORD, 17u, 128u };
+
+static const rp_codec_field_t FIELDS_CUE_POINT[] = {
+    { offsetof(rp_cue_point_t, name), 4u },
+    { offsetof(rp_cue_point_t, position), 4u },
+    { offsetof(rp_cue_point_t, chunk), RP_CODEC_RAW | 4u },
+    { offsetof(rp_cue_point_t, chunk_start), 4u },
+    { offsetof(rp_cue_point_t, block_start), 4u },
+    { offsetof(rp_cue_point_t, sample_offset), 4u },
+};
+const rp_codec_struct_t RP_CODEC_CUE_POINT = { FIELDS_CUE_POINT, 6u, 24u };
 
 static const rp_codec_field_t FIELDS_EVIDENCE_CHUNK[] = {
     { offsetof(rp_evidence_chunk_t, version), 2u },
@@ -539,8 +557,10 @@ const rp_codec_entry_t rp_codec_structs[] = {
     { "RECORD_REQ", &RP_CODEC_RECORD_REQ, sizeof(rp_record_req_t) },
     { "RECORD", &RP_CODEC_RECORD, sizeof(rp_record_t) },
     { "FORMAT_REQ", &RP_CODEC_FORMAT_REQ, sizeof(rp_format_req_t) },
+    { "MARK", &RP_CODEC_MARK, sizeof(rp_mark_t) },
     { "STATE_EVENT", &RP_CODEC_STATE_EVENT, sizeof(rp_state_event_t) },
     { "JOURNAL_RECORD", &RP_CODEC_JOURNAL_RECORD, sizeof(rp_journal_record_t) },
+    { "CUE_POINT", &RP_CODEC_CUE_POINT, sizeof(rp_cue_point_t) },
     { "EVIDENCE_CHUNK", &RP_CODEC_EVIDENCE_CHUNK, sizeof(rp_evidence_chunk_t) },
     { "IDENTITY_REQ", &RP_CODEC_IDENTITY_REQ, sizeof(rp_identity_req_t) },
     { "IDENTITY", &RP_CODEC_IDENTITY, sizeof(rp_identity_t) },

@@ -37,7 +37,7 @@ typedef struct {
     size_t c_size;
 } rp_codec_entry_t;
 extern const rp_codec_entry_t rp_codec_structs[];
-#define RP_CODEC_STRUCT_COUNT 44u
+#define RP_CODEC_STRUCT_COUNT 46u
 
 /* Names of enum values as printed ("recording", "card full"); "unknown" outside the enum. */
 const char *rp_rec_state_name(uint8_t value);
@@ -434,6 +434,23 @@ static inline void rp_format_req_unpack(const uint8_t in[RP_FORMAT_REQ_SIZE], rp
     rp_codec_unpack(&RP_CODEC_FORMAT_REQ, in, v);
 }
 
+/* MARK: The marker just dropped. Errors: BAD_STATE when not recording, MARKERS_FULL when the recording holds the most markers it can. */
+typedef struct rp_mark {
+    uint32_t number; /* The recording. */
+    uint32_t marker; /* The marker's number in the recording, from 1 (its cue point id in the WAV). */
+    uint32_t sample_offset; /* Samples from the recording's first sample to the moment the marker was taken. */
+    uint32_t sample_rate; /* The recording's sample rate. */
+} rp_mark_t;
+extern const rp_codec_struct_t RP_CODEC_MARK;
+static inline void rp_mark_pack(const rp_mark_t *v, uint8_t out[RP_MARK_SIZE])
+{
+    rp_codec_pack(&RP_CODEC_MARK, v, out);
+}
+static inline void rp_mark_unpack(const uint8_t in[RP_MARK_SIZE], rp_mark_t *v)
+{
+    rp_codec_unpack(&RP_CODEC_MARK, in, v);
+}
+
 /* STATE_EVENT: Sent unsolicited when the recorder state changes. */
 typedef struct rp_state_event {
     uint8_t rec_state;
@@ -480,6 +497,25 @@ static inline void rp_journal_record_pack(const rp_journal_record_t *v, uint8_t 
 static inline void rp_journal_record_unpack(const uint8_t in[RP_JOURNAL_RECORD_SIZE], rp_journal_record_t *v)
 {
     rp_codec_unpack(&RP_CODEC_JOURNAL_RECORD, in, v);
+}
+
+/* CUE_POINT: On-card record: one point of the "cue " chunk (RIFF/WAV standard, 24 bytes); one per marker. */
+typedef struct rp_cue_point {
+    uint32_t name; /* dwName: the cue id, the marker's number from 1 (the labl chunk names it). */
+    uint32_t position; /* dwPosition: the sample offset. */
+    uint8_t chunk[4]; /* fccChunk: ASCII "data". */
+    uint32_t chunk_start; /* dwChunkStart: 0. */
+    uint32_t block_start; /* dwBlockStart: 0. */
+    uint32_t sample_offset; /* dwSampleOffset: samples from the recording's first sample. */
+} rp_cue_point_t;
+extern const rp_codec_struct_t RP_CODEC_CUE_POINT;
+static inline void rp_cue_point_pack(const rp_cue_point_t *v, uint8_t out[RP_CUE_POINT_SIZE])
+{
+    rp_codec_pack(&RP_CODEC_CUE_POINT, v, out);
+}
+static inline void rp_cue_point_unpack(const uint8_t in[RP_CUE_POINT_SIZE], rp_cue_point_t *v)
+{
+    rp_codec_unpack(&RP_CODEC_CUE_POINT, in, v);
 }
 
 /* EVIDENCE_CHUNK: Payload of the trailing "evid" RIFF chunk written after the audio data at stop. */

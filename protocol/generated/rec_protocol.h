@@ -52,7 +52,8 @@
 #define RP_CMD_PROVISION 0x0E
 #define RP_CMD_SET_RECIPIENT 0x0F
 #define RP_CMD_WIPE 0x10
-#define RP_CMD_COUNT 16u
+#define RP_CMD_MARK 0x11
+#define RP_CMD_COUNT 17u
 
 /* Events */
 #define RP_EVT_STATE 0x40
@@ -74,6 +75,7 @@
 #define RP_ERR_OUT_OF_RANGE 0x0E
 #define RP_ERR_BAD_STATE 0x0F
 #define RP_ERR_INTERNAL 0x10
+#define RP_ERR_MARKERS_FULL 0x11
 
 #define RP_REC_STATE_IDLE 0x00
 #define RP_REC_STATE_RECORDING 0x01
@@ -130,6 +132,7 @@
 #define RP_JOURNAL_KIND_KEY_CREATED 0x06
 #define RP_JOURNAL_KIND_EPOCH_START 0x07
 #define RP_JOURNAL_KIND_WIPED 0x08
+#define RP_JOURNAL_KIND_MARKER 0x09
 
 #define RP_IDENTITY_FLAG_HAS_KEY 0x01
 #define RP_IDENTITY_FLAG_SIMULATED 0x02
@@ -204,6 +207,12 @@
 #define RP_CARD_BEXT_CHUNK_ID "bext"
 #define RP_CARD_JUNK_CHUNK_ID "JUNK"
 #define RP_CARD_DATA_CHUNK_ID "data"
+#define RP_CARD_CUE_CHUNK_ID "cue "
+#define RP_CARD_LIST_CHUNK_ID "LIST"
+#define RP_CARD_ADTL_LIST_TYPE "adtl"
+#define RP_CARD_LABL_CHUNK_ID "labl"
+#define RP_CARD_MARKER_LABEL_PREFIX "Marker "
+#define RP_CARD_MAX_MARKERS 99u
 #define RP_CARD_FMT_CHUNK_OFFSET 12u
 #define RP_CARD_BEXT_CHUNK_OFFSET 36u
 #define RP_CARD_BEXT_VERSION 1u
@@ -430,6 +439,17 @@
 /* FORMAT: The card was formatted. */
 #define RP_FORMAT_SIZE 0u
 
+/* MARK_REQ: Drops a marker in the recording being made, as a short press of the button does (no fields). */
+#define RP_MARK_REQ_SIZE 0u
+
+/* MARK: The marker just dropped. Errors: BAD_STATE when not recording, MARKERS_FULL when the recording holds the most markers it can. */
+#define RP_MARK_SIZE 16u
+/* C form rp_mark_t with pack/unpack: rec_codec.h */
+#define RP_MARK_OFF_NUMBER 0u
+#define RP_MARK_OFF_MARKER 4u
+#define RP_MARK_OFF_SAMPLE_OFFSET 8u
+#define RP_MARK_OFF_SAMPLE_RATE 12u
+
 /* STATE_EVENT: Sent unsolicited when the recorder state changes. */
 #define RP_STATE_EVENT_SIZE 12u
 /* C form rp_state_event_t with pack/unpack: rec_codec.h */
@@ -459,6 +479,16 @@
 #define RP_JOURNAL_RECORD_OFF_OVERRUNS 60u
 #define RP_JOURNAL_RECORD_OFF_SHA256 64u
 #define RP_JOURNAL_RECORD_OFF_PREV_HASH 96u
+
+/* CUE_POINT: On-card record: one point of the "cue " chunk (RIFF/WAV standard, 24 bytes); one per marker. */
+#define RP_CUE_POINT_SIZE 24u
+/* C form rp_cue_point_t with pack/unpack: rec_codec.h */
+#define RP_CUE_POINT_OFF_NAME 0u
+#define RP_CUE_POINT_OFF_POSITION 4u
+#define RP_CUE_POINT_OFF_CHUNK 8u
+#define RP_CUE_POINT_OFF_CHUNK_START 12u
+#define RP_CUE_POINT_OFF_BLOCK_START 16u
+#define RP_CUE_POINT_OFF_SAMPLE_OFFSET 20u
 
 /* EVIDENCE_CHUNK: Payload of the trailing "evid" RIFF chunk written after the audio data at stop. */
 #define RP_EVIDENCE_CHUNK_SIZE 72u

@@ -207,6 +207,18 @@ export interface FormatReq {
 export interface Format {
 }
 
+/** Drops a marker in the recording being made, as a short press of the button does (no fields). */
+export interface MarkReq {
+}
+
+/** The marker just dropped. Errors: BAD_STATE when not recording, MARKERS_FULL when the recording holds the most markers it can. */
+export interface Mark {
+  number: number; // The recording.
+  marker: number; // The marker's number in the recording, from 1 (its cue point id in the WAV).
+  sampleOffset: number; // Samples from the recording's first sample to the moment the marker was taken.
+  sampleRate: number; // The recording's sample rate.
+}
+
 /** Sent unsolicited when the recorder state changes. */
 export interface StateEvent {
   recState: number;
@@ -235,6 +247,16 @@ export interface JournalRecord {
   overruns: number; // Samples lost to buffer overruns in this recording.
   sha256: Buffer; // SHA-256 of the audio data.
   prevHash: Buffer; // SHA-256 of the previous record (all zero for the first).
+}
+
+/** On-card record: one point of the "cue " chunk (RIFF/WAV standard, 24 bytes); one per marker. */
+export interface CuePoint {
+  name: number; // dwName: the cue id, the marker's number from 1 (the labl chunk names it).
+  position: number; // dwPosition: the sample offset.
+  chunk: Buffer; // fccChunk: ASCII "data".
+  chunkStart: number; // dwChunkStart: 0.
+  blockStart: number; // dwBlockStart: 0.
+  sampleOffset: number; // dwSampleOffset: samples from the recording's first sample.
 }
 
 /** Payload of the trailing "evid" RIFF chunk written after the audio data at stop. */
@@ -480,8 +502,11 @@ export interface StructTypes {
   RECORD: Record;
   FORMAT_REQ: FormatReq;
   FORMAT: Format;
+  MARK_REQ: MarkReq;
+  MARK: Mark;
   STATE_EVENT: StateEvent;
   JOURNAL_RECORD: JournalRecord;
+  CUE_POINT: CuePoint;
   EVIDENCE_CHUNK: EvidenceChunk;
   IDENTITY_REQ: IdentityReq;
   IDENTITY: Identity;
@@ -517,7 +542,7 @@ export const STOP_REASON_NAMES: readonly string[] = ['none', 'button', 'host', '
 export function stopReasonName(value: number): string {
   return STOP_REASON_NAMES[value] ?? 'unknown';
 }
-export const JOURNAL_KIND_NAMES: readonly string[] = ['recording', 'number spent', 'found unjournaled', 'tail lost', 'clock set', 'clock lost', 'key created', 'epoch start', 'wiped'];
+export const JOURNAL_KIND_NAMES: readonly string[] = ['recording', 'number spent', 'found unjournaled', 'tail lost', 'clock set', 'clock lost', 'key created', 'epoch start', 'wiped', 'marker'];
 export function journalKindName(value: number): string {
   return JOURNAL_KIND_NAMES[value] ?? 'unknown';
 }

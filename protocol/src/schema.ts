@@ -174,6 +174,11 @@ export const RECORD_FLAGS = {
  * - KEY_CREATED: sha256 = SHA-256 of the new device public key.
  * - EPOCH_START: the first record after the device formatted its card: number = the new epoch,
  *   sampleCount = the previous epoch's record count, sha256 = the previous epoch's head hash.
+ * - MARKER: a marker dropped while recording (a short press, or MARK), appended as it is taken so
+ *   a power cut loses none: number = the recording, sampleCount = the marker's sample offset from
+ *   the recording's first sample, sampleRate = the recording's, overruns = the marker's number
+ *   (1..n within the recording), startUnixMs = the recording's start (0 when the clock was not
+ *   set), stopUnixMs / stopUptimeMs = when the marker was taken (stopUnixMs 0 without a clock).
  */
 export const JOURNAL_KIND = {
   RECORDING: 0,
@@ -186,6 +191,8 @@ export const JOURNAL_KIND = {
   EPOCH_START: 7,
   /** The card was wiped (WIPE): the record after the EPOCH_START of the epoch the wipe began; number = that epoch, sampleCount = blocks erased, sampleRate = WIPE_METHOD, flags RECOVERED when a boot finished it after a power cut. */
   WIPED: 8,
+  /** A marker of the recording being made (see above); its cue point in the WAV at the finish. */
+  MARKER: 9,
 } as const;
 
 /** Bits of IDENTITY.flags. */
@@ -307,6 +314,8 @@ export const ERROR_CODE = {
   OUT_OF_RANGE: 14,
   BAD_STATE: 15,
   INTERNAL: 16,
+  /** MARK: the recording already holds as many markers as the device keeps (detail: that limit). */
+  MARKERS_FULL: 17,
 } as const;
 
 export const ERROR_TEXT: Record<keyof typeof ERROR_CODE, string> = {
@@ -326,6 +335,7 @@ export const ERROR_TEXT: Record<keyof typeof ERROR_CODE, string> = {
   OUT_OF_RANGE: 'offset or length lies outside the recording',
   BAD_STATE: 'the device cannot do this in its current state',
   INTERNAL: 'internal device error',
+  MARKERS_FULL: 'the recording holds as many markers as the device keeps',
 };
 
 /** Structs: message payloads and on-card records. */
@@ -447,6 +457,16 @@ export const STRUCTS = {
     fields: [u32('magic'), u32('reserved'), u64('deviceId')],
   },
   FORMAT: { doc: 'The card was formatted.', fields: [] },
+  MARK_REQ: { doc: 'Drops a marker in the recording being made, as a short press of the button does (no fields).', fields: [] },
+  MARK: {
+    doc: 'The marker just dropped. Errors: BAD_STATE when not recording, MARKERS_FULL when the recording holds the most markers it can.',
+    fields: [
+      u32('number', 'The recording.'),
+      u32('marker', 'The marker\'s number in the recording, from 1 (its cue point id in the WAV).'),
+      u32('sampleOffset', 'Samples from the recording\'s first sample to the moment the marker was taken.'),
+      u32('sampleRate', 'The recording\'s sample rate.'),
+    ],
+  },
   STATE_EVENT: {
     doc: 'Sent unsolicited when the recorder state changes.',
     fields: [u8('recState'), u8('cardState'), u16('reserved'), u32('number'), u32('samples')],
@@ -471,6 +491,17 @@ export const STRUCTS = {
       u32('overruns', 'Samples lost to buffer overruns in this recording.'),
       bytes('sha256', 32, 'SHA-256 of the audio data.'),
       bytes('prevHash', 32, 'SHA-256 of the previous record (all zero for the first).'),
+    ],
+  },
+  CUE_POINT: {
+    doc: 'On-card record: one point of the "cue " chunk (RIFF/WAV standard, 24 bytes); one per marker.',
+    fields: [
+      u32('name', 'dwName: the cue id, the marker\'s number from 1 (the labl chunk names it).'),
+      u32('position', 'dwPosition: the sample offset.'),
+      bytes('chunk', 4, 'fccChunk: ASCII "data".'),
+      u32('chunkStart', 'dwChunkStart: 0.'),
+      u32('blockStart', 'dwBlockStart: 0.'),
+      u32('sampleOffset', 'dwSampleOffset: samples from the recording\'s first sample.'),
     ],
   },
   EVIDENCE_CHUNK: {
@@ -698,6 +729,7 @@ export const COMMANDS = {
   PROVISION: { id: 0x0e, request: 'PROVISION_REQ', response: 'IDENTITY' },
   SET_RECIPIENT: { id: 0x0f, request: 'SET_RECIPIENT_REQ', response: 'RECIPIENT' },
   WIPE: { id: 0x10, request: 'WIPE_REQ', response: 'WIPE' },
+  MARK: { id: 0x11, request: 'MARK_REQ', response: 'MARK' },
 } as const satisfies Record<string, { id: number; request: StructName; response: StructName }>;
 
 export type CommandName = keyof typeof COMMANDS;
@@ -749,6 +781,17 @@ export const CARD_LAYOUT = {
   bextChunkId: 'bext',
   junkChunkId: 'JUNK',
   dataChunkId: 'data',
+  /** Markers, between the data chunk (and its pad byte) and evid, only when there is at least one:
+   * a standard "cue " chunk (u32 count, then count CUE_POINT), then a "LIST" chunk of type "adtl"
+   * holding one "labl" sub-chunk per point (u32 cue id, the NUL-terminated label, padded to even). */
+  cueChunkId: 'cue ',
+  listChunkId: 'LIST',
+  adtlListType: 'adtl',
+  lablChunkId: 'labl',
+  /** A marker's label: this prefix and its number ("Marker 3"). */
+  markerLabelPrefix: 'Marker ',
+  /** The most markers a recording holds; a press beyond it is refused (MARK: MARKERS_FULL). */
+  maxMarkers: 99,
   /** Where the chunks start: fmt right after "RIFF" size "WAVE", bext after fmt. */
   fmtChunkOffset: 12,
   bextChunkOffset: 36,

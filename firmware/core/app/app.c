@@ -19,13 +19,21 @@ _Alignas(4) static uint8_t g_ring_storage[REC_AUDIO_RING_BYTES];
 static bool g_card_changed;
 static bool g_worked;
 
-/* The discreet confirmation (docs/firmware.md, LED): a held button is answered on the dimmed LED,
- * one long blink while recording and two short ones otherwise, in place of the LED's pattern. */
-#define ANSWER_MS 600u      /* the whole answer; the recording one is dim throughout */
-#define ANSWER_BLINK_MS 150u /* each of the two blinks of "not recording", and the gap */
+/* The button's answers (docs/firmware.md, "The button"), all on the dimmed LED in place of its
+ * pattern, so discreet mode keeps them to the person holding the device: `blinks` dim blinks of
+ * on_ms, off_ms apart. */
+typedef struct {
+    uint16_t on_ms, off_ms;
+    uint8_t blinks;
+} answer_t;
+static const answer_t ANSWER_ASK_RECORDING = { 600u, 0u, 1u }; /* a hold: "recording" */
+static const answer_t ANSWER_ASK_IDLE = { 150u, 150u, 2u };    /* a hold: "not recording" */
+static const answer_t ANSWER_MARKER = { 200u, 0u, 1u };        /* a press: marker taken (and recording) */
+static const answer_t ANSWER_REFUSED = { 100u, 100u, 4u };       /* a press: no marker (table full) */
+static const answer_t ANSWER_STOPPED = { 300u, 150u, 3u };     /* a long hold: the recording stopped */
 static struct {
     bool active;
-    bool recording;
+    answer_t pattern;
     uint64_t start_ms;
     bool dim; /* what port_led_dim was last told */
 } g_answer;
@@ -116,21 +124,32 @@ static bool is_recording(const rec_device_t *d)
     return d->rec_state == RP_REC_STATE_RECORDING || d->rec_state == RP_REC_STATE_FINALISING;
 }
 
+static void answer(answer_t pattern)
+{
+    g_answer.active = true;
+    g_answer.pattern = pattern;
+    g_answer.start_ms = port_uptime_ms();
+}
+
+/* The gestures (rec/button.h): idle, a press starts; recording, a press drops a marker and a long
+ * hold stops; a hold only asks. A short touch while recording is a marker, never a stop. */
 static void check_button(rec_device_t *d)
 {
-    /* A hold only asks; it never starts or stops anything (the port reports it instead of a
-     * press, whatever the hold's length). */
-    if (port_button_take_hold()) {
-        g_answer.active = true;
-        g_answer.recording = is_recording(d);
-        g_answer.start_ms = port_uptime_ms();
+    if (port_button_take_hold()) answer(is_recording(d) ? ANSWER_ASK_RECORDING : ANSWER_ASK_IDLE);
+    /* A press before a long hold: a press completes at its release, so one taken in the same poll
+     * as a long hold came first (the loop was busy for seconds, e.g. signing). */
+    if (port_button_take_press()) {
+        if (d->rec_state == RP_REC_STATE_RECORDING) {
+            rec_marker_t m;
+            int err = rec_recorder_mark(d, &m);
+            if (err) port_log(err == REC_E_FULL ? "marker refused: the recording holds the most markers" : "marker refused");
+            answer(err ? ANSWER_REFUSED : ANSWER_MARKER);
+        } else if (d->rec_state != RP_REC_STATE_FINALISING) {
+            if (rec_recorder_start(d) != REC_OK) port_log("cannot start recording");
+        }
     }
-    if (!port_button_take_press()) return;
-    if (d->rec_state == RP_REC_STATE_RECORDING) {
-        (void)rec_recorder_stop(d, RP_STOP_BUTTON);
-    } else {
-        int err = rec_recorder_start(d);
-        if (err) port_log("cannot start recording");
+    if (port_button_take_long_hold() && d->rec_state == RP_REC_STATE_RECORDING) {
+        if (rec_recorder_stop(d, RP_STOP_BUTTON) == REC_OK) answer(ANSWER_STOPPED);
     }
 }
 
@@ -141,13 +160,14 @@ static void set_dim(bool dim)
     port_led_dim(dim);
 }
 
-/* The answer to a hold, dimmed, in place of the pattern below: one blink of ANSWER_MS while
- * recording, two of ANSWER_BLINK_MS otherwise. False once it is over. */
+/* The answer under way, dimmed, in place of the pattern below. False once it is over. */
 static bool drive_answer(rec_device_t *d, uint64_t now)
 {
     if (!g_answer.active) return false;
-    uint64_t t = now - g_answer.start_ms;
-    if (t >= ANSWER_MS) {
+    const answer_t *a = &g_answer.pattern;
+    const uint64_t t = now - g_answer.start_ms;
+    const uint32_t period = (uint32_t)a->on_ms + a->off_ms;
+    if (t >= (uint64_t)period * a->blinks) {
         g_answer.active = false;
         set_dim(false);
         return false;
@@ -156,7 +176,7 @@ static bool drive_answer(rec_device_t *d, uint64_t now)
         d->led_on = false;
         port_led_set(false);
     }
-    set_dim(g_answer.recording || t < ANSWER_BLINK_MS || (t >= 2u * ANSWER_BLINK_MS && t < 3u * ANSWER_BLINK_MS));
+    set_dim(t % period < a->on_ms);
     return true;
 }
 
@@ -164,7 +184,7 @@ static bool drive_answer(rec_device_t *d, uint64_t now)
  *   recording: steady on (off in discreet mode)
  *   ready:     one short flash every 3 seconds
  *   problem:   fast blinking, 4 times a second (no card, card full or unreadable, battery low)
- *   answering a held button: dim, one long blink (recording) or two short ones (not recording) */
+ *   answering the button: dim blinks (see the answers above) */
 static void drive_led(rec_device_t *d)
 {
     uint64_t now = port_uptime_ms();

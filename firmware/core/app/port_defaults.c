@@ -58,6 +58,11 @@ __attribute__((weak)) bool port_button_take_hold(void)
     return false;
 }
 
+__attribute__((weak)) bool port_button_take_long_hold(void)
+{
+    return false;
+}
+
 __attribute__((weak)) void port_led_dim(bool on)
 {
     (void)on;

@@ -672,7 +672,7 @@ int rec_age_finish(const rec_bd_t *bd, uint32_t age_lba, uint32_t hold_lba, cons
                    const uint8_t wav_header[WAV_HEADER], uint32_t data_bytes, const uint8_t *tail, uint32_t tail_len,
                    uint8_t *scratch, uint64_t *age_size)
 {
-    if (!bd || !keys || !wav_header || (!tail && tail_len) || tail_len > BLOCK || !scratch || !age_size) return REC_E_INVAL;
+    if (!bd || !keys || !wav_header || (!tail && tail_len) || tail_len > REC_AGE_TAIL_MAX_BYTES || !scratch || !age_size) return REC_E_INVAL;
     finish_t f = { .bd = bd, .age_lba = age_lba, .hold_lba = hold_lba, .keys = keys, .wav_header = wav_header,
                    .audio_end = (uint64_t)WAV_HEADER + data_bytes, .tail = tail, .scratch = scratch };
     f.total = f.audio_end + tail_len;

@@ -123,6 +123,7 @@ typedef struct {
     uint32_t number;
     uint32_t data_bytes;
     uint32_t samples;
+    uint32_t tail_bytes; /* after the audio: the markers, if any, and the evid chunk */
     uint8_t stop_reason;
     bool encrypted;
 } wav_facts_t;
@@ -140,6 +141,16 @@ static __attribute__((noinline)) bool wav_facts(rec_store_t *st, uint32_t number
     w->samples = r.evid.sample_count;
     w->stop_reason = r.evid.stop_reason;
     w->encrypted = r.encrypted;
+    w->tail_bytes = r.header.tail_bytes;
+#if REC_ENCRYPTION
+    if (r.encrypted && r.size > REC_AGE_HEADER_SIZE) {
+        /* The plaintext of the complete .AGE: every chunk, the last one too, ends in its tag. */
+        const uint64_t stored = r.size - REC_AGE_HEADER_SIZE, chunk = REC_AGE_CHUNK_SIZE + REC_AGE_TAG_SIZE;
+        const uint64_t plain = stored - (stored + chunk - 1u) / chunk * REC_AGE_TAG_SIZE;
+        if (plain >= (uint64_t)REC_WAV_HEADER_SIZE + w->data_bytes) w->tail_bytes = (uint32_t)(plain - REC_WAV_HEADER_SIZE - w->data_bytes);
+    }
+#endif
+    if (w->tail_bytes < REC_WAV_EVID_CHUNK_BYTES || w->tail_bytes > REC_WAV_TAIL_MAX_BYTES) return false;
     return true;
 }
 
@@ -173,7 +184,7 @@ static __attribute__((noinline)) int close_slots(rec_device_t *d, rec_fat_file_t
     }
     if (err) return err;
     const uint32_t data = r->data_bytes, found = r->samples;
-    /* f of the stop slot: SHA-256 of the header and the evid chunk. */
+    /* f of the stop slot: SHA-256 of the header and what follows the audio (markers, evid chunk). */
     rec_sha256_t fh, h;
     rec_sha256_init(&fh);
     rec_sha256_init(&h);
@@ -203,7 +214,7 @@ static __attribute__((noinline)) int close_slots(rec_device_t *d, rec_fat_file_t
     if (!err) err = hash_to(d, &h, &hashed, found * 2u);
     if (!err && hashed != data) err = REC_E_CORRUPT; /* the evid chunk does not count the audio */
     done = 0;
-    if (!err) err = hash_to(d, &fh, &done, REC_WAV_EVID_CHUNK_BYTES);
+    if (!err) err = hash_to(d, &fh, &done, r->tail_bytes);
     source_close(d);
     if (err == REC_E_MISMATCH) port_log("an encrypted recording cut short does not decrypt: its checkpoints are left as they are");
     if (err) return err == REC_E_MISMATCH ? REC_OK : err;

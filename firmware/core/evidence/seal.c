@@ -452,8 +452,12 @@ bool rec_seal_poll(rec_device_t *d)
         rec_sha256_final(&job->age, job->age_sha);
         const bool whole = rec_age_reader_done(&job->reader);
         rec_age_reader_wipe(&job->reader);
-        /* Every chunk's tag checked, and the plaintext is the WAV its journal record describes. */
-        if (!whole || job->plain_pos != REC_WAV_HEADER_SIZE + job->data_bytes + REC_WAV_EVID_CHUNK_BYTES) err = REC_E_CORRUPT;
+        /* Every chunk's tag checked, and the plaintext is the WAV its journal record describes (its
+         * audio, then the markers, if any, and the evid chunk). */
+        const uint64_t tail = job->plain_pos - ((uint64_t)REC_WAV_HEADER_SIZE + job->data_bytes);
+        if (!whole || job->plain_pos < (uint64_t)REC_WAV_HEADER_SIZE + job->data_bytes + REC_WAV_EVID_CHUNK_BYTES ||
+            tail > REC_WAV_TAIL_MAX_BYTES)
+            err = REC_E_CORRUPT;
     }
     if (!err && eof && job->phase == PHASE_WAV) {
         rec_sha256_final(&job->whole, job->wav_sha);

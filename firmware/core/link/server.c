@@ -507,6 +507,25 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
         send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_RECORD_SIZE);
         return;
     }
+    case RP_CMD_MARK: {
+        /* As a short press of the button while recording (docs/firmware.md, "The button"). */
+        if (!payload_len_ok(s, seq, cmd, f->length, RP_MARK_REQ_SIZE)) return;
+        if (d->rec_state != RP_REC_STATE_RECORDING) {
+            send_error(s, seq, cmd, RP_ERR_BAD_STATE, d->rec_state);
+            return;
+        }
+        rec_marker_t m;
+        err = rec_recorder_mark(d, &m);
+        if (err == REC_E_FULL) {
+            send_error(s, seq, cmd, RP_ERR_MARKERS_FULL, REC_MAX_MARKERS);
+            return;
+        }
+        if (err) break;
+        const rp_mark_t v = { .number = d->cur.number, .marker = m.number, .sample_offset = m.sample_offset, .sample_rate = d->cur.sample_rate };
+        rp_mark_pack(&v, p);
+        send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_MARK_SIZE);
+        return;
+    }
     case RP_CMD_FORMAT: {
         if (!payload_len_ok(s, seq, cmd, f->length, RP_FORMAT_REQ_SIZE)) return;
         rp_format_req_t r;

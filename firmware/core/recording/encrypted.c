@@ -215,7 +215,7 @@ static int close_file(rec_device_t *d, rec_fat_file_t *file, uint32_t age_lba, u
                       const rp_age_final_t *fin, uint8_t header[REC_WAV_HEADER_SIZE], const uint8_t *evid, uint32_t evid_len)
 {
     int err = rec_age_final_write(d->bd, hold_lba, fin);
-    if (!err && rec_wav_patch(header, 0, REC_WAV_HEADER_SIZE, fin->data_bytes, true) < 0) err = REC_E_TOOBIG;
+    if (!err && rec_wav_patch(header, 0, REC_WAV_HEADER_SIZE, fin->data_bytes, evid_len) < 0) err = REC_E_TOOBIG;
     uint64_t size = 0;
     if (!err) err = rec_age_finish(d->bd, age_lba, hold_lba, keys, header, fin->data_bytes, evid, evid_len, d->ring.buf, &size);
     if (!err) err = rec_fat_set_size(&d->store.fs, file, (uint32_t)size);
@@ -273,6 +273,10 @@ static int remove_unstarted(rec_device_t *d, uint32_t number)
     return err;
 }
 
+/* The ring's room for a recovered recording's marker offsets (the tail follows them). */
+#define MARKS_BYTES ((RP_CARD_MAX_MARKERS * 4u + 511u) / 512u * 512u)
+_Static_assert(REC_AUDIO_RING_BYTES >= REC_AGE_SCRATCH_SIZE + MARKS_BYTES + REC_WAV_TAIL_MAX_BYTES, "the ring holds recovery's markers");
+
 /* Closes one recording whose hold file is still there; *closed when it was journalled now. */
 static int recover_one(rec_device_t *d, uint32_t number, uint8_t stop_reason, bool *closed)
 {
@@ -322,6 +326,13 @@ static int recover_one(rec_device_t *d, uint32_t number, uint8_t stop_reason, bo
         if (!err) err = remove_ext(d, number, RP_CARD_HOLD_EXT);
         return err;
     }
+    /* Its markers, rebuilt from the journal (each was journaled as it was taken), in the idle
+     * ring after the finish's scratch: their offsets, then the tail (markers and evid chunk). */
+    uint32_t *marks = (uint32_t *)(void *)(d->ring.buf + REC_AGE_SCRATCH_SIZE);
+    uint8_t *tail = d->ring.buf + REC_AGE_SCRATCH_SIZE + MARKS_BYTES;
+    uint32_t nmarks = 0;
+    if (!err) err = rec_journal_markers(&st->journal, number, marks, RP_CARD_MAX_MARKERS, &nmarks);
+    const uint32_t tail_room = rec_wav_markers_size(nmarks) + REC_WAV_EVID_CHUNK_BYTES;
     rp_age_final_t fin;
     /* A FINAL record of another number is an earlier hold file's (its clusters reused). */
     if (!err && (rec_age_final_read(d->bd, hold_lba, &fin) != REC_OK || fin.number != number)) {
@@ -331,7 +342,7 @@ static int recover_one(rec_device_t *d, uint32_t number, uint8_t stop_reason, bo
         if (rec_age_plain_of(age.size, &plain) && plain > REC_WAV_HEADER_SIZE)
             data = (uint32_t)(plain - REC_WAV_HEADER_SIZE) / REC_BD_BLOCK_SIZE * REC_BD_BLOCK_SIZE;
         const uint64_t alloc = (uint64_t)age.clusters * st->fs.blocks_per_cluster * REC_BD_BLOCK_SIZE;
-        while (data > 0 && rec_age_file_size((uint64_t)REC_WAV_HEADER_SIZE + data + REC_WAV_EVID_CHUNK_BYTES) > alloc)
+        while (data > 0 && rec_age_file_size((uint64_t)REC_WAV_HEADER_SIZE + data + tail_room) > alloc)
             data -= REC_BD_BLOCK_SIZE;
         memset(&fin, 0, sizeof fin);
         fin.number = number;
@@ -351,9 +362,8 @@ static int recover_one(rec_device_t *d, uint32_t number, uint8_t stop_reason, bo
     ev.flags = fin.flags;
     ev.overruns = fin.overruns;
     memcpy(ev.sha256, fin.sha256, 32);
-    uint8_t evid[REC_WAV_EVID_CHUNK_BYTES];
-    const uint32_t evid_len = rec_wav_build_evid(evid, &ev);
-    if (!err) err = close_file(d, &age, age_lba, hold_lba, &keys, &fin, header, evid, evid_len);
+    const uint32_t evid_len = err ? 0u : rec_wav_build_tail(tail, marks, nmarks, fin.data_bytes, &ev);
+    if (!err) err = close_file(d, &age, age_lba, hold_lba, &keys, &fin, header, tail, evid_len);
     rec_age_keys_wipe(&keys);
     if (!err) err = rec_fat_trim(&st->fs, &age);
     if (!err) err = rec_fat_file_sync(&st->fs, &age);

@@ -255,6 +255,43 @@ int rec_journal_find_number(rec_journal_t *j, uint32_t number, rec_journal_recor
     return REC_E_NOENT;
 }
 
+int rec_journal_markers(rec_journal_t *j, uint32_t number, uint32_t *offsets, uint32_t max, uint32_t *count)
+{
+    if (!j || !j->open || !offsets || !count) {
+        return REC_E_INVAL;
+    }
+    *count = 0;
+    uint8_t buf[REC_SIZE];
+    /* Backwards to the record of an earlier number: a recording's markers come after it. */
+    for (uint32_t i = j->count; i-- > 0;) {
+        int err = read_slot(j, i, buf);
+        if (err) {
+            return err;
+        }
+        rec_journal_record_t r;
+        if (rec_journal_decode(buf, &r) != REC_OK) {
+            continue;
+        }
+        if (rec_journal_kind_has_number(r.kind) && r.number < number) {
+            break;
+        }
+        if (r.kind == RP_JOURNAL_KIND_MARKER && r.number == number) {
+            if (*count == max) { /* the oldest max are kept: drop the newest seen so far */
+                memmove(offsets, offsets + 1, (max - 1u) * sizeof *offsets);
+                (*count)--;
+            }
+            offsets[(*count)++] = r.sample_count;
+        }
+    }
+    /* Found newest first: into the order they were taken. */
+    for (uint32_t a = 0, b = *count; a + 1u < b; a++, b--) {
+        uint32_t t = offsets[a];
+        offsets[a] = offsets[b - 1u];
+        offsets[b - 1u] = t;
+    }
+    return REC_OK;
+}
+
 int rec_journal_verify(rec_journal_t *j, uint32_t *bad_index)
 {
     if (!j || !j->open) {

@@ -3,6 +3,7 @@
  * which only touches the ring (lock-free, see audio_ring.h). */
 #include <string.h>
 
+#include "rec/age.h"
 #include "rec/checkpoint.h"
 #include "rec/device.h"
 #include "rec/encrypted.h"
@@ -11,6 +12,17 @@
 #include "rec/port.h"
 #include "rec/recorder.h"
 #include "rec_protocol.h"
+
+/* Room kept after the audio for what the stop writes there: the markers and the evid chunk, in
+ * whole blocks. The longest recording is shorter by it, so a file with every marker still fits
+ * FAT32's 4 GiB - 1 (REC_WAV_MAX_DATA_BYTES leaves a block for a bare evid chunk). */
+#define TAIL_ROOM ((REC_WAV_TAIL_MAX_BYTES + REC_BD_BLOCK_SIZE - 1u) / REC_BD_BLOCK_SIZE * REC_BD_BLOCK_SIZE)
+#define MAX_RECORDING_DATA (REC_WAV_MAX_DATA_BYTES + REC_BD_BLOCK_SIZE - TAIL_ROOM)
+/* At stop the last partial block and the tail are assembled in the idle ring, after the scratch
+ * the age finish takes from its start (rec_enc_stop). */
+#define TAIL_AT REC_AGE_SCRATCH_SIZE
+_Static_assert(REC_WAV_TAIL_MAX_BYTES <= REC_AGE_TAIL_MAX_BYTES, "the age finish takes the whole tail");
+_Static_assert(REC_AUDIO_RING_BYTES >= TAIL_AT + REC_BD_BLOCK_SIZE + TAIL_ROOM, "the ring holds the stop's tail");
 
 /* The ring the microphone callback feeds; set while recording. */
 static rec_ring_t *volatile g_mic_ring;
@@ -29,17 +41,17 @@ static int write_header(rec_device_t *d)
 
 /* Rewrites the size fields and the directory entry, so a power cut from now on loses nothing
  * written so far. Order: audio blocks (already written), header, directory entry. */
-static int patch_sizes(rec_device_t *d, bool with_evid, uint32_t evid_bytes)
+static int patch_sizes(rec_device_t *d, uint32_t tail_bytes)
 {
     rec_recording_state_t *c = &d->cur;
     if (REC_ENCRYPTION && c->encrypted) {
         /* The .AGE's size says how far the audio got; its WAV header is final only at stop. */
         c->last_patch_ms = port_uptime_ms();
-        return with_evid ? REC_OK : rec_enc_patch(d);
+        return tail_bytes ? REC_OK : rec_enc_patch(d);
     }
-    if (rec_wav_patch(c->header, 0, REC_WAV_HEADER_SIZE, c->data_bytes, with_evid) < 0) return REC_E_TOOBIG;
+    if (rec_wav_patch(c->header, 0, REC_WAV_HEADER_SIZE, c->data_bytes, tail_bytes) < 0) return REC_E_TOOBIG;
     int err = write_header(d);
-    if (!err) err = rec_fat_set_size(&d->store.fs, &c->file, REC_WAV_HEADER_SIZE + c->data_bytes + evid_bytes);
+    if (!err) err = rec_fat_set_size(&d->store.fs, &c->file, REC_WAV_HEADER_SIZE + c->data_bytes + tail_bytes);
     if (!err) err = rec_fat_file_sync(&d->store.fs, &c->file);
     c->last_patch_ms = port_uptime_ms();
     return err;
@@ -141,14 +153,14 @@ int rec_recorder_start(rec_device_t *d)
     if (err) goto fail;
     REC_ASSERT(c->file.contiguous);
     uint64_t alloc = (uint64_t)c->file.clusters * cluster;
-    uint64_t cap = alloc - REC_WAV_HEADER_SIZE - REC_BD_BLOCK_SIZE; /* one block kept for evid */
+    uint64_t cap = alloc - REC_WAV_HEADER_SIZE - TAIL_ROOM;
     if (REC_ENCRYPTION && encrypted) {
         /* The age header and a tag per chunk come out of it too (and the .AGE stays a FAT32 file). */
         const uint64_t age_max = alloc < 0xFFFFFFFFull ? alloc : 0xFFFFFFFFull;
-        cap = age_max - REC_AGE_HEADER_SIZE - REC_WAV_HEADER_SIZE - REC_BD_BLOCK_SIZE -
+        cap = age_max - REC_AGE_HEADER_SIZE - REC_WAV_HEADER_SIZE - TAIL_ROOM -
               (age_max / REC_AGE_CHUNK_SIZE + 2u) * REC_AGE_TAG_SIZE;
     }
-    if (cap > REC_WAV_MAX_DATA_BYTES) cap = REC_WAV_MAX_DATA_BYTES;
+    if (cap > MAX_RECORDING_DATA) cap = MAX_RECORDING_DATA;
     c->capacity = round_down((uint32_t)cap, REC_BD_BLOCK_SIZE);
 
     c->number = number;
@@ -164,7 +176,7 @@ int rec_recorder_start(rec_device_t *d)
     };
     err = rec_wav_build_header(c->header, &info);
     if (!err && REC_ENCRYPTION && encrypted) err = rec_enc_begin(d);
-    if (!err) err = patch_sizes(d, false, 0);
+    if (!err) err = patch_sizes(d, 0);
     if (!err) err = rec_store_end_update(st);
     rec_sha256_init(&c->sha);
     /* Signed before the microphone starts: the ~116 ms of signing cannot overrun the ring. */
@@ -258,24 +270,27 @@ int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason)
     }
     if (n < 0) err = (int)n;
 
-    /* The last partial block, then the evid chunk, assembled in one buffer. */
-    static uint8_t tail[2 * REC_BD_BLOCK_SIZE];
+    /* The last partial block, then the markers and the evid chunk, assembled in the idle ring. */
+    static uint8_t partial[REC_BD_BLOCK_SIZE];
+    uint8_t *tail = d->ring.buf + TAIL_AT;
     uint32_t t = 0;
     if (!err) {
-        memset(tail, 0, sizeof tail);
         uint32_t room = c->capacity - c->data_bytes; /* 0 or at least a block */
         while (t < REC_BD_BLOCK_SIZE && t < room) {
             const uint8_t *data;
             uint32_t got = rec_ring_peek_bytes(&d->ring, &data, REC_BD_BLOCK_SIZE - t);
             if (got == 0) break;
-            memcpy(tail + t, data, got);
+            memcpy(partial + t, data, got);
             rec_ring_release_bytes(&d->ring, got);
             t += got;
         }
-        rec_ckpt_hash_audio(d, tail, t);
+        rec_ckpt_hash_audio(d, partial, t);
         c->overruns = rec_ring_overruns(&d->ring);
         /* Audio still in the ring now (capacity reached) could not be stored: count it lost. */
         c->overruns += rec_ring_used(&d->ring) / 2u;
+        /* The ring's audio is spent: from here on it is the tail's buffer. */
+        memset(tail, 0, REC_BD_BLOCK_SIZE + TAIL_ROOM);
+        memcpy(tail, partial, t);
     }
     rec_wav_evid_t ev;
     memset(&ev, 0, sizeof ev);
@@ -288,15 +303,14 @@ int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason)
     ev.flags = (uint8_t)((c->clock_set ? RP_RECORD_FLAG_CLOCK_SET : 0) | (c->encrypted ? RP_RECORD_FLAG_ENCRYPTED : 0));
     ev.overruns = c->overruns;
     rec_sha256_final(&c->sha, ev.sha256);
-    uint32_t evid_len = 0;
+    uint32_t evid_len = 0; /* the whole tail: markers, then the evid chunk */
+    if (!err) evid_len = rec_wav_build_tail(tail + t, c->markers, c->marker_count, c->data_bytes + t, &ev);
     if (!err && REC_ENCRYPTION && c->encrypted) {
         /* The last audio, then the FINAL record and the finish (chunk 0 and the last chunk). */
-        evid_len = rec_wav_build_evid(tail + t, &ev);
         err = rec_enc_put(d, tail, t);
         c->data_bytes += t;
         if (!err) err = rec_enc_stop(d, stop_reason, ev.flags, ev.sha256, tail + t, evid_len);
     } else if (!err) {
-        evid_len = rec_wav_build_evid(tail + t, &ev);
         uint32_t blocks = (t + evid_len + REC_BD_BLOCK_SIZE - 1) / REC_BD_BLOCK_SIZE;
         uint32_t lba = c->base_lba + (REC_WAV_HEADER_SIZE + c->data_bytes) / REC_BD_BLOCK_SIZE;
         err = rec_bd_write(d->bd, lba, tail, blocks);
@@ -307,7 +321,7 @@ int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason)
     int64_t now_ms;
     const bool clock_set = rec_device_clock_now(d, &now_ms);
     rec_store_set_time(st, clock_set, now_ms);
-    if (!err) err = patch_sizes(d, true, evid_len);
+    if (!err) err = patch_sizes(d, evid_len);
     /* The stop slot vouches for the WAV as it now is on the card (header and evid chunk; for an
      * encrypted recording, the plaintext of its .AGE). */
     /* Only a recording signed while it was made is sealed later; sealing is what destroys an
@@ -359,6 +373,35 @@ int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason)
     return REC_OK;
 }
 
+int rec_recorder_mark(rec_device_t *d, rec_marker_t *out)
+{
+    if (d->rec_state != RP_REC_STATE_RECORDING) return REC_E_BUSY;
+    rec_recording_state_t *c = &d->cur;
+    if (c->marker_count >= REC_MAX_MARKERS) return REC_E_FULL;
+    /* The sample being captured now: those on the card and those still in the ring. */
+    const uint32_t offset = (c->data_bytes + rec_ring_used(&d->ring)) / 2u;
+    rec_journal_record_t r;
+    memset(&r, 0, sizeof r);
+    r.kind = RP_JOURNAL_KIND_MARKER;
+    r.number = c->number;
+    r.sample_rate = c->sample_rate;
+    r.sample_count = offset;
+    r.overruns = c->marker_count + 1u;
+    r.flags = c->clock_set ? RP_RECORD_FLAG_CLOCK_SET : 0;
+    r.start_unix_ms = c->clock_set ? c->start_unix_ms : 0;
+    r.start_uptime_ms = c->start_uptime_ms;
+    r.stop_uptime_ms = port_uptime_ms();
+    int64_t now;
+    r.stop_unix_ms = rec_device_clock_now(d, &now) ? now : 0;
+    int err = rec_device_journal_event(d, &r);
+    if (err) return err;
+    c->markers[c->marker_count++] = offset;
+    out->number = c->marker_count;
+    out->sample_offset = offset;
+    port_log("marker");
+    return REC_OK;
+}
+
 bool rec_recorder_poll(rec_device_t *d)
 {
     if (d->rec_state != RP_REC_STATE_RECORDING) return false;
@@ -383,7 +426,7 @@ bool rec_recorder_poll(rec_device_t *d)
      * patched first, so that after a power cut the recovered WAV holds all the audio any
      * checkpoint on the card vouches for. */
     if (drained && c->ckpt.pending) {
-        int err = patch_sizes(d, false, 0);
+        int err = patch_sizes(d, 0);
         if (!err) err = rec_ckpt_flush(d);
         if (err) {
             abort_recording(d, err);
@@ -392,12 +435,12 @@ bool rec_recorder_poll(rec_device_t *d)
         worked = true;
     }
     if (c->data_bytes >= c->capacity) {
-        uint8_t reason = c->capacity >= round_down(REC_WAV_MAX_DATA_BYTES, REC_BD_BLOCK_SIZE) ? RP_STOP_MAX_LENGTH : RP_STOP_CARD_FULL;
+        uint8_t reason = c->capacity >= round_down(MAX_RECORDING_DATA, REC_BD_BLOCK_SIZE) ? RP_STOP_MAX_LENGTH : RP_STOP_CARD_FULL;
         (void)rec_recorder_stop(d, reason);
         return true;
     }
     if (port_uptime_ms() - c->last_patch_ms >= REC_PATCH_INTERVAL_MS) {
-        int err = patch_sizes(d, false, 0);
+        int err = patch_sizes(d, 0);
         if (err) abort_recording(d, err);
         worked = true;
     }

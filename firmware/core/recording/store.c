@@ -280,7 +280,8 @@ static int inspect(rec_store_t *st, rec_fat_file_t *f, rec_recording_t *out)
     if (rec_wav_parse_header(hdr, REC_WAV_HEADER_SIZE, &out->header) != REC_OK) return REC_OK;
     out->header_valid = true;
     if (!out->header.riff_has_evid) return REC_OK;
-    uint32_t evid_at = REC_WAV_HEADER_SIZE + out->header.data_size;
+    /* The evid chunk ends the tail (after the markers, if any). */
+    uint32_t evid_at = REC_WAV_HEADER_SIZE + out->header.data_size + out->header.tail_bytes - REC_WAV_EVID_CHUNK_BYTES;
     if (evid_at > out->size || out->size - evid_at < REC_WAV_EVID_CHUNK_BYTES) return REC_OK;
     uint8_t ev[REC_WAV_EVID_CHUNK_BYTES];
     err = read_at(st, f, evid_at, ev, sizeof ev);
@@ -414,6 +415,9 @@ static int journal_from_evid(rec_store_t *st, const rec_recording_t *r, uint8_t 
     return rec_journal_append(&st->journal, &rec);
 }
 
+/* The scratch's head holds a recovered recording's marker offsets; the tail follows them. */
+#define MARKS_BYTES ((RP_CARD_MAX_MARKERS * 4u + 511u) / 512u * 512u)
+
 /* Closes one unjournalled recording file. */
 static int recover_one(rec_store_t *st, uint32_t number, uint64_t device_id, uint32_t sample_rate, uint8_t stop_reason,
                        bool *closed)
@@ -462,7 +466,17 @@ static int recover_one(rec_store_t *st, uint32_t number, uint64_t device_id, uin
     uint64_t alloc = (uint64_t)f.clusters * cluster_bytes;
     uint64_t data = r.header.data_size;
     if (f.size > REC_WAV_HEADER_SIZE && (uint64_t)f.size - REC_WAV_HEADER_SIZE > data) data = f.size - REC_WAV_HEADER_SIZE;
-    uint64_t room = alloc > REC_WAV_HEADER_SIZE + REC_WAV_EVID_CHUNK_BYTES ? alloc - REC_WAV_HEADER_SIZE - REC_WAV_EVID_CHUNK_BYTES : 0;
+    /* Its markers, rebuilt from the journal (each was journaled as it was taken), in the scratch
+     * (the idle ring): their offsets, then the tail assembled after them. */
+    uint32_t *marks = (uint32_t *)(void *)st->scratch;
+    uint8_t *tail = st->scratch + MARKS_BYTES;
+    uint32_t nmarks = 0;
+    if (st->scratch && st->scratch_bytes >= MARKS_BYTES + REC_WAV_TAIL_MAX_BYTES && ((uintptr_t)st->scratch & 3u) == 0u) {
+        err = rec_journal_markers(&st->journal, number, marks, RP_CARD_MAX_MARKERS, &nmarks);
+        if (err) goto out;
+    }
+    const uint32_t tail_room = rec_wav_markers_size(nmarks) + REC_WAV_EVID_CHUNK_BYTES;
+    uint64_t room = alloc > REC_WAV_HEADER_SIZE + tail_room ? alloc - REC_WAV_HEADER_SIZE - tail_room : 0;
     if (data > room) data = room;
     if (data > REC_WAV_MAX_DATA_BYTES) data = REC_WAV_MAX_DATA_BYTES;
     data &= ~(uint64_t)1u; /* whole samples */
@@ -481,17 +495,19 @@ static int recover_one(rec_store_t *st, uint32_t number, uint64_t device_id, uin
     /* The header may claim more than the directory entry (a cut between the two patches):
      * the size takes in all audio and the evid chunk before anything is read. It reaches the
      * card only with the file_sync below, after the chunk and the header. */
-    err = rec_fat_set_size(&st->fs, &f, REC_WAV_HEADER_SIZE + data_bytes + REC_WAV_EVID_CHUNK_BYTES);
+    err = rec_fat_set_size(&st->fs, &f, REC_WAV_HEADER_SIZE + data_bytes + tail_room);
     if (!err) err = rec_store_hash_file(st, &f, REC_WAV_HEADER_SIZE, data_bytes, ev.sha256);
     if (err) goto out;
-    uint8_t chunk[REC_WAV_EVID_CHUNK_BYTES];
-    uint32_t chunk_len = rec_wav_build_evid(chunk, &ev);
-    /* Order: evid chunk, then the header sizes that point at it, then the directory entry. A
-     * cut anywhere in between is recovered again on the next boot. */
-    err = write_at(st, &f, REC_WAV_HEADER_SIZE + data_bytes, chunk, chunk_len);
+    uint8_t evid_only[REC_WAV_EVID_CHUNK_BYTES];
+    const bool with_markers = nmarks > 0;
+    const uint32_t chunk_len = with_markers ? rec_wav_build_tail(tail, marks, nmarks, data_bytes, &ev) : rec_wav_build_evid(evid_only, &ev);
+    if (chunk_len != tail_room) err = rec_fat_set_size(&st->fs, &f, REC_WAV_HEADER_SIZE + data_bytes + chunk_len);
+    /* Order: markers and evid chunk, then the header sizes that point at them, then the
+     * directory entry. A cut anywhere in between is recovered again on the next boot. */
+    if (!err) err = write_at(st, &f, REC_WAV_HEADER_SIZE + data_bytes, with_markers ? tail : evid_only, chunk_len);
     uint8_t *hdr = st->header;
     if (!err) err = read_at(st, &f, 0, hdr, REC_WAV_HEADER_SIZE);
-    if (!err && rec_wav_patch(hdr, 0, REC_WAV_HEADER_SIZE, data_bytes, true) < 0) err = REC_E_TOOBIG;
+    if (!err && rec_wav_patch(hdr, 0, REC_WAV_HEADER_SIZE, data_bytes, chunk_len) < 0) err = REC_E_TOOBIG;
     if (!err) err = write_at(st, &f, 0, hdr, REC_WAV_HEADER_SIZE);
     if (!err) err = rec_fat_trim(&st->fs, &f);
     if (!err) err = rec_fat_file_sync(&st->fs, &f);

@@ -248,15 +248,15 @@ int rec_wav_build_header(uint8_t out[REC_WAV_HEADER_SIZE], const rec_wav_info_t 
 
 /* ---- Sizes ------------------------------------------------------------------------------------ */
 
-int rec_wav_sizes(uint32_t data_bytes, bool with_evid, rec_wav_sizes_t *out)
+int rec_wav_sizes(uint32_t data_bytes, uint32_t tail_bytes, rec_wav_sizes_t *out)
 {
-    if (data_bytes > REC_WAV_MAX_DATA_BYTES) {
+    if (data_bytes > REC_WAV_MAX_DATA_BYTES || tail_bytes > REC_WAV_TAIL_MAX_BYTES) {
         return REC_E_TOOBIG;
     }
     const uint32_t padded = data_bytes + (data_bytes & 1u);
     out->data_size = data_bytes;
     out->evid_offset = REC_WAV_HEADER_SIZE + padded;
-    out->file_size = out->evid_offset + (with_evid ? REC_WAV_EVID_CHUNK_BYTES : 0u);
+    out->file_size = out->evid_offset + tail_bytes;
     out->riff_size = out->file_size - 8u;
     return REC_OK;
 }
@@ -274,10 +274,10 @@ static int patch_field(uint8_t *buf, uint32_t file_offset, uint32_t len, uint32_
     return 1;
 }
 
-int rec_wav_patch(uint8_t *buf, uint32_t file_offset, uint32_t len, uint32_t data_bytes, bool with_evid)
+int rec_wav_patch(uint8_t *buf, uint32_t file_offset, uint32_t len, uint32_t data_bytes, uint32_t tail_bytes)
 {
     rec_wav_sizes_t s;
-    int err = rec_wav_sizes(data_bytes, with_evid, &s);
+    int err = rec_wav_sizes(data_bytes, tail_bytes, &s);
     if (err) {
         return err;
     }
@@ -290,6 +290,76 @@ int rec_wav_patch(uint8_t *buf, uint32_t file_offset, uint32_t len, uint32_t dat
         return b;
     }
     return a + b;
+}
+
+/* ---- Markers: "cue " and "LIST"/"adtl" ----------------------------------------------------- */
+
+/* "Marker N" and its NUL: the labl payload is the cue id and this text, padded to even. */
+static uint32_t label_text(uint32_t n, char out[REC_WAV_MARKER_LABEL_MAX])
+{
+    text_t t = { out, REC_WAV_MARKER_LABEL_MAX - 1u, 0 };
+    t_str(&t, RP_CARD_MARKER_LABEL_PREFIX);
+    t_dec(&t, n, 1);
+    out[t.len] = '\0';
+    return (uint32_t)t.len + 1u;
+}
+
+uint32_t rec_wav_markers_size(uint32_t count)
+{
+    if (count == 0u) return 0u;
+    uint32_t size = CHUNK_HDR + 4u + count * RP_CUE_POINT_SIZE + CHUNK_HDR + 4u;
+    char label[REC_WAV_MARKER_LABEL_MAX];
+    for (uint32_t i = 1; i <= count; i++) {
+        const uint32_t payload = 4u + label_text(i, label);
+        size += CHUNK_HDR + payload + (payload & 1u);
+    }
+    return size;
+}
+
+uint32_t rec_wav_build_markers(uint8_t *out, const uint32_t *sample_offsets, uint32_t count)
+{
+    if (count == 0u) return 0u;
+    REC_ASSERT(count <= RP_CARD_MAX_MARKERS);
+    uint8_t *p = out;
+    const uint32_t cue_size = 4u + count * RP_CUE_POINT_SIZE;
+    put_chunk(p, RP_CARD_CUE_CHUNK_ID, cue_size);
+    rec_put_u32(p + CHUNK_HDR, count);
+    p += CHUNK_HDR + 4u;
+    for (uint32_t i = 0; i < count; i++) {
+        rp_cue_point_t c = { .name = i + 1u, .position = sample_offsets[i], .sample_offset = sample_offsets[i] };
+        memcpy(c.chunk, RP_CARD_DATA_CHUNK_ID, 4);
+        rp_cue_point_pack(&c, p);
+        p += RP_CUE_POINT_SIZE;
+    }
+    uint8_t *list = p;
+    p += CHUNK_HDR;
+    memcpy(p, RP_CARD_ADTL_LIST_TYPE, 4);
+    p += 4u;
+    for (uint32_t i = 0; i < count; i++) {
+        char label[REC_WAV_MARKER_LABEL_MAX];
+        const uint32_t text = label_text(i + 1u, label);
+        const uint32_t payload = 4u + text;
+        put_chunk(p, RP_CARD_LABL_CHUNK_ID, payload);
+        rec_put_u32(p + CHUNK_HDR, i + 1u);
+        memcpy(p + CHUNK_HDR + 4u, label, text);
+        if (payload & 1u) p[CHUNK_HDR + payload] = 0u; /* RIFF pad byte */
+        p += CHUNK_HDR + payload + (payload & 1u);
+    }
+    put_chunk(list, RP_CARD_LIST_CHUNK_ID, (uint32_t)(p - list) - CHUNK_HDR);
+    return (uint32_t)(p - out);
+}
+
+uint32_t rec_wav_build_tail(uint8_t *out, const uint32_t *sample_offsets, uint32_t count, uint32_t data_bytes,
+                            const rec_wav_evid_t *ev)
+{
+    while (count > 0u && sample_offsets[count - 1u] > data_bytes / 2u) {
+        count--;
+    }
+    if ((uint64_t)REC_WAV_HEADER_SIZE + data_bytes + rec_wav_markers_size(count) + REC_WAV_EVID_CHUNK_BYTES > 0xFFFFFFFFull) {
+        count = 0;
+    }
+    const uint32_t n = rec_wav_build_markers(out, sample_offsets, count);
+    return n + rec_wav_build_evid(out + n, ev);
 }
 
 /* ---- evid chunk ------------------------------------------------------------------------------- */
@@ -518,10 +588,12 @@ int rec_wav_parse_header(const uint8_t *buf, size_t len, rec_wav_header_t *out)
     if (h.data_size > REC_WAV_MAX_DATA_BYTES) {
         return REC_E_CORRUPT;
     }
-    rec_wav_sizes_t without, with;
-    (void)rec_wav_sizes(h.data_size, false, &without);
-    (void)rec_wav_sizes(h.data_size, true, &with);
-    h.riff_has_evid = h.riff_size == with.riff_size;
+    rec_wav_sizes_t without;
+    (void)rec_wav_sizes(h.data_size, 0, &without);
+    /* After the data: the evid chunk, after markers when there are some (an even, bounded tail). */
+    const uint32_t tail = h.riff_size >= without.riff_size ? h.riff_size - without.riff_size : 0u;
+    h.riff_has_evid = tail >= REC_WAV_EVID_CHUNK_BYTES && tail <= REC_WAV_TAIL_MAX_BYTES && (tail & 1u) == 0u;
+    h.tail_bytes = h.riff_has_evid ? tail : 0u;
     h.sizes_consistent = h.riff_has_evid || h.riff_size == without.riff_size;
     *out = h;
     return REC_OK;

@@ -58,8 +58,8 @@ uint64_t sim_device_to_real_ms(uint64_t device_ms);
  * returns false once *stop is set (so port_mic_stop inside a critical section cannot deadlock). */
 bool sim_irq_isr_enter(const volatile _Atomic bool *stop);
 void sim_irq_isr_leave(void);
-void sim_button_press(void);
-void sim_button_hold(void);
+/* A whole press of the button held for held_ms (press, hold or long hold: rec/button.h). */
+void sim_button_press_for(uint32_t held_ms);
 void sim_battery_set(uint16_t mv);
 
 /* ---- sim_pty.c ----------------------------------------------------------------------------- */

@@ -99,6 +99,9 @@ static void report_state(bool force)
 
 /* ---- Control commands ---------------------------------------------------------------------- */
 
+/* How long `press` holds the button: a short, deliberate press. */
+#define SIM_PRESS_MS 150u
+
 static void do_command(char *line)
 {
     char *cmd = strtok(line, " \t\r");
@@ -106,9 +109,17 @@ static void do_command(char *line)
         return;
     char *arg = strtok(NULL, " \t\r");
     if (strcmp(cmd, "press") == 0) {
-        sim_button_press();
+        sim_button_press_for(SIM_PRESS_MS); /* starts; while recording, a marker */
     } else if (strcmp(cmd, "hold") == 0) {
-        sim_button_hold();
+        char *end = NULL;
+        long ms = arg ? strtol(arg, &end, 10) : (long)REC_BUTTON_HOLD_MS;
+        if (arg && (*end || ms < 0 || ms > 600000)) {
+            sim_err("usage: hold [MILLISECONDS] (0..600000; default %u: asks)", REC_BUTTON_HOLD_MS);
+            return;
+        }
+        sim_button_press_for((uint32_t)ms);
+    } else if (strcmp(cmd, "stop") == 0) {
+        sim_button_press_for(REC_BUTTON_STOP_MS); /* the long hold that stops a recording */
     } else if (strcmp(cmd, "connect") == 0) {
         sim_pty_set_connected(true);
     } else if (strcmp(cmd, "disconnect") == 0) {
@@ -138,7 +149,9 @@ static void do_command(char *line)
     } else if (strcmp(cmd, "quit") == 0) {
         quit_requested = true;
     } else if (strcmp(cmd, "help") == 0) {
-        sim_err("commands: press, hold, connect, disconnect, battery MV, eject, insert, quit");
+        sim_err("commands: press (a short press: starts; while recording, a marker), hold [MS] (the button held MS ms, "
+                "default %u: asks), stop (held %u ms: stops a recording), connect, disconnect, battery MV, eject, insert, quit",
+                REC_BUTTON_HOLD_MS, REC_BUTTON_STOP_MS);
         return;
     } else {
         sim_err("unknown command ignored: %s", cmd);

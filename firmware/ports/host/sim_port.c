@@ -115,32 +115,32 @@ void sim_irq_isr_leave(void)
 
 /* ---- Button, LED, battery ------------------------------------------------------------------ */
 
-static atomic_bool button_pressed;
-static atomic_bool button_held;
+/* The simulator has no button to time: a command stands for a whole press of a given length,
+ * classified as the core classifies a real button's edges (rec/button.h). Commands run on the
+ * core's thread (sim_main.c), between polls. */
+static rec_button_t button;
 static atomic_uint battery_mv = 4000;
 static bool led_on;
 static bool led_dim;
 
-void sim_button_press(void)
+void sim_button_press_for(uint32_t held_ms)
 {
-    atomic_store(&button_pressed, true);
+    rec_button_press_for(&button, held_ms, port_uptime_ms());
 }
 
 bool port_button_take_press(void)
 {
-    return atomic_exchange(&button_pressed, false);
-}
-
-/* The simulator has no button to time: the `hold` command is a press held past
- * REC_BUTTON_HOLD_MS. */
-void sim_button_hold(void)
-{
-    atomic_store(&button_held, true);
+    return rec_button_take(&button, REC_GESTURE_PRESS);
 }
 
 bool port_button_take_hold(void)
 {
-    return atomic_exchange(&button_held, false);
+    return rec_button_take(&button, REC_GESTURE_HOLD);
+}
+
+bool port_button_take_long_hold(void)
+{
+    return rec_button_take(&button, REC_GESTURE_LONG_HOLD);
 }
 
 void port_led_set(bool on)

@@ -1,7 +1,9 @@
 /* The console: UART1, a second serial line beside the protocol link (UART0). It carries
  *   out: diagnostics (`log: ...`), `ready`, `state rec=... card=... battery=...`, `mic on rate=N`,
  *        `mic off`, `stack used=N reserved=M`, faults;
- *   in:  one command per line: `press` (the button), `stack`, `uptime`, `quit`, `help`.
+ *   in:  one command per line: `press` (a short press of the button: starts; while recording, a
+ *        marker), `hold [MS]` (the button held MS ms, default REC_BUTTON_HOLD_MS: asks), `stop`
+ *        (held REC_BUTTON_STOP_MS: stops a recording), `stack`, `uptime`, `quit`, `help`.
  * Under QEMU it is the second -serial (e.g. stdio), so a script drives the button and watches
  * the state without touching the protocol link, where any byte may be part of a frame. */
 #include "lm3s6965.h"
@@ -10,7 +12,11 @@
 #include "rec/port.h"
 #include "rec_codec.h"
 
-static bool g_press, g_quit;
+/* A command stands for a whole press of a given length, classified as the core classifies a
+ * real button's edges (rec/button.h). */
+static rec_button_t g_button;
+static bool g_quit;
+#define PRESS_MS 150u
 static char g_line[32];
 static uint32_t g_line_len;
 static bool g_line_overflow;
@@ -70,10 +76,36 @@ static void report_stack(void)
     console_write("\n");
 }
 
+/* "hold" or "hold N": true with the milliseconds (default REC_BUTTON_HOLD_MS). */
+static bool parse_hold(const char *cmd, uint32_t *ms)
+{
+    static const char word[] = "hold";
+    for (unsigned i = 0; i < sizeof word - 1u; i++)
+        if (cmd[i] != word[i]) return false;
+    cmd += sizeof word - 1u;
+    if (*cmd == '\0') {
+        *ms = REC_BUTTON_HOLD_MS;
+        return true;
+    }
+    if (*cmd++ != ' ' || *cmd == '\0') return false;
+    uint32_t v = 0;
+    for (; *cmd; cmd++) {
+        if (*cmd < '0' || *cmd > '9' || v > 600000u) return false;
+        v = v * 10u + (uint32_t)(*cmd - '0');
+    }
+    *ms = v;
+    return true;
+}
+
 static void run_command(const char *cmd)
 {
+    uint32_t held_ms;
     if (streq(cmd, "press")) {
-        g_press = true;
+        rec_button_press_for(&g_button, PRESS_MS, port_uptime_ms());
+    } else if (parse_hold(cmd, &held_ms)) {
+        rec_button_press_for(&g_button, held_ms, port_uptime_ms());
+    } else if (streq(cmd, "stop")) {
+        rec_button_press_for(&g_button, REC_BUTTON_STOP_MS, port_uptime_ms());
     } else if (streq(cmd, "quit")) {
         g_quit = true;
     } else if (streq(cmd, "stack")) {
@@ -83,7 +115,7 @@ static void run_command(const char *cmd)
         console_write_u32((uint32_t)port_uptime_ms());
         console_write("\n");
     } else if (streq(cmd, "help")) {
-        console_line("commands: press, stack, uptime, quit, help");
+        console_line("commands: press, hold [MS], stop, stack, uptime, quit, help");
         return;
     } else if (cmd[0]) {
         console_write("unknown command: ");
@@ -117,13 +149,6 @@ bool console_poll(void)
     return any;
 }
 
-bool console_take_press(void)
-{
-    bool p = g_press;
-    g_press = false;
-    return p;
-}
-
 bool console_quit_requested(void)
 {
     return g_quit;
@@ -132,7 +157,19 @@ bool console_quit_requested(void)
 bool port_button_take_press(void)
 {
     console_poll();
-    return console_take_press();
+    return rec_button_take(&g_button, REC_GESTURE_PRESS);
+}
+
+bool port_button_take_hold(void)
+{
+    console_poll();
+    return rec_button_take(&g_button, REC_GESTURE_HOLD);
+}
+
+bool port_button_take_long_hold(void)
+{
+    console_poll();
+    return rec_button_take(&g_button, REC_GESTURE_LONG_HOLD);
 }
 
 void console_report_state(bool force)

@@ -42,7 +42,6 @@ void console_write_u32(uint32_t v);
 void console_line(const char *s);
 /* Reads and carries out control commands; returns true when one arrived. */
 bool console_poll(void);
-bool console_take_press(void);
 bool console_quit_requested(void);
 /* Prints `state rec=... card=... battery=...` when it changed (or always with force). */
 void console_report_state(bool force);

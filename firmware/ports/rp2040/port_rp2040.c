@@ -230,17 +230,12 @@ void rp2040_settings_after_format(void)
 
 /* ---- Button, LED, battery ------------------------------------------------------------------ */
 
-static volatile uint32_t g_presses;
+/* The button's debounced edges, classified by the core (rec/button.h): the interrupt feeds the
+ * edges, the takes report holds while the button is still down, each under the interrupt lock. */
+static rec_button_t g_button;
 static volatile bool g_down;
 static volatile uint64_t g_down_us;
-static uint32_t g_presses_taken;
-/* Holds (port.h): reported while still down by port_button_take_hold, or counted here at the
- * release when the app loop did not look in time (it may be busy signing). */
-static volatile uint32_t g_holds;
-static volatile bool g_hold_reported;
-static uint32_t g_holds_taken;
-#define PRESS_MIN_US 20000u /* shorter lows are contact bounce */
-#define HOLD_US (REC_BUTTON_HOLD_MS * 1000u)
+#define PRESS_MIN_US (REC_BUTTON_BOUNCE_MS * 1000u) /* shorter lows are contact bounce */
 
 void rp2040_isr_io_bank0(void)
 {
@@ -251,15 +246,13 @@ void rp2040_isr_io_bank0(void)
     if (pressed && !g_down) {
         g_down = true;
         g_down_us = now;
-        g_hold_reported = false;
+        rec_button_edge(&g_button, true, now / 1000u);
     } else if (!pressed && g_down) {
         g_down = false;
-        uint64_t held = now - g_down_us;
-        if (held >= HOLD_US) {
-            if (!g_hold_reported) g_holds++;
-        } else if (held >= PRESS_MIN_US) {
-            g_presses++;
-        }
+        /* A bounce shorter than the classifier's millisecond could read as 0 ms: below
+         * PRESS_MIN_US it is dropped here, in microseconds. */
+        uint64_t up_ms = now - g_down_us < PRESS_MIN_US ? g_down_us / 1000u : now / 1000u;
+        rec_button_edge(&g_button, false, up_ms);
     }
     rp2040_event = true;
 }
@@ -271,26 +264,28 @@ static void button_init(void)
     rp2040_nvic_enable(IRQ_IO_BANK0);
 }
 
+static bool take(rec_gesture_t g)
+{
+    uint32_t s = rp2040_irq_disable(); /* against the edge interrupt */
+    rec_button_tick(&g_button, rp2040_time_us() / 1000u);
+    bool got = rec_button_take(&g_button, g);
+    rp2040_irq_restore(s);
+    return got;
+}
+
 bool port_button_take_press(void)
 {
-    if (g_presses == g_presses_taken) return false;
-    g_presses_taken++;
-    return true;
+    return take(REC_GESTURE_PRESS);
 }
 
 bool port_button_take_hold(void)
 {
-    bool hold = false;
-    uint32_t s = rp2040_irq_disable(); /* against the release interrupt counting it too */
-    if (g_holds != g_holds_taken) {
-        g_holds_taken++;
-        hold = true;
-    } else if (g_down && !g_hold_reported && rp2040_time_us() - g_down_us >= HOLD_US) {
-        g_hold_reported = true;
-        hold = true;
-    }
-    rp2040_irq_restore(s);
-    return hold;
+    return take(REC_GESTURE_HOLD);
+}
+
+bool port_button_take_long_hold(void)
+{
+    return take(REC_GESTURE_LONG_HOLD);
 }
 
 void port_led_set(bool on)

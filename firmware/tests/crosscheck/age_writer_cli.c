@@ -72,7 +72,7 @@ int main(int argc, char **argv)
     uint8_t wav[REC_WAV_HEADER_SIZE];
     const rec_wav_info_t info = { .sample_rate = 16000, .device_id = 0x0123456789ABCDEFull, .number = 42 };
     check(rec_wav_build_header(wav, &info), "wav header");
-    check(rec_wav_patch(wav, 0, REC_WAV_HEADER_SIZE, 0, false) < 0, "patch");
+    check(rec_wav_patch(wav, 0, REC_WAV_HEADER_SIZE, 0, 0) < 0, "patch");
     if (argc == 6) rec_bd_ram_cut_after(&ram, strtoull(argv[5], NULL, 10), false);
 
     /* Record: bursts of 4 blocks, a flush (the 750 ms size patch) every 6 bursts and at the end. */
@@ -128,7 +128,7 @@ int main(int argc, char **argv)
     memcpy(ev.sha256, fin.sha256, 32);
     uint8_t evid[REC_WAV_EVID_CHUNK_BYTES];
     const uint32_t evid_len = rec_wav_build_evid(evid, &ev);
-    check(rec_wav_patch(wav, 0, REC_WAV_HEADER_SIZE, fin.data_bytes, true) < 0, "final patch");
+    check(rec_wav_patch(wav, 0, REC_WAV_HEADER_SIZE, fin.data_bytes, REC_WAV_EVID_CHUNK_BYTES) < 0, "final patch");
     static uint8_t scratch[REC_AGE_SCRATCH_SIZE];
     uint64_t age_size;
     check(rec_age_finish(&ram.bd, AGE_LBA, HOLD_LBA, &keys, wav, fin.data_bytes, evid, evid_len, scratch, &age_size), "finish");

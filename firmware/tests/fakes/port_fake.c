@@ -46,7 +46,7 @@ static struct {
     size_t write_limit;
     bool connected;
 
-    uint32_t presses, holds;
+    uint32_t presses, holds, long_holds;
     bool led, led_dim;
     uint32_t led_changes;
     uint16_t battery_mv;
@@ -378,6 +378,19 @@ bool port_button_take_hold(void)
     ensure_init();
     if (F.holds == 0) return false;
     F.holds--;
+    return true;
+}
+void port_fake_button_long_hold(void)
+{
+    ensure_init();
+    F.holds++; /* a long hold passes the hold first (rec/button.h) */
+    F.long_holds++;
+}
+bool port_button_take_long_hold(void)
+{
+    ensure_init();
+    if (F.long_holds == 0) return false;
+    F.long_holds--;
     return true;
 }
 void port_led_set(bool on)

@@ -69,6 +69,7 @@ void port_fake_serial_set_connected(bool connected);
 /* ---- Button, LED, battery ---- */
 void port_fake_button_press(void);      /* queue one press for port_button_take_press */
 void port_fake_button_hold(void);       /* queue one hold for port_button_take_hold */
+void port_fake_button_long_hold(void);  /* queue a hold and a long hold (held past REC_BUTTON_STOP_MS) */
 bool port_fake_led(void);
 uint32_t port_fake_led_changes(void);
 bool port_fake_led_dim(void);           /* what port_led_dim was last told */

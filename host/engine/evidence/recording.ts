@@ -214,8 +214,10 @@ async function readOrNull(fs: Fs, p: string): Promise<Buffer | null> {
 
 /**
  * Reads the WAV once: whole-file SHA-256, the audio prefix hashes at the given sample counts,
- * and the bytes the stop slot's f covers (header, then the evid chunk after the audio).
+ * and the bytes the stop slot's f covers (header, then what follows the audio: the markers'
+ * chunks, if any, and the evid chunk).
  */
+const MAX_TAIL = 64 * 1024;
 async function hashWav(fs: Fs, wavPath: string, dataOffset: number, prefixSamples: number[]): Promise<{ file: string; prefixes: Map<number, string>; headerAndEvid: string | null }> {
   const fh = await fs.open(wavPath, constants.O_RDONLY);
   try {
@@ -254,18 +256,15 @@ async function hashWav(fs: Fs, wavPath: string, dataOffset: number, prefixSample
     }
     let headerAndEvid: string | null = null;
     const dataEnd = audioEnd;
-    if (dataEnd + 8 <= size) {
+    // Everything after the audio: the markers' cue/LIST chunks (issue 15), if any, then the evid
+    // chunk, which ends the file. A few kilobytes at most; a huge tail is a damaged or hostile
+    // file, not read.
+    if (dataEnd + 8 <= size && size - dataEnd <= MAX_TAIL) {
       const head = Buffer.alloc(Math.min(CARD_LAYOUT.wavDataOffset, size));
       await fh.read(head, 0, head.length, 0);
-      const evHead = Buffer.alloc(8);
-      await fh.read(evHead, 0, 8, dataEnd);
-      const evSize = evHead.readUInt32LE(4);
-      // An evid chunk is a few dozen bytes; a huge size is a damaged or hostile file, not read.
-      if (evHead.toString('latin1', 0, 4) === CARD_LAYOUT.evidenceChunkId && evSize <= 4096 && dataEnd + 8 + evSize <= size) {
-        const ev = Buffer.alloc(8 + evSize);
-        await fh.read(ev, 0, ev.length, dataEnd);
-        headerAndEvid = createHash('sha256').update(head).update(ev).digest('hex');
-      }
+      const tail = Buffer.alloc(size - dataEnd);
+      await fh.read(tail, 0, tail.length, dataEnd);
+      if (tail.includes(CARD_LAYOUT.evidenceChunkId, 0, 'latin1')) headerAndEvid = createHash('sha256').update(head).update(tail).digest('hex');
     }
     return { file: whole.digest('hex'), prefixes, headerAndEvid };
   } finally {

@@ -15,6 +15,7 @@ import { linkWav } from '../evidence/sync-evidence.js';
 import { copyBase, exists, publishNoClobber, safeJoin, serialiseManifest, sidecarPath, writeFileAtomic, type Fs, type Manifest, type ManifestEncryption } from '../library.js';
 import { inspectFile } from '../verify.js';
 import { compareWav } from '../wav.js';
+import { manifestMarkers } from '../markers.js';
 import { decryptToFile } from './decrypt.js';
 import type { LoadedIdentity } from './owner-keys.js';
 
@@ -86,7 +87,8 @@ export async function decryptLibraryCopy(fs: Fs, agePath: string, identities: Lo
         throw fsError(e, 'link the decrypted WAV into the evidence folder', m.evidence.folder);
       }
     }
-    const manifest: Manifest = { ...m, encryption: { ...m.encryption, derived }, verification: { ...m.verification, wavStructureOk: true, evidenceChunkOk: true } };
+    const markers = manifestMarkers(ins.layout.markers, m.recording.sampleRate);
+    const manifest: Manifest = { ...m, encryption: { ...m.encryption, derived }, verification: { ...m.verification, wavStructureOk: true, evidenceChunkOk: true }, ...(markers.length ? { markers } : {}) };
     delete manifest.integrity;
     await writeFileAtomic(fs, sidecarPath(agePath), serialiseManifest(manifest));
     return { wavPath, manifest, derived, already: false };

@@ -10,6 +10,7 @@ import { stopReasonName } from '../convert.js';
 import { keyIdOf } from '../evidence/open-formats.js';
 import { ageEncrypt } from './age-writer.js';
 import type { Transport, TransportOpener } from '../transport.js';
+import { encodeMarkerChunks } from '../wav.js';
 import { sealRecording, signIdentity, signingDevice, type SealedFiles, type SigningDevice } from './signing-device.js';
 
 const COMMAND_BY_ID = new Map<number, CommandName>(Object.entries(COMMANDS).map(([k, v]) => [v.id, k as CommandName]));
@@ -48,9 +49,11 @@ export interface WavOptions {
   stopReason?: number;
   flags?: number;
   overruns?: number;
+  /** Sample offsets of the recording's markers (cue/LIST-adtl chunks before evid). */
+  markers?: readonly number[];
 }
 
-/** Builds a recorder WAV file: RIFF, fmt, bext (padding to 1024), data, evid. */
+/** Builds a recorder WAV file: RIFF, fmt, bext (padding to 1024), data, markers if any, evid. */
 export function buildRecorderWav(o: WavOptions): { file: Buffer; sha256: Buffer; sampleCount: number } {
   const samples = typeof o.samples === 'number' ? Int16Array.from({ length: o.samples }, (_, i) => ((i * 37 + o.number * 101) % 20000) - 10000) : o.samples;
   const data = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
@@ -83,7 +86,14 @@ export function buildRecorderWav(o: WavOptions): { file: Buffer; sha256: Buffer;
     h.writeUInt32LE(body.length, 4);
     return Buffer.concat([h, body, body.length & 1 ? Buffer.alloc(1) : Buffer.alloc(0)]);
   };
-  const body = Buffer.concat([Buffer.from('WAVE'), chunk('fmt ', fmt), chunk('bext', Buffer.alloc(bextSize)), chunk('data', data), chunk('evid', evid)]);
+  const body = Buffer.concat([
+    Buffer.from('WAVE'),
+    chunk('fmt ', fmt),
+    chunk('bext', Buffer.alloc(bextSize)),
+    chunk('data', data),
+    encodeMarkerChunks(o.markers ?? []),
+    chunk('evid', evid),
+  ]);
   const head = Buffer.alloc(8);
   head.write('RIFF', 0, 'latin1');
   head.writeUInt32LE(body.length, 4);
@@ -125,6 +135,9 @@ export class FakeDevice {
   sampleRate = 16000;
   discreet = false;
   recState = 0;
+  /** The recording started by RECORD: when, and the sample offsets of its MARKs. */
+  recordStartedMs = 0;
+  markers: number[] = [];
   cardState = 0;
   batteryMv = 4000;
   nextNumber = 1;
@@ -150,7 +163,7 @@ export class FakeDevice {
   path = '/dev/fake-recorder';
 
   /** Adds a finished recording with a journal record chained to the previous one. */
-  addRecording(o: { samples?: number | Int16Array; sampleRate?: number; startUnixMs?: bigint; clockSet?: boolean; finished?: boolean; overruns?: number; journal?: boolean; number?: number; sealing?: boolean; recoveredVouched?: number; encryptTo?: Buffer | null } = {}): FakeRecording {
+  addRecording(o: { samples?: number | Int16Array; sampleRate?: number; startUnixMs?: bigint; clockSet?: boolean; finished?: boolean; overruns?: number; journal?: boolean; number?: number; sealing?: boolean; recoveredVouched?: number; encryptTo?: Buffer | null; markers?: number[] } = {}): FakeRecording {
     const number = o.number ?? this.nextNumber;
     this.nextNumber = number + 1;
     const sampleRate = o.sampleRate ?? this.sampleRate;
@@ -159,7 +172,7 @@ export class FakeDevice {
     // The evid chunk carries the journal flags; ENCRYPTED is a LIST and journal flag only.
     const evidFlags = o.clockSet === false ? 0 : RECORD_FLAGS.CLOCK_SET;
     const flags = evidFlags | (recipient ? RECORD_FLAGS.ENCRYPTED : 0);
-    const { file, sha256, sampleCount } = buildRecorderWav({ number, deviceId: this.deviceId, sampleRate, samples: o.samples ?? 5000, startUnixMs, flags: evidFlags, overruns: o.overruns });
+    const { file, sha256, sampleCount } = buildRecorderWav({ number, deviceId: this.deviceId, sampleRate, samples: o.samples ?? 5000, startUnixMs, flags: evidFlags, overruns: o.overruns, markers: o.markers });
     const finished = o.finished ?? true;
     const rec: FakeRecording = {
       number,
@@ -460,10 +473,20 @@ export class FakeDevice {
         if (Number(req.action) === 1) {
           if (this.recState === 1) return err(ERROR_CODE.BAD_STATE);
           this.recState = 1;
+          this.recordStartedMs = Date.now();
+          this.markers = [];
           return ok({ recState: 1, reserved: Buffer.alloc(3), number: this.nextNumber });
         }
         this.recState = 0;
         return ok({ recState: 0, reserved: Buffer.alloc(3), number: 0 });
+      case 'MARK': {
+        // As the firmware (core/link/server.c): the offset is the samples recorded so far.
+        if (this.recState !== 1) return err(ERROR_CODE.BAD_STATE);
+        if (this.markers.length >= CARD_LAYOUT.maxMarkers) return err(ERROR_CODE.MARKERS_FULL, CARD_LAYOUT.maxMarkers);
+        const sampleOffset = Math.floor(((Date.now() - this.recordStartedMs) * this.sampleRate) / 1000);
+        this.markers.push(sampleOffset);
+        return ok({ number: this.nextNumber, marker: this.markers.length, sampleOffset, sampleRate: this.sampleRate });
+      }
       case 'SET_RECIPIENT': {
         const action = Number(req.action);
         if (action !== RECIPIENT_ACTION.GET && this.recState === 1) return err(ERROR_CODE.BUSY);

@@ -11,6 +11,7 @@ export interface HelpProps {
 export const KEYS: readonly { key: string; what: string }[] = [
   { key: 's', what: 'Copy new recordings to this computer and verify each one.' },
   { key: 'v', what: 'Check every copy in your library again (the recorder is not needed).' },
+  { key: 'l', what: 'Listen: every recording in your library, with its markers and notes.' },
   { key: 'd', what: 'Delete recordings from the recorder — only ones with a verified copy. Asks first.' },
   { key: 'h or ?', what: 'Show or hide this help.' },
   { key: 'q', what: 'Quit. Ctrl-C also quits. Stopping in the middle of a copy is safe.' },

@@ -87,7 +87,7 @@ describe('App', () => {
     connected(engine);
     engine.settle('status');
     await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('SIMULATED RECORDER (demo)'), SETTLE);
-    expect(text(ui.lastFrame())).toContain('s copy v check library d delete copied h help q quit');
+    expect(text(ui.lastFrame())).toContain('s copy v check library l listen d delete h help q quit');
     assertFits(ui.lastFrame());
   });
 

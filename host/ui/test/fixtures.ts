@@ -2,6 +2,7 @@
 
 import { stripVTControlCharacters } from 'node:util';
 import type { DeviceSummary, EngineEvent, EventInput, RecordingSummary } from '../../engine/events.js';
+import type { LibraryEntry } from '../../engine/listing.js';
 
 let clock = Date.UTC(2025, 2, 12, 14, 0, 0);
 
@@ -94,3 +95,33 @@ export function text(frame: string | undefined): string {
  * its default of 1 s failed a CI run on a loaded machine; this only waits longer, never passes more.
  */
 export const SETTLE = { timeout: 15_000, interval: 10 };
+
+/** A recording in the library (Kitchen #n, 10+n Mar 2025 10:00 UTC, 1:30 long). */
+export function libraryEntry(number: number, over: Partial<LibraryEntry> = {}): LibraryEntry {
+  return {
+    key: `0123456789abcdef:${number}`,
+    folder: '/lib/Kitchen',
+    copyPath: `/lib/Kitchen/REC${number}.wav`,
+    manifestPath: `/lib/Kitchen/REC${number}.json`,
+    deviceId: '0123456789abcdef',
+    deviceLabel: 'Kitchen',
+    simulated: false,
+    number,
+    startUnixMs: Date.UTC(2025, 2, 10 + number, 10),
+    durationMs: 90_000,
+    sampleRate: 16000,
+    markers: [],
+    verification: 'verified',
+    problems: [],
+    encrypted: false,
+    decrypted: false,
+    playablePath: `/lib/Kitchen/REC${number}.wav`,
+    ...over,
+  };
+}
+
+/** Two markers, at 0:20 and 1:05. */
+export const MARKERS = [
+  { number: 1, sampleOffset: 320_000, timeMs: 20_000, label: 'Marker 1' },
+  { number: 2, sampleOffset: 1_040_000, timeMs: 65_000, label: 'Marker 2' },
+];

@@ -307,13 +307,13 @@ describe('Help and Footer', () => {
   it('lists every key', () => {
     const { lastFrame } = render(<Help />);
     const t = text(lastFrame());
-    for (const k of ['s Copy new recordings', 'v Check every copy', 'd Delete recordings', 'h or ? Show or hide', 'q Quit. Ctrl-C also quits.']) expect(t).toContain(k);
+    for (const k of ['s Copy new recordings', 'v Check every copy', 'l Listen', 'd Delete recordings', 'h or ? Show or hide', 'q Quit. Ctrl-C also quits.']) expect(t).toContain(k);
     assertFits(lastFrame());
   });
 
   it('shows the key hints that work now', () => {
     const normal = render(<Footer mode="normal" />);
-    expect(text(normal.lastFrame())).toBe('s copy v check library d delete copied h help q quit');
+    expect(text(normal.lastFrame())).toBe('s copy v check library l listen d delete h help q quit');
     expect(lines(normal.lastFrame())).toHaveLength(1);
     const busy = render(<Footer mode="busy" />);
     expect(text(busy.lastFrame())).toBe('h help q stop and quit (safe)');
@@ -363,6 +363,6 @@ describe('whole screen', () => {
     const t = text(lastFrame());
     expect(t).toContain("Recording 99998: this computer's disk is full.");
     expect(t).toContain('The journal record 1 does not follow on from record 0. Keep the recorder and contact your advocate.');
-    expect(t).toContain('s copy v check library d delete copied h help q quit');
+    expect(t).toContain('s copy v check library l listen d delete h help q quit');
   });
 });

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "rec/bd.h"
+#include "rec/button.h"
 
 /* ---- Time ---------------------------------------------------------------------------------- */
 uint64_t port_uptime_ms(void);
@@ -59,15 +60,17 @@ size_t port_serial_write(const uint8_t *buf, size_t len);
 bool port_serial_connected(void);
 
 /* ---- Button, LED, battery, power ----------------------------------------------------------- */
-/* True once for every completed (debounced) press since the last call. */
+/* The button's gestures (rec/button.h, docs/firmware.md "The button"): a press (released before
+ * REC_BUTTON_HOLD_MS), a hold (still down at REC_BUTTON_HOLD_MS) and a long hold (still down at
+ * REC_BUTTON_STOP_MS; it follows a hold). Each take is true once for every gesture of its kind
+ * since the last call; holds are reported as soon as they are reached (the button may still be
+ * down), and a hold is never also a press. A port with a real button classifies its debounced
+ * edges with the core's rec_button_t. Ports that cannot tell (the weak defaults in
+ * app/port_defaults.c) report no holds: every press of theirs is a press, and their button
+ * cannot stop a recording (the host's RECORD can). */
 bool port_button_take_press(void);
-/* A press held for REC_BUTTON_HOLD_MS or longer is a hold, not a press: true once for each,
- * as soon as the hold is reached (the button may still be down), and port_button_take_press
- * never reports it. The core answers a hold with the discreet confirmation (docs/firmware.md,
- * LED). Ports that cannot tell (the weak default in app/port_defaults.c) return false: every
- * press of theirs is a press. */
-#define REC_BUTTON_HOLD_MS 1000u
 bool port_button_take_hold(void);
+bool port_button_take_long_hold(void);
 void port_led_set(bool on);
 /* The LED glowing dimly (on) or back as port_led_set left it (off): the discreet confirmation,
  * meant to be seen by the person holding the device and not across a table. The weak default

@@ -38,6 +38,9 @@
 #define REC_AGE_HOLD_FINAL_BLOCK (REC_AGE_CHUNK_SIZE / REC_BD_BLOCK_SIZE) /* 128 */
 /* Chunk 0, the FINAL block, the copy of a last chunk's audio (up to 64 KiB) and its tag. */
 #define REC_AGE_HOLD_BYTES ((2u * REC_AGE_HOLD_FINAL_BLOCK + 2u) * REC_BD_BLOCK_SIZE)
+/* The most plaintext rec_age_finish takes after the audio: the WAV's markers and evid chunk
+ * (REC_WAV_TAIL_MAX_BYTES, 4,658 bytes). */
+#define REC_AGE_TAIL_MAX_BYTES 8192u
 /* Scratch rec_age_finish and rec_age_hash_audio need (three card blocks). */
 #define REC_AGE_SCRATCH_SIZE (3u * REC_BD_BLOCK_SIZE)
 
@@ -140,7 +143,8 @@ int rec_age_hash_audio(const rec_bd_t *bd, uint32_t age_lba, uint32_t hold_lba, 
                        uint32_t data_bytes, uint8_t out[32], uint8_t *scratch);
 
 /* Completes the .AGE whose plaintext is `wav_header` (the final one, 1024 bytes), `data_bytes`
- * of audio already on the card (hold file and chunks), then `tail` (the evid chunk). Writes chunk
+ * of audio already on the card (hold file and chunks), then `tail` (the markers, if any, and the
+ * evid chunk; at most REC_AGE_TAIL_MAX_BYTES, and it may cross a chunk boundary). Writes chunk
  * 0, the chunk where the audio ends and the last chunk (under the last-flag nonce), every one
  * deterministic: running it again after a cut writes the same bytes. *age_size is the size of
  * the complete file. scratch: REC_AGE_SCRATCH_SIZE bytes. */

@@ -118,6 +118,11 @@ int rec_journal_read_raw(rec_journal_t *j, uint32_t index, uint8_t out[REC_JOURN
  * backwards). REC_E_NOENT when none. */
 int rec_journal_find_number(rec_journal_t *j, uint32_t number, rec_journal_record_t *out);
 
+/* The sample offsets of the MARKER records of recording `number`, in the order they were taken
+ * (at most max: the first max), scanning back to the record of an earlier number. Recovery
+ * rebuilds a cut recording's markers from them. */
+int rec_journal_markers(rec_journal_t *j, uint32_t number, uint32_t *offsets, uint32_t max, uint32_t *count);
+
 /* Re-reads the counted records and checks the whole chain: REC_OK when every record decodes and
  * links, REC_E_CORRUPT with *bad_index at the first that does not, REC_E_MISMATCH when the chain
  * verifies but the last hash differs from the one found at open or last append (the file changed

@@ -26,6 +26,15 @@
 /* Whole blocks written to the card per write call, at most. */
 #define REC_WRITE_BURST_BLOCKS 16u
 
+/* Markers a recording holds at most (CARD_LAYOUT.maxMarkers); a press beyond is refused. */
+#define REC_MAX_MARKERS RP_CARD_MAX_MARKERS
+
+/* A marker just taken: its number in the recording (from 1) and its sample offset. */
+typedef struct {
+    uint32_t number;
+    uint32_t sample_offset;
+} rec_marker_t;
+
 typedef struct {
     /* what the recording is */
     uint32_t number;
@@ -48,6 +57,9 @@ typedef struct {
     bool encrypted;
     rec_fat_file_t hold;
     uint32_t hold_lba;
+    /* markers, in the order taken (each journaled as it is taken: JOURNAL_KIND.MARKER) */
+    uint32_t marker_count;
+    uint32_t markers[REC_MAX_MARKERS]; /* sample offsets from the first sample */
 } rec_recording_state_t;
 
 typedef struct rec_device rec_device_t; /* device.h */
@@ -55,6 +67,10 @@ typedef struct rec_device rec_device_t; /* device.h */
 int rec_recorder_start(rec_device_t *d);
 /* Drains the ring, writes the evid chunk, trims, journals. */
 int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason);
+/* Drops a marker at the sample being captured now (a short press, or MARK) and journals it at
+ * once, so a power cut loses none. REC_E_BUSY when not recording, REC_E_FULL when the recording
+ * holds REC_MAX_MARKERS, or the journal's error (the marker is then not taken). */
+int rec_recorder_mark(rec_device_t *d, rec_marker_t *out);
 /* Moves captured audio to the card and patches sizes; returns true when it did work. */
 bool rec_recorder_poll(rec_device_t *d);
 /* The microphone callback (ISR context). */
