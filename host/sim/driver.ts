@@ -53,7 +53,7 @@ export function firmwareCheckout(): string | null {
  */
 export const SIM_NOT_INSTALLED = [
   'The simulated recorder is not part of the installed app: it is only needed for the demo (trying the app without a recorder). With a real recorder you need nothing more.',
-  'To get it, in a checkout of the project (git, with Node.js 20+, cmake and gcc): run "npm ci", then "npm start" for the demo, or "npm run build" and "node dist/host/cli/main.js sim --image card.img --link /tmp/recorder" (both build the simulator the first time, into firmware/build-sim).',
+  'To get it, in a checkout of the project (with Node.js 20+, cmake and gcc): run "npm ci" once, then "npm start" for the demo, or "npm start -- sim --image card.img --link /tmp/recorder" for the simulator alone (the first run builds it, into firmware/build-sim).',
   'This installed app then uses it with: RECORDER_SIM=<checkout>/firmware/build-sim/ports/host/recorder-sim recorder sim ...',
 ].join('\n');
 
