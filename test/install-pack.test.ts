@@ -8,7 +8,8 @@
  * its pseudo-terminal, and, with no recorder and no simulator, says how to get the demo.
  *
  * The tarball is packed with --ignore-scripts from the dist/ that npm test has just built:
- * `prepack` (npm run build) would rebuild dist/ under the other end-to-end tests that run from it.
+ * `prepack` (a clean `npm run build`) would remove and rebuild dist/ under the other end-to-end
+ * tests that run from it.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, symlinkSync } from 'node:fs';
@@ -141,6 +142,10 @@ describe('npm pack, then npm install -g with Node only and no network', () => {
     expect(help.stdout).toContain('--timeout');
     const version = await runBounded(join(prefix, 'bin', 'recorder'), ['--version'], { env, cwd: home, timeoutMs: 30_000 });
     expect(version.stdout.trim()).toBe(pkg.version);
+    // Discovery runs (serialport's port listing loads from the bundle) and finds no recorder here.
+    const info = await runBounded(join(prefix, 'bin', 'recorder'), ['info'], { env, cwd: home, timeoutMs: 30_000 });
+    expect(info.code, info.stdout + info.stderr).toBe(1);
+    expect(info.stderr).toMatch(/^Error: No recorder was found\./m);
   });
 
   it('with no simulator, `recorder sim` and `recorder` say it is only for the demo and how to get it', async () => {
