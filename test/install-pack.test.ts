@@ -13,6 +13,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, symlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,10 +29,19 @@ interface Run {
 }
 
 /** Runs a command with exactly the environment given (nothing inherited), killed after timeoutMs. */
-function runBounded(cmd: string, args: string[], o: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number }): Promise<Run> {
+function runBounded(cmd: string, args: string[], o: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number; lowPriority?: boolean }): Promise<Run> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { env: o.env, cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    // npm pack and install are long and busy: niced (their children inherit it), so that the
+    // simulator tests running beside them in real time keep their share of the CPU.
+    if (o.lowPriority && child.pid) {
+      try {
+        setPriority(child.pid, 19);
+      } catch {
+        // already gone: its exit is reported below
+      }
+    }
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b));
@@ -90,7 +100,7 @@ beforeAll(async () => {
   symlinkSync('/bin/sh', join(tools, 'sh'));
   env = { PATH: `${join(prefix, 'bin')}:${tools}`, HOME: home, LANG: 'C.UTF-8' };
 
-  const pack = await runBounded(process.execPath, [npmCli(), 'pack', '--ignore-scripts', '--json', '--pack-destination', work], { env: { ...process.env }, cwd: ROOT, timeoutMs: 180_000 });
+  const pack = await runBounded(process.execPath, [npmCli(), 'pack', '--ignore-scripts', '--json', '--pack-destination', work], { env: { ...process.env }, cwd: ROOT, timeoutMs: 180_000, lowPriority: true });
   expect(pack.code, pack.stderr).toBe(0);
   const [result] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[]; bundled: string[]; size: number }[];
   packed = result!.files;
@@ -99,7 +109,7 @@ beforeAll(async () => {
   const install = await runBounded(
     join(tools, 'node'),
     [npmCli(), 'install', '--global', '--prefix', prefix, '--cache', join(work, 'npm-cache'), '--offline', '--registry', 'http://127.0.0.1:9/', '--no-audit', '--no-fund', '--no-update-notifier', join(work, result!.filename)],
-    { env, cwd: work, timeoutMs: 300_000 },
+    { env, cwd: work, timeoutMs: 300_000, lowPriority: true },
   );
   expect(install.code, install.stdout + install.stderr).toBe(0);
   installed = join(prefix, 'lib', 'node_modules', pkg.name);
