@@ -163,7 +163,8 @@ describe('npm pack, then npm install -g with Node only and no network', () => {
     expect(sim.code).toBe(1);
     expect(sim.stderr).toContain(SIM_NOT_INSTALLED);
     expect(sim.stderr).not.toMatch(/Building/);
-    // The interactive app on a terminal (script gives it a pseudo-terminal), no recorder plugged in.
+    // The interactive app on a terminal (script gives it a pseudo-terminal), no recorder plugged
+    // in. It loads its UI (ink, react, yoga from the bundle) first: without it, it would exit 2.
     const acm = readdirSync('/dev').filter((n) => /^ttyACM\d+$/.test(n));
     expect(acm, 'this test needs a machine with no recorder plugged in').toEqual([]);
     const script = realpathSync(spawnSync('sh', ['-c', 'command -v script'], { encoding: 'utf8' }).stdout.trim());
