@@ -11,7 +11,7 @@ export interface Parsed {
 }
 
 /** Every option of every command (except `sim`, whose options are the simulator's). */
-const OPTIONS = {
+export const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
   json: { type: 'boolean' },
@@ -41,7 +41,7 @@ const OPTIONS = {
 } as const satisfies ParseArgsConfig['options'];
 
 /** Options every command accepts. */
-const COMMON = ['help', 'json', 'port', 'timeout'];
+export const COMMON = ['help', 'json', 'port', 'timeout'];
 
 export class UsageError extends Error {}
 

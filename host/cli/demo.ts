@@ -8,7 +8,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine } from '../engine/engine.js';
-import { buildSimulator, findSimulator, recordWithButton, startSimulator, type SimulatorOptions } from '../sim/driver.js';
+import { buildSimulator, findSimulator, firmwareCheckout, recordWithButton, startSimulator, type SimulatorOptions } from '../sim/driver.js';
 
 export const DEMO_LABEL = 'Demo (simulated)';
 
@@ -27,7 +27,8 @@ export async function startDemo(log: (s: string) => void, folder = join(tmpdir()
   let bin = findSimulator();
   if (!bin) {
     // First run: a lean release build of the simulator alone (no tests, so no cmocka needed).
-    log('Building the simulated recorder (first run only)...');
+    // An installed app has no firmware sources: buildSimulator says how to get the simulator.
+    if (firmwareCheckout()) log('Building the simulated recorder (first run only)...');
     bin = buildSimulator();
   }
   rmSync(folder, { recursive: true, force: true });

@@ -16,8 +16,11 @@ import { checkFlags, commandWord, parseArgs, str, UsageError, type Parsed } from
 import { makeOutput, type Out } from './output.js';
 import { parseTimeText, timeText, type RangeEnd } from '../engine/export/excerpt.js';
 import { basename } from 'node:path';
+// The TUI's date wording (pure functions, no Ink): a recording's date reads the same everywhere.
+import { formatDateTime } from '../ui/format.js';
 
-const HELP: Record<string, string> = {
+/** The help of each command ('' the general help); a test checks it names every option the command takes. */
+export const HELP: Record<string, string> = {
   '': `Usage: recorder <command> [options]
 
 Commands:
@@ -46,7 +49,9 @@ Commands:
   sim           run the recorder simulator
 
 Common options: --port PATH (the recorder's serial port), --json (one JSON object per line),
---help. Run "recorder" alone on a terminal for the interactive app.`,
+--timeout MS (how long to wait for each answer from the recorder, default 2000), --help.
+"recorder --version" prints the app's version. Run "recorder" alone on a terminal for the
+interactive app.`,
   sync: `Usage: recorder sync [--port PATH] [--dest DIR] [--delete-after-verify] [--window N] [--identity FILE] [--json]
 
 Copies every finished recording not yet in the library, checks each copy against the SHA-256 the
@@ -278,6 +283,7 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
   const command = p.command!;
   const interactive = isInteractive(io) && !p.flags.has('json');
   const timeout = str(p, 'timeout');
+  if (timeout !== undefined && !(Number(timeout) >= 1)) throw new UsageError('--timeout is in milliseconds, e.g. --timeout 5000');
   const options: EngineOptions = {
     port: str(p, 'port'),
     signal,
@@ -304,7 +310,7 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       const standing = (n: number) => (l.alreadyInLibrary.includes(n) ? 'in library' : l.toCopy.includes(n) ? 'TO COPY' : 'not finished');
       const lines = l.recordings.map(
         (r) =>
-          `  ${String(r.number).padStart(5)}  ${r.state === 'finished' ? '        ' : 'RECORDING'} ${r.clockSet ? new Date(Number(r.startUnixMs)).toLocaleString() : '(clock not set)'}  ${Math.round(r.durationMs / 1000)} s  ${r.sha256.slice(0, 16)}…  ${r.encrypted ? 'encrypted' : 'not encrypted'}  ${standing(r.number)}`,
+          `  ${String(r.number).padStart(5)}  ${r.state === 'finished' ? '        ' : 'RECORDING'} ${formatDateTime(r.clockSet ? Number(r.startUnixMs) : null).padEnd(17)}  ${Math.round(r.durationMs / 1000)} s  ${r.sha256.slice(0, 16)}…  ${r.encrypted ? 'encrypted' : 'not encrypted'}  ${standing(r.number)}`,
       );
       const tally = `${l.toCopy.length} to copy, ${l.alreadyInLibrary.length} verified in the library${l.inProgress.length ? `, ${l.inProgress.length} not finished` : ''}. Library: ${l.destination}`;
       out.result('list', true, { recordings: l.recordings, destination: l.destination, toCopy: l.toCopy, alreadyInLibrary: l.alreadyInLibrary, inProgress: l.inProgress }, `${lines.join('\n') || '  (no recordings)'}\n${tally}`);
@@ -653,7 +659,7 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
       try {
         demo = await startDemo((line) => io.stderr.write(line + '\n'));
       } catch (e) {
-        io.stderr.write(`No recorder was found, and the simulated recorder could not be started: ${(e as Error).message}\n`);
+        io.stderr.write(`No recorder was found: plug it in with a data cable and switch it on (or name its port with --port).\nThe demo could not be started instead. ${(e as Error).message}\n`);
         return 1;
       }
       try {

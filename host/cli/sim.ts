@@ -3,25 +3,53 @@
  * unchanged; stdin/stdout are inherited so `press`, `disconnect`, ... can be typed.
  */
 import { spawn } from 'node:child_process';
-import { findSimulator, SIM_NOT_BUILT } from '../sim/driver.js';
+import { buildSimulator, findSimulator, firmwareCheckout, SIM_NOT_INSTALLED } from '../sim/driver.js';
 
 export const SIM_HELP = `Usage: recorder sim --image PATH --link PATH [--size-mb N] [--mic ramp|sine|demo|wav:FILE]
                     [--speed N] [--stall-every N --stall-ms M] [--quiet] [--verbose]
 
-Runs the recorder simulator (firmware/build/ports/host/recorder-sim). It prints "ready link=PATH"
-when the app can connect with "recorder sync --port PATH", and reads commands on stdin:
+Runs the recorder simulator (recorder-sim, built from firmware/ in a checkout of the project:
+the first run builds it, which needs cmake and gcc). It prints "ready link=PATH" when the app can
+connect with "recorder sync --port PATH", and reads commands on stdin:
 press, hold, connect, disconnect, battery MV, eject, insert, quit.
 Set RECORDER_SIM to use another simulator binary.`;
 
-export async function runSim(args: string[]): Promise<number> {
+/** How `recorder sim` gets its binary; tests replace these. */
+export interface SimDeps {
+  find: () => string | null;
+  /** The checkout the app runs from (firmware sources beside it), or null in an installed app. */
+  checkout: () => string | null;
+  /** Builds the simulator and returns its path; throws saying why it cannot. */
+  build: () => string;
+  log: (line: string) => void;
+}
+
+const defaultDeps: SimDeps = {
+  find: findSimulator,
+  checkout: firmwareCheckout,
+  build: () => buildSimulator(),
+  log: (line) => process.stderr.write(line + '\n'),
+};
+
+export async function runSim(args: string[], deps: SimDeps = defaultDeps): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(SIM_HELP + '\n');
     return 0;
   }
-  const bin = findSimulator();
+  let bin = deps.find();
   if (!bin) {
-    process.stderr.write(SIM_NOT_BUILT + '\n');
-    return 1;
+    // As the demo does: in a checkout, build it (once); in an installed app, say how to get it.
+    if (!deps.checkout()) {
+      deps.log(SIM_NOT_INSTALLED);
+      return 1;
+    }
+    try {
+      deps.log('Building the simulated recorder (first run only)...');
+      bin = deps.build();
+    } catch (e) {
+      deps.log(`The simulated recorder could not be built.\n${(e as Error).message}`);
+      return 1;
+    }
   }
   return new Promise<number>((resolve) => {
     const child = spawn(bin, args, { stdio: 'inherit' });
@@ -31,7 +59,7 @@ export async function runSim(args: string[]): Promise<number> {
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
     child.on('error', (e) => {
-      process.stderr.write(`Could not start the simulator: ${e.message}\n`);
+      deps.log(`Could not start the simulator: ${e.message}`);
       resolve(1);
     });
     child.on('exit', (code, signal) => {

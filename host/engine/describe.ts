@@ -10,7 +10,8 @@ const dur = (ms: number) => {
 export function describeEvent(e: EngineEvent): string {
   switch (e.type) {
     case 'device.found':
-      return `Found recorder port ${e.port} (${e.description}).`;
+      // A port named with --port is only tried here: "Connected on ..." (or an error) follows.
+      return e.source === 'explicit' ? `Opening ${e.port} (${e.description}).` : `Found recorder port ${e.port} (${e.description}).`;
     case 'device.choose':
       return `Several recorders: ${e.candidates.map((c) => c.port).join(', ')}.`;
     case 'device.connected':
@@ -43,7 +44,8 @@ export function describeEvent(e: EngineEvent): string {
     case 'file.verified':
       return `${e.alreadyPresent ? `Recording ${e.number} verified` : `Recording ${e.number} copied and verified (${dur(e.durationMs)}${e.markers ? `, ${e.markers} marker${e.markers === 1 ? '' : 's'}` : ''})`}${signedText(e.signature)}${encryptionText(e.encryption)}: ${e.path}`;
     case 'file.failed':
-      return `Recording ${e.number} NOT copied: ${e.message} ${e.action}`.trim();
+      // A copy that does not verify is not a copy that failed: verify's message names the file.
+      return (e.during === 'verify' ? `${e.message} ${e.action}` : `Recording ${e.number} NOT copied: ${e.message} ${e.action}`).trim();
     case 'journal.checked':
       return e.chain === 'ok'
         ? `Journal checked: ${e.total} record(s), chain intact${e.gaps.length ? `, ${e.gaps.length} gap(s)` : ''}.`

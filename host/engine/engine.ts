@@ -317,7 +317,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         } else {
           const first = f.failures[0]!;
           const what = f.failures.map((x) => `${x.message} [${x.code}: ${adviceFor(x.code).meaning}]`).join('; ');
-          emit({ type: 'file.failed', number: f.number ?? 0, code: first.code, message: `${f.path} does not verify: ${what}.`, action: adviceFor(first.code).action, partKept: null });
+          emit({ type: 'file.failed', number: f.number ?? 0, code: first.code, message: `${f.path} does not verify: ${what}.`, action: adviceFor(first.code).action, partKept: null, during: 'verify' });
         }
       }
       for (const l of r.library) {

@@ -249,7 +249,16 @@ export type EngineEvent =
       /** Issue 15: the markers in the copy (sync; absent when not known, e.g. not decrypted). */
       markers?: number;
     })
-  | (Base & { type: 'file.failed'; number: number; code: ProblemCode; message: string; action: string; partKept: string | null })
+  | (Base & {
+      type: 'file.failed';
+      number: number;
+      code: ProblemCode;
+      message: string;
+      action: string;
+      partKept: string | null;
+      /** 'verify': a copy in the library that does not verify (`number` 0 when the file is no recording); absent: a copy during sync. */
+      during?: 'verify';
+    })
   | (Base & { type: 'file.skipped'; number: number; reason: 'already-verified' | 'in-progress' | 'not-finished'; message: string })
   | (Base & { type: 'file.deleted'; number: number; message: string })
   // ---- journal

@@ -42,6 +42,21 @@ export function findSimulator(): string | null {
 /** What to do when findSimulator() finds none. */
 export const SIM_NOT_BUILT = 'The simulator is not built. Build it with: cmake -S firmware -B firmware/build && cmake --build firmware/build';
 
+/** The repository the app runs from, when the firmware sources are beside it (a checkout); null in an installed package. */
+export function firmwareCheckout(): string | null {
+  return ROOT_CANDIDATES.find((r) => existsSync(join(r, 'firmware', 'CMakeLists.txt'))) ?? null;
+}
+
+/**
+ * Why an installed app (npm pack / npm install -g) has no simulator, and how to get one: the
+ * package holds the app, not the firmware sources the simulator is built from.
+ */
+export const SIM_NOT_INSTALLED = [
+  'The simulated recorder is not part of the installed app: it is only needed for the demo (trying the app without a recorder). With a real recorder you need nothing more.',
+  'To get it, in a checkout of the project (with Node.js 20+, cmake and gcc): run "npm ci" once, then "npm start" for the demo, or "npm start -- sim --image card.img --link /tmp/recorder" for the simulator alone (the first run builds it, into firmware/build-sim).',
+  'This installed app then uses it with: RECORDER_SIM=<checkout>/firmware/build-sim/ports/host/recorder-sim recorder sim ...',
+].join('\n');
+
 export interface BuildOptions {
   /** Repository root; default: the one this file is in. */
   root?: string;
@@ -58,8 +73,8 @@ export interface BuildOptions {
  * Throws, naming the Debian packages, when the build fails.
  */
 export function buildSimulator(o: BuildOptions = {}): string {
-  const root = o.root ?? ROOT_CANDIDATES.find((r) => existsSync(join(r, 'firmware', 'CMakeLists.txt')));
-  if (!root) throw new Error('the firmware sources are not beside the app, so the simulator cannot be built');
+  const root = o.root ?? firmwareCheckout();
+  if (!root) throw new Error(SIM_NOT_INSTALLED);
   const buildDir = o.buildDir ?? 'build-sim';
   const build = join(root, 'firmware', buildDir);
   // -Wno-error for two warnings only a Release (-O3 -DNDEBUG) build shows: a maybe-uninitialized

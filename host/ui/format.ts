@@ -85,7 +85,8 @@ function amountOfTime(ms: number): string {
  * `corrected` says whether the app set the recorder's clock afterwards.
  */
 export function describeClock(offsetMs: number | null | undefined, corrected: boolean, neverSet = false): string {
-  if (neverSet) return corrected ? 'clock had not been set; set it now' : 'clock has not been set';
+  // Says what the app did, not what to do: there is nothing left for the reader to set.
+  if (neverSet) return corrected ? 'clock had not been set; the app set it from this computer' : 'clock has not been set';
   if (offsetMs === null || offsetMs === undefined || !Number.isFinite(offsetMs)) return 'clock not checked yet';
   if (Math.abs(offsetMs) < 1000) return 'clock is right';
   const dir = offsetMs < 0 ? 'slow' : 'fast';

@@ -211,10 +211,12 @@ int rec_store_mount(rec_store_t *st, const rec_bd_t *bd, uint8_t *scratch, uint3
     /* Mounting and repair run while no recording is in progress: the scratch is free. */
     int err = rec_fat_mount_lent(&st->fs, bd, scratch, scratch_bytes);
     bool clean = err == REC_OK && state_clean(st);
+    /* No marker at all: a new or just formatted card, which no update of ours can have cut. */
+    bool fresh = err == REC_OK && !clean && st->state_lba == 0;
     if (err == REC_OK && !clean) {
         /* An update was cut (or this card never had a marker): mend the FAT before writing. */
         err = rec_fat_repair(&st->fs, scratch, scratch_bytes, &st->repair);
-        st->repaired = err == REC_OK;
+        st->repaired = err == REC_OK && !fresh;
     }
     if (err == REC_OK) err = ensure_dir(&st->fs, RECORDS_DIR);
     if (err == REC_OK) err = ensure_dir(&st->fs, RP_CARD_SYSTEM_DIR);

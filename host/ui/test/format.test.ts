@@ -20,7 +20,8 @@ describe('plain-language formatting', () => {
     expect(describeClock(7_200_000, false)).toBe('clock was 2 h fast');
     expect(describeClock(400, true)).toBe('clock is right');
     expect(describeClock(null, false)).toBe('clock not checked yet');
-    expect(describeClock(null, true, true)).toBe('clock had not been set; set it now');
+    // What the app did, not an instruction (issue 15: "set it now" read as a step with no key).
+    expect(describeClock(null, true, true)).toBe('clock had not been set; the app set it from this computer');
   });
 
   it('gives dates, battery and clipped text', () => {

@@ -47,7 +47,7 @@ typedef struct {
     /* the update marker SYSTEM/STATE.BIN: dirty while a FAT update is in progress */
     uint32_t state_lba;         /* its block, 0 when it does not exist */
     uint32_t state_seq;
-    bool repaired;              /* the last mount found the marker dirty and ran the repair */
+    bool repaired;              /* the last mount found the marker dirty (or damaged) and ran the repair; not on a card without one */
     rec_fat_repair_report_t repair;
     uint8_t *scratch;           /* lent for the repair (the idle audio ring) */
     uint32_t scratch_bytes;
