@@ -55,10 +55,11 @@ function samplesReached(c: RawClient, samples: number, timeoutMs = 30_000): Prom
   });
 }
 
-/** Presses the button on the console and waits for the state it leads to. */
-async function press(q: Qemu, state: RegExp): Promise<void> {
+/** Presses the button on the console (`press`, or `stop`: the long hold that stops a recording)
+ * and waits for the state it leads to. */
+async function press(q: Qemu, state: RegExp, command: 'press' | 'stop' = 'press'): Promise<void> {
   const mark = q.lines.length;
-  q.send('press');
+  q.send(command);
   await q.waitFor(state, 30_000, mark);
 }
 
@@ -133,10 +134,10 @@ describe('firmware under QEMU (Cortex-M3, SD card over SPI)', () => {
     await samplesReached(c, 2 * RATE);
     await c.ok('RECORD', { action: RECORD_ACTION.STOP }, 30_000);
 
-    // By the button (the console's `press`).
+    // By the button (the console's `press` starts, `stop` is the long hold that stops).
     await press(q, /^state rec=recording/);
     await samplesReached(c, RATE);
-    await press(q, /^state rec=idle/);
+    await press(q, /^state rec=idle/, 'stop');
 
     const entries = await list(c);
     expect(entries.map((e) => e.number)).toEqual([1, 2]);
@@ -222,7 +223,7 @@ describe('firmware under QEMU (Cortex-M3, SD card over SPI)', () => {
     const info = await c.ok('HELLO', { maxPayload: 4096 });
     await press(q, /^state rec=recording/);
     await samplesReached(c, RATE);
-    await press(q, /^state rec=idle/);
+    await press(q, /^state rec=idle/, 'stop');
     const [e] = await list(c);
     const { data } = parseRecording(await readRecording(c, e!, Number(info.maxPayload)));
     expect(longestSignalRun(readFileSync(image), data)).toBe(data.length / 2);
@@ -249,7 +250,7 @@ describe('firmware under QEMU (Cortex-M3, SD card over SPI)', () => {
     expect(Number(info.cardCapacity)).toBeGreaterThan(4000 * MiB);
     await press(q, /^state rec=recording/);
     await samplesReached(c, RATE);
-    await press(q, /^state rec=idle/);
+    await press(q, /^state rec=idle/, 'stop');
     const [e] = await list(c);
     expect(e!.stopReason).toBe(STOP_REASON.BUTTON);
     const copy = await readRecording(c, e!, Number(info.maxPayload));

@@ -163,7 +163,7 @@ export class FakeDevice {
   path = '/dev/fake-recorder';
 
   /** Adds a finished recording with a journal record chained to the previous one. */
-  addRecording(o: { samples?: number | Int16Array; sampleRate?: number; startUnixMs?: bigint; clockSet?: boolean; finished?: boolean; overruns?: number; journal?: boolean; number?: number; sealing?: boolean; recoveredVouched?: number; encryptTo?: Buffer | null } = {}): FakeRecording {
+  addRecording(o: { samples?: number | Int16Array; sampleRate?: number; startUnixMs?: bigint; clockSet?: boolean; finished?: boolean; overruns?: number; journal?: boolean; number?: number; sealing?: boolean; recoveredVouched?: number; encryptTo?: Buffer | null; markers?: readonly number[] } = {}): FakeRecording {
     const number = o.number ?? this.nextNumber;
     this.nextNumber = number + 1;
     const sampleRate = o.sampleRate ?? this.sampleRate;
@@ -172,7 +172,7 @@ export class FakeDevice {
     // The evid chunk carries the journal flags; ENCRYPTED is a LIST and journal flag only.
     const evidFlags = o.clockSet === false ? 0 : RECORD_FLAGS.CLOCK_SET;
     const flags = evidFlags | (recipient ? RECORD_FLAGS.ENCRYPTED : 0);
-    const { file, sha256, sampleCount } = buildRecorderWav({ number, deviceId: this.deviceId, sampleRate, samples: o.samples ?? 5000, startUnixMs, flags: evidFlags, overruns: o.overruns });
+    const { file, sha256, sampleCount } = buildRecorderWav({ number, deviceId: this.deviceId, sampleRate, samples: o.samples ?? 5000, startUnixMs, flags: evidFlags, overruns: o.overruns, markers: o.markers });
     const finished = o.finished ?? true;
     const rec: FakeRecording = {
       number,
