@@ -13,6 +13,7 @@ import { readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeStruct } from '../protocol/src/codec.js';
+import { parseWav } from '../host/engine/wav.js';
 import { CARD_STATE, ERROR_CODE, INFO_FLAGS, KIND, PROTOCOL, REC_STATE, RECIPIENT_ACTION, RECIPIENT_FLAGS, RECORD_ACTION, RECORD_FLAGS, RECORDING_STATE, STOP_REASON, WIPE_METHOD } from '../protocol/src/schema.js';
 import { makeCard, requireQemu, startQemu, stopAllQemu, type Qemu } from './support/qemu.js';
 import { RawClient } from './support/raw-client.js';
@@ -137,6 +138,13 @@ describe('firmware under QEMU (Cortex-M3, SD card over SPI)', () => {
     // By the button (the console's `press` starts, `stop` is the long hold that stops).
     await press(q, /^state rec=recording/);
     await samplesReached(c, RATE);
+    // A short press while recording drops a marker (and does not stop it); MARK drops another.
+    const marked = q.lines.length;
+    q.send('press');
+    await q.waitFor(/^log: marker/, 30_000, marked);
+    const mark = await c.ok('MARK', {}, 30_000);
+    expect(Number(mark.marker)).toBe(2);
+    expect((await c.ok('INFO')).recState).toBe(REC_STATE.RECORDING);
     await press(q, /^state rec=idle/, 'stop');
 
     const entries = await list(c);
@@ -145,6 +153,11 @@ describe('firmware under QEMU (Cortex-M3, SD card over SPI)', () => {
     expect(entries.map((e) => e.stopReason)).toEqual([STOP_REASON.HOST, STOP_REASON.BUTTON]);
     const copies: Buffer[] = [];
     for (const e of entries) copies.push(await readRecording(c, e, maxPayload));
+    const parsed = await parseWav(async (o, n) => copies[1]!.subarray(o, o + n), copies[1]!.length);
+    expect(parsed.problems).toEqual([]);
+    expect(parsed.layout.markers.map((m) => m.id)).toEqual([1, 2]);
+    expect(parsed.layout.markers[0]!.sampleOffset).toBeGreaterThanOrEqual(RATE);
+    expect(parsed.layout.markers[1]!.sampleOffset).toBe(Number(mark.sampleOffset));
     expect(Number((await c.ok('INFO')).overrunsTotal)).toBe(0);
     await close(c);
 
