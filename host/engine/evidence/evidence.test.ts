@@ -88,6 +88,7 @@ describe('sync with a signing recorder', () => {
     expect(h.of('file.verified')[0]!.signature).toMatchObject({ status: 'signed', vouchedSamples: 5000, sampleCount: 5000 });
     const v = await verifyPaths([h.dest]);
     expect(v.ok, JSON.stringify(v)).toBe(true);
+    expect(v.library).toEqual([expect.objectContaining({ ok: true, journalRecords: 4 })]); // 3 MARKER, then the RECORDING
     // The markers' bytes are under the signature: one changed is a failure.
     const wav = wavOf(h.dest, 1);
     const bytes = readFileSync(wav);
