@@ -169,6 +169,10 @@ describe('excerpts', () => {
       expect.objectContaining({ files: { [p.original.fileName]: sha(original), [p.excerpt.fileName]: sha(out) }, details: { kind: 'excerpt', to: x.wavPath, firstSample: 1001, sampleCount: 6776 } }),
       expect.objectContaining({ details: expect.objectContaining({ to: y.wavPath }) }),
     ]);
+    // and a bundle's report says so in words
+    const bundle = join(mkdtempSync(join(tmpdir(), 'excerpt-bundle-')), 'bundle');
+    await h.engine.exportBundle({ library: h.dest, numbers: [1], to: bundle });
+    expect(readFileSync(join(bundle, 'report.html'), 'utf8')).toContain('An excerpt of recording 1 exported (6776 samples from sample 1001)');
     // the exports folder and a notes file in the library do not disturb its verification
     await markerNotes({ library: h.dest, recording: 1, set: { marker: 1, text: 'x' }, emit });
     const v = await h.engine.verify([h.dest]);
