@@ -10,7 +10,8 @@ export const SIM_HELP = `Usage: recorder sim --image PATH --link PATH [--size-mb
 
 Runs the recorder simulator (firmware/build/ports/host/recorder-sim). It prints "ready link=PATH"
 when the app can connect with "recorder sync --port PATH", and reads commands on stdin:
-press, hold, connect, disconnect, battery MV, eject, insert, quit.
+press (starts; while recording, a marker), hold [MS], stop (the 2 s hold that stops),
+connect, disconnect, battery MV, eject, insert, quit.
 Set RECORDER_SIM to use another simulator binary.`;
 
 export async function runSim(args: string[]): Promise<number> {
