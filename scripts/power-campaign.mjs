@@ -753,12 +753,12 @@ async function oneCut(ctx, state, paths, r) {
     const deviceMs = 300 + r() * 3000;
     const { last } = await recordFor(sim, c, deviceMs / O.speed, false);
     const from = sim.lines.length;
-    sim.send('press');
+    sim.send('stop');
     // The stop: finalising writes the rest of the ring, the evid chunk, the header sizes, the FAT
     // trim and the journal record. Cut within a few real milliseconds of it.
     const delay = r() < 0.5 ? r() * 3 : r() * 25;
     d.delayMs = Number(delay.toFixed(2));
-    await waitUntil(() => sim.lines.slice(from).some((l) => /^ok press/.test(l)), 5000);
+    await waitUntil(() => sim.lines.slice(from).some((l) => /^ok stop/.test(l)), 5000);
     await sleep(delay);
     await sim.cut();
     interrupted = { last, micOn: true, atStop: true };

@@ -81,7 +81,7 @@ describe('recorder sync against the simulator', () => {
     expect(info.device.simulated).toBe(true);
 
     const before = sim.stdout.length;
-    sim.send('press');
+    sim.send('stop');
     await waitLine(sim, /^mic off/, before);
     expect(await sim.quit()).toBe(0);
     const fsck = fsckCheck(sim.image);

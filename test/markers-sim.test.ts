@@ -17,7 +17,7 @@ import { entryFromRaw, journalMarkers, JOURNAL_RECORD_SIZE } from '../host/engin
 import { parseWebVtt, webVttProblems } from '../host/engine/notes.js';
 import { expectRamp } from './support/recording.js';
 import { cardJournal, command, jsonLines, sha256, sleep } from './support/reliability.js';
-import { CLI, requireSimulator, requireTool, runCli, sh, startSim, stopAll, tempDir } from './support/sim.js';
+import { CLI, requireSimulator, requireTool, runCli, sh, startSim, stopAll, tempDir, type Sim } from './support/sim.js';
 
 beforeAll(() => {
   requireSimulator();
@@ -61,6 +61,20 @@ function cuePoints(file: Buffer): { id: number; sampleOffset: number; label: str
   return points.map((p) => ({ ...p, label: labels.get(p.id) ?? '' }));
 }
 
+/** Stops the recording with the long hold, then syncs until the recorder has signed it (the first sync may find it still signing). */
+async function stopAndSync(sim: Sim, cli: (args: string[]) => ReturnType<typeof runCli>, lib: string): Promise<void> {
+  const from = sim.stdout.length;
+  await command(sim, 'stop');
+  await sim.waitFor(/^mic off/, 20_000, from);
+  for (let attempt = 1; ; attempt++) {
+    const s = await cli(['sync', '--port', sim.link, '--dest', lib, '--json']);
+    expect(s.code, s.stdout + s.stderr).toBe(0);
+    if (!s.stdout.includes('"code":"SIGNATURE_PENDING"')) return;
+    if (attempt === 20) throw new Error('the recorder did not sign its recording');
+    await sleep(250);
+  }
+}
+
 const run = (cmd: string, args: string[], cwd?: string) => spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 30_000 });
 
 describe('markers against the simulator', () => {
@@ -80,7 +94,7 @@ describe('markers against the simulator', () => {
     expect(early.stderr).toMatch(/not recording, so there is nothing to mark/);
 
     // start (a press), MARK from the app, a short press (a marker, not a stop), MARK again, stop (the long hold)
-    let from = sim.stdout.length;
+    const from = sim.stdout.length;
     sim.send('press');
     await sim.waitFor(/^mic on/, 20_000, from);
     await sleep(400);
@@ -98,18 +112,7 @@ describe('markers against the simulator', () => {
     const offsetC = Number(plain![6]);
     expect(Number(plain![1])).toBe(markA.number);
     await sleep(300);
-    from = sim.stdout.length;
-    await command(sim, 'stop');
-    await sim.waitFor(/^mic off/, 20_000, from);
-
-    // sync until the recorder has signed the recording (the first sync may find it still signing)
-    for (let attempt = 1; ; attempt++) {
-      const s = await runCli(['sync', '--port', sim.link, '--dest', lib, '--json']);
-      expect(s.code, s.stdout + s.stderr).toBe(0);
-      if (!s.stdout.includes('"code":"SIGNATURE_PENDING"')) break;
-      if (attempt === 20) throw new Error('the recorder did not sign its recording');
-      await sleep(250);
-    }
+    await stopAndSync(sim, runCli, lib);
     // the rest needs no recorder; the card image is read once the simulator has shut down
     expect(await sim.quit()).toBe(0);
     const jsonName = readdirSync(lib).find((n) => n.endsWith(`_${markA.number}.json`))!;
@@ -218,7 +221,7 @@ describe('markers against the simulator', () => {
     expect(first.code, first.stderr).toBe(0);
     const set = await cli(['recipient', 'set', '--library', root, '--port', sim.link]);
     expect(set.code, set.stdout + set.stderr).toBe(0);
-    let from = sim.stdout.length;
+    const from = sim.stdout.length;
     sim.send('press');
     await sim.waitFor(/^mic on/, 20_000, from);
     await sleep(300);
@@ -229,16 +232,7 @@ describe('markers against the simulator', () => {
     const mark = jsonLines(m.stdout).at(-1) as { marker: number; sampleOffset: number };
     expect(mark.marker).toBe(2);
     await sleep(200);
-    from = sim.stdout.length;
-    await command(sim, 'stop');
-    await sim.waitFor(/^mic off/, 20_000, from);
-    for (let attempt = 1; ; attempt++) {
-      const s = await cli(['sync', '--port', sim.link, '--dest', lib, '--json']);
-      expect(s.code, s.stdout + s.stderr).toBe(0);
-      if (!s.stdout.includes('"code":"SIGNATURE_PENDING"')) break;
-      if (attempt === 20) throw new Error('the recorder did not sign its recording');
-      await sleep(250);
-    }
+    await stopAndSync(sim, cli, lib);
     expect(await sim.quit()).toBe(0);
     const manifest = JSON.parse(readFileSync(join(lib, readdirSync(lib).find((n) => /_1\.json$/.test(n))!), 'utf8')) as { file: { name: string }; encryption: { derived: { name: string; sha256: string } | null }; markers: Marker[] };
     expect(manifest.file.name).toMatch(/_1\.age$/);

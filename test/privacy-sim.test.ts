@@ -92,7 +92,7 @@ beforeAll(async () => {
   nvmWhileRecording = readFileSync(`${image}.nvm`);
   await new Promise((r) => setTimeout(r, 2500 / SPEED));
   from = sim.stdout.length;
-  sim.send('press');
+  sim.send('stop');
   await sim.waitFor(/^mic off/, 20_000, from);
   const r = await syncSealed(sim);
   expect(r.code, r.stdout + r.stderr).toBe(0);

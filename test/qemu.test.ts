@@ -13,6 +13,7 @@ import { readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeStruct } from '../protocol/src/codec.js';
+import { parseWav } from '../host/engine/wav.js';
 import { CARD_STATE, ERROR_CODE, INFO_FLAGS, KIND, PROTOCOL, REC_STATE, RECIPIENT_ACTION, RECIPIENT_FLAGS, RECORD_ACTION, RECORD_FLAGS, RECORDING_STATE, STOP_REASON, WIPE_METHOD } from '../protocol/src/schema.js';
 import { makeCard, requireQemu, startQemu, stopAllQemu, type Qemu } from './support/qemu.js';
 import { RawClient } from './support/raw-client.js';
@@ -55,10 +56,11 @@ function samplesReached(c: RawClient, samples: number, timeoutMs = 30_000): Prom
   });
 }
 
-/** Presses the button on the console and waits for the state it leads to. */
-async function press(q: Qemu, state: RegExp): Promise<void> {
+/** Presses the button on the console (`press`, or `stop`: the long hold that stops a recording)
+ * and waits for the state it leads to. */
+async function press(q: Qemu, state: RegExp, command: 'press' | 'stop' = 'press'): Promise<void> {
   const mark = q.lines.length;
-  q.send('press');
+  q.send(command);
   await q.waitFor(state, 30_000, mark);
 }
 
@@ -133,10 +135,17 @@ describe('firmware under QEMU (Cortex-M3, SD card over SPI)', () => {
     await samplesReached(c, 2 * RATE);
     await c.ok('RECORD', { action: RECORD_ACTION.STOP }, 30_000);
 
-    // By the button (the console's `press`).
+    // By the button (the console's `press` starts, `stop` is the long hold that stops).
     await press(q, /^state rec=recording/);
     await samplesReached(c, RATE);
-    await press(q, /^state rec=idle/);
+    // A short press while recording drops a marker (and does not stop it); MARK drops another.
+    const marked = q.lines.length;
+    q.send('press');
+    await q.waitFor(/^log: marker/, 30_000, marked);
+    const mark = await c.ok('MARK', {}, 30_000);
+    expect(Number(mark.marker)).toBe(2);
+    expect((await c.ok('INFO')).recState).toBe(REC_STATE.RECORDING);
+    await press(q, /^state rec=idle/, 'stop');
 
     const entries = await list(c);
     expect(entries.map((e) => e.number)).toEqual([1, 2]);
@@ -144,6 +153,11 @@ describe('firmware under QEMU (Cortex-M3, SD card over SPI)', () => {
     expect(entries.map((e) => e.stopReason)).toEqual([STOP_REASON.HOST, STOP_REASON.BUTTON]);
     const copies: Buffer[] = [];
     for (const e of entries) copies.push(await readRecording(c, e, maxPayload));
+    const parsed = await parseWav(async (o, n) => copies[1]!.subarray(o, o + n), copies[1]!.length);
+    expect(parsed.problems).toEqual([]);
+    expect(parsed.layout.markers.map((m) => m.id)).toEqual([1, 2]);
+    expect(parsed.layout.markers[0]!.sampleOffset).toBeGreaterThanOrEqual(RATE);
+    expect(parsed.layout.markers[1]!.sampleOffset).toBe(Number(mark.sampleOffset));
     expect(Number((await c.ok('INFO')).overrunsTotal)).toBe(0);
     await close(c);
 
@@ -222,7 +236,7 @@ describe('firmware under QEMU (Cortex-M3, SD card over SPI)', () => {
     const info = await c.ok('HELLO', { maxPayload: 4096 });
     await press(q, /^state rec=recording/);
     await samplesReached(c, RATE);
-    await press(q, /^state rec=idle/);
+    await press(q, /^state rec=idle/, 'stop');
     const [e] = await list(c);
     const { data } = parseRecording(await readRecording(c, e!, Number(info.maxPayload)));
     expect(longestSignalRun(readFileSync(image), data)).toBe(data.length / 2);
@@ -249,7 +263,7 @@ describe('firmware under QEMU (Cortex-M3, SD card over SPI)', () => {
     expect(Number(info.cardCapacity)).toBeGreaterThan(4000 * MiB);
     await press(q, /^state rec=recording/);
     await samplesReached(c, RATE);
-    await press(q, /^state rec=idle/);
+    await press(q, /^state rec=idle/, 'stop');
     const [e] = await list(c);
     expect(e!.stopReason).toBe(STOP_REASON.BUTTON);
     const copy = await readRecording(c, e!, Number(info.maxPayload));

@@ -2,7 +2,8 @@
  * The discreet confirmation on the RP2040 port under rp2040js (docs/firmware.md, LED): the button
  * (GP7) held for a second or more is answered by the LED's dim glow (GP13's output off and its
  * pad's pull-up on), two short glows when idle and one long one while recording, and starts or
- * stops nothing; a short press still starts and stops a recording, and in discreet mode the LED
+ * stops nothing; a short press starts a recording and, while recording, drops a marker (one short
+ * glow); held 2 s it stops (three glows: docs/firmware.md, "The button"). In discreet mode the LED
  * stays off while recording.
  */
 import { spawnSync } from 'node:child_process';
@@ -26,7 +27,7 @@ afterEach(async () => {
   await stopAll();
 });
 
-it('answers a held button with the dim glow and toggles nothing; a short press still records', async () => {
+it('answers a held button with the dim glow; a short press records, then drops a marker; a 2 s hold stops', async () => {
   const path = join(tempDir('rec-rp2040-'), 'card.img');
   const r = spawnSync('mkfs.fat', ['-F', '32', '-n', 'RECORDER', '-C', path, String(64 * 1024)], { encoding: 'utf8', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
   expect(r.status, r.stderr).toBe(0);
@@ -61,7 +62,15 @@ it('answers a held button with the dim glow and toggles nothing; a short press s
   expect(b.ledOn).toBe(false);
   expect(await recState()).toBe(REC_STATE.RECORDING);
 
-  // A short press stops it, as before.
+  // A short press while recording drops a marker: one more glow, and it records on.
   await b.press(60);
+  await b.sleep(600);
+  expect(b.dimGlows).toBe(4);
+  expect(await recState()).toBe(REC_STATE.RECORDING);
+
+  // Held 2.3 s: the hold's glow at 1 s, then at 2 s the stop and its three glows.
+  await b.press(2300);
   await waitState(REC_STATE.IDLE);
+  await b.sleep(1500);
+  expect(b.dimGlows).toBe(8);
 }, 240_000);

@@ -11,7 +11,8 @@ export const SIM_HELP = `Usage: recorder sim --image PATH --link PATH [--size-mb
 Runs the recorder simulator (recorder-sim, built from firmware/ in a checkout of the project:
 the first run builds it, which needs cmake and gcc). It prints "ready link=PATH" when the app can
 connect with "recorder sync --port PATH", and reads commands on stdin:
-press, hold, connect, disconnect, battery MV, eject, insert, quit.
+press (starts; while recording, a marker), hold [MS], stop (the 2 s hold that stops),
+connect, disconnect, battery MV, eject, insert, quit.
 Set RECORDER_SIM to use another simulator binary.`;
 
 /** How `recorder sim` gets its binary; tests replace these. */

@@ -374,8 +374,8 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
 
 /**
  * Makes one recording with the simulator's button: `press`, its `mic on`, deviceSeconds of device
- * time (at `speed` times real time), `press`, its `mic off`. Returns the index of the first line
- * printed after the second press.
+ * time (at `speed` times real time), `stop` (the long hold that stops; a second press would drop a
+ * marker), its `mic off`. Returns the index of the first line printed after the stop.
  */
 export async function recordWithButton(sim: Pick<LineProcess, 'lines' | 'send' | 'waitLine'>, deviceSeconds: number, speed: number, timeoutMs = 20_000): Promise<number> {
   let from = sim.lines.length;
@@ -383,7 +383,7 @@ export async function recordWithButton(sim: Pick<LineProcess, 'lines' | 'send' |
   await sim.waitLine(/^mic on/, { from, timeoutMs });
   await new Promise((r) => setTimeout(r, (deviceSeconds * 1000) / speed));
   from = sim.lines.length;
-  sim.send('press');
+  sim.send('stop');
   await sim.waitLine(/^mic off/, { from, timeoutMs });
   return from;
 }

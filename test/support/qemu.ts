@@ -66,7 +66,7 @@ export interface Qemu {
   /** Console lines (UART1). */
   lines: string[];
   stderr: string[];
-  /** Sends a console command (`press`, `stack`, `uptime`, `quit`). */
+  /** Sends a console command (`press`, `hold [MS]`, `stop`, `stack`, `uptime`, `quit`). */
   send(command: string): void;
   /** Waits for a console line matching re that arrives after the line index `from` (default: any). */
   waitFor(re: RegExp, timeoutMs?: number, from?: number): Promise<string>;

@@ -11,7 +11,14 @@ export function parseRecording(file: Buffer): { data: Buffer; evid: StructValue 
   if (file.readUInt32LE(4) !== file.length - 8) throw new Error(`RIFF size ${file.readUInt32LE(4)} does not match the file (${file.length} bytes)`);
   const dataSize = file.readUInt32LE(CARD_LAYOUT.wavDataOffset - 4);
   const data = file.subarray(CARD_LAYOUT.wavDataOffset, CARD_LAYOUT.wavDataOffset + dataSize);
-  const evidAt = CARD_LAYOUT.wavDataOffset + dataSize;
+  // The markers' chunks (cue, LIST/adtl), if any, come between the data and evid.
+  let evidAt = CARD_LAYOUT.wavDataOffset + dataSize;
+  for (const id of [CARD_LAYOUT.cueChunkId, CARD_LAYOUT.listChunkId]) {
+    if (evidAt + 8 <= file.length && file.subarray(evidAt, evidAt + 4).toString('latin1') === id) {
+      const size = file.readUInt32LE(evidAt + 4);
+      evidAt += 8 + size + (size & 1);
+    }
+  }
   if (file.subarray(evidAt, evidAt + 4).toString('latin1') !== CARD_LAYOUT.evidenceChunkId) throw new Error(`no evid chunk after the data (offset ${evidAt})`);
   const evid = decodeStruct('EVIDENCE_CHUNK', file.subarray(evidAt + 8, evidAt + 8 + file.readUInt32LE(evidAt + 4)));
   return { data, evid };

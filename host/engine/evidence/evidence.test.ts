@@ -80,6 +80,25 @@ describe('sync with a signing recorder', () => {
     expect(v.library).toEqual([expect.objectContaining({ ok: true, keyId, attestations: 1, journalRecords: 2 })]);
   });
 
+  test('a signed recording with markers (cue, LIST/adtl before evid) verifies: the stop slot\'s f covers them', async () => {
+    const h = setup();
+    h.device.addRecording({ samples: 5000, markers: [0, 1200, 4999] });
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok, JSON.stringify(h.events.filter((e) => e.type === 'error' || e.type === 'file.failed'))).toBe(true);
+    expect(h.of('file.verified')[0]!.signature).toMatchObject({ status: 'signed', vouchedSamples: 5000, sampleCount: 5000 });
+    const v = await verifyPaths([h.dest]);
+    expect(v.ok, JSON.stringify(v)).toBe(true);
+    expect(v.library).toEqual([expect.objectContaining({ ok: true, journalRecords: 4 })]); // 3 MARKER, then the RECORDING
+    // The markers' bytes are under the signature: one changed is a failure.
+    const wav = wavOf(h.dest, 1);
+    const bytes = readFileSync(wav);
+    const at = bytes.indexOf('Marker 2', 0, 'latin1');
+    expect(at).toBeGreaterThan(0);
+    bytes[at + 7] = '7'.charCodeAt(0);
+    writeFileSync(wav, bytes);
+    expect((await verifyPaths([h.dest])).ok).toBe(false);
+  });
+
   test('a recorder without a key is provisioned at its first sync, and says so', async () => {
     const h = setup();
     h.device.keyState = 'none';

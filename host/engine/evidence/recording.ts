@@ -6,7 +6,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { CARD_LAYOUT } from '../../../protocol/src/schema.js';
+import { CARD_LAYOUT, STRUCTS, structSize } from '../../../protocol/src/schema.js';
 import type { Fs } from '../library.js';
 import { keyIdOf, OpenFormatError, parseChecksumStatement, parseMinisignSignature, parseSignifySignature, verifyStatement, minisignGlobalMessage } from './open-formats.js';
 
@@ -109,6 +109,10 @@ export function parseTrustedComment(s: string): TrustedComment {
 
 export const SLOT_BYTES = CARD_LAYOUT.checkpointSlotSize;
 const MESSAGE_BYTES = 448;
+/** The evid chunk (its header and version-1 payload), last in the file. */
+const EVID_CHUNK_BYTES = 8 + structSize(STRUCTS.EVIDENCE_CHUNK);
+/** The most the recorder writes after the audio: every marker's cue point and label, and evid. */
+const MAX_TAIL_BYTES = 2 * 12 + CARD_LAYOUT.maxMarkers * (24 + 22) + EVID_CHUNK_BYTES;
 
 export type Slot =
   | { kind: 'start'; k: string; r: number; rate: number; t0: string; u0: number; pj: string }
@@ -214,10 +218,8 @@ async function readOrNull(fs: Fs, p: string): Promise<Buffer | null> {
 
 /**
  * Reads the WAV once: whole-file SHA-256, the audio prefix hashes at the given sample counts,
- * and the bytes the stop slot's f covers (header, then what follows the audio: the markers'
- * chunks, if any, and the evid chunk).
+ * and the bytes the stop slot's f covers (the header, then what follows the audio: markers and evid).
  */
-const MAX_TAIL = 64 * 1024;
 async function hashWav(fs: Fs, wavPath: string, dataOffset: number, prefixSamples: number[]): Promise<{ file: string; prefixes: Map<number, string>; headerAndEvid: string | null }> {
   const fh = await fs.open(wavPath, constants.O_RDONLY);
   try {
@@ -254,17 +256,19 @@ async function hashWav(fs: Fs, wavPath: string, dataOffset: number, prefixSample
       }
       pos = end;
     }
+    // f covers the header and everything after the audio: the markers (cue, LIST/adtl), if any,
+    // and the evid chunk. A tail larger than the recorder's largest is not read.
     let headerAndEvid: string | null = null;
     const dataEnd = audioEnd;
-    // Everything after the audio: the markers' cue/LIST chunks (issue 15), if any, then the evid
-    // chunk, which ends the file. A few kilobytes at most; a huge tail is a damaged or hostile
-    // file, not read.
-    if (dataEnd + 8 <= size && size - dataEnd <= MAX_TAIL) {
+    const tailLength = size - dataEnd;
+    if (tailLength >= 8 && tailLength <= MAX_TAIL_BYTES) {
       const head = Buffer.alloc(Math.min(CARD_LAYOUT.wavDataOffset, size));
       await fh.read(head, 0, head.length, 0);
-      const tail = Buffer.alloc(size - dataEnd);
+      const tail = Buffer.alloc(tailLength);
       await fh.read(tail, 0, tail.length, dataEnd);
-      if (tail.includes(CARD_LAYOUT.evidenceChunkId, 0, 'latin1')) headerAndEvid = createHash('sha256').update(head).update(tail).digest('hex');
+      if (tail.toString('latin1', tailLength - EVID_CHUNK_BYTES, tailLength - EVID_CHUNK_BYTES + 4) === CARD_LAYOUT.evidenceChunkId) {
+        headerAndEvid = createHash('sha256').update(head).update(tail).digest('hex');
+      }
     }
     return { file: whole.digest('hex'), prefixes, headerAndEvid };
   } finally {

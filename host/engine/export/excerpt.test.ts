@@ -163,6 +163,20 @@ describe('excerpts', () => {
     const y = await makeExcerpt({ library: h.dest, recording: fileOf(h.dest, '_1.wav'), range: { from: { marker: 1 }, to: { marker: 2 } }, appVersion: '9.9.9', emit });
     expect(y.wavPath).toBe(x.wavPath.replace(/\.wav$/, '-2.wav'));
     expect(readFileSync(x.wavPath).equals(out)).toBe(true);
+    // the library's custody log says what left it
+    const log = readFileSync(join(h.dest, 'custody.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; files: Record<string, string>; details: Record<string, unknown> });
+    expect(log.filter((e) => e.event === 'exported')).toEqual([
+      expect.objectContaining({ files: { [p.original.fileName]: sha(original), [p.excerpt.fileName]: sha(out) }, details: { kind: 'excerpt', to: x.wavPath, firstSample: 1001, sampleCount: 6776 } }),
+      expect.objectContaining({ details: expect.objectContaining({ to: y.wavPath }) }),
+    ]);
+    // and a bundle's report says so in words
+    const bundle = join(mkdtempSync(join(tmpdir(), 'excerpt-bundle-')), 'bundle');
+    await h.engine.exportBundle({ library: h.dest, numbers: [1], to: bundle });
+    expect(readFileSync(join(bundle, 'report.html'), 'utf8')).toContain('An excerpt of recording 1 exported (6776 samples from sample 1001)');
+    // the exports folder and a notes file in the library do not disturb its verification
+    await markerNotes({ library: h.dest, recording: 1, set: { marker: 1, text: 'x' }, emit });
+    const v = await h.engine.verify([h.dest]);
+    expect(v.ok, JSON.stringify([v.problems, v.results.flatMap((r) => r.failures)])).toBe(true);
   });
 
   test('the note\'s sha256sum, sox, ffmpeg, dd and tail commands, run as written, print the hashes it gives', async () => {

@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import * as path from 'node:path';
 import { CARD_LAYOUT } from '../../../protocol/src/schema.js';
+import { appendCustodyOrWarn } from '../custody.js';
 import { EngineError, fsError } from '../errors.js';
 import { cardName } from '../evidence/recording.js';
 import { copyBase, publishNoClobber, realFs, type Fs, type ManifestMarker } from '../library.js';
@@ -385,6 +386,18 @@ export async function makeExcerpt(o: ExcerptOptions): Promise<ExcerptResult> {
   const jsonPath = path.join(folder, `${base}.provenance.json`);
   await writeNewFile(fs, notePath, provenanceText(provenance));
   await writeNewFile(fs, jsonPath, JSON.stringify(provenance, null, 2) + '\n');
+  // The library's custody log says what left it: which samples of which file, and their hashes.
+  await appendCustodyOrWarn(
+    fs,
+    rec.library,
+    {
+      event: 'exported',
+      recordings: [{ deviceId: m.device.id, number: n, file: m.file.name }],
+      files: { [provenance.original.fileName]: provenance.original.sha256, [provenance.excerpt.fileName]: provenance.excerpt.sha256 },
+      details: { kind: 'excerpt', to: wavPath, firstSample: provenance.excerpt.firstSample, sampleCount: provenance.excerpt.sampleCount },
+    },
+    { appVersion: o.appVersion, now, emit: o.emit },
+  );
   o.emit({ type: 'note', message: `Excerpt of recording ${n} (${timeText(provenance.excerpt.startMs)} to ${timeText(provenance.excerpt.endMs)}, ${provenance.excerpt.sampleCount} samples from sample ${provenance.excerpt.firstSample}) written to ${wavPath}; ${path.basename(notePath)} beside it says how to check it is a true slice.` });
   return { folder, wavPath, notePath, jsonPath, provenance };
 }

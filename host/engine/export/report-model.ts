@@ -180,6 +180,7 @@ function custodyWords(e: CustodyEntry): string {
     case 'verified':
       return `Recording ${recs} checked: ${d.result === 'verified' ? 'verified' : 'NOT verified'}, ${by}.`;
     case 'exported':
+      if (d.kind === 'excerpt') return `An excerpt of recording ${recs} exported (${String(d.sampleCount)} samples from sample ${String(d.firstSample)}), ${by}.`;
       return `Recording(s) ${recs} exported ${d.kind === 'zip' ? 'as a ZIP file' : 'to a folder'}, ${by}.`;
     case 'decrypted':
       return `Recording ${recs} decrypted, ${by}.`;

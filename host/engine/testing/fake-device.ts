@@ -163,7 +163,7 @@ export class FakeDevice {
   path = '/dev/fake-recorder';
 
   /** Adds a finished recording with a journal record chained to the previous one. */
-  addRecording(o: { samples?: number | Int16Array; sampleRate?: number; startUnixMs?: bigint; clockSet?: boolean; finished?: boolean; overruns?: number; journal?: boolean; number?: number; sealing?: boolean; recoveredVouched?: number; encryptTo?: Buffer | null; markers?: number[] } = {}): FakeRecording {
+  addRecording(o: { samples?: number | Int16Array; sampleRate?: number; startUnixMs?: bigint; clockSet?: boolean; finished?: boolean; overruns?: number; journal?: boolean; number?: number; sealing?: boolean; recoveredVouched?: number; encryptTo?: Buffer | null; markers?: readonly number[] } = {}): FakeRecording {
     const number = o.number ?? this.nextNumber;
     this.nextNumber = number + 1;
     const sampleRate = o.sampleRate ?? this.sampleRate;
@@ -195,6 +195,8 @@ export class FakeDevice {
     };
     this.recordings.set(number, rec);
     if (finished && o.journal !== false) {
+      // As the firmware: each marker journaled when it was taken, before the recording's record.
+      (o.markers ?? []).forEach((at, i) => this.appendMarker(number, i + 1, at, sampleRate));
       this.appendJournal(rec, o.overruns ?? 0);
       rec.journalIndex = this.journal.length - 1;
     }
@@ -295,6 +297,26 @@ export class FakeDevice {
       prevHash: Buffer.alloc(32),
     });
     this.journal.push(raw);
+  }
+
+  /** A MARKER record (JOURNAL_KIND.MARKER): recording `number`'s marker `marker` at `sampleOffset`. */
+  appendMarker(number: number, marker: number, sampleOffset: number, sampleRate: number): Buffer {
+    const prev = this.journal[this.journal.length - 1];
+    const raw = encodeStruct('JOURNAL_RECORD', {
+      magic: Buffer.from(CARD_LAYOUT.journalMagic, 'latin1'),
+      version: CARD_LAYOUT.journalRecordVersion,
+      size: 128,
+      index: this.journal.length,
+      number,
+      sampleRate,
+      sampleCount: sampleOffset,
+      kind: JOURNAL_KIND.MARKER,
+      overruns: marker,
+      sha256: Buffer.alloc(32),
+      prevHash: prev ? createHash('sha256').update(prev).digest() : Buffer.alloc(32),
+    });
+    this.journal.push(raw);
+    return raw;
   }
 
   appendJournal(rec: FakeRecording, overruns = 0): Buffer {
