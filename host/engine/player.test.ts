@@ -43,7 +43,7 @@ function setup(kind: PlayerProgram['kind'] = 'ffplay', env: Record<string, strin
   const lines = (): LogLine[] => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine) : []);
   /** Waits (bounded) until the log has `n` lines. */
   const waitLines = async (n: number): Promise<LogLine[]> => {
-    const until = Date.now() + 10_000;
+    const until = Date.now() + 30_000;
     while (lines().length < n) {
       if (Date.now() > until) throw new Error(`the fake player logged ${lines().length} lines, not ${n}: ${JSON.stringify(lines())}`);
       await new Promise((r) => setTimeout(r, 20));
@@ -83,7 +83,7 @@ const alive = (pid: number) => {
 };
 
 async function gone(pid: number): Promise<void> {
-  const until = Date.now() + 10_000;
+  const until = Date.now() + 30_000;
   while (alive(pid)) {
     if (Date.now() > until) throw new Error(`player ${pid} still running`);
     await new Promise((r) => setTimeout(r, 20));
@@ -190,7 +190,7 @@ describe('Player with ffplay (a fake one that logs its arguments)', () => {
 });
 
 async function until(f: () => boolean): Promise<void> {
-  const end = Date.now() + 10_000;
+  const end = Date.now() + 30_000;
   while (!f()) {
     if (Date.now() > end) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 20));
