@@ -20,7 +20,8 @@ import { initialListenState, listenKey, reduceListen, type KeyLike, type ListenE
 import { LibraryView } from './components/LibraryView.js';
 import { RecordingView } from './components/RecordingView.js';
 import type { EnginePort } from './engine-port.js';
-import { busyNotice, initialState, isBusy, reduce, type Task, type UiState } from './state.js';
+import { busyNotice, initialState, isBusy, markBusyNotice, reduce, type Task, type UiState } from './state.js';
+import { markedNotice, markRefusedNotice } from './messages.js';
 import { DevicePanel } from './components/DevicePanel.js';
 import { RecordingsList, SPARK_WIDTH } from './components/RecordingsList.js';
 import { Progress } from './components/Progress.js';
@@ -91,7 +92,8 @@ function footerMode(state: UiState): FooterMode {
   if (state.quitting) return 'quitting';
   if (state.overlay.kind === 'confirm-delete') return 'confirm';
   if (state.overlay.kind === 'help') return 'help';
-  return isBusy(state) ? 'busy' : 'normal';
+  if (isBusy(state)) return 'busy';
+  return state.device?.recState === 'recording' ? 'normal-recording' : 'normal';
 }
 
 /** The whole screen, from state alone. Exported for tests. */
@@ -202,6 +204,8 @@ export function App({
   stateRef.current = state;
   const runningRef = useRef<Task | null>(null);
   const quittingRef = useRef(false);
+  // The marker being dropped (m), settled either way: one connection to the recorder at a time.
+  const markingRef = useRef<Promise<void> | null>(null);
 
   useEffect(() => {
     let live = true;
@@ -229,6 +233,12 @@ export function App({
   const runTask = useCallback(
     (task: Task, numbers: number[] = []) => {
       if (quittingRef.current) return;
+      const marking = markingRef.current;
+      if (marking && task !== 'verify') {
+        // The marker takes a moment; then the recorder is free for this.
+        void marking.then(() => runTask(task, numbers));
+        return;
+      }
       if (runningRef.current !== null && runningRef.current !== 'status') {
         dispatch({ kind: 'notice', notice: busyNotice(runningRef.current) });
         return;
@@ -277,6 +287,27 @@ export function App({
     },
     [engine, destination, port],
   );
+
+  /**
+   * Key m: drops a marker through the engine. The recorder says whether it is recording (the
+   * screen's view of it may be old), so the app asks it rather than refusing on its own.
+   */
+  const mark = useCallback(() => {
+    if (quittingRef.current || markingRef.current) return; // one at a time; its answer is moments away
+    const task = runningRef.current;
+    if (task !== null && task !== 'verify') {
+      dispatch({ kind: 'notice', notice: markBusyNotice(task) });
+      return;
+    }
+    const marking: Promise<void> = Promise.resolve()
+      .then(() => engine.mark({ port }))
+      .then(markedNotice, markRefusedNotice)
+      .then((notice) => {
+        if (markingRef.current === marking) markingRef.current = null;
+        dispatch({ kind: 'notice', notice });
+      });
+    markingRef.current = marking;
+  }, [engine, port]);
 
   const stopPlayer = useCallback(() => {
     playerRef.current?.player.stop();
@@ -474,6 +505,9 @@ export function App({
         return;
       case 'l':
         openLibrary('device', false);
+        return;
+      case 'm':
+        mark();
         return;
       case 'd':
         if (runningRef.current !== null && runningRef.current !== 'status') {

@@ -40,6 +40,20 @@ export interface StatusRequest {
   port?: string;
 }
 
+export interface MarkRequest {
+  port?: string;
+}
+
+/** A marker dropped in the recording being made. */
+export interface MarkResult {
+  /** The recording it is in. */
+  number: number;
+  /** Its number in that recording, 1..n. */
+  marker: number;
+  /** Time into the recording, ms (from the sample offset the recorder took it at). */
+  timeMs: number;
+}
+
 export interface EnginePort {
   /** Subscribes to engine events; returns a function that unsubscribes. */
   on(listener: EventListener): () => void;
@@ -55,6 +69,12 @@ export interface EnginePort {
   verify(request: VerifyRequest): Promise<unknown>;
   /** Deletes the given recordings from the recorder, each only if its verified copy is present. */
   deleteSynced(request: DeleteRequest): Promise<unknown>;
+  /**
+   * Drops a marker in the recording being made, like a short press of the recorder's button.
+   * Rejects, saying why, when the recorder is not recording, its recording holds the most
+   * markers it can, its software is older than markers, or it cannot be reached.
+   */
+  mark(request: MarkRequest): Promise<MarkResult>;
   /** Stops whatever is running and closes the port. Safe to call more than once. */
   stop(): Promise<void> | void;
 }

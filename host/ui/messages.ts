@@ -7,6 +7,7 @@
  */
 
 import type { ProblemCode, StopReasonName } from '../engine/events.js';
+import { formatDuration } from './format.js';
 
 export type Tone = 'info' | 'warning' | 'error';
 
@@ -17,7 +18,7 @@ export interface Notice {
   /** What to do next, one sentence. May be empty when there is nothing to do. */
   action: string;
   /** Problem code, for tests and for deciding what a later event clears. */
-  code?: ProblemCode | 'UNPLUGGED' | 'NOTHING_TO_DELETE' | 'BUSY' | 'ENGINE';
+  code?: ProblemCode | 'UNPLUGGED' | 'NOTHING_TO_DELETE' | 'BUSY' | 'ENGINE' | 'MARKED' | 'NO_MARKER';
 }
 
 /** Our own wording for the problems people meet most. */
@@ -204,4 +205,55 @@ export function journalMissingSentence(number: number): string {
 /** The loud sentence for a recording on the recorder that its journal does not vouch for. */
 export function journalUnvouchedSentence(number: number): string {
   return `Recording ${number} is on the recorder but missing from its journal, so the recorder cannot vouch for it. ${JOURNAL_ADVICE}`;
+}
+
+/** Said whenever the app cannot mark: the button on the recorder still can. */
+const PRESS_INSTEAD = "Or press the recorder's button briefly: that marks the moment too.";
+
+/** What the screen says after a marker was dropped from the app (key m). */
+export function markedNotice(r: { number: number; marker: number; timeMs: number }): Notice {
+  return {
+    tone: 'info',
+    title: `Marker ${r.marker} dropped at ${formatDuration(Math.floor(r.timeMs / 1000))} in recording ${r.number}.`,
+    action: 'It goes on recording. Press m again to mark another moment.',
+    code: 'MARKED',
+  };
+}
+
+/**
+ * What the screen says when the engine could not drop a marker, from its error (an EngineError:
+ * `code`, `action`, and `deviceError` when the recorder itself refused).
+ */
+export function markRefusedNotice(err: unknown): Notice {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; message?: unknown; action?: unknown; deviceError?: { code?: unknown; detail?: unknown } };
+  const refused = (title: string, action: string): Notice => ({ tone: 'warning', title: `No marker was dropped: ${title}`, action, code: 'NO_MARKER' });
+  switch (e.deviceError?.code) {
+    case 'BAD_STATE':
+      return refused('the recorder is not recording.', "Start a recording with the recorder's button first; then m marks the moment.");
+    case 'MARKERS_FULL': {
+      const most = typeof e.deviceError.detail === 'number' && e.deviceError.detail > 0 ? ` (${e.deviceError.detail})` : '';
+      return refused(`this recording already holds the most markers it can${most}.`, 'It goes on recording. To mark more, stop it and start a new recording.');
+    }
+    case 'UNKNOWN_COMMAND':
+      return refused("this recorder's software is older than markers.", "Update the recorder's software to mark from the app.");
+  }
+  switch (e.code) {
+    case 'NO_DEVICE':
+    case 'PORT_NOT_FOUND':
+      return refused('no recorder is connected.', `Plug it in with its USB cable, then press m again. ${PRESS_INSTEAD}`);
+    case 'PORT_IN_USE':
+      return refused('another program is using the recorder.', `Close it, then press m again. ${PRESS_INSTEAD}`);
+    case 'DISCONNECTED':
+    case 'TIMEOUT':
+      // The request may have reached the recorder (it is never sent twice): say only what is known.
+      return {
+        tone: 'warning',
+        title: 'The recorder stopped answering, so the app cannot tell whether the marker was dropped.',
+        action: 'Plug it back in if it was unplugged; its markers are listed once the recording is copied.',
+        code: 'NO_MARKER',
+      };
+  }
+  const message = (e.message === undefined ? String(err) : String(e.message)).trim().replace(/\.?$/, '.');
+  const action = typeof e.action === 'string' && e.action.trim() !== '' ? e.action : PRESS_INSTEAD;
+  return { tone: 'warning', title: `No marker was dropped. ${message}`, action, code: 'NO_MARKER' };
 }

@@ -584,3 +584,12 @@ export function busyNotice(task: Task | null): Notice {
   const what = task === 'sync' ? 'copying' : task === 'verify' ? 'checking the library' : task === 'delete' ? 'deleting' : 'working';
   return { tone: 'info', title: `Still ${what}.`, action: 'Please wait for it to finish, or press q to stop.', code: 'BUSY' };
 }
+
+/**
+ * Said when m is pressed while the app itself is using the recorder (one connection at a time):
+ * no marker is dropped, and the recorder's own button still marks.
+ */
+export function markBusyNotice(task: Task): Notice {
+  const what = task === 'sync' ? 'copying from the recorder' : task === 'delete' ? 'deleting from the recorder' : 'reading the recorder';
+  return { tone: 'info', title: `No marker was dropped: the app is still ${what}.`, action: "Press m again when it has finished, or press the recorder's button briefly: that marks the moment too.", code: 'BUSY' };
+}

@@ -5,7 +5,7 @@
 
 import { Box, Text } from 'ink';
 
-export type FooterMode = 'normal' | 'busy' | 'confirm' | 'help' | 'quitting' | 'library' | 'library-home' | 'library-demo' | 'recording' | 'typing';
+export type FooterMode = 'normal' | 'normal-recording' | 'busy' | 'confirm' | 'help' | 'quitting' | 'library' | 'library-home' | 'library-demo' | 'recording' | 'typing';
 
 export interface FooterProps {
   mode: FooterMode;
@@ -28,6 +28,9 @@ const HINTS: Record<FooterMode, [string, string][]> = {
     ['h', 'help'],
     ['q', 'quit'],
   ],
+  // While the attached recorder records, m marks the moment. "check" (not "check library")
+  // keeps the keys on one line of 80 columns, so the screen stays 24 lines high.
+  'normal-recording': [['s', 'copy'], ['v', 'check'], ['l', 'listen'], ['d', 'delete'], ['m', 'mark'], ['h', 'help'], ['q', 'quit']],
   busy: [
     ['h', 'help'],
     ['q', 'stop and quit (safe)'],

@@ -1,5 +1,6 @@
 /**
- * The help overlay: every key, and what the app will and will not do to the recorder.
+ * The help overlay: every key, and what the app will and will not do to the recorder. Each key
+ * fits on one line, so that help over a connected recorder fits a 24-line terminal.
  */
 
 import { Box, Text } from 'ink';
@@ -10,9 +11,10 @@ export interface HelpProps {
 
 export const KEYS: readonly { key: string; what: string }[] = [
   { key: 's', what: 'Copy new recordings to this computer and verify each one.' },
-  { key: 'v', what: 'Check every copy in your library again (the recorder is not needed).' },
-  { key: 'l', what: 'Listen: every recording in your library, with its markers and notes.' },
-  { key: 'd', what: 'Delete recordings from the recorder — only ones with a verified copy. Asks first.' },
+  { key: 'v', what: 'Check every copy in your library again (no recorder needed).' },
+  { key: 'l', what: 'Listen to your library: every recording, its markers and notes.' },
+  { key: 'm', what: 'Mark this moment while the recorder records (its button does too).' },
+  { key: 'd', what: 'Delete recordings (only ones with a verified copy). Asks first.' },
   { key: 'h or ?', what: 'Show or hide this help.' },
   { key: 'q', what: 'Quit. Ctrl-C also quits. Stopping in the middle of a copy is safe.' },
 ];
@@ -33,10 +35,9 @@ export function Help({ width = 80 }: HelpProps) {
           </Box>
         </Box>
       ))}
-      <Text> </Text>
       <Text>
-        Copying never changes or deletes anything on the recorder. A copy counts as verified only when its
-        fingerprint (SHA-256) matches the one the recorder worked out itself.
+        Copying never changes or deletes anything on the recorder. A copy is verified only when its
+        fingerprint (SHA-256) matches the recorder's own.
       </Text>
       <Text dimColor>Press h, ? or Esc to close this help.</Text>
     </Box>

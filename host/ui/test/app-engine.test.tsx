@@ -56,4 +56,22 @@ describe('App with the real engine', () => {
     expect(frame.match(/Recording 1\b/g) ?? []).toHaveLength(1);
     expect(warnings).toEqual([]);
   });
+
+  it('drops a marker on m only while the recorder records, saying so either way', async () => {
+    const h = engineSetup();
+    vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const engine = defaultEngine({ port: h.device.path, engineOptions: { open: h.device.opener as never, timeoutMs: 60, appVersion: 't' } });
+    const ui = render(<App engine={engine} startWith="none" loadLevels={async () => []} utc />);
+    await new Promise((r) => setTimeout(r, 20));
+    ui.stdin.write('m');
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('No marker was dropped: the recorder is not recording.'), SETTLE);
+    expect(h.device.markers).toEqual([]);
+
+    const started = await h.engine.record('start');
+    ui.stdin.write('m');
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toMatch(new RegExp(`Marker 1 dropped at 0:0\\d in recording ${started.number}\\.`)), SETTLE);
+    expect(h.device.markers).toHaveLength(1);
+    // The mark's connection read the recorder afresh: the footer now offers m.
+    expect(text(ui.lastFrame())).toContain('m mark');
+  });
 });

@@ -3,9 +3,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, render } from 'ink-testing-library';
 import type { EngineEvent, EventInput, EventListener } from '../../engine/events.js';
 import { App, endedWithProblems, runInteractive } from '../app.js';
-import type { EnginePort } from '../engine-port.js';
+import { EngineError } from '../../engine/errors.js';
+import type { EnginePort, MarkResult } from '../engine-port.js';
 import { initialState } from '../state.js';
-import { assertFits, device, ev, recording, SETTLE, text } from './fixtures.js';
+import { assertFits, device, ev, lines, recording, SETTLE, text } from './fixtures.js';
 
 afterEach(() => cleanup());
 
@@ -15,7 +16,7 @@ const DEST = '/home/sam/Recordings';
 class FakeEngine implements EnginePort {
   private listeners = new Set<EventListener>();
   calls: { op: string; arg?: unknown }[] = [];
-  pending: { op: string; resolve: () => void; reject: (e: Error) => void }[] = [];
+  pending: { op: string; resolve: (value?: unknown) => void; reject: (e: Error) => void }[] = [];
   stopped = 0;
 
   on(l: EventListener): () => void {
@@ -28,7 +29,7 @@ class FakeEngine implements EnginePort {
   }
   private op(op: string, arg: unknown): Promise<unknown> {
     this.calls.push({ op, arg });
-    return new Promise<void>((resolve, reject) => this.pending.push({ op, resolve, reject }));
+    return new Promise<unknown>((resolve, reject) => this.pending.push({ op, resolve, reject }));
   }
   status(arg: unknown) {
     return this.op('status', arg);
@@ -42,30 +43,35 @@ class FakeEngine implements EnginePort {
   deleteSynced(arg: unknown) {
     return this.op('delete', arg);
   }
+  mark(arg: unknown) {
+    return this.op('mark', arg) as Promise<MarkResult>;
+  }
   stop() {
     this.stopped++;
   }
-  settle(op: string, error?: Error): void {
+  settle(op: string, error?: Error, value?: unknown): void {
     const i = this.pending.findIndex((p) => p.op === op);
     const p = this.pending.splice(i, 1)[0];
     if (!p) throw new Error(`no pending ${op}`);
     if (error) p.reject(error);
-    else p.resolve();
+    else p.resolve(value);
   }
   ops(): string[] {
     return this.calls.map((c) => c.op);
   }
 }
 
-function connected(engine: FakeEngine, opts: { inLibrary?: number[]; toCopy?: number[] } = {}): void {
-  engine.emit({ type: 'device.info', port: '/dev/ttyACM0', device: device({ simulated: true }) });
+function connected(engine: FakeEngine, opts: { inLibrary?: number[]; toCopy?: number[]; recording?: boolean } = {}): void {
+  const now = opts.recording ? { recState: 'recording' as const, currentNumber: 4, currentSamples: 16000 * 62 } : {};
+  engine.emit({ type: 'device.info', port: '/dev/ttyACM0', device: device({ simulated: true, ...now }) });
+  const inProgress = opts.recording ? [recording(4, { state: 'recording', durationMs: 0, sha256: '' })] : [];
   engine.emit({
     type: 'list.received',
-    total: 3,
-    recordings: [recording(1), recording(2), recording(3)],
+    total: 3 + inProgress.length,
+    recordings: [recording(1), recording(2), recording(3), ...inProgress],
     toCopy: opts.toCopy ?? [],
     alreadyInLibrary: opts.inLibrary ?? [1, 2, 3],
-    inProgress: [],
+    inProgress: inProgress.map((r) => r.number),
   });
 }
 
@@ -187,6 +193,67 @@ describe('App', () => {
     await vi.waitFor(() => expect(text(ui.lastFrame())).not.toContain('Show or hide this help.'), SETTLE);
     ui.stdin.write('?');
     await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Show or hide this help.'), SETTLE);
+  });
+
+  it('drops a marker on m while the recorder records, and offers m only then', async () => {
+    const { engine, ui } = setup();
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['status']), SETTLE);
+    connected(engine, { recording: true });
+    engine.settle('status');
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('s copy v check l listen d delete m mark h help q quit'), SETTLE);
+    ui.stdin.write('m');
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['status', 'mark']), SETTLE);
+    expect(engine.calls[1]?.arg).toEqual({ port: undefined });
+    ui.stdin.write('m'); // while the first is on its way: not a second connection
+    await tick();
+    expect(engine.ops()).toEqual(['status', 'mark']);
+    engine.settle('mark', undefined, { number: 4, marker: 2, timeMs: 62_900 });
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Marker 2 dropped at 1:02 in recording 4. It goes on recording. Press m again to mark another moment.'), SETTLE);
+    assertFits(ui.lastFrame());
+    expect(lines(ui.lastFrame()).length).toBeLessThanOrEqual(24);
+
+    // The recording stopped: m leaves the footer.
+    engine.emit({ type: 'device.state', recState: 'idle', cardState: 'ok', number: 4, samples: 0 });
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('s copy v check library l listen d delete h help q quit'), SETTLE);
+    expect(text(ui.lastFrame())).not.toContain('m mark');
+  });
+
+  it('says why no marker was dropped when the recorder is not recording', async () => {
+    const { engine, ui } = setup();
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['status']), SETTLE);
+    connected(engine);
+    engine.settle('status');
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('s copy v check library l listen d delete h help q quit'), SETTLE);
+    expect(text(ui.lastFrame())).not.toContain('m mark');
+    // The recorder decides (the screen may not know it was started since): the app asks it.
+    ui.stdin.write('m');
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['status', 'mark']), SETTLE);
+    const refusal = { code: 'BAD_STATE', value: 5, detail: 0, text: 'bad state' };
+    engine.settle('mark', new EngineError('DEVICE_ERROR', 'The recorder is not recording, so there is nothing to mark.', 'Start a recording first.', refusal));
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain("No marker was dropped: the recorder is not recording. Start a recording with the recorder's button first; then m marks the moment."), SETTLE);
+    assertFits(ui.lastFrame());
+  });
+
+  it('does not mark while a copy holds the recorder, and says what to do instead', async () => {
+    const { engine, ui } = setup({ startWith: 'none' });
+    await tick();
+    ui.stdin.write('s');
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['sync']), SETTLE);
+    ui.stdin.write('m');
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain("No marker was dropped: the app is still copying from the recorder. Press m again when it has finished, or press the recorder's button briefly"), SETTLE);
+    expect(engine.ops()).toEqual(['sync']);
+  });
+
+  it('starts a copy asked for while a marker is on its way once the marker is done', async () => {
+    const { engine, ui } = setup({ startWith: 'none' });
+    await tick();
+    ui.stdin.write('m');
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['mark']), SETTLE);
+    ui.stdin.write('s'); // one connection to the recorder at a time
+    await tick();
+    expect(engine.ops()).toEqual(['mark']);
+    engine.settle('mark', undefined, { number: 4, marker: 1, timeMs: 500 });
+    await vi.waitFor(() => expect(engine.ops()).toEqual(['mark', 'sync']), SETTLE);
   });
 
   it('quits on q, stopping the engine first', async () => {

@@ -187,6 +187,7 @@ class IdleEngine implements EnginePort {
   sync = vi.fn(async () => undefined);
   verify = vi.fn(async () => undefined);
   deleteSynced = vi.fn(async () => undefined);
+  mark = vi.fn(async () => ({ number: 4, marker: 1, timeMs: 0 }));
   stop = vi.fn();
 }
 
@@ -197,9 +198,10 @@ describe('App: listening', () => {
     const players: FakePlayer[] = [];
     const written: { path: string; notes: MarkerNote[] }[] = [];
     const e3 = entry(3, { markers: MARKERS });
+    const engine = new IdleEngine();
     const ui = render(
       <App
-        engine={new IdleEngine()}
+        engine={engine}
         startWith={startWith}
         library="/lib"
         utc
@@ -215,11 +217,11 @@ describe('App: listening', () => {
         onDemo={startWith === 'library' ? () => undefined : undefined}
       />,
     );
-    return { ui, players, written };
+    return { ui, players, written, engine };
   }
 
   it('opens the library with l, a recording with Enter, and plays it with the keys', async () => {
-    const { ui, players, written } = setup();
+    const { ui, players, written, engine } = setup();
     await tick();
     ui.stdin.write('l');
     await tick();
@@ -235,6 +237,8 @@ describe('App: listening', () => {
     expect(players[0]!.file).toBe('/lib/Kitchen/REC3.wav');
     expect(players[0]!.calls).toEqual(['toggle', 'back 10000', 'speed 0.75', 'play 20000', 'play 60000']);
     expect(text(ui.lastFrame())).toContain('Playing at 0.75x');
+    // m is the next marker here, never a marker dropped on the recorder (the main screen's m).
+    expect(engine.mark).not.toHaveBeenCalled();
     for (const k of ['e', 'Late', '\r']) {
       ui.stdin.write(k);
       await tick();

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../engine/events.js';
-import { deletableNumbers, initialState, isBusy, reduce, type UiAction, type UiState } from '../state.js';
+import { EngineError } from '../../engine/errors.js';
+import { markedNotice, markRefusedNotice } from '../messages.js';
+import { deletableNumbers, initialState, isBusy, markBusyNotice, reduce, type UiAction, type UiState } from '../state.js';
 import { device, ev, recording } from './fixtures.js';
 
 const DEST = '/home/sam/Recordings';
@@ -374,5 +376,40 @@ describe('state reducer', () => {
   it('follows the recorder starting to record while connected', () => {
     const s = run([...listed(), ev({ type: 'device.state', recState: 'recording', cardState: 'ok', number: 9, samples: 100 })]);
     expect(s.device).toMatchObject({ recState: 'recording', currentNumber: 9 });
+  });
+});
+
+describe('what the screen says about a marker (key m)', () => {
+  const refusedBy = (code: string, detail = 0) => new EngineError('DEVICE_ERROR', 'engine words', 'engine action', { code, value: 1, detail, text: '' });
+
+  it('names the marker, its time in the recording and the recording', () => {
+    expect(markedNotice({ number: 4, marker: 2, timeMs: 3_722_999 })).toMatchObject({ tone: 'info', title: 'Marker 2 dropped at 1:02:02 in recording 4.', code: 'MARKED' });
+  });
+
+  it("says in the app's words why the recorder refused", () => {
+    expect(markRefusedNotice(refusedBy('BAD_STATE')).title).toBe('No marker was dropped: the recorder is not recording.');
+    expect(markRefusedNotice(refusedBy('MARKERS_FULL', 99)).title).toBe('No marker was dropped: this recording already holds the most markers it can (99).');
+    expect(markRefusedNotice(refusedBy('MARKERS_FULL', 99)).action).toMatch(/^It goes on recording\./);
+    expect(markRefusedNotice(refusedBy('UNKNOWN_COMMAND')).title).toBe("No marker was dropped: this recorder's software is older than markers.");
+    expect(markRefusedNotice(new EngineError('NO_DEVICE', 'No recorder found.')).title).toBe('No marker was dropped: no recorder is connected.');
+    expect(markRefusedNotice(new EngineError('PORT_IN_USE', 'busy')).title).toBe('No marker was dropped: another program is using the recorder.');
+  });
+
+  it('does not claim no marker was dropped when the answer was lost', () => {
+    for (const code of ['TIMEOUT', 'DISCONNECTED'] as const) {
+      const n = markRefusedNotice(new EngineError(code, 'x'));
+      expect(n.title).toBe('The recorder stopped answering, so the app cannot tell whether the marker was dropped.');
+    }
+  });
+
+  it("falls back to the engine's words, and to the button, for anything else", () => {
+    expect(markRefusedNotice(new EngineError('CARD_PROBLEM', 'The card failed', 'Keep the recorder.'))).toMatchObject({ title: 'No marker was dropped. The card failed.', action: 'Keep the recorder.' });
+    expect(markRefusedNotice('link lost')).toMatchObject({ title: 'No marker was dropped. link lost.', action: "Or press the recorder's button briefly: that marks the moment too." });
+  });
+
+  it('says which work of the app holds the recorder', () => {
+    expect(markBusyNotice('sync').title).toBe('No marker was dropped: the app is still copying from the recorder.');
+    expect(markBusyNotice('delete').title).toBe('No marker was dropped: the app is still deleting from the recorder.');
+    expect(markBusyNotice('status').title).toBe('No marker was dropped: the app is still reading the recorder.');
   });
 });

@@ -307,14 +307,27 @@ describe('Help and Footer', () => {
   it('lists every key', () => {
     const { lastFrame } = render(<Help />);
     const t = text(lastFrame());
-    for (const k of ['s Copy new recordings', 'v Check every copy', 'l Listen', 'd Delete recordings', 'h or ? Show or hide', 'q Quit. Ctrl-C also quits.']) expect(t).toContain(k);
+    for (const k of ['s Copy new recordings', 'v Check every copy', 'l Listen', 'm Mark this moment while the recorder records', 'd Delete recordings', 'h or ? Show or hide', 'q Quit. Ctrl-C also quits.']) expect(t).toContain(k);
     assertFits(lastFrame());
+  });
+
+  it('fits help over a connected recorder (the demo one, recording) in 80x24', () => {
+    let s = reduce(initialState('/x'), { kind: 'event', event: ev({ type: 'device.info', port: '/dev/ttyACM0', device: device({ recState: 'recording', simulated: true }) }) });
+    s = reduce(s, { kind: 'help', open: true });
+    const { lastFrame } = render(<Screen state={s} width={80} utc />);
+    assertFits(lastFrame());
+    expect(lines(lastFrame()).length).toBeLessThanOrEqual(24);
   });
 
   it('shows the key hints that work now', () => {
     const normal = render(<Footer mode="normal" />);
     expect(text(normal.lastFrame())).toBe('s copy v check library l listen d delete h help q quit');
     expect(lines(normal.lastFrame())).toHaveLength(1);
+    // While the recorder records: m too, still on one line of 80 columns.
+    const recording = render(<Footer mode="normal-recording" width={80} />);
+    expect(text(recording.lastFrame())).toBe('s copy v check l listen d delete m mark h help q quit');
+    expect(lines(recording.lastFrame())).toHaveLength(1);
+    assertFits(recording.lastFrame());
     const busy = render(<Footer mode="busy" />);
     expect(text(busy.lastFrame())).toBe('h help q stop and quit (safe)');
     const confirm = render(<Footer mode="confirm" />);
@@ -363,6 +376,7 @@ describe('whole screen', () => {
     const t = text(lastFrame());
     expect(t).toContain("Recording 99998: this computer's disk is full.");
     expect(t).toContain('The journal record 1 does not follow on from record 0. Keep the recorder and contact your advocate.');
-    expect(t).toContain('s copy v check library l listen d delete h help q quit');
+    // The recorder is still recording here, so m (mark) is offered too, on the same one line.
+    expect(t).toContain('s copy v check l listen d delete m mark h help q quit');
   });
 });
