@@ -8,7 +8,8 @@
  * App side: malformed, truncated and oversized WAVs and edited manifests given to `recorder
  * verify`; symlinks where the copy or its manifest would go; names with path separators from
  * the device; a full disk (a 1 MiB tmpfs, or injected ENOSPC when mounting is not allowed); a
- * read-only destination.
+ * read-only destination; destinations under /proc or a file, or a planted link (sync, export,
+ * excerpt and markers answer at once).
  */
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -469,6 +470,56 @@ describe('app side: hostile files and file systems', () => {
     const c = await connect(sim.link);
     expect((await list(c)).map((e) => e.number)).toEqual([1]);
   }, 120_000);
+
+  it('a --dest the app cannot or must not use (/proc, under a file, a planted link): answered at once, nothing written, nothing deleted', async () => {
+    const { dir, sim, lib } = await syncedLibrary();
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a folder\n');
+    const elsewhere = join(dir, 'elsewhere');
+    mkdirSync(elsewhere);
+    symlinkSync(elsewhere, join(dir, 'planted'));
+    symlinkSync(join(dir, 'nowhere'), join(dir, 'dangling'));
+    const cases = [
+      // /proc answers ENOENT for a new folder: Node's recursive mkdir retried that for ever.
+      { dest: `/proc/recorder-nope-${process.pid}`, code: 'DEST_UNWRITABLE' },
+      { dest: join(dir, 'dangling', 'lib'), code: 'DEST_UNWRITABLE' },
+      { dest: join(file, 'lib'), code: 'DEST_UNWRITABLE' },
+      { dest: join(dir, 'planted'), code: 'UNSAFE_PATH' },
+      { dest: join(dir, 'dangling'), code: 'UNSAFE_PATH' },
+    ];
+    for (const k of cases) {
+      const r = await runCli(['sync', '--port', sim.link, '--dest', k.dest, '--delete-after-verify', '--json'], 30_000);
+      expect(r.code, `${k.dest} (null: no answer in 30 s): ${r.stdout.slice(-800)} ${r.stderr}`).toBe(1);
+      const errors = jsonLines(r.stdout).filter((e) => e.type === 'error');
+      expect(errors.map((e) => e.code), k.dest).toEqual([k.code]);
+      expect(String(errors[0]!.message), k.dest).toContain(k.dest);
+      expect(String(errors[0]!.action), k.dest).toMatch(/--dest/);
+      expect(r.stdout + r.stderr).not.toMatch(/Unexpected problem/);
+    }
+    expect(readdirSync(elsewhere)).toEqual([]);
+    expect(existsSync(join(dir, 'nowhere'))).toBe(false);
+    expect(readFileSync(file, 'utf8')).toBe('not a folder\n');
+    // Exports into such folders: the same plain answer, and nothing left behind.
+    for (const args of [
+      ['export', '1', '--dest', lib, '--to', `/proc/recorder-nope-${process.pid}`],
+      ['export', '1', '--dest', lib, '--zip', `/proc/recorder-nope-${process.pid}.zip`],
+      ['export', '1', '--dest', lib, '--to', join(file, 'bundle')],
+      ['excerpt', '1', '--dest', lib, '--out', `/proc/recorder-nope-${process.pid}`],
+      ['excerpt', '1', '--dest', lib, '--out', join(dir, 'planted')],
+      ['markers', '1', '--audacity', '--dest', lib, '--out', join(dir, 'dangling', 'out')],
+    ]) {
+      const r = await runCli([...args, '--json'], 30_000);
+      expect(r.code, `${args.join(' ')} (null: no answer in 30 s): ${r.stdout.slice(-800)} ${r.stderr}`).toBe(1);
+      expect(jsonLines(r.stdout).some((e) => e.type === 'error' && (e.code === 'DEST_UNWRITABLE' || e.code === 'UNSAFE_PATH')), `${args.join(' ')}: ${r.stdout.slice(-800)}`).toBe(true);
+      expect(r.stdout + r.stderr).not.toMatch(/Unexpected problem/);
+    }
+    expect(readdirSync(elsewhere)).toEqual([]);
+    expect(readdirSync(dir).filter((n) => n.includes('partial') || n.includes('.part'))).toEqual([]);
+    // The recorder: both recordings still there (nothing deleted), and the library as it was.
+    const c = await connect(sim.link);
+    expect((await list(c)).map((e) => e.number)).toEqual([1, 2]);
+    expect(scanLibrary(lib).items.size).toBe(2);
+  }, 240_000);
 
   it('a read-only destination: plain error, nothing deleted', async () => {
     const dir = tempDir('rec-hostile-');

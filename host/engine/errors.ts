@@ -73,6 +73,8 @@ export function fsError(e: unknown, what: string, where: string): EngineError {
       return new EngineError('DEST_UNWRITABLE', `This computer would not let the app ${what} in ${where} (permission denied or read-only).`, 'Choose a folder you can write to with --dest, or fix its permissions, and run sync again.');
     case 'ELOOP':
       return new EngineError('UNSAFE_PATH', `Refused to ${what}: ${where} is a symbolic link.`, 'Remove or rename the link in the recordings folder and run sync again.');
+    case 'ENOENT': // /proc and other kernel folders answer this for a new file, as does a link to nothing
+      return new EngineError('DEST_UNWRITABLE', `Could not ${what} in ${where}: that folder does not take new files, or part of its path is missing.`, 'Choose a folder you can write to with --dest and run sync again.');
     case 'ENOTDIR':
     case 'EISDIR':
       return new EngineError('DEST_UNWRITABLE', `Could not ${what}: ${where} is not where a file can go.`, 'Choose another folder with --dest.');

@@ -71,14 +71,49 @@ export function safeJoin(dir: string, name: string): string {
   return full;
 }
 
-export async function ensureDir(fs: Fs, dir: string): Promise<void> {
-  try {
-    await fs.mkdir(dir, { recursive: true, mode: DIR_MODE });
-    const st = await fs.stat(dir);
-    if (!st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-  } catch (e) {
-    throw fsError(e, 'create the recordings folder', dir);
+/** What a folder is for, in messages: its name and the option that chooses another. */
+export interface FolderRole {
+  name: string; // "recordings folder"
+  option: string; // "--dest"
+}
+export const LIBRARY_FOLDER: FolderRole = { name: 'recordings folder', option: '--dest' };
+
+/**
+ * Creates a folder (0700) and any missing parents, one level at a time, and refuses a link or a
+ * file in its place. Node's own `mkdir(..., { recursive: true })` never returns when the kernel
+ * answers ENOENT for a child of a folder that exists (/proc, a link to nothing): it makes the
+ * parent again (EEXIST) and retries for ever. Here every step is tried once.
+ */
+export async function makeFolder(fs: Fs, dir: string, role: FolderRole): Promise<string> {
+  const full = path.resolve(dir);
+  const elsewhere = `Choose a folder you can write to with ${role.option} (one in your home folder, say) and try again.`;
+  const missing: string[] = [];
+  for (let p = full; path.dirname(p) !== p; p = path.dirname(p)) {
+    const st = await fs.stat(p).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' || e.code === 'ENOTDIR' ? null : Promise.reject(fsError(e, `reach the ${role.name}`, full))));
+    if (st && !st.isDirectory() && p !== full) throw new EngineError('DEST_UNWRITABLE', `The ${role.name} ${full} cannot be made: ${p} is a file, not a folder.`, elsewhere);
+    if (st) break;
+    missing.unshift(p);
   }
+  for (const p of missing) {
+    try {
+      await fs.mkdir(p, { mode: DIR_MODE });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') continue; // made meanwhile, or a link to nothing (refused below)
+      if (code === 'ENOENT') throw new EngineError('DEST_UNWRITABLE', `The ${role.name} ${full} cannot be made: ${path.dirname(p)} does not take new folders.`, elsewhere);
+      const x = fsError(e, `create the ${role.name}`, full);
+      throw new EngineError(x.code, x.message, elsewhere);
+    }
+  }
+  const st = await fs.lstat(full).catch((e: unknown) => Promise.reject(fsError(e, `create the ${role.name}`, full)));
+  if (st.isSymbolicLink()) throw new EngineError('UNSAFE_PATH', `Refused to use ${full} as the ${role.name}: it is a symbolic link, so the files would go somewhere else.`, `If the folder it points to is where they belong, name that folder with ${role.option}; otherwise remove the link.`);
+  if (!st.isDirectory()) throw new EngineError('DEST_UNWRITABLE', `The ${role.name} ${full} is not a folder.`, elsewhere);
+  return full;
+}
+
+/** Creates the recordings folder (sync's --dest). */
+export async function ensureDir(fs: Fs, dir: string): Promise<void> {
+  await makeFolder(fs, dir, LIBRARY_FOLDER);
 }
 
 async function lstatOrNull(fs: Fs, p: string) {

@@ -8,7 +8,7 @@ import * as nodeFs from 'node:fs/promises';
 import * as path from 'node:path';
 import { adviceFor } from '../evidence/advice.js';
 import { EngineError, fsError } from '../errors.js';
-import { DIR_MODE, FILE_MODE, indexLibrary, sidecarPath, type Fs, type Manifest } from '../library.js';
+import { FILE_MODE, indexLibrary, makeFolder, sidecarPath, type Fs, type Manifest } from '../library.js';
 import { verifyLibraryFile, type FileVerification } from '../verify.js';
 
 export interface LibraryRecording {
@@ -68,17 +68,7 @@ export async function findLibraryRecording(fs: Fs, ref: string | number, library
 
 /** Creates (0700) or opens the export folder; refuses a link or a file in its place. */
 export async function exportFolder(fs: Fs, dir: string): Promise<string> {
-  const full = path.resolve(dir);
-  try {
-    await fs.mkdir(full, { recursive: true, mode: DIR_MODE });
-  } catch (e) {
-    const x = fsError(e, 'create the export folder', full);
-    throw new EngineError(x.code, x.message, 'Choose another folder with --out.');
-  }
-  const st = await fs.lstat(full);
-  if (st.isSymbolicLink()) throw new EngineError('UNSAFE_PATH', `Refused to write into ${full}: it is a symbolic link.`, 'Choose another folder with --out.');
-  if (!st.isDirectory()) throw new EngineError('DEST_UNWRITABLE', `${full} is not a folder.`, 'Choose another folder with --out.');
-  return full;
+  return makeFolder(fs, dir, { name: 'export folder', option: '--out' });
 }
 
 /** A file-name part from any text: letters, digits, '.', '-', '_' only, never hidden, at most 80 characters. */

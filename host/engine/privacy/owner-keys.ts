@@ -13,7 +13,7 @@ import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { EngineError, fsError } from '../errors.js';
-import { assertRegularOrAbsent, DIR_MODE, realFs, writeFileAtomic } from '../library.js';
+import { assertRegularOrAbsent, DIR_MODE, makeFolder, realFs, writeFileAtomic } from '../library.js';
 import { recipientBytes, recipientShortId } from './recipient.js';
 
 export const KEYS_FOLDER = 'keys';
@@ -88,9 +88,8 @@ export function identityFileText(identity: string, recipient: string, createdIso
 async function ensureKeysFolder(root: string): Promise<string> {
   const dir = keysFolderOf(root);
   try {
-    await nodeFs.mkdir(dir, { recursive: true, mode: DIR_MODE });
+    await makeFolder(nodeFs, dir, { name: 'keys folder', option: '--library' });
     const st = await nodeFs.lstat(dir);
-    if (st.isSymbolicLink() || !st.isDirectory()) throw new EngineError('UNSAFE_PATH', `Refused to keep keys in ${dir}: it is a link or not a folder.`, 'Move it away and try again.');
     if ((st.mode & 0o077) !== 0) await nodeFs.chmod(dir, DIR_MODE);
   } catch (e) {
     throw e instanceof EngineError ? e : fsError(e, 'create the keys folder', dir);
