@@ -12,6 +12,13 @@
  */
 
 import type { EventListener } from '../engine/events.js';
+import type { ExcerptRange, ExcerptResult } from '../engine/export/excerpt.js';
+
+export interface ExcerptRequest {
+  /** The library copy (its .wav or .age file). */
+  recording: string;
+  range: ExcerptRange;
+}
 
 export interface SyncRequest {
   /** Library folder the verified copies go to; the engine's default when absent. */
@@ -55,6 +62,11 @@ export interface EnginePort {
   verify(request: VerifyRequest): Promise<unknown>;
   /** Deletes the given recordings from the recorder, each only if its verified copy is present. */
   deleteSynced(request: DeleteRequest): Promise<unknown>;
+  /**
+   * Optional: an excerpt of a library copy with its provenance note (the engine verifies the copy
+   * first, as `recorder verify` does). Rejects, saying why, when it cannot be made.
+   */
+  excerpt?(request: ExcerptRequest): Promise<ExcerptResult>;
   /** Stops whatever is running and closes the port. Safe to call more than once. */
   stop(): Promise<void> | void;
 }
