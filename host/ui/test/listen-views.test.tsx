@@ -105,6 +105,17 @@ describe('RecordingView', () => {
     expect(text(lastFrame())).toContain('No markers in this recording.');
   });
 
+  it('shows an excerpt range under the loudness ([ and ]) and on the playing line', () => {
+    const { lastFrame } = render(<RecordingView open={opened({ range: { fromMs: 30_000, toMs: 60_000 } })} utc />);
+    const l = lines(lastFrame());
+    // 80 columns for 1:30: 0:20 and 1:05 (markers) at 17 and 57, 0:30 at 26 and 1:00 at 53.
+    expect(l[3]).toBe(`${' '.repeat(17)}▲${' '.repeat(8)}[${' '.repeat(26)}]${' '.repeat(3)}▲`);
+    expect(l[4]).toBe('■ Stopped   0:00 / 1:30   excerpt [0:30–1:00]');
+    // Only one end set: the other is the start or the end of the recording.
+    expect(lines(render(<RecordingView open={opened({ range: { toMs: 60_000 } })} utc />).lastFrame())[4]).toContain('excerpt [0:00–1:00]');
+    assertFits(lastFrame());
+  });
+
   it('puts the time before the cursor at the right-hand end', () => {
     expect(cursorLine(90_000, 90_000, 80)).toBe(`${' '.repeat(74)}1:30 ▼`);
     expect(cursorLine(0, 90_000, 80)).toBe('▼ 0:00');
