@@ -4,15 +4,22 @@
  * writes them), searches it, opens a recording, and plays it through a FAKE player program
  * (test/support/fake-player.mjs, named by RECORDER_PLAYER) that logs its arguments: play, a
  * marker, a typed time, back 10 s, 0.75x; a note is written on a marker; every player is stopped
- * when the recording is closed and the app quits.
+ * when the recording is closed and the app quits. An excerpt is exported with x on a marker from a
+ * library that sync wrote (the excerpt verifies its copy first), and the sox and ffmpeg commands of
+ * its provenance note, run as written, make the same bytes.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ExcerptProvenance } from '../host/engine/export/excerpt.js';
+import { setup } from '../host/engine/testing/harness.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeFixtureLibrary } from './support/listen-library.js';
 import { CLI, ROOT, requireTool } from './support/sim.js';
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 const FAKE_PLAYER = join(ROOT, 'test', 'support', 'fake-player.mjs');
 
@@ -51,12 +58,15 @@ async function until<T>(what: string, f: () => T | undefined | false, timeoutMs 
   }
 }
 
-/** Starts the built app in an 80x24 tmux window on a fixture library, with the fake player. */
-function startApp() {
+/**
+ * Starts the built app in an 80x24 tmux window with the fake player, on a fixture library or on
+ * the library folder given (`newest`: its newest copy).
+ */
+function startApp(library?: { lib: string; newest: string }) {
   const dir = mkdtempSync(join(tmpdir(), 'listen-tui-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const lib = join(dir, 'Recordings');
-  const { newest } = writeFixtureLibrary(lib);
+  const lib = library?.lib ?? join(dir, 'Recordings');
+  const { newest } = library ?? writeFixtureLibrary(lib);
   const log = join(dir, 'player.log');
   const socket = `listen-${process.pid}-${Date.now()}`;
   const env = {
@@ -194,5 +204,64 @@ describe('listening in the app, in tmux', () => {
     process.kill(appPid, 'SIGTERM');
     await until(`player ${playing.pid} gone`, () => !alive(playing.pid), 15_000, () => JSON.stringify(lines()));
     await until('the app to end', ended);
+  });
+
+  it('exports an excerpt with x on a marker; the sox and ffmpeg commands of its provenance note make the same bytes', async () => {
+    requireTool('sox', 'sox');
+    requireTool('ffmpeg', 'ffmpeg');
+    // A library as sync writes it, from a (fake) recorder: its copy verifies as `recorder verify` checks it.
+    const h = setup();
+    cleanups.push(() => rmSync(h.dest, { recursive: true, force: true }));
+    const samples = Int16Array.from({ length: 48_000 }, (_, k) => Math.round(12_000 * Math.sin((2 * Math.PI * 440 * k) / 16_000)));
+    h.device.addRecording({ samples, markers: [16_001, 32_777] });
+    expect((await h.engine.sync({ dest: h.dest })).ok).toBe(true);
+    const copy = readdirSync(h.dest).find((f) => f.endsWith('_1.wav'))!;
+    const { see, keys, screen, ended } = startApp({ lib: h.dest, newest: join(h.dest, copy) });
+
+    await see(/#1 /);
+    keys('Enter');
+    await see(/Markers \(2\)/);
+    expect(screen()).toMatch(/x +excerpt/);
+    // Marker 1, then x: marker 1 to marker 2.
+    keys('Down');
+    await see(/> +1 +0:01/);
+    keys('x');
+    await see(/Checked: the copy verified first/);
+    const s = screen();
+    expect(s).toContain('Excerpt 0:00:01.000 to 0:00:02.048 (16776 samples from sample 16001):');
+    expect(s).toMatch(/Provenance note beside it:\s+\S+\.provenance\.txt and\s+\.json/);
+    for (const l of s.split('\n')) expect(Array.from(l).length).toBeLessThanOrEqual(80);
+    // All of it on the 24 lines: the title still at the top, the keys at the bottom.
+    expect(s.split('\n')[0]).toBe('Evidence Recorder — listening');
+    expect(s.trimEnd().split('\n').at(-1)).toMatch(/x +excerpt +0 +start +q +back/);
+
+    // The note in the exports folder, read as anyone would, and its commands run as written.
+    const exports = join(h.dest, 'exports');
+    const json = readdirSync(exports).filter((f) => f.endsWith('.provenance.json'));
+    expect(json).toHaveLength(1);
+    const p = JSON.parse(readFileSync(join(exports, json[0]!), 'utf8')) as ExcerptProvenance;
+    const excerpt = readFileSync(join(exports, p.excerpt.fileName));
+    expect(sha256(excerpt)).toBe(p.excerpt.sha256);
+    expect(p.excerpt).toMatchObject({ firstSample: 16_001, sampleCount: 16_776, from: expect.stringContaining('marker 1'), to: expect.stringContaining('marker 2') });
+    expect(p.original.fileName).toBe(copy);
+    expect(existsSync(join(exports, json[0]!.replace(/\.json$/, '.txt')))).toBe(true);
+    // The screen named this very file.
+    expect(s.replace(/\n/g, '')).toContain(p.excerpt.fileName);
+    const check = mkdtempSync(join(tmpdir(), 'listen-tui-check-'));
+    cleanups.push(() => rmSync(check, { recursive: true, force: true }));
+    copyFileSync(join(h.dest, copy), join(check, p.original.fileName));
+    for (const tool of ['sox', 'ffmpeg']) {
+      const c = p.commands.find((x) => x.tool === tool)!;
+      expect(c.prints).toBe(p.excerpt.sha256);
+      const r = spawnSync('sh', ['-c', c.run], { cwd: check, encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, `${c.run}: ${r.stderr}`).toBe(0);
+      expect(r.stdout, c.run).toMatch(new RegExp(`^${c.prints}\\b`, 'm'));
+      expect(readFileSync(join(check, `excerpt-by-${tool}.wav`)).equals(excerpt)).toBe(true);
+    }
+
+    keys('q');
+    await see(/Evidence Recorder — your recordings/);
+    keys('q');
+    await until('the app to quit', ended, 15_000, screen);
   });
 });

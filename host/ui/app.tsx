@@ -7,11 +7,14 @@
  * with an exit code once the person has quit and the engine has stopped.
  */
 
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { useCallback, useEffect, useReducer, useRef } from 'react';
 import { Box, Text, render, useApp, useInput, useStdout } from 'ink';
 import type { EngineEvent } from '../engine/events.js';
+import { timeText, type ExcerptResult } from '../engine/export/excerpt.js';
 import { createEngine as createRealEngine, loudnessOfWavFile, type EngineOptions } from '../engine/index.js';
 import { listLibrary, whyNotPlayable, type LibraryListing } from '../engine/listing.js';
 import { markerCues, readMarkerNotes, writeMarkerNotes, type MarkerNote } from '../engine/notes.js';
@@ -44,6 +47,26 @@ export interface NotesStore {
 }
 
 const realNotes: NotesStore = { read: (p) => readMarkerNotes(p), write: (p, n) => writeMarkerNotes(p, n) };
+
+/** SHA-256 of a file, read again from the disk. */
+async function sha256OfFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * What the person is told of an excerpt: its range, where it and its provenance note are, and
+ * whether the file read back from the disk has the SHA-256 the note gives.
+ */
+export function excerptLines(r: ExcerptResult, readBackSha256: string): string[] {
+  const x = r.provenance.excerpt;
+  const checked =
+    readBackSha256 === x.sha256
+      ? `Checked: the copy verified first; the excerpt read back matches its note (SHA-256 ${x.sha256.slice(0, 12)}…).`
+      : `The excerpt read back does NOT match its note (SHA-256 ${readBackSha256.slice(0, 12)}…, not ${x.sha256.slice(0, 12)}…): do not use it.`;
+  return [`Excerpt ${timeText(x.startMs)} to ${timeText(x.endMs)} (${x.sampleCount} samples from sample ${x.firstSample}):`, r.wavPath, `Provenance note beside it: ${basename(r.notePath)} and .json`, checked];
+}
 
 /** The folder the library view lists when none is given: every recorder's folder under it. */
 export function defaultLibraryRoot(): string {
@@ -403,6 +426,29 @@ export function App({
           }
           return;
         }
+        case 'excerpt': {
+          const open = after.open;
+          if (!open) return;
+          if (!engine.excerpt) {
+            say('error', 'This app cannot make excerpts here: use recorder excerpt on the command line.');
+            return;
+          }
+          // What the engine warns of meanwhile (the custody log not written) is said with the result.
+          const warnings: string[] = [];
+          const off = engine.on((ev) => {
+            if (ev.type === 'warning') warnings.push(ev.message);
+          });
+          try {
+            const r = await engine.excerpt({ recording: open.entry.copyPath, range: e.range });
+            const readBack = await sha256OfFile(r.wavPath);
+            say(warnings.length || readBack !== r.provenance.excerpt.sha256 ? 'error' : 'info', [...excerptLines(r, readBack), ...warnings].join('\n'));
+          } catch (err) {
+            say('error', `No excerpt was made: ${plain(err)}`);
+          } finally {
+            off();
+          }
+          return;
+        }
         case 'demo':
           onDemo?.();
           quit();
@@ -425,7 +471,7 @@ export function App({
         }
       }
     },
-    [libraryRoot, listFolder, loadLevels, notes, onDemo, playerFor, quit, say, stopPlayer, width],
+    [engine, libraryRoot, listFolder, loadLevels, notes, onDemo, playerFor, quit, say, stopPlayer, width],
   );
 
   const openLibrary = useCallback(

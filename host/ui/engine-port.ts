@@ -12,6 +12,13 @@
  */
 
 import type { EventListener } from '../engine/events.js';
+import type { ExcerptRange, ExcerptResult } from '../engine/export/excerpt.js';
+
+export interface ExcerptRequest {
+  /** The library copy (its .wav or .age file). */
+  recording: string;
+  range: ExcerptRange;
+}
 
 export interface SyncRequest {
   /** Library folder the verified copies go to; the engine's default when absent. */
@@ -75,6 +82,11 @@ export interface EnginePort {
    * markers it can, its software is older than markers, or it cannot be reached.
    */
   mark(request: MarkRequest): Promise<MarkResult>;
+  /**
+   * Optional: an excerpt of a library copy with its provenance note (the engine verifies the copy
+   * first, as `recorder verify` does). Rejects, saying why, when it cannot be made.
+   */
+  excerpt?(request: ExcerptRequest): Promise<ExcerptResult>;
   /** Stops whatever is running and closes the port. Safe to call more than once. */
   stop(): Promise<void> | void;
 }

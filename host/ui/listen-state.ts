@@ -6,6 +6,7 @@
  * the actions of `listenReduce`.
  */
 
+import type { ExcerptRange } from '../engine/export/excerpt.js';
 import type { LibraryEntry, LibraryListing } from '../engine/listing.js';
 import { filterLibrary } from '../engine/listing.js';
 import type { MarkerNote } from '../engine/notes.js';
@@ -29,6 +30,14 @@ export interface OpenRecording {
   /** Index into entry.markers of the chosen marker; -1 before one is chosen. */
   marker: number;
   playback: PlaybackView;
+  /** A time range for an excerpt, set with [ and ] at the playing position (ms); absent: none. */
+  range?: ExcerptMarks;
+}
+
+/** The ends of a time range the person set; either may be missing (then the start or the end). */
+export interface ExcerptMarks {
+  fromMs?: number;
+  toMs?: number;
 }
 
 /** A line the person is typing: a search, a time to play from, or a marker's note. */
@@ -65,6 +74,8 @@ export type ListenEffect =
   | { kind: 'back'; ms: number }
   | { kind: 'speed'; speed: number }
   | { kind: 'save-note'; number: number; text: string }
+  /** Export an excerpt of the open recording (host/engine/export/excerpt.ts) with its provenance note. */
+  | { kind: 'excerpt'; range: ExcerptRange }
   | { kind: 'demo' }
   | { kind: 'quit' };
 
@@ -222,6 +233,13 @@ function recordingKey(s: ListenState, input: string, key: KeyLike): Result {
   if (key.downArrow) return markers.length ? same({ ...s, open: { ...open, marker: Math.min(markers.length - 1, open.marker + 1) } }) : same(s);
   if (key.return && open.marker >= 0) return chooseMarker(open.marker);
   if (input === 't') return same({ ...s, input: { kind: 'time', text: '' }, message: null });
+  if (input === '[' || input === ']') {
+    const at = Math.max(0, Math.min(open.entry.durationMs, Math.round(open.playback.positionMs)));
+    const range = { ...open.range, ...(input === '[' ? { fromMs: at } : { toMs: at }) };
+    const text = `Excerpt ${input === '[' ? 'starts' : 'ends'} at ${clockText(at)}: ${input === '[' ? '] sets its end' : '[ sets its start'}, x exports it.`;
+    return same({ ...s, open: { ...open, range }, message: { tone: 'info', text } });
+  }
+  if (input === 'x') return excerptKey(s, open);
   if (input === 'e') {
     if (markers.length === 0) return same({ ...s, message: { tone: 'info', text: 'This recording has no markers to write notes on.' } });
     if (open.marker < 0) return same({ ...s, message: { tone: 'info', text: 'Choose a marker first (m), then press e to write its note.' } });
@@ -230,6 +248,35 @@ function recordingKey(s: ListenState, input: string, key: KeyLike): Result {
     return same({ ...s, input: { kind: 'note', number, text }, message: null });
   }
   return same(s);
+}
+
+/** The time of a position, to the second ("12:05"). */
+export function clockText(ms: number): string {
+  return formatDuration(Math.floor(ms / 1000));
+}
+
+/** Why no excerpt can be made of this copy, in plain words; null when it can. */
+export function whyNoExcerpt(e: LibraryEntry): string | null {
+  if (e.verification === 'missing') return `The copy is not in ${e.folder} any more: no excerpt can be made.`;
+  if (e.verification !== 'verified') return `Recording ${e.number}'s copy did not verify when it was copied, so no excerpt is made from it (check it with: recorder verify).`;
+  if (e.encrypted && !e.decrypted) return `Recording ${e.number} is encrypted and has not been decrypted on this computer, so no excerpt can be made. Decrypt it first with: recorder decrypt ${e.number} --dest "${e.folder}".`;
+  return null;
+}
+
+/** x: the range set with [ and ] when there is one, else the chosen marker to the next one (or the end). */
+function excerptKey(s: ListenState, open: OpenRecording): Result {
+  const why = whyNoExcerpt(open.entry);
+  if (why) return same({ ...s, message: { tone: 'error', text: why } });
+  const r = open.range;
+  if (r && (r.fromMs !== undefined || r.toMs !== undefined)) {
+    const range: ExcerptRange = { ...(r.fromMs !== undefined ? { from: { ms: r.fromMs } } : {}), ...(r.toMs !== undefined ? { to: { ms: r.toMs } } : {}) };
+    return { state: { ...s, message: { tone: 'info', text: 'Making the excerpt…' } }, effects: [{ kind: 'excerpt', range }] };
+  }
+  const markers = open.entry.markers;
+  if (markers.length === 0) return same({ ...s, message: { tone: 'info', text: 'This recording has no markers: set a range with [ (start) and ] (end) while it plays, then press x.' } });
+  if (open.marker < 0) return same({ ...s, message: { tone: 'info', text: 'Choose a marker first (m), or set a range with [ and ], then press x.' } });
+  const number = (markers[open.marker] as { number: number }).number;
+  return { state: { ...s, message: { tone: 'info', text: 'Making the excerpt…' } }, effects: [{ kind: 'excerpt', range: { from: { marker: number } } }] };
 }
 
 /** The next state and effects for a key press in the listening views (`utc`: dates in UTC, tests). */

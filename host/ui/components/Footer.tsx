@@ -54,6 +54,8 @@ const HINTS: Record<FooterMode, [string, string][]> = {
     ['m/M', 'next/prev marker'],
     ['t', 'time'],
     ['e', 'note'],
+    ['[ ]', 'range'],
+    ['x', 'excerpt'],
     ['0', 'start'],
     ['q', 'back'],
   ],

@@ -8,7 +8,7 @@ import { Box, Text } from 'ink';
 import type { ListedMarker } from '../../engine/listing.js';
 import { whyNotPlayable } from '../../engine/listing.js';
 import { clip, formatDateTime, formatDuration } from '../format.js';
-import type { OpenRecording } from '../listen-state.js';
+import { clockText, type ExcerptMarks, type OpenRecording } from '../listen-state.js';
 import { sparkline } from '../sparkline.js';
 import { entryStateText, entryWho, windowAround } from './LibraryView.js';
 
@@ -26,10 +26,7 @@ export function columnOf(ms: number, durationMs: number, width: number): number 
   return Math.max(0, Math.min(width - 1, Math.floor((ms / durationMs) * width)));
 }
 
-/** The time of a position, to the second ("12:05"). */
-export function clockText(ms: number): string {
-  return formatDuration(Math.floor(ms / 1000));
-}
+export { clockText };
 
 /** The cursor line: ▼ over the playing position, with the time beside it. */
 export function cursorLine(positionMs: number, durationMs: number, width: number): string {
@@ -39,18 +36,34 @@ export function cursorLine(positionMs: number, durationMs: number, width: number
   return `${' '.repeat(Math.max(0, col - label.length - 1))}${label} ▼`;
 }
 
-/** The markers line: ▲ under each marker's place in the loudness line. */
-export function markerLine(markers: readonly ListedMarker[], durationMs: number, width: number): string[] {
+/** The markers line: ▲ under each marker's place in the loudness line, [ and ] under an excerpt range's ends. */
+export function markerLine(markers: readonly ListedMarker[], durationMs: number, width: number, range?: ExcerptMarks): string[] {
   const cells = Array.from({ length: width }, () => ' ');
   for (const m of markers) cells[columnOf(m.timeMs, durationMs, width)] = '▲';
+  if (range?.fromMs !== undefined) cells[columnOf(range.fromMs, durationMs, width)] = '[';
+  if (range?.toMs !== undefined) cells[columnOf(range.toMs, durationMs, width)] = ']';
   return cells;
+}
+
+/** The columns of the loudness line an excerpt range covers ([from, to)); null without a range. */
+export function rangeColumns(range: ExcerptMarks | undefined, durationMs: number, width: number): [number, number] | null {
+  if (!range || (range.fromMs === undefined && range.toMs === undefined)) return null;
+  const from = range.fromMs === undefined ? 0 : columnOf(range.fromMs, durationMs, width);
+  const to = range.toMs === undefined ? width : columnOf(range.toMs, durationMs, width) + 1;
+  return [from, Math.max(from, to)];
+}
+
+/** "   excerpt 0:20–1:05" after the playing line, when a range is set. */
+function rangeText(range: ExcerptMarks | undefined, durationMs: number): string {
+  if (!range || (range.fromMs === undefined && range.toMs === undefined)) return '';
+  return `   excerpt [${clockText(range.fromMs ?? 0)}–${clockText(range.toMs ?? durationMs)}]`;
 }
 
 function playbackText(open: OpenRecording): string {
   const p = open.playback;
   const what = p.state === 'playing' ? '▶ Playing' : p.state === 'paused' ? '❚❚ Paused' : '■ Stopped';
   const speed = p.speed !== 1 ? ` at ${p.speed}x (slower, same pitch)` : '';
-  return `${what}${speed}   ${clockText(p.positionMs)} / ${clockText(open.entry.durationMs)}`;
+  return `${what}${speed}   ${clockText(p.positionMs)} / ${clockText(open.entry.durationMs)}${rangeText(open.range, open.entry.durationMs)}`;
 }
 
 export function RecordingView({ open, width = 80, markerRows = 6, utc = false }: RecordingViewProps) {
@@ -58,7 +71,20 @@ export function RecordingView({ open, width = 80, markerRows = 6, utc = false }:
   const cantPlay = whyNotPlayable(e);
   const cursorCol = columnOf(open.playback.positionMs, e.durationMs, width);
   const spark = open.levels && open.levels.length > 0 ? sparkline(open.levels).slice(0, width).padEnd(width, '▁') : '·'.repeat(width);
-  const cells = markerLine(e.markers, e.durationMs, width);
+  const cells = markerLine(e.markers, e.durationMs, width, open.range);
+  // The loudness under an excerpt range is drawn in another colour.
+  const [rangeFrom, rangeTo] = rangeColumns(open.range, e.durationMs, width) ?? [width, width];
+  const loudness = (from: number, to: number) => {
+    const a = Math.max(from, Math.min(to, rangeFrom));
+    const b = Math.max(a, Math.min(to, rangeTo));
+    return (
+      <>
+        {spark.slice(from, a)}
+        {b > a ? <Text color="green">{spark.slice(a, b)}</Text> : null}
+        {spark.slice(b, to)}
+      </>
+    );
+  };
   const chosen = open.marker >= 0 ? e.markers[open.marker] : undefined;
   const chosenCol = chosen ? columnOf(chosen.timeMs, e.durationMs, width) : -1;
   const [from, to] = windowAround(e.markers.length, Math.max(0, open.marker), markerRows);
@@ -68,9 +94,9 @@ export function RecordingView({ open, width = 80, markerRows = 6, utc = false }:
       <Text bold>{clip(`${entryWho(e)} · ${formatDateTime(e.startUnixMs, utc)} · ${formatDuration(e.durationMs / 1000)} · ${entryStateText(e)}`, width)}</Text>
       <Text color="yellow">{cursorLine(open.playback.positionMs, e.durationMs, width)}</Text>
       <Text color="cyan" dimColor={!open.levels}>
-        {spark.slice(0, cursorCol)}
+        {loudness(0, cursorCol)}
         <Text inverse>{spark.charAt(cursorCol) || ' '}</Text>
-        {spark.slice(cursorCol + 1)}
+        {loudness(cursorCol + 1, width)}
       </Text>
       <Text>
         {chosenCol >= 0 ? cells.slice(0, chosenCol).join('') : cells.join('')}

@@ -144,6 +144,49 @@ describe('recording view keys', () => {
   });
 });
 
+describe('excerpt keys', () => {
+  const opened = (over: Partial<LibraryEntry> = {}) => press(library([entry(3, { markers: MARKERS, ...over })]), ENTER).state;
+  const at = (s: ListenState, positionMs: number) => reduceListen(s, { kind: 'playback', key: s.open!.entry.key, playback: { state: 'playing', positionMs, speed: 1 } });
+
+  it('x exports from the chosen marker (the engine takes it to the next marker or the end)', () => {
+    let r = press(opened(), 'm', 'x');
+    expect(r.effects.at(-1)).toEqual({ kind: 'excerpt', range: { from: { marker: 1 } } });
+    expect(r.state.message).toEqual({ tone: 'info', text: 'Making the excerpt…' });
+    r = press(r.state, 'm', 'x');
+    expect(r.effects.at(-1)).toEqual({ kind: 'excerpt', range: { from: { marker: 2 } } });
+  });
+
+  it('[ and ] set a range at the playing position, and x then exports that range instead', () => {
+    let r = press(at(opened(), 12_345), '[');
+    expect(r.state.open!.range).toEqual({ fromMs: 12_345 });
+    expect(r.state.message?.text).toBe('Excerpt starts at 0:12: ] sets its end, x exports it.');
+    expect(press(r.state, 'x').effects).toEqual([{ kind: 'excerpt', range: { from: { ms: 12_345 } } }]);
+    r = press(at(r.state, 47_000), ']', 'm', 'x');
+    expect(r.state.open!.range).toEqual({ fromMs: 12_345, toMs: 47_000 });
+    expect(r.effects.at(-1)).toEqual({ kind: 'excerpt', range: { from: { ms: 12_345 }, to: { ms: 47_000 } } });
+    // An end alone runs from the start; pressing [ again moves the start.
+    expect(press(at(opened(), 30_000), ']', 'x').effects).toEqual([{ kind: 'excerpt', range: { to: { ms: 30_000 } } }]);
+    expect(press(at(r.state, 20_000), '[').state.open!.range).toEqual({ fromMs: 20_000, toMs: 47_000 });
+    // The range belongs to the open recording: closing it forgets the range.
+    expect(press(r.state, 'q', ENTER).state.open!.range).toBeUndefined();
+  });
+
+  it('says why no excerpt is made: no markers and no range, no marker chosen, not decrypted, not verified', () => {
+    const say = (s: ListenState) => {
+      const r = press(s, 'x');
+      expect(r.effects).toEqual([]);
+      return r.state.message;
+    };
+    expect(say(opened({ markers: [] }))).toEqual({ tone: 'info', text: 'This recording has no markers: set a range with [ (start) and ] (end) while it plays, then press x.' });
+    expect(say(opened())?.text).toBe('Choose a marker first (m), or set a range with [ and ], then press x.');
+    expect(say(opened({ encrypted: true, decrypted: false, playablePath: null }))).toEqual({ tone: 'error', text: 'Recording 3 is encrypted and has not been decrypted on this computer, so no excerpt can be made. Decrypt it first with: recorder decrypt 3 --dest "/lib/Kitchen".' });
+    expect(say(opened({ verification: 'problems' }))?.text).toMatch(/^Recording 3's copy did not verify when it was copied, so no excerpt is made from it/);
+    expect(say(opened({ verification: 'missing' }))?.text).toBe('The copy is not in /lib/Kitchen any more: no excerpt can be made.');
+    // A decrypted copy can be excerpted.
+    expect(press(opened({ encrypted: true, decrypted: true }), 'm', 'x').effects.at(-1)).toEqual({ kind: 'excerpt', range: { from: { marker: 1 } } });
+  });
+});
+
 describe('parsePlayTime', () => {
   it('reads minutes:seconds, hours:minutes:seconds and seconds', () => {
     expect(parsePlayTime('12:05')).toBe(725_000);

@@ -1,4 +1,9 @@
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ExcerptResult } from '../../engine/export/excerpt.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, render } from 'ink-testing-library';
 import type { EventListener } from '../../engine/events.js';
@@ -8,9 +13,9 @@ import { App, ListenScreen, splitKeys } from '../app.js';
 import { LibraryView } from '../components/LibraryView.js';
 import { RecordingView, cursorLine } from '../components/RecordingView.js';
 import { Footer } from '../components/Footer.js';
-import type { EnginePort } from '../engine-port.js';
+import type { EnginePort, ExcerptRequest } from '../engine-port.js';
 import { initialListenState, reduceListen, type ListenState, type OpenRecording } from '../listen-state.js';
-import { assertFits, libraryEntry as entry, lines, MARKERS, text } from './fixtures.js';
+import { assertFits, libraryEntry as entry, lines, MARKERS, SETTLE, text } from './fixtures.js';
 
 afterEach(() => cleanup());
 
@@ -100,6 +105,17 @@ describe('RecordingView', () => {
     expect(text(lastFrame())).toContain('No markers in this recording.');
   });
 
+  it('shows an excerpt range under the loudness ([ and ]) and on the playing line', () => {
+    const { lastFrame } = render(<RecordingView open={opened({ range: { fromMs: 30_000, toMs: 60_000 } })} utc />);
+    const l = lines(lastFrame());
+    // 80 columns for 1:30: 0:20 and 1:05 (markers) at 17 and 57, 0:30 at 26 and 1:00 at 53.
+    expect(l[3]).toBe(`${' '.repeat(17)}▲${' '.repeat(8)}[${' '.repeat(26)}]${' '.repeat(3)}▲`);
+    expect(l[4]).toBe('■ Stopped   0:00 / 1:30   excerpt [0:30–1:00]');
+    // Only one end set: the other is the start or the end of the recording.
+    expect(lines(render(<RecordingView open={opened({ range: { toMs: 60_000 } })} utc />).lastFrame())[4]).toContain('excerpt [0:00–1:00]');
+    assertFits(lastFrame());
+  });
+
   it('puts the time before the cursor at the right-hand end', () => {
     expect(cursorLine(90_000, 90_000, 80)).toBe(`${' '.repeat(74)}1:30 ▼`);
     expect(cursorLine(0, 90_000, 80)).toBe('▼ 0:00');
@@ -109,7 +125,7 @@ describe('RecordingView', () => {
 describe('Footer of the listening views', () => {
   it('shows every playback key on at most two lines of 80 columns', () => {
     const { lastFrame } = render(<Footer mode="recording" />);
-    expect(text(lastFrame())).toBe('space play/pause b back 10 s s 0.75x m/M next/prev marker t time e note 0 start q back');
+    expect(text(lastFrame())).toBe('space play/pause b back 10 s s 0.75x m/M next/prev marker t time e note [ ] range x excerpt 0 start q back');
     expect(lines(lastFrame())).toHaveLength(2);
     assertFits(lastFrame());
   });
@@ -264,5 +280,90 @@ describe('App: listening', () => {
     await tick();
     expect(players).toHaveLength(0);
     expect(text(ui.lastFrame())).toContain('No audio player was found on this computer. Install ffmpeg');
+  });
+});
+
+describe('App: an excerpt from the recording view', () => {
+  /** An engine whose excerpt writes a small file and answers as the real one does. */
+  class ExcerptEngine extends IdleEngine {
+    dir = mkdtempSync(join(tmpdir(), 'tui-excerpt-'));
+    bytes = Buffer.from('RIFF excerpt bytes');
+    requests: ExcerptRequest[] = [];
+    excerpt = vi.fn(async (req: ExcerptRequest): Promise<ExcerptResult> => {
+      this.requests.push(req);
+      const base = join(this.dir, 'exports', '2025-03-13_Kitchen_3_excerpt_0-00-20.000_to_0-01-05.000');
+      mkdirSync(join(this.dir, 'exports'), { recursive: true });
+      writeFileSync(`${base}.wav`, this.bytes);
+      const excerpt = { fileName: 'x.wav', size: this.bytes.length, sha256: createHash('sha256').update(this.bytes).digest('hex'), audioSha256: '', firstSample: 320_000, sampleCount: 720_000, endSample: 1_040_000, startMs: 20_000, endMs: 65_000, from: 'marker 1', to: 'marker 2', byteOffset: 0, byteLength: 0 };
+      return { folder: join(this.dir, 'exports'), wavPath: `${base}.wav`, notePath: `${base}.provenance.txt`, jsonPath: `${base}.provenance.json`, provenance: { excerpt } as ExcerptResult['provenance'] };
+    });
+  }
+
+  function show(engine: IdleEngine) {
+    return render(
+      <App
+        engine={engine}
+        startWith="library"
+        library="/lib"
+        utc
+        listLibrary={async () => ({ root: '/lib', exists: true, entries: [entry(3, { markers: MARKERS }), entry(2)], problems: [] })}
+        loadLevels={async () => Array.from({ length: 80 }, () => 0.5)}
+        notes={{ read: async () => [], write: async () => undefined }}
+        findPlayer={() => null}
+      />,
+    );
+  }
+
+  it('x on a marker asks the engine for marker to next marker, and shows where the excerpt and its note are and that it was checked', async () => {
+    const engine = new ExcerptEngine();
+    const ui = show(engine);
+    await tick();
+    for (const k of ['\r', 'm', 'x']) {
+      ui.stdin.write(k);
+      await tick();
+    }
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('Checked'), SETTLE);
+    expect(engine.requests).toEqual([{ recording: '/lib/Kitchen/REC3.wav', range: { from: { marker: 1 } } }]);
+    const t = text(ui.lastFrame());
+    // Long paths wrap at 80 columns: read them with the lines joined.
+    const joined = lines(ui.lastFrame()).join('');
+    expect(t).toContain('Excerpt 0:00:20.000 to 0:01:05.000 (720000 samples from sample 320000):');
+    expect(joined).toContain(join(engine.dir, 'exports', '2025-03-13_Kitchen_3_excerpt_0-00-20.000_to_0-01-05.000.wav'));
+    expect(t).toContain('Provenance note beside it: 2025-03-13_Kitchen_3_excerpt_0-00-20.000_to_0-01-05.000.provenance.txt and .json');
+    expect(t).toContain('Checked: the copy verified first; the excerpt read back matches its note (SHA-256');
+    expect(t).toMatch(/\[ \] range x excerpt/);
+    assertFits(ui.lastFrame());
+    expect(lines(ui.lastFrame()).length).toBeLessThanOrEqual(24);
+    rmSync(engine.dir, { recursive: true, force: true });
+  });
+
+  it('shows a range set with [ and ] on the loudness line and exports it; a file that reads back wrong is said plainly', async () => {
+    const engine = new ExcerptEngine();
+    engine.excerpt.mockImplementationOnce(async (req) => {
+      engine.requests.push(req);
+      throw new Error('The excerpt would end (0:00:00.000 (sample 0)) before it starts (0:00:00.000 (sample 0)): nothing to export.');
+    });
+    const ui = show(engine);
+    await tick();
+    for (const k of ['\r', '[', ']', 'x']) {
+      ui.stdin.write(k);
+      await tick();
+    }
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('No excerpt was made: The excerpt would end'), SETTLE);
+    // The range's ends sit under the loudness line, and the playing line says it.
+    expect(lines(ui.lastFrame()).some((l) => l.startsWith(']'))).toBe(true);
+    expect(text(ui.lastFrame())).toContain('excerpt [0:00–0:00]');
+    expect(engine.requests).toEqual([{ recording: '/lib/Kitchen/REC3.wav', range: { from: { ms: 0 }, to: { ms: 0 } } }]);
+    // The engine wrote one thing, the disk holds another: the person is told not to use it.
+    const real = engine.excerpt.getMockImplementation()!;
+    engine.excerpt.mockImplementationOnce(async (req) => {
+      const r = await real(req);
+      writeFileSync(r.wavPath, 'changed');
+      return r;
+    });
+    ui.stdin.write('x');
+    await vi.waitFor(() => expect(text(ui.lastFrame())).toContain('does NOT match its note'), SETTLE);
+    assertFits(ui.lastFrame());
+    rmSync(engine.dir, { recursive: true, force: true });
   });
 });
