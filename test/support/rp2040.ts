@@ -4,7 +4,8 @@
  * - an SD card in SPI mode on spi0 (support/sd-card-spi.ts) backed by a card image in memory,
  *   chip select on GP23 and card detect on GP16;
  * - the microphone: every ADC0 conversion returns the next value of a signal (a ramp by default);
- * - the battery on ADC3, the button on GP7 (pressed = low);
+ * - the battery on ADC3 (its voltage settable while running), the button on GP7 (pressed = low);
+ *   the ADC's round-robin (ADC0/ADC3 while recording) works, as rp2040js's own does not;
  * - the emulator's USB CDC host: it enumerates the device, and bytes go both ways through the
  *   bulk endpoints. An armed OUT endpoint is held (NAK) until the host has bytes to send, as on a
  *   real bus (the emulator would complete it at once with nothing, 100 000 times a second);
@@ -76,6 +77,8 @@ export class Board {
   /** Set when the watchdog reset the chip (a fatal error or a hang). */
   watchdogFired = false;
   micSamples = 0;
+  /** Conversions of the battery channel (ADC3) so far. */
+  batterySamples = 0;
   ledOn = false;
   /** The LED's dim glow (port_led_dim: output off, the pad's pull-up on), and how many began. */
   ledDim = false;
@@ -142,10 +145,19 @@ export class Board {
     // ADC: channel 0 the microphone signal, channel 3 the battery through its 1:2 divider.
     const adc = mcu.adc;
     const mic = o.mic ?? ((n: number) => n & 0xfff);
-    adc.channelValues[3] = Math.round((((o.batteryMv ?? 3900) / 2) * 4095) / 3300);
+    this.setBatteryMv(o.batteryMv ?? 3900);
+    // rp2040js 1.4.1's round-robin writes the next channel through its AINSEL setter, which masks
+    // the channel with the field's shift (12) instead of its mask (7): ADC3 becomes ADC0 and the
+    // round never leaves the first channel. The setter, as the datasheet has AINSEL, on this ADC.
+    const adcRegs = adc as unknown as { cs: number };
+    Object.defineProperty(adc, 'activeChannel', {
+      get: () => (adcRegs.cs >> 12) & 7,
+      set: (channel: number) => (adcRegs.cs = (adcRegs.cs & ~(7 << 12)) | ((channel & 7) << 12)),
+    });
     const defaultRead = adc.onADCRead;
     adc.onADCRead = (ch: number) => {
       if (ch === 0) adc.channelValues[0] = mic(this.micSamples++) & 0xfff;
+      if (ch === 3) this.batterySamples++;
       defaultRead(ch);
     };
 
@@ -180,6 +192,11 @@ export class Board {
         this.feedOut();
       }
     };
+  }
+
+  /** The battery's voltage from now on (ADC3 reads half of it: the board's 1:2 divider). */
+  setBatteryMv(mv: number): void {
+    this.mcu.adc.channelValues[3] = Math.round(((mv / 2) * 4095) / 3300);
   }
 
   /** A copy of the device NVM now (to power the next board on with). */

@@ -311,10 +311,12 @@ static uint16_t g_battery_mv;
 
 uint16_t port_battery_mv(void)
 {
-    /* One conversion of ADC3 (3.3 V full scale, 12 bits, 1:2 divider). While the microphone
-     * owns the ADC, the last reading stands (round-robin sampling is the hardware way to
-     * interleave it; not done in v1). */
-    if (!rp2040_mic_running()) g_battery_mv = (uint16_t)((uint32_t)rp2040_adc_read_once(VBAT_ADC_CHANNEL) * 3300u * VBAT_DIVIDER_RATIO / 4095u);
+    /* ADC3 (3.3 V full scale, 12 bits, 1:2 divider): one conversion between recordings; while
+     * the microphone runs, the average of the last block's battery conversions, which the ADC
+     * interleaves with the microphone's (mic_adc.c). Before its first block the last value stands. */
+    bool mic_on = rp2040_mic_running();
+    uint16_t raw = mic_on ? rp2040_mic_battery_raw() : rp2040_adc_read_once(VBAT_ADC_CHANNEL);
+    if (!mic_on || raw != 0) g_battery_mv = (uint16_t)((uint32_t)raw * 3300u * VBAT_DIVIDER_RATIO / 4095u);
     return g_battery_mv;
 }
 

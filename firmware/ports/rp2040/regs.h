@@ -145,6 +145,7 @@
 #define ADC_CS_START_MANY (1u << 3)
 #define ADC_CS_READY (1u << 8)
 #define ADC_CS_AINSEL_LSB 12u
+#define ADC_CS_RROBIN_LSB 16u
 #define ADC_FCS_EN (1u << 0)
 #define ADC_FCS_DREQ_EN (1u << 3)
 #define ADC_FCS_EMPTY (1u << 8)

@@ -52,6 +52,9 @@ int rp2040_bootrom_version(void);
 int rp2040_mic_start(uint32_t rate, void (*on_block)(const int16_t *, size_t));
 void rp2040_mic_stop(void);
 bool rp2040_mic_running(void);
+/* While the microphone runs: the battery channel's average over the last block, 12 bits (0 before
+ * the first block). */
+uint16_t rp2040_mic_battery_raw(void);
 /* One conversion of an ADC channel (not while the microphone runs): 12-bit result. */
 uint16_t rp2040_adc_read_once(unsigned channel);
 
