@@ -66,9 +66,9 @@ async function noticeHangUp(binding: UnixPortBinding): Promise<void> {
   const { read } = await import('node:fs');
   const { promisify } = await import('node:util');
   const readAsync = promisify(read) as unknown as ReadAsync;
-  const readOrHangUp: ReadAsync = async (...args) => {
-    const r = await readAsync(...args);
-    if (r.bytesRead === 0) throw new Error(HANG_UP_MESSAGE);
+  const readOrHangUp: ReadAsync = async (fd, buffer, offset, length, position) => {
+    const r = await readAsync(fd, buffer, offset, length, position);
+    if (r.bytesRead === 0 && length > 0) throw new Error(HANG_UP_MESSAGE);
     return r;
   };
   binding.read = (buffer, offset, length) => unixRead({ binding, buffer, offset, length, fsReadAsync: readOrHangUp });
