@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CARD_LAYOUT } from '../protocol/src/schema.js';
 import { RawClient } from './support/raw-client.js';
@@ -145,6 +146,52 @@ describe('recorder sync against the simulator', () => {
     const card = join(dir, 'card-2.wav');
     mcopyOut(sim.image, '/RECORDS/REC00002.WAV', card);
     expect(readFileSync(library(lib).get(2)!.wav).equals(readFileSync(card))).toBe(true);
+  }, 240_000);
+
+  it('notices at once that the recorder died mid-copy (the pty hung up), keeps the partial copy and deletes nothing', async () => {
+    const dir = tempDir();
+    const lib = join(dir, 'library');
+    const sim = await startSim({ dir, sizeMb: 128, speed: 40 });
+    const c = await RawClient.open(sim.link);
+    await c.ok('SETTINGS', { setMask: 1, sampleRate: 48000 });
+    await c.close();
+    await record(sim, 300, 40); // about 29 MB
+    const card = join(dir, 'card-1.wav');
+    mcopyOut(sim.image, '/RECORDS/REC00001.WAV', card);
+
+    // A request timeout longer than this test waits for the disconnection: a hang-up noticed only
+    // by a request timing out (or by the resend after it) would fail the wait below.
+    const run = startCli(['sync', '--port', sim.link, '--dest', lib, '--json', '--delete-after-verify', '--timeout', '100000']);
+    await run.waitFor((e) => e.type === 'file.progress' && e.number === 1 && (e.bytes as number) > 4_000_000);
+    // The app held still (answers queue on the pty) while the recorder's power is cut, so that
+    // everything it says after resuming is its reaction to the hang-up. (That a hang-up met in
+    // the middle of a read is noticed too is test/link-hangup.test.ts.)
+    run.signal('SIGSTOP');
+    await sleep(500);
+    await sim.kill();
+    const killedAt = run.events.length;
+    run.signal('SIGCONT');
+    const gone = await run.waitFor((e) => e.type === 'link.disconnected', 60_000);
+    expect(gone.message).toMatch(/was disconnected/);
+    // The first thing said after the power cut is the disconnection: no request timed out first.
+    const after = run.events.slice(killedAt).filter((e) => e.type !== 'file.progress');
+    expect(after[0]).toMatchObject({ type: 'link.disconnected' });
+    expect(run.events.some((e) => e.type === 'file.retry' || e.code === 'TIMEOUT')).toBe(false);
+    run.signal('SIGINT'); // the app waits for the recorder to come back; stop it
+    expect(await run.done).toBe(130);
+    expect(run.events.some((e) => e.type === 'file.verified' || e.type === 'file.deleted')).toBe(false);
+
+    // The partial copy is kept, a true prefix of the card's file, ready to resume; the card keeps it.
+    const parts = (readdirSync(lib, { recursive: true }) as string[]).filter((n) => n.endsWith('.wav.part'));
+    expect(parts).toHaveLength(1);
+    const part = readFileSync(join(lib, parts[0]!));
+    const whole = readFileSync(card);
+    expect(part.length).toBeGreaterThan(4_000_000);
+    expect(part.length).toBeLessThan(whole.length);
+    expect(part.equals(whole.subarray(0, part.length))).toBe(true);
+    const still = join(dir, 'card-1-after.wav');
+    mcopyOut(sim.image, '/RECORDS/REC00001.WAV', still);
+    expect(readFileSync(still).equals(whole)).toBe(true);
   }, 240_000);
 
   it('deletes from the recorder only what was copied and verified', async () => {

@@ -4,6 +4,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync, symlinkSync, exists
 import { join } from 'node:path';
 import { describe, expect, test, vi } from 'vitest';
 import type { Fs } from './library.js';
+import { SLOWEST_HASH_BYTES_PER_S } from './sync.js';
 import { verifyLibraryFile } from './verify.js';
 import { setup } from './testing/harness.js';
 
@@ -197,6 +198,53 @@ describe('sync', () => {
     expect(r2.ok).toBe(true);
     expect(h.of('file.resumed')).toHaveLength(1);
     expect(readFileSync(join(h.dest, wavs(h.dest)[0]!)).equals(h.device.recordings.get(1)!.file)).toBe(true);
+  });
+
+  /** A sync stopped part way (Ctrl-C): the .part it leaves, and its size. */
+  async function partialCopy(h: ReturnType<typeof setup>, samples: number, stopAfter: number): Promise<{ part: string; size: number }> {
+    const ac = new AbortController();
+    const off = h.engine.on((e) => {
+      if (e.type === 'file.progress' && e.bytes > stopAfter) ac.abort();
+    });
+    h.device.addRecording({ samples });
+    expect((await h.engine.sync({ dest: h.dest, signal: ac.signal, progressIntervalMs: 0 })).cancelled).toBe(true);
+    off();
+    const part = join(h.dest, readdirSync(h.dest).find((n) => n.endsWith('.part'))!);
+    return { part, size: statSync(part).size };
+  }
+
+  test('resume: the HASH of a long partial copy gets the time a slow card needs to hash it', async () => {
+    const h = setup(); // 60 ms per request, 3 resends: 240 ms is all a fixed timeout would allow
+    const { size } = await partialCopy(h, 100_000, 120_000);
+    // The device hashes at twice the slowest rate the host allows for: 0.6 s for these 120 kB.
+    const delays: number[] = [];
+    h.device.faults.hashDelayMs = (length) => {
+      delays.push((length * 1000) / (2 * SLOWEST_HASH_BYTES_PER_S));
+      return delays.at(-1)!;
+    };
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(true);
+    expect(delays[0]).toBeGreaterThan(4 * 60);
+    expect(h.of('file.resumed')).toEqual([expect.objectContaining({ number: 1, fromOffset: size })]);
+    expect(h.types()).not.toContain('link.disconnected');
+    // one HASH for the resume, sent once: a resend would only queue behind the first on a device
+    const hashes = h.device.log.filter((l) => l.command === 'HASH');
+    expect(hashes.map((l) => Number(l.req.length))).toEqual([size]);
+    expect(readFileSync(join(h.dest, wavs(h.dest)[0]!)).equals(h.device.recordings.get(1)!.file)).toBe(true);
+  });
+
+  test('resume: a device that never answers the HASH is given up on, the .part kept as it was', async () => {
+    const h = setup({ reconnectTimeoutMs: 150 });
+    const { part, size } = await partialCopy(h, 100_000, 120_000);
+    h.device.faults.hashDelayMs = () => Infinity;
+    const r = await h.engine.sync({ dest: h.dest, maxReconnects: 1 });
+    expect(r.ok).toBe(false);
+    expect(h.of('file.failed')).toEqual([expect.objectContaining({ number: 1, code: 'TIMEOUT', partKept: part })]);
+    // each connection asked once, and the sync gave up after the reconnects it is allowed
+    expect(h.device.log.filter((l) => l.command === 'HASH')).toHaveLength(2);
+    expect(statSync(part).size).toBe(size);
+    expect(wavs(h.dest)).toHaveLength(0);
+    expect(h.device.log.some((l) => l.command === 'DELETE')).toBe(false);
   });
 
   test('list reports what is and is not safely in the library', async () => {

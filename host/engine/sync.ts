@@ -44,6 +44,7 @@ import { libraryRootOf, loadIdentities, type LoadedIdentity } from './privacy/ow
 import { recipientString } from './privacy/recipient.js';
 import { buildManifest, type ClockInfo } from './manifest.js';
 import { manifestMarkers } from './markers.js';
+import type { ProtocolClient, RequestOptions } from './client.js';
 import type { Emit, Session } from './session.js';
 import { copyStands, inspectFile, readerFor, verifyLibraryFile } from './verify.js';
 import { compareWav, hashRange } from './wav.js';
@@ -86,6 +87,23 @@ const READ_HEADER = structSize(STRUCTS.READ);
  */
 const WRITE_BATCH_BYTES = 64 * 1024;
 const LIST_ENTRY_SIZE = structSize(STRUCTS.LIST_ENTRY);
+/**
+ * The slowest rate a recorder is taken to hash its card at (HASH), bytes per second. The RP2040
+ * build runs at 48 MHz: SHA-256 costs 130.8 cycles per byte (docs/benchmarks.md) and reading
+ * the card over SPI about 40 more (the SPI loop and the SD driver's bitwise CRC16, in the
+ * proportions of docs/rp2040.md's profile), about 280 kB/s; this leaves a factor near 3 for card
+ * read latency and a slower card. The 2 s request timeout covers only about 0.5 MB at this rate.
+ */
+export const SLOWEST_HASH_BYTES_PER_S = 100_000;
+
+/**
+ * Options for a HASH of `bytes`: the request timeout plus the time the slowest recorder takes to
+ * hash them, and no resend: the device answers in order, so a resend would only wait behind the
+ * hash already running. A lost request or answer is a timeout, and sync reconnects and asks again.
+ */
+function hashRequestOptions(client: ProtocolClient, bytes: number, signal: AbortSignal | undefined, floorMs = 0): RequestOptions {
+  return { signal, retries: 0, timeoutMs: Math.max(floorMs, client.timeoutMs + Math.ceil((bytes * 1000) / SLOWEST_HASH_BYTES_PER_S)) };
+}
 const ZERO_SHA = '0'.repeat(64);
 
 /** Where each recording on the recorder stands against the library (the list.received fields). */
@@ -547,7 +565,7 @@ async function expectedCopySha(ctx: CopyContext, e: ListEntry): Promise<string> 
       // an unreadable statement fails its signature check after the copy; the device hash decides here
     }
   }
-  const r = await ctx.session.client.request('HASH', { number: e.number, algorithm: HASH_ALGORITHM.SHA256, part: FILE_PART.AUDIO, reserved: Buffer.alloc(2), offset: 0, length: e.size }, { signal: ctx.signal, timeoutMs: Math.max(30_000, Math.ceil(e.size / 1_000_000) * 1000) });
+  const r = await ctx.session.client.request('HASH', { number: e.number, algorithm: HASH_ALGORITHM.SHA256, part: FILE_PART.AUDIO, reserved: Buffer.alloc(2), offset: 0, length: e.size }, hashRequestOptions(ctx.session.client, e.size, ctx.signal, 30_000));
   return hex(r.digest);
 }
 
@@ -588,7 +606,7 @@ async function transfer(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: S
       } else if (have > 0) {
         const read = readerFor(fh);
         const local = await hashRange(read, 0, have);
-        const remote = await client.request('HASH', { number: e.number, algorithm: HASH_ALGORITHM.SHA256, part: FILE_PART.AUDIO, reserved: Buffer.alloc(2), offset: 0, length: have }, { signal });
+        const remote = await client.request('HASH', { number: e.number, algorithm: HASH_ALGORITHM.SHA256, part: FILE_PART.AUDIO, reserved: Buffer.alloc(2), offset: 0, length: have }, hashRequestOptions(client, have, signal));
         if (remote.digest.equals(local) && remote.offset === 0 && remote.length === have) {
           for (let o = 0; o < have; o += 1 << 20) {
             const b = await read(o, Math.min(1 << 20, have - o));

@@ -121,6 +121,11 @@ export interface Faults {
   maxInFlight?: number;
   /** Corrupt the bytes served by READ (not the CRC: the frame is valid but the data is wrong). */
   corruptReadData?: (offset: number) => boolean;
+  /**
+   * How long HASH takes to answer, ms, from the bytes it hashes (a card and CPU that hash slowly);
+   * Infinity: it never answers. At once when unset.
+   */
+  hashDelayMs?: (length: number) => number;
 }
 
 export class FakeDevice {
@@ -625,7 +630,9 @@ export class FakeTransport implements Transport {
           out[Math.floor(out.length / 2)] = (out[Math.floor(out.length / 2)]! % 250) + 1;
         }
         if (this.device.faults.garbage) this.deliver(this.device.faults.garbage);
-        this.deliver(out);
+        const hashDelay = name === 'HASH' ? this.device.faults.hashDelayMs?.(Number(decodeStruct('HASH_REQ', it.frame.payload).length)) : undefined;
+        if (hashDelay === undefined) this.deliver(out);
+        else if (hashDelay !== Infinity) setTimeout(() => this.deliver(out), hashDelay);
         if (name === 'READ') {
           this.device.readResponses++;
           const lim = this.device.faults.unplugAfterReads;
