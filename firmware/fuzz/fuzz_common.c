@@ -78,6 +78,13 @@ static void press(void)
     for (int i = 0; i < 4; i++) rec_app_poll();
 }
 
+/* A press while recording drops a marker; the long hold stops (rec/button.h). */
+static void long_hold(void)
+{
+    port_fake_button_long_hold();
+    for (int i = 0; i < 4; i++) rec_app_poll();
+}
+
 static uint32_t file_lba(rec_fat_t *fs, const char *path, rec_fat_file_t *f)
 {
     uint32_t lba = 0;
@@ -119,7 +126,7 @@ void fz_build_card(rec_bd_ram_t *r, bool open_recording, fz_card_info_t *info)
         SETUP_CHECK(d->rec_state == RP_REC_STATE_RECORDING);
         info->finished[i] = d->cur.number;
         record_ms(700);
-        press();
+        long_hold();
         SETUP_CHECK(d->rec_state == RP_REC_STATE_IDLE);
     }
     if (open_recording) {

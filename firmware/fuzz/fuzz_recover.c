@@ -14,8 +14,9 @@
  * 6 a u32 at the RIFF or data size field, 7 any block of the card.
  * Then the device boots (rec_app_init: mount, repair, recovery) and boots again.
  * Checked: no sanitizer report or REC_ASSERT; a card that mounted before the boot still mounts
- * after it; unless the FAT or directory was patched (targets 2, 3, 7), a second boot succeeds
- * when the first did and journals nothing more (recovery is idempotent); and when only the recording's own bytes were patched (targets 0, 1, 6), nothing
+ * after it; unless the FAT or directory was patched (targets 2, 3, 7) and the first boot's repair
+ * could not walk the whole tree, a second boot succeeds when the first did and journals nothing
+ * more (recovery is idempotent) and a repair after the boots cuts no loop or cross-link; and when only the recording's own bytes were patched (targets 0, 1, 6), nothing
  * is lost: either the recording is closed, with its audio bytes unchanged, at least as many as
  * the directory entry promised (within its clusters), and an evid SHA-256 equal to the SHA-256
  * of those bytes, or (a header that is not ours) it is left exactly as it was. */
@@ -231,14 +232,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
-    /* Recovery is idempotent: a second boot finds nothing more to do. Not asked of cards whose
-     * FAT or directories were corrupted: with cross-linked chains (which no power cut makes)
-     * the first boot's legitimate writes can change what another chain reads. */
+    /* Recovery is idempotent: a second boot finds nothing more to do. Asked also of cards whose
+     * FAT or directories were corrupted when the first boot's repair walked the whole tree:
+     * it then cut every loop and cross-link, so no write of the first boot lands in another
+     * chain's clusters. (Where the tree could not be walked, a chain into a free cluster can
+     * still be handed out by an allocation and change what that chain reads.) */
+    bool repaired_whole = rec_device()->store.repair.tree_complete;
     int rc2 = fz_boot(&g_card);
-    if (rc1 == REC_OK && fs_intact) {
+    if (rc1 == REC_OK && (fs_intact || repaired_whole)) {
         FZ_CHECK(rc2 == REC_OK, "first boot succeeded, second failed (%d)", rc2);
         FZ_CHECK(journal_count() == count1, "second boot journalled more (%u -> %u)", count1, journal_count());
     }
     if (mounted_before) FZ_CHECK(rec_fat_mount(&g_fs, &g_card.bd) == REC_OK, "the card no longer mounts after the boots");
+    if (rc1 == REC_OK && repaired_whole && rec_fat_mount(&g_fs, &g_card.bd) == REC_OK) {
+        /* The boots left no chain looping or sharing clusters: a repair finds none to cut. */
+        static uint8_t scratch[4096];
+        rec_fat_repair_report_t rep;
+        FZ_CHECK(rec_fat_repair(&g_fs, scratch, sizeof scratch, &rep) == REC_OK, "repair after the boots failed");
+        FZ_CHECK(!rep.tree_complete || (rep.loops_cut == 0 && rep.crosslinks_cut == 0),
+                 "after the boots a repair still cut %u loops and %u cross-links", rep.loops_cut, rep.crosslinks_cut);
+    }
     return 0;
 }

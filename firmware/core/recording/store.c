@@ -226,6 +226,14 @@ int rec_store_mount(rec_store_t *st, const rec_bd_t *bd, uint8_t *scratch, uint3
     if (err == REC_OK && !clean) err = rec_fat_file_sync(&st->fs, &st->journal.file);
     if (err == REC_OK) err = state_ensure(st);
     if (err == REC_OK) err = scan_records(st);
+    if (err == REC_OK && clean && st->highest_number > st->journal.highest_number) {
+        /* A recording the journal does not have: cut by a power loss, and recovery is about to
+         * write into its clusters. The marker was clean (no FAT update was cut), but loops and
+         * cross-links are checked first so that those writes land in no other chain. */
+        err = rec_fat_repair(&st->fs, scratch, scratch_bytes, &st->repair);
+        const rec_fat_repair_report_t *rp = &st->repair;
+        st->repaired = err == REC_OK && rp->fat_blocks_mirrored + rp->lost_clusters_freed + rp->loops_cut + rp->crosslinks_cut > 0;
+    }
     if (err == REC_OK) err = rec_fat_sync(&st->fs);
     st->mounted = err == REC_OK;
     if (err == REC_OK && !clean) err = state_write(st, false);
