@@ -57,7 +57,7 @@ typedef struct {
     uint32_t index;      /* visit index of the next chain */
     uint32_t depth;
     bool dirs;           /* this walk visits directories (else files) */
-    bool visits_changed;    /* a directory was cut or an entry emptied: later batches' indices may shift */
+    bool visits_changed; /* a directory was cut or an entry emptied: later batches' indices may shift */
 } xl_arg_t;
 
 /* The cluster `steps` links after `c` (the chain is known to be that long). */
