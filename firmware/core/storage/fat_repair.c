@@ -173,6 +173,8 @@ static int chain_cut(xl_arg_t *x, const dpos_t *pos, const chain_rec_t *c, uint3
     }
     if (dir || keep == 0)
         x->visits_changed = true;
+    if (dir)
+        x->report->dirs_cut++;
     x->report->crosslinks_cut++;
     return fat_put_entry(fs, pos->lba, pos->off, e);
 }

@@ -142,6 +142,7 @@ typedef struct {
     uint32_t lost_clusters_freed;
     uint32_t loops_cut;       /* chains that looped, cut at the link closing the loop */
     uint32_t crosslinks_cut;  /* entries cut before a cluster another chain kept */
+    uint32_t dirs_cut;        /* of them directories (cut short or deleted: entries may be gone) */
     bool tree_complete;       /* false: the tree could not be walked and nothing was freed */
 } rec_fat_repair_report_t;
 int rec_fat_repair(rec_fat_t *fs, uint8_t *scratch, uint32_t scratch_bytes, rec_fat_repair_report_t *report);
