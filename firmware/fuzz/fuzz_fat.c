@@ -165,9 +165,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             rc = rec_fat_repair(&g_fs, g_scratch, sizeof g_scratch, &again);
             FZ_CHECK(rc == REC_OK, "second repair failed (%d)", rc);
             if (rep.tree_complete && again.tree_complete)
-                FZ_CHECK(again.lost_clusters_freed == 0 && again.fat_blocks_mirrored == 0,
-                         "second repair freed %u clusters and mirrored %u FAT blocks", again.lost_clusters_freed,
-                         again.fat_blocks_mirrored);
+                FZ_CHECK(again.lost_clusters_freed == 0 && again.fat_blocks_mirrored == 0 && again.loops_cut == 0 &&
+                             again.crosslinks_cut == 0,
+                         "second repair freed %u clusters, mirrored %u FAT blocks, cut %u loops and %u cross-links",
+                         again.lost_clusters_freed, again.fat_blocks_mirrored, again.loops_cut, again.crosslinks_cut);
             exercise_fat();
         }
     }

@@ -14,8 +14,9 @@
  * 6 a u32 at the RIFF or data size field, 7 any block of the card.
  * Then the device boots (rec_app_init: mount, repair, recovery) and boots again.
  * Checked: no sanitizer report or REC_ASSERT; a card that mounted before the boot still mounts
- * after it; unless the FAT or directory was patched (targets 2, 3, 7), a second boot succeeds
- * when the first did and journals nothing more (recovery is idempotent); and when only the recording's own bytes were patched (targets 0, 1, 6), nothing
+ * after it; unless the FAT or directory was patched (targets 2, 3, 7) and not only the FAT block
+ * (3) with the first boot's repair walking the whole tree and cutting no directory, a second boot succeeds when the first did and journals nothing
+ * more (recovery is idempotent) and a repair after the boots cuts no loop or cross-link; and when only the recording's own bytes were patched (targets 0, 1, 6), nothing
  * is lost: either the recording is closed, with its audio bytes unchanged, at least as many as
  * the directory entry promised (within its clusters), and an evid SHA-256 equal to the SHA-256
  * of those bytes, or (a header that is not ours) it is left exactly as it was. */
@@ -160,6 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_in_t in = { data, size, 0 };
     bool content_only = true; /* only the recording's own bytes patched */
     bool fs_intact = true;     /* FAT, directory entry and other blocks untouched */
+    bool fat_only = true;      /* of those, only the FAT block patched */
     const fz_card_info_t *ci = &g_info;
     while (fz_more(&in)) {
         uint8_t target = fz_u8(&in) % 8u;
@@ -180,6 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (target >= 2 && target != 6) content_only = false;
         if (target == 2 || target == 3 || target == 7) fs_intact = false;
+        if (target == 2 || target == 7) fat_only = false;
         /* Content patches stay inside the recording's blocks. */
         if ((target == 0 || target == 1 || target == 6) && n > REC_BD_BLOCK_SIZE - o) n = REC_BD_BLOCK_SIZE - o;
         fz_poke(&g_card, lba, o, p, n);
@@ -231,14 +234,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
-    /* Recovery is idempotent: a second boot finds nothing more to do. Not asked of cards whose
-     * FAT or directories were corrupted: with cross-linked chains (which no power cut makes)
-     * the first boot's legitimate writes can change what another chain reads. */
+    /* Recovery is idempotent: a second boot finds nothing more to do. Asked also of cards whose
+     * FAT block was corrupted (loops, cross-links) when the first boot's repair walked the whole
+     * tree and cut no directory: it then cut every loop and cross-link, so no write of the
+     * first boot lands in another chain's clusters. Not asked when the tree could not be walked
+     * (a chain into a free cluster can be handed out by an allocation and change what that chain
+     * reads), when a directory was cut (the entries it lost, such as SYSTEM's journal, are made
+     * again by the boot), nor when directory entries were patched: an entry pointed at another
+     * file's first cluster keeps that chain when it is walked first (a recording's entry can
+     * take the journal's clusters), and what the boot rebuilds then differs again. */
+    bool repaired_whole = rec_device()->store.repair.tree_complete && rec_device()->store.repair.dirs_cut == 0;
     int rc2 = fz_boot(&g_card);
-    if (rc1 == REC_OK && fs_intact) {
+    if (rc1 == REC_OK && (fs_intact || (fat_only && repaired_whole))) {
         FZ_CHECK(rc2 == REC_OK, "first boot succeeded, second failed (%d)", rc2);
         FZ_CHECK(journal_count() == count1, "second boot journalled more (%u -> %u)", count1, journal_count());
     }
     if (mounted_before) FZ_CHECK(rec_fat_mount(&g_fs, &g_card.bd) == REC_OK, "the card no longer mounts after the boots");
+    if (rc1 == REC_OK && repaired_whole && rec_fat_mount(&g_fs, &g_card.bd) == REC_OK) {
+        /* The boots left no chain looping or sharing clusters: a repair finds none to cut. */
+        static uint8_t scratch[4096];
+        rec_fat_repair_report_t rep;
+        FZ_CHECK(rec_fat_repair(&g_fs, scratch, sizeof scratch, &rep) == REC_OK, "repair after the boots failed");
+        FZ_CHECK(!rep.tree_complete || (rep.loops_cut == 0 && rep.crosslinks_cut == 0),
+                 "after the boots a repair still cut %u loops and %u cross-links", rep.loops_cut, rep.crosslinks_cut);
+    }
     return 0;
 }

@@ -1018,6 +1018,148 @@ static void test_corrupted_chains(void **state)
     rec_bd_ram_free(&r);
 }
 
+/* ---- cross-linked chains and loops ---- */
+
+/* Sets cluster `c`'s entry in both FAT copies. */
+static void set_link(rec_bd_ram_t *r, const rec_fat_t *fs, uint32_t c, uint32_t v)
+{
+    for (uint32_t k = 0; k < fs->num_fats; k++)
+        put32(r->data + ((size_t)fs->fat_lba + k * fs->fat_blocks) * 512 + c * 4, v);
+}
+
+/* The cluster `n` links after `first`, read from FAT #1. */
+static uint32_t nth_cluster(const rec_bd_ram_t *r, const rec_fat_t *fs, uint32_t first, uint32_t n)
+{
+    uint32_t c = first;
+    for (uint32_t i = 0; i < n; i++)
+        memcpy(&c, r->data + (size_t)fs->fat_lba * 512 + c * 4, 4);
+    return c & 0x0FFFFFFFu;
+}
+
+/* Repairs the volume, checks the report, writes it out and has fsck.fat -n and mtools read it:
+ * clean, A.BIN (seed 1) and B.BIN (seed 2) holding `a_size` and `b_size` bytes of their content.
+ * A second repair finds nothing to do. */
+static void repair_and_check(rec_bd_ram_t *r, uint32_t loops, uint32_t cuts, uint32_t a_size, uint32_t b_size)
+{
+    rec_fat_t fs;
+    static uint8_t scratch[1024];
+    rec_fat_repair_report_t rep;
+    assert_int_equal(rec_fat_mount(&fs, &r->bd), REC_OK);
+    assert_int_equal(rec_fat_repair(&fs, scratch, sizeof scratch, &rep), REC_OK);
+    assert_true(rep.tree_complete);
+    assert_int_equal(rep.loops_cut, loops);
+    assert_int_equal(rep.crosslinks_cut, cuts);
+    check_file(&fs, "RECORDS/A.BIN", 1, a_size);
+    check_file(&fs, "RECORDS/B.BIN", 2, b_size);
+    assert_int_equal(rec_fat_repair(&fs, scratch, sizeof scratch, &rep), REC_OK);
+    assert_true(rep.tree_complete);
+    assert_int_equal(rep.loops_cut + rep.crosslinks_cut + rep.lost_clusters_freed + rep.fat_blocks_mirrored, 0);
+    char img[256];
+    rec_tool_tmp(img, sizeof img, "crosslink.img");
+    assert_int_equal(rec_tool_write_file(img, r->data, rec_bd_ram_size(r)), 0);
+    assert_fsck_clean(img);
+    check_with_mtools(img, "::/RECORDS/A.BIN", 1, a_size);
+    check_with_mtools(img, "::/RECORDS/B.BIN", 2, b_size);
+    unlink(img);
+}
+
+static void test_repair_cross_links_and_loops(void **state)
+{
+    (void)state;
+    rec_tool_require("fsck.fat", "dosfstools");
+    rec_bd_ram_t r;
+    rec_fat_t fs;
+    rec_fat_dirent_t a, b, dir;
+    copy_base(&r);
+    assert_int_equal(rec_fat_mount(&fs, &r.bd), REC_OK);
+    assert_int_equal(fs.blocks_per_cluster, 1); /* the sizes below count 512-byte clusters */
+    assert_int_equal(rec_fat_stat(&fs, "RECORDS/A.BIN", &a), REC_OK);
+    assert_int_equal(rec_fat_stat(&fs, "RECORDS/B.BIN", &b), REC_OK);
+    assert_int_equal(rec_fat_stat(&fs, "RECORDS", &dir), REC_OK);
+    rec_bd_ram_free(&r);
+
+    /* 1. The RECORDS directory's chain runs on into A.BIN's clusters from its 4th on (zeroed,
+     * as a preallocated recording's unwritten clusters are, so they read as free entries): the
+     * directory keeps them, A.BIN is cut to its first 3 clusters. */
+    copy_base(&r);
+    uint32_t a4 = nth_cluster(&r, &fs, a.first_cluster, 3);
+    for (uint32_t k = 3; k < 20; k++)
+        memset(r.data + ((size_t)fs.data_lba + nth_cluster(&r, &fs, a.first_cluster, k) - 2) * 512, 0, 512);
+    set_link(&r, &fs, dir.first_cluster, a4);
+    repair_and_check(&r, 0, 1, 3 * 512, 10000);
+    rec_bd_ram_free(&r);
+
+    /* 2. Two files sharing a tail: B.BIN's 5th cluster links into A.BIN's 8th. A.BIN, first in
+     * the directory, keeps it; B.BIN is cut to 5 clusters and its own tail freed. */
+    copy_base(&r);
+    set_link(&r, &fs, nth_cluster(&r, &fs, b.first_cluster, 4), nth_cluster(&r, &fs, a.first_cluster, 7));
+    repair_and_check(&r, 0, 1, 10000, 5 * 512);
+    rec_bd_ram_free(&r);
+
+    /* 3. Two entries with the same first cluster: the second is emptied. */
+    copy_base(&r);
+    {
+        rec_fat_file_t f;
+        assert_int_equal(rec_fat_mount(&fs, &r.bd), REC_OK);
+        assert_int_equal(rec_fat_open(&fs, &f, "RECORDS/B.BIN", REC_FAT_READ), REC_OK);
+        uint8_t *ent = r.data + (size_t)f.dirent_lba * 512 + f.dirent_off;
+        put16(ent + 20, (uint16_t)(a.first_cluster >> 16));
+        put16(ent + 26, (uint16_t)a.first_cluster);
+        put32(ent + 28, 10000);
+    }
+    repair_and_check(&r, 0, 1, 10000, 0);
+    rec_bd_ram_free(&r);
+
+    /* 4. A loop: A.BIN's 10th cluster links back to its 4th. Cut at the closing link; the size
+     * clipped to the 10 clusters left. */
+    copy_base(&r);
+    set_link(&r, &fs, nth_cluster(&r, &fs, a.first_cluster, 9), nth_cluster(&r, &fs, a.first_cluster, 3));
+    repair_and_check(&r, 1, 0, 10 * 512, 10000);
+    rec_bd_ram_free(&r);
+
+    /* 5. Both: B.BIN's 3rd cluster links into A.BIN's loop. */
+    copy_base(&r);
+    set_link(&r, &fs, nth_cluster(&r, &fs, a.first_cluster, 9), nth_cluster(&r, &fs, a.first_cluster, 3));
+    set_link(&r, &fs, nth_cluster(&r, &fs, b.first_cluster, 2), nth_cluster(&r, &fs, a.first_cluster, 5));
+    repair_and_check(&r, 1, 1, 10 * 512, 3 * 512);
+    rec_bd_ram_free(&r);
+
+    /* 6. More chains than the scratch's table holds (1 KiB: 64), so the tree is walked in two
+     * batches: B.BIN into A.BIN (first batch), F69.TXT into F65.TXT (second batch). */
+    copy_base(&r);
+    set_link(&r, &fs, nth_cluster(&r, &fs, b.first_cluster, 4), nth_cluster(&r, &fs, a.first_cluster, 7));
+    {
+        assert_int_equal(rec_fat_mount(&fs, &r.bd), REC_OK);
+        for (uint32_t i = 0; i < 70; i++) {
+            char path[32];
+            snprintf(path, sizeof path, "F%02u.TXT", (unsigned)i);
+            write_file(&fs, path, 100u + i, 600);
+        }
+        assert_int_equal(rec_fat_sync(&fs), REC_OK);
+        rec_fat_dirent_t f65, f69;
+        assert_int_equal(rec_fat_stat(&fs, "F65.TXT", &f65), REC_OK);
+        assert_int_equal(rec_fat_stat(&fs, "F69.TXT", &f69), REC_OK);
+        set_link(&r, &fs, f69.first_cluster, nth_cluster(&r, &fs, f65.first_cluster, 1));
+        static uint8_t scratch[1024];
+        rec_fat_repair_report_t rep;
+        assert_int_equal(rec_fat_mount(&fs, &r.bd), REC_OK);
+        assert_int_equal(rec_fat_repair(&fs, scratch, sizeof scratch, &rep), REC_OK);
+        assert_true(rep.tree_complete);
+        assert_int_equal(rep.crosslinks_cut, 2);
+        check_file(&fs, "RECORDS/A.BIN", 1, 10000);
+        check_file(&fs, "RECORDS/B.BIN", 2, 5 * 512);
+        check_file(&fs, "F65.TXT", 165, 600);
+        check_file(&fs, "F69.TXT", 169, 512);
+        check_file(&fs, "F00.TXT", 100, 600);
+        char img[256];
+        rec_tool_tmp(img, sizeof img, "crosslink-many.img");
+        assert_int_equal(rec_tool_write_file(img, r.data, rec_bd_ram_size(&r)), 0);
+        assert_fsck_clean(img);
+        unlink(img);
+    }
+    rec_bd_ram_free(&r);
+}
+
 /* ---- power cuts ---- */
 
 #define PC_ALLOC (501u * 512u) /* puts LOG.TXT's chain across a FAT block boundary */
@@ -1281,6 +1423,7 @@ int main(void)
         cmocka_unit_test(test_bad_boot_sectors),
         cmocka_unit_test(test_corrupted_chains),
         cmocka_unit_test(test_corrupted_names_do_not_alias),
+        cmocka_unit_test(test_repair_cross_links_and_loops),
         cmocka_unit_test(test_direct_multiblock_io),
         cmocka_unit_test(test_power_cut_campaign),
         cmocka_unit_test(test_power_cut_campaign_torn),

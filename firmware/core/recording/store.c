@@ -226,6 +226,14 @@ int rec_store_mount(rec_store_t *st, const rec_bd_t *bd, uint8_t *scratch, uint3
     if (err == REC_OK && !clean) err = rec_fat_file_sync(&st->fs, &st->journal.file);
     if (err == REC_OK) err = state_ensure(st);
     if (err == REC_OK) err = scan_records(st);
+    if (err == REC_OK && clean && st->highest_number > st->journal.highest_number) {
+        /* A recording the journal does not have: cut by a power loss, and recovery is about to
+         * write into its clusters. The marker was clean (no FAT update was cut), but loops and
+         * cross-links are checked first so that those writes land in no other chain. */
+        err = rec_fat_repair(&st->fs, scratch, scratch_bytes, &st->repair);
+        const rec_fat_repair_report_t *rp = &st->repair;
+        st->repaired = err == REC_OK && rp->fat_blocks_mirrored + rp->lost_clusters_freed + rp->loops_cut + rp->crosslinks_cut > 0;
+    }
     if (err == REC_OK) err = rec_fat_sync(&st->fs);
     st->mounted = err == REC_OK;
     if (err == REC_OK && !clean) err = state_write(st, false);
@@ -446,6 +454,15 @@ static int recover_one(rec_store_t *st, uint32_t number, uint64_t device_id, uin
         *closed = err == REC_OK;
         goto out;
     }
+    const uint32_t cluster_bytes = (uint32_t)st->fs.blocks_per_cluster * REC_BD_BLOCK_SIZE;
+    const uint64_t alloc = (uint64_t)f.clusters * cluster_bytes;
+    if (f.clusters != 0 && alloc < REC_WAV_HEADER_SIZE + REC_WAV_EVID_CHUNK_BYTES) {
+        /* No room for a header and an evid chunk: never a preallocation of ours, but what the
+         * repair leaves of a recording whose chain ran into a directory's (rec_fat_repair).
+         * Left as it is, rather than grown into clusters it never had. */
+        err = REC_E_CORRUPT;
+        goto out;
+    }
     if (!r.header_valid) {
         if (f.size > REC_WAV_HEADER_SIZE) {
             /* Not ours, or damaged beyond what a power cut does: leave it exactly as it is. */
@@ -464,8 +481,6 @@ static int recover_one(rec_store_t *st, uint32_t number, uint64_t device_id, uin
     }
     /* Audio reached the card up to the last size patch: the larger of what the header and
      * the directory entry say, within the allocated clusters and leaving room for evid. */
-    uint32_t cluster_bytes = (uint32_t)st->fs.blocks_per_cluster * REC_BD_BLOCK_SIZE;
-    uint64_t alloc = (uint64_t)f.clusters * cluster_bytes;
     uint64_t data = r.header.data_size;
     if (f.size > REC_WAV_HEADER_SIZE && (uint64_t)f.size - REC_WAV_HEADER_SIZE > data) data = f.size - REC_WAV_HEADER_SIZE;
     /* Its markers, rebuilt from the journal (each was journaled as it was taken), in the scratch
@@ -478,6 +493,10 @@ static int recover_one(rec_store_t *st, uint32_t number, uint64_t device_id, uin
         if (err) goto out;
     }
     const uint32_t tail_room = rec_wav_markers_size(nmarks) + REC_WAV_EVID_CHUNK_BYTES;
+    if (f.clusters != 0 && alloc < REC_WAV_HEADER_SIZE + tail_room) {
+        err = REC_E_CORRUPT; /* as above: no room to close it in place */
+        goto out;
+    }
     uint64_t room = alloc > REC_WAV_HEADER_SIZE + tail_room ? alloc - REC_WAV_HEADER_SIZE - tail_room : 0;
     if (data > room) data = room;
     if (data > REC_WAV_MAX_DATA_BYTES) data = REC_WAV_MAX_DATA_BYTES;

@@ -1,4 +1,4 @@
-/* FAT32 repair after an interrupted update. */
+/* FAT32 repair after an interrupted update, and of chains that loop or share clusters. */
 #include "fat_internal.h"
 
 /* ---- repair after an interrupted update ----
@@ -16,6 +16,316 @@
  * when the whole tree was walked without error: a damaged or too deep tree frees nothing. */
 
 #define REPAIR_MAX_DEPTH 8u
+
+/* ---- chains that loop or share clusters ----
+ *
+ * No power cut makes these (the write ordering never links a cluster into two chains), but a
+ * broken card or another writer can, and then one file's writes land in another's clusters. A
+ * bitmap of owners would need a bit per cluster per pass; instead this uses what the FAT's shape
+ * gives: a cluster has one successor, so two chains that share any cluster share everything
+ * after it and end in the same cluster. Each chain is reduced to (first, last, length) in O(1)
+ * memory (Brent's cycle finding cuts a loop at the link that closes it); two chains cross iff
+ * their last clusters are equal, and the first shared cluster is found by walking both from
+ * equal distances to the end. The entries' records live in the scratch (16 bytes each): with
+ * more chains than fit, the tree is walked again per batch, so any card is checked in bounded
+ * memory, and the recorder's few dozen files take one batch.
+ *
+ * Who keeps the shared clusters: directories are visited before files (a directory that lost
+ * its chain would lose every entry in it), and among equals the one visited first. The other
+ * is cut just before the first shared cluster: its FAT link there becomes end-of-chain and its
+ * size is clipped to the clusters it still owns (or, sharing from its first cluster on, it
+ * becomes empty; a directory, deleted). Cutting rather than copying to fresh clusters: who
+ * wrote the shared clusters last is unknowable, so a copy could give the recording bytes that
+ * are not its own, and it would need free space and many writes on a card already damaged.
+ * The cut recording then looks like one cut by a power loss and recovery closes it (its evid
+ * hash covers only the audio it kept). */
+
+typedef struct {
+    uint32_t first;
+    uint32_t last;
+    uint32_t length;
+    uint32_t unused;
+} chain_rec_t;
+
+typedef struct {
+    rec_fat_t *fs;
+    rec_fat_repair_report_t *report;
+    uint8_t *table;      /* chain_rec_t records (the scratch may be unaligned) */
+    uint32_t cap;        /* records the scratch holds */
+    uint32_t base;       /* visit index of table[0] */
+    uint32_t used;
+    uint32_t index;      /* visit index of the next chain */
+    uint32_t depth;
+    bool dirs;           /* this walk visits directories (else files) */
+    bool visits_changed; /* a directory was cut or an entry emptied: later batches' indices may shift */
+} xl_arg_t;
+
+/* The cluster `steps` links after `c` (the chain is known to be that long). */
+static int chain_step(rec_fat_t *fs, uint32_t c, uint32_t steps, uint32_t *out)
+{
+    for (uint32_t i = 0; i < steps; i++) {
+        int rc = fat_next(fs, c, &c);
+        if (rc <= 0)
+            return rc < 0 ? rc : REC_E_CORRUPT;
+    }
+    *out = c;
+    return REC_OK;
+}
+
+/* Measures the chain from `first`: its last cluster (the one before an end mark or a link that
+ * is free, bad or out of range) and length. A loop is cut at the link that closes it. */
+static int chain_measure_cut(rec_fat_t *fs, uint32_t first, chain_rec_t *out, rec_fat_repair_report_t *report)
+{
+    for (;;) {
+        /* Brent: the hare runs ahead, the tortoise jumps to it at powers of two. */
+        uint32_t power = 1, lam = 1, tortoise = first, hare = first, n = 1;
+        bool loop = false;
+        for (;;) {
+            uint32_t next;
+            int rc = fat_next(fs, hare, &next);
+            if (rc < 0 && rc != REC_E_CORRUPT)
+                return rc;
+            if (rc <= 0)
+                break;
+            hare = next;
+            n++;
+            if (hare == tortoise) {
+                loop = true;
+                break;
+            }
+            if (power == lam) {
+                tortoise = hare;
+                power *= 2u;
+                lam = 0;
+            }
+            lam++;
+        }
+        if (!loop) {
+            *out = (chain_rec_t){first, hare, n, 0};
+            return REC_OK;
+        }
+        /* The loop has lam clusters; it starts where two walkers lam apart meet. */
+        uint32_t a = first, b, mu = 0;
+        int rc = chain_step(fs, first, lam, &b);
+        while (rc == REC_OK && a != b) {
+            rc = chain_step(fs, a, 1, &a);
+            if (rc == REC_OK)
+                rc = chain_step(fs, b, 1, &b);
+            mu++;
+        }
+        uint32_t closing;
+        if (rc == REC_OK)
+            rc = chain_step(fs, first, mu + lam - 1u, &closing);
+        if (rc == REC_OK)
+            rc = fat_set(fs, closing, FAT_EOC);
+        if (rc != REC_OK)
+            return rc;
+        report->loops_cut++;
+    }
+}
+
+/* Index in `b` of the first cluster it shares with `a` (both end in the same cluster). */
+static int chain_merge_index(rec_fat_t *fs, const chain_rec_t *a, const chain_rec_t *b, uint32_t *index)
+{
+    uint32_t ca = a->first, cb = b->first, skip = 0;
+    int rc;
+    if (a->length > b->length) {
+        rc = chain_step(fs, ca, a->length - b->length, &ca);
+    } else {
+        skip = b->length - a->length;
+        rc = chain_step(fs, cb, skip, &cb);
+    }
+    while (rc == REC_OK && ca != cb) {
+        rc = chain_step(fs, ca, 1, &ca);
+        if (rc == REC_OK)
+            rc = chain_step(fs, cb, 1, &cb);
+        skip++;
+    }
+    *index = skip;
+    return rc;
+}
+
+/* Cuts the chain of the entry at `pos` before its cluster number `keep` (0: empties it). */
+static int chain_cut(xl_arg_t *x, const dpos_t *pos, const chain_rec_t *c, uint32_t keep)
+{
+    rec_fat_t *fs = x->fs;
+    uint8_t e[32];
+    int rc = cache_load(fs, pos->lba);
+    if (rc != REC_OK)
+        return rc;
+    memcpy(e, &fs->cache[pos->off], 32);
+    bool dir = (e[11] & ATTR_DIR) != 0;
+    if (keep == 0) {
+        if (dir) {
+            e[0] = 0xE5; /* a directory without a cluster of its own is no directory */
+        } else {
+            rec_put_u16(&e[20], 0);
+            rec_put_u16(&e[26], 0);
+            rec_put_u32(&e[28], 0);
+        }
+    } else {
+        uint32_t last;
+        rc = chain_step(fs, c->first, keep - 1u, &last);
+        if (rc == REC_OK)
+            rc = fat_set(fs, last, FAT_EOC);
+        if (rc != REC_OK)
+            return rc; /* the size is clipped by the caller, which measures the chain again */
+    }
+    if (dir || keep == 0)
+        x->visits_changed = true;
+    if (dir)
+        x->report->dirs_cut++;
+    x->report->crosslinks_cut++;
+    return fat_put_entry(fs, pos->lba, pos->off, e);
+}
+
+/* A file's size clipped to the clusters its chain has (after a loop or a cross-link was cut,
+ * or a chain that ended early): what is past the chain cannot be read. */
+static int size_clip(rec_fat_t *fs, const dpos_t *pos, uint32_t clusters)
+{
+    int rc = cache_load(fs, pos->lba);
+    if (rc != REC_OK)
+        return rc;
+    uint8_t e[32];
+    memcpy(e, &fs->cache[pos->off], 32);
+    uint64_t owned = (uint64_t)clusters * cluster_bytes(fs);
+    if ((e[11] & ATTR_DIR) || rec_get_u32(&e[28]) <= owned)
+        return REC_OK;
+    rec_put_u32(&e[28], (uint32_t)owned);
+    return fat_put_entry(fs, pos->lba, pos->off, e);
+}
+
+/* One chain of the walk: measured (loops cut), checked against the chains visited before it in
+ * this batch, cut if it shares their clusters, and recorded if the batch has room. */
+static int xl_visit(xl_arg_t *x, uint32_t first, const dpos_t *pos)
+{
+    rec_fat_t *fs = x->fs;
+    if (!cluster_valid(fs, first))
+        return REC_OK; /* empty, or a first cluster nothing can follow */
+    chain_rec_t c;
+    int rc = chain_measure_cut(fs, first, &c, x->report);
+    if (rc != REC_OK)
+        return rc;
+    uint32_t index = x->index++;
+    if (index < x->base)
+        return REC_OK; /* checked in an earlier batch */
+    uint32_t keep = UINT32_MAX;
+    for (uint32_t i = 0; i < x->used; i++) {
+        chain_rec_t t;
+        memcpy(&t, x->table + (size_t)i * sizeof t, sizeof t);
+        if (t.last != c.last)
+            continue;
+        uint32_t at;
+        rc = chain_merge_index(fs, &t, &c, &at);
+        if (rc != REC_OK)
+            return rc;
+        if (at < keep)
+            keep = at;
+    }
+    if (keep != UINT32_MAX) {
+        if (pos == NULL)
+            return REC_E_CORRUPT; /* the root comes first: it cannot be the later chain */
+        rc = chain_cut(x, pos, &c, keep);
+        if (rc != REC_OK)
+            return rc;
+        if (keep == 0)
+            return REC_OK;
+        rc = chain_measure_cut(fs, first, &c, x->report);
+        if (rc != REC_OK)
+            return rc;
+    }
+    if (pos != NULL) {
+        rc = size_clip(fs, pos, c.length);
+        if (rc != REC_OK)
+            return rc;
+    }
+    if (x->used < x->cap)
+        memcpy(x->table + (size_t)x->used++ * sizeof c, &c, sizeof c);
+    return REC_OK;
+}
+
+static int xl_dir(xl_arg_t *x, uint32_t first, const dpos_t *pos);
+
+static int xl_cb(void *arg, const uint8_t *e, const dpos_t *pos)
+{
+    xl_arg_t *x = arg;
+    if ((e[11] & ATTR_VOLUME) || e[0] == '.')
+        return 0;
+    uint32_t first = entry_cluster(e);
+    int rc = REC_OK;
+    if (e[11] & ATTR_DIR)
+        rc = xl_dir(x, first, pos);
+    else if (!x->dirs)
+        rc = xl_visit(x, first, pos);
+    return rc < 0 ? rc : 0;
+}
+
+/* Visits a directory (in the directories' walk) and walks its entries. */
+static int xl_dir(xl_arg_t *x, uint32_t first, const dpos_t *pos)
+{
+    if (x->depth >= REPAIR_MAX_DEPTH)
+        return REC_E_UNSUPPORTED;
+    if (!cluster_valid(x->fs, first))
+        return REC_E_CORRUPT;
+    int rc = REC_OK;
+    if (x->dirs) {
+        rc = xl_visit(x, first, pos);
+        if (rc != REC_OK)
+            return rc;
+        if (pos != NULL) {
+            rc = cache_load(x->fs, pos->lba);
+            if (rc != REC_OK)
+                return rc;
+            if (x->fs->cache[pos->off] == 0xE5)
+                return REC_OK; /* deleted just now */
+        }
+    }
+    x->depth++;
+    rc = fat_dir_walk(x->fs, first, xl_cb, x, NULL, NULL);
+    x->depth--;
+    return rc < 0 ? rc : REC_OK;
+}
+
+#define XL_MAX_RESTARTS 16u
+
+/* Finds and cuts loops and cross-links, batch by batch. REC_E_CORRUPT or REC_E_UNSUPPORTED: the
+ * tree could not be walked (what was cut stays cut). */
+static int repair_cross_links(rec_fat_t *fs, uint8_t *scratch, uint32_t scratch_bytes, rec_fat_repair_report_t *report)
+{
+    xl_arg_t x = {0};
+    x.fs = fs;
+    x.report = report;
+    x.table = scratch;
+    x.cap = scratch_bytes / (uint32_t)sizeof(chain_rec_t);
+    for (uint32_t restarts = 0; restarts <= XL_MAX_RESTARTS; restarts++) {
+        x.base = 0;
+        bool again = false;
+        for (;;) {
+            x.used = 0;
+            x.index = 0;
+            x.depth = 0;
+            x.visits_changed = false;
+            x.dirs = true;
+            int rc = xl_dir(&x, fs->root_cluster, NULL);
+            if (rc == REC_OK) {
+                x.dirs = false;
+                rc = xl_dir(&x, fs->root_cluster, NULL);
+            }
+            if (rc != REC_OK)
+                return rc;
+            if (x.index - x.base <= x.cap)
+                return REC_OK; /* every chain was checked against all before it */
+            if (x.visits_changed) {
+                again = true; /* the next batch's indices may have shifted */
+                break;
+            }
+            x.base += x.cap;
+        }
+        if (!again)
+            return REC_OK;
+    }
+    return REC_E_UNSUPPORTED;
+}
 
 typedef struct {
     rec_fat_t *fs;
@@ -106,10 +416,17 @@ int rec_fat_repair(rec_fat_t *fs, uint8_t *scratch, uint32_t scratch_bytes, rec_
         }
     }
 
-    /* 2. Free lost clusters, window by window. */
-    uint32_t win = scratch_bytes * 8u;
+    /* 2. Cut loops and cross-links, so that every cluster has at most one owner. */
     report->tree_complete = true;
-    for (uint32_t first = 2; first - 2 < fs->cluster_count; first += win) {
+    rc = repair_cross_links(fs, scratch, scratch_bytes, report);
+    if (rc == REC_E_CORRUPT || rc == REC_E_UNSUPPORTED)
+        report->tree_complete = false;
+    else if (rc != REC_OK)
+        return rc;
+
+    /* 3. Free lost clusters, window by window. */
+    uint32_t win = scratch_bytes * 8u;
+    for (uint32_t first = 2; report->tree_complete && first - 2 < fs->cluster_count; first += win) {
         uint32_t count = fs->cluster_count - (first - 2);
         if (count > win)
             count = win;
@@ -138,7 +455,7 @@ int rec_fat_repair(rec_fat_t *fs, uint8_t *scratch, uint32_t scratch_bytes, rec_
         }
     }
 
-    /* 3. The free count is exact again; write it with everything else. */
+    /* 4. The free count is exact again; write it with everything else. */
     fs->fsinfo_dirty = true;
     return fat_barrier(fs);
 }

@@ -130,13 +130,19 @@ int rec_fat_close(rec_fat_t *fs, rec_fat_file_t *f);
 void rec_fat_lend_scratch(rec_fat_t *fs, uint8_t *buf, uint32_t bytes);
 
 /* Mends what an interrupted update can leave, like fsck.fat -a: copies FAT #1 over the other
- * copies where they differ, frees clusters no directory entry reaches (only when the whole tree
- * could be walked), and rewrites the free count. Chains longer than their file's size are left
- * to their owners. `scratch` (at least 1 KiB; more is faster on big cards) is used as a bitmap.
- * Run it after mount, before anything else is written, when an update may have been cut. */
+ * copies where they differ, cuts chains that loop (at the closing link) or share clusters with
+ * another (directories keep them, then the entry walked first; the other is cut before the first
+ * shared cluster and its size clipped), frees clusters no directory entry reaches (only when the
+ * whole tree could be walked), and rewrites the free count. Chains longer than their file's size
+ * are left to their owners. `scratch` (at least 1 KiB; more is faster on big cards) is used as a
+ * bitmap and as a table of 16 bytes per chain. Run it after mount, before anything else is
+ * written, when an update may have been cut. */
 typedef struct {
     uint32_t fat_blocks_mirrored;
     uint32_t lost_clusters_freed;
+    uint32_t loops_cut;       /* chains that looped, cut at the link closing the loop */
+    uint32_t crosslinks_cut;  /* entries cut before a cluster another chain kept */
+    uint32_t dirs_cut;        /* of them directories (cut short or deleted: entries may be gone) */
     bool tree_complete;       /* false: the tree could not be walked and nothing was freed */
 } rec_fat_repair_report_t;
 int rec_fat_repair(rec_fat_t *fs, uint8_t *scratch, uint32_t scratch_bytes, rec_fat_repair_report_t *report);
