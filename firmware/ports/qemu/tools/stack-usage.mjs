@@ -172,10 +172,11 @@ total += fault.bytes + EXCEPTION_FRAME;
 lines.push(`  + fault: ${fault.bytes} + ${EXCEPTION_FRAME} bytes: ${fault.path.join(' > ')}`);
 
 // Bounded recursion: each extra level costs one more trip round the cycle. The listed cycles are
-// not nested in one another (the repair's passes over the directory tree run one after the
-// other), so the deepest of them is added, not their sum.
+// checked below: when no function of one cycle can reach a function of another (the repair's
+// passes over the directory tree run one after the other), only the deepest is added; otherwise
+// they may nest and their sum is added.
 const unbounded = [];
-let recursionExtra = 0;
+const counted = []; // { cycle, extra }
 const seenCycles = new Set();
 for (const cycle of cycles) {
   const key = cycle.map(short).sort().join(',');
@@ -195,10 +196,28 @@ for (const cycle of cycles) {
   // One more level costs the frames of the functions on the cycle.
   const trip = cycle.reduce((sum, c) => sum + (frame.get(c) ?? 0), 0);
   const extra = trip * (Number(m[1]) - 1);
-  recursionExtra = Math.max(recursionExtra, extra);
+  counted.push({ cycle, extra });
   lines.push(`  + recursion ${cycle.map(short).join(' > ')}: ${Number(m[1]) - 1} more levels x ${trip} bytes = ${extra}`);
 }
 
+// True when a function on `from` calls, directly or not, a function on `to` that is not on `from`.
+function reachesOther(from, to) {
+  const own = new Set(from);
+  const goal = new Set(to.filter((t) => !own.has(t)));
+  const seen = new Set();
+  const stack = [...from];
+  while (stack.length) {
+    const t = stack.pop();
+    if (seen.has(t)) continue;
+    seen.add(t);
+    if (goal.has(t)) return true;
+    for (const callee of calls.get(t) ?? []) stack.push(...resolve(t, callee));
+  }
+  return false;
+}
+const nested = counted.some((a) => counted.some((b) => a !== b && reachesOther(a.cycle, b.cycle)));
+const recursionExtra = nested ? counted.reduce((sum, c) => sum + c.extra, 0) : Math.max(0, ...counted.map((c) => c.extra));
+if (counted.length > 1) lines.push(`  (the recursions ${nested ? 'may nest: their sum' : 'do not reach one another: the deepest'} is added)`);
 total += recursionExtra;
 
 console.log(`stack analysis (call graph of ${frame.size} functions; externals counted as ${EXTERNAL_BYTES} bytes each: ${[...externals].sort().join(', ')})`);
