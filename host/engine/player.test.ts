@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findPlayer, noPlayerMessage, Player, PlayerError, playerArgs, SLOW_SPEED, type PlayerProgram, type PlayerStatus } from './player.js';
+import { excerptHeader } from './export/excerpt.js';
 
 const FAKE = fileURLToPath(new URL('../../test/support/fake-player.mjs', import.meta.url));
 
@@ -57,20 +58,7 @@ function setup(kind: PlayerProgram['kind'] = 'ffplay', env: Record<string, strin
 function wav(rate: number, samples: number): Buffer {
   const data = Buffer.alloc(samples * 2);
   for (let k = 0; k < samples; k++) data.writeInt16LE(k & 0x7fff, k * 2);
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'latin1');
-  h.writeUInt32LE(36 + data.length, 4);
-  h.write('WAVEfmt ', 8, 'latin1');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(rate, 24);
-  h.writeUInt32LE(rate * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36, 'latin1');
-  h.writeUInt32LE(data.length, 40);
-  return Buffer.concat([h, data]);
+  return Buffer.concat([excerptHeader({ channels: 1, sampleRate: rate, bitsPerSample: 16 }, data.length), data]);
 }
 
 const alive = (pid: number) => {

@@ -5,6 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { excerptHeader } from '../../host/engine/export/excerpt.js';
 
 export interface FixtureRecording {
   folder: string;
@@ -26,20 +27,7 @@ export function toneWav(seconds: number, rate = RATE): Buffer {
     const envelope = 0.5 - 0.5 * Math.cos((2 * Math.PI * k) / (10 * rate));
     data.writeInt16LE(Math.round(20000 * envelope * Math.sin((2 * Math.PI * 440 * k) / rate)), k * 2);
   }
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'latin1');
-  h.writeUInt32LE(36 + data.length, 4);
-  h.write('WAVEfmt ', 8, 'latin1');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(rate, 24);
-  h.writeUInt32LE(rate * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36, 'latin1');
-  h.writeUInt32LE(data.length, 40);
-  return Buffer.concat([h, data]);
+  return Buffer.concat([excerptHeader({ channels: 1, sampleRate: rate, bitsPerSample: 16 }, data.length), data]);
 }
 
 /** Writes the recording's WAV and manifest; returns the WAV's path. */
