@@ -650,10 +650,16 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
       }
     }
     if (candidates.length === 0) {
-      // The person's own library first; the demo (the simulated recorder) when they ask for it.
-      let wantDemo = false;
-      const code = await mod.runInteractive({ ...(destination ? { destination } : {}), engineOptions: io.engine ?? {}, startWith: 'library', onDemo: () => (wantDemo = true) });
-      if (!wantDemo) return code;
+      // The person's own library first, the demo (the simulated recorder) when they ask for it;
+      // a library with nothing in it has nothing to show: the demo at once (a newcomer's start).
+      const { listLibrary } = await import('../engine/listing.js');
+      const { defaultLibraryRoot } = await import('../engine/privacy/owner-keys.js');
+      const library = await listLibrary(destination ?? defaultLibraryRoot());
+      let wantDemo = library.entries.length === 0 && library.problems.length === 0;
+      if (!wantDemo) {
+        const code = await mod.runInteractive({ ...(destination ? { destination } : {}), engineOptions: io.engine ?? {}, startWith: 'library', onDemo: () => (wantDemo = true) });
+        if (!wantDemo) return code;
+      }
       const { startDemo } = await import('./demo.js');
       let demo;
       try {

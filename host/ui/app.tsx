@@ -9,8 +9,7 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { homedir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { useCallback, useEffect, useReducer, useRef } from 'react';
 import { Box, Text, render, useApp, useInput, useStdout } from 'ink';
 import type { EngineEvent } from '../engine/events.js';
@@ -18,6 +17,7 @@ import { timeText, type ExcerptResult } from '../engine/export/excerpt.js';
 import { createEngine as createRealEngine, loudnessOfWavFile, type EngineOptions } from '../engine/index.js';
 import { listLibrary, whyNotPlayable, type LibraryListing } from '../engine/listing.js';
 import { markerCues, readMarkerNotes, writeMarkerNotes, type MarkerNote } from '../engine/notes.js';
+import { defaultLibraryRoot } from '../engine/privacy/owner-keys.js';
 import { findPlayer as findRealPlayer, noPlayerMessage, Player, type PlayerControl, type PlayerOptions, type PlayerProgram } from '../engine/player.js';
 import { initialListenState, listenKey, reduceListen, type KeyLike, type ListenEffect, type ListenState } from './listen-state.js';
 import { LibraryView } from './components/LibraryView.js';
@@ -69,9 +69,8 @@ export function excerptLines(r: ExcerptResult, readBackSha256: string): string[]
 }
 
 /** The folder the library view lists when none is given: every recorder's folder under it. */
-export function defaultLibraryRoot(): string {
-  return join(homedir(), 'Recordings');
-}
+/** The library the app lists when no folder is named (the engine's own default). */
+export { defaultLibraryRoot };
 
 export interface AppProps {
   engine: EnginePort;
