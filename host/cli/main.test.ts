@@ -1,29 +1,13 @@
-import { PassThrough } from 'node:stream';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test, vi } from 'vitest';
+import { cliIo } from '../engine/testing/cli-io.js';
 import { FakeDevice } from '../engine/testing/fake-device.js';
 import { signingDevice } from '../engine/testing/signing-device.js';
-import { run, type Io } from './main.js';
+import { run } from './main.js';
 import { parseArgs } from './args.js';
 
-function io(device?: FakeDevice) {
-  const stdout = new PassThrough() as unknown as NodeJS.WriteStream & PassThrough;
-  const stderr = new PassThrough() as unknown as NodeJS.WriteStream & PassThrough;
-  let out = '';
-  let err = '';
-  stdout.on('data', (b: Buffer) => (out += b));
-  stderr.on('data', (b: Buffer) => (err += b));
-  const i: Io = {
-    stdout,
-    stderr,
-    stdin: new PassThrough() as unknown as NodeJS.ReadStream,
-    env: {},
-    engine: device ? { open: device.opener, timeoutMs: 60, appVersion: 't' } : {},
-  };
-  return { io: i, out: () => out, err: () => err };
-}
 
 describe('recorder CLI', () => {
   test('parses commands, flags and values', () => {
@@ -39,19 +23,19 @@ describe('recorder CLI', () => {
     d.addRecording();
     const home = mkdtempSync(join(tmpdir(), 'cli-home-'));
     const lib = join(home, 'Recordings', 'Kitchen');
-    expect(await run(['sync', '--port', d.path, '--dest', lib], io(d).io)).toBe(0);
-    const t = io();
+    expect(await run(['sync', '--port', d.path, '--dest', lib], cliIo(d).io)).toBe(0);
+    const t = cliIo();
     t.io.env = { HOME: home };
     expect(await run(['export', '1', '--to', join(home, 'b')], t.io), t.err()).toBe(0);
     expect(t.out()).toMatch(/Exported recording\(s\) 1 to .*b: open report\.html/);
     expect(readdirSync(join(home, 'b'))).toContain('VERIFY.txt');
-    expect(await run(['sync', '--port', d.path, '--dest', join(home, 'Recordings', 'Copy')], io(d).io)).toBe(0);
-    const two = io();
+    expect(await run(['sync', '--port', d.path, '--dest', join(home, 'Recordings', 'Copy')], cliIo(d).io)).toBe(0);
+    const two = cliIo();
     two.io.env = { HOME: home };
     expect(await run(['export', '1', '--to', join(home, 'c')], two.io)).toBe(1);
     expect(two.err()).toMatch(/Recording\(s\) 1 are in several libraries .* Say which library folder with --dest/);
     for (const args of [['export'], ['export', 'x1', '--to', 'z'], ['export', '1'], ['export', '1', '--to', 'a', '--zip', 'b']]) {
-      const u = io();
+      const u = cliIo();
       expect(await run(args, u.io), args.join(' ')).toBe(2);
       expect(u.err()).toMatch(/^Usage: recorder export/m);
     }
@@ -61,7 +45,7 @@ describe('recorder CLI', () => {
     const d = new FakeDevice();
     d.addRecording();
     const dest = mkdtempSync(join(tmpdir(), 'cli-'));
-    const t = io(d);
+    const t = cliIo(d);
     const code = await run(['sync', '--port', d.path, '--dest', dest, '--json'], t.io);
     expect(code).toBe(0);
     const lines = t.out().trim().split('\n').map((l) => JSON.parse(l) as { type: string; ok?: boolean });
@@ -75,13 +59,13 @@ describe('recorder CLI', () => {
     const d = new FakeDevice();
     d.addRecording();
     const dest = mkdtempSync(join(tmpdir(), 'cli-'));
-    const t = io(d);
+    const t = cliIo(d);
     expect(await run(['sync', '--port', d.path, '--dest', dest], t.io)).toBe(0);
     expect(t.out()).toMatch(/copied and verified/);
     expect(t.out()).not.toMatch(/^\{/m);
-    const v = io();
+    const v = cliIo();
     expect(await run(['verify', dest], v.io)).toBe(0);
-    const bad = io();
+    const bad = cliIo();
     expect(await run(['verify', join(dest, 'missing.wav')], bad.io)).toBe(1);
   });
 
@@ -90,13 +74,13 @@ describe('recorder CLI', () => {
     d.addRecording();
     d.addRecording();
     const dest = mkdtempSync(join(tmpdir(), 'cli-'));
-    const before = io(d);
+    const before = cliIo(d);
     expect(await run(['list', '--port', d.path, '--dest', dest], before.io)).toBe(0);
     expect(before.out()).toContain('2 recording(s) on the recorder: 2 to copy, 0 already in the library.');
     expect(before.out()).toContain(`2 to copy, 0 verified in the library. Library: ${dest}`);
-    expect(await run(['sync', '--port', d.path, '--dest', dest], io(d).io)).toBe(0);
+    expect(await run(['sync', '--port', d.path, '--dest', dest], cliIo(d).io)).toBe(0);
     d.addRecording();
-    const after = io(d);
+    const after = cliIo(d);
     expect(await run(['list', '--port', d.path, '--dest', dest], after.io)).toBe(0);
     const rows = after.out().split('\n').filter((l) => /^ +\d+ /.test(l));
     expect(rows.map((l) => l.trim().split(/\s{2,}/).at(-1))).toEqual(['in library', 'in library', 'TO COPY']);
@@ -106,7 +90,7 @@ describe('recorder CLI', () => {
     const b = readFileSync(wav);
     b[b.length - 200]! ^= 0xff;
     writeFileSync(wav, b);
-    const json = io(d);
+    const json = cliIo(d);
     expect(await run(['list', '--port', d.path, '--dest', dest, '--json'], json.io)).toBe(0);
     const lines = json.out().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.find((l) => l.type === 'warning')).toMatchObject({ code: 'HASH_MISMATCH' });
@@ -117,11 +101,11 @@ describe('recorder CLI', () => {
     const d = new FakeDevice();
     d.addRecording();
     const dest = mkdtempSync(join(tmpdir(), 'cli-'));
-    const t = io(d);
+    const t = cliIo(d);
     expect(await run(['format', '--port', d.path, '--dest', dest], t.io)).toBe(2);
     expect(d.recordings.size).toBe(1);
-    expect(await run(['sync', '--port', d.path, '--dest', dest], io(d).io)).toBe(0);
-    const y = io(d);
+    expect(await run(['sync', '--port', d.path, '--dest', dest], cliIo(d).io)).toBe(0);
+    const y = cliIo(d);
     expect(await run(['format', '--port', d.path, '--dest', dest, '--yes'], y.io)).toBe(0);
     expect(y.err()).toMatch(/ERASE every recording on the card of recorder "Kitchen" \(id 123456789abcdef0/);
     expect(d.recordings.size).toBe(0);
@@ -133,26 +117,26 @@ describe('recorder CLI', () => {
     d.addRecording();
     const dest = mkdtempSync(join(tmpdir(), 'cli-'));
     for (const command of ['format', 'wipe']) {
-      const r = io(d);
+      const r = cliIo(d);
       expect(await run([command, '--port', d.path, '--dest', dest, '--yes'], r.io)).toBe(1);
       expect(r.err()).toMatch(new RegExp(`2 recording\\(s\\) on the recorder have no verified copy in this library, so the ${command} was refused and nothing was erased: recording 1 \\(.*\\); recording 2 \\(`));
       expect(r.err()).toMatch(new RegExp(`--discard-unsynced 1,2`));
-      const wrong = io(d);
+      const wrong = cliIo(d);
       expect(await run([command, '--port', d.path, '--dest', dest, '--yes', '--discard-unsynced', '2'], wrong.io)).toBe(1);
       expect(wrong.err()).toMatch(/--discard-unsynced names 2, but the recordings without a verified copy in this library are: recording 1/);
       expect(d.recordings.size).toBe(2);
     }
-    expect(await run(['wipe', '--port', d.path, '--dest', dest, '--yes', '--discard-unsynced', '1,x'], io(d).io)).toBe(2);
+    expect(await run(['wipe', '--port', d.path, '--dest', dest, '--yes', '--discard-unsynced', '1,x'], cliIo(d).io)).toBe(2);
     // Sync one: the other alone must be named.
     d.addRecording();
-    expect(await run(['sync', '--port', d.path, '--dest', dest], io(d).io)).toBe(0);
+    expect(await run(['sync', '--port', d.path, '--dest', dest], cliIo(d).io)).toBe(0);
     d.addRecording();
-    const one = io(d);
+    const one = cliIo(d);
     expect(await run(['format', '--port', d.path, '--dest', dest, '--yes', '--json'], one.io)).toBe(1);
     const last = JSON.parse(one.out().trim().split('\n').at(-1)!) as { code: string; message: string };
     expect(last).toMatchObject({ code: 'UNSYNCED' });
     expect(last.message).toMatch(/^1 recording\(s\) .*: recording 4 \(/);
-    expect(await run(['format', '--port', d.path, '--dest', dest, '--yes', '--discard-unsynced', '4'], io(d).io)).toBe(0);
+    expect(await run(['format', '--port', d.path, '--dest', dest, '--yes', '--discard-unsynced', '4'], cliIo(d).io)).toBe(0);
     expect(d.recordings.size).toBe(0);
   });
 
@@ -160,8 +144,8 @@ describe('recorder CLI', () => {
     const d = new FakeDevice();
     d.addRecording();
     const dest = mkdtempSync(join(tmpdir(), 'cli-'));
-    expect(await run(['sync', '--port', d.path, '--dest', dest], io(d).io)).toBe(0);
-    const w = io(d);
+    expect(await run(['sync', '--port', d.path, '--dest', dest], cliIo(d).io)).toBe(0);
+    const w = cliIo(d);
     expect(await run(['wipe', '--port', d.path, '--dest', dest, '--yes'], w.io)).toBe(0);
     expect(w.err()).toMatch(/This will WIPE recorder "Kitchen" \(id 123456789abcdef0, simulator\): 1 recording\(s\) erased/);
     expect(w.out()).toMatch(/Recorder Kitchen was wiped: 131072 blocks \(67 MB\) by zero-filled \(simulated card\), its recording keys destroyed, journal epoch 2 started\. Certificate: /);
@@ -172,18 +156,18 @@ describe('recorder CLI', () => {
     expect(statSync(path).mode & 0o777).toBe(0o600);
     const cert = JSON.parse(readFileSync(path, 'utf8')) as { keyId: string; epoch: number; method: string; pinnedKey: boolean; journal: string[] };
     expect(cert).toMatchObject({ epoch: 2, method: 'zero-fill', pinnedKey: true, recordingsBefore: [1], discardedUnsynced: [] });
-    const v = io();
+    const v = cliIo();
     expect(await run(['verify-wipe', path], v.io)).toBe(0);
     expect(v.out()).toMatch(/The wipe certificate of recorder Kitchen verifies: signed by its pinned key/);
     // A certificate edited afterwards (another block count), or checked where another key is pinned, fails.
     const edited = { ...cert, blocksErased: 1 };
     writeFileSync(path, JSON.stringify(edited));
-    const bad = io();
+    const bad = cliIo();
     expect(await run(['verify-wipe', path, '--json'], bad.io)).toBe(1);
     expect(bad.out()).toMatch(/the blocks or the method stated differ/);
     writeFileSync(path, JSON.stringify(cert));
     const other = mkdtempSync(join(tmpdir(), 'cli-'));
-    const o = io();
+    const o = cliIo();
     expect(await run(['verify-wipe', path, '--dest', other], o.io)).toBe(1);
     expect(o.err()).toMatch(/this library holds no pinned key for the recorder/);
   });
@@ -191,20 +175,20 @@ describe('recorder CLI', () => {
   test('a wipe in a library that never pinned the recorder warns, and its certificate verifies only where the key is pinned', async () => {
     const d = new FakeDevice();
     const dest = mkdtempSync(join(tmpdir(), 'cli-'));
-    const w = io(d);
+    const w = cliIo(d);
     expect(await run(['wipe', '--port', d.path, '--dest', dest, '--yes', '--json'], w.io)).toBe(0);
     const events = w.out().trim().split('\n').map((l) => JSON.parse(l) as { type: string; code?: string; certificatePath?: string });
     expect(events.find((e) => e.type === 'warning')).toMatchObject({ code: 'NOT_PINNED' });
     const done = events.find((e) => e.type === 'wipe.done')!;
     expect(JSON.parse(readFileSync(done.certificatePath!, 'utf8'))).toMatchObject({ pinnedKey: false, recordingsBefore: [] });
-    expect(await run(['verify-wipe', done.certificatePath!], io().io)).toBe(1);
+    expect(await run(['verify-wipe', done.certificatePath!], cliIo().io)).toBe(1);
   });
 
   test('usage errors exit 2 and --help exits 0', async () => {
-    expect(await run(['settings', '--rate', '44100'], io().io)).toBe(2);
-    expect(await run(['record', 'pause'], io().io)).toBe(2);
-    expect(await run(['frobnicate'], io().io)).toBe(2);
-    const h = io();
+    expect(await run(['settings', '--rate', '44100'], cliIo().io)).toBe(2);
+    expect(await run(['record', 'pause'], cliIo().io)).toBe(2);
+    expect(await run(['frobnicate'], cliIo().io)).toBe(2);
+    const h = cliIo();
     expect(await run(['sync', '--help'], h.io)).toBe(0);
     expect(h.out()).toMatch(/--delete-after-verify/);
   });
@@ -220,7 +204,7 @@ describe('recorder CLI', () => {
       [['--dest'], /^--dest needs a value\nUsage: recorder <command>/],
     ];
     for (const [argv, message] of cases) {
-      const t = io();
+      const t = cliIo();
       expect(await run(argv, t.io), argv.join(' ')).toBe(2);
       expect(t.err(), argv.join(' ')).toMatch(message);
       expect(t.out()).toBe('');
@@ -228,20 +212,20 @@ describe('recorder CLI', () => {
   });
 
   test('-h, help COMMAND, --version and "--" before positional arguments', async () => {
-    const h = io();
+    const h = cliIo();
     expect(await run(['label', '-h'], h.io)).toBe(0);
     expect(h.out()).toMatch(/^Usage: recorder label NAME/);
-    const help = io();
+    const help = cliIo();
     expect(await run(['help', 'verify'], help.io)).toBe(0);
     expect(help.out()).toMatch(/^Usage: recorder verify PATH/);
-    const v = io();
+    const v = cliIo();
     expect(await run(['--version'], v.io)).toBe(0);
     expect(v.out()).toMatch(/^\d+\.\d+\.\d+/);
     expect(parseArgs(['verify', '--json', '--', '--odd-name.wav']).positional).toEqual(['--odd-name.wav']);
     // sim's options are the simulator's: not judged by the app's parser.
     const written = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     try {
-      expect(await run(['sim', '--quiet', '--help'], io().io)).toBe(0);
+      expect(await run(['sim', '--quiet', '--help'], cliIo().io)).toBe(0);
       expect(String(written.mock.calls[0]?.[0])).toMatch(/^Usage: recorder sim /);
     } finally {
       written.mockRestore();
@@ -250,7 +234,7 @@ describe('recorder CLI', () => {
   });
 
   test('device errors exit 1 with the plain message', async () => {
-    const t = io();
+    const t = cliIo();
     t.io.engine = { open: async () => Promise.reject(Object.assign(new Error('Error: Cannot lock port'), {})) };
     expect(await run(['info', '--port', '/dev/x'], t.io)).toBe(1);
     expect(t.err()).toMatch(/already in use/);
@@ -259,21 +243,21 @@ describe('recorder CLI', () => {
     const d = new FakeDevice();
     d.addRecording();
     const dest = mkdtempSync(join(tmpdir(), 'cli-'));
-    expect(await run(['sync', '--port', d.path, '--dest', dest], io(d).io)).toBe(0);
+    expect(await run(['sync', '--port', d.path, '--dest', dest], cliIo(d).io)).toBe(0);
     d.signer = signingDevice();
     d.addRecording();
-    const refused = io(d);
+    const refused = cliIo(d);
     expect(await run(['sync', '--port', d.path, '--dest', dest], refused.io)).toBe(1);
     expect(refused.err()).toMatch(/another key|pinned key/);
     expect(refused.err()).toMatch(/recorder devices re-pin 123456789abcdef0 --reason/);
     expect(readdirSync(dest).filter((n) => n.endsWith('.wav'))).toHaveLength(1);
-    const noReason = io();
+    const noReason = cliIo();
     expect(await run(['devices', 're-pin', '123456789abcdef0', '--dest', dest], noReason.io)).toBe(2);
     expect(noReason.err()).toMatch(/--reason is required/);
-    const rp = io();
+    const rp = cliIo();
     expect(await run(['devices', 're-pin', '123456789abcdef0', '--reason', 'repaired', '--dest', dest, '--json'], rp.io)).toBe(0);
     expect(JSON.parse(rp.out().trim().split('\n').at(-1)!)).toMatchObject({ type: 'result', command: 'devices', ok: true });
-    expect(await run(['sync', '--port', d.path, '--dest', dest], io(d).io)).toBe(0);
+    expect(await run(['sync', '--port', d.path, '--dest', dest], cliIo(d).io)).toBe(0);
     expect(readdirSync(dest).filter((n) => n.endsWith('.wav'))).toHaveLength(2);
   });
 
@@ -282,18 +266,18 @@ describe('recorder CLI', () => {
     d.addRecording();
     d.addRecording();
     const dest = mkdtempSync(join(tmpdir(), 'cli-'));
-    expect(await run(['sync', '--port', d.path, '--dest', dest], io(d).io)).toBe(0);
+    expect(await run(['sync', '--port', d.path, '--dest', dest], cliIo(d).io)).toBe(0);
     const folder = readdirSync(dest).find((n) => n.endsWith('_1.evidence'))!;
     const sig = join(dest, folder, 'REC00001.SIG');
     const bytes = readFileSync(sig);
     bytes[bytes.length - 5] = bytes[bytes.length - 5]! ^ 1; // inside the signed statement
     writeFileSync(sig, bytes);
-    const j = io();
+    const j = cliIo();
     expect(await run(['verify', dest, '--json'], j.io)).toBe(1);
     const result = JSON.parse(j.out().trim().split('\n').at(-1)!) as { ok: boolean; results: { ok: boolean; failures: { code: string }[] }[] };
     expect(result.ok).toBe(false);
     expect(result.results.flatMap((r) => r.failures.map((f) => f.code))).toContain('SIGNATURE_INVALID');
-    const plain = io();
+    const plain = cliIo();
     expect(await run(['verify', dest], plain.io)).toBe(1);
     expect(plain.err()).toMatch(/changed after the recorder signed them/);
     expect(plain.err()).toMatch(/ask a solicitor or the project for advice/);

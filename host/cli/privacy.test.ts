@@ -1,30 +1,20 @@
 /** The command line of encrypted recordings (issue 13): keys, recipient, sync, list, decrypt. */
-import { PassThrough } from 'node:stream';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { cliIo } from '../engine/testing/cli-io.js';
 import { FakeDevice } from '../engine/testing/fake-device.js';
 import { recipientString } from '../engine/privacy/recipient.js';
-import { run, type Io } from './main.js';
+import { run } from './main.js';
 
-function io(device?: FakeDevice) {
-  const stdout = new PassThrough() as unknown as NodeJS.WriteStream & PassThrough;
-  const stderr = new PassThrough() as unknown as NodeJS.WriteStream & PassThrough;
-  let out = '';
-  let err = '';
-  stdout.on('data', (b: Buffer) => (out += b));
-  stderr.on('data', (b: Buffer) => (err += b));
-  const i: Io = { stdout, stderr, stdin: new PassThrough() as unknown as NodeJS.ReadStream, env: {}, engine: device ? { open: device.opener, timeoutMs: 60, appVersion: 't' } : {} };
-  return { io: i, out: () => out, err: () => err };
-}
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 async function cli(args: string[], device?: FakeDevice) {
-  const t = io(device);
+  const t = cliIo(device);
   const code = await run(args, t.io);
   return { code, out: t.out(), err: t.err() };
 }
