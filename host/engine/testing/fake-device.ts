@@ -306,18 +306,25 @@ export class FakeDevice {
 
   /** A MARKER record (JOURNAL_KIND.MARKER): recording `number`'s marker `marker` at `sampleOffset`. */
   appendMarker(number: number, marker: number, sampleOffset: number, sampleRate: number): Buffer {
-    const prev = this.journal[this.journal.length - 1];
-    const raw = encodeStruct('JOURNAL_RECORD', {
-      magic: Buffer.from(CARD_LAYOUT.journalMagic, 'latin1'),
-      version: CARD_LAYOUT.journalRecordVersion,
-      size: 128,
-      index: this.journal.length,
+    return this.appendChained({
       number,
       sampleRate,
       sampleCount: sampleOffset,
       kind: JOURNAL_KIND.MARKER,
       overruns: marker,
       sha256: Buffer.alloc(32),
+    });
+  }
+
+  /** Appends a journal record with the common header, chained to the record before it. */
+  private appendChained(fields: StructValue): Buffer {
+    const prev = this.journal[this.journal.length - 1];
+    const raw = encodeStruct('JOURNAL_RECORD', {
+      magic: Buffer.from(CARD_LAYOUT.journalMagic, 'latin1'),
+      version: CARD_LAYOUT.journalRecordVersion,
+      size: 128,
+      index: this.journal.length,
+      ...fields,
       prevHash: prev ? createHash('sha256').update(prev).digest() : Buffer.alloc(32),
     });
     this.journal.push(raw);
@@ -325,12 +332,7 @@ export class FakeDevice {
   }
 
   appendJournal(rec: FakeRecording, overruns = 0): Buffer {
-    const prev = this.journal[this.journal.length - 1];
-    const raw = encodeStruct('JOURNAL_RECORD', {
-      magic: Buffer.from(CARD_LAYOUT.journalMagic, 'latin1'),
-      version: CARD_LAYOUT.journalRecordVersion,
-      size: 128,
-      index: this.journal.length,
+    return this.appendChained({
       number: rec.number,
       startUnixMs: rec.startUnixMs,
       stopUnixMs: rec.startUnixMs + BigInt(Math.round((rec.sampleCount * 1000) / rec.sampleRate)),
@@ -343,10 +345,7 @@ export class FakeDevice {
       kind: JOURNAL_KIND.RECORDING,
       overruns,
       sha256: rec.sha256,
-      prevHash: prev ? createHash('sha256').update(prev).digest() : Buffer.alloc(32),
     });
-    this.journal.push(raw);
-    return raw;
   }
 
   /** Re-chains the journal from index i (after a test edits a record). */
@@ -537,19 +536,7 @@ export class FakeDevice {
         this.recordings.clear();
         this.startEpoch();
         const blocks = 131072;
-        this.journal.push(
-          encodeStruct('JOURNAL_RECORD', {
-            magic: Buffer.from(CARD_LAYOUT.journalMagic, 'latin1'),
-            version: CARD_LAYOUT.journalRecordVersion,
-            size: 128,
-            index: 1,
-            number: this.journalEpoch,
-            sampleRate: WIPE_METHOD.ZERO_FILL,
-            sampleCount: blocks,
-            kind: JOURNAL_KIND.WIPED,
-            prevHash: createHash('sha256').update(this.journal[0]!).digest(),
-          }),
-        );
+        this.appendChained({ number: this.journalEpoch, sampleRate: WIPE_METHOD.ZERO_FILL, sampleCount: blocks, kind: JOURNAL_KIND.WIPED });
         return ok({ state: WIPE_STATE.DONE, method: WIPE_METHOD.ZERO_FILL, reserved: 0, epoch: this.journalEpoch, blocksErased: blocks });
       }
       default:
