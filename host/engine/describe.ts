@@ -58,6 +58,7 @@ export function describeEvent(e: EngineEvent): string {
     case 'link.noise':
     case 'note':
     case 'wipe.done':
+    case 'handback.done':
       return e.message;
     case 'warning':
       return `Warning: ${e.message}${e.action ? ' ' + e.action : ''}`;
