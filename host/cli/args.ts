@@ -38,6 +38,8 @@ export const OPTIONS = {
   webvtt: { type: 'boolean' },
   marker: { type: 'string' },
   text: { type: 'string' },
+  loan: { type: 'string' },
+  export: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 /** Options every command accepts. */
