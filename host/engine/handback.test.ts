@@ -49,6 +49,8 @@ describe('loans and hand-back on the fake recorder', () => {
     expect(wiped[0]).toMatchObject({ recordings: [{ number: 1 }, { number: 2 }], details: { certificate: back!.certificatePath.split('/').at(-1), loan: { id: one.id } } });
     expect(Object.keys(wiped[0]!.files)).toEqual([back!.certificatePath.split('/').at(-1)]);
     expect(h.of('handback.done')).toHaveLength(1);
+    // The folder with its wipe certificate still verifies (the certificate is not a stray sidecar).
+    expect(await h.engine.verify([loanFolder(root, one)])).toMatchObject({ ok: true, problems: [] });
 
     // The next family: numbers start again from 1 (a recorder without its number memory).
     const two = await h.engine.loans.open({ reference: 'ADV-2026-002' });
