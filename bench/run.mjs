@@ -261,6 +261,7 @@ if (on('link')) {
 // ---- 3: unpaced pty, app vs raw --------------------------------------------------------------
 let bigLibrary = null;
 const app = [];
+const compared = [];
 const raw = [];
 if (on('unpaced') || on('verify')) {
   console.log('\n[unpaced] making a ~100 MB recording (48 kHz, ramp) ...');
@@ -270,9 +271,14 @@ if (on('unpaced') || on('verify')) {
     const dest = L.tempDir('rec-bench-biglib-');
     const r = await withSim(img, { speed: 1 }, (sim) => syncCli(sim.link, dest));
     bigLibrary = dest;
-    app.push(r);
+    app.push({ ...r, load: L.machine().loadavg.split(' ')[0] });
     if (!on('unpaced')) break;
     console.log(`  app rep ${rep}: ${(r.bytes / 1e6).toFixed(1)} MB, transfer ${fmt(r.transferS)} s = ${fmt(r.bytes / r.transferS / 1e6, 1)} MB/s, wall ${fmt(r.wallS)} s, CPU ${fmt(r.cpuS)} s`);
+    if (COMPARE) {
+      const c = await withSim(img, { speed: 1 }, (sim) => syncCli(sim.link, L.tempDir('rec-bench-biglib-'), [], { cli: APPS[1].cli }));
+      compared.push({ ...c, load: L.machine().loadavg.split(' ')[0] });
+      console.log(`  compared rep ${rep}: transfer ${fmt(c.bytes / c.transferS / 1e6, 1)} MB/s, wall ${fmt(c.wallS)} s, CPU ${fmt(c.cpuS)} s`);
+    }
     const dir = L.tempDir('rec-bench-raw-');
     const link = join(dir, 'raw');
     const b = L.start(blaster, [link, String(r.bytes)], { timeoutMs: 120_000 });
@@ -286,15 +292,19 @@ if (on('unpaced') || on('verify')) {
   }
 }
 if (on('unpaced')) {
-  const appMBs = L.stats(app.map((r) => r.bytes / r.transferS / 1e6));
-  const appWallMBs = L.stats(app.map((r) => r.bytes / r.wallS / 1e6));
   const rawMBs = L.stats(raw.map((x) => x.bytes / x.ms / 1e3));
-  const cpu = L.stats(app.map((r) => (r.cpuS * 100e6) / r.bytes));
-  row({ goal: '3', what: `unpaced pty: app throughput, transfer phase (MB/s), ${(app[0].bytes / 1e6).toFixed(0)} MB`, value: fmt(appMBs.median, 1), noise: pct(appMBs), cmd: 'npm run bench -- --only unpaced' });
-  row({ goal: '3', what: 'unpaced pty: whole `recorder sync` incl. verification (MB/s)', value: fmt(appWallMBs.median, 1), noise: pct(appWallMBs), cmd: 'npm run bench -- --only unpaced' });
-  row({ goal: '3', what: 'raw pty throughput, same run (C writer -> serialport reader, MB/s)', value: fmt(rawMBs.median, 1), noise: pct(rawMBs), cmd: 'npm run bench -- --only unpaced' });
-  row({ goal: '3', what: 'app / raw', value: fmt(appMBs.median / rawMBs.median), goal_value: '>= 0.75', cmd: 'npm run bench -- --only unpaced' });
-  row({ goal: '3', what: 'app CPU seconds per 100 MB (user+system, whole sync incl. verify)', value: fmt(cpu.median, 2), noise: pct(cpu), cmd: 'npm run bench -- --only unpaced' });
+  const cmd = `npm run bench -- --only unpaced${COMPARE ? ' --compare DIR' : ''}`;
+  for (const [who, runs] of [['', app], [`compared build (${COMPARE}): `, compared]]) {
+    if (!runs.length) continue;
+    const appMBs = L.stats(runs.map((r) => r.bytes / r.transferS / 1e6));
+    const appWallMBs = L.stats(runs.map((r) => r.bytes / r.wallS / 1e6));
+    const cpu = L.stats(runs.map((r) => (r.cpuS * 100e6) / r.bytes));
+    row({ goal: '3', what: `${who}unpaced pty: app throughput, transfer phase (MB/s), ${(runs[0].bytes / 1e6).toFixed(0)} MB (load ${runs.map((r) => r.load).join('/')})`, value: fmt(appMBs.median, 1), noise: pct(appMBs), cmd });
+    row({ goal: '3', what: `${who}unpaced pty: whole \`recorder sync\` incl. verification (MB/s)`, value: fmt(appWallMBs.median, 1), noise: pct(appWallMBs), cmd });
+    row({ goal: '3', what: `${who}app / raw`, value: fmt(appMBs.median / rawMBs.median), goal_value: '>= 0.75', cmd });
+    row({ goal: '3', what: `${who}app CPU seconds per 100 MB (user+system, whole sync incl. verify)`, value: fmt(cpu.median, 2), goal_value: '<= 3', noise: pct(cpu), cmd });
+  }
+  row({ goal: '3', what: 'raw pty throughput, same run (C writer -> serialport reader, MB/s)', value: fmt(rawMBs.median, 1), noise: pct(rawMBs), cmd });
 }
 
 // ---- startup: the fixed cost of a `recorder sync` with nothing to copy (issue 17) -------------
