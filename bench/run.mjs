@@ -3,7 +3,7 @@
 // printed and written to bench/results/<date>.json and bench/results/latest.md (the table that
 // docs/benchmarks.md quotes). Not part of `npm test`.
 //
-//   node bench/run.mjs [--only paced,link,unpaced,startup,resume,stall,verify,sweep,retransmit,crypto,evidence,encrypted] [--reps N] [--compare DIR]
+//   node bench/run.mjs [--only paced,link,unpaced,startup,resume,stall,verify,sweep,retransmit,crypto,evidence,encrypted] [--reps N] [--compare DIR [--compare-label NAME]]
 //
 // --compare DIR: another checkout of the project with its app built (DIR/dist), e.g. the commit
 // before a change; the link, unpaced and startup groups then run it too, interleaved with this
@@ -31,10 +31,12 @@ const arg = (n, d) => {
 };
 const ONLY = arg('only', 'paced,link,unpaced,startup,resume,stall,verify,sweep,retransmit,crypto,evidence,encrypted').split(',');
 const REPS = Number(arg('reps', '3'));
-const COMPARE = arg('compare', null);
+const COMPARE_DIR = arg('compare', null);
+/** How the compared build is named in the results (never its path): --compare-label, or its folder's name. */
+const COMPARE = COMPARE_DIR ? arg('compare-label', COMPARE_DIR.replace(/\/+$/, '').split('/').pop()) : null;
 /** The apps measured: this build, and with --compare the other build too. */
-const APPS = [{ name: 'app', cli: L.CLI }, ...(COMPARE ? [{ name: 'compared', cli: join(COMPARE, 'dist', 'host', 'cli', 'main.js') }] : [])];
-if (COMPARE && !existsSync(APPS[1].cli)) throw new Error(`--compare ${COMPARE}: no app built there (${APPS[1].cli})`);
+const APPS = [{ name: 'app', cli: L.CLI }, ...(COMPARE_DIR ? [{ name: 'compared', cli: join(COMPARE_DIR, 'dist', 'host', 'cli', 'main.js') }] : [])];
+if (COMPARE_DIR && !existsSync(APPS[1].cli)) throw new Error(`--compare ${COMPARE_DIR}: no app built there (${APPS[1].cli})`);
 const on = (name) => ONLY.includes(name);
 
 const USB = 1_000_000; // USB full speed, about what CDC reaches in practice (bytes/s)
