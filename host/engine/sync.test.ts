@@ -199,13 +199,16 @@ describe('sync', () => {
     expect(lengths[0]).toBe(4088);
     // the best size at 3e-4 is about 400 bytes: the last reads are near the smallest allowed
     expect(Math.max(...lengths.slice(-50))).toBeLessThanOrEqual(1024);
-    expect(Math.min(...lengths.slice(0, -1))).toBeGreaterThanOrEqual(MIN_READ); // all but the end of the file
+    // all but the READ of the end of the file (not always the last sent: resends may follow it)
+    const inside = audioReads(h).filter((l) => Number(l.req.offset) + Number(l.req.length) < rec.file.length);
+    expect(inside.length).toBeGreaterThan(lengths.length - 10);
+    expect(Math.min(...inside.map((l) => Number(l.req.length)))).toBeGreaterThanOrEqual(MIN_READ);
     expect(h.types()).not.toContain('link.disconnected');
     expect(readFileSync(join(h.dest, wavs(h.dest)[0]!)).equals(rec.file)).toBe(true);
   });
 
   test('a clean link keeps the largest READ', async () => {
-    const h = setup();
+    const h = setup({ timeoutMs: 10_000 }); // no answer late on a loaded machine: nothing is lost here
     h.device.addRecording({ samples: 100_000 });
     await h.engine.sync({ dest: h.dest });
     const lengths = audioReads(h).map((l) => Number(l.req.length));
