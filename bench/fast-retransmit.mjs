@@ -16,7 +16,7 @@ ProtocolClient.prototype.onFrame = function onFrame(f) {
       if (seq === f.seq) break;
       if (p.name !== 'READ') continue;
       this.pending.delete(seq);
-      p.resolve(null); // as a timeout does: the request loop sends it again with a new seq
+      p.resolve('noise'); // as a lost try: the request loop sends it again with a new seq
     }
   }
   return original.call(this, f);

@@ -123,14 +123,15 @@ export async function ptyPair(dir, name) {
 }
 
 /**
- * Runs the real app (dist/host/cli/main.js) with bench/cpu-hook.mjs, which writes the process's
- * CPU time at exit. Returns wall ms, CPU seconds, JSON events, exit code.
+ * Runs the real app (dist/host/cli/main.js, or o.cli: another build of it, for a comparison) with
+ * bench/cpu-hook.mjs, which writes the process's CPU time at exit; o.nodeArgs go to node (e.g.
+ * --cpu-prof). Returns wall ms, CPU seconds, JSON events, exit code.
  */
 export async function runApp(args, o = {}) {
   const cpuFile = join(o.dir ?? tempDir(), `cpu-${Math.random().toString(36).slice(2, 8)}.json`);
   const events = [];
   const preload = ['./cpu-hook.mjs', ...(o.preload ?? [])].flatMap((m) => ['--import', new URL(m, import.meta.url).href]);
-  const p = start(process.execPath, [...preload, CLI, ...args, '--json'], {
+  const p = start(process.execPath, [...(o.nodeArgs ?? []), ...preload, o.cli ?? CLI, ...args, '--json'], {
     timeoutMs: o.timeoutMs ?? 900_000,
     env: { CI: '1', BENCH_CPU_FILE: cpuFile },
     onLine: (l) => {

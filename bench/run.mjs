@@ -3,7 +3,11 @@
 // printed and written to bench/results/<date>.json and bench/results/latest.md (the table that
 // docs/benchmarks.md quotes). Not part of `npm test`.
 //
-//   node bench/run.mjs [--only paced,unpaced,resume,stall,verify,sweep,retransmit,crypto,evidence,encrypted] [--reps N]
+//   node bench/run.mjs [--only paced,link,unpaced,startup,resume,stall,verify,sweep,retransmit,crypto,evidence,encrypted] [--reps N] [--compare DIR [--compare-label NAME]]
+//
+// --compare DIR: another checkout of the project with its app built (DIR/dist), e.g. the commit
+// before a change; the link, unpaced and startup groups then run it too, interleaved with this
+// one repeat by repeat, so that both see the same load.
 //
 // Needs `npm run build` first (npm run bench does it). Builds a release simulator in
 // firmware/build-bench (and one with 8 KiB frames in firmware/build-bench-8k), compiles the
@@ -25,8 +29,14 @@ const arg = (n, d) => {
   const i = argv.indexOf(`--${n}`);
   return i >= 0 ? argv[i + 1] : d;
 };
-const ONLY = arg('only', 'paced,unpaced,resume,stall,verify,sweep,retransmit,crypto,evidence,encrypted').split(',');
+const ONLY = arg('only', 'paced,link,unpaced,startup,resume,stall,verify,sweep,retransmit,crypto,evidence,encrypted').split(',');
 const REPS = Number(arg('reps', '3'));
+const COMPARE_DIR = arg('compare', null);
+/** How the compared build is named in the results (never its path): --compare-label, or its folder's name. */
+const COMPARE = COMPARE_DIR ? arg('compare-label', COMPARE_DIR.replace(/\/+$/, '').split('/').pop()) : null;
+/** The apps measured: this build, and with --compare the other build too. */
+const APPS = [{ name: 'app', cli: L.CLI }, ...(COMPARE_DIR ? [{ name: 'compared', cli: join(COMPARE_DIR, 'dist', 'host', 'cli', 'main.js') }] : [])];
+if (COMPARE_DIR && !existsSync(APPS[1].cli)) throw new Error(`--compare ${COMPARE_DIR}: no app built there (${APPS[1].cli})`);
 const on = (name) => ONLY.includes(name);
 
 const USB = 1_000_000; // USB full speed, about what CDC reaches in practice (bytes/s)
@@ -36,7 +46,7 @@ const LINKS = [
   { name: 'UART 921600', key: 'uart', rate: UART, seconds: 32 }, // 16 kHz: 1.0 MB
 ];
 
-const results = { date: new Date().toISOString(), machine: L.machine(), reps: REPS, rows: [], notes: [] };
+const results = { date: new Date().toISOString(), machine: L.machine(), reps: REPS, compare: COMPARE, rows: [], notes: [] };
 const outDir = join(L.BENCH, 'results');
 const stamp = results.date.replace(/[:.]/g, '-');
 const row = (r) => {
@@ -103,11 +113,12 @@ async function withRelay(devicePath, o, fn) {
 
 /** Our sync through the real CLI; returns wall s, transfer s, bytes, CPU s. */
 async function syncCli(port, dest, extra = [], o = {}) {
-  const r = await L.runApp(['sync', '--port', port, '--dest', dest, ...extra], { timeoutMs: o.timeoutMs ?? 900_000, onEvent: o.onEvent, preload: o.preload });
+  const r = await L.runApp(['sync', '--port', port, '--dest', dest, ...extra], { timeoutMs: o.timeoutMs ?? 900_000, onEvent: o.onEvent, preload: o.preload, cli: o.cli });
   const res = r.events.at(-1)?.result;
   if (r.code !== 0 || !res?.ok) throw new Error(`sync failed (${r.code}): ${r.stderr.slice(-1500)} ${JSON.stringify(r.events.at(-1)).slice(0, 500)}`);
   const tp = L.transferPhase(r.events);
-  return { t0: r.t0, wallS: r.wallMs / 1000, transferS: tp ? tp.ms / 1000 : null, bytes: res.bytes, cpuS: r.cpu ? (r.cpu.userUs + r.cpu.systemUs) / 1e6 : null, events: r.events, retries: r.events.filter((e) => e.type === 'file.retry').length };
+  const count = (type) => r.events.filter((e) => e.type === type).length;
+  return { t0: r.t0, wallS: r.wallMs / 1000, transferS: tp ? tp.ms / 1000 : null, bytes: res.bytes, cpuS: r.cpu ? (r.cpu.userUs + r.cpu.systemUs) / 1e6 : null, events: r.events, retries: count('file.retry'), reconnects: count('link.reconnected'), disconnects: count('link.disconnected') };
 }
 
 /** Sync through the engine with window/chunk options (bench/sync-engine.mjs), in its own process. */
@@ -211,9 +222,48 @@ if (on('paced')) {
   }
 }
 
+// ---- link under errors (issue 17): goodput at 0, 1e-5 and 1e-4 byte corruption, reconnects ----
+// One recording through the relay paced at USB FS, corruption both ways; with --compare the other
+// build runs the same seed right after this one. Duplicated: bytes the device sent beyond one
+// clean sync's (damaged frames sent again, re-reads after a reconnect) per recording byte.
+if (on('link')) {
+  const SECONDS = Number(arg('link-seconds', '250')); // 16 kHz: 8.0 MB
+  console.log(`\n[link] USB FS: making a ${SECONDS} s recording ...`);
+  const img = await makeImage('link', { seconds: SECONDS });
+  const cmd = `npm run bench -- --only link${COMPARE ? ' --compare DIR' : ''}`;
+  let cleanDeviceBytes = null;
+  for (const corrupt of [0, 1e-5, 1e-4]) {
+    const runs = Object.fromEntries(APPS.map((a) => [a.name, []]));
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const a of APPS) {
+        const r = await withSim(img, {}, (sim) =>
+          withRelay(sim.link, { rate: USB, corrupt, seed: 21 + rep }, async (appLink, relay) => ({ ...(await syncCli(appLink, L.tempDir('rec-bench-lib-'), [], { cli: a.cli, timeoutMs: 1_200_000 })), deviceBytes: relay.stats().toApp.bytesIn, load: L.machine().loadavg })),
+        );
+        if (!corrupt) cleanDeviceBytes = Math.min(cleanDeviceBytes ?? Infinity, r.deviceBytes);
+        runs[a.name].push(r);
+        console.log(`  ${a.name} corrupt=${corrupt} rep ${rep}: transfer ${fmt(r.bytes / r.transferS / USB)}, whole ${fmt(r.bytes / r.wallS / USB)} of the link, ${fmt(r.wallS)} s, retries ${r.retries}, reconnects ${r.reconnects}, load ${r.load}`);
+      }
+    }
+    const tag = corrupt ? `corruption ${corrupt}/byte` : 'clean';
+    for (const a of APPS) {
+      const rs = runs[a.name];
+      const who = a.name === 'app' ? 'this build' : `compared build (${COMPARE})`;
+      const tr = L.stats(rs.map((r) => r.bytes / r.transferS / USB));
+      const wh = L.stats(rs.map((r) => r.bytes / r.wallS / USB));
+      const dup = L.stats(rs.map((r) => (r.deviceBytes - cleanDeviceBytes) / r.bytes));
+      const size = `${(rs[0].bytes / 1e6).toFixed(1)} MB`;
+      const loads = rs.map((r) => r.load.split(' ')[0]).join('/');
+      row({ goal: 'link', what: `${who}: goodput, USB FS, ${size}, ${tag}, transfer phase (load ${loads})`, value: fmt(tr.median), goal_value: corrupt === 1e-4 ? '>= 0.80' : corrupt ? '>= 0.97' : '>= 0.984', noise: pct(tr), cmd });
+      row({ goal: 'link', what: `${who}: goodput, USB FS, ${size}, ${tag}, whole \`recorder sync\``, value: fmt(wh.median), noise: pct(wh), cmd });
+      row({ goal: 'link', what: `${who}: USB FS, ${tag}: reconnects / retry lines / duplicated bytes per recording byte`, value: `${rs.map((r) => r.reconnects).join('/')} / ${rs.map((r) => r.retries).join('/')} / ${fmt(dup.median)}`, goal_value: corrupt ? '0 reconnects' : '', noise: pct(dup), cmd });
+    }
+  }
+}
+
 // ---- 3: unpaced pty, app vs raw --------------------------------------------------------------
 let bigLibrary = null;
 const app = [];
+const compared = [];
 const raw = [];
 if (on('unpaced') || on('verify')) {
   console.log('\n[unpaced] making a ~100 MB recording (48 kHz, ramp) ...');
@@ -223,9 +273,14 @@ if (on('unpaced') || on('verify')) {
     const dest = L.tempDir('rec-bench-biglib-');
     const r = await withSim(img, { speed: 1 }, (sim) => syncCli(sim.link, dest));
     bigLibrary = dest;
-    app.push(r);
+    app.push({ ...r, load: L.machine().loadavg.split(' ')[0] });
     if (!on('unpaced')) break;
     console.log(`  app rep ${rep}: ${(r.bytes / 1e6).toFixed(1)} MB, transfer ${fmt(r.transferS)} s = ${fmt(r.bytes / r.transferS / 1e6, 1)} MB/s, wall ${fmt(r.wallS)} s, CPU ${fmt(r.cpuS)} s`);
+    if (COMPARE) {
+      const c = await withSim(img, { speed: 1 }, (sim) => syncCli(sim.link, L.tempDir('rec-bench-biglib-'), [], { cli: APPS[1].cli }));
+      compared.push({ ...c, load: L.machine().loadavg.split(' ')[0] });
+      console.log(`  compared rep ${rep}: transfer ${fmt(c.bytes / c.transferS / 1e6, 1)} MB/s, wall ${fmt(c.wallS)} s, CPU ${fmt(c.cpuS)} s`);
+    }
     const dir = L.tempDir('rec-bench-raw-');
     const link = join(dir, 'raw');
     const b = L.start(blaster, [link, String(r.bytes)], { timeoutMs: 120_000 });
@@ -239,15 +294,47 @@ if (on('unpaced') || on('verify')) {
   }
 }
 if (on('unpaced')) {
-  const appMBs = L.stats(app.map((r) => r.bytes / r.transferS / 1e6));
-  const appWallMBs = L.stats(app.map((r) => r.bytes / r.wallS / 1e6));
   const rawMBs = L.stats(raw.map((x) => x.bytes / x.ms / 1e3));
-  const cpu = L.stats(app.map((r) => (r.cpuS * 100e6) / r.bytes));
-  row({ goal: '3', what: `unpaced pty: app throughput, transfer phase (MB/s), ${(app[0].bytes / 1e6).toFixed(0)} MB`, value: fmt(appMBs.median, 1), noise: pct(appMBs), cmd: 'npm run bench -- --only unpaced' });
-  row({ goal: '3', what: 'unpaced pty: whole `recorder sync` incl. verification (MB/s)', value: fmt(appWallMBs.median, 1), noise: pct(appWallMBs), cmd: 'npm run bench -- --only unpaced' });
-  row({ goal: '3', what: 'raw pty throughput, same run (C writer -> serialport reader, MB/s)', value: fmt(rawMBs.median, 1), noise: pct(rawMBs), cmd: 'npm run bench -- --only unpaced' });
-  row({ goal: '3', what: 'app / raw', value: fmt(appMBs.median / rawMBs.median), goal_value: '>= 0.75', cmd: 'npm run bench -- --only unpaced' });
-  row({ goal: '3', what: 'app CPU seconds per 100 MB (user+system, whole sync incl. verify)', value: fmt(cpu.median, 2), noise: pct(cpu), cmd: 'npm run bench -- --only unpaced' });
+  const cmd = `npm run bench -- --only unpaced${COMPARE ? ' --compare DIR' : ''}`;
+  for (const [who, runs] of [['', app], [`compared build (${COMPARE}): `, compared]]) {
+    if (!runs.length) continue;
+    const appMBs = L.stats(runs.map((r) => r.bytes / r.transferS / 1e6));
+    const appWallMBs = L.stats(runs.map((r) => r.bytes / r.wallS / 1e6));
+    const cpu = L.stats(runs.map((r) => (r.cpuS * 100e6) / r.bytes));
+    row({ goal: '3', what: `${who}unpaced pty: app throughput, transfer phase (MB/s), ${(runs[0].bytes / 1e6).toFixed(0)} MB (load ${runs.map((r) => r.load).join('/')})`, value: fmt(appMBs.median, 1), noise: pct(appMBs), cmd });
+    row({ goal: '3', what: `${who}unpaced pty: whole \`recorder sync\` incl. verification (MB/s)`, value: fmt(appWallMBs.median, 1), noise: pct(appWallMBs), cmd });
+    row({ goal: '3', what: `${who}app / raw`, value: fmt(appMBs.median / rawMBs.median), goal_value: '>= 0.75', cmd });
+    row({ goal: '3', what: `${who}app CPU seconds per 100 MB (user+system, whole sync incl. verify)`, value: fmt(cpu.median, 2), goal_value: '<= 3', noise: pct(cpu), cmd });
+  }
+  row({ goal: '3', what: 'raw pty throughput, same run (C writer -> serialport reader, MB/s)', value: fmt(rawMBs.median, 1), noise: pct(rawMBs), cmd });
+}
+
+// ---- startup: the fixed cost of a `recorder sync` with nothing to copy (issue 17) -------------
+// A small card already in the library: process start to exit (Node, modules, HELLO, identity,
+// clock, LIST, JOURNAL, the library copy checked again), wall and CPU; interleaved with --compare.
+if (on('startup')) {
+  console.log('\n[startup] recorder sync with nothing to copy ...');
+  const img = await makeImage('startup', { seconds: 5, sizeMb: 64 });
+  const cmd = `npm run bench -- --only startup${COMPARE ? ' --compare DIR' : ''}`;
+  await withSim(img, { speed: 50 }, async (sim) => {
+    const dest = L.tempDir('rec-bench-lib-');
+    await syncCli(sim.link, dest);
+    const runs = Object.fromEntries(APPS.map((a) => [a.name, []]));
+    for (let rep = 0; rep < Math.max(5, REPS); rep++) {
+      for (const a of APPS) {
+        const r = await syncCli(sim.link, dest, [], { cli: a.cli });
+        if (r.bytes !== 0) throw new Error('the startup sync copied something');
+        runs[a.name].push({ ...r, load: L.machine().loadavg.split(' ')[0] });
+      }
+    }
+    for (const a of APPS) {
+      const who = a.name === 'app' ? 'this build' : `compared build (${COMPARE})`;
+      const wall = L.stats(runs[a.name].map((r) => r.wallS));
+      const cpu = L.stats(runs[a.name].map((r) => r.cpuS));
+      row({ goal: 'startup', what: `${who}: \`recorder sync\` with nothing to copy, process start to exit: seconds (load ${runs[a.name].map((r) => r.load).join('/')})`, value: fmt(wall.median, 3), goal_value: '< 0.5', noise: pct(wall), cmd });
+      row({ goal: 'startup', what: `${who}: the same, CPU seconds (user+system)`, value: fmt(cpu.median, 3), noise: pct(cpu), cmd });
+    }
+  });
 }
 
 // ---- 4: resume after a disconnect ------------------------------------------------------------

@@ -14,36 +14,56 @@ export type ResponseOf<C extends CommandName> = StructTypes[(typeof COMMANDS)[C]
 export interface ClientOptions {
   /** Time to wait for each answer before resending, ms. */
   timeoutMs?: number;
-  /** Resends after a timeout (for requests that are safe to repeat). */
+  /** Resends after tries on which nothing at all arrived (for requests that are safe to repeat). */
   retries?: number;
+  /**
+   * Further resends after tries lost to noise: bytes kept arriving but this answer did not (it
+   * was damaged, or late). A noisy link is not a dead one; only requests safe to repeat get them.
+   */
+  noisyRetries?: number;
   /** Payload limit the host offers in HELLO. */
   maxPayload?: number;
   onState?: (e: StateEvent) => void;
   /** A damaged or unexpected frame arrived (already counted in `noise`). */
   onNoise?: (reason: string) => void;
-  /** A request is being sent again after a timeout. */
-  onRetry?: (command: CommandName, attempt: number, req: unknown) => void;
+  /** A request is being sent again: after silence (a timeout with nothing received) or noise. */
+  onRetry?: (command: CommandName, attempt: number, req: unknown, cause: LostTry) => void;
 }
+
+/**
+ * Why a try got no answer. 'silence': nothing at all arrived while it waited (a dead link, or a
+ * recorder that stopped); 'noise': the link carried bytes, but not this answer intact (a damaged
+ * frame, or an answer later than the timeout).
+ */
+export type LostTry = 'silence' | 'noise';
 
 export interface RequestOptions {
   retries?: number;
+  /** Resends after noise (ClientOptions.noisyRetries); none by default when `retries` is 0. */
+  noisyRetries?: number;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Called for each try of this request lost to noise, before it is sent again. */
+  onNoisyTry?: () => void;
 }
 
 interface Pending {
   command: number;
   name: CommandName;
-  /** The answer, or null when the request counts as lost (it is then sent again). */
-  resolve: (f: Frame | null) => void;
+  /** The answer, or why the try counts as lost (it is then sent again). */
+  resolve: (f: Frame | LostTry) => void;
   reject: (e: Error) => void;
 }
+
+/** Default ClientOptions.noisyRetries: at a third of all frames damaged, 40 losses in a row happen once in 10^19. */
+const NOISY_RETRIES = 40;
 
 const COMMAND_BY_ID = new Map<number, CommandName>(Object.entries(COMMANDS).map(([k, v]) => [v.id, k as CommandName]));
 
 export class ProtocolClient {
   readonly timeoutMs: number;
   readonly retries: number;
+  readonly noisyRetries: number;
   readonly offeredMaxPayload: number;
   /** Payload limit agreed in HELLO (the protocol minimum until then). */
   maxPayload: number = PROTOCOL.minMaxPayload;
@@ -51,6 +71,8 @@ export class ProtocolClient {
   noise = 0;
   /** Valid frames received so far. */
   goodFrames = 0;
+  /** Bytes received so far (what tells a noisy link from a silent one). */
+  receivedBytes = 0;
   /** Protocol version of frames from a device speaking another version, if any were seen. */
   foreignVersion: number | null = null;
   private readonly deframer = new Deframer(PROTOCOL.absoluteMaxPayload);
@@ -68,6 +90,7 @@ export class ProtocolClient {
   ) {
     this.timeoutMs = opts.timeoutMs ?? 2000;
     this.retries = opts.retries ?? 3;
+    this.noisyRetries = opts.noisyRetries ?? NOISY_RETRIES;
     this.offeredMaxPayload = Math.min(opts.maxPayload ?? PROTOCOL.absoluteMaxPayload, PROTOCOL.absoluteMaxPayload);
     this.unsubs.push(transport.onData((b) => this.onData(b)));
     this.unsubs.push(
@@ -130,17 +153,20 @@ export class ProtocolClient {
     const cmd = COMMANDS[name];
     const payload = encodeStruct(cmd.request, req as unknown as StructValue);
     const retries = opts.retries ?? this.retries;
+    const noisyRetries = opts.noisyRetries ?? (retries > 0 ? this.noisyRetries : 0);
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    let silentTries = 0;
+    let noisyTries = 0;
     for (let attempt = 0; ; attempt++) {
       if (this.closed) throw this.closed;
       if (opts.signal?.aborted) throw new EngineError('CANCELLED', 'Stopped.', '');
-      if (attempt > 0) this.opts.onRetry?.(name, attempt, req);
       const seq = this.allocSeq();
-      const frame = await new Promise<Frame | null>((resolve, reject) => {
+      const receivedBefore = this.receivedBytes;
+      const outcome = await new Promise<Frame | LostTry>((resolve, reject) => {
         const timer = setTimeout(() => {
           this.pending.delete(seq);
           signal?.removeEventListener('abort', onAbort);
-          resolve(null);
+          resolve(this.lostTryCause(receivedBefore));
         }, timeoutMs);
         const signal = opts.signal;
         const onAbort = () => {
@@ -177,11 +203,26 @@ export class ProtocolClient {
           }
         });
       });
-      if (frame) return { value: this.decodeResponse(name, frame), payload: frame.payload };
-      if (attempt >= retries) {
+      if (typeof outcome !== 'string') return { value: this.decodeResponse(name, outcome), payload: outcome.payload };
+      if (outcome === 'noise' && noisyTries < noisyRetries) {
+        noisyTries++;
+        opts.onNoisyTry?.();
+      } else if (outcome === 'noise' && noisyRetries > 0) {
+        throw new EngineError('LINK_NOISE', `The cable to the recorder damaged ${name} ${noisyTries + 1} times in a row while the recorder kept answering.`, 'Try another USB cable or port, then run the command again; a copy continues where it stopped.');
+      } else if (silentTries++ >= retries) {
         throw new EngineError('TIMEOUT', `The recorder stopped answering (${name} got no reply after ${attempt + 1} tries).`, 'Check the cable; unplug and re-plug the recorder and run the command again.');
       }
+      this.opts.onRetry?.(name, attempt + 1, req, outcome);
     }
+  }
+
+  /**
+   * A try that timed out was lost to noise when bytes arrived while it waited, from a recorder
+   * known to be there (a valid frame seen): a port that sends only garbage is not a recorder, and
+   * its tries count as silence.
+   */
+  private lostTryCause(receivedBefore: number): LostTry {
+    return this.receivedBytes !== receivedBefore && this.goodFrames > 0 ? 'noise' : 'silence';
   }
 
   private decodeResponse<C extends CommandName>(name: C, frame: Frame): ResponseOf<C> {
@@ -190,7 +231,8 @@ export class ProtocolClient {
       throw new DeviceError(deviceErrorInfo(err.code, err.detail), name);
     }
     try {
-      return decodeStruct(COMMANDS[name].response, frame.payload) as unknown as ResponseOf<C>;
+      // The frame's payload is this answer's own (a fresh decode): its bytes need no second copy.
+      return decodeStruct(COMMANDS[name].response, frame.payload, true) as unknown as ResponseOf<C>;
     } catch (e) {
       if (e instanceof PayloadError) {
         throw new EngineError('NOT_A_RECORDER', `The recorder sent an answer to ${name} that this app cannot understand (${e.message}).`, 'Update the companion app or the recorder so they match.');
@@ -218,6 +260,7 @@ export class ProtocolClient {
   }
 
   private onData(chunk: Buffer): void {
+    this.receivedBytes += chunk.length;
     for (const item of this.deframer.push(chunk)) {
       if (item.ok) {
         this.onFrame(item.frame);
@@ -285,7 +328,7 @@ export class ProtocolClient {
       if (q.name !== 'READ') continue;
       this.pending.delete(seq);
       this.lostReads++;
-      q.resolve(null);
+      q.resolve('noise');
     }
   }
 

@@ -233,7 +233,8 @@ export type EngineEvent =
       /** Seconds remaining at the current rate, or null when unknown. */
       etaSeconds: number | null;
     })
-  | (Base & { type: 'file.retry'; number: number; offset: number; attempt: number; message: string })
+  /** cause: 'noise' when the link carried bytes but not this answer intact, 'silence' when nothing arrived. */
+  | (Base & { type: 'file.retry'; number: number; offset: number; attempt: number; cause: 'noise' | 'silence'; message: string })
   | (Base & {
       type: 'file.verified';
       number: number;

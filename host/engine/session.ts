@@ -3,7 +3,7 @@
  * come back after an unplug.
  */
 import type { Info } from '../../protocol/generated/types.js';
-import { ProtocolClient } from './client.js';
+import { ProtocolClient, type LostTry } from './client.js';
 import { cardStateName, deviceIdHex, recStateName, summariseInfo } from './convert.js';
 import { choosePort, type Candidate, type DiscoveryOptions } from './discovery.js';
 import { EngineError } from './errors.js';
@@ -48,6 +48,7 @@ export class Session {
   port!: Candidate;
   private noiseReported = 0;
   private lastRetryNotice = -Infinity;
+  private lastRetryCause: LostTry | null = null;
   private noiseTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -83,12 +84,16 @@ export class Session {
       maxPayload: this.opts.maxPayload,
       onState: (s) => this.emit({ type: 'device.state', recState: recStateName(s.recState), cardState: cardStateName(s.cardState), number: s.number, samples: s.samples }),
       onNoise: () => this.scheduleNoiseReport(),
-      onRetry: (command, attempt, req) => {
+      onRetry: (command, attempt, req, cause) => {
         const r = req as { number?: number; offset?: number };
         const t = (this.opts.now ?? Date.now)();
-        if (command !== 'READ' || t - this.lastRetryNotice < 500) return; // one line per burst of timeouts
+        // one line per burst of lost tries, and one when their cause changes
+        if (command !== 'READ' || (t - this.lastRetryNotice < 500 && cause === this.lastRetryCause)) return;
         this.lastRetryNotice = t;
-        this.emit({ type: 'file.retry', number: r.number ?? 0, offset: r.offset ?? 0, attempt, message: `no answer for the block at byte ${r.offset ?? 0}; asking again (try ${attempt + 1}).` });
+        this.lastRetryCause = cause;
+        const at = r.offset ?? 0;
+        const message = cause === 'noise' ? `the block at byte ${at} arrived damaged (a noisy link: the recorder is answering); asking again (try ${attempt + 1}).` : `no answer for the block at byte ${at}; asking again (try ${attempt + 1}).`;
+        this.emit({ type: 'file.retry', number: r.number ?? 0, offset: at, attempt, cause, message });
       },
     });
     try {

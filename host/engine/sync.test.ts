@@ -4,6 +4,8 @@ import { readdirSync, readFileSync, statSync, writeFileSync, symlinkSync, exists
 import { join } from 'node:path';
 import { describe, expect, test, vi } from 'vitest';
 import type { Fs } from './library.js';
+import { xorshift32 } from '../../protocol/src/prng.js';
+import { MIN_READ } from './read-size.js';
 import { SLOWEST_HASH_BYTES_PER_S } from './sync.js';
 import { verifyLibraryFile } from './verify.js';
 import { setup } from './testing/harness.js';
@@ -11,6 +13,8 @@ import { setup } from './testing/harness.js';
 /** vi.waitFor's default of 1 s is too short on a loaded machine. */
 const SETTLE = { timeout: 15_000, interval: 10 };
 
+/** The READs of recordings' audio (not of their signed files). */
+const audioReads = (h: ReturnType<typeof setup>) => h.device.log.filter((l) => l.command === 'READ' && Number(l.req.part) === 0);
 const wavs = (dir: string) => readdirSync(dir).filter((n) => n.endsWith('.wav')).sort();
 
 describe('sync', () => {
@@ -132,6 +136,84 @@ describe('sync', () => {
     expect(h.of('file.retry').length).toBeGreaterThanOrEqual(1);
     expect(h.device.log.filter((l) => l.command === 'READ').length).toBeGreaterThan(Math.ceil(h.device.recordings.get(1)!.file.length / 4088));
     expect(readFileSync(join(h.dest, wavs(h.dest)[0]!)).equals(h.device.recordings.get(1)!.file)).toBe(true);
+  });
+
+  test('noise is not a dead recorder: a block damaged many times in a row is asked again, no reconnect', async () => {
+    const h = setup();
+    const rec = h.device.addRecording({ samples: 30000 });
+    // The answers for one block arrive damaged 9 times running (more than the 4 tries a silent link gets).
+    let damaged = 0;
+    h.device.faults.corruptResponse = ({ command }) => command === 'READ' && Number(h.device.log.at(-1)!.req.offset) === 3 * 4088 && damaged++ < 9;
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(true);
+    expect(damaged).toBe(10);
+    expect(h.types()).not.toContain('link.disconnected');
+    expect(h.of('error')).toEqual([]);
+    const retries = h.of('file.retry');
+    expect(retries.length).toBeGreaterThanOrEqual(1);
+    for (const e of retries) {
+      expect(e.cause).toBe('noise');
+      expect(e.message).toMatch(/noisy link/);
+    }
+    expect(JSON.stringify(h.events)).not.toMatch(/stopped answering/);
+    expect(readFileSync(join(h.dest, wavs(h.dest)[0]!)).equals(rec.file)).toBe(true);
+  });
+
+  test('a dead link is still one: nothing arrives, so the recorder "stopped answering" after the usual tries', async () => {
+    const h = setup({ reconnectTimeoutMs: 150 });
+    h.device.addRecording({ samples: 60000 });
+    const handle = h.device.handle.bind(h.device);
+    h.device.handle = (f) => {
+      if (h.device.readResponses >= 5) h.device.faults.silent = true;
+      return handle(f);
+    };
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(false);
+    expect(h.of('file.failed')).toEqual([expect.objectContaining({ number: 1, code: 'DISCONNECTED', message: expect.stringMatching(/did not come back/) })]);
+    // the tries in flight when it died saw the last answers arrive; the rest saw nothing
+    expect(h.of('file.retry').at(-1)!.cause).toBe('silence');
+    expect(h.of('link.disconnected')[0]!.message).toMatch(/stopped answering/);
+  });
+
+  test('a link too noisy for any READ to arrive fails with LINK_NOISE, the .part kept, no reconnect', async () => {
+    const h = setup();
+    h.device.addRecording({ samples: 30000 });
+    h.device.faults.corruptResponse = ({ command }) => command === 'READ' && Number(h.device.log.at(-1)!.req.offset) >= 2 * 4088;
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(false);
+    const failed = h.of('file.failed')[0]!;
+    expect(failed).toMatchObject({ number: 1, code: 'LINK_NOISE' });
+    expect(failed.message).toMatch(/damaged READ 41 times in a row while the recorder kept answering/);
+    expect(failed.partKept).toMatch(/\.wav\.part$/);
+    expect(h.types()).not.toContain('link.disconnected');
+  });
+
+  test('READs shrink on a noisy link (a byte error rate of 3e-4) and the copy still verifies', async () => {
+    const h = setup();
+    const rec = h.device.addRecording({ samples: 300_000 });
+    const rng = xorshift32(17);
+    h.device.faults.corruptResponse = ({ command, bytes }) => command === 'READ' && rng() / 2 ** 32 < 1 - (1 - 3e-4) ** bytes;
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(true);
+    const lengths = audioReads(h).map((l) => Number(l.req.length));
+    expect(lengths[0]).toBe(4088);
+    // the best size at 3e-4 is about 400 bytes: the last reads are near the smallest allowed
+    expect(Math.max(...lengths.slice(-50))).toBeLessThanOrEqual(1024);
+    // all but the READ of the end of the file (not always the last sent: resends may follow it)
+    const inside = audioReads(h).filter((l) => Number(l.req.offset) + Number(l.req.length) < rec.file.length);
+    expect(inside.length).toBeGreaterThan(lengths.length - 10);
+    expect(Math.min(...inside.map((l) => Number(l.req.length)))).toBeGreaterThanOrEqual(MIN_READ);
+    expect(h.types()).not.toContain('link.disconnected');
+    expect(readFileSync(join(h.dest, wavs(h.dest)[0]!)).equals(rec.file)).toBe(true);
+  });
+
+  test('a clean link keeps the largest READ', async () => {
+    const h = setup({ timeoutMs: 10_000 }); // no answer late on a loaded machine: nothing is lost here
+    h.device.addRecording({ samples: 100_000 });
+    await h.engine.sync({ dest: h.dest });
+    const lengths = audioReads(h).map((l) => Number(l.req.length));
+    expect(lengths.length).toBeGreaterThan(40);
+    expect(lengths.slice(0, -1).every((n) => n === 4088)).toBe(true);
   });
 
   test('garbage between frames does not disturb the copy', async () => {

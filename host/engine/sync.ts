@@ -49,6 +49,7 @@ import type { ProtocolClient, RequestOptions } from './client.js';
 import type { Emit, Session } from './session.js';
 import { copyStands, inspectFile, readerFor, verifyLibraryFile } from './verify.js';
 import { compareWav, hashRange } from './wav.js';
+import { MIN_READ, ReadSizer } from './read-size.js';
 
 export interface SyncOptions {
   /** Library folder; default ~/Recordings/<label or device id>. */
@@ -56,7 +57,7 @@ export interface SyncOptions {
   deleteAfterVerify?: boolean;
   /** READ requests kept in flight (capped by the device's maxInFlight). Default 8. */
   window?: number;
-  /** Bytes per READ; default maxPayload - 8. */
+  /** Bytes per READ, fixed; by default it follows the link's error rate, up to maxPayload - 8 (read-size.ts). */
   chunkSize?: number;
   /** Set the device clock after measuring its offset. Default true. */
   setTime?: boolean;
@@ -548,7 +549,7 @@ async function copyOne(ctx: CopyContext, e: ListEntry, result: SyncResult): Prom
     const partKept = target && (await exists(ctx.fs, target.part)) ? target.part : null;
     emit({ type: 'file.failed', number: e.number, code: x.code, message: x.message, action: x.action, partKept });
     result.failed.push({ number: e.number, code: x.code, message: x.message });
-    if (x.code === 'DISK_FULL' || x.code === 'DEST_UNWRITABLE' || x.code === 'DISCONNECTED' || x.code === 'TIMEOUT') throw new EngineError(x.code, `Sync stopped: ${x.message}`, x.action);
+    if (x.code === 'DISK_FULL' || x.code === 'DEST_UNWRITABLE' || x.code === 'DISCONNECTED' || x.code === 'TIMEOUT' || x.code === 'LINK_NOISE') throw new EngineError(x.code, `Sync stopped: ${x.message}`, x.action);
     return null;
   }
 }
@@ -627,8 +628,9 @@ async function transfer(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: S
     }
     emit({ type: 'file.started', number: e.number, fileName: path.basename(t.final), path: t.final, size, fromOffset: offset });
 
-    // Windowed reads
-    const chunk = Math.max(1, Math.min(ctx.o.chunkSize ?? Infinity, client.maxPayload - READ_HEADER));
+    // Windowed reads, their size following the link's error rate unless fixed by the caller
+    const maxChunk = Math.max(1, Math.min(ctx.o.chunkSize ?? Infinity, client.maxPayload - READ_HEADER));
+    const sizer = new ReadSizer(maxChunk, ctx.o.chunkSize !== undefined ? maxChunk : MIN_READ);
     const window = Math.max(1, Math.min(ctx.o.window ?? 8, session.info.maxInFlight || 1));
     const progress = new Progress(emit, e.number, size, ctx.o.progressIntervalMs ?? 250, ctx.now);
     progress.update(offset, true);
@@ -675,13 +677,14 @@ async function transfer(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: S
       while (!failure && !signal?.aborted && inflight.size < window && (todo.length || next < size)) {
         let req = todo.shift();
         if (!req) {
-          req = { o: next, len: Math.min(chunk, size - next) };
+          req = { o: next, len: Math.min(sizer.next(), size - next) };
           next += req.len;
         }
         const { o, len } = req;
         const p: Promise<void> = client
-          .request('READ', { number: e.number, offset: o, length: len, part: FILE_PART.AUDIO, reserved: Buffer.alloc(3) }, { signal })
+          .request('READ', { number: e.number, offset: o, length: len, part: FILE_PART.AUDIO, reserved: Buffer.alloc(3) }, { signal, onNoisyTry: () => sizer.lostToNoise(len) })
           .then((r) => {
+            sizer.answered(len);
             if (r.number !== e.number || r.offset !== o || r.data.length > len) {
               throw new EngineError('NOT_A_RECORDER', 'The recorder answered a read with the wrong data.', 'Unplug the recorder, plug it back in, and run sync again.');
             }

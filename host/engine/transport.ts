@@ -33,45 +33,70 @@ export function openError(path: string, e: unknown): EngineError {
   return new EngineError('PORT_NOT_FOUND', `Could not open ${path}: ${msg}.`, 'Unplug the recorder, plug it back in, and try again.');
 }
 
-/** What of serialport's Unix port binding (Linux, macOS) noticeHangUp needs. */
+/** What of serialport's Unix port binding (Linux, macOS) unixPortIo needs. */
 interface UnixPortBinding {
   readonly isOpen: boolean;
+  readonly fd: number | null;
+  writeOperation: Promise<void> | null;
   read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }>;
+  write(buffer: Buffer): Promise<void>;
 }
 type ReadAsync = (fd: number, buffer: Buffer, offset: number, length: number, position: null) => Promise<{ bytesRead: number; buffer: Buffer }>;
+type WriteAsync = (fd: number, buffer: Buffer, offset: number, length: number) => Promise<{ bytesWritten: number; buffer: Buffer }>;
 type UnixRead = (o: { binding: UnixPortBinding; buffer: Buffer; offset: number; length: number; fsReadAsync?: ReadAsync }) => Promise<{ buffer: Buffer; bytesRead: number }>;
+type UnixWrite = (o: { binding: UnixPortBinding; buffer: Buffer; offset?: number; fsWriteAsync?: WriteAsync }) => Promise<void>;
 
 /** The message of the read error a hang-up becomes (the port is then closed as unplugged). */
 export const HANG_UP_MESSAGE = 'the port was hung up';
 
 /**
- * Makes a hang-up of a Unix port close it at once. serialport reads again at once when read()
- * returns 0 bytes, but a hung-up terminal (the USB device gone, the other end of a pseudo-terminal
- * closed) reads 0 bytes for ever: its read loop then spins, and the hang-up is noticed only when
- * a write fails, after a request timeout (the port is non-blocking with VMIN 1, so 0 bytes means
- * nothing but a hang-up). Here a read of 0 bytes is an error, which serialport takes for a
- * disconnect: it closes the port with that error. Left as it is (the old behaviour) when this
- * serialport's reader cannot be reached.
+ * serialport's Unix reads and writes, with two changes.
+ *
+ * A hang-up closes the port at once. serialport reads again at once when read() returns 0 bytes,
+ * but a hung-up terminal (the USB device gone, the other end of a pseudo-terminal closed) reads
+ * 0 bytes for ever: its read loop then spins, and the hang-up is noticed only when a write fails,
+ * after a request timeout (the port is non-blocking with VMIN 1, so 0 bytes means nothing but a
+ * hang-up). Here a read of 0 bytes is an error, which serialport takes for a disconnect: it closes
+ * the port with that error.
+ *
+ * Reads and writes are made where serialport's poller says the port is ready, not in libuv's
+ * thread pool: serialport opens the port O_NONBLOCK, so a read or write returns at once (EAGAIN,
+ * which serialport's loops already wait out, when there is nothing to read or no room). Each
+ * answer and each request took a trip through the pool (two thread switches, an eventfd and
+ * futexes each way), which cost more CPU than the protocol and bounded a round trip.
+ *
+ * Left as it is (the old behaviour) when this serialport's reader or writer cannot be reached.
  */
-async function noticeHangUp(binding: UnixPortBinding): Promise<void> {
+async function unixPortIo(binding: UnixPortBinding): Promise<void> {
   let unixRead: UnixRead;
+  let unixWrite: UnixWrite;
   try {
     const { createRequire } = await import('node:module');
     const fromSerialport = createRequire(createRequire(import.meta.url).resolve('serialport'));
     unixRead = (fromSerialport('@serialport/bindings-cpp/dist/unix-read.js') as { unixRead: UnixRead }).unixRead;
+    unixWrite = (fromSerialport('@serialport/bindings-cpp/dist/unix-write.js') as { unixWrite: UnixWrite }).unixWrite;
   } catch {
     return;
   }
-  if (typeof unixRead !== 'function') return;
-  const { read } = await import('node:fs');
-  const { promisify } = await import('node:util');
-  const readAsync = promisify(read) as unknown as ReadAsync;
-  const readOrHangUp: ReadAsync = async (fd, buffer, offset, length, position) => {
-    const r = await readAsync(fd, buffer, offset, length, position);
-    if (r.bytesRead === 0 && length > 0) throw new Error(HANG_UP_MESSAGE);
-    return r;
+  if (typeof unixRead !== 'function' || typeof unixWrite !== 'function') return;
+  const { readSync, writeSync } = await import('node:fs');
+  const readNow: ReadAsync = async (fd, buffer, offset, length, position) => {
+    const bytesRead = readSync(fd, buffer, offset, length, position);
+    if (bytesRead === 0 && length > 0) throw new Error(HANG_UP_MESSAGE);
+    return { bytesRead, buffer };
   };
-  binding.read = (buffer, offset, length) => unixRead({ binding, buffer, offset, length, fsReadAsync: readOrHangUp });
+  const writeNow: WriteAsync = async (fd, buffer, offset, length) => ({ bytesWritten: writeSync(fd, buffer, offset, length), buffer });
+  binding.read = (buffer, offset, length) => unixRead({ binding, buffer, offset, length, fsReadAsync: readNow });
+  // As serialport's own write (bindings-cpp linux.js/darwin.js), with writeNow.
+  binding.write = async (buffer) => {
+    if (!binding.isOpen) throw new Error('Port is not open');
+    binding.writeOperation = (async () => {
+      if (buffer.length === 0) return;
+      await unixWrite({ binding, buffer, fsWriteAsync: writeNow });
+      binding.writeOperation = null;
+    })();
+    return binding.writeOperation;
+  };
 }
 
 /** Opens a serial port with serialport. Loaded lazily so tests never need the native module. */
@@ -80,7 +105,7 @@ export async function openSerial(path: string, baudRate = 115200): Promise<Trans
   const port = new SerialPort({ path, baudRate, autoOpen: false, lock: true });
   await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(openError(path, err)) : resolve())));
   // Before anything reads: the stream starts reading when the 'data' listener is added below.
-  if (process.platform !== 'win32' && port.port) await noticeHangUp(port.port as unknown as UnixPortBinding);
+  if (process.platform !== 'win32' && port.port) await unixPortIo(port.port as unknown as UnixPortBinding);
   // USB CDC devices want DTR to know a host is attached; pseudo-terminals refuse the ioctl.
   await new Promise<void>((resolve) => port.set({ dtr: true }, () => resolve()));
 

@@ -4,6 +4,7 @@
  * Wire format: every frame is COBS-encoded and followed by a single 0x00. The decoded frame is
  * an 8-byte header, the payload, and a CRC-32 (little-endian) of header and payload.
  */
+import * as zlib from 'node:zlib';
 import {
   CRC32,
   FRAME_HEADER,
@@ -30,12 +31,21 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
-/** CRC-32/ISO-HDLC. Pass a previous result as `crc` to continue over more data. */
-export function crc32(data: Uint8Array, crc = 0): number {
+/** CRC-32/ISO-HDLC with the table, in JavaScript (also the reference the tests hold zlib's to). */
+export function crc32Table(data: Uint8Array, crc = 0): number {
   let c = (crc ^ CRC32.xorOut) >>> 0;
   for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ CRC32.xorOut) >>> 0;
 }
+
+/**
+ * zlib's CRC-32 (Node >= 20.15), the same CRC-32/ISO-HDLC in native code: every received byte
+ * passes through the CRC, and the table loop cost more CPU than the rest of the frame's handling.
+ */
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+
+/** CRC-32/ISO-HDLC. Pass a previous result as `crc` to continue over more data. */
+export const crc32: (data: Uint8Array, crc?: number) => number = typeof nativeCrc32 === 'function' ? (data, crc = 0) => nativeCrc32(data, crc) : crc32Table;
 
 // ---------------------------------------------------------------------------------------------
 // COBS
@@ -73,10 +83,31 @@ export function cobsEncode(data: Uint8Array): Buffer {
 
 export class CobsError extends Error {}
 
+/**
+ * Decoded frames are cut from slabs of this size, as Buffer.allocUnsafe does for small buffers
+ * (its pool stops at 4 KiB, under a READ answer): one allocation per slab, not per frame. A
+ * frame keeps its slab alive while it is held; a slab is never written again once handed out.
+ */
+const DECODE_SLAB_BYTES = 256 * 1024;
+let slab = Buffer.allocUnsafe(0);
+let slabUsed = 0;
+
+/** An uninitialised buffer of `n` bytes of its own (no other buffer handed out overlaps it). */
+function slabBuffer(n: number): Buffer {
+  if (n > DECODE_SLAB_BYTES / 4) return Buffer.allocUnsafeSlow(n);
+  if (slabUsed + n > slab.length) {
+    slab = Buffer.allocUnsafeSlow(DECODE_SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const b = slab.subarray(slabUsed, slabUsed + n);
+  slabUsed += (n + 7) & ~7; // 8-byte aligned, as Node's pool
+  return b;
+}
+
 /** Decodes one COBS block (without delimiter). Throws CobsError on malformed input. */
 export function cobsDecode(enc: Uint8Array): Buffer {
   const src = Buffer.isBuffer(enc) ? enc : Buffer.from(enc.buffer, enc.byteOffset, enc.length);
-  const out = Buffer.allocUnsafe(enc.length);
+  const out = slabBuffer(enc.length);
   let o = 0;
   let i = 0;
   while (i < src.length) {
@@ -151,6 +182,11 @@ export function encodeFrame(f: Omit<Frame, 'version'> & { version?: number }): B
  * damaged frame is reported as damaged rather than as a version mismatch.
  */
 export function parseFrame(raw: Uint8Array, maxPayload: number = PROTOCOL.absoluteMaxPayload): Frame {
+  return parseFrameOf(raw, maxPayload, true);
+}
+
+/** parseFrame; the payload is a copy, or with `copy` false a view of `raw` (a buffer the caller gives away). */
+function parseFrameOf(raw: Uint8Array, maxPayload: number, copy: boolean): Frame {
   if (raw.length < HDR_SIZE + PROTOCOL.crcSize) throw new FrameError('short', `frame of ${raw.length} bytes is shorter than header and CRC`);
   const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.length);
   const n = buf.readUInt16LE(HDR.get('length')!);
@@ -165,7 +201,7 @@ export function parseFrame(raw: Uint8Array, maxPayload: number = PROTOCOL.absolu
     kind: buf.readUInt8(HDR.get('kind')!),
     seq: buf.readUInt16LE(HDR.get('seq')!),
     command: buf.readUInt16LE(HDR.get('command')!),
-    payload: Buffer.from(buf.subarray(HDR_SIZE, HDR_SIZE + n)),
+    payload: copy ? Buffer.from(buf.subarray(HDR_SIZE, HDR_SIZE + n)) : buf.subarray(HDR_SIZE, HDR_SIZE + n),
   };
   if (version !== PROTOCOL.version) {
     const err = new FrameError('version', `protocol version ${version}, expected ${PROTOCOL.version}`);
@@ -188,7 +224,8 @@ export function decodeWireFrame(wire: Uint8Array, maxPayload?: number): Frame {
   } catch (e) {
     throw new FrameError('cobs', (e as Error).message);
   }
-  return parseFrame(raw, maxPayload);
+  // The decoded bytes are this frame's own: its payload is a view of them, not another copy.
+  return parseFrameOf(raw, maxPayload ?? PROTOCOL.absoluteMaxPayload, false);
 }
 
 export type DeframerItem = { ok: true; frame: Frame } | { ok: false; error: FrameError; bytes: number };
@@ -220,20 +257,30 @@ export class Deframer {
     let i = 0;
     while (i < data.length) {
       const d = data.indexOf(PROTOCOL.delimiter, i);
-      const end = d < 0 ? data.length : d;
-      this.take(data, i, end);
-      if (d < 0) break;
-      if (this.discarding) {
-        out.push({ ok: false, error: new FrameError('oversize', `frame longer than ${this.maxEncoded} encoded bytes dropped`), bytes: this.discarded });
-        this.discarding = false;
-        this.discarded = 0;
-      } else if (this.len > 0) {
-        out.push(this.finish());
+      if (d < 0) {
+        this.take(data, i, data.length);
+        break;
+      }
+      if (this.len === 0 && !this.discarding) {
+        // A whole frame in this chunk is decoded where it lies, without gathering it first.
+        const n = d - i;
+        if (n > this.maxEncoded) out.push(this.oversize(n));
+        else if (n > 0) out.push(this.decode(data.subarray(i, d)));
+      } else {
+        this.take(data, i, d);
+        if (this.discarding) out.push(this.oversize(this.discarded));
+        else if (this.len > 0) out.push(this.decode(this.buf.subarray(0, this.len)));
       }
       this.len = 0;
+      this.discarding = false;
+      this.discarded = 0;
       i = d + 1;
     }
     return out;
+  }
+
+  private oversize(bytes: number): DeframerItem {
+    return { ok: false, error: new FrameError('oversize', `frame longer than ${this.maxEncoded} encoded bytes dropped`), bytes };
   }
 
   /** Gathers data[from, to) (no delimiter inside) into the current frame, or discards it. */
@@ -266,12 +313,11 @@ export class Deframer {
     this.discarded = 0;
   }
 
-  private finish(): DeframerItem {
-    const n = this.len;
+  private decode(wire: Buffer): DeframerItem {
     try {
-      return { ok: true, frame: decodeWireFrame(this.buf.subarray(0, n), this.maxPayload) };
+      return { ok: true, frame: decodeWireFrame(wire, this.maxPayload) };
     } catch (e) {
-      if (e instanceof FrameError) return { ok: false, error: e, bytes: n };
+      if (e instanceof FrameError) return { ok: false, error: e, bytes: wire.length };
       throw e;
     }
   }
@@ -317,7 +363,7 @@ function writeField(buf: Buffer, off: number, f: FieldDef, v: FieldValue | undef
   }
 }
 
-function readField(buf: Buffer, off: number, f: FieldDef): FieldValue {
+function readField(buf: Buffer, off: number, f: FieldDef, share: boolean): FieldValue {
   switch (f.type) {
     case 'u8':
       return buf.readUInt8(off);
@@ -330,7 +376,7 @@ function readField(buf: Buffer, off: number, f: FieldDef): FieldValue {
     case 'i64':
       return buf.readBigInt64LE(off);
     case 'bytes':
-      return Buffer.from(buf.subarray(off, off + fieldSize(f)));
+      return share ? buf.subarray(off, off + fieldSize(f)) : Buffer.from(buf.subarray(off, off + fieldSize(f)));
     case 'text': {
       const raw = buf.subarray(off, off + fieldSize(f));
       const end = raw.indexOf(0);
@@ -359,8 +405,12 @@ export function encodeStruct(name: StructName, value: StructValue): Buffer {
   return Buffer.concat([fixed, ...recs.map((r) => encodeStruct((def.tail as { struct: StructName }).struct, r))]);
 }
 
-/** Decodes bytes into a struct value; throws PayloadError when the size is wrong. */
-export function decodeStruct(name: StructName, payload: Uint8Array): StructValue {
+/**
+ * Decodes bytes into a struct value; throws PayloadError when the size is wrong. Byte fields and a
+ * bytes tail are copies, or with `share` views of `payload` (for a payload the caller gives away,
+ * such as a received frame's: a READ answer's data is then not copied again).
+ */
+export function decodeStruct(name: StructName, payload: Uint8Array, share = false): StructValue {
   const def: StructDef = STRUCTS[name];
   const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.length);
   const size = structSize(def);
@@ -369,11 +419,11 @@ export function decodeStruct(name: StructName, payload: Uint8Array): StructValue
   const out: StructValue = {};
   let off = 0;
   for (const f of def.fields) {
-    out[f.name] = readField(buf, off, f);
+    out[f.name] = readField(buf, off, f, share);
     off += fieldSize(f);
   }
   if (def.tail?.kind === 'bytes') {
-    out[def.tail.name] = Buffer.from(buf.subarray(size));
+    out[def.tail.name] = share ? buf.subarray(size) : Buffer.from(buf.subarray(size));
   } else if (def.tail?.kind === 'records') {
     const recName = def.tail.struct as StructName;
     const recDef: StructDef = STRUCTS[recName];
@@ -383,7 +433,7 @@ export function decodeStruct(name: StructName, payload: Uint8Array): StructValue
       throw new PayloadError(`${name}: ${count} records of ${recSize} bytes need ${size + count * recSize} bytes, got ${buf.length}`);
     }
     const recs: StructValue[] = [];
-    for (let i = 0; i < count; i++) recs.push(decodeStruct(recName, buf.subarray(size + i * recSize, size + (i + 1) * recSize)));
+    for (let i = 0; i < count; i++) recs.push(decodeStruct(recName, buf.subarray(size + i * recSize, size + (i + 1) * recSize), share));
     out[def.tail.name] = recs;
   }
   return out;

@@ -8,6 +8,7 @@ import {
   cobsDecode,
   cobsEncode,
   crc32,
+  crc32Table,
   decodeStruct,
   decodeWireFrame,
   encodeFrame,
@@ -33,6 +34,15 @@ describe('CRC-32', () => {
   it('continues incrementally', () => {
     const data = Buffer.from('hello, recorder');
     expect(crc32(data.subarray(5), crc32(data.subarray(0, 5)))).toBe(crc32(data));
+  });
+  it('zlib\'s CRC (when Node has it) equals the table', () => {
+    const next = xorshift32(99);
+    for (let n = 0; n < 300; n += 7) {
+      const data = Buffer.from(Array.from({ length: n }, () => next() & 0xff));
+      const start = next();
+      expect(crc32(data)).toBe(crc32Table(data));
+      expect(crc32(data, start)).toBe(crc32Table(data, start));
+    }
   });
 });
 

@@ -10,7 +10,6 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { Decrypter } from 'age-encryption';
 import { EngineError, fsError } from '../errors.js';
 import { openNoFollow, type Fs } from '../library.js';
 import type { LoadedIdentity } from './owner-keys.js';
@@ -89,9 +88,10 @@ export async function decryptToFile(fs: Fs, agePath: string, outPath: string, id
   let output: FileHandle | null = null;
   try {
     const cipherSize = (await input.stat()).size;
+    const { Decrypter } = await import('age-encryption'); // loaded when a recording is decrypted, not at start-up
     const d = new Decrypter();
     for (const i of identities) d.addIdentity(i.identity);
-    let plain: Awaited<ReturnType<Decrypter['decrypt']>> & ReadableStream<Uint8Array>;
+    let plain: Awaited<ReturnType<InstanceType<typeof Decrypter>['decrypt']>> & ReadableStream<Uint8Array>;
     try {
       plain = (await d.decrypt(readStream(input))) as typeof plain;
     } catch (e) {

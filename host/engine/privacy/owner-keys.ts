@@ -11,7 +11,7 @@
 import * as nodeFs from 'node:fs/promises';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
-import { generateX25519Identity, identityToRecipient } from 'age-encryption';
+import type * as Age from 'age-encryption';
 import { EngineError, fsError } from '../errors.js';
 import { assertRegularOrAbsent, DIR_MODE, makeFolder, realFs, writeFileAtomic } from '../library.js';
 import { recipientBytes, recipientShortId } from './recipient.js';
@@ -43,6 +43,11 @@ export interface LoadedIdentity {
 }
 
 /** The library root: the folder holding each recorder's folder (default ~/Recordings). */
+/** age-encryption, loaded when an owner key is used: every command of the app paid for loading it. */
+function age(): Promise<typeof Age> {
+  return import('age-encryption');
+}
+
 export function defaultLibraryRoot(home = homedir()): string {
   return path.join(home, 'Recordings');
 }
@@ -72,7 +77,7 @@ export function parseIdentityFile(text: string): { identities: string[]; unsuppo
 /** The recipient of an identity, or null when age-encryption does not take it. */
 async function recipientOf(identity: string): Promise<string | null> {
   try {
-    const r = await identityToRecipient(identity);
+    const r = await (await age()).identityToRecipient(identity);
     return recipientBytes(r) ? r : null;
   } catch {
     return null;
@@ -141,7 +146,7 @@ async function storeIdentity(root: string, identity: string, recipient: string, 
 
 /** Makes a new X25519 owner key in the library's keys folder. */
 export async function createOwnerKey(root: string, now: () => number = Date.now): Promise<OwnerKey> {
-  const identity = await generateX25519Identity();
+  const identity = await (await age()).generateX25519Identity();
   const recipient = (await recipientOf(identity))!;
   const addedAtIso = new Date(now()).toISOString();
   const file = await storeIdentity(root, identity, recipient, addedAtIso);

@@ -105,8 +105,8 @@ export function buildRecorderWav(o: WavOptions): { file: Buffer; sha256: Buffer;
 export interface Faults {
   /** Return true to drop this outgoing response (n counts READ responses from 1). */
   dropResponse?: (f: { command: CommandName; seq: number; n: number }) => boolean;
-  /** Return true to flip a byte in this outgoing frame (CRC fails on the host). */
-  corruptResponse?: (f: { command: CommandName; n: number }) => boolean;
+  /** Return true to flip a byte in this outgoing frame (CRC fails on the host); bytes: its wire size. */
+  corruptResponse?: (f: { command: CommandName; n: number; bytes: number }) => boolean;
   /** Bytes of garbage sent before every response. */
   garbage?: Buffer;
   /** Send responses with this protocol version. */
@@ -612,7 +612,7 @@ export class FakeTransport implements Transport {
         const n = (this.counts.get(name) ?? 0) + 1;
         this.counts.set(name, n);
         if (this.device.faults.dropResponse?.({ command: name, seq: it.frame.seq, n })) continue;
-        if (this.device.faults.corruptResponse?.({ command: name, n })) {
+        if (this.device.faults.corruptResponse?.({ command: name, n, bytes: out.length })) {
           out = Buffer.from(out);
           out[Math.floor(out.length / 2)] = (out[Math.floor(out.length / 2)]! % 250) + 1;
         }
