@@ -280,9 +280,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
           }
           throw e;
         }
-        const r = cardTestResult(v);
-        emit({ type: 'note', message: `Card test: ${r.testedBytes} bytes written at ${r.writeBytesPerSecond} B/s and read back at ${r.readBytesPerSecond} B/s (${r.readBackMatched ? 'all matched' : 'NOT matching'}), file system ${r.fileSystem}.` });
-        return r;
+        return cardTestResult(v);
       }, o.port),
     format: (confirm, o = {}) =>
       withSession(async (s, signal) => {

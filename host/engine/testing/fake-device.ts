@@ -145,6 +145,9 @@ export class FakeDevice {
    * What CARD_TEST answers (as the firmware's core/recording/card_test.c would): a card that
    * writes and reads at these rates; readBackMatched 0 for a card that loses bytes.
    */
+  /** The card's size and free bytes (INFO, CARD_TEST). */
+  cardCapacity = 1n << 30n;
+  cardFree = 1n << 29n;
   cardTest = { writeBytesPerSecond: 9_000_000, readBytesPerSecond: 20_000_000, fileSystem: 0, readBackMatched: 1 };
   recState = 0;
   /** The recording started by RECORD: when, and the sample offsets of its MARKs. */
@@ -514,8 +517,8 @@ export class FakeDevice {
         const writeMs = Math.max(1, Math.round((bytes * 1000) / t.writeBytesPerSecond));
         const readMs = Math.max(1, Math.round((bytes * 1000) / t.readBytesPerSecond));
         return ok({
-          capacityBytes: 1n << 30n,
-          freeBytes: 1n << 29n,
+          capacityBytes: this.cardCapacity,
+          freeBytes: this.cardFree,
           testedBytes: bytes,
           writeMs,
           readMs,
@@ -596,8 +599,8 @@ export class FakeDevice {
       batteryMv: this.batteryMv,
       reserved1: 0,
       sampleRate: this.sampleRate,
-      cardCapacity: 1n << 30n,
-      cardFree: 1n << 29n,
+      cardCapacity: this.cardCapacity,
+      cardFree: this.cardFree,
       currentNumber: 0,
       currentSamples: 0,
       nextNumber: this.nextNumber,
