@@ -22,6 +22,8 @@ export const OPTIONS = {
   window: { type: 'string' },
   rate: { type: 'string' },
   discreet: { type: 'string' },
+  buttons: { type: 'string' },
+  bytes: { type: 'string' },
   yes: { type: 'boolean' },
   reason: { type: 'string' },
   to: { type: 'string' },
