@@ -647,6 +647,9 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
   // recorder's label unless --dest is given.
   const destination = str(p, 'dest');
   let port = str(p, 'port');
+  // Ink owns the terminal: a protected owner key's passphrase comes from RECORDER_PASSPHRASE or
+  // --passphrase-file only (without one, encrypted recordings are copied, not decrypted).
+  const uiEngine: Partial<EngineOptions> = { passphrase: passphraseSource(io, str(p, 'passphrase-file'), { prompt: false }), ...(io.engine ?? {}) };
   // No recorder attached and none named: the library, and the demo on the built-in simulated
   // recorder if the person asks for it.
   if (!port && !io.engine?.open) {
@@ -666,7 +669,7 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
       const library = await listLibrary(destination ?? defaultLibraryRoot());
       let wantDemo = library.entries.length === 0 && library.problems.length === 0;
       if (!wantDemo) {
-        const code = await mod.runInteractive({ ...(destination ? { destination } : {}), engineOptions: io.engine ?? {}, startWith: 'library', onDemo: () => (wantDemo = true) });
+        const code = await mod.runInteractive({ ...(destination ? { destination } : {}), engineOptions: uiEngine, startWith: 'library', onDemo: () => (wantDemo = true) });
         if (!wantDemo) return code;
       }
       const { startDemo } = await import('./demo.js');
@@ -678,14 +681,14 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
         return 1;
       }
       try {
-        return await mod.runInteractive({ port: demo.link, destination: destination ?? demo.library, engineOptions: io.engine ?? {}, startWith: 'status' });
+        return await mod.runInteractive({ port: demo.link, destination: destination ?? demo.library, engineOptions: uiEngine, startWith: 'status' });
       } finally {
         await demo.stop();
         io.stderr.write(`The demo card and copies are in ${demo.folder} (removed at the next demo).\n`);
       }
     }
   }
-  return mod.runInteractive({ port, ...(destination ? { destination } : {}), engineOptions: io.engine ?? {}, startWith: 'status' });
+  return mod.runInteractive({ port, ...(destination ? { destination } : {}), engineOptions: uiEngine, startWith: 'status' });
 }
 
 function isMain(): boolean {

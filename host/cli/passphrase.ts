@@ -62,13 +62,16 @@ export function promptHidden(io: PromptIo, question: string): Promise<string> {
   });
 }
 
-/** The command line's passphrase source: the file given, else the environment, else the terminal. */
-export function passphraseSource(io: PromptIo, file: string | undefined): PassphraseSource {
+/**
+ * The command line's passphrase source: the file given, else the environment, else the terminal
+ * (unless `prompt` is false: the interactive app, whose terminal Ink owns).
+ */
+export function passphraseSource(io: PromptIo, file: string | undefined, o: { prompt: boolean } = { prompt: true }): PassphraseSource {
   return async ({ purpose, file: keyFile }) => {
     if (file !== undefined) return fromFile(file);
     const env = io.env[PASSPHRASE_ENV];
     if (env !== undefined && env !== '') return env;
-    if (!io.stdin.isTTY || typeof io.stdin.setRawMode !== 'function') return null;
+    if (!o.prompt || !io.stdin.isTTY || typeof io.stdin.setRawMode !== 'function') return null;
     if (purpose === 'unlock') return promptHidden(io, `Passphrase of the owner key ${keyFile}: `);
     const first = await promptHidden(io, 'Passphrase for the new owner key (nothing shows as you type): ');
     if (first === '') throw new EngineError('OWNER_KEY', 'The passphrase is empty; no key was made.', 'Choose a passphrase of several random words.');
