@@ -32,10 +32,11 @@ async function fromFile(file: string): Promise<string> {
 /** Reads a line from the terminal without echoing it; Ctrl-C stops. */
 export function promptHidden(io: PromptIo, question: string): Promise<string> {
   const stdin = io.stdin;
-  io.stderr.write(question);
+  // Echo off before the question shows: an answer typed as soon as it appears is not echoed.
   const wasRaw = stdin.isRaw;
   stdin.setRawMode(true);
   stdin.resume();
+  io.stderr.write(question);
   return new Promise((resolve, reject) => {
     let typed = '';
     const done = () => {
