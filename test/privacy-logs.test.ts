@@ -56,6 +56,12 @@ describe('no secret in the output or the logs', () => {
       outputs.push({ what: `recorder ${args.join(' ')}`, text: r.stdout + r.stderr });
       return r;
     };
+    /** A command that must succeed (the recorder's with a generous answer timeout: the machine may be loaded). */
+    const ok = async (args: string[], withPassphrase: boolean) => {
+      const r = await cli(args.includes('--port') ? [...args, '--timeout', '10000'] : args, withPassphrase);
+      expect(r.code, `recorder ${args.join(' ')}: ${r.stdout}${r.stderr}`).toBe(0);
+      return r;
+    };
 
     const made = await cli(['keys', 'new', '--passphrase', '--library', root], true);
     expect(made.code, made.stdout + made.stderr).toBe(0);
@@ -65,8 +71,8 @@ describe('no secret in the output or the logs', () => {
     const identity = /AGE-SECRET-KEY-1[0-9A-Z]+/.exec(await d.decrypt(readFileSync(keyFile), 'text'))![0];
 
     const sim = await startSim({ dir, sizeMb: 64, speed: SPEED, mic: 'sine:440' });
-    expect((await cli(['sync', '--port', sim.link, '--dest', dest], false)).code).toBe(0);
-    expect((await cli(['recipient', 'set', '--library', root, '--port', sim.link], false)).code).toBe(0);
+    await ok(['sync', '--port', sim.link, '--dest', dest], false);
+    await ok(['recipient', 'set', '--library', root, '--port', sim.link], false);
     let from = sim.stdout.length;
     sim.send('press');
     await sim.waitFor(/^mic on/, 20_000, from);
@@ -82,13 +88,16 @@ describe('no secret in the output or the logs', () => {
       expect(attempt).toBeLessThan(40);
       await new Promise((res) => setTimeout(res, 250));
     }
-    expect((await cli(['decrypt', '1', '--dest', dest], true)).code).toBe(0);
-    expect((await cli(['sync', '--port', sim.link, '--dest', dest], true)).code).toBe(0);
-    expect((await cli(['list', '--port', sim.link, '--dest', dest], true)).code).toBe(0);
-    expect((await cli(['info', '--port', sim.link], true)).code).toBe(0);
-    expect((await cli(['keys', 'show', '--library', root], true)).code).toBe(0);
-    expect((await cli(['verify', dest], true)).code).toBe(0);
-    expect((await cli(['export', '1', '--dest', dest, '--zip', join(dir, 'bundle.zip')], true)).code).toBe(0);
+    await ok(['decrypt', '1', '--dest', dest], true);
+    await ok(['sync', '--port', sim.link, '--dest', dest], true);
+    await ok(['list', '--port', sim.link, '--dest', dest], true);
+    await ok(['info', '--port', sim.link], true);
+    await ok(['keys', 'show', '--library', root], true);
+    await ok(['verify', dest], true);
+    await ok(['export', '1', '--dest', dest, '--zip', join(dir, 'bundle.zip')], true);
+    await ok(['export', '1', '--dest', dest, '--to', join(dir, 'bundle')], true);
+    await ok(['excerpt', '1', '--from', '0:00', '--to', '0:01', '--dest', dest], true);
+    await ok(['markers', '1', '--webvtt', '--audacity', '--dest', dest], true);
     expect(await sim.quit()).toBe(0);
     outputs.push({ what: 'the simulator', text: sim.stdout.join('\n') + sim.stderr.join('') });
     for (const f of walk(root).filter((p) => /\.(log|json|txt)$/.test(p) && !p.includes('/keys/'))) outputs.push({ what: f, text: readFileSync(f, 'utf8') });
@@ -105,6 +114,12 @@ describe('no secret in the output or the logs', () => {
       expect(fileKeyOffsets(bytes, age), `${o.what} holds the recording's file key`).toEqual([]);
       for (const w of windows) expect(bytes.includes(w), `${o.what} holds audio bytes`).toBe(false);
     }
+    // Private files: every folder the app made 0700 and every file 0600 (library, keys, exports).
+    const written = [root, join(dir, 'bundle'), join(dir, 'bundle.zip'), ...walk(root), ...walk(join(dir, 'bundle'))];
+    const dirs = written.filter((p) => statSync(p).isDirectory()).flatMap((p) => [p, ...readdirSync(p, { recursive: true, encoding: 'utf8' }).map((n) => join(p, n)).filter((x) => statSync(x).isDirectory())]);
+    for (const p of written.filter((x) => !statSync(x).isDirectory())) expect((statSync(p).mode & 0o777).toString(8), p).toBe('600');
+    for (const p of new Set(dirs)) expect((statSync(p).mode & 0o777).toString(8), p).toBe('700');
+    expect(walk(root).some((p) => p.includes('_excerpt_'))).toBe(true);
     // The test would see them: the key file itself holds none in clear, the decrypted WAV holds the audio.
     expect(readFileSync(keyFile).includes(identity)).toBe(false);
     expect(windows.every((w) => audio.includes(w))).toBe(true);
