@@ -3,7 +3,8 @@
  * `age1...`); the secret half (the identity, `AGE-SECRET-KEY-1...`) stays on this computer and
  * opens the recordings. Keys live in `keys/` of the library (the folder that holds each
  * recorder's folder, by default ~/Recordings): identities the app made or copied as
- * `owner-<short id>.txt` in `age-keygen` format (0600, folder 0700), and `owner-keys.json`, the
+ * `owner-<short id>.txt` in `age-keygen` format (0600, folder 0700), or, protected by a passphrase,
+ * that text encrypted with age's scrypt recipient as `owner-<short id>.age`, and `owner-keys.json`, the
  * list of owner keys with where each identity file is (an imported one is remembered by its path,
  * not copied, unless asked). Key generation and recipient encoding are age-encryption's
  * (the age author's reviewed TypeScript age); nothing here prints or logs a secret.
