@@ -31,6 +31,8 @@ export const OPTIONS = {
   identity: { type: 'string' },
   library: { type: 'string' },
   copy: { type: 'boolean' },
+  passphrase: { type: 'boolean' },
+  'passphrase-file': { type: 'string' },
   'discard-unsynced': { type: 'string' },
   from: { type: 'string' },
   'from-marker': { type: 'string' },

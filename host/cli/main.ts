@@ -15,6 +15,7 @@ import { CARD_LAYOUT, SAMPLE_RATES } from '../../protocol/src/schema.js';
 import { CARD_SPEED_MARGIN, DEFAULT_MINIMUM_HOURS, cardVerdict, recordingBytesPerSecond, type CardTestResult, type CardVerdict } from '../engine/card-test.js';
 import { checkFlags, commandWord, parseArgs, str, UsageError, type Parsed } from './args.js';
 import { makeOutput, type Out } from './output.js';
+import { passphraseSource } from './passphrase.js';
 import { parseTimeText, timeText, type RangeEnd } from '../engine/export/excerpt.js';
 import { basename } from 'node:path';
 // The TUI's date wording (pure functions, no Ink): a recording's date reads the same everywhere.
@@ -59,7 +60,7 @@ Common options: --port PATH (the recorder's serial port), --json (one JSON objec
 --timeout MS (how long to wait for each answer from the recorder, default 2000), --help.
 "recorder --version" prints the app's version. Run "recorder" alone on a terminal for the
 interactive app ("recorder --loan REF": its library view shows only that loan's recordings).`,
-  sync: `Usage: recorder sync [--port PATH] [--dest DIR] [--delete-after-verify] [--window N] [--identity FILE] [--json]
+  sync: `Usage: recorder sync [--port PATH] [--dest DIR] [--delete-after-verify] [--window N] [--identity FILE] [--passphrase-file FILE] [--json]
 
 Copies every finished recording not yet in the library, checks each copy against the SHA-256 the
 recorder computed while recording, checks the recorder's journal, and writes a manifest (.json)
@@ -69,7 +70,9 @@ decrypted beside it (.wav) when this computer holds the owner key (see "recorder
   --dest DIR               library folder (default ~/Recordings/<recorder label>)
   --delete-after-verify    delete each recording from the recorder once its copy is verified
   --window N               read requests in flight (default 8)
-  --identity FILE          an owner key file (age) to decrypt with, besides the library's keys`,
+  --identity FILE          an owner key file (age) to decrypt with, besides the library's keys
+  --passphrase-file FILE   the passphrase of a protected owner key (else RECORDER_PASSPHRASE, or
+                           asked on the terminal when the recorder encrypts)`,
   list: `Usage: recorder list [--port PATH] [--dest DIR] [--json]
 
 Lists the recordings on the recorder, and for each whether a copy that verifies now is in the
@@ -159,27 +162,31 @@ at the recorder's sample rate: fast enough with a margin (${CARD_SPEED_MARGIN} t
 ${DEFAULT_MINIMUM_HOURS} hours, every byte read back as written, file system sound. Exit status 0 only if it will.
 The recorder must not be recording.
   --bytes N                bytes to test (default 4 MiB, at most 64 MiB)`,
-  keys: `Usage: recorder keys new|import FILE|show [--copy] [--library DIR] [--json]
+  keys: `Usage: recorder keys new|import FILE|show [--passphrase] [--passphrase-file FILE] [--copy] [--library DIR] [--json]
 
 The owner key opens encrypted recordings. The recorder holds only its public half (age1...), so
 a lost or stolen recorder cannot open its own recordings; the secret half stays on this computer.
   keys new          make a new owner key (age format) and say where its secret half is
+  --passphrase      keys new: protect the secret half with a passphrase (age's scrypt; the stock
+                    \`age -d\` opens the file with it), asked twice on the terminal, or taken from
+                    RECORDER_PASSPHRASE or --passphrase-file FILE; never give it on the command line
   keys import FILE  use an existing age key file (age-keygen's); it is remembered where it is,
                     not copied, unless --copy is given
   keys show         the owner keys' public halves (never the secret)
   --library DIR     the folder holding the recorders' folders (default ~/Recordings); the keys
                     are in its keys/ folder
-If the owner key is lost, the recordings encrypted to it are lost: back it up.`,
+If the owner key (or its passphrase) is lost, the recordings encrypted to it are lost: back it up.`,
   recipient: `Usage: recorder recipient [set [age1...]|clear] [--library DIR] [--port PATH] [--json]
 
 Shows the owner key (its public half, age1...) the recorder encrypts new recordings to, sets it
 (default: the library's only owner key), or clears it. Clearing it makes the recorder record
 WITHOUT encryption from its next recording. The recorder refuses while it is recording.`,
-  decrypt: `Usage: recorder decrypt N...|FILE.age... [--identity FILE] [--dest DIR] [--library DIR] [--json]
+  decrypt: `Usage: recorder decrypt N...|FILE.age... [--identity FILE] [--passphrase-file FILE] [--dest DIR] [--library DIR] [--json]
 
 Decrypts encrypted copies in the library to a WAV beside each (.wav), and checks the WAV is the one
 the recorder signed. N is a recording number in the recorder's folder (--dest, or found in the
-library); FILE.age a copy. The owner key comes from --identity FILE or the library's keys.`,
+library); FILE.age a copy. The owner key comes from --identity FILE or the library's keys; a
+protected key's passphrase from --passphrase-file FILE, RECORDER_PASSPHRASE, or the terminal.`,
   format: `Usage: recorder format [--yes] [--dest DIR] [--discard-unsynced N,M] [--port PATH] [--json]
 
 Erases the recorder's memory card. Refused while any recording on it has no copy in the library
@@ -368,6 +375,7 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
     signal,
     timeoutMs: timeout ? Number(timeout) : undefined,
     choose: interactive ? (c: Candidate[]) => chooseRecorder(io, c) : undefined,
+    passphrase: passphraseSource(io, str(p, 'passphrase-file')),
     ...io.engine,
   };
   const engine = createEngine(options);
@@ -375,7 +383,7 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
 
   switch (command) {
     case 'sync': {
-      checkFlags(p, ['dest', 'delete-after-verify', 'window', 'identity']);
+      checkFlags(p, ['dest', 'delete-after-verify', 'window', 'identity', 'passphrase-file']);
       const w = str(p, 'window');
       if (w !== undefined && !(Number(w) >= 1 && Number(w) <= 64)) throw new UsageError('--window must be between 1 and 64');
       const identity = str(p, 'identity');
@@ -564,13 +572,14 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       return verdict.ok ? 0 : 1;
     }
     case 'keys': {
-      checkFlags(p, ['library', 'copy']);
+      checkFlags(p, ['library', 'copy', 'passphrase', 'passphrase-file']);
       const [sub, file, ...rest] = p.positional;
       const library = str(p, 'library');
       if (rest.length) throw new UsageError('too many arguments');
       if (sub === 'new' && !file) {
-        const r = await engine.keys.create({ library });
-        out.result('keys', true, { library: r.library, recipient: r.key.recipient, file: r.key.file }, `Recipient (public, give it to the recorder with "recorder recipient set"): ${r.key.recipient}\nSecret key file (back it up; losing it loses the recordings): ${r.key.file}`);
+        const protect = p.flags.has('passphrase') || p.flags.has('passphrase-file');
+        const r = await engine.keys.create({ library, passphrase: protect });
+        out.result('keys', true, { library: r.library, recipient: r.key.recipient, file: r.key.file, passphrase: protect }, `Recipient (public, give it to the recorder with "recorder recipient set"): ${r.key.recipient}\nSecret key file (back it up; losing it${protect ? ' or its passphrase' : ''} loses the recordings): ${r.key.file}`);
         return 0;
       }
       if (sub === 'import' && file) {
@@ -580,8 +589,8 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       }
       if ((sub === 'show' || sub === undefined) && !file) {
         const r = await engine.keys.show({ library });
-        const lines = r.keys.map((k) => `  ${k.recipient}  ${k.usable ? 'usable' : 'CANNOT BE USED'}  ${k.stored === 'referenced' ? 'key file kept at' : 'key file'} ${k.file}`);
-        out.result('keys', true, { library: r.library, folder: r.folder, keys: r.keys.map((k) => ({ recipient: k.recipient, file: k.file, stored: k.stored, usable: k.usable, problem: k.problem })) }, `${lines.join('\n') || '  (no owner keys: make one with "recorder keys new")'}\nOwner keys of ${r.library} (listed in ${r.folder}).`);
+        const lines = r.keys.map((k) => `  ${k.recipient}  ${k.usable ? 'usable' : 'CANNOT BE USED'}${k.passphrase ? '  (passphrase)' : ''}  ${k.stored === 'referenced' ? 'key file kept at' : 'key file'} ${k.file}`);
+        out.result('keys', true, { library: r.library, folder: r.folder, keys: r.keys.map((k) => ({ recipient: k.recipient, file: k.file, stored: k.stored, usable: k.usable, problem: k.problem, passphrase: !!k.passphrase })) }, `${lines.join('\n') || '  (no owner keys: make one with "recorder keys new")'}\nOwner keys of ${r.library} (listed in ${r.folder}).`);
         return r.keys.every((k) => k.usable) ? 0 : 1;
       }
       throw new UsageError('use: recorder keys new | keys import FILE | keys show');
@@ -609,7 +618,7 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       return 0;
     }
     case 'decrypt': {
-      checkFlags(p, ['identity', 'dest', 'library']);
+      checkFlags(p, ['identity', 'dest', 'library', 'passphrase-file']);
       if (p.positional.length === 0) throw new UsageError('decrypt needs a recording number or an .age file');
       const identity = str(p, 'identity');
       const r = await engine.decrypt({ targets: p.positional, destination: str(p, 'dest'), library: str(p, 'library'), identityFiles: identity ? [identity] : [] });
@@ -810,6 +819,9 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
     }
   }
   const scoped = library ? { library } : {};
+  // Ink owns the terminal: a protected owner key's passphrase comes from RECORDER_PASSPHRASE or
+  // --passphrase-file only (without one, encrypted recordings are copied, not decrypted).
+  const uiEngine: Partial<EngineOptions> = { passphrase: passphraseSource(io, str(p, 'passphrase-file'), { prompt: false }), ...(io.engine ?? {}) };
   // No recorder attached and none named: the library, and the demo on the built-in simulated
   // recorder if the person asks for it.
   if (!port && !io.engine?.open) {
@@ -829,7 +841,7 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
       const listing = await listLibrary(library ?? destination ?? defaultLibraryRoot());
       let wantDemo = listing.entries.length === 0 && listing.problems.length === 0 && !library;
       if (!wantDemo) {
-        const code = await mod.runInteractive({ ...(destination ? { destination } : {}), ...scoped, engineOptions: io.engine ?? {}, startWith: 'library', onDemo: () => (wantDemo = true) });
+        const code = await mod.runInteractive({ ...(destination ? { destination } : {}), ...scoped, engineOptions: uiEngine, startWith: 'library', onDemo: () => (wantDemo = true) });
         if (!wantDemo) return code;
       }
       const { startDemo } = await import('./demo.js');
@@ -841,14 +853,14 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
         return 1;
       }
       try {
-        return await mod.runInteractive({ port: demo.link, destination: destination ?? demo.library, engineOptions: io.engine ?? {}, startWith: 'status' });
+        return await mod.runInteractive({ port: demo.link, destination: destination ?? demo.library, engineOptions: uiEngine, startWith: 'status' });
       } finally {
         await demo.stop();
         io.stderr.write(`The demo card and copies are in ${demo.folder} (removed at the next demo).\n`);
       }
     }
   }
-  return mod.runInteractive({ port, ...(destination ? { destination } : {}), ...scoped, engineOptions: io.engine ?? {}, startWith: 'status' });
+  return mod.runInteractive({ port, ...(destination ? { destination } : {}), ...scoped, engineOptions: uiEngine, startWith: 'status' });
 }
 
 function isMain(): boolean {

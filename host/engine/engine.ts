@@ -21,7 +21,7 @@ import { exportBundle, type ExportOptions, type ExportResult } from './export/bu
 import { makeExcerpt, timeText, type ExcerptOptions, type ExcerptResult } from './export/excerpt.js';
 import { exportMarkerFiles, markerNotes, type MarkerFilesResult, type MarkerListing } from './export/marker-files.js';
 import { decryptCopies, keysCreate, keysImport, keysShow, type DecryptOutcome, type KeysCreated } from './privacy/ops.js';
-import { defaultLibraryRoot, libraryRootOf, listOwnerKeys, type OwnerKey, type OwnerKeyStatus } from './privacy/owner-keys.js';
+import { defaultLibraryRoot, libraryRootOf, listOwnerKeys, type OwnerKey, type OwnerKeyStatus, type PassphraseSource } from './privacy/owner-keys.js';
 import { recipientBytes, recipientString } from './privacy/recipient.js';
 import { holdings, refuseUnsynced, runWipe, verifyWipeFile, type Holdings, type WipeCertificate, type WipeResult } from './wipe.js';
 import { closeLoan, findLoan, loadFleet, loanFolder, noteDeviceSeen, openLoan, type DeviceRecord, type Fleet, type Loan } from './fleet.js';
@@ -40,6 +40,10 @@ export interface EngineOptions extends ConnectOptions {
   library?: string;
   appVersion?: string;
   signal?: AbortSignal;
+  /** Where the passphrase of a protected owner key comes from (never logged); none: not asked. */
+  passphrase?: PassphraseSource;
+  /** age's scrypt work factor for new protected keys (default 18, age's; tests use less). */
+  scryptWorkFactor?: number;
 }
 
 /** The recorder's owner recipient (SET_RECIPIENT), and whether this library holds its key. */
@@ -121,7 +125,8 @@ export interface Engine {
    * recorders' folders (default ~/Recordings); the keys are in its `keys/` folder.
    */
   keys: {
-    create(o?: { library?: string }): Promise<KeysCreated>;
+    /** passphrase: the identity file is encrypted with a passphrase from `EngineOptions.passphrase`. */
+    create(o?: { library?: string; passphrase?: boolean }): Promise<KeysCreated>;
     import(file: string, o?: { library?: string; copy?: boolean }): Promise<{ library: string; keys: OwnerKey[]; looselyProtected: boolean }>;
     show(o?: { library?: string }): Promise<{ library: string; folder: string; keys: OwnerKeyStatus[] }>;
   };
@@ -261,7 +266,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       await carryPin(fsOf(), emit, place, s.deviceId);
       if (!place.named) emit({ type: 'note', message: `Recorder "${s.info.label || s.deviceId}" is on loan ${place.loan.reference}: its recordings go to that loan's folder ${place.dest}.` });
     }
-    const r = await runSync(s, emit, { ...o, dest: place.dest, libraryRoot: place.root, ...(place.loan ? { loan: { id: place.loan.id, reference: place.loan.reference } } : {}), signal: o.signal ?? signal, fs: options.fs, home: options.home, now, appVersion: version });
+    const r = await runSync(s, emit, { passphrase: options.passphrase, ...o, dest: place.dest, libraryRoot: place.root, ...(place.loan ? { loan: { id: place.loan.id, reference: place.loan.reference } } : {}), signal: o.signal ?? signal, fs: options.fs, home: options.home, now, appVersion: version });
     const pin = await loadPin(fsOf(), place.dest, s.deviceId).catch(() => null);
     if (pin?.keyId) seen.extra.keyFingerprint = pin.keyId;
     return r;
@@ -479,8 +484,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
       ),
     defaultDestination: (label, deviceId) => defaultDestination(label, deviceId, options.home),
     keys: {
-      create: (o = {}) => reported(keysCreate(emit, path.resolve(o.library ?? defaultLibraryRoot(options.home)), now)),
-      import: (file, o = {}) => reported(keysImport(emit, path.resolve(o.library ?? defaultLibraryRoot(options.home)), file, o.copy ?? false, now)),
+      create: (o = {}) => reported(keysCreate(emit, path.resolve(o.library ?? defaultLibraryRoot(options.home)), now, o.passphrase ? { source: options.passphrase, workFactor: options.scryptWorkFactor } : undefined)),
+      import: (file, o = {}) => reported(keysImport(emit, path.resolve(o.library ?? defaultLibraryRoot(options.home)), file, o.copy ?? false, now, options.passphrase)),
       show: (o = {}) => reported(keysShow(emit, path.resolve(o.library ?? defaultLibraryRoot(options.home)))),
     },
     recipient: (change, o = {}) =>
@@ -513,7 +518,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     decrypt: (o) => {
       const folder = o.destination ? path.resolve(o.destination) : null;
       const root = path.resolve(o.library ?? (folder ? libraryRootOf(folder) : defaultLibraryRoot(options.home)));
-      return reported(decryptCopies(options.fs ?? realFs, emit, { root, folder, targets: o.targets, identityFiles: o.identityFiles ?? [], now }));
+      return reported(decryptCopies(options.fs ?? realFs, emit, { root, folder, targets: o.targets, identityFiles: o.identityFiles ?? [], now, unlock: options.passphrase }));
     },
     fleet: (o = {}) => {
       const library = path.resolve(o.library ?? libraryRoot());

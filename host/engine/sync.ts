@@ -41,7 +41,7 @@ import { collectEvidence, identify, readPart, recordJournal, signatureStatus, ty
 import { parseChecksumStatement } from './evidence/open-formats.js';
 import { cardName } from './evidence/recording.js';
 import { decryptLibraryCopy } from './privacy/decrypt-copy.js';
-import { libraryRootOf, loadIdentities, type LoadedIdentity } from './privacy/owner-keys.js';
+import { libraryRootOf, loadIdentities, type LoadedIdentity, type PassphraseSource } from './privacy/owner-keys.js';
 import { recipientString } from './privacy/recipient.js';
 import { buildManifest, type ClockInfo } from './manifest.js';
 import { manifestMarkers } from './markers.js';
@@ -78,6 +78,8 @@ export interface SyncOptions {
   libraryRoot?: string;
   /** The loan the recorder is on: written into each new copy's manifest. */
   loan?: ManifestLoan;
+  /** Opens passphrase-protected owner keys; asked only when the recorder encrypts. */
+  passphrase?: PassphraseSource;
 }
 
 /** What sync returns: the fields of its `sync.summary` event, and whether it was stopped. */
@@ -294,7 +296,7 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
   try {
     await ensureDir(fs, dest);
     // Owner keys given with --identity must be readable before anything is copied.
-    const owner = await loadOwnerKeys(dest, o.identityFiles ?? [], o.libraryRoot);
+    const owner = await loadOwnerKeys(dest, o.identityFiles ?? [], summariseInfo(info).encrypting ? o.passphrase : undefined, o.libraryRoot);
     // Who the recorder is comes first: a recorder refused here is not changed (not even its clock).
     const signing = await withLink(() => identify(session, emit, fs, dest, now, signal));
     const clock = await withLink(() => measureAndSetClock(session, emit, now, o.setTime ?? true, signal));
@@ -432,12 +434,14 @@ interface OwnerKeys {
   identities: LoadedIdentity[];
   /** Owner keys of the library that cannot be used now (said once, at the first encrypted recording). */
   problems: string[];
+  /** Recipients of protected owner keys left closed (no passphrase given): held, not opened. */
+  locked: string[];
   said: boolean;
 }
 
-async function loadOwnerKeys(dest: string, identityFiles: string[], libraryRoot = libraryRootOf(dest)): Promise<OwnerKeys> {
-  const { identities, problems } = await loadIdentities(libraryRoot, identityFiles);
-  return { identities, problems, said: false };
+async function loadOwnerKeys(dest: string, identityFiles: string[], unlock: PassphraseSource | undefined, libraryRoot = libraryRootOf(dest)): Promise<OwnerKeys> {
+  const { identities, problems, locked } = await loadIdentities(libraryRoot, identityFiles, unlock);
+  return { identities, problems, locked, said: false };
 }
 
 function ownerIdentities(ctx: CopyContext): LoadedIdentity[] {
@@ -456,7 +460,7 @@ async function checkRecipient(session: Session, emit: Emit, owner: OwnerKeys, si
   const r = await session.client.request('SET_RECIPIENT', { action: RECIPIENT_ACTION.GET, reserved: Buffer.alloc(3), recipient: Buffer.alloc(32) }, { signal });
   if ((r.flags & RECIPIENT_FLAGS.SET) === 0) return;
   const recipient = recipientString(r.recipient);
-  if (owner.identities.some((i) => i.recipient === recipient)) return;
+  if (owner.identities.some((i) => i.recipient === recipient) || owner.locked.includes(recipient)) return;
   emit({
     type: 'warning',
     code: 'WRONG_IDENTITY',
@@ -870,7 +874,7 @@ async function deleteIfSafe(ctx: CopyContext, e: ListEntry, wav: string, journal
   // With owner keys here, an encrypted copy counts once one of them opened it (the wrong key set
   // on the recorder is found before its recordings are gone); with none, the verified age file does.
   const encryption = ctx.library.get(`${ctx.deviceId}:${e.number}`)?.manifest.encryption;
-  if (encryption && !encryption.derived && ctx.owner.identities.length > 0) return refuse('it is encrypted, and none of the owner keys here has opened its copy yet');
+  if (encryption && !encryption.derived && ctx.owner.identities.length + ctx.owner.locked.length > 0) return refuse('it is encrypted, and none of the owner keys here has opened its copy yet');
   if (!j || !j.record.sha256.equals(e.sha256)) return refuse('its journal record is missing or differs');
   if (sha === ZERO_SHA) return refuse('it has no fingerprint');
   const v = await verifyLibraryFile(wav, ctx.fs);
@@ -904,7 +908,7 @@ export async function deleteVerified(session: Session, emit: Emit, o: { dest: st
   const byNumber = new Map(recordingEntries(journal.entries).map((j) => [j.record.number, j]));
   const library = await indexLibrary(fs, dest);
   const result = { deleted: [] as number[] } as SyncResult;
-  const owner = await loadOwnerKeys(dest, [], o.libraryRoot);
+  const owner = await loadOwnerKeys(dest, [], undefined, o.libraryRoot);
   const ctx = { session, emit, fs, dest, now: o.now ?? Date.now, signal: o.signal, o: {}, clock: null as unknown as ClockInfo, check, byNumber, library, deviceId, owner, undecryptable: new Set<number>() } as CopyContext;
   for (const n of o.numbers) {
     const e = entries.find((x) => x.number === n);

@@ -84,6 +84,32 @@ export function copyStands(v: FileVerification): boolean {
   return v.ok || (v.failures.length > 0 && v.failures.every((f) => f.code === 'JOURNAL_MISMATCH' || f.code === 'SIGNATURE_PENDING'));
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** What is missing or of the wrong type among the fields verify reads; null when none. */
+export function manifestShapeProblem(m: unknown): string | null {
+  if (!isObject(m)) return 'it is not a JSON object';
+  const want: [string, unknown, (v: unknown) => boolean][] = [];
+  const str = (v: unknown) => typeof v === 'string';
+  const obj = (name: string, v: unknown, fields: [string, (v: unknown) => boolean][], optional = false) => {
+    if (optional && (v === undefined || v === null)) return;
+    if (!isObject(v)) return void want.push([name, v, () => false]);
+    for (const [k, ok] of fields) want.push([`${name}.${k}`, v[k], ok]);
+  };
+  obj('file', m.file, [['name', str], ['size', isCount], ['sha256', str]]);
+  obj('device', m.device, [['id', str]]);
+  obj('recording', m.recording, [['number', isCount], ['sampleRate', isCount], ['sampleCount', isCount], ['sha256', str], ['dataOffset', isCount]]);
+  obj('times', m.times, [['deviceStartUnixMs', (v) => typeof v === 'string' && /^\d{1,20}$/.test(v)]]);
+  obj('journal', m.journal, [['index', isCount], ['hex', str], ['recordSha256', str]], true);
+  obj('verification', m.verification, [['ok', (v) => typeof v === 'boolean']]);
+  obj('evidence', m.evidence, [['status', (v) => v === 'signed' || v === 'pending' || v === 'unsigned'], ['keyId', (v) => v === null || str(v)], ['folder', (v) => v === null || v === undefined || str(v)], ['journalEpoch', (v) => v === null || v === undefined || isCount(v)]], true);
+  obj('encryption', m.encryption, [['derived', (v) => v === null || (isObject(v) && str(v.name) && isCount(v.size) && str(v.sha256))]], true);
+  if (m.markers !== undefined && !(Array.isArray(m.markers) && m.markers.every((x) => isObject(x) && isCount(x.number) && isCount(x.sampleOffset)))) want.push(['markers', m.markers, () => false]);
+  const bad = want.filter(([, v, ok]) => !ok(v)).map(([k]) => k);
+  return bad.length ? `${bad.join(', ')} ${bad.length === 1 ? 'is' : 'are'} missing or not what a sidecar holds` : null;
+}
+
 /** Verifies one library recording against its sidecar. */
 export async function verifyLibraryFile(file: string, fs: Fs = realFs): Promise<FileVerification> {
   const manifestPath = sidecarPath(file);
@@ -105,6 +131,13 @@ export async function verifyLibraryFile(file: string, fs: Fs = realFs): Promise<
     return res;
   }
   if (m.integrity !== manifestIntegrity(m)) add('MANIFEST_INVALID', 'the sidecar has been edited since it was written (its integrity hash does not match)');
+  // The checks below read these fields: a sidecar without them (or with other types) is damaged,
+  // and said so, rather than failing half-way with a TypeError.
+  const shape = manifestShapeProblem(m);
+  if (shape) {
+    add('MANIFEST_INVALID', `the sidecar is damaged: ${shape}`);
+    return res;
+  }
   res.number = m.recording?.number ?? null;
   res.sha256 = m.recording?.sha256 ?? null;
   res.deviceId = typeof m.device?.id === 'string' ? m.device.id : null;

@@ -6,6 +6,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
+import * as path from 'node:path';
 import { CARD_LAYOUT, STRUCTS, structSize } from '../../../protocol/src/schema.js';
 import type { Fs } from '../library.js';
 import { keyIdOf, OpenFormatError, parseChecksumStatement, parseMinisignSignature, parseSignifySignature, verifyStatement, minisignGlobalMessage } from './open-formats.js';
@@ -207,13 +208,36 @@ export interface EvidenceReport {
   checkpoints: { slots: number; validSlots: number; vouchedSamples: number; sampleCount: number; recovered: boolean } | null;
 }
 
-async function readOrNull(fs: Fs, p: string): Promise<Buffer | null> {
+/** Reads a whole evidence file of at most `maxBytes`; null when it is not there. */
+async function readOrNull(fs: Fs, p: string, maxBytes: number, fail: (code: EvidenceCode, message: string) => void): Promise<Buffer | null> {
   try {
+    const size = (await fs.stat(p)).size;
+    if (size > maxBytes) {
+      fail('SIGNATURE_INVALID', `${path.basename(p)} is ${size} bytes, larger than the recorder ever writes for this recording (at most ${maxBytes}): it was not read`);
+      return Buffer.alloc(0);
+    }
     return Buffer.from(await fs.readFile(p));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
   }
+}
+
+/** The statement and its two signature files hold a few lines each. */
+const MAX_STATEMENT_FILE_BYTES = 64 * 1024;
+
+/**
+ * The most checkpoint slots a recording of `sampleCount` samples can have: the start slot, one a
+ * checkpoint interval, the stop slot, and a few signed for audio a power cut kept off the card.
+ */
+function maxCheckpointSlots(sampleCount: number, sampleRate: number): number {
+  const perSlot = Math.max(1, sampleRate) * CARD_LAYOUT.checkpointIntervalS;
+  return 2 + Math.ceil(Math.max(0, sampleCount) / perSlot) + 4;
+}
+
+/** The largest evidence file (by card extension) the recorder writes for such a recording. */
+export function maxEvidenceBytes(ext: string, sampleCount: number, sampleRate: number): number {
+  return ext === CARD_LAYOUT.checkpointsExt ? maxCheckpointSlots(sampleCount, sampleRate) * SLOT_BYTES : MAX_STATEMENT_FILE_BYTES;
 }
 
 /**
@@ -288,7 +312,7 @@ export async function checkRecordingEvidence(fs: Fs, files: EvidenceFiles, want:
   const at = (ext: string) => `${files.folder}/${name(ext)}`;
   const report: EvidenceReport = { ok: false, failures, keyId, trustedComment: null, statement: null, checkpoints: null };
 
-  const [sha, sig, msg, ckp] = await Promise.all(EVIDENCE_EXTS.map((x) => readOrNull(fs, at(x))));
+  const [sha, sig, msg, ckp] = await Promise.all(EVIDENCE_EXTS.map((x) => readOrNull(fs, at(x), maxEvidenceBytes(x, want.sampleCount, want.sampleRate), fail)));
   const folderWav = at(CARD_LAYOUT.recordingExt);
   const encrypted = files.agePath !== undefined;
 

@@ -13,7 +13,7 @@ import { DIR_MODE, safeJoin, writeFileAtomic, type Fs } from '../library.js';
 import type { Emit, Session } from '../session.js';
 import { attestationOf, requestIdentity, requestProvision, type CheckedIdentity } from './identity.js';
 import { appendLog, keyFileNames, loadPin, pinProblem, savePin, saveLibraryJournal, writeKeyFiles, type PinRecord } from './pins.js';
-import { cardName, checkRecordingEvidence, EVIDENCE_EXTS, evidenceFolderOf, formatTrustedComment, type EvidenceReport } from './recording.js';
+import { cardName, checkRecordingEvidence, EVIDENCE_EXTS, evidenceFolderOf, formatTrustedComment, maxEvidenceBytes, type EvidenceReport } from './recording.js';
 
 /** What sync knows of the recorder's key for this run. */
 export type SigningState =
@@ -198,6 +198,9 @@ export async function collectEvidence(x: EvidenceInput): Promise<{ evidence: Man
   const parts: Record<string, number> = { [CARD_LAYOUT.statementExt]: FILE_PART.STATEMENT, [CARD_LAYOUT.signifyExt]: FILE_PART.SIGNIFY, [CARD_LAYOUT.minisignExt]: FILE_PART.MINISIGN, [CARD_LAYOUT.checkpointsExt]: FILE_PART.CHECKPOINTS };
   for (const ext of EVIDENCE_EXTS) {
     if (!sizes[ext]) continue;
+    // A size the recorder cannot have written is not read (nothing is allocated by it).
+    const most = maxEvidenceBytes(ext, e.sampleCount, e.sampleRate);
+    if (sizes[ext]! > most) throw new EngineError('SIGNATURE_INVALID', `Recording ${e.number}: the recorder says its ${cardName(e.number, ext)} is ${sizes[ext]} bytes, more than it ever writes for this recording (at most ${most}); it was not read.`, 'The copy is kept but NOT counted as verified, and nothing is deleted from the recorder. Keep the recorder as it is and ask for advice.');
     const data = await readPart(session, e.number, parts[ext]!, sizes[ext]!, x.signal);
     await writeFileAtomic(fs, safeJoin(folder, cardName(e.number, ext)), data);
   }

@@ -8,24 +8,31 @@ import { EngineError, toEngineError } from '../errors.js';
 import { indexLibrary, type Fs } from '../library.js';
 import type { Emit } from '../session.js';
 import { decryptLibraryCopy } from './decrypt-copy.js';
-import { createOwnerKey, importOwnerKey, KEYS_FOLDER, keysFolderOf, listOwnerKeys, loadIdentities, looselyProtected, type OwnerKey, type OwnerKeyStatus } from './owner-keys.js';
+import { createOwnerKey, importOwnerKey, KEYS_FOLDER, keysFolderOf, listOwnerKeys, loadIdentities, looselyProtected, PASSPHRASE_HOW, type OwnerKey, type OwnerKeyStatus, type PassphraseSource } from './owner-keys.js';
 
 export interface KeysCreated {
   library: string;
   key: OwnerKey;
 }
 
-export async function keysCreate(emit: Emit, root: string, now: () => number): Promise<KeysCreated> {
-  const key = await createOwnerKey(root, now);
+export async function keysCreate(emit: Emit, root: string, now: () => number, protect?: { source: PassphraseSource | undefined; workFactor?: number }): Promise<KeysCreated> {
+  let passphrase: string | null = null;
+  if (protect) {
+    passphrase = protect.source ? await protect.source({ purpose: 'new', file: keysFolderOf(root), recipient: null }) : null;
+    if (passphrase === null) throw new EngineError('OWNER_KEY', 'A passphrase was asked for (--passphrase), and none was given; no key was made.', PASSPHRASE_HOW);
+  }
+  const key = await createOwnerKey(root, now, passphrase !== null ? { passphrase, workFactor: protect?.workFactor } : undefined);
   emit({
     type: 'note',
-    message: `New owner key made. Its public half, to give the recorder: ${key.recipient}. Its SECRET half is in ${key.file} (only you can read it). Recordings encrypted to this key can be opened only with that file: if it is lost, the recordings are lost for good. Back it up now (a USB stick kept somewhere safe, or a password manager), and never send it to anyone.`,
+    message: passphrase !== null
+      ? `New owner key made. Its public half, to give the recorder: ${key.recipient}. Its SECRET half is in ${key.file}, encrypted with your passphrase (the stock \`age -d\` opens it with the passphrase). Recordings encrypted to this key can be opened only with that file AND the passphrase: if either is lost, the recordings are lost for good. Back up the file now (a USB stick kept somewhere safe), and keep the passphrase apart from it (a password manager, or on paper in a safe place).`
+      : `New owner key made. Its public half, to give the recorder: ${key.recipient}. Its SECRET half is in ${key.file} (only you can read it). Recordings encrypted to this key can be opened only with that file: if it is lost, the recordings are lost for good. Back it up now (a USB stick kept somewhere safe, or a password manager), and never send it to anyone.`,
   });
   return { library: root, key };
 }
 
-export async function keysImport(emit: Emit, root: string, file: string, copy: boolean, now: () => number): Promise<{ library: string; keys: OwnerKey[]; looselyProtected: boolean }> {
-  const keys = await importOwnerKey(root, file, copy, now);
+export async function keysImport(emit: Emit, root: string, file: string, copy: boolean, now: () => number, unlock?: PassphraseSource): Promise<{ library: string; keys: OwnerKey[]; looselyProtected: boolean }> {
+  const keys = await importOwnerKey(root, file, copy, now, unlock);
   const loose = await looselyProtected(path.resolve(file));
   for (const k of keys) {
     emit({ type: 'note', message: copy ? `Owner key ${k.recipient} copied into ${k.file}. Keep your backup of it.` : `Owner key ${k.recipient} imported: this library will use it where it is, ${k.file} (not copied). Keep that file there, and keep a backup.` });
@@ -64,8 +71,8 @@ async function subfolders(fs: Fs, root: string): Promise<string[]> {
  * Decrypts the encrypted copies named (recording numbers in `folder`, or .age paths) with the
  * owner keys given and the library's; each outcome is reported, a failure in words.
  */
-export async function decryptCopies(fs: Fs, emit: Emit, o: { root: string; folder: string | null; targets: string[]; identityFiles: string[]; now: () => number }): Promise<DecryptOutcome[]> {
-  const { identities, problems } = await loadIdentities(o.root, o.identityFiles);
+export async function decryptCopies(fs: Fs, emit: Emit, o: { root: string; folder: string | null; targets: string[]; identityFiles: string[]; now: () => number; unlock?: PassphraseSource }): Promise<DecryptOutcome[]> {
+  const { identities, problems } = await loadIdentities(o.root, o.identityFiles, o.unlock);
   for (const p of problems) emit({ type: 'warning', code: 'OWNER_KEY', message: `An owner key of this library cannot be used: ${p}.`, action: 'Put the key file back from your backup, or give the key with --identity FILE.' });
   if (identities.length === 0) throw new EngineError('OWNER_KEY', `No owner key to decrypt with: none was given, and ${keysFolderOf(o.root)} holds none.`, 'Give the owner key file with --identity FILE (the file age-keygen or `recorder keys new` wrote).');
   const out: DecryptOutcome[] = [];

@@ -3,7 +3,8 @@
  * `age1...`); the secret half (the identity, `AGE-SECRET-KEY-1...`) stays on this computer and
  * opens the recordings. Keys live in `keys/` of the library (the folder that holds each
  * recorder's folder, by default ~/Recordings): identities the app made or copied as
- * `owner-<short id>.txt` in `age-keygen` format (0600, folder 0700), and `owner-keys.json`, the
+ * `owner-<short id>.txt` in `age-keygen` format (0600, folder 0700), or, protected by a passphrase,
+ * that text encrypted with age's scrypt recipient as `owner-<short id>.age`, and `owner-keys.json`, the
  * list of owner keys with where each identity file is (an imported one is remembered by its path,
  * not copied, unless asked). Key generation and recipient encoding are age-encryption's
  * (the age author's reviewed TypeScript age); nothing here prints or logs a secret.
@@ -27,6 +28,27 @@ export interface OwnerKey {
   /** created: made by the app; copied: imported with --copy; referenced: imported, left where it was. */
   stored: 'created' | 'copied' | 'referenced';
   addedAtIso: string;
+  /** The identity file is encrypted with a passphrase (age's scrypt recipient): `age -d` opens it. */
+  passphrase?: boolean;
+}
+
+/**
+ * Where a passphrase comes from (the command line: the terminal, RECORDER_PASSPHRASE or
+ * --passphrase-file). `new`: for a key being made (asked twice on a terminal); `unlock`: to open
+ * the key file named. null: none can be had (the caller says how to give one). Never logged.
+ */
+export type PassphraseSource = (ask: { purpose: 'new' | 'unlock'; file: string; recipient: string | null }) => Promise<string | null>;
+
+/** What says how to give a passphrase where no terminal can ask for it. */
+export const PASSPHRASE_HOW = 'Type it when asked (run the command in a terminal), or set the environment variable RECORDER_PASSPHRASE, or give --passphrase-file FILE (a file holding only the passphrase); never type it on the command line itself.';
+
+/** age's scrypt work factor (log2 N) for a new protected key file: age's own default. */
+export const SCRYPT_WORK_FACTOR = 18;
+
+/** An age-encrypted file (binary or armored): a key file protected by a passphrase. */
+export function isPassphraseProtected(bytes: Buffer): boolean {
+  const head = bytes.subarray(0, 40).toString('latin1');
+  return head.startsWith('age-encryption.org/v1\n') || head.startsWith('-----BEGIN AGE ENCRYPTED FILE-----');
 }
 
 export interface OwnerKeyStatus extends OwnerKey {
@@ -131,43 +153,78 @@ async function remember(root: string, key: OwnerKey): Promise<OwnerKey[]> {
   return keys;
 }
 
-/** Writes an identity into the keys folder in age-keygen format (0600), never over a file. */
-async function storeIdentity(root: string, identity: string, recipient: string, createdIso: string): Promise<string> {
+/**
+ * Writes an identity into the keys folder (0600), never over a file: in age-keygen format, or
+ * that text encrypted with a passphrase (age's scrypt recipient, `owner-<id>.age`).
+ */
+async function storeIdentity(root: string, identity: string, recipient: string, createdIso: string, protect?: { passphrase: string; workFactor: number }): Promise<string> {
   const dir = await ensureKeysFolder(root);
-  const file = path.join(dir, `owner-${recipientShortId(recipient)}.txt`);
+  const file = path.join(dir, `owner-${recipientShortId(recipient)}.${protect ? 'age' : 'txt'}`);
   if (await assertRegularOrAbsent(realFs, file)) {
-    const there = parseIdentityFile(await nodeFs.readFile(file, 'utf8')).identities;
+    const there = protect ? [] : parseIdentityFile(await nodeFs.readFile(file, 'utf8')).identities;
     if (there.includes(identity)) return file;
     throw new EngineError('FILE_CONFLICT', `${file} already exists and holds another key; it was not touched.`, 'Move it away and try again.');
   }
-  await writeFileAtomic(realFs, file, identityFileText(identity, recipient, createdIso));
+  const text = identityFileText(identity, recipient, createdIso);
+  if (!protect) await writeFileAtomic(realFs, file, text);
+  else {
+    const e = new (await age()).Encrypter();
+    e.setPassphrase(protect.passphrase);
+    e.setScryptWorkFactor(protect.workFactor);
+    await writeFileAtomic(realFs, file, Buffer.from(await e.encrypt(text)));
+  }
   return file;
 }
 
-/** Makes a new X25519 owner key in the library's keys folder. */
-export async function createOwnerKey(root: string, now: () => number = Date.now): Promise<OwnerKey> {
+/** Makes a new X25519 owner key in the library's keys folder, protected by a passphrase if one is given. */
+export async function createOwnerKey(root: string, now: () => number = Date.now, protect?: { passphrase: string; workFactor?: number }): Promise<OwnerKey> {
+  if (protect && protect.passphrase === '') throw new EngineError('OWNER_KEY', 'The passphrase is empty; no key was made.', 'Choose a passphrase of several random words, and keep it where you keep the key backup.');
   const identity = await (await age()).generateX25519Identity();
   const recipient = (await recipientOf(identity))!;
   const addedAtIso = new Date(now()).toISOString();
-  const file = await storeIdentity(root, identity, recipient, addedAtIso);
-  const key: OwnerKey = { recipient, file, stored: 'created', addedAtIso };
+  const file = await storeIdentity(root, identity, recipient, addedAtIso, protect ? { passphrase: protect.passphrase, workFactor: protect.workFactor ?? SCRYPT_WORK_FACTOR } : undefined);
+  const key: OwnerKey = { recipient, file, stored: 'created', addedAtIso, ...(protect ? { passphrase: true } : {}) };
   await remember(root, key);
   return key;
 }
 
-/** Reads an identity file; throws OWNER_KEY in plain words when it holds no usable identity. */
-export async function readIdentityFile(file: string): Promise<LoadedIdentity[]> {
+/** A protected key file and no passphrase to open it: a sync goes on without it, decrypt stops. */
+export class PassphraseMissing extends EngineError {}
+
+/** Opens a passphrase-protected key file's text; wrong or missing passphrase: OWNER_KEY in words. */
+async function unlockKeyFile(file: string, bytes: Buffer, unlock: PassphraseSource | undefined, recipient: string | null): Promise<string> {
+  const passphrase = unlock ? await unlock({ purpose: 'unlock', file, recipient }) : null;
+  if (passphrase === null) throw new PassphraseMissing('OWNER_KEY', `The owner key file ${file} is protected by a passphrase, and none was given.`, PASSPHRASE_HOW);
+  const d = new (await age()).Decrypter();
+  d.addPassphrase(passphrase);
+  try {
+    return await d.decrypt(bytes, 'text');
+  } catch (e) {
+    const m = (e as Error).message ?? '';
+    if (/no identity matched/.test(m)) throw new EngineError('OWNER_KEY', `The passphrase for the owner key file ${file} is wrong; nothing was decrypted or written.`, 'Type it again carefully (it is case-sensitive). If it is lost, so are the recordings encrypted to this key.');
+    throw new EngineError('OWNER_KEY', `The owner key file ${file} is damaged: age cannot open it (${m}).`, 'Put back the file from your backup.');
+  }
+}
+
+/**
+ * Reads an identity file (a passphrase-protected one is opened with `unlock`); throws OWNER_KEY in
+ * plain words when it holds no usable identity, or the passphrase is missing or wrong.
+ */
+export async function readIdentityFile(file: string, unlock?: PassphraseSource, recipient: string | null = null): Promise<LoadedIdentity[]> {
   let text: string;
+  let bytes: Buffer;
   try {
     const st = await nodeFs.stat(file);
     if (!st.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
     if (st.size > 1 << 20) throw new EngineError('OWNER_KEY', `${file} is too large to be an age key file.`, 'Give the file that age-keygen wrote (it starts with "# created:").');
-    text = await nodeFs.readFile(file, 'utf8');
+    bytes = await nodeFs.readFile(file);
+    text = isPassphraseProtected(bytes) ? '' : bytes.toString('utf8');
   } catch (e) {
     if (e instanceof EngineError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new EngineError('OWNER_KEY', code === 'ENOENT' ? `The owner key file ${file} is not there.` : `The owner key file ${file} cannot be read (${code ?? (e as Error).message}).`, 'Put back the file from your backup, or give another one with --identity FILE.');
   }
+  if (isPassphraseProtected(bytes)) text = await unlockKeyFile(file, bytes, unlock, recipient);
   const { identities, unsupported } = parseIdentityFile(text);
   const out: LoadedIdentity[] = [];
   for (const identity of identities) {
@@ -185,14 +242,16 @@ export async function readIdentityFile(file: string): Promise<LoadedIdentity[]> 
 }
 
 /** Imports an existing identity file: remembered by its path, or copied into the keys folder. */
-export async function importOwnerKey(root: string, file: string, copy: boolean, now: () => number = Date.now): Promise<OwnerKey[]> {
+export async function importOwnerKey(root: string, file: string, copy: boolean, now: () => number = Date.now, unlock?: PassphraseSource): Promise<OwnerKey[]> {
   const abs = path.resolve(file);
-  const loaded = await readIdentityFile(abs);
+  const loaded = await readIdentityFile(abs, unlock);
+  const protectedFile = isPassphraseProtected(await nodeFs.readFile(abs));
+  if (protectedFile && copy) throw new EngineError('OWNER_KEY', `${abs} is protected by a passphrase: it is used where it is, not copied.`, 'Import it without --copy, and keep it (and its backup) where it is.');
   const addedAtIso = new Date(now()).toISOString();
   const keys: OwnerKey[] = [];
   for (const l of loaded) {
     const stored = copy ? await storeIdentity(root, l.identity, l.recipient, addedAtIso) : abs;
-    const key: OwnerKey = { recipient: l.recipient, file: stored, stored: copy ? 'copied' : 'referenced', addedAtIso };
+    const key: OwnerKey = { recipient: l.recipient, file: stored, stored: copy ? 'copied' : 'referenced', addedAtIso, ...(protectedFile ? { passphrase: true } : {}) };
     await remember(root, key);
     keys.push(key);
   }
@@ -204,6 +263,13 @@ export async function listOwnerKeys(root: string): Promise<OwnerKeyStatus[]> {
   const out: OwnerKeyStatus[] = [];
   for (const k of await readRegistry(root)) {
     try {
+      if (k.passphrase) {
+        // Its recipient is in the list: whether the file is still there and protected is
+        // checked without asking for the passphrase.
+        const there = isPassphraseProtected(await nodeFs.readFile(k.file).catch(() => Buffer.alloc(0)));
+        out.push({ ...k, usable: there, problem: there ? null : `the protected key file ${k.file} is not there (or no longer encrypted)` });
+        continue;
+      }
       const loaded = await readIdentityFile(k.file);
       const match = loaded.some((l) => l.recipient === k.recipient);
       out.push({ ...k, usable: match, problem: match ? null : `${k.file} no longer holds the key of ${k.recipient}` });
@@ -227,10 +293,12 @@ export async function looselyProtected(file: string): Promise<boolean> {
  * The identities that can open recordings: those of the library's owner keys that are usable, and
  * those of the files given (--identity), which must all be readable.
  */
-export async function loadIdentities(root: string | null, files: string[] = []): Promise<{ identities: LoadedIdentity[]; problems: string[] }> {
+export async function loadIdentities(root: string | null, files: string[] = [], unlock?: PassphraseSource): Promise<{ identities: LoadedIdentity[]; problems: string[]; locked: string[] }> {
   const identities: LoadedIdentity[] = [];
   const problems: string[] = [];
-  for (const f of files) identities.push(...(await readIdentityFile(path.resolve(f))));
+  /** Recipients of protected keys left closed (no passphrase): held here, not opened. */
+  const locked: string[] = [];
+  for (const f of files) identities.push(...(await readIdentityFile(path.resolve(f), unlock)));
   if (root !== null) {
     let keys: OwnerKeyStatus[] = [];
     try {
@@ -244,8 +312,19 @@ export async function loadIdentities(root: string | null, files: string[] = []):
         problems.push(k.problem ?? `the owner key ${k.recipient} cannot be used`);
         continue;
       }
-      for (const l of await readIdentityFile(k.file)) if (l.recipient === k.recipient && !identities.some((x) => x.identity === l.identity)) identities.push(l);
+      // A protected key is opened only when a passphrase can be had: without one it is said and
+      // skipped (a sync still copies and verifies); a wrong one stops the operation.
+      let loaded: LoadedIdentity[];
+      try {
+        loaded = await readIdentityFile(k.file, unlock, k.recipient);
+      } catch (e) {
+        if (!(e instanceof PassphraseMissing)) throw e;
+        problems.push(`the owner key ${k.recipient} (${k.file}) is protected by a passphrase, and none was given. ${PASSPHRASE_HOW}`);
+        locked.push(k.recipient);
+        continue;
+      }
+      for (const l of loaded) if (l.recipient === k.recipient && !identities.some((x) => x.identity === l.identity)) identities.push(l);
     }
   }
-  return { identities, problems };
+  return { identities, problems, locked };
 }
