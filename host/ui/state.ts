@@ -449,6 +449,9 @@ function onEvent(state: UiState, e: EngineEvent): UiState {
       };
     case 'link.noise':
     case 'note':
+    // provisioning has its own view and state (provision-state.ts)
+    case 'provision.step':
+    case 'provision.done':
       return state;
     case 'wipe.done':
       return { ...state, notice: { tone: e.proven ? 'info' : 'warning', title: e.message, action: e.proven ? 'Keep the certificate with the hand-back papers.' : e.problems.join('; ') } };
