@@ -70,6 +70,10 @@ export type ProblemCode =
   // ---- privacy (issue 13)
   | 'UNSYNCED' // wipe or format refused: recordings without a verified copy in the library
   | 'WIPE_UNPROVEN' // the wipe was done but its certificate does not verify under the pinned key
+  // ---- the fleet and loans (issue 16: host/engine/fleet.ts, host/engine/handback.ts)
+  | 'FLEET_INVALID' // the library's list of recorders and loans (fleet.json) cannot be read
+  | 'LOAN_REFUSED' // a loan cannot be opened, closed or found (the recorder is on a loan already, ...)
+  | 'HANDBACK_REFUSED' // hand-back stopped before the wipe: something did not copy or verify
   // ---- markers (issue 15: host/engine/notes.ts, host/engine/export/excerpt.ts)
   | 'NOTES_INVALID' // a marker notes file is not WebVTT, or a note cannot be written
   // ---- provisioning (issue 16: host/engine/provision)
