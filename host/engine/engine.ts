@@ -13,6 +13,7 @@ import { defaultDestination, indexLibrary, loadMemory, realFs, type Fs } from '.
 import { Session, stamp, type ConnectOptions, type Emit } from './session.js';
 import { deleteVerified, listAll, measureAndSetClock, readJournal, standing, sync as runSync, type Standing, type SyncOptions, type SyncResult } from './sync.js';
 import { adviceFor } from './evidence/advice.js';
+import { requestIdentity, requestProvision } from './evidence/identity.js';
 import { findPinnedLibrary, rePin } from './evidence/pins.js';
 import { copyStands, verifyLibraryFile, verifyPaths } from './verify.js';
 import { recordVerifications } from './custody.js';
@@ -111,6 +112,11 @@ export interface Engine {
   };
   /** Shows (no argument), sets (an `age1...` recipient) or clears the recorder's owner recipient. */
   recipient(change?: { set: string } | { clear: true }, o?: { library?: string; port?: string }): Promise<RecipientState>;
+  /**
+   * The recorder's key fingerprint (its key id, 16 hex digits), checked against a fresh challenge;
+   * a recorder without a key makes it first (PROVISION). null: its software signs nothing.
+   */
+  fingerprint(o?: { port?: string }): Promise<{ deviceId: string; keyId: string | null }>;
   /** Decrypts encrypted copies of a library folder (numbers) or .age files, no recorder needed. */
   decrypt(o: { targets: string[]; destination?: string; library?: string; identityFiles?: string[] }): Promise<DecryptOutcome[]>;
   /**
@@ -394,6 +400,13 @@ export function createEngine(options: EngineOptions = {}): Engine {
         if (!recipient) emit({ type: 'note', message: `${who} records WITHOUT encryption: anyone who finds it or its card can listen to its recordings.${action === RECIPIENT_ACTION.CLEAR ? ' (From its next recording; recordings already made stay as they are.)' : ''}` });
         else emit({ type: 'note', message: `${who} encrypts ${action === RECIPIENT_ACTION.GET ? 'its recordings' : 'every recording from its next one'} to the owner key ${recipient}${owner ? ` (its secret half is in ${owner.file})` : ': this computer holds NO key that opens them; make sure the owner has it'}.` });
         return { deviceId: s.deviceId, label: s.info.label, recipient, ownerKeyFile: owner?.file ?? null };
+      }, o.port),
+    fingerprint: (o = {}) =>
+      withSession(async (s, signal) => {
+        let id = await requestIdentity(s.client, signal);
+        if (id && !id.hasKey && !id.damaged) id = await requestProvision(s.client, signal);
+        if (id && id.problems.length) throw new EngineError('ATTESTATION_INVALID', `The recorder's answer about its key does not check: ${id.problems.join('; ')}.`, 'Do not hand this recorder out: keep it as it is and ask for advice.');
+        return { deviceId: s.deviceId, keyId: id?.keyId ?? null };
       }, o.port),
     decrypt: (o) => {
       const folder = o.destination ? path.resolve(o.destination) : null;

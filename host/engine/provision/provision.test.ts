@@ -5,6 +5,7 @@ import { PDFDocument } from 'pdf-lib';
 import { describe, expect, test } from 'vitest';
 import { EngineError } from '../errors.js';
 import type { DeviceSummary, EngineEvent, EventInput } from '../events.js';
+import { loadFleet, loanFolder, openLoan } from '../fleet.js';
 import { realFs } from '../library.js';
 import { createOwnerKey } from '../privacy/owner-keys.js';
 import { keysCreate } from '../privacy/ops.js';
@@ -45,7 +46,6 @@ function fakeRecorder(d: DeviceSummary, card: Card = { capacityBytes: 8e9, freeB
 
 function context(root: string, rec: ReturnType<typeof fakeRecorder>, over: Partial<ProvisionContext<Card>> = {}) {
   const events: EngineEvent[] = [];
-  const loans: { deviceId: string; reference: string }[] = [];
   const emit = (e: EventInput) => events.push(stamp(e, () => Date.UTC(2026, 11, 7, 18)));
   const ctx: ProvisionContext<Card> = {
     device: rec.device,
@@ -56,12 +56,10 @@ function context(root: string, rec: ReturnType<typeof fakeRecorder>, over: Parti
     appVersion: '0.0.0-test',
     // 3x the rate a recording needs: the rule h16card's cardVerdict stands for here
     cardVerdict: (r, o) => (r.writeBytesPerSecond >= 3 * o.sampleRate * 2 ? { ok: true, problems: [] } : { ok: false, problems: [{ code: 'CARD_SLOW', message: 'The card writes too slowly.', action: 'Use another card.' }] }),
-    currentLoan: async () => null,
-    openLoan: async (deviceId, reference) => (loans.push({ deviceId, reference }), { id: 'loan-1', reference, folder: join('ADV-03-00000000000000a1', `${reference}-2026-12-07`) }),
     createOwnerKey: () => keysCreate(emit, root, Date.now),
     ...over,
   };
-  return { ctx, events, loans };
+  return { ctx, events };
 }
 
 const steps = (events: EngineEvent[]) => events.filter((e) => e.type === 'provision.step').map((e) => (e.type === 'provision.step' ? `${e.step} ${e.state}` : ''));
@@ -71,13 +69,17 @@ describe('provision', () => {
     const root = tmp();
     const key = await createOwnerKey(root);
     const rec = fakeRecorder(summary());
-    const { ctx, events, loans } = context(root, rec);
+    const { ctx, events } = context(root, rec);
     const r = await provision(ctx, { loan: 'ADV-03', discreet: true, buttonScheme: 'no-markers', contact: 'Sam (advocate) 07700 900123' });
     expect(rec.calls).toEqual(['info', 'cardTest', 'recipient', 'label ADV-03', 'setTime', 'settings 16000 true no-markers', 'fingerprint']);
     expect(rec.state.recipient).toBe(key.recipient);
     expect(r.ownerKey).toEqual({ recipient: key.recipient, file: key.file, created: false });
-    expect(loans).toEqual([{ deviceId: '00000000000000a1', reference: 'ADV-03' }]);
-    expect(r.handout.pdf).toBe(join(root, 'ADV-03-00000000000000a1', 'ADV-03-2026-12-07', 'handout-ADV-03.pdf'));
+    const fleet = await loadFleet(realFs, root);
+    expect(fleet.loans).toEqual([r.loan]);
+    expect(r.loan).toMatchObject({ deviceId: '00000000000000a1', reference: 'ADV-03' });
+    expect(fleet.devices).toEqual([expect.objectContaining({ deviceId: '00000000000000a1', label: 'ADV-03', keyFingerprint: '0123456789abcdef', currentLoanId: r.loan.id })]);
+    expect(r.handout.pdf).toBe(join(loanFolder(root, r.loan), 'handout-ADV-03.pdf'));
+    expect(r.loan.folder).toMatch(/^ADV-03\/ADV-03_\d{4}-\d\d-\d\d$/);
     for (const f of [r.handout.pdf, r.handout.text]) expect(statSync(f).mode & 0o777).toBe(0o600);
     const text = readFileSync(r.handout.text, 'utf8');
     expect(text).toContain('0123 4567 89AB CDEF');
@@ -107,14 +109,14 @@ describe('provision', () => {
     const root = tmp();
     await createOwnerKey(root);
     const rec = fakeRecorder(summary({ recordingCount: 2 }));
-    const { ctx, events, loans } = context(root, rec);
+    const { ctx, events } = context(root, rec);
     const e = await provision(ctx, { loan: 'ADV-04' }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(EngineError);
     expect((e as EngineError).code).toBe('NOT_HANDED_BACK');
     expect((e as EngineError).action).toContain('recorder handback');
     expect((e as EngineError).message).toContain('Nothing on the recorder was changed.');
     expect(rec.calls).toEqual(['info']);
-    expect(loans).toEqual([]);
+    expect((await loadFleet(realFs, root)).loans).toEqual([]);
     expect(events.find((x) => x.type === 'error')).toMatchObject({ code: 'NOT_HANDED_BACK' });
     expect(events.at(-1)).toMatchObject({ type: 'provision.done', ok: false, failedStep: 'check', done: [] });
   });
@@ -122,16 +124,18 @@ describe('provision', () => {
   test('an open loan, a low battery, a missing card: refused at the check; a battery not full: said', async () => {
     const root = tmp();
     await createOwnerKey(root);
-    const cases: [Partial<DeviceSummary>, Partial<ProvisionContext<Card>>, string, RegExp][] = [
-      [{}, { currentLoan: async () => ({ id: 'x', reference: 'OLD-1' }) }, 'NOT_HANDED_BACK', /still on loan OLD-1/],
-      [{ batteryMv: 3200, lowBattery: true }, {}, 'LOW_BATTERY', /battery is too low .*3200 mV/],
-      [{ batteryMv: 3400 }, {}, 'LOW_BATTERY', /battery is too low/],
-      [{ cardState: 'none' }, {}, 'CARD_PROBLEM', /no memory card/],
-      [{ recState: 'recording' }, {}, 'RECORDING_IN_PROGRESS', /recording now/],
+    const other = tmp();
+    await openLoan(realFs, other, { deviceId: '00000000000000a1', reference: 'OLD-1' }, new Date());
+    const cases: [Partial<DeviceSummary>, string, string, RegExp][] = [
+      [{}, other, 'NOT_HANDED_BACK', /still on loan OLD-1/],
+      [{ batteryMv: 3200, lowBattery: true }, root, 'LOW_BATTERY', /battery is too low .*3200 mV/],
+      [{ batteryMv: 3400 }, root, 'LOW_BATTERY', /battery is too low/],
+      [{ cardState: 'none' }, root, 'CARD_PROBLEM', /no memory card/],
+      [{ recState: 'recording' }, root, 'RECORDING_IN_PROGRESS', /recording now/],
     ];
-    for (const [d, over, code, msg] of cases) {
+    for (const [d, library, code, msg] of cases) {
       const rec = fakeRecorder(summary(d));
-      const { ctx } = context(root, rec, over);
+      const { ctx } = context(library, rec);
       const e = (await provision(ctx, { loan: 'ADV-05' }).catch((x: unknown) => x)) as EngineError;
       expect(e.code).toBe(code);
       expect(e.message).toMatch(msg);
@@ -161,15 +165,15 @@ describe('provision', () => {
     const root = tmp();
     await createOwnerKey(root);
     const rec = fakeRecorder(summary());
-    const { ctx, events } = context(root, rec, {
-      openLoan: async () => {
-        throw new EngineError('INTERNAL', 'The fleet file cannot be read.', 'Restore it from a backup.');
-      },
-    });
+    rec.device.fingerprint = async () => {
+      throw new EngineError('TIMEOUT', 'The recorder stopped answering.', 'Unplug it and plug it back in.');
+    };
+    const { ctx, events } = context(root, rec);
     const e = (await provision(ctx, { loan: 'ADV-09' }).catch((x: unknown) => x)) as EngineError;
-    expect(e.message).toMatch(/^Provisioning stopped while opening the loan: The fleet file cannot be read\. Done before it stopped \(kept\): checking the recorder, testing the card, giving it the owner's key, naming it, setting its clock, choosing its settings, reading its fingerprint\.$/);
-    expect(e.action).toBe('Restore it from a backup.');
-    expect(events.at(-1)).toMatchObject({ type: 'provision.done', ok: false, failedStep: 'loan' });
+    expect(e.message).toMatch(/^Provisioning stopped while reading its fingerprint: The recorder stopped answering\. Done before it stopped \(kept\): checking the recorder, testing the card, giving it the owner's key, naming it, setting its clock, choosing its settings\.$/);
+    expect(e.action).toBe('Unplug it and plug it back in.');
+    expect(events.at(-1)).toMatchObject({ type: 'provision.done', ok: false, failedStep: 'fingerprint' });
+    expect((await loadFleet(realFs, root)).loans).toEqual([]);
   });
 
   test('several owner keys: refused unless --recipient names one; a bad loan code or label: refused before connecting', async () => {

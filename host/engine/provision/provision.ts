@@ -12,7 +12,8 @@
 import * as path from 'node:path';
 import { EngineError, toEngineError } from '../errors.js';
 import type { DeviceSummary, ProblemCode, ProvisionStep } from '../events.js';
-import { makeFolder, sanitiseLabel, writeFileAtomic, type Fs } from '../library.js';
+import { checkReference, currentLoan, loanFolder, noteDeviceSeen, openLoan, type Loan } from '../fleet.js';
+import { sanitiseLabel, writeFileAtomic, type Fs } from '../library.js';
 import { listOwnerKeys } from '../privacy/owner-keys.js';
 import type { KeysCreated } from '../privacy/ops.js';
 import type { Emit } from '../session.js';
@@ -74,9 +75,6 @@ export interface ProvisionContext<C extends CardTestLike = CardTestLike> {
   now: () => number;
   appVersion: string;
   cardVerdict(r: C, o: { sampleRate: number; encrypted: boolean; minimumHours: number }): { ok: boolean; problems: CardProblem[] };
-  /** The device's open loan, or null (fleet.ts currentLoan). */
-  currentLoan(deviceId: string): Promise<{ id: string; reference: string } | null>;
-  openLoan(deviceId: string, reference: string): Promise<{ id: string; reference: string; folder: string }>;
   /** Makes a new owner key in the library (privacy/ops.ts keysCreate, which says where it is). */
   createOwnerKey(): Promise<KeysCreated>;
 }
@@ -84,7 +82,7 @@ export interface ProvisionContext<C extends CardTestLike = CardTestLike> {
 export interface ProvisionResult<C extends CardTestLike = CardTestLike> {
   deviceId: string;
   label: string;
-  loan: { id: string; reference: string; folder: string };
+  loan: Loan;
   fingerprint: string | null;
   ownerKey: { recipient: string; file: string | null; created: boolean };
   settings: { sampleRate: number; discreet: boolean; buttonScheme: ButtonScheme };
@@ -108,15 +106,6 @@ const STEP_NAMES: Record<ProvisionStep, string> = {
   loan: 'opening the loan',
   handout: 'writing the hand-out',
 };
-
-/** Checks the loan code: 1 to 64 characters, printable. */
-export function loanReferenceProblem(ref: string): string | null {
-  if (!ref.trim()) return 'the loan code is empty';
-  if ([...ref].length > 64) return 'the loan code is longer than 64 characters';
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(ref)) return 'the loan code contains control characters';
-  return null;
-}
 
 /** Checks a label as the recorder takes it: 1 to 32 bytes, no control characters. */
 export function labelProblem(label: string): string | null {
@@ -142,7 +131,9 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
   const sampleRate = req.sampleRate ?? 16000;
   const discreet = req.discreet ?? false;
   const buttonScheme = req.buttonScheme ?? 'standard';
-  const label = (req.label ?? req.loan).trim();
+  // Input the recorder never sees is checked before anything (fleet.ts: LOAN_REFUSED).
+  const reference = checkReference(req.loan);
+  const label = (req.label ?? reference).trim();
   const done: ProvisionStep[] = [];
   const warnings: string[] = [];
   const warn = (code: ProblemCode, message: string, action: string) => {
@@ -166,13 +157,12 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
       const kept = done.length ? `Done before it stopped (kept): ${done.map((s) => STEP_NAMES[s]).join(', ')}.` : 'Nothing on the recorder was changed.';
       const message = `Provisioning stopped while ${STEP_NAMES[name]}: ${err.message.replace(/\.$/, '')}. ${kept}`;
       emit({ type: 'provision.step', step: name, state: 'failed', message: `Failed: ${STEP_NAMES[name]}.` });
-      emit({ type: 'provision.done', ok: false, deviceId, label, loan: req.loan, fingerprint, handout: null, done: [...done], failedStep: name, message: `${message} ${err.action}`.trim() });
+      emit({ type: 'provision.done', ok: false, deviceId, label, loan: reference, fingerprint, handout: null, done: [...done], failedStep: name, message: `${message} ${err.action}`.trim() });
       throw new EngineError(err.code, message, err.action || 'Fix the problem above, then run `recorder provision` again.', err.deviceError);
     }
   }
 
-  // Input the recorder never sees is checked before anything.
-  const bad = loanReferenceProblem(req.loan) ?? labelProblem(label);
+  const bad = labelProblem(label);
   if (bad) throw new EngineError('INTERNAL', `${bad[0]!.toUpperCase()}${bad.slice(1)}.`, 'Use a short neutral code from your loan register, such as ADV-03.');
 
   const info = await step(
@@ -186,7 +176,7 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
       if (d.recordingCount > 0) {
         throw refuse('NOT_HANDED_BACK', `The recorder still holds ${d.recordingCount} recording(s) from its last loan, so it was not provisioned and nothing was changed.`, 'Hand it back first: `recorder handback` copies and checks every recording, then wipes it. Then provision it.');
       }
-      const open = await ctx.currentLoan(d.deviceId);
+      const open = await currentLoan(ctx.fs, ctx.root, d.deviceId);
       if (open) throw refuse('NOT_HANDED_BACK', `The recorder is still on loan ${open.reference}, so it was not provisioned and nothing was changed.`, 'Hand it back first with `recorder handback` (it closes that loan), then provision it.');
       if (d.lowBattery || d.batteryMv < PROVISION_MIN_BATTERY_MV) {
         throw refuse('LOW_BATTERY', `The battery is too low to hand the recorder over (${d.batteryMv} mV): it could not even start a recording.`, 'Charge it until the charging light goes out (about 2 hours for the small battery), then provision it again.');
@@ -195,8 +185,8 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
       if (d.cardState !== 'ok') {
         throw refuse('CARD_PROBLEM', d.cardState === 'none' ? 'There is no memory card in the recorder.' : `The memory card is not usable (${d.cardState}).`, d.cardState === 'unformatted' ? 'Run `recorder format` (it asks first), then provision it again.' : 'Put a good card in (see hardware/README.md, "Why an industrial or high-endurance microSD card"), then provision it again.');
       }
-      if (looksLikeAName(label) || looksLikeAName(req.loan)) {
-        warn('INTERNAL', `"${looksLikeAName(label) ? label : req.loan}" looks like a person's name.`, "Use a neutral code from your loan register (such as ADV-03), never the family's name: the recorder and its hand-out may be lost.");
+      if (looksLikeAName(label) || looksLikeAName(reference)) {
+        warn('INTERNAL', `"${looksLikeAName(label) ? label : reference}" looks like a person's name.`, "Use a neutral code from your loan register (such as ADV-03), never the family's name: the recorder and its hand-out may be lost.");
       }
       return d;
     },
@@ -241,7 +231,7 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
       if (!file) warn('OWNER_KEY', `This computer holds no secret half of the owner key ${recipient}: it cannot open the recorder's recordings.`, 'Make sure the owner (whoever will copy the recordings) holds that key.');
       return { recipient, file, created };
     },
-    (k) => `Every recording will be encrypted to the owner key ${k.recipient}${k.created ? ' (made now: BACK UP its secret half, named above)' : ''}.`,
+    (k) => `Every recording will be encrypted to the owner key ${k.recipient}.${k.created ? ` It was made now: BACK UP its secret half, ${k.file}; without it the recordings cannot be opened.` : ''}`,
   );
 
   const named = await step('label', `Naming the recorder "${label}".`, () => device.setLabel(label), (d) => `The recorder is called "${d.label}".`);
@@ -262,11 +252,21 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
   fingerprint = (
     await step('fingerprint', "Reading the recorder's fingerprint (its signing key).", () => device.fingerprint(), (f) => (f.keyId ? `Fingerprint: ${fingerprintText(f.keyId)}. Write it on the case and in your loan register.` : 'This recorder has no signing key: its recordings will not be signed.'))
   ).keyId;
-  const loan = await step('loan', `Opening loan ${req.loan}.`, () => ctx.openLoan(info.deviceId, req.loan), (l) => `Loan ${l.reference} is open: its recordings go to ${path.join(ctx.root, l.folder)}.`);
+  const loan = await step(
+    'loan',
+    `Opening loan ${reference}.`,
+    async () => {
+      // The fleet learns the recorder's new name and key first: the loan's folder is named after it.
+      const at = new Date(ctx.now());
+      await noteDeviceSeen(ctx.fs, ctx.root, { deviceId: info.deviceId, label: named.label, model: info.model, firmware: info.firmware, recordings: 0, freeBytes: card.freeBytes, batteryMv: info.batteryMv, lowBattery: info.lowBattery, ...(fingerprint ? { keyFingerprint: fingerprint } : {}) }, at);
+      return openLoan(ctx.fs, ctx.root, { deviceId: info.deviceId, reference }, at);
+    },
+    (l) => `Loan ${l.reference} is open: its recordings go to ${loanFolder(ctx.root, l)}.`,
+  );
 
   const cardHours = cardHoursFor(card.freeBytes, settings.sampleRate, true);
   const model: HandoutModel = {
-    loan: req.loan,
+    loan: reference,
     label: named.label,
     deviceId: info.deviceId,
     fingerprint,
@@ -284,10 +284,7 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
     async () => {
       let base: string;
       if (req.handout) base = path.resolve(req.handout).replace(/\.(pdf|txt)$/i, '');
-      else {
-        const folder = await makeFolder(ctx.fs, path.join(ctx.root, loan.folder), { name: "loan's folder", option: '--handout' });
-        base = path.join(folder, `handout-${sanitiseLabel(req.loan) || 'loan'}`);
-      }
+      else base = path.join(loanFolder(ctx.root, loan), `handout-${sanitiseLabel(reference) || 'loan'}`);
       const files = { pdf: `${base}.pdf`, text: `${base}.txt` };
       // 0600 like every file of the library: it names the loan and the advocate's number.
       await writeFileAtomic(ctx.fs, files.text, handoutText(model));
@@ -316,12 +313,12 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
     ok: true,
     deviceId: info.deviceId,
     label: named.label,
-    loan: req.loan,
+    loan: reference,
     fingerprint,
     handout,
     done: [...done],
     failedStep: null,
-    message: `Recorder "${named.label}" is ready for loan ${req.loan}${fingerprint ? `; write its fingerprint ${fingerprintText(fingerprint)} on the case` : ''}. Print the hand-out and give it to the family with the recorder.`,
+    message: `Recorder "${named.label}" is ready for loan ${reference}${fingerprint ? `; write its fingerprint ${fingerprintText(fingerprint)} on the case` : ''}. Print the hand-out and give it to the family with the recorder.`,
   });
   return result;
 }
