@@ -38,6 +38,13 @@ export const OPTIONS = {
   webvtt: { type: 'boolean' },
   marker: { type: 'string' },
   text: { type: 'string' },
+  // provision (issue 16)
+  loan: { type: 'string' },
+  label: { type: 'string' },
+  contact: { type: 'string' },
+  handout: { type: 'string' },
+  recipient: { type: 'string' },
+  buttons: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 /** Options every command accepts. */

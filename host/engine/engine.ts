@@ -14,6 +14,7 @@ import { Session, stamp, type ConnectOptions, type Emit } from './session.js';
 import { deleteVerified, listAll, measureAndSetClock, readJournal, standing, sync as runSync, type Standing, type SyncOptions, type SyncResult } from './sync.js';
 import { adviceFor } from './evidence/advice.js';
 import { requestIdentity, requestProvision } from './evidence/identity.js';
+import { provision, type ProvisionRequest, type ProvisionResult } from './provision/provision.js';
 import { findPinnedLibrary, rePin } from './evidence/pins.js';
 import { copyStands, verifyLibraryFile, verifyPaths } from './verify.js';
 import { recordVerifications } from './custody.js';
@@ -117,6 +118,13 @@ export interface Engine {
    * a recorder without a key makes it first (PROVISION). null: its software signs nothing.
    */
   fingerprint(o?: { port?: string }): Promise<{ deviceId: string; keyId: string | null }>;
+  /**
+   * Sets the attached recorder up for a family (issue 16, host/engine/provision): checks first
+   * (battery, recordings still on it, an open loan, the card test), then the owner key, label,
+   * clock and settings, its fingerprint, the loan, and the family's hand-out. `library` is the
+   * library root (default ~/Recordings).
+   */
+  provision(o: ProvisionRequest & { library?: string; port?: string }): Promise<ProvisionResult>;
   /** Decrypts encrypted copies of a library folder (numbers) or .age files, no recorder needed. */
   decrypt(o: { targets: string[]; destination?: string; library?: string; identityFiles?: string[] }): Promise<DecryptOutcome[]>;
   /**
@@ -146,6 +154,9 @@ export function appVersion(): string {
     return '0.0.0';
   }
 }
+
+/** Connection events said once per provisioning: each of its steps is a connection of its own. */
+const CONNECTION_EVENTS = new Set<EngineEvent['type']>(['device.found', 'device.connected', 'device.info']);
 
 export function createEngine(options: EngineOptions = {}): Engine {
   const listeners = new Set<EventListener>();
@@ -408,6 +419,41 @@ export function createEngine(options: EngineOptions = {}): Engine {
         if (id && id.problems.length) throw new EngineError('ATTESTATION_INVALID', `The recorder's answer about its key does not check: ${id.problems.join('; ')}.`, 'Do not hand this recorder out: keep it as it is and ask for advice.');
         return { deviceId: s.deviceId, keyId: id?.keyId ?? null };
       }, o.port),
+    provision: (o) => {
+      const { library, port, ...request } = o;
+      const root = path.resolve(library ?? defaultLibraryRoot(options.home));
+      // Each step is one of the engine's own operations on the recorder, run by an engine of its
+      // own (stopped with this one) whose events pass through, the connection said once.
+      const inner = createEngine({ ...options, ...(port ? { port } : {}), signal: signalFor() });
+      const seen = new Set<string>();
+      const off = inner.on((e) => {
+        if (CONNECTION_EVENTS.has(e.type) && seen.has(e.type)) return;
+        seen.add(e.type);
+        for (const l of [...listeners]) l(e);
+      });
+      const run = provision(
+        {
+          device: {
+            info: () => inner.info(),
+            cardTest: async () => { const d = await inner.info(); return { capacityBytes: Number(d.cardCapacity), freeBytes: Number(d.cardFree) }; }, // SHIM until h16card
+            setLabel: (label) => inner.setLabel(label),
+            setTime: () => inner.setTime(),
+            settings: (c) => inner.settings(c),
+            recipient: (c) => inner.recipient(c, { library: root }),
+            fingerprint: () => inner.fingerprint(),
+          },
+          emit,
+          fs: options.fs ?? realFs,
+          root,
+          now,
+          appVersion: version,
+          cardVerdict: () => ({ ok: true, problems: [] }), // SHIM until h16card
+          createOwnerKey: () => keysCreate(emit, root, now),
+        },
+        request,
+      );
+      return track(run.finally(off));
+    },
     decrypt: (o) => {
       const folder = o.destination ? path.resolve(o.destination) : null;
       const root = path.resolve(o.library ?? (folder ? libraryRootOf(folder) : defaultLibraryRoot(options.home)));

@@ -447,9 +447,9 @@ function onEvent(state: UiState, e: EngineEvent): UiState {
         connection: 'connected',
         notice: { tone: 'info', title: 'The recorder is back.', action: 'Carrying on where it left off.' },
       };
+    // provisioning has its own view and state (provision-state.ts)
     case 'link.noise':
     case 'note':
-    // provisioning has its own view and state (provision-state.ts)
     case 'provision.step':
     case 'provision.done':
       return state;

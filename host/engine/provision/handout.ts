@@ -84,7 +84,7 @@ export function handoutSections(m: HandoutModel): { title: string; facts: { labe
       ? 'While it records, the light stays OFF (discreet mode). The short flash every 3 seconds stops: that is how you know it records.'
       : 'Steady on: it is recording.',
     'One short flash every 3 seconds: ready, not recording.',
-    'Fast blinking (4 times a second): a problem (no card, card full, battery low). Charge it; if it still blinks fast, call the number below.',
+    `Fast blinking (4 times a second): a problem (no card, card full, battery low). Charge it; if it still blinks fast, ${m.contact ? 'call the number below' : 'call your advocate'}.`,
   ];
   const howLong = [
     `A full battery records for ${hoursText(battery.small)} hours (an estimate; about ${battery.large} hours if your advocate says it has the large battery). Charge it fully the night before every meeting: the small light by the USB socket goes out when it is full.`,
@@ -94,7 +94,7 @@ export function handoutSections(m: HandoutModel): { title: string; facts: { labe
   const care = [
     'Do not take the memory card out, and do not erase anything on it.',
     m.encrypted ? 'The recordings are locked (encrypted): only your advocate\'s computer can open them, so a lost recorder gives nothing away.' : 'The recordings are NOT locked (encrypted): keep the recorder safe.',
-    'If it is lost, damaged, or gets hot, stop using it and call the number below.',
+    `If it is lost, damaged, or gets hot, stop using it and ${m.contact ? 'call the number below' : 'tell your advocate'}.`,
     'Give it back to your advocate when the loan ends: they copy everything for you first.',
   ];
   const call = [m.contact ? m.contact : 'Your advocate.', `Say the loan code ${m.loan}.`];

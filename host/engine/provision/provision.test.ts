@@ -176,6 +176,25 @@ describe('provision', () => {
     expect((await loadFleet(realFs, root)).loans).toEqual([]);
   });
 
+  test('run again after a failure after the loan was opened: the same loan is carried on, not refused', async () => {
+    const root = tmp();
+    await createOwnerKey(root);
+    const rec = fakeRecorder(summary());
+    const missing = join(tmp(), 'no-such-folder', 'handout');
+    const e = (await provision(context(root, rec).ctx, { loan: 'ADV-12', handout: missing }).catch((x: unknown) => x)) as EngineError;
+    expect(e.message).toMatch(/^Provisioning stopped while writing the hand-out: /);
+    const first = (await loadFleet(realFs, root)).loans;
+    expect(first).toHaveLength(1);
+    const { ctx, events } = context(root, rec);
+    const r = await provision(ctx, { loan: 'adv-12' });
+    expect(r.loan).toEqual(first[0]);
+    expect((await loadFleet(realFs, root)).loans).toEqual(first);
+    expect(events.some((x) => x.type === 'provision.step' && x.step === 'check' && /loan ADV-12 already open from an earlier run/.test(x.message))).toBe(true);
+    // another loan code while that one is open: refused
+    const other = (await provision(context(root, rec).ctx, { loan: 'ADV-13' }).catch((x: unknown) => x)) as EngineError;
+    expect(other.code).toBe('NOT_HANDED_BACK');
+  });
+
   test('several owner keys: refused unless --recipient names one; a bad loan code or label: refused before connecting', async () => {
     const root = tmp();
     await createOwnerKey(root);

@@ -83,6 +83,8 @@ export interface ProvisionResult<C extends CardTestLike = CardTestLike> {
   deviceId: string;
   label: string;
   loan: Loan;
+  /** The loan's folder (absolute): its recordings and the hand-out go there. */
+  loanFolder: string;
   fingerprint: string | null;
   ownerKey: { recipient: string; file: string | null; created: boolean };
   settings: { sampleRate: number; discreet: boolean; buttonScheme: ButtonScheme };
@@ -142,6 +144,8 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
   };
   let deviceId = '';
   let fingerprint: string | null = null;
+  // The loan an earlier run of provisioning opened for this recorder, with this code (carried on).
+  let reopened: Loan | null = null;
 
   async function step<T>(name: ProvisionStep, started: string, work: () => Promise<T>, doneText: (r: T) => string): Promise<T> {
     emit({ type: 'provision.step', step: name, state: 'started', message: started });
@@ -177,7 +181,8 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
         throw refuse('NOT_HANDED_BACK', `The recorder still holds ${d.recordingCount} recording(s) from its last loan, so it was not provisioned and nothing was changed.`, 'Hand it back first: `recorder handback` copies and checks every recording, then wipes it. Then provision it.');
       }
       const open = await currentLoan(ctx.fs, ctx.root, d.deviceId);
-      if (open) throw refuse('NOT_HANDED_BACK', `The recorder is still on loan ${open.reference}, so it was not provisioned and nothing was changed.`, 'Hand it back first with `recorder handback` (it closes that loan), then provision it.');
+      if (open && open.reference.toLowerCase() === reference.toLowerCase()) reopened = open;
+      else if (open) throw refuse('NOT_HANDED_BACK', `The recorder is still on loan ${open.reference}, so it was not provisioned and nothing was changed.`, 'Hand it back first with `recorder handback` (it closes that loan), then provision it.');
       if (d.lowBattery || d.batteryMv < PROVISION_MIN_BATTERY_MV) {
         throw refuse('LOW_BATTERY', `The battery is too low to hand the recorder over (${d.batteryMv} mV): it could not even start a recording.`, 'Charge it until the charging light goes out (about 2 hours for the small battery), then provision it again.');
       }
@@ -190,7 +195,7 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
       }
       return d;
     },
-    (d) => `Recorder "${d.label || '(no label)'}" (id ${d.deviceId}): no recordings, not on loan, battery ${d.batteryMv} mV.`,
+    (d) => `Recorder "${d.label || '(no label)'}" (id ${d.deviceId}): no recordings, ${reopened ? `loan ${reopened.reference} already open from an earlier run (carried on)` : 'not on loan'}, battery ${d.batteryMv} mV.`,
   );
 
   const card = await step(
@@ -256,6 +261,7 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
     'loan',
     `Opening loan ${reference}.`,
     async () => {
+      if (reopened) return reopened;
       // The fleet learns the recorder's new name and key first: the loan's folder is named after it.
       const at = new Date(ctx.now());
       await noteDeviceSeen(ctx.fs, ctx.root, { deviceId: info.deviceId, label: named.label, model: info.model, firmware: info.firmware, recordings: 0, freeBytes: card.freeBytes, batteryMv: info.batteryMv, lowBattery: info.lowBattery, ...(fingerprint ? { keyFingerprint: fingerprint } : {}) }, at);
@@ -298,6 +304,7 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
     deviceId: info.deviceId,
     label: named.label,
     loan,
+    loanFolder: loanFolder(ctx.root, loan),
     fingerprint,
     ownerKey,
     settings,
