@@ -312,6 +312,7 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
   if (timeout !== undefined && !(Number(timeout) >= 1)) throw new UsageError('--timeout is in milliseconds, e.g. --timeout 5000');
   const options: EngineOptions = {
     port: str(p, 'port'),
+    ...(io.env.HOME ? { home: io.env.HOME } : {}),
     signal,
     timeoutMs: timeout ? Number(timeout) : undefined,
     choose: interactive ? (c: Candidate[]) => chooseRecorder(io, c) : undefined,

@@ -23,8 +23,12 @@ export const CUSTODY_LOG = 'custody.log';
 export const CUSTODY_VERSION = 1;
 const ZERO_HASH = '0'.repeat(64);
 
-/** What was done. `decrypted` is for encrypted recordings (issue 13). */
-export type CustodyEvent = 'copied' | 'signature-added' | 'verified' | 'exported' | 'decrypted';
+/**
+ * What was done. `decrypted` is for encrypted recordings (issue 13); `wiped`: the recorder was
+ * wiped at its hand-back (issue 16), the entry naming its wipe certificate and the recordings it
+ * held (each with its verified copy here).
+ */
+export type CustodyEvent = 'copied' | 'signature-added' | 'verified' | 'exported' | 'decrypted' | 'wiped';
 
 /** The recording an entry is about. */
 export interface CustodyRecording {

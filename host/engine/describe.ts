@@ -59,6 +59,7 @@ export function describeEvent(e: EngineEvent): string {
     case 'note':
     case 'wipe.done':
     case 'provision.step':
+    case 'handback.done':
       return e.message;
     case 'provision.done':
       return `${e.ok ? 'Done' : 'Provisioning stopped'}: ${e.message}`;

@@ -15,7 +15,7 @@ import { deleteVerified, listAll, measureAndSetClock, readJournal, standing, syn
 import { adviceFor } from './evidence/advice.js';
 import { requestIdentity, requestProvision } from './evidence/identity.js';
 import { provision, type ProvisionRequest, type ProvisionResult } from './provision/provision.js';
-import { findPinnedLibrary, rePin } from './evidence/pins.js';
+import { findPinnedLibrary, loadPin, rePin } from './evidence/pins.js';
 import { copyStands, verifyLibraryFile, verifyPaths } from './verify.js';
 import { recordVerifications } from './custody.js';
 import { exportBundle, type ExportOptions, type ExportResult } from './export/bundle.js';
@@ -25,11 +25,19 @@ import { decryptCopies, keysCreate, keysImport, keysShow, type DecryptOutcome, t
 import { defaultLibraryRoot, libraryRootOf, listOwnerKeys, type OwnerKey, type OwnerKeyStatus } from './privacy/owner-keys.js';
 import { recipientBytes, recipientString } from './privacy/recipient.js';
 import { holdings, refuseUnsynced, runWipe, verifyWipeFile, type Holdings, type WipeCertificate, type WipeResult } from './wipe.js';
+import { closeLoan, findLoan, loadFleet, loanFolder, openLoan, type DeviceRecord, type Fleet, type Loan } from './fleet.js';
+import { carryPin, noteConnection, placeFor, type Place } from './fleet-session.js';
+import { runHandback, type HandbackOptions, type HandbackResult } from './handback.js';
 
 /** How to reach the recorder (session.ts ConnectOptions), and where the library lives. */
 export interface EngineOptions extends ConnectOptions {
   fs?: Fs;
   home?: string;
+  /**
+   * The library root (the folder holding each recorder's folder and fleet.json); default
+   * ~/Recordings of `home`.
+   */
+  library?: string;
   appVersion?: string;
   signal?: AbortSignal;
 }
@@ -127,6 +135,24 @@ export interface Engine {
   provision(o: ProvisionRequest & { library?: string; port?: string }): Promise<ProvisionResult>;
   /** Decrypts encrypted copies of a library folder (numbers) or .age files, no recorder needed. */
   decrypt(o: { targets: string[]; destination?: string; library?: string; identityFiles?: string[] }): Promise<DecryptOutcome[]>;
+  /** The recorders this library has met and their loans (fleet.json), no recorder needed. */
+  fleet(o?: { library?: string }): Promise<Fleet & { library: string }>;
+  /**
+   * Loans (issue 16), no recorder needed: `open` gives the recorder a folder of its own for this
+   * loan's recordings (refused while it is on an open loan), `close` ends one without a hand-back.
+   */
+  loans: {
+    open(o: { deviceId: string; reference: string; library?: string }): Promise<Loan>;
+    close(o: { loan: string; library?: string }): Promise<Loan>;
+    /** The loan a --loan names (its id or code), and its folder. */
+    find(o: { loan: string; deviceId?: string; library?: string }): Promise<{ loan: Loan; folder: string; library: string }>;
+  };
+  /**
+   * Hand-back (issue 16): copies everything, verifies everything (and stops, wiping nothing, if
+   * anything fails), exports when asked, wipes (after `confirm`), closes the loan with the wipe
+   * certificate and writes the certificate into the loan folder's custody log.
+   */
+  handback(o: HandbackOptions & { port?: string }): Promise<HandbackResult | null>;
   /**
    * Stops whatever is running (keeps partial copies) and resolves once it has wound down and
    * closed the port, or after STOP_WAIT_MS for an operation that does not stop.
@@ -193,23 +219,85 @@ export function createEngine(options: EngineOptions = {}): Engine {
     }
   }
 
-  function withSession<T>(work: (s: Session, signal: AbortSignal) => Promise<T>, port?: string): Promise<T> {
+  const fsOf = () => options.fs ?? realFs;
+  /** The library root: the folder holding each recorder's folder and fleet.json. */
+  const libraryRoot = () => path.resolve(options.library ?? defaultLibraryRoot(options.home));
+
+  /**
+   * What a session notes in the fleet when it ends (issue 16): the library it worked in (set by
+   * the commands that use a library folder) and what it learnt besides INFO.
+   */
+  interface SeenNote {
+    root: string;
+    named: boolean;
+    extra: Partial<DeviceRecord>;
+  }
+
+  function withSession<T>(work: (s: Session, signal: AbortSignal, seen: SeenNote) => Promise<T>, port?: string): Promise<T> {
     return track(runSession(work, port));
   }
 
-  async function runSession<T>(work: (s: Session, signal: AbortSignal) => Promise<T>, port?: string): Promise<T> {
+  async function runSession<T>(work: (s: Session, signal: AbortSignal, seen: SeenNote) => Promise<T>, port?: string): Promise<T> {
     const s = new Session({ ...options, ...(port ? { port } : {}) }, emit);
     const signal = signalFor();
+    const seen: SeenNote = { root: libraryRoot(), named: false, extra: {} };
+    let connected = false;
     try {
       await s.connect(signal);
-      return await work(s, signal);
+      connected = true;
+      return await work(s, signal, seen);
     } catch (e) {
       const err = toEngineError(e);
       emit({ type: 'error', code: err.code, message: err.message, action: err.action, ...(err.deviceError ? { deviceError: err.deviceError } : {}) });
       throw err;
     } finally {
+      if (connected) await noteConnection(fsOf(), emit, s, seen, new Date(now()));
       await s.close();
     }
+  }
+
+  /** The recordings folder of a command about the connected recorder (its open loan's, by default). */
+  async function placeOf(s: Session, seen: SeenNote, destination: string | undefined): Promise<Place> {
+    const place = await placeFor(fsOf(), s, { destination, libraryRoot: libraryRoot() });
+    seen.root = place.root;
+    seen.named = place.named;
+    return place;
+  }
+
+  async function syncInto(s: Session, seen: SeenNote, signal: AbortSignal, place: Place, o: Omit<SyncOptions, 'fs' | 'home' | 'now' | 'appVersion' | 'dest'>): Promise<SyncResult> {
+    if (place.loan) {
+      await carryPin(fsOf(), emit, place, s.deviceId);
+      if (!place.named) emit({ type: 'note', message: `Recorder "${s.info.label || s.deviceId}" is on loan ${place.loan.reference}: its recordings go to that loan's folder ${place.dest}.` });
+    }
+    const r = await runSync(s, emit, { ...o, dest: place.dest, libraryRoot: place.root, ...(place.loan ? { loan: { id: place.loan.id, reference: place.loan.reference } } : {}), signal: o.signal ?? signal, fs: options.fs, home: options.home, now, appVersion: version });
+    const pin = await loadPin(fsOf(), place.dest, s.deviceId).catch(() => null);
+    if (pin?.keyId) seen.extra.keyFingerprint = pin.keyId;
+    return r;
+  }
+
+  /** verify's events for what verifyPaths found. */
+  async function reportVerification(r: Awaited<ReturnType<typeof verifyPaths>>): Promise<void> {
+    for (const f of r.results) {
+      const name = path.basename(f.path);
+      if (f.ok) {
+        emit({ type: 'file.verified', number: f.number ?? 0, path: f.path, manifestPath: f.manifestPath, sha256: f.sha256 ?? '', durationMs: 0, alreadyPresent: true, ...(f.signature ? { signature: f.signature } : {}), encryption: f.encrypted ? (f.decrypted ? 'decrypted' : 'encrypted-only') : 'none' });
+        for (const n of f.notices) emit({ type: 'warning', code: n.code, message: `${name}: ${n.message} (${adviceFor(n.code).meaning}).`, action: adviceFor(n.code).action });
+      } else {
+        const first = f.failures[0]!;
+        const what = f.failures.map((x) => `${x.message} [${x.code}: ${adviceFor(x.code).meaning}]`).join('; ');
+        emit({ type: 'file.failed', number: f.number ?? 0, code: first.code, message: `${f.path} does not verify: ${what}.`, action: adviceFor(first.code).action, partKept: null, during: 'verify' });
+      }
+    }
+    for (const l of r.library) {
+      if (l.ok) emit({ type: 'note', message: `Recorder ${l.deviceId}${l.keyId ? ` (key ${l.keyId})` : ''}: ${l.attestations} signed identity proof(s) checked, journal of ${l.journalRecords} record(s) intact and complete, every recording it lists is in the library.` });
+      for (const x of l.failures) emit({ type: 'error', code: x.code, message: `Recorder ${l.deviceId}: ${x.message} (${adviceFor(x.code).meaning}).`, action: adviceFor(x.code).action });
+    }
+    for (const c of r.custody) {
+      if (c.ok) emit({ type: 'note', message: `Custody log of ${c.folder}: ${c.entries} entr${c.entries === 1 ? 'y' : 'ies'}, chain intact.` });
+      else emit({ type: 'error', code: 'CUSTODY_LOG_BROKEN', message: `Custody log of ${c.folder}: ${c.problems.join('; ')} (${adviceFor('CUSTODY_LOG_BROKEN').meaning}).`, action: adviceFor('CUSTODY_LOG_BROKEN').action });
+    }
+    for (const p of r.problems) emit({ type: 'error', code: 'MANIFEST_INVALID', message: `${p.path}: ${p.problem}.`, action: 'Check the path.' });
+    await recordVerifications(fsOf(), r.results, { appVersion: version, now, emit });
   }
 
   return {
@@ -219,11 +307,11 @@ export function createEngine(options: EngineOptions = {}): Engine {
     },
     info: () => withSession(async (s) => summariseInfo(s.info)),
     list: (o = {}) =>
-      withSession(async (s, signal) => {
+      withSession(async (s, signal, seen) => {
         const { total, entries } = await listAll(s, signal);
         const recordings = entries.map(summariseEntry);
         const fs = options.fs ?? realFs;
-        const destination = path.resolve(o.destination ?? defaultDestination(s.info.label, s.deviceId, options.home));
+        const destination = (await placeOf(s, seen, o.destination)).dest;
         const library = await indexLibrary(fs, destination);
         const st = standing(entries, library, s.deviceId);
         for (const n of [...st.alreadyInLibrary]) {
@@ -266,10 +354,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
         return out;
       }),
     format: (confirm, o = {}) =>
-      withSession(async (s, signal) => {
+      withSession(async (s, signal, seen) => {
         const d = summariseInfo(s.info);
         const fs = options.fs ?? realFs;
-        const destination = path.resolve(o.destination ?? defaultDestination(s.info.label, s.deviceId, options.home));
+        const destination = (await placeOf(s, seen, o.destination)).dest;
         refuseUnsynced('format', (await holdings(s, fs, destination, signal)).unsynced, o.discardUnsynced);
         if (!(await confirm(d))) {
           emit({ type: 'note', message: 'Format cancelled; nothing was changed.' });
@@ -280,11 +368,13 @@ export function createEngine(options: EngineOptions = {}): Engine {
         return true;
       }),
     wipe: (o) =>
-      withSession(async (s, signal) => {
+      withSession(async (s, signal, seen) => {
         const fs = options.fs ?? realFs;
-        const destination = path.resolve(o.destination ?? defaultDestination(s.info.label, s.deviceId, options.home));
+        const destination = (await placeOf(s, seen, o.destination)).dest;
         const d = summariseInfo(s.info);
-        return runWipe(s, emit, { destination, discardUnsynced: o.discardUnsynced, confirm: (h) => o.confirm(d, h), fs, now, signal });
+        const r = await runWipe(s, emit, { destination, discardUnsynced: o.discardUnsynced, confirm: (h) => o.confirm(d, h), fs, now, signal });
+        if (r) seen.extra.recordings = 0;
+        return r;
       }, o.port),
     verifyWipe: async (file, o = {}) => {
       const r = await verifyWipeFile(options.fs ?? realFs, path.resolve(file), o.destination ? path.resolve(o.destination) : undefined);
@@ -322,31 +412,11 @@ export function createEngine(options: EngineOptions = {}): Engine {
     markerFiles: (o) => track(reported(exportMarkerFiles({ ...o, fs: options.fs, emit }))),
     markerNotes: (o) => reported(markerNotes({ ...o, fs: options.fs, emit })),
     sync: (o = {}) =>
-      withSession((s, signal) => runSync(s, emit, { ...o, dest: o.dest ?? o.destination, signal: o.signal ?? signal, fs: options.fs, home: options.home, now, appVersion: version }), o.port),
+      withSession(async (s, signal, seen) => syncInto(s, seen, signal, await placeOf(s, seen, o.dest ?? o.destination), o), o.port),
     verify: async (arg) => {
       const paths = Array.isArray(arg) ? arg : [arg.destination];
       const r = await verifyPaths(paths, options.fs);
-      for (const f of r.results) {
-        const name = path.basename(f.path);
-        if (f.ok) {
-          emit({ type: 'file.verified', number: f.number ?? 0, path: f.path, manifestPath: f.manifestPath, sha256: f.sha256 ?? '', durationMs: 0, alreadyPresent: true, ...(f.signature ? { signature: f.signature } : {}), encryption: f.encrypted ? (f.decrypted ? 'decrypted' : 'encrypted-only') : 'none' });
-          for (const n of f.notices) emit({ type: 'warning', code: n.code, message: `${name}: ${n.message} (${adviceFor(n.code).meaning}).`, action: adviceFor(n.code).action });
-        } else {
-          const first = f.failures[0]!;
-          const what = f.failures.map((x) => `${x.message} [${x.code}: ${adviceFor(x.code).meaning}]`).join('; ');
-          emit({ type: 'file.failed', number: f.number ?? 0, code: first.code, message: `${f.path} does not verify: ${what}.`, action: adviceFor(first.code).action, partKept: null, during: 'verify' });
-        }
-      }
-      for (const l of r.library) {
-        if (l.ok) emit({ type: 'note', message: `Recorder ${l.deviceId}${l.keyId ? ` (key ${l.keyId})` : ''}: ${l.attestations} signed identity proof(s) checked, journal of ${l.journalRecords} record(s) intact and complete, every recording it lists is in the library.` });
-        for (const x of l.failures) emit({ type: 'error', code: x.code, message: `Recorder ${l.deviceId}: ${x.message} (${adviceFor(x.code).meaning}).`, action: adviceFor(x.code).action });
-      }
-      for (const c of r.custody) {
-        if (c.ok) emit({ type: 'note', message: `Custody log of ${c.folder}: ${c.entries} entr${c.entries === 1 ? 'y' : 'ies'}, chain intact.` });
-        else emit({ type: 'error', code: 'CUSTODY_LOG_BROKEN', message: `Custody log of ${c.folder}: ${c.problems.join('; ')} (${adviceFor('CUSTODY_LOG_BROKEN').meaning}).`, action: adviceFor('CUSTODY_LOG_BROKEN').action });
-      }
-      for (const p of r.problems) emit({ type: 'error', code: 'MANIFEST_INVALID', message: `${p.path}: ${p.problem}.`, action: 'Check the path.' });
-      await recordVerifications(options.fs ?? realFs, r.results, { appVersion: version, now, emit });
+      await reportVerification(r);
       return r;
     },
     rePin: async (o) => {
@@ -358,19 +428,23 @@ export function createEngine(options: EngineOptions = {}): Engine {
       return { destination: dir, oldKeyId: old.keyId };
     },
     status: (o = {}) =>
-      withSession(async (s, signal) => {
+      withSession(async (s, signal, seen) => {
         await measureAndSetClock(s, emit, now, false, signal);
         const { total, entries } = await listAll(s, signal);
         const recordings = entries.map(summariseEntry);
         const fs = options.fs ?? realFs;
-        const dest = o.destination ?? defaultDestination(s.info.label, s.deviceId, options.home);
+        const dest = (await placeOf(s, seen, o.destination)).dest;
         emit({ type: 'list.received', total, recordings, ...standing(entries, await indexLibrary(fs, dest), s.deviceId) });
         const j = await readJournal(s, signal);
         const c = checkJournal(j.entries, j.total, await loadMemory(fs, dest, s.deviceId));
         emit(journalCheckedEvent(c));
         return summariseInfo(s.info);
       }, o.port),
-    deleteSynced: (o) => withSession((s, signal) => deleteVerified(s, emit, { dest: o.destination, numbers: o.numbers, fs: options.fs, signal, now }), o.port),
+    deleteSynced: (o) =>
+      withSession(async (s, signal, seen) => {
+        const place = await placeOf(s, seen, o.destination);
+        return deleteVerified(s, emit, { dest: place.dest, libraryRoot: place.root, numbers: o.numbers, fs: options.fs, signal, now });
+      }, o.port),
     exportBundle: (o) =>
       track(
         exportBundle({ ...o, appVersion: version, now, emit }).catch((e: unknown) => {
@@ -421,10 +495,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
       }, o.port),
     provision: (o) => {
       const { library, port, ...request } = o;
-      const root = path.resolve(library ?? defaultLibraryRoot(options.home));
+      const root = path.resolve(library ?? libraryRoot());
       // Each step is one of the engine's own operations on the recorder, run by an engine of its
       // own (stopped with this one) whose events pass through, the connection said once.
-      const inner = createEngine({ ...options, ...(port ? { port } : {}), signal: signalFor() });
+      const inner = createEngine({ ...options, ...(port ? { port } : {}), library: root, signal: signalFor() });
       const seen = new Set<string>();
       const off = inner.on((e) => {
         if (CONNECTION_EVENTS.has(e.type) && seen.has(e.type)) return;
@@ -459,6 +533,56 @@ export function createEngine(options: EngineOptions = {}): Engine {
       const root = path.resolve(o.library ?? (folder ? libraryRootOf(folder) : defaultLibraryRoot(options.home)));
       return reported(decryptCopies(options.fs ?? realFs, emit, { root, folder, targets: o.targets, identityFiles: o.identityFiles ?? [], now }));
     },
+    fleet: (o = {}) => {
+      const library = path.resolve(o.library ?? libraryRoot());
+      return reported(loadFleet(fsOf(), library).then((f) => ({ ...f, library })));
+    },
+    loans: {
+      open: (o) =>
+        reported(
+          openLoan(fsOf(), path.resolve(o.library ?? libraryRoot()), { deviceId: o.deviceId.toLowerCase(), reference: o.reference }, new Date(now())).then((l) => {
+            emit({ type: 'note', message: `Loan ${l.reference} (${l.id}) opened for recorder ${l.deviceId}: its recordings go to ${l.folder} in the library.` });
+            return l;
+          }),
+        ),
+      close: (o) =>
+        reported(
+          (async () => {
+            const library = path.resolve(o.library ?? libraryRoot());
+            const l = await closeLoan(fsOf(), library, findLoan(await loadFleet(fsOf(), library), o.loan).id, {}, new Date(now()));
+            emit({ type: 'note', message: `Loan ${l.reference} (${l.id}) of recorder ${l.deviceId} is closed, without a hand-back (nothing was wiped).` });
+            return l;
+          })(),
+        ),
+      find: (o) =>
+        reported(
+          (async () => {
+            const library = path.resolve(o.library ?? libraryRoot());
+            const loan = findLoan(await loadFleet(fsOf(), library), o.loan, o.deviceId);
+            return { loan, folder: loanFolder(library, loan), library };
+          })(),
+        ),
+    },
+    handback: (o) =>
+      withSession(async (s, signal, seen) => {
+        const place = await placeOf(s, seen, undefined);
+        const r = await runHandback(s, emit, o, {
+          fs: fsOf(),
+          now,
+          signal,
+          appVersion: version,
+          place,
+          sync: () => syncInto(s, seen, signal, place, { identityFiles: o.identityFiles }),
+          verify: async (folder) => {
+            const v = await verifyPaths([folder], options.fs);
+            await reportVerification(v);
+            return v;
+          },
+          exportAll: (numbers, to) => exportBundle({ library: place.dest, numbers, to, appVersion: version, now, emit }),
+        });
+        if (r) seen.extra.recordings = 0;
+        return r;
+      }, o.port),
     stop: async () => {
       current.abort();
       if (running.size === 0) return;

@@ -313,6 +313,19 @@ export type EngineEvent =
       failedStep: ProvisionStep | null;
       message: string;
     })
+  /** A recorder was handed back (issue 16): copied, verified, wiped, its loan closed. */
+  | (Base & {
+      type: 'handback.done';
+      deviceId: string;
+      /** The loan closed and its code; null when the recorder was on none. */
+      loanId: string | null;
+      reference: string | null;
+      destination: string;
+      recordings: number[];
+      exportedTo: string | null;
+      certificatePath: string;
+      message: string;
+    })
   | (Base & { type: 'warning'; code: ProblemCode; message: string; action: string })
   | (Base & { type: 'error'; code: ProblemCode; message: string; action: string; deviceError?: DeviceErrorInfo })
   | (Base & {

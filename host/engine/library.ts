@@ -237,6 +237,12 @@ export interface ManifestMarker {
   label: string;
 }
 
+/** A loan (issue 16): its id, and the advocate's loan code (never a family's name). */
+export interface ManifestLoan {
+  id: string;
+  reference: string;
+}
+
 export interface Manifest {
   manifestVersion: 1 | 2 | 3;
   app: { name: string; version: string };
@@ -303,6 +309,8 @@ export interface Manifest {
    * encrypted recording until it is decrypted.
    */
   markers?: ManifestMarker[];
+  /** The loan the recorder was on when it was copied (issue 16: host/engine/fleet.ts); absent: none. */
+  loan?: ManifestLoan;
   /** SHA-256 of this manifest serialised (JSON.stringify, no spacing) without this field. */
   integrity?: string;
 }

@@ -7,7 +7,7 @@ import type { Info, ListEntry } from '../../protocol/generated/types.js';
 import { jsonable, summariseEntry, summariseInfo } from './convert.js';
 import type { JournalCheck, JournalEntry } from './journal.js';
 import type { ManifestEvidence } from './evidence/sync-evidence.js';
-import { durationText, ENCRYPTED_MANIFEST_VERSION, MANIFEST_VERSION, type Manifest, type ManifestEncryption, type ManifestMarker } from './library.js';
+import { durationText, ENCRYPTED_MANIFEST_VERSION, MANIFEST_VERSION, type Manifest, type ManifestEncryption, type ManifestLoan, type ManifestMarker } from './library.js';
 
 /** The device clock as measured at the start of a sync (manifest `clock`). */
 export interface ClockInfo {
@@ -35,6 +35,8 @@ export interface ManifestInput {
   evidence: ManifestEvidence;
   /** The verified WAV's markers (none given for an encrypted recording not decrypted). */
   markers?: ManifestMarker[];
+  /** The loan the recorder is on (issue 16). */
+  loan?: ManifestLoan;
 }
 
 export function buildManifest(m: ManifestInput): Manifest {
@@ -98,5 +100,6 @@ export function buildManifest(m: ManifestInput): Manifest {
     evidence: m.evidence,
     ...(m.encryption ? { encryption: m.encryption } : {}),
     ...(m.markers?.length ? { markers: m.markers } : {}),
+    ...(m.loan ? { loan: { id: m.loan.id, reference: m.loan.reference } } : {}),
   };
 }

@@ -33,6 +33,7 @@ import {
   type Fs,
   type LibraryIndex,
   type Manifest,
+  type ManifestLoan,
 } from './library.js';
 import { appendLog } from './evidence/pins.js';
 import { appendCustodyOrWarn, copyEntry } from './custody.js';
@@ -72,6 +73,10 @@ export interface SyncOptions {
    * library that holds `dest` (its `keys/` folder).
    */
   identityFiles?: string[];
+  /** The library root when `dest` is a loan's folder (issue 16): its owner keys are there. */
+  libraryRoot?: string;
+  /** The loan the recorder is on: written into each new copy's manifest. */
+  loan?: ManifestLoan;
 }
 
 /** What sync returns: the fields of its `sync.summary` event, and whether it was stopped. */
@@ -288,7 +293,7 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
   try {
     await ensureDir(fs, dest);
     // Owner keys given with --identity must be readable before anything is copied.
-    const owner = await loadOwnerKeys(dest, o.identityFiles ?? []);
+    const owner = await loadOwnerKeys(dest, o.identityFiles ?? [], o.libraryRoot);
     // Who the recorder is comes first: a recorder refused here is not changed (not even its clock).
     const signing = await withLink(() => identify(session, emit, fs, dest, now, signal));
     const clock = await withLink(() => measureAndSetClock(session, emit, now, o.setTime ?? true, signal));
@@ -429,8 +434,8 @@ interface OwnerKeys {
   said: boolean;
 }
 
-async function loadOwnerKeys(dest: string, identityFiles: string[]): Promise<OwnerKeys> {
-  const { identities, problems } = await loadIdentities(libraryRootOf(dest), identityFiles);
+async function loadOwnerKeys(dest: string, identityFiles: string[], libraryRoot = libraryRootOf(dest)): Promise<OwnerKeys> {
+  const { identities, problems } = await loadIdentities(libraryRoot, identityFiles);
   return { identities, problems, said: false };
 }
 
@@ -784,6 +789,7 @@ async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, r
     evidence: signed.evidence,
     ...(encrypted ? { encryption: { format: 'age-v1' as const, derived: null } } : {}),
     ...(ins ? { markers: manifestMarkers(ins.layout.markers, e.sampleRate) } : {}),
+    ...(ctx.o.loan ? { loan: ctx.o.loan } : {}),
   });
   if (await exists(fs, t.manifest)) throw new EngineError('FILE_CONFLICT', `${path.basename(t.manifest)} appeared in the library while copying; it was not touched.`, 'Run sync again.');
   await publishNoClobber(fs, t.part, t.final);
@@ -884,7 +890,7 @@ async function deleteIfSafe(ctx: CopyContext, e: ListEntry, wav: string, journal
 
 
 /** Deletes the given recordings from the device, each only if its library copy verifies now. */
-export async function deleteVerified(session: Session, emit: Emit, o: { dest: string; numbers: number[]; fs?: Fs; signal?: AbortSignal; now?: () => number }): Promise<number[]> {
+export async function deleteVerified(session: Session, emit: Emit, o: { dest: string; libraryRoot?: string; numbers: number[]; fs?: Fs; signal?: AbortSignal; now?: () => number }): Promise<number[]> {
   const fs = o.fs ?? realFs;
   const deviceId = session.deviceId;
   const dest = path.resolve(o.dest);
@@ -895,7 +901,7 @@ export async function deleteVerified(session: Session, emit: Emit, o: { dest: st
   const byNumber = new Map(recordingEntries(journal.entries).map((j) => [j.record.number, j]));
   const library = await indexLibrary(fs, dest);
   const result = { deleted: [] as number[] } as SyncResult;
-  const owner = await loadOwnerKeys(dest, []);
+  const owner = await loadOwnerKeys(dest, [], o.libraryRoot);
   const ctx = { session, emit, fs, dest, now: o.now ?? Date.now, signal: o.signal, o: {}, clock: null as unknown as ClockInfo, check, byNumber, library, deviceId, owner, undecryptable: new Set<number>() } as CopyContext;
   for (const n of o.numbers) {
     const e = entries.find((x) => x.number === n);

@@ -453,6 +453,8 @@ function onEvent(state: UiState, e: EngineEvent): UiState {
     case 'provision.step':
     case 'provision.done':
       return state;
+    case 'handback.done':
+      return { ...state, notice: { tone: 'info', title: e.message, action: 'Keep the wipe certificate with the hand-back papers.' } };
     case 'wipe.done':
       return { ...state, notice: { tone: e.proven ? 'info' : 'warning', title: e.message, action: e.proven ? 'Keep the certificate with the hand-back papers.' : e.problems.join('; ') } };
     case 'warning':

@@ -184,6 +184,8 @@ function custodyWords(e: CustodyEntry): string {
       return `Recording(s) ${recs} exported ${d.kind === 'zip' ? 'as a ZIP file' : 'to a folder'}, ${by}.`;
     case 'decrypted':
       return `Recording ${recs} decrypted, ${by}.`;
+    case 'wiped':
+      return `The recorder was wiped at its hand-back, after recording(s) ${recs || '(none)'} had been copied and checked (wipe certificate ${String(d.certificate)}), ${by}.`;
   }
 }
 
