@@ -45,6 +45,7 @@ export const OPTIONS = {
   handout: { type: 'string' },
   recipient: { type: 'string' },
   buttons: { type: 'string' },
+  'min-hours': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 /** Options every command accepts. */

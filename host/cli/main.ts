@@ -125,7 +125,7 @@ WITHOUT encryption from its next recording. The recorder refuses while it is rec
 Decrypts encrypted copies in the library to a WAV beside each (.wav), and checks the WAV is the one
 the recorder signed. N is a recording number in the recorder's folder (--dest, or found in the
 library); FILE.age a copy. The owner key comes from --identity FILE or the library's keys.`,
-  provision: `Usage: recorder provision --loan REF [--label NAME] [--rate 16000] [--discreet on|off] [--buttons standard|no-markers] [--contact TEXT] [--handout FILE] [--recipient age1...] [--library DIR] [--port PATH] [--json]
+  provision: `Usage: recorder provision --loan REF [--label NAME] [--rate 16000] [--discreet on|off] [--buttons standard|no-markers] [--contact TEXT] [--handout FILE] [--recipient age1...] [--min-hours H] [--library DIR] [--port PATH] [--json]
 
 Sets the attached recorder up for a family in one go. First it checks, changing nothing: the
 battery (refused when low), that the recorder holds no recordings and is on no open loan (refused:
@@ -146,6 +146,7 @@ done before it, and says what to do.
   --contact TEXT           who the family calls, e.g. "Sam Jones 07700 900123" (on the hand-out)
   --handout FILE           write the hand-out as FILE.pdf and FILE.txt instead
   --recipient age1...      the owner key to use when the library holds several ("recorder keys show")
+  --min-hours H            the hours of recording the card must have room for (default 8)
   --library DIR            the library: its owner keys, recorders and loans (default ~/Recordings)`,
   format: `Usage: recorder format [--yes] [--dest DIR] [--discard-unsynced N,M] [--port PATH] [--json]
 
@@ -498,7 +499,7 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       return ok ? 0 : 1;
     }
     case 'provision': {
-      checkFlags(p, ['loan', 'label', 'rate', 'discreet', 'buttons', 'contact', 'handout', 'recipient', 'library']);
+      checkFlags(p, ['loan', 'label', 'rate', 'discreet', 'buttons', 'contact', 'handout', 'recipient', 'min-hours', 'library']);
       if (p.positional.length) throw new UsageError('provision takes no arguments: give the loan code with --loan REF');
       const loan = str(p, 'loan');
       if (!loan?.trim()) throw new UsageError("provision needs --loan REF: the loan code from your register (never the family's name)");
@@ -508,6 +509,8 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       if (rate !== undefined && !(SAMPLE_RATES as readonly number[]).includes(Number(rate))) throw new UsageError(`--rate must be one of ${SAMPLE_RATES.join(', ')}`);
       if (discreet !== undefined && discreet !== 'on' && discreet !== 'off') throw new UsageError('--discreet must be on or off');
       if (buttons !== undefined && buttons !== 'standard' && buttons !== 'no-markers') throw new UsageError('--buttons must be standard or no-markers');
+      const minHours = str(p, 'min-hours');
+      if (minHours !== undefined && !(Number(minHours) > 0 && Number(minHours) <= 10_000)) throw new UsageError('--min-hours takes a number of hours, e.g. 8 or 0.5');
       const r = await engine.provision({
         loan,
         label: str(p, 'label'),
@@ -517,6 +520,7 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
         contact: str(p, 'contact'),
         handout: str(p, 'handout'),
         recipient: str(p, 'recipient'),
+        ...(minHours ? { minimumHours: Number(minHours) } : {}),
         library: str(p, 'library'),
       });
       const hours = (h: number) => (h >= 10 ? Math.floor(h) : Math.floor(h * 2) / 2);

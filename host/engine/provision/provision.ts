@@ -23,7 +23,7 @@ import { batteryHours, cardHoursFor, fingerprintText, handoutPdf, handoutText, t
 export const PROVISION_MIN_BATTERY_MV = 3450;
 /** Below this the cell is not full (a LiPo rests at about 4.1-4.2 V when full): said, not refused. */
 export const PROVISION_FULL_BATTERY_MV = 3900;
-/** A card with room for fewer hours than this at the chosen rate is refused (a week of meetings). */
+/** By default a card with room for fewer hours than this at the chosen rate is refused (several meetings). */
 export const PROVISION_MIN_CARD_HOURS = 8;
 
 export interface ProvisionRequest {
@@ -40,6 +40,8 @@ export interface ProvisionRequest {
   handout?: string;
   /** The owner recipient (age1...) to use when the library holds several owner keys. */
   recipient?: string;
+  /** Hours of recording the card's free space must hold at the chosen rate (default PROVISION_MIN_CARD_HOURS). */
+  minimumHours?: number;
 }
 
 /** What the card test measured (h16card's CARD_TEST, engine.cardTest). */
@@ -203,7 +205,7 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
     'Testing the memory card: writing and reading back a test file (this takes a few seconds).',
     async () => {
       const r = await device.cardTest();
-      const v = ctx.cardVerdict(r, { sampleRate, encrypted: true, minimumHours: PROVISION_MIN_CARD_HOURS });
+      const v = ctx.cardVerdict(r, { sampleRate, encrypted: true, minimumHours: req.minimumHours ?? PROVISION_MIN_CARD_HOURS });
       if (!v.ok) {
         const first = v.problems[0]!;
         throw refuse('CARD_PROBLEM', `The memory card is not good enough for this recorder: ${v.problems.map((p) => p.message.replace(/\.$/, '')).join('; ')}.`, first.action);
