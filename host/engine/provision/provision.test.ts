@@ -146,6 +146,9 @@ describe('provision', () => {
     const r = await provision(ctx, { loan: 'ADV-06' });
     expect(r.warnings).toEqual(['The battery is not full (3800 mV).']);
     expect(events.some((x) => x.type === 'warning' && x.code === 'LOW_BATTERY')).toBe(true);
+    // a recorder that does not measure its cell (0 mV, never low): said, not refused
+    const unmeasured = await provision(context(tmp(), fakeRecorder(summary({ batteryMv: 0 }))).ctx, { loan: 'ADV-07' });
+    expect(unmeasured.warnings).toEqual(['This recorder does not measure its battery.']);
   });
 
   test('a card too slow is refused after the test, before any setting is changed', async () => {

@@ -180,15 +180,18 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
       if (d.recState !== 'idle') throw refuse('RECORDING_IN_PROGRESS', 'The recorder is recording now.', 'Stop the recording (hold the button for two seconds), hand the recorder back with `recorder handback`, then provision it.');
       if (d.wipePending) throw refuse('CARD_PROBLEM', 'A wipe of this recorder was cut by a power loss and is not finished.', 'Run `recorder wipe` (or `recorder handback`) again to finish it, then provision it.');
       if (d.recordingCount > 0) {
-        throw refuse('NOT_HANDED_BACK', `The recorder still holds ${d.recordingCount} recording(s) from its last loan, so it was not provisioned and nothing was changed.`, 'Hand it back first: `recorder handback` copies and checks every recording, then wipes it. Then provision it.');
+        throw refuse('NOT_HANDED_BACK', `The recorder still holds ${d.recordingCount} recording(s) from its last loan, so it was not provisioned.`, 'Hand it back first: `recorder handback` copies and checks every recording, then wipes it. Then provision it.');
       }
       const open = await currentLoan(ctx.fs, ctx.root, d.deviceId);
       if (open && open.reference.toLowerCase() === reference.toLowerCase()) reopened = open;
-      else if (open) throw refuse('NOT_HANDED_BACK', `The recorder is still on loan ${open.reference}, so it was not provisioned and nothing was changed.`, 'Hand it back first with `recorder handback` (it closes that loan), then provision it.');
-      if (d.lowBattery || d.batteryMv < PROVISION_MIN_BATTERY_MV) {
+      else if (open) throw refuse('NOT_HANDED_BACK', `The recorder is still on loan ${open.reference}, so it was not provisioned.`, 'Hand it back first with `recorder handback` (it closes that loan), then provision it.');
+      // 0 mV: a recorder that does not measure its cell (the QEMU board); it never reports it low.
+      const measured = d.batteryMv > 0;
+      if (d.lowBattery || (measured && d.batteryMv < PROVISION_MIN_BATTERY_MV)) {
         throw refuse('LOW_BATTERY', `The battery is too low to hand the recorder over (${d.batteryMv} mV): it could not even start a recording.`, 'Charge it until the charging light goes out (about 2 hours for the small battery), then provision it again.');
       }
-      if (d.batteryMv < PROVISION_FULL_BATTERY_MV) warn('LOW_BATTERY', `The battery is not full (${d.batteryMv} mV).`, 'Charge it full before you give it to the family.');
+      if (!measured) warn('LOW_BATTERY', 'This recorder does not measure its battery.', 'Make sure it is charged full before you give it to the family.');
+      else if (d.batteryMv < PROVISION_FULL_BATTERY_MV) warn('LOW_BATTERY', `The battery is not full (${d.batteryMv} mV).`, 'Charge it full before you give it to the family.');
       if (d.cardState !== 'ok') {
         throw refuse('CARD_PROBLEM', d.cardState === 'none' ? 'There is no memory card in the recorder.' : `The memory card is not usable (${d.cardState}).`, d.cardState === 'unformatted' ? 'Run `recorder format` (it asks first), then provision it again.' : 'Put a good card in (see hardware/README.md, "Why an industrial or high-endurance microSD card"), then provision it again.');
       }
@@ -197,7 +200,7 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
       }
       return d;
     },
-    (d) => `Recorder "${d.label || '(no label)'}" (id ${d.deviceId}): no recordings, ${reopened ? `loan ${reopened.reference} already open from an earlier run (carried on)` : 'not on loan'}, battery ${d.batteryMv} mV.`,
+    (d) => `Recorder "${d.label || '(no label)'}" (id ${d.deviceId}): no recordings, ${reopened ? `loan ${reopened.reference} already open from an earlier run (carried on)` : 'not on loan'}, battery ${d.batteryMv > 0 ? `${d.batteryMv} mV` : 'not measured'}.`,
   );
 
   const card = await step(
