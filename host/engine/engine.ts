@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { PROTOCOL, RECIPIENT_ACTION, RECIPIENT_FLAGS, RECORD_ACTION, SAMPLE_RATES, SETTINGS_MASK } from '../../protocol/src/schema.js';
 import { recStateName, summariseEntry, summariseInfo } from './convert.js';
 import { DeviceError, EngineError, toEngineError } from './errors.js';
-import type { DeviceSummary, EngineEvent, EventListener, RecordingSummary } from './events.js';
+import type { DeviceErrorInfo, DeviceSummary, EngineEvent, EventListener, RecordingSummary } from './events.js';
 import { checkJournal, journalCheckedEvent } from './journal.js';
 import { defaultDestination, indexLibrary, loadMemory, realFs, type Fs } from './library.js';
 import { Session, stamp, type ConnectOptions, type Emit } from './session.js';
@@ -180,6 +180,9 @@ export function appVersion(): string {
     return '0.0.0';
   }
 }
+
+/** SET_RECIPIENT on a recorder built without encryption (QEMU's): BAD_STATE, detail REC_E_UNSUPPORTED. */
+const cannotEncrypt = (d: DeviceErrorInfo | undefined) => d?.code === 'BAD_STATE' && d.detail === 14;
 
 /** Connection events said once per provisioning: each of its steps is a connection of its own. */
 const CONNECTION_EVENTS = new Set<EngineEvent['type']>(['device.found', 'device.connected', 'device.info']);
@@ -500,8 +503,11 @@ export function createEngine(options: EngineOptions = {}): Engine {
       // own (stopped with this one) whose events pass through, the connection said once.
       const inner = createEngine({ ...options, ...(port ? { port } : {}), library: root, signal: signalFor() });
       const seen = new Set<string>();
+      let settingRecipient = false;
       const off = inner.on((e) => {
         if (CONNECTION_EVENTS.has(e.type) && seen.has(e.type)) return;
+        // A recorder built without encryption: provisioning says so in its own words (a warning).
+        if (settingRecipient && e.type === 'error' && cannotEncrypt(e.deviceError)) return;
         seen.add(e.type);
         for (const l of [...listeners]) l(e);
       });
@@ -513,7 +519,17 @@ export function createEngine(options: EngineOptions = {}): Engine {
             setLabel: (label) => inner.setLabel(label),
             setTime: () => inner.setTime(),
             settings: (c) => inner.settings(c),
-            recipient: (c) => inner.recipient(c, { library: root }),
+            recipient: async (c) => {
+              settingRecipient = true;
+              try {
+                return await inner.recipient(c, { library: root });
+              } catch (e) {
+                if (e instanceof EngineError && cannotEncrypt(e.deviceError)) return { recipient: null, unsupported: true };
+                throw e;
+              } finally {
+                settingRecipient = false;
+              }
+            },
             fingerprint: () => inner.fingerprint(),
           },
           emit,

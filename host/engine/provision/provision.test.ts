@@ -217,6 +217,18 @@ describe('provision', () => {
     }
   });
 
+  test('a recorder built without encryption: said, and the hand-out says its recordings are not locked', async () => {
+    const root = tmp();
+    await createOwnerKey(root);
+    const rec = fakeRecorder(summary({ batteryMv: 0 }));
+    rec.device.recipient = async () => ({ recipient: null, unsupported: true });
+    const { ctx, events } = context(root, rec);
+    const r = await provision(ctx, { loan: 'ADV-14' });
+    expect(r.ownerKey.recipient).toBeNull();
+    expect(events.some((e) => e.type === 'warning' && e.code === 'NOT_ENCRYPTED')).toBe(true);
+    expect(readFileSync(r.handout.text, 'utf8')).toContain('The recordings are NOT locked');
+  });
+
   test("a label that looks like a person's name is warned about, not refused", async () => {
     expect(looksLikeAName('Amina Khan')).toBe(true);
     expect(looksLikeAName("Mary O'Neil")).toBe(true);

@@ -63,7 +63,8 @@ export interface ProvisionDevice<C extends CardTestLike = CardTestLike> {
   setLabel(label: string): Promise<DeviceSummary>;
   setTime(): Promise<{ offsetMs: number | null }>;
   settings(change: { sampleRate: number; discreet: boolean; buttonScheme: ButtonScheme }): Promise<{ sampleRate: number; discreet: boolean; buttonScheme?: ButtonScheme }>;
-  recipient(change: { set: string }): Promise<{ recipient: string | null }>;
+  /** Sets the owner recipient; `unsupported`: this recorder's software cannot encrypt (QEMU's build). */
+  recipient(change: { set: string }): Promise<{ recipient: string | null; unsupported?: boolean }>;
   /** The recorder's key id (its fingerprint); it makes its key first when it has none. */
   fingerprint(): Promise<{ keyId: string | null }>;
 }
@@ -88,7 +89,8 @@ export interface ProvisionResult<C extends CardTestLike = CardTestLike> {
   /** The loan's folder (absolute): its recordings and the hand-out go there. */
   loanFolder: string;
   fingerprint: string | null;
-  ownerKey: { recipient: string; file: string | null; created: boolean };
+  /** The owner key the recorder encrypts to; recipient null: it cannot encrypt (a warning said so). */
+  ownerKey: { recipient: string | null; file: string | null; created: boolean };
   settings: { sampleRate: number; discreet: boolean; buttonScheme: ButtonScheme };
   clockOffsetMs: number | null;
   card: C;
@@ -177,14 +179,7 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
     async () => {
       const d = await device.info();
       deviceId = d.deviceId;
-      if (d.recState !== 'idle') throw refuse('RECORDING_IN_PROGRESS', 'The recorder is recording now.', 'Stop the recording (hold the button for two seconds), hand the recorder back with `recorder handback`, then provision it.');
       if (d.wipePending) throw refuse('CARD_PROBLEM', 'A wipe of this recorder was cut by a power loss and is not finished.', 'Run `recorder wipe` (or `recorder handback`) again to finish it, then provision it.');
-      if (d.recordingCount > 0) {
-        throw refuse('NOT_HANDED_BACK', `The recorder still holds ${d.recordingCount} recording(s) from its last loan, so it was not provisioned.`, 'Hand it back first: `recorder handback` copies and checks every recording, then wipes it. Then provision it.');
-      }
-      const open = await currentLoan(ctx.fs, ctx.root, d.deviceId);
-      if (open && open.reference.toLowerCase() === reference.toLowerCase()) reopened = open;
-      else if (open) throw refuse('NOT_HANDED_BACK', `The recorder is still on loan ${open.reference}, so it was not provisioned.`, 'Hand it back first with `recorder handback` (it closes that loan), then provision it.');
       // 0 mV: a recorder that does not measure its cell (the QEMU board); it never reports it low.
       const measured = d.batteryMv > 0;
       if (d.lowBattery || (measured && d.batteryMv < PROVISION_MIN_BATTERY_MV)) {
@@ -195,6 +190,14 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
       if (d.cardState !== 'ok') {
         throw refuse('CARD_PROBLEM', d.cardState === 'none' ? 'There is no memory card in the recorder.' : `The memory card is not usable (${d.cardState}).`, d.cardState === 'unformatted' ? 'Run `recorder format` (it asks first), then provision it again.' : 'Put a good card in (see hardware/README.md, "Why an industrial or high-endurance microSD card"), then provision it again.');
       }
+      if (d.recState === 'recording' || d.recState === 'finalising') throw refuse('RECORDING_IN_PROGRESS', 'The recorder is recording now.', 'Stop the recording (hold the button for two seconds), hand the recorder back with `recorder handback`, then provision it.');
+      if (d.recState !== 'idle') throw refuse('DEVICE_ERROR', `The recorder reports a problem (its state: ${d.recState}).`, 'Unplug it, plug it back in, and look at `recorder info`; if it stays so, ask for help.');
+      if (d.recordingCount > 0) {
+        throw refuse('NOT_HANDED_BACK', `The recorder still holds ${d.recordingCount} recording(s) from its last loan, so it was not provisioned.`, 'Hand it back first: `recorder handback` copies and checks every recording, then wipes it. Then provision it.');
+      }
+      const open = await currentLoan(ctx.fs, ctx.root, d.deviceId);
+      if (open && open.reference.toLowerCase() === reference.toLowerCase()) reopened = open;
+      else if (open) throw refuse('NOT_HANDED_BACK', `The recorder is still on loan ${open.reference}, so it was not provisioned.`, 'Hand it back first with `recorder handback` (it closes that loan), then provision it.');
       if (looksLikeAName(label) || looksLikeAName(reference)) {
         warn('INTERNAL', `"${looksLikeAName(label) ? label : reference}" looks like a person's name.`, "Use a neutral code from your loan register (such as ADV-03), never the family's name: the recorder and its hand-out may be lost.");
       }
@@ -237,11 +240,15 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
         created = true;
       }
       const r = await device.recipient({ set: recipient });
+      if (r.unsupported) {
+        warn('NOT_ENCRYPTED', "This recorder's software cannot encrypt (it was built without encryption): its recordings will NOT be encrypted, and anyone who finds it or its card can listen to them.", 'For a family, use a recorder that encrypts (the RP2040 board); otherwise tell the family to keep it safe.');
+        return { recipient: null, file: null, created };
+      }
       if (r.recipient !== recipient) throw refuse('DEVICE_ERROR', 'The recorder did not keep the owner key it was given.', 'Unplug it, plug it back in, and run `recorder provision` again.');
       if (!file) warn('OWNER_KEY', `This computer holds no secret half of the owner key ${recipient}: it cannot open the recorder's recordings.`, 'Make sure the owner (whoever will copy the recordings) holds that key.');
       return { recipient, file, created };
     },
-    (k) => `Every recording will be encrypted to the owner key ${k.recipient}.${k.created ? ` It was made now: BACK UP its secret half, ${k.file}; without it the recordings cannot be opened.` : ''}`,
+    (k) => (k.recipient ? `Every recording will be encrypted to the owner key ${k.recipient}.${k.created ? ` It was made now: BACK UP its secret half, ${k.file}; without it the recordings cannot be opened.` : ''}` : 'The recorder records WITHOUT encryption.'),
   );
 
   const named = await step('label', `Naming the recorder "${label}".`, () => device.setLabel(label), (d) => `The recorder is called "${d.label}".`);
@@ -275,7 +282,7 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
     (l) => `Loan ${l.reference} is open: its recordings go to ${loanFolder(ctx.root, l)}.`,
   );
 
-  const cardHours = cardHoursFor(card.freeBytes, settings.sampleRate, true);
+  const cardHours = cardHoursFor(card.freeBytes, settings.sampleRate, ownerKey.recipient !== null);
   const model: HandoutModel = {
     loan: reference,
     label: named.label,
@@ -285,7 +292,7 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
     sampleRate: settings.sampleRate,
     discreet: settings.discreet,
     buttonScheme: settings.buttonScheme,
-    encrypted: true,
+    encrypted: ownerKey.recipient !== null,
     cardHours,
     madeAtIso: new Date(ctx.now()).toISOString(),
   };
