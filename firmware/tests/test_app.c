@@ -19,6 +19,7 @@
 #include "fakes/port_fake.h"
 #include "rec/app.h"
 #include "rec/bytes.h"
+#include "rec/card_test.h"
 #include "rec/checkpoint.h"
 #include "rec/device.h"
 #include "rec/ed25519.h"
@@ -1323,6 +1324,231 @@ static void test_card_removed_while_recording_is_recovered_on_insert(void **stat
     assert_int_equal(e[0].stop_reason, RP_STOP_CARD_REMOVED);
     assert_true(e[0].samples >= 16000u * 15u / 10u);
     check_recording(&e[0], 0);
+}
+
+/* ---- CARD_TEST and the button scheme ---------------------------------------------------------- */
+
+#define CARD_TEST_SEED 0x5eedu
+
+static resp_t card_test(uint32_t bytes)
+{
+    uint8_t q[RP_CARD_TEST_REQ_SIZE] = { 0 };
+    rec_put_u32(q + RP_CARD_TEST_REQ_OFF_BYTES, bytes);
+    rec_put_u32(q + RP_CARD_TEST_REQ_OFF_SEED, CARD_TEST_SEED);
+    return request(RP_CMD_CARD_TEST, q, sizeof q);
+}
+
+/* Whether the scratch file is on the card, read from the image as another reader would. */
+static bool scratch_on_card(void)
+{
+    rec_fat_t fs;
+    assert_int_equal(rec_fat_mount(&fs, &g_ram.bd), REC_OK);
+    rec_fat_dirent_t de;
+    return rec_fat_stat(&fs, REC_CARD_TEST_PATH, &de) == REC_OK;
+}
+
+static uint64_t info_free(void)
+{
+    return rec_get_u64(hello().payload + RP_INFO_OFF_CARD_FREE);
+}
+
+static void test_card_test_measures_and_leaves_no_trace(void **state)
+{
+    (void)state;
+    port_fake_set_auto_advance(1); /* every uptime read is a ms later: times are not 0 */
+    const uint64_t free_before = info_free();
+    const uint64_t written_before = g_ram.blocks_written;
+    resp_t r = card_test(1u << 20);
+    expect_ok(r);
+    assert_int_equal(r.length, RP_CARD_TEST_SIZE);
+    rp_card_test_t t;
+    rp_card_test_unpack(r.payload, &t);
+    assert_int_equal(t.tested_bytes, 1u << 20);
+    assert_int_equal(t.free_bytes, free_before);
+    assert_true(t.capacity_bytes > 60ull << 20);
+    assert_int_equal(t.read_back_matched, 1);
+    assert_int_equal(t.first_mismatch, REC_CARD_TEST_NO_MISMATCH);
+    assert_int_equal(t.file_system, RP_CARD_FS_OK);
+    assert_true(t.write_ms > 0 && t.read_ms > 0);
+    assert_int_equal(t.write_bytes_per_second, (uint32_t)((uint64_t)t.tested_bytes * 1000u / t.write_ms));
+    assert_int_equal(t.read_bytes_per_second, (uint32_t)((uint64_t)t.tested_bytes * 1000u / t.read_ms));
+    /* Every block was written to the card, then the file went: the space is free again. */
+    assert_true(g_ram.blocks_written - written_before >= 2048u);
+    assert_false(scratch_on_card());
+    assert_int_equal(info_free(), free_before);
+    port_fake_set_auto_advance(0);
+
+    /* Sizes: rounded up to whole blocks; 0 is the default; above the cap is refused. */
+    r = card_test(1000);
+    expect_ok(r);
+    assert_int_equal(rec_get_u32(r.payload + RP_CARD_TEST_OFF_TESTED_BYTES), 1024);
+    r = card_test(0);
+    expect_ok(r);
+    assert_int_equal(rec_get_u32(r.payload + RP_CARD_TEST_OFF_TESTED_BYTES), RP_CARD_CARD_TEST_DEFAULT_BYTES);
+    r = card_test(RP_CARD_CARD_TEST_MAX_BYTES + 1u);
+    expect_error(r, RP_ERR_BAD_ARGUMENT);
+    assert_int_equal(rec_get_u32(r.payload + RP_ERROR_OFF_DETAIL), RP_CARD_CARD_TEST_MAX_BYTES);
+
+    /* Never past the reserve: a 64 MiB card cannot test 64 MiB; the error says what it can. */
+    r = card_test(RP_CARD_CARD_TEST_MAX_BYTES);
+    expect_error(r, RP_ERR_CARD_FULL);
+    const uint32_t can = rec_get_u32(r.payload + RP_ERROR_OFF_DETAIL);
+    assert_true(can > 32u << 20 && can < free_before - RP_CARD_CARD_TEST_RESERVE_BYTES + 1u);
+    expect_ok(card_test(can));
+    expect_error(card_test(can + 64u * 1024u), RP_ERR_CARD_FULL);
+
+    /* Never while recording, never without a card. */
+    press();
+    record_ms(16000, 300);
+    expect_error(card_test(0), RP_ERR_BUSY);
+    long_hold();
+    expect_ok(card_test(65536));
+    port_fake_set_card_present(0);
+    rec_app_card_changed();
+    rec_app_poll();
+    expect_error(card_test(0), RP_ERR_NO_CARD);
+}
+
+/* A card that gives back one wrong byte in the test's first block. */
+static rec_bd_t g_flaky;
+static int flaky_read(void *ctx, uint32_t lba, void *buf, uint32_t count)
+{
+    (void)ctx;
+    int err = rec_bd_read(&g_ram.bd, lba, buf, count);
+    uint8_t *b = buf;
+    if (!err && rec_get_u32(b) == rec_card_test_pattern(CARD_TEST_SEED, 0, 0)) b[6] ^= 0x10u;
+    return err;
+}
+
+static void test_card_test_finds_a_card_that_changes_bytes(void **state)
+{
+    (void)state;
+    g_flaky = g_ram.bd;
+    g_flaky.read = flaky_read;
+    port_fake_set_card(&g_flaky, 0);
+    host_reset();
+    (void)rec_app_init();
+    for (int i = 0; i < 10; i++) rec_app_poll();
+    resp_t r = card_test(1u << 20);
+    expect_ok(r);
+    assert_int_equal(r.payload[RP_CARD_TEST_OFF_READ_BACK_MATCHED], 0);
+    assert_int_equal(rec_get_u32(r.payload + RP_CARD_TEST_OFF_FIRST_MISMATCH), 6);
+    assert_false(scratch_on_card());
+}
+
+/* A power cut while the test writes leaves the scratch file; the next mount removes it. A cut
+ * while its file is created leaves the FAT to repair: the next test says "repaired". */
+static void test_card_test_cut_by_a_power_loss(void **state)
+{
+    (void)state;
+    const uint64_t free_before = info_free();
+    rec_bd_ram_cut_after(&g_ram, 100, false);
+    expect_error(card_test(1u << 20), RP_ERR_CARD_ERROR);
+    assert_true(scratch_on_card());
+    rec_bd_ram_power_on(&g_ram);
+    g_ram.cut_armed = false;
+    boot();
+    assert_false(scratch_on_card());
+    assert_int_equal(info_free(), free_before);
+    resp_t r = card_test(65536);
+    expect_ok(r);
+    assert_int_equal(r.payload[RP_CARD_TEST_OFF_FILE_SYSTEM], RP_CARD_FS_OK);
+
+    rec_bd_ram_cut_after(&g_ram, 2, false); /* the update marker lands dirty, the FAT does not */
+    expect_error(card_test(1u << 20), RP_ERR_CARD_ERROR);
+    rec_bd_ram_power_on(&g_ram);
+    g_ram.cut_armed = false;
+    boot();
+    assert_false(scratch_on_card());
+    r = card_test(65536);
+    expect_ok(r);
+    assert_int_equal(r.payload[RP_CARD_TEST_OFF_FILE_SYSTEM], RP_CARD_FS_REPAIRED);
+    assert_int_equal(info_free(), free_before);
+}
+
+static void set_button_scheme(uint8_t scheme, uint16_t want_error)
+{
+    uint8_t s[RP_SETTINGS_REQ_SIZE] = { 0 };
+    s[RP_SETTINGS_REQ_OFF_SET_MASK] = RP_SETTINGS_MASK_BUTTON_SCHEME;
+    s[RP_SETTINGS_REQ_OFF_BUTTON_SCHEME] = scheme;
+    resp_t r = request(RP_CMD_SETTINGS, s, sizeof s);
+    if (want_error) {
+        expect_error(r, want_error);
+        return;
+    }
+    expect_ok(r);
+    assert_int_equal(r.payload[RP_SETTINGS_OFF_BUTTON_SCHEME], scheme);
+}
+
+static void test_button_scheme_no_markers(void **state)
+{
+    (void)state;
+    assert_int_equal(hello().payload[RP_INFO_OFF_BUTTON_SCHEME], RP_BUTTON_SCHEME_STANDARD);
+    set_button_scheme(RP_BUTTON_SCHEME_NO_MARKERS, 0);
+    set_button_scheme(2, RP_ERR_BAD_ARGUMENT);
+    /* Kept across a reboot, and reported in INFO. */
+    boot();
+    assert_int_equal(hello().payload[RP_INFO_OFF_BUTTON_SCHEME], RP_BUTTON_SCHEME_NO_MARKERS);
+
+    /* A press starts; presses while recording do nothing (no marker, no answer, no stop); a hold
+     * still asks; a long hold stops. */
+    press();
+    assert_true(port_fake_mic_running());
+    for (int i = 0; i < 3; i++) {
+        port_fake_button_press();
+        answer_t a = watch_answer(500);
+        assert_int_equal(a.blinks, 0);
+    }
+    assert_int_equal(rec_device()->cur.marker_count, 0);
+    assert_true(port_fake_mic_running());
+    port_fake_button_hold();
+    assert_int_equal(watch_answer(1000).blinks, 1);
+    /* MARK from the host still works: the scheme is about the button. */
+    expect_ok(request(RP_CMD_MARK, NULL, 0));
+    long_hold();
+    assert_false(port_fake_mic_running());
+    entry_t e[2];
+    assert_int_equal(list_all(e, 2), 1);
+    uint8_t *wav = read_file(e[0].number, e[0].size);
+    uint32_t offsets[4];
+    assert_int_equal(wav_markers(wav, e[0].size, offsets, 4), 1);
+    free(wav);
+
+    /* Back to standard: a press while recording is a marker again. */
+    set_button_scheme(RP_BUTTON_SCHEME_STANDARD, 0);
+    press();
+    record_ms(16000, 200);
+    port_fake_button_press();
+    rec_app_poll();
+    assert_int_equal(rec_device()->cur.marker_count, 1);
+    long_hold();
+}
+
+/* Settings blobs from before schemes (zero where the scheme is) read as standard; a scheme this
+ * firmware does not know reads as standard too, keeping the rest of the blob. */
+static void test_settings_blob_button_scheme(void **state)
+{
+    (void)state;
+    rec_settings_t s;
+    rec_settings_defaults(&s);
+    s.device_id = 42;
+    s.button_scheme = RP_BUTTON_SCHEME_NO_MARKERS;
+    uint8_t blob[REC_SETTINGS_BLOB_SIZE];
+    rec_settings_encode(&s, blob);
+    assert_int_equal(blob[RP_SETTINGS_BLOB_OFF_BUTTON_SCHEME], RP_BUTTON_SCHEME_NO_MARKERS);
+    rec_settings_t back;
+    assert_int_equal(rec_settings_decode(blob, &back), REC_OK);
+    assert_int_equal(back.button_scheme, RP_BUTTON_SCHEME_NO_MARKERS);
+    s.button_scheme = RP_BUTTON_SCHEME_STANDARD;
+    rec_settings_encode(&s, blob); /* the bytes an older firmware wrote: reserved, zero */
+    assert_int_equal(blob[RP_SETTINGS_BLOB_OFF_BUTTON_SCHEME], 0);
+    assert_int_equal(rec_settings_decode(blob, &back), REC_OK);
+    assert_int_equal(back.button_scheme, RP_BUTTON_SCHEME_STANDARD);
+    blob[RP_SETTINGS_BLOB_OFF_BUTTON_SCHEME] = 9;
+    rec_put_u32(blob + RP_SETTINGS_BLOB_OFF_CRC32, rec_crc32(0, blob, RP_SETTINGS_BLOB_OFF_CRC32));
+    assert_int_equal(rec_settings_decode(blob, &back), REC_OK);
+    assert_int_equal(back.button_scheme, RP_BUTTON_SCHEME_STANDARD);
+    assert_int_equal(back.device_id, 42);
 }
 
 /* Cut the power after N written blocks for every N over a recording's life (start, audio,
@@ -2796,6 +3022,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_set_time_and_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_list_read_verify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_button_gestures_and_their_answers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_card_test_measures_and_leaves_no_trace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_card_test_finds_a_card_that_changes_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_card_test_cut_by_a_power_loss, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_button_scheme_no_markers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settings_blob_button_scheme, setup, teardown),
         cmocka_unit_test_setup_teardown(test_markers_in_the_wav_and_the_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_rebuilds_markers_from_the_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_encrypted_recordings_with_markers, setup_nvm, teardown),

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "rec/button.h"
+#include "rec_protocol.h"
 
 typedef struct {
     unsigned press, hold, long_hold;
@@ -100,12 +101,45 @@ static void test_queued_and_saturating(void **state)
     expect(&b, 255, 0, 0);
 }
 
+/* What each gesture does, per scheme, idle and recording (the table in button.h). */
+static void test_actions_per_scheme(void **state)
+{
+    (void)state;
+    static const struct {
+        uint8_t scheme;
+        rec_gesture_t g;
+        bool recording;
+        rec_button_action_t want;
+    } table[] = {
+        { RP_BUTTON_SCHEME_STANDARD, REC_GESTURE_PRESS, false, REC_BUTTON_DO_START },
+        { RP_BUTTON_SCHEME_STANDARD, REC_GESTURE_PRESS, true, REC_BUTTON_DO_MARK },
+        { RP_BUTTON_SCHEME_STANDARD, REC_GESTURE_HOLD, false, REC_BUTTON_DO_ASK },
+        { RP_BUTTON_SCHEME_STANDARD, REC_GESTURE_HOLD, true, REC_BUTTON_DO_ASK },
+        { RP_BUTTON_SCHEME_STANDARD, REC_GESTURE_LONG_HOLD, false, REC_BUTTON_DO_NOTHING },
+        { RP_BUTTON_SCHEME_STANDARD, REC_GESTURE_LONG_HOLD, true, REC_BUTTON_DO_STOP },
+        { RP_BUTTON_SCHEME_NO_MARKERS, REC_GESTURE_PRESS, false, REC_BUTTON_DO_START },
+        { RP_BUTTON_SCHEME_NO_MARKERS, REC_GESTURE_PRESS, true, REC_BUTTON_DO_NOTHING },
+        { RP_BUTTON_SCHEME_NO_MARKERS, REC_GESTURE_HOLD, false, REC_BUTTON_DO_ASK },
+        { RP_BUTTON_SCHEME_NO_MARKERS, REC_GESTURE_HOLD, true, REC_BUTTON_DO_ASK },
+        { RP_BUTTON_SCHEME_NO_MARKERS, REC_GESTURE_LONG_HOLD, false, REC_BUTTON_DO_NOTHING },
+        { RP_BUTTON_SCHEME_NO_MARKERS, REC_GESTURE_LONG_HOLD, true, REC_BUTTON_DO_STOP },
+        /* a scheme this firmware does not know acts as standard */
+        { 7, REC_GESTURE_PRESS, true, REC_BUTTON_DO_MARK },
+        { 7, REC_GESTURE_LONG_HOLD, true, REC_BUTTON_DO_STOP },
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (rec_button_action(table[i].scheme, table[i].g, table[i].recording) != table[i].want)
+            fail_msg("row %zu: scheme %u gesture %d recording %d", i, table[i].scheme, (int)table[i].g, (int)table[i].recording);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lengths),
         cmocka_unit_test(test_holds_are_reported_while_down),
         cmocka_unit_test(test_queued_and_saturating),
+        cmocka_unit_test(test_actions_per_scheme),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

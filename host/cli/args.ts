@@ -22,6 +22,8 @@ export const OPTIONS = {
   window: { type: 'string' },
   rate: { type: 'string' },
   discreet: { type: 'string' },
+  buttons: { type: 'string' },
+  bytes: { type: 'string' },
   yes: { type: 'boolean' },
   reason: { type: 'string' },
   to: { type: 'string' },
@@ -44,7 +46,6 @@ export const OPTIONS = {
   contact: { type: 'string' },
   handout: { type: 'string' },
   recipient: { type: 'string' },
-  buttons: { type: 'string' },
   'min-hours': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 

@@ -11,7 +11,8 @@ import { realpathSync } from 'node:fs';
 import { createEngine, appVersion, type EngineOptions } from '../engine/engine.js';
 import { EngineError } from '../engine/errors.js';
 import { discover, type Candidate } from '../engine/discovery.js';
-import { SAMPLE_RATES } from '../../protocol/src/schema.js';
+import { CARD_LAYOUT, SAMPLE_RATES } from '../../protocol/src/schema.js';
+import { CARD_SPEED_MARGIN, DEFAULT_MINIMUM_HOURS, cardVerdict, recordingBytesPerSecond, type CardTestResult, type CardVerdict } from '../engine/card-test.js';
 import { checkFlags, commandWord, parseArgs, str, UsageError, type Parsed } from './args.js';
 import { makeOutput, type Out } from './output.js';
 import { parseTimeText, timeText, type RangeEnd } from '../engine/export/excerpt.js';
@@ -34,7 +35,8 @@ Commands:
                 stop trusting the signing key remembered for recorder ID (after a repair)
   set-time      set the recorder's clock from this computer
   label NAME    give the recorder a name (shown in file names)
-  settings      show or change sample rate and discreet mode
+  settings      show or change sample rate, discreet mode and what the button does
+  card-test     test the recorder's memory card: speed, room, read-back, file system
   keys          make, import or show the owner's keys that open encrypted recordings
   recipient     show, set or clear the owner key the recorder encrypts to
   decrypt N     decrypt an encrypted copy in the library (also: decrypt FILE.age)
@@ -101,9 +103,21 @@ written to the library's log, and the next sync trusts the key the recorder show
   --dest DIR               the library folder (default: the one under ~/Recordings that pins it)`,
   'set-time': 'Usage: recorder set-time [--port PATH] [--json]\n\nMeasures how far the recorder\'s clock is off, then sets it from this computer.',
   label: 'Usage: recorder label NAME [--port PATH] [--json]\n\nGives the recorder a name of up to 32 bytes.',
-  settings: `Usage: recorder settings [--rate 8000|16000|32000|48000] [--discreet on|off] [--port PATH] [--json]
+  settings: `Usage: recorder settings [--rate 8000|16000|32000|48000] [--discreet on|off] [--buttons standard|no-markers] [--port PATH] [--json]
 
-Shows the settings, or changes those given.`,
+Shows the settings, or changes those given.
+  --buttons standard       a press starts; while recording a press drops a marker, a 2 s hold stops
+  --buttons no-markers     a press starts; while recording presses do nothing (for someone who
+                           fidgets with the recorder), a 2 s hold stops`,
+  'card-test': `Usage: recorder card-test [--bytes N] [--port PATH] [--json]
+
+Tests the recorder's memory card before a loan: the recorder writes a test file in its free space,
+reads it back, compares and deletes it, timing both with its own clock; it reports the card's size
+and free space and whether its file system was found damaged. Then says whether the card will do
+at the recorder's sample rate: fast enough with a margin (${CARD_SPEED_MARGIN} times the sound's rate), room for
+${DEFAULT_MINIMUM_HOURS} hours, every byte read back as written, file system sound. Exit status 0 only if it will.
+The recorder must not be recording.
+  --bytes N                bytes to test (default 4 MiB, at most 64 MiB)`,
   keys: `Usage: recorder keys new|import FILE|show [--copy] [--library DIR] [--json]
 
 The owner key opens encrypted recordings. The recorder holds only its public half (age1...), so
@@ -208,6 +222,23 @@ file any subtitle editor opens; cues added there by hand are kept.
   --text TEXT              its note
   --dest DIR               the library folder holding recording number REC`,
 };
+
+const megabytes = (b: number): string => `${(b / 1e6).toFixed(b < 1e7 ? 1 : 0)} MB`;
+const kbPerS = (b: number): string => `${Math.round(b / 1000).toLocaleString('en-GB')} KB/s`;
+
+/** The card test and its verdict in plain words. */
+function cardTestText(r: CardTestResult, v: CardVerdict, sampleRate: number, encrypted: boolean): string {
+  const fs = { ok: 'sound', repaired: 'repaired after an interrupted update (nothing lost)', damaged: 'DAMAGED' }[r.fileSystem];
+  const lines = [
+    `  Card:        ${megabytes(r.capacityBytes)}, ${megabytes(r.freeBytes)} free`,
+    `  Tested:      ${megabytes(r.testedBytes)}: written at ${kbPerS(r.writeBytesPerSecond)}, read back at ${kbPerS(r.readBytesPerSecond)} (${(r.elapsedMs / 1000).toFixed(1)} s)`,
+    `  Read back:   ${r.readBackMatched ? 'every byte as written' : 'NOT as written'}`,
+    `  File system: ${fs}`,
+  ];
+  const at = `at ${sampleRate} Hz${encrypted ? ', encrypted' : ''}`;
+  if (v.ok) return [...lines, `The card will do for a loan ${at}: room for about ${Math.floor(r.freeBytes / recordingBytesPerSecond(sampleRate, encrypted) / 3600)} hours.`].join('\n');
+  return [...lines, `The card will NOT do for a loan ${at}:`, ...v.problems.flatMap((p) => [`  - ${p.message}`, `    What to do: ${p.action}`])].join('\n');
+}
 
 export interface Io {
   stdout: NodeJS.WriteStream;
@@ -359,6 +390,7 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
           `  Battery:    ${d.batteryMv} mV${d.lowBattery ? ' (LOW)' : ''}`,
           `  Card:       ${d.cardState}, ${(Number(d.cardFree) / 1e6).toFixed(0)} of ${(Number(d.cardCapacity) / 1e6).toFixed(0)} MB free`,
           `  Recording:  ${d.recState}, ${d.recordingCount} recording(s) on the card, sample rate ${d.sampleRate} Hz${d.discreet ? ', discreet mode' : ''}`,
+          `  Button:     ${d.buttonScheme === 'no-markers' ? 'no-markers (presses while recording do nothing)' : 'standard (a press while recording drops a marker)'}`,
           `  Encryption: ${d.encrypting ? 'on: new recordings are encrypted to the owner key ("recorder recipient" shows it)' : 'OFF: recordings are not encrypted (set an owner key with "recorder recipient set")'}`,
           ...(d.wipePending ? ['  WIPE NOT FINISHED: a wipe was cut by a power loss; put the card in (or run "recorder wipe" again) to finish it.'] : []),
         ].join('\n'),
@@ -435,14 +467,27 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       return 0;
     }
     case 'settings': {
-      checkFlags(p, ['rate', 'discreet']);
+      checkFlags(p, ['rate', 'discreet', 'buttons']);
       const rate = str(p, 'rate');
       const discreet = str(p, 'discreet');
+      const buttons = str(p, 'buttons');
       if (rate !== undefined && !(SAMPLE_RATES as readonly number[]).includes(Number(rate))) throw new UsageError(`--rate must be one of ${SAMPLE_RATES.join(', ')}`);
       if (discreet !== undefined && discreet !== 'on' && discreet !== 'off') throw new UsageError('--discreet must be on or off');
-      const r = await engine.settings({ sampleRate: rate ? Number(rate) : undefined, discreet: discreet === undefined ? undefined : discreet === 'on' });
+      if (buttons !== undefined && buttons !== 'standard' && buttons !== 'no-markers') throw new UsageError('--buttons must be standard or no-markers');
+      const r = await engine.settings({ sampleRate: rate ? Number(rate) : undefined, discreet: discreet === undefined ? undefined : discreet === 'on', buttonScheme: buttons as 'standard' | 'no-markers' | undefined });
       out.result('settings', true, r);
       return 0;
+    }
+    case 'card-test': {
+      checkFlags(p, ['bytes']);
+      if (p.positional.length) throw new UsageError('card-test takes no arguments');
+      const b = str(p, 'bytes');
+      if (b !== undefined && !(/^\d+$/.test(b) && Number(b) >= 512 && Number(b) <= CARD_LAYOUT.cardTestMaxBytes)) throw new UsageError(`--bytes must be a number of bytes from 512 to ${CARD_LAYOUT.cardTestMaxBytes}`);
+      const d = await engine.info();
+      const r = await engine.cardTest({ bytes: b === undefined ? undefined : Number(b) });
+      const verdict = cardVerdict(r, { sampleRate: d.sampleRate, encrypted: d.encrypting });
+      out.result('card-test', verdict.ok, { result: r, sampleRate: d.sampleRate, encrypted: d.encrypting, verdict }, cardTestText(r, verdict, d.sampleRate, d.encrypting));
+      return verdict.ok ? 0 : 1;
     }
     case 'keys': {
       checkFlags(p, ['library', 'copy']);

@@ -23,6 +23,8 @@ describe('recorder provision', () => {
     const library = lib();
     await cli(['keys', 'new', '--library', library]);
     const d = new FakeDevice();
+    d.cardFree = 4n << 30n; // 4 GiB: 37 hours at 16 kHz
+    d.cardCapacity = 8n << 30n;
     d.clockSet = false;
     const r = await cli(['provision', '--loan', 'ADV-21', '--discreet', 'on', '--contact', 'Sam 07700 900123', '--library', library, '--port', d.path], d);
     expect(r.code, r.out + r.err).toBe(0);
@@ -47,7 +49,7 @@ describe('recorder provision', () => {
   test('--json: every step as an event, and the result', async () => {
     const library = lib();
     const d = new FakeDevice();
-    const r = await cli(['provision', '--loan', 'ADV-22', '--rate', '8000', '--handout', join(library, 'sheet'), '--library', library, '--port', d.path, '--json'], d);
+    const r = await cli(['provision', '--loan', 'ADV-22', '--rate', '8000', '--buttons', 'no-markers', '--handout', join(library, 'sheet'), '--library', library, '--port', d.path, '--json'], d);
     expect(r.code, r.out + r.err).toBe(0);
     const lines = r.json();
     const steps = lines.filter((l) => l.type === 'provision.step' && l.state === 'done').map((l) => l.step);
@@ -58,6 +60,19 @@ describe('recorder provision', () => {
     expect(result.result.ownerKey.created).toBe(true); // the library had no owner key
     expect(result.result.handout.pdf).toBe(join(library, 'sheet.pdf'));
     expect(d.sampleRate).toBe(8000);
+    expect(d.buttonScheme).toBe(1);
+  });
+
+  test('a card too slow for the rate is refused after the test, before any setting', async () => {
+    const library = lib();
+    const d = new FakeDevice();
+    d.cardTest = { ...d.cardTest, writeBytesPerSecond: 40_000 };
+    const r = await cli(['provision', '--loan', 'ADV-24', '--library', library, '--port', d.path], d);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/The memory card writes 40 KB\/s; recording at 16000 Hz needs at least 128 KB\/s/);
+    expect(d.log.map((l) => l.command)).toContain('CARD_TEST');
+    expect(d.log.map((l) => l.command)).not.toContain('SET_RECIPIENT');
+    expect(d.label).toBe('Kitchen');
   });
 
   test('a recorder with recordings on it is refused (exit 1), nothing changed, pointing to handback', async () => {

@@ -171,7 +171,7 @@ describe('other commands', () => {
     const h = setup();
     h.device.addRecording();
     expect((await h.engine.setLabel('Sitting room')).label).toBe('Sitting room');
-    expect(await h.engine.settings({ sampleRate: 48000, discreet: true })).toEqual({ sampleRate: 48000, discreet: true });
+    expect(await h.engine.settings({ sampleRate: 48000, discreet: true })).toEqual({ sampleRate: 48000, discreet: true, buttonScheme: 'standard' });
     await expect(h.engine.settings({ sampleRate: 44100 })).rejects.toThrow(/not a rate/);
     expect((await h.engine.record('start')).recState).toBe('recording');
     expect((await h.engine.list({ destination: h.dest })).recordings.map((r) => r.number)).toEqual([1]);

@@ -1,6 +1,7 @@
 /** Conversions from decoded protocol structs to the serialisable shapes of events.ts. */
 import { CARD_STATE, INFO_FLAGS, RECORD_FLAGS, RECORDING_STATE, REC_STATE, STOP_REASON } from '../../protocol/src/schema.js';
 import type { Info, ListEntry } from '../../protocol/generated/types.js';
+import { buttonSchemeName } from './card-test.js';
 import type { CardStateName, DeviceSummary, RecStateName, RecordingSummary, StopReasonName } from './events.js';
 
 export const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
@@ -73,6 +74,7 @@ export function summariseInfo(i: Info): DeviceSummary {
     clockSet: (i.flags & INFO_FLAGS.CLOCK_SET) !== 0,
     lowBattery: (i.flags & INFO_FLAGS.LOW_BATTERY) !== 0,
     encrypting: (i.flags & INFO_FLAGS.ENCRYPTING) !== 0,
+    buttonScheme: buttonSchemeName(i.buttonScheme),
     batteryMv: i.batteryMv,
     recState: recStateName(i.recState),
     cardState: cardStateName(i.cardState),

@@ -2,9 +2,10 @@
  * The engine's public API: createEngine(options) gives every operation the CLI and the UI need.
  * Each operation connects, does its work, emits events, and disconnects.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { PROTOCOL, RECIPIENT_ACTION, RECIPIENT_FLAGS, RECORD_ACTION, SAMPLE_RATES, SETTINGS_MASK } from '../../protocol/src/schema.js';
+import { CARD_LAYOUT, PROTOCOL, RECIPIENT_ACTION, RECIPIENT_FLAGS, RECORD_ACTION, SAMPLE_RATES, SETTINGS_MASK } from '../../protocol/src/schema.js';
 import { recStateName, summariseEntry, summariseInfo } from './convert.js';
 import { DeviceError, EngineError, toEngineError } from './errors.js';
 import type { DeviceErrorInfo, DeviceSummary, EngineEvent, EventListener, RecordingSummary } from './events.js';
@@ -28,6 +29,7 @@ import { holdings, refuseUnsynced, runWipe, verifyWipeFile, type Holdings, type 
 import { closeLoan, findLoan, loadFleet, loanFolder, openLoan, type DeviceRecord, type Fleet, type Loan } from './fleet.js';
 import { carryPin, noteConnection, placeFor, type Place } from './fleet-session.js';
 import { runHandback, type HandbackOptions, type HandbackResult } from './handback.js';
+import { buttonSchemeName, buttonSchemeValue, cardTestResult, cardTestTimeoutMs, cardVerdict, type ButtonSchemeName, type CardTestResult } from './card-test.js';
 
 /** How to reach the recorder (session.ts ConnectOptions), and where the library lives. */
 export interface EngineOptions extends ConnectOptions {
@@ -70,7 +72,13 @@ export interface Engine {
   list(o?: { destination?: string; port?: string }): Promise<RecorderListing>;
   setTime(): Promise<{ offsetMs: number | null }>;
   setLabel(label: string): Promise<DeviceSummary>;
-  settings(change?: { sampleRate?: number; discreet?: boolean }): Promise<{ sampleRate: number; discreet: boolean }>;
+  settings(change?: { sampleRate?: number; discreet?: boolean; buttonScheme?: ButtonSchemeName }): Promise<{ sampleRate: number; discreet: boolean; buttonScheme: ButtonSchemeName }>;
+  /**
+   * Tests the recorder's card (CARD_TEST, issue 16): writes `bytes` (default 4 MiB) in its free
+   * space, reads them back and deletes them; the speeds are the recorder's own. Judge the result
+   * with cardVerdict (card-test.ts). DEVICE_ERROR saying why when it cannot run.
+   */
+  cardTest(o?: { bytes?: number; port?: string }): Promise<CardTestResult>;
   /**
    * Formats the card after `confirm(device)` resolves true; refused (UNSYNCED) while a recording
    * lacks a verified copy in the library, unless `discardUnsynced` names exactly those.
@@ -132,7 +140,7 @@ export interface Engine {
    * clock and settings, its fingerprint, the loan, and the family's hand-out. `library` is the
    * library root (default ~/Recordings).
    */
-  provision(o: ProvisionRequest & { library?: string; port?: string }): Promise<ProvisionResult>;
+  provision(o: ProvisionRequest & { library?: string; port?: string }): Promise<ProvisionResult<CardTestResult>>;
   /** Decrypts encrypted copies of a library folder (numbers) or .age files, no recorder needed. */
   decrypt(o: { targets: string[]; destination?: string; library?: string; identityFiles?: string[] }): Promise<DecryptOutcome[]>;
   /** The recorders this library has met and their loans (fleet.json), no recorder needed. */
@@ -351,11 +359,37 @@ export function createEngine(options: EngineOptions = {}): Engine {
           mask |= SETTINGS_MASK.SAMPLE_RATE;
         }
         if (change.discreet !== undefined) mask |= SETTINGS_MASK.DISCREET;
-        const r = await s.client.request('SETTINGS', { setMask: mask, discreet: change.discreet ? 1 : 0, reserved: 0, sampleRate: change.sampleRate ?? 0 });
-        const out = { sampleRate: r.sampleRate, discreet: r.discreet !== 0 };
-        emit({ type: 'note', message: `Settings: ${out.sampleRate} Hz, discreet mode ${out.discreet ? 'on' : 'off'}.` });
+        if (change.buttonScheme !== undefined) {
+          if (change.buttonScheme !== 'standard' && change.buttonScheme !== 'no-markers') throw new EngineError('INTERNAL', `"${String(change.buttonScheme)}" is not a button scheme.`, 'Use standard or no-markers.');
+          mask |= SETTINGS_MASK.BUTTON_SCHEME;
+        }
+        const r = await s.client.request('SETTINGS', { setMask: mask, discreet: change.discreet ? 1 : 0, buttonScheme: buttonSchemeValue(change.buttonScheme ?? 'standard'), reserved: 0, sampleRate: change.sampleRate ?? 0 });
+        const out = { sampleRate: r.sampleRate, discreet: r.discreet !== 0, buttonScheme: buttonSchemeName(r.buttonScheme) };
+        if (change.buttonScheme !== undefined && out.buttonScheme !== change.buttonScheme) {
+          throw new EngineError('DEVICE_ERROR', "This recorder's software is older than button schemes: its button always drops markers while recording.", "Update the recorder's software.");
+        }
+        emit({ type: 'note', message: `Settings: ${out.sampleRate} Hz, discreet mode ${out.discreet ? 'on' : 'off'}, button ${out.buttonScheme === 'standard' ? 'standard (a press while recording drops a marker)' : 'no-markers (a press while recording does nothing)'}.` });
         return out;
       }),
+    cardTest: (o = {}) =>
+      withSession(async (s) => {
+        const bytes = o.bytes ?? 0;
+        if (!Number.isInteger(bytes) || bytes < 0 || bytes > CARD_LAYOUT.cardTestMaxBytes) {
+          throw new EngineError('INTERNAL', `A card test of ${bytes} bytes is not possible.`, `Choose up to ${CARD_LAYOUT.cardTestMaxBytes / 1048576} MiB.`);
+        }
+        let v;
+        try {
+          v = await s.client.request('CARD_TEST', { bytes, seed: randomBytes(4).readUInt32LE(0) }, { retries: 0, timeoutMs: cardTestTimeoutMs(bytes, s.client.timeoutMs) });
+        } catch (e) {
+          if (e instanceof DeviceError && e.info.code === 'UNKNOWN_COMMAND') throw new EngineError('DEVICE_ERROR', "This recorder's software is older than the card test.", "Update the recorder's software.", e.info);
+          if (e instanceof DeviceError && e.info.code === 'BUSY') throw new EngineError('DEVICE_ERROR', 'The recorder is recording; the card is tested only between recordings.', 'Stop the recording (hold the button for 2 seconds, or `recorder record stop`), then test again.', e.info);
+          if (e instanceof DeviceError && e.info.code === 'CARD_FULL') {
+            throw new EngineError('DEVICE_ERROR', `The card has too little free space for this test${e.info.detail ? ` (it would test ${Math.floor(e.info.detail / 1024)} KiB now)` : ''}: the recorder always keeps ${CARD_LAYOUT.cardTestReserveBytes / 1048576} MiB free beside it.`, 'Copy the recordings off and free the card (recorder sync, then recorder wipe), then test again.', e.info);
+          }
+          throw e;
+        }
+        return cardTestResult(v);
+      }, o.port),
     format: (confirm, o = {}) =>
       withSession(async (s, signal, seen) => {
         const d = summariseInfo(s.info);
@@ -515,7 +549,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         {
           device: {
             info: () => inner.info(),
-            cardTest: async () => { const d = await inner.info(); return { capacityBytes: Number(d.cardCapacity), freeBytes: Number(d.cardFree) }; }, // SHIM until h16card
+            cardTest: () => inner.cardTest(),
             setLabel: (label) => inner.setLabel(label),
             setTime: () => inner.setTime(),
             settings: (c) => inner.settings(c),
@@ -537,7 +571,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
           root,
           now,
           appVersion: version,
-          cardVerdict: () => ({ ok: true, problems: [] }), // SHIM until h16card
+          cardVerdict,
           createOwnerKey: () => keysCreate(emit, root, now),
         },
         request,

@@ -120,6 +120,8 @@ export interface DeviceSummary {
   lowBattery: boolean;
   /** An owner's recipient is set: new recordings are encrypted to it (INFO flag ENCRYPTING). */
   encrypting: boolean;
+  /** What the button does while recording (INFO.buttonScheme): 'no-markers' ignores presses. */
+  buttonScheme: 'standard' | 'no-markers';
   batteryMv: number;
   recState: RecStateName;
   cardState: CardStateName;

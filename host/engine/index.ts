@@ -10,3 +10,4 @@ export { adviceFor } from './evidence/advice.js';
 export { describeEvent } from './describe.js';
 export { loudnessOfWavFile, loudnessLevels } from './loudness.js';
 export { MANIFEST_VERSION, sanitiseLabel, recordingBaseName, type Manifest } from './library.js';
+export { cardVerdict, CARD_SPEED_MARGIN, DEFAULT_MINIMUM_HOURS, type CardTestResult, type CardVerdict, type CardProblem, type ButtonSchemeName } from './card-test.js';

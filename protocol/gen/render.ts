@@ -28,6 +28,8 @@ import {
   STRUCTS,
   WIPE_METHOD,
   WIPE_STATE,
+  BUTTON_SCHEME,
+  CARD_FS_STATE,
   fieldSize,
   structSize,
   type FieldDef,
@@ -134,6 +136,8 @@ export function renderCHeader(): string {
     ['RP_WIPE_METHOD_', WIPE_METHOD],
     ['RP_RECIPIENT_ACTION_', RECIPIENT_ACTION],
     ['RP_RECIPIENT_FLAG_', RECIPIENT_FLAGS],
+    ['RP_BUTTON_SCHEME_', BUTTON_SCHEME],
+    ['RP_CARD_FS_', CARD_FS_STATE],
   ];
   for (const [prefix, obj] of enums) {
     out.push(enumBlock(prefix, obj));

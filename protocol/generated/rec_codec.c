@@ -110,7 +110,7 @@ static const rp_codec_field_t FIELDS_INFO[] = {
     { offsetof(rp_info_t, flags), 1u },
     { offsetof(rp_info_t, rec_state), 1u },
     { offsetof(rp_info_t, card_state), 1u },
-    { offsetof(rp_info_t, reserved0), 1u },
+    { offsetof(rp_info_t, button_scheme), 1u },
     { offsetof(rp_info_t, battery_mv), 2u },
     { offsetof(rp_info_t, reserved1), 2u },
     { offsetof(rp_info_t, sample_rate), 4u },
@@ -241,17 +241,19 @@ const rp_codec_struct_t RP_CODEC_SET_LABEL_REQ = { FIELDS_SET_LABEL_REQ, 1u, 32u
 static const rp_codec_field_t FIELDS_SETTINGS_REQ[] = {
     { offsetof(rp_settings_req_t, set_mask), 1u },
     { offsetof(rp_settings_req_t, discreet), 1u },
-    { offsetof(rp_settings_req_t, reserved), 2u },
+    { offsetof(rp_settings_req_t, button_scheme), 1u },
+    { offsetof(rp_settings_req_t, reserved), 1u },
     { offsetof(rp_settings_req_t, sample_rate), 4u },
 };
-const rp_codec_struct_t RP_CODEC_SETTINGS_REQ = { FIELDS_SETTINGS_REQ, 4u, 8u };
+const rp_codec_struct_t RP_CODEC_SETTINGS_REQ = { FIELDS_SETTINGS_REQ, 5u, 8u };
 
 static const rp_codec_field_t FIELDS_SETTINGS[] = {
     { offsetof(rp_settings_t, discreet), 1u },
-    { offsetof(rp_settings_t, reserved), RP_CODEC_RAW | 3u },
+    { offsetof(rp_settings_t, button_scheme), 1u },
+    { offsetof(rp_settings_t, reserved), RP_CODEC_RAW | 2u },
     { offsetof(rp_settings_t, sample_rate), 4u },
 };
-const rp_codec_struct_t RP_CODEC_SETTINGS = { FIELDS_SETTINGS, 3u, 8u };
+const rp_codec_struct_t RP_CODEC_SETTINGS = { FIELDS_SETTINGS, 4u, 8u };
 
 static const rp_codec_field_t FIELDS_RECORD_REQ[] = {
     { offsetof(rp_record_req_t, action), 1u },
@@ -272,6 +274,27 @@ static const rp_codec_field_t FIELDS_FORMAT_REQ[] = {
     { offsetof(rp_format_req_t, device_id), 8u },
 };
 const rp_codec_struct_t RP_CODEC_FORMAT_REQ = { FIELDS_FORMAT_REQ, 3u, 16u };
+
+static const rp_codec_field_t FIELDS_CARD_TEST_REQ[] = {
+    { offsetof(rp_card_test_req_t, bytes), 4u },
+    { offsetof(rp_card_test_req_t, seed), 4u },
+};
+const rp_codec_struct_t RP_CODEC_CARD_TEST_REQ = { FIELDS_CARD_TEST_REQ, 2u, 8u };
+
+static const rp_codec_field_t FIELDS_CARD_TEST[] = {
+    { offsetof(rp_card_test_t, capacity_bytes), 8u },
+    { offsetof(rp_card_test_t, free_bytes), 8u },
+    { offsetof(rp_card_test_t, tested_bytes), 4u },
+    { offsetof(rp_card_test_t, write_ms), 4u },
+    { offsetof(rp_card_test_t, read_ms), 4u },
+    { offsetof(rp_card_test_t, write_bytes_per_second), 4u },
+    { offsetof(rp_card_test_t, read_bytes_per_second), 4u },
+    { offsetof(rp_card_test_t, first_mismatch), 4u },
+    { offsetof(rp_card_test_t, file_system), 1u },
+    { offsetof(rp_card_test_t, read_back_matched), 1u },
+    { offsetof(rp_card_test_t, reserved), RP_CODEC_RAW | 2u },
+};
+const rp_codec_struct_t RP_CODEC_CARD_TEST = { FIELDS_CARD_TEST, 11u, 44u };
 
 static const rp_codec_field_t FIELDS_MARK[] = {
     { offsetof(rp_mark_t, number), 4u },
@@ -470,11 +493,12 @@ static const rp_codec_field_t FIELDS_SETTINGS_BLOB[] = {
     { offsetof(rp_settings_blob_t, label), RP_CODEC_RAW | 32u },
     { offsetof(rp_settings_blob_t, sample_rate), 4u },
     { offsetof(rp_settings_blob_t, discreet), 1u },
-    { offsetof(rp_settings_blob_t, reserved), RP_CODEC_RAW | 3u },
+    { offsetof(rp_settings_blob_t, button_scheme), 1u },
+    { offsetof(rp_settings_blob_t, reserved), RP_CODEC_RAW | 2u },
     { offsetof(rp_settings_blob_t, next_number), 4u },
     { offsetof(rp_settings_blob_t, crc32), 4u },
 };
-const rp_codec_struct_t RP_CODEC_SETTINGS_BLOB = { FIELDS_SETTINGS_BLOB, 10u, 64u };
+const rp_codec_struct_t RP_CODEC_SETTINGS_BLOB = { FIELDS_SETTINGS_BLOB, 11u, 64u };
 
 static const rp_codec_field_t FIELDS_STATE_MARKER[] = {
     { offsetof(rp_state_marker_t, magic), RP_CODEC_RAW | 4u },
@@ -557,6 +581,8 @@ const rp_codec_entry_t rp_codec_structs[] = {
     { "RECORD_REQ", &RP_CODEC_RECORD_REQ, sizeof(rp_record_req_t) },
     { "RECORD", &RP_CODEC_RECORD, sizeof(rp_record_t) },
     { "FORMAT_REQ", &RP_CODEC_FORMAT_REQ, sizeof(rp_format_req_t) },
+    { "CARD_TEST_REQ", &RP_CODEC_CARD_TEST_REQ, sizeof(rp_card_test_req_t) },
+    { "CARD_TEST", &RP_CODEC_CARD_TEST, sizeof(rp_card_test_t) },
     { "MARK", &RP_CODEC_MARK, sizeof(rp_mark_t) },
     { "STATE_EVENT", &RP_CODEC_STATE_EVENT, sizeof(rp_state_event_t) },
     { "JOURNAL_RECORD", &RP_CODEC_JOURNAL_RECORD, sizeof(rp_journal_record_t) },

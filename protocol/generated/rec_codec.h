@@ -37,7 +37,7 @@ typedef struct {
     size_t c_size;
 } rp_codec_entry_t;
 extern const rp_codec_entry_t rp_codec_structs[];
-#define RP_CODEC_STRUCT_COUNT 46u
+#define RP_CODEC_STRUCT_COUNT 48u
 
 /* Names of enum values as printed ("recording", "card full"); "unknown" outside the enum. */
 const char *rp_rec_state_name(uint8_t value);
@@ -92,7 +92,7 @@ typedef struct rp_info {
     uint8_t flags; /* INFO_FLAGS. */
     uint8_t rec_state; /* REC_STATE. */
     uint8_t card_state; /* CARD_STATE. */
-    uint8_t reserved0;
+    uint8_t button_scheme; /* BUTTON_SCHEME (0 on devices from before schemes). */
     uint16_t battery_mv;
     uint16_t reserved1;
     uint32_t sample_rate;
@@ -358,7 +358,8 @@ static inline void rp_set_label_req_unpack(const uint8_t in[RP_SET_LABEL_REQ_SIZ
 typedef struct rp_settings_req {
     uint8_t set_mask; /* SETTINGS_MASK. */
     uint8_t discreet;
-    uint16_t reserved;
+    uint8_t button_scheme; /* BUTTON_SCHEME. */
+    uint8_t reserved;
     uint32_t sample_rate;
 } rp_settings_req_t;
 extern const rp_codec_struct_t RP_CODEC_SETTINGS_REQ;
@@ -374,7 +375,8 @@ static inline void rp_settings_req_unpack(const uint8_t in[RP_SETTINGS_REQ_SIZE]
 /* SETTINGS: Settings now in force. */
 typedef struct rp_settings {
     uint8_t discreet;
-    uint8_t reserved[3];
+    uint8_t button_scheme; /* BUTTON_SCHEME (0 from devices before schemes). */
+    uint8_t reserved[2];
     uint32_t sample_rate;
 } rp_settings_t;
 extern const rp_codec_struct_t RP_CODEC_SETTINGS;
@@ -432,6 +434,45 @@ static inline void rp_format_req_pack(const rp_format_req_t *v, uint8_t out[RP_F
 static inline void rp_format_req_unpack(const uint8_t in[RP_FORMAT_REQ_SIZE], rp_format_req_t *v)
 {
     rp_codec_unpack(&RP_CODEC_FORMAT_REQ, in, v);
+}
+
+/* CARD_TEST_REQ: Tests the card: writes a scratch file of `bytes` in free space, reads it back, compares, deletes it. Refused with BUSY while recording, NO_CARD without a mounted card, CARD_FULL (detail: the largest size it would test now) when free space is below bytes + CARD_LAYOUT.cardTestReserveBytes, BAD_ARGUMENT (detail: the cap) above CARD_LAYOUT.cardTestMaxBytes. */
+typedef struct rp_card_test_req {
+    uint32_t bytes; /* Bytes to test, rounded up to whole 512-byte blocks; 0: CARD_LAYOUT.cardTestDefaultBytes. */
+    uint32_t seed; /* Seeds the test pattern (any value). */
+} rp_card_test_req_t;
+extern const rp_codec_struct_t RP_CODEC_CARD_TEST_REQ;
+static inline void rp_card_test_req_pack(const rp_card_test_req_t *v, uint8_t out[RP_CARD_TEST_REQ_SIZE])
+{
+    rp_codec_pack(&RP_CODEC_CARD_TEST_REQ, v, out);
+}
+static inline void rp_card_test_req_unpack(const uint8_t in[RP_CARD_TEST_REQ_SIZE], rp_card_test_req_t *v)
+{
+    rp_codec_unpack(&RP_CODEC_CARD_TEST_REQ, in, v);
+}
+
+/* CARD_TEST: The card test's result. Times are the device's own uptime in ms; rates are bytes * 1000 / ms (bytes * 1000 when under 1 ms). */
+typedef struct rp_card_test {
+    uint64_t capacity_bytes; /* Bytes of the FAT32 volume. */
+    uint64_t free_bytes; /* Free bytes before the test (the scratch file is deleted again). */
+    uint32_t tested_bytes;
+    uint32_t write_ms; /* From the first block written to the card's sync after the last. */
+    uint32_t read_ms; /* Reading the blocks back and comparing them. */
+    uint32_t write_bytes_per_second;
+    uint32_t read_bytes_per_second;
+    uint32_t first_mismatch; /* Byte offset of the first byte read back wrong; 0xFFFFFFFF when all matched. */
+    uint8_t file_system; /* CARD_FS_STATE. */
+    uint8_t read_back_matched; /* 1 when every byte read back as written. */
+    uint8_t reserved[2];
+} rp_card_test_t;
+extern const rp_codec_struct_t RP_CODEC_CARD_TEST;
+static inline void rp_card_test_pack(const rp_card_test_t *v, uint8_t out[RP_CARD_TEST_SIZE])
+{
+    rp_codec_pack(&RP_CODEC_CARD_TEST, v, out);
+}
+static inline void rp_card_test_unpack(const uint8_t in[RP_CARD_TEST_SIZE], rp_card_test_t *v)
+{
+    rp_codec_unpack(&RP_CODEC_CARD_TEST, in, v);
 }
 
 /* MARK: The marker just dropped. Errors: BAD_STATE when not recording, MARKERS_FULL when the recording holds the most markers it can. */
@@ -785,7 +826,8 @@ typedef struct rp_settings_blob {
     char label[32]; /* UTF-8, NUL padded, not always NUL terminated */
     uint32_t sample_rate;
     uint8_t discreet; /* 1 in discreet mode (LED off while recording). */
-    uint8_t reserved[3];
+    uint8_t button_scheme; /* BUTTON_SCHEME; 0 (standard) in blobs from before schemes, whose reserved bytes were zero. */
+    uint8_t reserved[2];
     uint32_t next_number; /* Lowest number the next recording may take (numbers are never reused). */
     uint32_t crc32; /* CRC-32 of the bytes before it. */
 } rp_settings_blob_t;

@@ -53,7 +53,8 @@
 #define RP_CMD_SET_RECIPIENT 0x0F
 #define RP_CMD_WIPE 0x10
 #define RP_CMD_MARK 0x11
-#define RP_CMD_COUNT 17u
+#define RP_CMD_CARD_TEST 0x12
+#define RP_CMD_COUNT 18u
 
 /* Events */
 #define RP_EVT_STATE 0x40
@@ -117,6 +118,7 @@
 
 #define RP_SETTINGS_MASK_SAMPLE_RATE 0x01
 #define RP_SETTINGS_MASK_DISCREET 0x02
+#define RP_SETTINGS_MASK_BUTTON_SCHEME 0x04
 
 #define RP_HASH_SHA256 0x01
 
@@ -172,6 +174,13 @@
 
 #define RP_RECIPIENT_FLAG_SET 0x01
 
+#define RP_BUTTON_SCHEME_STANDARD 0x00
+#define RP_BUTTON_SCHEME_NO_MARKERS 0x01
+
+#define RP_CARD_FS_OK 0x00
+#define RP_CARD_FS_REPAIRED 0x01
+#define RP_CARD_FS_DAMAGED 0x02
+
 /* Sample rates the device accepts */
 #define RP_SAMPLE_RATE_COUNT 4u
 #define RP_SAMPLE_RATES { 8000u, 16000u, 32000u, 48000u }
@@ -226,6 +235,10 @@
 #define RP_CARD_RP2040_SETTINGS_MAX_BLOB 480u
 #define RP_CARD_RP2040_SETTINGS_CRC_OFFSET 508u
 #define RP_CARD_QEMU_SETTINGS_MAGIC "QMST"
+#define RP_CARD_CARD_TEST_FILE "CARDTEST.TMP"
+#define RP_CARD_CARD_TEST_DEFAULT_BYTES 4194304u
+#define RP_CARD_CARD_TEST_MAX_BYTES 67108864u
+#define RP_CARD_CARD_TEST_RESERVE_BYTES 8388608u
 
 /* FRAME_HEADER: Header at the start of every frame; the payload follows, then CRC-32 of header and payload. */
 #define RP_FRAME_HEADER_SIZE 8u
@@ -269,7 +282,7 @@
 #define RP_INFO_OFF_FLAGS 80u
 #define RP_INFO_OFF_REC_STATE 81u
 #define RP_INFO_OFF_CARD_STATE 82u
-#define RP_INFO_OFF_RESERVED0 83u
+#define RP_INFO_OFF_BUTTON_SCHEME 83u
 #define RP_INFO_OFF_BATTERY_MV 84u
 #define RP_INFO_OFF_RESERVED1 86u
 #define RP_INFO_OFF_SAMPLE_RATE 88u
@@ -406,14 +419,16 @@
 /* C form rp_settings_req_t with pack/unpack: rec_codec.h */
 #define RP_SETTINGS_REQ_OFF_SET_MASK 0u
 #define RP_SETTINGS_REQ_OFF_DISCREET 1u
-#define RP_SETTINGS_REQ_OFF_RESERVED 2u
+#define RP_SETTINGS_REQ_OFF_BUTTON_SCHEME 2u
+#define RP_SETTINGS_REQ_OFF_RESERVED 3u
 #define RP_SETTINGS_REQ_OFF_SAMPLE_RATE 4u
 
 /* SETTINGS: Settings now in force. */
 #define RP_SETTINGS_SIZE 8u
 /* C form rp_settings_t with pack/unpack: rec_codec.h */
 #define RP_SETTINGS_OFF_DISCREET 0u
-#define RP_SETTINGS_OFF_RESERVED 1u
+#define RP_SETTINGS_OFF_BUTTON_SCHEME 1u
+#define RP_SETTINGS_OFF_RESERVED 2u
 #define RP_SETTINGS_OFF_SAMPLE_RATE 4u
 
 /* RECORD_REQ: Starts or stops a recording, as the button does. */
@@ -441,6 +456,27 @@
 
 /* MARK_REQ: Drops a marker in the recording being made, as a short press of the button does (no fields). */
 #define RP_MARK_REQ_SIZE 0u
+
+/* CARD_TEST_REQ: Tests the card: writes a scratch file of `bytes` in free space, reads it back, compares, deletes it. Refused with BUSY while recording, NO_CARD without a mounted card, CARD_FULL (detail: the largest size it would test now) when free space is below bytes + CARD_LAYOUT.cardTestReserveBytes, BAD_ARGUMENT (detail: the cap) above CARD_LAYOUT.cardTestMaxBytes. */
+#define RP_CARD_TEST_REQ_SIZE 8u
+/* C form rp_card_test_req_t with pack/unpack: rec_codec.h */
+#define RP_CARD_TEST_REQ_OFF_BYTES 0u
+#define RP_CARD_TEST_REQ_OFF_SEED 4u
+
+/* CARD_TEST: The card test's result. Times are the device's own uptime in ms; rates are bytes * 1000 / ms (bytes * 1000 when under 1 ms). */
+#define RP_CARD_TEST_SIZE 44u
+/* C form rp_card_test_t with pack/unpack: rec_codec.h */
+#define RP_CARD_TEST_OFF_CAPACITY_BYTES 0u
+#define RP_CARD_TEST_OFF_FREE_BYTES 8u
+#define RP_CARD_TEST_OFF_TESTED_BYTES 16u
+#define RP_CARD_TEST_OFF_WRITE_MS 20u
+#define RP_CARD_TEST_OFF_READ_MS 24u
+#define RP_CARD_TEST_OFF_WRITE_BYTES_PER_SECOND 28u
+#define RP_CARD_TEST_OFF_READ_BYTES_PER_SECOND 32u
+#define RP_CARD_TEST_OFF_FIRST_MISMATCH 36u
+#define RP_CARD_TEST_OFF_FILE_SYSTEM 40u
+#define RP_CARD_TEST_OFF_READ_BACK_MATCHED 41u
+#define RP_CARD_TEST_OFF_RESERVED 42u
 
 /* MARK: The marker just dropped. Errors: BAD_STATE when not recording, MARKERS_FULL when the recording holds the most markers it can. */
 #define RP_MARK_SIZE 16u
@@ -641,7 +677,8 @@
 #define RP_SETTINGS_BLOB_OFF_LABEL 16u
 #define RP_SETTINGS_BLOB_OFF_SAMPLE_RATE 48u
 #define RP_SETTINGS_BLOB_OFF_DISCREET 52u
-#define RP_SETTINGS_BLOB_OFF_RESERVED 53u
+#define RP_SETTINGS_BLOB_OFF_BUTTON_SCHEME 53u
+#define RP_SETTINGS_BLOB_OFF_RESERVED 54u
 #define RP_SETTINGS_BLOB_OFF_NEXT_NUMBER 56u
 #define RP_SETTINGS_BLOB_OFF_CRC32 60u
 

@@ -34,7 +34,7 @@ export interface Info {
   flags: number; // INFO_FLAGS.
   recState: number; // REC_STATE.
   cardState: number; // CARD_STATE.
-  reserved0: number;
+  buttonScheme: number; // BUTTON_SCHEME (0 on devices from before schemes).
   batteryMv: number;
   reserved1: number;
   sampleRate: number;
@@ -172,6 +172,7 @@ export interface SetLabel {
 export interface SettingsReq {
   setMask: number; // SETTINGS_MASK.
   discreet: number;
+  buttonScheme: number; // BUTTON_SCHEME.
   reserved: number;
   sampleRate: number;
 }
@@ -179,6 +180,7 @@ export interface SettingsReq {
 /** Settings now in force. */
 export interface Settings {
   discreet: number;
+  buttonScheme: number; // BUTTON_SCHEME (0 from devices before schemes).
   reserved: Buffer;
   sampleRate: number;
 }
@@ -209,6 +211,27 @@ export interface Format {
 
 /** Drops a marker in the recording being made, as a short press of the button does (no fields). */
 export interface MarkReq {
+}
+
+/** Tests the card: writes a scratch file of `bytes` in free space, reads it back, compares, deletes it. Refused with BUSY while recording, NO_CARD without a mounted card, CARD_FULL (detail: the largest size it would test now) when free space is below bytes + CARD_LAYOUT.cardTestReserveBytes, BAD_ARGUMENT (detail: the cap) above CARD_LAYOUT.cardTestMaxBytes. */
+export interface CardTestReq {
+  bytes: number; // Bytes to test, rounded up to whole 512-byte blocks; 0: CARD_LAYOUT.cardTestDefaultBytes.
+  seed: number; // Seeds the test pattern (any value).
+}
+
+/** The card test's result. Times are the device's own uptime in ms; rates are bytes * 1000 / ms (bytes * 1000 when under 1 ms). */
+export interface CardTest {
+  capacityBytes: bigint; // Bytes of the FAT32 volume.
+  freeBytes: bigint; // Free bytes before the test (the scratch file is deleted again).
+  testedBytes: number;
+  writeMs: number; // From the first block written to the card's sync after the last.
+  readMs: number; // Reading the blocks back and comparing them.
+  writeBytesPerSecond: number;
+  readBytesPerSecond: number;
+  firstMismatch: number; // Byte offset of the first byte read back wrong; 0xFFFFFFFF when all matched.
+  fileSystem: number; // CARD_FS_STATE.
+  readBackMatched: number; // 1 when every byte read back as written.
+  reserved: Buffer;
 }
 
 /** The marker just dropped. Errors: BAD_STATE when not recording, MARKERS_FULL when the recording holds the most markers it can. */
@@ -409,6 +432,7 @@ export interface SettingsBlob {
   label: string;
   sampleRate: number;
   discreet: number; // 1 in discreet mode (LED off while recording).
+  buttonScheme: number; // BUTTON_SCHEME; 0 (standard) in blobs from before schemes, whose reserved bytes were zero.
   reserved: Buffer;
   nextNumber: number; // Lowest number the next recording may take (numbers are never reused).
   crc32: number; // CRC-32 of the bytes before it.
@@ -503,6 +527,8 @@ export interface StructTypes {
   FORMAT_REQ: FormatReq;
   FORMAT: Format;
   MARK_REQ: MarkReq;
+  CARD_TEST_REQ: CardTestReq;
+  CARD_TEST: CardTest;
   MARK: Mark;
   STATE_EVENT: StateEvent;
   JOURNAL_RECORD: JournalRecord;

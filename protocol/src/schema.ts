@@ -280,6 +280,29 @@ export const WIPE_METHOD = {
 export const SETTINGS_MASK = {
   SAMPLE_RATE: 0x01,
   DISCREET: 0x02,
+  /** SETTINGS_REQ.buttonScheme (BUTTON_SCHEME). */
+  BUTTON_SCHEME: 0x04,
+} as const;
+
+/**
+ * What the button's gestures do (SETTINGS.buttonScheme, INFO.buttonScheme, SETTINGS_BLOB; 0 on
+ * devices and settings from before schemes existed). STANDARD: a press starts, a press while
+ * recording drops a marker, a 1 s hold asks, a 2 s hold stops. NO_MARKERS: the same, except that
+ * a press while recording does nothing (for someone who fidgets with the device).
+ */
+export const BUTTON_SCHEME = {
+  STANDARD: 0,
+  NO_MARKERS: 1,
+} as const;
+
+/** CARD_TEST.fileSystem: the card's FAT32 volume as the device's last mount found it. */
+export const CARD_FS_STATE = {
+  /** Mounted cleanly: the last update before the mount had finished. */
+  OK: 0,
+  /** An update had been cut (power loss): the mount repaired the FAT copies or freed lost clusters. */
+  REPAIRED: 1,
+  /** The repair had to cut looping or cross-linked chains or directories, or could not walk the whole tree. */
+  DAMAGED: 2,
 } as const;
 
 /** Hash algorithms for HASH. */
@@ -366,7 +389,7 @@ export const STRUCTS = {
       u8('flags', 'INFO_FLAGS.'),
       u8('recState', 'REC_STATE.'),
       u8('cardState', 'CARD_STATE.'),
-      u8('reserved0'),
+      u8('buttonScheme', 'BUTTON_SCHEME (0 on devices from before schemes).'),
       u16('batteryMv'),
       u16('reserved1'),
       u32('sampleRate'),
@@ -447,9 +470,12 @@ export const STRUCTS = {
   SET_LABEL: { doc: 'The label was stored.', fields: [] },
   SETTINGS_REQ: {
     doc: 'Reads settings, and changes those named in setMask.',
-    fields: [u8('setMask', 'SETTINGS_MASK.'), u8('discreet'), u16('reserved'), u32('sampleRate')],
+    fields: [u8('setMask', 'SETTINGS_MASK.'), u8('discreet'), u8('buttonScheme', 'BUTTON_SCHEME.'), u8('reserved'), u32('sampleRate')],
   },
-  SETTINGS: { doc: 'Settings now in force.', fields: [u8('discreet'), bytes('reserved', 3), u32('sampleRate')] },
+  SETTINGS: {
+    doc: 'Settings now in force.',
+    fields: [u8('discreet'), u8('buttonScheme', 'BUTTON_SCHEME (0 from devices before schemes).'), bytes('reserved', 2), u32('sampleRate')],
+  },
   RECORD_REQ: { doc: 'Starts or stops a recording, as the button does.', fields: [u8('action', 'RECORD_ACTION.'), bytes('reserved', 3)] },
   RECORD: { doc: 'State after the action.', fields: [u8('recState'), bytes('reserved', 3), u32('number')] },
   FORMAT_REQ: {
@@ -458,6 +484,26 @@ export const STRUCTS = {
   },
   FORMAT: { doc: 'The card was formatted.', fields: [] },
   MARK_REQ: { doc: 'Drops a marker in the recording being made, as a short press of the button does (no fields).', fields: [] },
+  CARD_TEST_REQ: {
+    doc: 'Tests the card: writes a scratch file of `bytes` in free space, reads it back, compares, deletes it. Refused with BUSY while recording, NO_CARD without a mounted card, CARD_FULL (detail: the largest size it would test now) when free space is below bytes + CARD_LAYOUT.cardTestReserveBytes, BAD_ARGUMENT (detail: the cap) above CARD_LAYOUT.cardTestMaxBytes.',
+    fields: [u32('bytes', 'Bytes to test, rounded up to whole 512-byte blocks; 0: CARD_LAYOUT.cardTestDefaultBytes.'), u32('seed', 'Seeds the test pattern (any value).')],
+  },
+  CARD_TEST: {
+    doc: 'The card test\'s result. Times are the device\'s own uptime in ms; rates are bytes * 1000 / ms (bytes * 1000 when under 1 ms).',
+    fields: [
+      u64('capacityBytes', 'Bytes of the FAT32 volume.'),
+      u64('freeBytes', 'Free bytes before the test (the scratch file is deleted again).'),
+      u32('testedBytes'),
+      u32('writeMs', 'From the first block written to the card\'s sync after the last.'),
+      u32('readMs', 'Reading the blocks back and comparing them.'),
+      u32('writeBytesPerSecond'),
+      u32('readBytesPerSecond'),
+      u32('firstMismatch', 'Byte offset of the first byte read back wrong; 0xFFFFFFFF when all matched.'),
+      u8('fileSystem', 'CARD_FS_STATE.'),
+      u8('readBackMatched', '1 when every byte read back as written.'),
+      bytes('reserved', 2),
+    ],
+  },
   MARK: {
     doc: 'The marker just dropped. Errors: BAD_STATE when not recording, MARKERS_FULL when the recording holds the most markers it can.',
     fields: [
@@ -638,7 +684,8 @@ export const STRUCTS = {
       text('label', 32),
       u32('sampleRate'),
       u8('discreet', '1 in discreet mode (LED off while recording).'),
-      bytes('reserved', 3),
+      u8('buttonScheme', 'BUTTON_SCHEME; 0 (standard) in blobs from before schemes, whose reserved bytes were zero.'),
+      bytes('reserved', 2),
       u32('nextNumber', 'Lowest number the next recording may take (numbers are never reused).'),
       u32('crc32', 'CRC-32 of the bytes before it.'),
     ],
@@ -730,6 +777,7 @@ export const COMMANDS = {
   SET_RECIPIENT: { id: 0x0f, request: 'SET_RECIPIENT_REQ', response: 'RECIPIENT' },
   WIPE: { id: 0x10, request: 'WIPE_REQ', response: 'WIPE' },
   MARK: { id: 0x11, request: 'MARK_REQ', response: 'MARK' },
+  CARD_TEST: { id: 0x12, request: 'CARD_TEST_REQ', response: 'CARD_TEST' },
 } as const satisfies Record<string, { id: number; request: StructName; response: StructName }>;
 
 export type CommandName = keyof typeof COMMANDS;
@@ -811,6 +859,12 @@ export const CARD_LAYOUT = {
   rp2040SettingsCrcOffset: 508,
   /** QEMU port: one settings copy per block in the card's last two blocks (QEMU_SETTINGS_COPY). */
   qemuSettingsMagic: 'QMST',
+  /** CARD_TEST's scratch file (removed at the next mount when a power cut left it). */
+  cardTestFile: 'CARDTEST.TMP',
+  /** CARD_TEST sizes: the default, the largest, and the free space it always leaves beside it. */
+  cardTestDefaultBytes: 4 * 1024 * 1024,
+  cardTestMaxBytes: 64 * 1024 * 1024,
+  cardTestReserveBytes: 8 * 1024 * 1024,
 } as const;
 
 /** Enumerations whose value names the firmware and the app print (lower case, spaces for _). */

@@ -131,24 +131,34 @@ static void answer(answer_t pattern)
     g_answer.start_ms = port_uptime_ms();
 }
 
-/* The gestures (rec/button.h): idle, a press starts; recording, a press drops a marker and a long
- * hold stops; a hold only asks. A short touch while recording is a marker, never a stop. */
+/* The gestures (rec/button.h) and what they do by the button scheme (rec_button_action): idle, a
+ * press starts; recording, a press drops a marker (nothing in scheme no-markers) and a long hold
+ * stops; a hold only asks. A short touch while recording is never a stop. */
 static void check_button(rec_device_t *d)
 {
+    const uint8_t scheme = d->settings.button_scheme;
     if (port_button_take_hold()) answer(is_recording(d) ? ANSWER_ASK_RECORDING : ANSWER_ASK_IDLE);
     /* A press before a long hold: a press completes at its release, so one taken in the same poll
      * as a long hold came first (the loop was busy for seconds, e.g. signing). */
     if (port_button_take_press()) {
-        if (d->rec_state == RP_REC_STATE_RECORDING) {
+        switch (rec_button_action(scheme, REC_GESTURE_PRESS, d->rec_state == RP_REC_STATE_RECORDING)) {
+        case REC_BUTTON_DO_MARK: {
             rec_marker_t m;
             int err = rec_recorder_mark(d, &m);
             if (err) port_log(err == REC_E_FULL ? "marker refused: the recording holds the most markers" : "marker refused");
             answer(err ? ANSWER_REFUSED : ANSWER_MARKER);
-        } else if (d->rec_state != RP_REC_STATE_FINALISING) {
-            if (rec_recorder_start(d) != REC_OK) port_log("cannot start recording");
+            break;
+        }
+        case REC_BUTTON_DO_START:
+            if (d->rec_state != RP_REC_STATE_FINALISING && rec_recorder_start(d) != REC_OK) port_log("cannot start recording");
+            break;
+        default:
+            port_log("press ignored: the button scheme takes no markers");
+            break;
         }
     }
-    if (port_button_take_long_hold() && d->rec_state == RP_REC_STATE_RECORDING) {
+    if (port_button_take_long_hold() &&
+        rec_button_action(scheme, REC_GESTURE_LONG_HOLD, d->rec_state == RP_REC_STATE_RECORDING) == REC_BUTTON_DO_STOP) {
         if (rec_recorder_stop(d, RP_STOP_BUTTON) == REC_OK) answer(ANSWER_STOPPED);
     }
 }

@@ -3,6 +3,23 @@
 
 #include <string.h>
 
+#include "rec_protocol.h"
+
+rec_button_action_t rec_button_action(uint8_t scheme, rec_gesture_t g, bool recording)
+{
+    switch (g) {
+    case REC_GESTURE_PRESS:
+        if (!recording) return REC_BUTTON_DO_START;
+        /* For someone who fidgets with the device: a touch while recording leaves no trace. */
+        return scheme == RP_BUTTON_SCHEME_NO_MARKERS ? REC_BUTTON_DO_NOTHING : REC_BUTTON_DO_MARK;
+    case REC_GESTURE_HOLD:
+        return REC_BUTTON_DO_ASK;
+    case REC_GESTURE_LONG_HOLD:
+        return recording ? REC_BUTTON_DO_STOP : REC_BUTTON_DO_NOTHING;
+    }
+    return REC_BUTTON_DO_NOTHING;
+}
+
 void rec_button_init(rec_button_t *b)
 {
     memset(b, 0, sizeof *b);

@@ -6,6 +6,7 @@
 #include "rec/err.h"
 #include "rec/journal.h"
 #include "rec/port.h"
+#include "rec/card_test.h"
 #include "rec/checkpoint.h"
 #include "rec/seal.h"
 #include "rec/store.h"
@@ -96,6 +97,7 @@ static uint32_t build_info(rec_server_t *s, rec_device_t *d)
     v.flags = flags;
     v.rec_state = d->rec_state;
     v.card_state = d->store.card_state;
+    v.button_scheme = d->settings.button_scheme;
     v.battery_mv = d->battery_mv;
     v.sample_rate = d->settings.sample_rate;
     rec_store_space(&d->store, &v.card_capacity, &v.card_free);
@@ -465,8 +467,12 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
         rp_settings_req_unpack(q, &r);
         uint8_t mask = r.set_mask;
         uint32_t rate = r.sample_rate;
-        if (mask & ~(RP_SETTINGS_MASK_SAMPLE_RATE | RP_SETTINGS_MASK_DISCREET)) {
+        if (mask & ~(RP_SETTINGS_MASK_SAMPLE_RATE | RP_SETTINGS_MASK_DISCREET | RP_SETTINGS_MASK_BUTTON_SCHEME)) {
             send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, 0);
+            return;
+        }
+        if ((mask & RP_SETTINGS_MASK_BUTTON_SCHEME) && !rec_settings_scheme_valid(r.button_scheme)) {
+            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, r.button_scheme);
             return;
         }
         if ((mask & RP_SETTINGS_MASK_SAMPLE_RATE) && !rec_settings_rate_valid(rate)) {
@@ -480,10 +486,14 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
         if (mask) {
             if (mask & RP_SETTINGS_MASK_SAMPLE_RATE) d->settings.sample_rate = rate;
             if (mask & RP_SETTINGS_MASK_DISCREET) d->settings.discreet = r.discreet != 0;
+            /* A new scheme takes effect at once, also while recording. */
+            if (mask & RP_SETTINGS_MASK_BUTTON_SCHEME) d->settings.button_scheme = r.button_scheme;
             err = rec_device_save_settings(d);
             if (err) break;
         }
-        const rp_settings_t v = { .discreet = d->settings.discreet ? 1 : 0, .sample_rate = d->settings.sample_rate };
+        const rp_settings_t v = { .discreet = d->settings.discreet ? 1 : 0,
+                                  .button_scheme = d->settings.button_scheme,
+                                  .sample_rate = d->settings.sample_rate };
         rp_settings_pack(&v, p);
         send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_SETTINGS_SIZE);
         return;
@@ -524,6 +534,37 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
         const rp_mark_t v = { .number = d->cur.number, .marker = m.number, .sample_offset = m.sample_offset, .sample_rate = d->cur.sample_rate };
         rp_mark_pack(&v, p);
         send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_MARK_SIZE);
+        return;
+    }
+    case RP_CMD_CARD_TEST: {
+        if (!payload_len_ok(s, seq, cmd, f->length, RP_CARD_TEST_REQ_SIZE)) return;
+        rp_card_test_req_t r;
+        rp_card_test_req_unpack(q, &r);
+        rec_server_forget_files(s);
+        rec_card_test_result_t t;
+        uint32_t testable = 0;
+        err = rec_card_test(d, r.bytes, r.seed, &t, &testable);
+        if (err == REC_E_INVAL) {
+            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_CARD_CARD_TEST_MAX_BYTES);
+            return;
+        }
+        if (err == REC_E_NOSPC) {
+            send_error(s, seq, cmd, RP_ERR_CARD_FULL, testable);
+            return;
+        }
+        if (err) break;
+        const rp_card_test_t v = { .capacity_bytes = t.capacity_bytes,
+                                   .free_bytes = t.free_bytes,
+                                   .tested_bytes = t.tested_bytes,
+                                   .write_ms = t.write_ms,
+                                   .read_ms = t.read_ms,
+                                   .write_bytes_per_second = t.write_bytes_per_s,
+                                   .read_bytes_per_second = t.read_bytes_per_s,
+                                   .first_mismatch = t.first_mismatch,
+                                   .file_system = t.fs_state,
+                                   .read_back_matched = t.first_mismatch == REC_CARD_TEST_NO_MISMATCH ? 1 : 0 };
+        rp_card_test_pack(&v, p);
+        send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_CARD_TEST_SIZE);
         return;
     }
     case RP_CMD_FORMAT: {

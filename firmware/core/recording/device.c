@@ -2,6 +2,7 @@
  * device.h. */
 #include "rec/device.h"
 #include "rec/encrypted.h"
+#include "rec/card_test.h"
 
 #include "rec/checkpoint.h"
 
@@ -127,6 +128,8 @@ int rec_device_attach_card(rec_device_t *d)
         return err;
     }
     if (d->store.repaired) port_log("card repaired after an interrupted update");
+    /* A card test cut by a power loss left its scratch file: it is nobody's recording. */
+    if (rec_card_test_cleanup(&d->store) != REC_OK) port_log("removing a card test's scratch file failed");
     int64_t now;
     bool set = rec_device_clock_now(d, &now);
     rec_store_set_time(&d->store, set, now);

@@ -18,6 +18,11 @@ bool rec_settings_rate_valid(uint32_t rate)
     return false;
 }
 
+bool rec_settings_scheme_valid(uint32_t scheme)
+{
+    return scheme == RP_BUTTON_SCHEME_STANDARD || scheme == RP_BUTTON_SCHEME_NO_MARKERS;
+}
+
 void rec_settings_defaults(rec_settings_t *s)
 {
     memset(s, 0, sizeof *s);
@@ -36,6 +41,7 @@ void rec_settings_encode(const rec_settings_t *s, uint8_t out[REC_SETTINGS_BLOB_
     memcpy(b.label, s->label, rec_strnlen(s->label, REC_LABEL_MAX));
     b.sample_rate = s->sample_rate;
     b.discreet = s->discreet ? 1 : 0;
+    b.button_scheme = s->button_scheme;
     b.next_number = s->next_number;
     rp_settings_blob_pack(&b, out);
     b.crc32 = rec_crc32(0, out, CRC_BYTES);
@@ -56,6 +62,9 @@ int rec_settings_decode(const uint8_t in[REC_SETTINGS_BLOB_SIZE], rec_settings_t
     t.label[REC_LABEL_MAX] = '\0';
     t.sample_rate = b.sample_rate;
     t.discreet = b.discreet != 0;
+    /* Blobs from before schemes have zero here: standard. So has a scheme this firmware does not
+     * know (a newer firmware's blob), rather than losing the device id with the whole blob. */
+    t.button_scheme = rec_settings_scheme_valid(b.button_scheme) ? b.button_scheme : RP_BUTTON_SCHEME_STANDARD;
     t.next_number = b.next_number;
     if (!rec_settings_rate_valid(t.sample_rate) || t.next_number == 0) return REC_E_CORRUPT;
     *s = t;

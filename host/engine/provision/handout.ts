@@ -4,9 +4,10 @@
  * loan code and the recorder's fingerprint. The same words as plain text and as an A4 PDF; the
  * wording follows docs/user-guide.md ("The button", "The light", "Discreet mode").
  */
+import { recordingBytesPerSecond, type ButtonSchemeName } from '../card-test.js';
 import { newPdf } from '../export/pdf.js';
 
-export type ButtonScheme = 'standard' | 'no-markers';
+export type ButtonScheme = ButtonSchemeName;
 
 /**
  * Recording hours of a full cell, the low end of hardware/power-budget.md's estimates (48 MHz,
@@ -43,10 +44,9 @@ export function fingerprintText(keyId: string): string {
   return keyId.toUpperCase().replace(/(.{4})(?=.)/g, '$1 ');
 }
 
-/** Hours of recording that fit in `freeBytes` at `sampleRate` (16-bit mono; age adds 16 bytes per 64 KiB). */
+/** Hours of recording that fit in `freeBytes` at `sampleRate`. */
 export function cardHoursFor(freeBytes: number, sampleRate: number, encrypted: boolean): number {
-  const bytesPerSecond = sampleRate * 2 * (encrypted ? 1 + 16 / 65536 : 1);
-  return freeBytes / bytesPerSecond / 3600;
+  return freeBytes / recordingBytesPerSecond(sampleRate, encrypted) / 3600;
 }
 
 /** The hours a full battery records, for this light setting (the small cell's estimate, and the large one's). */

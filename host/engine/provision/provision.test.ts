@@ -19,7 +19,7 @@ function summary(over: Partial<DeviceSummary> = {}): DeviceSummary {
   return {
     deviceId: '00000000000000a1', label: '', model: 'sim', firmware: '1.0.0', protocolVersion: 1, simulated: true, discreet: false, clockSet: false, lowBattery: false, encrypting: false,
     batteryMv: 4100, recState: 'idle', cardState: 'ok', sampleRate: 16000, cardCapacity: '8000000000', cardFree: '7900000000', clockUnixMs: '0', uptimeMs: '0', currentNumber: 0,
-    currentSamples: 0, nextNumber: 1, recordingCount: 0, journalCount: 0, overrunsTotal: 0, maxPayload: 4096, maxInFlight: 8, ...over,
+    currentSamples: 0, nextNumber: 1, recordingCount: 0, journalCount: 0, overrunsTotal: 0, maxPayload: 4096, maxInFlight: 8, buttonScheme: 'standard', ...over,
   };
 }
 
@@ -38,7 +38,7 @@ function fakeRecorder(d: DeviceSummary, card: Card = { capacityBytes: 8e9, freeB
       setLabel: async (label: string) => (calls.push(`label ${label}`), (state.label = label), { ...state }),
       setTime: async () => (calls.push('setTime'), (state.clockSet = true), { offsetMs: 12 }),
       settings: async (c: { sampleRate: number; discreet: boolean; buttonScheme: 'standard' | 'no-markers' }) => (calls.push(`settings ${c.sampleRate} ${c.discreet} ${c.buttonScheme}`), Object.assign(state, c), { sampleRate: state.sampleRate, discreet: state.discreet, buttonScheme: state.buttonScheme }),
-      recipient: async (c: { set: string }) => (calls.push('recipient'), (state.recipient = c.set), { recipient: c.set }),
+      recipient: async (c: { set: string }): Promise<{ recipient: string | null; unsupported?: boolean }> => (calls.push('recipient'), (state.recipient = c.set), { recipient: c.set }),
       fingerprint: async () => (calls.push('fingerprint'), { keyId: '0123456789abcdef' }),
     },
   };

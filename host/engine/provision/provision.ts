@@ -10,6 +10,7 @@
  * `ProvisionDevice`, so this module holds only the order, the refusals and the hand-out.
  */
 import * as path from 'node:path';
+import { DEFAULT_MINIMUM_HOURS, type CardTestResult } from '../card-test.js';
 import { EngineError, toEngineError } from '../errors.js';
 import type { DeviceSummary, ProblemCode, ProvisionStep } from '../events.js';
 import { checkReference, currentLoan, loanFolder, noteDeviceSeen, openLoan, type Loan } from '../fleet.js';
@@ -23,8 +24,6 @@ import { batteryHours, cardHoursFor, fingerprintText, handoutPdf, handoutText, t
 export const PROVISION_MIN_BATTERY_MV = 3450;
 /** Below this the cell is not full (a LiPo rests at about 4.1-4.2 V when full): said, not refused. */
 export const PROVISION_FULL_BATTERY_MV = 3900;
-/** By default a card with room for fewer hours than this at the chosen rate is refused (several meetings). */
-export const PROVISION_MIN_CARD_HOURS = 8;
 
 export interface ProvisionRequest {
   /** The advocate's loan code (from their register; never a family's name). */
@@ -40,21 +39,12 @@ export interface ProvisionRequest {
   handout?: string;
   /** The owner recipient (age1...) to use when the library holds several owner keys. */
   recipient?: string;
-  /** Hours of recording the card's free space must hold at the chosen rate (default PROVISION_MIN_CARD_HOURS). */
+  /** Hours of recording the card's free space must hold at the chosen rate (default card-test.ts DEFAULT_MINIMUM_HOURS). */
   minimumHours?: number;
 }
 
-/** What the card test measured (h16card's CARD_TEST, engine.cardTest). */
-export interface CardTestLike {
-  capacityBytes: number;
-  freeBytes: number;
-}
-
-export interface CardProblem {
-  code: string;
-  message: string;
-  action: string;
-}
+/** What provisioning reads of the card test (card-test.ts CardTestResult); tests give less. */
+export type CardTestLike = Pick<CardTestResult, 'capacityBytes' | 'freeBytes'>;
 
 /** The engine's device operations provisioning uses (each connects, works and disconnects). */
 export interface ProvisionDevice<C extends CardTestLike = CardTestLike> {
@@ -77,7 +67,7 @@ export interface ProvisionContext<C extends CardTestLike = CardTestLike> {
   root: string;
   now: () => number;
   appVersion: string;
-  cardVerdict(r: C, o: { sampleRate: number; encrypted: boolean; minimumHours: number }): { ok: boolean; problems: CardProblem[] };
+  cardVerdict(r: C, o: { sampleRate: number; encrypted: boolean; minimumHours: number }): { ok: boolean; problems: { message: string; action: string }[] };
   /** Makes a new owner key in the library (privacy/ops.ts keysCreate, which says where it is). */
   createOwnerKey(): Promise<KeysCreated>;
 }
@@ -211,7 +201,7 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
     'Testing the memory card: writing and reading back a test file (this takes a few seconds).',
     async () => {
       const r = await device.cardTest();
-      const v = ctx.cardVerdict(r, { sampleRate, encrypted: true, minimumHours: req.minimumHours ?? PROVISION_MIN_CARD_HOURS });
+      const v = ctx.cardVerdict(r, { sampleRate, encrypted: true, minimumHours: req.minimumHours ?? DEFAULT_MINIMUM_HOURS });
       if (!v.ok) {
         const first = v.problems[0]!;
         throw refuse('CARD_PROBLEM', `The memory card is not good enough for this recorder: ${v.problems.map((p) => p.message.replace(/\.$/, '')).join('; ')}.`, first.action);

@@ -139,6 +139,16 @@ export class FakeDevice {
   clockOffsetMs = 1500;
   sampleRate = 16000;
   discreet = false;
+  /** BUTTON_SCHEME (SETTINGS, INFO). */
+  buttonScheme = 0;
+  /**
+   * What CARD_TEST answers (as the firmware's core/recording/card_test.c would): a card that
+   * writes and reads at these rates; readBackMatched 0 for a card that loses bytes.
+   */
+  /** The card's size and free bytes (INFO, CARD_TEST). */
+  cardCapacity = 1n << 30n;
+  cardFree = 1n << 29n;
+  cardTest = { writeBytesPerSecond: 9_000_000, readBytesPerSecond: 20_000_000, fileSystem: 0, readBackMatched: 1 };
   recState = 0;
   /** The recording started by RECORD: when, and the sample offsets of its MARKs. */
   recordStartedMs = 0;
@@ -494,7 +504,32 @@ export class FakeDevice {
       case 'SETTINGS':
         if (Number(req.setMask) & 1) this.sampleRate = Number(req.sampleRate);
         if (Number(req.setMask) & 2) this.discreet = Number(req.discreet) !== 0;
-        return ok({ discreet: this.discreet ? 1 : 0, reserved: Buffer.alloc(3), sampleRate: this.sampleRate });
+        if (Number(req.setMask) & 4) {
+          if (Number(req.buttonScheme) > 1) return err(ERROR_CODE.BAD_ARGUMENT, Number(req.buttonScheme));
+          this.buttonScheme = Number(req.buttonScheme);
+        }
+        return ok({ discreet: this.discreet ? 1 : 0, buttonScheme: this.buttonScheme, reserved: Buffer.alloc(2), sampleRate: this.sampleRate });
+      case 'CARD_TEST': {
+        if (this.recState === 1) return err(ERROR_CODE.BUSY);
+        const bytes = Math.ceil((Number(req.bytes) || CARD_LAYOUT.cardTestDefaultBytes) / 512) * 512;
+        if (bytes > CARD_LAYOUT.cardTestMaxBytes) return err(ERROR_CODE.BAD_ARGUMENT, CARD_LAYOUT.cardTestMaxBytes);
+        const t = this.cardTest;
+        const writeMs = Math.max(1, Math.round((bytes * 1000) / t.writeBytesPerSecond));
+        const readMs = Math.max(1, Math.round((bytes * 1000) / t.readBytesPerSecond));
+        return ok({
+          capacityBytes: this.cardCapacity,
+          freeBytes: this.cardFree,
+          testedBytes: bytes,
+          writeMs,
+          readMs,
+          writeBytesPerSecond: Math.floor((bytes * 1000) / writeMs),
+          readBytesPerSecond: Math.floor((bytes * 1000) / readMs),
+          firstMismatch: t.readBackMatched ? 0xffffffff : 4096,
+          fileSystem: t.fileSystem,
+          readBackMatched: t.readBackMatched,
+          reserved: Buffer.alloc(2),
+        });
+      }
       case 'RECORD':
         if (Number(req.action) === 1) {
           if (this.recState === 1) return err(ERROR_CODE.BAD_STATE);
@@ -560,12 +595,12 @@ export class FakeDevice {
       flags: INFO_FLAGS.SIMULATED | (this.discreet ? INFO_FLAGS.DISCREET : 0) | (this.clockSet ? INFO_FLAGS.CLOCK_SET : 0) | (this.recipient ? INFO_FLAGS.ENCRYPTING : 0),
       recState: this.recState,
       cardState: this.cardState,
-      reserved0: 0,
+      buttonScheme: this.buttonScheme,
       batteryMv: this.batteryMv,
       reserved1: 0,
       sampleRate: this.sampleRate,
-      cardCapacity: 1n << 30n,
-      cardFree: 1n << 29n,
+      cardCapacity: this.cardCapacity,
+      cardFree: this.cardFree,
       currentNumber: 0,
       currentSamples: 0,
       nextNumber: this.nextNumber,

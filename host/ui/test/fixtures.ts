@@ -24,6 +24,7 @@ export function device(over: Partial<DeviceSummary> = {}): DeviceSummary {
     clockSet: true,
     lowBattery: false,
     encrypting: false,
+    buttonScheme: 'standard',
     batteryMv: 4020,
     recState: 'idle',
     cardState: 'ok',

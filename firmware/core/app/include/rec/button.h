@@ -29,6 +29,25 @@ typedef enum {
     REC_GESTURE_LONG_HOLD = 2,
 } rec_gesture_t;
 
+/* What a gesture does (docs/firmware.md, "The button"), by the button scheme in the settings
+ * (RP_BUTTON_SCHEME_*) and whether a recording is under way:
+ *
+ *                 standard            no-markers
+ *     press       start | marker      start | nothing
+ *     hold        ask   | ask         ask   | ask
+ *     long hold   nothing | stop      nothing | stop
+ *
+ * (idle | recording). An unknown scheme acts as standard. */
+typedef enum {
+    REC_BUTTON_DO_NOTHING = 0,
+    REC_BUTTON_DO_START = 1,
+    REC_BUTTON_DO_MARK = 2,
+    REC_BUTTON_DO_ASK = 3,
+    REC_BUTTON_DO_STOP = 4,
+} rec_button_action_t;
+
+rec_button_action_t rec_button_action(uint8_t scheme, rec_gesture_t g, bool recording);
+
 typedef struct {
     bool down;
     uint64_t down_ms;

@@ -19,6 +19,7 @@ typedef struct {
     char label[REC_LABEL_MAX + 1];  /* NUL terminated */
     uint32_t sample_rate;
     bool discreet;
+    uint8_t button_scheme;          /* RP_BUTTON_SCHEME_* (what the button's gestures do) */
     uint32_t next_number;           /* lowest number the next recording may take */
 } rec_settings_t;
 
@@ -28,5 +29,7 @@ void rec_settings_encode(const rec_settings_t *s, uint8_t out[REC_SETTINGS_BLOB_
 /* REC_E_CORRUPT when magic, version, size or CRC are wrong, or a field is out of range. */
 int rec_settings_decode(const uint8_t in[REC_SETTINGS_BLOB_SIZE], rec_settings_t *s);
 bool rec_settings_rate_valid(uint32_t rate);
+/* A button scheme this firmware knows (RP_BUTTON_SCHEME_*). */
+bool rec_settings_scheme_valid(uint32_t scheme);
 
 #endif
