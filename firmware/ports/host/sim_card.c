@@ -7,6 +7,8 @@
  *   - a write-stall injector: every Nth write call first sleeps M device milliseconds (M/speed
  *     real ms), as a card busy with wear levelling would; the microphone thread keeps producing
  *     meanwhile.
+ *   - a slow card (--card-speed B): every write takes its bytes / B device seconds, as a card
+ *     that writes B bytes a second would (CARD_TEST measures it; a recording overruns on it).
  * A missing image is created (sparse, --size-mb) and formatted FAT32 with the core's own
  * rec_fat_format, so a fresh simulator is immediately usable. */
 #include <errno.h>
@@ -63,6 +65,29 @@ static void stall(void)
     }
 }
 
+/* --card-speed: the card is busy until `busy_until` (real monotonic ns); each write adds its
+ * bytes' time to that and waits for it, so sleeps that overshoot do not add up. */
+static uint64_t busy_until_ns;
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void throttle(uint32_t count)
+{
+    const uint64_t now = monotonic_ns();
+    if (busy_until_ns < now)
+        busy_until_ns = now;
+    busy_until_ns += (uint64_t)((double)count * REC_BD_BLOCK_SIZE * 1e9 / ((double)sim_cfg.card_speed * sim_cfg.speed));
+    uint64_t wait = busy_until_ns - now;
+    struct timespec ts = { .tv_sec = (time_t)(wait / 1000000000u), .tv_nsec = (long)(wait % 1000000000u) };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
 static int card_write(void *ctx, uint32_t lba, const void *buf, uint32_t count)
 {
     (void)ctx;
@@ -70,6 +95,8 @@ static int card_write(void *ctx, uint32_t lba, const void *buf, uint32_t count)
         return REC_E_NOCARD;
     if (sim_cfg.stall_every && ++write_calls % sim_cfg.stall_every == 0)
         stall();
+    if (sim_cfg.card_speed)
+        throttle(count);
     return rec_bd_write(inner, lba, buf, count);
 }
 

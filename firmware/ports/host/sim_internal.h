@@ -34,6 +34,7 @@ typedef struct {
     double speed;
     uint32_t stall_every;     /* 0: no stalls */
     uint32_t stall_ms;        /* device milliseconds */
+    uint32_t card_speed;      /* --card-speed: card writes in device bytes per second; 0: as fast as the image */
     bool quiet;
     bool verbose;
 } sim_config_t;

@@ -264,6 +264,7 @@ static void usage(FILE *f)
             "  --speed N           run the device clocks and audio N times faster (default 1)\n"
             "  --stall-every N     every Nth card write first stalls ...\n"
             "  --stall-ms M        ... for M device milliseconds\n"
+            "  --card-speed B      the card writes B bytes per device second (a slow card; reads stay fast)\n"
             "  --settings PATH     settings file (default IMAGE.settings)\n"
             "  --nvm PATH|none     the device's own flash, key and journal counter (default IMAGE.nvm)\n"
             "  --nvm-cut-at N      cut the power in the Nth NVM program or erase (exits)\n"
@@ -329,7 +330,7 @@ static bool parse_mic(const char *s)
 
 static int parse_options(int argc, char **argv)
 {
-    enum { O_IMAGE = 256, O_LINK, O_SIZE, O_MIC, O_SPEED, O_STALL_EVERY, O_STALL_MS, O_SETTINGS,
+    enum { O_IMAGE = 256, O_LINK, O_SIZE, O_MIC, O_SPEED, O_STALL_EVERY, O_STALL_MS, O_CARD_SPEED, O_SETTINGS,
            O_NVM, O_NVM_CUT_AT, O_RECIPIENT, O_QUIET, O_VERBOSE, O_HELP };
     static const struct option opts[] = {
         { "image", required_argument, NULL, O_IMAGE },
@@ -339,6 +340,7 @@ static int parse_options(int argc, char **argv)
         { "speed", required_argument, NULL, O_SPEED },
         { "stall-every", required_argument, NULL, O_STALL_EVERY },
         { "stall-ms", required_argument, NULL, O_STALL_MS },
+        { "card-speed", required_argument, NULL, O_CARD_SPEED },
         { "settings", required_argument, NULL, O_SETTINGS },
         { "nvm", required_argument, NULL, O_NVM },
         { "nvm-cut-at", required_argument, NULL, O_NVM_CUT_AT },
@@ -407,6 +409,12 @@ static int parse_options(int argc, char **argv)
         case O_STALL_MS:
             if (!parse_u32(optarg, &sim_cfg.stall_ms, 0, 3600000)) {
                 sim_err("--stall-ms: expected milliseconds, got %s", optarg);
+                return -1;
+            }
+            break;
+        case O_CARD_SPEED:
+            if (!parse_u32(optarg, &sim_cfg.card_speed, 512, UINT32_MAX)) {
+                sim_err("--card-speed: expected bytes per second, at least 512, got %s", optarg);
                 return -1;
             }
             break;
