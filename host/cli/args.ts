@@ -40,8 +40,10 @@ export const OPTIONS = {
   webvtt: { type: 'boolean' },
   marker: { type: 'string' },
   text: { type: 'string' },
-  // provision (issue 16)
+  // loans and hand-back (issue 16)
   loan: { type: 'string' },
+  export: { type: 'string' },
+  // provision (issue 16)
   label: { type: 'string' },
   contact: { type: 'string' },
   handout: { type: 'string' },

@@ -20,6 +20,7 @@ import { basename } from 'node:path';
 import { fingerprintText } from '../engine/provision/handout.js';
 // The TUI's date wording (pure functions, no Ink): a recording's date reads the same everywhere.
 import { formatDateTime } from '../ui/format.js';
+import type { DeviceRecord, Loan } from '../engine/fleet.js';
 
 /** The help of each command ('' the general help); a test checks it names every option the command takes. */
 export const HELP: Record<string, string> = {
@@ -31,8 +32,12 @@ Commands:
   info          show the recorder's identity, battery, card and clock
   verify PATH   check copies on this computer: manifests, the recorder's signatures, its journal
   export N...   make a bundle of recordings for a solicitor: the files, a report, the checks
+  library       list the recordings in the library (all, or one loan's with --loan)
+  devices       list the recorders this library has met: battery, card, last seen, loan
   devices re-pin ID --reason TEXT
                 stop trusting the signing key remembered for recorder ID (after a repair)
+  loan open REF start a loan of the recorder (REF: your loan code): its recordings get a folder of their own
+  handback      take a recorder back: copy, verify, export if asked, wipe, close its loan
   set-time      set the recorder's clock from this computer
   label NAME    give the recorder a name (shown in file names)
   settings      show or change sample rate, discreet mode and what the button does
@@ -84,7 +89,7 @@ recorder's journal (complete, unbroken, not older than the recorder signed) and 
 recording it lists is there, and that the library's custody log links up (what it found is then
 added to that log). No recorder needed. Exit status 0 only if all verify; with --json, every
 failure has a code (SIGNATURE_INVALID, WRONG_KEY, JOURNAL_TAIL_CUT, CUSTODY_LOG_BROKEN, ...).`,
-  export: `Usage: recorder export N... (--to DIR | --zip FILE) [--dest DIR] [--json]
+  export: `Usage: recorder export N... (--to DIR | --zip FILE) [--dest DIR | --loan REF] [--library DIR] [--json]
 
 Makes a bundle of the recordings numbered N for a solicitor or a court's expert: each recording as
 the recorder wrote it with its signed files, the recorder's public key, its journal up to the
@@ -93,14 +98,54 @@ free standard tools), a report in plain words (report.html and report.pdf) and a
 it in a web browser (check-in-browser.html). A recording that does not verify is not exported.
   --to DIR                 a new folder for the bundle (must not exist)
   --zip FILE               a new ZIP file for the bundle (must not exist)
-  --dest DIR               the library folder (default: the only one under ~/Recordings holding N)`,
-  devices: `Usage: recorder devices re-pin DEVICE_ID --reason TEXT [--dest DIR] [--json]
+  --dest DIR               the library folder (default: the only one under ~/Recordings holding N)
+  --loan REF               the folder of this loan (its code or id, as "recorder devices" lists it)
+  --library DIR            the folder holding the recorders' folders (default ~/Recordings)`,
+  library: `Usage: recorder library [--loan REF | --dest DIR] [--library DIR] [--json]
+
+Lists the recordings copied to this computer, newest first: date, recorder, number, length,
+markers, and whether the copy verified when it was made (run "recorder verify" to check the bytes
+again). No recorder needed.
+  --loan REF               only this loan's recordings (its code or id, as "recorder devices" lists it)
+  --dest DIR               only this folder (a recorder's or a loan's)
+  --library DIR            the folder holding the recorders' folders (default ~/Recordings)`,
+  devices: `Usage: recorder devices [--library DIR] [--json]
+       recorder devices re-pin DEVICE_ID --reason TEXT [--dest DIR] [--json]
+
+Lists every recorder this library has met, as it was when last connected: its label, id and
+signing key, firmware, when it was last seen, the recordings on it, free card space, battery, and
+the loan it is on. No recorder needed.
+  --library DIR            the folder holding the recorders' folders (default ~/Recordings)
 
 The library remembers each recorder's signing key the first time it sees it, and refuses a
 recorder that later shows another key under the same id. When you know why the key changed (the
 recorder was repaired and set up again), re-pin it: the old key is kept as history, the reason is
 written to the library's log, and the next sync trusts the key the recorder shows then.
   --dest DIR               the library folder (default: the one under ~/Recordings that pins it)`,
+  loan: `Usage: recorder loan open REF [--library DIR] [--port PATH] [--json]
+       recorder loan close REF [--library DIR] [--json]
+
+A loan is one family's use of a recorder. REF is your loan register's code for it (say
+ADV-2025-014), never the family's name: it is written into folder names and manifests. While the
+recorder is on a loan, "recorder sync" puts its recordings in a folder of that loan
+(~/Recordings/<recorder>/<REF>_<date>/); "recorder library" and "recorder export" can be limited
+to that folder by the loan's code.
+  loan open REF            start a loan of the connected recorder (refused while it is on one)
+  loan close REF           end a loan without a hand-back (nothing is wiped; "recorder handback"
+                           ends it properly)
+  --library DIR            the folder holding the recorders' folders (default ~/Recordings)`,
+  handback: `Usage: recorder handback [--export DIR] [--yes] [--identity FILE] [--library DIR] [--port PATH] [--json]
+
+Takes a recorder back from a family, ready for the next: copies every recording into its loan's
+folder, verifies every copy there (and stops, wiping nothing, if anything does not copy or
+verify), exports them all for a solicitor if asked, then wipes the recorder as "recorder wipe"
+does (type its name to confirm, or --yes), closes its loan with the wipe certificate, and writes
+the certificate into the custody log of the loan's folder. A recorder on no loan is copied,
+checked and wiped all the same.
+  --export DIR             also make a bundle of all the loan's recordings in this new folder
+  --yes                    wipe without asking for the recorder's name
+  --identity FILE          an owner key file (age) to decrypt with, besides the library's keys
+  --library DIR            the folder holding the recorders' folders (default ~/Recordings)`,
   'set-time': 'Usage: recorder set-time [--port PATH] [--json]\n\nMeasures how far the recorder\'s clock is off, then sets it from this computer.',
   label: 'Usage: recorder label NAME [--port PATH] [--json]\n\nGives the recorder a name of up to 32 bytes.',
   settings: `Usage: recorder settings [--rate 8000|16000|32000|48000] [--discreet on|off] [--buttons standard|no-markers] [--port PATH] [--json]
@@ -345,6 +390,8 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
   const options: EngineOptions = {
     port: str(p, 'port'),
     ...(io.env.HOME ? { home: io.env.HOME } : {}),
+    // The library root (keys, recipient and decrypt take it per call as well).
+    ...(p.flags.get('library') ? { library: str(p, 'library') } : {}),
     signal,
     timeoutMs: timeout ? Number(timeout) : undefined,
     choose: interactive ? (c: Candidate[]) => chooseRecorder(io, c) : undefined,
@@ -414,7 +461,7 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       return r.ok ? 0 : 1;
     }
     case 'export': {
-      checkFlags(p, ['to', 'zip', 'dest']);
+      checkFlags(p, ['to', 'zip', 'dest', 'loan', 'library']);
       if (p.positional.length === 0) throw new UsageError('export needs the number of at least one recording');
       const numbers = p.positional.map((x) => (/^\d{1,9}$/.test(x) ? Number(x) : NaN));
       if (numbers.some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError('recordings are given by their number (1, 2, ...), as `recorder list` shows them');
@@ -422,7 +469,10 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       const zip = str(p, 'zip');
       if (!!to === !!zip) throw new UsageError('say where the bundle goes: --to DIR or --zip FILE (one of the two)');
       let library = str(p, 'dest');
+      const loan = str(p, 'loan');
+      if (library && loan) throw new UsageError('give --dest DIR or --loan REF, not both');
       try {
+        if (loan) library = (await engine.loans.find({ loan })).folder;
         library ??= await findLibraryWith(numbers, io.env.HOME);
         const r = await engine.exportBundle({ library, numbers, to, zip });
         out.result('export', true, { ...r });
@@ -435,8 +485,17 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       }
     }
     case 'devices': {
-      checkFlags(p, ['reason', 'dest']);
+      checkFlags(p, ['reason', 'dest', 'library']);
       const [sub, deviceId] = p.positional;
+      if (sub === undefined) {
+        if (p.flags.has('reason') || p.flags.has('dest')) throw new UsageError('--reason and --dest are for "recorder devices re-pin"');
+        const f = await engine.fleet();
+        const loans = new Map(f.loans.map((l) => [l.id, l]));
+        const devices = f.devices.map((d) => ({ ...d, loan: d.currentLoanId ? (loans.get(d.currentLoanId) ?? null) : null }));
+        out.result('devices', true, { library: f.library, devices, loans: f.loans }, devices.length ? devices.map(deviceLines).join('\n') : `No recorder has been connected to the library ${f.library} yet.`);
+        return 0;
+      }
+      if (p.flags.has('library')) throw new UsageError('--library is for "recorder devices" (the list); re-pin takes --dest');
       if (sub !== 're-pin' || !deviceId || p.positional.length !== 2) throw new UsageError('use: recorder devices re-pin DEVICE_ID --reason TEXT');
       if (!/^[0-9a-f]{16}$/i.test(deviceId)) throw new UsageError('the device id is 16 hex digits (see "recorder info")');
       const reason = str(p, 'reason');
@@ -451,6 +510,48 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
         out.result('devices', false, { code: e.code, message: e.message, action: e.action });
         return 1;
       }
+    }
+    case 'library': {
+      checkFlags(p, ['loan', 'dest', 'library']);
+      if (p.positional.length) throw new UsageError('library takes no arguments');
+      const loan = str(p, 'loan');
+      const dest = str(p, 'dest');
+      if (loan && dest) throw new UsageError('give --dest DIR or --loan REF, not both');
+      const { listLibrary } = await import('../engine/listing.js');
+      const folder = loan ? (await engine.loans.find({ loan })).folder : (dest ?? (await engine.fleet()).library);
+      const l = await listLibrary(folder);
+      const rows = l.entries.map((e) => `  ${formatDateTime(e.startUnixMs).padEnd(17)}  ${(e.deviceLabel || e.deviceId).padEnd(12)}  ${String(e.number).padStart(5)}  ${timeText(e.durationMs).padStart(8)}  ${e.markers.length ? `${e.markers.length} marker(s)  ` : ''}${e.verification === 'verified' ? 'verified' : e.verification === 'missing' ? 'COPY MISSING' : 'PROBLEMS'}${e.encrypted ? (e.decrypted ? ', encrypted (decrypted here)' : ', encrypted') : ''}  ${basename(e.copyPath)}`);
+      const problems = l.problems.map((x) => `  CANNOT READ ${x.path}: ${x.message}`);
+      out.result('library', l.problems.length === 0, { root: l.root, exists: l.exists, entries: l.entries, problems: l.problems }, [...rows, ...problems, `${l.entries.length} recording(s) in ${l.root}.`].join('\n'));
+      return l.problems.length === 0 ? 0 : 1;
+    }
+    case 'loan': {
+      checkFlags(p, ['library']);
+      const [sub, reference, ...rest] = p.positional;
+      if (rest.length || !reference || (sub !== 'open' && sub !== 'close')) throw new UsageError('use: recorder loan open REF | loan close REF');
+      const l = sub === 'open' ? await engine.loans.open({ reference }) : await engine.loans.close({ loan: reference });
+      out.result('loan', true, { loan: l });
+      return 0;
+    }
+    case 'handback': {
+      checkFlags(p, ['export', 'yes', 'identity', 'library']);
+      if (p.positional.length) throw new UsageError('handback takes no arguments');
+      const yes = p.flags.has('yes');
+      if (!yes && !interactive) throw new UsageError('handback wipes the recorder: run it on a terminal to confirm, or add --yes');
+      const identity = str(p, 'identity');
+      const r = await engine.handback({
+        exportTo: str(p, 'export'),
+        ...(identity ? { identityFiles: [identity] } : {}),
+        confirm: async (d, h, loan) => {
+          const name = d.label || d.deviceId;
+          io.stderr.write(`Everything on recorder "${d.label || '(no label)'}" (id ${d.deviceId}${d.simulated ? ', simulator' : ''}) is copied and verified. This will now WIPE it${loan ? ` and close loan ${loan.reference}` : ''}: ${h.total} recording(s) erased from it, the keys of its recordings destroyed.\n`);
+          if (yes) return true;
+          const a = await ask(io, `Type ${JSON.stringify(name)} to wipe it, or press Enter to cancel: `);
+          return a.trim() === name;
+        },
+      });
+      out.result('handback', r !== null, r ? { ...r } : { wiped: false });
+      return r ? 0 : 1;
     }
     case 'set-time': {
       checkFlags(p, []);
@@ -680,6 +781,17 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
   throw new UsageError(`Unknown command "${command}"`);
 }
 
+/** A recorder of the fleet in a few lines (recorder devices). */
+function deviceLines(d: DeviceRecord & { loan: Loan | null }): string {
+  const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
+  return [
+    `  ${d.label || '(no label)'}  (id ${d.deviceId}${d.keyFingerprint ? `, key ${d.keyFingerprint}` : ''})`,
+    `      ${[d.model, d.firmware ? `firmware ${d.firmware}` : null].filter(Boolean).join(', ') || 'model not known'}; last seen ${formatDateTime(Date.parse(d.lastSeen))}`,
+    `      ${d.recordings ?? '?'} recording(s) on it, ${d.freeBytes !== undefined ? `${mb(d.freeBytes)} free` : 'free space not known'}, battery ${d.batteryMv !== undefined ? `${d.batteryMv} mV` : 'not known'}${d.lowBattery ? ' (LOW)' : ''}`,
+    `      ${d.loan ? `on loan ${d.loan.reference} since ${formatDateTime(Date.parse(d.loan.openedAt))} (${d.loan.id})` : 'not on loan'}`,
+  ].join('\n');
+}
+
 /** The library folder under ~/Recordings holding recordings with these numbers, when it is the only one. */
 async function findLibraryWith(numbers: number[], home?: string): Promise<string> {
   const { readdir } = await import('node:fs/promises');
@@ -688,8 +800,9 @@ async function findLibraryWith(numbers: number[], home?: string): Promise<string
   const { indexLibrary, realFs } = await import('../engine/library.js');
   const root = join(home || homedir(), 'Recordings');
   const found: string[] = [];
-  for (const n of await readdir(root).catch(() => [] as string[])) {
-    const dir = join(root, n);
+  const folders = async (dir: string) => (await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith('.') && !e.name.endsWith('.evidence')).map((e) => join(dir, e.name));
+  // A recorder's folders, and its loans' folders inside them (issue 16).
+  for (const dir of (await Promise.all((await folders(root)).map(async (d) => [d, ...(await folders(d))]))).flat()) {
     const have = new Set([...(await indexLibrary(realFs, dir)).values()].map((x) => x.manifest.recording.number));
     if (numbers.every((x) => have.has(x))) found.push(dir);
   }

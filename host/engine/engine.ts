@@ -26,8 +26,8 @@ import { decryptCopies, keysCreate, keysImport, keysShow, type DecryptOutcome, t
 import { defaultLibraryRoot, libraryRootOf, listOwnerKeys, type OwnerKey, type OwnerKeyStatus } from './privacy/owner-keys.js';
 import { recipientBytes, recipientString } from './privacy/recipient.js';
 import { holdings, refuseUnsynced, runWipe, verifyWipeFile, type Holdings, type WipeCertificate, type WipeResult } from './wipe.js';
-import { closeLoan, findLoan, loadFleet, loanFolder, openLoan, type DeviceRecord, type Fleet, type Loan } from './fleet.js';
-import { carryPin, noteConnection, placeFor, type Place } from './fleet-session.js';
+import { closeLoan, findLoan, loadFleet, loanFolder, noteDeviceSeen, openLoan, type DeviceRecord, type Fleet, type Loan } from './fleet.js';
+import { carryPin, noteConnection, placeFor, seenOf, type Place } from './fleet-session.js';
 import { runHandback, type HandbackOptions, type HandbackResult } from './handback.js';
 import { buttonSchemeName, buttonSchemeValue, cardTestResult, cardTestTimeoutMs, cardVerdict, type ButtonSchemeName, type CardTestResult } from './card-test.js';
 
@@ -150,7 +150,8 @@ export interface Engine {
    * loan's recordings (refused while it is on an open loan), `close` ends one without a hand-back.
    */
   loans: {
-    open(o: { deviceId: string; reference: string; library?: string }): Promise<Loan>;
+    /** Without `deviceId`: for the connected recorder (noted in the fleet first, for its folder's name). */
+    open(o: { deviceId?: string; reference: string; library?: string; port?: string }): Promise<Loan>;
     close(o: { loan: string; library?: string }): Promise<Loan>;
     /** The loan a --loan names (its id or code), and its folder. */
     find(o: { loan: string; deviceId?: string; library?: string }): Promise<{ loan: Loan; folder: string; library: string }>;
@@ -588,13 +589,19 @@ export function createEngine(options: EngineOptions = {}): Engine {
       return reported(loadFleet(fsOf(), library).then((f) => ({ ...f, library })));
     },
     loans: {
-      open: (o) =>
-        reported(
-          openLoan(fsOf(), path.resolve(o.library ?? libraryRoot()), { deviceId: o.deviceId.toLowerCase(), reference: o.reference }, new Date(now())).then((l) => {
-            emit({ type: 'note', message: `Loan ${l.reference} (${l.id}) opened for recorder ${l.deviceId}: its recordings go to ${l.folder} in the library.` });
-            return l;
-          }),
-        ),
+      open: (o) => {
+        const library = path.resolve(o.library ?? libraryRoot());
+        const open = async (deviceId: string) => {
+          const l = await openLoan(fsOf(), library, { deviceId: deviceId.toLowerCase(), reference: o.reference }, new Date(now()));
+          emit({ type: 'note', message: `Loan ${l.reference} (${l.id}) opened for recorder ${l.deviceId}: its recordings go to ${loanFolder(library, l)}.` });
+          return l;
+        };
+        if (o.deviceId) return reported(open(o.deviceId));
+        return withSession(async (s) => {
+          await noteDeviceSeen(fsOf(), library, seenOf(s), new Date(now()));
+          return open(s.deviceId);
+        }, o.port);
+      },
       close: (o) =>
         reported(
           (async () => {

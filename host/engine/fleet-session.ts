@@ -64,6 +64,12 @@ export async function carryPin(fs: Fs, emit: Emit, place: Place, deviceId: strin
   }
 }
 
+/** What INFO says of a recorder, as the fleet keeps it. */
+export function seenOf(s: Session): Omit<DeviceRecord, 'lastSeen' | 'currentLoanId'> {
+  const d = summariseInfo(s.info);
+  return { deviceId: d.deviceId, label: d.label, model: d.model, firmware: d.firmware, recordings: d.recordingCount, freeBytes: Number(d.cardFree), batteryMv: d.batteryMv, lowBattery: d.lowBattery };
+}
+
 /**
  * Remembers the recorder as this connection saw it. Only in a library that exists: a command
  * that only talks to the recorder does not make a library folder, and a folder named with --dest
@@ -73,8 +79,7 @@ export async function noteConnection(fs: Fs, emit: Emit, s: Session, o: { root: 
   try {
     if (!(await fs.stat(o.root).then((st) => st.isDirectory(), () => false))) return;
     if (o.named && !(await fs.stat(path.join(o.root, FLEET_FILE)).then(() => true, () => false))) return;
-    const d = summariseInfo(s.info);
-    await noteDeviceSeen(fs, o.root, { deviceId: d.deviceId, label: d.label, model: d.model, firmware: d.firmware, recordings: d.recordingCount, freeBytes: Number(d.cardFree), batteryMv: d.batteryMv, lowBattery: d.lowBattery, ...o.extra }, now);
+    await noteDeviceSeen(fs, o.root, { ...seenOf(s), ...o.extra }, now);
   } catch (e) {
     const x = toEngineError(e);
     emit({ type: 'warning', code: x.code === 'FLEET_INVALID' ? 'FLEET_INVALID' : 'DEST_UNWRITABLE', message: `The library's list of recorders could not note this recorder: ${x.message}`, action: x.action || 'The command itself went ahead.' });

@@ -4,8 +4,9 @@
  * it would take minutes): what it says about verification is what the manifest recorded when the
  * copy was made, plus whether the copy is still there; `recorder verify` checks the bytes again.
  *
- * A library folder is `~/Recordings` (one folder per recorder inside it) or one recorder's folder:
- * both are read, the folder itself and the folders one level down. A manifest that cannot be read,
+ * A library folder is `~/Recordings` (one folder per recorder inside it, and in a recorder's folder
+ * one folder per loan: issue 16), one recorder's folder, or one loan's folder: the folder itself
+ * and the folders two levels down are read. A manifest that cannot be read,
  * or that is of a version or program this app does not know, is listed as a problem line, never a
  * crash; a folder that does not exist yet is an empty library.
  */
@@ -73,7 +74,12 @@ const MAX_MANIFEST_BYTES = 1 << 20;
 
 /** Files beside the copies that are JSON but not manifests (pins, wipe certificates, keys). */
 function isOtherJson(name: string): boolean {
-  return name.startsWith('.') || name.endsWith('.pin.json') || /^wipe-.*\.json$/.test(name) || name === 'owner-keys.json';
+  return name.startsWith('.') || name.endsWith('.pin.json') || /^wipe-.*\.json$/.test(name) || name === 'owner-keys.json' || name === 'fleet.json';
+}
+
+/** Folders that hold no recordings of their own: a recording's signed files, keys, exports. */
+function holdsNoRecordings(name: string): boolean {
+  return name.startsWith('.') || name.endsWith('.evidence') || name === 'keys' || name === 'exports';
 }
 
 async function isFile(fs: Fs, p: string): Promise<boolean> {
@@ -187,7 +193,24 @@ export function compareEntries(a: LibraryEntry, b: LibraryEntry): number {
   return a.deviceLabel.localeCompare(b.deviceLabel) || a.deviceId.localeCompare(b.deviceId) || b.number - a.number;
 }
 
-/** Every copy in a library folder and its recorders' folders, newest first. */
+/** The folders in a folder that may hold recordings, not through symbolic links (a library holds folders it made). */
+async function subfolders(fs: Fs, dir: string): Promise<string[]> {
+  let names: string[] = [];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return []; // reported by listFolder
+  }
+  const out: string[] = [];
+  for (const name of names.sort()) {
+    if (holdsNoRecordings(name)) continue;
+    const sub = path.join(dir, name);
+    if (await fs.lstat(sub).then((st) => st.isDirectory(), () => false)) out.push(sub);
+  }
+  return out;
+}
+
+/** Every copy in a library folder, its recorders' folders and their loans' folders, newest first. */
 export async function listLibrary(root: string, fs: Fs = realFs): Promise<LibraryListing> {
   const out: LibraryListing = { root, exists: false, entries: [], problems: [] };
   try {
@@ -203,22 +226,9 @@ export async function listLibrary(root: string, fs: Fs = realFs): Promise<Librar
   }
   out.exists = true;
   await listFolder(fs, root, out);
-  let names: string[] = [];
-  try {
-    names = await fs.readdir(root);
-  } catch {
-    // already reported by listFolder
-  }
-  for (const name of names.sort()) {
-    if (name.startsWith('.')) continue;
-    const sub = path.join(root, name);
-    try {
-      // Not through symbolic links: a library holds folders it made.
-      if (!(await fs.lstat(sub)).isDirectory()) continue;
-    } catch {
-      continue;
-    }
+  for (const sub of await subfolders(fs, root)) {
     await listFolder(fs, sub, out);
+    for (const loan of await subfolders(fs, sub)) await listFolder(fs, loan, out);
   }
   // One copy per recording: a recorder's folder inside a folder listed too is read once.
   const seen = new Set<string>();

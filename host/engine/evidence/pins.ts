@@ -43,8 +43,11 @@ export const logPath = (dir: string, deviceId: string) => safeJoin(dir, `recorde
 export const journalPath = (dir: string, keyId: string, epoch: number) => safeJoin(dir, `recorder-${idPart(keyId)}.journal-${Math.trunc(epoch)}.bin`);
 export const keyFileNames = (keyId: string) => ({ signify: `recorder-${keyId}.pub`, minisign: `recorder-${keyId}.minisign.pub`, pem: `recorder-${keyId}.pem` });
 
-/** Names of the library's own files (not recordings or manifests); custody.log: custody.ts. */
-export const LIBRARY_FILE = /^(recorder-[0-9a-f]+\.(pin\.json|log|journal-\d+\.bin|pub|minisign\.pub|pem)|custody\.log)$/;
+/**
+ * Names of the library's own files (not recordings or manifests); custody.log: custody.ts; the
+ * wipe certificates (wipe.ts) and, at a library's root, fleet.json (fleet.ts).
+ */
+export const LIBRARY_FILE = /^(recorder-[0-9a-f]+\.(pin\.json|log|journal-\d+\.bin|pub|minisign\.pub|pem)|custody\.log|wipe-[0-9a-f]+-\d{8}T\d{6}Z\.json|fleet\.json)$/;
 
 export async function loadPin(fs: Fs, dir: string, deviceId: string): Promise<PinRecord | null> {
   let text: string;
