@@ -16,7 +16,7 @@ export const KEYS: readonly { key: string; what: string }[] = [
   { key: 'm', what: 'Mark this moment while the recorder records (its button does too).' },
   { key: 'd', what: 'Delete recordings (only ones with a verified copy). Asks first.' },
   { key: 'p', what: 'Set this recorder up for a family: loan, key, settings, hand-out.' },
-  { key: 'h or ?', what: 'Show or hide this help (Esc also hides it).' },
+  { key: 'h or ?', what: 'Show or hide this help. Esc also hides it.' },
   { key: 'q', what: 'Quit. Ctrl-C also quits. Stopping in the middle of a copy is safe.' },
 ];
 
