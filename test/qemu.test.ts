@@ -251,6 +251,26 @@ describe('firmware under QEMU (Cortex-M3, SD card over SPI)', () => {
     expect(longestSignalRun(readFileSync(image), data)).toBeLessThan(RATE / 10);
   }, 660_000);
 
+  it('tests the card over the SD driver (CARD_TEST): every byte read back, timed by the device, the scratch file gone', async () => {
+    const dir = tempDir('rec-qemu-');
+    const image = join(dir, 'card.img');
+    makeCard(image, 64 * MiB);
+    const q = await startQemu({ image });
+    const c = await connect(q.pty);
+    const info = await c.ok('HELLO', { maxPayload: 4096 });
+    const t = await c.ok('CARD_TEST', { bytes: 256 * 1024, seed: 0x1234 }, 300_000);
+    console.log(`qemu card test: ${String(t.testedBytes)} bytes, write ${String(t.writeMs)} ms (${String(t.writeBytesPerSecond)} B/s), read ${String(t.readMs)} ms (${String(t.readBytesPerSecond)} B/s)`);
+    expect(t).toMatchObject({ testedBytes: 256 * 1024, readBackMatched: 1, firstMismatch: 0xffffffff, fileSystem: 0, freeBytes: info.cardFree });
+    expect(Number(t.writeBytesPerSecond)).toBeGreaterThan(0);
+    expect(Number((await c.ok('INFO')).cardFree)).toBe(Number(info.cardFree));
+    await close(c);
+    expect(await q.quit()).toBe(0);
+    expectFsckClean(image);
+    const dir2 = spawnSync('mdir', ['-b', '-i', image, '::SYSTEM'], { encoding: 'utf8', env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
+    expect(dir2.stdout).toContain('JOURNAL.BIN');
+    expect(dir2.stdout).not.toContain('CARDTEST.TMP');
+  }, 360_000);
+
   it('works with a 4 GiB SDHC card (block addressing)', async () => {
     const dir = tempDir('rec-qemu-');
     const image = join(dir, 'card.img');
