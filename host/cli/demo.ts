@@ -48,7 +48,8 @@ export async function startDemo(log: (s: string) => void, folder = join(tmpdir()
     // start it back by the demo's length: the recordings then end about now, not in the future.
     const lengths = [45, 90, 30];
     const aheadMs = (lengths.reduce((a, b) => a + b, 0) + 30) * 1000;
-    const engine = createEngine({ port: link, now: () => Date.now() - aheadMs });
+    // Its library is the demo folder: the simulated recorder is not noted in the real fleet.
+    const engine = createEngine({ port: link, now: () => Date.now() - aheadMs, library: folder });
     await engine.setLabel(DEMO_LABEL);
     await engine.setTime();
     for (const seconds of lengths) await recordWithButton(fast, seconds, speed, 10_000);

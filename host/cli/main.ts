@@ -62,7 +62,7 @@ Commands:
 Common options: --port PATH (the recorder's serial port), --json (one JSON object per line),
 --timeout MS (how long to wait for each answer from the recorder, default 2000), --help.
 "recorder --version" prints the app's version. Run "recorder" alone on a terminal for the
-interactive app.`,
+interactive app ("recorder --loan REF": its library view shows only that loan's recordings).`,
   sync: `Usage: recorder sync [--port PATH] [--dest DIR] [--delete-after-verify] [--window N] [--identity FILE] [--json]
 
 Copies every finished recording not yet in the library, checks each copy against the SHA-256 the
@@ -861,6 +861,19 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
   // recorder's label unless --dest is given.
   const destination = str(p, 'dest');
   let port = str(p, 'port');
+  // --loan REF: the library view shows that loan's folder only (issue 16).
+  const loan = str(p, 'loan');
+  let library: string | undefined;
+  if (loan) {
+    try {
+      library = (await createEngine({ ...io.engine, ...(io.env.HOME ? { home: io.env.HOME } : {}) }).loans.find({ loan })).folder;
+    } catch (e) {
+      if (!(e instanceof EngineError)) throw e;
+      io.stderr.write(`${e.message} ${e.action}\n`);
+      return 1;
+    }
+  }
+  const scoped = library ? { library } : {};
   // No recorder attached and none named: the library, and the demo on the built-in simulated
   // recorder if the person asks for it.
   if (!port && !io.engine?.open) {
@@ -877,10 +890,10 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
       // a library with nothing in it has nothing to show: the demo at once (a newcomer's start).
       const { listLibrary } = await import('../engine/listing.js');
       const { defaultLibraryRoot } = await import('../engine/privacy/owner-keys.js');
-      const library = await listLibrary(destination ?? defaultLibraryRoot());
-      let wantDemo = library.entries.length === 0 && library.problems.length === 0;
+      const listing = await listLibrary(library ?? destination ?? defaultLibraryRoot());
+      let wantDemo = listing.entries.length === 0 && listing.problems.length === 0 && !library;
       if (!wantDemo) {
-        const code = await mod.runInteractive({ ...(destination ? { destination } : {}), engineOptions: io.engine ?? {}, startWith: 'library', onDemo: () => (wantDemo = true) });
+        const code = await mod.runInteractive({ ...(destination ? { destination } : {}), ...scoped, engineOptions: io.engine ?? {}, startWith: 'library', onDemo: () => (wantDemo = true) });
         if (!wantDemo) return code;
       }
       const { startDemo } = await import('./demo.js');
@@ -899,7 +912,7 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
       }
     }
   }
-  return mod.runInteractive({ port, ...(destination ? { destination } : {}), engineOptions: io.engine ?? {}, startWith: 'status' });
+  return mod.runInteractive({ port, ...(destination ? { destination } : {}), ...scoped, engineOptions: io.engine ?? {}, startWith: 'status' });
 }
 
 function isMain(): boolean {
