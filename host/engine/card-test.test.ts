@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { CARD_LAYOUT } from '../../protocol/src/schema.js';
+import { encodeFrame, encodeStruct } from '../../protocol/src/codec.js';
+import { CARD_LAYOUT, COMMANDS, ERROR_CODE, KIND, SETTINGS_MASK } from '../../protocol/src/schema.js';
 import { CARD_SPEED_MARGIN, cardTestTimeoutMs, cardVerdict, type CardTestResult } from './card-test.js';
 import { setup } from './testing/harness.js';
 
@@ -81,5 +82,18 @@ describe('engine.cardTest and the button scheme', () => {
     expect((await engine.info()).buttonScheme).toBe('no-markers');
     // changing another setting leaves the scheme alone
     expect((await engine.settings({ discreet: true })).buttonScheme).toBe('no-markers');
+  });
+});
+
+describe('a recorder from before button schemes', () => {
+  test('refuses the scheme bit: the engine says its software is older', async () => {
+    const { engine, device } = setup();
+    const answer = device.handle.bind(device);
+    // As core/link/server.c before schemes: a set mask bit it does not know is BAD_ARGUMENT, detail 0.
+    device.handle = (f) =>
+      f.command === COMMANDS.SETTINGS.id && (f.payload[0]! & SETTINGS_MASK.BUTTON_SCHEME) !== 0
+        ? [encodeFrame({ kind: KIND.ERROR, seq: f.seq, command: f.command, payload: encodeStruct('ERROR', { code: ERROR_CODE.BAD_ARGUMENT, reserved: 0, detail: 0 }) })]
+        : answer(f);
+    await expect(engine.settings({ buttonScheme: 'no-markers' })).rejects.toThrow(/older than button schemes/);
   });
 });

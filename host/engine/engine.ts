@@ -364,11 +364,17 @@ export function createEngine(options: EngineOptions = {}): Engine {
           if (change.buttonScheme !== 'standard' && change.buttonScheme !== 'no-markers') throw new EngineError('INTERNAL', `"${String(change.buttonScheme)}" is not a button scheme.`, 'Use standard or no-markers.');
           mask |= SETTINGS_MASK.BUTTON_SCHEME;
         }
-        const r = await s.client.request('SETTINGS', { setMask: mask, discreet: change.discreet ? 1 : 0, buttonScheme: buttonSchemeValue(change.buttonScheme ?? 'standard'), reserved: 0, sampleRate: change.sampleRate ?? 0 });
-        const out = { sampleRate: r.sampleRate, discreet: r.discreet !== 0, buttonScheme: buttonSchemeName(r.buttonScheme) };
-        if (change.buttonScheme !== undefined && out.buttonScheme !== change.buttonScheme) {
-          throw new EngineError('DEVICE_ERROR', "This recorder's software is older than button schemes: its button always drops markers while recording.", "Update the recorder's software.");
+        const older = new EngineError('DEVICE_ERROR', "This recorder's software is older than button schemes: its button always drops markers while recording.", "Update the recorder's software.");
+        let r;
+        try {
+          r = await s.client.request('SETTINGS', { setMask: mask, discreet: change.discreet ? 1 : 0, buttonScheme: buttonSchemeValue(change.buttonScheme ?? 'standard'), reserved: 0, sampleRate: change.sampleRate ?? 0 });
+        } catch (e) {
+          // A recorder from before schemes refuses the mask bit it does not know.
+          if (e instanceof DeviceError && e.info.code === 'BAD_ARGUMENT' && change.buttonScheme !== undefined && e.info.detail === 0) throw older;
+          throw e;
         }
+        const out = { sampleRate: r.sampleRate, discreet: r.discreet !== 0, buttonScheme: buttonSchemeName(r.buttonScheme) };
+        if (change.buttonScheme !== undefined && out.buttonScheme !== change.buttonScheme) throw older;
         emit({ type: 'note', message: `Settings: ${out.sampleRate} Hz, discreet mode ${out.discreet ? 'on' : 'off'}, button ${out.buttonScheme === 'standard' ? 'standard (a press while recording drops a marker)' : 'no-markers (a press while recording does nothing)'}.` });
         return out;
       }),
