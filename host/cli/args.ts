@@ -42,8 +42,15 @@ export const OPTIONS = {
   webvtt: { type: 'boolean' },
   marker: { type: 'string' },
   text: { type: 'string' },
+  // loans and hand-back (issue 16)
   loan: { type: 'string' },
   export: { type: 'string' },
+  // provision (issue 16)
+  label: { type: 'string' },
+  contact: { type: 'string' },
+  handout: { type: 'string' },
+  recipient: { type: 'string' },
+  'min-hours': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 /** Options every command accepts. */

@@ -18,6 +18,7 @@ import { makeOutput, type Out } from './output.js';
 import { passphraseSource } from './passphrase.js';
 import { parseTimeText, timeText, type RangeEnd } from '../engine/export/excerpt.js';
 import { basename } from 'node:path';
+import { fingerprintText } from '../engine/provision/handout.js';
 // The TUI's date wording (pure functions, no Ink): a recording's date reads the same everywhere.
 import { formatDateTime } from '../ui/format.js';
 import type { DeviceRecord, Loan } from '../engine/fleet.js';
@@ -45,6 +46,9 @@ Commands:
   keys          make, import or show the owner's keys that open encrypted recordings
   recipient     show, set or clear the owner key the recorder encrypts to
   decrypt N     decrypt an encrypted copy in the library (also: decrypt FILE.age)
+  provision --loan REF
+                set the recorder up for a family: checks, owner key, label, clock,
+                settings, card test, the loan, and a hand-out to print
   format        erase the recorder's memory card (asks first)
   wipe          erase the recorder for the next family, with a certificate (asks first)
   verify-wipe FILE
@@ -187,6 +191,29 @@ Decrypts encrypted copies in the library to a WAV beside each (.wav), and checks
 the recorder signed. N is a recording number in the recorder's folder (--dest, or found in the
 library); FILE.age a copy. The owner key comes from --identity FILE or the library's keys; a
 protected key's passphrase from --passphrase-file FILE, RECORDER_PASSPHRASE, or the terminal.`,
+  provision: `Usage: recorder provision --loan REF [--label NAME] [--rate 16000] [--discreet on|off] [--buttons standard|no-markers] [--contact TEXT] [--handout FILE] [--recipient age1...] [--min-hours H] [--library DIR] [--port PATH] [--json]
+
+Sets the attached recorder up for a family in one go. First it checks, changing nothing: the
+battery (refused when low), that the recorder holds no recordings and is on no open loan (refused:
+hand it back first with "recorder handback"), and its card (a write and read-back test: refused
+when too slow or too small for the sample rate). Then it gives the recorder the library's owner
+key (made now if the library has none: back up its secret half), its label, the clock, the sample
+rate, discreet mode and the button scheme; shows its fingerprint (write it on the case); opens the
+loan; and writes a one-page hand-out for the family (PDF and text: the light, the button, how
+long it records, who to call) into the loan's folder. A failure names the step, keeps what was
+done before it, and says what to do.
+  --loan REF               the loan code from your register (e.g. ADV-03): NEVER the family's name
+  --label NAME             the recorder's label (default the loan code); not a family's name either
+  --rate HZ                sample rate: 8000, 16000, 32000 or 48000 (default 16000)
+  --discreet on|off        on: the light stays off while it records (default off)
+  --buttons standard|no-markers
+                           standard: a press while recording marks the moment; no-markers: presses
+                           while recording do nothing (default standard)
+  --contact TEXT           who the family calls, e.g. "Sam Jones 07700 900123" (on the hand-out)
+  --handout FILE           write the hand-out as FILE.pdf and FILE.txt instead
+  --recipient age1...      the owner key to use when the library holds several ("recorder keys show")
+  --min-hours H            the hours of recording the card must have room for (default 8)
+  --library DIR            the library: its owner keys, recorders and loans (default ~/Recordings)`,
   format: `Usage: recorder format [--yes] [--dest DIR] [--discard-unsynced N,M] [--port PATH] [--json]
 
 Erases the recorder's memory card. Refused while any recording on it has no copy in the library
@@ -625,6 +652,43 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       const ok = r.every((x) => x.ok);
       out.result('decrypt', ok, { results: r }, ok ? `Decrypted ${r.length} recording(s).` : `${r.filter((x) => !x.ok).length} of ${r.length} could not be decrypted; the messages above say why. Nothing was changed in the encrypted copies.`);
       return ok ? 0 : 1;
+    }
+    case 'provision': {
+      checkFlags(p, ['loan', 'label', 'rate', 'discreet', 'buttons', 'contact', 'handout', 'recipient', 'min-hours', 'library']);
+      if (p.positional.length) throw new UsageError('provision takes no arguments: give the loan code with --loan REF');
+      const loan = str(p, 'loan');
+      if (!loan?.trim()) throw new UsageError("provision needs --loan REF: the loan code from your register (never the family's name)");
+      const rate = str(p, 'rate');
+      const discreet = str(p, 'discreet');
+      const buttons = str(p, 'buttons');
+      if (rate !== undefined && !(SAMPLE_RATES as readonly number[]).includes(Number(rate))) throw new UsageError(`--rate must be one of ${SAMPLE_RATES.join(', ')}`);
+      if (discreet !== undefined && discreet !== 'on' && discreet !== 'off') throw new UsageError('--discreet must be on or off');
+      if (buttons !== undefined && buttons !== 'standard' && buttons !== 'no-markers') throw new UsageError('--buttons must be standard or no-markers');
+      const minHours = str(p, 'min-hours');
+      if (minHours !== undefined && !(Number(minHours) > 0 && Number(minHours) <= 10_000)) throw new UsageError('--min-hours takes a number of hours, e.g. 8 or 0.5');
+      const r = await engine.provision({
+        loan,
+        label: str(p, 'label'),
+        ...(rate ? { sampleRate: Number(rate) } : {}),
+        ...(discreet ? { discreet: discreet === 'on' } : {}),
+        ...(buttons ? { buttonScheme: buttons as 'standard' | 'no-markers' } : {}),
+        contact: str(p, 'contact'),
+        handout: str(p, 'handout'),
+        recipient: str(p, 'recipient'),
+        ...(minHours ? { minimumHours: Number(minHours) } : {}),
+        library: str(p, 'library'),
+      });
+      const hours = (h: number) => (h >= 10 ? Math.floor(h) : Math.floor(h * 2) / 2);
+      out.result('provision', true, { result: r }, [
+        `Recorder "${r.label}" (id ${r.deviceId}) is ready for loan ${r.loan.reference}.`,
+        `  Fingerprint: ${r.fingerprint ? `${fingerprintText(r.fingerprint)}   (write it on the case and in your loan register)` : 'none: this recorder does not sign its recordings'}`,
+        `  Owner key:   ${!r.ownerKey.recipient ? 'none: this recorder cannot encrypt, its recordings are NOT encrypted' : `${r.ownerKey.recipient}${r.ownerKey.file ? `, secret half in ${r.ownerKey.file}${r.ownerKey.created ? ' (NEW: back it up now)' : ''}` : ' (its secret half is not on this computer)'}`}`,
+        `  Settings:    ${r.settings.sampleRate} Hz, discreet mode ${r.settings.discreet ? 'on' : 'off'}, ${r.settings.buttonScheme} button`,
+        `  Records:     about ${hours(r.cardHours)} hours on the card; a full battery about ${r.batteryHours.small} hours (estimate; ${r.batteryHours.large} with the 1000 mAh cell)`,
+        `  Loan folder: ${r.loanFolder}`,
+        `  Hand-out:    ${r.handout.pdf} (print it; text: ${basename(r.handout.text)})`,
+      ].join('\n'));
+      return 0;
     }
     case 'format': {
       checkFlags(p, ['yes', 'dest', 'discard-unsynced']);

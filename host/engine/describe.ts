@@ -58,8 +58,11 @@ export function describeEvent(e: EngineEvent): string {
     case 'link.noise':
     case 'note':
     case 'wipe.done':
+    case 'provision.step':
     case 'handback.done':
       return e.message;
+    case 'provision.done':
+      return `${e.ok ? 'Done' : 'Provisioning stopped'}: ${e.message}`;
     case 'warning':
       return `Warning: ${e.message}${e.action ? ' ' + e.action : ''}`;
     case 'error':

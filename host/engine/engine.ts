@@ -8,12 +8,14 @@ import * as path from 'node:path';
 import { CARD_LAYOUT, PROTOCOL, RECIPIENT_ACTION, RECIPIENT_FLAGS, RECORD_ACTION, SAMPLE_RATES, SETTINGS_MASK } from '../../protocol/src/schema.js';
 import { recStateName, summariseEntry, summariseInfo } from './convert.js';
 import { DeviceError, EngineError, toEngineError } from './errors.js';
-import type { DeviceSummary, EngineEvent, EventListener, RecordingSummary } from './events.js';
+import type { DeviceErrorInfo, DeviceSummary, EngineEvent, EventListener, RecordingSummary } from './events.js';
 import { checkJournal, journalCheckedEvent } from './journal.js';
 import { defaultDestination, indexLibrary, loadMemory, realFs, type Fs } from './library.js';
 import { Session, stamp, type ConnectOptions, type Emit } from './session.js';
 import { deleteVerified, listAll, measureAndSetClock, readJournal, standing, sync as runSync, type Standing, type SyncOptions, type SyncResult } from './sync.js';
 import { adviceFor } from './evidence/advice.js';
+import { requestIdentity, requestProvision } from './evidence/identity.js';
+import { provision, type ProvisionRequest, type ProvisionResult } from './provision/provision.js';
 import { findPinnedLibrary, loadPin, rePin } from './evidence/pins.js';
 import { copyStands, verifyLibraryFile, verifyPaths } from './verify.js';
 import { recordVerifications } from './custody.js';
@@ -27,7 +29,7 @@ import { holdings, refuseUnsynced, runWipe, verifyWipeFile, type Holdings, type 
 import { closeLoan, findLoan, loadFleet, loanFolder, noteDeviceSeen, openLoan, type DeviceRecord, type Fleet, type Loan } from './fleet.js';
 import { carryPin, noteConnection, placeFor, seenOf, type Place } from './fleet-session.js';
 import { runHandback, type HandbackOptions, type HandbackResult } from './handback.js';
-import { buttonSchemeName, buttonSchemeValue, cardTestResult, cardTestTimeoutMs, type ButtonSchemeName, type CardTestResult } from './card-test.js';
+import { buttonSchemeName, buttonSchemeValue, cardTestResult, cardTestTimeoutMs, cardVerdict, type ButtonSchemeName, type CardTestResult } from './card-test.js';
 
 /** How to reach the recorder (session.ts ConnectOptions), and where the library lives. */
 export interface EngineOptions extends ConnectOptions {
@@ -132,6 +134,18 @@ export interface Engine {
   };
   /** Shows (no argument), sets (an `age1...` recipient) or clears the recorder's owner recipient. */
   recipient(change?: { set: string } | { clear: true }, o?: { library?: string; port?: string }): Promise<RecipientState>;
+  /**
+   * The recorder's key fingerprint (its key id, 16 hex digits), checked against a fresh challenge;
+   * a recorder without a key makes it first (PROVISION). null: its software signs nothing.
+   */
+  fingerprint(o?: { port?: string }): Promise<{ deviceId: string; keyId: string | null }>;
+  /**
+   * Sets the attached recorder up for a family (issue 16, host/engine/provision): checks first
+   * (battery, recordings still on it, an open loan, the card test), then the owner key, label,
+   * clock and settings, its fingerprint, the loan, and the family's hand-out. `library` is the
+   * library root (default ~/Recordings).
+   */
+  provision(o: ProvisionRequest & { library?: string; port?: string }): Promise<ProvisionResult<CardTestResult>>;
   /** Decrypts encrypted copies of a library folder (numbers) or .age files, no recorder needed. */
   decrypt(o: { targets: string[]; destination?: string; library?: string; identityFiles?: string[] }): Promise<DecryptOutcome[]>;
   /** The recorders this library has met and their loans (fleet.json), no recorder needed. */
@@ -180,6 +194,12 @@ export function appVersion(): string {
     return '0.0.0';
   }
 }
+
+/** SET_RECIPIENT on a recorder built without encryption (QEMU's): BAD_STATE, detail REC_E_UNSUPPORTED. */
+const cannotEncrypt = (d: DeviceErrorInfo | undefined) => d?.code === 'BAD_STATE' && d.detail === 14;
+
+/** Connection events said once per provisioning: each of its steps is a connection of its own. */
+const CONNECTION_EVENTS = new Set<EngineEvent['type']>(['device.found', 'device.connected', 'device.info']);
 
 export function createEngine(options: EngineOptions = {}): Engine {
   const listeners = new Set<EventListener>();
@@ -515,6 +535,61 @@ export function createEngine(options: EngineOptions = {}): Engine {
         else emit({ type: 'note', message: `${who} encrypts ${action === RECIPIENT_ACTION.GET ? 'its recordings' : 'every recording from its next one'} to the owner key ${recipient}${owner ? ` (its secret half is in ${owner.file})` : ': this computer holds NO key that opens them; make sure the owner has it'}.` });
         return { deviceId: s.deviceId, label: s.info.label, recipient, ownerKeyFile: owner?.file ?? null };
       }, o.port),
+    fingerprint: (o = {}) =>
+      withSession(async (s, signal) => {
+        let id = await requestIdentity(s.client, signal);
+        if (id && !id.hasKey && !id.damaged) id = await requestProvision(s.client, signal);
+        if (id && id.problems.length) throw new EngineError('ATTESTATION_INVALID', `The recorder's answer about its key does not check: ${id.problems.join('; ')}.`, 'Do not hand this recorder out: keep it as it is and ask for advice.');
+        return { deviceId: s.deviceId, keyId: id?.keyId ?? null };
+      }, o.port),
+    provision: (o) => {
+      const { library, port, ...request } = o;
+      const root = path.resolve(library ?? libraryRoot());
+      // Each step is one of the engine's own operations on the recorder, run by an engine of its
+      // own (stopped with this one) whose events pass through, the connection said once.
+      const inner = createEngine({ ...options, ...(port ? { port } : {}), library: root, signal: signalFor() });
+      const seen = new Set<string>();
+      let settingRecipient = false;
+      const off = inner.on((e) => {
+        if (CONNECTION_EVENTS.has(e.type) && seen.has(e.type)) return;
+        // A recorder built without encryption: provisioning says so in its own words (a warning).
+        if (settingRecipient && e.type === 'error' && cannotEncrypt(e.deviceError)) return;
+        seen.add(e.type);
+        for (const l of [...listeners]) l(e);
+      });
+      const run = provision(
+        {
+          device: {
+            info: () => inner.info(),
+            cardTest: () => inner.cardTest(),
+            setLabel: (label) => inner.setLabel(label),
+            setTime: () => inner.setTime(),
+            settings: (c) => inner.settings(c),
+            recipient: async (c) => {
+              settingRecipient = true;
+              try {
+                return await inner.recipient(c, { library: root });
+              } catch (e) {
+                if (e instanceof EngineError && cannotEncrypt(e.deviceError)) return { recipient: null, unsupported: true };
+                throw e;
+              } finally {
+                settingRecipient = false;
+              }
+            },
+            fingerprint: () => inner.fingerprint(),
+          },
+          emit,
+          fs: options.fs ?? realFs,
+          root,
+          now,
+          appVersion: version,
+          cardVerdict,
+          createOwnerKey: () => keysCreate(emit, root, now),
+        },
+        request,
+      );
+      return track(run.finally(off));
+    },
     decrypt: (o) => {
       const folder = o.destination ? path.resolve(o.destination) : null;
       const root = path.resolve(o.library ?? (folder ? libraryRootOf(folder) : defaultLibraryRoot(options.home)));

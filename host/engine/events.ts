@@ -76,6 +76,8 @@ export type ProblemCode =
   | 'HANDBACK_REFUSED' // hand-back stopped before the wipe: something did not copy or verify
   // ---- markers (issue 15: host/engine/notes.ts, host/engine/export/excerpt.ts)
   | 'NOTES_INVALID' // a marker notes file is not WebVTT, or a note cannot be written
+  // ---- provisioning (issue 16: host/engine/provision)
+  | 'NOT_HANDED_BACK' // provision refused: the recorder still holds recordings (run `recorder handback`)
   | 'INTERNAL';
 
 /** A device ERROR frame, decoded. */
@@ -193,6 +195,12 @@ export interface SignatureSummary {
   sampleCount: number;
 }
 
+/**
+ * The steps of `recorder provision`, in the order it takes them: the checks that change nothing
+ * first (battery, recordings held, the card), then the settings, the loan and the hand-out.
+ */
+export type ProvisionStep = 'check' | 'card' | 'owner-key' | 'label' | 'clock' | 'settings' | 'fingerprint' | 'loan' | 'handout';
+
 /** Fields every event carries. */
 interface Base {
   /** ISO-8601 host time the event was emitted. */
@@ -289,6 +297,23 @@ export type EngineEvent =
       /** The certificate verifies under the key pinned for the recorder (else: problems). */
       proven: boolean;
       problems: string[];
+      message: string;
+    })
+  /** A step of `recorder provision` (issue 16) started, was done, or failed (an `error` says why). */
+  | (Base & { type: 'provision.step'; step: ProvisionStep; state: 'started' | 'done' | 'failed'; message: string })
+  /** The end of `recorder provision`: what was done, and on failure the step it stopped at. */
+  | (Base & {
+      type: 'provision.done';
+      ok: boolean;
+      deviceId: string;
+      label: string;
+      loan: string;
+      /** The recorder's key fingerprint (16 hex digits), or null when not known (yet). */
+      fingerprint: string | null;
+      /** The hand-out's files (PDF and plain text), once written. */
+      handout: { pdf: string; text: string } | null;
+      done: ProvisionStep[];
+      failedStep: ProvisionStep | null;
       message: string;
     })
   /** A recorder was handed back (issue 16): copied, verified, wiped, its loan closed. */

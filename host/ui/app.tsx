@@ -34,6 +34,8 @@ import { JournalWarning } from './components/JournalWarning.js';
 import { ConfirmDelete } from './components/ConfirmDelete.js';
 import { Help } from './components/Help.js';
 import { Footer, type FooterMode } from './components/Footer.js';
+import { ProvisionView } from './components/ProvisionView.js';
+import { initialProvisionState, provisionKey, reduceProvision, type ProvisionUiState } from './provision-state.js';
 
 /** Widest the UI ever draws: readable, and safe on the classic 80-column terminal. */
 export const MAX_WIDTH = 80;
@@ -119,6 +121,19 @@ function footerMode(state: UiState): FooterMode {
 }
 
 /** The whole screen, from state alone. Exported for tests. */
+/** Setting a recorder up for a family (p): the recorder, and the provisioning form or its steps. Exported for tests. */
+export function ProvisionScreen({ state, provision, width }: { state: UiState; provision: ProvisionUiState; width: number }) {
+  return (
+    <Box flexDirection="column" width={width}>
+      <Text bold color="cyan">
+        Evidence Recorder — set up a recorder
+      </Text>
+      <DevicePanel device={state.device} clock={state.clock} connection={state.connection} port={state.port} width={width} />
+      <ProvisionView state={provision} width={width} />
+    </Box>
+  );
+}
+
 export function Screen({ state, width, utc = false, maxRows = 8 }: { state: UiState; width: number; utc?: boolean; maxRows?: number }) {
   const recordingNow = state.device?.recState === 'recording';
   const overlay = state.overlay;
@@ -213,6 +228,9 @@ export function App({
   const [listen, dispatchListen] = useReducer(reduceListen, undefined, initialListenState);
   const listenRef = useRef(listen);
   listenRef.current = listen;
+  const [provision, dispatchProvision] = useReducer(reduceProvision, undefined, initialProvisionState);
+  const provisionRef = useRef(provision);
+  provisionRef.current = provision;
   const libraryRoot = library ?? destination ?? defaultLibraryRoot();
   // The player of the open recording (one at a time), by the recording's key.
   const playerRef = useRef<{ key: string; player: PlayerControl } | null>(null);
@@ -234,6 +252,7 @@ export function App({
     const off = engine.on((event: EngineEvent) => {
       if (!live) return;
       dispatch({ kind: 'event', event });
+      dispatchProvision({ kind: 'event', event });
       // An encrypted copy's loudness comes from its decrypted WAV (none when it is not decrypted).
       const wav = event.type !== 'file.verified' ? null : event.encryption === 'decrypted' ? event.path.replace(/\.age$/i, '.wav') : event.encryption === 'encrypted-only' ? null : event.path;
       if (event.type === 'file.verified' && wav) {
@@ -508,6 +527,26 @@ export function App({
       quit();
       return;
     }
+    if (provisionRef.current.view !== 'closed') {
+      for (const [one, k] of splitKeys(input, key)) {
+        const r = provisionKey(provisionRef.current, one, k);
+        provisionRef.current = r.state;
+        if (r.effect?.kind === 'close') {
+          dispatchProvision({ kind: 'close' });
+          runTask('status'); // the recorder's panel shows its new name and settings
+        } else if (r.effect?.kind === 'run') {
+          dispatchProvision({ kind: 'set', state: r.state });
+          const request = r.effect.request;
+          Promise.resolve()
+            .then(() => engine.provision!({ ...request, port }))
+            .then(
+              () => dispatchProvision({ kind: 'finished' }),
+              (err: unknown) => dispatchProvision({ kind: 'finished', error: errorText(err) }),
+            );
+        } else dispatchProvision({ kind: 'set', state: r.state });
+      }
+      return;
+    }
     if (listenRef.current.view !== 'closed') {
       for (const [one, k] of splitKeys(input, key)) {
         const r = listenKey(listenRef.current, one, k, utc);
@@ -554,6 +593,12 @@ export function App({
       case 'm':
         mark();
         return;
+      case 'p':
+        // Set the recorder up for a family: only while nothing else talks to it.
+        if (!engine.provision) return;
+        if (runningRef.current !== null || markingRef.current) dispatch({ kind: 'notice', notice: busyNotice(runningRef.current ?? 'status') });
+        else dispatchProvision({ kind: 'open' });
+        return;
       case 'd':
         if (runningRef.current !== null && runningRef.current !== 'status') {
           dispatch({ kind: 'notice', notice: busyNotice(runningRef.current) });
@@ -566,6 +611,7 @@ export function App({
     }
   });
 
+  if (provision.view !== 'closed') return <ProvisionScreen state={state} provision={provision} width={width} />;
   if (listen.view !== 'closed') return <ListenScreen listen={listen} width={width} utc={utc} quitting={state.quitting} />;
   return <Screen state={state} width={width} utc={utc} maxRows={maxRows} />;
 }

@@ -13,6 +13,7 @@
 
 import type { EventListener } from '../engine/events.js';
 import type { ExcerptRange, ExcerptResult } from '../engine/export/excerpt.js';
+import type { ProvisionRequestUi } from './provision-state.js';
 
 export interface ExcerptRequest {
   /** The library copy (its .wav or .age file). */
@@ -87,6 +88,12 @@ export interface EnginePort {
    * first, as `recorder verify` does). Rejects, saying why, when it cannot be made.
    */
   excerpt?(request: ExcerptRequest): Promise<ExcerptResult>;
+  /**
+   * Optional: sets the recorder up for a family (`recorder provision`, issue 16), reporting each
+   * step as provision.step events and the end as provision.done. Rejects, after an `error` event
+   * saying why, when a step fails or the recorder is refused.
+   */
+  provision?(request: ProvisionRequestUi & { port?: string }): Promise<unknown>;
   /** Stops whatever is running and closes the port. Safe to call more than once. */
   stop(): Promise<void> | void;
 }

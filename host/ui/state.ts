@@ -447,8 +447,11 @@ function onEvent(state: UiState, e: EngineEvent): UiState {
         connection: 'connected',
         notice: { tone: 'info', title: 'The recorder is back.', action: 'Carrying on where it left off.' },
       };
+    // provisioning has its own view and state (provision-state.ts)
     case 'link.noise':
     case 'note':
+    case 'provision.step':
+    case 'provision.done':
       return state;
     case 'handback.done':
       return { ...state, notice: { tone: 'info', title: e.message, action: 'Keep the wipe certificate with the hand-back papers.' } };

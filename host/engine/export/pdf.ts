@@ -19,7 +19,8 @@ export function winAnsi(s: string): string {
   return s.replace(/[^\x20-\x7e\xa0-\xff\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u2022\u20ac]/g, '?');
 }
 
-class Layout {
+/** A4 pages of wrapped text, headings, bullets, boxes and tables (the report's, and the provisioning hand-out's). */
+export class Layout {
   page!: PDFPage;
   y = 0;
   constructor(
@@ -81,13 +82,13 @@ class Layout {
     this.page.drawLine({ start: { x: MARGIN, y: this.y }, end: { x: MARGIN + this.width, y: this.y }, thickness: 1.2, color: INK });
     this.y -= size * 0.5;
   }
-  bullets(items: string[]): void {
+  bullets(items: string[], size = BODY): void {
     for (const i of items) {
       const before = this.y;
-      this.text(i, { indent: 14, gap: 4 });
+      this.text(i, { indent: 14, gap: 4, size });
       const page = this.page;
       // the bullet beside the first line (on the page the item started on, when it fits there)
-      if (this.y < before) page.drawCircle({ x: MARGIN + 4, y: Math.min(before, A4.height - MARGIN) - BODY * 1.35 + BODY * 0.6, size: 2, color: INK });
+      if (this.y < before) page.drawCircle({ x: MARGIN + 4, y: Math.min(before, A4.height - MARGIN) - size * 1.35 + size * 0.6, size: 2, color: INK });
     }
   }
   box(text: string, good: boolean): void {
@@ -156,16 +157,21 @@ class Layout {
   }
 }
 
-export async function reportPdf(m: ReportModel): Promise<Buffer> {
+/** A new A4 document with the app's metadata and the standard fonts, laid out from its first page. */
+export async function newPdf(title: string, appVersion: string): Promise<{ doc: PDFDocument; L: Layout; fonts: Layout['fonts'] }> {
   const doc = await PDFDocument.create();
-  doc.setTitle(winAnsi(m.title));
-  doc.setCreator(`evidence recorder app ${m.appVersion}`);
+  doc.setTitle(winAnsi(title));
+  doc.setCreator(`evidence recorder app ${appVersion}`);
   doc.setProducer('pdf-lib');
-  // Fixed dates: the same bundle gives the same bytes apart from what it says.
+  // Fixed dates: the same input gives the same bytes apart from what it says.
   doc.setCreationDate(new Date(0));
   doc.setModificationDate(new Date(0));
   const fonts = { regular: await doc.embedFont(StandardFonts.Helvetica), bold: await doc.embedFont(StandardFonts.HelveticaBold), mono: await doc.embedFont(StandardFonts.Courier) };
-  const L = new Layout(doc, fonts);
+  return { doc, L: new Layout(doc, fonts), fonts };
+}
+
+export async function reportPdf(m: ReportModel): Promise<Buffer> {
+  const { doc, L, fonts } = await newPdf(m.title, m.appVersion);
   L.text(m.title, { font: fonts.bold, size: 20, gap: 6 });
   L.text(`This report was made on ${m.madeAt} by the evidence recorder app (version ${m.appVersion}), from the files in this bundle.`, { gap: 10 });
   for (const r of m.recordings) L.box(`${r.title}. ${r.summary}`, r.verdict === 'verified');

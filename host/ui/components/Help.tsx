@@ -15,7 +15,8 @@ export const KEYS: readonly { key: string; what: string }[] = [
   { key: 'l', what: 'Listen to your library: every recording, its markers and notes.' },
   { key: 'm', what: 'Mark this moment while the recorder records (its button does too).' },
   { key: 'd', what: 'Delete recordings (only ones with a verified copy). Asks first.' },
-  { key: 'h or ?', what: 'Show or hide this help.' },
+  { key: 'p', what: 'Set this recorder up for a family: loan, key, settings, hand-out.' },
+  { key: 'h or ?', what: 'Show or hide this help. Esc also hides it.' },
   { key: 'q', what: 'Quit. Ctrl-C also quits. Stopping in the middle of a copy is safe.' },
 ];
 
@@ -39,7 +40,6 @@ export function Help({ width = 80 }: HelpProps) {
         Copying never changes or deletes anything on the recorder. A copy is verified only when its
         fingerprint (SHA-256) matches the recorder's own.
       </Text>
-      <Text dimColor>Press h, ? or Esc to close this help.</Text>
     </Box>
   );
 }
