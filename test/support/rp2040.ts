@@ -85,6 +85,9 @@ export class Board {
   dimGlows = 0;
   instructions = 0;
   sleptNs = 0;
+  /** PC sampling (a profile): when set, the PC of every `profileEvery`-th instruction is counted. */
+  profile: Map<number, number> | null = null;
+  profileEvery = 61;
   readonly bootrom: SyntheticBootrom | null;
   readonly rosc: RoscModel;
   /** What stopped the emulation with an error (a synthetic-ROM check, an emulator exception). */
@@ -258,6 +261,7 @@ export class Board {
         this.sleptNs += step;
         clock.tick(step);
       } else {
+        if (this.profile && n % this.profileEvery === 0) this.profile.set(core.PC, (this.profile.get(core.PC) ?? 0) + 1);
         const cycles = core.executeInstruction();
         clock.tick(cycles * this.cycleNanos);
         n++;
