@@ -57,6 +57,7 @@ export async function stallTrial(rate: number, stallMs: number, seconds = 13, ev
     const before = Number((await b.ok('INFO')).overrunsTotal);
     card.stallEvery = Math.round((everyS * rate * 2) / 512);
     card.stallNs = stallMs * 1e6;
+    card.stallLimit = maxStalls;
     const wall0 = Date.now();
     const emu0 = b.nowMs;
     await b.ok('RECORD', { action: RECORD_ACTION.START }, 30_000);
@@ -64,7 +65,6 @@ export async function stallTrial(rate: number, stallMs: number, seconds = 13, ev
     while (Number(info.currentSamples) < seconds * rate) {
       await b.sleep(1000);
       info = await b.ok('INFO', {}, 30_000);
-      if (card.stalls >= maxStalls) card.stallNs = 0; // the next would come seconds of audio later
     }
     card.stallNs = 0;
     await b.ok('RECORD', { action: RECORD_ACTION.STOP }, 60_000);

@@ -69,6 +69,8 @@ export class SdCardSpi {
   stallNs = 0;
   stallEvery = 1;
   stallBlockMaxNs = 250e6;
+  /** No stall begins once this many have. */
+  stallLimit = Infinity;
   /** Stalls begun so far. */
   stalls = 0;
   private stallOwedNs = 0;
@@ -295,7 +297,7 @@ export class SdCardSpi {
       this.image.set(this.wbuf.subarray(0, BLK), this.cur * BLK);
       this.cur++;
       this.stats.blocksWritten++;
-      if (this.stallNs > 0 && this.stallEvery > 0 && this.stats.blocksWritten % this.stallEvery === 0) {
+      if (this.stallNs > 0 && this.stallEvery > 0 && this.stats.blocksWritten % this.stallEvery === 0 && this.stalls < this.stallLimit) {
         this.stallOwedNs += this.stallNs;
         this.stalls++;
       }
