@@ -3,7 +3,7 @@
 // printed and written to bench/results/<date>.json and bench/results/latest.md (the table that
 // docs/benchmarks.md quotes). Not part of `npm test`.
 //
-//   node bench/run.mjs [--only paced,link,unpaced,startup,resume,stall,verify,sweep,retransmit,crypto,evidence,encrypted] [--reps N] [--compare DIR [--compare-label NAME]]
+//   node bench/run.mjs [--only paced,link,unpaced,startup,resume,stall,verify,sweep,retransmit,crypto,evidence,encrypted,rp2040stall,rp2040sync] [--reps N] [--compare DIR [--compare-label NAME]]
 //
 // --compare DIR: another checkout of the project with its app built (DIR/dist), e.g. the commit
 // before a change; the link, unpaced and startup groups then run it too, interleaved with this
@@ -17,7 +17,10 @@
 // both images with signing linked (firmware/build-qemu-signing, firmware/build-rp2040-signing) and
 // each port's other fixed-base multiplication (firmware/build-rp2040-compact, firmware/build-qemu-table).
 // The encrypted group (bench/encrypted-sync.mjs) syncs an encrypted and a plain recording (issue 13).
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+// The rp2040stall and rp2040sync groups (bench/rp2040-device.ts, issue 17) run the RP2040 image of
+// firmware/build-rp2040 on rp2040js: card stalls while recording with everything on, and the
+// cycles the device spends per byte it serves.
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { measureEncryptedSync } from './encrypted-sync.mjs';
@@ -29,7 +32,7 @@ const arg = (n, d) => {
   const i = argv.indexOf(`--${n}`);
   return i >= 0 ? argv[i + 1] : d;
 };
-const ONLY = arg('only', 'paced,link,unpaced,startup,resume,stall,verify,sweep,retransmit,crypto,evidence,encrypted').split(',');
+const ONLY = arg('only', 'paced,link,unpaced,startup,resume,stall,verify,sweep,retransmit,crypto,evidence,encrypted,rp2040stall,rp2040sync').split(',');
 const REPS = Number(arg('reps', '3'));
 const COMPARE_DIR = arg('compare', null);
 /** How the compared build is named in the results (never its path): --compare-label, or its folder's name. */
@@ -63,9 +66,9 @@ const fmt = (x, d = 3) => (x === null || x === undefined ? 'n/a' : Number(x).toF
 const pct = (s) => (s.spread === null ? '' : `n=${s.n}, spread ${(100 * s.spread).toFixed(1)}% (min ${fmt(s.min)}, max ${fmt(s.max)})`);
 
 // ---- setup --------------------------------------------------------------------------------------
-// The simulator and the relay serve every group but crypto and evidence (firmware builds on
-// rp2040js and QEMU).
-const needSim = ONLY.some((g) => g !== 'crypto' && g !== 'evidence');
+// The simulator and the relay serve every group but crypto, evidence and the rp2040 ones (firmware
+// builds on rp2040js and QEMU).
+const needSim = ONLY.some((g) => !['crypto', 'evidence', 'rp2040stall', 'rp2040sync'].includes(g));
 if (needSim) console.log('building the release simulator (firmware/build-bench) ...');
 const SIM = needSim ? L.buildSim('build-bench') : null;
 const SIM8K = on('sweep') ? (console.log('building the 8 KiB-frame simulator (firmware/build-bench-8k) ...'), L.buildSim('build-bench-8k', '-DREC_SERVER_MAX_PAYLOAD=8192')) : null;
@@ -501,6 +504,50 @@ if (on('evidence')) await measureEvidence(row);
 
 // ---- encrypted: sync goodput of an encrypted recording against a plain one (bench/encrypted-sync.mjs) ----
 if (on('encrypted')) await measureEncryptedSync({ sim: SIM, reps: REPS, links: LINKS, h: { withSim, withRelay, syncCli, headStart, row } });
+
+// ---- rp2040stall / rp2040sync: the RP2040 image's own figures on rp2040js (bench/rp2040-device.ts) ----
+if (on('rp2040stall') || on('rp2040sync')) {
+  console.log('\n[rp2040] building the RP2040 firmware (firmware/build-rp2040) ...');
+  const fw = join(L.ROOT, 'firmware');
+  L.run('cmake', ['-S', join(fw, 'ports', 'rp2040'), '-B', join(fw, 'build-rp2040'), `-DCMAKE_TOOLCHAIN_FILE=${join(fw, 'cmake', 'arm-none-eabi-m0plus.cmake')}`]);
+  L.run('cmake', ['--build', join(fw, 'build-rp2040'), '-j', '2']);
+  const size = JSON.parse(readFileSync(join(fw, 'build-rp2040', 'size.json'), 'utf8'));
+  // TypeScript (as the board harness it uses): loaded through vite, which vitest brings.
+  const { runnerImport } = await import('vite');
+  const { module: dev } = await runnerImport(join(L.BENCH, 'rp2040-device.ts'));
+  if (on('rp2040stall')) {
+    const cmd = 'npm run bench -- --only rp2040stall';
+    const ring = 98304; // REC_AUDIO_RING_BYTES of firmware/ports/rp2040/CMakeLists.txt
+    row({ goal: 'issue 17', what: `RP2040 image: static RAM (audio ring ${ring / 1024} KiB)`, value: `${size.ram} B of ${size.budget.ram / 1024} KiB budget (264 KB on the chip)`, cmd });
+    // The emulator is exact: repeats give the same answer, so one trial per stall length.
+    for (const rate of [48000, 16000]) {
+      const t = await dev.stallTrial(rate, 1000);
+      row({ goal: 'issue 17', what: `RP2040 on rp2040js, ${rate / 1000} kHz, encrypted and signed: samples lost to ${t.stalls} card stalls of 1000 ms (one per 6 s of audio; ring theory ${Math.round((1000 * ring) / (2 * rate))} ms)`, value: `${t.overruns}`, goal_value: '0', noise: `deterministic (emulated); ${t.emulatedS.toFixed(1)} s emulated in ${t.wallS.toFixed(0)} s`, cmd });
+    }
+    // One stall alone: the ring's capacity, apart from how fast the backlog of the last one drains.
+    const one = await dev.stallTrial(48000, 1000, 8, 3, 1);
+    row({ goal: 'issue 17', what: `RP2040 on rp2040js, 48 kHz, encrypted and signed: samples lost to ${one.stalls} card stall of 1000 ms alone`, value: `${one.overruns}`, goal_value: '0', noise: `deterministic (emulated); ${one.emulatedS.toFixed(1)} s emulated in ${one.wallS.toFixed(0)} s`, cmd });
+  }
+  if (on('rp2040sync')) {
+    const cmd = 'npm run bench -- --only rp2040sync';
+    const r = await dev.syncRate();
+    // At 125 MHz the SPI runs at clk_peri / 6 (20.8 MHz: the fastest of its even divisors under the card's 25 MHz).
+    const spi125 = 125e6 / 6;
+    row({ goal: 'issue 17', what: `RP2040 on rp2040js: cycles per byte served by READ (${(r.bytes / 1e6).toFixed(2)} MB, 8 in flight; SD over SPI, CRC, COBS, framing, USB CDC)`, value: `${r.cyclesPerByte.toFixed(1)} cycles/B (${r.instructionsPerByte.toFixed(1)} instructions/B), ${r.spiBytesPerByte.toFixed(3)} SPI bytes/B`, noise: 'deterministic (emulated); SPI wire time added, not emulated', cmd });
+    row({ goal: 'issue 17', what: `RP2040 sync rate it could sustain at ${(r.clkHz / 1e6).toFixed(0)} MHz (SPI ${(r.spiHz / 1e6).toFixed(1)} MHz) / at 125 MHz (SPI ${(spi125 / 1e6).toFixed(1)} MHz), SPI wire time added to every cycle`, value: `${(r.rateAt(r.clkHz, r.spiHz) / 1e6).toFixed(3)} MB/s / ${(r.rateAt(125e6, spi125) / 1e6).toFixed(3)} MB/s`, goal_value: '>= 1.0 MB/s at 125 MHz', cmd });
+    // On the chip the SPI loop's own cycles run while the FIFO shifts: count max(loop, wire) for them.
+    const loop = r.profile.find((p) => p.fn === 'port_spi_transfer')?.share ?? 0;
+    const overlapped = (hz, spi) => 1 / ((r.cyclesPerByte * (1 - loop)) / hz + Math.max((r.cyclesPerByte * loop) / hz, (r.spiBytesPerByte * 8) / spi));
+    row({ goal: 'issue 17', what: `the same with the SPI loop (${(100 * loop).toFixed(1)}% of the PC samples) overlapping the wire`, value: `${(overlapped(r.clkHz, r.spiHz) / 1e6).toFixed(3)} MB/s / ${(overlapped(125e6, spi125) / 1e6).toFixed(3)} MB/s`, goal_value: '>= 1.0 MB/s at 125 MHz', cmd });
+    for (const rate of [16000, 48000]) {
+      const bytes = 2 * 3600 * rate * 2;
+      const s = (f, hz, spi) => bytes / Math.min(f(hz, spi), USB) / 60;
+      row({ goal: 'issue 17', what: `two-hour meeting at ${rate / 1000} kHz (${(bytes / 1e6).toFixed(0)} MB): sync time at ${(r.clkHz / 1e6).toFixed(0)} MHz / 125 MHz (the device or USB FS's 1 MB/s, the slower; SPI added / overlapped)`, value: `${s(r.rateAt, r.clkHz, r.spiHz).toFixed(1)} / ${s(overlapped, r.clkHz, r.spiHz).toFixed(1)} min; ${s(r.rateAt, 125e6, spi125).toFixed(1)} / ${s(overlapped, 125e6, spi125).toFixed(1)} min`, cmd });
+    }
+    results.notes.push({ rp2040SyncProfile: r.profile.slice(0, 30) });
+    console.log('  PC samples by function (share):\n' + r.profile.slice(0, 30).map((p) => `    ${(100 * p.share).toFixed(1)}% ${p.fn}`).join('\n'));
+  }
+}
 
 // ---- output -----------------------------------------------------------------------------------
 mkdirSync(outDir, { recursive: true });

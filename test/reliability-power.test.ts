@@ -6,7 +6,7 @@
  * checks its report. The long campaign is the same script with a larger --cuts. A second run
  * records encrypted (--encrypted, 80 cuts): every .AGE must decrypt with the stock age, and every
  * recording with audio, recovered ones included, must be signed by the recorder and verify in the
- * library its final syncs make.
+ * library its final syncs make. A third run cuts while recording with 1 s card stalls (--stall-ms).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -89,6 +89,24 @@ describe('power-cut campaign', () => {
     expect(report.journalGaps.unexplained).toEqual([]);
     expect(readFileSync(join(out, 'power-campaign.md'), 'utf8')).toMatch(/power cuts, 0 failure/);
   }, 360_000);
+
+  it('loses at most a second after 1 s card stalls: 12 cuts while recording, a stall every 40 card writes (issue 17)', async () => {
+    // The backlog a stall leaves is written at card speed; on time alone the sizes were patched
+    // too late for it (this seed lost 1.664 s at its 9th cut before the recorder also patched per
+    // 750 ms of written audio).
+    const out = tempDir('rec-power-stall-report-');
+    const r = await run(['--cuts', '12', '--seed', '7', '--speed', '10', '--mix', 'recording=1', '--recovery-cuts', '0', '--stall-every', '40', '--stall-ms', '1000', '--out', out, '--quiet'], 200_000);
+    const reportPath = join(out, 'power-campaign.json');
+    expect(existsSync(reportPath), r.out.slice(-3000)).toBe(true);
+    const report = JSON.parse(readFileSync(reportPath, 'utf8')) as Report;
+    console.log(`power-campaign --stall-ms 1000: ${JSON.stringify({ cuts: report.cuts, worstLossSeconds: report.worstLossSeconds, recovered: report.recovered })}`);
+    expect(report.failures, JSON.stringify(report.failures, null, 1)).toEqual([]);
+    expect(r.code, r.out.slice(-3000)).toBe(0);
+    expect(report.cuts).toBeGreaterThanOrEqual(12);
+    expect(report.recovered).toBeGreaterThan(6);
+    expect(report.worstLossSeconds).not.toBeNull();
+    expect(report.worstLossSeconds!).toBeLessThanOrEqual(1 + 256 / 16000);
+  }, 240_000);
 
   it('survives 80 power cuts while recording encrypted and wiping (every .AGE decrypted by the stock age, no hold file left, recovered recordings signed, no file key or recipient left by a wipe)', async () => {
     requireTool('age', 'age');

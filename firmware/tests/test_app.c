@@ -184,8 +184,10 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Feeds `ms` of ramp audio at `rate`, advancing the fake clock and polling as an ISR would. */
-static void record_ms(uint32_t rate, uint32_t ms)
+/* Feeds `ms` of ramp audio at `rate`, advancing the fake clock, and polls after every block when
+ * `poll` (the main loop running); without, the main loop is held up (a card stall) while the
+ * microphone's interrupt goes on filling the ring. */
+static void feed_mic(uint32_t rate, uint32_t ms, bool poll)
 {
     int16_t block[256];
     uint64_t samples = (uint64_t)rate * ms / 1000u;
@@ -195,9 +197,15 @@ static void record_ms(uint32_t rate, uint32_t ms)
         for (uint32_t i = 0; i < n; i++) block[i] = (int16_t)(uint16_t)(g_ramp++ & 0xffffu);
         if (!port_fake_mic_push(block, n)) return; /* stopped (card full, battery) */
         port_fake_advance_ns((uint64_t)n * 1000000000ull / rate);
-        rec_app_poll();
+        if (poll) rec_app_poll();
         done += n;
     }
+}
+
+/* Feeds `ms` of ramp audio at `rate`, advancing the fake clock and polling as an ISR would. */
+static void record_ms(uint32_t rate, uint32_t ms)
+{
+    feed_mic(rate, ms, true);
 }
 
 static void press(void)
@@ -1254,6 +1262,102 @@ static void test_power_cut_recovers_recording(void **state)
     start_or_stop();
     assert_int_equal(list_all(e, 4), 2);
     assert_int_equal(e[1].number, 2);
+}
+
+/* A card whose write call number `stall_at` (counted from arming) first stalls for `stall_ms`, the
+ * microphone going on meanwhile; the power is then cut at the `cut_at_patch`-th size patch after
+ * the stall (its header write), when the most audio is on the card unpatched. */
+typedef struct {
+    rec_bd_t bd;
+    uint32_t rate, stall_at, stall_ms, cut_at_patch;
+    uint32_t writes, patches_after_stall;
+    bool cut;
+    uint32_t cut_samples; /* audio on the card (what INFO reports) when the power went */
+} stall_card_t;
+static stall_card_t g_stall;
+
+static int stalling_write(void *ctx, uint32_t lba, const void *buf, uint32_t count)
+{
+    const rec_recording_state_t *c = &rec_device()->cur;
+    g_stall.writes++;
+    if (g_stall.writes == g_stall.stall_at) {
+        feed_mic(g_stall.rate, g_stall.stall_ms, false);
+    } else if (g_stall.writes > g_stall.stall_at && !g_stall.cut && lba == c->base_lba &&
+               ++g_stall.patches_after_stall == g_stall.cut_at_patch) {
+        g_stall.cut = true;
+        g_stall.cut_samples = c->data_bytes / 2u;
+        rec_bd_ram_cut_after(&g_ram, 0, false);
+    }
+    return g_ram.bd.write(ctx, lba, buf, count);
+}
+
+/* Issue 17: after a long card stall the backlog goes to the card at card speed. The sizes must be
+ * patched before more than REC_PATCH_AUDIO_MS of it is written, or a power cut loses more than a
+ * second of what INFO reported on the card (patching on time alone lost up to the stall plus the
+ * patch interval when the stall hit a patch). Every write call of a patch period stalls in turn. */
+static void stall_then_cut(uint32_t rate, uint32_t stall_ms)
+{
+    rec_bd_ram_free(&g_ram);
+    card_new(34);
+    boot();
+    hello();
+    if (rate != 16000) {
+        uint8_t s[RP_SETTINGS_REQ_SIZE] = { 0 };
+        s[RP_SETTINGS_REQ_OFF_SET_MASK] = RP_SETTINGS_MASK_SAMPLE_RATE;
+        rec_put_u32(s + RP_SETTINGS_REQ_OFF_SAMPLE_RATE, rate);
+        expect_ok(request(RP_CMD_SETTINGS, s, sizeof s));
+    }
+    size_t size = rec_bd_ram_size(&g_ram);
+    static uint8_t *baseline; /* static: a failed assertion longjmps past any free() */
+    free(baseline);
+    baseline = malloc(size);
+    assert_non_null(baseline);
+    memcpy(baseline, g_ram.data, size);
+    g_stall.bd = g_ram.bd;
+    g_stall.bd.write = stalling_write;
+    uint32_t worst_ms = 0, cuts = 0;
+    /* About 50 write calls per 750 ms at 16 kHz (one block per poll, and the patches'). */
+    for (uint32_t stall_at = 1; stall_at <= 60; stall_at++) {
+        for (uint32_t cut_at_patch = 1; cut_at_patch <= 2; cut_at_patch++) {
+            rec_bd_ram_restore(&g_ram, baseline);
+            rec_bd_ram_power_on(&g_ram);
+            port_fake_set_card(&g_stall.bd, 0);
+            host_reset();
+            (void)rec_app_init();
+            for (int i = 0; i < 10; i++) rec_app_poll();
+            g_ramp = 0;
+            start_or_stop();
+            record_ms(rate, 500);
+            g_stall = (stall_card_t){ .bd = g_stall.bd, .rate = rate, .stall_at = stall_at, .stall_ms = stall_ms, .cut_at_patch = cut_at_patch };
+            record_ms(rate, 4000);
+            if (!g_stall.cut) fail_msg("stall at write %u: no size patch %u after it", stall_at, cut_at_patch);
+            rec_bd_ram_power_on(&g_ram);
+            g_ram.cut_armed = false;
+            g_stall.stall_at = UINT32_MAX;
+            port_fake_mic_start_result(0);
+            boot();
+            entry_t e[2];
+            assert_int_equal(list_all(e, 2), 1);
+            assert_int_equal(e[0].stop_reason, RP_STOP_POWER_LOSS);
+            check_recording(&e[0], 0);
+            const uint32_t lost = g_stall.cut_samples > e[0].samples ? g_stall.cut_samples - e[0].samples : 0;
+            const uint32_t lost_ms = (uint32_t)((uint64_t)lost * 1000u / rate);
+            if (lost_ms > worst_ms) worst_ms = lost_ms;
+            if (lost > rate)
+                fail_msg("%u ms stall at write %u, cut at patch %u after it: %u ms lost of what was on the card", stall_ms, stall_at,
+                         cut_at_patch, lost_ms);
+            cuts++;
+        }
+    }
+    print_message("%u Hz, %u ms stall: %u cuts, worst loss %u ms\n", rate, stall_ms, cuts, worst_ms);
+    free(baseline);
+    baseline = NULL;
+}
+
+static void test_stall_then_power_cut_loses_at_most_a_second(void **state)
+{
+    (void)state;
+    stall_then_cut(16000, 1000);
 }
 
 static void test_card_full_stops_and_finalises(void **state)
@@ -3035,6 +3139,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_format_needs_confirmation_and_keeps_numbering, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_gets_errors_not_crashes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_recovers_recording, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stall_then_power_cut_loses_at_most_a_second, setup, teardown),
         cmocka_unit_test_setup_teardown(test_card_full_stops_and_finalises, setup, teardown),
         cmocka_unit_test_setup_teardown(test_low_battery_stops_and_finalises, setup, teardown),
         cmocka_unit_test_setup_teardown(test_card_removed_while_recording_is_recovered_on_insert, setup, teardown),

@@ -903,6 +903,34 @@ static void test_random_roundtrip(void **state)
     }
 }
 
+/* The frame encoder's COBS stream (runs of non-zero bytes copied whole) gives the bytes of the
+ * plain encoder over header, payload and CRC, and refuses every buffer a byte short of them. */
+static void test_frame_encode_equals_plain_cobs(void **state)
+{
+    (void)state;
+    static uint8_t payload[RP_ABSOLUTE_MAX_PAYLOAD];
+    static uint8_t raw[RP_HEADER_SIZE + RP_ABSOLUTE_MAX_PAYLOAD + RP_CRC_SIZE];
+    static uint8_t wire[REC_FRAME_WIRE_MAX(RP_ABSOLUTE_MAX_PAYLOAD)];
+    static uint8_t want[REC_FRAME_WIRE_MAX(RP_ABSOLUTE_MAX_PAYLOAD)];
+    for (int iter = 0; iter < 400; iter++) {
+        /* Lengths around COBS's 254-byte blocks, and long runs without a zero. */
+        uint16_t len = (uint16_t)(iter < 40 ? 230u + (unsigned)iter : iter == 40 ? RP_ABSOLUTE_MAX_PAYLOAD : rnd() % 1200u);
+        unsigned zero_pct = iter % 3 == 0 ? 0 : rnd() % 100;
+        for (size_t i = 0; i < len; i++) payload[i] = (rnd() % 100 < zero_pct) ? 0 : (uint8_t)(1 + rnd() % 255);
+        rec_frame_t f = { .kind = (uint8_t)(rnd() % 4), .seq = (uint16_t)rnd(), .command = (uint16_t)(rnd() % 0x50), .length = len, .payload = payload };
+        size_t wn, rn, cn;
+        assert_int_equal(rec_frame_encode(&f, wire, sizeof wire, &wn), REC_OK);
+        /* The frame's raw bytes: the header and CRC as the encoder made them, under the COBS. */
+        assert_int_equal(rec_cobs_decode(wire, wn - 1, raw, sizeof raw, &rn), REC_OK);
+        assert_int_equal(rn, RP_HEADER_SIZE + len + RP_CRC_SIZE);
+        if (len) assert_memory_equal(raw + RP_HEADER_SIZE, payload, len);
+        assert_int_equal(rec_cobs_encode(raw, rn, want, sizeof want, &cn), REC_OK);
+        assert_int_equal(wn, cn + 1);
+        assert_memory_equal(wire, want, cn);
+        for (size_t cap = wn - 1; cap + 8 >= wn && cap > 0; cap--) assert_int_equal(rec_frame_encode(&f, wire, cap, &rn), REC_E_RANGE);
+    }
+}
+
 static void test_parse_order(void **state)
 {
     (void)state;
@@ -931,6 +959,7 @@ int main(void)
         cmocka_unit_test(test_cobs_vectors),
         cmocka_unit_test(test_cobs_malformed),
         cmocka_unit_test(test_cobs_random_roundtrip),
+        cmocka_unit_test(test_frame_encode_equals_plain_cobs),
         cmocka_unit_test(test_messages),
         cmocka_unit_test(test_frames_build),
         cmocka_unit_test(test_frames_parse),

@@ -85,6 +85,11 @@ export class Board {
   dimGlows = 0;
   instructions = 0;
   sleptNs = 0;
+  /** PC sampling (a profile): when set, the PC of every `profileEvery`-th instruction is counted. */
+  profile: Map<number, number> | null = null;
+  profileEvery = 61;
+  /** Wall-clock limit of every wait (a benchmark on a loaded machine may need more). */
+  wallLimitMs = 120_000;
   readonly bootrom: SyntheticBootrom | null;
   readonly rosc: RoscModel;
   /** What stopped the emulation with an error (a synthetic-ROM check, an emulator exception). */
@@ -258,6 +263,7 @@ export class Board {
         this.sleptNs += step;
         clock.tick(step);
       } else {
+        if (this.profile && n % this.profileEvery === 0) this.profile.set(core.PC, (this.profile.get(core.PC) ?? 0) + 1);
         const cycles = core.executeInstruction();
         clock.tick(cycles * this.cycleNanos);
         n++;
@@ -291,7 +297,7 @@ export class Board {
   }
 
   /** Waits (running the emulator in the background) until pred() holds; limits in emulated and wall time. */
-  async until(what: string, pred: () => boolean, emulatedMs = 10_000, wallMs = 120_000): Promise<void> {
+  async until(what: string, pred: () => boolean, emulatedMs = 10_000, wallMs = this.wallLimitMs): Promise<void> {
     this.start();
     const endEmu = this.nowMs + emulatedMs;
     const endWall = Date.now() + wallMs;

@@ -10,7 +10,7 @@
  * erase command class and CMD32/33/38 are illegal). Command CRC7 is checked for
  * CMD0/CMD8 and, once CMD59 turned it on, for everything, as is the CRC16 of written blocks.
  * Data tokens 0xFE/0xFC/0xFD, data responses 0x05/0x0B/0x0D, busy after writes (a number of
- * bytes, plus an optional stall in emulated time), removal (the card stops answering).
+ * bytes, plus optional stalls in emulated time: `stallNs`, `stallEvery`), removal (the card stops answering).
  */
 const BLK = 512;
 
@@ -50,6 +50,8 @@ export interface SdStats {
   blocksErased: number;
   crcErrors: number;
   protocolErrors: number;
+  /** Bytes clocked over SPI (each way), selected or not. */
+  spiBytes: number;
 }
 
 export class SdCardSpi {
@@ -58,13 +60,25 @@ export class SdCardSpi {
   removed = false;
   /** Busy bytes after each written block. */
   busyBytes = 16;
-  /** Extra busy time (emulated ns) after each written block, e.g. to model card stalls. */
+  /**
+   * Card stalls: after every `stallEvery`-th written block the card owes `stallNs` (emulated) of
+   * extra busy time, paid over the blocks that follow at most `stallBlockMaxNs` each: a card's
+   * busy after one block is bounded (the driver gives up at 500 ms, the SD spec's limit for
+   * SDHC), so a long stall is a run of long busies. Default: every block, nothing owed.
+   */
   stallNs = 0;
+  stallEvery = 1;
+  stallBlockMaxNs = 250e6;
+  /** No stall begins once this many have. */
+  stallLimit = Infinity;
+  /** Stalls begun so far. */
+  stalls = 0;
+  private stallOwedNs = 0;
   /** Returns the emulated time in ns (for stalls). */
   now: () => number = () => 0;
   /** The card has the erase command class (CSD CCC class 5). */
   eraseSupported = true;
-  readonly stats: SdStats = { commands: 0, blocksRead: 0, blocksWritten: 0, blocksErased: 0, crcErrors: 0, protocolErrors: 0 };
+  readonly stats: SdStats = { commands: 0, blocksRead: 0, blocksWritten: 0, blocksErased: 0, crcErrors: 0, protocolErrors: 0, spiBytes: 0 };
   private eraseStart = -1;
   private eraseEnd = -1;
 
@@ -103,6 +117,7 @@ export class SdCardSpi {
     this.outPos = 0;
     this.busy = 0;
     this.busyUntil = 0;
+    this.stallOwedNs = 0;
   }
 
   private push(...b: number[]) {
@@ -282,6 +297,10 @@ export class SdCardSpi {
       this.image.set(this.wbuf.subarray(0, BLK), this.cur * BLK);
       this.cur++;
       this.stats.blocksWritten++;
+      if (this.stallNs > 0 && this.stallEvery > 0 && this.stats.blocksWritten % this.stallEvery === 0 && this.stalls < this.stallLimit) {
+        this.stallOwedNs += this.stallNs;
+        this.stalls++;
+      }
       resp = 0x05;
     }
     this.push(0xe0 | resp);
@@ -291,7 +310,9 @@ export class SdCardSpi {
 
   private startBusy() {
     this.busy = Math.max(1, this.busyBytes);
-    this.busyUntil = this.stallNs > 0 ? this.now() + this.stallNs : 0;
+    const stall = Math.min(this.stallOwedNs, this.stallBlockMaxNs);
+    this.stallOwedNs -= stall;
+    this.busyUntil = stall > 0 ? this.now() + stall : 0;
   }
 
   private isBusy(): boolean {
@@ -303,6 +324,7 @@ export class SdCardSpi {
 
   /** One byte each way: mosi from the host, the return value is what the card drives. */
   exchange(mosi: number): number {
+    this.stats.spiBytes++;
     if (this.removed) return 0xff;
     let out = 0xff;
     if (this.outPos < this.out.length) {

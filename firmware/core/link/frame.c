@@ -42,6 +42,18 @@ static void cs_begin(cobs_stream_t *c, uint8_t *out, size_t cap)
     c->overflow = cap < 1;
 }
 
+/* A block holds 254 data bytes at most: its code goes in, and the next block's code byte is kept. */
+static void cs_end_full_block(cobs_stream_t *c)
+{
+    if (c->o >= c->cap) {
+        c->overflow = true;
+        return;
+    }
+    c->out[c->code_at] = c->code;
+    c->code_at = c->o++;
+    c->code = 1;
+}
+
 static void cs_put(cobs_stream_t *c, uint8_t b)
 {
     if (c->overflow) return;
@@ -56,20 +68,34 @@ static void cs_put(cobs_stream_t *c, uint8_t b)
         return;
     }
     c->out[c->o++] = b;
-    if (++c->code == 0xFF) {
-        if (c->o >= c->cap) {
-            c->overflow = true;
-            return;
-        }
-        c->out[c->code_at] = c->code;
-        c->code_at = c->o++;
-        c->code = 1;
-    }
+    if (++c->code == 0xFF) cs_end_full_block(c);
 }
 
+/* Runs of non-zero bytes are copied in one loop, the rest goes through cs_put: the same output.
+ * Byte by byte this was a quarter of the RP2040's cycles per byte served (issue 17). */
 static void cs_put_all(cobs_stream_t *c, const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n && !c->overflow; i++) cs_put(c, p[i]);
+    while (n > 0 && !c->overflow) {
+        size_t max = 0xFFu - c->code; /* data bytes left in this COBS block */
+        if (max > n) max = n;
+        if (max > c->cap - c->o) max = c->cap - c->o;
+        uint8_t *dst = c->out + c->o;
+        size_t k = 0;
+        while (k < max && p[k] != 0) {
+            dst[k] = p[k];
+            k++;
+        }
+        if (k == 0) {
+            cs_put(c, *p++); /* a zero, a full block or a full buffer */
+            n--;
+            continue;
+        }
+        c->o += k;
+        c->code = (uint8_t)(c->code + k);
+        p += k;
+        n -= k;
+        if (c->code == 0xFF) cs_end_full_block(c);
+    }
 }
 
 int rec_frame_encode(const rec_frame_t *f, uint8_t *out, size_t out_cap, size_t *out_len)

@@ -47,12 +47,15 @@ static int patch_sizes(rec_device_t *d, uint32_t tail_bytes)
     if (REC_ENCRYPTION && c->encrypted) {
         /* The .AGE's size says how far the audio got; its WAV header is final only at stop. */
         c->last_patch_ms = port_uptime_ms();
-        return tail_bytes ? REC_OK : rec_enc_patch(d);
+        const int err = tail_bytes ? REC_OK : rec_enc_patch(d);
+        if (!err) c->patched_bytes = c->data_bytes;
+        return err;
     }
     if (rec_wav_patch(c->header, 0, REC_WAV_HEADER_SIZE, c->data_bytes, tail_bytes) < 0) return REC_E_TOOBIG;
     int err = write_header(d);
     if (!err) err = rec_fat_set_size(&d->store.fs, &c->file, REC_WAV_HEADER_SIZE + c->data_bytes + tail_bytes);
     if (!err) err = rec_fat_file_sync(&d->store.fs, &c->file);
+    if (!err) c->patched_bytes = c->data_bytes;
     c->last_patch_ms = port_uptime_ms();
     return err;
 }
@@ -60,6 +63,14 @@ static int patch_sizes(rec_device_t *d, uint32_t tail_bytes)
 static uint32_t round_down(uint32_t v, uint32_t unit)
 {
     return v - v % unit;
+}
+
+/* Whole blocks that may still be written before the sizes must be patched (REC_PATCH_AUDIO_MS). */
+static uint32_t blocks_before_patch(const rec_recording_state_t *c)
+{
+    const uint32_t budget = round_down((uint32_t)((uint64_t)c->sample_rate * 2u * REC_PATCH_AUDIO_MS / 1000u), REC_BD_BLOCK_SIZE);
+    const uint32_t unpatched = c->data_bytes - c->patched_bytes;
+    return unpatched < budget ? (budget - unpatched) / REC_BD_BLOCK_SIZE : 0;
 }
 
 int rec_recorder_start(rec_device_t *d)
@@ -410,7 +421,14 @@ bool rec_recorder_poll(rec_device_t *d)
     /* Bounded work per poll so the protocol server stays responsive. */
     bool drained = false;
     for (int i = 0; i < 8; i++) {
-        int32_t n = write_blocks(d, REC_WRITE_BURST_BLOCKS);
+        if (blocks_before_patch(c) == 0) {
+            int err = patch_sizes(d, 0);
+            if (err) {
+                abort_recording(d, err);
+                return true;
+            }
+        }
+        int32_t n = write_blocks(d, blocks_before_patch(c));
         if (n < 0) {
             abort_recording(d, (int)n);
             return true;

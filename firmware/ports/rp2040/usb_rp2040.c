@@ -39,8 +39,12 @@ static uint8_t g_pid_out, g_pid_in;
 
 static void dpram_write(uint32_t off, const uint8_t *src, uint32_t n)
 {
-    /* Word writes: the DPRAM is 32 bits wide. */
-    for (uint32_t i = 0; i < n; i += 4) {
+    /* Word writes: the DPRAM is 32 bits wide. Whole words first, without the per-byte bound (the
+     * IN path's cost per byte served, issue 17). */
+    uint32_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        REG32(USBCTRL_DPRAM_BASE + off + i) = (uint32_t)src[i] | (uint32_t)src[i + 1] << 8 | (uint32_t)src[i + 2] << 16 | (uint32_t)src[i + 3] << 24;
+    for (; i < n; i += 4) {
         uint32_t w = 0;
         for (uint32_t k = 0; k < 4 && i + k < n; k++) w |= (uint32_t)src[i + k] << (8 * k);
         REG32(USBCTRL_DPRAM_BASE + off + i) = w;
@@ -106,13 +110,18 @@ static void in_kick(void)
     if (g_cdc.configuration == 0 || g_in_busy || (g_cdc.halted & USB_HALT_IN)) return;
     uint32_t avail = g_tx_head - g_tx_tail;
     if (avail == 0 && !g_in_zlp) return;
-    uint8_t pkt[USB_CDC_BULK_SIZE];
     uint32_t n = avail > USB_CDC_BULK_SIZE ? USB_CDC_BULK_SIZE : avail;
-    for (uint32_t i = 0; i < n; i++) pkt[i] = g_tx[(g_tx_tail + i) & (TX_RING - 1u)];
+    const uint32_t at = g_tx_tail & (TX_RING - 1u);
+    if (at + n <= TX_RING) {
+        dpram_write(BUF_IN, g_tx + at, n); /* straight from the ring (no wrap): the usual case */
+    } else {
+        uint8_t pkt[USB_CDC_BULK_SIZE];
+        for (uint32_t i = 0; i < n; i++) pkt[i] = g_tx[(at + i) & (TX_RING - 1u)];
+        dpram_write(BUF_IN, pkt, n);
+    }
     g_tx_tail += n;
     g_in_zlp = n == USB_CDC_BULK_SIZE;
     g_in_busy = true;
-    if (n) dpram_write(BUF_IN, pkt, n);
     buf_ctrl(USB_DPRAM_BUF_CTRL_IN(2), n | USB_BUF_CTRL_FULL | (g_pid_in ? USB_BUF_CTRL_DATA1 : 0));
     g_pid_in ^= 1u;
 }
@@ -320,7 +329,11 @@ size_t rp2040_usb_write(const uint8_t *buf, size_t len)
     uint32_t s = rp2040_irq_disable();
     uint32_t room = TX_RING - (g_tx_head - g_tx_tail);
     size_t n = len < room ? len : room;
-    for (size_t i = 0; i < n; i++) g_tx[(g_tx_head + i) & (TX_RING - 1u)] = buf[i];
+    /* At most two spans of the ring (memcpy rather than a masked index per byte: issue 17). */
+    const uint32_t at = g_tx_head & (TX_RING - 1u);
+    const size_t first = n < TX_RING - at ? n : TX_RING - at;
+    memcpy(g_tx + at, buf, first);
+    memcpy(g_tx, buf + first, n - first);
     g_tx_head += (uint32_t)n;
     in_kick();
     rp2040_irq_restore(s);

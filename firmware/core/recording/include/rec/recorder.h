@@ -23,6 +23,10 @@
  * measured losses of up to 0.98 s against the samples INFO had reported written, a few
  * milliseconds of scheduling from breaking the promise. */
 #define REC_PATCH_INTERVAL_MS 750u
+/* ... and before more than this much audio is written unpatched, however late the writer is: after
+ * a long card stall the backlog goes to the card at card speed, and patching on time alone let
+ * seconds of it be written between two patches (issue 17). */
+#define REC_PATCH_AUDIO_MS REC_PATCH_INTERVAL_MS
 /* Whole blocks written to the card per write call, at most. */
 #define REC_WRITE_BURST_BLOCKS 16u
 
@@ -50,6 +54,7 @@ typedef struct {
     uint8_t header[REC_WAV_HEADER_SIZE];
     rec_sha256_t sha;
     uint64_t last_patch_ms;
+    uint32_t patched_bytes;     /* data_bytes at the last size patch */
     uint32_t overruns;
     rec_ckpt_state_t ckpt;      /* signed checkpoints (evidence/checkpoint.c) */
     /* encrypted recordings (encrypted.h, whose writer state is its own): file is RECnnnnn.AGE,

@@ -1,0 +1,224 @@
+/**
+ * The RP2040 firmware's own figures on rp2040js (issue 17), for `npm run bench -- --only
+ * rp2040stall` (bench/run.mjs loads this file with vite's runnerImport: it is TypeScript, as the
+ * board harness test/support/rp2040.ts is). Nothing here asserts a time: it measures and reports.
+ *
+ * Card stalls: the device image as built (encryption on, the ring of firmware/ports/rp2040/
+ * CMakeLists.txt), provisioned (so its checkpoints are signed) and given an owner recipient (so it
+ * records to .AGE), records at 48 kHz while the SD card model stalls every 6 s of audio
+ * (`stallEvery`, `stallNs` of test/support/sd-card-spi.ts: the stall paid in busies of at most
+ * 250 ms per block, under the driver's 500 ms limit). INFO's overrunsTotal before and after is the
+ * recording's loss. The emulator's clock is exact, so one trial per stall length is the figure; the
+ * longest stall with no loss is found by bisection.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PROTOCOL, RECIPIENT_ACTION, RECORD_ACTION } from '../protocol/src/schema.js';
+import { Board, RP2040_BUILD, Signal, makeCard, requireRp2040Image } from '../test/support/rp2040.js';
+import { ageRecipientBytes } from '../test/support/age.js';
+
+export interface StallTrial {
+  rate: number;
+  stallMs: number;
+  stalls: number;
+  overruns: number;
+  samples: number;
+  emulatedS: number;
+  wallS: number;
+}
+
+/** An owner recipient for the device to encrypt to (the key is thrown away: only the cost counts). */
+function ownerRecipient(dir: string): Buffer {
+  const keyFile = join(dir, 'owner.txt');
+  const made = spawnSync('age-keygen', ['-o', keyFile], { encoding: 'utf8', timeout: 10_000 });
+  if (made.status !== 0) throw new Error(`age-keygen failed (install the Debian package age): ${made.stderr}`);
+  return ageRecipientBytes(/# public key: (age1[a-z0-9]+)/.exec(readFileSync(keyFile, 'utf8'))![1]!);
+}
+
+/**
+ * One recording of `seconds` at `rate` with a `stallMs` card stall every `everyS` seconds of audio
+ * written (counted in card blocks, so the encryption's and the checkpoints' blocks count too).
+ */
+export async function stallTrial(rate: number, stallMs: number, seconds = 13, everyS = 6, maxStalls = Infinity): Promise<StallTrial> {
+  const firmware = requireRp2040Image();
+  const dir = mkdtempSync(join(tmpdir(), 'rec-bench-rp2040-'));
+  const { card } = makeCard(dir);
+  const b = new Board({ firmware, card, mic: new Signal().next });
+  b.wallLimitMs = 1_200_000; // the emulator is slow on a loaded machine: emulated limits bound the waits
+  try {
+    await b.until('USB enumeration', () => b.connected, 10_000);
+    await b.ok('HELLO', { maxPayload: 4096 });
+    await b.ok('PROVISION', { magic: PROTOCOL.provisionMagic, flags: 0, reserved: Buffer.alloc(3), hostRandom: randomBytes(32) }, 20_000);
+    await b.ok('SET_RECIPIENT', { action: RECIPIENT_ACTION.SET, reserved: Buffer.alloc(3), recipient: ownerRecipient(dir) }, 30_000);
+    await b.ok('SETTINGS', { setMask: 1, sampleRate: rate });
+    const before = Number((await b.ok('INFO')).overrunsTotal);
+    card.stallEvery = Math.round((everyS * rate * 2) / 512);
+    card.stallNs = stallMs * 1e6;
+    card.stallLimit = maxStalls;
+    const wall0 = Date.now();
+    const emu0 = b.nowMs;
+    await b.ok('RECORD', { action: RECORD_ACTION.START }, 30_000);
+    let info = await b.ok('INFO');
+    while (Number(info.currentSamples) < seconds * rate) {
+      await b.sleep(1000);
+      info = await b.ok('INFO', {}, 30_000);
+    }
+    card.stallNs = 0;
+    await b.ok('RECORD', { action: RECORD_ACTION.STOP }, 60_000);
+    const after = await b.ok('INFO');
+    return {
+      rate,
+      stallMs,
+      stalls: card.stalls,
+      overruns: Number(after.overrunsTotal) - before,
+      samples: Number(info.currentSamples),
+      emulatedS: (b.nowMs - emu0) / 1000,
+      wallS: (Date.now() - wall0) / 1000,
+    };
+  } finally {
+    await b.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The longest stall (ms, to `stepMs`) with no sample lost, by bisection between `okMs` (expected
+ * to pass: checked) and `failMs` (expected to lose: checked); every trial is returned.
+ */
+export async function longestStall(rate: number, okMs: number, failMs: number, stepMs: number, log = (s: string) => console.log(s)) {
+  const trials: StallTrial[] = [];
+  const run = async (ms: number) => {
+    const t = await stallTrial(rate, ms);
+    trials.push(t);
+    log(`  rp2040js ${rate} Hz, stall ${ms} ms x ${t.stalls}: ${t.overruns} samples lost (${t.emulatedS.toFixed(1)} s emulated in ${t.wallS.toFixed(0)} s)`);
+    return t.overruns === 0 && t.stalls >= 3;
+  };
+  let lo = okMs;
+  let hi = failMs;
+  if (!(await run(lo))) return { longestMs: null, trials };
+  if (await run(hi)) return { longestMs: hi, trials };
+  while (hi - lo > stepMs) {
+    const mid = lo + Math.round((hi - lo) / 2 / stepMs) * stepMs;
+    if (await run(mid)) lo = mid;
+    else hi = mid;
+  }
+  return { longestMs: lo, trials };
+}
+
+export interface SyncRate {
+  bytes: number;
+  clkHz: number;
+  spiHz: number;
+  /** Cycles the core executed (not asleep) per byte served, at the board's clock. */
+  cyclesPerByte: number;
+  instructionsPerByte: number;
+  spiBytesPerByte: number;
+  /** What the device could serve: CPU time at `hz` plus the SPI wire time (rp2040js completes
+   * SPI transfers at once; the driver polls byte by byte, so the two are added, not overlapped). */
+  rateAt: (hz: number, spiHz: number) => number;
+  /** Share of PC samples per function, largest first. */
+  profile: { fn: string; share: number }[];
+}
+
+/** Function names of the image's symbols, for the PC samples (arm-none-eabi-nm). */
+function symbolizer(elf: string): (pc: number) => string {
+  const r = spawnSync('arm-none-eabi-nm', ['-S', '-C', '--defined-only', elf], { encoding: 'utf8', maxBuffer: 16 << 20 });
+  if (r.status !== 0) throw new Error(`arm-none-eabi-nm failed: ${r.stderr}`);
+  const syms = r.stdout
+    .split('\n')
+    .map((l) => /^([0-9a-f]+) ([0-9a-f]+) [tTwW] (\S+)/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ start: parseInt(m[1]!, 16) & ~1, size: parseInt(m[2]!, 16), name: m[3]! }))
+    .sort((a, b) => a.start - b.start);
+  return (pc) => {
+    let lo = 0;
+    let hi = syms.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = syms[mid]!;
+      if (pc < s.start) hi = mid - 1;
+      else if (pc >= s.start + s.size) lo = mid + 1;
+      else return s.name;
+    }
+    return `?${pc.toString(16)}`;
+  };
+}
+
+/**
+ * The device's own sync rate: a plain recording of `seconds` at `rate` is made, then read back
+ * `passes` times with READ requests of the largest payload, `window` in flight (the device's
+ * maximum is 8; the host's side of rp2040js answers at once, so the device is the limit), while
+ * the emulator counts the core's cycles (asleep excluded) and samples its PC.
+ */
+export async function syncRate(seconds = 4, rate = 16000, passes = 8, window = 8): Promise<SyncRate> {
+  const firmware = requireRp2040Image();
+  const dir = mkdtempSync(join(tmpdir(), 'rec-bench-rp2040-'));
+  const { card } = makeCard(dir);
+  const b = new Board({ firmware, card, mic: new Signal().next });
+  b.wallLimitMs = 1_200_000; // the emulator is slow on a loaded machine: emulated limits bound the waits
+  try {
+    await b.until('USB enumeration', () => b.connected, 10_000);
+    await b.ok('HELLO', { maxPayload: 4096 });
+    await b.ok('SETTINGS', { setMask: 1, sampleRate: rate });
+    await b.ok('RECORD', { action: RECORD_ACTION.START }, 30_000);
+    let info = await b.ok('INFO');
+    while (Number(info.currentSamples) < seconds * rate) {
+      await b.sleep(1000);
+      info = await b.ok('INFO', {}, 30_000);
+    }
+    await b.ok('RECORD', { action: RECORD_ACTION.STOP }, 60_000);
+    const [e] = (await b.ok('LIST', { afterNumber: 0, maxEntries: 4 })).entries as Record<string, unknown>[];
+    const size = Number(e!.size);
+    const number = Number(e!.number);
+    const chunk = 4096 - 8;
+
+    const clkHz = b.mcu.clkSys;
+    const spiHz = (b.mcu.spi[0] as unknown as { clockFrequency: number }).clockFrequency;
+    const ns0 = b.mcu.clock.nanos;
+    const slept0 = b.sleptNs;
+    const instr0 = b.instructions;
+    const spi0 = card.stats.spiBytes;
+    const profile = new Map<number, number>();
+    b.profile = profile;
+    let next = 0;
+    const worker = async () => {
+      while (next < size * passes) {
+        const offset = next % size;
+        next = offset + chunk >= size ? (Math.floor(next / size) + 1) * size : next + chunk;
+        const r = await b.ok('READ', { number, offset, length: Math.min(chunk, size - offset) }, 30_000);
+        if (Number(r.offset) !== offset || (r.data as Buffer).length !== Math.min(chunk, size - offset)) throw new Error(`READ at ${offset}: a wrong answer`);
+      }
+    };
+    await Promise.all(Array.from({ length: window }, worker));
+    b.profile = null;
+    const activeNs = b.mcu.clock.nanos - ns0 - (b.sleptNs - slept0);
+    const cycles = (activeNs * clkHz) / 1e9;
+    const served = size * passes;
+    const cyclesPerByte = cycles / served;
+    const spiBytesPerByte = (card.stats.spiBytes - spi0) / served;
+    const name = symbolizer(join(RP2040_BUILD, 'recorder-rp2040.elf'));
+    const byFn = new Map<string, number>();
+    let total = 0;
+    for (const [pc, n] of profile) {
+      const fn = name(pc);
+      byFn.set(fn, (byFn.get(fn) ?? 0) + n);
+      total += n;
+    }
+    return {
+      bytes: served,
+      clkHz,
+      spiHz,
+      cyclesPerByte,
+      instructionsPerByte: (b.instructions - instr0) / served,
+      spiBytesPerByte,
+      rateAt: (hz, sHz) => 1 / (cyclesPerByte / hz + (spiBytesPerByte * 8) / sHz),
+      profile: [...byFn].sort((x, y) => y[1] - x[1]).map(([fn, n]) => ({ fn, share: n / total })),
+    };
+  } finally {
+    await b.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
