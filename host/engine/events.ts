@@ -130,6 +130,10 @@ export interface DeviceSummary {
   recordingCount: number;
   journalCount: number;
   overrunsTotal: number;
+  /** Recording time the card has room for at the current sample rate, seconds (while recording: this recording's room); null without a card. */
+  cardSecondsLeft: number | null;
+  /** Recording time left on the battery by the recorder's cell model, seconds: an estimate (hardware/power-budget.md); null when it cannot measure its battery. */
+  batterySecondsLeft: number | null;
   maxPayload: number;
   maxInFlight: number;
   /** A wipe cut by a power loss is not finished yet (INFO_FLAGS.WIPE_PENDING; issue 13). */

@@ -102,6 +102,25 @@ export function describeBattery(batteryMv: number | null | undefined, low: boole
   return low || pct < 15 ? `low (about ${rounded}%), charge it soon` : `about ${rounded}%`;
 }
 
+/** A stretch of recording time, roughly: "about 40 min", "about 9 h", "about 3 days". */
+function aboutHours(seconds: number): string {
+  const min = Math.round(seconds / 60);
+  if (min < 1) return 'under a minute';
+  if (min < 60) return `about ${min} min`;
+  const h = Math.round(seconds / 3600);
+  return h < 72 ? `about ${h} h` : `about ${Math.round(h / 24)} days`;
+}
+
+/**
+ * Recording time left, from the card's room and the battery's charge (INFO; the battery's from
+ * the recorder's cell model, so an estimate): "about 9 h of card, about 6 h of battery (estimate)".
+ */
+export function describeTimeLeft(cardSeconds: number | null | undefined, batterySeconds: number | null | undefined): string {
+  const card = cardSeconds === null || cardSeconds === undefined ? null : `${aboutHours(cardSeconds)} of card`;
+  const battery = batterySeconds === null || batterySeconds === undefined ? null : `${aboutHours(batterySeconds)} of battery (estimate)`;
+  return [card, battery].filter((x) => x !== null).join(', ') || 'not known';
+}
+
 /** Clips text to at most `width` characters, ending in "…" when clipped. */
 export function clip(text: string, width: number): string {
   if (width <= 0) return '';

@@ -6,7 +6,7 @@
 import { Box, Text } from 'ink';
 import type { DeviceSummary } from '../../engine/events.js';
 import type { ClockView, Connection } from '../state.js';
-import { describeBattery, describeClock, formatBytes } from '../format.js';
+import { describeBattery, describeClock, describeTimeLeft, formatBytes } from '../format.js';
 
 export interface DevicePanelProps {
   device: DeviceSummary | null;
@@ -102,6 +102,7 @@ export function DevicePanel({ device, clock, connection, port, width = 80 }: Dev
       <Line label="Card" color={device.cardState === 'ok' ? undefined : 'yellow'}>
         {cardText(device)}
       </Line>
+      <Line label="Time left">{describeTimeLeft(device.cardSecondsLeft, device.batterySecondsLeft)}</Line>
       <Line label="Clock" color={clock.neverSet && !clock.corrected ? 'yellow' : undefined}>
         {describeClock(clock.offsetMs, clock.corrected, clock.neverSet)}
       </Line>
