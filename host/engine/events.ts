@@ -8,6 +8,8 @@
  * English that say what happened; `action` says what to do about it.
  */
 
+import type { TimeEstimate } from './placement.js';
+
 /** Bumped when an event changes incompatibly; printed in the final --json result. */
 export const EVENTS_VERSION = 1;
 
@@ -252,6 +254,8 @@ export type EngineEvent =
       encryption?: 'none' | 'decrypted' | 'encrypted-only';
       /** Issue 15: the markers in the copy (sync; absent when not known, e.g. not decrypted). */
       markers?: number;
+      /** Issue 16: a recording made without a clock, placed in time (host/engine/placement.ts). */
+      timeEstimate?: TimeEstimate;
     })
   | (Base & {
       type: 'file.failed';

@@ -138,23 +138,25 @@ export function placeRecording(entries: JournalEntry[], target: JournalEntry, no
   // Within one boot: every anchor of that boot bounds the start; their intersection is the answer.
   if (seg.oneBoot && hasUptime) {
     let iv: Interval | null = null;
+    // named after the anchor that bounds it most closely on its own
     let method: PlacementMethod = 'same-boot-as-a-clock-set';
+    let bestWidth = Infinity;
     const take = (a: Interval, atUp: number, m: PlacementMethod) => {
       const b = fromAnchor(a, atUp, u);
-      if (!iv) {
-        iv = b;
+      if (b.hi - b.lo < bestWidth) {
+        bestWidth = b.hi - b.lo;
         method = m;
-        return;
       }
-      if (b.hi - b.lo < iv.hi - iv.lo) method = m;
-      iv = { lo: Math.max(iv.lo, b.lo), hi: Math.min(iv.hi, b.hi) };
+      iv = iv ? { lo: Math.max(iv.lo, b.lo), hi: Math.min(iv.hi, b.hi) } : b;
     };
     for (let i = seg.start; i < seg.end; i++) {
       const e = entries[i]!;
       if (e.record.kind === JOURNAL_KIND.CLOCK_SET) take(clockSetAnchor(e), Number(e.record.stopUptimeMs), 'same-boot-as-a-clock-set');
     }
     // The boot running now: the last one, and no later boot (each would have journalled CLOCK_LOST).
-    if (segIx === segs.length - 1 && seg.lastUptimeMs <= now.deviceUptimeMs) {
+    // (Records after the INFO, such as this sync's CLOCK_SET, may have later uptimes; the
+    // recording itself cannot.)
+    if (segIx === segs.length - 1 && Number(r.stopUptimeMs) <= now.deviceUptimeMs) {
       const half = now.roundTripMs / 2;
       take({ lo: now.hostUnixMs - half, hi: now.hostUnixMs + half }, now.deviceUptimeMs, 'same-boot-as-this-sync');
     }
@@ -177,6 +179,11 @@ export function placeRecording(entries: JournalEntry[], target: JournalEntry, no
   // After: it stopped before any later record was journalled, and a later boot began after its
   // boot ended (after the last uptime journalled in it).
   let hi = now.hostUnixMs + now.roundTripMs / 2 - durationMs * (1 - p);
+  const last = segs[segs.length - 1]!;
+  if (segIx < segs.length - 1 && last.oneBoot && seg.oneBoot && hasUptime) {
+    // the boot running now began at the INFO's time less its uptime, after this one ended
+    hi = Math.min(hi, now.hostUnixMs + now.roundTripMs / 2 - now.deviceUptimeMs * (1 - p) - (seg.lastUptimeMs - u) * (1 - p));
+  }
   for (let k = segIx; k < segs.length; k++) {
     const s = segs[k]!;
     for (let i = Math.max(s.start, at + 1); i < s.end; i++) {

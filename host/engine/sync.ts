@@ -811,7 +811,7 @@ async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, r
     }
   }
   const markers = ctx.library.get(`${ctx.deviceId}:${e.number}`)?.manifest.markers;
-  emit({ type: 'file.verified', number: e.number, path: t.final, manifestPath: t.manifest, sha256: deviceSha, durationMs: durationMs(e.sampleCount, e.sampleRate), alreadyPresent: false, signature: signed.summary, encryption, ...(encryption !== 'encrypted-only' ? { markers: markers?.length ?? 0 } : {}) });
+  emit({ type: 'file.verified', number: e.number, path: t.final, manifestPath: t.manifest, sha256: deviceSha, durationMs: durationMs(e.sampleCount, e.sampleRate), alreadyPresent: false, signature: signed.summary, encryption, ...(encryption !== 'encrypted-only' ? { markers: markers?.length ?? 0 } : {}), ...(manifest.times.estimate ? { timeEstimate: ctx.estimates.get(e.number)! } : {}) });
   result.copied.push(e.number);
   return 'ok';
 }

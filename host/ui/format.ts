@@ -4,6 +4,7 @@
  * The people reading these words are parents and advocates: say what happened in everyday
  * language, with units a non-engineer recognises (GB, minutes), and never a bare error code.
  */
+import { estimateText } from '../engine/placement.js';
 
 /** Bytes as "1.4 GB", "820 MB", "12 KB" (decimal units, as on the card's packaging). */
 export function formatBytes(bytes: number): string {
@@ -65,6 +66,24 @@ export function formatDateTime(unixMs: number | null | undefined, utc = false): 
   const hh = utc ? d.getUTCHours() : d.getHours();
   const mm = utc ? d.getUTCMinutes() : d.getMinutes();
   return `${day} ${MONTHS[month]} ${year} ${String(hh).padStart(2, '0')}:${String(mm).padStart(2, '0')}`;
+}
+
+/**
+ * When a recording started: its date and time, or for one made without a clock its estimate
+ * (host/engine/placement.ts): short for a column ("est. 7 Dec 14:05"), or in full ("7 Dec 2026,
+ * about 14:05 (between 13:58 and 14:12, estimated: the recorder's clock was lost)").
+ */
+export function formatStart(
+  startUnixMs: number | null | undefined,
+  estimate: { startUnixMs: number; earliestUnixMs: number | null; latestUnixMs: number } | null | undefined,
+  utc = false,
+  full = false,
+): string {
+  if (startUnixMs || !estimate) return formatDateTime(startUnixMs, utc);
+  const date = formatDateTime(estimate.startUnixMs, utc);
+  const hhmm = (ms: number) => formatDateTime(ms, utc).slice(-5);
+  if (!full) return `est. ${date.replace(/ \d{4} /, ' ')}`;
+  return `${date.slice(0, -6)}, ${estimateText(estimate, hhmm)}`;
 }
 
 /** Amount of time in words, for the clock offset: "3 s", "4 min", "2 h", "5 days". */
