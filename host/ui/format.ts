@@ -122,7 +122,7 @@ export function describeBattery(batteryMv: number | null | undefined, low: boole
 }
 
 /** A stretch of recording time, roughly: "about 40 min", "about 9 h", "about 3 days". */
-function aboutHours(seconds: number): string {
+export function aboutHours(seconds: number): string {
   const min = Math.round(seconds / 60);
   if (min < 1) return 'under a minute';
   if (min < 60) return `about ${min} min`;

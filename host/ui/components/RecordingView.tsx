@@ -92,7 +92,11 @@ export function RecordingView({ open, width = 80, markerRows = 6, utc = false }:
   return (
     <Box flexDirection="column" width={width}>
       <Text bold>{clip(`${entryWho(e)} · ${formatStart(e.startUnixMs, e.estimate, utc)} · ${formatDuration(e.durationMs / 1000)} · ${entryStateText(e)}`, width)}</Text>
-      {!e.startUnixMs && e.estimate ? <Text color="yellow">{clip(`Started ${formatStart(null, e.estimate, utc, true)}`, width)}</Text> : null}
+      {!e.startUnixMs && e.estimate ? (
+        <Box width={width}>
+          <Text color="yellow">{`Started ${formatStart(null, e.estimate, utc, true)}`}</Text>
+        </Box>
+      ) : null}
       <Text color="yellow">{cursorLine(open.playback.positionMs, e.durationMs, width)}</Text>
       <Text color="cyan" dimColor={!open.levels}>
         {loudness(0, cursorCol)}
