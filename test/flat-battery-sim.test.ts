@@ -123,9 +123,9 @@ describe('a flat battery loses the clock; the app places what was recorded witho
       expect(e.earliestUnixMs!).toBeLessThanOrEqual(t.to);
       expect(e.latestUnixMs).toBeGreaterThanOrEqual(t.from);
     }
-    // the boot of this sync: from its uptime, to within a second
+    // the boot of this sync: from its uptime, to within the INFO round trip and drift (seconds at most)
     expect(m4.times.estimate!.method).toBe('same-boot-as-this-sync');
-    expect(m4.times.estimate!.errorMs!).toBeLessThan(1000);
+    expect(m4.times.estimate!.errorMs!).toBeLessThan(5000);
     // an earlier boot without a clock set in it: after the clock's set before it (the first sync)
     // and its uptime, before the sync now less the recording
     expect(m3.times.estimate!.method).toBe('journal-order');
