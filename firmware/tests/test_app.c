@@ -30,6 +30,7 @@
 #include "rec/frame.h"
 #include "rec/journal.h"
 #include "rec/nvm.h"
+#include "rec/power.h"
 #include "rec/sha256.h"
 #include "rec_protocol.h"
 #include "support/age_open.h"
@@ -677,8 +678,12 @@ static void test_format_starts_an_epoch_and_clock_changes_are_journalled(void **
     boot();
     assert_int_equal(journal_kinds(kinds, numbers, 8, recs), 4);
     assert_int_equal(kinds[3], RP_JOURNAL_KIND_CLOCK_LOST);
-    boot(); /* once */
+    /* Once per boot: each boot without a clock starts its own uptime count, and says so. */
+    assert_int_equal(rec_device_journal_clock_lost(rec_device()), REC_OK);
     assert_int_equal(journal_kinds(kinds, numbers, 8, recs), 4);
+    boot();
+    assert_int_equal(journal_kinds(kinds, numbers, 8, recs), 5);
+    assert_int_equal(kinds[4], RP_JOURNAL_KIND_CLOCK_LOST);
 
     identity_t v = identity(3);
     uint8_t head12[12];
@@ -690,7 +695,7 @@ static void test_format_starts_an_epoch_and_clock_changes_are_journalled(void **
     assert_int_equal(journal_kinds(kinds, numbers, 8, recs), 1);
     assert_int_equal(kinds[0], RP_JOURNAL_KIND_EPOCH_START);
     assert_int_equal(numbers[0], 2u);
-    assert_int_equal(rec_get_u32(recs + RP_JOURNAL_RECORD_OFF_SAMPLE_COUNT), 4u);
+    assert_int_equal(rec_get_u32(recs + RP_JOURNAL_RECORD_OFF_SAMPLE_COUNT), 5u);
     assert_memory_equal(recs + RP_JOURNAL_RECORD_OFF_SHA256, head12, 12);
     v = identity(4);
     assert_int_equal(v.epoch, 2u);
@@ -1399,6 +1404,57 @@ static void test_low_battery_stops_and_finalises(void **state)
     assert_false(port_fake_mic_running());
     resp_t info = hello();
     assert_true(info.payload[RP_INFO_OFF_FLAGS] & RP_INFO_FLAG_LOW_BATTERY);
+}
+
+/* INFO's time left: the card's room at the sample rate (while recording: this recording's room,
+ * going down as it records), and the battery's by the cell model (power.h). */
+static void test_info_time_left(void **state)
+{
+    (void)state;
+    resp_t info = hello();
+    const uint64_t free_bytes = rec_get_u64(info.payload + RP_INFO_OFF_CARD_FREE);
+    const uint32_t card_idle = rec_get_u32(info.payload + RP_INFO_OFF_CARD_SECONDS_LEFT);
+    /* 16 kHz mono 16-bit: 32,000 bytes a second, less the reserve, header and tail */
+    assert_true(card_idle <= free_bytes / 32000u);
+    assert_true(card_idle + 10u >= (free_bytes - 256u * 1024u) / 32000u);
+    assert_int_equal(rec_get_u32(info.payload + RP_INFO_OFF_BATTERY_SECONDS_LEFT), rec_battery_seconds_left(3900));
+
+    start_or_stop();
+    record_ms(16000, 2000);
+    const uint32_t card_a = rec_get_u32(hello().payload + RP_INFO_OFF_CARD_SECONDS_LEFT);
+    record_ms(16000, 3000);
+    const uint32_t card_b = rec_get_u32(hello().payload + RP_INFO_OFF_CARD_SECONDS_LEFT);
+    assert_true(card_a <= card_idle && card_a + 10u >= card_idle);
+    assert_true(card_b + 2u <= card_a && card_b + 4u >= card_a);
+
+    port_fake_set_battery_mv(0); /* a port that cannot measure its battery */
+    port_fake_advance_ms(1100);
+    rec_app_poll();
+    assert_int_equal(rec_get_u32(hello().payload + RP_INFO_OFF_BATTERY_SECONDS_LEFT), RP_TIME_LEFT_UNKNOWN);
+    start_or_stop();
+    port_fake_set_card_present(0);
+    port_fake_advance_ms(100);
+    rec_app_poll();
+    resp_t out = hello();
+    assert_int_equal(out.payload[RP_INFO_OFF_CARD_STATE], RP_CARD_STATE_NONE);
+    assert_int_equal(rec_get_u32(out.payload + RP_INFO_OFF_CARD_SECONDS_LEFT), RP_TIME_LEFT_UNKNOWN);
+}
+
+/* The cell model: full at 4.2 V, empty at the stop (3.3 V), linear between the table's points. */
+static void test_battery_model(void **state)
+{
+    (void)state;
+    assert_int_equal(rec_battery_charge_permille(4300), 1000);
+    assert_int_equal(rec_battery_charge_permille(4200), 1000);
+    assert_int_equal(rec_battery_charge_permille(3840), 500);
+    assert_int_equal(rec_battery_charge_permille(3845), 525);
+    assert_int_equal(rec_battery_charge_permille(REC_BATTERY_STOP_MV), 0);
+    assert_int_equal(rec_battery_charge_permille(3000), 0);
+    for (uint16_t mv = 3000; mv < 4300; mv++) assert_true(rec_battery_charge_permille(mv) <= rec_battery_charge_permille((uint16_t)(mv + 1)));
+    /* 400 mAh x 0.85 at 22 mA: 15.45 h full (hardware/power-budget.md) */
+    assert_int_equal(rec_battery_seconds_left(4200), 400u * 850u * 3600u / 22000u);
+    assert_int_equal(rec_battery_seconds_left(3300), 0);
+    assert_int_equal(rec_battery_seconds_left(0), RP_TIME_LEFT_UNKNOWN);
 }
 
 static void test_card_removed_while_recording_is_recovered_on_insert(void **state)
@@ -3142,6 +3198,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stall_then_power_cut_loses_at_most_a_second, setup, teardown),
         cmocka_unit_test_setup_teardown(test_card_full_stops_and_finalises, setup, teardown),
         cmocka_unit_test_setup_teardown(test_low_battery_stops_and_finalises, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_info_time_left, setup, teardown),
+        cmocka_unit_test(test_battery_model),
         cmocka_unit_test_setup_teardown(test_card_removed_while_recording_is_recovered_on_insert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_campaign, setup, teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_campaign_with_the_device_counter, setup, teardown),

@@ -20,7 +20,7 @@ import { parseTimeText, timeText, type RangeEnd } from '../engine/export/excerpt
 import { basename } from 'node:path';
 import { fingerprintText } from '../engine/provision/handout.js';
 // The TUI's date wording (pure functions, no Ink): a recording's date reads the same everywhere.
-import { formatDateTime } from '../ui/format.js';
+import { describeTimeLeft, formatDateTime } from '../ui/format.js';
 import type { DeviceRecord, Loan } from '../engine/fleet.js';
 
 /** The help of each command ('' the general help); a test checks it names every option the command takes. */
@@ -444,6 +444,7 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
           `  Clock:      ${d.clockSet ? new Date(Number(d.clockUnixMs)).toISOString() : 'not set (run "recorder set-time")'}`,
           `  Battery:    ${d.batteryMv} mV${d.lowBattery ? ' (LOW)' : ''}`,
           `  Card:       ${d.cardState}, ${(Number(d.cardFree) / 1e6).toFixed(0)} of ${(Number(d.cardCapacity) / 1e6).toFixed(0)} MB free`,
+          `  Time left:  ${describeTimeLeft(d.cardSecondsLeft, d.batterySecondsLeft)}`,
           `  Recording:  ${d.recState}, ${d.recordingCount} recording(s) on the card, sample rate ${d.sampleRate} Hz${d.discreet ? ', discreet mode' : ''}`,
           `  Button:     ${d.buttonScheme === 'no-markers' ? 'no-markers (presses while recording do nothing)' : 'standard (a press while recording drops a marker)'}`,
           `  Encryption: ${d.encrypting ? 'on: new recordings are encrypted to the owner key ("recorder recipient" shows it)' : 'OFF: recordings are not encrypted (set an owner key with "recorder recipient set")'}`,

@@ -1,5 +1,5 @@
 /** Conversions from decoded protocol structs to the serialisable shapes of events.ts. */
-import { CARD_STATE, INFO_FLAGS, RECORD_FLAGS, RECORDING_STATE, REC_STATE, STOP_REASON } from '../../protocol/src/schema.js';
+import { CARD_STATE, INFO_FLAGS, PROTOCOL, RECORD_FLAGS, RECORDING_STATE, REC_STATE, STOP_REASON } from '../../protocol/src/schema.js';
 import type { Info, ListEntry } from '../../protocol/generated/types.js';
 import { buttonSchemeName } from './card-test.js';
 import type { CardStateName, DeviceSummary, RecStateName, RecordingSummary, StopReasonName } from './events.js';
@@ -89,6 +89,8 @@ export function summariseInfo(i: Info): DeviceSummary {
     recordingCount: i.recordingCount,
     journalCount: i.journalCount,
     overrunsTotal: i.overrunsTotal,
+    cardSecondsLeft: i.cardSecondsLeft === PROTOCOL.timeLeftUnknown ? null : i.cardSecondsLeft,
+    batterySecondsLeft: i.batterySecondsLeft === PROTOCOL.timeLeftUnknown ? null : i.batterySecondsLeft,
     maxPayload: i.maxPayload,
     maxInFlight: i.maxInFlight,
     ...((i.flags & INFO_FLAGS.WIPE_PENDING) !== 0 ? { wipePending: true } : {}),

@@ -1,5 +1,6 @@
 /** One plain-English line per event, for the plain CLI output (and any view that wants it). */
 import type { EngineEvent, SignatureSummary } from './events.js';
+import { estimateText } from './placement.js';
 
 const mb = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.max(0, Math.round(n / 1e3))} kB`);
 const dur = (ms: number) => {
@@ -42,7 +43,7 @@ export function describeEvent(e: EngineEvent): string {
     case 'file.retry':
       return `Recording ${e.number}: ${e.message}`;
     case 'file.verified':
-      return `${e.alreadyPresent ? `Recording ${e.number} verified` : `Recording ${e.number} copied and verified (${dur(e.durationMs)}${e.markers ? `, ${e.markers} marker${e.markers === 1 ? '' : 's'}` : ''})`}${signedText(e.signature)}${encryptionText(e.encryption)}: ${e.path}`;
+      return `${e.alreadyPresent ? `Recording ${e.number} verified` : `Recording ${e.number} copied and verified (${dur(e.durationMs)}${e.markers ? `, ${e.markers} marker${e.markers === 1 ? '' : 's'}` : ''})`}${e.timeEstimate ? `, started ${estimateText(e.timeEstimate)}` : ''}${signedText(e.signature)}${encryptionText(e.encryption)}: ${e.path}`;
     case 'file.failed':
       // A copy that does not verify is not a copy that failed: verify's message names the file.
       return (e.during === 'verify' ? `${e.message} ${e.action}` : `Recording ${e.number} NOT copied: ${e.message} ${e.action}`).trim();

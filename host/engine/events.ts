@@ -8,6 +8,8 @@
  * English that say what happened; `action` says what to do about it.
  */
 
+import type { TimeEstimate } from './placement.js';
+
 /** Bumped when an event changes incompatibly; printed in the final --json result. */
 export const EVENTS_VERSION = 1;
 
@@ -138,6 +140,10 @@ export interface DeviceSummary {
   recordingCount: number;
   journalCount: number;
   overrunsTotal: number;
+  /** Recording time the card has room for at the current sample rate, seconds (while recording: this recording's room); null without a card. */
+  cardSecondsLeft: number | null;
+  /** Recording time left on the battery by the recorder's cell model, seconds: an estimate (hardware/power-budget.md); null when it cannot measure its battery. */
+  batterySecondsLeft: number | null;
   maxPayload: number;
   maxInFlight: number;
   /** A wipe cut by a power loss is not finished yet (INFO_FLAGS.WIPE_PENDING; issue 13). */
@@ -263,6 +269,8 @@ export type EngineEvent =
       encryption?: 'none' | 'decrypted' | 'encrypted-only';
       /** Issue 15: the markers in the copy (sync; absent when not known, e.g. not decrypted). */
       markers?: number;
+      /** Issue 16: a recording made without a clock, placed in time (host/engine/placement.ts). */
+      timeEstimate?: TimeEstimate;
     })
   | (Base & {
       type: 'file.failed';

@@ -243,6 +243,22 @@ export interface ManifestLoan {
   reference: string;
 }
 
+/** Where a recording made without a clock lies in time (host/engine/placement.ts), as the manifest keeps it. */
+export interface ManifestTimeEstimate {
+  estimated: true;
+  startUnixMs: number;
+  startIso: string;
+  /** null: nothing bounds it from below (a recorder whose clock was never set before it). */
+  earliestUnixMs: number | null;
+  earliestIso: string | null;
+  latestUnixMs: number;
+  latestIso: string;
+  /** Half the interval, ms; null without an earliest. */
+  errorMs: number | null;
+  method: 'same-boot-as-this-sync' | 'same-boot-as-a-clock-set' | 'journal-order';
+  why: string;
+}
+
 export interface Manifest {
   manifestVersion: 1 | 2 | 3;
   app: { name: string; version: string };
@@ -272,6 +288,8 @@ export interface Manifest {
     /** Start corrected by the clock offset measured at copy time (host time), if meaningful. */
     hostEstimatedStartIso: string | null;
     copiedAtIso: string;
+    /** A recording made without a clock: where it lies in time, estimated at the copy (placement.ts). */
+    estimate?: ManifestTimeEstimate;
   };
   clock: {
     /** Device minus host, ms, measured when copying (before the device clock was set). */

@@ -42,6 +42,8 @@ export interface LibraryEntry {
   number: number;
   /** Start by the recorder's clock, ms since 1970; null when its clock was not set. */
   startUnixMs: number | null;
+  /** Made without a clock: where it lies in time, as estimated at the copy (placement.ts); else null. */
+  estimate?: { startUnixMs: number; earliestUnixMs: number | null; latestUnixMs: number } | null;
   durationMs: number;
   sampleRate: number;
   markers: ListedMarker[];
@@ -112,6 +114,13 @@ function manifestProblem(m: Partial<Manifest> | null): string | null {
   return null;
 }
 
+/** The manifest's time estimate, checked (a manifest written by hand may hold anything). */
+function manifestEstimateOf(m: Manifest): LibraryEntry['estimate'] {
+  const e = m.times?.estimate;
+  if (!e || m.recording.clockSet || !Number.isFinite(e.startUnixMs) || !Number.isFinite(e.latestUnixMs)) return null;
+  return { startUnixMs: e.startUnixMs, earliestUnixMs: Number.isFinite(e.earliestUnixMs) ? e.earliestUnixMs : null, latestUnixMs: e.latestUnixMs };
+}
+
 async function entryFrom(fs: Fs, manifestPath: string, m: Manifest): Promise<LibraryEntry> {
   const folder = path.dirname(manifestPath);
   const encrypted = !!m.encryption;
@@ -132,6 +141,7 @@ async function entryFrom(fs: Fs, manifestPath: string, m: Manifest): Promise<Lib
     simulated: !!m.device.simulated,
     number: m.recording.number,
     startUnixMs: m.recording.clockSet && Number.isFinite(start) && start > 0 ? start : null,
+    estimate: manifestEstimateOf(m),
     durationMs: Number(m.recording.durationMs) || 0,
     sampleRate: Number(m.recording.sampleRate) || 0,
     markers: manifestMarkers(m),
@@ -185,10 +195,10 @@ async function listFolder(fs: Fs, dir: string, out: LibraryListing): Promise<voi
   }
 }
 
-/** Newest first; recordings with no date (clock not set) last; then by recorder and number. */
+/** Newest first (an estimated start counts); recordings with no date at all last; then by recorder and number. */
 export function compareEntries(a: LibraryEntry, b: LibraryEntry): number {
-  const ta = a.startUnixMs ?? -Infinity;
-  const tb = b.startUnixMs ?? -Infinity;
+  const ta = a.startUnixMs ?? a.estimate?.startUnixMs ?? -Infinity;
+  const tb = b.startUnixMs ?? b.estimate?.startUnixMs ?? -Infinity;
   if (ta !== tb) return tb > ta ? 1 : -1;
   return a.deviceLabel.localeCompare(b.deviceLabel) || a.deviceId.localeCompare(b.deviceId) || b.number - a.number;
 }

@@ -7,7 +7,8 @@ import type { Info, ListEntry } from '../../protocol/generated/types.js';
 import { jsonable, summariseEntry, summariseInfo } from './convert.js';
 import type { JournalCheck, JournalEntry } from './journal.js';
 import type { ManifestEvidence } from './evidence/sync-evidence.js';
-import { durationText, ENCRYPTED_MANIFEST_VERSION, MANIFEST_VERSION, type Manifest, type ManifestEncryption, type ManifestLoan, type ManifestMarker } from './library.js';
+import { durationText, ENCRYPTED_MANIFEST_VERSION, MANIFEST_VERSION, type Manifest, type ManifestEncryption, type ManifestLoan, type ManifestMarker, type ManifestTimeEstimate } from './library.js';
+import type { TimeEstimate } from './placement.js';
 
 /** The device clock as measured at the start of a sync (manifest `clock`). */
 export interface ClockInfo {
@@ -29,6 +30,8 @@ export interface ManifestInput {
   journalEntry: JournalEntry | null;
   journalCheck: JournalCheck;
   clock: ClockInfo;
+  /** A recording made without a clock: where it lies in time (placement.ts); null otherwise. */
+  timeEstimate?: TimeEstimate | null;
   appVersion: string;
   now: () => number;
   verification: { sampleCountMatches: boolean; journalProblems: string[] };
@@ -37,6 +40,23 @@ export interface ManifestInput {
   markers?: ManifestMarker[];
   /** The loan the recorder is on (issue 16). */
   loan?: ManifestLoan;
+}
+
+/** The manifest's form of a time estimate: ISO times beside the ms, and that it is estimated. */
+export function manifestEstimate(e: TimeEstimate): ManifestTimeEstimate {
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    estimated: true,
+    startUnixMs: e.startUnixMs,
+    startIso: iso(e.startUnixMs)!,
+    earliestUnixMs: e.earliestUnixMs,
+    earliestIso: iso(e.earliestUnixMs),
+    latestUnixMs: e.latestUnixMs,
+    latestIso: iso(e.latestUnixMs)!,
+    errorMs: e.errorMs,
+    method: e.method,
+    why: "the recorder's clock was lost (its battery ran flat): the start is placed from its uptime and journal",
+  };
 }
 
 export function buildManifest(m: ManifestInput): Manifest {
@@ -74,6 +94,7 @@ export function buildManifest(m: ManifestInput): Manifest {
       deviceStopIso: iso(stopMs),
       hostEstimatedStartIso: hostStart,
       copiedAtIso: new Date(m.now()).toISOString(),
+      ...(m.timeEstimate && !clockSet ? { estimate: manifestEstimate(m.timeEstimate) } : {}),
     },
     clock: { ...clock },
     journal: j

@@ -18,6 +18,28 @@ const audioReads = (h: ReturnType<typeof setup>) => h.device.log.filter((l) => l
 const wavs = (dir: string) => readdirSync(dir).filter((n) => n.endsWith('.wav')).sort();
 
 describe('sync', () => {
+  test('a recording made without a clock gets a time estimate in its manifest and its file.verified event', async () => {
+    const h = setup();
+    h.device.addRecording({ samples: 16000, clockSet: false, startUnixMs: 0n });
+    h.device.addRecording({ samples: 16000 });
+    const before = Date.now();
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(true);
+    const manifests = readdirSync(h.dest)
+      .filter((n) => /_\d+\.json$/.test(n))
+      .map((n) => JSON.parse(readFileSync(join(h.dest, n), 'utf8')) as { recording: { number: number }; times: { estimate?: { estimated: boolean; method: string; earliestUnixMs: number | null; latestUnixMs: number } } });
+    const undated = manifests.find((m) => m.recording.number === 1)!;
+    const dated = manifests.find((m) => m.recording.number === 2)!;
+    // the fake recorder's journal has no CLOCK_LOST: only the journal's order bounds it, and this sync's time
+    expect(undated.times.estimate).toMatchObject({ estimated: true, method: 'journal-order', earliestUnixMs: null });
+    expect(undated.times.estimate!.latestUnixMs).toBeGreaterThanOrEqual(before - 2000);
+    expect(undated.times.estimate!.latestUnixMs).toBeLessThanOrEqual(Date.now());
+    expect(dated.times.estimate).toBeUndefined();
+    const verified = h.of('file.verified');
+    expect(verified.find((e) => e.number === 1)!.timeEstimate).toMatchObject({ method: 'journal-order' });
+    expect(verified.find((e) => e.number === 2)!.timeEstimate).toBeUndefined();
+  });
+
   test('copies, verifies and describes every finished recording, in order of events', async () => {
     const h = setup();
     h.device.addRecording({ samples: 20000 });

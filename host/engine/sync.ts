@@ -44,6 +44,7 @@ import { decryptLibraryCopy } from './privacy/decrypt-copy.js';
 import { libraryRootOf, loadIdentities, type LoadedIdentity, type PassphraseSource } from './privacy/owner-keys.js';
 import { recipientString } from './privacy/recipient.js';
 import { buildManifest, type ClockInfo } from './manifest.js';
+import { estimatesByNumber, type TimeEstimate } from './placement.js';
 import { manifestMarkers } from './markers.js';
 import type { ProtocolClient, RequestOptions } from './client.js';
 import type { Emit, Session } from './session.js';
@@ -300,6 +301,9 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
     // Who the recorder is comes first: a recorder refused here is not changed (not even its clock).
     const signing = await withLink(() => identify(session, emit, fs, dest, now, signal));
     const clock = await withLink(() => measureAndSetClock(session, emit, now, o.setTime ?? true, signal));
+    // The INFO exchange it measured: the recorder's uptime at a known host time, which places
+    // recordings made without a clock in the boot running now (placement.ts).
+    const uptimeNow = { hostUnixMs: Date.parse(clock.measuredAtIso ?? '') || now(), deviceUptimeMs: Number(session.info.uptimeMs), roundTripMs: clock.roundTripMs ?? 0 };
     if (summariseInfo(session.info).encrypting) await withLink(() => checkRecipient(session, emit, owner, signal));
 
     // Listing
@@ -342,11 +346,12 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
       await saveMemory(fs, dest, deviceId, { index: last.index, recordSha256: last.hash.toString('hex'), number: memoryNumber(journal.entries, check.lastIndex) });
     }
     const journalTrusted = check.chain === 'ok';
+    const estimates = estimatesByNumber(journal.entries, uptimeNow);
 
     for (const n of inProgress) emit({ type: 'file.skipped', number: n, reason: 'in-progress', message: `Recording ${n} is still being recorded; it will be copied next time.` });
 
     // Copies
-    const ctx: CopyContext = { session, emit, fs, dest, now, signal, o, clock, check, byNumber, library, deviceId, signing, owner, undecryptable: new Set() };
+    const ctx: CopyContext = { session, emit, fs, dest, now, signal, o, clock, check, byNumber, estimates, library, deviceId, signing, owner, undecryptable: new Set() };
     for (const e of entries) {
       if (e.state !== RECORDING_STATE.FINISHED) continue;
       if (signal?.aborted) throw new EngineError('CANCELLED', 'Stopped.', '');
@@ -421,6 +426,8 @@ interface CopyContext {
   clock: ClockInfo;
   check: JournalCheck;
   byNumber: Map<number, JournalEntry>;
+  /** Where the recordings made without a clock lie in time (placement.ts), by number. */
+  estimates: Map<number, TimeEstimate>;
   library: LibraryIndex;
   deviceId: string;
   signing: SigningState;
@@ -790,6 +797,7 @@ async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, r
     journalEntry,
     journalCheck: ctx.check,
     clock: ctx.clock,
+    timeEstimate: ctx.estimates.get(e.number) ?? null,
     appVersion: ctx.o.appVersion ?? '0.0.0',
     now: ctx.now,
     verification: { sampleCountMatches, journalProblems },
@@ -816,7 +824,7 @@ async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, r
     }
   }
   const markers = ctx.library.get(`${ctx.deviceId}:${e.number}`)?.manifest.markers;
-  emit({ type: 'file.verified', number: e.number, path: t.final, manifestPath: t.manifest, sha256: deviceSha, durationMs: durationMs(e.sampleCount, e.sampleRate), alreadyPresent: false, signature: signed.summary, encryption, ...(encryption !== 'encrypted-only' ? { markers: markers?.length ?? 0 } : {}) });
+  emit({ type: 'file.verified', number: e.number, path: t.final, manifestPath: t.manifest, sha256: deviceSha, durationMs: durationMs(e.sampleCount, e.sampleRate), alreadyPresent: false, signature: signed.summary, encryption, ...(encryption !== 'encrypted-only' ? { markers: markers?.length ?? 0 } : {}), ...(manifest.times.estimate ? { timeEstimate: ctx.estimates.get(e.number)! } : {}) });
   result.copied.push(e.number);
   return 'ok';
 }

@@ -4,6 +4,7 @@
  * The people reading these words are parents and advocates: say what happened in everyday
  * language, with units a non-engineer recognises (GB, minutes), and never a bare error code.
  */
+import { estimateText } from '../engine/placement.js';
 
 /** Bytes as "1.4 GB", "820 MB", "12 KB" (decimal units, as on the card's packaging). */
 export function formatBytes(bytes: number): string {
@@ -67,6 +68,24 @@ export function formatDateTime(unixMs: number | null | undefined, utc = false): 
   return `${day} ${MONTHS[month]} ${year} ${String(hh).padStart(2, '0')}:${String(mm).padStart(2, '0')}`;
 }
 
+/**
+ * When a recording started: its date and time, or for one made without a clock its estimate
+ * (host/engine/placement.ts): short for a column ("est. 7 Dec 14:05"), or in full ("7 Dec 2026,
+ * about 14:05 (between 13:58 and 14:12, estimated: the recorder's clock was lost)").
+ */
+export function formatStart(
+  startUnixMs: number | null | undefined,
+  estimate: { startUnixMs: number; earliestUnixMs: number | null; latestUnixMs: number } | null | undefined,
+  utc = false,
+  full = false,
+): string {
+  if (startUnixMs || !estimate) return formatDateTime(startUnixMs, utc);
+  const date = formatDateTime(estimate.startUnixMs, utc);
+  const hhmm = (ms: number) => formatDateTime(ms, utc).slice(-5);
+  if (!full) return `est. ${date.replace(/ \d{4} /, ' ')}`;
+  return `${date.slice(0, -6)}, ${estimateText(estimate, hhmm)}`;
+}
+
 /** Amount of time in words, for the clock offset: "3 s", "4 min", "2 h", "5 days". */
 function amountOfTime(ms: number): string {
   const s = Math.abs(ms) / 1000;
@@ -100,6 +119,25 @@ export function describeBattery(batteryMv: number | null | undefined, low: boole
   const pct = Math.round(Math.min(1, Math.max(0, (batteryMv - 3300) / 900)) * 100);
   const rounded = Math.round(pct / 10) * 10;
   return low || pct < 15 ? `low (about ${rounded}%), charge it soon` : `about ${rounded}%`;
+}
+
+/** A stretch of recording time, roughly: "about 40 min", "about 9 h", "about 3 days". */
+export function aboutHours(seconds: number): string {
+  const min = Math.round(seconds / 60);
+  if (min < 1) return 'under a minute';
+  if (min < 60) return `about ${min} min`;
+  const h = Math.round(seconds / 3600);
+  return h < 72 ? `about ${h} h` : `about ${Math.round(h / 24)} days`;
+}
+
+/**
+ * Recording time left, from the card's room and the battery's charge (INFO; the battery's from
+ * the recorder's cell model, so an estimate): "about 9 h of card, about 6 h of battery (estimate)".
+ */
+export function describeTimeLeft(cardSeconds: number | null | undefined, batterySeconds: number | null | undefined): string {
+  const card = cardSeconds === null || cardSeconds === undefined ? null : `${aboutHours(cardSeconds)} of card`;
+  const battery = batterySeconds === null || batterySeconds === undefined ? null : `${aboutHours(batterySeconds)} of battery (estimate)`;
+  return [card, battery].filter((x) => x !== null).join(', ') || 'not known';
 }
 
 /** Clips text to at most `width` characters, ending in "…" when clipped. */

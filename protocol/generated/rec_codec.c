@@ -122,8 +122,10 @@ static const rp_codec_field_t FIELDS_INFO[] = {
     { offsetof(rp_info_t, recording_count), 4u },
     { offsetof(rp_info_t, journal_count), 4u },
     { offsetof(rp_info_t, overruns_total), 4u },
+    { offsetof(rp_info_t, card_seconds_left), 4u },
+    { offsetof(rp_info_t, battery_seconds_left), 4u },
 };
-const rp_codec_struct_t RP_CODEC_INFO = { FIELDS_INFO, 26u, 132u };
+const rp_codec_struct_t RP_CODEC_INFO = { FIELDS_INFO, 28u, 140u };
 
 static const rp_codec_field_t FIELDS_SET_TIME_REQ[] = {
     { offsetof(rp_set_time_req_t, unix_ms), 8u },

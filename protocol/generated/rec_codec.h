@@ -104,6 +104,8 @@ typedef struct rp_info {
     uint32_t recording_count; /* Recordings on the card. */
     uint32_t journal_count; /* Records in the journal. */
     uint32_t overruns_total; /* Samples lost to buffer overruns since the card was formatted. */
+    uint32_t card_seconds_left; /* Recording time the card has room for at the current sample rate (and encryption), seconds; while recording, what is left of this recording's room. PROTOCOL.timeLeftUnknown without a card. */
+    uint32_t battery_seconds_left; /* Recording time left on the battery by the cell model (hardware/power-budget.md), seconds: an estimate. PROTOCOL.timeLeftUnknown when the port cannot measure its battery. */
 } rp_info_t;
 extern const rp_codec_struct_t RP_CODEC_INFO;
 static inline void rp_info_pack(const rp_info_t *v, uint8_t out[RP_INFO_SIZE])

@@ -16,6 +16,7 @@
 #define RP_FORMAT_MAGIC 0x54414D46u
 #define RP_PROVISION_MAGIC 0x564F5250u
 #define RP_WIPE_MAGIC 0x45504957u
+#define RP_TIME_LEFT_UNKNOWN 0xFFFFFFFFu
 #define RP_IDENTITY_DOMAIN "ER1-IDENTITY-v1"
 #define RP_USB_VENDOR_ID 0x1209u
 #define RP_USB_PRODUCT_ID 0x7EC0u
@@ -266,7 +267,7 @@
 #define RP_INFO_REQ_SIZE 0u
 
 /* INFO: Device identity and state: the response to HELLO and INFO. */
-#define RP_INFO_SIZE 132u
+#define RP_INFO_SIZE 140u
 /* C form rp_info_t with pack/unpack: rec_codec.h */
 #define RP_INFO_OFF_PROTOCOL_VERSION 0u
 #define RP_INFO_OFF_FW_MAJOR 1u
@@ -294,6 +295,8 @@
 #define RP_INFO_OFF_RECORDING_COUNT 120u
 #define RP_INFO_OFF_JOURNAL_COUNT 124u
 #define RP_INFO_OFF_OVERRUNS_TOTAL 128u
+#define RP_INFO_OFF_CARD_SECONDS_LEFT 132u
+#define RP_INFO_OFF_BATTERY_SECONDS_LEFT 136u
 
 /* SET_TIME_REQ: Sets the device wall clock. */
 #define RP_SET_TIME_REQ_SIZE 8u

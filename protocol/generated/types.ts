@@ -46,6 +46,8 @@ export interface Info {
   recordingCount: number; // Recordings on the card.
   journalCount: number; // Records in the journal.
   overrunsTotal: number; // Samples lost to buffer overruns since the card was formatted.
+  cardSecondsLeft: number; // Recording time the card has room for at the current sample rate (and encryption), seconds; while recording, what is left of this recording's room. PROTOCOL.timeLeftUnknown without a card.
+  batterySecondsLeft: number; // Recording time left on the battery by the cell model (hardware/power-budget.md), seconds: an estimate. PROTOCOL.timeLeftUnknown when the port cannot measure its battery.
 }
 
 /** Sets the device wall clock. */

@@ -60,6 +60,8 @@ export const PROTOCOL = {
   wipeMagic: 0x45504957, // "WIPE" little-endian
   /** Prefix of the message an IDENTITY signature covers: prefix || nonce || IDENTITY bytes before signature. */
   identityDomain: 'ER1-IDENTITY-v1',
+  /** INFO.cardSecondsLeft / batterySecondsLeft when the device cannot tell (no card; a port that cannot measure its battery). */
+  timeLeftUnknown: 0xffffffff,
   /** USB identity of the recorder's CDC-ACM interface (pid.codes test range until registered). */
   usbVendorId: 0x1209,
   usbProductId: 0x7ec0,
@@ -170,7 +172,10 @@ export const RECORD_FLAGS = {
  *   own count of its records.
  * - CLOCK_SET: startUnixMs = the clock before (0 when it was not set), stopUnixMs = the new clock,
  *   stopUptimeMs = when.
- * - CLOCK_LOST: stopUptimeMs: the clock had been set, and a boot found it lost.
+ * - CLOCK_LOST: stopUptimeMs (the uptime at the mount): the clock has been set at some time, and
+ *   this boot found it lost. Journalled by every such boot at its first mount, before anything
+ *   else it records, so the records after it (up to the next CLOCK_LOST) share one uptime count:
+ *   the app places a recording made without a clock from it (host/engine/placement.ts).
  * - KEY_CREATED: sha256 = SHA-256 of the new device public key.
  * - EPOCH_START: the first record after the device formatted its card: number = the new epoch,
  *   sampleCount = the previous epoch's record count, sha256 = the previous epoch's head hash.
@@ -236,7 +241,7 @@ export const NVM_STATE_KIND = {
   JOURNAL_PENDING: 2,
   /** payload: u32 the lowest number the next recording may take (spent before its file exists). */
   NUMBER_FLOOR: 3,
-  /** payload: u8 1 when the clock has been set since the last CLOCK_LOST. */
+  /** payload: u8 1 once the clock has been set (kept: every boot without a clock then journals CLOCK_LOST). */
   CLOCK: 4,
   /** payload: u32 recording number, then its 16-byte age file key (all zero: destroyed at sealing). Two slots, A and B (docs/design/encryption.md). */
   AGE_KEY_A: 5,
@@ -401,6 +406,8 @@ export const STRUCTS = {
       u32('recordingCount', 'Recordings on the card.'),
       u32('journalCount', 'Records in the journal.'),
       u32('overrunsTotal', 'Samples lost to buffer overruns since the card was formatted.'),
+      u32('cardSecondsLeft', 'Recording time the card has room for at the current sample rate (and encryption), seconds; while recording, what is left of this recording\'s room. PROTOCOL.timeLeftUnknown without a card.'),
+      u32('batterySecondsLeft', 'Recording time left on the battery by the cell model (hardware/power-budget.md), seconds: an estimate. PROTOCOL.timeLeftUnknown when the port cannot measure its battery.'),
     ],
   },
   SET_TIME_REQ: { doc: 'Sets the device wall clock.', fields: [i64('unixMs')] },

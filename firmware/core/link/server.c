@@ -7,6 +7,8 @@
 #include "rec/journal.h"
 #include "rec/port.h"
 #include "rec/card_test.h"
+#include "rec/power.h"
+#include "rec/recorder.h"
 #include "rec/checkpoint.h"
 #include "rec/seal.h"
 #include "rec/store.h"
@@ -110,6 +112,8 @@ static uint32_t build_info(rec_server_t *s, rec_device_t *d)
     v.recording_count = d->store.mounted ? d->store.recording_count : 0;
     v.journal_count = d->store.mounted ? d->store.journal.count : 0;
     v.overruns_total = d->overruns_total + (recording ? rec_ring_overruns(&d->ring) : 0);
+    v.card_seconds_left = rec_recorder_card_seconds_left(d);
+    v.battery_seconds_left = rec_battery_seconds_left(d->battery_mv);
     rp_info_pack(&v, s->payload);
     return RP_INFO_SIZE;
 }

@@ -304,8 +304,9 @@ int rec_device_journal_clock_lost(rec_device_t *d)
     journal_record_init(&r, RP_JOURNAL_KIND_CLOCK_LOST);
     int err = rec_device_journal_event(d, &r);
     if (err) return err;
+    /* The NVM CLOCK flag stays: every later boot without a clock journals its own CLOCK_LOST,
+     * so the records after one share one uptime count (the app places undated recordings by
+     * it: schema.ts, JOURNAL_KIND). */
     d->clock_lost_pending = false;
-    uint8_t flag = d->clock_set ? 1u : 0u;
-    if (rec_nvm_state_put(&d->nvm, RP_NVM_STATE_CLOCK, &flag, 1) == REC_OK) d->clock_flag = flag == 1;
     return REC_OK;
 }

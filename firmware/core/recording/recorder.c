@@ -33,6 +33,31 @@ void rec_recorder_on_mic_block(const int16_t *samples, size_t count)
     if (ring) rec_ring_push(ring, samples, count);
 }
 
+uint32_t rec_recorder_card_seconds_left(rec_device_t *d)
+{
+    rec_store_t *st = &d->store;
+    if (!st->mounted) return RP_TIME_LEFT_UNKNOWN;
+    if (d->rec_state == RP_REC_STATE_RECORDING) {
+        const rec_recording_state_t *c = &d->cur;
+        return c->sample_rate ? (c->capacity - c->data_bytes) / (c->sample_rate * 2u) : 0;
+    }
+    const uint64_t byte_rate = (uint64_t)d->settings.sample_rate * 2u;
+    if (byte_rate == 0) return 0;
+    uint64_t total, free_bytes;
+    rec_store_space(st, &total, &free_bytes);
+    const uint64_t fixed = REC_PREALLOC_RESERVE_BYTES + REC_WAV_HEADER_SIZE + TAIL_ROOM;
+    uint64_t room = free_bytes > fixed ? free_bytes - fixed : 0;
+    if (REC_ENCRYPTION && rec_enc_wanted(d)) {
+        const uint64_t age = REC_AGE_HOLD_BYTES + REC_AGE_HEADER_SIZE + (room / REC_AGE_CHUNK_SIZE + 2u) * REC_AGE_TAG_SIZE;
+        room = room > age ? room - age : 0;
+    }
+    /* a checkpoint block per minute of audio (checkpoint.h), so the audio gets 60 s of bytes in
+     * every 60 s of bytes plus a block */
+    if (d->identity.has_key) room = room * (60u * byte_rate) / (60u * byte_rate + REC_BD_BLOCK_SIZE);
+    const uint64_t seconds = room / byte_rate;
+    return seconds < RP_TIME_LEFT_UNKNOWN ? (uint32_t)seconds : RP_TIME_LEFT_UNKNOWN - 1u;
+}
+
 static int write_header(rec_device_t *d)
 {
     rec_recording_state_t *c = &d->cur;

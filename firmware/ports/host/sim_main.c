@@ -99,6 +99,22 @@ static void report_state(bool force)
 
 /* ---- Control commands ---------------------------------------------------------------------- */
 
+/* What a flat cell reads before it cuts out: under the core's stop (REC_BATTERY_STOP_MV). */
+#define SIM_FLAT_CELL_MV 3000u
+static bool battery_flat;
+
+/* After `battery 0`: once the core has seen the low battery and no recording is open, the power
+ * goes as a real flat cell's does: no clean shutdown, nothing more written, the clock (kept in
+ * RAM: no battery-backed clock) lost. Exit status 4; the next start boots with the clock lost. */
+static void power_lost_if_flat(void)
+{
+    rec_device_t *d = rec_device();
+    if (!battery_flat || !d->low_battery || d->rec_state == RP_REC_STATE_RECORDING || d->rec_state == RP_REC_STATE_FINALISING)
+        return;
+    sim_out("power lost: battery flat");
+    _exit(4);
+}
+
 /* How long `press` holds the button: a short, deliberate press. */
 #define SIM_PRESS_MS 150u
 
@@ -132,6 +148,11 @@ static void do_command(char *line)
             return;
         }
         sim_battery_set((uint16_t)mv);
+        /* 0 is a flat cell, not "cannot measure" (the core's meaning of 0 mV): the cell sags
+         * under the stop voltage, the core closes the recording (LOW_BATTERY), and then the
+         * protection circuit cuts the power (power_lost_if_flat). */
+        battery_flat = mv == 0;
+        if (battery_flat) sim_battery_set(SIM_FLAT_CELL_MV);
     } else if (strcmp(cmd, "eject") == 0) {
         if (sim_card_eject())
             rec_app_card_changed();
@@ -150,7 +171,7 @@ static void do_command(char *line)
         quit_requested = true;
     } else if (strcmp(cmd, "help") == 0) {
         sim_err("commands: press (a short press: starts; while recording, a marker), hold [MS] (the button held MS ms, "
-                "default %u: asks), stop (held %u ms: stops a recording), connect, disconnect, battery MV, eject, insert, quit",
+                "default %u: asks), stop (held %u ms: stops a recording), connect, disconnect, battery MV (0: flat, the power goes), eject, insert, quit",
                 REC_BUTTON_HOLD_MS, REC_BUTTON_STOP_MS);
         return;
     } else {
@@ -496,6 +517,7 @@ int main(int argc, char **argv)
             break;
         rec_app_poll();
         report_state(false);
+        power_lost_if_flat();
         sim_wait(rec_app_idle_ms());
     }
 

@@ -19,7 +19,7 @@ function summary(over: Partial<DeviceSummary> = {}): DeviceSummary {
   return {
     deviceId: '00000000000000a1', label: '', model: 'sim', firmware: '1.0.0', protocolVersion: 1, simulated: true, discreet: false, clockSet: false, lowBattery: false, encrypting: false,
     batteryMv: 4100, recState: 'idle', cardState: 'ok', sampleRate: 16000, cardCapacity: '8000000000', cardFree: '7900000000', clockUnixMs: '0', uptimeMs: '0', currentNumber: 0,
-    currentSamples: 0, nextNumber: 1, recordingCount: 0, journalCount: 0, overrunsTotal: 0, maxPayload: 4096, maxInFlight: 8, buttonScheme: 'standard', ...over,
+    currentSamples: 0, nextNumber: 1, recordingCount: 0, journalCount: 0, overrunsTotal: 0, maxPayload: 4096, maxInFlight: 8, buttonScheme: 'standard', cardSecondsLeft: null, batterySecondsLeft: null, ...over,
   };
 }
 

@@ -607,6 +607,8 @@ export class FakeDevice {
       recordingCount: this.recordings.size,
       journalCount: this.journal.length,
       overrunsTotal: 0,
+      cardSecondsLeft: 9 * 3600,
+      batterySecondsLeft: 6 * 3600,
     };
   }
 }

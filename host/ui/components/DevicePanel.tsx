@@ -6,7 +6,7 @@
 import { Box, Text } from 'ink';
 import type { DeviceSummary } from '../../engine/events.js';
 import type { ClockView, Connection } from '../state.js';
-import { describeBattery, describeClock, formatBytes } from '../format.js';
+import { aboutHours, describeBattery, describeClock, formatBytes } from '../format.js';
 
 export interface DevicePanelProps {
   device: DeviceSummary | null;
@@ -28,7 +28,8 @@ function cardText(d: DeviceSummary): string {
       const free = Number(d.cardFree);
       const cap = Number(d.cardCapacity);
       const full = d.cardState === 'full' ? ' (full — recording has stopped)' : '';
-      return `${formatBytes(free)} free of ${formatBytes(cap)}${full}`;
+      const left = d.cardState === 'ok' && d.cardSecondsLeft != null ? `, ${aboutHours(d.cardSecondsLeft)}` : '';
+      return `${formatBytes(free)} free of ${formatBytes(cap)}${left}${full}`;
     }
   }
 }
@@ -97,7 +98,7 @@ export function DevicePanel({ device, clock, connection, port, width = 80 }: Dev
         <Text dimColor>{`  ${device.model} · id ${groupedId(device.deviceId)} · firmware ${device.firmware}`}</Text>
       </Text>
       <Line label="Battery" color={device.lowBattery ? 'yellow' : undefined}>
-        {describeBattery(device.batteryMv, device.lowBattery)}
+        {describeBattery(device.batteryMv, device.lowBattery) + (device.batterySecondsLeft != null ? `, ${aboutHours(device.batterySecondsLeft)} of recording (estimate)` : '')}
       </Line>
       <Line label="Card" color={device.cardState === 'ok' ? undefined : 'yellow'}>
         {cardText(device)}

@@ -6,7 +6,7 @@
 
 import { Box, Text } from 'ink';
 import type { LibraryEntry } from '../../engine/listing.js';
-import { clip, formatDateTime, formatDuration, plural } from '../format.js';
+import { clip, formatDuration, formatStart, plural } from '../format.js';
 import { shownEntries, type ListenState } from '../listen-state.js';
 
 export interface LibraryViewProps {
@@ -48,7 +48,7 @@ function Row({ e, selected, width, utc }: { e: LibraryEntry; selected: boolean; 
     <Box>
       <Text bold={selected} inverse={selected}>
         {(selected ? '> ' : '  ') +
-          clip(formatDateTime(e.startUnixMs, utc), COL_DATE - 1).padEnd(COL_DATE) +
+          clip(formatStart(e.startUnixMs, e.estimate, utc), COL_DATE - 1).padEnd(COL_DATE) +
           clip(entryWho(e), COL_WHO - 1).padEnd(COL_WHO) +
           formatDuration(e.durationMs / 1000).padStart(COL_LENGTH - 1).padEnd(COL_LENGTH) +
           String(e.markers.length).padStart(COL_MARKERS - 2).padEnd(COL_MARKERS)}

@@ -7,7 +7,7 @@
 import { Box, Text } from 'ink';
 import type { ListedMarker } from '../../engine/listing.js';
 import { whyNotPlayable } from '../../engine/listing.js';
-import { clip, formatDateTime, formatDuration } from '../format.js';
+import { clip, formatDuration, formatStart } from '../format.js';
 import { clockText, type ExcerptMarks, type OpenRecording } from '../listen-state.js';
 import { sparkline } from '../sparkline.js';
 import { entryStateText, entryWho, windowAround } from './LibraryView.js';
@@ -91,7 +91,12 @@ export function RecordingView({ open, width = 80, markerRows = 6, utc = false }:
   const noteOf = (n: number) => open.notes.find((x) => x.number === n)?.text ?? '';
   return (
     <Box flexDirection="column" width={width}>
-      <Text bold>{clip(`${entryWho(e)} · ${formatDateTime(e.startUnixMs, utc)} · ${formatDuration(e.durationMs / 1000)} · ${entryStateText(e)}`, width)}</Text>
+      <Text bold>{clip(`${entryWho(e)} · ${formatStart(e.startUnixMs, e.estimate, utc)} · ${formatDuration(e.durationMs / 1000)} · ${entryStateText(e)}`, width)}</Text>
+      {!e.startUnixMs && e.estimate ? (
+        <Box width={width}>
+          <Text color="yellow">{`Started ${formatStart(null, e.estimate, utc, true)}`}</Text>
+        </Box>
+      ) : null}
       <Text color="yellow">{cursorLine(open.playback.positionMs, e.durationMs, width)}</Text>
       <Text color="cyan" dimColor={!open.levels}>
         {loudness(0, cursorCol)}

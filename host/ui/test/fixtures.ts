@@ -39,6 +39,8 @@ export function device(over: Partial<DeviceSummary> = {}): DeviceSummary {
     recordingCount: 3,
     journalCount: 8,
     overrunsTotal: 0,
+    cardSecondsLeft: 9 * 3600,
+    batterySecondsLeft: 6 * 3600,
     maxPayload: 4096,
     maxInFlight: 4,
     ...over,

@@ -40,6 +40,16 @@ describe('LibraryView', () => {
     assertFits(lastFrame());
   });
 
+  it('shows a recording made without a clock at its estimated start, in full when it is opened', () => {
+    const estimate = { startUnixMs: Date.UTC(2025, 2, 14, 14, 5), earliestUnixMs: Date.UTC(2025, 2, 14, 13, 58), latestUnixMs: Date.UTC(2025, 2, 14, 14, 12) };
+    const lost = entry(4, { startUnixMs: null, estimate });
+    const { lastFrame } = render(<LibraryView listen={library({}, [lost, entry(3)])} utc />);
+    expect(lines(lastFrame())[3]).toMatch(/^> est\. 14 Mar 14:05 +Kitchen #4 /);
+    const open = render(<RecordingView open={opened({ entry: lost })} utc />);
+    expect(text(open.lastFrame())).toContain("Started 14 Mar 2025, about 14:05 (between 13:58 and 14:12, estimated: the recorder's clock was lost)");
+    assertFits(open.lastFrame());
+  });
+
   it('shows the search being typed, then what it matched', () => {
     const typing = render(<LibraryView listen={library({ input: { kind: 'search', text: 'off' }, query: 'off' })} utc />);
     expect(lines(typing.lastFrame())[1]).toBe('Search: off');

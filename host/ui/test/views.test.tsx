@@ -58,8 +58,8 @@ describe('DevicePanel', () => {
     expect(t).toContain('Kitchen table recorder');
     expect(t).toContain('id 0123 4567 89ab cdef');
     expect(t).toContain('firmware 1.2.3');
-    expect(t).toContain('Battery about 80%');
-    expect(t).toContain('Card 12.3 GB free of 15.9 GB');
+    expect(t).toContain('Battery about 80%, about 6 h of recording (estimate)');
+    expect(t).toContain('Card 12.3 GB free of 15.9 GB, about 9 h');
     expect(t).toContain('clock was 3 s slow, corrected');
     expect(t).toContain('not recording');
     assertFits(lastFrame());

@@ -56,8 +56,8 @@ struct rec_device {
     rec_identity_t identity;    /* the device key (evidence/identity.c); has_key false until provisioned */
     rec_nvm_t nvm;              /* the device's own memory (evidence/nvm.c); present false without one */
     rec_recipient_t recipient;  /* the owner's age recipient (evidence/recipient.c): set = encrypt */
-    bool clock_flag;            /* NVM CLOCK says the clock has been set */
-    bool clock_lost_pending;    /* boot found the clock lost: CLOCK_LOST goes to the next card mounted */
+    bool clock_flag;            /* NVM CLOCK says the clock has been set (at some time) */
+    bool clock_lost_pending;    /* this boot found the clock lost: CLOCK_LOST goes to the next card mounted */
     rec_seal_t seal;            /* statement files written after stop (evidence/seal.c) */
 
     /* A wipe under way (wipe.c): the NVM's WIPE_PENDING, and what it began. */
@@ -125,7 +125,7 @@ int rec_device_journal_wiped(rec_device_t *d, uint32_t epoch, uint32_t prev_coun
                              rec_journal_record_t *wiped);
 /* After the clock was set: NVM CLOCK flag, and CLOCK_SET when it was not set or moved > 1 s. */
 void rec_device_clock_changed(rec_device_t *d, bool was_set, int64_t before, int64_t now);
-/* CLOCK_LOST on the mounted card when boot found the clock lost. */
+/* CLOCK_LOST on the mounted card when this boot found the clock lost (once per boot). */
 int rec_device_journal_clock_lost(rec_device_t *d);
 
 #endif

@@ -78,6 +78,11 @@ int rec_recorder_stop(rec_device_t *d, uint8_t stop_reason);
 int rec_recorder_mark(rec_device_t *d, rec_marker_t *out);
 /* Moves captured audio to the card and patches sizes; returns true when it did work. */
 bool rec_recorder_poll(rec_device_t *d);
+/* Seconds of recording the card has room for at the current sample rate: while recording, what
+ * is left of this recording's preallocation; idle, the free space less the reserve, the age
+ * overhead when encrypting and the checkpoints' share when signing. RP_TIME_LEFT_UNKNOWN without
+ * a mounted card. */
+uint32_t rec_recorder_card_seconds_left(rec_device_t *d);
 /* The microphone callback (ISR context). */
 void rec_recorder_on_mic_block(const int16_t *samples, size_t count);
 
