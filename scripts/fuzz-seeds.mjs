@@ -9,7 +9,10 @@
 //   fat:     patches of the boot sector, FSInfo, FAT and directory fields;
 //   recover: patches of the cut recording's size fields, header and directory entry, and
 //            (with the harness built) a real header, evid chunk and journal record taken from
-//            the image the harness itself records (REC_FUZZ_WRITE_SEEDS).
+//            the image the harness itself records (REC_FUZZ_WRITE_SEEDS);
+//   evidence, age: written by the harnesses from the device's own encoders (REC_FUZZ_WRITE_SEEDS):
+//            the signed checkpoint slots, a journal record of every kind, markers tails; the
+//            .AGE read at every feed size, a tag patched, the last tag cut.
 // Run after `npm run gen` changes the vectors; commit the result. Deterministic.
 import { Buffer } from 'node:buffer';
 import { spawnSync } from 'node:child_process';
@@ -165,12 +168,20 @@ const DEVICE_ID = 0x0123456789abcdefn; // the fake port's unique id
   put(d, 'journal-torn', patch(4, 40, Array(16).fill(0xee)));
   put(d, 'state-dirty', patch(5, 12, [1]));
   put(d, 'any-block', patch(7, 3, Array(128).fill(0xff)));
-  const bin = join(root, 'firmware', 'build-fuzz', 'fuzz_recover');
+  harnessSeeds('recover', d);
+}
+
+// ---- evidence, age: all from the harnesses (see firmware/fuzz/fuzz_evidence.c, fuzz_age.c) ----
+for (const h of ['evidence', 'age']) harnessSeeds(h, dir(h));
+
+// Seeds a harness writes itself from what the core makes (REC_FUZZ_WRITE_SEEDS=dir).
+function harnessSeeds(h, d) {
+  const bin = join(root, 'firmware', 'build-fuzz', `fuzz_${h}`);
   if (existsSync(bin)) {
     const r = spawnSync(bin, ['-runs=0'], { env: { ...process.env, REC_FUZZ_WRITE_SEEDS: d }, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`fuzz_recover seed dump failed: ${r.stderr}`);
+    if (r.status !== 0) throw new Error(`fuzz_${h} seed dump failed: ${r.stderr}`);
   } else {
-    console.warn('firmware/build-fuzz/fuzz_recover not built: the image-derived recover seeds were not written');
+    console.warn(`firmware/build-fuzz/fuzz_${h} not built: its seeds were not written`);
   }
 }
 console.log(`seed corpora written to ${corpus}`);

@@ -153,6 +153,34 @@ void fz_build_card(rec_bd_ram_t *r, bool open_recording, fz_card_info_t *info)
     port_fake_reset();
 }
 
+extern uint64_t fz_device_state_begin[], fz_device_state_end[];
+static uint64_t *g_state_copy;
+
+/* Word by word, and not through memcpy: the section holds ASan's poisoned redzones between
+ * globals, which memcpy (intercepted by ASan) would report. no_builtin keeps the compiler from
+ * turning the loop into a memcpy call. */
+__attribute__((no_sanitize("address", "undefined", "coverage"), no_builtin)) static void copy_words(uint64_t *dst,
+                                                                                                 const uint64_t *src,
+                                                                                                 size_t n)
+{
+    for (size_t i = 0; i < n; i++) dst[i] = src[i];
+}
+
+void fz_state_save(void)
+{
+    size_t n = (size_t)(fz_device_state_end - fz_device_state_begin);
+    /* Allocated before the copy: this pointer lives in the section, so the copy holds it. */
+    if (g_state_copy == NULL) g_state_copy = malloc(n * sizeof *g_state_copy);
+    SETUP_CHECK(g_state_copy != NULL);
+    copy_words(g_state_copy, fz_device_state_begin, n);
+}
+
+void fz_state_restore(void)
+{
+    SETUP_CHECK(g_state_copy != NULL);
+    copy_words(fz_device_state_begin, g_state_copy, (size_t)(fz_device_state_end - fz_device_state_begin));
+}
+
 uint8_t *fz_snapshot(const rec_bd_ram_t *r)
 {
     uint8_t *copy = malloc(rec_bd_ram_size(r));

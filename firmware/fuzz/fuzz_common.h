@@ -13,11 +13,15 @@
 
 #include "rec/bd_ram.h"
 
-/* 34 MiB: the smallest card rec_fat_format makes FAT32 on (65525 clusters of one block). */
-#define FZ_CARD_BLOCKS 69632u
-/* Free space left (the rest is marked bad), so a recording's preallocation (and the hashing of
- * it on recovery) stays small and each input runs in about a millisecond. */
-#define FZ_FREE_BYTES (768u * 1024u)
+/* Blocks of the RAM card and KiB of it left free (the rest is marked bad, so a recording's
+ * preallocation, and the hashing of it on recovery, stays small), set by the build
+ * (CMakeLists.txt): 2048 and 384 (1 MiB, a FAT32 volume of about 2000 clusters with the fuzz
+ * build's lowered FAT32 minimum) or, for the regressions found before, 69632 and 768 (34 MiB: the
+ * smallest card rec_fat_format makes FAT32 on, 65525 clusters of one block). */
+#if !defined(FZ_CARD_BLOCKS) || !defined(FZ_FREE_KIB)
+#error "FZ_CARD_BLOCKS and FZ_FREE_KIB are set by firmware/fuzz/CMakeLists.txt"
+#endif
+#define FZ_FREE_BYTES (FZ_FREE_KIB * 1024u)
 #define FZ_RATE 8000u
 
 /* Fails the input: prints the message and aborts, which libFuzzer reports as a crash. */
@@ -62,7 +66,7 @@ typedef struct {
     uint64_t device_id;
 } fz_card_info_t;
 
-/* Formats a 34 MiB RAM card, marks most of it bad, and records two finished recordings with the
+/* Formats a RAM card of FZ_CARD_BLOCKS, marks most of it bad, and records two finished recordings with the
  * app; with `open_recording`, starts a third and leaves it as a power cut would (sizes patched
  * at least once, audio after the last patch on the card, no evid chunk, not journalled).
  * The device's written-block map is cleared: the image is the baseline for restores. */
@@ -76,6 +80,14 @@ void fz_poke(rec_bd_ram_t *r, uint32_t lba, uint32_t off, const uint8_t *bytes, 
 
 /* Blocks of the image that are not all zero (the interesting ones to corrupt). */
 uint32_t fz_nonzero_blocks(const rec_bd_ram_t *r, uint32_t *out, uint32_t max);
+
+/* Snapshot of the device's memory: every writable global of the core, the fakes (port, NOR NVM,
+ * their clocks and buffers) and the card helpers, gathered by the linker script
+ * device_state.ld. fz_state_save copies it (once per process, after a boot); fz_state_restore
+ * puts it back, which with rec_bd_ram_restore of the card makes the device exactly the booted
+ * device again, without booting it on every input. */
+void fz_state_save(void);
+void fz_state_restore(void);
 
 /* Boots the app on the card with a fresh fake port (settings cleared, device id fixed). */
 int fz_boot(rec_bd_ram_t *r);

@@ -1,6 +1,7 @@
 /* Fuzz harness 2: the whole firmware (rec_app_init/rec_app_poll: protocol server, recorder,
  * card store) driven by arbitrary input through the fake port, over a RAM card holding two
- * finished recordings (made once, by the core itself, in the first call).
+ * finished recordings (made once, by the core itself, in the first call). The device boots once;
+ * each input starts from a copy of the booted device's memory and card (fz_state_save).
  *
  * The input is a little program of operations (op byte, then its arguments):
  *   0 RAW n bytes of serial input, as they are      1 REQ: a well-formed request (valid CRC)
@@ -17,8 +18,8 @@
  * Checked on every input: no sanitizer report or REC_ASSERT; every byte the device sends
  * decodes as a good frame (version 1, kind response/error/event, payload within the limit);
  * work is bounded (polls per operation and in all); and afterwards, with the cable, card and
- * link restored, a HELLO still gets its INFO answer. The card is restored to its image after
- * each input. */
+ * link restored, a HELLO still gets its INFO answer. The card's written blocks and the device's
+ * memory are put back before each input. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,7 +237,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     fz_build_card(&g_card, false, &g_info);
+    /* Booted once (NVM on, blank); every input starts from this device, memory and card. */
+    if (fz_boot_nvm(&g_card, true) != REC_OK) abort();
     g_baseline = fz_snapshot(&g_card);
+    memset(g_card.written_map, 0, (size_t)g_card.bd.block_count / 8 + 1);
+    fz_state_save();
     return 0;
 }
 
@@ -245,12 +250,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 16384) return 0;
     rec_bd_ram_restore(&g_card, g_baseline);
+    fz_state_restore();
     rec_deframer_init(&g_host, g_host_buf, sizeof g_host_buf, RP_ABSOLUTE_MAX_PAYLOAD);
     g_want_seq = 0;
     g_got_info = false;
     g_polls = 0;
     g_ramp = 0;
-    (void)fz_boot_nvm(&g_card, true);
 
     fz_in_t in = { data, size, 0 };
     bool card_in = true, linked = true;
