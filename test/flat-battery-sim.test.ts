@@ -112,6 +112,14 @@ describe('a flat battery loses the clock; the app places what was recorded witho
       expect(start).toBeLessThanOrEqual(t.to + 1000);
     }
     expect(m2.recording.stopReason).toBe('low-battery');
+    // their clock was set at the first sync, and lost before the next: no drift could be measured
+    for (const m of [m1, m2]) {
+      const c = m.times.clockSinceSet!;
+      expect(c, JSON.stringify(m.times)).toBeDefined();
+      expect(c.lastSetUnixMs).toBeGreaterThanOrEqual(firstSync);
+      expect(c.lastSetUnixMs).toBeLessThanOrEqual(t1.from);
+      expect(c.driftMs).toBeNull();
+    }
 
     // made without: estimated, and the interval contains the moment of the press
     for (const [m, t] of [[m3, t3], [m4, t4]] as const) {

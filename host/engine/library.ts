@@ -259,6 +259,18 @@ export interface ManifestTimeEstimate {
   why: string;
 }
 
+/** A dated recording's clock: when it was last set before it, and its drift since (host/engine/clock-since-set.ts). */
+export interface ManifestClockSinceSet {
+  /** The time the clock was set to (the host's clock then). */
+  lastSetUnixMs: number;
+  lastSetIso: string;
+  /** Recorder clock minus the host's, ms, when next measured; null when not measured (the clock was lost before). */
+  driftMs: number | null;
+  driftPpm: number | null;
+  measuredAtIso: string | null;
+  measuredBy: 'next-clock-set' | 'this-sync' | null;
+}
+
 export interface Manifest {
   manifestVersion: 1 | 2 | 3;
   app: { name: string; version: string };
@@ -290,6 +302,8 @@ export interface Manifest {
     copiedAtIso: string;
     /** A recording made without a clock: where it lies in time, estimated at the copy (placement.ts). */
     estimate?: ManifestTimeEstimate;
+    /** A dated recording: the clock's last set before it and its drift since (clock-since-set.ts). */
+    clockSinceSet?: ManifestClockSinceSet;
   };
   clock: {
     /** Device minus host, ms, measured when copying (before the device clock was set). */

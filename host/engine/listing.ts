@@ -12,6 +12,7 @@
  */
 import * as path from 'node:path';
 import { copyBase, READABLE_MANIFEST_VERSIONS, realFs, type Fs, type Manifest } from './library.js';
+import { clockSinceSetText, type ClockSinceSet } from './clock-since-set.js';
 
 /** A marker of a recording as its manifest lists it (the manifest's optional `markers` field). */
 export interface ListedMarker {
@@ -44,6 +45,8 @@ export interface LibraryEntry {
   startUnixMs: number | null;
   /** Made without a clock: where it lies in time, as estimated at the copy (placement.ts); else null. */
   estimate?: { startUnixMs: number; earliestUnixMs: number | null; latestUnixMs: number } | null;
+  /** Dated: the clock's last set before it and its drift since, as found at the copy (clock-since-set.ts), with `text` in words (UTC); else null. */
+  clockSinceSet?: (ClockSinceSet & { text: string }) | null;
   durationMs: number;
   sampleRate: number;
   markers: ListedMarker[];
@@ -121,6 +124,16 @@ function manifestEstimateOf(m: Manifest): LibraryEntry['estimate'] {
   return { startUnixMs: e.startUnixMs, earliestUnixMs: Number.isFinite(e.earliestUnixMs) ? e.earliestUnixMs : null, latestUnixMs: e.latestUnixMs };
 }
 
+/** The manifest's clock since set, checked (older manifests have none; a hand-written one may hold anything). */
+function manifestClockSinceSetOf(m: Manifest): LibraryEntry['clockSinceSet'] {
+  const c = m.times?.clockSinceSet;
+  if (!c || !m.recording.clockSet || !Number.isFinite(c.lastSetUnixMs)) return null;
+  const measuredAt = typeof c.measuredAtIso === 'string' ? Date.parse(c.measuredAtIso) : NaN;
+  const measured = Number.isFinite(c.driftMs) && Number.isFinite(c.driftPpm) && Number.isFinite(measuredAt) && (c.measuredBy === 'next-clock-set' || c.measuredBy === 'this-sync');
+  const out: ClockSinceSet = { lastSetUnixMs: c.lastSetUnixMs, drift: measured ? { driftMs: c.driftMs!, driftPpm: c.driftPpm!, measuredAtUnixMs: measuredAt, measuredBy: c.measuredBy! } : null };
+  return { ...out, text: clockSinceSetText(out, (ms) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`) };
+}
+
 async function entryFrom(fs: Fs, manifestPath: string, m: Manifest): Promise<LibraryEntry> {
   const folder = path.dirname(manifestPath);
   const encrypted = !!m.encryption;
@@ -142,6 +155,7 @@ async function entryFrom(fs: Fs, manifestPath: string, m: Manifest): Promise<Lib
     number: m.recording.number,
     startUnixMs: m.recording.clockSet && Number.isFinite(start) && start > 0 ? start : null,
     estimate: manifestEstimateOf(m),
+    clockSinceSet: manifestClockSinceSetOf(m),
     durationMs: Number(m.recording.durationMs) || 0,
     sampleRate: Number(m.recording.sampleRate) || 0,
     markers: manifestMarkers(m),

@@ -7,8 +7,9 @@ import type { Info, ListEntry } from '../../protocol/generated/types.js';
 import { jsonable, summariseEntry, summariseInfo } from './convert.js';
 import type { JournalCheck, JournalEntry } from './journal.js';
 import type { ManifestEvidence } from './evidence/sync-evidence.js';
-import { durationText, ENCRYPTED_MANIFEST_VERSION, MANIFEST_VERSION, type Manifest, type ManifestEncryption, type ManifestLoan, type ManifestMarker, type ManifestTimeEstimate } from './library.js';
+import { durationText, ENCRYPTED_MANIFEST_VERSION, MANIFEST_VERSION, type Manifest, type ManifestEncryption, type ManifestClockSinceSet, type ManifestLoan, type ManifestMarker, type ManifestTimeEstimate } from './library.js';
 import type { TimeEstimate } from './placement.js';
+import type { ClockSinceSet } from './clock-since-set.js';
 
 /** The device clock as measured at the start of a sync (manifest `clock`). */
 export interface ClockInfo {
@@ -32,6 +33,8 @@ export interface ManifestInput {
   clock: ClockInfo;
   /** A recording made without a clock: where it lies in time (placement.ts); null otherwise. */
   timeEstimate?: TimeEstimate | null;
+  /** A dated recording: the clock's last set before it and its drift since (clock-since-set.ts); null otherwise. */
+  clockSinceSet?: ClockSinceSet | null;
   appVersion: string;
   now: () => number;
   verification: { sampleCountMatches: boolean; journalProblems: string[] };
@@ -56,6 +59,18 @@ export function manifestEstimate(e: TimeEstimate): ManifestTimeEstimate {
     errorMs: e.errorMs,
     method: e.method,
     why: "the recorder's clock was lost (its battery ran flat): the start is placed from its uptime and journal",
+  };
+}
+
+/** The manifest's form of a clock since set: ISO times beside the ms. */
+export function manifestClockSinceSet(c: ClockSinceSet): ManifestClockSinceSet {
+  return {
+    lastSetUnixMs: c.lastSetUnixMs,
+    lastSetIso: new Date(c.lastSetUnixMs).toISOString(),
+    driftMs: c.drift?.driftMs ?? null,
+    driftPpm: c.drift?.driftPpm ?? null,
+    measuredAtIso: c.drift ? new Date(c.drift.measuredAtUnixMs).toISOString() : null,
+    measuredBy: c.drift?.measuredBy ?? null,
   };
 }
 
@@ -95,6 +110,7 @@ export function buildManifest(m: ManifestInput): Manifest {
       hostEstimatedStartIso: hostStart,
       copiedAtIso: new Date(m.now()).toISOString(),
       ...(m.timeEstimate && !clockSet ? { estimate: manifestEstimate(m.timeEstimate) } : {}),
+      ...(m.clockSinceSet && clockSet ? { clockSinceSet: manifestClockSinceSet(m.clockSinceSet) } : {}),
     },
     clock: { ...clock },
     journal: j

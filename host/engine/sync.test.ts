@@ -8,6 +8,7 @@ import { xorshift32 } from '../../protocol/src/prng.js';
 import { MIN_READ } from './read-size.js';
 import { SLOWEST_HASH_BYTES_PER_S } from './sync.js';
 import { verifyLibraryFile } from './verify.js';
+import { listLibrary } from './listing.js';
 import { setup } from './testing/harness.js';
 
 /** vi.waitFor's default of 1 s is too short on a loaded machine. */
@@ -38,6 +39,31 @@ describe('sync', () => {
     const verified = h.of('file.verified');
     expect(verified.find((e) => e.number === 1)!.timeEstimate).toMatchObject({ method: 'journal-order' });
     expect(verified.find((e) => e.number === 2)!.timeEstimate).toBeUndefined();
+  });
+
+  test("a dated recording's manifest keeps the clock's last set before it and the drift this sync measured", async () => {
+    const h = setup();
+    h.device.addRecording({ samples: 16000 });
+    const setAt = Date.now() - 3_600_000;
+    h.device.appendClockSet(0n, BigInt(setAt));
+    h.device.addRecording({ samples: 16000 });
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(true);
+    const manifests = readdirSync(h.dest)
+      .filter((n) => /_\d+\.json$/.test(n))
+      .map((n) => JSON.parse(readFileSync(join(h.dest, n), 'utf8')) as { recording: { number: number }; times: { clockSinceSet?: { lastSetUnixMs: number; lastSetIso: string; driftMs: number; driftPpm: number; measuredBy: string } } });
+    const manifest = (n: number) => manifests.find((m) => m.recording.number === n)!;
+    // no set journalled before the first: nothing to say
+    expect(manifest(1).times.clockSinceSet).toBeUndefined();
+    const c = manifest(2).times.clockSinceSet!;
+    expect(c).toMatchObject({ lastSetUnixMs: setAt, lastSetIso: new Date(setAt).toISOString(), measuredBy: 'this-sync' });
+    // the fake recorder's clock runs 1.5 s fast; the measurement is within its round trip
+    expect(Math.abs(c.driftMs - 1500)).toBeLessThan(1000);
+    expect(c.driftPpm).toBeCloseTo((c.driftMs / 3_600_000) * 1e6, 0);
+    // the library reads it back, in words (an older manifest without it reads as null)
+    const listed = (await listLibrary(h.dest)).entries;
+    expect(listed.find((e) => e.number === 2)!.clockSinceSet!.text).toMatch(new RegExp(`^clock set ${new Date(setAt).toISOString().slice(0, 16).replace('T', ' ')} UTC; it had drifted 1\\.\\d s fast \\(\\d+(\\.\\d)? ppm\\) by the next sync$`));
+    expect(listed.find((e) => e.number === 1)!.clockSinceSet).toBeNull();
   });
 
   test('copies, verifies and describes every finished recording, in order of events', async () => {

@@ -45,6 +45,7 @@ import { libraryRootOf, loadIdentities, type LoadedIdentity, type PassphraseSour
 import { recipientString } from './privacy/recipient.js';
 import { buildManifest, type ClockInfo } from './manifest.js';
 import { estimatesByNumber, type TimeEstimate } from './placement.js';
+import { clocksSinceSetByNumber, type ClockSinceSet } from './clock-since-set.js';
 import { manifestMarkers } from './markers.js';
 import type { ProtocolClient, RequestOptions } from './client.js';
 import type { Emit, Session } from './session.js';
@@ -347,11 +348,12 @@ export async function sync(session: Session, emit: Emit, o: SyncOptions = {}): P
     }
     const journalTrusted = check.chain === 'ok';
     const estimates = estimatesByNumber(journal.entries, uptimeNow);
+    const clocks = clocksSinceSetByNumber(journal.entries, { offsetMs: clock.offsetMs, measuredAtUnixMs: uptimeNow.hostUnixMs });
 
     for (const n of inProgress) emit({ type: 'file.skipped', number: n, reason: 'in-progress', message: `Recording ${n} is still being recorded; it will be copied next time.` });
 
     // Copies
-    const ctx: CopyContext = { session, emit, fs, dest, now, signal, o, clock, check, byNumber, estimates, library, deviceId, signing, owner, undecryptable: new Set() };
+    const ctx: CopyContext = { session, emit, fs, dest, now, signal, o, clock, check, byNumber, estimates, clocks, library, deviceId, signing, owner, undecryptable: new Set() };
     for (const e of entries) {
       if (e.state !== RECORDING_STATE.FINISHED) continue;
       if (signal?.aborted) throw new EngineError('CANCELLED', 'Stopped.', '');
@@ -428,6 +430,8 @@ interface CopyContext {
   byNumber: Map<number, JournalEntry>;
   /** Where the recordings made without a clock lie in time (placement.ts), by number. */
   estimates: Map<number, TimeEstimate>;
+  /** The clock's last set before each dated recording and its drift since (clock-since-set.ts), by number. */
+  clocks: Map<number, ClockSinceSet>;
   library: LibraryIndex;
   deviceId: string;
   signing: SigningState;
@@ -798,6 +802,7 @@ async function verifyAndPublish(ctx: CopyContext, e: ListEntry, t: CopyTarget, r
     journalCheck: ctx.check,
     clock: ctx.clock,
     timeEstimate: ctx.estimates.get(e.number) ?? null,
+    clockSinceSet: ctx.clocks.get(e.number) ?? null,
     appVersion: ctx.o.appVersion ?? '0.0.0',
     now: ctx.now,
     verification: { sampleCountMatches, journalProblems },

@@ -5,6 +5,7 @@
  * language, with units a non-engineer recognises (GB, minutes), and never a bare error code.
  */
 import { estimateText } from '../engine/placement.js';
+import { clockSinceSetText, type ClockSinceSet } from '../engine/clock-since-set.js';
 
 /** Bytes as "1.4 GB", "820 MB", "12 KB" (decimal units, as on the card's packaging). */
 export function formatBytes(bytes: number): string {
@@ -84,6 +85,11 @@ export function formatStart(
   const hhmm = (ms: number) => formatDateTime(ms, utc).slice(-5);
   if (!full) return `est. ${date.replace(/ \d{4} /, ' ')}`;
   return `${date.slice(0, -6)}, ${estimateText(estimate, hhmm)}`;
+}
+
+/** A dated recording's clock in words: "clock set 3 Mar 2026 09:12; it had drifted 1.2 s fast (4 ppm) by the next sync". */
+export function formatClockSinceSet(c: ClockSinceSet, utc = false): string {
+  return clockSinceSetText(c, (ms) => formatDateTime(ms, utc));
 }
 
 /** Amount of time in words, for the clock offset: "3 s", "4 min", "2 h", "5 days". */

@@ -6,6 +6,7 @@
  */
 import { loudnessOfWavFile } from '../loudness.js';
 import type { CustodyEntry } from '../custody.js';
+import type { ManifestClockSinceSet, ManifestTimeEstimate } from '../library.js';
 import type { BundleRecording, BundleSource } from './gather.js';
 import { VERIFIER_HTML, VERIFY_TXT } from './verify-text.js';
 
@@ -81,6 +82,24 @@ export function formatDuration(seconds: number): string {
   return parts.join(' ') || '0 seconds';
 }
 
+/**
+ * A start placed in time by the app (host/engine/placement.ts), for a recording made while the
+ * recorder's clock was lost: "about <when>, between <when> and <when> (estimated: ...)".
+ */
+export function estimatedStartText(e: Pick<ManifestTimeEstimate, 'startUnixMs' | 'earliestUnixMs' | 'latestUnixMs'>): string {
+  const why = "estimated: the recorder's clock was lost (its battery ran flat), so the app placed the start from how long the recorder had been running and from its journal when it copied the recording; no signature covers this estimate";
+  if (e.earliestUnixMs === null) return `before ${formatWhen(e.latestUnixMs)} (${why})`;
+  return `about ${formatWhen(e.startUnixMs)}, between ${formatWhen(e.earliestUnixMs)} and ${formatWhen(e.latestUnixMs)} (${why})`;
+}
+
+/** The clock's last set before a dated recording and its drift since (host/engine/clock-since-set.ts), as a sentence. */
+export function clockSinceSetSentence(c: Pick<ManifestClockSinceSet, 'lastSetUnixMs' | 'driftMs' | 'driftPpm'>): string {
+  const set = `The clock was last set before this recording on ${formatWhen(c.lastSetUnixMs)}`;
+  if (c.driftMs === null || c.driftPpm === null) return `${set}; how far it drifted after that was not measured.`;
+  const s = Math.abs(c.driftMs) / 1000;
+  return `${set}; when it was next checked it had drifted ${s < 10 ? s.toFixed(1) : Math.round(s)} seconds ${c.driftMs >= 0 ? 'ahead' : 'behind'} (${Math.abs(c.driftPpm)} parts per million).`;
+}
+
 const STOP_WORDS: Record<string, string> = {
   button: 'the button on the recorder was pressed',
   host: 'it was stopped from the app',
@@ -115,10 +134,13 @@ function recordingModel(r: BundleRecording, loudness: number[]): ReportRecording
     facts.push({ label: 'Started', value: formatWhen(startMs) });
     if (stopMs !== null) facts.push({ label: 'Stopped', value: formatWhen(stopMs) });
     const off = m.clock.offsetMs;
+    const since = m.times.clockSinceSet;
     facts.push({
       label: 'Clock',
-      value: `These times are the recorder's own clock, which is set from the owner's computer whenever the app connects.${off !== null ? ` When this recording was copied (${formatWhen(Date.parse(m.times.copiedAtIso))}) the recorder's clock was ${Math.abs(off / 1000).toFixed(1)} seconds ${off > 0 ? 'ahead of' : 'behind'} that computer.` : ''}`,
+      value: `These times are the recorder's own clock, which is set from the owner's computer whenever the app connects.${since ? ` ${clockSinceSetSentence(since)}` : ''}${off !== null ? ` When this recording was copied (${formatWhen(Date.parse(m.times.copiedAtIso))}) the recorder's clock was ${Math.abs(off / 1000).toFixed(1)} seconds ${off > 0 ? 'ahead of' : 'behind'} that computer.` : ''}`,
     });
+  } else if (m.times.estimate) {
+    facts.push({ label: 'Started', value: estimatedStartText(m.times.estimate) });
   } else {
     facts.push({ label: 'Started', value: "not known: the recorder's clock had not been set, so it counted from when it was switched on" });
   }

@@ -133,6 +133,10 @@ export function verifyText(src: BundleSource, madeAtIso: string): string {
   if (unsigned.length) {
     out.push(p(`Recording(s) ${unsigned.map((r) => r.manifest.recording.number).join(', ')} carry no signature from the recorder (it had no signing key when it made them). For those only the checksum the app recorded when it copied them can be checked; nothing shows which recorder made them.`));
   }
+  const estimated = src.recordings.filter((r) => !r.manifest.recording.clockSet && r.manifest.times.estimate);
+  if (estimated.length) {
+    out.push(p(`Recording(s) ${estimated.map((r) => r.manifest.recording.number).join(', ')} were made while the recorder's clock was lost (its battery had run flat), so their signed description gives no start time. The report gives the start the app estimated when it copied them, from how long the recorder had been running and from its journal, with the earliest and latest times it can have been; no signature covers that estimate, and the checks below do not check it.`));
+  }
   out.push(p(`What the checks do not show: that nobody else had the recorder's key (someone holding the recorder could copy it), that the recorder's clock was right, or what happened in the room beyond the sound the microphone picked up. The report says more.`));
   out.push('', 'THE COMMANDS', '-'.repeat(12), '');
   for (const g of verifyGroups(src)) out.push(`${g.intro}.`, renderGroup(g));

@@ -326,6 +326,11 @@ export class FakeDevice {
     });
   }
 
+  /** A CLOCK_SET record as SET_TIME journals it: the clock before (0n: not set) and the time it was set to. */
+  appendClockSet(beforeUnixMs: bigint, toUnixMs: bigint): Buffer {
+    return this.appendChained({ kind: JOURNAL_KIND.CLOCK_SET, startUnixMs: beforeUnixMs, stopUnixMs: toUnixMs, sha256: Buffer.alloc(32) });
+  }
+
   /** Appends a journal record with the common header, chained to the record before it. */
   private appendChained(fields: StructValue): Buffer {
     const prev = this.journal[this.journal.length - 1];

@@ -7,7 +7,7 @@
 import { Box, Text } from 'ink';
 import type { ListedMarker } from '../../engine/listing.js';
 import { whyNotPlayable } from '../../engine/listing.js';
-import { clip, formatDuration, formatStart } from '../format.js';
+import { clip, formatClockSinceSet, formatDuration, formatStart } from '../format.js';
 import { clockText, type ExcerptMarks, type OpenRecording } from '../listen-state.js';
 import { sparkline } from '../sparkline.js';
 import { entryStateText, entryWho, windowAround } from './LibraryView.js';
@@ -95,6 +95,11 @@ export function RecordingView({ open, width = 80, markerRows = 6, utc = false }:
       {!e.startUnixMs && e.estimate ? (
         <Box width={width}>
           <Text color="yellow">{`Started ${formatStart(null, e.estimate, utc, true)}`}</Text>
+        </Box>
+      ) : null}
+      {e.startUnixMs && e.clockSinceSet ? (
+        <Box width={width}>
+          <Text dimColor>{`Recorder ${formatClockSinceSet(e.clockSinceSet, utc)}`}</Text>
         </Box>
       ) : null}
       <Text color="yellow">{cursorLine(open.playback.positionMs, e.durationMs, width)}</Text>

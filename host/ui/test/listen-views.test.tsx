@@ -50,6 +50,14 @@ describe('LibraryView', () => {
     assertFits(open.lastFrame());
   });
 
+  it("shows a dated recording's clock: when it was last set, and how far it drifted by the next sync", () => {
+    const clockSinceSet = { lastSetUnixMs: Date.UTC(2025, 2, 3, 9, 12), drift: { driftMs: 1200, driftPpm: 4, measuredAtUnixMs: Date.UTC(2025, 2, 6, 12), measuredBy: 'next-clock-set' as const }, text: '' };
+    const open = render(<RecordingView open={opened({ entry: entry(3, { clockSinceSet }) })} utc />);
+    expect(text(open.lastFrame())).toContain('Recorder clock set 3 Mar 2025 09:12; it had drifted 1.2 s fast (4 ppm) by the next sync');
+    assertFits(open.lastFrame());
+    expect(text(render(<RecordingView open={opened()} utc />).lastFrame())).not.toContain('clock set');
+  });
+
   it('shows the search being typed, then what it matched', () => {
     const typing = render(<LibraryView listen={library({ input: { kind: 'search', text: 'off' }, query: 'off' })} utc />);
     expect(lines(typing.lastFrame())[1]).toBe('Search: off');
