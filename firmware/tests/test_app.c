@@ -1269,6 +1269,54 @@ static void test_power_cut_recovers_recording(void **state)
     assert_int_equal(e[1].number, 2);
 }
 
+/* Issue 18 (fuzz_recover): a clean card holding a recording the journal does not have, whose
+ * first recording's chain was linked into the journal's cluster (FAT corruption no power cut
+ * makes). The mount repairs before recovery writes, and the repair gives the shared cluster to
+ * the recording (visited first) and empties the journal's entry; the journal, opened before the
+ * repair, must be opened again: its stale handle appended into the recording's cluster and
+ * linked the journal to it again, so a repair after the boot still cut a cross-link. */
+static void test_repair_before_recovery_reopens_the_journal(void **state)
+{
+    (void)state;
+    hello();
+    start_or_stop();
+    record_ms(16000, 300);
+    start_or_stop();
+    start_or_stop();
+    record_ms(16000, 300);
+    /* Power cut during the second recording; then the first one's chain is pointed at the
+     * journal's first cluster in every FAT copy. */
+    rec_device_detach_card(rec_device());
+    static rec_fat_t fs;
+    assert_int_equal(rec_fat_mount(&fs, &g_ram.bd), REC_OK);
+    rec_fat_file_t rec1, journal;
+    assert_int_equal(rec_fat_open(&fs, &rec1, "RECORDS/REC00001.WAV", REC_FAT_READ), REC_OK);
+    assert_int_equal(rec_fat_open(&fs, &journal, "SYSTEM/JOURNAL.BIN", REC_FAT_READ), REC_OK);
+    assert_true(journal.first_cluster != 0 && journal.size > 0);
+    const uint32_t shared = journal.first_cluster;
+    for (uint32_t k = 0; k < fs.num_fats; k++) {
+        uint8_t *e = g_ram.data + ((size_t)fs.fat_lba + (size_t)k * fs.fat_blocks) * REC_BD_BLOCK_SIZE +
+                     (size_t)rec1.first_cluster * 4u;
+        rec_put_u32(e, shared);
+    }
+    port_fake_mic_start_result(0);
+    boot();
+    const rec_store_t *st = &rec_device()->store;
+    assert_true(st->mounted);
+    assert_int_equal(st->repair.crosslinks_cut, 1);
+    /* The boot's writes made no new cross-link: a repair finds nothing to cut. */
+    rec_device_detach_card(rec_device());
+    assert_int_equal(rec_fat_mount(&fs, &g_ram.bd), REC_OK);
+    static uint8_t scratch[4096];
+    rec_fat_repair_report_t rep;
+    assert_int_equal(rec_fat_repair(&fs, scratch, sizeof scratch, &rep), REC_OK);
+    assert_true(rep.tree_complete);
+    assert_int_equal(rep.loops_cut + rep.crosslinks_cut, 0);
+    /* The journal lives in clusters of its own again and lists the recovered recording. */
+    assert_int_equal(rec_fat_open(&fs, &journal, "SYSTEM/JOURNAL.BIN", REC_FAT_READ), REC_OK);
+    assert_true(journal.first_cluster != 0 && journal.first_cluster != shared);
+}
+
 /* A card whose write call number `stall_at` (counted from arming) first stalls for `stall_ms`, the
  * microphone going on meanwhile; the power is then cut at the `cut_at_patch`-th size patch after
  * the stall (its header write), when the most audio is on the card unpatched. */
@@ -3195,6 +3243,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_format_needs_confirmation_and_keeps_numbering, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_gets_errors_not_crashes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_recovers_recording, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repair_before_recovery_reopens_the_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stall_then_power_cut_loses_at_most_a_second, setup, teardown),
         cmocka_unit_test_setup_teardown(test_card_full_stops_and_finalises, setup, teardown),
         cmocka_unit_test_setup_teardown(test_low_battery_stops_and_finalises, setup, teardown),

@@ -202,6 +202,21 @@ void rec_store_set_time(rec_store_t *st, bool clock_set, int64_t unix_ms)
     rec_fat_set_time(&st->fs, date, time);
 }
 
+/* Makes the directories if missing, opens the journal and the update marker, counts the
+ * recordings. `mend_journal` (the marker was not clean): the journal's chain is trimmed to its
+ * size (a cut while the journal grew can leave it a cluster longer) and its entry written. */
+static int open_files(rec_store_t *st, bool mend_journal)
+{
+    int err = ensure_dir(&st->fs, RECORDS_DIR);
+    if (err == REC_OK) err = ensure_dir(&st->fs, RP_CARD_SYSTEM_DIR);
+    if (err == REC_OK) err = rec_journal_open(&st->journal, &st->fs);
+    if (err == REC_OK && mend_journal) err = rec_fat_trim(&st->fs, &st->journal.file);
+    if (err == REC_OK && mend_journal) err = rec_fat_file_sync(&st->fs, &st->journal.file);
+    if (err == REC_OK) err = state_ensure(st);
+    if (err == REC_OK) err = scan_records(st);
+    return err;
+}
+
 int rec_store_mount(rec_store_t *st, const rec_bd_t *bd, uint8_t *scratch, uint32_t scratch_bytes)
 {
     memset(st, 0, sizeof *st);
@@ -218,14 +233,7 @@ int rec_store_mount(rec_store_t *st, const rec_bd_t *bd, uint8_t *scratch, uint3
         err = rec_fat_repair(&st->fs, scratch, scratch_bytes, &st->repair);
         st->repaired = err == REC_OK && !fresh;
     }
-    if (err == REC_OK) err = ensure_dir(&st->fs, RECORDS_DIR);
-    if (err == REC_OK) err = ensure_dir(&st->fs, RP_CARD_SYSTEM_DIR);
-    if (err == REC_OK) err = rec_journal_open(&st->journal, &st->fs);
-    /* A cut while the journal grew can leave it a cluster longer than its size. */
-    if (err == REC_OK && !clean) err = rec_fat_trim(&st->fs, &st->journal.file);
-    if (err == REC_OK && !clean) err = rec_fat_file_sync(&st->fs, &st->journal.file);
-    if (err == REC_OK) err = state_ensure(st);
-    if (err == REC_OK) err = scan_records(st);
+    if (err == REC_OK) err = open_files(st, !clean);
     if (err == REC_OK && clean && st->highest_number > st->journal.highest_number) {
         /* A recording the journal does not have: cut by a power loss, and recovery is about to
          * write into its clusters. The marker was clean (no FAT update was cut), but loops and
@@ -233,6 +241,13 @@ int rec_store_mount(rec_store_t *st, const rec_bd_t *bd, uint8_t *scratch, uint3
         err = rec_fat_repair(&st->fs, scratch, scratch_bytes, &st->repair);
         const rec_fat_repair_report_t *rp = &st->repair;
         st->repaired = err == REC_OK && rp->fat_blocks_mirrored + rp->lost_clusters_freed + rp->loops_cut + rp->crosslinks_cut > 0;
+        if (err == REC_OK && rp->loops_cut + rp->crosslinks_cut > 0) {
+            /* The repair may have cut or emptied the journal's, the marker's or a directory's
+             * chain: what was opened before it is stale (the journal's next append would write
+             * into clusters another file now owns, and link them to the journal again). */
+            (void)rec_journal_close(&st->journal); /* nothing written yet: no entry to sync */
+            err = open_files(st, false);
+        }
     }
     if (err == REC_OK) err = rec_fat_sync(&st->fs);
     st->mounted = err == REC_OK;
