@@ -159,24 +159,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     const char *seeds = getenv("REC_FUZZ_WRITE_SEEDS");
     if (seeds) {
         /* The file unchanged at each feed size; a tag byte; the last chunk's flag (its nonce). */
-        char path[512];
+        char name[32];
         for (uint8_t i = 0; i < 8; i++) {
-            snprintf(path, sizeof path, "%s/read-%u", seeds, k_wants[i]);
+            snprintf(name, sizeof name, "read-%u", k_wants[i]);
             uint8_t s[2] = { i, 0 };
-            FILE *fp = fopen(path, "wb");
-            SETUP(fp && fwrite(s, 1, 2, fp) == 2 && fclose(fp) == 0);
+            fz_write_seed(seeds, name, s, sizeof s);
         }
         uint8_t tag[2 + 5 + 1] = { 4, 0 };
         rec_put_u32(tag + 2, REC_AGE_HEADER_SIZE + REC_AGE_CHUNK_SIZE + 3u);
         tag[6] = 1;
         tag[7] = 0x55;
-        snprintf(path, sizeof path, "%s/patch-first-tag", seeds);
-        FILE *fp = fopen(path, "wb");
-        SETUP(fp && fwrite(tag, 1, sizeof tag, fp) == sizeof tag && fclose(fp) == 0);
+        fz_write_seed(seeds, "patch-first-tag", tag, sizeof tag);
         uint8_t cut[2] = { 4, (uint8_t)(int8_t)-16 };
-        snprintf(path, sizeof path, "%s/cut-last-tag", seeds);
-        fp = fopen(path, "wb");
-        SETUP(fp && fwrite(cut, 1, sizeof cut, fp) == sizeof cut && fclose(fp) == 0);
+        fz_write_seed(seeds, "cut-last-tag", cut, sizeof cut);
     }
     return 0;
 }

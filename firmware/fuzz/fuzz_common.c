@@ -205,3 +205,15 @@ uint32_t fz_nonzero_blocks(const rec_bd_ram_t *r, uint32_t *out, uint32_t max)
         if (memcmp(r->data + (size_t)b * REC_BD_BLOCK_SIZE, zero, REC_BD_BLOCK_SIZE) != 0) out[n++] = b;
     return n;
 }
+
+void fz_write_seed(const char *dir, const char *name, const uint8_t *p, size_t n)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *fp = fopen(path, "wb");
+    if (!fp || fwrite(p, 1, n, fp) != n || fclose(fp) != 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        abort();
+    }
+}
+

@@ -89,6 +89,9 @@ uint32_t fz_nonzero_blocks(const rec_bd_ram_t *r, uint32_t *out, uint32_t max);
 void fz_state_save(void);
 void fz_state_restore(void);
 
+/* REC_FUZZ_WRITE_SEEDS: writes one seed file dir/name; a failure aborts (seeds are made by hand). */
+void fz_write_seed(const char *dir, const char *name, const uint8_t *p, size_t n);
+
 /* Boots the app on the card with a fresh fake port (settings cleared, device id fixed). */
 int fz_boot(rec_bd_ram_t *r);
 /* The same, with the fake NOR NVM on (blank) when nvm is true: a device that can hold a key. */

@@ -332,17 +332,6 @@ static void check_text(fz_in_t *in)
     for (size_t i = cap; i < sizeof buf; i++) FZ_CHECK(buf[i] == 0x7F, "a byte written at %zu past %zu", i, cap);
 }
 
-static void write_seed(const char *dir, const char *name, const uint8_t *p, size_t n)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *fp = fopen(path, "wb");
-    if (!fp || fwrite(p, 1, n, fp) != n || fclose(fp) != 0) {
-        fprintf(stderr, "cannot write %s\n", path);
-        abort();
-    }
-}
-
 /* Seeds from the device's own encoders: each slot unpatched, a journal record of every kind
  * (rec_journal_encode, with its fields as the device fills them), markers tails. */
 static void dump_seeds(const char *dir)
@@ -350,7 +339,7 @@ static void dump_seeds(const char *dir)
     static const char *slot_names[SLOTS] = { "ckpt-start", "ckpt-mid", "ckpt-stop" };
     for (uint8_t i = 0; i < SLOTS; i++) {
         uint8_t s[2] = { 0, i };
-        write_seed(dir, slot_names[i], s, sizeof s);
+        fz_write_seed(dir, slot_names[i], s, sizeof s);
     }
     uint8_t prev[32] = { 0 };
     /* Every kind the schema has, and a few it does not have yet. */
@@ -375,11 +364,11 @@ static void dump_seeds(const char *dir)
         rec_put_u32(seed + 1 + REC_JOURNAL_RECORD_SIZE + 32, kind);
         char name[32];
         snprintf(name, sizeof name, "journal-kind-%u", kind);
-        write_seed(dir, name, seed, sizeof seed);
+        fz_write_seed(dir, name, seed, sizeof seed);
         rec_journal_hash(seed + 1, prev);
     }
     /* Markers: count, data bytes, a size byte, then steps (u16, 0 = u16 step). */
-    uint8_t m[1 + 1 + 4 + 1 + 3 * 99 + 64];
+    uint8_t m[1 + 1 + 4 + 1 + 3 * 99 + 64] = { 0 }; /* the tail past the steps is zeros: a seed must be the same every time */
     size_t k = 0;
     m[k++] = 2;
     m[k++] = 3;
@@ -391,11 +380,11 @@ static void dump_seeds(const char *dir)
         k += 2;
         m[k++] = 0;
     }
-    write_seed(dir, "markers-three", m, k);
+    fz_write_seed(dir, "markers-three", m, k);
     m[1] = 99;
-    write_seed(dir, "markers-99-some-past-the-audio", m, sizeof m);
+    fz_write_seed(dir, "markers-99-some-past-the-audio", m, sizeof m);
     uint8_t txt[] = { 3, 200, 1, 1, 2, 3, 4, 5, 6, 7, 8, 10, 3, 0, 0, 0xCB, 0xA1, 0x9C, 0x01, 0, 0, 1, 4, 9, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 5, 1 };
-    write_seed(dir, "text-mix", txt, sizeof txt);
+    fz_write_seed(dir, "text-mix", txt, sizeof txt);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -84,17 +84,6 @@ static void check_parsers(const uint8_t *data, size_t size)
     }
 }
 
-static void write_seed(const char *dir, const char *name, const uint8_t *p, size_t n)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *fp = fopen(path, "wb");
-    if (!fp || fwrite(p, 1, n, fp) != n || fclose(fp) != 0) {
-        fprintf(stderr, "cannot write %s\n", path);
-        abort();
-    }
-}
-
 /* REC_FUZZ_WRITE_SEEDS=dir: writes seeds taken from the real image into dir (used by
  * scripts/fuzz-seeds.mjs): a finished recording's header, its evid chunk, the header and
  * blocks of the cut recording, a journal record. */
@@ -108,11 +97,11 @@ static void dump_seeds(const char *dir)
     static uint8_t file[65536];
     int32_t n = rec_fat_read(&g_fs, &f, file, sizeof file);
     FZ_CHECK(n > (int32_t)(REC_WAV_HEADER_SIZE + REC_WAV_EVID_CHUNK_BYTES), "read");
-    write_seed(dir, "real-header-finished", file, REC_WAV_HEADER_SIZE);
-    write_seed(dir, "real-evid-chunk", file + n - REC_WAV_EVID_CHUNK_BYTES, REC_WAV_EVID_CHUNK_BYTES);
-    write_seed(dir, "real-journal-record-0", g_card.data + (size_t)g_info.journal_lba * REC_BD_BLOCK_SIZE, REC_JOURNAL_RECORD_SIZE);
+    fz_write_seed(dir, "real-header-finished", file, REC_WAV_HEADER_SIZE);
+    fz_write_seed(dir, "real-evid-chunk", file + n - REC_WAV_EVID_CHUNK_BYTES, REC_WAV_EVID_CHUNK_BYTES);
+    fz_write_seed(dir, "real-journal-record-0", g_card.data + (size_t)g_info.journal_lba * REC_BD_BLOCK_SIZE, REC_JOURNAL_RECORD_SIZE);
     const uint8_t *cut = g_card.data + (size_t)g_info.open_first_lba * REC_BD_BLOCK_SIZE;
-    write_seed(dir, "real-header-cut", cut, REC_WAV_HEADER_SIZE);
+    fz_write_seed(dir, "real-header-cut", cut, REC_WAV_HEADER_SIZE);
     /* As patches: the cut recording's header rewritten with a finished one's (target 0). */
     uint8_t patch[4 * (4 + 255)];
     size_t k = 0;
@@ -125,7 +114,7 @@ static void dump_seeds(const char *dir)
         memcpy(patch + k, file + off, len);
         k += len;
     }
-    write_seed(dir, "patch-header-from-finished", patch, k);
+    fz_write_seed(dir, "patch-header-from-finished", patch, k);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
