@@ -218,7 +218,9 @@ export async function runWipe(s: Session, emit: Emit, o: WipeOptions): Promise<W
  * Checks a certificate: the IDENTITY signature over its nonce verifies under `pinnedKey` (hex,
  * the key this library pinned for the recorder), and that signed answer says the recorder's
  * journal is exactly the certificate's: EPOCH_START then WIPED of the stated epoch, blocks and
- * method, chained, WIPED its head. Returns the problems (none: proven).
+ * method, chained, then nothing but CLOCK_LOST records (a wipe finished at a boot after a power
+ * cut is followed by that boot's "clock lost", which holds only an uptime), the last its head.
+ * Returns the problems (none: proven).
  */
 export function checkCertificate(c: WipeCertificate, pinnedKey: string | null): string[] {
   const problems: string[] = [];
@@ -231,13 +233,18 @@ export function checkCertificate(c: WipeCertificate, pinnedKey: string | null): 
   if (c.publicKey !== id.publicKey.toString('hex')) problems.push('the key it names is not the key that signed');
   if (deviceIdHex(id.identity.deviceId) !== c.deviceId) problems.push('the signed device id is not the certificate\'s');
   const recs = c.journal.map((h, i) => entryFromRaw(Buffer.from(h, 'hex'), i));
-  if (recs.length !== 2 || recs.some((r) => r.raw.length !== JOURNAL_RECORD_SIZE)) return [...problems, `the new journal should hold EPOCH_START and WIPED, it holds ${recs.length} record(s)`];
-  const [start, wiped] = recs as [ReturnType<typeof entryFromRaw>, ReturnType<typeof entryFromRaw>];
+  if (recs.length < 2 || recs.some((r) => r.raw.length !== JOURNAL_RECORD_SIZE)) return [...problems, `the new journal should hold EPOCH_START and WIPED, it holds ${recs.length} record(s)`];
+  const [start, wiped, ...after] = recs as [ReturnType<typeof entryFromRaw>, ReturnType<typeof entryFromRaw>, ...ReturnType<typeof entryFromRaw>[]];
+  after.forEach((r, i) => {
+    if (r.record.kind !== JOURNAL_KIND.CLOCK_LOST) problems.push(`record ${i + 3} of the new journal is not a "clock lost": the recorder was used after the wipe`);
+    if (!r.record.prevHash.equals(recs[i + 1]!.hash)) problems.push(`record ${i + 3} of the new journal does not follow the one before it`);
+  });
+  const head = recs[recs.length - 1]!;
   if (start.record.kind !== JOURNAL_KIND.EPOCH_START || start.record.number !== c.epoch || !start.record.prevHash.equals(Buffer.alloc(32))) problems.push('the first record is not the EPOCH_START of the new journal');
   if (wiped.record.kind !== JOURNAL_KIND.WIPED || wiped.record.number !== c.epoch) problems.push('the second record is not the WIPED record of that epoch');
   if (!wiped.record.prevHash.equals(start.hash)) problems.push('the WIPED record does not follow EPOCH_START');
   if (wiped.record.sampleCount !== c.blocksErased || METHOD_NAMES[wiped.record.sampleRate] !== c.method) problems.push('the blocks or the method stated differ from the recorder\'s WIPED record');
-  if (id.identity.journalEpoch !== c.epoch || id.identity.journalCount !== 2 || !id.identity.journalHead.equals(wiped.hash)) problems.push('the recorder\'s signed journal count and head are not those of this journal');
+  if (id.identity.journalEpoch !== c.epoch || id.identity.journalCount !== recs.length || !id.identity.journalHead.equals(head.hash)) problems.push('the recorder\'s signed journal count and head are not those of this journal');
   return problems;
 }
 
