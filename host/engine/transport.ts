@@ -81,7 +81,15 @@ async function unixPortIo(binding: UnixPortBinding): Promise<void> {
   if (typeof unixRead !== 'function' || typeof unixWrite !== 'function') return;
   const { readSync, writeSync } = await import('node:fs');
   const readNow: ReadAsync = async (fd, buffer, offset, length, position) => {
-    const bytesRead = readSync(fd, buffer, offset, length, position);
+    let bytesRead: number;
+    try {
+      bytesRead = readSync(fd, buffer, offset, length, position);
+    } catch (e) {
+      // Linux answers a read of a hung-up terminal (pseudo-terminal's other end closed, USB
+      // device gone) with EIO as often as with 0 bytes: the same hang-up, said the same way.
+      if ((e as NodeJS.ErrnoException).code === 'EIO') throw new Error(HANG_UP_MESSAGE);
+      throw e;
+    }
     if (bytesRead === 0 && length > 0) throw new Error(HANG_UP_MESSAGE);
     return { bytesRead, buffer };
   };
