@@ -38,11 +38,8 @@ function ownerRecipient(dir: string): Buffer {
   return ageRecipientBytes(/# public key: (age1[a-z0-9]+)/.exec(readFileSync(keyFile, 'utf8'))![1]!);
 }
 
-/**
- * One recording of `seconds` at `rate` with a `stallMs` card stall every `everyS` seconds of audio
- * written (counted in card blocks, so the encryption's and the checkpoints' blocks count too).
- */
-export async function stallTrial(rate: number, stallMs: number, seconds = 13, everyS = 6, maxStalls = Infinity): Promise<StallTrial> {
+/** A board booted on a fresh card in a temporary folder, enumerated and greeted; stopped and removed after `use`. */
+async function onBoard<T>(use: (b: Board, card: ReturnType<typeof makeCard>['card'], dir: string) => Promise<T>): Promise<T> {
   const firmware = requireRp2040Image();
   const dir = mkdtempSync(join(tmpdir(), 'rec-bench-rp2040-'));
   const { card } = makeCard(dir);
@@ -51,6 +48,30 @@ export async function stallTrial(rate: number, stallMs: number, seconds = 13, ev
   try {
     await b.until('USB enumeration', () => b.connected, 10_000);
     await b.ok('HELLO', { maxPayload: 4096 });
+    return await use(b, card, dir);
+  } finally {
+    await b.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Starts a recording and asks INFO every emulated second until `samples` are in: the last INFO. */
+async function recordUntil(b: Board, samples: number): Promise<Record<string, unknown>> {
+  await b.ok('RECORD', { action: RECORD_ACTION.START }, 30_000);
+  let info = await b.ok('INFO');
+  while (Number(info.currentSamples) < samples) {
+    await b.sleep(1000);
+    info = await b.ok('INFO', {}, 30_000);
+  }
+  return info;
+}
+
+/**
+ * One recording of `seconds` at `rate` with a `stallMs` card stall every `everyS` seconds of audio
+ * written (counted in card blocks, so the encryption's and the checkpoints' blocks count too).
+ */
+export async function stallTrial(rate: number, stallMs: number, seconds = 13, everyS = 6, maxStalls = Infinity): Promise<StallTrial> {
+  return onBoard(async (b, card, dir) => {
     await b.ok('PROVISION', { magic: PROTOCOL.provisionMagic, flags: 0, reserved: Buffer.alloc(3), hostRandom: randomBytes(32) }, 20_000);
     await b.ok('SET_RECIPIENT', { action: RECIPIENT_ACTION.SET, reserved: Buffer.alloc(3), recipient: ownerRecipient(dir) }, 30_000);
     await b.ok('SETTINGS', { setMask: 1, sampleRate: rate });
@@ -60,12 +81,7 @@ export async function stallTrial(rate: number, stallMs: number, seconds = 13, ev
     card.stallLimit = maxStalls;
     const wall0 = Date.now();
     const emu0 = b.nowMs;
-    await b.ok('RECORD', { action: RECORD_ACTION.START }, 30_000);
-    let info = await b.ok('INFO');
-    while (Number(info.currentSamples) < seconds * rate) {
-      await b.sleep(1000);
-      info = await b.ok('INFO', {}, 30_000);
-    }
+    const info = await recordUntil(b, seconds * rate);
     card.stallNs = 0;
     await b.ok('RECORD', { action: RECORD_ACTION.STOP }, 60_000);
     const after = await b.ok('INFO');
@@ -78,10 +94,7 @@ export async function stallTrial(rate: number, stallMs: number, seconds = 13, ev
       emulatedS: (b.nowMs - emu0) / 1000,
       wallS: (Date.now() - wall0) / 1000,
     };
-  } finally {
-    await b.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /**
@@ -154,21 +167,9 @@ function symbolizer(elf: string): (pc: number) => string {
  * the emulator counts the core's cycles (asleep excluded) and samples its PC.
  */
 export async function syncRate(seconds = 4, rate = 16000, passes = 8, window = 8): Promise<SyncRate> {
-  const firmware = requireRp2040Image();
-  const dir = mkdtempSync(join(tmpdir(), 'rec-bench-rp2040-'));
-  const { card } = makeCard(dir);
-  const b = new Board({ firmware, card, mic: new Signal().next });
-  b.wallLimitMs = 1_200_000; // the emulator is slow on a loaded machine: emulated limits bound the waits
-  try {
-    await b.until('USB enumeration', () => b.connected, 10_000);
-    await b.ok('HELLO', { maxPayload: 4096 });
+  return onBoard(async (b, card) => {
     await b.ok('SETTINGS', { setMask: 1, sampleRate: rate });
-    await b.ok('RECORD', { action: RECORD_ACTION.START }, 30_000);
-    let info = await b.ok('INFO');
-    while (Number(info.currentSamples) < seconds * rate) {
-      await b.sleep(1000);
-      info = await b.ok('INFO', {}, 30_000);
-    }
+    await recordUntil(b, seconds * rate);
     await b.ok('RECORD', { action: RECORD_ACTION.STOP }, 60_000);
     const [e] = (await b.ok('LIST', { afterNumber: 0, maxEntries: 4 })).entries as Record<string, unknown>[];
     const size = Number(e!.size);
@@ -217,8 +218,5 @@ export async function syncRate(seconds = 4, rate = 16000, passes = 8, window = 8
       rateAt: (hz, sHz) => 1 / (cyclesPerByte / hz + (spiBytesPerByte * 8) / sHz),
       profile: [...byFn].sort((x, y) => y[1] - x[1]).map(([fn, n]) => ({ fn, share: n / total })),
     };
-  } finally {
-    await b.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
