@@ -12,7 +12,7 @@ import { createEngine, appVersion, type EngineOptions } from '../engine/engine.j
 import { EngineError } from '../engine/errors.js';
 import { discover, type Candidate } from '../engine/discovery.js';
 import { CARD_LAYOUT, SAMPLE_RATES } from '../../protocol/src/schema.js';
-import { CARD_SPEED_MARGIN, DEFAULT_MINIMUM_HOURS, cardVerdict, recordingBytesPerSecond, type CardTestResult, type CardVerdict } from '../engine/card-test.js';
+import { CARD_SPEED_MARGIN, DEFAULT_MINIMUM_HOURS, cardVerdict, recordingBytesPerSecond, type ButtonSchemeName, type CardTestResult, type CardVerdict } from '../engine/card-test.js';
 import { checkFlags, commandWord, parseArgs, str, UsageError, type Parsed } from './args.js';
 import { makeOutput, type Out } from './output.js';
 import { passphraseSource } from './passphrase.js';
@@ -389,6 +389,21 @@ export async function run(argv: string[], io: Io = defaultIo()): Promise<number>
   }
 }
 
+/** --rate, --discreet and --buttons as `settings` and `provision` take them: checked, and only those given. */
+function settingsFlags(p: Parsed): { sampleRate?: number; discreet?: boolean; buttonScheme?: ButtonSchemeName } {
+  const rate = str(p, 'rate');
+  const discreet = str(p, 'discreet');
+  const buttons = str(p, 'buttons');
+  if (rate !== undefined && !(SAMPLE_RATES as readonly number[]).includes(Number(rate))) throw new UsageError(`--rate must be one of ${SAMPLE_RATES.join(', ')}`);
+  if (discreet !== undefined && discreet !== 'on' && discreet !== 'off') throw new UsageError('--discreet must be on or off');
+  if (buttons !== undefined && buttons !== 'standard' && buttons !== 'no-markers') throw new UsageError('--buttons must be standard or no-markers');
+  return {
+    ...(rate !== undefined ? { sampleRate: Number(rate) } : {}),
+    ...(discreet !== undefined ? { discreet: discreet === 'on' } : {}),
+    ...(buttons !== undefined ? { buttonScheme: buttons } : {}),
+  };
+}
+
 async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Promise<number> {
   const command = p.command!;
   const interactive = isInteractive(io) && !p.flags.has('json');
@@ -578,13 +593,7 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
     }
     case 'settings': {
       checkFlags(p, ['rate', 'discreet', 'buttons']);
-      const rate = str(p, 'rate');
-      const discreet = str(p, 'discreet');
-      const buttons = str(p, 'buttons');
-      if (rate !== undefined && !(SAMPLE_RATES as readonly number[]).includes(Number(rate))) throw new UsageError(`--rate must be one of ${SAMPLE_RATES.join(', ')}`);
-      if (discreet !== undefined && discreet !== 'on' && discreet !== 'off') throw new UsageError('--discreet must be on or off');
-      if (buttons !== undefined && buttons !== 'standard' && buttons !== 'no-markers') throw new UsageError('--buttons must be standard or no-markers');
-      const r = await engine.settings({ sampleRate: rate ? Number(rate) : undefined, discreet: discreet === undefined ? undefined : discreet === 'on', buttonScheme: buttons as 'standard' | 'no-markers' | undefined });
+      const r = await engine.settings(settingsFlags(p));
       out.result('settings', true, r);
       return 0;
     }
@@ -659,20 +668,13 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
       if (p.positional.length) throw new UsageError('provision takes no arguments: give the loan code with --loan REF');
       const loan = str(p, 'loan');
       if (!loan?.trim()) throw new UsageError("provision needs --loan REF: the loan code from your register (never the family's name)");
-      const rate = str(p, 'rate');
-      const discreet = str(p, 'discreet');
-      const buttons = str(p, 'buttons');
-      if (rate !== undefined && !(SAMPLE_RATES as readonly number[]).includes(Number(rate))) throw new UsageError(`--rate must be one of ${SAMPLE_RATES.join(', ')}`);
-      if (discreet !== undefined && discreet !== 'on' && discreet !== 'off') throw new UsageError('--discreet must be on or off');
-      if (buttons !== undefined && buttons !== 'standard' && buttons !== 'no-markers') throw new UsageError('--buttons must be standard or no-markers');
+      const settings = settingsFlags(p);
       const minHours = str(p, 'min-hours');
       if (minHours !== undefined && !(Number(minHours) > 0 && Number(minHours) <= 10_000)) throw new UsageError('--min-hours takes a number of hours, e.g. 8 or 0.5');
       const r = await engine.provision({
         loan,
         label: str(p, 'label'),
-        ...(rate ? { sampleRate: Number(rate) } : {}),
-        ...(discreet ? { discreet: discreet === 'on' } : {}),
-        ...(buttons ? { buttonScheme: buttons as 'standard' | 'no-markers' } : {}),
+        ...settings,
         contact: str(p, 'contact'),
         handout: str(p, 'handout'),
         recipient: str(p, 'recipient'),
