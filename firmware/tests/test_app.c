@@ -412,6 +412,17 @@ static void record_one(uint32_t ms)
     assert_false(port_fake_mic_running());
 }
 
+/* Keeps a copy of the whole card as it is now in *keep (the copy before freed), to restore
+ * between cases. The caller's pointer is a static: a failed assertion longjmps past any free(). */
+static void card_snapshot(uint8_t **keep)
+{
+    size_t size = rec_bd_ram_size(&g_ram);
+    free(*keep);
+    *keep = malloc(size);
+    assert_non_null(*keep);
+    memcpy(*keep, g_ram.data, size);
+}
+
 static void test_identity_and_provision(void **state)
 {
     (void)state;
@@ -1360,12 +1371,8 @@ static void stall_then_cut(uint32_t rate, uint32_t stall_ms)
         rec_put_u32(s + RP_SETTINGS_REQ_OFF_SAMPLE_RATE, rate);
         expect_ok(request(RP_CMD_SETTINGS, s, sizeof s));
     }
-    size_t size = rec_bd_ram_size(&g_ram);
     static uint8_t *baseline; /* static: a failed assertion longjmps past any free() */
-    free(baseline);
-    baseline = malloc(size);
-    assert_non_null(baseline);
-    memcpy(baseline, g_ram.data, size);
+    card_snapshot(&baseline);
     g_stall.bd = g_ram.bd;
     g_stall.bd.write = stalling_write;
     uint32_t worst_ms = 0, cuts = 0;
@@ -1772,12 +1779,8 @@ static void power_cut_campaign(bool with_nvm)
     boot();
     hello();
     memcpy(nvm_baseline, nvm_fake_image(), sizeof nvm_baseline);
-    size_t size = rec_bd_ram_size(&g_ram);
     static uint8_t *baseline; /* static: a failed assertion longjmps past any free() */
-    free(baseline);
-    baseline = malloc(size);
-    assert_non_null(baseline);
-    memcpy(baseline, g_ram.data, size);
+    card_snapshot(&baseline);
 
     /* Measure how many blocks a whole recording writes. */
     g_ram.blocks_written = 0;
@@ -2382,14 +2385,10 @@ static void test_power_cut_campaign_signed(void **state)
     rec_bd_ram_free(&g_ram);
     card_new(34);
     boot();
-    size_t size = rec_bd_ram_size(&g_ram);
     static uint8_t *baseline;
     static files_t ref;
-    free(baseline);
     files_free(&ref);
-    baseline = malloc(size);
-    assert_non_null(baseline);
-    memcpy(baseline, g_ram.data, size);
+    card_snapshot(&baseline);
 
     /* The run without a cut, with the block counts where its parts begin; 8 kHz, so that a
      * minute of audio (one checkpoint) is half the blocks. */
@@ -2738,12 +2737,8 @@ static void test_wipe_power_cut_campaign(void **state)
     identity_t before = identity(7);
     static uint8_t nvm_baseline[NVM_FAKE_BYTES];
     memcpy(nvm_baseline, nvm_fake_image(), sizeof nvm_baseline);
-    size_t size = rec_bd_ram_size(&g_ram);
     static uint8_t *baseline;
-    free(baseline);
-    baseline = malloc(size);
-    assert_non_null(baseline);
-    memcpy(baseline, g_ram.data, size);
+    card_snapshot(&baseline);
 
     /* Measure the wipe: NVM operations and card blocks. */
     uint32_t ops0 = nvm_fake_ops();
@@ -3156,12 +3151,8 @@ static void test_power_cut_encrypted_recovery_and_sealing_campaign(void **state)
     record_ms(16000, 4600);
     port_fake_mic_start_result(0);
     /* The power is cut here: this card and NVM are what every boot below starts from. */
-    const size_t bytes = rec_bd_ram_size(&g_ram);
     static uint8_t *baseline;
-    free(baseline);
-    baseline = malloc(bytes);
-    assert_non_null(baseline);
-    memcpy(baseline, g_ram.data, bytes);
+    card_snapshot(&baseline);
     static uint8_t nvm_baseline[NVM_FAKE_BYTES];
     memcpy(nvm_baseline, nvm_fake_image(), sizeof nvm_baseline);
 
