@@ -5,7 +5,6 @@
  * wording follows docs/user-guide.md ("The button", "The light", "Discreet mode").
  */
 import { recordingBytesPerSecond, type ButtonSchemeName } from '../card-test.js';
-import { newPdf } from '../export/pdf.js';
 
 export type ButtonScheme = ButtonSchemeName;
 
@@ -126,6 +125,9 @@ export function handoutText(m: HandoutModel): string {
 
 export async function handoutPdf(m: HandoutModel, appVersion: string): Promise<Buffer> {
   const h = handoutSections(m);
+  // pdf-lib is loaded here, not at start-up: the CLI imports this module for fingerprintText,
+  // and loading pdf-lib cost every command about 0.35 s of CPU.
+  const { newPdf } = await import('../export/pdf.js');
   const { doc, L, fonts } = await newPdf(`${h.title} (${m.loan})`, appVersion);
   L.text(h.title, { font: fonts.bold, size: 20, gap: 6 });
   L.table(h.facts, { size: 11 });
