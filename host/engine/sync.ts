@@ -2,7 +2,6 @@
  * Sync: copy every finished recording not yet in the library, verify it, record a manifest,
  * check the journal, and (only when asked, and only after verification) delete from the device.
  */
-import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -201,7 +200,11 @@ function isLinkLoss(e: unknown): boolean {
   return e instanceof EngineError && (e.code === 'DISCONNECTED' || e.code === 'TIMEOUT');
 }
 
+/** Progress samples are kept this far apart at most (ms); the rate is taken over the last 3 s. */
+const PROGRESS_SAMPLE_MS = 100;
+
 class Progress {
+  /** One per PROGRESS_SAMPLE_MS, not one per answer: shift() copied that long array at every answer. */
   private samples: { t: number; b: number }[] = [];
   private last = -Infinity;
   constructor(
@@ -213,8 +216,10 @@ class Progress {
   ) {}
   update(bytes: number, force = false): void {
     const t = this.now();
-    this.samples.push({ t, b: bytes });
-    while (this.samples.length > 2 && t - this.samples[0]!.t > 3000) this.samples.shift();
+    if (force || !this.samples.length || t - this.samples.at(-1)!.t >= PROGRESS_SAMPLE_MS) {
+      this.samples.push({ t, b: bytes });
+      while (this.samples.length > 2 && t - this.samples[0]!.t > 3000) this.samples.shift();
+    }
     if (!force && t - this.last < this.interval) return;
     this.last = t;
     const first = this.samples[0]!;
@@ -231,13 +236,6 @@ async function writeAll(fh: FileHandle, buf: Buffer, position: number, where: st
   } catch (e) {
     throw fsError(e, 'save the copy', where);
   }
-}
-
-/** Feeds the part of [pos, pos+len) that overlaps the audio data into the hash. */
-function hashData(h: Hash, buf: Buffer, pos: number, dataStart: number, dataEnd: number): void {
-  const a = Math.max(pos, dataStart);
-  const b = Math.min(pos + buf.length, dataEnd);
-  if (b > a) h.update(buf.subarray(a - pos, b - pos));
 }
 
 interface CopyTarget {
@@ -539,9 +537,9 @@ async function copyOne(ctx: CopyContext, e: ListEntry, result: SyncResult): Prom
     let lastOffset = -1;
     for (let fresh = 0; ; ) {
       try {
-        const digest = await transfer(ctx, e, target, result);
+        await transfer(ctx, e, target, result);
         const expected = await expectedCopySha(ctx, e);
-        const r = digest === expected ? await verifyAndPublish(ctx, e, target, result, expected) : 'mismatch';
+        const r = await verifyAndPublish(ctx, e, target, result, expected);
         if (r === 'mismatch') {
           if (fresh++ >= 1) throw new EngineError('HASH_MISMATCH', `The copy of recording ${e.number} did not match the recorder's SHA-256, twice.`, 'Keep the recorder as it is and ask for help. Nothing was deleted.');
           emit({ type: 'file.restarted', number: e.number, message: `The copy of recording ${e.number} did not match the recorder's fingerprint; copying it again from the start.` });
@@ -591,22 +589,21 @@ async function expectedCopySha(ctx: CopyContext, e: ListEntry): Promise<string> 
 }
 
 /**
- * Copies (or resumes) one recording into its .part; returns the SHA-256 of what it received: of
- * the audio (a plain recording), or of the whole file (an encrypted one), for expectedCopySha.
+ * Copies (or resumes) one recording into its .part, synced to disk. Nothing is hashed here:
+ * verifyAndPublish hashes the .part as read back from disk, and that is what is compared with
+ * the recorder's SHA-256 (a hash of the bytes as received said the same thing again, at the cost
+ * of one more SHA-256 of the whole recording).
  */
-async function transfer(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: SyncResult): Promise<string> {
+async function transfer(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: SyncResult): Promise<void> {
   const { session, emit, fs, signal } = ctx;
   const client = session.client;
   const size = e.size;
-  const encrypted = isEncrypted(e);
-  const dataStart = encrypted ? 0 : e.dataOffset;
-  const dataEnd = encrypted ? size : e.dataOffset + e.sampleCount * 2;
+  const dataEnd = isEncrypted(e) ? size : e.dataOffset + e.sampleCount * 2;
   if (e.dataOffset !== CARD_LAYOUT.wavDataOffset || dataEnd > size) {
     throw new EngineError('WAV_INVALID', `The recorder describes recording ${e.number} with an impossible layout (audio at ${e.dataOffset}, ${e.sampleCount} samples in ${size} bytes).`, 'Keep the recorder as it is and ask for help.');
   }
   const hadPart = await assertRegularOrAbsent(fs, t.part);
   const fh = await openNoFollow(fs, t.part, !hadPart);
-  const dataHash = createHash('sha256');
   let offset = 0;
   let closed = false;
   const closeFh = async (sync: boolean) => {
@@ -629,10 +626,6 @@ async function transfer(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: S
         const local = await hashRange(read, 0, have);
         const remote = await client.request('HASH', { number: e.number, algorithm: HASH_ALGORITHM.SHA256, part: FILE_PART.AUDIO, reserved: Buffer.alloc(2), offset: 0, length: have }, hashRequestOptions(client, have, signal));
         if (remote.digest.equals(local) && remote.offset === 0 && remote.length === have) {
-          for (let o = 0; o < have; o += 1 << 20) {
-            const b = await read(o, Math.min(1 << 20, have - o));
-            hashData(dataHash, b, o, dataStart, dataEnd);
-          }
           offset = have;
           emit({ type: 'file.resumed', number: e.number, fromOffset: have, message: `Continuing recording ${e.number} from ${have} of ${size} bytes (the partial copy matches the recorder).` });
         } else {
@@ -681,7 +674,6 @@ async function transfer(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: S
         got.delete(written);
         batch.push(b);
         batchBytes += b.length;
-        hashData(dataHash, b, written, dataStart, dataEnd);
         written += b.length;
         result.bytes += b.length;
         progress.update(written, written === size);
@@ -737,9 +729,6 @@ async function transfer(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: S
     await closeFh(false).catch(() => undefined);
     throw err;
   }
-
-  // What we hashed while receiving.
-  return dataHash.digest('hex');
 }
 
 /** Size and SHA-256 of a file on disk. */

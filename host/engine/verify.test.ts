@@ -1,11 +1,14 @@
-import { readdirSync, readFileSync, writeFileSync, unlinkSync, truncateSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, unlinkSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { checkJournal, entryFromRaw } from './journal.js';
 import { recordingBaseName, safeJoin, sanitiseLabel } from './library.js';
 import { buildRecorderWav, FakeDevice } from './testing/fake-device.js';
 import { setup } from './testing/harness.js';
-import { verifyLibraryFile } from './verify.js';
+import { inspectFile, verifyLibraryFile } from './verify.js';
+import { realFs } from './library.js';
 import { parseWav } from './wav.js';
 
 const reader = (b: Buffer) => async (o: number, n: number) => b.subarray(o, o + n);
@@ -32,6 +35,33 @@ describe('WAV structure', () => {
     const r = await parseWav(reader(b), b.length);
     expect(r.ok).toBe(false);
     expect(r.problems.join('; ')).toMatch(re);
+  });
+});
+
+describe('inspectFile', () => {
+  // Both hashes come from one read of the file, a MiB at a time: the audio starts inside the
+  // first MiB and ends inside the third, after two MiB boundaries.
+  test('hashes the whole file and its audio as they are on disk', async () => {
+    const wav = buildRecorderWav({ number: 2, deviceId: 1n, sampleRate: 48000, samples: 1_200_000, startUnixMs: 5n });
+    const dir = mkdtempSync(join(tmpdir(), 'inspect-'));
+    try {
+      const file = join(dir, 'REC00002.WAV');
+      writeFileSync(file, wav.file);
+      const ins = await inspectFile(realFs, file);
+      expect(ins.wavProblems).toEqual([]);
+      expect(ins.size).toBe(wav.file.length);
+      expect(ins.fileSha256).toBe(createHash('sha256').update(wav.file).digest('hex'));
+      expect(ins.dataSha256).toBe(wav.sha256.toString('hex'));
+      // an audio byte changed on disk changes both
+      const changed = Buffer.from(wav.file);
+      changed[(2 << 20) + 5]! ^= 1;
+      writeFileSync(file, changed);
+      const again = await inspectFile(realFs, file);
+      expect(again.dataSha256).not.toBe(ins.dataSha256);
+      expect(again.fileSha256).toBe(createHash('sha256').update(changed).digest('hex'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -37,17 +37,43 @@ export function readerFor(fh: FileHandle): ReadAt {
   };
 }
 
+/**
+ * SHA-256 of a file's first `size` bytes and of the range within them, from one read of the
+ * file: each MiB read goes into both hashes (the audio is nearly all of a recording, and was
+ * read twice). Null for the range when it is null.
+ */
+async function hashFileAndRange(fh: FileHandle, size: number, range: { offset: number; length: number } | null): Promise<{ file: string; range: string | null }> {
+  const file = createHash('sha256');
+  const part = range ? createHash('sha256') : null;
+  const start = range?.offset ?? 0;
+  const end = start + (range?.length ?? 0);
+  const buf = Buffer.allocUnsafe(Math.min(HASH_STEP, size));
+  for (let pos = 0; pos < size; ) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
+    if (bytesRead === 0) break; // shorter than it was: the whole-file hash then differs
+    const chunk = buf.subarray(0, bytesRead);
+    file.update(chunk);
+    const a = Math.max(pos, start);
+    const b = Math.min(pos + bytesRead, end);
+    if (part && b > a) part.update(chunk.subarray(a - pos, b - pos));
+    pos += bytesRead;
+  }
+  return { file: file.digest('hex'), range: part ? part.digest('hex') : null };
+}
+
+/** Bytes read at a time when hashing a file. */
+const HASH_STEP = 1 << 20;
+
 /** Reads a recording file from disk: structure, audio SHA-256 and whole-file SHA-256. */
 export async function inspectFile(fs: Fs, file: string): Promise<Inspection> {
   const fh = await fs.open(file, constants.O_RDONLY);
   try {
     const size = (await fh.stat()).size;
-    const read = readerFor(fh);
-    const wav = await parseWav(read, size);
-    const fileSha256 = (await hashRange(read, 0, size)).toString('hex');
+    const wav = await parseWav(readerFor(fh), size);
     const l = wav.layout;
-    const dataSha256 = l.dataOffset >= 0 && l.dataOffset + l.dataLength <= size ? (await hashRange(read, l.dataOffset, l.dataLength)).toString('hex') : null;
-    return { size, fileSha256, dataSha256, layout: l, wavProblems: wav.problems };
+    const audio = l.dataOffset >= 0 && l.dataOffset + l.dataLength <= size ? { offset: l.dataOffset, length: l.dataLength } : null;
+    const sha = await hashFileAndRange(fh, size, audio);
+    return { size, fileSha256: sha.file, dataSha256: sha.range, layout: l, wavProblems: wav.problems };
   } finally {
     await fh.close();
   }
