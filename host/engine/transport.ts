@@ -37,6 +37,8 @@ export function openError(path: string, e: unknown): EngineError {
 interface UnixPortBinding {
   readonly isOpen: boolean;
   readonly fd: number | null;
+  /** serialport's poller of the port: 'readable' once, with an error when it was stopped or failed. */
+  readonly poller?: { once(event: 'readable', cb: (err: (Error & { canceled?: boolean }) | null) => void): unknown };
   writeOperation: Promise<void> | null;
   read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }>;
   write(buffer: Buffer): Promise<void>;
@@ -65,9 +67,13 @@ export const HANG_UP_MESSAGE = 'the port was hung up';
  * answer and each request took a trip through the pool (two thread switches, an eventfd and
  * futexes each way), which cost more CPU than the protocol and bounded a round trip.
  *
- * Left as it is (the old behaviour) when this serialport's reader or writer cannot be reached.
+ * Incoming bytes do not go through serialport's stream: portReader reads them and hands them on
+ * (the stream's machinery and promises cost more per 4 KiB read than the protocol).
+ *
+ * Left as it is (the old behaviour) when this serialport's reader or writer cannot be reached;
+ * the reader is then null and the stream's 'data' events carry the bytes.
  */
-async function unixPortIo(binding: UnixPortBinding): Promise<void> {
+async function unixPortIo(binding: UnixPortBinding, disconnected: (err: Error) => void): Promise<PortReader | null> {
   let unixRead: UnixRead;
   let unixWrite: UnixWrite;
   try {
@@ -76,21 +82,29 @@ async function unixPortIo(binding: UnixPortBinding): Promise<void> {
     unixRead = (fromSerialport('@serialport/bindings-cpp/dist/unix-read.js') as { unixRead: UnixRead }).unixRead;
     unixWrite = (fromSerialport('@serialport/bindings-cpp/dist/unix-write.js') as { unixWrite: UnixWrite }).unixWrite;
   } catch {
-    return;
+    return null;
   }
-  if (typeof unixRead !== 'function' || typeof unixWrite !== 'function') return;
+  if (typeof unixRead !== 'function' || typeof unixWrite !== 'function') return null;
   const { readSync, writeSync } = await import('node:fs');
-  const readNow: ReadAsync = async (fd, buffer, offset, length, position) => {
+  /** Bytes read now, or null when there are none yet (EAGAIN); a hang-up is an error. */
+  const readOnce = (fd: number, buffer: Buffer, offset: number, length: number): number | null => {
     let bytesRead: number;
     try {
-      bytesRead = readSync(fd, buffer, offset, length, position);
+      bytesRead = readSync(fd, buffer, offset, length, null);
     } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EINTR') return null;
       // Linux answers a read of a hung-up terminal (pseudo-terminal's other end closed, USB
       // device gone) with EIO as often as with 0 bytes: the same hang-up, said the same way.
-      if ((e as NodeJS.ErrnoException).code === 'EIO') throw new Error(HANG_UP_MESSAGE);
+      if (code === 'EIO') throw new Error(HANG_UP_MESSAGE);
       throw e;
     }
     if (bytesRead === 0 && length > 0) throw new Error(HANG_UP_MESSAGE);
+    return bytesRead;
+  };
+  const readNow: ReadAsync = async (fd, buffer, offset, length) => {
+    const bytesRead = readOnce(fd, buffer, offset, length);
+    if (bytesRead === null) throw Object.assign(new Error('EAGAIN'), { code: 'EAGAIN' }); // unixRead waits for the poller
     return { bytesRead, buffer };
   };
   const writeNow: WriteAsync = async (fd, buffer, offset, length) => ({ bytesWritten: writeSync(fd, buffer, offset, length), buffer });
@@ -105,6 +119,65 @@ async function unixPortIo(binding: UnixPortBinding): Promise<void> {
     })();
     return binding.writeOperation;
   };
+  return binding.poller ? portReader(binding, readOnce, disconnected) : null;
+}
+
+/** Starts reading the port; each chunk read goes to `deliver`. */
+type PortReader = (deliver: (chunk: Buffer) => void) => void;
+
+/** Bytes of the buffers chunks are read into (each chunk is a view of one, never overwritten). */
+const READ_SLAB_BYTES = 64 * 1024;
+/** A new slab is taken when less than this is left in the current one (a terminal reads at most 4 KiB at a time on Linux). */
+const READ_MIN_SPACE = 4096;
+/** Reads in a row before the event loop gets a turn (timers, file writes), when bytes keep coming. */
+const READS_BEFORE_YIELD = 16;
+
+/**
+ * Reads the port as serialport's stream did, without the stream: one read, its bytes handed on,
+ * and the next read after the work those bytes started (the answers they resolved, the requests
+ * those sent) has run; when there is nothing to read, the next read waits for the poller. An
+ * error (a hang-up) closes the port as a disconnection, as serialport's stream does. A port that
+ * never runs dry still lets the event loop turn every READS_BEFORE_YIELD reads.
+ */
+function portReader(binding: UnixPortBinding, readOnce: (fd: number, buffer: Buffer, offset: number, length: number) => number | null, disconnected: (err: Error) => void): PortReader {
+  return (deliver) => {
+    let slab = Buffer.allocUnsafe(READ_SLAB_BYTES);
+    let used = 0;
+    let inARow = 0;
+    const readMore = (): void => {
+      const fd = binding.fd;
+      if (!binding.isOpen || fd === null) return;
+      if (slab.length - used < READ_MIN_SPACE) {
+        slab = Buffer.allocUnsafe(READ_SLAB_BYTES);
+        used = 0;
+      }
+      let n: number | null;
+      try {
+        n = readOnce(fd, slab, used, slab.length - used);
+      } catch (e) {
+        disconnected(e as Error);
+        return;
+      }
+      if (n === null) {
+        inARow = 0;
+        binding.poller!.once('readable', (err) => {
+          if (!err) readMore();
+          else if (!err.canceled) disconnected(err);
+        });
+        return;
+      }
+      const chunk = slab.subarray(used, used + n);
+      used += n;
+      deliver(chunk);
+      if (++inARow < READS_BEFORE_YIELD) process.nextTick(readMore);
+      else {
+        inARow = 0;
+        setImmediate(readMore);
+      }
+    };
+    // As the stream did: the first read after whoever opened the port has subscribed.
+    process.nextTick(readMore);
+  };
 }
 
 /** Opens a serial port with serialport. Loaded lazily so tests never need the native module. */
@@ -112,8 +185,11 @@ export async function openSerial(path: string, baudRate = 115200): Promise<Trans
   const { SerialPort } = await import('serialport');
   const port = new SerialPort({ path, baudRate, autoOpen: false, lock: true });
   await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(openError(path, err)) : resolve())));
-  // Before anything reads: the stream starts reading when the 'data' listener is added below.
-  if (process.platform !== 'win32' && port.port) await unixPortIo(port.port as unknown as UnixPortBinding);
+  // serialport's own close after a read error: 'close' with the error, as its stream reports it.
+  const stream = port as unknown as { _disconnected?: (e: Error) => void };
+  const disconnected = (err: Error) => stream._disconnected!(err);
+  // Before anything reads: the stream starts reading only if a 'data' listener is added below.
+  const reader = process.platform !== 'win32' && port.port && typeof stream._disconnected === 'function' ? await unixPortIo(port.port as unknown as UnixPortBinding, disconnected) : null;
   // USB CDC devices want DTR to know a host is attached; pseudo-terminals refuse the ioctl.
   await new Promise<void>((resolve) => port.set({ dtr: true }, () => resolve()));
 
@@ -125,9 +201,11 @@ export async function openSerial(path: string, baudRate = 115200): Promise<Trans
     open = false;
     for (const cb of [...closeCbs]) cb(err);
   };
-  port.on('data', (b: Buffer) => {
+  const deliver = (b: Buffer) => {
     for (const cb of [...dataCbs]) cb(b);
-  });
+  };
+  if (reader) reader(deliver);
+  else port.on('data', deliver);
   port.on('close', (err?: Error) => finish(err ?? undefined));
   port.on('error', (err: Error) => {
     finish(err);
