@@ -67,13 +67,14 @@ export const HANG_UP_MESSAGE = 'the port was hung up';
  * answer and each request took a trip through the pool (two thread switches, an eventfd and
  * futexes each way), which cost more CPU than the protocol and bounded a round trip.
  *
- * Incoming bytes do not go through serialport's stream: portReader reads them and hands them on
- * (the stream's machinery and promises cost more per 4 KiB read than the protocol).
+ * Nor do most bytes go through serialport's stream at all (its machinery and promises cost more
+ * per 4 KiB answer and per 30-byte request than the protocol): portReader reads incoming bytes
+ * and hands them on, and `writeNow` writes a request at once when nothing is queued before it.
  *
  * Left as it is (the old behaviour) when this serialport's reader or writer cannot be reached;
- * the reader is then null and the stream's 'data' events carry the bytes.
+ * it then returns null and the stream carries the bytes both ways.
  */
-async function unixPortIo(binding: UnixPortBinding, disconnected: (err: Error) => void): Promise<PortReader | null> {
+async function unixPortIo(binding: UnixPortBinding, disconnected: (err: Error) => void): Promise<DirectIo | null> {
   let unixRead: UnixRead;
   let unixWrite: UnixWrite;
   try {
@@ -119,11 +120,34 @@ async function unixPortIo(binding: UnixPortBinding, disconnected: (err: Error) =
     })();
     return binding.writeOperation;
   };
-  return binding.poller ? portReader(binding, readOnce, disconnected) : null;
+  if (!binding.poller) return null;
+  return {
+    read: portReader(binding, readOnce, disconnected),
+    writeNow: (data) => {
+      if (!binding.isOpen || binding.fd === null || binding.writeOperation !== null) return 0;
+      try {
+        return writeSync(binding.fd, data);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EINTR') return 0;
+        throw e;
+      }
+    },
+  };
 }
 
 /** Starts reading the port; each chunk read goes to `deliver`. */
 type PortReader = (deliver: (chunk: Buffer) => void) => void;
+
+/** The port read and written without serialport's stream. */
+interface DirectIo {
+  read: PortReader;
+  /**
+   * Writes what the port takes of `data` now, without waiting: the bytes written (0 when the
+   * port is full, or serialport is writing). Throws when the port fails (a hang-up).
+   */
+  writeNow(data: Uint8Array): number;
+}
 
 /** Bytes of the buffers chunks are read into (each chunk is a view of one, never overwritten). */
 const READ_SLAB_BYTES = 64 * 1024;
@@ -189,7 +213,7 @@ export async function openSerial(path: string, baudRate = 115200): Promise<Trans
   const stream = port as unknown as { _disconnected?: (e: Error) => void };
   const disconnected = (err: Error) => stream._disconnected!(err);
   // Before anything reads: the stream starts reading only if a 'data' listener is added below.
-  const reader = process.platform !== 'win32' && port.port && typeof stream._disconnected === 'function' ? await unixPortIo(port.port as unknown as UnixPortBinding, disconnected) : null;
+  const direct = process.platform !== 'win32' && port.port && typeof stream._disconnected === 'function' ? await unixPortIo(port.port as unknown as UnixPortBinding, disconnected) : null;
   // USB CDC devices want DTR to know a host is attached; pseudo-terminals refuse the ioctl.
   await new Promise<void>((resolve) => port.set({ dtr: true }, () => resolve()));
 
@@ -204,7 +228,7 @@ export async function openSerial(path: string, baudRate = 115200): Promise<Trans
   const deliver = (b: Buffer) => {
     for (const cb of [...dataCbs]) cb(b);
   };
-  if (reader) reader(deliver);
+  if (direct) direct.read(deliver);
   else port.on('data', deliver);
   port.on('close', (err?: Error) => finish(err ?? undefined));
   port.on('error', (err: Error) => {
@@ -219,6 +243,19 @@ export async function openSerial(path: string, baudRate = 115200): Promise<Trans
     },
     write(data: Uint8Array) {
       if (!open) return Promise.reject(new EngineError('DISCONNECTED', 'The recorder is disconnected.', 'Plug the recorder back in.'));
+      // Written at once when nothing waits in the stream before it (else the order would change);
+      // what the port does not take now goes through the stream, which waits for room.
+      if (direct && port.writableLength === 0) {
+        let n: number;
+        try {
+          n = direct.writeNow(data);
+        } catch (e) {
+          disconnected(e as Error); // as serialport's stream does after a failed write
+          return Promise.reject(new EngineError('DISCONNECTED', `Sending to the recorder failed: ${(e as Error).message}.`, 'Plug the recorder back in.'));
+        }
+        if (n === data.length) return Promise.resolve();
+        data = data.subarray(n);
+      }
       return new Promise<void>((resolve, reject) => {
         let settled = false;
         const onClose = () => {
