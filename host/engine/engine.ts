@@ -19,7 +19,7 @@ import { provision, type ProvisionRequest, type ProvisionResult } from './provis
 import { findPinnedLibrary, loadPin, rePin } from './evidence/pins.js';
 import { copyStands, verifyLibraryFile, verifyPaths } from './verify.js';
 import { recordVerifications } from './custody.js';
-import { exportBundle, type ExportOptions, type ExportResult } from './export/bundle.js';
+import type { ExportOptions, ExportResult } from './export/bundle.js';
 import { makeExcerpt, timeText, type ExcerptOptions, type ExcerptResult } from './export/excerpt.js';
 import { exportMarkerFiles, markerNotes, type MarkerFilesResult, type MarkerListing } from './export/marker-files.js';
 import { decryptCopies, keysCreate, keysImport, keysShow, type DecryptOutcome, type KeysCreated } from './privacy/ops.js';
@@ -30,6 +30,12 @@ import { closeLoan, findLoan, loadFleet, loanFolder, noteDeviceSeen, openLoan, t
 import { carryPin, noteConnection, placeFor, seenOf, type Place } from './fleet-session.js';
 import { runHandback, type HandbackOptions, type HandbackResult } from './handback.js';
 import { buttonSchemeName, buttonSchemeValue, cardTestResult, cardTestTimeoutMs, cardVerdict, type ButtonSchemeName, type CardTestResult } from './card-test.js';
+
+/**
+ * The bundle export is loaded when a bundle is made: it and what it imports (the report, the
+ * verifier page, the zip writer: nine modules) were a sixth of the start-up of every command.
+ */
+const exportBundle = async (o: Parameters<typeof import('./export/bundle.js').exportBundle>[0]): Promise<ExportResult> => (await import('./export/bundle.js')).exportBundle(o);
 
 /** How to reach the recorder (session.ts ConnectOptions), and where the library lives. */
 export interface EngineOptions extends ConnectOptions {
