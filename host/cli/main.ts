@@ -887,7 +887,8 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
   }
   const scoped = library ? { library } : {};
   // Ink owns the terminal: a protected owner key's passphrase comes from RECORDER_PASSPHRASE or
-  // --passphrase-file only (without one, encrypted recordings are copied, not decrypted).
+  // --passphrase-file, else from the app's own masked prompt (host/ui/passphrase-asker.ts; Esc
+  // there: encrypted recordings are copied, not decrypted).
   const uiEngine: Partial<EngineOptions> = { passphrase: passphraseSource(io, str(p, 'passphrase-file'), { prompt: false }), ...(io.engine ?? {}) };
   // No recorder attached and none named: the library, and the demo on the built-in simulated
   // recorder if the person asks for it.
