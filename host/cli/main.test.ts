@@ -140,6 +140,26 @@ describe('recorder CLI', () => {
     expect(d.recordings.size).toBe(0);
   });
 
+  test('a wipe whose card came out: in words, exit 1, no certificate; WIPE_UNFINISHED only once the recorder had begun', async () => {
+    const d = new FakeDevice();
+    d.addRecording();
+    const dest = mkdtempSync(join(tmpdir(), 'cli-'));
+    expect(await run(['sync', '--port', d.path, '--dest', dest], cliIo(d).io)).toBe(0);
+    const certificates = () => readdirSync(dest).filter((n) => n.startsWith('wipe-'));
+    d.faults.wipeNoCard = 'at-start';
+    const before = cliIo(d);
+    expect(await run(['wipe', '--port', d.path, '--dest', dest, '--yes'], before.io)).toBe(1);
+    expect(before.err()).toMatch(/The recorder refused WIPE: no memory card in the device\./);
+    d.faults.wipeNoCard = 'mid-wipe';
+    const mid = cliIo(d);
+    expect(await run(['wipe', '--port', d.path, '--dest', dest, '--yes', '--json'], mid.io)).toBe(1);
+    const last = JSON.parse(mid.out().trim().split('\n').at(-1)!) as { code: string; message: string; action: string };
+    expect(last).toMatchObject({ code: 'WIPE_UNFINISHED' });
+    expect(last.message).toBe("The wipe began but did not finish: the recorder's memory card was removed while it was being erased. The recorder's recording keys are already destroyed; the card is part erased. No wipe certificate was written.");
+    expect(last.action).toMatch(/^Put the memory card back in the recorder \(keep it connected\): it finishes the wipe by itself\. Then run `recorder wipe` again/);
+    expect(certificates()).toEqual([]);
+  });
+
   test('wipe writes a certificate that verify-wipe checks against the pinned key', async () => {
     const d = new FakeDevice();
     d.addRecording();

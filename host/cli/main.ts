@@ -229,6 +229,9 @@ so. Refused while any recording on it has no copy in the library that verifies n
 named): run sync first. Then asks you to type the recorder's name (or --yes), wipes, and writes a
 wipe certificate (wipe-<id>-<time>.json) into the library: the recorder's signature, made after
 the wipe, over its new journal. Check it any time with "recorder verify-wipe FILE".
+Exit status 0 with a certificate; 1 otherwise, with no certificate: refused (nothing erased), or
+the card came out or failed during the wipe (WIPE_UNFINISHED: the keys are gone and the card part
+erased; put the card back, the recorder finishes the wipe, then run "recorder wipe" again).
   --dest DIR               library folder (default ~/Recordings/<recorder label>)
   --discard-unsynced N,M   wipe anyway, losing exactly these recordings that have no verified copy`,
   'verify-wipe': `Usage: recorder verify-wipe FILE [--dest DIR] [--json]
@@ -887,7 +890,8 @@ async function runUi(p: Parsed, io: Io): Promise<number> {
   }
   const scoped = library ? { library } : {};
   // Ink owns the terminal: a protected owner key's passphrase comes from RECORDER_PASSPHRASE or
-  // --passphrase-file only (without one, encrypted recordings are copied, not decrypted).
+  // --passphrase-file, else from the app's own masked prompt (host/ui/passphrase-asker.ts; Esc
+  // there: encrypted recordings are copied, not decrypted).
   const uiEngine: Partial<EngineOptions> = { passphrase: passphraseSource(io, str(p, 'passphrase-file'), { prompt: false }), ...(io.engine ?? {}) };
   // No recorder attached and none named: the library, and the demo on the built-in simulated
   // recorder if the person asks for it.

@@ -72,6 +72,7 @@ export type ProblemCode =
   // ---- privacy (issue 13)
   | 'UNSYNCED' // wipe or format refused: recordings without a verified copy in the library
   | 'WIPE_UNPROVEN' // the wipe was done but its certificate does not verify under the pinned key
+  | 'WIPE_UNFINISHED' // the wipe began (keys destroyed) but its card failed or was pulled before the end
   // ---- the fleet and loans (issue 16: host/engine/fleet.ts, host/engine/handback.ts)
   | 'FLEET_INVALID' // the library's list of recorders and loans (fleet.json) cannot be read
   | 'LOAN_REFUSED' // a loan cannot be opened, closed or found (the recorder is on a loan already, ...)

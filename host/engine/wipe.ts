@@ -7,10 +7,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { JOURNAL_KIND, PROTOCOL, WIPE_METHOD, WIPE_STATE } from '../../protocol/src/schema.js';
+import { INFO_FLAGS, JOURNAL_KIND, PROTOCOL, WIPE_METHOD, WIPE_STATE } from '../../protocol/src/schema.js';
 import type { ListEntry } from '../../protocol/generated/types.js';
 import { deviceIdHex, summariseEntry } from './convert.js';
-import { EngineError, fsError } from './errors.js';
+import { DeviceError, EngineError, fsError } from './errors.js';
 import type { RecordingSummary } from './events.js';
 import { checkIdentity } from './evidence/identity.js';
 import { appendLog, loadPin } from './evidence/pins.js';
@@ -147,11 +147,11 @@ export async function runWipe(s: Session, emit: Emit, o: WipeOptions): Promise<W
     return null;
   }
   emit({ type: 'note', message: 'Wiping: destroying the recorder\'s recording keys and erasing every block of its card. This can take minutes on a large card; leave it connected.' });
-  const w = await s.client.request(
-    'WIPE',
-    { magic: PROTOCOL.wipeMagic, recordings: h.total, newestNumber: h.newest, reserved: 0, deviceId: s.info.deviceId },
-    { retries: 0, timeoutMs: WIPE_TIMEOUT_MS, signal: o.signal },
-  );
+  const w = await s.client
+    .request('WIPE', { magic: PROTOCOL.wipeMagic, recordings: h.total, newestNumber: h.newest, reserved: 0, deviceId: s.info.deviceId }, { retries: 0, timeoutMs: WIPE_TIMEOUT_MS, signal: o.signal })
+    .catch(async (e: unknown) => {
+      throw await wipeFailure(s, e, o.signal);
+    });
   // The proof: a fresh nonce, so the signed journal head is the state after the wipe.
   const nonce = randomBytes(32);
   const { payload } = await s.client.requestRaw('IDENTITY', { nonce }, { signal: o.signal });
@@ -212,6 +212,30 @@ export async function runWipe(s: Session, emit: Emit, o: WipeOptions): Promise<W
     throw new EngineError('WIPE_UNPROVEN', `The wipe was done, but its certificate does not prove it: ${problems.join('; ')}.`, 'Keep the certificate and the recorder as they are, and ask for advice before handing it on.');
   }
   return { certificate: cert, certificatePath: file };
+}
+
+/**
+ * A WIPE that failed: a refusal before anything was done (counts changed, recording, no card at
+ * the start) stays as the recorder said it; one that failed after the recorder had begun (its
+ * INFO says WIPE_PENDING: the keys are gone, the card was pulled or failed mid-erase) is said as
+ * such, since "refused" would make the user think nothing was erased. No certificate is written
+ * for it: the recorder finishes the wipe itself at its next card, and the next wipe proves it.
+ */
+async function wipeFailure(s: Session, e: unknown, signal?: AbortSignal): Promise<unknown> {
+  if (!(e instanceof DeviceError)) return e;
+  const pending = await s.client.request('INFO', {}, { signal }).then(
+    (i) => (i.flags & INFO_FLAGS.WIPE_PENDING) !== 0,
+    () => false,
+  );
+  if (!pending) return e;
+  return new EngineError(
+    'WIPE_UNFINISHED',
+    `The wipe began but did not finish: the recorder's memory card ${e.info.code === 'NO_CARD' ? 'was removed' : `failed (${e.info.text})`} while it was being erased. The recorder's recording keys are already destroyed; the card is part erased. No wipe certificate was written.`,
+    e.info.code === 'NO_CARD'
+      ? 'Put the memory card back in the recorder (keep it connected): it finishes the wipe by itself. Then run `recorder wipe` again to get the certificate.'
+      : 'Put in a working memory card (or the same one after a check): the recorder finishes the wipe on it by itself. Then run `recorder wipe` again to get the certificate.',
+    e.deviceError,
+  );
 }
 
 /**

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
-import { useCallback, useEffect, useReducer, useRef } from 'react';
+import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
 import { Box, Text, render, useApp, useInput, useStdout } from 'ink';
 import type { EngineEvent } from '../engine/events.js';
 import { timeText, type ExcerptResult } from '../engine/export/excerpt.js';
@@ -35,6 +35,8 @@ import { ConfirmDelete } from './components/ConfirmDelete.js';
 import { Help } from './components/Help.js';
 import { Footer, type FooterMode } from './components/Footer.js';
 import { ProvisionView } from './components/ProvisionView.js';
+import { PassphrasePrompt } from './components/PassphrasePrompt.js';
+import { PassphraseAsker, type PassphraseQuestion } from './passphrase-asker.js';
 import { initialProvisionState, provisionKey, reduceProvision, type ProvisionUiState } from './provision-state.js';
 
 /** Widest the UI ever draws: readable, and safe on the classic 80-column terminal. */
@@ -104,6 +106,8 @@ export interface AppProps {
   utc?: boolean;
   /** Rows of the recordings list; default fits a 24-line terminal comfortably. */
   maxRows?: number;
+  /** Asks for a protected owner key's passphrase in a masked prompt (the engine's source). */
+  passphrase?: PassphraseAsker;
 }
 
 function errorText(err: unknown): string {
@@ -223,6 +227,7 @@ export function App({
   findPlayer = findRealPlayer,
   createPlayer = (file, options) => new Player(file, options),
   onDemo,
+  passphrase,
 }: AppProps) {
   const [state, dispatch] = useReducer(reduce, destination ?? null, initialState);
   const [listen, dispatchListen] = useReducer(reduceListen, undefined, initialListenState);
@@ -521,10 +526,44 @@ export function App({
   // No player outlives the app.
   useEffect(() => () => playerRef.current?.player.stop(), []);
 
+  // The passphrase prompt: the question from the asker; what is typed is kept here only (a ref,
+  // not the app's state) and handed to the asker on Enter.
+  const [question, setQuestion] = useState<PassphraseQuestion | null>(passphrase?.current() ?? null);
+  const questionRef = useRef(question);
+  questionRef.current = question;
+  const typedRef = useRef('');
+  const [typedLength, setTypedLength] = useState(0);
+  useEffect(() => {
+    if (!passphrase) return;
+    const unsubscribe = passphrase.subscribe((q) => {
+      typedRef.current = '';
+      setTypedLength(0);
+      questionRef.current = q;
+      setQuestion(q);
+    });
+    return () => void unsubscribe();
+  }, [passphrase]);
+
   useInput((input, key) => {
     if (quittingRef.current) return;
     if (key.ctrl && input === 'c') {
+      passphrase?.cancel();
       quit();
+      return;
+    }
+    if (questionRef.current && passphrase) {
+      for (const [one, k] of splitKeys(input, key)) {
+        if (k.escape) return passphrase.cancel();
+        if (k.return) {
+          const typed = typedRef.current;
+          typedRef.current = '';
+          setTypedLength(0);
+          return passphrase.answer(typed);
+        }
+        if (k.backspace || k.delete) typedRef.current = Array.from(typedRef.current).slice(0, -1).join('');
+        else if (one && !k.ctrl && !k.meta && !one.startsWith('\u001b')) typedRef.current += one;
+        setTypedLength(Array.from(typedRef.current).length);
+      }
       return;
     }
     if (provisionRef.current.view !== 'closed') {
@@ -611,9 +650,21 @@ export function App({
     }
   });
 
-  if (provision.view !== 'closed') return <ProvisionScreen state={state} provision={provision} width={width} />;
-  if (listen.view !== 'closed') return <ListenScreen listen={listen} width={width} utc={utc} quitting={state.quitting} />;
-  return <Screen state={state} width={width} utc={utc} maxRows={maxRows} />;
+  const screen =
+    provision.view !== 'closed' ? (
+      <ProvisionScreen state={state} provision={provision} width={width} />
+    ) : listen.view !== 'closed' ? (
+      <ListenScreen listen={listen} width={width} utc={utc} quitting={state.quitting} />
+    ) : (
+      <Screen state={state} width={width} utc={utc} maxRows={maxRows} />
+    );
+  if (!question) return screen;
+  return (
+    <Box flexDirection="column">
+      {screen}
+      <PassphrasePrompt file={question.file} recipient={question.recipient} wrong={question.wrong} typedLength={typedLength} width={width} />
+    </Box>
+  );
 }
 
 export interface InteractiveOptions {
@@ -625,6 +676,11 @@ export interface InteractiveOptions {
   createEngine?: () => EnginePort | Promise<EnginePort>;
   /** Options for the real engine when createEngine is not given (port is taken from `port`). */
   engineOptions?: Omit<EngineOptions, 'port' | 'signal'>;
+  /**
+   * The masked prompt's asker. The real engine's passphrase source becomes engineOptions'
+   * (RECORDER_PASSPHRASE or --passphrase-file), then this prompt. Default: a new one.
+   */
+  passphraseAsker?: PassphraseAsker;
   /** Library folder; default: the engine's per-recorder folder under ~/Recordings. */
   destination?: string;
   port?: string;
@@ -647,9 +703,10 @@ export interface InteractiveOptions {
  */
 export async function runInteractive(options: InteractiveOptions): Promise<number> {
   const stderr = options.stderr ?? process.stderr;
+  const asker = options.passphraseAsker ?? new PassphraseAsker();
   let engine: EnginePort;
   try {
-    engine = await (options.createEngine ?? (() => defaultEngine(options)))();
+    engine = await (options.createEngine ?? (() => defaultEngine({ ...options, engineOptions: { ...options.engineOptions, passphrase: asker.source(options.engineOptions?.passphrase) } })))();
   } catch (err) {
     stderr.write(`The recorder app could not start. ${errorText(err)}\n`);
     return 1;
@@ -664,6 +721,7 @@ export async function runInteractive(options: InteractiveOptions): Promise<numbe
       library={options.library}
       onDemo={options.onDemo}
       loadLevels={options.loadLevels}
+      passphrase={asker}
       onQuit={(s) => {
         finalState = s;
       }}

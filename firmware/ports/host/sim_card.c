@@ -9,6 +9,9 @@
  *     meanwhile.
  *   - a slow card (--card-speed B): every write takes its bytes / B device seconds, as a card
  *     that writes B bytes a second would (CARD_TEST measures it; a recording overruns on it).
+ *   - a pull at a chosen write (`card pull-after-writes N`): the Nth write or erase from then on
+ *     is not made and the card is out from it on, as a card pulled at that moment would be; a
+ *     pull from stdin is taken only between requests, and a WIPE is one request.
  * A missing image is created (sparse, --size-mb) and formatted FAT32 with the core's own
  * rec_fat_format, so a fresh simulator is immediately usable. */
 #include <errno.h>
@@ -30,6 +33,9 @@ static const rec_bd_t *inner; /* non-NULL while the image file is open */
 static rec_bd_t card_bd;
 static atomic_bool present = true;
 static uint32_t write_calls;
+static uint32_t card_ops;       /* writes and erases since start (`card writes`) */
+static uint32_t pull_at_op;     /* 0: not armed; else the card_ops value that pulls the card */
+static atomic_bool pulled;      /* pulled by the injector, the core not yet told */
 
 static int file_open(bool create, uint64_t size_bytes)
 {
@@ -88,10 +94,24 @@ static void throttle(uint32_t count)
     }
 }
 
+/* Counts a write or erase; true when the armed pull falls on it (then the card is out). */
+static bool pulled_now(void)
+{
+    ++card_ops;
+    if (!pull_at_op || card_ops != pull_at_op)
+        return false;
+    pull_at_op = 0;
+    sim_err("card pulled at card write %u (as armed)", (unsigned)card_ops);
+    sim_card_eject();
+    atomic_store(&pulled, true);
+    sim_wake();
+    return true;
+}
+
 static int card_write(void *ctx, uint32_t lba, const void *buf, uint32_t count)
 {
     (void)ctx;
-    if (!atomic_load(&present) || !inner)
+    if (!atomic_load(&present) || !inner || pulled_now())
         return REC_E_NOCARD;
     if (sim_cfg.stall_every && ++write_calls % sim_cfg.stall_every == 0)
         stall();
@@ -104,7 +124,7 @@ static int card_write(void *ctx, uint32_t lba, const void *buf, uint32_t count)
 static int card_erase(void *ctx, uint32_t lba, uint32_t count)
 {
     (void)ctx;
-    if (!atomic_load(&present) || !inner)
+    if (!atomic_load(&present) || !inner || pulled_now())
         return REC_E_NOCARD;
     return rec_bd_erase(inner, lba, count);
 }
@@ -177,6 +197,21 @@ bool sim_card_insert(void)
         return false;
     atomic_store(&present, true);
     return true;
+}
+
+void sim_card_pull_after(uint32_t writes)
+{
+    pull_at_op = writes ? card_ops + writes : 0;
+}
+
+uint32_t sim_card_writes(void)
+{
+    return card_ops;
+}
+
+bool sim_card_take_pulled(void)
+{
+    return atomic_exchange(&pulled, false);
 }
 
 void sim_card_shutdown(void)

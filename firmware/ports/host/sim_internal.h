@@ -4,7 +4,7 @@
  *   sim_port.c     time, critical sections, button/LED/battery, settings, log, info
  *   sim_pty.c      the serial link on a pseudo-terminal
  *   sim_mic.c      the microphone thread and its sources (ramp, sine, demo, wav)
- *   sim_card.c     the card: an image file with eject/insert and write-stall injection
+ *   sim_card.c     the card: an image file with eject/insert, write stalls and a pull at a write
  *   sim_nvm.c      the device's own NVM (IMAGE.nvm, NOR rules) and entropy (getrandom)
  *
  * Threads: the core runs on the main thread only. The microphone thread plays the interrupt: it
@@ -84,6 +84,13 @@ int sim_card_prepare(void);
 /* Eject/insert from the control channel; false when nothing changed. */
 bool sim_card_eject(void);
 bool sim_card_insert(void);
+/* Arms the pull: the `writes`-th card write or erase from now is not made and the card is out
+ * (0 disarms). */
+void sim_card_pull_after(uint32_t writes);
+/* Card writes and erases since start. */
+uint32_t sim_card_writes(void);
+/* True once after the armed pull happened (the main loop then tells the core). */
+bool sim_card_take_pulled(void);
 /* Releases the image file at exit. */
 void sim_card_shutdown(void);
 

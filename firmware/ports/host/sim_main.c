@@ -115,6 +115,8 @@ static void power_lost_if_flat(void)
     _exit(4);
 }
 
+static bool parse_u32(const char *s, uint32_t *out, uint32_t min, uint32_t max);
+
 /* How long `press` holds the button: a short, deliberate press. */
 #define SIM_PRESS_MS 150u
 
@@ -167,11 +169,25 @@ static void do_command(char *line)
             sim_err("insert: the card is already in");
             return;
         }
+    } else if (strcmp(cmd, "card") == 0) {
+        /* card pull-after-writes N: the card is pulled at its Nth write or erase from now, in the
+         * middle of whatever request makes it; card writes: how many it has had. */
+        char *count = strtok(NULL, " \t\r");
+        uint32_t n;
+        if (arg && strcmp(arg, "pull-after-writes") == 0 && count && parse_u32(count, &n, 0, UINT32_MAX)) {
+            sim_card_pull_after(n);
+        } else if (arg && strcmp(arg, "writes") == 0 && !count) {
+            sim_out("card writes=%u", (unsigned)sim_card_writes());
+        } else {
+            sim_err("usage: card pull-after-writes N (0: disarm) | card writes");
+            return;
+        }
     } else if (strcmp(cmd, "quit") == 0) {
         quit_requested = true;
     } else if (strcmp(cmd, "help") == 0) {
         sim_err("commands: press (a short press: starts; while recording, a marker), hold [MS] (the button held MS ms, "
-                "default %u: asks), stop (held %u ms: stops a recording), connect, disconnect, battery MV (0: flat, the power goes), eject, insert, quit",
+                "default %u: asks), stop (held %u ms: stops a recording), connect, disconnect, battery MV (0: flat, the power goes), eject, insert, "
+                "card pull-after-writes N (the card pulled at its Nth write or erase from now), card writes, quit",
                 REC_BUTTON_HOLD_MS, REC_BUTTON_STOP_MS);
         return;
     } else {
@@ -293,7 +309,8 @@ static void usage(FILE *f)
             "                      age1... string, 64 hex digits), as SET_RECIPIENT does\n"
             "  --quiet             no `log:` lines on stderr\n"
             "  --verbose           also print `led on`/`led off` and `led dim`/`led undim` on stdout\n"
-            "Control on stdin: press, hold, connect, disconnect, battery MV, eject, insert, quit\n");
+            "Control on stdin: press, hold, connect, disconnect, battery MV, eject, insert,\n"
+            "  card pull-after-writes N, card writes, quit\n");
 }
 
 static bool parse_u32(const char *s, uint32_t *out, uint32_t min, uint32_t max)
@@ -516,6 +533,10 @@ int main(int argc, char **argv)
         if (quit_requested || quit_signal)
             break;
         rec_app_poll();
+        if (sim_card_take_pulled()) {
+            rec_app_card_changed(); /* as `eject` does, once the request that hit it has returned */
+            sim_out("card pulled");
+        }
         report_state(false);
         power_lost_if_flat();
         sim_wait(rec_app_idle_ms());

@@ -17,7 +17,10 @@
  *
  * Nothing is written at the destination until the whole bundle is ready: it is made in a hidden
  * folder beside it and renamed (a folder) or zipped and linked (a ZIP file) at the end, so a full
- * disk or an error leaves no half bundle behind. An existing destination is never replaced.
+ * disk or an error leaves no half bundle behind. Every file and folder is on the disk (fsync)
+ * before the final name appears, so a disk pulled just after shows no complete-looking bundle of
+ * empty files; a disk pulled before leaves at most the hidden `.NAME.partial-*` folder on it. An
+ * existing destination is never replaced.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
@@ -25,6 +28,7 @@ import * as nodeFs from 'node:fs/promises';
 import * as path from 'node:path';
 import { appendCustodyOrWarn } from '../custody.js';
 import { EngineError, fsError } from '../errors.js';
+import { fsyncDir } from '../library.js';
 import type { Emit } from '../session.js';
 import { gatherBundle, type BundleSource } from './gather.js';
 import { documents } from './documents.js';
@@ -107,27 +111,35 @@ export async function exportBundle(o: ExportOptions): Promise<ExportResult> {
     await fs.mkdir(stage, { mode: 0o700 });
     for (const f of await bundleFiles(src, madeAtIso, o.appVersion)) {
       const to = path.join(stage, ...f.name.split('/'));
-      await fs.mkdir(path.dirname(to), { recursive: true, mode: 0o700 });
+      await makeStageFolders(fs, stage, f.name);
       if (f.from) await fs.copyFile(f.from, to, constants.COPYFILE_EXCL);
       else await fs.writeFile(to, f.data!, { flag: 'wx', mode: 0o600 });
+      if (kind === 'folder') await syncFile(fs, to); // the ZIP's stage is read back into a ZIP file, which is synced
       names.push(f.name);
     }
     if (kind === 'folder') {
+      // On the disk before the name says "complete": a disk pulled after the rename must not
+      // hold a finished-looking bundle of empty files.
+      for (const d of new Set(names.map((n) => path.dirname(n)))) await fsyncDir(fs, path.join(stage, ...d.split('/')));
       // rename() would replace an empty folder made meanwhile: checked again just before.
       if (await existsNoFollow(fs, destination)) throw new EngineError('FILE_CONFLICT', `${destination} appeared while the bundle was being made; it was not touched.`, 'Choose a new name and export again.');
       await fs.rename(stage, destination);
+      await fsyncDir(fs, parent);
     } else {
       await writeZip(zipPart, names.map((name) => ({ name, path: path.join(stage, ...name.split('/')) })), { fs, date: new Date(now()) });
       await fs.link(zipPart, destination);
       await fs.unlink(zipPart);
+      await fsyncDir(fs, parent);
       await fs.rm(stage, { recursive: true, force: true });
     }
   } catch (e) {
+    const gone = e instanceof EngineError ? null : await diskGone(fs, e, parent, stage);
     await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
     await fs.unlink(zipPart).catch(() => undefined);
     if (e instanceof EngineError) throw e;
     if (e instanceof ZipLimitError) throw new EngineError('EXPORT_REFUSED', `The ZIP file cannot be made: ${e.message}.`, 'Export to a folder with --to instead.');
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new EngineError('FILE_CONFLICT', `${destination} appeared while the bundle was being made; it was not touched.`, 'Choose a new name and export again.');
+    if (gone) throw gone;
     const x = fsError(e, 'write the bundle', parent);
     throw new EngineError(x.code, x.message, x.code === 'DISK_FULL' ? ACTION_SPACE : 'Choose another destination and export again. Nothing was left half-written.');
   }
@@ -153,6 +165,49 @@ export async function exportBundle(o: ExportOptions): Promise<ExportResult> {
   );
   o.emit({ type: 'note', message: `Exported recording(s) ${numbers.join(', ')} to ${destination}: open ${kind === 'zip' ? 'it, then ' : ''}report.html to read about them, VERIFY.txt to check them with standard tools, check-in-browser.html to check them in a web browser.` });
   return { destination, kind, files: names, recordings: numbers };
+}
+
+/**
+ * The stage's subfolders of a bundle name, one level at a time and never the stage itself: on a
+ * disk pulled mid-export whose mount point stays (a permanent one, or a lazy unmount), a
+ * recursive mkdir would make the stage again on the disk under it and carry on into a bundle
+ * missing what went before.
+ */
+async function makeStageFolders(fs: ExportFs, stage: string, name: string): Promise<void> {
+  const parts = name.split('/').slice(0, -1);
+  for (let i = 1; i <= parts.length; i++) {
+    await fs.mkdir(path.join(stage, ...parts.slice(0, i)), { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+  }
+}
+
+/** fsync of a file: its bytes on the disk (a disk that fails it says so here, EIO). */
+async function syncFile(fs: ExportFs, p: string): Promise<void> {
+  const fh = await fs.open(p, constants.O_RDONLY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+const PULLED_CODES = new Set(['EIO', 'ENODEV', 'ENXIO', 'ESHUTDOWN', 'ENOTCONN']);
+
+/**
+ * A destination that went away mid-export, said as such: the disk answers EIO (a USB disk
+ * pulled, or failing), or the folder being written vanished (unmounted, removed). Null for
+ * anything else.
+ */
+async function diskGone(fs: ExportFs, e: unknown, parent: string, stage: string): Promise<EngineError | null> {
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  const stageLeft = path.basename(stage);
+  const action = `Plug the disk back in (or choose another destination) and export again. Nothing in the library was changed. If a hidden folder ${stageLeft} is left on that disk, it is this unfinished bundle: delete it.`;
+  if (PULLED_CODES.has(code)) return new EngineError('DEST_UNWRITABLE', `The disk holding ${parent} stopped answering while the bundle was being written (${code}: unplugged, or failing). The bundle was not made.`, action);
+  if (code !== 'ENOENT') return null;
+  const stageThere = await fs.lstat(stage).then(() => true, () => false);
+  if (stageThere) return null;
+  return new EngineError('DEST_UNWRITABLE', `The folder ${parent} went away while the bundle was being written (its disk unplugged or unmounted, or the folder removed). The bundle was not made.`, action);
 }
 
 async function sha256File(fs: ExportFs, p: string): Promise<string> {

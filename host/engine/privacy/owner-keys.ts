@@ -207,6 +207,22 @@ async function unlockKeyFile(file: string, bytes: Buffer, unlock: PassphraseSour
 }
 
 /**
+ * Whether `passphrase` opens the protected key file (a prompt that lets the person try again
+ * asks this before answering). Anything but a wrong passphrase counts as opening: the damage is
+ * then said where the key is read.
+ */
+export async function passphraseOpens(file: string, passphrase: string): Promise<boolean> {
+  const d = new (await age()).Decrypter();
+  d.addPassphrase(passphrase);
+  try {
+    await d.decrypt(await nodeFs.readFile(file), 'text');
+    return true;
+  } catch (e) {
+    return !/no identity matched/.test((e as Error).message ?? '');
+  }
+}
+
+/**
  * Reads an identity file (a passphrase-protected one is opened with `unlock`); throws OWNER_KEY in
  * plain words when it holds no usable identity, or the passphrase is missing or wrong.
  */

@@ -126,6 +126,11 @@ export interface Faults {
    * Infinity: it never answers. At once when unset.
    */
   hashDelayMs?: (length: number) => number;
+  /**
+   * WIPE answers NO_CARD: 'at-start', no card when it came (nothing done); 'mid-wipe', the card
+   * pulled after the keys went (the firmware's WIPE_PENDING stays set in INFO).
+   */
+  wipeNoCard?: 'at-start' | 'mid-wipe';
 }
 
 export class FakeDevice {
@@ -154,6 +159,8 @@ export class FakeDevice {
   recordStartedMs = 0;
   markers: number[] = [];
   cardState = 0;
+  /** A wipe began and did not finish (INFO_FLAGS.WIPE_PENDING). */
+  wipePending = false;
   batteryMv = 4000;
   nextNumber = 1;
   recordings = new Map<number, FakeRecording>();
@@ -573,6 +580,10 @@ export class FakeDevice {
         if (this.recState === 1) return err(ERROR_CODE.BUSY);
         const newest = Math.max(0, ...this.recordings.keys());
         if (req.deviceId !== this.deviceId || Number(req.recordings) !== this.recordings.size || Number(req.newestNumber) !== newest) return err(ERROR_CODE.BAD_STATE);
+        if (this.faults.wipeNoCard) {
+          this.wipePending = this.faults.wipeNoCard === 'mid-wipe';
+          return err(ERROR_CODE.NO_CARD);
+        }
         this.recordings.clear();
         this.startEpoch();
         const blocks = 131072;
@@ -597,7 +608,7 @@ export class FakeDevice {
       label: this.label,
       clockUnixMs: BigInt(Date.now() + this.clockOffsetMs),
       uptimeMs: 123456n,
-      flags: INFO_FLAGS.SIMULATED | (this.discreet ? INFO_FLAGS.DISCREET : 0) | (this.clockSet ? INFO_FLAGS.CLOCK_SET : 0) | (this.recipient ? INFO_FLAGS.ENCRYPTING : 0),
+      flags: INFO_FLAGS.SIMULATED | (this.discreet ? INFO_FLAGS.DISCREET : 0) | (this.clockSet ? INFO_FLAGS.CLOCK_SET : 0) | (this.recipient ? INFO_FLAGS.ENCRYPTING : 0) | (this.wipePending ? INFO_FLAGS.WIPE_PENDING : 0),
       recState: this.recState,
       cardState: this.cardState,
       buttonScheme: this.buttonScheme,
