@@ -186,14 +186,7 @@ export async function budgetTrial(rate: number, seconds = 6, warmS = 2): Promise
     const activeNs = b.mcu.clock.nanos - ns0 - (b.sleptNs - slept0);
     const spiBytes = card.stats.spiBytes - spi0;
     await b.ok('RECORD', { action: RECORD_ACTION.STOP }, 60_000);
-    const name = symbolizer(join(RP2040_BUILD, 'recorder-rp2040.elf'));
-    const byFn = new Map<string, number>();
-    let total = 0;
-    for (const [pc, n] of profile) {
-      const fn = name(pc);
-      byFn.set(fn, (byFn.get(fn) ?? 0) + n);
-      total += n;
-    }
+    const { byFn, total } = samplesByFunction(profile);
     const byPart = new Map<string, number>();
     for (const [fn, n] of byFn) {
       const part = BUDGET_PARTS.find(([, re]) => re.test(fn))?.[0] ?? 'other';
@@ -252,6 +245,19 @@ function symbolizer(elf: string): (pc: number) => string {
   };
 }
 
+/** The PC samples of `Board.profile` summed per function of the image (its symbols). */
+function samplesByFunction(profile: Map<number, number>): { byFn: Map<string, number>; total: number } {
+  const name = symbolizer(join(RP2040_BUILD, 'recorder-rp2040.elf'));
+  const byFn = new Map<string, number>();
+  let total = 0;
+  for (const [pc, n] of profile) {
+    const fn = name(pc);
+    byFn.set(fn, (byFn.get(fn) ?? 0) + n);
+    total += n;
+  }
+  return { byFn, total };
+}
+
 /**
  * The device's own sync rate: a plain recording of `seconds` at `rate` is made, then read back
  * `passes` times with READ requests of the largest payload, `window` in flight (the device's
@@ -292,14 +298,7 @@ export async function syncRate(seconds = 4, rate = 16000, passes = 8, window = 8
     const served = size * passes;
     const cyclesPerByte = cycles / served;
     const spiBytesPerByte = (card.stats.spiBytes - spi0) / served;
-    const name = symbolizer(join(RP2040_BUILD, 'recorder-rp2040.elf'));
-    const byFn = new Map<string, number>();
-    let total = 0;
-    for (const [pc, n] of profile) {
-      const fn = name(pc);
-      byFn.set(fn, (byFn.get(fn) ?? 0) + n);
-      total += n;
-    }
+    const { byFn, total } = samplesByFunction(profile);
     return {
       bytes: served,
       clkHz,
