@@ -42,8 +42,8 @@ static void sys_clock_from(uint32_t auxsrc)
     }
 }
 
-/* The system clocks the port runs at: 48 MHz from PLL_USB (the system PLL off), or the system PLL
- * at one of these standard settings (pico-sdk's vcocalc gives the same), lowest first. */
+/* The system clocks the port runs at, lowest first: 48 MHz from PLL_USB (the system PLL off), or the
+ * system PLL from the 12 MHz crystal (VCO = 12 MHz x fbdiv, then / pd1 / pd2). */
 static const struct {
     uint8_t mhz, fbdiv, pd1, pd2;
 } SYS_CLOCKS[] = {
@@ -51,11 +51,6 @@ static const struct {
 };
 #define SYS_CLOCK_COUNT (sizeof SYS_CLOCKS / sizeof SYS_CLOCKS[0])
 static uint32_t g_sys_hz = 48000000u;
-
-uint32_t rp2040_sys_clock_hz(void)
-{
-    return g_sys_hz;
-}
 
 uint32_t rp2040_sys_clock_set(uint32_t min_hz)
 {

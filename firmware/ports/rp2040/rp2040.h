@@ -23,7 +23,6 @@ void rp2040_uart_puts(const char *s);
  * PLL_SYS) at or above min_hz, or the highest; returns it. clk_peri, clk_usb, clk_adc and the
  * timer do not depend on it. Main loop only. */
 uint32_t rp2040_sys_clock_set(uint32_t min_hz);
-uint32_t rp2040_sys_clock_hz(void);
 static inline uint32_t rp2040_irq_disable(void)
 {
     uint32_t primask;
