@@ -22,6 +22,8 @@ import { ageRecipientBytes } from '../test/support/age.js';
 
 export interface StallTrial {
   rate: number;
+  /** clk_sys while recording (the port's clock for the rate). */
+  clkHz: number;
   stallMs: number;
   stalls: number;
   overruns: number;
@@ -82,11 +84,13 @@ export async function stallTrial(rate: number, stallMs: number, seconds = 13, ev
     const wall0 = Date.now();
     const emu0 = b.nowMs;
     const info = await recordUntil(b, seconds * rate);
+    const clkHz = b.mcu.clkSys;
     card.stallNs = 0;
     await b.ok('RECORD', { action: RECORD_ACTION.STOP }, 60_000);
     const after = await b.ok('INFO');
     return {
       rate,
+      clkHz,
       stallMs,
       stalls: card.stalls,
       overruns: Number(after.overrunsTotal) - before,
@@ -119,6 +123,87 @@ export async function longestStall(rate: number, okMs: number, failMs: number, s
     else hi = mid;
   }
   return { longestMs: lo, trials };
+}
+
+export interface BudgetTrial {
+  rate: number;
+  /** clk_sys while recording (what the firmware set; rp2040js runs the core at it). */
+  clkHz: number;
+  spiHz: number;
+  audioS: number;
+  /** Cycles the core executed (not asleep) per second of audio. */
+  cyclesPerS: number;
+  /** SPI wire time per second of audio, in seconds (rp2040js completes SPI transfers at once). */
+  spiWireSPerS: number;
+  /** Signing per second of audio: one checkpoint signature per 60 s, from the crypto self-test's count. */
+  signingCyclesPerS: number;
+  /** Share of the PC samples per part of the work, and per function (largest first). */
+  parts: { part: string; share: number }[];
+  profile: { fn: string; share: number }[];
+}
+
+/** The part of the recording's work a function belongs to (by the source files' names). */
+const BUDGET_PARTS: [string, RegExp][] = [
+  ['hashing (SHA-256)', /^compress$|sha256|ckpt_hash/],
+  ['encryption (ChaCha20-Poly1305, age)', /^__aeabi_lmul$|chacha|poly1305|^torsion_|^rec_age|^rec_enc/],
+  ['signing (Ed25519)', /ed25519|^sc_|^fe_|^ge_|ckpt_sign|scalar/],
+  ['ADC capture (DMA interrupt, samples to the ring)', /isr_dma|^rec_ring_push$|mic/],
+  ['card writes (FAT, SD over SPI)', /spi|^rec_sd_|^send_cmd$|^xfer$|^wait_ready|^rec_bd|fat|store|wav|patch|^write_blocks$|^append$|^flush$|journal/],
+  ['run-time helpers (64-bit division, memcpy, memset)', /^__|^mem/],
+  ['main loop, timers, USB, button', /poll|uptime|time_us|watchdog|^take$|button|usb|^rec_ring_|^check$/],
+];
+
+/** One checkpoint signature (448-byte slot), M0+ cycles: docs/benchmarks.md, issue 13 (the crypto self-test). */
+export const CHECKPOINT_SIGNATURE_CYCLES = 3_940_405;
+
+/**
+ * The recording budget with everything on: the image provisioned (signed checkpoints) and given
+ * an owner recipient (.AGE), recording at `rate`; after `warmS` seconds of audio (the start's key
+ * agreement and first signature done) the core's cycles (asleep excluded) and its PC samples are
+ * counted over the next `seconds` of audio captured by the ADC, with no host traffic. The SPI wire
+ * time is counted from the card model's bytes at the SPI clock the firmware set.
+ */
+export async function budgetTrial(rate: number, seconds = 6, warmS = 2): Promise<BudgetTrial> {
+  return onBoard(async (b, card, dir) => {
+    await b.ok('PROVISION', { magic: PROTOCOL.provisionMagic, flags: 0, reserved: Buffer.alloc(3), hostRandom: randomBytes(32) }, 20_000);
+    await b.ok('SET_RECIPIENT', { action: RECIPIENT_ACTION.SET, reserved: Buffer.alloc(3), recipient: ownerRecipient(dir) }, 30_000);
+    await b.ok('SETTINGS', { setMask: 1, sampleRate: rate });
+    await b.ok('RECORD', { action: RECORD_ACTION.START }, 30_000);
+    const mic0 = b.micSamples;
+    await b.until('the warm-up audio', () => b.micSamples >= mic0 + warmS * rate, (warmS + 10) * 1000);
+    const clkHz = b.mcu.clkSys;
+    const spiHz = (b.mcu.spi[0] as unknown as { clockFrequency: number }).clockFrequency;
+    const ns0 = b.mcu.clock.nanos;
+    const slept0 = b.sleptNs;
+    const spi0 = card.stats.spiBytes;
+    const s0 = b.micSamples;
+    const profile = new Map<number, number>();
+    b.profile = profile;
+    await b.until('the measured audio', () => b.micSamples >= s0 + seconds * rate, (seconds + 10) * 1000);
+    b.profile = null;
+    if (b.mcu.clkSys !== clkHz) throw new Error(`clk_sys changed while measuring (${clkHz} -> ${b.mcu.clkSys} Hz)`);
+    const audioS = (b.micSamples - s0) / rate;
+    const activeNs = b.mcu.clock.nanos - ns0 - (b.sleptNs - slept0);
+    const spiBytes = card.stats.spiBytes - spi0;
+    await b.ok('RECORD', { action: RECORD_ACTION.STOP }, 60_000);
+    const { byFn, total } = samplesByFunction(profile);
+    const byPart = new Map<string, number>();
+    for (const [fn, n] of byFn) {
+      const part = BUDGET_PARTS.find(([, re]) => re.test(fn))?.[0] ?? 'other';
+      byPart.set(part, (byPart.get(part) ?? 0) + n);
+    }
+    return {
+      rate,
+      clkHz,
+      spiHz,
+      audioS,
+      cyclesPerS: (activeNs * clkHz) / 1e9 / audioS,
+      spiWireSPerS: (spiBytes * 8) / spiHz / audioS,
+      signingCyclesPerS: CHECKPOINT_SIGNATURE_CYCLES / 60,
+      parts: [...byPart].sort((x, y) => y[1] - x[1]).map(([part, n]) => ({ part, share: n / total })),
+      profile: [...byFn].sort((x, y) => y[1] - x[1]).map(([fn, n]) => ({ fn, share: n / total })),
+    };
+  });
 }
 
 export interface SyncRate {
@@ -158,6 +243,19 @@ function symbolizer(elf: string): (pc: number) => string {
     }
     return `?${pc.toString(16)}`;
   };
+}
+
+/** The PC samples of `Board.profile` summed per function of the image (its symbols). */
+function samplesByFunction(profile: Map<number, number>): { byFn: Map<string, number>; total: number } {
+  const name = symbolizer(join(RP2040_BUILD, 'recorder-rp2040.elf'));
+  const byFn = new Map<string, number>();
+  let total = 0;
+  for (const [pc, n] of profile) {
+    const fn = name(pc);
+    byFn.set(fn, (byFn.get(fn) ?? 0) + n);
+    total += n;
+  }
+  return { byFn, total };
 }
 
 /**
@@ -200,14 +298,7 @@ export async function syncRate(seconds = 4, rate = 16000, passes = 8, window = 8
     const served = size * passes;
     const cyclesPerByte = cycles / served;
     const spiBytesPerByte = (card.stats.spiBytes - spi0) / served;
-    const name = symbolizer(join(RP2040_BUILD, 'recorder-rp2040.elf'));
-    const byFn = new Map<string, number>();
-    let total = 0;
-    for (const [pc, n] of profile) {
-      const fn = name(pc);
-      byFn.set(fn, (byFn.get(fn) ?? 0) + n);
-      total += n;
-    }
+    const { byFn, total } = samplesByFunction(profile);
     return {
       bytes: served,
       clkHz,

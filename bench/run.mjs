@@ -3,7 +3,7 @@
 // printed and written to bench/results/<date>.json and bench/results/latest.md (the table that
 // docs/benchmarks.md quotes). Not part of `npm test`.
 //
-//   node bench/run.mjs [--only paced,link,unpaced,startup,resume,stall,verify,sweep,retransmit,crypto,evidence,encrypted,rp2040stall,rp2040sync] [--reps N] [--compare DIR [--compare-label NAME]]
+//   node bench/run.mjs [--only paced,link,unpaced,startup,resume,stall,verify,sweep,retransmit,crypto,evidence,encrypted,rp2040stall,rp2040sync,rp2040budget] [--reps N] [--compare DIR [--compare-label NAME]]
 //
 // --compare DIR: another checkout of the project with its app built (DIR/dist), e.g. the commit
 // before a change; the link, unpaced and startup groups then run it too, interleaved with this
@@ -17,9 +17,9 @@
 // both images with signing linked (firmware/build-qemu-signing, firmware/build-rp2040-signing) and
 // each port's other fixed-base multiplication (firmware/build-rp2040-compact, firmware/build-qemu-table).
 // The encrypted group (bench/encrypted-sync.mjs) syncs an encrypted and a plain recording (issue 13).
-// The rp2040stall and rp2040sync groups (bench/rp2040-device.ts, issue 17) run the RP2040 image of
-// firmware/build-rp2040 on rp2040js: card stalls while recording with everything on, and the
-// cycles the device spends per byte it serves.
+// The rp2040stall, rp2040sync and rp2040budget groups (bench/rp2040-device.ts, issue 17) run the
+// RP2040 image of firmware/build-rp2040 on rp2040js: card stalls while recording with everything
+// on, the cycles the device spends per byte it serves, and per second of audio it records.
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -32,7 +32,7 @@ const arg = (n, d) => {
   const i = argv.indexOf(`--${n}`);
   return i >= 0 ? argv[i + 1] : d;
 };
-const ONLY = arg('only', 'paced,link,unpaced,startup,resume,stall,verify,sweep,retransmit,crypto,evidence,encrypted,rp2040stall,rp2040sync').split(',');
+const ONLY = arg('only', 'paced,link,unpaced,startup,resume,stall,verify,sweep,retransmit,crypto,evidence,encrypted,rp2040stall,rp2040sync,rp2040budget').split(',');
 const REPS = Number(arg('reps', '3'));
 const COMPARE_DIR = arg('compare', null);
 /** How the compared build is named in the results (never its path): --compare-label, or its folder's name. */
@@ -68,7 +68,7 @@ const pct = (s) => (s.spread === null ? '' : `n=${s.n}, spread ${(100 * s.spread
 // ---- setup --------------------------------------------------------------------------------------
 // The simulator and the relay serve every group but crypto, evidence and the rp2040 ones (firmware
 // builds on rp2040js and QEMU).
-const needSim = ONLY.some((g) => !['crypto', 'evidence', 'rp2040stall', 'rp2040sync'].includes(g));
+const needSim = ONLY.some((g) => !['crypto', 'evidence', 'rp2040stall', 'rp2040sync', 'rp2040budget'].includes(g));
 if (needSim) console.log('building the release simulator (firmware/build-bench) ...');
 const SIM = needSim ? L.buildSim('build-bench') : null;
 const SIM8K = on('sweep') ? (console.log('building the 8 KiB-frame simulator (firmware/build-bench-8k) ...'), L.buildSim('build-bench-8k', '-DREC_SERVER_MAX_PAYLOAD=8192')) : null;
@@ -506,7 +506,7 @@ if (on('evidence')) await measureEvidence(row);
 if (on('encrypted')) await measureEncryptedSync({ sim: SIM, reps: REPS, links: LINKS, h: { withSim, withRelay, syncCli, headStart, row } });
 
 // ---- rp2040stall / rp2040sync: the RP2040 image's own figures on rp2040js (bench/rp2040-device.ts) ----
-if (on('rp2040stall') || on('rp2040sync')) {
+if (on('rp2040stall') || on('rp2040sync') || on('rp2040budget')) {
   console.log('\n[rp2040] building the RP2040 firmware (firmware/build-rp2040) ...');
   const fw = join(L.ROOT, 'firmware');
   L.run('cmake', ['-S', join(fw, 'ports', 'rp2040'), '-B', join(fw, 'build-rp2040'), `-DCMAKE_TOOLCHAIN_FILE=${join(fw, 'cmake', 'arm-none-eabi-m0plus.cmake')}`]);
@@ -517,12 +517,12 @@ if (on('rp2040stall') || on('rp2040sync')) {
   const { module: dev } = await runnerImport(join(L.BENCH, 'rp2040-device.ts'));
   if (on('rp2040stall')) {
     const cmd = 'npm run bench -- --only rp2040stall';
-    const ring = 98304; // REC_AUDIO_RING_BYTES of firmware/ports/rp2040/CMakeLists.txt
+    const ring = 114688; // REC_AUDIO_RING_BYTES of firmware/ports/rp2040/CMakeLists.txt
     row({ goal: 'issue 17', what: `RP2040 image: static RAM (audio ring ${ring / 1024} KiB)`, value: `${size.ram} B of ${size.budget.ram / 1024} KiB budget (264 KB on the chip)`, cmd });
     // The emulator is exact: repeats give the same answer, so one trial per stall length.
     for (const rate of [48000, 16000]) {
       const t = await dev.stallTrial(rate, 1000);
-      row({ goal: 'issue 17', what: `RP2040 on rp2040js, ${rate / 1000} kHz, encrypted and signed: samples lost to ${t.stalls} card stalls of 1000 ms (one per 6 s of audio; ring theory ${Math.round((1000 * ring) / (2 * rate))} ms)`, value: `${t.overruns}`, goal_value: '0', noise: `deterministic (emulated); ${t.emulatedS.toFixed(1)} s emulated in ${t.wallS.toFixed(0)} s`, cmd });
+      row({ goal: 'issue 17', what: `RP2040 on rp2040js, ${rate / 1000} kHz (clk_sys ${t.clkHz / 1e6} MHz), encrypted and signed: samples lost to ${t.stalls} card stalls of 1000 ms (one per 6 s of audio; ring theory ${Math.round((1000 * ring) / (2 * rate))} ms)`, value: `${t.overruns}`, goal_value: '0', noise: `deterministic (emulated); ${t.emulatedS.toFixed(1)} s emulated in ${t.wallS.toFixed(0)} s`, cmd });
     }
     // One stall alone: the ring's capacity, apart from how fast the backlog of the last one drains.
     const one = await dev.stallTrial(48000, 1000, 8, 3, 1);
@@ -546,6 +546,26 @@ if (on('rp2040stall') || on('rp2040sync')) {
     }
     results.notes.push({ rp2040SyncProfile: r.profile.slice(0, 30) });
     console.log('  PC samples by function (share):\n' + r.profile.slice(0, 30).map((p) => `    ${(100 * p.share).toFixed(1)}% ${p.fn}`).join('\n'));
+  }
+  // ---- rp2040budget: the recording's whole cost on the RP2040 image (bench/rp2040-device.ts) ----
+  if (on('rp2040budget')) {
+    const cmd = 'npm run bench -- --only rp2040budget';
+    // The port's clocks (firmware/ports/rp2040/hw.c): 48 MHz from PLL_USB, or PLL_SYS's standard settings.
+    const clocks = [48, 64, 72, 80, 96, 112, 125].map((m) => m * 1e6);
+    for (const rate of [16000, 48000]) {
+      const t = await dev.budgetTrial(rate);
+      const cycles = t.cyclesPerS + t.signingCyclesPerS;
+      // Busy share at clock f, conservatively: the cycles plus the SPI wire time the polled driver waits out.
+      const busyAt = (f) => cycles / f + t.spiWireSPerS;
+      const need = (2 * cycles) / (1 - 2 * t.spiWireSPerS);
+      const lowest = clocks.find((f) => f >= need) ?? null;
+      const split = t.parts.map((p) => `${p.part} ${(100 * p.share).toFixed(1)}%`).join(', ');
+      row({ goal: 'issue 17', what: `RP2040 on rp2040js, recording at ${rate / 1000} kHz encrypted and signed: cycles per second of audio (${t.audioS.toFixed(1)} s counted at ${t.clkHz / 1e6} MHz; signing one checkpoint per 60 s from the self-test; SPI wire ${(1000 * t.spiWireSPerS).toFixed(1)} ms/s at ${(t.spiHz / 1e6).toFixed(0)} MHz)`, value: `${(cycles / 1e6).toFixed(2)} M cycles/s (${(cycles / rate).toFixed(0)} per sample): ${split}`, noise: 'deterministic (emulated); one run', cmd });
+      row({ goal: 'issue 17', what: `the same: share of the CPU at 125 MHz, cycles only / with the SPI wire time`, value: `${((100 * cycles) / 125e6).toFixed(1)}% / ${(100 * busyAt(125e6)).toFixed(1)}%`, goal_value: '< 25%', cmd });
+      row({ goal: 'issue 17', what: `the same: lowest clock with a 2x margin (cycles and SPI wire time), and the port's clock for the rate`, value: `${(need / 1e6).toFixed(1)} MHz -> ${lowest ? lowest / 1e6 : 'none'} MHz; the port runs ${t.clkHz / 1e6} MHz (busy ${(100 * busyAt(t.clkHz)).toFixed(1)}%)`, goal_value: 'margin >= 2x', cmd });
+      results.notes.push({ [`rp2040Budget${rate}`]: { ...t, profile: t.profile.slice(0, 30) } });
+      console.log(`  ${rate} Hz, PC samples by function (share):\n` + t.profile.slice(0, 20).map((p) => `    ${(100 * p.share).toFixed(1)}% ${p.fn}`).join('\n'));
+    }
   }
 }
 

@@ -39,6 +39,28 @@ describe('recorder provision on the simulated recorder', () => {
     await sim.quit();
   }, 300_000);
 
+  it('the hand-out promises the hours the recorder itself reports on a full battery (one cell model)', async () => {
+    const home = tempDir();
+    const cli = cliIn(home);
+    const sim = await startSim({ dir: home, sizeMb: 64, speed: SPEED });
+    // 48 kHz with the light off: the rate's own current (a faster clock, three times the card writes), no LED
+    const r = await cli(['provision', '--loan', 'ADV-H', '--rate', '48000', '--discreet', 'on', '--min-hours', '0.1', '--port', sim.link, '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const promised = (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { result: { batteryHours: { small: number } } }).result.batteryHours.small;
+    sim.send('battery 4200');
+    let device: Record<string, unknown> = {};
+    for (let i = 0; i < 20 && Number(device.batteryMv ?? 0) < 4200; i++) {
+      const info = await cli(['info', '--port', sim.link, '--json']);
+      device = (JSON.parse(info.stdout.trim().split('\n').at(-1)!) as { device: Record<string, unknown> }).device;
+    }
+    expect(device.batteryMv).toBe(4200);
+    expect(device.sampleRate).toBe(48000);
+    expect(Math.abs(Number(device.batterySecondsLeft) - promised * 3600)).toBeLessThan(1);
+    // and not the 16 kHz figure the hand-out used to give whatever the rate
+    expect(promised).toBeLessThan(9);
+    await sim.quit();
+  }, 240_000);
+
   it('refuses a low battery, and a card too slow for the rate, changing nothing', async () => {
     const home = tempDir();
     const cli = cliIn(home);

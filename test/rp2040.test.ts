@@ -72,6 +72,35 @@ describe('RP2040 firmware on rp2040js', () => {
     expect(b.bootrom!.errors).toEqual([]);
     expect(b.uart).toContain('ready');
   }, 60_000);
+
+  it('runs the clock a recording needs while it records (80 MHz at 48 kHz, 48 MHz at 16 kHz), with the SPI and UART clocks unchanged, and 48 MHz again after', async () => {
+    const dir = tempDir('rec-rp2040-');
+    const { card } = makeCard(dir);
+    const b = boot(card, new Signal());
+    const spi = b.mcu.spi[0] as unknown as { clockFrequency: number };
+    await b.until('USB enumeration', () => b.connected, 10_000);
+    await b.ok('HELLO', { maxPayload: 4096 });
+    expect(b.mcu.clkSys).toBe(48e6);
+    const record = async (rate: number) => {
+      await b.ok('SETTINGS', { setMask: 1, sampleRate: rate });
+      await b.ok('RECORD', { action: RECORD_ACTION.START }, 30_000);
+      const clk = b.mcu.clkSys;
+      const spiHz = spi.clockFrequency;
+      const peri = b.mcu.clkPeri;
+      const mic0 = b.micSamples;
+      await b.until('half a second of audio', () => b.micSamples >= mic0 + rate / 2, 5_000);
+      await b.ok('RECORD', { action: RECORD_ACTION.STOP }, 60_000);
+      return { clk, spiHz, peri, after: b.mcu.clkSys };
+    };
+    // 2 x 780 cycles per sample x 48 kHz = 74.9 MHz: the port's next setting is 80 MHz (PLL_SYS)
+    expect(await record(48000)).toEqual({ clk: 80e6, spiHz: 24e6, peri: 48e6, after: 48e6 });
+    // 25 MHz is needed at 16 kHz: PLL_USB's 48 MHz, the system PLL stays off
+    expect(await record(16000)).toEqual({ clk: 48e6, spiHz: 24e6, peri: 48e6, after: 48e6 });
+    const info = await b.ok('INFO');
+    expect(Number(info.overrunsTotal)).toBe(0);
+    expect(Number(info.recordingCount)).toBe(2);
+    expect(b.uart.filter((l) => l === 'recording started')).toHaveLength(2);
+  }, 240_000);
 });
 
 describe('RP2040 device key on rp2040js', () => {

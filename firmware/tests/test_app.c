@@ -1472,7 +1472,7 @@ static void test_info_time_left(void **state)
     /* 16 kHz mono 16-bit: 32,000 bytes a second, less the reserve, header and tail */
     assert_true(card_idle <= free_bytes / 32000u);
     assert_true(card_idle + 10u >= (free_bytes - 256u * 1024u) / 32000u);
-    assert_int_equal(rec_get_u32(info.payload + RP_INFO_OFF_BATTERY_SECONDS_LEFT), rec_battery_seconds_left(3900));
+    assert_int_equal(rec_get_u32(info.payload + RP_INFO_OFF_BATTERY_SECONDS_LEFT), rec_battery_seconds_left(3900, 16000, true));
 
     start_or_stop();
     record_ms(16000, 2000);
@@ -1506,10 +1506,16 @@ static void test_battery_model(void **state)
     assert_int_equal(rec_battery_charge_permille(REC_BATTERY_STOP_MV), 0);
     assert_int_equal(rec_battery_charge_permille(3000), 0);
     for (uint16_t mv = 3000; mv < 4300; mv++) assert_true(rec_battery_charge_permille(mv) <= rec_battery_charge_permille((uint16_t)(mv + 1)));
-    /* 400 mAh x 0.85 at 22 mA: 15.45 h full (hardware/power-budget.md) */
-    assert_int_equal(rec_battery_seconds_left(4200), 400u * 850u * 3600u / 22000u);
-    assert_int_equal(rec_battery_seconds_left(3300), 0);
-    assert_int_equal(rec_battery_seconds_left(0), RP_TIME_LEFT_UNKNOWN);
+    /* 400 mAh x 0.85 at 22 mA (16 kHz, LED off): 15.45 h full (hardware/power-budget.md) */
+    assert_int_equal(rec_battery_seconds_left(4200, 16000, false), 400u * 850u * 3600u / 22000u);
+    /* The LED adds 2 mA; 48 kHz (80 MHz, three times the card writes) draws 42.2 mA: 8.06 h */
+    assert_int_equal(rec_battery_seconds_left(4200, 16000, true), 400u * 850u * 3600u / 24000u);
+    assert_int_equal(rec_battery_seconds_left(4200, 48000, false), 400u * 850u * 3600u / 42200u);
+    assert_int_equal(rec_battery_seconds_left(4200, 8000, false), 400u * 850u * 3600u / 18000u);
+    /* A rate outside the table counts as the highest (the shortest estimate) */
+    assert_int_equal(rec_battery_recording_current_ua(44100, false), 42200u);
+    assert_int_equal(rec_battery_seconds_left(3300, 16000, false), 0);
+    assert_int_equal(rec_battery_seconds_left(0, 16000, false), RP_TIME_LEFT_UNKNOWN);
 }
 
 static void test_card_removed_while_recording_is_recovered_on_insert(void **state)

@@ -690,7 +690,7 @@ async function runCommand(p: Parsed, io: Io, out: Out, signal: AbortSignal): Pro
         `  Fingerprint: ${r.fingerprint ? `${fingerprintText(r.fingerprint)}   (write it on the case and in your loan register)` : 'none: this recorder does not sign its recordings'}`,
         `  Owner key:   ${!r.ownerKey.recipient ? 'none: this recorder cannot encrypt, its recordings are NOT encrypted' : `${r.ownerKey.recipient}${r.ownerKey.file ? `, secret half in ${r.ownerKey.file}${r.ownerKey.created ? ' (NEW: back it up now)' : ''}` : ' (its secret half is not on this computer)'}`}`,
         `  Settings:    ${r.settings.sampleRate} Hz, discreet mode ${r.settings.discreet ? 'on' : 'off'}, ${r.settings.buttonScheme} button`,
-        `  Records:     about ${hours(r.cardHours)} hours on the card; a full battery about ${r.batteryHours.small} hours (estimate; ${r.batteryHours.large} with the 1000 mAh cell)`,
+        `  Records:     about ${hours(r.cardHours)} hours on the card; a full battery about ${hours(r.batteryHours.small)} hours (estimate; ${hours(r.batteryHours.large)} with the 1000 mAh cell)`,
         `  Loan folder: ${r.loanFolder}`,
         `  Hand-out:    ${r.handout.pdf} (print it; text: ${basename(r.handout.text)})`,
       ].join('\n'));

@@ -1,5 +1,6 @@
 /** Renders the schema as a C header, the vectors as C data, and the structs as TS interfaces. */
 import {
+  BATTERY_MODEL,
   CARD_LAYOUT,
   CARD_STATE,
   COMMANDS,
@@ -147,6 +148,13 @@ export function renderCHeader(): string {
   out.push('/* Sample rates the device accepts */');
   out.push(`#define RP_SAMPLE_RATE_COUNT ${SAMPLE_RATES.length}u`);
   out.push(`#define RP_SAMPLE_RATES { ${SAMPLE_RATES.map((r) => `${r}u`).join(', ')} }`);
+  out.push('');
+  out.push('/* The battery model (hardware/power-budget.md): recording currents per sample rate, in RP_SAMPLE_RATES order */');
+  out.push(`#define RP_BATTERY_SMALL_CELL_MAH ${BATTERY_MODEL.smallCellMah}u`);
+  out.push(`#define RP_BATTERY_LARGE_CELL_MAH ${BATTERY_MODEL.largeCellMah}u`);
+  out.push(`#define RP_BATTERY_USABLE_PERMILLE ${BATTERY_MODEL.usablePermille}u`);
+  out.push(`#define RP_BATTERY_RECORDING_CURRENT_UA { ${BATTERY_MODEL.recordingCurrentUa.map((r) => `${r}u`).join(', ')} }`);
+  out.push(`#define RP_BATTERY_LED_CURRENT_UA ${BATTERY_MODEL.ledCurrentUa}u`);
   out.push('');
   out.push('/* On-card layout */');
   for (const [k, v] of Object.entries(CARD_LAYOUT)) {

@@ -186,6 +186,13 @@
 #define RP_SAMPLE_RATE_COUNT 4u
 #define RP_SAMPLE_RATES { 8000u, 16000u, 32000u, 48000u }
 
+/* The battery model (hardware/power-budget.md): recording currents per sample rate, in RP_SAMPLE_RATES order */
+#define RP_BATTERY_SMALL_CELL_MAH 400u
+#define RP_BATTERY_LARGE_CELL_MAH 1000u
+#define RP_BATTERY_USABLE_PERMILLE 850u
+#define RP_BATTERY_RECORDING_CURRENT_UA { 18000u, 22000u, 32100u, 42200u }
+#define RP_BATTERY_LED_CURRENT_UA 2000u
+
 /* On-card layout */
 #define RP_CARD_RECORDINGS_DIR "RECORDS"
 #define RP_CARD_SYSTEM_DIR "SYSTEM"

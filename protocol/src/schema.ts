@@ -324,6 +324,28 @@ export const RECORD_ACTION = {
 /** Sample rates the device accepts. */
 export const SAMPLE_RATES = [8000, 16000, 32000, 48000] as const;
 
+/**
+ * The battery model (hardware/power-budget.md, "Time left on the battery"), estimates until
+ * measured: INFO.batterySecondsLeft (firmware core/recording/power.c) and the hours the
+ * provisioning hand-out promises (host engine/provision/handout.ts) are both computed from these
+ * figures, so the two say the same.
+ */
+export const BATTERY_MODEL = {
+  /** The cells the board takes (hardware/README.md), mAh; the firmware counts on the small one unless built for the large. */
+  smallCellMah: 400,
+  largeCellMah: 1000,
+  /** Share of a full cell's charge counted on, per mille (f_usable: ageing, cold). */
+  usablePermille: 850,
+  /**
+   * Average current from the cell while recording with the LED off, microamperes, per sample rate
+   * (SAMPLE_RATES' order): the top of each estimate, at the clock the RP2040 runs for that rate
+   * (48 MHz up to 16 kHz, 64 MHz at 32 kHz, 80 MHz at 48 kHz), so the hours err short.
+   */
+  recordingCurrentUa: [18000, 22000, 32100, 42200],
+  /** Added while the LED is steadily on (recording, not discreet), microamperes. */
+  ledCurrentUa: 2000,
+} as const;
+
 /** Typed error codes carried by ERROR frames. */
 export const ERROR_CODE = {
   UNKNOWN_COMMAND: 1,

@@ -113,7 +113,7 @@ static uint32_t build_info(rec_server_t *s, rec_device_t *d)
     v.journal_count = d->store.mounted ? d->store.journal.count : 0;
     v.overruns_total = d->overruns_total + (recording ? rec_ring_overruns(&d->ring) : 0);
     v.card_seconds_left = rec_recorder_card_seconds_left(d);
-    v.battery_seconds_left = rec_battery_seconds_left(d->battery_mv);
+    v.battery_seconds_left = rec_battery_seconds_left(d->battery_mv, d->settings.sample_rate, !d->settings.discreet);
     rp_info_pack(&v, s->payload);
     return RP_INFO_SIZE;
 }

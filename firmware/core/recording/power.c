@@ -32,11 +32,20 @@ uint32_t rec_battery_charge_permille(uint16_t mv)
     return 0;
 }
 
-uint32_t rec_battery_seconds_left(uint16_t mv)
+uint32_t rec_battery_recording_current_ua(uint32_t sample_rate, bool led_on)
+{
+    static const uint32_t rates[] = RP_SAMPLE_RATES;
+    static const uint32_t current_ua[] = RP_BATTERY_RECORDING_CURRENT_UA;
+    unsigned i = 0;
+    while (i + 1u < RP_SAMPLE_RATE_COUNT && rates[i] != sample_rate) i++;
+    return current_ua[i] + (led_on ? RP_BATTERY_LED_CURRENT_UA : 0u);
+}
+
+uint32_t rec_battery_seconds_left(uint16_t mv, uint32_t sample_rate, bool led_on)
 {
     if (mv == 0) return RP_TIME_LEFT_UNKNOWN;
     /* uAh left = mAh * 1000 * charge * usable; seconds = uAh * 3600 / uA */
     uint64_t uah = (uint64_t)REC_BATTERY_CAPACITY_MAH * 1000u * rec_battery_charge_permille(mv) / 1000u *
-                   REC_BATTERY_USABLE_PERMILLE / 1000u;
-    return (uint32_t)(uah * 3600u / REC_RECORDING_CURRENT_UA);
+                   RP_BATTERY_USABLE_PERMILLE / 1000u;
+    return (uint32_t)(uah * 3600u / rec_battery_recording_current_ua(sample_rate, led_on));
 }

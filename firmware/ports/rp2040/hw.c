@@ -1,5 +1,6 @@
-/* Bring-up without an SDK: resets, crystal, USB PLL at 48 MHz as the system clock, microsecond
- * timer, watchdog, GPIO and a debug UART. Register names and sequences from the RP2040
+/* Bring-up without an SDK: resets, crystal, USB PLL at 48 MHz as the system clock (the system PLL
+ * only while a recording needs more: rp2040_sys_clock_set), microsecond timer, watchdog, GPIO and
+ * a debug UART. Register names and sequences from the RP2040
  * datasheet: resets 2.14, clocks 2.15, XOSC 2.16, PLL 2.18, GPIO 2.19, watchdog 4.7, UART 4.2. */
 #include "board_pins.h"
 #include "regs.h"
@@ -12,6 +13,61 @@ static void unreset(uint32_t bits)
     REG_CLR(RESETS_RESET) = bits;
     while ((REG32(RESETS_RESET_DONE) & bits) != bits) {
     }
+}
+
+/* Starts a PLL from the 12 MHz crystal: VCO = 12 MHz x fbdiv (750-1600 MHz), output VCO / pd1 / pd2
+ * (pd1 >= pd2, each 1-7) [2.18.2]. Leaving reset powers it down first. */
+static void pll_start(uint32_t base, uint32_t reset_bit, uint32_t fbdiv, uint32_t pd1, uint32_t pd2)
+{
+    REG_SET(RESETS_RESET) = reset_bit;
+    unreset(reset_bit);
+    REG32(PLL_CS_OF(base)) = 1u; /* REFDIV 1 */
+    REG32(PLL_FBDIV_INT_OF(base)) = fbdiv;
+    REG_CLR(PLL_PWR_OF(base)) = PLL_PWR_PD | PLL_PWR_VCOPD;
+    while (!(REG32(PLL_CS_OF(base)) & PLL_CS_LOCK)) {
+    }
+    REG32(PLL_PRIM_OF(base)) = (pd1 << 16) | (pd2 << 12);
+    REG_CLR(PLL_PWR_OF(base)) = PLL_PWR_POSTDIVPD;
+}
+
+/* clk_sys from an auxiliary source: through clk_ref (glitchless) while the aux mux changes [2.15.3.2]. */
+static void sys_clock_from(uint32_t auxsrc)
+{
+    REG_CLR(CLK_SYS_CTRL) = 1u; /* SRC = clk_ref */
+    while (!(REG32(CLK_SYS_SELECTED) & 1u)) {
+    }
+    REG32(CLK_SYS_CTRL) = auxsrc << CLK_CTRL_AUXSRC_LSB;
+    REG32(CLK_SYS_CTRL) = (auxsrc << CLK_CTRL_AUXSRC_LSB) | CLK_SYS_SRC_AUX;
+    while (!(REG32(CLK_SYS_SELECTED) & (1u << 1))) {
+    }
+}
+
+/* The system clocks the port runs at, lowest first: 48 MHz from PLL_USB (the system PLL off), or the
+ * system PLL from the 12 MHz crystal (VCO = 12 MHz x fbdiv, then / pd1 / pd2). */
+static const struct {
+    uint8_t mhz, fbdiv, pd1, pd2;
+} SYS_CLOCKS[] = {
+    { 48, 0, 0, 0 }, { 64, 128, 6, 4 }, { 72, 120, 5, 4 }, { 80, 120, 6, 3 }, { 96, 128, 4, 4 }, { 112, 112, 6, 2 }, { 125, 125, 6, 2 },
+};
+#define SYS_CLOCK_COUNT (sizeof SYS_CLOCKS / sizeof SYS_CLOCKS[0])
+static uint32_t g_sys_hz = 48000000u;
+
+uint32_t rp2040_sys_clock_set(uint32_t min_hz)
+{
+    unsigned i = 0;
+    while (i + 1u < SYS_CLOCK_COUNT && SYS_CLOCKS[i].mhz * 1000000u < min_hz) i++;
+    uint32_t hz = SYS_CLOCKS[i].mhz * 1000000u;
+    if (hz == g_sys_hz) return hz;
+    if (i == 0) {
+        sys_clock_from(CLK_SYS_AUXSRC_PLL_USB);
+        REG_SET(RESETS_RESET) = RESET_PLL_SYS; /* held in reset: powered down */
+    } else {
+        if (g_sys_hz != 48000000u) sys_clock_from(CLK_SYS_AUXSRC_PLL_USB); /* off PLL_SYS while it changes */
+        pll_start(PLL_SYS_BASE, RESET_PLL_SYS, SYS_CLOCKS[i].fbdiv, SYS_CLOCKS[i].pd1, SYS_CLOCKS[i].pd2);
+        sys_clock_from(CLK_SYS_AUXSRC_PLL_SYS);
+    }
+    g_sys_hz = hz;
+    return hz;
 }
 
 static void clocks_init(void)
@@ -33,27 +89,17 @@ static void clocks_init(void)
     while (!(REG32(CLK_SYS_SELECTED) & 1u)) {
     }
     /* PLL_USB: 12 MHz / 1 x 100 = 1200 MHz VCO, / 5 / 5 = 48 MHz. */
-    REG_SET(RESETS_RESET) = RESET_PLL_USB;
-    unreset(RESET_PLL_USB);
-    REG32(PLL_CS) = 1u;
-    REG32(PLL_FBDIV_INT) = 100u;
-    REG_CLR(PLL_PWR) = PLL_PWR_PD | PLL_PWR_VCOPD;
-    while (!(REG32(PLL_CS) & PLL_CS_LOCK)) {
-    }
-    REG32(PLL_PRIM) = (5u << 16) | (5u << 12);
-    REG_CLR(PLL_PWR) = PLL_PWR_POSTDIVPD;
-    /* clk_sys = PLL_USB (48 MHz): select the aux source while on clk_ref, then switch. */
+    pll_start(PLL_USB_BASE, RESET_PLL_USB, 100u, 5u, 5u);
+    /* clk_sys = PLL_USB (48 MHz). */
     REG32(CLK_SYS_DIV) = 1u << 8;
-    REG32(CLK_SYS_CTRL) = CLK_SYS_AUXSRC_PLL_USB << CLK_CTRL_AUXSRC_LSB;
-    REG32(CLK_SYS_CTRL) = (CLK_SYS_AUXSRC_PLL_USB << CLK_CTRL_AUXSRC_LSB) | CLK_SYS_SRC_AUX;
-    while (!(REG32(CLK_SYS_SELECTED) & (1u << 1))) {
-    }
-    /* clk_usb and clk_adc 48 MHz from PLL_USB; clk_peri = clk_sys; clk_rtc = XOSC / 256. */
+    sys_clock_from(CLK_SYS_AUXSRC_PLL_USB);
+    /* clk_usb, clk_adc and clk_peri 48 MHz from PLL_USB, whatever clk_sys runs at (so the UART's
+     * and the SPI's divisors hold at every system clock); clk_rtc = XOSC / 256. */
     REG32(CLK_USB_DIV) = 1u << 8;
     REG32(CLK_USB_CTRL) = CLK_CTRL_ENABLE | (CLK_USB_AUXSRC_PLL_USB << CLK_CTRL_AUXSRC_LSB);
     REG32(CLK_ADC_DIV) = 1u << 8;
     REG32(CLK_ADC_CTRL) = CLK_CTRL_ENABLE | (CLK_ADC_AUXSRC_PLL_USB << CLK_CTRL_AUXSRC_LSB);
-    REG32(CLK_PERI_CTRL) = CLK_CTRL_ENABLE | (CLK_PERI_AUXSRC_CLK_SYS << CLK_CTRL_AUXSRC_LSB);
+    REG32(CLK_PERI_CTRL) = CLK_CTRL_ENABLE | (CLK_PERI_AUXSRC_PLL_USB << CLK_CTRL_AUXSRC_LSB);
     REG32(CLK_RTC_DIV) = 256u << 8;
     REG32(CLK_RTC_CTRL) = CLK_CTRL_ENABLE | (CLK_RTC_AUXSRC_XOSC << CLK_CTRL_AUXSRC_LSB);
     /* The timer counts microseconds from the watchdog tick: clk_ref / 12. */

@@ -322,14 +322,28 @@ uint16_t port_battery_mv(void)
 
 /* ---- Microphone, serial link --------------------------------------------------------------- */
 
+/* What recording costs with everything on (ADC capture, SHA-256, checkpoint signing, encryption,
+ * card writes), in cycles per sample: 720 the core executes, measured on rp2040js at 16 and 48 kHz
+ * (docs/benchmarks.md, "The recording budget"; `npm run bench -- --only rp2040budget`), plus the
+ * SPI wire time the polled driver waits out (0.73 us a sample at 24 MHz: about 60 cycles at the
+ * 80 MHz of 48 kHz) and the signatures (1.4). The clock while recording keeps twice that, so a
+ * card stall's backlog drains at least as fast as audio comes (issue 17): 48 MHz up to 16 kHz,
+ * 64 MHz at 32 kHz, 80 MHz at 48 kHz. */
+#define RECORD_CYCLES_PER_SAMPLE 780u
+#define RECORD_CLOCK_MARGIN 2u
+
 int port_mic_start(uint32_t sample_rate, port_mic_block_fn on_block)
 {
-    return rp2040_mic_start(sample_rate, on_block);
+    (void)rp2040_sys_clock_set(sample_rate * RECORD_CYCLES_PER_SAMPLE * RECORD_CLOCK_MARGIN);
+    int err = rp2040_mic_start(sample_rate, on_block);
+    if (err) (void)rp2040_sys_clock_set(0);
+    return err;
 }
 
 void port_mic_stop(void)
 {
     rp2040_mic_stop();
+    (void)rp2040_sys_clock_set(0); /* back to 48 MHz from PLL_USB, the system PLL off */
 }
 
 size_t port_serial_read(uint8_t *buf, size_t max)

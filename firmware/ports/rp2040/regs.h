@@ -19,6 +19,7 @@
 #define RESET_DMA (1u << 2)
 #define RESET_IO_BANK0 (1u << 5)
 #define RESET_PADS_BANK0 (1u << 8)
+#define RESET_PLL_SYS (1u << 12)
 #define RESET_PLL_USB (1u << 13)
 #define RESET_SPI0 (1u << 16)
 #define RESET_TIMER (1u << 21)
@@ -45,8 +46,9 @@
 #define CLK_CTRL_AUXSRC_LSB 5u
 #define CLK_REF_SRC_XOSC 2u
 #define CLK_SYS_SRC_AUX 1u
+#define CLK_SYS_AUXSRC_PLL_SYS 0u
 #define CLK_SYS_AUXSRC_PLL_USB 1u
-#define CLK_PERI_AUXSRC_CLK_SYS 0u
+#define CLK_PERI_AUXSRC_PLL_USB 2u
 #define CLK_USB_AUXSRC_PLL_USB 0u
 #define CLK_ADC_AUXSRC_PLL_USB 0u
 #define CLK_RTC_AUXSRC_XOSC 3u
@@ -61,11 +63,12 @@
 #define XOSC_STATUS_STABLE (1u << 31)
 
 /* ---- PLL [2.18] ---------------------------------------------------------------------------- */
+#define PLL_SYS_BASE 0x40028000u
 #define PLL_USB_BASE 0x4002c000u
-#define PLL_CS (PLL_USB_BASE + 0x0u)
-#define PLL_PWR (PLL_USB_BASE + 0x4u)
-#define PLL_FBDIV_INT (PLL_USB_BASE + 0x8u)
-#define PLL_PRIM (PLL_USB_BASE + 0xcu)
+#define PLL_CS_OF(base) ((base) + 0x0u)
+#define PLL_PWR_OF(base) ((base) + 0x4u)
+#define PLL_FBDIV_INT_OF(base) ((base) + 0x8u)
+#define PLL_PRIM_OF(base) ((base) + 0xcu)
 #define PLL_CS_LOCK (1u << 31)
 #define PLL_PWR_PD (1u << 0)
 #define PLL_PWR_POSTDIVPD (1u << 3)

@@ -19,6 +19,10 @@ void rp2040_watchdog_feed(void);
 /* Records msg in the watchdog scratch registers and resets the chip. */
 __attribute__((noreturn)) void rp2040_fatal(const char *msg);
 void rp2040_uart_puts(const char *s);
+/* The system clock: the lowest of the port's settings (48 MHz from PLL_USB up to 125 MHz from
+ * PLL_SYS) at or above min_hz, or the highest; returns it. clk_peri, clk_usb, clk_adc and the
+ * timer do not depend on it. Main loop only. */
+uint32_t rp2040_sys_clock_set(uint32_t min_hz);
 static inline uint32_t rp2040_irq_disable(void)
 {
     uint32_t primask;

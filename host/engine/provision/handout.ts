@@ -4,20 +4,22 @@
  * loan code and the recorder's fingerprint. The same words as plain text and as an A4 PDF; the
  * wording follows docs/user-guide.md ("The button", "The light", "Discreet mode").
  */
+import { BATTERY_MODEL, SAMPLE_RATES } from '../../../protocol/src/schema.js';
 import { recordingBytesPerSecond, type ButtonSchemeName } from '../card-test.js';
 
 export type ButtonScheme = ButtonSchemeName;
 
 /**
- * Recording hours of a full cell, the low end of hardware/power-budget.md's estimates (48 MHz,
- * the LED on while recording: 14-23 h for 400 mAh, 35-57 h for 1000 mAh; with the LED off the
- * low end is an hour more for the small cell, 39 h for the large one). The low end, because a
- * family plans a meeting around it.
+ * Recording hours of a full cell: the protocol schema's BATTERY_MODEL, the figures INFO's
+ * batterySecondsLeft comes from (firmware core/recording/power.c, hardware/power-budget.md), so
+ * the hand-out promises what the recorder itself would say on a full charge. The top of each
+ * current estimate, so the hours err short: a family plans a meeting around them.
  */
-export const BATTERY_HOURS_ESTIMATE = {
-  '400 mAh': { lightOn: 14, lightOff: 15 },
-  '1000 mAh': { lightOn: 35, lightOff: 39 },
-} as const;
+export function fullBatteryHours(cellMah: number, sampleRate: number, ledOn: boolean): number {
+  const i = SAMPLE_RATES.indexOf(sampleRate as (typeof SAMPLE_RATES)[number]);
+  const currentUa = BATTERY_MODEL.recordingCurrentUa[i < 0 ? SAMPLE_RATES.length - 1 : i]! + (ledOn ? BATTERY_MODEL.ledCurrentUa : 0);
+  return (cellMah * BATTERY_MODEL.usablePermille) / currentUa;
+}
 
 export interface HandoutModel {
   /** The advocate's loan code (never a family's name). */
@@ -48,10 +50,9 @@ export function cardHoursFor(freeBytes: number, sampleRate: number, encrypted: b
   return freeBytes / recordingBytesPerSecond(sampleRate, encrypted) / 3600;
 }
 
-/** The hours a full battery records, for this light setting (the small cell's estimate, and the large one's). */
-export function batteryHours(discreet: boolean): { small: number; large: number } {
-  const k = discreet ? 'lightOff' : 'lightOn';
-  return { small: BATTERY_HOURS_ESTIMATE['400 mAh'][k], large: BATTERY_HOURS_ESTIMATE['1000 mAh'][k] };
+/** The hours a full battery records at this rate and light setting (the small cell's estimate, and the large one's). */
+export function batteryHours(sampleRate: number, discreet: boolean): { small: number; large: number } {
+  return { small: fullBatteryHours(BATTERY_MODEL.smallCellMah, sampleRate, !discreet), large: fullBatteryHours(BATTERY_MODEL.largeCellMah, sampleRate, !discreet) };
 }
 
 const hoursText = (h: number) => (h >= 100 ? `more than ${Math.floor(h / 10) * 10}` : h >= 10 ? `about ${Math.floor(h)}` : `about ${Math.max(0, Math.floor(h * 2) / 2)}`);
@@ -63,7 +64,7 @@ export interface HandoutSection {
 
 /** The hand-out's sections, in plain words: the text and the PDF are both made from these. */
 export function handoutSections(m: HandoutModel): { title: string; facts: { label: string; value: string }[]; sections: HandoutSection[] } {
-  const battery = batteryHours(m.discreet);
+  const battery = batteryHours(m.sampleRate, m.discreet);
   const button: string[] =
     m.buttonScheme === 'standard'
       ? [
@@ -86,7 +87,7 @@ export function handoutSections(m: HandoutModel): { title: string; facts: { labe
     `Fast blinking (4 times a second): a problem (no card, card full, battery low). Charge it; if it still blinks fast, ${m.contact ? 'call the number below' : 'call your advocate'}.`,
   ];
   const howLong = [
-    `A full battery records for ${hoursText(battery.small)} hours (an estimate; about ${battery.large} hours if your advocate says it has the large battery). Charge it fully the night before every meeting: the small light by the USB socket goes out when it is full.`,
+    `A full battery records for ${hoursText(battery.small)} hours (an estimate; ${hoursText(battery.large)} hours if your advocate says it has the large battery). Charge it fully the night before every meeting: the small light by the USB socket goes out when it is full.`,
     `The memory card has room for ${hoursText(m.cardHours)} hours of recording.`,
     'When the battery gets low while it records, the recorder stops and keeps the recording by itself.',
   ];

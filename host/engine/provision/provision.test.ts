@@ -10,7 +10,7 @@ import { realFs } from '../library.js';
 import { createOwnerKey } from '../privacy/owner-keys.js';
 import { keysCreate } from '../privacy/ops.js';
 import { stamp } from '../session.js';
-import { cardHoursFor, fingerprintText, handoutPdf, handoutSections, handoutText, type HandoutModel } from './handout.js';
+import { batteryHours, cardHoursFor, fingerprintText, handoutPdf, handoutSections, handoutText, type HandoutModel } from './handout.js';
 import { looksLikeAName, provision, type ProvisionContext, type ProvisionRequest } from './provision.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'provision-'));
@@ -255,6 +255,16 @@ describe('the hand-out', () => {
     expect(t).toContain('Your advocate.');
     expect(t).toContain('Fingerprint: A1B2 C3D4 E5F6 0718 (also written on the case)');
     expect(t).toContain('Set up on:   2026-12-07');
+  });
+
+  test('the battery hours are the cell model INFO reports from (BATTERY_MODEL): per rate and light, erring short', () => {
+    // The firmware's rec_battery_seconds_left at 4200 mV: mAh x 0.85 x 3600 / current (test_app.c checks the same figures).
+    expect(Math.floor(batteryHours(16000, true).small * 3600)).toBe(Math.floor((400 * 850 * 3600) / 22000));
+    expect(Math.floor(batteryHours(16000, false).small * 3600)).toBe(Math.floor((400 * 850 * 3600) / 24000));
+    expect(Math.floor(batteryHours(48000, true).small * 3600)).toBe(Math.floor((400 * 850 * 3600) / 42200));
+    expect(Math.floor(batteryHours(48000, false).large * 3600)).toBe(Math.floor((1000 * 850 * 3600) / 44200));
+    // 48 kHz runs the RP2040 at 80 MHz and writes three times the bytes: 7.7 hours with the light on, not 14.
+    expect(handoutText({ ...model, sampleRate: 48000 })).toContain('A full battery records for about 7.5 hours (an estimate; about 19 hours if your advocate');
   });
 
   test('the words follow the settings: discreet mode, no markers, no contact, no key', () => {

@@ -313,7 +313,7 @@ export async function provision<C extends CardTestLike>(ctx: ProvisionContext<C>
     clockOffsetMs: clock.offsetMs,
     card,
     cardHours,
-    batteryHours: batteryHours(settings.discreet),
+    batteryHours: batteryHours(settings.sampleRate, settings.discreet),
     handout,
     warnings,
   };
