@@ -289,7 +289,7 @@ describe('sync', () => {
       if (command !== 'READ_CHECKED' || n !== 2) return;
       const payload = raw.subarray(8, raw.length - 4);
       damaged.push({ offset: payload.readUInt32LE(4), blockSize: payload.readUInt16LE(10) });
-      raw[8 + 12 + payload.readUInt16LE(10) + 5] ^= 0x10; // a data byte of the second block
+      raw[8 + 12 + payload.readUInt16LE(10) + 5]! ^= 0x10; // a data byte of the second block
     };
     const r = await h.engine.sync({ dest: h.dest });
     expect(r.ok).toBe(true);
@@ -313,7 +313,7 @@ describe('sync', () => {
     h.device.faults.damageFrame = ({ command, n, raw }) => {
       if (command !== 'READ_CHECKED' || n !== 2) return;
       offset = raw.readUInt32LE(8 + 4);
-      raw[8 + 4] ^= 0x01; // the answer's offset field: its blocks would land elsewhere in the file
+      raw[8 + 4]! ^= 0x01; // the answer's offset field: its blocks would land elsewhere in the file
     };
     const r = await h.engine.sync({ dest: h.dest });
     expect(r.ok).toBe(true);
@@ -334,7 +334,7 @@ describe('sync', () => {
       const p = raw.subarray(8, raw.length - 4);
       const dataLength = p.readUInt16LE(8);
       const blockSize = p.readUInt16LE(10);
-      p[12 + 7] ^= 0x55;
+      p[12 + 7]! ^= 0x55;
       const start = crc32(p.subarray(0, 12), crc32(raw.subarray(0, 8)));
       p.writeUInt32LE(crc32(p.subarray(12, 12 + blockSize), start), 12 + dataLength);
       forged++;
