@@ -17,6 +17,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROTOCOL, RECIPIENT_ACTION, RECORD_ACTION } from '../protocol/src/schema.js';
+import { checkedMaxLength } from '../protocol/src/read-checked.js';
 import { Board, RP2040_BUILD, Signal, makeCard, requireRp2040Image } from '../test/support/rp2040.js';
 import { ageRecipientBytes } from '../test/support/age.js';
 
@@ -262,9 +263,10 @@ function samplesByFunction(profile: Map<number, number>): { byFn: Map<string, nu
  * The device's own sync rate: a plain recording of `seconds` at `rate` is made, then read back
  * `passes` times with READ requests of the largest payload, `window` in flight (the device's
  * maximum is 8; the host's side of rp2040js answers at once, so the device is the limit), while
- * the emulator counts the core's cycles (asleep excluded) and samples its PC.
+ * the emulator counts the core's cycles (asleep excluded) and samples its PC. With `blockSize` the
+ * requests are READ_CHECKED in blocks of that size, of the largest length whose table fits.
  */
-export async function syncRate(seconds = 4, rate = 16000, passes = 8, window = 8): Promise<SyncRate> {
+export async function syncRate(seconds = 4, rate = 16000, passes = 8, window = 8, blockSize = 0): Promise<SyncRate> {
   return onBoard(async (b, card) => {
     await b.ok('SETTINGS', { setMask: 1, sampleRate: rate });
     await recordUntil(b, seconds * rate);
@@ -272,7 +274,7 @@ export async function syncRate(seconds = 4, rate = 16000, passes = 8, window = 8
     const [e] = (await b.ok('LIST', { afterNumber: 0, maxEntries: 4 })).entries as Record<string, unknown>[];
     const size = Number(e!.size);
     const number = Number(e!.number);
-    const chunk = 4096 - 8;
+    const chunk = blockSize > 0 ? checkedMaxLength(4096, blockSize) : 4096 - 8;
 
     const clkHz = b.mcu.clkSys;
     const spiHz = (b.mcu.spi[0] as unknown as { clockFrequency: number }).clockFrequency;
@@ -287,8 +289,10 @@ export async function syncRate(seconds = 4, rate = 16000, passes = 8, window = 8
       while (next < size * passes) {
         const offset = next % size;
         next = offset + chunk >= size ? (Math.floor(next / size) + 1) * size : next + chunk;
-        const r = await b.ok('READ', { number, offset, length: Math.min(chunk, size - offset) }, 30_000);
-        if (Number(r.offset) !== offset || (r.data as Buffer).length !== Math.min(chunk, size - offset)) throw new Error(`READ at ${offset}: a wrong answer`);
+        const length = Math.min(chunk, size - offset);
+        const r = blockSize > 0 ? await b.ok('READ_CHECKED', { number, offset, length, blockSize }, 30_000) : await b.ok('READ', { number, offset, length }, 30_000);
+        const got = blockSize > 0 ? Number(r.dataLength) : (r.data as Buffer).length;
+        if (Number(r.offset) !== offset || got !== length) throw new Error(`READ at ${offset}: a wrong answer`);
       }
     };
     await Promise.all(Array.from({ length: window }, worker));

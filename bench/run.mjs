@@ -544,6 +544,9 @@ if (on('rp2040stall') || on('rp2040sync') || on('rp2040budget')) {
       const s = (f, hz, spi) => bytes / Math.min(f(hz, spi), USB) / 60;
       row({ goal: 'issue 17', what: `two-hour meeting at ${rate / 1000} kHz (${(bytes / 1e6).toFixed(0)} MB): sync time at ${(r.clkHz / 1e6).toFixed(0)} MHz / 125 MHz (the device or USB FS's 1 MB/s, the slower; SPI added / overlapped)`, value: `${s(r.rateAt, r.clkHz, r.spiHz).toFixed(1)} / ${s(overlapped, r.clkHz, r.spiHz).toFixed(1)} min; ${s(r.rateAt, 125e6, spi125).toFixed(1)} / ${s(overlapped, 125e6, spi125).toFixed(1)} min`, cmd });
     }
+    // READ_CHECKED (issue 17) in blocks of 256 (the host's choice at 1e-4): the table's cost on the device
+    const c = await dev.syncRate(4, 16000, 8, 8, 256);
+    row({ goal: 'issue 17', what: `RP2040 on rp2040js: cycles per byte served by READ_CHECKED in 256-byte blocks (READs of 4020 B; against READ above)`, value: `${c.cyclesPerByte.toFixed(1)} cycles/B (${c.instructionsPerByte.toFixed(1)} instructions/B)`, noise: 'deterministic (emulated)', cmd });
     results.notes.push({ rp2040SyncProfile: r.profile.slice(0, 30) });
     console.log('  PC samples by function (share):\n' + r.profile.slice(0, 30).map((p) => `    ${(100 * p.share).toFixed(1)}% ${p.fn}`).join('\n'));
   }

@@ -300,6 +300,67 @@ static uint8_t *read_file(uint32_t number, uint32_t size)
     return read_part(number, RP_PART_AUDIO, size);
 }
 
+/* READ_CHECKED of a recording whose bytes (f, size) READ returned: the same bytes, and a table
+ * entry per block that is the frame CRC's running value at that block's end (so a host checks a
+ * block from the entry before it, whatever happened to the others); limits and the INFO flag. */
+static void check_read_checked(const uint8_t *f, uint32_t size)
+{
+    resp_t r = request(RP_CMD_INFO, NULL, 0);
+    expect_ok(r);
+    assert_true(r.payload[RP_INFO_OFF_FLAGS] & RP_INFO_FLAG_READ_CHECKED);
+    const struct { uint32_t offset, length, block; } cases[] = {
+        { 1000, 4052, 512 },       /* the largest at 512-byte blocks with a 4096-byte payload */
+        { 3, 4020, 256 },          /* 4020 = 15 blocks of 256 and one of 180 */
+        { 0, 64, 64 },             /* one block */
+        { size - 700, 2000, 512 }, /* the end of the file: 700 bytes, a short last block */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        uint8_t q[RP_READ_CHECKED_REQ_SIZE] = { 0 };
+        rec_put_u32(q + RP_READ_CHECKED_REQ_OFF_NUMBER, 1);
+        rec_put_u32(q + RP_READ_CHECKED_REQ_OFF_OFFSET, cases[c].offset);
+        rec_put_u32(q + RP_READ_CHECKED_REQ_OFF_LENGTH, cases[c].length);
+        rec_put_u16(q + RP_READ_CHECKED_REQ_OFF_BLOCK_SIZE, (uint16_t)cases[c].block);
+        r = request(RP_CMD_READ_CHECKED, q, sizeof q);
+        expect_ok(r);
+        uint32_t want = size - cases[c].offset < cases[c].length ? size - cases[c].offset : cases[c].length;
+        uint32_t n = rec_get_u16(r.payload + RP_READ_CHECKED_OFF_DATA_LENGTH);
+        assert_int_equal(n, want);
+        assert_int_equal(rec_get_u32(r.payload + RP_READ_CHECKED_OFF_OFFSET), cases[c].offset);
+        assert_int_equal(rec_get_u16(r.payload + RP_READ_CHECKED_OFF_BLOCK_SIZE), cases[c].block);
+        uint32_t blocks = (n + cases[c].block - 1) / cases[c].block;
+        assert_int_equal(r.length, RP_READ_CHECKED_SIZE + n + 4u * blocks);
+        const uint8_t *data = r.payload + RP_READ_CHECKED_SIZE, *table = data + n;
+        assert_memory_equal(data, f + cases[c].offset, n);
+        uint8_t hdr[RP_HEADER_SIZE] = { RP_VERSION, RP_KIND_RESPONSE };
+        rec_put_u16(hdr + RP_FRAME_HEADER_OFF_SEQ, r.seq);
+        rec_put_u16(hdr + RP_FRAME_HEADER_OFF_COMMAND, RP_CMD_READ_CHECKED);
+        rec_put_u16(hdr + RP_FRAME_HEADER_OFF_LENGTH, r.length);
+        uint32_t prev = rec_crc32(rec_crc32(0, hdr, sizeof hdr), r.payload, RP_READ_CHECKED_SIZE);
+        for (uint32_t i = 0; i < blocks; i++) {
+            uint32_t at = i * cases[c].block, len = n - at < cases[c].block ? n - at : cases[c].block;
+            /* each block from the entry before it, as a host checks it */
+            assert_int_equal(rec_crc32(prev, f + cases[c].offset + at, len), rec_get_u32(table + 4u * i));
+            prev = rec_get_u32(table + 4u * i);
+        }
+    }
+    /* Too long for the table to fit (detail: the largest length), a block too small, a bad part. */
+    uint8_t q[RP_READ_CHECKED_REQ_SIZE] = { 0 };
+    rec_put_u32(q + RP_READ_CHECKED_REQ_OFF_NUMBER, 1);
+    rec_put_u32(q + RP_READ_CHECKED_REQ_OFF_LENGTH, 4053);
+    rec_put_u16(q + RP_READ_CHECKED_REQ_OFF_BLOCK_SIZE, 512);
+    r = request(RP_CMD_READ_CHECKED, q, sizeof q);
+    expect_error(r, RP_ERR_TOO_LARGE);
+    assert_int_equal(rec_get_u32(r.payload + RP_ERROR_OFF_DETAIL), 4052);
+    rec_put_u16(q + RP_READ_CHECKED_REQ_OFF_BLOCK_SIZE, RP_MIN_CHECKED_BLOCK - 1);
+    rec_put_u32(q + RP_READ_CHECKED_REQ_OFF_LENGTH, 100);
+    r = request(RP_CMD_READ_CHECKED, q, sizeof q);
+    expect_error(r, RP_ERR_BAD_ARGUMENT);
+    assert_int_equal(rec_get_u32(r.payload + RP_ERROR_OFF_DETAIL), RP_MIN_CHECKED_BLOCK);
+    rec_put_u16(q + RP_READ_CHECKED_REQ_OFF_BLOCK_SIZE, 512);
+    q[RP_READ_CHECKED_REQ_OFF_PART] = 9;
+    expect_error(request(RP_CMD_READ_CHECKED, q, sizeof q), RP_ERR_BAD_ARGUMENT);
+}
+
 /* Checks a finished recording end to end: data is the ramp from `first`, SHA-256 in LIST, in
  * the evid chunk and in the journal agree with the data. */
 static void check_recording(const entry_t *e, uint32_t first_sample)
@@ -1143,6 +1204,7 @@ static void test_record_list_read_verify(void **state)
     rec_put_u32(q + RP_HASH_REQ_OFF_LENGTH, e[0].size); /* past the end */
     rec_put_u32(q + RP_HASH_REQ_OFF_OFFSET, 1);
     expect_error(request(RP_CMD_HASH, q, sizeof q), RP_ERR_OUT_OF_RANGE);
+    check_read_checked(f, e[0].size);
     free(f);
 
     /* READ past the end, of a missing recording, and too long. */

@@ -45,14 +45,26 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Called for each try of this request lost to noise, before it is sent again. */
   onNoisyTry?: () => void;
+  /**
+   * An answer whose frame CRC failed but whose header names this request (seq, command, kind,
+   * version) is passed here: true takes it as the answer (requestRaw's `damaged`; the caller
+   * keeps only what its own checks pass, READ_CHECKED's blocks), false leaves the try lost.
+   */
+  salvage?: (frame: Frame) => boolean;
+}
+
+/** An answer; `damaged` when its frame CRC failed and RequestOptions.salvage took it. */
+export interface Answer extends Frame {
+  damaged?: boolean;
 }
 
 interface Pending {
   command: number;
   name: CommandName;
   /** The answer, or why the try counts as lost (it is then sent again). */
-  resolve: (f: Frame | LostTry) => void;
+  resolve: (f: Answer | LostTry) => void;
   reject: (e: Error) => void;
+  salvage?: (frame: Frame) => boolean;
 }
 
 /** Default ClientOptions.noisyRetries: at a third of all frames damaged, 40 losses in a row happen once in 10^19. */
@@ -148,8 +160,8 @@ export class ProtocolClient {
     return (await this.requestRaw(name, req, opts)).value;
   }
 
-  /** Like request(), also returning the raw response payload. */
-  async requestRaw<C extends CommandName>(name: C, req: RequestOf<C>, opts: RequestOptions = {}): Promise<{ value: ResponseOf<C>; payload: Buffer }> {
+  /** Like request(), also returning the raw response payload and frame (`damaged`: see RequestOptions.salvage). */
+  async requestRaw<C extends CommandName>(name: C, req: RequestOf<C>, opts: RequestOptions = {}): Promise<{ value: ResponseOf<C>; payload: Buffer; frame: Answer }> {
     const cmd = COMMANDS[name];
     const payload = encodeStruct(cmd.request, req as unknown as StructValue);
     const retries = opts.retries ?? this.retries;
@@ -162,7 +174,7 @@ export class ProtocolClient {
       if (opts.signal?.aborted) throw new EngineError('CANCELLED', 'Stopped.', '');
       const seq = this.allocSeq();
       const receivedBefore = this.receivedBytes;
-      const outcome = await new Promise<Frame | LostTry>((resolve, reject) => {
+      const outcome = await new Promise<Answer | LostTry>((resolve, reject) => {
         const timer = setTimeout(() => {
           this.pending.delete(seq);
           signal?.removeEventListener('abort', onAbort);
@@ -178,6 +190,7 @@ export class ProtocolClient {
         this.pending.set(seq, {
           command: cmd.id,
           name,
+          salvage: opts.salvage,
           resolve: (f) => {
             clearTimeout(timer);
             signal?.removeEventListener('abort', onAbort);
@@ -203,7 +216,7 @@ export class ProtocolClient {
           }
         });
       });
-      if (typeof outcome !== 'string') return { value: this.decodeResponse(name, outcome), payload: outcome.payload };
+      if (typeof outcome !== 'string') return { value: this.decodeResponse(name, outcome), payload: outcome.payload, frame: outcome };
       if (outcome === 'noise' && noisyTries < noisyRetries) {
         noisyTries++;
         opts.onNoisyTry?.();
@@ -267,12 +280,25 @@ export class ProtocolClient {
         continue;
       }
       const err = item.error;
-      if (err instanceof FrameError && err.reason === 'version') {
-        const f = (err as FrameError & { frame?: Frame }).frame;
-        if (f) this.foreignVersion = f.version;
-      }
+      const f = (err as FrameError & { frame?: Frame }).frame;
+      if (err instanceof FrameError && err.reason === 'version' && f) this.foreignVersion = f.version;
       this.noiseSeen(`damaged frame (${item.error.message})`);
+      if (err instanceof FrameError && err.reason === 'crc' && f) this.onDamagedFrame(f);
     }
+  }
+
+  /**
+   * A frame whose CRC failed: handed to its request's salvage (READ_CHECKED keeps the blocks
+   * whose own CRC holds) when its header names a request waiting for it. Its seq may itself be
+   * damaged: the salvage checks the answer's fields against its own request.
+   */
+  private onDamagedFrame(f: Frame): void {
+    if (f.kind !== KIND.RESPONSE || f.version !== PROTOCOL.version || f.seq === PROTOCOL.unsolicitedSeq) return;
+    const p = this.pending.get(f.seq);
+    if (!p?.salvage || f.command !== p.command || !p.salvage(f)) return;
+    this.resendLostReads(f.seq);
+    this.pending.delete(f.seq);
+    p.resolve(Object.assign(f, { damaged: true }));
   }
 
   private noiseSeen(reason: string): void {
@@ -319,13 +345,13 @@ export class ProtocolClient {
    * when the answer to `answered` arrives, every READ sent before it that is still unanswered
    * was lost on the wire (its request or its answer was damaged). Waiting for its timeout would
    * stall the window for seconds on a noisy link: it is sent again at once instead, through the
-   * same path a timeout takes. Only READs: they are safe to repeat and carry the throughput.
+   * same path a timeout takes. Only READs (and READ_CHECKEDs): they are safe to repeat and carry the throughput.
    */
   private resendLostReads(answered: number): void {
     // A Map iterates in insertion order, which is sending order (a resend is a new entry).
     for (const [seq, q] of this.pending) {
       if (seq === answered) break;
-      if (q.name !== 'READ') continue;
+      if (q.name !== 'READ' && q.name !== 'READ_CHECKED') continue;
       this.pending.delete(seq);
       this.lostReads++;
       q.resolve('noise');

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { MIN_READ, ReadSizer, bestReadSize, readYield } from './read-size.js';
+import { MIN_READ, ReadSizer, bestReadPlan, bestReadSize, checkedYield, readYield } from './read-size.js';
 
 const MAX = 4088;
 
@@ -55,5 +55,33 @@ describe('READ size', () => {
     const sizer = new ReadSizer(1024, 1024);
     for (let i = 0; i < 100; i++) sizer.lostToNoise(1024);
     expect(sizer.next()).toBe(1024);
+  });
+
+  test('READ_CHECKED is planned only where it delivers more: never clean, large READs with small blocks under noise', () => {
+    const PAYLOAD = 4096;
+    expect(bestReadPlan(0, MAX, MIN_READ, PAYLOAD)).toEqual({ length: MAX, blockSize: 0 });
+    expect(bestReadPlan(1e-6, MAX, MIN_READ, PAYLOAD)).toEqual({ length: MAX, blockSize: 0 });
+    // a device without it, or a fixed size, keeps plain READs
+    expect(bestReadPlan(1e-4, MAX).blockSize).toBe(0);
+    expect(bestReadPlan(1e-4, 1024, 1024, PAYLOAD)).toEqual({ length: 1024, blockSize: 0 });
+    for (const [p, block, atLeast] of [
+      [1e-5, 512, 0.975],
+      [1e-4, 256, 0.94],
+      [3e-4, 128, 0.9],
+    ] as const) {
+      const plan = bestReadPlan(p, MAX, MIN_READ, PAYLOAD);
+      expect(plan.blockSize).toBe(block);
+      expect(plan.length).toBeGreaterThan(3900);
+      const y = checkedYield(plan.length, plan.blockSize, p);
+      expect(y).toBeGreaterThan(atLeast);
+      expect(y).toBeGreaterThan(readYield(bestReadSize(p, MAX), p) + 0.009);
+    }
+  });
+
+  test('damaged blocks of a kept answer count as errors in the estimate', () => {
+    const sizer = new ReadSizer(MAX, MIN_READ, 4096);
+    for (let i = 0; i < 200; i++) sizer.answered(4020, 256, i % 2);
+    expect(sizer.errorRate).toBeGreaterThan(5e-5);
+    expect(sizer.plan().blockSize).toBeGreaterThan(0);
   });
 });

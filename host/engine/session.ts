@@ -88,7 +88,7 @@ export class Session {
         const r = req as { number?: number; offset?: number };
         const t = (this.opts.now ?? Date.now)();
         // one line per burst of lost tries, and one when their cause changes
-        if (command !== 'READ' || (t - this.lastRetryNotice < 500 && cause === this.lastRetryCause)) return;
+        if ((command !== 'READ' && command !== 'READ_CHECKED') || (t - this.lastRetryNotice < 500 && cause === this.lastRetryCause)) return;
         this.lastRetryNotice = t;
         this.lastRetryCause = cause;
         const at = r.offset ?? 0;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, test, vi } from 'vitest';
 import type { Fs } from './library.js';
 import { xorshift32 } from '../../protocol/src/prng.js';
+import { crc32 } from '../../protocol/src/codec.js';
 import { MIN_READ } from './read-size.js';
 import { SLOWEST_HASH_BYTES_PER_S } from './sync.js';
 import { verifyLibraryFile } from './verify.js';
@@ -16,6 +17,7 @@ const SETTLE = { timeout: 15_000, interval: 10 };
 
 /** The READs of recordings' audio (not of their signed files). */
 const audioReads = (h: ReturnType<typeof setup>) => h.device.log.filter((l) => l.command === 'READ' && Number(l.req.part) === 0);
+const checkedReads = (h: ReturnType<typeof setup>) => h.device.log.filter((l) => l.command === 'READ_CHECKED' && Number(l.req.part) === 0);
 const wavs = (dir: string) => readdirSync(dir).filter((n) => n.endsWith('.wav')).sort();
 
 describe('sync', () => {
@@ -236,8 +238,9 @@ describe('sync', () => {
     expect(h.types()).not.toContain('link.disconnected');
   });
 
-  test('READs shrink on a noisy link (a byte error rate of 3e-4) and the copy still verifies', async () => {
+  test('READs shrink on a noisy link (a byte error rate of 3e-4) and the copy still verifies (a device from before READ_CHECKED)', async () => {
     const h = setup();
+    h.device.faults.noReadChecked = true;
     const rec = h.device.addRecording({ samples: 300_000 });
     const rng = xorshift32(17);
     h.device.faults.corruptResponse = ({ command, bytes }) => command === 'READ' && rng() / 2 ** 32 < 1 - (1 - 3e-4) ** bytes;
@@ -253,6 +256,111 @@ describe('sync', () => {
     expect(Math.min(...inside.map((l) => Number(l.req.length)))).toBeGreaterThanOrEqual(MIN_READ);
     expect(h.types()).not.toContain('link.disconnected');
     expect(readFileSync(join(h.dest, wavs(h.dest)[0]!)).equals(rec.file)).toBe(true);
+  });
+
+  test('READ_CHECKED on a noisy link (3e-4): large READs stay, only damaged blocks are read again, the copy verifies', async () => {
+    const h = setup({ timeoutMs: 1000 }); // no answer late on a loaded machine: the bytes asked for are the noise's
+    const rec = h.device.addRecording({ samples: 300_000 });
+    const rng = xorshift32(17);
+    h.device.faults.corruptResponse = ({ command, bytes }) => (command === 'READ' || command === 'READ_CHECKED') && rng() / 2 ** 32 < 1 - (1 - 3e-4) ** bytes;
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(true);
+    expect(readFileSync(join(h.dest, wavs(h.dest)[0]!)).equals(rec.file)).toBe(true);
+    const checked = checkedReads(h);
+    expect(checked.length).toBeGreaterThan(50);
+    // the model's choice at 3e-4: small blocks (128 bytes at the estimate's 3e-4), READs of nearly 4 KiB
+    expect(Number(checked.at(-1)!.req.blockSize)).toBeLessThanOrEqual(256);
+    expect(Math.max(...checked.map((l) => Number(l.req.length)))).toBeGreaterThan(3900);
+    // block re-reads are the size of a block: from the first READ_CHECKED on, the file was asked
+    // for about once (at 3e-4 most answers are damaged; plain READs would ask for each again whole)
+    expect(checked.some((l) => Number(l.req.length) <= 256)).toBe(true);
+    const asked = checked.reduce((n, l) => n + Number(l.req.length), 0);
+    expect(asked).toBeLessThan((rec.file.length - Number(checked[0]!.req.offset)) * 1.15);
+    expect(h.types()).not.toContain('link.disconnected');
+  });
+
+  test('a damaged READ_CHECKED answer: its intact blocks are written, only the damaged block is read again', async () => {
+    const h = setup({ timeoutMs: 10_000 }); // no answer late on a loaded machine: the READs counted are the ones the damage caused
+    const rec = h.device.addRecording({ samples: 100_000 });
+    // three damaged plain READs make the link noisy enough for READ_CHECKED
+    h.device.faults.corruptResponse = ({ command, n }) => command === 'READ' && n <= 3;
+    const damaged: { offset: number; blockSize: number }[] = [];
+    h.device.faults.damageFrame = ({ command, n, raw }) => {
+      if (command !== 'READ_CHECKED' || n !== 2) return;
+      const payload = raw.subarray(8, raw.length - 4);
+      damaged.push({ offset: payload.readUInt32LE(4), blockSize: payload.readUInt16LE(10) });
+      raw[8 + 12 + payload.readUInt16LE(10) + 5]! ^= 0x10; // a data byte of the second block
+    };
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(true);
+    expect(readFileSync(join(h.dest, wavs(h.dest)[0]!)).equals(rec.file)).toBe(true);
+    expect(damaged).toHaveLength(1);
+    const { offset, blockSize } = damaged[0]!;
+    const first = checkedReads(h).find((l) => Number(l.req.offset) === offset)!;
+    const again = checkedReads(h).filter((l) => Number(l.req.offset) >= offset && Number(l.req.offset) < offset + Number(first.req.length));
+    // the damaged answer's READ, then one READ of its second block alone
+    expect(again.map((l) => [Number(l.req.offset) - offset, Number(l.req.length)])).toEqual([
+      [0, expect.any(Number)],
+      [blockSize, blockSize],
+    ]);
+  });
+
+  test('a READ_CHECKED answer with a damaged header is not guessed at: the whole READ is sent again', async () => {
+    let t = 0;
+    // no answer late on a loaded machine (lost frames are sent again when a later answer comes);
+    // a second per clock reading: no retry line is held back as part of a burst
+    const h = setup({ timeoutMs: 10_000, now: () => (t += 1000) });
+    const rec = h.device.addRecording({ samples: 100_000 });
+    h.device.faults.corruptResponse = ({ command, n }) => command === 'READ' && n <= 3;
+    let offset = -1;
+    h.device.faults.damageFrame = ({ command, n, raw }) => {
+      if (command !== 'READ_CHECKED' || n !== 2) return;
+      offset = raw.readUInt32LE(8 + 4);
+      raw[8 + 4]! ^= 0x01; // the answer's offset field: its blocks would land elsewhere in the file
+    };
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(true);
+    expect(readFileSync(join(h.dest, wavs(h.dest)[0]!)).equals(rec.file)).toBe(true);
+    const same = checkedReads(h).filter((l) => Number(l.req.offset) === offset);
+    expect(same).toHaveLength(2);
+    expect(Number(same[1]!.req.length)).toBe(Number(same[0]!.req.length));
+    // and it is reported as a lost READ is (a noisy link, asking again)
+    expect(h.of('file.retry')).toContainEqual(expect.objectContaining({ offset, cause: 'noise' }));
+  });
+
+  test('a forged block check cannot put wrong bytes in the library: the SHA-256 of the copy catches them', async () => {
+    const h = setup();
+    const rec = h.device.addRecording({ samples: 100_000 });
+    h.device.faults.corruptResponse = ({ command, n }) => command === 'READ' && n <= 3;
+    let forged = 0;
+    h.device.faults.damageFrame = ({ command, n, raw }) => {
+      if (command !== 'READ_CHECKED' || n !== 2) return;
+      // wrong bytes in the first block, its table entry forged to match (the frame CRC still fails)
+      const p = raw.subarray(8, raw.length - 4);
+      const dataLength = p.readUInt16LE(8);
+      const blockSize = p.readUInt16LE(10);
+      p[12 + 7]! ^= 0x55;
+      const start = crc32(p.subarray(0, 12), crc32(raw.subarray(0, 8)));
+      p.writeUInt32LE(crc32(p.subarray(12, 12 + blockSize), start), 12 + dataLength);
+      forged++;
+    };
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(forged).toBe(1);
+    // the first copy held the forged bytes and failed the recorder's SHA-256; the second is exact
+    expect(h.of('file.restarted')).toEqual([expect.objectContaining({ message: expect.stringMatching(/did not match the recorder's fingerprint/) })]);
+    expect(r.ok).toBe(true);
+    expect(readFileSync(join(h.dest, wavs(h.dest)[0]!)).equals(rec.file)).toBe(true);
+  });
+
+  test('a device from before READ_CHECKED is never asked for it', async () => {
+    const h = setup();
+    h.device.faults.noReadChecked = true;
+    const rec = h.device.addRecording({ samples: 100_000 });
+    h.device.faults.corruptResponse = ({ command, n }) => command === 'READ' && n % 3 === 0;
+    const r = await h.engine.sync({ dest: h.dest });
+    expect(r.ok).toBe(true);
+    expect(readFileSync(join(h.dest, wavs(h.dest)[0]!)).equals(rec.file)).toBe(true);
+    expect(h.device.log.some((l) => l.command === 'READ_CHECKED')).toBe(false);
   });
 
   test('a clean link keeps the largest READ', async () => {

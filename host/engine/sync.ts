@@ -5,7 +5,7 @@
 import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { CARD_LAYOUT, FILE_PART, HASH_ALGORITHM, RECIPIENT_ACTION, RECIPIENT_FLAGS, RECORD_FLAGS, RECORDING_STATE, STRUCTS, structSize } from '../../protocol/src/schema.js';
+import { CARD_LAYOUT, FILE_PART, HASH_ALGORITHM, INFO_FLAGS, RECIPIENT_ACTION, RECIPIENT_FLAGS, RECORD_FLAGS, RECORDING_STATE, STRUCTS, structSize } from '../../protocol/src/schema.js';
 import type { ListEntry } from '../../protocol/generated/types.js';
 import { durationMs, hex, summariseEntry, summariseInfo } from './convert.js';
 import { EngineError, fsError, toEngineError } from './errors.js';
@@ -51,6 +51,7 @@ import type { Emit, Session } from './session.js';
 import { copyStands, inspectFile, readerFor, verifyLibraryFile } from './verify.js';
 import { compareWav, hashRange } from './wav.js';
 import { MIN_READ, ReadSizer } from './read-size.js';
+import { readAudioRange } from './range-read.js';
 
 export interface SyncOptions {
   /** Library folder; default ~/Recordings/<label or device id>. */
@@ -638,7 +639,9 @@ async function transfer(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: S
 
     // Windowed reads, their size following the link's error rate unless fixed by the caller
     const maxChunk = Math.max(1, Math.min(ctx.o.chunkSize ?? Infinity, client.maxPayload - READ_HEADER));
-    const sizer = new ReadSizer(maxChunk, ctx.o.chunkSize !== undefined ? maxChunk : MIN_READ);
+    // READ_CHECKED (a CRC per block, so a damaged answer keeps its intact blocks) where the device answers it
+    const checkedPayload = ctx.o.chunkSize === undefined && (session.info.flags & INFO_FLAGS.READ_CHECKED) !== 0 ? client.maxPayload : null;
+    const sizer = new ReadSizer(maxChunk, ctx.o.chunkSize !== undefined ? maxChunk : MIN_READ, checkedPayload);
     const window = Math.max(1, Math.min(ctx.o.window ?? 8, session.info.maxInFlight || 1));
     const progress = new Progress(emit, e.number, size, ctx.o.progressIntervalMs ?? 250, ctx.now);
     progress.update(offset, true);
@@ -682,22 +685,23 @@ async function transfer(ctx: CopyContext, e: ListEntry, t: CopyTarget, result: S
     };
     for (;;) {
       while (!failure && !signal?.aborted && inflight.size < window && (todo.length || next < size)) {
+        const plan = sizer.plan();
         let req = todo.shift();
         if (!req) {
-          req = { o: next, len: Math.min(sizer.next(), size - next) };
+          req = { o: next, len: Math.min(plan.length, size - next) };
           next += req.len;
+        } else if (req.len > plan.length) {
+          todo.unshift({ o: req.o + plan.length, len: req.len - plan.length });
+          req = { o: req.o, len: plan.length };
         }
         const { o, len } = req;
-        const p: Promise<void> = client
-          .request('READ', { number: e.number, offset: o, length: len, part: FILE_PART.AUDIO, reserved: Buffer.alloc(3) }, { signal, onNoisyTry: () => sizer.lostToNoise(len) })
-          .then((r) => {
-            sizer.answered(len);
-            if (r.number !== e.number || r.offset !== o || r.data.length > len) {
-              throw new EngineError('NOT_A_RECORDER', 'The recorder answered a read with the wrong data.', 'Unplug the recorder, plug it back in, and run sync again.');
-            }
-            if (r.data.length === 0) throw new EngineError('DEVICE_ERROR', `The recorder returned no data for recording ${e.number} at byte ${o}.`, 'Run sync again; if it keeps happening, ask for help.');
-            if (r.data.length < len) todo.unshift({ o: o + r.data.length, len: len - r.data.length });
-            got.set(o, r.data);
+        const p: Promise<void> = readAudioRange(client, sizer, e.number, o, { length: len, blockSize: plan.blockSize }, signal)
+          .then((parts) => {
+            if (parts.dataLength === 0) throw new EngineError('DEVICE_ERROR', `The recorder returned no data for recording ${e.number} at byte ${o}.`, 'Run sync again; if it keeps happening, ask for help.');
+            if (parts.dataLength < len) todo.unshift({ o: o + parts.dataLength, len: len - parts.dataLength });
+            // Damaged blocks are read again first (in file order): the writes wait for them.
+            for (const b of [...parts.bad].reverse()) todo.unshift({ o: b.offset, len: b.length });
+            for (const g of parts.good) got.set(g.offset, g.data);
           })
           .catch((err: unknown) => {
             failure ??= err;

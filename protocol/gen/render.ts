@@ -93,6 +93,7 @@ export function renderCHeader(): string {
   out.push(`#define RP_PROVISION_MAGIC ${cHex(PROTOCOL.provisionMagic, 8)}u`);
   out.push(`#define RP_WIPE_MAGIC ${cHex(PROTOCOL.wipeMagic, 8)}u`);
   out.push(`#define RP_TIME_LEFT_UNKNOWN ${cHex(PROTOCOL.timeLeftUnknown, 8)}u`);
+  out.push(`#define RP_MIN_CHECKED_BLOCK ${PROTOCOL.minCheckedBlock}u`);
   out.push(`#define RP_IDENTITY_DOMAIN ${JSON.stringify(PROTOCOL.identityDomain)}`);
   out.push(`#define RP_USB_VENDOR_ID ${cHex(PROTOCOL.usbVendorId, 4)}u`);
   out.push(`#define RP_USB_PRODUCT_ID ${cHex(PROTOCOL.usbProductId, 4)}u`);

@@ -3,6 +3,7 @@
  * deterministically so regeneration is byte-stable.
  */
 import { buildFrame, cobsEncode, crc32, encodeFrame, encodeStruct, type StructValue } from '../src/codec.js';
+import { buildReadChecked } from '../src/read-checked.js';
 import { COMMANDS, EVENTS, KIND, PROTOCOL, STRUCTS, type FieldDef, type StructDef, type StructName } from '../src/schema.js';
 import { xorshift32 } from '../src/prng.js';
 
@@ -183,6 +184,9 @@ export function buildVectors(): Vectors {
   }
   const big = sampleBytes(PROTOCOL.minMaxPayload, prng(7));
   v.frames.push({ name: 'max_payload_read_response', kind: KIND.RESPONSE, seq: 0xffff, command: COMMANDS.READ.id, payload: hex(big), wire: hex(encodeFrame({ kind: KIND.RESPONSE, seq: 0xffff, command: COMMANDS.READ.id, payload: big })) });
+  // A READ_CHECKED answer with its check table (1100 bytes in blocks of 512: two whole, one of 76)
+  const checked = buildReadChecked(0x0203, { number: 42, offset: 4096, blockSize: 512 }, sampleBytes(1100, prng(13)));
+  v.frames.push({ name: 'read_checked_response_with_table', kind: KIND.RESPONSE, seq: 0x0203, command: COMMANDS.READ_CHECKED.id, payload: hex(checked), wire: hex(encodeFrame({ kind: KIND.RESPONSE, seq: 0x0203, command: COMMANDS.READ_CHECKED.id, payload: checked })) });
   const empty = Buffer.alloc(0);
   v.frames.push({ name: 'empty_payload', kind: KIND.REQUEST, seq: 9, command: COMMANDS.INFO.id, payload: '', wire: hex(encodeFrame({ kind: KIND.REQUEST, seq: 9, command: COMMANDS.INFO.id, payload: empty })) });
   const zeros = Buffer.alloc(300);

@@ -189,6 +189,24 @@ static const rp_codec_field_t FIELDS_READ[] = {
 };
 const rp_codec_struct_t RP_CODEC_READ = { FIELDS_READ, 2u, 8u };
 
+static const rp_codec_field_t FIELDS_READ_CHECKED_REQ[] = {
+    { offsetof(rp_read_checked_req_t, number), 4u },
+    { offsetof(rp_read_checked_req_t, offset), 4u },
+    { offsetof(rp_read_checked_req_t, length), 4u },
+    { offsetof(rp_read_checked_req_t, part), 1u },
+    { offsetof(rp_read_checked_req_t, reserved), 1u },
+    { offsetof(rp_read_checked_req_t, block_size), 2u },
+};
+const rp_codec_struct_t RP_CODEC_READ_CHECKED_REQ = { FIELDS_READ_CHECKED_REQ, 6u, 16u };
+
+static const rp_codec_field_t FIELDS_READ_CHECKED[] = {
+    { offsetof(rp_read_checked_t, number), 4u },
+    { offsetof(rp_read_checked_t, offset), 4u },
+    { offsetof(rp_read_checked_t, data_length), 2u },
+    { offsetof(rp_read_checked_t, block_size), 2u },
+};
+const rp_codec_struct_t RP_CODEC_READ_CHECKED = { FIELDS_READ_CHECKED, 4u, 12u };
+
 static const rp_codec_field_t FIELDS_HASH_REQ[] = {
     { offsetof(rp_hash_req_t, number), 4u },
     { offsetof(rp_hash_req_t, algorithm), 1u },
@@ -571,6 +589,8 @@ const rp_codec_entry_t rp_codec_structs[] = {
     { "LIST_ENTRY", &RP_CODEC_LIST_ENTRY, sizeof(rp_list_entry_t) },
     { "READ_REQ", &RP_CODEC_READ_REQ, sizeof(rp_read_req_t) },
     { "READ", &RP_CODEC_READ, sizeof(rp_read_t) },
+    { "READ_CHECKED_REQ", &RP_CODEC_READ_CHECKED_REQ, sizeof(rp_read_checked_req_t) },
+    { "READ_CHECKED", &RP_CODEC_READ_CHECKED, sizeof(rp_read_checked_t) },
     { "HASH_REQ", &RP_CODEC_HASH_REQ, sizeof(rp_hash_req_t) },
     { "HASH", &RP_CODEC_HASH, sizeof(rp_hash_t) },
     { "DELETE_REQ", &RP_CODEC_DELETE_REQ, sizeof(rp_delete_req_t) },

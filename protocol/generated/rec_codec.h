@@ -37,7 +37,7 @@ typedef struct {
     size_t c_size;
 } rp_codec_entry_t;
 extern const rp_codec_entry_t rp_codec_structs[];
-#define RP_CODEC_STRUCT_COUNT 48u
+#define RP_CODEC_STRUCT_COUNT 50u
 
 /* Names of enum values as printed ("recording", "card full"); "unknown" outside the enum. */
 const char *rp_rec_state_name(uint8_t value);
@@ -240,6 +240,42 @@ static inline void rp_read_pack(const rp_read_t *v, uint8_t out[RP_READ_SIZE])
 static inline void rp_read_unpack(const uint8_t in[RP_READ_SIZE], rp_read_t *v)
 {
     rp_codec_unpack(&RP_CODEC_READ, in, v);
+}
+
+/* READ_CHECKED_REQ: READ with a check per block, so a host can keep the intact blocks of a damaged answer (INFO_FLAGS.READ_CHECKED). */
+typedef struct rp_read_checked_req {
+    uint32_t number;
+    uint32_t offset;
+    uint32_t length; /* Bytes to read; with the check table the answer must fit maxPayload (else TOO_LARGE, detail: the largest length at this blockSize). */
+    uint8_t part; /* FILE_PART: which file of the recording. */
+    uint8_t reserved;
+    uint16_t block_size; /* Bytes per checked block, PROTOCOL.minCheckedBlock or more. */
+} rp_read_checked_req_t;
+extern const rp_codec_struct_t RP_CODEC_READ_CHECKED_REQ;
+static inline void rp_read_checked_req_pack(const rp_read_checked_req_t *v, uint8_t out[RP_READ_CHECKED_REQ_SIZE])
+{
+    rp_codec_pack(&RP_CODEC_READ_CHECKED_REQ, v, out);
+}
+static inline void rp_read_checked_req_unpack(const uint8_t in[RP_READ_CHECKED_REQ_SIZE], rp_read_checked_req_t *v)
+{
+    rp_codec_unpack(&RP_CODEC_READ_CHECKED_REQ, in, v);
+}
+
+/* READ_CHECKED: The bytes read (fewer only at the end of the file), then one u32 per block of blockSize bytes (the last may be shorter): the CRC-32 of this frame (header, these fields, the data) up to the end of that block, the frame CRC's running value. Block i holds when the CRC-32 of its bytes continued from entry i - 1 (for the first block: from the CRC of the frame header and these fields) equals entry i. */
+typedef struct rp_read_checked {
+    uint32_t number;
+    uint32_t offset;
+    uint16_t data_length; /* Bytes of data before the check table. */
+    uint16_t block_size; /* As asked. */
+} rp_read_checked_t;
+extern const rp_codec_struct_t RP_CODEC_READ_CHECKED;
+static inline void rp_read_checked_pack(const rp_read_checked_t *v, uint8_t out[RP_READ_CHECKED_SIZE])
+{
+    rp_codec_pack(&RP_CODEC_READ_CHECKED, v, out);
+}
+static inline void rp_read_checked_unpack(const uint8_t in[RP_READ_CHECKED_SIZE], rp_read_checked_t *v)
+{
+    rp_codec_unpack(&RP_CODEC_READ_CHECKED, in, v);
 }
 
 /* HASH_REQ: Hashes a byte range of a recording file on the device. */

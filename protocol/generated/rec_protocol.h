@@ -17,6 +17,7 @@
 #define RP_PROVISION_MAGIC 0x564F5250u
 #define RP_WIPE_MAGIC 0x45504957u
 #define RP_TIME_LEFT_UNKNOWN 0xFFFFFFFFu
+#define RP_MIN_CHECKED_BLOCK 64u
 #define RP_IDENTITY_DOMAIN "ER1-IDENTITY-v1"
 #define RP_USB_VENDOR_ID 0x1209u
 #define RP_USB_PRODUCT_ID 0x7EC0u
@@ -55,7 +56,8 @@
 #define RP_CMD_WIPE 0x10
 #define RP_CMD_MARK 0x11
 #define RP_CMD_CARD_TEST 0x12
-#define RP_CMD_COUNT 18u
+#define RP_CMD_READ_CHECKED 0x13
+#define RP_CMD_COUNT 19u
 
 /* Events */
 #define RP_EVT_STATE 0x40
@@ -109,6 +111,7 @@
 #define RP_INFO_FLAG_LOW_BATTERY 0x08
 #define RP_INFO_FLAG_ENCRYPTING 0x10
 #define RP_INFO_FLAG_WIPE_PENDING 0x20
+#define RP_INFO_FLAG_READ_CHECKED 0x40
 
 #define RP_RECORD_FLAG_CLOCK_SET 0x01
 #define RP_RECORD_FLAG_RECOVERED 0x02
@@ -368,6 +371,25 @@
 #define RP_READ_OFF_NUMBER 0u
 #define RP_READ_OFF_OFFSET 4u
 /* Followed by raw bytes (data) up to the end of the payload. */
+
+/* READ_CHECKED_REQ: READ with a check per block, so a host can keep the intact blocks of a damaged answer (INFO_FLAGS.READ_CHECKED). */
+#define RP_READ_CHECKED_REQ_SIZE 16u
+/* C form rp_read_checked_req_t with pack/unpack: rec_codec.h */
+#define RP_READ_CHECKED_REQ_OFF_NUMBER 0u
+#define RP_READ_CHECKED_REQ_OFF_OFFSET 4u
+#define RP_READ_CHECKED_REQ_OFF_LENGTH 8u
+#define RP_READ_CHECKED_REQ_OFF_PART 12u
+#define RP_READ_CHECKED_REQ_OFF_RESERVED 13u
+#define RP_READ_CHECKED_REQ_OFF_BLOCK_SIZE 14u
+
+/* READ_CHECKED: The bytes read (fewer only at the end of the file), then one u32 per block of blockSize bytes (the last may be shorter): the CRC-32 of this frame (header, these fields, the data) up to the end of that block, the frame CRC's running value. Block i holds when the CRC-32 of its bytes continued from entry i - 1 (for the first block: from the CRC of the frame header and these fields) equals entry i. */
+#define RP_READ_CHECKED_SIZE 12u
+/* C form rp_read_checked_t with pack/unpack: rec_codec.h */
+#define RP_READ_CHECKED_OFF_NUMBER 0u
+#define RP_READ_CHECKED_OFF_OFFSET 4u
+#define RP_READ_CHECKED_OFF_DATA_LENGTH 8u
+#define RP_READ_CHECKED_OFF_BLOCK_SIZE 10u
+/* Followed by raw bytes (body) up to the end of the payload. */
 
 /* HASH_REQ: Hashes a byte range of a recording file on the device. */
 #define RP_HASH_REQ_SIZE 16u

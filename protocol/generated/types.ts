@@ -114,6 +114,25 @@ export interface Read {
   data: Buffer;
 }
 
+/** READ with a check per block, so a host can keep the intact blocks of a damaged answer (INFO_FLAGS.READ_CHECKED). */
+export interface ReadCheckedReq {
+  number: number;
+  offset: number;
+  length: number; // Bytes to read; with the check table the answer must fit maxPayload (else TOO_LARGE, detail: the largest length at this blockSize).
+  part: number; // FILE_PART: which file of the recording.
+  reserved: number;
+  blockSize: number; // Bytes per checked block, PROTOCOL.minCheckedBlock or more.
+}
+
+/** The bytes read (fewer only at the end of the file), then one u32 per block of blockSize bytes (the last may be shorter): the CRC-32 of this frame (header, these fields, the data) up to the end of that block, the frame CRC's running value. Block i holds when the CRC-32 of its bytes continued from entry i - 1 (for the first block: from the CRC of the frame header and these fields) equals entry i. */
+export interface ReadChecked {
+  number: number;
+  offset: number;
+  dataLength: number; // Bytes of data before the check table.
+  blockSize: number; // As asked.
+  body: Buffer;
+}
+
 /** Hashes a byte range of a recording file on the device. */
 export interface HashReq {
   number: number;
@@ -514,6 +533,8 @@ export interface StructTypes {
   LIST_ENTRY: ListEntry;
   READ_REQ: ReadReq;
   READ: Read;
+  READ_CHECKED_REQ: ReadCheckedReq;
+  READ_CHECKED: ReadChecked;
   HASH_REQ: HashReq;
   HASH: Hash;
   DELETE_REQ: DeleteReq;

@@ -194,7 +194,6 @@ function parseFrameOf(raw: Uint8Array, maxPayload: number, copy: boolean): Frame
   if (n !== raw.length - HDR_SIZE - PROTOCOL.crcSize) throw new FrameError('length', `length field ${n} disagrees with frame size ${raw.length}`);
   const want = buf.readUInt32LE(HDR_SIZE + n);
   const got = crc32(buf.subarray(0, HDR_SIZE + n));
-  if (want !== got) throw new FrameError('crc', `CRC mismatch (frame says ${hex32(want)}, computed ${hex32(got)})`);
   const version = buf.readUInt8(HDR.get('version')!);
   const frame: Frame = {
     version,
@@ -203,6 +202,11 @@ function parseFrameOf(raw: Uint8Array, maxPayload: number, copy: boolean): Frame
     command: buf.readUInt16LE(HDR.get('command')!),
     payload: copy ? Buffer.from(buf.subarray(HDR_SIZE, HDR_SIZE + n)) : buf.subarray(HDR_SIZE, HDR_SIZE + n),
   };
+  if (want !== got) {
+    // The damaged frame goes with the error: a READ_CHECKED answer's intact blocks can be kept (issue 17).
+    const err = new FrameError('crc', `CRC mismatch (frame says ${hex32(want)}, computed ${hex32(got)})`);
+    throw Object.assign(err, { frame });
+  }
   if (version !== PROTOCOL.version) {
     const err = new FrameError('version', `protocol version ${version}, expected ${PROTOCOL.version}`);
     throw Object.assign(err, { frame });

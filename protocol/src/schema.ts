@@ -62,6 +62,8 @@ export const PROTOCOL = {
   identityDomain: 'ER1-IDENTITY-v1',
   /** INFO.cardSecondsLeft / batterySecondsLeft when the device cannot tell (no card; a port that cannot measure its battery). */
   timeLeftUnknown: 0xffffffff,
+  /** Smallest READ_CHECKED_REQ.blockSize (smaller: BAD_ARGUMENT, detail this): a table entry per 64 bytes is already 6 %. */
+  minCheckedBlock: 64,
   /** USB identity of the recorder's CDC-ACM interface (pid.codes test range until registered). */
   usbVendorId: 0x1209,
   usbProductId: 0x7ec0,
@@ -144,6 +146,8 @@ export const INFO_FLAGS = {
   ENCRYPTING: 0x10,
   /** A wipe was cut by a power loss and could not be finished yet (no card, or the card failed): the device records nothing until a card is wiped. */
   WIPE_PENDING: 0x20,
+  /** The device answers READ_CHECKED (a CRC-32 per block of a READ, issue 17); a host asks for it only when this is set. */
+  READ_CHECKED: 0x40,
 } as const;
 
 /** Bits of journal record flags and LIST entry flags. */
@@ -476,6 +480,22 @@ export const STRUCTS = {
     fields: [u32('number'), u32('offset')],
     tail: { kind: 'bytes', name: 'data' },
   },
+  READ_CHECKED_REQ: {
+    doc: 'READ with a check per block, so a host can keep the intact blocks of a damaged answer (INFO_FLAGS.READ_CHECKED).',
+    fields: [
+      u32('number'),
+      u32('offset'),
+      u32('length', 'Bytes to read; with the check table the answer must fit maxPayload (else TOO_LARGE, detail: the largest length at this blockSize).'),
+      u8('part', 'FILE_PART: which file of the recording.'),
+      u8('reserved'),
+      u16('blockSize', 'Bytes per checked block, PROTOCOL.minCheckedBlock or more.'),
+    ],
+  },
+  READ_CHECKED: {
+    doc: 'The bytes read (fewer only at the end of the file), then one u32 per block of blockSize bytes (the last may be shorter): the CRC-32 of this frame (header, these fields, the data) up to the end of that block, the frame CRC\'s running value. Block i holds when the CRC-32 of its bytes continued from entry i - 1 (for the first block: from the CRC of the frame header and these fields) equals entry i.',
+    fields: [u32('number'), u32('offset'), u16('dataLength', 'Bytes of data before the check table.'), u16('blockSize', 'As asked.')],
+    tail: { kind: 'bytes', name: 'body' },
+  },
   HASH_REQ: {
     doc: 'Hashes a byte range of a recording file on the device.',
     fields: [u32('number'), u8('algorithm', 'HASH_ALGORITHM.'), u8('part', 'FILE_PART.'), bytes('reserved', 2), u32('offset'), u32('length')],
@@ -807,6 +827,7 @@ export const COMMANDS = {
   WIPE: { id: 0x10, request: 'WIPE_REQ', response: 'WIPE' },
   MARK: { id: 0x11, request: 'MARK_REQ', response: 'MARK' },
   CARD_TEST: { id: 0x12, request: 'CARD_TEST_REQ', response: 'CARD_TEST' },
+  READ_CHECKED: { id: 0x13, request: 'READ_CHECKED_REQ', response: 'READ_CHECKED' },
 } as const satisfies Record<string, { id: number; request: StructName; response: StructName }>;
 
 export type CommandName = keyof typeof COMMANDS;

@@ -98,22 +98,39 @@ static void cs_put_all(cobs_stream_t *c, const uint8_t *p, size_t n)
     }
 }
 
+static void put_header(const rec_frame_t *f, uint8_t hdr[RP_HEADER_SIZE])
+{
+    memset(hdr, 0, RP_HEADER_SIZE);
+    hdr[RP_FRAME_HEADER_OFF_VERSION] = (uint8_t)RP_VERSION;
+    hdr[RP_FRAME_HEADER_OFF_KIND] = f->kind;
+    rec_put_u16(hdr + RP_FRAME_HEADER_OFF_SEQ, f->seq);
+    rec_put_u16(hdr + RP_FRAME_HEADER_OFF_COMMAND, f->command);
+    rec_put_u16(hdr + RP_FRAME_HEADER_OFF_LENGTH, f->length);
+}
+
+uint32_t rec_frame_header_crc(const rec_frame_t *f)
+{
+    uint8_t hdr[RP_HEADER_SIZE];
+    put_header(f, hdr);
+    return rec_crc32(0, hdr, sizeof hdr);
+}
+
 int rec_frame_encode(const rec_frame_t *f, uint8_t *out, size_t out_cap, size_t *out_len)
+{
+    REC_ASSERT(f->length == 0 || f->payload != NULL);
+    uint32_t crc = rec_frame_header_crc(f);
+    if (f->length > 0 && f->length <= RP_ABSOLUTE_MAX_PAYLOAD) crc = rec_crc32(crc, f->payload, f->length);
+    return rec_frame_encode_with_crc(f, crc, out, out_cap, out_len);
+}
+
+int rec_frame_encode_with_crc(const rec_frame_t *f, uint32_t crc, uint8_t *out, size_t out_cap, size_t *out_len)
 {
     *out_len = 0;
     if (f->length > RP_ABSOLUTE_MAX_PAYLOAD) return REC_E_INVAL;
     REC_ASSERT(f->length == 0 || f->payload != NULL);
 
     uint8_t hdr[RP_HEADER_SIZE];
-    memset(hdr, 0, sizeof hdr);
-    hdr[RP_FRAME_HEADER_OFF_VERSION] = (uint8_t)RP_VERSION;
-    hdr[RP_FRAME_HEADER_OFF_KIND] = f->kind;
-    rec_put_u16(hdr + RP_FRAME_HEADER_OFF_SEQ, f->seq);
-    rec_put_u16(hdr + RP_FRAME_HEADER_OFF_COMMAND, f->command);
-    rec_put_u16(hdr + RP_FRAME_HEADER_OFF_LENGTH, f->length);
-
-    uint32_t crc = rec_crc32(0, hdr, sizeof hdr);
-    if (f->length > 0) crc = rec_crc32(crc, f->payload, f->length);
+    put_header(f, hdr);
     uint8_t crc_le[RP_CRC_SIZE];
     rec_put_u32(crc_le, crc);
 

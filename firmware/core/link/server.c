@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "rec/bytes.h"
 #include "rec/text.h"
 #include "rec/err.h"
 #include "rec/journal.h"
@@ -47,17 +48,25 @@ static uint16_t err_code(int err)
     }
 }
 
-/* Encodes a frame from s->payload into the transmit buffer (which must be empty). */
-static void send_frame(rec_server_t *s, uint8_t kind, uint16_t seq, uint16_t command, uint32_t len)
+/* Encodes f (its payload in s->payload) with its frame CRC into the transmit buffer (which must
+ * be empty). */
+static void transmit(rec_server_t *s, const rec_frame_t *f, uint32_t crc)
 {
-    REC_ASSERT(s->tx_len == 0 && len <= REC_SERVER_MAX_PAYLOAD);
-    rec_frame_t f = { .version = RP_VERSION, .kind = kind, .seq = seq, .command = command, .length = (uint16_t)len, .payload = s->payload };
+    REC_ASSERT(s->tx_len == 0 && f->length <= REC_SERVER_MAX_PAYLOAD);
     size_t out;
-    int err = rec_frame_encode(&f, s->tx, sizeof s->tx, &out);
+    int err = rec_frame_encode_with_crc(f, crc, s->tx, sizeof s->tx, &out);
     REC_ASSERT(err == REC_OK);
     (void)err;
     s->tx_len = (uint32_t)out;
     s->tx_pos = 0;
+}
+
+/* Encodes a frame from s->payload into the transmit buffer (which must be empty). */
+static void send_frame(rec_server_t *s, uint8_t kind, uint16_t seq, uint16_t command, uint32_t len)
+{
+    REC_ASSERT(len <= REC_SERVER_MAX_PAYLOAD);
+    rec_frame_t f = { .version = RP_VERSION, .kind = kind, .seq = seq, .command = command, .length = (uint16_t)len, .payload = s->payload };
+    transmit(s, &f, rec_crc32(rec_frame_header_crc(&f), s->payload, len));
 }
 
 static void send_error(rec_server_t *s, uint16_t seq, uint16_t command, uint16_t code, uint32_t detail)
@@ -95,6 +104,7 @@ static uint32_t build_info(rec_server_t *s, rec_device_t *d)
     if (set) flags |= RP_INFO_FLAG_CLOCK_SET;
     if (d->low_battery) flags |= RP_INFO_FLAG_LOW_BATTERY;
     if (d->wipe_pending) flags |= RP_INFO_FLAG_WIPE_PENDING;
+    flags |= RP_INFO_FLAG_READ_CHECKED; /* this firmware answers READ_CHECKED */
     if (d->recipient.set) flags |= RP_INFO_FLAG_ENCRYPTING;
     v.flags = flags;
     v.rec_state = d->rec_state;
@@ -209,6 +219,70 @@ static int open_recording(rec_server_t *s, rec_device_t *d, uint32_t number, uin
     s->rf_part = part;
     s->rf_generation = d->generation;
     return REC_OK;
+}
+
+/* READ and READ_CHECKED: reads up to length bytes (fewer at the end of the file) of a recording's
+ * file at offset into dst. The count read, or a negative error code once it has been answered
+ * (the caller sends nothing more). */
+static int32_t read_for_host(rec_server_t *s, rec_device_t *d, uint16_t seq, uint16_t cmd, uint32_t number, uint8_t part,
+                             uint32_t offset, uint32_t length, uint32_t max, uint8_t *dst)
+{
+    if (!rec_seal_part_ext(part)) {
+        send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_PART_CHECKPOINTS);
+        return REC_E_INVAL;
+    }
+    if (length > max) {
+        send_error(s, seq, cmd, RP_ERR_TOO_LARGE, max);
+        return REC_E_RANGE;
+    }
+    int err = open_recording(s, d, number, part);
+    if (!err && offset > s->rf.size) {
+        send_error(s, seq, cmd, RP_ERR_OUT_OF_RANGE, s->rf.size);
+        return REC_E_RANGE;
+    }
+    if (!err) {
+        if (length > s->rf.size - offset) length = s->rf.size - offset;
+        err = rec_fat_seek(&d->store.fs, &s->rf, offset);
+    }
+    int32_t got = err;
+    if (!err) {
+        got = rec_fat_read(&d->store.fs, &s->rf, dst, length);
+        if (got < 0) s->rf_open = false;
+    }
+    if (got < 0) send_error(s, seq, cmd, err_code((int)got), (uint32_t)-got);
+    return got;
+}
+
+/* The largest READ_CHECKED length whose data and check table fit in room bytes. */
+static uint32_t checked_max_length(uint32_t room, uint32_t block)
+{
+    uint32_t whole = room / (block + 4u);
+    uint32_t rest = room - whole * (block + 4u);
+    return whole * block + (rest > 4u ? rest - 4u : 0u);
+}
+
+/* Sends a READ_CHECKED answer whose got bytes of data are in place after its fields: the check
+ * table is the frame CRC's running value at the end of each block, so one CRC pass over the
+ * frame gives the table and the frame CRC (the table's own 4 bytes per block are the only
+ * bytes a plain READ would not pass through the CRC). */
+static void send_checked(rec_server_t *s, uint16_t seq, uint32_t number, uint32_t offset, uint32_t block, uint32_t got)
+{
+    uint8_t *p = s->payload;
+    uint32_t blocks = (got + block - 1u) / block;
+    uint32_t len = RP_READ_CHECKED_SIZE + got + 4u * blocks;
+    REC_ASSERT(len <= s->max_payload);
+    const rp_read_checked_t v = { .number = number, .offset = offset, .data_length = (uint16_t)got, .block_size = (uint16_t)block };
+    rp_read_checked_pack(&v, p);
+    rec_frame_t f = { .version = RP_VERSION, .kind = RP_KIND_RESPONSE, .seq = seq, .command = RP_CMD_READ_CHECKED, .length = (uint16_t)len, .payload = p };
+    uint32_t crc = rec_crc32(rec_frame_header_crc(&f), p, RP_READ_CHECKED_SIZE);
+    const uint8_t *data = p + RP_READ_CHECKED_SIZE;
+    uint8_t *table = p + RP_READ_CHECKED_SIZE + got;
+    for (uint32_t at = 0; at < got; at += block) {
+        crc = rec_crc32(crc, data + at, got - at < block ? got - at : block);
+        rec_put_u32(table, crc);
+        table += 4;
+    }
+    transmit(s, &f, rec_crc32(crc, p + RP_READ_CHECKED_SIZE + got, 4u * blocks));
 }
 
 /* IDENTITY: the key, the device's journal count and the card's head, signed over the host's
@@ -336,34 +410,25 @@ static void handle_request(rec_server_t *s, rec_device_t *d, const rec_frame_t *
         if (!payload_len_ok(s, seq, cmd, f->length, RP_READ_REQ_SIZE)) return;
         rp_read_req_t r;
         rp_read_req_unpack(q, &r);
-        uint32_t number = r.number, offset = r.offset, length = r.length;
-        if (!rec_seal_part_ext(r.part)) {
-            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_PART_CHECKPOINTS);
-            return;
-        }
-        uint32_t max = s->max_payload - RP_READ_SIZE;
-        if (length > max) {
-            send_error(s, seq, cmd, RP_ERR_TOO_LARGE, max);
-            return;
-        }
-        err = open_recording(s, d, number, r.part);
-        if (err) break;
-        if (offset > s->rf.size) {
-            send_error(s, seq, cmd, RP_ERR_OUT_OF_RANGE, s->rf.size);
-            return;
-        }
-        if (length > s->rf.size - offset) length = s->rf.size - offset;
-        err = rec_fat_seek(&d->store.fs, &s->rf, offset);
-        if (err) break;
-        int32_t got = rec_fat_read(&d->store.fs, &s->rf, p + RP_READ_SIZE, length);
-        if (got < 0) {
-            err = (int)got;
-            s->rf_open = false;
-            break;
-        }
-        const rp_read_t v = { .number = number, .offset = offset };
+        int32_t got = read_for_host(s, d, seq, cmd, r.number, r.part, r.offset, r.length, s->max_payload - RP_READ_SIZE, p + RP_READ_SIZE);
+        if (got < 0) return;
+        const rp_read_t v = { .number = r.number, .offset = r.offset };
         rp_read_pack(&v, p);
         send_frame(s, RP_KIND_RESPONSE, seq, cmd, RP_READ_SIZE + (uint32_t)got);
+        return;
+    }
+    case RP_CMD_READ_CHECKED: {
+        if (!payload_len_ok(s, seq, cmd, f->length, RP_READ_CHECKED_REQ_SIZE)) return;
+        rp_read_checked_req_t r;
+        rp_read_checked_req_unpack(q, &r);
+        if (r.block_size < RP_MIN_CHECKED_BLOCK) {
+            send_error(s, seq, cmd, RP_ERR_BAD_ARGUMENT, RP_MIN_CHECKED_BLOCK);
+            return;
+        }
+        uint32_t max = checked_max_length(s->max_payload - RP_READ_CHECKED_SIZE, r.block_size);
+        int32_t got = read_for_host(s, d, seq, cmd, r.number, r.part, r.offset, r.length, max, p + RP_READ_CHECKED_SIZE);
+        if (got < 0) return;
+        send_checked(s, seq, r.number, r.offset, r.block_size, (uint32_t)got);
         return;
     }
     case RP_CMD_HASH: {

@@ -4,7 +4,8 @@
  * damage frames, send garbage, speak another version, vanish mid-transfer, stay silent).
  */
 import { createHash } from 'node:crypto';
-import { Deframer, encodeFrame, encodeStruct, decodeStruct, type Frame, type StructValue } from '../../../protocol/src/codec.js';
+import { Deframer, cobsDecode, cobsEncode, encodeFrame, encodeStruct, decodeStruct, type Frame, type StructValue } from '../../../protocol/src/codec.js';
+import { buildReadChecked, checkedMaxLength } from '../../../protocol/src/read-checked.js';
 import { CARD_LAYOUT, COMMANDS, ENTROPY_SOURCE, ERROR_CODE, EVENTS, FILE_PART, IDENTITY_FLAGS, INFO_FLAGS, RECIPIENT_ACTION, RECIPIENT_FLAGS, JOURNAL_KIND, KIND, PROTOCOL, RECORDING_STATE, RECORD_FLAGS, STOP_REASON, STRUCTS, structSize, WIPE_METHOD, WIPE_STATE, type CommandName } from '../../../protocol/src/schema.js';
 import { stopReasonName } from '../convert.js';
 import { keyIdOf } from '../evidence/open-formats.js';
@@ -107,6 +108,13 @@ export interface Faults {
   dropResponse?: (f: { command: CommandName; seq: number; n: number }) => boolean;
   /** Return true to flip a byte in this outgoing frame (CRC fails on the host); bytes: its wire size. */
   corruptResponse?: (f: { command: CommandName; n: number; bytes: number }) => boolean;
+  /**
+   * Changes the decoded bytes (header, payload, CRC) of this outgoing frame before COBS, e.g. a
+   * data byte of a READ_CHECKED answer (the frame CRC then fails; n counts this command's answers).
+   */
+  damageFrame?: (f: { command: CommandName; n: number; raw: Buffer }) => void;
+  /** A device from before READ_CHECKED: no INFO_FLAGS.READ_CHECKED, and the command unknown. */
+  noReadChecked?: boolean;
   /** Bytes of garbage sent before every response. */
   garbage?: Buffer;
   /** Send responses with this protocol version. */
@@ -405,7 +413,7 @@ export class FakeDevice {
   handle(f: Frame): Buffer[] {
     const name = COMMAND_BY_ID.get(f.command);
     const err = (code: number, detail = 0, seq = f.seq) => [encodeFrame({ kind: KIND.ERROR, seq, command: f.command, payload: encodeStruct('ERROR', { code, reserved: 0, detail }) })];
-    if (!name) return err(ERROR_CODE.UNKNOWN_COMMAND);
+    if (!name || (name === 'READ_CHECKED' && this.faults.noReadChecked)) return err(ERROR_CODE.UNKNOWN_COMMAND);
     let req: StructValue;
     try {
       req = decodeStruct(COMMANDS[name].request, f.payload);
@@ -455,20 +463,25 @@ export class FakeDevice {
           })),
         });
       }
-      case 'READ': {
+      case 'READ':
+      case 'READ_CHECKED': {
         const r = this.recordings.get(Number(req.number));
         if (!r) return err(ERROR_CODE.NOT_FOUND);
         const file = this.part(r, Number(req.part));
         if (!file) return err(ERROR_CODE.NOT_FOUND);
         const off = Number(req.offset);
         const len = Number(req.length);
+        const blockSize = name === 'READ_CHECKED' ? Number(req.blockSize) : 0;
+        if (name === 'READ_CHECKED' && blockSize < PROTOCOL.minCheckedBlock) return err(ERROR_CODE.BAD_ARGUMENT, PROTOCOL.minCheckedBlock);
+        const max = blockSize > 0 ? checkedMaxLength(this.maxPayload, blockSize) : this.maxPayload - 8;
         if (off > file.length) return err(ERROR_CODE.OUT_OF_RANGE);
-        if (len > this.maxPayload - 8) return err(ERROR_CODE.TOO_LARGE, this.maxPayload - 8);
+        if (len > max) return err(ERROR_CODE.TOO_LARGE, max);
         let data = Buffer.from(file.subarray(off, off + len));
         if (Number(req.part) === FILE_PART.AUDIO && this.faults.corruptReadData?.(off) && data.length) {
           data = Buffer.from(data);
           data[0] = data[0]! ^ 0xff;
         }
+        if (blockSize > 0) return [encodeFrame({ kind: KIND.RESPONSE, seq: f.seq, command: f.command, payload: buildReadChecked(f.seq, { number: r.number, offset: off, blockSize }, data) })];
         return ok({ number: r.number, offset: off, data });
       }
       case 'HASH': {
@@ -608,7 +621,7 @@ export class FakeDevice {
       label: this.label,
       clockUnixMs: BigInt(Date.now() + this.clockOffsetMs),
       uptimeMs: 123456n,
-      flags: INFO_FLAGS.SIMULATED | (this.discreet ? INFO_FLAGS.DISCREET : 0) | (this.clockSet ? INFO_FLAGS.CLOCK_SET : 0) | (this.recipient ? INFO_FLAGS.ENCRYPTING : 0) | (this.wipePending ? INFO_FLAGS.WIPE_PENDING : 0),
+      flags: INFO_FLAGS.SIMULATED | (this.faults.noReadChecked ? 0 : INFO_FLAGS.READ_CHECKED) | (this.discreet ? INFO_FLAGS.DISCREET : 0) | (this.clockSet ? INFO_FLAGS.CLOCK_SET : 0) | (this.recipient ? INFO_FLAGS.ENCRYPTING : 0) | (this.wipePending ? INFO_FLAGS.WIPE_PENDING : 0),
       recState: this.recState,
       cardState: this.cardState,
       buttonScheme: this.buttonScheme,
@@ -669,11 +682,17 @@ export class FakeTransport implements Transport {
           out = Buffer.from(out);
           out[Math.floor(out.length / 2)] = (out[Math.floor(out.length / 2)]! % 250) + 1;
         }
+        const damage = this.device.faults.damageFrame;
+        if (damage) {
+          const raw = Buffer.from(cobsDecode(out.subarray(0, out.length - 1)));
+          damage({ command: name, n, raw });
+          out = Buffer.concat([cobsEncode(raw), Buffer.from([PROTOCOL.delimiter])]);
+        }
         if (this.device.faults.garbage) this.deliver(this.device.faults.garbage);
         const hashDelay = name === 'HASH' ? this.device.faults.hashDelayMs?.(Number(decodeStruct('HASH_REQ', it.frame.payload).length)) : undefined;
         if (hashDelay === undefined) this.deliver(out);
         else if (hashDelay !== Infinity) setTimeout(() => this.deliver(out), hashDelay);
-        if (name === 'READ') {
+        if (name === 'READ' || name === 'READ_CHECKED') {
           this.device.readResponses++;
           const lim = this.device.faults.unplugAfterReads;
           if (lim !== undefined && this.device.readResponses === lim) {

@@ -62,6 +62,15 @@ const char *rec_frame_status_name(rec_frame_status_t s);
  * (REC_FRAME_WIRE_MAX(f->length) is always enough). The payload must not overlap out. */
 int rec_frame_encode(const rec_frame_t *f, uint8_t *out, size_t out_cap, size_t *out_len);
 
+/* CRC-32 of f's 8 header bytes as rec_frame_encode writes them: continue it over the payload
+ * (rec_crc32) for the frame CRC. */
+uint32_t rec_frame_header_crc(const rec_frame_t *f);
+
+/* rec_frame_encode with the frame CRC the caller computed (rec_frame_header_crc continued over
+ * the payload): a READ_CHECKED answer's check table is that CRC's running values, so the
+ * server computes the CRC once, while filling the table. */
+int rec_frame_encode_with_crc(const rec_frame_t *f, uint32_t crc, uint8_t *out, size_t out_cap, size_t *out_len);
+
 /* Parses a decoded (un-COBSed) frame, with the TS codec's checks in its order: short, oversize
  * (payload > max_payload), length, crc, version. On REC_FRAME_OK and REC_FRAME_VERSION *out is
  * filled (out->payload points into raw), so a server can answer a version mismatch with the
