@@ -134,7 +134,9 @@ describe('RP2040 firmware recording on rp2040js', () => {
     const emu0 = b.nowMs;
     const started = await b.ok('RECORD', { action: RECORD_ACTION.START });
     expect(Number(started.number)).toBe(1);
-    expect(b.ledOn).toBe(true); // steady on while recording
+    // Steady on while recording: the main loop sets it in the turn that sent the answer, which
+    // the host may read before that turn ends.
+    await b.until('the LED on', () => b.ledOn, 50);
     const target = 60 * 16000;
     let info = await b.ok('INFO');
     while (Number(info.currentSamples) < target) {
