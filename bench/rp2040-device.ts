@@ -134,7 +134,7 @@ export interface BudgetTrial {
   audioS: number;
   /** Cycles the core executed (not asleep) per second of audio. */
   cyclesPerS: number;
-  /** SPI wire time per second of audio, in seconds (rp2040js completes SPI transfers at once). */
+  /** SPI wire time per second of audio, in seconds (the harness emulates it: the core's waits for the wire are in `cyclesPerS`). */
   spiWireSPerS: number;
   /** Signing per second of audio: one checkpoint signature per 60 s, from the crypto self-test's count. */
   signingCyclesPerS: number;
@@ -209,15 +209,17 @@ export async function budgetTrial(rate: number, seconds = 6, warmS = 2): Promise
 
 export interface SyncRate {
   bytes: number;
+  /** The clocks the CPU and the SPI bus ran at (the board's own, or `runAt`'s). */
   clkHz: number;
   spiHz: number;
-  /** Cycles the core executed (not asleep) per byte served, at the board's clock. */
+  /** Cycles the core spent (not asleep) per byte served: its work, and its waits for the SPI
+   * bus where the wire is slower than the work that overlaps it (the harness gives every SPI
+   * byte its 8 clocks, so polling and DMA wait for the wire as on the chip). */
   cyclesPerByte: number;
   instructionsPerByte: number;
   spiBytesPerByte: number;
-  /** What the device could serve: CPU time at `hz` plus the SPI wire time (rp2040js completes
-   * SPI transfers at once; the driver polls byte by byte, so the two are added, not overlapped). */
-  rateAt: (hz: number, spiHz: number) => number;
+  /** Bytes served per second of the core's time at these clocks. */
+  rate: number;
   /** Share of PC samples per function, largest first. */
   profile: { fn: string; share: number }[];
 }
@@ -263,10 +265,12 @@ function samplesByFunction(profile: Map<number, number>): { byFn: Map<string, nu
  * The device's own sync rate: a plain recording of `seconds` at `rate` is made, then read back
  * `passes` times with READ requests of the largest payload, `window` in flight (the device's
  * maximum is 8; the host's side of rp2040js answers at once, so the device is the limit), while
- * the emulator counts the core's cycles (asleep excluded) and samples its PC. With `blockSize` the
- * requests are READ_CHECKED in blocks of that size, of the largest length whose table fits.
+ * the emulator counts the core's time (asleep excluded) and samples its PC. `runAt` runs the read
+ * back with the CPU and the SPI bus at other clocks than the firmware's (the recording is made at
+ * the board's own). With `blockSize` the requests are READ_CHECKED in blocks of that size, of the
+ * largest length whose table fits.
  */
-export async function syncRate(seconds = 4, rate = 16000, passes = 8, window = 8, blockSize = 0): Promise<SyncRate> {
+export async function syncRate(runAt: Board['runAt'] = null, seconds = 4, rate = 16000, passes = 8, window = 8, blockSize = 0): Promise<SyncRate> {
   return onBoard(async (b, card) => {
     await b.ok('SETTINGS', { setMask: 1, sampleRate: rate });
     await recordUntil(b, seconds * rate);
@@ -276,8 +280,9 @@ export async function syncRate(seconds = 4, rate = 16000, passes = 8, window = 8
     const number = Number(e!.number);
     const chunk = blockSize > 0 ? checkedMaxLength(4096, blockSize) : 4096 - 8;
 
-    const clkHz = b.mcu.clkSys;
-    const spiHz = (b.mcu.spi[0] as unknown as { clockFrequency: number }).clockFrequency;
+    b.runAt = runAt;
+    const clkHz = runAt?.cpuHz ?? b.mcu.clkSys;
+    const spiHz = runAt?.spiHz ?? (b.mcu.spi[0] as unknown as { clockFrequency: number }).clockFrequency;
     const ns0 = b.mcu.clock.nanos;
     const slept0 = b.sleptNs;
     const instr0 = b.instructions;
@@ -297,6 +302,7 @@ export async function syncRate(seconds = 4, rate = 16000, passes = 8, window = 8
     };
     await Promise.all(Array.from({ length: window }, worker));
     b.profile = null;
+    b.runAt = null;
     const activeNs = b.mcu.clock.nanos - ns0 - (b.sleptNs - slept0);
     const cycles = (activeNs * clkHz) / 1e9;
     const served = size * passes;
@@ -310,7 +316,7 @@ export async function syncRate(seconds = 4, rate = 16000, passes = 8, window = 8
       cyclesPerByte,
       instructionsPerByte: (b.instructions - instr0) / served,
       spiBytesPerByte,
-      rateAt: (hz, sHz) => 1 / (cyclesPerByte / hz + (spiBytesPerByte * 8) / sHz),
+      rate: served / (activeNs / 1e9),
       profile: [...byFn].sort((x, y) => y[1] - x[1]).map(([fn, n]) => ({ fn, share: n / total })),
     };
   });

@@ -318,6 +318,65 @@ static void test_crc_retries(void **state)
     assert_int_equal(model.protocol_errors, 0);
 }
 
+/* ---- background (DMA) transfers ------------------------------------------------------------- */
+
+/* The same round trips with the port moving the blocks in the background: the driver checks each
+ * block's CRC16 while the next one arrives, and never touches a block before it has arrived. */
+static void test_rw_background(void **state)
+{
+    (void)state;
+    init_ok(SDM_SDHC, 8192);
+    port_fake_set_spi_background(true, 0);
+    round_trips(8192);
+    assert_true(port_fake_spi_background_count() > 0);
+}
+
+/* A damaged block found while the next one arrives: the read starts again at the damaged one. */
+static void test_crc_retries_background(void **state)
+{
+    (void)state;
+    init_ok(SDM_SDHC, 1024);
+    port_fake_set_spi_background(true, 0);
+    uint8_t w[8 * 512], r[8 * 512];
+    fill(w, sizeof w, 6);
+    assert_int_equal(rec_bd_write(&bd, 40, w, 8), REC_OK);
+    model.corrupt_reads = 2; /* blocks 0 and 1: both already sent when block 0 is checked */
+    assert_int_equal(rec_bd_read(&bd, 40, r, 8), REC_OK);
+    assert_memory_equal(r, w, sizeof r);
+    assert_true(sd.crc_retries >= 1);
+    model.corrupt_reads = 100;
+    assert_int_equal(rec_bd_read(&bd, 40, r, 8), REC_E_IO);
+    model.corrupt_reads = 0;
+    assert_int_equal(model.protocol_errors, 0);
+}
+
+/* A background transfer that does not end in time is a timeout, for reads and for writes; the
+ * card stays ready and the next transfers work. */
+static void test_background_timeout(void **state)
+{
+    (void)state;
+    init_ok(SDM_SDHC, 1024);
+    uint8_t w[4 * 512], r[4 * 512];
+    fill(w, sizeof w, 7);
+    assert_int_equal(rec_bd_write(&bd, 60, w, 4), REC_OK);
+    port_fake_set_spi_background(true, 2); /* the second block of the read */
+    assert_int_equal(rec_bd_read(&bd, 60, r, 4), REC_E_TIMEOUT);
+    assert_true(sd.ready);
+    assert_int_equal(rec_bd_read(&bd, 60, r, 4), REC_OK);
+    assert_memory_equal(r, w, sizeof r);
+
+    port_fake_set_spi_background(true, 1); /* the first block of the write */
+    fill(w, sizeof w, 8);
+    assert_int_equal(rec_bd_write(&bd, 60, w, 4), REC_E_TIMEOUT);
+    assert_true(sd.ready);
+    assert_true(sd.stop_pending); /* the half block refused, the write still open */
+    assert_int_equal(rec_bd_write(&bd, 60, w, 4), REC_OK);
+    assert_false(sd.stop_pending);
+    assert_int_equal(rec_bd_read(&bd, 60, r, 4), REC_OK);
+    assert_memory_equal(r, w, sizeof r);
+    assert_int_equal(model.protocol_errors, 0);
+}
+
 /* ---- failures ------------------------------------------------------------------------------ */
 
 static void test_write_error_response(void **state)
@@ -730,6 +789,9 @@ int main(void)
         cmocka_unit_test_teardown(test_model_addressing_is_strict, teardown),
         cmocka_unit_test_teardown(test_range_and_state, teardown),
         cmocka_unit_test_teardown(test_crc_retries, teardown),
+        cmocka_unit_test_teardown(test_rw_background, teardown),
+        cmocka_unit_test_teardown(test_crc_retries_background, teardown),
+        cmocka_unit_test_teardown(test_background_timeout, teardown),
         cmocka_unit_test_teardown(test_write_error_response, teardown),
         cmocka_unit_test_teardown(test_programming_error_in_status, teardown),
         cmocka_unit_test_teardown(test_read_error_token, teardown),

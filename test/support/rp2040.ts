@@ -2,7 +2,10 @@
  * The RP2040 firmware (firmware/build-rp2040/recorder-rp2040.bin) on the rp2040js emulator, for
  * end-to-end tests: the real image, started through its own boot2, on the emulated clock, with
  * - an SD card in SPI mode on spi0 (support/sd-card-spi.ts) backed by a card image in memory,
- *   chip select on GP23 and card detect on GP16;
+ *   chip select on GP23 and card detect on GP16; each byte takes its 8 clocks at the SPI clock
+ *   the firmware set (rp2040js would complete it at once), so the CPU's polling and the DMA wait
+ *   for the wire as on the chip, and DMA keeps its pace (instant bytes would let the TX channel
+ *   run ahead of the RX FIFO);
  * - the microphone: every ADC0 conversion returns the next value of a signal (a ramp by default);
  * - the battery on ADC3 (its voltage settable while running), the button on GP7 (pressed = low);
  *   the ADC's round-robin (ADC0/ADC3 while recording) works, as rp2040js's own does not;
@@ -88,6 +91,10 @@ export class Board {
   /** PC sampling (a profile): when set, the PC of every `profileEvery`-th instruction is counted. */
   profile: Map<number, number> | null = null;
   profileEvery = 61;
+  /** Run the CPU and the SPI bus at these clocks instead of the ones the firmware set (a
+   * benchmark's projection to another clock: each instruction's cycles and each SPI byte's 8 bits
+   * take their time at these rates; timers and USB keep theirs). */
+  runAt: { cpuHz: number; spiHz: number } | null = null;
   /** Wall-clock limit of every wait (a benchmark on a loaded machine may need more). */
   wallLimitMs = 120_000;
   readonly bootrom: SyntheticBootrom | null;
@@ -139,9 +146,15 @@ export class Board {
       this.ledDim = dim;
     });
 
-    // SD card on spi0; chip select is a plain GPIO.
+    // SD card on spi0; chip select is a plain GPIO. A byte is exchanged when its 8 clocks end.
     const spi = mcu.spi[0]!;
-    spi.onTransmit = (b: number) => spi.completeTransmit(this.card.exchange(b));
+    let shifting = 0xff;
+    const byteDone = mcu.clock.createAlarm(() => spi.completeTransmit(this.card.exchange(shifting)));
+    spi.onTransmit = (b: number) => {
+      shifting = b;
+      const hz = this.runAt?.spiHz ?? spi.clockFrequency;
+      byteDone.schedule(hz > 0 ? 8e9 / hz : 0);
+    };
     mcu.gpio[PIN.sdCs]!.addListener(() => {
       const pin = mcu.gpio[PIN.sdCs]!;
       this.card.selected = pin.outputEnable && !pin.outputValue;
@@ -265,7 +278,7 @@ export class Board {
       } else {
         if (this.profile && n % this.profileEvery === 0) this.profile.set(core.PC, (this.profile.get(core.PC) ?? 0) + 1);
         const cycles = core.executeInstruction();
-        clock.tick(cycles * this.cycleNanos);
+        clock.tick(cycles * (this.runAt ? 1e9 / this.runAt.cpuHz : this.cycleNanos));
         n++;
       }
     }

@@ -1,7 +1,7 @@
 /* Weak defaults for the port functions that say "this hardware has none": a port without a
  * battery-backed clock, a unique id, NVM, an entropy source, a way to time a held button or to dim
- * its LED simply leaves them out (port.h). A port that has one defines the function, and its
- * definition wins at link time. */
+ * its LED, or background (DMA) SPI transfers simply leaves them out (port.h). A port that has one
+ * defines the function, and its definition wins at link time. */
 #include "rec/err.h"
 #include "rec/port.h"
 
@@ -66,4 +66,17 @@ __attribute__((weak)) bool port_button_take_long_hold(void)
 __attribute__((weak)) void port_led_dim(bool on)
 {
     (void)on;
+}
+
+__attribute__((weak)) bool port_spi_start(const uint8_t *tx, uint8_t *rx, size_t n)
+{
+    (void)tx;
+    (void)rx;
+    (void)n;
+    return false;
+}
+
+__attribute__((weak)) int port_spi_finish(void)
+{
+    return REC_OK;
 }

@@ -102,6 +102,63 @@ void port_spi_transfer(const uint8_t *tx, uint8_t *rx, size_t n)
     rp2040_watchdog_feed(); /* card traffic is progress: long recoveries do not trip the watchdog */
 }
 
+/* Background transfers for the card's data blocks (sd_spi.c checks the CRC16 of one block while
+ * the next arrives): DMA channel 2 moves the received bytes out of SSPDR, channel 3 the bytes to
+ * send (or one 0xFF again and again) into it, each paced by its SPI DREQ [2.5.3.1, 4.4.3.13];
+ * channels 0 and 1 are the microphone's (mic_adc.c). RX has the higher priority, so it drains each
+ * byte long before the TX FIFO's eight can overrun the RX FIFO. */
+#define DMA_SPI_RX 2u
+#define DMA_SPI_TX 3u
+#define SPI_DMA_MIN_BYTES 16u        /* fewer go through the FIFO loop: cheaper than the set-up */
+#define SPI_DMA_TIMEOUT_US 100000u   /* 512 bytes take 10 ms at the 400 kHz of start-up */
+
+static const uint8_t g_spi_ff = 0xFFu;
+static uint8_t g_spi_discard;
+
+static uint32_t spi_dma_ctrl(uint32_t ch, uint32_t dreq, uint32_t incr)
+{
+    return DMA_CTRL_EN | incr | (ch << DMA_CTRL_CHAIN_TO_LSB) | (dreq << DMA_CTRL_TREQ_LSB) | DMA_CTRL_IRQ_QUIET;
+}
+
+bool port_spi_start(const uint8_t *tx, uint8_t *rx, size_t n)
+{
+    if (n < SPI_DMA_MIN_BYTES) return false;
+    REG32(SPI_DMACR) = SPI_DMACR_RXDMAE | SPI_DMACR_TXDMAE;
+    REG32(DMA_READ_ADDR(DMA_SPI_RX)) = SPI_DR;
+    REG32(DMA_WRITE_ADDR(DMA_SPI_RX)) = (uint32_t)(uintptr_t)(rx ? rx : &g_spi_discard);
+    REG32(DMA_TRANS_COUNT(DMA_SPI_RX)) = (uint32_t)n;
+    REG32(DMA_READ_ADDR(DMA_SPI_TX)) = (uint32_t)(uintptr_t)(tx ? tx : &g_spi_ff);
+    REG32(DMA_WRITE_ADDR(DMA_SPI_TX)) = SPI_DR;
+    REG32(DMA_TRANS_COUNT(DMA_SPI_TX)) = (uint32_t)n;
+    /* RX armed first: it waits for its DREQ; TX then starts the bytes moving. */
+    REG32(DMA_CTRL_TRIG(DMA_SPI_RX)) =
+        spi_dma_ctrl(DMA_SPI_RX, DREQ_SPI0_RX, DMA_CTRL_HIGH_PRIORITY | (rx ? DMA_CTRL_INCR_WRITE : 0u));
+    REG32(DMA_CTRL_TRIG(DMA_SPI_TX)) = spi_dma_ctrl(DMA_SPI_TX, DREQ_SPI0_TX, tx ? DMA_CTRL_INCR_READ : 0u);
+    return true;
+}
+
+int port_spi_finish(void)
+{
+    /* Every byte sent is received, so the RX channel ends last. */
+    uint64_t start = rp2040_time_us();
+    int err = REC_OK;
+    while (REG32(DMA_CTRL_TRIG(DMA_SPI_RX)) & DMA_CTRL_BUSY) {
+        if (rp2040_time_us() - start < SPI_DMA_TIMEOUT_US) continue;
+        const uint32_t both = (1u << DMA_SPI_RX) | (1u << DMA_SPI_TX);
+        REG32(DMA_CHAN_ABORT) = both;
+        for (unsigned spin = 0; spin < 10000u && (REG32(DMA_CHAN_ABORT) & both); spin++) {
+        }
+        /* The bytes still in the FIFOs shift out; what they bring back the FIFO loop must not see. */
+        for (unsigned spin = 0; spin < 10000u && (REG32(SPI_SR) & (SPI_SR_BSY | SPI_SR_RNE)); spin++)
+            if (REG32(SPI_SR) & SPI_SR_RNE) (void)REG32(SPI_DR);
+        err = REC_E_TIMEOUT;
+        break;
+    }
+    REG32(SPI_DMACR) = 0;
+    rp2040_watchdog_feed();
+    return err;
+}
+
 /* ---- The card and the settings area -------------------------------------------------------- */
 
 static rec_sd_t g_sd;

@@ -134,7 +134,10 @@
 #define SPI_SR_TNF (1u << 1)
 #define SPI_SR_RNE (1u << 2)
 #define SPI_SR_BSY (1u << 4)
+#define SPI_DMACR (SPI0_BASE + 0x24u)
 #define SPI_CR1_SSE (1u << 1)
+#define SPI_DMACR_RXDMAE (1u << 0)
+#define SPI_DMACR_TXDMAE (1u << 1)
 
 /* ---- ADC [4.9] ----------------------------------------------------------------------------- */
 #define ADC_BASE 0x4004c000u
@@ -168,11 +171,16 @@
 #define DMA_INTS0 (DMA_BASE + 0x40cu)
 #define DMA_CHAN_ABORT (DMA_BASE + 0x444u)
 #define DMA_CTRL_EN (1u << 0)
+#define DMA_CTRL_HIGH_PRIORITY (1u << 1)
 #define DMA_CTRL_SIZE_HALFWORD (1u << 2)
+#define DMA_CTRL_INCR_READ (1u << 4)
 #define DMA_CTRL_INCR_WRITE (1u << 5)
 #define DMA_CTRL_CHAIN_TO_LSB 11u
 #define DMA_CTRL_TREQ_LSB 15u
+#define DMA_CTRL_IRQ_QUIET (1u << 21)
 #define DMA_CTRL_BUSY (1u << 24)
+#define DREQ_SPI0_TX 16u
+#define DREQ_SPI0_RX 17u
 #define DREQ_ADC 36u
 
 /* ---- USB [4.1] ----------------------------------------------------------------------------- */

@@ -36,6 +36,13 @@ static struct {
     uint32_t spi_hz;
     bool spi_selected;
     uint64_t spi_ns_frac; /* sub-ns remainder, in units of 1/spi_hz ns */
+    struct {
+        bool on, pending;
+        uint32_t started, timeout_at;
+        const uint8_t *tx;
+        uint8_t *rx;
+        size_t n;
+    } spi_bg;
 
     bool mic_running;
     uint32_t mic_rate;
@@ -226,9 +233,22 @@ uint32_t port_fake_spi_clock(void)
     ensure_init();
     return F.spi_hz;
 }
+void port_fake_set_spi_background(bool on, uint32_t timeout_at)
+{
+    ensure_init();
+    F.spi_bg.on = on;
+    F.spi_bg.timeout_at = timeout_at;
+    F.spi_bg.started = 0;
+}
+uint32_t port_fake_spi_background_count(void)
+{
+    ensure_init();
+    return F.spi_bg.started;
+}
 void port_spi_set_clock(uint32_t hz)
 {
     ensure_init();
+    REC_ASSERT(!F.spi_bg.pending);
     REC_ASSERT(hz > 0);
     F.spi_hz = hz;
     if (F.sd) sdm_set_clock(F.sd, hz);
@@ -236,12 +256,14 @@ void port_spi_set_clock(uint32_t hz)
 void port_spi_select(bool selected)
 {
     ensure_init();
+    REC_ASSERT(!F.spi_bg.pending);
     F.spi_selected = selected;
     if (F.sd) sdm_select(F.sd, selected);
 }
 void port_spi_transfer(const uint8_t *tx, uint8_t *rx, size_t n)
 {
     ensure_init();
+    REC_ASSERT(!F.spi_bg.pending);
     for (size_t i = 0; i < n; i++) {
         uint8_t mosi = tx ? tx[i] : 0xFF;
         uint8_t miso = F.sd ? sdm_exchange(F.sd, mosi) : 0xFF;
@@ -251,6 +273,29 @@ void port_spi_transfer(const uint8_t *tx, uint8_t *rx, size_t n)
         F.now_ns += F.spi_ns_frac / F.spi_hz;
         F.spi_ns_frac %= F.spi_hz;
     }
+}
+
+bool port_spi_start(const uint8_t *tx, uint8_t *rx, size_t n)
+{
+    ensure_init();
+    REC_ASSERT(!F.spi_bg.pending);
+    if (!F.spi_bg.on) return false;
+    F.spi_bg.pending = true;
+    F.spi_bg.started++;
+    F.spi_bg.tx = tx;
+    F.spi_bg.rx = rx;
+    F.spi_bg.n = n;
+    if (rx) memset(rx, 0xA5, n); /* not yet the card's bytes */
+    return true;
+}
+int port_spi_finish(void)
+{
+    ensure_init();
+    REC_ASSERT(F.spi_bg.pending);
+    F.spi_bg.pending = false;
+    bool timeout = F.spi_bg.started == F.spi_bg.timeout_at;
+    port_spi_transfer(F.spi_bg.tx, F.spi_bg.rx, timeout ? F.spi_bg.n / 2u : F.spi_bg.n);
+    return timeout ? REC_E_TIMEOUT : REC_OK;
 }
 
 /* ---- Microphone ---------------------------------------------------------------------------- */

@@ -45,6 +45,13 @@ void port_fake_set_card_present(int present);
 /* ---- SPI: routed to an SD card model (sd_card_model.h); without one MISO reads 0xFF ---- */
 void port_fake_attach_sd(void *sd_card_model); /* sd_card_model_t *, or NULL */
 uint32_t port_fake_spi_clock(void);
+/* Background transfers (port_spi_start): off after a reset (the weak default's answer). When on,
+ * the bytes move only at port_spi_finish, and the receive buffer holds junk until then, so a
+ * driver that used it early fails; every other SPI call in between is a failed assertion. The
+ * timeout_at-th background transfer (1-based; 0: none) moves half its bytes and finishes with
+ * REC_E_TIMEOUT. */
+void port_fake_set_spi_background(bool on, uint32_t timeout_at);
+uint32_t port_fake_spi_background_count(void);
 
 /* ---- Microphone ---- */
 bool port_fake_mic_running(void);

@@ -44,6 +44,15 @@ void port_spi_set_clock(uint32_t hz);
 void port_spi_select(bool selected);
 /* Full-duplex transfer of n bytes; tx NULL sends 0xFF, rx NULL discards. */
 void port_spi_transfer(const uint8_t *tx, uint8_t *rx, size_t n);
+/* The same transfer in the background (DMA), so the driver can work while the bytes move (it
+ * checks the CRC16 of the block before while the next one arrives). True when started: rx and tx
+ * belong to the transfer, and port_spi_finish must come before any other SPI call. False when
+ * the port has none (the weak default in app/port_defaults.c): the driver calls
+ * port_spi_transfer instead. */
+bool port_spi_start(const uint8_t *tx, uint8_t *rx, size_t n);
+/* Waits for the transfer port_spi_start began: REC_OK, or REC_E_TIMEOUT when it did not end in
+ * time (it is stopped; the bytes are not all there). */
+int port_spi_finish(void);
 
 /* ---- Microphone ---------------------------------------------------------------------------- */
 /* Called by the port (ISR) with each block of 16-bit mono PCM samples as they are captured. */

@@ -169,8 +169,8 @@ static int app_command(rec_sd_t *sd, uint8_t idx, uint32_t arg, uint8_t *r1)
     return err;
 }
 
-/* Receives one data block (CS low, command sent): token, n bytes, CRC16. */
-static int recv_data(rec_sd_t *sd, uint8_t *buf, size_t n)
+/* Waits for a data block's start token (CS low, command sent). */
+static int recv_token(rec_sd_t *sd)
 {
     uint64_t start = port_uptime_ms();
     uint8_t t = 0xFF;
@@ -180,11 +180,40 @@ static int recv_data(rec_sd_t *sd, uint8_t *buf, size_t n)
     }
     if (t == 0xFF) return no_answer(sd);
     if (t != TOKEN_START) return REC_E_IO; /* error token (0000xxxx) or garbage */
-    port_spi_transfer(NULL, buf, n);
-    uint8_t c[2];
-    port_spi_transfer(NULL, c, 2);
+    return REC_OK;
+}
+
+/* A data block's bytes: started in the background when the port can (true: end it with
+ * block_finish), else moved here and now (false). */
+static bool block_start(const uint8_t *tx, uint8_t *rx, size_t n)
+{
+    if (port_spi_start(tx, rx, n)) return true;
+    port_spi_transfer(tx, rx, n);
+    return false;
+}
+
+static int block_finish(bool background)
+{
+    return background ? port_spi_finish() : REC_OK;
+}
+
+/* A received block against the CRC16 bytes that followed it. */
+static int check_crc(const rec_sd_t *sd, const uint8_t *buf, size_t n, const uint8_t c[2])
+{
     if (sd->crc_on && (uint16_t)((c[0] << 8) | c[1]) != crc16(buf, n)) return E_CRC_RETRY;
     return REC_OK;
+}
+
+/* Receives one data block (CS low, command sent): token, n bytes, CRC16. */
+static int recv_data(rec_sd_t *sd, uint8_t *buf, size_t n)
+{
+    int err = recv_token(sd);
+    if (err) return err;
+    err = block_finish(block_start(NULL, buf, n));
+    if (err) return err;
+    uint8_t c[2];
+    port_spi_transfer(NULL, c, 2);
+    return check_crc(sd, buf, n, c);
 }
 
 static int read_register(rec_sd_t *sd, uint8_t idx, uint8_t reg[16])
@@ -391,7 +420,10 @@ static uint32_t card_address(const rec_sd_t *sd, uint32_t lba)
     return sd->type == REC_SD_TYPE_SDHC ? lba : lba * BLK;
 }
 
-/* Reads count blocks; *done counts the blocks received intact. */
+/* Reads count blocks; *done counts the blocks received intact. The CRC16 of each block is
+ * checked while the next one arrives in the background (port_spi_start): the CPU's share of a
+ * block overlaps the wire instead of following it. Without background transfers the order is
+ * the same, one after the other. */
 static int read_blocks(rec_sd_t *sd, uint32_t lba, uint8_t *buf, uint32_t count, uint32_t *done)
 {
     uint8_t r1;
@@ -403,10 +435,27 @@ static int read_blocks(rec_sd_t *sd, uint32_t lba, uint8_t *buf, uint32_t count,
         cs_high();
         return err;
     }
+    const uint8_t *unchecked = NULL; /* the block received last, its CRC16 in crc */
+    uint8_t crc[2];
     for (uint32_t i = 0; i < count; i++) {
-        err = recv_data(sd, buf + (size_t)i * BLK, BLK);
+        uint8_t *blk = buf + (size_t)i * BLK;
+        err = recv_token(sd);
+        bool background = !err && block_start(NULL, blk, BLK);
+        int checked = REC_OK;
+        if (unchecked) {
+            checked = check_crc(sd, unchecked, BLK, crc);
+            if (!checked) (*done)++;
+            unchecked = NULL;
+        }
+        if (!err) err = block_finish(background);
+        if (!err) err = checked;
         if (err) break;
-        (*done)++;
+        port_spi_transfer(NULL, crc, 2);
+        unchecked = blk;
+    }
+    if (unchecked) {
+        err = check_crc(sd, unchecked, BLK, crc);
+        if (!err) (*done)++;
     }
     if (count > 1 && err != REC_E_NOCARD) {
         int stop = send_cmd(sd, 12, 0, &r1);
@@ -461,11 +510,23 @@ static int write_blocks(rec_sd_t *sd, uint32_t lba, const uint8_t *buf, uint32_t
     bool responsive = true;
     for (uint32_t i = 0; i < count; i++) {
         const uint8_t *blk = buf + (size_t)i * BLK;
-        uint16_t crc = crc16(blk, BLK);
-        uint8_t c[2] = { (uint8_t)(crc >> 8), (uint8_t)crc };
         (void)xfer(0xFF); /* Nwr */
         (void)xfer(multi ? TOKEN_MULTI_WRITE : TOKEN_START);
-        port_spi_transfer(blk, NULL, BLK);
+        /* The CRC16 follows the block: computed while the block goes out in the background. */
+        bool background = block_start(blk, NULL, BLK);
+        uint16_t crc = crc16(blk, BLK);
+        int sent = block_finish(background);
+        if (sent) {
+            /* Part of the block went out: 0xFF for the rest of it and a CRC (wrong: the card
+             * refuses the block), and for what the card then ignores (no token, no command). A
+             * multi-block write is closed before the next command. */
+            port_spi_transfer(NULL, NULL, BLK + 2u);
+            if (multi) sd->stop_pending = true;
+            err = sent;
+            responsive = false;
+            break;
+        }
+        uint8_t c[2] = { (uint8_t)(crc >> 8), (uint8_t)crc };
         port_spi_transfer(c, NULL, 2);
         /* Data response: xxx0sss1, right after the CRC (allow a few bytes). */
         uint8_t resp = 0xFF;

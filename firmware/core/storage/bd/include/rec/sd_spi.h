@@ -7,7 +7,10 @@
  *
  * Supports SD v1 (SDSC), SD v2 SDSC and SDHC/SDXC (block addressed). MMC is not supported.
  * CRC checking is switched on (CMD59): commands carry CRC7, written blocks CRC16, and the CRC16
- * of every block read is checked (a mismatch is retried, then reported as REC_E_IO).
+ * of every block read is checked (a mismatch is retried, then reported as REC_E_IO). Where the
+ * port moves bytes in the background (port_spi_start: DMA), data blocks go that way and the CRC16
+ * work overlaps the wire: a read block's is checked while the next one arrives, a written block's
+ * computed while it goes out.
  *
  * Every wait is bounded by port_uptime_ms(): REC_SD_*_TIMEOUT_MS below. Errors:
  *   REC_E_NOCARD  the card did not answer and port_card_present() says it is gone (also for
