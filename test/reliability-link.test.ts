@@ -13,9 +13,13 @@
  * Figures (runs, bytes relayed, faults injected) are printed as one JSON line per case
  * (`link-campaign:`) for docs/reliability.md.
  */
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { recipientBytes } from '../host/engine/privacy/recipient.js';
+import { PROTOCOL, RECIPIENT_ACTION, RECIPIENT_FLAGS } from '../protocol/src/schema.js';
+import { RawClient } from './support/raw-client.js';
 import { Relay, stopAllRelays, type RelayOptions } from './support/relay.js';
 import { cardJournal, cardRecordings, checkJournalChain, checkWav, record, scanLibrary } from './support/reliability.js';
 import { CLI, fsckCheck, requireSimulator, requireTool, runCli, startCli, startSim, stopAll, tempDir } from './support/sim.js';
@@ -192,5 +196,114 @@ function checkLibraryAgainst(lib: string, card: Map<number, Buffer>): void {
     const original = card.get(Number(m![1]))!;
     expect(part.length).toBeLessThanOrEqual(original.length);
     expect(part.equals(original.subarray(0, part.length)), `${o} is not a prefix of the card's file`).toBe(true);
+  }
+}
+
+/**
+ * The key exchange over a faulty link: `recorder recipient set age1...` through the relay, each
+ * trial from a recorder without a recipient. However the link misbehaves, the recorder ends up
+ * holding exactly the key given or none (never another key: a damaged SET is refused by its CRC),
+ * and the app says which: success only when the recorder holds the key, otherwise a result that
+ * fails in words (a code and a sentence, no stack trace). Checked after each trial directly on the
+ * simulator's link (SET_RECIPIENT GET), then cleared for the next trial; a last run on a clean
+ * link sets it.
+ */
+describe('link-fault campaign: setting the owner key (SET_RECIPIENT) through the relay', () => {
+  it('ends with the owner key set exactly as given or not set and said so, never another key', async () => {
+    requireTool('age-keygen', 'age');
+    const dir = tempDir('rec-link-key-');
+    const keyFile = join(dir, 'owner.txt');
+    expect(spawnSync('age-keygen', ['-o', keyFile]).status).toBe(0);
+    const recipient = /# public key: (age1[a-z0-9]+)/.exec(readFileSync(keyFile, 'utf8'))![1]!;
+    const want = recipientBytes(recipient)!;
+    const sim = await startSim({ dir, sizeMb: 64, speed: 1, timeoutMs: 170_000 });
+    const trials: { name: string; relay: Partial<RelayOptions> }[] = [
+      ...[1, 2, 3, 4, 5, 6].map((s) => ({ name: `bit flips ${s}`, relay: { corruptRate: 4e-3, seed: 2000 + s } })),
+      ...[1, 2, 3, 4].map((s) => ({ name: `dropped bytes ${s}`, relay: { dropRate: 4e-3, seed: 2100 + s } })),
+      // Only the answers damaged: the recorder takes every SET it is sent.
+      ...[1, 2, 3, 4, 5, 6].map((s) => ({ name: `answers damaged ${s}`, relay: { toApp: { corruptRate: 6e-3 }, seed: 2300 + s } })),
+      ...KEY_EXCHANGE_UNPLUG_AT.map((n) => ({ name: `unplug after ${n} bytes`, relay: { disconnectEveryBytes: n, disconnectMs: 400, seed: 2200 + n } })),
+    ];
+    const outcomes: Record<string, number> = {};
+    let faults = 0;
+    let unplugs = 0;
+    for (const t of trials) {
+      const relay = await Relay.start({ devicePath: sim.link, appLink: join(dir, 'app-tty'), timeoutMs: 60_000, ...t.relay });
+      const cli = startCli(['recipient', 'set', recipient, '--port', relay.appLink, '--library', join(dir, 'library'), '--json', '--timeout', '400'], 50_000);
+      const code = await cli.done;
+      const stats = relay.stats();
+      faults += stats.faults;
+      unplugs += stats.disconnects;
+      await relay.stop();
+      const result = cli.events.findLast((e) => e.type === 'result') as { ok: boolean; recipient?: string; code?: string; message?: string } | undefined;
+      expect(result, `${t.name}: no result line; ${cli.stderr.join('').slice(-800)}`).toBeDefined();
+      expect(cli.stderr.join(''), `${t.name}: a stack trace`).not.toMatch(/^\s+at /m);
+      const held = await deviceRecipient(sim.link);
+      // Never another key: the recorder holds the one given, or none.
+      expect(held === null || held.equals(want), `${t.name}: the recorder holds ${held?.toString('hex')}`).toBe(true);
+      let outcome: string;
+      if (result!.ok) {
+        expect(code, t.name).toBe(0);
+        expect(result!.recipient, t.name).toBe(recipient);
+        expect(held, `${t.name}: the app said set, the recorder holds none`).not.toBeNull();
+        outcome = 'set';
+      } else {
+        expect(code, t.name).not.toBe(0);
+        expect(result!.code, `${t.name}: ${JSON.stringify(result)}`).toMatch(/^[A-Z_]+$/);
+        expect(result!.message?.length ?? 0, `${t.name}: ${JSON.stringify(result)}`).toBeGreaterThan(20);
+        outcome = `failed (${result!.code}), ${held ? 'set' : 'not set'}`;
+      }
+      // A damaged request or answer is sent again (SET is idempotent), so the app fails with the
+      // key set only when the cable went with the recorder's answer: it cannot know then.
+      if (!result!.ok && held) expect(stats.disconnects, `${t.name}: the app failed (${result!.code}) although the recorder took the key, with no unplug`).toBeGreaterThan(0);
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+      if (held) await clearRecipient(sim.link);
+    }
+    figures.push({ case: 'key exchange (recipient set)', trials: trials.length, faults, unplugs, outcomes });
+    // On a clean link the app sets it, and reads it back.
+    const set = await runCli(['recipient', 'set', recipient, '--port', sim.link, '--library', join(dir, 'library'), '--json']);
+    expect(set.code, set.stdout + set.stderr).toBe(0);
+    expect((await deviceRecipient(sim.link))?.equals(want)).toBe(true);
+    expect(await sim.quit()).toBe(0);
+    expect(faults).toBeGreaterThan(trials.length);
+    expect(unplugs).toBe(KEY_EXCHANGE_UNPLUG_AT.length);
+  }, 180_000);
+});
+
+/**
+ * Where the key-exchange trials pull the cable, in bytes relayed both ways: in HELLO (19 bytes)
+ * and its answer (154: to 173), in SET_RECIPIENT (50: to 223), in its answer (to 273).
+ */
+const KEY_EXCHANGE_UNPLUG_AT = [20, 60, 110, 160, 200, 220, 235, 250, 265];
+
+/**
+ * A client straight on the simulator's link; a leading delimiter first ends whatever part of a
+ * frame the faulty link left in the recorder's receiver.
+ */
+async function openDirect(link: string): Promise<RawClient> {
+  const c = await RawClient.open(link);
+  await c.writeRaw(Buffer.from([PROTOCOL.delimiter]));
+  return c;
+}
+
+/** The recipient the simulator holds (SET_RECIPIENT GET straight on its link), or null. */
+async function deviceRecipient(link: string): Promise<Buffer | null> {
+  const c = await openDirect(link);
+  try {
+    const r = (await c.ok('SET_RECIPIENT', { action: RECIPIENT_ACTION.GET, reserved: Buffer.alloc(3), recipient: Buffer.alloc(32) })) as { flags: number; recipient: Buffer };
+    if (r.flags & RECIPIENT_FLAGS.SET) return r.recipient;
+    expect(r.recipient.equals(Buffer.alloc(32)), 'a recipient not set is all zero').toBe(true);
+    return null;
+  } finally {
+    await c.close();
+  }
+}
+
+async function clearRecipient(link: string): Promise<void> {
+  const c = await openDirect(link);
+  try {
+    await c.ok('SET_RECIPIENT', { action: RECIPIENT_ACTION.CLEAR, reserved: Buffer.alloc(3), recipient: Buffer.alloc(32) });
+  } finally {
+    await c.close();
   }
 }
