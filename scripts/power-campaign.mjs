@@ -5,9 +5,9 @@
 // written) at random moments while recording, at stop, while the app syncs, while the app deletes
 // verified recordings, while formatting (FORMAT), while wiping (WIPE), while writing settings
 // (SET_LABEL / SETTINGS), while the recorder takes a button marker, and while a rebooted recorder
-// recovers (a second cut). Recordings get button markers (short presses) as they are made. After every cut the recorder boots again
-// on the same image, is checked over the protocol, quits cleanly, and the image is checked with
-// fsck.fat -n, mtools and our own WAV and journal checks:
+// recovers (a second cut). Recordings get button markers (short presses) as they are made. After
+// every cut the recorder boots again on the same image, is checked over the protocol, quits
+// cleanly, and the image is checked with fsck.fat -n, mtools and our own WAV and journal checks:
 //
 //  - every recording that existed is present and byte-identical (SHA-256 of the file), unless the
 //    interrupted operation was a delete of a copy verified in the library, a format or a wipe;
