@@ -565,6 +565,8 @@ const report = {
   markersInLibrary: 0,
   /** Cuts while taking a marker: the last press journaled before the cut, or not yet. */
   markerCuts: { taken: 0, notTaken: 0 },
+  /** Marker cuts where the recording had not started (its start press not taken): cut without the press. */
+  markerCutsNotRecording: 0,
   encrypted: O.encrypted,
   ageDecryptions: 0,
   /** --encrypted: recordings signed by the recorder in the final syncs' libraries (recovered / stopped). */
@@ -657,7 +659,18 @@ async function recordFor(sim, c, ms, cutAtEnd, markerAtMs = []) {
   const from = sim.lines.length;
   sim.send('press');
   const t0 = Date.now();
-  const presses = markerAtMs.filter((t) => t < ms).map((t) => setTimeout(() => sim.alive && sim.send('press'), t));
+  // A marker press only once the microphone is on: a press the recorder took before it had
+  // started (its start press not taken yet) would start the recording instead.
+  const micOnNow = () => sim.lines.slice(from).some((l) => /^mic on/.test(l));
+  let pressed = 0;
+  const presses = markerAtMs.filter((t) => t < ms).map((t) =>
+    setTimeout(() => {
+      if (sim.alive && micOnNow()) {
+        sim.send('press');
+        pressed++;
+      }
+    }, t),
+  );
   let last = null;
   let cut = false;
   const timer = cutAtEnd
@@ -681,8 +694,7 @@ async function recordFor(sim, c, ms, cutAtEnd, markerAtMs = []) {
     clearTimeout(timer);
     await sim.cut();
   }
-  const micOn = sim.lines.slice(from).some((l) => /^mic on/.test(l));
-  return { last, micOn };
+  return { last, micOn: micOnNow(), pressed };
 }
 
 /**
@@ -839,9 +851,9 @@ async function oneCut(ctx, state, paths, r) {
     // Up to 6 s of device time; a quarter of the cuts land in the first half second.
     const deviceMs = r() < 0.25 ? r() * 500 : 500 + r() * 5500;
     const marks = markerTimes(r, deviceMs);
-    const { last, micOn } = await recordFor(sim, c, deviceMs / O.speed, true, marks);
+    const { last, micOn, pressed } = await recordFor(sim, c, deviceMs / O.speed, true, marks);
     d.deviceMs = Math.round(deviceMs);
-    d.markersPressed = marks.length;
+    d.markersPressed = pressed;
     interrupted = { last, micOn };
   } else if (phase === 'marker') {
     // A recording with a marker or two, then one more press and the cut while the recorder takes
@@ -851,19 +863,21 @@ async function oneCut(ctx, state, paths, r) {
     // sent, before or after the record (the report counts both).
     const deviceMs = 600 + r() * 3400;
     const marks = markerTimes(r, deviceMs);
-    const { last } = await recordFor(sim, c, deviceMs / O.speed, false, marks);
+    const { last, micOn, pressed } = await recordFor(sim, c, deviceMs / O.speed, false, marks);
     const delay = r() < 0.5 ? 0 : r() * 3;
     d.delayMs = Number(delay.toFixed(2));
-    sim.send('press');
+    // Not recording (the start press not taken): no marker press, which would start one; a cut.
+    if (micOn) sim.send('press');
+    else report.markerCutsNotRecording++;
     if (delay) await sleep(delay);
     await sim.cut();
-    d.markersPressed = marks.length + 1;
-    interrupted = { last, micOn: true, markerCut: true };
+    d.markersPressed = pressed + (micOn ? 1 : 0);
+    interrupted = { last, micOn, markerCut: micOn };
   } else if (phase === 'stop') {
     const deviceMs = 300 + r() * 3000;
     const marks = markerTimes(r, deviceMs);
-    d.markersPressed = marks.length;
-    const { last } = await recordFor(sim, c, deviceMs / O.speed, false, marks);
+    const { last, micOn, pressed } = await recordFor(sim, c, deviceMs / O.speed, false, marks);
+    d.markersPressed = pressed;
     const from = sim.lines.length;
     sim.send('stop');
     // The stop: finalising writes the rest of the ring, the evid chunk, the header sizes, the FAT
@@ -873,7 +887,7 @@ async function oneCut(ctx, state, paths, r) {
     await waitUntil(() => sim.lines.slice(from).some((l) => /^ok stop/.test(l)), 5000);
     await sleep(delay);
     await sim.cut();
-    interrupted = { last, micOn: true, atStop: true };
+    interrupted = { last, micOn, atStop: true };
   } else if (phase === 'sync' || phase === 'delete') {
     // Make sure there is something new to copy (and so to delete).
     await quickRecording(0.5 + r() * 2);
@@ -1308,7 +1322,7 @@ const md = [
   `| recordings checked (WAV, evid, ramp, LIST, journal) | ${report.filesChecked} |`,
   `| ffprobe runs | ${report.ffprobeRuns} |`,
   `| markers checked on the card (each the journal's, inside the audio) / named by the final syncs' manifests | ${report.markersChecked} / ${report.markersInLibrary} |`,
-  `| cuts while taking a marker: journaled before the cut / not yet | ${report.markerCuts.taken} / ${report.markerCuts.notTaken} |`,
+  `| cuts while taking a marker: journaled before the cut / not yet (not recording: cut without the press) | ${report.markerCuts.taken} / ${report.markerCuts.notTaken} (${report.markerCutsNotRecording}) |`,
   ...(O.encrypted
     ? [
         `| .AGE files decrypted by the stock age | ${report.ageDecryptions} |`,
