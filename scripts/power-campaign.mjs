@@ -4,9 +4,10 @@
 // The simulator is SIGKILLed (a power cut: nothing is flushed, the card image keeps what had been
 // written) at random moments while recording, at stop, while the app syncs, while the app deletes
 // verified recordings, while formatting (FORMAT), while wiping (WIPE), while writing settings
-// (SET_LABEL / SETTINGS) and while a rebooted recorder recovers (a second cut). After every cut the recorder boots again
-// on the same image, is checked over the protocol, quits cleanly, and the image is checked with
-// fsck.fat -n, mtools and our own WAV and journal checks:
+// (SET_LABEL / SETTINGS), while the recorder takes a button marker, and while a rebooted recorder
+// recovers (a second cut). Recordings get button markers (short presses) as they are made. After
+// every cut the recorder boots again on the same image, is checked over the protocol, quits
+// cleanly, and the image is checked with fsck.fat -n, mtools and our own WAV and journal checks:
 //
 //  - every recording that existed is present and byte-identical (SHA-256 of the file), unless the
 //    interrupted operation was a delete of a copy verified in the library, a format or a wipe;
@@ -17,6 +18,9 @@
 //  - the interrupted recording is recovered (finished, valid WAV, evid chunk equal to the audio,
 //    an unbroken ramp) with at most 1 s of audio (+ one 256-sample block) missing against the
 //    last INFO currentSamples received before the cut; `ffprobe` reads it;
+//  - every recording's markers (its "cue " and LIST/adtl chunks before the evid chunk) are the
+//    journal's MARKER records of it that fall inside its audio, numbered 1..n in order; the app's
+//    manifest of a copy names the same markers;
 //  - the journal chain verifies, the old journal is a prefix of the new one (append-only; a
 //    format starts a new one), one record per recording, every recording has its record;
 //  - recording numbers are never reused; settings are the old or the new ones, never others;
@@ -24,22 +28,24 @@
 //  - the library the app wrote holds only byte-exact copies (.part files are prefixes).
 //
 // Usage: node scripts/power-campaign.mjs [--cuts 2000] [--seed 1] [--speed 20] [--size-mb 64]
-//          [--per-sequence 25] [--mix recording=4,stop=2,sync=1,delete=1,format=1,wipe=1,settings=1]
+//          [--per-sequence 25] [--mix recording=4,stop=2,sync=1,delete=1,format=1,wipe=1,settings=1,marker=1]
 //          [--recovery-cuts 0.25] [--out DIR (default .tmp/power-campaign)] [--sim PATH] [--ffprobe all|some|none]
 //          [--stall-every N --stall-ms M] [--max-minutes M] [--encrypted] [--quiet]
-// --encrypted: the recorder records to REC*.AGE (an owner key made with age-keygen, the simulator
-// started with --recipient, its device key made by PROVISION at the first boot of each sequence);
-// every .AGE is decrypted with the stock `age -d` and the WAV it gives checked as above, and no
-// hold file (REC*.HLD) may be left after the reboot. The phases are recording, stop, wipe and
-// settings (default mix recording=4,stop=2,settings=1; add wipe=N). A wipe is judged as above and,
-// once done, must also have crypto-erased: the boot after the cut runs without --recipient (which
-// would set the recipient again at every start) and INFO must not say ENCRYPTING, NVM sectors 4
-// and 5 (the recipient) must be blank, and no 16-byte window of IMAGE.nvm may be the file key of
-// any .AGE the card held before the wipe (the age header MAC decides); a wipe not begun must leave
-// the recipient set. The next cut's boot sets the recipient again. Each sequence ends, once the
-// recorder has sealed what it recovered, with a sync that decrypts with the owner key and
-// `recorder verify` of the library: every recording with audio, recovered ones included, must be
-// signed (statement over the .AGE, its WAV and checkpoints) and verify.
+// --encrypted: the recorder records to REC*.AGE (an owner key made with age-keygen and given to the
+// recorder by the app, `recorder recipient set`, at the first boot of each sequence; its device key
+// made by PROVISION then); every .AGE is decrypted with the stock `age -d` and the WAV it gives
+// checked as above, and no hold file (REC*.HLD) may be left after the reboot. The phases are
+// recording, stop, sync, delete, marker, wipe and settings (default mix
+// recording=4,stop=2,sync=1,delete=1,marker=1,settings=1; add wipe=N); the app's syncs decrypt with
+// the owner key (--identity), once the recorder has sealed what it recovered, and delete only what
+// it verified and decrypted. A wipe is judged as above and, once done, must also have
+// crypto-erased: INFO must not say ENCRYPTING, NVM sectors 4 and 5 (the recipient) must be blank,
+// and no 16-byte window of IMAGE.nvm may be the file key of any .AGE the card held before the wipe
+// (the age header MAC decides); a wipe not begun must leave the recipient set. The next cut's boot
+// sets the recipient again (SET_RECIPIENT). Each sequence ends with a sync that decrypts with the
+// owner key and `recorder verify` of the library: every recording with audio, recovered ones
+// included, must be signed (statement over the .AGE, its WAV and checkpoints) and verify, and every
+// library .age equal the card's .AGE.
 // Needs the simulator (firmware/build) and the app (npm run build). Exit status 0 when every cut
 // passed every check; the report is DIR/power-campaign.json and DIR/power-campaign.md.
 import { spawnSync } from 'node:child_process';
@@ -84,7 +90,7 @@ const O = {
   stallMs: Number(opt('stall-ms', 0)),
   encrypted: argv.includes('--encrypted'),
 };
-if (O.encrypted && opt('mix', null) === null) O.mix = 'recording=4,stop=2,settings=1';
+if (O.encrypted && opt('mix', null) === null) O.mix = 'recording=4,stop=2,sync=1,delete=1,marker=1,settings=1';
 const CLI = join(root, 'dist', 'host', 'cli', 'main.js');
 const distProto = join(root, 'dist', 'protocol', 'src');
 const driverJs = join(root, 'dist', 'host', 'sim', 'driver.js');
@@ -95,7 +101,7 @@ for (const [what, p] of [['the simulator', O.sim], ['the app (npm run build)', C
   }
 }
 const { Deframer, decodeStruct, encodeFrame, encodeStruct } = await import(pathToFileURL(join(distProto, 'codec.js')).href);
-const { CARD_LAYOUT, CARD_STATE, COMMANDS, INFO_FLAGS, JOURNAL_KIND, KIND, PROTOCOL, RECORD_FLAGS, RECORDING_STATE, REC_STATE, SETTINGS_MASK, STOP_REASON, STRUCTS, structSize } = await import(pathToFileURL(join(distProto, 'schema.js')).href);
+const { CARD_LAYOUT, CARD_STATE, COMMANDS, INFO_FLAGS, JOURNAL_KIND, KIND, PROTOCOL, RECIPIENT_ACTION, RECIPIENT_FLAGS, RECORD_FLAGS, RECORDING_STATE, REC_STATE, SETTINGS_MASK, STOP_REASON, STRUCTS, structSize } = await import(pathToFileURL(join(distProto, 'schema.js')).href);
 const { SerialPort } = await import('serialport');
 const { killAllNow, recordWithButton, seededRandom, spawnLines, startSimulator } = await import(pathToFileURL(driverJs).href);
 // The names of the library's own per-recorder files (pin record, key files, journal copy, log).
@@ -104,8 +110,9 @@ const { LIBRARY_FILE } = await import(pathToFileURL(join(root, 'dist', 'host', '
 const { fileKeyHits } = await import(pathToFileURL(join(root, 'test', 'support', 'age-file-key.mjs')).href);
 
 const JOURNAL_RECORD_SIZE = structSize(STRUCTS.JOURNAL_RECORD);
-const PHASES = ['recording', 'stop', 'sync', 'delete', 'format', 'wipe', 'settings'];
-if (O.encrypted && /(sync|delete|format)=[1-9]/.test(O.mix)) throw new Error('--encrypted: the phases are recording, stop, wipe and settings');
+const CUE_POINT_SIZE = structSize(STRUCTS.CUE_POINT);
+const PHASES = ['recording', 'stop', 'sync', 'delete', 'format', 'wipe', 'settings', 'marker'];
+if (O.encrypted && /format=[1-9]/.test(O.mix)) throw new Error('--encrypted: the phases are recording, stop, sync, delete, marker, wipe and settings');
 const mix = Object.fromEntries(O.mix.split(',').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
 for (const k of Object.keys(mix)) if (!PHASES.includes(k)) throw new Error(`unknown phase ${k} in --mix`);
 const ENV = { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', MTOOLS_SKIP_CHECK: '1', PATH: `${process.env.PATH}:/usr/sbin:/sbin` };
@@ -142,18 +149,12 @@ class Sim {
     this.lines = sim.lines;
   }
 
-  /**
-   * `recipient: false` starts without --recipient, which would set the owner's recipient again at
-   * every start (after rec_app_init, so after a boot has finished a cut wipe): the boot that judges
-   * a wipe must show what the wipe left in the NVM.
-   */
-  static async start(image, link, { waitReady = true, timeoutMs = 120_000, recipient = true } = {}) {
+  static async start(image, link, { waitReady = true, timeoutMs = 120_000 } = {}) {
     // Faster than real time, the simulator is a real-time program: boosted when we may (root) so
     // machine load is not mistaken for lost audio (as in test/support/sim.ts).
     const sim = await startSimulator({
       bin: simBin, image, link, sizeMb: O.sizeMb, mic: 'ramp', speed: O.speed, quiet: true,
       stallEvery: O.stallEvery, stallMs: O.stallMs || 500, boost: true, timeoutMs, waitReady, readyTimeoutMs: 20_000,
-      extraArgs: recipientHex && recipient ? ['--recipient', recipientHex] : [],
     });
     return new Sim(sim);
   }
@@ -341,9 +342,42 @@ function checkWav(file) {
   const dataSize = file.readUInt32LE(off - 4);
   if (off + dataSize > file.length) return { ok: false, problem: 'data chunk runs past the end' };
   const data = file.subarray(off, off + dataSize);
-  const evidAt = off + dataSize + (dataSize & 1);
-  if (file.subarray(evidAt, evidAt + 4).toString('latin1') !== 'evid') return { ok: false, problem: 'no evid chunk after the audio' };
-  const evid = decodeStruct('EVIDENCE_CHUNK', file.subarray(evidAt + 8, evidAt + 8 + file.readUInt32LE(evidAt + 4)));
+  // After the audio: the markers ("cue " and LIST/adtl with a labl per cue point) when there are
+  // any, then the evid chunk, which ends the file.
+  let at = off + dataSize + (dataSize & 1);
+  const markers = [];
+  let labels = 0;
+  let evid = null;
+  while (at + 8 <= file.length && !evid) {
+    const id = file.subarray(at, at + 4).toString('latin1');
+    const size = file.readUInt32LE(at + 4);
+    const body = file.subarray(at + 8, at + 8 + size);
+    if (body.length !== size) return { ok: false, problem: `the ${id} chunk runs past the end` };
+    if (id === 'cue ' && !markers.length) {
+      const count = body.readUInt32LE(0);
+      if (size !== 4 + count * CUE_POINT_SIZE) return { ok: false, problem: `a cue chunk of ${size} bytes for ${count} points` };
+      for (let i = 0; i < count; i++) {
+        const pt = decodeStruct('CUE_POINT', body.subarray(4 + i * CUE_POINT_SIZE, 4 + (i + 1) * CUE_POINT_SIZE));
+        if (pt.chunk.toString('latin1') !== 'data' || pt.name !== i + 1 || pt.position !== pt.sampleOffset) return { ok: false, problem: `cue point ${i + 1} is not the recorder's (id ${pt.name}, position ${pt.position}, offset ${pt.sampleOffset})` };
+        markers.push(pt.sampleOffset);
+      }
+      if (!markers.length) return { ok: false, problem: 'an empty cue chunk' };
+    } else if (id === 'LIST' && markers.length && !labels && body.subarray(0, 4).toString('latin1') === 'adtl') {
+      for (let o = 4; o + 8 <= body.length; o += 8 + body.readUInt32LE(o + 4) + (body.readUInt32LE(o + 4) & 1)) {
+        if (body.subarray(o, o + 4).toString('latin1') !== 'labl' || body.readUInt32LE(o + 8) !== labels + 1) return { ok: false, problem: `LIST/adtl entry ${labels + 1} is not the labl of cue point ${labels + 1}` };
+        labels++;
+      }
+      if (labels !== markers.length) return { ok: false, problem: `${labels} labels for ${markers.length} cue points` };
+    } else if (id === 'evid') {
+      evid = decodeStruct('EVIDENCE_CHUNK', body);
+      if (at + 8 + size + (size & 1) !== file.length) return { ok: false, problem: 'bytes after the evid chunk' };
+    } else return { ok: false, problem: `a ${JSON.stringify(id)} chunk after the audio` };
+    at += 8 + size + (size & 1);
+  }
+  if (!evid) return { ok: false, problem: 'no evid chunk after the audio' };
+  if (markers.length && labels !== markers.length) return { ok: false, problem: 'cue points without their LIST/adtl labels' };
+  for (let i = 1; i < markers.length; i++) if (markers[i] < markers[i - 1]) return { ok: false, problem: `marker ${i + 1} comes before marker ${i}` };
+  if (markers.length && markers.at(-1) > dataSize / 2) return { ok: false, problem: `marker ${markers.length} at sample ${markers.at(-1)} is past the audio (${dataSize / 2} samples)` };
   const dataSha = sha256(data);
   if (evid.sha256.toString('hex') !== dataSha) return { ok: false, problem: 'evid SHA-256 differs from the audio' };
   if (Number(evid.sampleCount) !== dataSize / 2) return { ok: false, problem: 'evid sample count differs from the data size' };
@@ -359,7 +393,7 @@ function checkWav(file) {
     }
     want = (v + 1) & 0xffff;
   }
-  return { ok: true, samples: dataSize / 2, sampleRate: file.readUInt32LE(24), dataSha, evid, gaps };
+  return { ok: true, samples: dataSize / 2, sampleRate: file.readUInt32LE(24), dataSha, evid, gaps, markers };
 }
 
 const NUMBERED_KINDS = new Set([JOURNAL_KIND.RECORDING, JOURNAL_KIND.FOUND_UNJOURNALED, JOURNAL_KIND.NUMBER_SPENT]);
@@ -367,6 +401,7 @@ const NUMBERED_KINDS = new Set([JOURNAL_KIND.RECORDING, JOURNAL_KIND.FOUND_UNJOU
 function checkJournal(journal) {
   if (journal.length % JOURNAL_RECORD_SIZE !== 0) throw new Error(`journal is ${journal.length} bytes, not whole records`);
   const recs = [];
+  const markers = new Map(); // recording number -> marker sample offsets, in marker order
   let prev = Buffer.alloc(32);
   for (let o = 0; o < journal.length; o += JOURNAL_RECORD_SIZE) {
     const raw = journal.subarray(o, o + JOURNAL_RECORD_SIZE);
@@ -377,10 +412,17 @@ function checkJournal(journal) {
     // Records that carry a recording number (a recording, one found without its record, or a
     // number spent without a file); clock, key, epoch and lost-tail records carry none.
     if (NUMBERED_KINDS.has(r.kind)) recs.push(r);
+    if (r.kind === JOURNAL_KIND.MARKER) {
+      // A recording's markers: numbered 1..n in the order taken (overruns holds the number).
+      const list = markers.get(r.number) ?? [];
+      if (r.overruns !== list.length + 1) throw new Error(`journal record ${r.index}: marker ${r.overruns} of recording ${r.number} after ${list.length} marker(s)`);
+      list.push(r.sampleCount);
+      markers.set(r.number, list);
+    }
   }
   const numbers = recs.map((r) => r.number);
   if (new Set(numbers).size !== numbers.length) throw new Error(`journal has a recording twice: ${numbers.join(',')}`);
-  return recs;
+  return Object.assign(recs, { markers });
 }
 
 /** The longest run of the simulator's ramp (each 16-bit sample the one before plus 1) in a raw
@@ -448,18 +490,20 @@ async function waitEvent(cli, pred, timeoutMs) {
 
 /**
  * Library: every .wav equals the card's file as first seen (an encrypted copy: the WAV it was
- * decrypted to); .part files are prefixes. With --encrypted, every copy must be decrypted and
- * every one with audio signed by the recorder (recovered ones too: the recorder seals them after
- * the power comes back).
+ * decrypted to, and its .age the card's .AGE); .part files are prefixes; every manifest names the
+ * markers of the card's file. With --encrypted, every copy must be decrypted and every one with
+ * audio signed by the recorder (recovered ones too: the recorder seals them after the power comes
+ * back).
  */
 function checkLibrary(lib, everSeen) {
   const problems = [];
   const signed = { recovered: 0, stopped: 0 };
+  let markers = 0;
   let names = [];
   try {
     names = readdirSync(lib);
   } catch {
-    return { problems, numbers: new Set() };
+    return { problems, numbers: new Set(), signed, markers };
   }
   const numbers = new Set();
   for (const n of names) {
@@ -481,16 +525,26 @@ function checkLibrary(lib, everSeen) {
       const wav = readFileSync(join(lib, O.encrypted ? m.encryption.derived.name : m.file.name));
       const want = everSeen.get(num);
       if (!want) problems.push(`library has recording ${num}, never seen on the card`);
-      else if (sha256(wav) !== want.sha) problems.push(`library copy of recording ${num} differs from the card`);
-    } else if (n.endsWith('.wav.part')) {
-      const num = Number(/_(\d+)(?:-\d+)?\.wav\.part$/.exec(n)?.[1]);
-      const want = everSeen.get(num);
+      else {
+        if (sha256(wav) !== want.sha) problems.push(`library copy of recording ${num} differs from the card`);
+        // The encrypted copy is the card's .AGE byte for byte.
+        if (O.encrypted && !(want.age && readFileSync(join(lib, m.file.name)).equals(want.age))) problems.push(`library ${m.file.name} (recording ${num}) is not the card's .AGE`);
+        // The app's manifest names the markers the card's file holds.
+        const named = (m.markers ?? []).map((x) => x.sampleOffset);
+        if (want.markers && named.join(',') !== want.markers.join(',')) problems.push(`the manifest of recording ${num} names markers at [${named.join(', ')}], the card's file holds [${want.markers.join(', ')}]`);
+        markers += named.length;
+      }
+    } else if (n.endsWith('.part')) {
+      // A partial copy: of the WAV, or (encrypted) of the .AGE as the card holds it.
+      const [, num, ext] = /_(\d+)(?:-\d+)?\.(wav|age)\.part$/.exec(n) ?? [];
+      const want = everSeen.get(Number(num));
+      const whole = ext === 'age' ? want?.age : want?.bytes;
       const part = readFileSync(join(lib, n));
-      if (!want) problems.push(`${n}: partial copy of a recording never seen`);
-      else if (part.length > want.bytes.length || !part.equals(want.bytes.subarray(0, part.length))) problems.push(`${n} is not a prefix of the card's file`);
+      if (!whole) problems.push(`${n}: partial copy of a recording never seen`);
+      else if (part.length > whole.length || !part.equals(whole.subarray(0, part.length))) problems.push(`${n} is not a prefix of the card's file`);
     }
   }
-  return { problems, numbers, signed };
+  return { problems, numbers, signed, markers };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -505,6 +559,14 @@ const report = {
   byPhase: Object.fromEntries([...PHASES, 'recovery'].map((p) => [p, { cuts: 0, failed: 0, ms: 0 }])),
   recovered: 0,
   finishedAtStop: 0,
+  /** Markers in the recordings checked on the card after the cuts (each one the journal's). */
+  markersChecked: 0,
+  /** Markers named by the manifests of the final syncs' libraries (each one the card's). */
+  markersInLibrary: 0,
+  /** Cuts while taking a marker: the last press journaled before the cut, or not yet. */
+  markerCuts: { taken: 0, notTaken: 0 },
+  /** Marker cuts where the recording had not started (its start press not taken): cut without the press. */
+  markerCutsNotRecording: 0,
   encrypted: O.encrypted,
   ageDecryptions: 0,
   /** --encrypted: recordings signed by the recorder in the final syncs' libraries (recovered / stopped). */
@@ -537,14 +599,16 @@ const report = {
 const overrunSeen = new Set();
 
 const tmpRoot = mkdtempSync(join(tmpdir(), 'rec-power-'));
-// --encrypted: the owner's age identity and the recipient's 32 bytes for --recipient.
+// --encrypted: the owner's age identity, its recipient (age1...) and the recipient's 32 bytes.
 let ownerKey = null;
-let recipientHex = null;
+let ownerRecipient = null;
+let recipientBytes = null;
 if (O.encrypted) {
   ownerKey = join(tmpRoot, 'owner.txt');
   const made = spawnSync('age-keygen', ['-o', ownerKey], { encoding: 'utf8' });
   if (made.status !== 0) throw new Error(`age-keygen: ${made.stderr}`);
   const recipient = /# public key: (age1[a-z0-9]+)/.exec(readFileSync(ownerKey, 'utf8'))[1];
+  ownerRecipient = recipient;
   const charset = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
   let acc = 0;
   let bits = 0;
@@ -557,7 +621,7 @@ if (O.encrypted) {
       bytes.push((acc >> bits) & 0xff);
     }
   }
-  recipientHex = Buffer.from(bytes).toString('hex');
+  recipientBytes = Buffer.from(bytes);
 }
 // A private copy of the simulator: a rebuild of firmware/build during a long campaign must not
 // pull the binary from under it.
@@ -587,11 +651,26 @@ function lossBucket(s) {
   return '>1 s';
 }
 
-/** Starts a recording and polls INFO until `ms` real ms have passed; returns the last INFO. */
-async function recordFor(sim, c, ms, cutAtEnd) {
+/**
+ * Starts a recording and polls INFO until `ms` real ms have passed, pressing the button for a
+ * marker at each of `markerAtMs` (real ms after the start); returns the last INFO.
+ */
+async function recordFor(sim, c, ms, cutAtEnd, markerAtMs = []) {
   const from = sim.lines.length;
   sim.send('press');
   const t0 = Date.now();
+  // A marker press only once the microphone is on: a press the recorder took before it had
+  // started (its start press not taken yet) would start the recording instead.
+  const micOnNow = () => sim.lines.slice(from).some((l) => /^mic on/.test(l));
+  let pressed = 0;
+  const presses = markerAtMs.filter((t) => t < ms).map((t) =>
+    setTimeout(() => {
+      if (sim.alive && micOnNow()) {
+        sim.send('press');
+        pressed++;
+      }
+    }, t),
+  );
   let last = null;
   let cut = false;
   const timer = cutAtEnd
@@ -609,13 +688,25 @@ async function recordFor(sim, c, ms, cutAtEnd) {
       break;
     }
   }
+  for (const t of presses) clearTimeout(t);
   if (timer) {
     await Promise.race([sim.sim.exit, sleep(5000)]);
     clearTimeout(timer);
     await sim.cut();
   }
-  const micOn = sim.lines.slice(from).some((l) => /^mic on/.test(l));
-  return { last, micOn };
+  return { last, micOn: micOnNow(), pressed };
+}
+
+/**
+ * Real ms after a recording's start press at which to press for markers: none to two, in a
+ * recording of `deviceMs`, from 400 device ms after the start to 400 before the end, 300 apart.
+ */
+function markerTimes(r, deviceMs) {
+  const count = Math.floor(r() * 3);
+  const times = [];
+  for (let i = 0; i < count; i++) times.push(400 + r() * Math.max(0, deviceMs - 800));
+  times.sort((a, b) => a - b);
+  return times.filter((t, i) => t <= deviceMs - 400 && (i === 0 || t - times[i - 1] >= 300)).map((t) => t / O.speed);
 }
 
 /** Waits until the recorder lists no recording it is still sealing (SEALING flag). */
@@ -663,6 +754,12 @@ async function runSequence(seqNo, r, budget) {
     // sync would make it; this campaign syncs only at the end of a sequence).
     if (O.encrypted) await c.ok('PROVISION', { magic: PROTOCOL.provisionMagic, flags: 0, reserved: Buffer.alloc(3), hostRandom: randomBytes(32) }, 15_000);
     await c.close();
+    // Encrypted: the owner's recipient given to the recorder as the app gives it.
+    if (O.encrypted) {
+      const set = spawnSync(process.execPath, [CLI, 'recipient', 'set', ownerRecipient, '--port', link, '--library', join(dir, 'keys'), '--json'], { env: { ...ENV, CI: '1' }, encoding: 'utf8', timeout: 60_000 });
+      const res = set.stdout.split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l); } catch { return null; } }).findLast((e) => e?.type === 'result');
+      if (set.status !== 0 || res?.recipient !== ownerRecipient) throw new Error(`recorder recipient set failed (${set.status}): ${set.stdout.slice(-300)}${set.stderr.slice(-300)}`);
+    }
     if ((await sim.quit()) !== 0) throw new Error('first quit failed');
     // The journal the first boot began: a wipe or format at the first cut is judged against it.
     state.journal = readCard(image, dir).journal;
@@ -715,6 +812,7 @@ async function runSequence(seqNo, r, budget) {
   if (code !== 0 && !onlyExplainedGaps) problems.push(`final sync failed (${code}): ${cli.events.filter((e) => e.type === 'error' || e.type === 'file.failed' || e.type === 'warning').map((e) => `${e.code}: ${e.message}`).join(' | ') || cli.stderr.slice(-300)}`);
   for (const n of state.files.keys()) if (!lc.numbers.has(n)) problems.push(`recording ${n} is on the card but not in the library after the final sync`);
   if (lc.numbers.size && v.status !== 0) problems.push(`recorder verify failed: ${v.stdout.slice(-500)}`);
+  report.markersInLibrary += lc.markers;
   report.signedEncrypted.recovered += lc.signed.recovered;
   report.signedEncrypted.stopped += lc.signed.stopped;
   if (problems.length) {
@@ -731,6 +829,12 @@ async function oneCut(ctx, state, paths, r) {
   let sim = await Sim.start(image, link);
   let c = await Client.open(link);
   let info = await c.ok('HELLO', { maxPayload: 4096 });
+  if (state.recipientErased) {
+    // A wipe erased the owner's recipient (judged at the last cut): set it again, as the app does.
+    const got = await c.ok('SET_RECIPIENT', { action: RECIPIENT_ACTION.SET, reserved: Buffer.alloc(3), recipient: recipientBytes }, 10_000);
+    if (!(got.flags & RECIPIENT_FLAGS.SET) || !got.recipient.equals(recipientBytes)) throw new Error('SET_RECIPIENT after a wipe did not keep the owner key');
+    state.recipientErased = false;
+  }
   const rate = info.sampleRate;
   let interrupted = null; // { number|null, lastSamples, micOn }
   let allowedGone = () => false;
@@ -746,12 +850,34 @@ async function oneCut(ctx, state, paths, r) {
   if (phase === 'recording') {
     // Up to 6 s of device time; a quarter of the cuts land in the first half second.
     const deviceMs = r() < 0.25 ? r() * 500 : 500 + r() * 5500;
-    const { last, micOn } = await recordFor(sim, c, deviceMs / O.speed, true);
+    const marks = markerTimes(r, deviceMs);
+    const { last, micOn, pressed } = await recordFor(sim, c, deviceMs / O.speed, true, marks);
     d.deviceMs = Math.round(deviceMs);
+    d.markersPressed = pressed;
     interrupted = { last, micOn };
+  } else if (phase === 'marker') {
+    // A recording with a marker or two, then one more press and the cut while the recorder takes
+    // it: the simulator applies a press whole (down and up) as it reads it, and the recorder's
+    // next loop takes the marker and appends its journal record, within a few ms; the cut lands
+    // at once (half the cuts: the press may not even have been read) or up to 3 ms after it was
+    // sent, before or after the record (the report counts both).
+    const deviceMs = 600 + r() * 3400;
+    const marks = markerTimes(r, deviceMs);
+    const { last, micOn, pressed } = await recordFor(sim, c, deviceMs / O.speed, false, marks);
+    const delay = r() < 0.5 ? 0 : r() * 3;
+    d.delayMs = Number(delay.toFixed(2));
+    // Not recording (the start press not taken): no marker press, which would start one; a cut.
+    if (micOn) sim.send('press');
+    else report.markerCutsNotRecording++;
+    if (delay) await sleep(delay);
+    await sim.cut();
+    d.markersPressed = pressed + (micOn ? 1 : 0);
+    interrupted = { last, micOn, markerCut: micOn };
   } else if (phase === 'stop') {
     const deviceMs = 300 + r() * 3000;
-    const { last } = await recordFor(sim, c, deviceMs / O.speed, false);
+    const marks = markerTimes(r, deviceMs);
+    const { last, micOn, pressed } = await recordFor(sim, c, deviceMs / O.speed, false, marks);
+    d.markersPressed = pressed;
     const from = sim.lines.length;
     sim.send('stop');
     // The stop: finalising writes the rest of the ring, the evid chunk, the header sizes, the FAT
@@ -761,7 +887,7 @@ async function oneCut(ctx, state, paths, r) {
     await waitUntil(() => sim.lines.slice(from).some((l) => /^ok stop/.test(l)), 5000);
     await sleep(delay);
     await sim.cut();
-    interrupted = { last, micOn: true, atStop: true };
+    interrupted = { last, micOn, atStop: true };
   } else if (phase === 'sync' || phase === 'delete') {
     // Make sure there is something new to copy (and so to delete).
     await quickRecording(0.5 + r() * 2);
@@ -772,10 +898,13 @@ async function oneCut(ctx, state, paths, r) {
     c = null;
     if ((await sim.quit()) !== 0) throw new Error('clean quit before the sync failed');
     const before = readCard(image, dir);
-    for (const [n, b] of before.files) if (!state.everSeen.has(n)) state.everSeen.set(n, { sha: sha256(b), bytes: b });
+    rememberFirstSeen(state, before);
     d.onCard = [...before.files.keys()];
     sim = await Sim.start(image, link);
-    const args = ['sync', '--port', link, '--dest', lib, '--json', '--timeout', '500'];
+    // Encrypted: a copy made while the recorder still seals a recording it recovered would be
+    // "signature pending"; the app decrypts with the owner key, and deletes only what it opened.
+    if (O.encrypted) await waitSealed(link, 60_000);
+    const args = ['sync', '--port', link, '--dest', lib, '--json', '--timeout', '500', ...(O.encrypted ? ['--identity', ownerKey] : [])];
     if (phase === 'delete') args.push('--delete-after-verify');
     cliRun = startCli(args, 60_000);
     report.appSyncRuns++;
@@ -856,7 +985,7 @@ async function oneCut(ctx, state, paths, r) {
   d.rate = rate;
 
   // A second cut while the recorder boots and recovers the interrupted recording.
-  if ((phase === 'recording' || phase === 'stop') && r() < O.recoveryCuts) {
+  if ((phase === 'recording' || phase === 'stop' || phase === 'marker') && r() < O.recoveryCuts) {
     const s2 = await Sim.start(image, link, { waitReady: false });
     const delay = r() * 15;
     await sleep(delay);
@@ -866,8 +995,8 @@ async function oneCut(ctx, state, paths, r) {
     d.recoveryCutMs = Number(delay.toFixed(2));
   }
 
-  // Boot again on the same image and look (after a wipe, without --recipient: see Sim.start).
-  sim = await Sim.start(image, link, { recipient: !wipeCut });
+  // Boot again on the same image and look.
+  sim = await Sim.start(image, link);
   if (cliRun) {
     // The app waits for the recorder to come back, reconnects and carries on.
     const code = await cliRun.done;
@@ -911,7 +1040,7 @@ async function oneCut(ctx, state, paths, r) {
   const listed = new Map(list.map((e) => [e.number, e]));
   if (listed.size !== card.files.size) throw new Error(`LIST has ${listed.size} recordings, the card ${card.files.size}`);
   // Recordings finished on the card are immutable: remember each as first seen.
-  for (const [n, b] of card.files) if (!state.everSeen.has(n)) state.everSeen.set(n, { sha: sha256(b), bytes: b });
+  rememberFirstSeen(state, card);
   const libCheck = checkLibrary(lib, state.everSeen);
   if (libCheck.problems.length) throw new Error(libCheck.problems.join('; '));
 
@@ -949,6 +1078,7 @@ async function oneCut(ctx, state, paths, r) {
     }
     report.wipesDone++;
     if (resumed) report.wipesResumed++;
+    if (O.encrypted) state.recipientErased = true;
     d.wiped = true;
   } else if (wipeCut) {
     // Not begun: the card is as before (checked below), and so is the recipient in the NVM.
@@ -974,6 +1104,11 @@ async function oneCut(ctx, state, paths, r) {
     const w = checkWav(bytes);
     report.filesChecked++;
     if (!w.ok) throw new Error(`recording ${n}: ${w.problem}`);
+    // Its markers are the journal's markers of it that fall inside its audio (a marker taken in the
+    // audio a power cut lost is journaled, but has no place in the file).
+    const journaled = (journal.markers.get(n) ?? []).filter((x) => x <= w.samples);
+    if (w.markers.join(',') !== journaled.join(',')) throw new Error(`recording ${n}: markers at samples [${w.markers.join(', ')}], the journal says [${journaled.join(', ')}] inside its ${w.samples} samples`);
+    report.markersChecked += w.markers.length;
     if (w.gaps.length) {
       // Only dropped samples, and counted: the evid overrun count equals the samples skipped (a
       // recovered recording's count is lost with the RAM: 0, so forward jumps only).
@@ -1012,6 +1147,10 @@ async function oneCut(ctx, state, paths, r) {
       const n = newOnes[0];
       const e = listed.get(n);
       const j = byNumber.get(n);
+      const journaledMarkers = journal.markers.get(n)?.length ?? 0;
+      if (journaledMarkers > d.markersPressed) throw new Error(`recording ${n} has ${journaledMarkers} markers journaled, ${d.markersPressed} presses were made`);
+      d.markersJournaled = journaledMarkers;
+      if (interrupted.markerCut) report.markerCuts[journaledMarkers === d.markersPressed ? 'taken' : 'notTaken']++;
       const samples = e.sampleCount;
       const recovered = (e.flags & RECORD_FLAGS.RECOVERED) !== 0;
       if (recovered) {
@@ -1058,10 +1197,22 @@ async function oneCut(ctx, state, paths, r) {
   // New state.
   state.files = new Map([...card.files].map(([n, b]) => [n, { sha: sha256(b), bytes: b }]));
   state.ages = card.ages;
-  for (const [n, v] of state.files) if (!state.everSeen.has(n)) state.everSeen.set(n, v);
   state.journal = card.journal;
   state.maxNumber = Math.max(state.maxNumber, ...card.files.keys(), ...journal.map((j) => j.number));
   if (formattedNow) d.formatted = true;
+}
+
+/**
+ * Remembers each finished recording of `card` (readCard) as first seen: its WAV (an .AGE's
+ * decrypted WAV), markers and, encrypted, the .AGE itself. Finished recordings never change, so a
+ * library copy must equal this.
+ */
+function rememberFirstSeen(state, card) {
+  for (const [n, b] of card.files) {
+    if (state.everSeen.has(n)) continue;
+    const w = checkWav(b);
+    state.everSeen.set(n, { sha: sha256(b), bytes: b, markers: w.ok ? w.markers : null, age: card.ages.get(n) ?? null });
+  }
 }
 
 async function waitUntil(f, timeoutMs) {
@@ -1170,6 +1321,8 @@ const md = [
   `| fsck.fat -n runs (all clean unless failures say otherwise) | ${report.fsckRuns} |`,
   `| recordings checked (WAV, evid, ramp, LIST, journal) | ${report.filesChecked} |`,
   `| ffprobe runs | ${report.ffprobeRuns} |`,
+  `| markers checked on the card (each the journal's, inside the audio) / named by the final syncs' manifests | ${report.markersChecked} / ${report.markersInLibrary} |`,
+  `| cuts while taking a marker: journaled before the cut / not yet (not recording: cut without the press) | ${report.markerCuts.taken} / ${report.markerCuts.notTaken} (${report.markerCutsNotRecording}) |`,
   ...(O.encrypted
     ? [
         `| .AGE files decrypted by the stock age | ${report.ageDecryptions} |`,

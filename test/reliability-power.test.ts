@@ -1,12 +1,15 @@
 /**
  * Power-cut campaign in CI: scripts/power-campaign.mjs with at least 200 cuts of the simulator
- * (SIGKILL) while recording, at stop, while the app syncs, while it deletes verified recordings,
- * while formatting, while wiping, while writing settings, and while a rebooted recorder recovers. The script
- * checks every cut (see its header and docs/reliability.md); this test runs it bounded in time and
- * checks its report. The long campaign is the same script with a larger --cuts. A second run
- * records encrypted (--encrypted, 80 cuts): every .AGE must decrypt with the stock age, and every
- * recording with audio, recovered ones included, must be signed by the recorder and verify in the
- * library its final syncs make. A third run cuts while recording with 1 s card stalls (--stall-ms).
+ * (SIGKILL) while recording (with button markers), at stop, while the app syncs, while it deletes
+ * verified recordings, while formatting, while wiping, while writing settings, while the recorder
+ * takes a marker, and while a rebooted recorder recovers. The script checks every cut (see its
+ * header and docs/reliability.md); this test runs it bounded in time and checks its report. The
+ * long campaign is the same script with a larger --cuts. A second run records encrypted
+ * (--encrypted, 80 cuts, the app syncing and deleting with the owner key as well): every .AGE
+ * must decrypt with the stock age, every copy the app deletes must be verified and decrypted in
+ * the library, and every recording with audio, recovered ones included, must be signed by the
+ * recorder and verify in the library its final syncs make. A third run cuts while recording with
+ * 1 s card stalls (--stall-ms).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -50,6 +53,11 @@ interface Report {
   appSyncIncomplete: number;
   appIncomplete: unknown[];
   journalGaps: { unexplained: unknown[] };
+  markersChecked: number;
+  markersInLibrary: number;
+  markerCuts: { taken: number; notTaken: number };
+  markerCutsNotRecording: number;
+  deletesVerifiedThenCut: number;
 }
 
 function run(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string }> {
@@ -68,17 +76,17 @@ function run(args: string[], timeoutMs: number): Promise<{ code: number | null; 
 }
 
 describe('power-cut campaign', () => {
-  it('survives 200 power cuts across recording, stop, sync, delete, format, wipe, settings and recovery', async () => {
+  it('survives 200 power cuts across recording, stop, sync, delete, format, wipe, settings, markers and recovery', async () => {
     const out = tempDir('rec-power-report-');
-    const r = await run(['--cuts', '200', '--seed', String(process.env.REC_POWER_SEED ?? 7), '--per-sequence', '25', '--speed', '10', '--mix', 'recording=5,stop=3,sync=1,delete=1,format=2,wipe=1,settings=2', '--out', out, '--quiet'], 330_000);
+    const r = await run(['--cuts', '200', '--seed', String(process.env.REC_POWER_SEED ?? 7), '--per-sequence', '25', '--speed', '10', '--mix', 'recording=5,stop=3,sync=1,delete=1,format=2,wipe=1,settings=2,marker=1', '--out', out, '--quiet'], 330_000);
     const reportPath = join(out, 'power-campaign.json');
     expect(existsSync(reportPath), r.out.slice(-3000)).toBe(true);
     const report = JSON.parse(readFileSync(reportPath, 'utf8')) as Report;
-    console.log(`power-campaign: ${JSON.stringify({ cuts: report.cuts, byPhase: report.byPhase, worstLossSeconds: report.worstLossSeconds, recovered: report.recovered, fsckRuns: report.fsckRuns, filesChecked: report.filesChecked })}`);
+    console.log(`power-campaign: ${JSON.stringify({ cuts: report.cuts, byPhase: report.byPhase, worstLossSeconds: report.worstLossSeconds, recovered: report.recovered, fsckRuns: report.fsckRuns, filesChecked: report.filesChecked, markersChecked: report.markersChecked, markersInLibrary: report.markersInLibrary, markerCuts: report.markerCuts })}`);
     expect(report.failures, JSON.stringify(report.failures, null, 1)).toEqual([]);
     expect(r.code, r.out.slice(-3000)).toBe(0);
     expect(report.cuts).toBeGreaterThanOrEqual(200);
-    for (const phase of ['recording', 'stop', 'sync', 'delete', 'format', 'wipe', 'settings', 'recovery']) {
+    for (const phase of ['recording', 'stop', 'sync', 'delete', 'format', 'wipe', 'settings', 'marker', 'recovery']) {
       expect(report.byPhase[phase]!.cuts, phase).toBeGreaterThan(0);
     }
     expect(report.recovered).toBeGreaterThan(20);
@@ -87,6 +95,7 @@ describe('power-cut campaign', () => {
     // The app always finished its interrupted sync once the recorder came back.
     expect(report.appIncomplete).toEqual([]);
     expect(report.journalGaps.unexplained).toEqual([]);
+    expectMarkersJudged(report);
     expect(readFileSync(join(out, 'power-campaign.md'), 'utf8')).toMatch(/power cuts, 0 failure/);
   }, 360_000);
 
@@ -108,19 +117,24 @@ describe('power-cut campaign', () => {
     expect(report.worstLossSeconds!).toBeLessThanOrEqual(1 + 256 / 16000);
   }, 240_000);
 
-  it('survives 80 power cuts while recording encrypted and wiping (every .AGE decrypted by the stock age, no hold file left, recovered recordings signed, no file key or recipient left by a wipe)', async () => {
+  it('survives 80 power cuts while recording encrypted, taking markers, syncing, deleting and wiping (every .AGE decrypted by the stock age, no hold file left, recovered recordings signed, deleted only once verified and decrypted, no file key or recipient left by a wipe)', async () => {
     requireTool('age', 'age');
     requireTool('age-keygen', 'age');
     const out = tempDir('rec-power-age-report-');
-    const r = await run(['--encrypted', '--cuts', '80', '--seed', String(process.env.REC_POWER_SEED ?? 7), '--per-sequence', '20', '--speed', '10', '--mix', 'recording=4,stop=2,settings=1,wipe=1', '--out', out, '--quiet'], 200_000);
+    const r = await run(['--encrypted', '--cuts', '80', '--seed', String(process.env.REC_POWER_SEED ?? 7), '--per-sequence', '20', '--speed', '10', '--mix', 'recording=4,stop=2,sync=1,delete=1,marker=1,settings=1,wipe=1', '--out', out, '--quiet'], 260_000);
     const reportPath = join(out, 'power-campaign.json');
     expect(existsSync(reportPath), r.out.slice(-3000)).toBe(true);
     const report = JSON.parse(readFileSync(reportPath, 'utf8')) as Report & { ageDecryptions: number; signedEncrypted: { recovered: number; stopped: number }; wipesDone: number; wipesNotBegun: number; wipeNvmScans: number };
-    console.log(`power-campaign --encrypted: ${JSON.stringify({ cuts: report.cuts, byPhase: report.byPhase, worstLossSeconds: report.worstLossSeconds, recovered: report.recovered, ageDecryptions: report.ageDecryptions, signedEncrypted: report.signedEncrypted })}`);
+    console.log(`power-campaign --encrypted: ${JSON.stringify({ cuts: report.cuts, byPhase: report.byPhase, worstLossSeconds: report.worstLossSeconds, recovered: report.recovered, ageDecryptions: report.ageDecryptions, signedEncrypted: report.signedEncrypted, markersChecked: report.markersChecked, markersInLibrary: report.markersInLibrary, markerCuts: report.markerCuts, deletesVerifiedThenCut: report.deletesVerifiedThenCut })}`);
     expect(report.failures, JSON.stringify(report.failures, null, 1)).toEqual([]);
     expect(r.code, r.out.slice(-3000)).toBe(0);
     expect(report.cuts).toBeGreaterThanOrEqual(80);
-    for (const phase of ['recording', 'stop', 'wipe', 'settings', 'recovery']) expect(report.byPhase[phase]!.cuts, phase).toBeGreaterThan(0);
+    for (const phase of ['recording', 'stop', 'sync', 'delete', 'marker', 'wipe', 'settings', 'recovery']) expect(report.byPhase[phase]!.cuts, phase).toBeGreaterThan(0);
+    // The app's interrupted syncs (decrypting with the owner key) finished once the recorder was
+    // back, and at least one delete run was cut after it had deleted a verified copy.
+    expect(report.appIncomplete).toEqual([]);
+    expect(report.deletesVerifiedThenCut).toBeGreaterThan(0);
+    expectMarkersJudged(report);
     // Every wipe cut was judged: wiped (its flash scanned for the card's file keys, the recipient
     // gone) or not begun (the card and the recipient as before); at least one wiped.
     expect(report.wipesDone + report.wipesNotBegun).toBe(report.byPhase.wipe!.cuts);
@@ -133,5 +147,12 @@ describe('power-cut campaign', () => {
     // The final syncs found recordings the recorder sealed after a power cut (each one with audio
     // must be signed, or the run has failures above).
     expect(report.signedEncrypted.recovered).toBeGreaterThan(0);
-  }, 240_000);
+  }, 300_000);
 });
+
+/** Markers were made, judged on the card and named by the libraries; marker cuts all judged. */
+function expectMarkersJudged(report: Report): void {
+  expect(report.markersChecked).toBeGreaterThan(0);
+  expect(report.markersInLibrary).toBeGreaterThan(0);
+  expect(report.markerCuts.taken + report.markerCuts.notTaken + report.markerCutsNotRecording).toBe(report.byPhase.marker!.cuts);
+}

@@ -525,7 +525,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
         const action = change === undefined ? RECIPIENT_ACTION.GET : 'clear' in change ? RECIPIENT_ACTION.CLEAR : RECIPIENT_ACTION.SET;
         let r;
         try {
-          r = await s.client.request('SET_RECIPIENT', { action, reserved: Buffer.alloc(3), recipient: bytes }, { retries: action === RECIPIENT_ACTION.GET ? undefined : 0 });
+          // Sent again like any request when its answer is lost: SET and CLEAR are idempotent (the
+          // recorder stores the same record again), and a single try made a damaged answer read
+          // "stopped answering" with the key set, and a damaged request fail a key never sent.
+          r = await s.client.request('SET_RECIPIENT', { action, reserved: Buffer.alloc(3), recipient: bytes });
         } catch (e) {
           if (e instanceof DeviceError && e.info.code === 'UNKNOWN_COMMAND') throw new EngineError('DEVICE_ERROR', "This recorder's software is older than encryption: it cannot encrypt its recordings.", "Update the recorder's software, then set the owner key again.");
           throw e;

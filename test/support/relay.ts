@@ -66,6 +66,17 @@ export interface RelayOptions extends FaultOptions {
   timeoutMs?: number;
   /** Called for notable happenings (unplug, replug, device closed), for test logs. */
   log?: (line: string) => void;
+  /**
+   * Keep each direction's stream as it came in (before faults) and the positions of the bytes
+   * dropped or flipped in it (streams()), so a campaign can tell which messages were hit.
+   */
+  keepStreams?: boolean;
+}
+
+/** A direction's stream as it came in, and where its drops and bit flips fell (byte positions). */
+export interface KeptStream {
+  bytes: Buffer;
+  faultAt: number[];
 }
 
 export interface DirectionStats {
@@ -121,13 +132,17 @@ class Direction {
   private readonly burst: number;
   /** The last bytes written, for duplicated chunks. */
   private history = Buffer.alloc(0);
+  /** keepStreams: the input so far, and the positions of dropped or flipped bytes. */
+  readonly kept: { chunks: Buffer[]; faultAt: number[] } | null;
 
   constructor(
     readonly name: 'toApp' | 'toDevice',
     private readonly f: FaultOptions,
     seed: number,
     readonly onPressure: (high: boolean) => void,
+    keep = false,
   ) {
+    this.kept = keep ? { chunks: [], faultAt: [] } : null;
     this.r = seededRandom(seed);
     this.nextDrop = gap(this.r, f.dropRate);
     this.nextCorrupt = gap(this.r, f.corruptRate);
@@ -208,6 +223,7 @@ class Direction {
     const start = this.pos;
     const end = start + input.length;
     this.pos = end;
+    this.kept?.chunks.push(Buffer.from(input));
     if (Math.min(this.nextDrop, this.nextCorrupt, this.nextDup) > end) return this.remember(input);
     const out: Buffer[] = [];
     let i = start;
@@ -238,6 +254,7 @@ class Direction {
         }
         this.nextCorrupt += gap(this.r, this.f.corruptRate);
       }
+      if (this.kept && (dropped || byte !== input[i - start])) this.kept.faultAt.push(i);
       if (!dropped) out.push(this.remember(Buffer.of(byte)));
       if (this.nextDup === ev) {
         const k = Math.min(this.history.length, 1 + Math.floor(this.r() * (this.f.dupMaxBytes ?? 64)));
@@ -316,8 +333,8 @@ export class Relay {
       stallMs: o.stallMs,
       ...d,
     });
-    this.toApp = new Direction('toApp', pick(o.toApp), seed * 2 + 1, (high) => (high ? this.device?.pause() : this.device?.resume()));
-    this.toDevice = new Direction('toDevice', pick(o.toDevice), seed * 2 + 2, (high) => (high ? this.socat?.stdout?.pause() : this.socat?.stdout?.resume()));
+    this.toApp = new Direction('toApp', pick(o.toApp), seed * 2 + 1, (high) => (high ? this.device?.pause() : this.device?.resume()), o.keepStreams);
+    this.toDevice = new Direction('toDevice', pick(o.toDevice), seed * 2 + 2, (high) => (high ? this.socat?.stdout?.pause() : this.socat?.stdout?.resume()), o.keepStreams);
     this.disconnectEvery = o.disconnectEveryBytes ? Math.max(1, Math.floor(o.disconnectEveryBytes)) : Infinity;
     this.nextDisconnect = this.disconnectEvery;
   }
@@ -509,6 +526,12 @@ export class Relay {
     const b = { ...this.toDevice.stats };
     const per = (s: DirectionStats) => s.corrupted + s.dropped + s.duplicatedChunks + s.stalls;
     return { toApp: a, toDevice: b, disconnects: this.disconnects, faults: per(a) + per(b) + this.disconnects };
+  }
+
+  /** keepStreams: each direction's input before faults, and where its drops and flips fell. */
+  streams(): { toApp: KeptStream; toDevice: KeptStream } {
+    const of = (d: Direction): KeptStream => ({ bytes: Buffer.concat(d.kept?.chunks ?? []), faultAt: [...(d.kept?.faultAt ?? [])] });
+    return { toApp: of(this.toApp), toDevice: of(this.toDevice) };
   }
 
   /** Stops forwarding, kills socat, closes the device port. Safe to call more than once. */
