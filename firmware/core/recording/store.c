@@ -222,11 +222,17 @@ static int open_files(rec_store_t *st, bool mend_journal)
  * short, is closed by recovery like one cut by a power loss; the journal, emptied, would be made
  * again without the chain of records that proves the recordings) and before a root chain that
  * runs into a folder. */
+static bool path_is(const char *a, const char *b)
+{
+    while (*a && *a == *b) a++, b++;
+    return *a == *b; /* the device's C library has no strcmp */
+}
+
 static bool store_prefers(void *arg, const char *path, bool dir)
 {
     (void)arg;
-    if (dir) return strcmp(path, RECORDS_DIR) == 0 || strcmp(path, RP_CARD_SYSTEM_DIR) == 0;
-    return strcmp(path, REC_JOURNAL_PATH) == 0 || strcmp(path, REC_STORE_STATE_PATH) == 0;
+    if (dir) return path_is(path, RECORDS_DIR) || path_is(path, RP_CARD_SYSTEM_DIR);
+    return path_is(path, REC_JOURNAL_PATH) || path_is(path, REC_STORE_STATE_PATH);
 }
 
 static int repair(rec_store_t *st, uint8_t *scratch, uint32_t scratch_bytes)
