@@ -1342,52 +1342,162 @@ static void test_power_cut_recovers_recording(void **state)
     assert_int_equal(e[1].number, 2);
 }
 
-/* Issue 18 (fuzz_recover): a clean card holding a recording the journal does not have, whose
- * first recording's chain was linked into the journal's cluster (FAT corruption no power cut
- * makes). The mount repairs before recovery writes, and the repair gives the shared cluster to
- * the recording (visited first) and empties the journal's entry; the journal, opened before the
- * repair, must be opened again: its stale handle appended into the recording's cluster and
- * linked the journal to it again, so a repair after the boot still cut a cross-link. */
-static void test_repair_before_recovery_reopens_the_journal(void **state)
+/* ---- who keeps clusters two chains share (issue 18, fuzz_recover) -------------------------------
+ *
+ * FAT corruption no power cut makes: a chain linked into another file's clusters. The store's
+ * repair (rec_fat_repair_preferring) lets the recorder's folders, journal and update marker keep
+ * them; a recording loses what it shared and is closed by recovery, a root chain is cut before
+ * the folder it ran into. Each card below: two recordings made, the second cut by a power loss,
+ * then the corruption written into every FAT copy (or the directory entry), then a boot. */
+
+static rec_fat_t g_xl_fs;
+
+/* Puts `next` as cluster c's link in every FAT copy of the (unmounted) card. */
+static void xl_link(uint32_t c, uint32_t next)
 {
-    (void)state;
+    const rec_fat_t *fs = &g_xl_fs;
+    for (uint32_t k = 0; k < fs->num_fats; k++)
+        rec_put_u32(g_ram.data + ((size_t)fs->fat_lba + (size_t)k * fs->fat_blocks) * REC_BD_BLOCK_SIZE + (size_t)c * 4u,
+                    next);
+}
+
+/* A file's bytes (malloc'ed) and first cluster. */
+static uint8_t *xl_file(const char *path, uint32_t *size, uint32_t *first)
+{
+    rec_fat_file_t f;
+    assert_int_equal(rec_fat_open(&g_xl_fs, &f, path, REC_FAT_READ), REC_OK);
+    uint8_t *p = malloc(f.size + 1u);
+    assert_non_null(p);
+    assert_int_equal(rec_fat_read(&g_xl_fs, &f, p, f.size), (int32_t)f.size);
+    *size = f.size;
+    *first = f.first_cluster;
+    (void)rec_fat_close(&g_xl_fs, &f);
+    return p;
+}
+
+static entry_t g_xl_first; /* the finished recording, as listed before the corruption */
+
+/* Records two recordings (the second cut by a power loss) and mounts the card for corrupting;
+ * returns the journal's bytes, size and first cluster as they were. */
+static uint8_t *xl_card(uint32_t *journal_size, uint32_t *journal_first)
+{
     hello();
     start_or_stop();
     record_ms(16000, 300);
     start_or_stop();
+    assert_int_equal(list_all(&g_xl_first, 1), 1);
     start_or_stop();
-    record_ms(16000, 300);
-    /* Power cut during the second recording; then the first one's chain is pointed at the
-     * journal's first cluster in every FAT copy. */
+    record_ms(16000, 1300);
     rec_device_detach_card(rec_device());
-    static rec_fat_t fs;
-    assert_int_equal(rec_fat_mount(&fs, &g_ram.bd), REC_OK);
-    rec_fat_file_t rec1, journal;
-    assert_int_equal(rec_fat_open(&fs, &rec1, "RECORDS/REC00001.WAV", REC_FAT_READ), REC_OK);
-    assert_int_equal(rec_fat_open(&fs, &journal, "SYSTEM/JOURNAL.BIN", REC_FAT_READ), REC_OK);
-    assert_true(journal.first_cluster != 0 && journal.size > 0);
-    const uint32_t shared = journal.first_cluster;
-    for (uint32_t k = 0; k < fs.num_fats; k++) {
-        uint8_t *e = g_ram.data + ((size_t)fs.fat_lba + (size_t)k * fs.fat_blocks) * REC_BD_BLOCK_SIZE +
-                     (size_t)rec1.first_cluster * 4u;
-        rec_put_u32(e, shared);
-    }
+    assert_int_equal(rec_fat_mount(&g_xl_fs, &g_ram.bd), REC_OK);
+    uint8_t *journal = xl_file(REC_JOURNAL_PATH, journal_size, journal_first);
+    assert_true(*journal_first != 0 && *journal_size > 0);
+    return journal;
+}
+
+/* Boots on the corrupted card and checks the outcome: the repair cut `crosslinks` chains; the
+ * journal kept its first cluster and its records (recovery appended the second recording's
+ * after them); the first recording is as it was, the second closed by recovery (RECOVERED,
+ * its audio what the recorder wrote, at most `max_samples` of it); a repair after the boot
+ * finds nothing to do; fsck.fat -n finds nothing wrong. */
+static void xl_boot_and_check(const uint8_t *journal, uint32_t journal_size, uint32_t journal_first, uint32_t crosslinks,
+                              uint32_t max_samples)
+{
+    rec_tool_require("fsck.fat", "dosfstools");
     port_fake_mic_start_result(0);
     boot();
     const rec_store_t *st = &rec_device()->store;
     assert_true(st->mounted);
-    assert_int_equal(st->repair.crosslinks_cut, 1);
-    /* The boot's writes made no new cross-link: a repair finds nothing to cut. */
+    assert_int_equal(st->repair.crosslinks_cut, crosslinks);
+    entry_t e[4];
+    assert_int_equal(list_all(e, 4), 2);
+    assert_memory_equal(&e[0], &g_xl_first, sizeof e[0]);
+    assert_int_equal(e[1].number, 2);
+    assert_int_equal(e[1].stop_reason, RP_STOP_POWER_LOSS);
+    assert_true(e[1].flags & RP_RECORD_FLAG_RECOVERED);
+    assert_true(e[1].samples <= max_samples);
+    check_recording(&e[1], g_xl_first.samples);
+    uint8_t j[RP_JOURNAL_RECORD_SIZE * 4];
+    assert_int_equal(journal_records(j, 4), 2);
+    assert_int_equal(rec_get_u32(j + RP_JOURNAL_RECORD_OFF_NUMBER), 1u);
+    assert_int_equal(rec_get_u32(j + RP_JOURNAL_RECORD_SIZE + RP_JOURNAL_RECORD_OFF_NUMBER), 2u);
     rec_device_detach_card(rec_device());
-    assert_int_equal(rec_fat_mount(&fs, &g_ram.bd), REC_OK);
+    assert_int_equal(rec_fat_mount(&g_xl_fs, &g_ram.bd), REC_OK);
+    uint32_t size, first;
+    uint8_t *now = xl_file(REC_JOURNAL_PATH, &size, &first);
+    assert_int_equal(first, journal_first);
+    assert_true(size > journal_size);
+    assert_memory_equal(now, journal, journal_size);
+    free(now);
     static uint8_t scratch[4096];
     rec_fat_repair_report_t rep;
-    assert_int_equal(rec_fat_repair(&fs, scratch, sizeof scratch, &rep), REC_OK);
+    assert_int_equal(rec_fat_repair(&g_xl_fs, scratch, sizeof scratch, &rep), REC_OK);
     assert_true(rep.tree_complete);
-    assert_int_equal(rep.loops_cut + rep.crosslinks_cut, 0);
-    /* The journal lives in clusters of its own again and lists the recovered recording. */
-    assert_int_equal(rec_fat_open(&fs, &journal, "SYSTEM/JOURNAL.BIN", REC_FAT_READ), REC_OK);
-    assert_true(journal.first_cluster != 0 && journal.first_cluster != shared);
+    assert_int_equal(rep.fat_blocks_mirrored + rep.lost_clusters_freed + rep.loops_cut + rep.crosslinks_cut, 0);
+    char img[256], out[4096];
+    rec_tool_tmp(img, sizeof img, "crosslinked.img");
+    assert_int_equal(rec_bd_ram_save_file(&g_ram, img), 0);
+    int fsck = rec_tool_fsck(img, false, out, sizeof out);
+    if (fsck != 0) fail_msg("fsck.fat:\n%s", out);
+    (void)remove(img);
+}
+
+/* The cut recording's chain runs, after its header and some audio, into the journal's first
+ * cluster: the journal keeps it; the recording keeps what came before and is closed by
+ * recovery. The repair runs before recovery writes, and the journal, opened before it, is
+ * opened again. Before the store had a say, the recording (walked first) kept the cluster, and
+ * the journal was emptied and made again (fuzz_recover, regressions-card34). */
+static void test_repair_crosslink_recording_into_journal(void **state)
+{
+    (void)state;
+    uint32_t journal_size, journal_first;
+    uint8_t *journal = xl_card(&journal_size, &journal_first);
+    rec_fat_file_t rec2;
+    assert_int_equal(rec_fat_open(&g_xl_fs, &rec2, "RECORDS/REC00002.WAV", REC_FAT_READ), REC_OK);
+    const uint32_t keep = 16; /* clusters of the recording before the link */
+    assert_int_equal(g_xl_fs.blocks_per_cluster * REC_BD_BLOCK_SIZE * keep < rec2.size, true);
+    xl_link(rec2.first_cluster + keep - 1u, journal_first); /* the recorder's files are contiguous */
+    xl_boot_and_check(journal, journal_size, journal_first, 1,
+                      (g_xl_fs.blocks_per_cluster * REC_BD_BLOCK_SIZE * keep - REC_WAV_HEADER_SIZE) / 2u);
+    free(journal);
+}
+
+/* The cut recording's directory entry names the journal's first cluster: the journal keeps its
+ * chain, the recording's entry is emptied (its own clusters, lost, are freed) and recovery
+ * closes it as an empty recording. Before, the recording kept the journal's clusters. */
+static void test_repair_crosslink_recording_entry_onto_journal(void **state)
+{
+    (void)state;
+    uint32_t journal_size, journal_first;
+    uint8_t *journal = xl_card(&journal_size, &journal_first);
+    rec_fat_file_t rec2;
+    assert_int_equal(rec_fat_open(&g_xl_fs, &rec2, "RECORDS/REC00002.WAV", REC_FAT_READ), REC_OK);
+    uint8_t *ent = g_ram.data + (size_t)rec2.dirent_lba * REC_BD_BLOCK_SIZE + rec2.dirent_off;
+    rec_put_u16(ent + 20, (uint16_t)(journal_first >> 16));
+    rec_put_u16(ent + 26, (uint16_t)journal_first);
+    xl_boot_and_check(journal, journal_size, journal_first, 1, 0);
+    free(journal);
+}
+
+/* The root's chain runs into the SYSTEM folder's first cluster: the root is cut before it and
+ * SYSTEM keeps its entries. Before, SYSTEM (sharing from its first cluster) was deleted and its
+ * journal made again. */
+static void test_repair_crosslink_root_into_system(void **state)
+{
+    (void)state;
+    uint32_t journal_size, journal_first;
+    uint8_t *journal = xl_card(&journal_size, &journal_first);
+    rec_fat_dirent_t sys;
+    assert_int_equal(rec_fat_stat(&g_xl_fs, RP_CARD_SYSTEM_DIR, &sys), REC_OK);
+    uint32_t c = g_xl_fs.root_cluster;
+    for (;;) {
+        uint32_t v = rec_get_u32(g_ram.data + (size_t)g_xl_fs.fat_lba * REC_BD_BLOCK_SIZE + (size_t)c * 4u) & 0x0FFFFFFFu;
+        if (v < 2 || v >= 0x0FFFFFF8u) break;
+        c = v;
+    }
+    xl_link(c, sys.first_cluster);
+    xl_boot_and_check(journal, journal_size, journal_first, 1, 16000u * 13u / 10u);
+    free(journal);
 }
 
 /* A card whose write call number `stall_at` (counted from arming) first stalls for `stall_ms`, the
@@ -3302,7 +3412,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_format_needs_confirmation_and_keeps_numbering, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_gets_errors_not_crashes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_recovers_recording, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_repair_before_recovery_reopens_the_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repair_crosslink_recording_into_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repair_crosslink_recording_entry_onto_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repair_crosslink_root_into_system, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stall_then_power_cut_loses_at_most_a_second, setup, teardown),
         cmocka_unit_test_setup_teardown(test_card_full_stops_and_finalises, setup, teardown),
         cmocka_unit_test_setup_teardown(test_low_battery_stops_and_finalises, setup, teardown),

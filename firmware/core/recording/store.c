@@ -217,6 +217,29 @@ static int open_files(rec_store_t *st, bool mend_journal)
     return err;
 }
 
+/* Who keeps clusters two chains share when the repair finds a cross-link (rec_fat_repair_preferring):
+ * the recorder's folders, its journal and its update marker, before a recording (which, cut
+ * short, is closed by recovery like one cut by a power loss; the journal, emptied, would be made
+ * again without the chain of records that proves the recordings) and before a root chain that
+ * runs into a folder. */
+static bool path_is(const char *a, const char *b)
+{
+    while (*a && *a == *b) a++, b++;
+    return *a == *b; /* the device's C library has no strcmp */
+}
+
+static bool store_prefers(void *arg, const char *path, bool dir)
+{
+    (void)arg;
+    if (dir) return path_is(path, RECORDS_DIR) || path_is(path, RP_CARD_SYSTEM_DIR);
+    return path_is(path, REC_JOURNAL_PATH) || path_is(path, REC_STORE_STATE_PATH);
+}
+
+static int repair(rec_store_t *st, uint8_t *scratch, uint32_t scratch_bytes)
+{
+    return rec_fat_repair_preferring(&st->fs, scratch, scratch_bytes, store_prefers, NULL, &st->repair);
+}
+
 int rec_store_mount(rec_store_t *st, const rec_bd_t *bd, uint8_t *scratch, uint32_t scratch_bytes)
 {
     memset(st, 0, sizeof *st);
@@ -230,7 +253,7 @@ int rec_store_mount(rec_store_t *st, const rec_bd_t *bd, uint8_t *scratch, uint3
     bool fresh = err == REC_OK && !clean && st->state_lba == 0;
     if (err == REC_OK && !clean) {
         /* An update was cut (or this card never had a marker): mend the FAT before writing. */
-        err = rec_fat_repair(&st->fs, scratch, scratch_bytes, &st->repair);
+        err = repair(st, scratch, scratch_bytes);
         st->repaired = err == REC_OK && !fresh;
     }
     if (err == REC_OK) err = open_files(st, !clean);
@@ -238,7 +261,7 @@ int rec_store_mount(rec_store_t *st, const rec_bd_t *bd, uint8_t *scratch, uint3
         /* A recording the journal does not have: cut by a power loss, and recovery is about to
          * write into its clusters. The marker was clean (no FAT update was cut), but loops and
          * cross-links are checked first so that those writes land in no other chain. */
-        err = rec_fat_repair(&st->fs, scratch, scratch_bytes, &st->repair);
+        err = repair(st, scratch, scratch_bytes);
         const rec_fat_repair_report_t *rp = &st->repair;
         st->repaired = err == REC_OK && rp->fat_blocks_mirrored + rp->lost_clusters_freed + rp->loops_cut + rp->crosslinks_cut > 0;
         if (err == REC_OK && rp->loops_cut + rp->crosslinks_cut > 0) {
@@ -470,6 +493,16 @@ static int recover_one(rec_store_t *st, uint32_t number, uint64_t device_id, uin
         goto out;
     }
     const uint32_t cluster_bytes = (uint32_t)st->fs.blocks_per_cluster * REC_BD_BLOCK_SIZE;
+    if (f.clusters == 0 && f.size == 0) {
+        /* No cluster at all: the repair emptied the entry (its first cluster was a file the
+         * store prefers, rec_fat_repair_preferring). Room for a header and the largest tail,
+         * so that it is closed below like one cut before its header. */
+        memset(st->block, 0, sizeof st->block);
+        for (uint32_t at = 0; !err && at < REC_WAV_HEADER_SIZE + REC_WAV_TAIL_MAX_BYTES; at += REC_BD_BLOCK_SIZE)
+            err = write_at(st, &f, at, st->block, REC_BD_BLOCK_SIZE);
+        if (!err) err = rec_fat_set_size(&st->fs, &f, 0);
+        if (err) goto out;
+    }
     const uint64_t alloc = (uint64_t)f.clusters * cluster_bytes;
     if (f.clusters != 0 && alloc < REC_WAV_HEADER_SIZE + REC_WAV_EVID_CHUNK_BYTES) {
         /* No room for a header and an evid chunk: never a preallocation of ours, but what the

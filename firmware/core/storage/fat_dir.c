@@ -68,21 +68,27 @@ static size_t name_part_to_text(const uint8_t *p, size_t len, char *out)
     return len;
 }
 
-static void entry_to_dirent(const uint8_t *e, rec_fat_dirent_t *out)
+size_t fat_entry_name(const uint8_t *e, char out[13])
 {
     uint8_t base[8];
     memcpy(base, e, 8);
     if (base[0] == 0x05)
         base[0] = 0xE5; /* a name starting with 0xE5 is stored as 0x05 (0xE5 marks deleted) */
-    size_t n = name_part_to_text(base, 8, out->name);
+    size_t n = name_part_to_text(base, 8, out);
     char ext[3];
     size_t ext_len = name_part_to_text(&e[8], 3, ext);
     if (ext_len > 0) {
-        out->name[n++] = '.';
-        memcpy(&out->name[n], ext, ext_len);
+        out[n++] = '.';
+        memcpy(&out[n], ext, ext_len);
         n += ext_len;
     }
-    out->name[n] = '\0';
+    out[n] = '\0';
+    return n;
+}
+
+static void entry_to_dirent(const uint8_t *e, rec_fat_dirent_t *out)
+{
+    (void)fat_entry_name(e, out->name);
     out->attr = e[11];
     out->size = rec_get_u32(&e[28]);
     out->first_cluster = ((uint32_t)rec_get_u16(&e[20]) << 16) | rec_get_u16(&e[26]);

@@ -87,6 +87,9 @@ int fat_find_run(rec_fat_t *fs, uint32_t n, uint32_t *start);
 
 /* fat_dir.c */
 bool fat_name_char_ok(char ch);
+/* An entry's short name as text ("JOURNAL.BIN"; bytes no path can name become '?'); returns
+ * its length (at most 12). */
+size_t fat_entry_name(const uint8_t *e, char out[13]);
 int fat_dir_walk(rec_fat_t *fs, uint32_t first, dir_cb_t cb, void *arg, dpos_t *free_slot, uint32_t *last_cluster);
 int fat_resolve(rec_fat_t *fs, const char *path, resolve_t *r);
 int fat_resolve_existing(rec_fat_t *fs, const char *path, resolve_t *r);

@@ -31,7 +31,12 @@
  * memory, and the recorder's few dozen files take one batch.
  *
  * Who keeps the shared clusters: directories are visited before files (a directory that lost
- * its chain would lose every entry in it), and among equals the one visited first. The other
+ * its chain would lose every entry in it), then the chains the caller prefers (it knows which
+ * files matter most: the recorder's store prefers its folders, journal and update marker over
+ * a recording and over a root chain that runs into them), and among equals the one visited
+ * first. The root is visited first among the directories not preferred; when a preferred one
+ * keeps clusters of the root's chain, the root is cut before them (unless it would lose its
+ * first cluster: then the tree cannot be walked and nothing is freed). The other
  * is cut just before the first shared cluster: its FAT link there becomes end-of-chain and its
  * size is clipped to the clusters it still owns (or, sharing from its first cluster on, it
  * becomes empty; a directory, deleted). Cutting rather than copying to fresh clusters: who
@@ -57,6 +62,11 @@ typedef struct {
     uint32_t index;      /* visit index of the next chain */
     uint32_t depth;
     bool dirs;           /* this walk visits directories (else files) */
+    bool preferred;      /* this walk visits the chains the caller prefers (else the others) */
+    rec_fat_prefer_fn prefer;
+    void *prefer_arg;
+    uint32_t path_len;
+    char path[REPAIR_MAX_DEPTH * 13u + 1u]; /* of the entry being visited: "SYSTEM/JOURNAL.BIN" */
     bool visits_changed; /* a directory was cut or an entry emptied: later batches' indices may shift */
 } xl_arg_t;
 
@@ -150,7 +160,21 @@ static int chain_cut(xl_arg_t *x, const dpos_t *pos, const chain_rec_t *c, uint3
 {
     rec_fat_t *fs = x->fs;
     uint8_t e[32];
-    int rc = cache_load(fs, pos->lba);
+    int rc;
+    if (pos == NULL) {
+        /* The root: no entry to write, only its chain to end. */
+        if (keep == 0)
+            return REC_E_CORRUPT;
+        uint32_t last;
+        rc = chain_step(fs, c->first, keep - 1u, &last);
+        if (rc == REC_OK)
+            rc = fat_set(fs, last, FAT_EOC);
+        x->visits_changed = true;
+        x->report->dirs_cut++;
+        x->report->crosslinks_cut++;
+        return rc;
+    }
+    rc = cache_load(fs, pos->lba);
     if (rc != REC_OK)
         return rc;
     memcpy(e, &fs->cache[pos->off], 32);
@@ -196,12 +220,16 @@ static int size_clip(rec_fat_t *fs, const dpos_t *pos, uint32_t clusters)
 }
 
 /* One chain of the walk: measured (loops cut), checked against the chains visited before it in
- * this batch, cut if it shares their clusters, and recorded if the batch has room. */
+ * this batch, cut if it shares their clusters, and recorded if the batch has room. A chain the
+ * caller prefers is visited only in the preferred walks, the others only in the others. */
 static int xl_visit(xl_arg_t *x, uint32_t first, const dpos_t *pos)
 {
     rec_fat_t *fs = x->fs;
     if (!cluster_valid(fs, first))
         return REC_OK; /* empty, or a first cluster nothing can follow */
+    bool preferred = x->prefer != NULL && x->prefer(x->prefer_arg, x->path, x->dirs);
+    if (preferred != x->preferred)
+        return REC_OK;
     chain_rec_t c;
     int rc = chain_measure_cut(fs, first, &c, x->report);
     if (rc != REC_OK)
@@ -223,8 +251,6 @@ static int xl_visit(xl_arg_t *x, uint32_t first, const dpos_t *pos)
             keep = at;
     }
     if (keep != UINT32_MAX) {
-        if (pos == NULL)
-            return REC_E_CORRUPT; /* the root comes first: it cannot be the later chain */
         rc = chain_cut(x, pos, &c, keep);
         if (rc != REC_OK)
             return rc;
@@ -252,11 +278,18 @@ static int xl_cb(void *arg, const uint8_t *e, const dpos_t *pos)
     if ((e[11] & ATTR_VOLUME) || e[0] == '.')
         return 0;
     uint32_t first = entry_cluster(e);
+    /* The entry's path, for the caller's preference (xl_dir keeps the depth within the buffer). */
+    uint32_t parent_len = x->path_len;
+    if (parent_len > 0)
+        x->path[x->path_len++] = '/';
+    x->path_len += (uint32_t)fat_entry_name(e, &x->path[x->path_len]);
     int rc = REC_OK;
     if (e[11] & ATTR_DIR)
         rc = xl_dir(x, first, pos);
     else if (!x->dirs)
         rc = xl_visit(x, first, pos);
+    x->path_len = parent_len;
+    x->path[parent_len] = '\0';
     return rc < 0 ? rc : 0;
 }
 
@@ -288,13 +321,35 @@ static int xl_dir(xl_arg_t *x, uint32_t first, const dpos_t *pos)
 
 #define XL_MAX_RESTARTS 16u
 
+/* One batch's walks, in the order that decides who keeps shared clusters: directories, then
+ * files; in each, the preferred chains first (no walk for them without a preference). */
+static int xl_walks(xl_arg_t *x)
+{
+    for (int pass = 0; pass < 4; pass++) {
+        x->dirs = pass < 2;
+        x->preferred = pass % 2 == 0;
+        if (x->preferred && x->prefer == NULL)
+            continue;
+        x->depth = 0;
+        x->path_len = 0;
+        x->path[0] = '\0';
+        int rc = xl_dir(x, x->fs->root_cluster, NULL);
+        if (rc != REC_OK)
+            return rc;
+    }
+    return REC_OK;
+}
+
 /* Finds and cuts loops and cross-links, batch by batch. REC_E_CORRUPT or REC_E_UNSUPPORTED: the
  * tree could not be walked (what was cut stays cut). */
-static int repair_cross_links(rec_fat_t *fs, uint8_t *scratch, uint32_t scratch_bytes, rec_fat_repair_report_t *report)
+static int repair_cross_links(rec_fat_t *fs, uint8_t *scratch, uint32_t scratch_bytes, rec_fat_prefer_fn prefer,
+                              void *prefer_arg, rec_fat_repair_report_t *report)
 {
     xl_arg_t x = {0};
     x.fs = fs;
     x.report = report;
+    x.prefer = prefer;
+    x.prefer_arg = prefer_arg;
     x.table = scratch;
     x.cap = scratch_bytes / (uint32_t)sizeof(chain_rec_t);
     for (uint32_t restarts = 0; restarts <= XL_MAX_RESTARTS; restarts++) {
@@ -303,14 +358,8 @@ static int repair_cross_links(rec_fat_t *fs, uint8_t *scratch, uint32_t scratch_
         for (;;) {
             x.used = 0;
             x.index = 0;
-            x.depth = 0;
             x.visits_changed = false;
-            x.dirs = true;
-            int rc = xl_dir(&x, fs->root_cluster, NULL);
-            if (rc == REC_OK) {
-                x.dirs = false;
-                rc = xl_dir(&x, fs->root_cluster, NULL);
-            }
+            int rc = xl_walks(&x);
             if (rc != REC_OK)
                 return rc;
             if (x.index - x.base <= x.cap)
@@ -389,6 +438,12 @@ static int mark_dir(mark_arg_t *m, uint32_t first)
 
 int rec_fat_repair(rec_fat_t *fs, uint8_t *scratch, uint32_t scratch_bytes, rec_fat_repair_report_t *report)
 {
+    return rec_fat_repair_preferring(fs, scratch, scratch_bytes, NULL, NULL, report);
+}
+
+int rec_fat_repair_preferring(rec_fat_t *fs, uint8_t *scratch, uint32_t scratch_bytes, rec_fat_prefer_fn prefer,
+                              void *prefer_arg, rec_fat_repair_report_t *report)
+{
     if (fs == NULL || !fs->mounted || scratch == NULL || scratch_bytes < 2u * BS || report == NULL)
         return REC_E_INVAL;
     memset(report, 0, sizeof *report);
@@ -418,7 +473,7 @@ int rec_fat_repair(rec_fat_t *fs, uint8_t *scratch, uint32_t scratch_bytes, rec_
 
     /* 2. Cut loops and cross-links, so that every cluster has at most one owner. */
     report->tree_complete = true;
-    rc = repair_cross_links(fs, scratch, scratch_bytes, report);
+    rc = repair_cross_links(fs, scratch, scratch_bytes, prefer, prefer_arg, report);
     if (rc == REC_E_CORRUPT || rc == REC_E_UNSUPPORTED)
         report->tree_complete = false;
     else if (rc != REC_OK)

@@ -131,8 +131,8 @@ void rec_fat_lend_scratch(rec_fat_t *fs, uint8_t *buf, uint32_t bytes);
 
 /* Mends what an interrupted update can leave, like fsck.fat -a: copies FAT #1 over the other
  * copies where they differ, cuts chains that loop (at the closing link) or share clusters with
- * another (directories keep them, then the entry walked first; the other is cut before the first
- * shared cluster and its size clipped), frees clusters no directory entry reaches (only when the
+ * another (directories keep them, the root first, then the entry walked first; the other is cut
+ * before the first shared cluster and its size clipped), frees clusters no directory entry reaches (only when the
  * whole tree could be walked), and rewrites the free count. Chains longer than their file's size
  * are left to their owners. `scratch` (at least 1 KiB; more is faster on big cards) is used as a
  * bitmap and as a table of 16 bytes per chain. Run it after mount, before anything else is
@@ -146,5 +146,13 @@ typedef struct {
     bool tree_complete;       /* false: the tree could not be walked and nothing was freed */
 } rec_fat_repair_report_t;
 int rec_fat_repair(rec_fat_t *fs, uint8_t *scratch, uint32_t scratch_bytes, rec_fat_repair_report_t *report);
+/* The same, with the caller's say in who keeps shared clusters: among directories, and then
+ * among files, the chains `prefer` returns true for keep them before the others (then, as
+ * above, the entry walked first). `path` is the entry's path from the root ("" for the root,
+ * "SYSTEM/JOURNAL.BIN"), `dir` whether it is a directory. A root chain that runs into a
+ * preferred directory is cut before it. The FAT layer knows no file of the caller's. */
+typedef bool (*rec_fat_prefer_fn)(void *arg, const char *path, bool dir);
+int rec_fat_repair_preferring(rec_fat_t *fs, uint8_t *scratch, uint32_t scratch_bytes, rec_fat_prefer_fn prefer,
+                              void *prefer_arg, rec_fat_repair_report_t *report);
 
 #endif
