@@ -90,10 +90,16 @@ static uint32_t round_down(uint32_t v, uint32_t unit)
     return v - v % unit;
 }
 
-/* Whole blocks that may still be written before the sizes must be patched (REC_PATCH_AUDIO_MS). */
-static uint32_t blocks_before_patch(const rec_recording_state_t *c)
+/* Bytes of audio, in whole blocks, that may be written between two size patches
+ * (REC_PATCH_AUDIO_MS). Worked out once a poll: the M0+ has no divide instruction. */
+static uint32_t patch_budget(const rec_recording_state_t *c)
 {
-    const uint32_t budget = round_down((uint32_t)((uint64_t)c->sample_rate * 2u * REC_PATCH_AUDIO_MS / 1000u), REC_BD_BLOCK_SIZE);
+    return round_down((uint32_t)((uint64_t)c->sample_rate * 2u * REC_PATCH_AUDIO_MS / 1000u), REC_BD_BLOCK_SIZE);
+}
+
+/* Whole blocks that may still be written before the sizes must be patched. */
+static uint32_t blocks_before_patch(const rec_recording_state_t *c, uint32_t budget)
+{
     const uint32_t unpatched = c->data_bytes - c->patched_bytes;
     return unpatched < budget ? (budget - unpatched) / REC_BD_BLOCK_SIZE : 0;
 }
@@ -445,15 +451,16 @@ bool rec_recorder_poll(rec_device_t *d)
     bool worked = false;
     /* Bounded work per poll so the protocol server stays responsive. */
     bool drained = false;
+    const uint32_t budget = patch_budget(c);
     for (int i = 0; i < 8; i++) {
-        if (blocks_before_patch(c) == 0) {
+        if (blocks_before_patch(c, budget) == 0) {
             int err = patch_sizes(d, 0);
             if (err) {
                 abort_recording(d, err);
                 return true;
             }
         }
-        int32_t n = write_blocks(d, blocks_before_patch(c));
+        int32_t n = write_blocks(d, blocks_before_patch(c, budget));
         if (n < 0) {
             abort_recording(d, (int)n);
             return true;

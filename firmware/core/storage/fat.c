@@ -367,8 +367,10 @@ int32_t rec_fat_write(rec_fat_t *fs, rec_fat_file_t *f, const void *buf, uint32_
             return REC_E_TOOBIG;
     }
     uint32_t cb = cluster_bytes(fs);
-    uint64_t end = (uint64_t)f->pos + len;
-    uint64_t need = (end + cb - 1) / cb;
+    /* end fits 32 bits (len was cut to UINT32_MAX - pos above): a 32-bit division, not the M0+'s
+     * slow 64-bit library call, on every write of a recording. */
+    uint32_t end = f->pos + (uint32_t)len;
+    uint32_t need = end / cb + (end % cb != 0u);
     if (need > f->clusters) {
         int rc = extend(fs, f, (uint32_t)(need - f->clusters));
         if (rc != REC_OK && rc != REC_E_NOSPC)

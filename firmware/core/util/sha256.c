@@ -35,13 +35,17 @@ static void compress(uint32_t st[8], const uint8_t *p, size_t n)
                 wi = rec_get_be32(p + 4u * i);
             } else {
                 uint32_t w15 = w[(i - 15u) & 15u], w2 = w[(i - 2u) & 15u];
-                uint32_t s0 = ror(w15, 7) ^ ror(w15, 18) ^ (w15 >> 3);
-                uint32_t s1 = ror(w2, 17) ^ ror(w2, 19) ^ (w2 >> 10);
+                uint32_t s0 = ror(w15 ^ ror(w15, 11), 7) ^ (w15 >> 3);
+                uint32_t s1 = ror(w2 ^ ror(w2, 2), 17) ^ (w2 >> 10);
                 wi = w[i & 15u] + s0 + w[(i - 7u) & 15u] + s1;
             }
             w[i & 15u] = wi;
-            uint32_t t1 = h + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + wi;
-            uint32_t t2 = (ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+            /* FIPS 180-4's functions in forms with fewer operations (the M0+ rotates only by a
+             * register and only in place): Sigma1 = ror(e ^ ror(e ^ ror(e, 14), 5), 6) is
+             * ror(e, 6) ^ ror(e, 11) ^ ror(e, 25), Sigma0 and the schedule's sigmas likewise,
+             * Ch = g ^ (e & (f ^ g)), Maj = b ^ ((a ^ b) & (b ^ c)). */
+            uint32_t t1 = h + ror(e ^ ror(e ^ ror(e, 14), 5), 6) + (g ^ (e & (f ^ g))) + K[i] + wi;
+            uint32_t t2 = ror(a ^ ror(a ^ ror(a, 9), 11), 2) + (b ^ ((a ^ b) & (b ^ c)));
             h = g;
             g = f;
             f = e;

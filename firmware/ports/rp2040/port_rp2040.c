@@ -13,7 +13,15 @@
 
 /* ---- Time ---------------------------------------------------------------------------------- */
 
-/* Milliseconds from the microsecond timer with 32-bit divisions only (64-bit division is a slow
+/* d / 1000 for d < 2^31 by a multiply and a shift (Granlund-Montgomery: 2^41 / 1000 rounded up
+ * errs by 448 / 2^41 per unit, under 1/1000 for every d < 2^31, so the quotient is exact): the
+ * main loop asks the time several times a turn, and the M0+'s library division is a loop. */
+static inline uint32_t us_below_2p31_to_ms(uint32_t d)
+{
+    return (uint32_t)(((uint64_t)d * 2199023256u) >> 41);
+}
+
+/* Milliseconds from the microsecond timer with 32-bit arithmetic only (64-bit division is a slow
  * library call on the M0+): whole milliseconds are moved into a base every 2^31 us. Main loop
  * only (not reentrant). */
 static uint64_t g_ms_base, g_us_base;
@@ -28,7 +36,7 @@ uint64_t port_uptime_ms(void)
         g_us_base += (uint64_t)whole * 1000u;
         d = us - g_us_base;
     }
-    return g_ms_base + (uint32_t)d / 1000u;
+    return g_ms_base + us_below_2p31_to_ms((uint32_t)d);
 }
 
 void port_delay_ms(uint32_t ms)
@@ -324,7 +332,9 @@ static void button_init(void)
 static bool take(rec_gesture_t g)
 {
     uint32_t s = rp2040_irq_disable(); /* against the edge interrupt */
-    rec_button_tick(&g_button, rp2040_time_us() / 1000u);
+    /* port_uptime_ms is the interrupt's now / 1000 exactly, without its 64-bit division: this
+     * runs twice a turn of the main loop. */
+    rec_button_tick(&g_button, port_uptime_ms());
     bool got = rec_button_take(&g_button, g);
     rp2040_irq_restore(s);
     return got;
