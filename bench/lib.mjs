@@ -131,7 +131,9 @@ export async function runApp(args, o = {}) {
   const cpuFile = join(o.dir ?? tempDir(), `cpu-${Math.random().toString(36).slice(2, 8)}.json`);
   const events = [];
   const preload = ['./cpu-hook.mjs', ...(o.preload ?? [])].flatMap((m) => ['--import', new URL(m, import.meta.url).href]);
-  const p = start(process.execPath, [...(o.nodeArgs ?? []), ...preload, o.cli ?? CLI, ...args, '--json'], {
+  // o.wrap: a command the app runs under (e.g. strace), its arguments before node's.
+  const [cmd, ...before] = [...(o.wrap ?? []), process.execPath];
+  const p = start(cmd, [...before, ...(o.nodeArgs ?? []), ...preload, o.cli ?? CLI, ...args, '--json'], {
     timeoutMs: o.timeoutMs ?? 900_000,
     env: { CI: '1', BENCH_CPU_FILE: cpuFile },
     onLine: (l) => {

@@ -40,18 +40,25 @@ export function readerFor(fh: FileHandle): ReadAt {
 /**
  * SHA-256 of a file's first `size` bytes and of the range within them, from one read of the
  * file: each MiB read goes into both hashes (the audio is nearly all of a recording, and was
- * read twice). Null for the range when it is null.
+ * read twice). Null for the range when it is null. The next MiB is read (in the thread pool)
+ * while this one is hashed (here): the disk and the hashing overlap.
  */
 async function hashFileAndRange(fh: FileHandle, size: number, range: { offset: number; length: number } | null): Promise<{ file: string; range: string | null }> {
   const file = createHash('sha256');
   const part = range ? createHash('sha256') : null;
   const start = range?.offset ?? 0;
   const end = start + (range?.length ?? 0);
-  const buf = Buffer.allocUnsafe(Math.min(HASH_STEP, size));
-  for (let pos = 0; pos < size; ) {
-    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
-    if (bytesRead === 0) break; // shorter than it was: the whole-file hash then differs
-    const chunk = buf.subarray(0, bytesRead);
+  const step = Math.min(HASH_STEP, size);
+  const bufs = [Buffer.allocUnsafe(step), Buffer.allocUnsafe(step)];
+  const readAt = (pos: number, i: number) => fh.read(bufs[i]!, 0, Math.min(step, size - pos), pos);
+  let which = 0;
+  let pending = size > 0 ? readAt(0, which) : null;
+  for (let pos = 0; pending; ) {
+    const { bytesRead } = await pending;
+    const chunk = bufs[which]!.subarray(0, bytesRead);
+    which ^= 1;
+    // bytesRead 0: shorter than it was, and the whole-file hash then differs
+    pending = bytesRead > 0 && pos + bytesRead < size ? readAt(pos + bytesRead, which) : null;
     file.update(chunk);
     const a = Math.max(pos, start);
     const b = Math.min(pos + bytesRead, end);
