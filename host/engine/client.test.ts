@@ -68,6 +68,59 @@ describe('protocol client', () => {
     await c.close();
   });
 
+  // The request sent alone, or the last of a window: no later answer reveals its loss.
+  const longTimeout = { timeoutMs: 600_000 };
+  const guarded = <T>(p: Promise<T>, what: string) =>
+    Promise.race([p, new Promise<never>((_r, reject) => setTimeout(() => reject(new Error(`${what} waited for its timeout`)), 10_000))]);
+
+  test('a damaged answer to a request sent alone is asked again at once, not after the timeout', async () => {
+    const dev = new FakeDevice();
+    const c = await client(dev, { ...longTimeout, retries: 2 });
+    await c.hello(); // a good frame: the recorder is known to be there
+    // The damage in the payload: the header still names the request (its seq and command).
+    dev.faults.damageFrame = ({ command, n, raw }) => {
+      if (command === 'INFO' && n === 1) raw[raw.length - 5] = raw[raw.length - 5]! ^ 0x40;
+    };
+    const info = await guarded(c.request('INFO', {}), 'the damaged INFO');
+    expect(info.deviceId).toBe(dev.deviceId);
+    expect(c.damageResends).toBe(1);
+    expect(dev.log.filter((l) => l.command === 'INFO')).toHaveLength(2);
+    await c.close();
+  });
+
+  test('with the header damaged too, the oldest request waiting is asked again, once until a good frame', async () => {
+    const dev = new FakeDevice();
+    dev.addRecording({ samples: 8000 });
+    const c = await client(dev, longTimeout);
+    await c.hello();
+    let cut = true;
+    // The fake's READ answer for offset 0 goes out with its seq byte damaged.
+    dev.faults.damageFrame = ({ command, n, raw }) => {
+      if (command === 'READ' && n === 1 && cut) {
+        raw[2] = raw[2]! ^ 0x55; // the seq's low byte: the header names no request waiting
+        cut = false;
+      }
+    };
+    const got = await guarded(c.request('READ', { number: 1, offset: 0, length: 1000, part: 0, reserved: Buffer.alloc(3) }), 'the READ with a damaged header');
+    expect(got.offset).toBe(0);
+    expect(c.damageResends).toBe(1);
+    await c.close();
+  });
+
+  test('a damaged answer is not resent early for a request the caller does not allow resending', async () => {
+    const dev = new FakeDevice();
+    const c = await client(dev, { timeoutMs: 300, retries: 2 });
+    await c.hello();
+    dev.faults.damageFrame = ({ command, n, raw }) => {
+      if (command === 'INFO' && n === 1) raw[raw.length - 5] = raw[raw.length - 5]! ^ 0x40;
+    };
+    const e = (await c.request('INFO', {}, { retries: 0 }).catch((x: unknown) => x)) as EngineError;
+    expect(e.code).toBe('TIMEOUT');
+    expect(c.damageResends).toBe(0);
+    expect(dev.log.filter((l) => l.command === 'INFO')).toHaveLength(1);
+    await c.close();
+  });
+
   test('gives up after the retries with a plain TIMEOUT', async () => {
     const dev = new FakeDevice();
     const c = await client(dev);

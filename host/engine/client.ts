@@ -65,6 +65,8 @@ interface Pending {
   resolve: (f: Answer | LostTry) => void;
   reject: (e: Error) => void;
   salvage?: (frame: Frame) => boolean;
+  /** Sent again when noise took it (the caller allows noisy resends): see resendAfterDamage. */
+  resendable: boolean;
 }
 
 /** Default ClientOptions.noisyRetries: at a third of all frames damaged, 40 losses in a row happen once in 10^19. */
@@ -91,6 +93,10 @@ export class ProtocolClient {
   private readonly pending = new Map<number, Pending>();
   /** READs found lost because a later answer arrived first, and sent again at once. */
   lostReads = 0;
+  /** Requests sent again at once because a damaged frame took their answer (resendAfterDamage). */
+  damageResends = 0;
+  /** A damaged frame's request was guessed (the oldest waiting) since the last good frame. */
+  private guessedSinceGoodFrame = false;
   private nextSeq = 1;
   private closed: Error | null = null;
   private flushed = false;
@@ -191,6 +197,7 @@ export class ProtocolClient {
           command: cmd.id,
           name,
           salvage: opts.salvage,
+          resendable: noisyRetries > 0,
           resolve: (f) => {
             clearTimeout(timer);
             signal?.removeEventListener('abort', onAbort);
@@ -283,7 +290,9 @@ export class ProtocolClient {
       const f = (err as FrameError & { frame?: Frame }).frame;
       if (err instanceof FrameError && err.reason === 'version' && f) this.foreignVersion = f.version;
       this.noiseSeen(`damaged frame (${item.error.message})`);
-      if (err instanceof FrameError && err.reason === 'crc' && f) this.onDamagedFrame(f);
+      // Only a whole frame whose CRC failed is taken for a damaged answer: bytes that do not even
+      // make a frame (garbage on the line, or a frame split by a damaged byte) could be anything.
+      if (err instanceof FrameError && err.reason === 'crc' && f && !this.onDamagedFrame(f)) this.resendAfterDamage(f);
     }
   }
 
@@ -292,13 +301,43 @@ export class ProtocolClient {
    * whose own CRC holds) when its header names a request waiting for it. Its seq may itself be
    * damaged: the salvage checks the answer's fields against its own request.
    */
-  private onDamagedFrame(f: Frame): void {
-    if (f.kind !== KIND.RESPONSE || f.version !== PROTOCOL.version || f.seq === PROTOCOL.unsolicitedSeq) return;
+  private onDamagedFrame(f: Frame): boolean {
+    if (f.kind !== KIND.RESPONSE || f.version !== PROTOCOL.version || f.seq === PROTOCOL.unsolicitedSeq) return false;
     const p = this.pending.get(f.seq);
-    if (!p?.salvage || f.command !== p.command || !p.salvage(f)) return;
+    if (!p?.salvage || f.command !== p.command || !p.salvage(f)) return false;
     this.resendLostReads(f.seq);
     this.pending.delete(f.seq);
     p.resolve(Object.assign(f, { damaged: true }));
+    return true;
+  }
+
+  /**
+   * A frame lost to noise (a whole frame whose CRC failed, not salvaged; or the recorder reporting
+   * that it could not read one of ours): the request it answered, or failed to carry, is sent again at once rather
+   * than after its timeout. When no later answer comes to reveal the loss (the last request of a
+   * window, or a command sent alone) that timeout was seconds of a stalled link (docs/
+   * benchmarks.md, the link under errors). Which request: the one a damaged frame's header
+   * still names, when that is waiting and of the same command; else the oldest waiting, since
+   * the recorder answers in order, and then only once until a good frame comes. Only requests the caller lets noise resend, only
+   * from a recorder known to be there (a port sending garbage is not one: lostTryCause). A wrong
+   * guess (the damage was a late answer's) costs one repeated request.
+   */
+  private resendAfterDamage(f: Frame | undefined): void {
+    if (this.goodFrames === 0 || f?.kind === KIND.EVENT) return;
+    const named = f && f.seq !== PROTOCOL.unsolicitedSeq ? this.pending.get(f.seq) : undefined;
+    let seq: number | undefined;
+    if (named && f && named.command === f.command) seq = f.seq;
+    else if (!this.guessedSinceGoodFrame) {
+      seq = this.pending.keys().next().value;
+      this.guessedSinceGoodFrame = true;
+    }
+    if (seq === undefined) return;
+    const q = this.pending.get(seq)!;
+    if (!q.resendable) return;
+    this.resendLostReads(seq); /* the READs sent before it were lost too */
+    this.pending.delete(seq);
+    this.damageResends++;
+    q.resolve('noise');
   }
 
   private noiseSeen(reason: string): void {
@@ -307,6 +346,7 @@ export class ProtocolClient {
   }
 
   private onFrame(f: Frame): void {
+    this.guessedSinceGoodFrame = false;
     if (f.kind === KIND.EVENT) {
       this.goodFrames++;
       if (f.command === EVENTS.STATE.id) {
@@ -323,9 +363,10 @@ export class ProtocolClient {
       return;
     }
     if (f.seq === PROTOCOL.unsolicitedSeq) {
-      // The device could not read one of our frames; the request's timeout resends it.
+      // The device could not read one of our frames: the oldest waiting, as it reads in order.
       this.goodFrames++;
       this.noiseSeen('the recorder reported a damaged frame from us');
+      this.resendAfterDamage(undefined);
       return;
     }
     const p = this.pending.get(f.seq);
