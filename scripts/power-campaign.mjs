@@ -1346,7 +1346,7 @@ const md = [
   '',
   ...(report.failures.length ? ['Failures:', '', ...report.failures.map((f) => `- cut ${f.cut ?? '-'} (${f.phase}, sequence ${f.sequence ?? '-'}): ${f.message}`)] : []),
   '',
-  `Reproduce: \`node scripts/power-campaign.mjs --cuts ${O.cuts} --seed ${O.seed} --speed ${O.speed} --size-mb ${O.sizeMb} --per-sequence ${O.perSequence} --mix ${O.mix}${O.encrypted ? ' --encrypted' : ''}\``,
+  `Reproduce: \`node scripts/power-campaign.mjs --cuts ${O.cuts} --seed ${O.seed} --speed ${O.speed} --size-mb ${O.sizeMb} --per-sequence ${O.perSequence} --mix ${O.mix} --recovery-cuts ${O.recoveryCuts}${O.stallEvery ? ` --stall-every ${O.stallEvery} --stall-ms ${O.stallMs || 500}` : ''}${O.encrypted ? ' --encrypted' : ''}\``,
   '',
 ].join('\n');
 writeFileSync(join(O.out, 'power-campaign.md'), md);

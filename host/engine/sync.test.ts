@@ -748,6 +748,30 @@ describe('delete after verify', () => {
     expect(h.of('file.deleted').map((e) => e.number)).toEqual([1, 2]);
   });
 
+  test('a DELETE whose answer the link lost is confirmed by LIST, one never done is sent again, never one done twice', async () => {
+    const h = setup();
+    for (let i = 0; i < 3; i++) h.device.addRecording();
+    // 1: the recorder deletes it, its answer is lost. 2: the request is lost (the recorder never
+    // saw it). 3: answered at once.
+    const handle = h.device.handle.bind(h.device);
+    let deletes = 0;
+    h.device.handle = (f) => {
+      if (f.command !== 0x07) return handle(f);
+      deletes++;
+      if (deletes === 2) return []; // the second DELETE sent (recording 2's first) never arrived
+      return handle(f);
+    };
+    h.device.faults.dropResponse = ({ command, n }) => command === 'DELETE' && n === 1;
+    const r = await h.engine.sync({ dest: h.dest, deleteAfterVerify: true });
+    expect(r.ok).toBe(true);
+    expect(r.deleted).toEqual([1, 2, 3]);
+    expect([...h.device.recordings.keys()]).toEqual([]);
+    // Four sent: recording 2's twice; recording 1's not repeated, LIST showed it gone.
+    expect(deletes).toBe(4);
+    expect(h.device.log.filter((l) => l.command === 'DELETE').map((d) => Number(d.req.number))).toEqual([1, 2, 3]);
+    expect(h.of('warning').filter((w) => w.code === 'DELETE_REFUSED')).toEqual([]);
+  });
+
   test('a library copy damaged since the last sync is not a reason to delete', async () => {
     const h = setup();
     h.device.addRecording();

@@ -868,6 +868,25 @@ async function completeSignature(ctx: CopyContext, e: ListEntry, existing: { wav
   }
 }
 
+/**
+ * DELETE, never repeated blindly: a repeat of one that was done would read "no such recording".
+ * When the link loses its answer (or the recorder reports our request damaged, so it never came),
+ * LIST says whether the recording is still there: gone, the DELETE was done; still there, it is
+ * sent again, at most twice more. A link that is really gone fails LIST too.
+ */
+async function deleteOnDevice(ctx: CopyContext, e: ListEntry): Promise<{ number: number }> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await ctx.session.client.request('DELETE', { number: e.number, sha256: e.sha256 }, { retries: 0, signal: ctx.signal });
+    } catch (err) {
+      const x = toEngineError(err);
+      if (attempt >= 2 || (x.code !== 'TIMEOUT' && x.code !== 'LINK_NOISE')) throw err;
+      const { entries } = await listAll(ctx.session, ctx.signal);
+      if (!entries.some((l) => l.number === e.number)) return { number: e.number };
+    }
+  }
+}
+
 /** DELETE only a recording whose library copy verifies now, with the device's own SHA-256. */
 async function deleteIfSafe(ctx: CopyContext, e: ListEntry, wav: string, journalTrusted: boolean, result: SyncResult): Promise<void> {
   const { emit } = ctx;
@@ -886,7 +905,7 @@ async function deleteIfSafe(ctx: CopyContext, e: ListEntry, wav: string, journal
   const v = await verifyLibraryFile(wav, ctx.fs);
   if (!v.ok || v.sha256 !== sha || v.number !== e.number) return refuse(`the library copy did not verify (${v.problems[0] ?? 'different recording'})`);
   try {
-    const r = await ctx.session.client.request('DELETE', { number: e.number, sha256: e.sha256 }, { retries: 0, signal: ctx.signal });
+    const r = await deleteOnDevice(ctx, e);
     if (r.number !== e.number) return refuse('the recorder answered for another recording');
     result.deleted.push(e.number);
     // The library's log says the recorder's copy was deleted after this one verified.
