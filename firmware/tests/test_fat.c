@@ -986,6 +986,24 @@ static void test_corrupted_chains(void **state)
     assert_int_equal(rec_fat_mount(&fs, &r.bd), REC_E_BADFS);
     rec_bd_ram_free(&r);
 
+    /* 4b. A.BIN's chain links into the root directory's first cluster, from its second cluster
+     * or its first (a cross-link no repair cut): removing A.BIN frees its chain up to the root's,
+     * never the root's own, so the volume still mounts (the fuzzer's recovery finding,
+     * docs/reliability.md). */
+    for (int from_first = 0; from_first < 2; from_first++) {
+        copy_base(&r);
+        for (uint32_t k = 0; k < 2; k++)
+            put32(r.data + ((size_t)fat + k * fatsz) * 512 + (from_first ? a1 : a2) * 4, 2);
+        assert_int_equal(rec_fat_mount(&fs, &r.bd), REC_OK);
+        assert_int_equal(rec_fat_remove(&fs, "RECORDS/A.BIN"), REC_E_CORRUPT);
+        uint32_t root_val;
+        memcpy(&root_val, r.data + (size_t)fat * 512 + 2 * 4, 4);
+        assert_true(root_val != 0);
+        assert_int_equal(rec_fat_mount(&fs, &r.bd), REC_OK);
+        check_file(&fs, "RECORDS/B.BIN", 2, 10000);
+        rec_bd_ram_free(&r);
+    }
+
     /* 5. random garbage over the FAT and the directories, many times: no crash, no hang */
     copy_base(&r);
     assert_int_equal(rec_fat_mount(&fs, &r.bd), REC_OK);

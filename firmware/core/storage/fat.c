@@ -560,8 +560,9 @@ int rec_fat_trim(rec_fat_t *fs, rec_fat_file_t *f)
     f->clusters = keep;
     if (keep == 0)
         f->contiguous = true;
-    if (was_contiguous) {
-        /* The tail is the run cut..cut+dropped-1: free it in bulk. */
+    if (was_contiguous && !(fs->root_cluster >= cut && fs->root_cluster - cut < dropped)) {
+        /* The tail is the run cut..cut+dropped-1: free it in bulk (cluster by cluster, which stops
+         * at the root directory's, when the run holds it). */
         rc = fat_set_run(fs, cut, dropped, false);
         if (rc == REC_OK) {
             fs->free_count += dropped;

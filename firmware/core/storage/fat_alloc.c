@@ -47,11 +47,15 @@ void fat_note_alloc(rec_fat_t *fs, uint32_t c)
     fs->fsinfo_dirty = true;
 }
 
-/* Frees the chain starting at c (whose predecessor link must already be cut). */
+/* Frees the chain starting at c (whose predecessor link must already be cut). A chain that runs
+ * into the root directory's first cluster (a cross-link a repair that could not walk the whole
+ * tree did not cut) stops there: freeing it would leave a volume that no longer mounts. */
 int fat_free_chain(rec_fat_t *fs, uint32_t c)
 {
     for (uint32_t steps = 0; steps < fs->cluster_count; steps++) {
         uint32_t v;
+        if (c == fs->root_cluster)
+            return REC_E_CORRUPT;
         int rc = fat_get(fs, c, &v);
         if (rc != REC_OK)
             return rc;
