@@ -312,15 +312,15 @@ export class ProtocolClient {
   }
 
   /**
-   * A frame lost to noise (a whole frame whose CRC failed, not salvaged; or the recorder reporting
-   * that it could not read one of ours): the request it answered, or failed to carry, is sent again at once rather
-   * than after its timeout. When no later answer comes to reveal the loss (the last request of a
-   * window, or a command sent alone) that timeout was seconds of a stalled link (docs/
-   * benchmarks.md, the link under errors). Which request: the one a damaged frame's header
-   * still names, when that is waiting and of the same command; else the oldest waiting, since
-   * the recorder answers in order, and then only once until a good frame comes. Only requests the caller lets noise resend, only
-   * from a recorder known to be there (a port sending garbage is not one: lostTryCause). A wrong
-   * guess (the damage was a late answer's) costs one repeated request.
+   * A frame lost to noise (a whole frame whose CRC failed and was not salvaged, or the recorder
+   * reporting that it could not read one of ours): the request it answered, or failed to carry,
+   * is sent again at once rather than after its timeout. When no later answer reveals the loss
+   * (the last request of a window, or a command sent alone) that timeout was seconds of a
+   * stalled link (docs/benchmarks.md, issue 17). Which request: the one the damaged frame's
+   * header still names, when that is waiting for an answer of that command; else the oldest
+   * waiting, since the recorder answers in order, and then only once until a good frame comes.
+   * Only requests the caller lets noise resend, and only once a recorder has answered (a port
+   * sending garbage is not one: lostTryCause). A wrong guess costs one repeated request.
    */
   private resendAfterDamage(f: Frame | undefined): void {
     if (this.goodFrames === 0 || f?.kind === KIND.EVENT) return;
