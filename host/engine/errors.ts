@@ -75,6 +75,11 @@ export function fsError(e: unknown, what: string, where: string): EngineError {
       return new EngineError('UNSAFE_PATH', `Refused to ${what}: ${where} is a symbolic link.`, 'Remove or rename the link in the recordings folder and run sync again.');
     case 'ENOENT': // /proc and other kernel folders answer this for a new file, as does a link to nothing
       return new EngineError('DEST_UNWRITABLE', `Could not ${what} in ${where}: that folder does not take new files, or part of its path is missing.`, 'Choose a folder you can write to with --dest and run sync again.');
+    case 'EIO':
+    case 'ENXIO':
+    case 'ENODEV':
+    case 'ESTALE': // a disk pulled out (or a network share gone) under files already open
+      return new EngineError('DEST_UNWRITABLE', `Could not ${what} in ${where}: the disk stopped answering (was it unplugged?).`, 'Plug the disk back in, or choose another folder with --dest, and run sync again. The recorder keeps its recordings: nothing is deleted from it until a copy is safely verified.');
     case 'ENOTDIR':
     case 'EISDIR':
       return new EngineError('DEST_UNWRITABLE', `Could not ${what}: ${where} is not where a file can go.`, 'Choose another folder with --dest.');

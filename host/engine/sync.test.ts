@@ -587,6 +587,37 @@ describe('sync', () => {
     expect(h.device.log.some((l) => l.command === 'DELETE')).toBe(false);
   });
 
+  test('the library disk pulled out mid-copy (EIO): said in words, sync stops, nothing verified or deleted', async () => {
+    let written = 0;
+    const fs: Fs = {
+      ...fsp,
+      open: (async (p: string, flags: number, mode?: number) => {
+        const fh = await fsp.open(p, flags, mode);
+        if (!String(p).endsWith('.part')) return fh;
+        const write = fh.write.bind(fh) as (...a: unknown[]) => Promise<{ bytesWritten: number }>;
+        (fh as unknown as { write: unknown }).write = async (...a: unknown[]) => {
+          const len = a[2] as number;
+          if (written + len > 12000) throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+          written += len;
+          return write(...a);
+        };
+        return fh;
+      }) as Fs['open'],
+    };
+    const h = setup({ fs });
+    h.device.addRecording({ samples: 20000 });
+    h.device.addRecording({ samples: 20000 });
+    const r = await h.engine.sync({ dest: h.dest, deleteAfterVerify: true });
+    expect(r.ok).toBe(false);
+    const f = h.of('file.failed');
+    expect(f).toHaveLength(1);
+    expect(f[0]!.message).toMatch(/the disk stopped answering \(was it unplugged\?\)/);
+    expect(f[0]!.message).not.toMatch(/i\/o error/);
+    expect(h.of('file.started')).toHaveLength(1);
+    expect(h.of('file.verified')).toHaveLength(0);
+    expect(h.device.log.some((l) => l.command === 'DELETE')).toBe(false);
+  });
+
   test('unwritable destination: plain error', async () => {
     const h = setup();
     h.device.addRecording();
