@@ -553,9 +553,10 @@ describe('sync', () => {
     expect(h.device.recordings.size).toBe(1);
   });
 
-  test('full disk: clear error, .part kept, nothing marked verified, nothing deleted', async () => {
+  /** The real file system, except that writes to a copy's .part fail with `code` after 12,000 bytes. */
+  function partWritesFailing(code: string, message: string): Fs {
     let written = 0;
-    const fs: Fs = {
+    return {
       ...fsp,
       open: (async (p: string, flags: number, mode?: number) => {
         const fh = await fsp.open(p, flags, mode);
@@ -563,58 +564,34 @@ describe('sync', () => {
         const write = fh.write.bind(fh) as (...a: unknown[]) => Promise<{ bytesWritten: number }>;
         (fh as unknown as { write: unknown }).write = async (...a: unknown[]) => {
           const len = a[2] as number;
-          if (written + len > 12000) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+          if (written + len > 12000) throw Object.assign(new Error(message), { code });
           written += len;
           return write(...a);
         };
         return fh;
       }) as Fs['open'],
     };
-    const h = setup({ fs });
+  }
+
+  test.each([
+    { disk: 'full disk', code: 'ENOSPC', message: 'ENOSPC: no space left on device, write', engineCode: 'DISK_FULL', words: /disk is full/i },
+    // A library disk pulled out mid-copy: Node's own words ("i/o error") are not shown.
+    { disk: 'the disk pulled out (EIO)', code: 'EIO', message: 'EIO: i/o error, write', engineCode: 'DEST_UNWRITABLE', words: /^(?!.*i\/o error).*the disk stopped answering \(was it unplugged\?\)/ },
+  ])('$disk: said in words, .part kept, sync stops, nothing marked verified, nothing deleted', async ({ code, message, engineCode, words }) => {
+    const h = setup({ fs: partWritesFailing(code, message) });
     h.device.addRecording({ samples: 20000 });
     h.device.addRecording({ samples: 20000 });
     const r = await h.engine.sync({ dest: h.dest, deleteAfterVerify: true });
     expect(r.ok).toBe(false);
     const f = h.of('file.failed');
     expect(f).toHaveLength(1);
-    expect(f[0]!.code).toBe('DISK_FULL');
-    expect(f[0]!.message).toMatch(/disk is full/i);
+    expect(f[0]!.code).toBe(engineCode);
+    expect(f[0]!.message).toMatch(words);
     expect(f[0]!.partKept).toBeTruthy();
-    expect(h.of('error').some((e) => e.code === 'DISK_FULL')).toBe(true);
+    expect(h.of('error').some((e) => e.code === engineCode)).toBe(true);
     expect(h.of('file.verified')).toHaveLength(0);
     expect(h.of('file.started')).toHaveLength(1); // stopped: no point trying the next file
     expect(readdirSync(h.dest).filter((n) => n.endsWith('.json') && !n.startsWith('.') && !n.startsWith('recorder-'))).toHaveLength(0);
-    expect(h.device.log.some((l) => l.command === 'DELETE')).toBe(false);
-  });
-
-  test('the library disk pulled out mid-copy (EIO): said in words, sync stops, nothing verified or deleted', async () => {
-    let written = 0;
-    const fs: Fs = {
-      ...fsp,
-      open: (async (p: string, flags: number, mode?: number) => {
-        const fh = await fsp.open(p, flags, mode);
-        if (!String(p).endsWith('.part')) return fh;
-        const write = fh.write.bind(fh) as (...a: unknown[]) => Promise<{ bytesWritten: number }>;
-        (fh as unknown as { write: unknown }).write = async (...a: unknown[]) => {
-          const len = a[2] as number;
-          if (written + len > 12000) throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
-          written += len;
-          return write(...a);
-        };
-        return fh;
-      }) as Fs['open'],
-    };
-    const h = setup({ fs });
-    h.device.addRecording({ samples: 20000 });
-    h.device.addRecording({ samples: 20000 });
-    const r = await h.engine.sync({ dest: h.dest, deleteAfterVerify: true });
-    expect(r.ok).toBe(false);
-    const f = h.of('file.failed');
-    expect(f).toHaveLength(1);
-    expect(f[0]!.message).toMatch(/the disk stopped answering \(was it unplugged\?\)/);
-    expect(f[0]!.message).not.toMatch(/i\/o error/);
-    expect(h.of('file.started')).toHaveLength(1);
-    expect(h.of('file.verified')).toHaveLength(0);
     expect(h.device.log.some((l) => l.command === 'DELETE')).toBe(false);
   });
 
