@@ -106,6 +106,19 @@ export async function startSim(bin, dir, o = {}) {
   };
 }
 
+/** A card image with one recording of `seconds` at `rate` Hz (mic `mic`) made by the simulator `bin`: { dir, image }. */
+export async function makeImage(bin, name, { seconds, rate = 16000, mic = 'demo', sizeMb = 256, speed = 50 }) {
+  const dir = tempDir(`rec-bench-${name}-`);
+  const sim = await startSim(bin, dir, { mic, speed, sizeMb });
+  if (rate !== 16000) {
+    const r = await runApp(['settings', '--rate', String(rate), '--port', sim.link], { timeoutMs: 30_000 });
+    if (r.code !== 0) throw new Error(`settings failed: ${r.stderr}`);
+  }
+  await record(sim, seconds, speed);
+  await sim.quit();
+  return { dir, image: sim.image };
+}
+
 /** Makes one recording of `seconds` device seconds with the button (sim at `speed`). */
 export async function record(sim, seconds, speed) {
   const stoppedAt = await recordWithButton(sim.driver, seconds, speed, 60_000);

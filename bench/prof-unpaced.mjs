@@ -1,8 +1,9 @@
 // A CPU profile of one unpaced `recorder sync` of a ~100 MB recording (issue 17, the app's cost):
-//   node bench/prof-unpaced.mjs [--reps N] [--prof]
+//   node bench/prof-unpaced.mjs [--reps N] [--prof] [--strace]
 // Builds what `npm run bench -- --only unpaced` builds, syncs the same recording N times and
-// prints CPU s per 100 MB each time; --prof writes a .cpuprofile (node --cpu-prof) per run and
-// prints its heaviest functions by self time.
+// prints CPU s per 100 MB each time (the simulator's too); --prof writes a .cpuprofile (node
+// --cpu-prof) per run and prints its heaviest functions by self time; --strace counts the app's
+// system calls (strace -c).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as L from './lib.mjs';
@@ -12,14 +13,10 @@ const reps = Number(argv[argv.indexOf('--reps') + 1] || 1);
 const prof = argv.includes('--prof');
 const strace = argv.includes('--strace');
 const SIM = L.buildSim('build-bench');
-const dir = L.tempDir('rec-prof-big-');
-let sim = await L.startSim(SIM, dir, { mic: 'ramp', speed: 100, sizeMb: 512 });
-const s = await L.runApp(['settings', '--rate', '48000', '--port', sim.link], { timeoutMs: 30_000 });
-if (s.code !== 0) throw new Error(s.stderr);
-await L.record(sim, 1045, 100);
-await sim.quit();
+// The recording of `npm run bench -- --only unpaced` (bench/run.mjs, goal 3).
+const img = await L.makeImage(SIM, 'prof-big', { seconds: 1045, rate: 48000, mic: 'ramp', sizeMb: 512, speed: 100 });
 for (let rep = 0; rep < reps; rep++) {
-  sim = await L.startSim(SIM, dir, { image: sim.image, mic: 'demo', speed: 1 });
+  const sim = await L.startSim(SIM, img.dir, { image: img.image, mic: 'demo', speed: 1 });
   const profDir = L.tempDir('rec-prof-cpu-');
   try {
     const dest = L.tempDir('rec-prof-lib-');

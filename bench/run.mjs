@@ -83,18 +83,8 @@ if (needSim && (!existsSync(relayJs) || relaySources.some((f) => statSync(relayJ
 const { Relay } = needSim ? await import(relayJs) : {};
 if (!existsSync(L.CLI)) throw new Error('the app is not built: run npm run build (npm run bench does)');
 
-/** A card image with one recording of `seconds` at `rate` Hz (mic `mic`); returns its path. */
-async function makeImage(name, { seconds, rate = 16000, mic = 'demo', sizeMb = 256, speed = 50 }) {
-  const dir = L.tempDir(`rec-bench-${name}-`);
-  const sim = await L.startSim(SIM, dir, { mic, speed, sizeMb });
-  if (rate !== 16000) {
-    const r = await L.runApp(['settings', '--rate', String(rate), '--port', sim.link], { timeoutMs: 30_000 });
-    if (r.code !== 0) throw new Error(`settings failed: ${r.stderr}`);
-  }
-  await L.record(sim, seconds, speed);
-  await sim.quit();
-  return { dir, image: sim.image };
-}
+/** A card image with one recording (L.makeImage) made by the release simulator. */
+const makeImage = (name, o) => L.makeImage(SIM, name, o);
 
 async function withSim(img, o, fn) {
   const sim = await L.startSim(o.bin ?? SIM, img.dir, { image: img.image, mic: 'demo', speed: o.speed ?? 1 });
